@@ -1,0 +1,39 @@
+# Wuwei (五微) — one-command set-up, run and test.
+# Everything installs what is missing first (scripts/bootstrap.sh), so a fresh
+# Debian machine needs nothing but `make run` or `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 5000
+export PGPORT ?= 55432
+export VENV
+
+.PHONY: run test bench stop setup db seed clean-db translations
+
+setup:
+	@scripts/bootstrap.sh
+
+db: setup
+	@scripts/db.sh start
+
+run: db
+	@source scripts/env.sh && $(PY) -m flask --app app seed demo --if-empty && \
+	  $(PY) -m flask --app app seed logins && \
+	  echo "Wuwei: http://127.0.0.1:$(PORT)" && \
+	  exec $(VENV)/bin/gunicorn --workers 2 --threads 4 --bind 127.0.0.1:$(PORT) \
+	    --access-logfile - 'app:create_app()'
+
+test: db
+	@source scripts/env.sh && $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: db
+	@source scripts/env.sh && $(PY) -m benchmarks.run
+
+seed: db
+	@source scripts/env.sh && $(PY) -m flask --app app seed demo
+
+stop:
+	@scripts/db.sh stop
+
+translations: setup
+	@$(VENV)/bin/pybabel compile -d app/translations -f

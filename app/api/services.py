@@ -1,0 +1,205 @@
+"""Reading and writing layer features, with the JSON built by PostgreSQL.
+
+Lists are one query that returns the FeatureCollection's ``features`` array as
+JSON text (``json_agg`` of ``json_build_object``), so Python never walks rows.
+"""
+import json
+
+from geoalchemy2.shape import from_shape
+from sqlalchemy import JSON, Table, and_, cast, delete, func, insert, literal, literal_column, select, text, update
+from sqlalchemy.exc import DataError, IntegrityError
+
+from app.api.fields import parse_fields
+from app.api.layers import Layer
+from app.audit.services import record
+from app.auth.access import Scope, area_clause, grid_clause
+from app.errors import ApiError
+from app.extensions import db
+from gis.geometry import GeometryError, parse_geometry
+
+MAX_LIMIT = 10000
+DEFAULT_LIMIT = 1000
+
+
+def table_of(layer: Layer) -> Table:
+    """The SQLAlchemy table of a layer, aliased ``t`` for computed expressions."""
+    return db.metadata.tables[layer.table].alias("t")
+
+
+def _properties(layer: Layer, t):
+    args = []
+    for f in layer.fields:
+        if f.col in t.c:
+            args += [literal(f.name), t.c[f.col]]
+    if "grid_id" in t.c:
+        args += [literal("grid_id"), t.c.grid_id]
+    for name, expr in layer.computed.items():
+        args += [literal(name), literal_column(expr)]
+    return func.json_build_object(*args)
+
+
+def feature_expr(layer: Layer, t):
+    """SQL for one GeoJSON Feature of ``layer``."""
+    geometry = (cast(func.ST_AsGeoJSON(t.c.geom, 7), JSON) if layer.geom_type
+                else literal_column("NULL::json"))
+    return func.json_build_object(literal("type"), literal("Feature"), literal("id"), t.c.id,
+                                  literal("geometry"), geometry,
+                                  literal("properties"), _properties(layer, t))
+
+
+def scope_condition(layer: Layer, t, scope: Scope):
+    """What part of the layer ``scope`` may see."""
+    if layer.scope == "grid":
+        return grid_clause(scope, t.c.grid_id, t.c.geom if layer.geom_type else None)
+    if layer.scope == "area":
+        return area_clause(scope, t.c.code)
+    return literal(True)
+
+
+def _filter_conditions(layer: Layer, t, filters: dict, bbox, q: str | None):
+    conds = []
+    if layer.base_where:
+        conds.append(text(layer.base_where.replace("level", "t.level")))
+    if bbox is not None and layer.geom_type:
+        conds.append(t.c.geom.op("&&")(func.ST_MakeEnvelope(*bbox, 4326)))
+    for name, values in filters.items():
+        if name == "area":
+            from app.areas.models import Area
+            grids = select(Area.id).where(Area.code.startswith(values, autoescape=True))
+            if layer.scope == "area":
+                conds.append(t.c.code.startswith(values, autoescape=True))
+            elif "grid_id" in t.c:
+                conds.append(t.c.grid_id.in_(grids))
+            continue
+        f = layer.field(name)
+        conds.append(t.c[f.col].in_(values))
+    if q and layer.searchable:
+        conds.append(t.c[layer.searchable].ilike("%" + q.replace("%", r"\%").replace("_", r"\_") + "%"))
+    return conds
+
+
+def list_features(layer: Layer, scope: Scope, *, bbox=None, filters=None, q=None,
+                  limit=DEFAULT_LIMIT, offset=0, sort="id") -> tuple[str, int, int]:
+    """(features JSON text, numberMatched, numberReturned) for one page of a layer."""
+    t = table_of(layer)
+    conds = [scope_condition(layer, t, scope)] + _filter_conditions(layer, t, filters or {}, bbox, q)
+    where = and_(*conds)
+    desc = sort.startswith("-")
+    col = t.c[sort.lstrip("-")]
+    order = [col.desc().nulls_last() if desc else col.asc().nulls_last(), t.c.id]
+    page = (select(feature_expr(layer, t).label("f")).where(where).order_by(*order)
+            .limit(limit).offset(offset).subquery())
+    features, returned = db.session.execute(
+        select(func.coalesce(func.json_agg(page.c.f), literal_column("'[]'::json")).cast(JSON),
+               func.count(page.c.f))).one()
+    if offset == 0 and returned < limit:
+        matched = returned
+    else:
+        matched = db.session.execute(select(func.count()).select_from(t).where(where)).scalar()
+    return json.dumps(features, ensure_ascii=False, separators=(",", ":")) if not isinstance(features, str) \
+        else features, matched, returned
+
+
+def get_feature(layer: Layer, scope: Scope, fid: int) -> dict | None:
+    """One feature visible to ``scope``, as a GeoJSON dict, or None."""
+    t = table_of(layer)
+    conds = [t.c.id == fid, scope_condition(layer, t, scope)]
+    if layer.base_where:
+        conds.append(text(layer.base_where.replace("level", "t.level")))
+    return db.session.execute(select(feature_expr(layer, t)).where(and_(*conds))).scalar()
+
+
+def _parse_body(layer: Layer, body, partial: bool):
+    if not isinstance(body, dict):
+        raise ApiError(400, "body must be a JSON object (a GeoJSON Feature)")
+    if body.get("type") not in (None, "Feature"):
+        raise ApiError(422, "body must be a GeoJSON Feature", {"type": "must be 'Feature'"})
+    props = body.get("properties", {} if "type" in body else
+                     {k: v for k, v in body.items() if k not in ("geometry", "id")})
+    if props is None:
+        props = {}
+    if not isinstance(props, dict):
+        raise ApiError(422, "properties must be an object", {"properties": "must be an object"})
+    readonly = set(layer.computed) | {"grid_id"}
+    props = {k: v for k, v in props.items() if k not in readonly or layer.field(k)}
+    values, errors = parse_fields(layer.fields, props, partial=partial)
+    geom = None
+    if layer.geom_type:
+        if "geometry" in body and body["geometry"] is not None:
+            try:
+                geom = parse_geometry(body["geometry"], allowed=(layer.geom_type,))
+            except GeometryError as e:
+                errors["geometry"] = str(e)
+        elif not partial:
+            errors["geometry"] = "required"
+    if errors:
+        raise ApiError(422, "invalid feature: " + "; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+    for f in layer.fields:
+        if f.kind == "ref" and values.get(f.col) is not None:
+            ref = db.metadata.tables[f.ref]
+            if db.session.execute(select(ref.c.id).where(ref.c.id == values[f.col])).first() is None:
+                raise ApiError(422, f"{f.name}: no {f.ref} with id {values[f.col]}", {f.name: "unknown id"})
+    return values, geom
+
+
+def _write(stmt):
+    try:
+        return db.session.execute(stmt)
+    except (IntegrityError, DataError) as e:
+        db.session.rollback()
+        detail = str(e.orig).split("\n")[0] if e.orig else "constraint violated"
+        status = 409 if "unique" in detail or "foreign key" in detail else 422
+        raise ApiError(status, f"the database refused the change: {detail}") from None
+
+
+def _check_visible(layer: Layer, scope: Scope, fid: int) -> dict:
+    feature = get_feature(layer, scope, fid)
+    if feature is None:
+        db.session.rollback()
+        raise ApiError(403, "this place lies outside your area", {"geometry": "outside your area"})
+    return feature
+
+
+def create_feature(layer: Layer, scope: Scope, body) -> dict:
+    """Insert a feature; its grid is assigned by PostGIS. Refused outside the user's area."""
+    values, geom = _parse_body(layer, body, partial=False)
+    if layer.before_write:
+        values = layer.before_write(values, geom, None)
+    t = db.metadata.tables[layer.table]
+    if geom is not None:
+        values["geom"] = from_shape(geom, srid=4326)
+    fid = _write(insert(t).values(**values).returning(t.c.id)).scalar()
+    feature = _check_visible(layer, scope, fid)
+    record("insert", layer.table, fid, after=feature)
+    db.session.commit()
+    return feature
+
+
+def update_feature(layer: Layer, scope: Scope, fid: int, body, partial: bool = True) -> dict:
+    """Change a feature inside the user's area; the result must stay inside it."""
+    before = get_feature(layer, scope, fid)
+    if before is None:
+        raise ApiError(404, f"no {layer.name} feature {fid} in your area")
+    values, geom = _parse_body(layer, body, partial=partial)
+    if layer.before_write:
+        values = layer.before_write(values, geom, fid)
+    t = db.metadata.tables[layer.table]
+    if geom is not None:
+        values["geom"] = from_shape(geom, srid=4326)
+    if values:
+        _write(update(t).where(t.c.id == fid).values(**values))
+    after = _check_visible(layer, scope, fid)
+    record("update", layer.table, fid, before=before, after=after)
+    db.session.commit()
+    return after
+
+
+def delete_feature(layer: Layer, scope: Scope, fid: int) -> None:
+    """Delete a feature inside the user's area (409 while other rows depend on it)."""
+    before = get_feature(layer, scope, fid)
+    if before is None:
+        raise ApiError(404, f"no {layer.name} feature {fid} in your area")
+    t = db.metadata.tables[layer.table]
+    _write(delete(t).where(t.c.id == fid))
+    record("delete", layer.table, fid, before=before)
+    db.session.commit()

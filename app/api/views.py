@@ -1,0 +1,185 @@
+"""``/api/v1/<layer>``: GeoJSON collections of the map layers, with CRUD for editors.
+
+Views parse and authorise; :mod:`app.api.services` does the work in SQL.
+"""
+import json
+
+from flask import Blueprint, Response, current_app, request, url_for
+from flask_login import current_user
+
+from app.api import services
+from app.api.layers import LAYERS, Layer, get_layer
+from app.auth.access import current_scope, require_login, require_role
+from app.auth.services import via_bearer
+from app.errors import ApiError
+from app.extensions import csrf
+from gis.geometry import GeometryError, parse_bbox
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+GEOJSON = "application/geo+json"
+COMMON_PARAMS = {"bbox", "limit", "offset", "sort", "q", "area", "community", "grid", "_", "lang"}
+
+
+@bp.before_request
+def _protect():
+    """Session-cookie writes need the CSRF token (header X-CSRFToken); bearer-token clients do not."""
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not via_bearer() \
+            and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
+
+
+def geojson_response(body: str, status: int = 200) -> Response:
+    """A JSON text response typed as GeoJSON."""
+    return Response(body, status=status, mimetype=GEOJSON)
+
+
+def json_body():
+    """The request's JSON object: 415 for other content types, 400 when malformed."""
+    ctype = (request.mimetype or "").lower()
+    if ctype not in ("application/json", GEOJSON):
+        raise ApiError(415, f"send JSON (Content-Type: application/json or {GEOJSON}), not {ctype or 'nothing'}")
+    try:
+        return json.loads(request.get_data(cache=False) or b"")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ApiError(400, f"malformed JSON: {e}") from None
+
+
+def int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    """An integer query parameter within [lo, hi], or 400."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer", {name: "not an integer"}) from None
+    if not lo <= value <= hi:
+        raise ApiError(400, f"{name} must be between {lo} and {hi}", {name: "out of range"})
+    return value
+
+
+def _layer_or_404(name: str) -> Layer:
+    layer = get_layer(name)
+    if layer is None:
+        raise ApiError(404, f"no layer {name!r}; layers: {', '.join(sorted(LAYERS))}")
+    return layer
+
+
+def parse_list_args(layer: Layer) -> dict:
+    """bbox, paging, sort and filters from the query string; unknown names or values → 400."""
+    args = request.args
+    filter_names = {f.name for f in layer.fields if f.filter}
+    unknown = set(args) - COMMON_PARAMS - filter_names
+    if unknown:
+        raise ApiError(400, f"unknown parameter(s): {', '.join(sorted(unknown))}; "
+                            f"filters for {layer.name}: {', '.join(sorted(filter_names)) or 'none'}",
+                       {n: "unknown parameter" for n in unknown})
+    try:
+        bbox = parse_bbox(args.get("bbox"))
+    except GeometryError as e:
+        raise ApiError(400, str(e), {"bbox": str(e)}) from None
+    filters = {}
+    for name in filter_names & set(args):
+        f = layer.field(name)
+        values = []
+        for raw in args.get(name).split(","):
+            try:
+                values.append(f.parse(raw))
+            except ValueError as e:
+                raise ApiError(400, f"{name}={raw!r}: {e}", {name: str(e)}) from None
+        filters[name] = values
+    for name, length in (("area", None), ("community", 12), ("grid", 15)):
+        code = args.get(name)
+        if code is None:
+            continue
+        if not code.isdigit() or (length and len(code) != length):
+            want = f"a {length}-digit code" if length else "an area code (digits)"
+            raise ApiError(400, f"{name} must be {want}", {name: "malformed code"})
+        filters["area"] = code
+    sort = args.get("sort", "id")
+    if sort.lstrip("-") not in layer.sortable:
+        raise ApiError(400, f"sort must be one of {', '.join(layer.sortable)} (prefix - for descending)",
+                       {"sort": "unknown"})
+    q = args.get("q")
+    if q is not None and len(q) > 100:
+        raise ApiError(400, "q is at most 100 characters", {"q": "too long"})
+    return dict(bbox=bbox, filters=filters, q=q, sort=sort,
+                limit=int_arg("limit", services.DEFAULT_LIMIT, 1, services.MAX_LIMIT),
+                offset=int_arg("offset", 0, 0, 10_000_000))
+
+
+def _page_links(layer_name: str, limit: int, offset: int, returned: int, matched: int) -> list[dict]:
+    args = {k: v for k, v in request.args.items() if k not in ("offset",)}
+    links = [{"rel": "self", "type": GEOJSON, "href": request.url}]
+    if offset + returned < matched:
+        links.append({"rel": "next", "type": GEOJSON,
+                      "href": url_for("api.collection", layer_name=layer_name, _external=True,
+                                      **{**args, "offset": offset + limit})})
+    if offset > 0:
+        links.append({"rel": "prev", "type": GEOJSON,
+                      "href": url_for("api.collection", layer_name=layer_name, _external=True,
+                                      **{**args, "offset": max(0, offset - limit)})})
+    return links
+
+
+@bp.get("/<layer_name>")
+def collection(layer_name: str):
+    """A page of a layer as a GeoJSON FeatureCollection."""
+    require_login()
+    layer = _layer_or_404(layer_name)
+    a = parse_list_args(layer)
+    features, matched, returned = services.list_features(layer, current_scope(), **a)
+    head = {"type": "FeatureCollection", "numberMatched": matched, "numberReturned": returned,
+            "links": _page_links(layer_name, a["limit"], a["offset"], returned, matched)}
+    text = json.dumps(head, ensure_ascii=False)[:-1] + ',"features":' + features + "}"
+    return geojson_response(text)
+
+
+@bp.get("/<layer_name>/<int:fid>")
+def item(layer_name: str, fid: int):
+    """One feature, if it lies in the user's area."""
+    require_login()
+    layer = _layer_or_404(layer_name)
+    feature = services.get_feature(layer, current_scope(), fid)
+    if feature is None:
+        raise ApiError(404, f"no {layer_name} feature {fid} in your area")
+    return geojson_response(json.dumps(feature, ensure_ascii=False))
+
+
+@bp.post("/<layer_name>")
+def create(layer_name: str):
+    """Create a feature from a GeoJSON Feature body."""
+    layer = _layer_or_404(layer_name)
+    require_role(*layer.edit_roles)
+    feature = services.create_feature(layer, current_scope(), json_body())
+    resp = geojson_response(json.dumps(feature, ensure_ascii=False), 201)
+    resp.headers["Location"] = url_for("api.item", layer_name=layer_name, fid=feature["id"])
+    return resp
+
+
+@bp.route("/<layer_name>/<int:fid>", methods=["PATCH", "PUT"])
+def change(layer_name: str, fid: int):
+    """PATCH changes the given properties; PUT replaces the feature (required fields needed)."""
+    layer = _layer_or_404(layer_name)
+    require_role(*layer.edit_roles)
+    feature = services.update_feature(layer, current_scope(), fid, json_body(),
+                                      partial=request.method == "PATCH")
+    return geojson_response(json.dumps(feature, ensure_ascii=False))
+
+
+@bp.delete("/<layer_name>/<int:fid>")
+def remove(layer_name: str, fid: int):
+    """Delete a feature."""
+    layer = _layer_or_404(layer_name)
+    require_role(*layer.edit_roles)
+    services.delete_feature(layer, current_scope(), fid)
+    return "", 204
+
+
+@bp.get("/me")
+def me():
+    """The current user, role and area (for clients and the map page)."""
+    require_login()
+    u = current_user
+    return {"username": u.username, "display_name": u.display_name, "role": u.role,
+            "area": {"code": u.area.code, "name": u.area.name, "level": u.area.level} if u.area else None}

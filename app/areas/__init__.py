@@ -1,0 +1,6 @@
+"""The area hierarchy: district → street (街道) → community (社区) → grid (网格) → micro-grid (微网格)."""
+from app.areas import models  # noqa: F401
+
+
+def init_app(app) -> None:
+    """Areas are served through the generic layer API (``app.api``)."""

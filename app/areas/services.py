@@ -1,0 +1,126 @@
+"""Area rules: codes nest, children lie in parents, sibling grids do not overlap.
+
+``assign_grid`` is done by PostGIS: the trigger function ``wuwei_assign_grid()``
+(created by the migration) sets ``grid_id`` on every insert or geometry update
+of a spatial table; :func:`grid_for` asks the same question for one geometry.
+"""
+from geoalchemy2.shape import from_shape
+from sqlalchemy import select, text
+
+from app.areas.models import Area
+from app.audit.services import record, snapshot
+from app.errors import ApiError
+from app.extensions import db
+from gis.gridcodes import PARENT_LEVEL, GridCodeError, check_code
+
+# A child may stick out of its parent by this much (metres): hand-drawn borders rarely agree exactly.
+CONTAINMENT_TOLERANCE_M = 5.0
+# Sibling grids may share borders and overlap by slivers below this area (m²).
+OVERLAP_TOLERANCE_M2 = 1.0
+
+
+def get_area_by_code(code: str) -> Area | None:
+    """An area by its code."""
+    return db.session.scalar(select(Area).where(Area.code == code))
+
+
+def grid_for(geom_wkt: str) -> int | None:
+    """The id of the grid holding a geometry (its point on surface), as the trigger computes it."""
+    return db.session.execute(
+        text("SELECT wuwei_grid_of(ST_GeomFromText(:wkt, 4326))"), {"wkt": geom_wkt}).scalar()
+
+
+def check_area_geometry(level: str, geom, parent: Area | None, exclude_id: int | None = None) -> None:
+    """Raise 422 when ``geom`` leaves its parent or overlaps a sibling grid."""
+    wkt = geom.wkt
+    if parent is not None:
+        outside = db.session.execute(text(
+            "SELECT ST_Area(ST_Difference(ST_GeomFromText(:wkt, 4326),"
+            " ST_Buffer(p.geom::geography, :tol)::geometry)::geography)"
+            " FROM areas p WHERE p.id = :pid"),
+            {"wkt": wkt, "tol": CONTAINMENT_TOLERANCE_M, "pid": parent.id}).scalar()
+        if outside and outside > 1.0:
+            raise ApiError(422, f"the {level} lies partly outside its parent {parent.name} "
+                                f"({outside:.0f} m² outside, tolerance {CONTAINMENT_TOLERANCE_M:.0f} m)",
+                           {"geometry": "outside parent"})
+    if level in ("grid", "micro_grid") and parent is not None:
+        clash = db.session.execute(text(
+            "SELECT a.code, a.name, ST_Area(ST_Intersection(a.geom, g)::geography) AS m2"
+            " FROM areas a, ST_GeomFromText(:wkt, 4326) g"
+            " WHERE a.parent_id = :pid AND a.level = :level AND a.geom && g"
+            " AND (:exclude IS NULL OR a.id <> :exclude)"
+            " AND ST_Area(ST_Intersection(a.geom, g)::geography) > :tol LIMIT 1"),
+            {"wkt": wkt, "pid": parent.id, "level": level, "exclude": exclude_id,
+             "tol": OVERLAP_TOLERANCE_M2}).first()
+        if clash:
+            raise ApiError(422, f"overlaps {clash.name} ({clash.code}) by {clash.m2:.0f} m²",
+                           {"geometry": "overlaps a sibling"})
+
+
+def create_area(level: str, code: str, name: str, geom, parent_code: str | None = None,
+                note: str | None = None, commit: bool = True) -> Area:
+    """Add an area after checking its code, parent and geometry."""
+    parent = None
+    if parent_code:
+        parent = get_area_by_code(parent_code)
+        if parent is None:
+            raise ApiError(422, f"no parent area with code {parent_code}", {"parent_code": "unknown"})
+        if parent.level != PARENT_LEVEL.get(level):
+            raise ApiError(422, f"a {level} cannot be inside a {parent.level}", {"parent_code": "wrong level"})
+    try:
+        check_code(level, code, parent_code)
+    except GridCodeError as e:
+        raise ApiError(422, str(e), {"code": str(e)}) from None
+    if not name or len(name) > 128:
+        raise ApiError(422, "name is required (at most 128 characters)", {"name": "required"})
+    if get_area_by_code(code):
+        raise ApiError(409, f"an area with code {code} exists", {"code": "taken"})
+    check_area_geometry(level, geom, parent)
+    area = Area(level=level, code=code, name=name, parent_id=parent.id if parent else None,
+                note=note, geom=from_shape(geom, srid=4326))
+    db.session.add(area)
+    db.session.flush()
+    record("insert", "areas", area.id, after=snapshot(area))
+    if commit:
+        db.session.commit()
+    return area
+
+
+def set_grid_workers(area: Area, users: list) -> None:
+    """Replace the grid workers of a grid or micro-grid."""
+    if area.level not in ("grid", "micro_grid"):
+        raise ApiError(422, "grid workers are assigned to grids and micro-grids only")
+    before = sorted(u.id for u in area.workers)
+    area.workers = list(users)
+    record("update", "grid_workers", area.id, before={"user_ids": before},
+           after={"user_ids": sorted(u.id for u in users)})
+
+
+def validate_area_write(values: dict, geom, row_id: int | None) -> dict:
+    """Layer-API rule for areas: resolve ``parent_code``, check code nesting and geometry."""
+    existing = db.session.get(Area, row_id) if row_id else None
+    level = values.get("level", existing.level if existing else None)
+    code = values.get("code", existing.code if existing else None)
+    if "parent_code" in values:
+        parent_code = values.pop("parent_code")
+    else:
+        parent_code = existing.parent.code if existing and existing.parent else None
+    parent = None
+    if parent_code:
+        parent = get_area_by_code(parent_code)
+        if parent is None:
+            raise ApiError(422, f"no parent area with code {parent_code}", {"parent_code": "unknown area"})
+        if parent.level != PARENT_LEVEL.get(level):
+            raise ApiError(422, f"a {level} cannot be inside a {parent.level}",
+                           {"parent_code": "wrong level"})
+    try:
+        check_code(level, code, parent_code)
+    except GridCodeError as e:
+        raise ApiError(422, str(e), {"code": str(e)}) from None
+    clash = db.session.scalar(select(Area.id).where(Area.code == code))
+    if clash is not None and clash != row_id:
+        raise ApiError(409, f"an area with code {code} exists", {"code": "taken"})
+    if geom is not None:
+        check_area_geometry(level, geom, parent, exclude_id=row_id)
+    values["parent_id"] = parent.id if parent else None
+    return values

@@ -1,0 +1,112 @@
+"""Account and token operations shared by the CLI, the views and the API."""
+import hashlib
+import secrets
+
+from flask import current_app, request
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.audit.services import record, snapshot
+from app.auth.models import ROLES, ApiToken, User
+from app.errors import ApiError
+from app.extensions import db
+
+
+def hash_token(token: str) -> str:
+    """Tokens are random, so a fast hash is enough (unlike passwords)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def load_user(user_id: str) -> User | None:
+    """Flask-Login session loader."""
+    try:
+        return db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+
+
+def user_from_request(req) -> User | None:
+    """``Authorization: Bearer <token>`` for API clients."""
+    header = req.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    token = header.split(None, 1)[1].strip() if len(header.split(None, 1)) == 2 else ""
+    user = user_for_token(token)
+    if user is not None:
+        req.environ["wuwei.bearer"] = True
+    return user
+
+
+def user_for_token(token: str) -> User | None:
+    """The active user owning a non-revoked token, or None."""
+    if not token or len(token) > 200:
+        return None
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token),
+                                                   ApiToken.revoked.is_(False)))
+    if row is None or not row.user.active:
+        return None
+    return row.user
+
+
+def find_user(username: str) -> User | None:
+    """A user by username."""
+    return db.session.scalar(select(User).where(User.username == username))
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The user when the password matches and the account is active."""
+    user = find_user(username)
+    if user and user.active and check_password_hash(user.password_hash, password):
+        return user
+    return None
+
+
+def create_user(username: str, password: str, role: str, area_code: str | None = None,
+                display_name: str = "", phone: str | None = None) -> User:
+    """Create an account; admins may have no area, everyone else needs one."""
+    from app.areas.services import get_area_by_code
+    errors = {}
+    if not username or len(username) > 64:
+        errors["username"] = "required, at most 64 characters"
+    elif find_user(username):
+        raise ApiError(409, f"user {username!r} already exists", {"username": "taken"})
+    if role not in ROLES:
+        errors["role"] = f"one of {', '.join(ROLES)}"
+    if not password or len(password) < 8:
+        errors["password"] = "at least 8 characters"
+    area = None
+    if area_code:
+        area = get_area_by_code(area_code)
+        if area is None:
+            errors["area"] = f"no area with code {area_code}"
+    elif role != "admin":
+        errors["area"] = "required for every role except admin"
+    if errors:
+        raise ApiError(422, "invalid user", errors)
+    user = User(username=username, password_hash=generate_password_hash(
+                    password, method=current_app.config["PASSWORD_HASH_METHOD"]), role=role,
+                area_id=area.id if area else None, display_name=display_name or username, phone=phone)
+    db.session.add(user)
+    db.session.flush()
+    record("insert", "users", user.id, after=snapshot(user))
+    db.session.commit()
+    return user
+
+
+def create_token(username: str, device: str | None = None) -> tuple[ApiToken, str]:
+    """A new token for a user; the clear token is returned once and never stored."""
+    user = find_user(username)
+    if user is None:
+        raise ApiError(404, f"no user {username!r}")
+    token = secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, device=device, token_hash=hash_token(token), prefix=token[:8])
+    db.session.add(row)
+    db.session.flush()
+    record("insert", "api_tokens", row.id, after={"user_id": user.id, "device": device, "prefix": row.prefix})
+    db.session.commit()
+    return row, token
+
+
+def via_bearer() -> bool:
+    """Whether the current request was authenticated by a bearer token (no CSRF needed)."""
+    return bool(request.environ.get("wuwei.bearer"))

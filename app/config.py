@@ -1,0 +1,48 @@
+"""Settings from environment variables; nothing secret is a constant in code."""
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = Path(os.environ.get("WUWEI_VAR", ROOT / "var"))
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in var/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = VAR / "secret_key"
+    if not path.exists():
+        VAR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Config:
+    """Read once per application; tests override fields through ``create_app(test_config)``."""
+
+    def __init__(self) -> None:
+        port = os.environ.get("PGPORT", "55432")
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get(
+            "DATABASE_URL", f"postgresql://postgres@127.0.0.1:{port}/wuwei")
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True,
+                                          "connect_args": {"options": "-c timezone=Asia/Shanghai"}}
+        self.SECRET_KEY = _secret_key()
+        self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+        self.MEDIA_ROOT = os.environ.get("WUWEI_MEDIA", str(VAR / "media"))
+        self.MAX_CONTENT_LENGTH = int(os.environ.get("WUWEI_MAX_UPLOAD", 16 * 1024 * 1024))
+        # Basemap: "osm" (default), "tianditu" (needs WUWEI_TIANDITU_KEY) or "none" (offline).
+        self.WUWEI_BASEMAP = os.environ.get("WUWEI_BASEMAP", "osm")
+        self.WUWEI_TIANDITU_KEY = os.environ.get("WUWEI_TIANDITU_KEY", "")
+        self.BABEL_DEFAULT_LOCALE = "zh"
+        self.BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+        self.LANGUAGES = ["zh", "en"]
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "1") == "1"
+        self.LOGIN_RATE_LIMIT = os.environ.get("WUWEI_LOGIN_RATE_LIMIT", "10 per minute")
+        self.PASSWORD_HASH_METHOD = "scrypt"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.JSON_AS_ASCII = False

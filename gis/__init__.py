@@ -1,0 +1,1 @@
+"""Plain spatial Python for Wuwei: no Flask, no database session."""

@@ -1,0 +1,108 @@
+"""Parsing and checking GeoJSON geometries from users (RFC 7946, lon/lat, WGS-84).
+
+Every function raises :class:`GeometryError` with a message a user can act on;
+the web layer turns it into a 422.
+"""
+import json
+import math
+
+import shapely
+from shapely.geometry import MultiPolygon, Polygon, mapping, shape
+from shapely.validation import explain_validity
+
+GEOJSON_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
+                 "MultiPolygon", "GeometryCollection")
+
+
+class GeometryError(ValueError):
+    """A geometry a user sent cannot be stored; ``str()`` says why."""
+
+
+def _coords(obj):
+    """Yield every coordinate pair of a GeoJSON coordinates array."""
+    if isinstance(obj, (list, tuple)) and obj and isinstance(obj[0], (int, float)) \
+            and not isinstance(obj[0], bool):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _coords(item)
+    else:
+        raise GeometryError("coordinates must be nested arrays of numbers")
+
+
+def check_ranges(geojson: dict) -> None:
+    """Longitude in [-180, 180], latitude in [-90, 90], finite numbers, 2 or 3 per position."""
+    for pos in _coords(geojson.get("coordinates")):
+        if len(pos) not in (2, 3):
+            raise GeometryError("a position has 2 or 3 numbers: [lon, lat] or [lon, lat, alt]")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                   for v in pos):
+            raise GeometryError("coordinates must be finite numbers")
+        lon, lat = pos[0], pos[1]
+        if not -180 <= lon <= 180:
+            raise GeometryError(f"longitude {lon} is out of range [-180, 180] (GeoJSON order is lon, lat)")
+        if not -90 <= lat <= 90:
+            raise GeometryError(f"latitude {lat} is out of range [-90, 90] (GeoJSON order is lon, lat)")
+
+
+def parse_geometry(value, allowed: tuple[str, ...] | None = None, promote_multi: bool = True):
+    """A valid shapely geometry from a GeoJSON geometry object (or its JSON text).
+
+    ``allowed`` lists acceptable GeoJSON types after promotion; a Polygon is
+    promoted to MultiPolygon when only MultiPolygon is allowed.
+    """
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as e:
+            raise GeometryError(f"geometry is not valid JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise GeometryError("geometry must be a GeoJSON geometry object")
+    gtype = value.get("type")
+    if gtype not in GEOJSON_TYPES:
+        raise GeometryError(f"unknown geometry type {gtype!r}")
+    if gtype == "GeometryCollection":
+        raise GeometryError("GeometryCollection is not accepted; send one geometry type")
+    if "coordinates" not in value:
+        raise GeometryError("geometry has no coordinates")
+    check_ranges(value)
+    try:
+        geom = shape(value)
+    except Exception as e:  # shapely raises several types for malformed arrays
+        raise GeometryError(f"malformed {gtype} coordinates: {e}") from None
+    if geom.is_empty:
+        raise GeometryError("geometry is empty")
+    if promote_multi and allowed and "MultiPolygon" in allowed and isinstance(geom, Polygon):
+        geom = MultiPolygon([geom])
+    if allowed and geom.geom_type not in allowed:
+        raise GeometryError(f"geometry must be {' or '.join(allowed)}, not {gtype}")
+    if not geom.is_valid:
+        raise GeometryError(f"invalid geometry: {explain_validity(geom)}")
+    if geom.has_z:
+        geom = shapely.force_2d(geom)
+    return geom
+
+
+def to_geojson(geom) -> dict:
+    """GeoJSON mapping of a shapely geometry."""
+    return mapping(geom)
+
+
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """``minx,miny,maxx,maxy`` in lon/lat; None when absent."""
+    if text is None or text == "":
+        return None
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise GeometryError("bbox must be four numbers: minLon,minLat,maxLon,maxLat")
+    try:
+        minx, miny, maxx, maxy = (float(p) for p in parts)
+    except ValueError:
+        raise GeometryError("bbox must be four numbers: minLon,minLat,maxLon,maxLat") from None
+    if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
+        raise GeometryError("bbox values must be finite")
+    if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90):
+        raise GeometryError("bbox is out of range: lon in [-180, 180], lat in [-90, 90]")
+    if minx > maxx or miny > maxy:
+        raise GeometryError("bbox minimum is greater than its maximum")
+    return minx, miny, maxx, maxy

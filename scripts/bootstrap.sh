@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what Wuwei needs and is missing: Debian packages (PostgreSQL 15 +
+# PostGIS 3, Chromium for the browser test) and a virtualenv from the pinned
+# requirements.txt. A second run finds everything in place and installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+
+need_pkgs=()
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
+if [ -z "${DATABASE_URL:-}" ]; then
+  [ -x "${pgbin:-/nonexistent}/initdb" ] || need_pkgs+=(postgresql-15)
+fi
+if [ -z "${DATABASE_URL:-}" ] && ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then
+  need_pkgs+=(postgresql-15-postgis-3)
+fi
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
+
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "bootstrap: installing Debian packages: ${need_pkgs[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+stamp="$VENV/.requirements.sha256"
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "bootstrap: installing Python packages into $VENV"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements.txt
+  echo "$want" > "$stamp"
+fi
+
+# Compiled translations are build output: rebuild when a catalogue is newer.
+for po in app/translations/*/LC_MESSAGES/messages.po; do
+  [ -f "$po" ] || continue
+  mo="${po%.po}.mo"
+  if [ ! -f "$mo" ] || [ "$po" -nt "$mo" ]; then
+    "$VENV/bin/pybabel" compile -q -d app/translations -f >/dev/null
+    break
+  fi
+done

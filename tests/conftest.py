@@ -1,0 +1,187 @@
+"""Test fixtures: a real PostGIS database per run, one rolled-back transaction per test.
+
+The test database is ``<app database>_test`` on the same server (override with
+``WUWEI_TEST_DB``); it is recreated and migrated once per run. Each test runs
+inside a transaction on one connection that is rolled back afterwards; the
+session joins it with savepoints, so services may commit freely.
+"""
+import os
+
+import psycopg2
+import pytest
+from flask_sqlalchemy.session import Session as FSASession
+from psycopg2 import sql
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.extensions import db
+
+BASE_URL = os.environ.get("DATABASE_URL") or \
+    f"postgresql://postgres@127.0.0.1:{os.environ.get('PGPORT', '55432')}/wuwei"
+
+
+def database_url(suffix: str) -> str:
+    """URL of a scratch database beside the application's (``wuwei_test``, ``wuwei_e2e`` …)."""
+    url = make_url(BASE_URL)
+    name = os.environ.get("WUWEI_TEST_DB", f"{url.database}_test")
+    if suffix != "test":
+        name = f"{name}_{suffix}"
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create a database with PostGIS."""
+    u = make_url(url)
+    params = dict(host=u.host, port=u.port, user=u.username, password=u.password)
+    conn = psycopg2.connect(dbname="postgres", **params)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(u.database)))
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(u.database)))
+    conn.close()
+    conn = psycopg2.connect(dbname=u.database, **params)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    conn.close()
+
+
+def make_test_app(url: str, **overrides):
+    """An app on ``url`` with test settings."""
+    config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False,
+              "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+              "RATELIMIT_ENABLED": False, "WUWEI_BASEMAP": "none", "SERVER_NAME": None}
+    config.update(overrides)
+    application = create_app(config)
+
+    @application.before_request
+    def _fresh_g():
+        # Tests keep one app context open (for db.session), so requests would share ``g``
+        # and Flask-Login's cached user; each request starts clean, as in production.
+        from flask import g
+        for key in list(g.__dict__):
+            if not key.startswith("__"):
+                g.__dict__.pop(key, None)
+    return application
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    """The application on a fresh, migrated test database."""
+    import flask_migrate
+    url = database_url("test")
+    recreate_database(url)
+    application = make_test_app(url, MEDIA_ROOT=str(tmp_path_factory.mktemp("media")))
+    with application.app_context():
+        flask_migrate.upgrade(revision="heads")
+        # The demo is loaded once and committed; each test's changes are rolled back.
+        from app.seed.demo import seed_demo
+        seed_demo()
+        db.session.remove()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+class _BoundSession(FSASession):
+    """Flask-SQLAlchemy's get_bind ignores ``bind=``; honour it so tests stay in their transaction."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if bind is None and self.bind is not None:
+            return self.bind
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _transaction(request, app):
+    """Run each test in a transaction that is rolled back afterwards."""
+    if "no_transaction" in request.keywords:
+        yield
+        return
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        db.session = db._make_scoped_session(
+            {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": _BoundSession})
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app):
+    """A test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def demo(app):
+    """The demo data (loaded once per run by the ``app`` fixture); names the dependency in tests."""
+    return True
+
+
+class AuthActions:
+    """Log in through the real login form, or get bearer headers for a user."""
+
+    def __init__(self, client, app):
+        self._client = client
+        self._app = app
+
+    def login(self, username="planner", password=None):
+        from app.seed.demo import DEMO_USERS
+        if password is None:
+            password = next((u["password"] for u in DEMO_USERS if u["username"] == username), "wuwei-grid")
+        return self._client.post("/login", data={"username": username, "password": password})
+
+    def logout(self):
+        return self._client.post("/logout")
+
+    def token(self, username="planner", device=None) -> dict:
+        from app.auth.services import create_token
+        with self._app.app_context():
+            _, token = create_token(username, device)
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def auth(client, app):
+    """Login helper."""
+    return AuthActions(client, app)
+
+
+@pytest.fixture
+def count_queries(app):
+    """Count SQL statements run inside the block: ``with count_queries() as n: ...; n()``."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counter():
+        calls = []
+
+        def before(conn, cursor, statement, params, context, executemany):
+            calls.append(statement)
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield lambda: len(calls)
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+    return counter
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "no_transaction: the test manages its own database")
+    config.addinivalue_line("markers", "browser: drives Chromium through Playwright")
