@@ -35,6 +35,9 @@ class Config:
         # Basemap: "osm" (default), "tianditu" (needs WUWEI_TIANDITU_KEY) or "none" (offline).
         self.WUWEI_BASEMAP = os.environ.get("WUWEI_BASEMAP", "osm")
         self.WUWEI_TIANDITU_KEY = os.environ.get("WUWEI_TIANDITU_KEY", "")
+        # Each feature may keep its own catalogue in app/<feature>/translations; Flask-Babel merges them.
+        self.BABEL_TRANSLATION_DIRECTORIES = ";".join(
+            str(p) for p in sorted((ROOT / "app").glob("**/translations")) if p.is_dir()) or "translations"
         self.BABEL_DEFAULT_LOCALE = "zh"
         self.BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
         self.LANGUAGES = ["zh", "en"]

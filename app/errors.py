@@ -59,7 +59,11 @@ def _render(status: int, message: str, fields=None, code=None):
             return fmt(status, message, fields or {})
     if wants_json():
         return error_response(status, message, fields, code)
-    return render_template("error.html", status=status, message=message), status
+    try:
+        return render_template("error.html", status=status, message=message), status
+    except Exception:  # a broken template must not hide the original error
+        log.exception("error page failed to render")
+        return f"{status}: {message}", status, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def init_app(app) -> None:

@@ -45,4 +45,5 @@ def role_label(role: str):
 
 def init_app(app) -> None:
     """Expose the helpers to templates."""
-    app.jinja_env.globals.update(nav_items=nav_items, role_label=role_label)
+    from flask_babel import get_locale
+    app.jinja_env.globals.update(nav_items=nav_items, role_label=role_label, get_locale=get_locale)

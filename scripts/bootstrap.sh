@@ -33,12 +33,11 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   echo "$want" > "$stamp"
 fi
 
-# Compiled translations are build output: rebuild when a catalogue is newer.
-for po in app/translations/*/LC_MESSAGES/messages.po; do
-  [ -f "$po" ] || continue
+# Compiled translations are build output: rebuild a catalogue when its .po is newer.
+# Every feature may keep one under app/<feature>/translations (Chinese msgids, English translations).
+while IFS= read -r po; do
   mo="${po%.po}.mo"
   if [ ! -f "$mo" ] || [ "$po" -nt "$mo" ]; then
-    "$VENV/bin/pybabel" compile -q -d app/translations -f >/dev/null
-    break
+    "$VENV/bin/pybabel" compile -f -i "$po" -o "$mo" >/dev/null
   fi
-done
+done < <(find app -path '*/translations/*/LC_MESSAGES/messages.po' 2>/dev/null)
