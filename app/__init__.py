@@ -22,6 +22,8 @@ FEATURES = [
     "app.health",
     "app.mappage",
     "app.seed",
+    "app.heatmaps",
+    "app.dashboard",
 ]
 
 
