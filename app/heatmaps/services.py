@@ -20,7 +20,7 @@ from app.heatmaps.sources import HeatSource
 from gis import heat
 
 MAX_CELLS = 6000          # bins per answer: [i,j,n] ≈ 20 bytes each → ≤ 120 KB
-MAX_AREAS = 1500          # polygons per choropleth answer
+MAX_AREAS = 1200          # polygons per choropleth answer
 DRILL_LIMIT = 200
 LEVEL_LENGTH = {"street": 9, "community": 12, "grid": 15}
 LEVEL_ORDER = ("city", "district", "street", "community", "grid", "micro_grid")
@@ -39,7 +39,13 @@ class HeatQuery:
 
 
 def _no_parallel() -> None:
+    """Plan settings for bbox-limited aggregates: no parallel scan, and no JIT.
+
+    PostGIS functions carry high cost estimates, so PostgreSQL JIT-compiles these queries;
+    measured here, compiling took 2.5 s of a 3.6 s heat request that runs in 0.3 s without it.
+    """
     db.session.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    db.session.execute(sa.text("SET LOCAL jit = off"))
 
 
 def _conditions(q: HeatQuery, t: sa.TableClause, scope: Scope, use_bbox: bool = True) -> list:
@@ -127,16 +133,27 @@ def effective_level(zoom: int, scope: Scope, level: str | None = None) -> str:
 
 
 AREA_SQL = sa.text("""
-    SELECT a.code, a.name, ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, :tol), 6) AS geometry,
-           (SELECT coalesce(sum(b.households), 0) FROM buildings b
-             JOIN areas g ON g.id = b.grid_id
-            WHERE g.code LIKE a.code || '%') AS households
+    SELECT a.code, a.name, ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, :tol), 5) AS geometry
       FROM areas a
      WHERE a.level = :level AND a.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)
        AND (:everything OR a.code LIKE :scope_prefix)
      ORDER BY a.code
      LIMIT :limit
 """)
+
+
+HOUSEHOLDS_SQL = sa.text("""
+    SELECT substr(g.code, 1, :n) AS code, sum(b.households)::bigint AS households
+      FROM buildings b JOIN areas g ON g.id = b.grid_id
+     WHERE substr(g.code, 1, :n) = ANY(:codes)
+     GROUP BY 1
+""")
+
+
+def households_by_area(codes: list[str], length: int) -> dict[str, int]:
+    """Households living in each area (sum over its buildings), keyed by area code."""
+    return {r.code: int(r.households or 0)
+            for r in db.session.execute(HOUSEHOLDS_SQL, {"n": length, "codes": codes})}
 
 
 def area_counts(q: HeatQuery, scope: Scope, level: str | None = None) -> dict:
@@ -149,8 +166,9 @@ def area_counts(q: HeatQuery, scope: Scope, level: str | None = None) -> dict:
         "tol": tol, "level": lv, "w": q.bbox[0], "s": q.bbox[1], "e": q.bbox[2], "n": q.bbox[3],
         "everything": scope.everything, "scope_prefix": (scope.area_code or "") + "%",
         "limit": MAX_AREAS}).all()
-    counts = {}
+    counts, households = {}, {}
     if areas:
+        households = households_by_area([a.code for a in areas], n)
         src = q.source
         t = src.table_clause()
         grids = sa.table("areas", sa.column("id"), sa.column("code"))
@@ -167,10 +185,11 @@ def area_counts(q: HeatQuery, scope: Scope, level: str | None = None) -> dict:
         hidden = q.source.personal and 0 < count < heat.SUPPRESS_BELOW
         if hidden:
             suppressed += 1
-        rate = round(count * 1000.0 / a.households, 2) if a.households and not hidden else None
+        hh = households.get(a.code, 0)
+        rate = round(count * 1000.0 / hh, 2) if hh and not hidden else None
         features.append({"type": "Feature", "id": a.code, "geometry": json.loads(a.geometry),
                          "properties": {"code": a.code, "name": a.name, "n": None if hidden else count,
-                                        "households": int(a.households), "rate": rate,
+                                        "households": hh, "rate": rate,
                                         "suppressed": hidden}})
         if not hidden:
             values.append(count)

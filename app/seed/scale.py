@@ -258,7 +258,9 @@ def generate_incidents(n: int, seed: int, days: int, now: dt.datetime, categorie
     evaluated = (state == "closed") & (rng.random(n) < 0.4)
     state[evaluated] = "evaluated"
     closed = np.where(np.isin(state, ["closed", "evaluated"]), reported + to_close_h * 3600, np.nan)
-    return lon, lat, reported, cat, channel, state, closed
+    # Real reports arrive in time order, so ids and table pages follow time; keep that locality.
+    o = np.argsort(reported, kind="stable")
+    return lon[o], lat[o], reported[o], cat[o], channel[o], state[o], closed[o]
 
 
 def _iso(ts: np.ndarray) -> np.ndarray:

@@ -1,0 +1,135 @@
+"""The leaders' dashboard: figures per street/community/grid for a period, beside the previous period.
+
+The area a leader looks at must lie in their own area; its child units (streets of a district,
+communities of a street, grids of a community) are the rows. Every figure is one grouped query
+per period (see :mod:`app.dashboard.figures`), plus one for the area's total.
+"""
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from app.auth.access import Scope, in_scope_code
+from app.dashboard.figures import Context, available_figures, daily_reported, median_close_by_category
+from app.errors import ApiError
+from app.extensions import db
+from gis.heat import SUPPRESS_BELOW
+
+CHILD_LENGTH = {4: 9, 6: 9, 9: 12, 12: 15, 15: 15, 18: 18}
+LEVEL_OF_LENGTH = {4: "city", 6: "district", 9: "street", 12: "community", 15: "grid", 18: "micro_grid"}
+
+
+@dataclass
+class AreaRef:
+    code: str
+    name: str
+    level: str
+
+
+def area_choices(scope: Scope) -> list[AreaRef]:
+    """Areas the user may open the dashboard for (city down to community), in code order."""
+    rows = db.session.execute(sa.text(
+        "SELECT code, name, level FROM areas WHERE level IN ('city', 'district', 'street', 'community') "
+        "AND (:everything OR code LIKE :prefix) ORDER BY code LIMIT 2000"),
+        {"everything": scope.everything, "prefix": (scope.area_code or "") + "%"}).all()
+    return [AreaRef(*r) for r in rows]
+
+
+def resolve_area(scope: Scope, code: str | None) -> AreaRef:
+    """The requested area (default: the user's own, or the top area), 404 outside the user's area."""
+    if code is None:
+        if not scope.everything:
+            code = scope.area_code
+        else:
+            code = db.session.scalar(sa.text("SELECT code FROM areas ORDER BY length(code), code LIMIT 1"))
+            if code is None:
+                raise ApiError(404, "no areas yet")
+    if not code.isdigit() or len(code) not in LEVEL_OF_LENGTH:
+        raise ApiError(400, "area must be an area code", {"area": "malformed code"})
+    row = db.session.execute(sa.text("SELECT code, name, level FROM areas WHERE code = :c"), {"c": code}).first()
+    if row is None or not in_scope_code(scope, code):
+        raise ApiError(404, f"no area {code} in your area", {"area": "not in your area"})
+    return AreaRef(*row)
+
+
+def units_of(area: AreaRef) -> tuple[list[AreaRef], int]:
+    """The child units shown as rows, and their code length."""
+    length = CHILD_LENGTH[len(area.code)]
+    if length == len(area.code):
+        return [area], length
+    rows = db.session.execute(sa.text(
+        "SELECT code, name, level FROM areas WHERE length(code) = :n AND code LIKE :p ORDER BY code"),
+        {"n": length, "p": area.code + "%"}).all()
+    return [AreaRef(*r) for r in rows], length
+
+
+def previous_period(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The period of the same length just before."""
+    return start - (end - start), start
+
+
+def _suppress(values: dict, personal: bool) -> dict:
+    if not personal:
+        return values
+    return {k: (v if v is None or v >= SUPPRESS_BELOW else None) for k, v in values.items()}
+
+
+def change(cur, prev):
+    """Relative change in percent (None when there is nothing to compare)."""
+    if cur is None or prev in (None, 0):
+        return None
+    return round((cur - prev) * 100.0 / prev, 1)
+
+
+def build_dashboard(scope: Scope, area_code: str | None, start: dt.datetime, end: dt.datetime) -> dict:
+    """All figures for the area's units and the area itself, now and in the previous period."""
+    area = resolve_area(scope, area_code)
+    units, length = units_of(area)
+    pstart, pend = previous_period(start, end)
+    codes = [u.code for u in units]
+    figures, rows = [], {u.code: {"code": u.code, "name": u.name, "values": {}} for u in units}
+    total = {"code": area.code, "name": area.name, "values": {}}
+    for f in available_figures():
+        cur = _suppress(f.compute(Context(area.code, codes, length, start, end)), f.personal) if codes else {}
+        prev = _suppress(f.compute(Context(area.code, codes, length, pstart, pend)), f.personal) \
+            if f.timed and codes else cur
+        if f.additive:
+            # Suppressed units stay out of the sum, so the total cannot reveal them by difference.
+            tcur = {area.code: sum(v for v in cur.values() if v is not None)}
+            tprev = {area.code: sum(v for v in prev.values() if v is not None)}
+        else:
+            tcur = _suppress(f.compute(Context(area.code, [area.code], len(area.code), start, end)), f.personal)
+            tprev = _suppress(f.compute(Context(area.code, [area.code], len(area.code), pstart, pend)),
+                              f.personal) if f.timed else tcur
+        figures.append({"name": f.name, "title": str(f.title), "unit": str(f.unit), "personal": f.personal,
+                        "timed": f.timed, "better": f.better, "digits": f.digits})
+        zero = None if f.name == "median_close_hours" or f.personal else 0
+        for code, row in rows.items():
+            c, p = cur.get(code, zero), prev.get(code, zero)
+            row["values"][f.name] = {"cur": c, "prev": p, "change": change(c, p)}
+        c, p = tcur.get(area.code, zero), tprev.get(area.code, zero)
+        total["values"][f.name] = {"cur": c, "prev": p, "change": change(c, p)}
+    daily = daily_reported(area.code, start, end)
+    pdaily = daily_reported(area.code, pstart, pend)
+    ndays = (end - start).days or 1
+    series = [(start.date() + dt.timedelta(days=k), daily.get(start.date() + dt.timedelta(days=k), 0),
+               pdaily.get(pstart.date() + dt.timedelta(days=k), 0)) for k in range(ndays)]
+    return {"area": area, "units": list(rows.values()), "total": total, "figures": figures,
+            "period": {"start": start, "end": end, "prev_start": pstart, "prev_end": pend},
+            "by_category": median_close_by_category(area.code, start, end),
+            "daily": series, "unit_level": LEVEL_OF_LENGTH[length]}
+
+
+def table_rows(data: dict) -> tuple[list[str], list[list]]:
+    """The dashboard as a flat table (header, rows) for CSV/XLSX export."""
+    header = ["code", "name"]
+    for f in data["figures"]:
+        header += [f"{f['name']}", f"{f['name']}_previous", f"{f['name']}_change_pct"]
+    out = []
+    for row in data["units"] + [data["total"]]:
+        line = [row["code"], row["name"]]
+        for f in data["figures"]:
+            v = row["values"][f["name"]]
+            line += [v["cur"], v["prev"], v["change"]]
+        out.append(line)
+    return header, out
