@@ -90,7 +90,7 @@ def grouped(ctx: Context, t: sa.TableClause, value, *conds, grid_col: str = "gri
         .select_from(t.join(GRIDS, GRIDS.c.id == t.c[grid_col])) \
         .where(in_area(ctx.area), *conds).group_by(unit)
     db.session.execute(sa.text("SET LOCAL jit = off"))
-    return {r.unit: (float(r.v) if r.v is not None else None) for r in db.session.execute(stmt)}
+    return {r.unit: (r.v if r.v is None or isinstance(r.v, int) else float(r.v)) for r in db.session.execute(stmt)}
 
 
 def count_figure(name, title, table, time_col, personal=False, where=None, unit=_l("条"), better="higher",

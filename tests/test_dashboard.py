@@ -1,0 +1,158 @@
+"""The leaders' dashboard: figures per unit and period beside the previous period, area scope, exports."""
+import csv
+import datetime as dt
+import io
+from zoneinfo import ZoneInfo
+
+from openpyxl import load_workbook
+from sqlalchemy import text
+
+from app.extensions import db
+from tests.test_heatmaps import add_incident
+
+TZ = ZoneInfo("Asia/Shanghai")
+NW = (103.7820, 36.0500)       # Hualinshan grid 001
+SE = (103.7880, 36.0450)       # Hualinshan grid 004
+MARCH = {"from": "2021-03-01", "to": "2021-03-31"}
+
+
+def at(day, hour=10, month=3):
+    return dt.datetime(2021, month, day, hour, tzinfo=TZ)
+
+
+def march_story():
+    """Five reported in March in grid 001 (two closed), two in grid 004; three in February (previous period)."""
+    for d in (2, 5, 9):
+        add_incident(*NW, at(d), state="filed")
+    add_incident(*NW, at(10), state="closed", closed=at(11))          # 24 h
+    add_incident(*NW, at(12), state="closed", closed=at(14))          # 48 h
+    add_incident(*SE, at(3), category="drainage", state="closed", closed=at(3, 16))   # 6 h
+    add_incident(*SE, at(20), category="drainage", state="rejected")
+    for d in (1, 10, 20):
+        add_incident(*NW, at(d, month=2), state="closed", closed=at(d + 1, month=2))
+    db.session.commit()
+
+
+def figures_of(data, code):
+    row = next(u for u in data["units"] + [data["total"]] if u["code"] == code)
+    return {k: v for k, v in row["values"].items()}
+
+
+def test_community_dashboard_counts_per_grid_with_previous_period(app, auth):
+    from app.auth.access import scope_of
+    from app.auth.services import find_user
+    from app.dashboard.services import build_dashboard
+    march_story()
+    with app.test_request_context():
+        data = build_dashboard(scope_of(find_user("leader")), "620103002001", at(1, 0),
+                               at(31, 0) + dt.timedelta(days=1))
+    assert data["unit_level"] == "grid" and len(data["units"]) == 4
+    g1, g4, total = figures_of(data, "620103002001001"), figures_of(data, "620103002001004"), \
+        figures_of(data, "620103002001")
+    assert g1["incidents_reported"]["cur"] == 5 and g4["incidents_reported"]["cur"] == 2
+    assert total["incidents_reported"]["cur"] == 7
+    # The previous period is the 31 days before 1 March (29 Jan – 28 Feb): the three February reports.
+    assert g1["incidents_reported"]["prev"] == 3
+    assert g1["incidents_closed"]["cur"] == 2 and g4["incidents_closed"]["cur"] == 1
+    assert g1["median_close_hours"]["cur"] == 36.0 and total["median_close_hours"]["cur"] == 24.0
+    # Filed on 2, 5, 9 March and never closed: past the 126 h allowed by 31 March. The rejected one is not overdue.
+    assert g1["incidents_overdue"]["cur"] == 3 and g4["incidents_overdue"]["cur"] == 0
+    assert g1["incidents_reported"]["change"] == round((5 - 3) * 100 / 3, 1)
+    cats = {c["code"]: c for c in data["by_category"]}
+    assert cats["sanitation"]["n"] == 2 and cats["drainage"]["median"] == 6.0
+
+
+def test_chargers_per_thousand_households_per_community(app, auth):
+    from app.auth.access import scope_of
+    from app.auth.services import find_user
+    from app.dashboard.services import build_dashboard
+    with app.test_request_context():
+        data = build_dashboard(scope_of(find_user("leader")), "620102005", at(1, 0), at(31, 0))
+    zjy = figures_of(data, "620102005003")
+    chargers = db.session.scalar(text(
+        "SELECT count(*) FROM chargers c JOIN areas a ON a.id = c.grid_id "
+        "WHERE a.code LIKE '620102005003%' AND c.status = 'installed'"))
+    hh = zjy["households"]["cur"]
+    assert chargers == 25 and hh > 0
+    assert zjy["chargers_per_1000"]["cur"] == round(25 * 1000 / hh, 2)
+
+
+def test_empty_period_shows_zeros_not_errors(client, auth):
+    auth.login("leader")
+    r = client.get("/dashboard?area=620103002001&from=2019-01-01&to=2019-01-31")
+    assert r.status_code == 200
+    assert "本期无结案事件" in r.get_data(as_text=True)
+
+
+def test_dashboard_page_shows_figures_and_svg_charts(client, auth):
+    march_story()
+    auth.login("leader")
+    r = client.get("/dashboard?area=620103002001&from=2021-03-01&to=2021-03-31")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert "华林山社区第1网格" in html and "<svg" in html and "上报事件" in html
+    assert "cdn" not in html.lower() and "<script" not in html.split("</header>")[1]
+
+
+def test_leader_sees_only_their_own_area(client, auth):
+    auth.login("xiyuan")
+    assert client.get("/dashboard").status_code == 200
+    r = client.get("/dashboard?area=620102005003")
+    assert r.status_code == 404
+    r = client.get("/dashboard/export.csv?area=620102")
+    assert r.status_code == 404
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert "张家园社区" not in html and "华林山社区" in html
+
+
+def test_dashboard_is_not_for_grid_workers_and_rejects_bad_input(client, auth):
+    auth.login("gridworker")
+    assert client.get("/dashboard").status_code == 403
+    auth.logout()
+    auth.login("leader")
+    assert client.get("/dashboard?area=12ab").status_code == 400
+    assert client.get("/dashboard?from=2021-04-01&to=2021-03-01").status_code == 400
+    assert client.get("/dashboard?colour=red").status_code == 400
+
+
+def test_csv_and_xlsx_exports_hold_the_table(client, auth):
+    march_story()
+    auth.login("leader")
+    r = client.get("/dashboard/export.csv?area=620103002001&from=2021-03-01&to=2021-03-31")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff"))))
+    header = rows[0]
+    g1 = next(x for x in rows if x[0] == "620103002001001")
+    assert g1[header.index("incidents_reported")] == "5"
+    assert g1[header.index("incidents_reported_previous")] == "3"
+    r = client.get("/dashboard/export.xlsx?area=620103002001&from=2021-03-01&to=2021-03-31")
+    assert r.status_code == 200
+    wb = load_workbook(io.BytesIO(r.data))
+    ws = wb["figures"]
+    values = [[c.value for c in row] for row in ws.iter_rows()]
+    assert values[0] == header
+    assert next(v for v in values if v[0] == "620103002001")[header.index("incidents_reported")] == 7
+    assert [c.value for c in wb["median_by_category"][1]] == ["code", "name", "closed", "median_hours"]
+
+
+def test_personal_figure_is_suppressed_below_five_per_unit(app):
+    from app.auth.access import Scope
+    from app.dashboard.figures import FIGURES, count_figure, register_figure, _available
+    from app.dashboard.services import build_dashboard
+    db.session.execute(text("CREATE TABLE scratch_visits2 (id serial PRIMARY KEY, grid_id int, visited_at timestamptz, "
+                            "geom geometry(Point, 4326))"))
+    grid = lambda code: db.session.scalar(text("SELECT id FROM areas WHERE code = :c"), {"c": code})
+    for code, n in (("620103002001001", 4), ("620103002001002", 6)):
+        for _ in range(n):
+            db.session.execute(text("INSERT INTO scratch_visits2 (grid_id, visited_at) VALUES (:g, '2021-03-05+08')"),
+                               {"g": grid(code)})
+    register_figure(count_figure("scratch_visits", "走访", "scratch_visits2", "visited_at", personal=True))
+    try:
+        with app.test_request_context():
+            data = build_dashboard(Scope(everything=True), "620103002001", at(1, 0), at(31, 0))
+        assert figures_of(data, "620103002001001")["scratch_visits"]["cur"] is None
+        assert figures_of(data, "620103002001002")["scratch_visits"]["cur"] == 6
+        assert figures_of(data, "620103002001")["scratch_visits"]["cur"] == 10
+    finally:
+        FIGURES.pop("scratch_visits", None)
+        _available.pop("scratch_visits", None)

@@ -1,0 +1,321 @@
+"""Heat maps: bins count exactly the rows in them, personal sources are suppressed below 5,
+filters and periods narrow, and a leader sees only their own area."""
+import datetime as dt
+import json
+import math
+import random
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+
+from app.extensions import db
+from gis import heat
+
+TZ = ZoneInfo("Asia/Shanghai")
+MARCH = {"from": "2021-03-01", "to": "2021-03-31"}
+HUALINSHAN_BBOX = "103.779,36.043,103.791,36.053"
+BOTH_BBOX = "103.77,36.03,103.85,36.06"          # Hualinshan and Zhangjiayuan
+ZJY = (103.833, 36.045, 103.843, 36.054)
+
+
+def categories():
+    from app.seed.scale import ensure_categories
+    return ensure_categories()
+
+
+def add_incident(lon, lat, when, category="sanitation", state="filed", source="hotline", closed=None):
+    cats = categories()
+    return db.session.execute(text(
+        "INSERT INTO incidents (category_id, source, state, description, reporter_name, reporter_phone, "
+        "reported_at, closed_at, geom) VALUES (:c, :s, :st, '测试事件', '张三', '13900000000', :t, :cl, "
+        "ST_SetSRID(ST_MakePoint(:x, :y), 4326)) RETURNING id"),
+        {"c": cats[category], "s": source, "st": state, "t": when, "cl": closed, "x": lon, "y": lat}).scalar()
+
+
+def scatter(n, bb, seed=1, when=dt.datetime(2021, 3, 10, 9, tzinfo=TZ), **kw):
+    rnd = random.Random(seed)
+    pts = []
+    for _ in range(n):
+        x, y = rnd.uniform(bb[0], bb[2]), rnd.uniform(bb[1], bb[3])
+        add_incident(x, y, when + dt.timedelta(hours=rnd.randint(0, 400)), **kw)
+        pts.append((x, y))
+    # Commit (a savepoint in tests): a request that fails rolls back to here, not past the data.
+    db.session.commit()
+    return pts
+
+
+def get(client, url, **params):
+    from urllib.parse import urlencode
+    r = client.get(url + "?" + urlencode(params))
+    return r, (r.get_json() if r.is_json or r.mimetype.endswith("json") else None)
+
+
+# ---- pure rules ------------------------------------------------------------------------------------
+
+def test_cell_size_grows_as_the_map_zooms_out_and_is_a_round_number():
+    sizes = [heat.cell_size(z) for z in range(19, 7, -1)]
+    assert sizes == sorted(sizes)
+    for s in sizes:
+        mant = s / 10 ** math.floor(math.log10(s))
+        assert round(mant, 6) in (1, 2, 5)
+
+
+def test_classes_have_increasing_breaks_and_cover_the_maximum():
+    c = heat.classify([1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144])
+    assert list(c.breaks) == sorted(set(c.breaks))
+    assert c.breaks[-1] >= 144
+    assert c.color(144) == c.colors[-1] and c.color(1) == c.colors[0]
+    assert heat.classify([]).breaks == (1.0,)
+
+
+def test_frames_cut_a_period_by_week_and_month():
+    start = dt.datetime(2021, 1, 1, tzinfo=TZ)
+    weeks = heat.frame_steps(start, dt.datetime(2021, 1, 20, tzinfo=TZ), "week")
+    assert [a.day for a, _ in weeks] == [1, 8, 15] and weeks[-1][1].day == 20
+    months = heat.frame_steps(start, dt.datetime(2021, 4, 1, tzinfo=TZ), "month")
+    assert [a.month for a, _ in months] == [1, 2, 3]
+
+
+def test_hexagon_of_a_point_is_the_postgis_hexagon_that_contains_it(app):
+    rnd = random.Random(3)
+    size = heat.hex_size(15)
+    for _ in range(40):
+        lon, lat = rnd.uniform(103.7, 103.95), rnd.uniform(36.0, 36.1)
+        x, y = heat.lonlat_to_mercator(lon, lat)
+        i, j = heat.hex_of(x, y, size)
+        row = db.session.execute(text(
+            "SELECT h.i, h.j FROM ST_HexagonGrid(:s, ST_Expand(ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 4326), "
+            "3857), :s)) h WHERE ST_Intersects(h.geom, ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 4326), 3857))"),
+            {"s": size, "x": lon, "y": lat}).first()
+        assert (i, j) == (row.i, row.j)
+
+
+# ---- bins ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", ["square", "hexagon"])
+def test_each_bin_counts_exactly_the_incidents_inside_it(client, auth, shape):
+    pts = scatter(60, (103.780, 36.044, 103.790, 36.052))
+    auth.login("leader")
+    r, data = get(client, "/api/v1/heat/cells", source="incidents", bbox=HUALINSHAN_BBOX, zoom=16, shape=shape,
+                  **MARCH)
+    assert r.status_code == 200
+    assert data["total"] == 60 and sum(c[2] for c in data["cells"]) == 60
+    expected = {}
+    for lon, lat in pts:
+        x, y = heat.lonlat_to_mercator(lon, lat)
+        key = heat.square_of(x, y, data["size"]) if shape == "square" else heat.hex_of(x, y, data["size"])
+        expected[key] = expected.get(key, 0) + 1
+    assert {(i, j): n for i, j, n in data["cells"]} == expected
+
+
+def test_bins_never_carry_points_or_personal_fields(client, auth):
+    scatter(30, (103.780, 36.044, 103.790, 36.052))
+    auth.login("leader")
+    r, _ = get(client, "/api/v1/heat/cells", bbox=HUALINSHAN_BBOX, zoom=16, **MARCH)
+    body = r.get_data(as_text=True)
+    assert "张三" not in body and "139" not in body and "coordinates" not in body
+
+
+def test_only_the_visible_bbox_is_binned(client, auth):
+    scatter(10, (103.780, 36.044, 103.790, 36.052))
+    scatter(7, ZJY, seed=2)
+    auth.login("leader")
+    _, data = get(client, "/api/v1/heat/cells", bbox=HUALINSHAN_BBOX, zoom=15, **MARCH)
+    assert data["total"] == 10
+
+
+def test_empty_period_gives_no_cells(client, auth):
+    scatter(10, (103.780, 36.044, 103.790, 36.052))
+    auth.login("leader")
+    r, data = get(client, "/api/v1/heat/cells", bbox=HUALINSHAN_BBOX, zoom=15, **{"from": "2019-01-01",
+                                                                                     "to": "2019-01-31"})
+    assert r.status_code == 200 and data["cells"] == [] and data["total"] == 0
+    r, fc = get(client, "/api/v1/heat/areas", bbox=HUALINSHAN_BBOX, zoom=15, **{"from": "2019-01-01",
+                                                                                  "to": "2019-01-31"})
+    assert r.status_code == 200 and all(f["properties"]["n"] == 0 for f in fc["features"])
+
+
+def test_category_state_and_channel_filters_narrow_the_bins(client, auth):
+    bb = (103.780, 36.044, 103.790, 36.052)
+    scatter(5, bb, seed=1, category="sanitation", state="closed", source="hotline")
+    scatter(3, bb, seed=2, category="drainage", state="filed", source="grid_worker")
+    scatter(2, bb, seed=3, category="ebike_hazard", state="filed", source="hotline")
+    auth.login("leader")
+    total = lambda **f: get(client, "/api/v1/heat/cells", bbox=HUALINSHAN_BBOX, zoom=15, **MARCH, **f)[1]["total"]
+    assert total() == 10
+    assert total(category="drainage") == 3
+    assert total(category="drainage,sanitation") == 8
+    assert total(state="filed") == 5
+    assert total(channel="hotline") == 7
+    assert total(channel="hotline", state="filed") == 2
+    assert total(source="ebike_hazards") == 2
+
+
+def test_bad_heat_parameters_are_400_with_the_field_named(client, auth):
+    auth.login("leader")
+    for params, field in ((dict(bbox="1,2,3"), "bbox"), (dict(bbox="200,0,201,1"), "bbox"),
+                          (dict(bbox=HUALINSHAN_BBOX, zoom="x"), "zoom"),
+                          (dict(bbox=HUALINSHAN_BBOX, shape="circle"), "shape"),
+                          (dict(bbox=HUALINSHAN_BBOX, category="nope"), "category"),
+                          (dict(bbox=HUALINSHAN_BBOX, state="lost"), "state"),
+                          (dict(bbox=HUALINSHAN_BBOX, source="secrets"), "source"),
+                          (dict(bbox=HUALINSHAN_BBOX, colour="red"), "colour"),
+                          (dict(bbox=HUALINSHAN_BBOX, **{"from": "2021-05-01", "to": "2021-04-01"}), "to"),
+                          (dict(bbox=HUALINSHAN_BBOX, **{"from": "yesterday"}), "from")):
+        r, data = get(client, "/api/v1/heat/cells", **params)
+        assert r.status_code == 400, params
+        assert field in data["error"]["fields"], (params, data)
+
+
+def test_heat_needs_a_leader_planner_staff_or_admin(client, auth):
+    r, _ = get(client, "/api/v1/heat/cells", bbox=HUALINSHAN_BBOX)
+    assert r.status_code == 401
+    auth.login("gridworker")
+    r, _ = get(client, "/api/v1/heat/cells", bbox=HUALINSHAN_BBOX)
+    assert r.status_code == 403
+
+
+# ---- area scope ------------------------------------------------------------------------------------
+
+def test_street_leader_sees_only_incidents_of_their_street(client, auth):
+    scatter(6, (103.780, 36.044, 103.790, 36.052))       # Xiyuan street (Hualinshan)
+    scatter(9, ZJY, seed=2)                               # Jiuquan Road street (Zhangjiayuan)
+    auth.login("xiyuan")
+    _, data = get(client, "/api/v1/heat/cells", bbox=BOTH_BBOX, zoom=14, **MARCH)
+    assert data["total"] == 6
+    _, fc = get(client, "/api/v1/heat/areas", bbox=BOTH_BBOX, zoom=12, **MARCH)
+    assert {f["properties"]["code"] for f in fc["features"]} == {"620103002"}
+    auth.logout()
+    auth.login("leader")
+    _, data = get(client, "/api/v1/heat/cells", bbox=BOTH_BBOX, zoom=14, **MARCH)
+    assert data["total"] == 15
+
+
+def test_choropleth_counts_per_grid_with_rate_per_thousand_households(client, auth):
+    nw = (103.7795, 36.0485, 103.7845, 36.0525)          # Hualinshan grid 001 (north-west)
+    scatter(8, nw)
+    auth.login("leader")
+    r, fc = get(client, "/api/v1/heat/areas", bbox=HUALINSHAN_BBOX, zoom=16, **MARCH)
+    assert r.status_code == 200 and fc["level"] == "grid"
+    by = {f["properties"]["code"]: f["properties"] for f in fc["features"]}
+    g = by["620103002001001"]
+    hh = db.session.scalar(text("SELECT sum(households) FROM buildings b JOIN areas a ON a.id = b.grid_id "
+                                "WHERE a.code = '620103002001001'"))
+    assert g["n"] == 8 and g["households"] == hh
+    assert g["rate"] == round(8 * 1000 / hh, 2)
+    assert by["620103002001004"]["n"] == 0
+
+
+# ---- personal sources: suppression -----------------------------------------------------------------
+
+@pytest.fixture
+def people_source(app):
+    """A personal-data source over a scratch table (as visits will be), removed afterwards."""
+    from app.heatmaps.sources import SOURCES, HeatSource, register_source, _available
+    db.session.execute(text("CREATE TABLE scratch_visits (id serial PRIMARY KEY, grid_id int, "
+                            "visited_at timestamptz, geom geometry(Point, 4326))"))
+    db.session.execute(text("CREATE TRIGGER trg_scratch_assign_grid BEFORE INSERT ON scratch_visits "
+                            "FOR EACH ROW EXECUTE FUNCTION wuwei_assign_grid()"))
+    db.session.commit()
+    src = register_source(HeatSource(name="scratch_visits", title="走访", table="scratch_visits",
+                                     time="visited_at", personal=True, drill=(("id", "id"),)))
+    yield src
+    SOURCES.pop("scratch_visits", None)
+    _available.pop("scratch_visits", None)
+
+
+def add_visits(n, lon, lat):
+    for k in range(n):
+        db.session.execute(text("INSERT INTO scratch_visits (visited_at, geom) VALUES "
+                                "('2021-03-05 10:00+08', ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
+                           {"x": lon, "y": lat})
+    db.session.commit()
+
+
+def test_personal_source_drops_cells_with_fewer_than_five_records(client, auth, people_source):
+    add_visits(4, 103.7801, 36.0451)
+    add_visits(5, 103.7891, 36.0511)
+    auth.login("leader")
+    _, data = get(client, "/api/v1/heat/cells", source="scratch_visits", bbox=HUALINSHAN_BBOX, zoom=17, **MARCH)
+    assert [c[2] for c in data["cells"]] == [5]
+    assert data["suppressed"] == 1 and data["total"] == 5
+    _, fc = get(client, "/api/v1/heat/areas", source="scratch_visits", bbox=HUALINSHAN_BBOX, zoom=17, **MARCH)
+    by = {f["properties"]["code"]: f["properties"] for f in fc["features"]}
+    sw = by["620103002001003"]            # south-west grid: the 4 visits
+    assert sw["n"] is None and sw["suppressed"] and sw["rate"] is None
+    assert by["620103002001002"]["n"] == 5
+
+
+def test_personal_drill_down_is_for_staff_not_leaders(client, auth, people_source):
+    add_visits(6, 103.7891, 36.0511)
+    auth.login("leader")
+    r, _ = get(client, "/api/v1/heat/drill", source="scratch_visits", area="620103002001", **MARCH)
+    assert r.status_code == 403
+    auth.logout()
+    auth.login("staff")
+    r, data = get(client, "/api/v1/heat/drill", source="scratch_visits", area="620103002001", **MARCH)
+    assert r.status_code == 200 and len(data["rows"]) == 6
+    assert db.session.scalar(text("SELECT count(*) FROM audit_log WHERE table_name = 'scratch_visits'")) >= 1
+
+
+# ---- drill down ------------------------------------------------------------------------------------
+
+def test_drill_into_a_bin_lists_its_incidents_without_reporter_details(client, auth):
+    scatter(12, (103.780, 36.044, 103.790, 36.052))
+    auth.login("leader")
+    _, data = get(client, "/api/v1/heat/cells", bbox=HUALINSHAN_BBOX, zoom=16, **MARCH)
+    i, j, n = max(data["cells"], key=lambda c: c[2])
+    r, rows = get(client, "/api/v1/heat/drill", bbox=HUALINSHAN_BBOX, zoom=16, i=i, j=j, **MARCH)
+    assert r.status_code == 200 and len(rows["rows"]) == n
+    assert all("reporter_name" not in row and "reporter_phone" not in row for row in rows["rows"])
+    assert rows["rows"][0]["category"] == "环境卫生"
+    r, _ = get(client, "/api/v1/heat/drill", bbox=HUALINSHAN_BBOX, zoom=16, i="x", j=1)
+    assert r.status_code == 400
+
+
+def test_drill_into_another_streets_area_lists_nothing(client, auth):
+    scatter(5, ZJY, seed=2)
+    auth.login("xiyuan")
+    _, data = get(client, "/api/v1/heat/drill", area="620102005003", **MARCH)
+    assert data["rows"] == []
+
+
+# ---- page ------------------------------------------------------------------------------------------
+
+def test_heat_page_is_small_and_embeds_no_data(client, auth):
+    scatter(20, (103.780, 36.044, 103.790, 36.052))
+    auth.login("leader")
+    r = client.get("/heat")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and len(r.data) < 300_000
+    assert "WuweiHeat.init" in html and "/api/v1/heat/cells" in html
+    assert "测试事件" not in html and "cdn" not in html.lower()
+    assert 'href="/heat"' in html and 'href="/dashboard"' in html
+
+
+def test_heat_page_speaks_english_on_request(client, auth):
+    auth.login("leader")
+    html = client.get("/heat?lang=en").get_data(as_text=True)
+    assert "Heat map" in html
+
+
+def test_frames_cut_the_period_for_the_slider(client, auth):
+    auth.login("leader")
+    r, data = get(client, "/api/v1/heat/frames", step="week", **MARCH)
+    assert r.status_code == 200 and len(data["frames"]) == 5
+    assert data["frames"][0]["from"].startswith("2021-03-01") and data["frames"][-1]["to"].startswith("2021-04-01")
+    r, _ = get(client, "/api/v1/heat/frames", step="year", **MARCH)
+    assert r.status_code == 400
+
+
+def test_one_frame_counts_only_its_own_days(client, auth):
+    add_incident(103.785, 36.048, dt.datetime(2021, 3, 2, 10, tzinfo=TZ))
+    add_incident(103.785, 36.048, dt.datetime(2021, 3, 9, 10, tzinfo=TZ))
+    add_incident(103.785, 36.048, dt.datetime(2021, 3, 10, 10, tzinfo=TZ))
+    auth.login("leader")
+    _, frames = get(client, "/api/v1/heat/frames", step="week", **MARCH)
+    counts = [get(client, "/api/v1/heat/cells", bbox=HUALINSHAN_BBOX, zoom=15, **{"from": f["from"],
+                                                                                   "to": f["to"]})[1]["total"]
+              for f in frames["frames"]]
+    assert counts == [1, 2, 0, 0, 0]

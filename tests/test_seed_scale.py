@@ -1,0 +1,52 @@
+"""``seed scale``: synthetic grids nest properly, rows land in the right grid, and a rerun adds nothing."""
+from sqlalchemy import text
+
+from app.extensions import db
+
+
+def count(sql, **p):
+    return db.session.scalar(text(sql), p)
+
+
+def test_scale_seed_makes_nested_grids_buildings_and_clustered_incidents(app):
+    from app.seed.scale import seed_scale
+    out = seed_scale(grids=40, buildings=400, incidents=2000, seed=5, log=lambda *_: None)
+    assert out == {"grids": 40, "buildings": 400, "incidents": 2000}
+    assert count("SELECT count(*) FROM areas WHERE note = 'seed scale' AND level = 'grid'") == 40
+    # Codes nest (grid → community → street) and every child lies inside its parent.
+    assert count("SELECT count(*) FROM areas c JOIN areas p ON p.id = c.parent_id WHERE c.note = 'seed scale' "
+                 "AND (NOT starts_with(c.code, p.code) OR NOT ST_Within(c.geom, p.geom))") == 0
+    # Synthetic streets keep clear of the demo streets.
+    assert count("SELECT count(*) FROM areas s JOIN areas d ON d.level = 'street' AND d.note IS DISTINCT FROM "
+                 "'seed scale' WHERE s.note = 'seed scale' AND s.level = 'street' "
+                 "AND ST_Area(ST_Intersection(s.geom, d.geom)) > 0") == 0
+    assert count("SELECT count(*) FROM buildings b JOIN areas g ON g.id = b.grid_id "
+                 "WHERE g.note = 'seed scale' AND ST_Within(b.geom, g.geom)") == 400
+    # The grid of every synthetic incident is the one the trigger would have chosen.
+    assert count("SELECT count(*) FROM incidents WHERE description LIKE '模拟事件%' "
+                 "AND grid_id IS DISTINCT FROM wuwei_grid_of(geom)") == 0
+    assert count("SELECT count(*) FROM incidents WHERE description LIKE '模拟事件%' AND grid_id IS NOT NULL") > 1500
+    # Office hours outnumber the night; closed ones close after they were reported.
+    day = count("SELECT count(*) FROM incidents WHERE description LIKE '模拟事件%' "
+                "AND extract(hour FROM reported_at AT TIME ZONE 'Asia/Shanghai') BETWEEN 9 AND 17")
+    assert day > 1000
+    assert count("SELECT count(*) FROM incidents WHERE closed_at < reported_at") == 0
+
+
+def test_scale_seed_is_idempotent_per_seed(app):
+    from app.seed.scale import seed_scale
+    seed_scale(grids=20, buildings=100, incidents=300, seed=9, log=lambda *_: None)
+    before = count("SELECT count(*) FROM incidents"), count("SELECT count(*) FROM buildings"), \
+        count("SELECT count(*) FROM areas")
+    again = seed_scale(grids=20, buildings=100, incidents=300, seed=9, log=lambda *_: None)
+    assert again == {"grids": 0, "buildings": 0, "incidents": 0}
+    assert (count("SELECT count(*) FROM incidents"), count("SELECT count(*) FROM buildings"),
+            count("SELECT count(*) FROM areas")) == before
+    # Another size for the same seed replaces that batch instead of adding to it.
+    seed_scale(incidents=500, seed=9, log=lambda *_: None)
+    assert count("SELECT count(*) FROM incidents") == before[0] + 200
+
+
+def test_scale_command_needs_a_size(runner):
+    result = runner.invoke(args=["seed", "scale"])
+    assert result.exit_code != 0 and "--incidents" in result.output
