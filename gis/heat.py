@@ -149,11 +149,11 @@ class Classes:
 
 
 def _nice(v: float) -> float:
-    """Round up to 1, 2, 2.5 or 5 × a power of ten (legend numbers people read)."""
+    """Round up to 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 × a power of ten (legend numbers people read)."""
     if v <= 0:
         return 0
     exp = math.floor(math.log10(v))
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if step * 10 ** exp >= v - 1e-9:
             n = step * 10 ** exp
             return float(int(n)) if n >= 1 and n == int(n) else round(n, 6)
@@ -165,14 +165,15 @@ def classify(values, n: int = len(PALETTE)) -> Classes:
     vals = sorted(v for v in values if v and v > 0)
     if not vals:
         return Classes((1.0,), (PALETTE[0],))
+    counts = all(float(v).is_integer() for v in vals)
     breaks: list[float] = []
     for k in range(1, n + 1):
         q = vals[min(len(vals) - 1, math.ceil(k * len(vals) / n) - 1)]
-        b = _nice(q)
+        b = float(math.ceil(_nice(q))) if counts else _nice(q)
         if not breaks or b > breaks[-1]:
             breaks.append(b)
     if breaks[-1] < vals[-1]:
-        breaks[-1] = _nice(vals[-1])
+        breaks[-1] = float(math.ceil(_nice(vals[-1]))) if counts else _nice(vals[-1])
     # Spread the palette over the classes we got, keeping its ends.
     m = len(breaks)
     idx = [round(k * (len(PALETTE) - 1) / max(1, m - 1)) for k in range(m)] if m > 1 else [len(PALETTE) // 2]
