@@ -26,7 +26,7 @@ def base_map(static_prefix: str, center=(36.06, 103.84), zoom: int = 13, basemap
 
     ``basemap`` is ``osm``, ``tianditu`` (needs a key) or ``none``; the map works without one.
     """
-    m = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True,
+    m = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=False,
                    height=height, prefer_canvas=False)
     m.default_js = [("leaflet", f"{static_prefix}vendor/leaflet/leaflet.js"),
                     ("wuwei_map", f"{static_prefix}js/wuwei-map.js")]

@@ -15,6 +15,8 @@ if [ -z "${DATABASE_URL:-}" ] && ! ls /usr/share/postgresql/*/extension/postgis.
   need_pkgs+=(postgresql-15-postgis-3)
 fi
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+# Chinese glyphs for Chromium (browser test, screenshots); without them the UI renders as boxes.
+[ -n "$(fc-list :lang=zh 2>/dev/null)" ] || need_pkgs+=(fonts-noto-cjk)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -5,7 +5,7 @@ The API speaks field names and codes (``status=installed``); people read
 them with :func:`register_labels`; the map popups, legends and list pages read
 them from here.
 """
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext as _l, lazy_pgettext
 
 FIELD_LABELS: dict[str, object] = {
     "id": _l("编号"),
@@ -14,11 +14,11 @@ FIELD_LABELS: dict[str, object] = {
     "level": _l("层级"),
     "parent_code": _l("上级编码"),
     "note": _l("备注"),
-    "workers": _l("网格员"),
+    "workers": _l("负责网格员"),
     "area_km2": _l("面积（平方公里）"),
     "address": _l("地址"),
     "property_company_id": _l("物业公司编号"),
-    "property_company": _l("物业公司"),
+    "property_company": _l("所属物业"),
     "alliance_standing": _l("红色物业联盟"),
     "standing_date": _l("评定日期"),
     "standing_note": _l("评定说明"),
@@ -32,7 +32,7 @@ FIELD_LABELS: dict[str, object] = {
     "ebikes": _l("电动车（摸排）"),
     "charging_note": _l("充电情况"),
     "compound_id": _l("小区编号"),
-    "compound": _l("小区/院落"),
+    "compound": _l("所属小区"),
     "ports": _l("充电口"),
     "power_kw": _l("功率（千瓦）"),
     "status": _l("状态"),
@@ -45,7 +45,7 @@ FIELD_LABELS: dict[str, object] = {
 
 VALUE_LABELS: dict[str, dict[str, object]] = {
     "level": {"city": _l("市"), "district": _l("区"), "street": _l("街道"), "community": _l("社区"),
-              "grid": _l("网格"), "micro_grid": _l("微网格")},
+              "grid": lazy_pgettext("area level", "网格"), "micro_grid": _l("微网格")},
     "status": {"planned": _l("规划中"), "installed": _l("已安装"), "faulty": _l("故障"),
                "removed": _l("已拆除"), "active": _l("启用"), "closed": _l("停用")},
     "kind": {"shared_bike": _l("共享单车"), "e_bike": _l("电动自行车"), "mixed": _l("混合")},

@@ -29,7 +29,7 @@ _LIST_PARAMS = {"page", "per_page", "sort", "q", "area", "lang"}
 
 def _map_texts() -> dict:
     """The loader's UI strings in the current language."""
-    return {"layers": _("图层与图例"), "loading": _("加载中…"), "empty": _("此范围内无数据"),
+    return {"layers": _("图层与图例"), "loading": _("加载中…"), "empty": _("无数据"),
             "error": _("加载失败"), "zoom_in": _("放大后显示"), "shown_of": _("显示 %(shown)s / %(total)s",
                                                                         shown="{shown}", total="{total}"),
             "list": _("列表"), "show_list": _("在列表中查看"), "focus_missing": _("要定位的要素不存在或不在您的辖区内"),
@@ -160,7 +160,9 @@ def layer_list(layer_name: str):
             options = services.ref_choices(f.ref, scope)
         else:
             continue
-        filters.append({"name": f.name, "label": field_label(f.name), "options": options,
+        # A reference filter is labelled like the name it refers to ("compound", not "compound_id").
+        label = field_label(f.name[:-3] if f.kind == "ref" and f.name.endswith("_id") else f.name)
+        filters.append({"name": f.name, "label": label, "options": options,
                         "value": request.args.get(f.name, "")})
     return render_template(
         "mappage/list.html", layer=layer, page=page, columns=_columns(layer), args=a,

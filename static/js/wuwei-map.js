@@ -28,7 +28,9 @@
   function popupHtml(layer, feature, texts) {
     var p = feature.properties || {}, labels = layer.labels || {};
     var keys = layer.popup || Object.keys(p);
-    var rows = keys.filter(function (k) { return p[k] !== null && p[k] !== undefined && p[k] !== ""; })
+    var rows = keys.filter(function (k) {
+      return p[k] !== null && p[k] !== undefined && p[k] !== "" && !(k === "name" && p.name);
+    })
       .map(function (k) {
         return "<tr><th>" + esc(labels[k] || k) + "</th><td>" + esc(valueText(layer, k, p[k])) + "</td></tr>";
       });
@@ -153,6 +155,7 @@
     var state = Wuwei.state = {map: map, layers: {}, loaded: {}, matched: {}, drawn: {}, errors: {},
                                status: {}, ready: false, focus: null};
     var controllers = {}, seq = {};
+    L.control.scale({imperial: false}).addTo(map);
     var bar = L.DomUtil.create("div", "wuwei-status", map.getContainer());
     bar.setAttribute("role", "status");
 
