@@ -22,7 +22,7 @@ IMG = ROOT / "docs" / "img"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Zhangjiayuan community (张家园社区): compounds, buildings and the 25 smart chargers.
-ZHANGJIAYUAN = [[36.0455, 103.8330], [36.0540, 103.8430]]
+ZHANGJIAYUAN = [[36.0450, 103.8330], [36.0580, 103.8430]]
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +128,8 @@ def test_planner_sees_layers_drawn_in_both_languages_with_no_outside_request(liv
     _show_zhangjiayuan(page)
     drawn = _drawn_paths(page)
     assert drawn["buildings"] > 0 and drawn["compounds"] > 0 and drawn["chargers"] >= 25
+    assert page.evaluate("Wuwei.state.status['bike-zones']") == "empty"   # none in Zhangjiayuan
+    assert page.inner_text(".wuwei-layers li[data-layer=bike-zones] .st") == "无数据"
     popup = page.inner_text(".leaflet-popup-content")
     assert "状态" in popup and "已安装" in popup and "充电口" in popup
     page.screenshot(path=str(IMG / "map-zh.png"))
@@ -166,4 +168,25 @@ def test_phone_sees_map_with_the_panel_folded(live_server, browser_context):
     assert page.locator(".wuwei-panel.collapsed").count() == 0
     page.click(".wuwei-panel-toggle")
     page.screenshot(path=str(IMG / "map-phone.png"))
+    page.close()
+
+
+def test_focus_opens_the_feature_and_a_failing_layer_says_so(live_server, browser_context, monkeypatch):
+    from app.mappage.overlays import OVERLAYS, Overlay
+    monkeypatch.setitem(OVERLAYS, "broken", Overlay("broken", "坏图层", "api.collection",
+                                                    {"layer_name": "no-such-layer"}, visible=True))
+    page = browser_context.new_page()
+    _login(page, live_server)
+    page.goto(f"{live_server}/layers/chargers?q=%E4%BB%81%E6%81%92")          # 仁恒
+    page.click("table.list tbody tr:first-child a[href*='focus=chargers']")
+    page.wait_for_selector(".leaflet-popup-content .wuwei-popup", timeout=30000)
+    assert "仁恒晶城小区充电桩01" in page.inner_text(".leaflet-popup-content")
+    assert page.evaluate("Wuwei.state.map.getZoom()") >= 16
+    _wait_until_loaded(page)
+    assert page.evaluate("Wuwei.state.status.broken") == "error"
+    assert "加载失败" in page.inner_text(".wuwei-layers li[data-layer=broken] .st")
+    assert page.evaluate("Wuwei.state.status.chargers") == "ok"
+    page.goto(f"{live_server}/?focus=chargers:999999")
+    page.wait_for_selector(".wuwei-note", timeout=30000)
+    assert "不存在" in page.inner_text(".wuwei-note")
     page.close()

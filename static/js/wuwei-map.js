@@ -173,13 +173,10 @@
         onEachFeature: function (f, l) {
           l.feature = f;
           l.bindPopup(popupHtml(layer, f, texts), {maxWidth: 320});
-          if (wantsLabel(layer, f, map.getZoom())) {
-            l.bindTooltip(esc(f.properties[layer.label]), {permanent: true, direction: "center",
-                                                           className: "wuwei-label", interactive: false});
-          }
         }
       });
       group.wuweiName = layer.name;
+      group.wuweiById = {};
       state.layers[layer.name] = group;
       state.status[layer.name] = "off";
       if (layer.visible !== false) { group.addTo(map); }
@@ -201,10 +198,10 @@
       var group = state.layers[layer.name], z = map.getZoom();
       if (controllers[layer.name]) { controllers[layer.name].abort(); controllers[layer.name] = null; }
       if (!map.hasLayer(group)) {
-        group.clearLayers(); state.drawn[layer.name] = 0; setStatus(layer.name, "off", ""); return;
+        clear(group); state.drawn[layer.name] = 0; setStatus(layer.name, "off", ""); return;
       }
       if (layer.min_zoom && z < layer.min_zoom) {
-        group.clearLayers(); state.drawn[layer.name] = 0;
+        clear(group); state.drawn[layer.name] = 0;
         setStatus(layer.name, "zoom", (texts.zoom_in || "zoom in") + " (≥" + layer.min_zoom + ")");
         return;
       }
@@ -221,8 +218,7 @@
         .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
         .then(function (fc) {
           if (mine !== seq[layer.name]) { return; }
-          group.clearLayers();
-          group.addData(fc);
+          merge(layer, group, fc.features || []);
           var n = (fc.features || []).length;
           state.loaded[layer.name] = n;
           state.matched[layer.name] = fc.numberMatched !== undefined ? fc.numberMatched : n;
@@ -243,11 +239,44 @@
         });
     }
 
+    function clear(group) { group.clearLayers(); group.wuweiById = {}; }
+
+    /* Replace a layer's features by ``features`` but keep those that did not change, so that an
+     * open popup survives the reload that its own auto-pan triggers. */
+    function merge(layer, group, features) {
+      var old = group.wuweiById, fresh = {}, z = map.getZoom();
+      features.forEach(function (f, i) {
+        var key = f.id !== undefined && f.id !== null ? String(f.id) : "#" + i;
+        var sig = JSON.stringify([f.geometry, f.properties]);
+        var kept = old[key];
+        if (kept && kept.wuweiSig === sig) {
+          fresh[key] = kept;
+          delete old[key];
+        } else {
+          group.addData(f);
+          var all = group.getLayers(), added = all[all.length - 1];
+          added.wuweiSig = sig;
+          fresh[key] = added;
+        }
+      });
+      Object.keys(old).forEach(function (k) { group.removeLayer(old[k]); });
+      group.wuweiById = fresh;
+      if (layer.label) {
+        group.eachLayer(function (l) {
+          var want = wantsLabel(layer, l.feature, z);
+          if (want && !l.getTooltip()) {
+            l.bindTooltip(esc(l.feature.properties[layer.label]), {permanent: true, direction: "center",
+                                                                   className: "wuwei-label", interactive: false});
+          } else if (!want && l.getTooltip()) { l.unbindTooltip(); }
+        });
+      }
+    }
+
     function refresh() { config.layers.forEach(load); }
 
     function openFocus(name) {
       var f = state.focus;
-      if (!f || f.opened || f.layer !== name) { return; }
+      if (!f || f.opened || !f.positioned || f.layer !== name) { return; }
       state.layers[name].eachLayer(function (l) {
         if (!f.opened && l.feature && String(l.feature.id) === String(f.id)) {
           f.opened = true;
@@ -265,10 +294,12 @@
       }
     });
 
-    if (config.bounds) { map.fitBounds(config.bounds, {padding: [12, 12]}); }
+    function fitArea() { if (config.bounds) { map.fitBounds(config.bounds, {padding: [12, 12]}); } }
+
+    if (!config.focus || !config.focus.url) { fitArea(); }
 
     if (config.focus) {
-      state.focus = {layer: config.focus.layer, id: config.focus.id, opened: false};
+      state.focus = {layer: config.focus.layer, id: config.focus.id, opened: false, positioned: !config.focus.url};
       var group = state.layers[config.focus.layer];
       if (group && !map.hasLayer(group)) {
         group.addTo(map);
@@ -282,11 +313,15 @@
             var b = L.geoJSON(feature).getBounds();
             var layer = config.layers.filter(function (l) { return l.name === config.focus.layer; })[0];
             var minZoom = layer && layer.min_zoom || 0;
+            state.focus.positioned = true;
+            var before = map.getCenter().toString() + map.getZoom();
             map.fitBounds(b, {maxZoom: Math.max(17, minZoom), padding: [40, 40]});
             if (map.getZoom() < minZoom) { map.setZoom(minZoom); }
+            if (before === map.getCenter().toString() + map.getZoom()) { refresh(); }
           })
           .catch(function () {
             state.focus.missing = true;
+            fitArea();
             var note = L.DomUtil.create("div", "wuwei-note", map.getContainer());
             note.textContent = texts.focus_missing || "not found";
             note.setAttribute("role", "alert");
