@@ -175,9 +175,10 @@ def test_list_paginates_with_total_count(client, auth, demo):
     first = client.get("/layers/chargers?per_page=10").get_data(as_text=True)
     assert "共 26 条" in first and "第 1 / 3 页" in first
     assert len(rows(first)) == 10
+    assert 'href="/?focus=chargers%3A1"' in first or 'href="/?focus=chargers:1"' in first   # "show on map"
     last = client.get("/layers/chargers?per_page=10&page=3").get_data(as_text=True)
     assert len(rows(last)) == 6
-    ids = {r[0] for r in rows(first)} | {r[0] for r in rows(last)}
+    ids = {r["编号"] for r in table(first)} | {r["编号"] for r in table(last)}
     assert len(ids) == 16
     beyond = client.get("/layers/chargers?per_page=10&page=9").get_data(as_text=True)
     assert rows(beyond) == [] and "这一页没有记录" in beyond
@@ -187,9 +188,9 @@ def test_list_sorts_by_clicked_header(client, auth, demo):
     auth.login("planner")
     html = client.get("/layers/chargers").get_data(as_text=True)
     assert 'href="/layers/chargers?sort=ports"' in html               # headers are sort links
-    by_ports = rows(client.get("/layers/chargers?sort=-ports").get_data(as_text=True))
-    assert by_ports[0][1] == "张家园社区规划充电桩（待选址）"  # id, name, …             # the only 12-port charger
-    names = [r[1] for r in rows(client.get("/layers/chargers?sort=-name&per_page=200").get_data(as_text=True))]
+    by_ports = table(client.get("/layers/chargers?sort=-ports").get_data(as_text=True))
+    assert by_ports[0]["名称"] == "张家园社区规划充电桩（待选址）"             # the only 12-port charger
+    names = [r["名称"] for r in table(client.get("/layers/chargers?sort=-name&per_page=200").get_data(as_text=True))]
     assert names == sorted(names, reverse=True)
     again = client.get("/layers/chargers?sort=name").get_data(as_text=True)
     assert 'href="/layers/chargers?sort=-name"' in again                # a second click reverses
@@ -311,3 +312,14 @@ def test_every_ui_string_of_the_shared_pages_has_an_english_translation():
                     missing.append((path, msgid))
     assert checked > 100
     assert missing == []
+
+
+def test_login_and_error_pages_follow_the_language(client, auth, demo):
+    zh = client.get("/login").get_data(as_text=True)
+    assert "登录五微" in zh and "用户名" in zh
+    en = client.get("/login?lang=en").get_data(as_text=True)
+    assert "Log in to Wuwei" in en and "Username" in en and "Password" in en
+    assert not HAN.search(re.sub(r"五微|中文", "", re.sub(r"<[^>]+>", " ", en)))
+    auth.login("planner")
+    missing = client.get("/layers/nosuch?lang=en").get_data(as_text=True)
+    assert "There is no layer called nosuch" in missing and "Back to the map" in missing

@@ -20,7 +20,7 @@ MAP_OPTIONS: dict[str, dict] = {
             "district": {"color": "#5b21b6", "weight": 3, "fillOpacity": 0, "dashArray": "10 6"},
             "street": {"color": "#7c3aed", "weight": 2, "fillOpacity": 0, "dashArray": "6 4"},
             "community": {"color": "#7c3aed", "weight": 2.5, "fillColor": "#ede9fe", "fillOpacity": 0.35}},
-        label="name", label_filter={"level": ["community", "street"]}),
+        label="name", label_filter={"level": ["community"]}),
     "grids": dict(
         order=20, popup=["name", "code", "level", "workers", "area_km2"],
         style={"color": "#b42318", "weight": 1.5, "fillOpacity": 0.02},

@@ -61,7 +61,7 @@ def index():
                  tianditu_key=cfg.get("WUWEI_TIANDITU_KEY", ""))
     layers = catalog.page_layers(current_user.role)
     add_layers(m, layers, bounds=[[extent[1], extent[0]], [extent[3], extent[2]]] if extent else None,
-               focus=focus, texts=_map_texts(), lang=str(request.args.get("lang") or ""))
+               focus=focus, texts=_map_texts())
     return render_template("mappage/map.html", map=render_parts(m), layers=layers,
                            basemap=cfg["WUWEI_BASEMAP"])
 
