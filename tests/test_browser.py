@@ -106,7 +106,8 @@ def _show_zhangjiayuan(page):
     page.evaluate("""() => { const l = Wuwei.state.layers.chargers.getLayers()
         .find(x => x.feature.properties.name === '三爱堂小区充电桩03'); l.openPopup(); }""")
     page.wait_for_selector(".leaflet-popup-content .wuwei-popup")
-    page.wait_for_timeout(300)  # let the popup's pan finish before the screenshot
+    page.wait_for_function("() => getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'")
+    _wait_until_loaded(page)     # the popup's auto-pan may reload the layers
 
 
 def test_planner_sees_layers_drawn_in_both_languages_with_no_outside_request(live_server, browser_context):
@@ -132,7 +133,7 @@ def test_planner_sees_layers_drawn_in_both_languages_with_no_outside_request(liv
     assert page.inner_text(".wuwei-layers li[data-layer=bike-zones] .st") == "无数据"
     popup = page.inner_text(".leaflet-popup-content")
     assert "状态" in popup and "已安装" in popup and "充电口" in popup
-    page.screenshot(path=str(IMG / "map-zh.png"))
+    page.screenshot(path=str(IMG / "map-zh.png"), animations="disabled")
 
     page.goto(f"{live_server}/?lang=en")
     _wait_until_loaded(page)
@@ -140,7 +141,7 @@ def test_planner_sees_layers_drawn_in_both_languages_with_no_outside_request(liv
     assert "Chargers" in page.inner_text(".wuwei-panel")
     popup = page.inner_text(".leaflet-popup-content")
     assert "Status" in popup and "installed" in popup and "状态" not in popup
-    page.screenshot(path=str(IMG / "map-en.png"))
+    page.screenshot(path=str(IMG / "map-en.png"), animations="disabled")
 
     page.goto(f"{live_server}/layers/chargers?lang=en")
     assert page.locator("table.list tbody tr").count() == 26
@@ -167,7 +168,7 @@ def test_phone_sees_map_with_the_panel_folded(live_server, browser_context):
     page.click(".wuwei-panel-toggle")
     assert page.locator(".wuwei-panel.collapsed").count() == 0
     page.click(".wuwei-panel-toggle")
-    page.screenshot(path=str(IMG / "map-phone.png"))
+    page.screenshot(path=str(IMG / "map-phone.png"), animations="disabled")
     page.close()
 
 

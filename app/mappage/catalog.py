@@ -24,7 +24,7 @@ MAP_OPTIONS: dict[str, dict] = {
     "grids": dict(
         order=20, popup=["name", "code", "level", "workers", "area_km2"],
         style={"color": "#b42318", "weight": 1.5, "fillOpacity": 0.02},
-        style_by="level", styles={"micro_grid": {"weight": 0.8, "dashArray": "3 4", "fillOpacity": 0}}),
+        style_by="level", styles={"grid": {}, "micro_grid": {"weight": 0.8, "dashArray": "3 4", "fillOpacity": 0}}),
     "compounds": dict(
         order=30, popup=["name", "address", "property_company", "alliance_standing", "grid_name"],
         label="name", label_min_zoom=15),

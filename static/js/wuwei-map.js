@@ -67,7 +67,7 @@
     var line = layer.geom_type && layer.geom_type.indexOf("Line") >= 0;
     var css = point ? "background:" + swatchColor(s) + ";border-color:" + (s.color || "#333")
       : line ? "background:" + (s.color || "#555") + ";height:3px;border:0;vertical-align:3px"
-      : "background:" + (s.fillOpacity === 0 ? "transparent" : swatchColor(s)) + ";border-color:" + (s.color || "#555") +
+      : "background:" + (s.fillOpacity !== undefined && s.fillOpacity < 0.1 ? "transparent" : swatchColor(s)) + ";border-color:" + (s.color || "#555") +
         (s.dashArray ? ";border-style:dashed" : "");
     return '<i class="sw' + (point ? " pt" : "") + '" style="' + esc(css) + '"></i>';
   }
@@ -109,10 +109,6 @@
             }).join("") + "</ul>";
           }
           var base = Object.assign({}, layer.style);
-          if (layer.style_by && layer.styles) {
-            var first = Object.keys(layer.styles).slice(-1)[0];
-            if (first) { Object.assign(base, layer.styles[first]); }
-          }
           if (layer.color_by && layer.colors) {
             var c0 = layer.colors[Object.keys(layer.colors)[0]];
             base.fillColor = c0;
