@@ -187,6 +187,9 @@ def test_focus_opens_the_feature_and_a_failing_layer_says_so(live_server, browse
     assert page.evaluate("Wuwei.state.status.broken") == "error"
     assert "加载失败" in page.inner_text(".wuwei-layers li[data-layer=broken] .st")
     assert page.evaluate("Wuwei.state.status.chargers") == "ok"
+    page.click(".leaflet-popup-content .wuwei-popup-link")             # back to the list, on that charger
+    page.wait_for_selector("table.list")
+    assert "共 1 条" in page.inner_text(".list-head")
     page.goto(f"{live_server}/?focus=chargers:999999")
     page.wait_for_selector(".wuwei-note", timeout=30000)
     assert "不存在" in page.inner_text(".wuwei-note")

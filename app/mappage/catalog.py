@@ -70,6 +70,7 @@ def layer_config(layer: Layer) -> dict:
         "name": layer.name, "title": str(layer.title), "kind": "layer",
         "url": url_for("api.collection", layer_name=layer.name, **opts.get("query", {})),
         "list_url": url_for("mappage.layer_list", layer_name=layer.name),
+        "search_param": "q" if layer.searchable == "name" else None,
         "geom_type": layer.geom_type, "style": style, "min_zoom": layer.min_zoom,
         "popup": popup, "labels": {n: field_label(n) for n in popup},
         "values": value_labels(enums), "color_by": opts.get("color_by"), "colors": opts.get("colors", {}),
@@ -91,7 +92,7 @@ def overlay_config(o: Overlay) -> dict:
     return {
         "name": o.name, "title": str(o.title), "kind": "overlay",
         "url": url_for(o.endpoint, **o.url_kwargs),
-        "list_url": url_for(o.list_endpoint) if o.list_endpoint else None,
+        "list_url": url_for(o.list_endpoint) if o.list_endpoint else None, "search_param": None,
         "geom_type": o.geom_type, "style": style, "min_zoom": o.min_zoom,
         "popup": o.popup, "labels": labels, "values": values,
         "color_by": o.color_by, "colors": o.colors, "style_by": None, "styles": {},

@@ -38,7 +38,11 @@
     var html = '<div class="wuwei-popup"><div class="wuwei-popup-kind">' + esc(layer.title) + "</div>" +
       "<strong>" + title + "</strong><table>" + rows.join("") + "</table>";
     if (layer.list_url) {
-      html += '<a class="wuwei-popup-link" href="' + esc(layer.list_url) + '">' + esc(texts.show_list || "list") + " →</a>";
+      var href = layer.list_url;
+      if (layer.search_param && p.name) {
+        href += (href.indexOf("?") >= 0 ? "&" : "?") + layer.search_param + "=" + encodeURIComponent(p.name);
+      }
+      html += '<a class="wuwei-popup-link" href="' + esc(href) + '">' + esc(texts.show_list || "list") + " →</a>";
     }
     return html + "</div>";
   }
@@ -154,6 +158,7 @@
     L.control.scale({imperial: false}).addTo(map);
     var bar = L.DomUtil.create("div", "wuwei-status", map.getContainer());
     bar.setAttribute("role", "status");
+    bar.style.display = "none";
 
     config.layers.forEach(function (layer, i) {
       var pane = map.createPane("wuwei-" + layer.name);
