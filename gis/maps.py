@@ -56,7 +56,9 @@ class LayerLoader(MacroElement):
     def __init__(self, layers: list[dict], options: dict | None = None):
         super().__init__()
         self._name = "WuweiLayerLoader"
-        self.config_json = json.dumps({"layers": layers, **(options or {})}, ensure_ascii=False)
+        # Inside <script>: "</" must not end the element, whatever a title or label contains.
+        self.config_json = json.dumps({"layers": layers, **(options or {})},
+                                      ensure_ascii=False).replace("</", "<\\/")
 
 
 def add_layers(m: folium.Map, layers: list[dict], **options) -> folium.Map:
