@@ -27,6 +27,7 @@ class Context:
     length: int
     start: dt.datetime
     end: dt.datetime
+    memo: dict = field(default_factory=dict)     # shared by one dashboard's figures (households…)
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,17 @@ def in_area(area: str):
     return GRIDS.c.code.startswith(area, autoescape=True)
 
 
+def plan_settings() -> None:
+    """Once per dashboard: no JIT (PostGIS cost estimates trigger seconds of compiling for 100 ms queries)."""
+    db.session.execute(sa.text("SET LOCAL jit = off"))
+
+
 def grouped(ctx: Context, t: sa.TableClause, value, *conds, grid_col: str = "grid_id") -> dict[str, float]:
     """``value`` aggregated per unit over the rows of ``t`` whose grid lies in the area."""
     unit = _unit(ctx)
     stmt = select(unit.label("unit"), value.label("v")) \
         .select_from(t.join(GRIDS, GRIDS.c.id == t.c[grid_col])) \
         .where(in_area(ctx.area), *conds).group_by(unit)
-    db.session.execute(sa.text("SET LOCAL jit = off"))
     return {r.unit: (r.v if r.v is None or isinstance(r.v, int) else float(r.v)) for r in db.session.execute(stmt)}
 
 
@@ -154,7 +159,6 @@ def _overdue(ctx):
                INC.c.state.notin_(NOT_COUNTED),
                INC.c.reported_at + func.make_interval(0, 0, 0, 0, 0, 0, dl.c.hours * 3600) < ctx.end) \
         .group_by(unit)
-    db.session.execute(sa.text("SET LOCAL jit = off"))
     return {r.unit: r.v for r in db.session.execute(stmt)}
 
 
@@ -172,7 +176,6 @@ def median_close_by_category(area: str, start, end) -> list[dict]:
         .select_from(INC.join(GRIDS, GRIDS.c.id == INC.c.grid_id).join(CATS, CATS.c.id == INC.c.category_id)) \
         .where(in_area(area), INC.c.closed_at >= start, INC.c.closed_at < end) \
         .group_by(CATS.c.code, CATS.c.name).order_by(CATS.c.code)
-    db.session.execute(sa.text("SET LOCAL jit = off"))
     return [{"code": r.code, "name": r.name, "n": r.n, "median": round(r.median, 1)}
             for r in db.session.execute(stmt)]
 
@@ -183,7 +186,6 @@ def daily_reported(area: str, start, end) -> dict[dt.date, int]:
     stmt = select(day.label("d"), func.count().label("n")) \
         .select_from(INC.join(GRIDS, GRIDS.c.id == INC.c.grid_id)) \
         .where(in_area(area), INC.c.reported_at >= start, INC.c.reported_at < end).group_by(day)
-    db.session.execute(sa.text("SET LOCAL jit = off"))
     return {r.d: r.n for r in db.session.execute(stmt)}
 
 
@@ -194,7 +196,10 @@ BZ = sa.table("bike_zones", sa.column("grid_id"), sa.column("status"))
 
 
 def households(ctx):
-    return grouped(ctx, BLD, func.coalesce(func.sum(BLD.c.households), 0))
+    key = ("households", ctx.area, ctx.length)
+    if key not in ctx.memo:
+        ctx.memo[key] = grouped(ctx, BLD, func.coalesce(func.sum(BLD.c.households), 0))
+    return ctx.memo[key]
 
 
 def _per_thousand(counts: dict, hh: dict) -> dict:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.auth.access import Scope, in_scope_code
-from app.dashboard.figures import Context, available_figures, daily_reported, median_close_by_category
+from app.dashboard.figures import (Context, available_figures, daily_reported, median_close_by_category,
+                                   plan_settings)
 from app.errors import ApiError
 from app.extensions import db
 from gis.heat import SUPPRESS_BELOW
@@ -85,21 +86,23 @@ def build_dashboard(scope: Scope, area_code: str | None, start: dt.datetime, end
     """All figures for the area's units and the area itself, now and in the previous period."""
     area = resolve_area(scope, area_code)
     units, length = units_of(area)
+    plan_settings()
+    memo: dict = {}
     pstart, pend = previous_period(start, end)
     codes = [u.code for u in units]
     figures, rows = [], {u.code: {"code": u.code, "name": u.name, "values": {}} for u in units}
     total = {"code": area.code, "name": area.name, "values": {}}
     for f in available_figures():
-        cur = _suppress(f.compute(Context(area.code, codes, length, start, end)), f.personal) if codes else {}
-        prev = _suppress(f.compute(Context(area.code, codes, length, pstart, pend)), f.personal) \
+        cur = _suppress(f.compute(Context(area.code, codes, length, start, end, memo)), f.personal) if codes else {}
+        prev = _suppress(f.compute(Context(area.code, codes, length, pstart, pend, memo)), f.personal) \
             if f.timed and codes else cur
         if f.additive:
             # Suppressed units stay out of the sum, so the total cannot reveal them by difference.
             tcur = {area.code: sum(v for v in cur.values() if v is not None)}
             tprev = {area.code: sum(v for v in prev.values() if v is not None)}
         else:
-            tcur = _suppress(f.compute(Context(area.code, [area.code], len(area.code), start, end)), f.personal)
-            tprev = _suppress(f.compute(Context(area.code, [area.code], len(area.code), pstart, pend)),
+            tcur = _suppress(f.compute(Context(area.code, [area.code], len(area.code), start, end, memo)), f.personal)
+            tprev = _suppress(f.compute(Context(area.code, [area.code], len(area.code), pstart, pend, memo)),
                               f.personal) if f.timed else tcur
         figures.append({"name": f.name, "title": str(f.title), "unit": str(f.unit), "personal": f.personal,
                         "timed": f.timed, "better": f.better, "digits": f.digits})

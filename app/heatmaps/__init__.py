@@ -68,5 +68,6 @@ def init_app(app) -> None:
         url_kwargs={"source": "incidents", "shape": "grid"}, geom_type="Polygon",
         style={"weight": 1, "color": "#7f0000", "fillOpacity": 0.55},
         popup=["name", "n", "rate", "households"], color_by="cls",
-        colors={k: c for k, c in enumerate(PALETTE)}, roles=HEAT_ROLES, order=80))
+        colors={k: c for k, c in enumerate(PALETTE)}, roles=HEAT_ROLES, order=80,
+        labels={"name": _l("名称"), "n": _l("事件数（近30天）"), "rate": _l("每千户"), "households": _l("户数")}))
     register_paths(_paths())
