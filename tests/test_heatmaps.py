@@ -319,3 +319,16 @@ def test_one_frame_counts_only_its_own_days(client, auth):
                                                                                    "to": f["to"]})[1]["total"]
               for f in frames["frames"]]
     assert counts == [1, 2, 0, 0, 0]
+
+
+def test_heat_endpoints_are_in_the_openapi_document(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    for path in ("/api/v1/heat/cells", "/api/v1/heat/areas", "/api/v1/heat/drill", "/api/v1/heat/frames",
+                 "/api/v1/heat/sources"):
+        assert path in doc["paths"], path
+
+
+def test_choropleth_overlay_is_offered_on_the_main_map_to_leaders(client, auth):
+    auth.login("leader")
+    html = client.get("/").get_data(as_text=True)
+    assert "heat_incidents" in html and "/api/v1/heat/areas" in html

@@ -237,7 +237,28 @@ register_figure(count_figure("visits_done", _l("入户走访"), "visits", "visit
                              unit=_l("次"), order=30))
 register_figure(count_figure("wishes_fulfilled", _l("微心愿实现"), "wishes", "fulfilled_at", personal=True,
                              unit=_l("个"), order=31))
-register_figure(sum_figure("volunteer_hours", _l("志愿服务时长"), "volunteer_hours", "served_on", "hours",
-                           unit=_l("小时"), order=32))
+SIGNUPS = sa.table("signups", sa.column("activity_id"), sa.column("occurs_on"), sa.column("hours"),
+                   sa.column("attended"))
+ACTIVITIES = sa.table("activities", sa.column("id"), sa.column("area_id"))
+AREAS = sa.table("areas", sa.column("id"), sa.column("code"))
+
+
+def _volunteer_hours(ctx):
+    """Hours of attended sign-ups, per unit of the activity's area (an activity of a whole community
+    counts for the community and above, not for one of its grids)."""
+    unit = func.substr(AREAS.c.code, 1, ctx.length)
+    stmt = select(unit.label("unit"), func.sum(SIGNUPS.c.hours).label("v")) \
+        .select_from(SIGNUPS.join(ACTIVITIES, ACTIVITIES.c.id == SIGNUPS.c.activity_id)
+                     .join(AREAS, AREAS.c.id == ACTIVITIES.c.area_id)) \
+        .where(AREAS.c.code.startswith(ctx.area, autoescape=True), func.length(AREAS.c.code) >= ctx.length,
+               SIGNUPS.c.attended.is_(True),
+               SIGNUPS.c.occurs_on >= ctx.start.date(), SIGNUPS.c.occurs_on < ctx.end.date()) \
+        .group_by(unit)
+    return {r.unit: float(r.v) for r in db.session.execute(stmt) if r.v is not None}
+
+
+register_figure(Figure("volunteer_hours", _l("志愿服务时长"), _l("小时"), _volunteer_hours,
+                       {"signups": ("activity_id", "occurs_on", "hours", "attended"), "activities": ("id", "area_id")},
+                       better="higher", digits=1, order=32, additive=False))
 register_figure(sum_figure("patrol_km", _l("巡查里程"), "patrols", "started_at", "distance_km",
                            unit=_l("公里"), order=33))

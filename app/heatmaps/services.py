@@ -51,7 +51,7 @@ def _conditions(q: HeatQuery, t: sa.TableClause, scope: Scope, use_bbox: bool = 
     """Bbox, period, filters, fixed source condition and area scope as Core conditions."""
     src = q.source
     conds = []
-    if use_bbox:
+    if use_bbox and src.geom:
         conds.append(t.c[src.geom].op("&&")(func.ST_MakeEnvelope(*q.bbox, 4326)))
     if src.time and q.start is not None:
         conds.append(t.c[src.time] >= q.start)
@@ -63,7 +63,7 @@ def _conditions(q: HeatQuery, t: sa.TableClause, scope: Scope, use_bbox: bool = 
             conds.append(t.c[f.column].in_(values))
     if src.where is not None:
         conds.append(src.where(t))
-    conds.append(grid_clause(scope, t.c[src.grid], t.c[src.geom]))
+    conds.append(grid_clause(scope, t.c[src.grid], t.c[src.geom] if src.geom else None))
     return conds
 
 

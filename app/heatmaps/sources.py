@@ -47,7 +47,7 @@ class HeatSource:
     name: str
     title: object
     table: str
-    geom: str = "geom"
+    geom: str | None = "geom"                 # None: no location of its own, shown per area only
     time: str | None = "reported_at"          # None: a stock (chargers), not events in time
     grid: str = "grid_id"
     filters: tuple[Filter, ...] = ()
@@ -66,8 +66,10 @@ class HeatSource:
         return PERSONAL_ROLES if self.personal else STAFF_ROLES
 
     def columns(self) -> set[str]:
-        cols = {self.geom, self.grid, "id", *(f.column for f in self.filters), *self.extra_columns,
+        cols = {self.grid, "id", *(f.column for f in self.filters), *self.extra_columns,
                 *(c for _, c in self.drill)}
+        if self.geom:
+            cols.add(self.geom)
         if self.time:
             cols.add(self.time)
         return cols
@@ -197,12 +199,33 @@ register_source(HeatSource(
     order=70))
 
 # ---- other features' tables: offered as soon as they exist with these columns ------------------
+def _visit_purposes():
+    try:
+        from app.households.models import VISIT_PURPOSES
+    except ImportError:
+        return []
+    return [(p, p) for p in VISIT_PURPOSES]
+
+
+def _wish_states():
+    try:
+        from app.wishes.models import STATUSES
+    except ImportError:
+        return []
+    return [(p, p) for p in STATUSES]
+
+
 register_source(HeatSource(
     name="visits", title=_l("入户走访"), table="visits", time="visited_at", personal=True,
-    drill=(("id", "id"), ("visited_at", "visited_at")), drill_order="visited_at", order=40))
+    filters=(Filter("purpose", "purpose", _l("目的"), _visit_purposes),),
+    drill=(("id", "id"), ("visited_at", "visited_at"), ("purpose", "purpose")), drill_order="visited_at",
+    unit=_l("次"), order=40))
+# Wishes have no location of their own (a household's wish): coloured per grid/community/street only.
 register_source(HeatSource(
-    name="wishes", title=_l("微心愿"), table="wishes", time="posted_at", personal=True,
-    drill=(("id", "id"), ("posted_at", "posted_at"), ("state", "state")), drill_order="posted_at", order=45))
+    name="wishes", title=_l("微心愿"), table="wishes", geom=None, time="posted_at", personal=True,
+    filters=(Filter("status", "status", _l("状态"), _wish_states),),
+    drill=(("id", "id"), ("posted_at", "posted_at"), ("status", "status")), drill_order="posted_at",
+    unit=_l("个"), order=45))
 register_source(HeatSource(
     name="positions", title=_l("巡查覆盖"), table="positions", time="recorded_at", unit=_l("个定位点"),
     personal=True,  # where a named patrol member was, minute by minute

@@ -34,6 +34,7 @@ def _json(payload: dict):
 def source_catalogue() -> list[dict]:
     """Sources and their filters, for the page's controls."""
     return [{"name": s.name, "title": str(s.title), "personal": s.personal, "timed": s.time is not None,
+             "binned": s.geom is not None,
              "unit": str(s.unit),
              "filters": [{"name": f.name, "label": str(f.label),
                           "choices": [[v, str(lbl)] for v, lbl in f.choices()]} for f in s.filters]}
@@ -54,6 +55,9 @@ def cells():
     q = parse_heat_query()
     if q.shape == "grid":
         raise ApiError(400, "shape=grid is served by /api/v1/heat/areas", {"shape": "use /areas"})
+    if q.source.geom is None:
+        raise ApiError(400, f"{q.source.name} has no locations of its own: use /api/v1/heat/areas",
+                       {"source": "per area only"})
     return _json(services.heat_cells(q, current_scope()))
 
 
@@ -93,6 +97,8 @@ def drill():
             raise ApiError(400, "area must be a street, community or grid code", {"area": "malformed code"})
         rows = services.drill_rows(q, current_scope(), "area", area_code=code)
     else:
+        if q.source.geom is None:
+            raise ApiError(400, f"{q.source.name} is listed per area: give area=CODE", {"area": "missing"})
         if q.shape not in ("square", "hexagon"):
             raise ApiError(400, "shape must be square or hexagon (or give area=CODE)", {"shape": "unknown"})
         i, j = _int("i"), _int("j")

@@ -52,13 +52,16 @@
           f.choices.map(function (c) { return "<option value='" + esc(c[0]) + "'>" + esc(c[1]) + "</option>"; }).join("") +
           "</select></label>";
       }).join("");
+      // A source without locations of its own (wishes) is coloured per area only.
+      Array.prototype.forEach.call(shapeSel.options, function (o) { o.disabled = !src.binned && o.value !== "grid"; });
+      if (!src.binned) { shapeSel.value = "grid"; }
       document.getElementById("heat-period").style.display = src.timed ? "" : "none";
       document.getElementById("heat-anim").style.display = src.timed ? "" : "none";
     }
     function params(extra) {
       var src = source(), p = new URLSearchParams();
       p.set("source", src.name);
-      p.set("shape", shapeSel.value);
+      p.set("shape", source().binned ? shapeSel.value : "grid");
       if (src.timed) {
         var fr = state.frame > 0 ? state.frames[state.frame - 1] : null;
         p.set("from", fr ? fr.from : form.elements.from.value);
@@ -134,7 +137,7 @@
       showLegend(fc, true);
     }
     function refresh() {
-      var id = ++state.requests, isAreas = shapeSel.value === "grid";
+      var id = ++state.requests, isAreas = shapeSel.value === "grid" || !source().binned;
       var url = (isAreas ? config.urls.areas : config.urls.cells) + "?" + params().toString();
       summary.textContent = T.loading;
       fetch(url, {credentials: "same-origin"})
