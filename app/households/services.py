@@ -550,11 +550,12 @@ def due_plans(user, worker_id: int | None = None, on: dt.date | None = None, hor
             d.c.next_due < on if overdue_only else d.c.next_due <= on + dt.timedelta(days=horizon_days)]
     if worker_id is not None:
         cond.append(d.c.worker_id == worker_id)
-    rows = db.session.execute(select(d, Household).join(Household, Household.id == d.c.household_id)
-                              .where(*cond).order_by(d.c.next_due, d.c.household_id)).all()
+    rows = db.session.execute(select(d).where(*cond).order_by(d.c.next_due, d.c.household_id)).all()
+    homes = {h.id: h for h in db.session.scalars(
+        select(Household).where(Household.id.in_([r.household_id for r in rows])))} if rows else {}
     out = []
     for r in rows:
-        h = r.Household
+        h = homes[r.household_id]
         out.append({"plan_id": r.plan_id, "household_id": h.id, "household": h.head_name, "flat_no": h.flat_no,
                     "building": h.building.name if h.building else None, "building_id": h.building_id,
                     "grid_code": h.grid.code if h.grid else None, "worker_id": r.worker_id,

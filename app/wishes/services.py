@@ -88,7 +88,7 @@ def list_wishes(user, status: str | None = None, grid: str | None = None, limit:
 def _move(user, wish_id: int, to: str) -> tuple[Wish, dict]:
     require_personal(user)
     w = db.session.scalar(select(Wish).where(Wish.id == wish_id, personal_clause(user, Wish.grid_id))
-                          .with_for_update())
+                          .with_for_update(of=Wish))
     if w is None:
         raise ApiError(404, f"no wish {wish_id} among those you may read")
     if to not in TRANSITIONS[w.status]:
