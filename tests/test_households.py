@@ -267,3 +267,9 @@ def test_household_data_never_reaches_the_generic_layer_api_or_openapi_examples(
     for path in ("/api/v1/households", "/api/v1/care-plans/due", "/api/v1/overlays/visits-due",
                  "/api/v1/wishes/wall", "/api/v1/activities", "/api/v1/volunteer-hours"):
         assert path in doc["paths"]
+
+
+def test_pages_speak_english_on_request(client, auth, demo):
+    auth.login("hls4")
+    page = client.get("/households/due?lang=en").get_data(as_text=True)
+    assert "My households due for a visit" in page and "days overdue" in page
