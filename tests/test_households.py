@@ -273,3 +273,26 @@ def test_pages_speak_english_on_request(client, auth, demo):
     auth.login("hls4")
     page = client.get("/households/due?lang=en").get_data(as_text=True)
     assert "My households due for a visit" in page and "days overdue" in page
+
+
+def test_place_visit_by_position_gets_its_grid_and_outside_positions_are_refused(client, auth, demo):
+    auth.login("hls4")
+    n = count(Visit)
+    r = post_json(client, "/api/v1/visits", {"purpose": "needs_survey", "place": "邮电巷小区门口",
+                                             "lon": 103.7880, "lat": 36.0450})
+    assert r.status_code == 201, r.get_json()
+    from app.areas.models import Area
+    assert db.session.get(Area, db.session.get(Visit, r.get_json()["id"]).grid_id).code == "620103002001004"
+    r = post_json(client, "/api/v1/visits", {"purpose": "needs_survey", "lon": 103.8360, "lat": 36.0480})
+    assert r.status_code == 403 and count(Visit) == n + 1
+
+
+def test_detail_page_read_is_audited_and_shows_the_file(client, auth, demo):
+    liu = household_id("刘先生")
+    auth.login("liailan")
+    n = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "read", AuditEntry.row_id == str(liu)))
+    page = client.get(f"/households/{liu}").get_data(as_text=True)
+    assert "刘先生" in page and "低保户" in page
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "read", AuditEntry.row_id == str(liu))) == n + 1

@@ -54,6 +54,8 @@ def activity(activity_id: int):
     if request.method == "POST":
         try:
             if request.form.get("signup_id"):
+                if not request.form["signup_id"].isdigit():
+                    raise ApiError(400, "signup_id must be a number", {"signup_id": "not a number"})
                 vs.record_attendance(_me(), int(request.form["signup_id"]),
                                      {"attended": request.form.get("attended") == "1",
                                       "hours": request.form.get("hours") or None})
