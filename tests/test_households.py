@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
+from app.auth.models import User
 from app.extensions import db
 from app.households.models import Household, Member, Visit
 from app.households.privacy import suppress, suppressed_label
@@ -234,10 +235,15 @@ def test_care_plan_rules(client, auth, demo):
     auth.login("staff")
     liu = household_id("刘先生")
     assert post_json(client, "/api/v1/care-plans", {"household_id": liu, "frequency_days": 7}).status_code == 409
-    peng_neighbour = db.session.scalar(select(Household.id).where(Household.flat_no == "1单元101"))
     r = post_json(client, "/api/v1/care-plans", {"household_id": liu, "frequency_days": 0})
     assert r.status_code == 422 and "frequency_days" in r.get_json()["error"]["fields"]
-    assert peng_neighbour
+    plan = client.get("/api/v1/care-plans/due?worker=&on=2099-01-01").get_json()
+    pid = next(p["plan_id"] for p in plan if p["household_id"] == liu)
+    r = post_json(client, f"/api/v1/care-plans/{pid}", {"worker_id": db.session.scalar(
+        select(User.id).where(User.username == "zjy1"))}, method="patch")
+    assert r.status_code == 422 and "worker_id" in r.get_json()["error"]["fields"]
+    r = post_json(client, f"/api/v1/care-plans/{pid}", {"frequency_days": 14}, method="patch")
+    assert r.status_code == 200 and r.get_json()["frequency_days"] == 14
 
 
 def test_grid_worker_phone_pages_list_due_households_and_log_a_visit(client, auth, demo):

@@ -3,7 +3,7 @@ map overlay of due visits. Same access rules as the pages (see :mod:`app.househo
 """
 import datetime as dt
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_login import current_user
 
 from app.api.views import geojson_response, int_arg, json_body

@@ -8,7 +8,7 @@ read files get 403.
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, func, literal_column, or_, select, text
+from sqlalchemy import and_, func, literal_column, or_, select, text
 
 from app.api.fields import Field, FieldError, parse_fields
 from app.audit.services import record, snapshot

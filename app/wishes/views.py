@@ -14,7 +14,7 @@ from app.households.models import Household
 from app.households.privacy import personal_clause
 from app.volunteers import services as vs
 from app.wishes import services as ws
-from app.wishes.models import WISH_CATEGORIES, WISH_STATUSES
+from app.wishes.models import WISH_STATUSES
 
 bp = Blueprint("wishes", __name__, url_prefix="/wishes")
 
