@@ -302,3 +302,20 @@ def test_detail_page_read_is_audited_and_shows_the_file(client, auth, demo):
     assert "刘先生" in page and "低保户" in page
     assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
         AuditEntry.action == "read", AuditEntry.row_id == str(liu))) == n + 1
+
+
+def test_moving_a_building_to_another_grid_moves_its_households_files(client, auth, demo):
+    liu = household_id("刘先生")
+    building = db.session.scalar(select(Household.building_id).where(Household.id == liu))
+    auth.login("planner")
+    square = {"type": "MultiPolygon", "coordinates": [[[[103.7810, 36.0445], [103.7815, 36.0445], [103.7815, 36.0450],
+                                                        [103.7810, 36.0450], [103.7810, 36.0445]]]]}
+    r = post_json(client, f"/api/v1/buildings/{building}", {"type": "Feature", "geometry": square, "properties": {}},
+                  method="patch")
+    assert r.status_code == 200, r.get_json()
+    auth.logout()
+    auth.login("hls4")
+    assert client.get(f"/api/v1/households/{liu}").status_code == 404
+    auth.logout()
+    auth.login("hls3")
+    assert client.get(f"/api/v1/households/{liu}").get_json()["grid_code"] == "620103002001003"
