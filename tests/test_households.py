@@ -319,3 +319,15 @@ def test_moving_a_building_to_another_grid_moves_its_households_files(client, au
     auth.logout()
     auth.login("hls3")
     assert client.get(f"/api/v1/households/{liu}").get_json()["grid_code"] == "620103002001003"
+
+
+def test_lists_take_a_fixed_number_of_queries_whatever_their_length(client, auth, demo, count_queries):
+    auth.login("admin")
+    with count_queries() as few:
+        assert len(client.get("/api/v1/households?limit=2").get_json()["items"]) == 2
+    with count_queries() as many:
+        assert len(client.get("/api/v1/households?limit=500").get_json()["items"]) > 30
+    assert many() == few()
+    with count_queries() as due:
+        assert len(client.get("/api/v1/care-plans/due?worker=&on=2099-01-01").get_json()) > 30
+    assert due() <= 8

@@ -9,6 +9,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, literal_column, or_, select, text
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from app.api.fields import Field, FieldError, parse_fields
 from app.audit.services import record, snapshot
@@ -231,12 +232,15 @@ def list_households(user, tag: str | None = None, grid: str | None = None, build
         cond.append(or_(Household.head_name.ilike(like), Household.flat_no.ilike(like),
                         Household.members.any(Member.name.ilike(like))))
     total = db.session.scalar(select(func.count()).select_from(Household).where(*cond))
-    rows = list(db.session.scalars(select(Household).where(*cond).order_by(Household.building_id,
-                                                                           Household.flat_no)
-                                   .limit(limit).offset(offset)).unique())
+    order = (Household.building_id, Household.flat_no)
+    ids = list(db.session.scalars(select(Household.id).where(*cond).order_by(*order).limit(limit).offset(offset)))
     if audit:
-        record(action, "households", None, after={"ids": [h.id for h in rows], "tag": tag, "grid": grid, "q": q})
+        # Audit and commit before loading: a commit expires loaded rows, and serialising
+        # expired rows would cost one query per household.
+        record(action, "households", None, after={"ids": ids, "tag": tag, "grid": grid, "q": q})
         db.session.commit()
+    rows = list(db.session.scalars(select(Household).where(Household.id.in_(ids)).order_by(*order)).unique()) \
+        if ids else []
     return rows, total
 
 
@@ -420,12 +424,13 @@ def list_visits(user, household_id: int | None = None, start: dt.date | None = N
     if end:
         cond.append(Visit.visited_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), TZ))
     total = db.session.scalar(select(func.count()).select_from(Visit).where(*cond))
-    rows = list(db.session.scalars(select(Visit).where(*cond).order_by(Visit.visited_at.desc())
-                                   .limit(limit).offset(offset)).unique())
-    if rows:
-        record("list", "visits", None, after={"ids": [v.id for v in rows]})
-        db.session.commit()
-    return rows, total
+    order = (Visit.visited_at.desc(), Visit.id.desc())
+    ids = list(db.session.scalars(select(Visit.id).where(*cond).order_by(*order).limit(limit).offset(offset)))
+    if not ids:
+        return [], total
+    record("list", "visits", None, after={"ids": ids})
+    db.session.commit()
+    return list(db.session.scalars(select(Visit).where(Visit.id.in_(ids)).order_by(*order)).unique()), total
 
 
 def visit_dict(v: Visit) -> dict:
@@ -550,19 +555,26 @@ def due_plans(user, worker_id: int | None = None, on: dt.date | None = None, hor
             d.c.next_due < on if overdue_only else d.c.next_due <= on + dt.timedelta(days=horizon_days)]
     if worker_id is not None:
         cond.append(d.c.worker_id == worker_id)
-    rows = db.session.execute(select(d).where(*cond).order_by(d.c.next_due, d.c.household_id)).all()
-    homes = {h.id: h for h in db.session.scalars(
-        select(Household).where(Household.id.in_([r.household_id for r in rows])))} if rows else {}
+    from app.areas.models import Area
+    from app.households.models import household_tags
+    tags = (select(func.array_agg(aggregate_order_by(Tag.code, Tag.id)))
+            .select_from(household_tags).join(Tag, Tag.id == household_tags.c.tag_id)
+            .where(household_tags.c.household_id == d.c.household_id).scalar_subquery())
+    # Plain columns, not ORM objects: a grid can have hundreds of households due.
+    rows = db.session.execute(
+        select(d, Household.head_name, Household.flat_no, Building.name.label("building"),
+               Area.code.label("grid_code"), tags.label("tags"))
+        .join(Household, Household.id == d.c.household_id).join(Building, Building.id == d.c.building_id)
+        .outerjoin(Area, Area.id == d.c.grid_id)
+        .where(*cond).order_by(d.c.next_due, d.c.household_id)).all()
     out = []
     for r in rows:
-        h = homes[r.household_id]
-        out.append({"plan_id": r.plan_id, "household_id": h.id, "household": h.head_name, "flat_no": h.flat_no,
-                    "building": h.building.name if h.building else None, "building_id": h.building_id,
-                    "grid_code": h.grid.code if h.grid else None, "worker_id": r.worker_id,
-                    "frequency_days": r.frequency_days,
+        out.append({"plan_id": r.plan_id, "household_id": r.household_id, "household": r.head_name,
+                    "flat_no": r.flat_no, "building": r.building, "building_id": r.building_id,
+                    "grid_code": r.grid_code, "worker_id": r.worker_id, "frequency_days": r.frequency_days,
                     "last_visit": r.last_visit.astimezone(TZ).isoformat() if r.last_visit else None,
                     "next_due": r.next_due.isoformat(), "days_overdue": max(0, (on - r.next_due).days),
-                    "overdue": r.next_due < on, "tags": [t.code for t in h.tags]})
+                    "overdue": r.next_due < on, "tags": list(r.tags or [])})
     if out:
         record("list", "care_plans", None, after={"household_ids": [o["household_id"] for o in out]})
         db.session.commit()
