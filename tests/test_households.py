@@ -331,3 +331,31 @@ def test_lists_take_a_fixed_number_of_queries_whatever_their_length(client, auth
     with count_queries() as due:
         assert len(client.get("/api/v1/care-plans/due?worker=&on=2099-01-01").get_json()) > 30
     assert due() <= 8
+
+
+def test_staff_adds_a_member_and_a_care_plan_from_the_file_page(client, auth, demo):
+    auth.login("staff")
+    building = db.session.scalar(select(Household.building_id).where(Household.head_name == "刘先生"))
+    hid = post_json(client, "/api/v1/households", {"building_id": building, "flat_no": "5单元101",
+                                                   "head_name": "新住户"}).get_json()["id"]
+    r = client.post(f"/households/{hid}/members", data={"name": "新成员", "age": "-1"})
+    assert r.status_code == 303 and "新成员" not in client.get(f"/households/{hid}").get_data(as_text=True)
+    client.post(f"/households/{hid}/members", data={"name": "新成员", "age": "70", "tags": ["disabled"]})
+    page = client.get(f"/households/{hid}").get_data(as_text=True)
+    assert "新成员" in page
+    hls = db.session.scalar(select(User.id).where(User.username == "hls4"))
+    client.post(f"/households/{hid}/plan", data={"frequency_days": "10", "worker_id": str(hls)})
+    assert "每 10 天走访一次" in client.get(f"/households/{hid}").get_data(as_text=True)
+
+
+def test_follow_up_of_a_visit_is_marked_done(client, auth, demo):
+    auth.login("hls4")
+    r = post_json(client, "/api/v1/visits", {"household_id": household_id("刘先生"), "purpose": "needs_survey",
+                                             "follow_up": "联系物业修楼道灯", "follow_up_due": "2026-12-01"})
+    vid = r.get_json()["id"]
+    assert post_json(client, f"/api/v1/visits/{vid}", {"follow_up_done": "yes"}, method="patch").status_code == 422
+    r = post_json(client, f"/api/v1/visits/{vid}", {"follow_up_done": True}, method="patch")
+    assert r.status_code == 200 and r.get_json()["follow_up_done"] is True
+    auth.logout()
+    auth.login("hls2")
+    assert client.get(f"/api/v1/visits/{vid}").status_code == 404

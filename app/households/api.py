@@ -166,6 +166,17 @@ def visit_create():
     return jsonify(hs.visit_dict(hs.log_visit(user(), json_body()))), 201
 
 
+@bp.get("/visits/<int:visit_id>")
+def visit(visit_id: int):
+    return jsonify(hs.visit_dict(hs.get_visit(user(), visit_id)))
+
+
+@bp.patch("/visits/<int:visit_id>")
+def visit_update(visit_id: int):
+    """Notes and follow-up (``follow_up_done``) of a visit."""
+    return jsonify(hs.visit_dict(hs.update_visit(user(), visit_id, json_body())))
+
+
 @bp.post("/care-plans")
 def care_plan_create():
     p = hs.create_care_plan(user(), json_body())

@@ -78,6 +78,8 @@ def register() -> None:
         "/api/v1/visits": {"get": op("visits the user may read", t, [("household_id", ""), ("from", "YYYY-MM-DD"),
                                                                      ("to", "YYYY-MM-DD"), ("limit", ""), ("offset", "")]),
                            "post": op("log a visit (household, building or position)", t, body="visit", ok="201")},
+        "/api/v1/visits/{id}": {"parameters": path_id(), "get": op("one visit (audited)", t),
+                                 "patch": op("notes and follow-up of a visit", t, body="visit")},
         "/api/v1/care-plans": {"post": op("a visit frequency for a household", t, body="care_plan", ok="201")},
         "/api/v1/care-plans/{id}": {"parameters": path_id(), "patch": op("change a care plan", t, body="care_plan")},
         "/api/v1/care-plans/due": {"get": op("households due for a visit, overdue first", t,

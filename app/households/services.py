@@ -433,6 +433,32 @@ def list_visits(user, household_id: int | None = None, start: dt.date | None = N
     return list(db.session.scalars(select(Visit).where(Visit.id.in_(ids)).order_by(*order)).unique()), total
 
 
+def get_visit(user, visit_id: int) -> Visit:
+    """One visit the user may read (audited)."""
+    require_personal(user)
+    v = _personal_or_404(user, Visit, visit_id, "visit")
+    record("read", "visits", v.id)
+    db.session.commit()
+    return v
+
+
+def update_visit(user, visit_id: int, data: dict) -> Visit:
+    """Change a visit's notes and follow-up (e.g. mark the follow-up done)."""
+    require_personal(user)
+    v = _personal_or_404(user, Visit, visit_id, "visit")
+    allowed = [f for f in VISIT_FIELDS if f.name in ("notes", "follow_up", "follow_up_due", "follow_up_done",
+                                                      "visitor_names", "place")]
+    values, errors = parse_fields(allowed, data if isinstance(data, dict) else {}, partial=True)
+    _fail(errors, "invalid visit")
+    before = visit_dict(v)
+    for k, val in values.items():
+        setattr(v, k, False if k == "follow_up_done" and val is None else val)
+    db.session.flush()
+    record("update", "visits", v.id, before, visit_dict(v))
+    db.session.commit()
+    return v
+
+
 def visit_dict(v: Visit) -> dict:
     """A visit as JSON (personal)."""
     pos = None

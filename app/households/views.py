@@ -62,8 +62,9 @@ def detail(household_id: int):
     plan = db.session.scalar(select(CarePlan).where(CarePlan.household_id == h.id, CarePlan.active.is_(True)))
     from app.wishes.models import Wish
     wishes = list(db.session.scalars(select(Wish).where(Wish.household_id == h.id).order_by(Wish.posted_at.desc())))
+    workers = list(h.grid.workers) if h.grid else []
     return render_template("households/detail.html", h=h, visits=visits, plan=plan, wishes=wishes,
-                           purposes=_purpose_labels())
+                           purposes=_purpose_labels(), tags=hs.list_tags(), workers=workers)
 
 
 def _buildings():
@@ -130,6 +131,41 @@ def visit(household_id: int):
             _form_error(e)
             status = e.status
     return render_template("households/visit.html", h=h, purposes=_purpose_labels()), status
+
+
+@bp.post("/<int:household_id>/members")
+@login_required
+def add_member(household_id: int):
+    """Detail-page form: a new member."""
+    f = request.form
+    data = {"name": f.get("name", ""), "relation": f.get("relation") or None, "phone": f.get("phone") or None,
+            "tags": f.getlist("tags")}
+    if f.get("age"):
+        data["age"] = f["age"]
+    try:
+        hs.add_member(_me(), household_id, data)
+        flash(_("已保存"), "ok")
+    except ApiError as e:
+        if e.status in (403, 404):
+            raise
+        _form_error(e)
+    return redirect(url_for("households.detail", household_id=household_id), 303)
+
+
+@bp.post("/<int:household_id>/plan")
+@login_required
+def set_plan(household_id: int):
+    """Detail-page form: a care plan (visit frequency and worker)."""
+    f = request.form
+    try:
+        hs.create_care_plan(_me(), {"household_id": household_id, "frequency_days": f.get("frequency_days", ""),
+                                    "worker_id": f.get("worker_id") or None, "note": f.get("note") or None})
+        flash(_("已保存"), "ok")
+    except ApiError as e:
+        if e.status in (403, 404):
+            raise
+        _form_error(e)
+    return redirect(url_for("households.detail", household_id=household_id), 303)
 
 
 def households_csv_response(user) -> Response:
