@@ -359,3 +359,20 @@ def test_follow_up_of_a_visit_is_marked_done(client, auth, demo):
     auth.logout()
     auth.login("hls2")
     assert client.get(f"/api/v1/visits/{vid}").status_code == 404
+
+
+def test_staff_see_the_due_list_per_grid_worker_and_leaders_no_small_buildings(client, auth, demo):
+    auth.login("staff")
+    rows = client.get("/api/v1/care-plans/due?overdue=1").get_json()
+    by_worker = {}
+    for r in rows:
+        by_worker.setdefault(r["worker"], []).append(r["household"])
+    assert set(by_worker) == {"网格员 马丽", "网格员 HLS4"} and len(by_worker["网格员 HLS4"]) == 6
+    hls4 = db.session.scalar(select(User.id).where(User.username == "hls4"))
+    assert {r["worker_id"] for r in client.get(f"/api/v1/care-plans/due?worker={hls4}").get_json()} == {hls4}
+    assert "网格员 HLS4" in client.get("/households/due?all=1").get_data(as_text=True)
+    auth.logout()
+    auth.login("leader")
+    buildings = client.get("/api/v1/care-plans/counts?by=building").get_json()
+    assert buildings and all(b["plans"] >= 5 for b in buildings)
+    assert client.get("/api/v1/care-plans/counts?by=street").status_code == 400

@@ -143,3 +143,25 @@ def test_only_staff_create_teams_and_volunteers_with_valid_skills(client, auth, 
     assert db.session.scalar(select(func.count()).select_from(Volunteer)) == n
     r = post_json(client, "/api/v1/volunteers", {"name": "某某", "team_id": tid, "skills": ["理发", "陪聊"]})
     assert r.status_code == 201 and r.get_json()["skills"] == ["理发", "陪聊"]
+
+
+def test_activity_page_signs_up_and_records_attendance(client, auth, demo):
+    auth.login("staff")
+    friday = db.session.scalar(select(Activity.id).where(Activity.title == "周五帮帮团"))
+    vid = db.session.scalar(select(Volunteer.id).order_by(Volunteer.id.desc()).limit(1))
+    page = client.get(f"/volunteers/activities/{friday}?date=2026-11-20").get_data(as_text=True)
+    assert "报名与签到" in page
+    r = client.post(f"/volunteers/activities/{friday}", data={"date": "2026-11-20", "volunteer_id": vid})
+    assert r.status_code == 303
+    r = client.post(f"/volunteers/activities/{friday}", data={"date": "2026-11-19", "volunteer_id": vid})
+    assert r.status_code == 303
+    from app.volunteers.models import SignUp
+    rows = db.session.scalars(select(SignUp).where(SignUp.activity_id == friday, SignUp.volunteer_id == vid)).all()
+    assert [s.occurs_on.isoformat() for s in rows] == ["2026-11-20"]
+    r = client.post(f"/volunteers/activities/{friday}", data={"date": "2026-11-20", "signup_id": rows[0].id,
+                                                              "attended": "1", "hours": "2.5"})
+    assert r.status_code == 303
+    db.session.refresh(rows[0])
+    assert rows[0].attended and float(rows[0].hours) == 2.5
+    r = client.post(f"/volunteers/activities/{friday}", data={"signup_id": "x; drop"}, follow_redirects=True)
+    assert "signup_id must be a number" in r.get_data(as_text=True)

@@ -589,15 +589,16 @@ def due_plans(user, worker_id: int | None = None, on: dt.date | None = None, hor
     # Plain columns, not ORM objects: a grid can have hundreds of households due.
     rows = db.session.execute(
         select(d, Household.head_name, Household.flat_no, Building.name.label("building"),
-               Area.code.label("grid_code"), tags.label("tags"))
+               Area.code.label("grid_code"), tags.label("tags"), User.display_name.label("worker"))
         .join(Household, Household.id == d.c.household_id).join(Building, Building.id == d.c.building_id)
-        .outerjoin(Area, Area.id == d.c.grid_id)
+        .outerjoin(Area, Area.id == d.c.grid_id).outerjoin(User, User.id == d.c.worker_id)
         .where(*cond).order_by(d.c.next_due, d.c.household_id)).all()
     out = []
     for r in rows:
         out.append({"plan_id": r.plan_id, "household_id": r.household_id, "household": r.head_name,
                     "flat_no": r.flat_no, "building": r.building, "building_id": r.building_id,
-                    "grid_code": r.grid_code, "worker_id": r.worker_id, "frequency_days": r.frequency_days,
+                    "grid_code": r.grid_code, "worker_id": r.worker_id, "worker": r.worker,
+                    "frequency_days": r.frequency_days,
                     "last_visit": r.last_visit.astimezone(TZ).isoformat() if r.last_visit else None,
                     "next_due": r.next_due.isoformat(), "days_overdue": max(0, (on - r.next_due).days),
                     "overdue": r.next_due < on, "tags": list(r.tags or [])})
@@ -633,6 +634,8 @@ def due_counts(user, by: str = "grid", on: dt.date | None = None) -> list[dict]:
                 "plans": r.plans, "due": r.due, "overdue": r.overdue}
         if not personal:
             item.update({k: suppress(item[k]) for k in ("plans", "due", "overdue")})
+            if by == "building" and item["plans"] is None:
+                continue  # a building listed with "<5" would still point at a handful of households
         out.append(item)
     return out
 
