@@ -376,3 +376,11 @@ def test_staff_see_the_due_list_per_grid_worker_and_leaders_no_small_buildings(c
     buildings = client.get("/api/v1/care-plans/counts?by=building").get_json()
     assert buildings and all(b["plans"] >= 5 for b in buildings)
     assert client.get("/api/v1/care-plans/counts?by=street").status_code == 400
+
+
+def test_demo_step_is_idempotent_and_tags_show_in_english(client, auth, demo):
+    from app.households.demo import seed_households
+    assert seed_households() == 0
+    auth.login("staff")
+    liu = household_id("刘先生")
+    assert "Basic living allowance" in client.get(f"/households/{liu}?lang=en").get_data(as_text=True)

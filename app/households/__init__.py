@@ -12,6 +12,7 @@ def init_app(app) -> None:
     from app.ui import register_nav
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
+    app.add_template_filter(views.tag_name, "tag_name")
     register_nav("households.index", _l("民情档案"), ("admin", "staff", "grid_worker", "leader", "planner"), 40)
     register_nav("households.due", _l("待走访"), ("grid_worker",), 41)
     register_overlay(Overlay(

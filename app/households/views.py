@@ -20,6 +20,12 @@ PURPOSE_LABELS = {"greeting": "问候慰问", "needs_survey": "需求走访", "p
                   "care_visit": "关爱探访", "suggestion": "听取建议", "follow_up": "回访跟进", "other": "其他"}
 
 
+def tag_name(tag) -> str:
+    """A tag's name in the page's language."""
+    from flask_babel import get_locale
+    return tag.name_en if str(get_locale()) == "en" and tag.name_en else tag.name
+
+
 def _purpose_labels() -> dict:
     return {k: _(v) for k, v in PURPOSE_LABELS.items()}
 
