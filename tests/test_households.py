@@ -384,3 +384,10 @@ def test_demo_step_is_idempotent_and_tags_show_in_english(client, auth, demo):
     auth.login("staff")
     liu = household_id("刘先生")
     assert "Basic living allowance" in client.get(f"/households/{liu}?lang=en").get_data(as_text=True)
+
+
+def test_map_page_offers_both_overlays_without_embedding_their_data(client, auth, demo):
+    auth.login("leader")
+    page = client.get("/").get_data(as_text=True)
+    assert "/api/v1/overlays/visits-due" in page and "/api/v1/overlays/wishes-open" in page
+    assert "邮电巷小区1号楼" not in page and "刘先生" not in page

@@ -18,7 +18,9 @@ def init_app(app) -> None:
     register_overlay(Overlay(
         name="visits_due", title=_l("待走访楼栋"), endpoint="households_api.overlay_visits_due",
         geom_type="Point", popup=["building", "due", "overdue"], min_zoom=12,
-        style={"radius": 8, "color": "#b42318", "fillColor": "#f59e0b", "fillOpacity": 0.8}, order=60))
+        style={"radius": 8, "color": "#b42318", "fillColor": "#f59e0b", "fillOpacity": 0.8}, order=60,
+        labels={"building": _l("楼栋"), "due": _l("待走访户数"), "overdue": _l("已逾期")},
+        list_endpoint="households.overview", label="due"))
     openapi.register()
     from app.households.demo import seed_households
     register_demo_step("households", seed_households, order=60)

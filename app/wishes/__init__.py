@@ -17,7 +17,8 @@ def init_app(app) -> None:
     register_overlay(Overlay(
         name="wishes_open", title=_l("未实现微心愿（按网格）"), endpoint="wishes_api.overlay_open_wishes",
         geom_type="MultiPolygon", popup=["grid_name", "label"],
-        style={"color": "#7c3aed", "weight": 1, "fillOpacity": 0.15}, order=61))
+        style={"color": "#7c3aed", "weight": 1, "fillOpacity": 0.15}, order=61,
+        labels={"grid_name": _l("网格"), "label": _l("未实现心愿")}, list_endpoint="wishes.wall", label="label"))
     t = "wishes"
     register_paths({
         "/api/v1/wishes/wall": {"get": op("public wish wall: no login, no personal data", t,
