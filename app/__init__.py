@@ -19,6 +19,8 @@ FEATURES = [
     "app.basemap",
     "app.incidents",
     "app.api",
+    "app.tiles",
+    "app.ogcapi",
     "app.health",
     "app.mappage",
     "app.seed",
