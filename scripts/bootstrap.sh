@@ -15,6 +15,7 @@ if [ -z "${DATABASE_URL:-}" ] && ! ls /usr/share/postgresql/*/extension/postgis.
   need_pkgs+=(postgresql-15-postgis-3)
 fi
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+command -v ogrinfo >/dev/null 2>&1 || need_pkgs+=(gdal-bin)  # OGC API test with GDAL's OAPIF driver
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -50,14 +50,13 @@ def render_tile(source: TileSource, scope: Scope, z: int, x: int, y: int, featur
                   .label("geom"), *props).subquery("tile")
     stmt = (select(func.ST_AsMVT(literal_column("tile"), source.name, EXTENT, "geom", "id"))
             .select_from(tile).where(tile.c.geom.is_not(None)))
-    data = db.session.execute(stmt).scalar()
-    db.session.rollback()  # read only; ends the transaction (and the SET LOCAL with it)
-    return bytes(data or b"")
+    # SET LOCAL ends with the request's transaction (the session is removed at teardown).
+    return bytes(db.session.execute(stmt).scalar() or b"")
 
 
 def etag_of(data: bytes) -> str:
-    """A strong ETag for tile bytes."""
-    return '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+    """A strong ETag value (unquoted) for tile bytes."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def tilejson(source: TileSource, scope: Scope, tile_url: str) -> dict:

@@ -42,11 +42,9 @@ def tile(name: str, z: str, x: str, y: str):
         resp.headers.remove("Content-Type")
         return _cache_headers(resp)
     etag = services.etag_of(data)
-    if etag in request.if_none_match or "*" in request.if_none_match:
-        resp = Response(status=304)
-    else:
-        resp = Response(data, mimetype=MVT)
-    resp.headers["ETag"] = etag
+    # If-None-Match compares weakly (RFC 9110 13.1.2); "*" matches any existing tile.
+    resp = Response(status=304) if request.if_none_match.contains_weak(etag) else Response(data, mimetype=MVT)
+    resp.set_etag(etag)
     return _cache_headers(resp)
 
 
