@@ -3,6 +3,8 @@
 Items come from :func:`app.api.services.list_features` (one query whose JSON PostgreSQL
 builds), restricted to the public properties of :mod:`app.api.public` and to the user's area.
 """
+import datetime as dt
+
 from sqlalchemy import Date, and_, func, select
 
 from app.api import services as layers
@@ -36,9 +38,18 @@ def extent(public: PublicLayer, scope: Scope) -> dict:
     bbox = WORLD if row[0] is None else [round(float(v), 7) for v in row[:4]]
     result = {"spatial": {"bbox": [bbox], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}}
     if public.time_column:
-        span = [v.isoformat() if v is not None else None for v in row[4:6]]
+        span = [_instant(v, end=i == 1) for i, v in enumerate(row[4:6])]
         result["temporal"] = {"interval": [span], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
     return result
+
+
+def _instant(value, end: bool = False) -> str | None:
+    """RFC 3339 date-time for an extent: a date column's day spans local (Asia/Shanghai) time."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return f"{value.isoformat()}T{'23:59:59' if end else '00:00:00'}+08:00"
 
 
 def _time_conditions(col, start: TimeBound | None, end: TimeBound | None, instant: bool) -> list:
