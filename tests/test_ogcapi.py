@@ -101,6 +101,20 @@ class TestCore:
             page = client.get(local(nxt[0]["href"])).get_json()
         assert len(seen) == len(set(seen)) == page1["numberMatched"]
 
+    def test_later_pages_skip_the_count_and_queries_do_not_grow_with_the_page(self, client, auth, demo,
+                                                                              count_queries):
+        headers = auth.token("planner")
+        page2 = items(client, "areas", "limit=20&offset=20", headers)
+        assert "numberMatched" not in page2 and page2["numberReturned"] == 20
+        total = items(client, "areas", "limit=20", headers)["numberMatched"]
+        last = items(client, "areas", f"limit=20&offset={total - 5}", headers)
+        assert last["numberReturned"] == 5 and last["numberMatched"] == total   # the page shows the end
+        with count_queries() as small:
+            items(client, "buildings", "limit=2", headers)
+        with count_queries() as large:
+            items(client, "buildings", "limit=40", headers)
+        assert small() == large()
+
     def test_bbox_limits_items_to_the_box(self, client, auth, demo):
         auth.login("planner")
         everything = items(client, "compounds", "limit=1000")["numberMatched"]
