@@ -81,6 +81,17 @@ def test_area_tiles_never_carry_grid_worker_names(client, auth, demo):
     assert {p["level"] for p in props} <= {"grid", "micro_grid"}
 
 
+def test_area_tiles_show_finer_levels_only_when_zoomed_in(client, auth, demo):
+    auth.login("planner")
+    levels = {}
+    for z in (9, 12, 15):
+        layers = decode(get_tile(client, "areas", *tile_of(103.785, 36.048, z)))
+        levels[z] = {f["properties"]["level"] for f in layers["areas"]["features"]}
+    assert levels[9] == {"city", "district"}
+    assert {"street", "community", "grid"} <= levels[12] and "micro_grid" not in levels[12]
+    assert "micro_grid" in levels[15]
+
+
 def test_buildings_below_their_min_zoom_are_empty(client, auth, demo):
     auth.login("planner")
     r = get_tile(client, "buildings", *tile_of(*ZJY_CHARGER, 12))
@@ -166,7 +177,7 @@ def test_a_feature_can_register_its_own_tile_source(client, auth, demo):
     from app.api.services import layer_conditions, table_of
     from app.api.layers import get_layer
 
-    def rows(scope, envelope):
+    def rows(scope, envelope, z):
         t = table_of(get_layer("chargers"))
         return (select(t.c.id, t.c.geom, literal(1).label("weight"))
                 .where(t.c.geom.op("&&")(envelope), *layer_conditions(get_layer("chargers"), t, scope)))

@@ -8,6 +8,7 @@ A layer another feature adds to :data:`app.api.layers.LAYERS` is not published u
 that feature registers a :class:`PublicLayer` for it.
 """
 from dataclasses import dataclass, field
+from typing import Callable
 
 from app.api.layers import Layer, get_layer
 
@@ -33,6 +34,8 @@ class PublicLayer:
     description: str = ""
     time_column: str | None = None             # column that OGC API ``datetime`` filters
     min_zoom: int = 0                          # tiles below this zoom are empty (204)
+    # (table, zoom) → extra SQL conditions for tiles, e.g. no micro-grids on a district view.
+    tile_filter: Callable | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -85,8 +88,19 @@ _AREA_PROPS = [
                    in_tiles=False),
 ]
 
-register_public_layer(PublicLayer("areas", _AREA_PROPS, "行政区域：区、街道、社区、网格、微网格"))
-register_public_layer(PublicLayer("grids", _AREA_PROPS, "网格与微网格 (DB11/T 2157 编码)", min_zoom=10))
+# Smallest zoom at which each level of the area hierarchy is drawn in tiles: a district view
+# would otherwise carry thousands of grid and micro-grid polygons.
+AREA_LEVEL_MIN_ZOOM = {"city": 0, "district": 0, "street": 10, "community": 11, "grid": 12, "micro_grid": 14}
+
+
+def _area_levels_for_zoom(t, z: int) -> list:
+    return [t.c.level.in_([lvl for lvl, mz in AREA_LEVEL_MIN_ZOOM.items() if z >= mz])]
+
+
+register_public_layer(PublicLayer("areas", _AREA_PROPS, "行政区域：区、街道、社区、网格、微网格",
+                                  tile_filter=_area_levels_for_zoom))
+register_public_layer(PublicLayer("grids", _AREA_PROPS, "网格与微网格 (DB11/T 2157 编码)", min_zoom=12,
+                                  tile_filter=_area_levels_for_zoom))
 register_public_layer(PublicLayer("compounds", [
     _col("name"), _col("address"), _col("property_company_id", "integer", filter=True),
     PublicProperty("property_company", "(SELECT p.name FROM property_companies p WHERE p.id = t.property_company_id)",

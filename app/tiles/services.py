@@ -46,7 +46,7 @@ def render_tile(source: TileSource, scope: Scope, z: int, x: int, y: int, featur
     world = func.ST_MakeEnvelope(-_WORLD, -_WORLD, _WORLD, _WORLD, 3857)
     envelope = func.ST_TileEnvelope(z, x, y)
     search = func.ST_Transform(func.ST_TileEnvelope(z, x, y, world, BUFFER / EXTENT), 4326)
-    rows = source.rows(scope, search).limit(source.feature_cap or feature_cap).subquery("r")
+    rows = source.rows(scope, search, z).limit(source.feature_cap or feature_cap).subquery("r")
     props = [c for c in rows.c if c.name != "geom"]
     tile = select(func.ST_AsMVTGeom(func.ST_Transform(rows.c.geom, 3857), envelope, EXTENT, BUFFER, True)
                   .label("geom"), *props).subquery("tile")

@@ -1,6 +1,6 @@
 """Tile sources: what one ``/tiles/{name}`` serves, and the registry features add to.
 
-A :class:`TileSource` knows how to select its rows for a tile: ``rows(scope, envelope)``
+A :class:`TileSource` knows how to select its rows for a tile: ``rows(scope, envelope, z)``
 returns a SQLAlchemy select with an integer ``id``, a ``geom`` in EPSG:4326 and the
 properties, already limited to the user's area and to ``geom && envelope`` (so the GiST
 index is used). :mod:`app.tiles.services` turns it into a tile. Every published layer of
@@ -25,7 +25,7 @@ class TileSource:
     """One vector tile layer."""
     name: str
     title: object
-    rows: Callable[[Scope, object], object]          # (scope, envelope in 4326) → select(id, geom, …)
+    rows: Callable[[Scope, object, int], object]     # (scope, envelope in 4326, zoom) → select(id, geom, …)
     fields: dict[str, str]                           # property → "String"/"Number"/"Boolean" (TileJSON)
     min_zoom: int = 0
     max_zoom: int = MAX_ZOOM
@@ -50,11 +50,13 @@ def layer_source(public: PublicLayer) -> TileSource:
 
     props = [p for p in public.properties if p.in_tiles]
 
-    def rows(scope: Scope, envelope):
+    def rows(scope: Scope, envelope, z: int):
         t = table_of(public.layer)
         cols = [cast(literal_column(p.sql), _SQL_TYPES[p.type]).label(p.name) for p in props]
-        return (select(t.c.id.label("id"), t.c.geom.label("geom"), *cols)
-                .where(and_(t.c.geom.op("&&")(envelope), *layer_conditions(public.layer, t, scope))))
+        conds = [t.c.geom.op("&&")(envelope), *layer_conditions(public.layer, t, scope)]
+        if public.tile_filter is not None:
+            conds += public.tile_filter(t, z)
+        return select(t.c.id.label("id"), t.c.geom.label("geom"), *cols).where(and_(*conds))
 
     def bounds(scope: Scope):
         t = table_of(public.layer)
