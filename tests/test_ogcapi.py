@@ -231,6 +231,14 @@ class TestHTML:
             assert r.status_code == 200 and r.mimetype == "text/html", path
         assert "charging_note" not in client.get(f"{ROOT}/collections/buildings/items?f=html").get_data(as_text=True)
 
+    def test_items_page_has_a_map_that_loads_the_items_by_url(self, client, auth, demo):
+        auth.login("planner")
+        html = client.get(f"{ROOT}/collections/chargers/items?f=html&limit=3").get_data(as_text=True)
+        assert "/ogcapi/collections/chargers/items?f=json" in html
+        assert "/static/vendor/leaflet" in html and "cdn" not in html.lower()
+        # The table shows this page's three features; the map fetches its own by bbox.
+        assert html.count("金昌南路大院子充电桩0") == 3
+
     def test_f_json_wins_over_a_browser_accept(self, client, auth, demo):
         auth.login("planner")
         r = client.get(f"{ROOT}/collections/chargers/items?f=json", headers={"Accept": BROWSER_ACCEPT})

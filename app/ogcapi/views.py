@@ -239,6 +239,24 @@ def _items_links(name: str, limit: int, offset: int, returned: int, matched: int
     return links
 
 
+def _items_map(public) -> dict:
+    """A folium map whose browser loader fetches this collection's items for the visible bbox."""
+    from flask import current_app
+    from gis.maps import add_layers, base_map, render_parts
+    layer = public.layer
+    minx, miny, maxx, maxy = services.extent(public, current_scope())["spatial"]["bbox"][0]
+    m = base_map(url_for("static", filename=""), basemap=current_app.config["WUWEI_BASEMAP"],
+                 tianditu_key=current_app.config.get("WUWEI_TIANDITU_KEY", ""), height="420px")
+    add_layers(m, [{"name": public.name, "title": str(layer.title), "geom_type": layer.geom_type,
+                    "url": url_for("ogcapi.items", name=public.name, f="json"), "style": layer.style,
+                    "min_zoom": public.min_zoom, "popup": [p.name for p in public.properties][:6],
+                    "visible": True}],
+               bounds=[[miny, minx], [maxy, maxx]], texts={"layers": _("图层与图例"), "loading": _("加载中…"),
+                                                           "empty": _("无数据"), "error": _("加载失败"),
+                                                           "zoom_in": _("放大后显示")})
+    return render_parts(m)
+
+
 @bp.get("/collections/<name>/items")
 def items(name: str):
     """A page of a collection's features as GeoJSON (``limit``, ``offset``, ``bbox``, ``datetime``, filters)."""
@@ -254,7 +272,7 @@ def items(name: str):
     head["links"] = _items_links(name, a["limit"], a["offset"], returned, matched)
     if wanted_format() == "html":
         return render_template("ogcapi/items.html", doc=head, features=json.loads(features), public=public,
-                               props=[p.name for p in public.properties])
+                               props=[p.name for p in public.properties], map=_items_map(public))
     text = json.dumps(head, ensure_ascii=False)[:-1] + ',"features":' + features + "}"
     return Response(text, mimetype=GEOJSON)
 
