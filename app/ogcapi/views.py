@@ -251,9 +251,9 @@ def _items_map(public) -> dict:
                     "url": url_for("ogcapi.items", name=public.name, f="json"), "style": layer.style,
                     "min_zoom": public.min_zoom, "popup": [p.name for p in public.properties][:6],
                     "visible": True}],
-               bounds=[[miny, minx], [maxy, maxx]], texts={"layers": _("图层与图例"), "loading": _("加载中…"),
-                                                           "empty": _("无数据"), "error": _("加载失败"),
-                                                           "zoom_in": _("放大后显示")})
+               bounds=[[miny, minx], [maxy, maxx]],
+               texts={"layers": _("图层与图例"), "loading": _("加载中…"), "empty": _("无数据"),
+                      "error": _("加载失败"), "zoom_in": _("放大后显示")})
     return render_parts(m)
 
 
