@@ -8,7 +8,7 @@ JSON is answered unless HTML is asked for (``?f=html`` or a browser's ``Accept``
 import datetime as dt
 import json
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -16,6 +16,7 @@ from app.auth.access import current_scope, require_login
 from app.errors import ApiError
 from app.ogcapi import openapi, services
 from app.ogcapi.params import ParamError, parse_bbox, parse_datetime, parse_limit, parse_offset
+from gis.maps import add_layers, base_map, render_parts
 
 bp = Blueprint("ogcapi", __name__, url_prefix="/ogcapi")
 
@@ -241,8 +242,6 @@ def _items_links(name: str, limit: int, offset: int, returned: int, matched: int
 
 def _items_map(public) -> dict:
     """A folium map whose browser loader fetches this collection's items for the visible bbox."""
-    from flask import current_app
-    from gis.maps import add_layers, base_map, render_parts
     layer = public.layer
     minx, miny, maxx, maxy = services.extent(public, current_scope())["spatial"]["bbox"][0]
     m = base_map(url_for("static", filename=""), basemap=current_app.config["WUWEI_BASEMAP"],
