@@ -1,0 +1,6 @@
+"""Open311 GeoReport v2 at ``/open311/v2/``: residents' apps, hotlines and other city systems."""
+from app.open311 import models  # noqa: F401
+
+
+def init_app(app) -> None:
+    """Register the protocol blueprint."""
