@@ -1,6 +1,29 @@
-"""Incidents (事件) and their categories; workflow, consultations and Open311 build on these tables."""
+"""Incidents (事件): reporting, the 数字城管 workflow, photos, routing, pages, API and the map overlay."""
 from app.incidents import models  # noqa: F401
 
 
 def init_app(app) -> None:
-    """Nothing to register yet."""
+    """Register the pages, the API, the map overlay, the navigation entry and the demo step."""
+    from flask_babel import lazy_gettext as _l
+
+    from app.api.openapi import register_paths
+    from app.extensions import csrf
+    from app.incidents import api, views
+    from app.incidents.workflow import STATE_COLORS
+    from app.mappage.overlays import Overlay, register_overlay
+    from app.seed.demo import register_demo_step
+    from app.ui import register_nav
+
+    csrf.exempt(api.bp)  # cookie sessions are checked in api._protect
+    app.register_blueprint(api.bp)
+    app.register_blueprint(views.bp)
+    register_paths(api.OPENAPI_PATHS)
+    register_overlay(Overlay(
+        name="incidents", title=_l("事件"), endpoint="incidents_api.incidents", color_by="state",
+        colors=STATE_COLORS, popup=["id", "category_name", "state", "address", "reported_at", "overdue"],
+        style={"radius": 6}, visible=True, order=20))
+    register_nav("incidents.index", _l("事件"), order=20)
+    register_nav("incidents.new", _l("上报"), order=21)
+
+    from app.incidents.demo import seed_incidents
+    register_demo_step("incidents", seed_incidents, order=40)
