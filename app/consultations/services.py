@@ -180,7 +180,8 @@ def hold_meeting(council_id: int, scope: Scope, user, *, held_at, topic, place=N
         if inc.state != "consultation" and allowed_roles(inc.state, "consultation") \
                 and user.role in allowed_roles(inc.state, "consultation"):
             transition(inc.id, "consultation", user, scope, note=f"提交议事：{topic}",
-                       data={"meeting_id": meeting.id}, at=held if held < dt.datetime.now(dt.timezone.utc) else None,
+                       data={"meeting_id": meeting.id},
+                       at=held if inc.state_changed_at <= held < dt.datetime.now(dt.timezone.utc) else None,
                        commit=False)
         else:
             inc.meeting_id = meeting.id

@@ -225,6 +225,8 @@ def upload_photo(incident_id: int):
     if upload is None:
         if request.mimetype != "multipart/form-data":
             raise ApiError(415, "send multipart/form-data with a file field 'photo'", {"photo": "required"})
+        if not request.files and not request.form:
+            raise ApiError(400, "malformed or empty multipart body", {"photo": "unreadable"})
         raise ApiError(422, "photo: required (a file field named 'photo')", {"photo": "required"})
     photo = photos.add_photo(incident_id, upload.read(), current_user, current_scope())
     return {"id": photo.id, "url": url_for("incidents_api.photo", incident_id=incident_id, photo_id=photo.id),

@@ -243,7 +243,8 @@ def _load(incident_id, scope: Scope | None, lock: bool = False) -> Incident:
     if scope is not None:
         stmt = stmt.where(grid_clause(scope, Incident.grid_id, Incident.geom))
     if lock:
-        stmt = stmt.with_for_update(of=Incident)
+        # Fresh values under the row lock: another request may have just moved the incident.
+        stmt = stmt.with_for_update(of=Incident).execution_options(populate_existing=True)
     incident = db.session.scalar(stmt)
     if incident is None:
         raise ApiError(404, f"no incident {incident_id} in your area")
