@@ -188,8 +188,8 @@ def test_map_geojson_has_no_personal_data_and_respects_area(client, auth, demo):
     staff, zjy = auth.token("staff"), auth.token("zjystaff")
     iid = report(client, staff, reporter_name="王女士", reporter_phone="13800000009").get_json()["id"]
     for user in ("leader", "staff", "planner"):
-        body = client.get("/api/v1/incidents?bbox=103.7,36.0,103.95,36.1&limit=1000",
-                          headers=auth.token(user)).get_data(as_text=True)
+        body = json.dumps(client.get("/api/v1/incidents?bbox=103.7,36.0,103.95,36.1&limit=1000",
+                                     headers=auth.token(user)).get_json(), ensure_ascii=False)
         assert "13800000009" not in body and "王女士" not in body
     # Zhangjiayuan staff do not see a Hualinshan incident.
     assert client.get(f"/api/v1/incidents/{iid}", headers=zjy).status_code == 404
@@ -202,7 +202,8 @@ def test_reporter_contact_only_for_staff_and_read_is_audited(client, auth, demo)
     iid = report(client, auth.token("staff"), reporter_name="王女士", reporter_phone="13800000009").get_json()["id"]
     staff_view = client.get(f"/api/v1/incidents/{iid}", headers=auth.token("staff")).get_json()["properties"]
     assert staff_view["reporter"]["phone"] == "13800000009"
-    leader_view = client.get(f"/api/v1/incidents/{iid}", headers=auth.token("leader")).get_data(as_text=True)
+    leader_view = json.dumps(client.get(f"/api/v1/incidents/{iid}", headers=auth.token("leader")).get_json(),
+                             ensure_ascii=False)
     assert "13800000009" not in leader_view
     assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
         AuditEntry.action == "read_personal", AuditEntry.row_id == str(iid))) == 1
