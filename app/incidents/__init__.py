@@ -19,9 +19,9 @@ def init_app(app) -> None:
     app.register_blueprint(views.bp)
     register_paths(api.OPENAPI_PATHS)
     register_overlay(Overlay(
-        name="incidents", title=_l("事件"), endpoint="incidents_api.incidents", color_by="state",
+        name="incidents", title=_l("未结事件"), endpoint="incidents_api.incidents", color_by="state",
         colors=STATE_COLORS, popup=["id", "category_name", "state", "address", "reported_at", "overdue"],
-        style={"radius": 6}, visible=True, order=20))
+        url_kwargs={"open": "true"}, style={"radius": 6}, visible=True, order=20))
     register_nav("incidents.index", _l("事件"), order=20)
     register_nav("incidents.new", _l("上报"), order=21)
 

@@ -29,7 +29,7 @@ DUPLICATE_RADIUS_M = 100
 DUPLICATE_DAYS = 30
 MAX_DESCRIPTION = 4000
 MAX_LIMIT = 10000
-COUNT_CAP = 10000
+COUNT_CAP = 1000
 SORTS = {"reported_at": Incident.reported_at, "id": Incident.id, "state": Incident.state,
          "state_changed_at": Incident.state_changed_at}
 
@@ -404,6 +404,20 @@ def overdue_of(incident: Incident) -> tuple[dt.datetime | None, bool]:
 
 # --- lists --------------------------------------------------------------------------------------
 
+def category_ids(codes: list[str]) -> list[int]:
+    """Ids of the categories ``codes`` and their subtrees (codes nest with dots: ``bikes.misparked``)."""
+    subtree = []
+    for code in codes:
+        subtree += [IncidentCategory.code == code, IncidentCategory.code.startswith(code + ".", autoescape=True)]
+    return list(db.session.scalars(select(IncidentCategory.id).where(or_(*subtree))))
+
+
+def _plan_for_pages() -> None:
+    """Page queries walk indexes; parallel scans and JIT cost more than they save here (see DESIGN.md)."""
+    db.session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    db.session.execute(text("SET LOCAL jit = off"))
+
+
 def filter_conditions(scope: Scope, f: dict) -> list:
     """SQL conditions for parsed list filters (see ``views.parse_filters``)."""
     conds = [grid_clause(scope, Incident.grid_id, Incident.geom)]
@@ -412,10 +426,8 @@ def filter_conditions(scope: Scope, f: dict) -> list:
     if f.get("source"):
         conds.append(Incident.source.in_(f["source"]))
     if f.get("category"):
-        subtree = []
-        for code in f["category"]:
-            subtree += [IncidentCategory.code == code, IncidentCategory.code.startswith(code + ".", autoescape=True)]
-        conds.append(Incident.category_id.in_(select(IncidentCategory.id).where(or_(*subtree))))
+        # Resolved to ids first: the planner then knows how selective the filter is.
+        conds.append(Incident.category_id.in_(category_ids(f["category"]) or [-1]))
     if f.get("grid"):
         conds.append(Incident.grid_id.in_(select(Area.id).where(Area.code.startswith(f["grid"], autoescape=True))))
     if f.get("overdue") is True:
@@ -448,6 +460,7 @@ def _order(stmt, sort: str):
 
 def count_incidents(scope: Scope, f: dict, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """How many match, counted up to ``cap`` (True when there are more)."""
+    _plan_for_pages()
     inner = _base(scope, f).add_columns(literal(1)).limit(cap + 1).subquery()
     n = db.session.scalar(select(func.count()).select_from(inner))
     return min(n, cap), n > cap
@@ -455,6 +468,7 @@ def count_incidents(scope: Scope, f: dict, cap: int = COUNT_CAP) -> tuple[int, b
 
 def feature_collection(scope: Scope, f: dict, limit: int, offset: int, sort: str = "-reported_at") -> tuple[str, int]:
     """The ``features`` array (JSON text built by PostgreSQL) and how many it holds. No personal data."""
+    _plan_for_pages()
     grid = aliased(Area)
     props = func.json_build_object(
         literal("id"), Incident.id, literal("state"), Incident.state,
@@ -477,6 +491,7 @@ def feature_collection(scope: Scope, f: dict, limit: int, offset: int, sort: str
 
 def list_rows(scope: Scope, f: dict, limit: int, offset: int = 0, sort: str = "-reported_at") -> list[dict]:
     """Rows for the list page and the CSV export (no personal data)."""
+    _plan_for_pages()
     grid = aliased(Area)
     stmt = _order(_base(scope, f).outerjoin(grid, grid.id == Incident.grid_id).add_columns(
         Incident.id, Incident.state, IncidentCategory.code.label("category"), IncidentCategory.name.label("category_name"),
