@@ -322,4 +322,6 @@ def test_incidents_overlay_is_registered_on_the_map(app):
 def test_english_labels_with_lang_en(client, auth, demo):
     auth.login("staff")
     page = client.get("/incidents/?lang=en").get_data(as_text=True)
-    assert "Incidents" in page or "incidents" in page.lower()
+    assert "Report an incident" in page and "Export CSV" in page and "上报事件" not in page
+    assert "Verified and closed" in client.get("/incidents/1").get_data(as_text=True)
+    assert "上报事件" in client.get("/incidents/?lang=zh").get_data(as_text=True)
