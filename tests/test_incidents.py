@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 
 from app.audit.models import AuditEntry
 from app.extensions import db
-from app.incidents.models import STATES, Incident, Offer, Photo, Transition
+from app.incidents.models import OPEN_STATES, STATES, Incident, Offer, Photo, Transition
 from app.incidents.workflow import TRANSITIONS
 
 XIJIN = (103.78865, 36.05085)          # Xijin East Road housing office, Hualinshan grid 2
@@ -316,7 +316,7 @@ def test_incidents_overlay_is_registered_on_the_map(app):
     from app.mappage.overlays import OVERLAYS
     o = OVERLAYS["incidents"]
     assert o.endpoint == "incidents_api.incidents" and o.color_by == "state" and o.visible
-    assert set(o.colors) == set(STATES)
+    assert set(o.colors) == set(OPEN_STATES) and o.url_kwargs == {"open": "true"}
 
 
 def test_english_labels_with_lang_en(client, auth, demo):
@@ -325,3 +325,10 @@ def test_english_labels_with_lang_en(client, auth, demo):
     assert "Report an incident" in page and "Export CSV" in page and "上报事件" not in page
     assert "Verified and closed" in client.get("/incidents/1").get_data(as_text=True)
     assert "上报事件" in client.get("/incidents/?lang=zh").get_data(as_text=True)
+
+
+def test_map_page_opens_on_an_incident(client, auth, demo):
+    auth.login("staff")
+    r = client.get("/?focus=incidents:1")
+    assert r.status_code == 200 and "/api/v1/incidents/1" in r.get_data(as_text=True)
+    assert "/api/v1/incidents?open=true" in r.get_data(as_text=True)

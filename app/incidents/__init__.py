@@ -9,6 +9,7 @@ def init_app(app) -> None:
     from app.api.openapi import register_paths
     from app.extensions import csrf
     from app.incidents import api, views
+    from app.incidents.models import OPEN_STATES
     from app.incidents.workflow import SOURCE_LABELS, STATE_COLORS, STATE_LABELS
     from app.mappage.overlays import Overlay, register_overlay
     from app.seed.demo import register_demo_step
@@ -20,7 +21,7 @@ def init_app(app) -> None:
     register_paths(api.OPENAPI_PATHS)
     register_overlay(Overlay(
         name="incidents", title=_l("未结事件"), endpoint="incidents_api.incidents", color_by="state",
-        colors=STATE_COLORS, popup=["id", "category_name", "state", "address", "reported_at", "overdue"],
+        colors={s: STATE_COLORS[s] for s in OPEN_STATES}, popup=["id", "category_name", "state", "address", "reported_at", "overdue"],
         url_kwargs={"open": "true"}, style={"radius": 6}, visible=True, order=20,
         labels={"id": _l("编号"), "category_name": _l("类别"), "state": _l("状态"), "address": _l("地址"),
                 "reported_at": _l("上报时间"), "overdue": _l("超时")},

@@ -20,14 +20,19 @@ PAGE = 50
 CSV_MAX = 100_000
 
 
-def _map(center, zoom, layers_query: str = "", pick: bool = False, height="360px"):
+def _map(center, zoom, focus_id: int | None = None, height="360px"):
+    """A small folium map with the incidents overlay (all states), optionally opened on one incident."""
+    from app.mappage.catalog import overlay_config
+    from app.mappage.overlays import OVERLAYS
     m = base_map(url_for("static", filename=""), center=center, zoom=zoom,
                  basemap=current_app.config.get("WUWEI_BASEMAP", "osm"),
                  tianditu_key=current_app.config.get("WUWEI_TIANDITU_KEY", ""), height=height)
-    add_layers(m, [{"name": "incidents", "title": _("事件"),
-                    "url": url_for("incidents_api.incidents") + layers_query, "geom_type": "Point",
-                    "style": {"radius": 6}, "colorBy": "state", "colors": STATE_COLORS, "visible": True,
-                    "popup": ["id", "category_name", "state", "address", "reported_at"]}])
+    layer = overlay_config(OVERLAYS["incidents"])
+    layer.update(url=url_for("incidents_api.incidents"), title=_("事件"), visible=True, colors=STATE_COLORS)
+    focus = {"layer": "incidents", "id": focus_id,
+             "url": url_for("incidents_api.item", incident_id=focus_id)} if focus_id else None
+    add_layers(m, [layer], focus=focus, texts={"layers": _("图层"), "loading": _("加载中…"), "empty": _("无数据"),
+                                                "error": _("加载失败")})
     parts = render_parts(m)
     parts["name"] = m.get_name()
     return parts
@@ -115,7 +120,7 @@ def new():
             flash(getattr(e, "message", str(e)), "error")
     center, zoom = _user_center()
     return render_template("incidents/new.html", form=form, errors=errors, categories=services.categories(),
-                           sources=SOURCES, source_labels=SOURCE_LABELS, map=_map(center, zoom, pick=True),
+                           sources=SOURCES, source_labels=SOURCE_LABELS, map=_map(center, zoom),
                            personal=current_user.role in services.PERSONAL_ROLES), 422 if errors else 200
 
 
@@ -147,7 +152,7 @@ def detail(incident_id: int):
     companies = list(db.session.scalars(select(PropertyCompany).order_by(PropertyCompany.name)))
     from app.consultations.services import meetings_for_incident
     return render_template("incidents/detail.html", incident=incident, d=data["properties"],
-                           map=_map((lat, lon), 17), next_states=next_states(incident.state, current_user.role),
+                           map=_map((lat, lon), 17, focus_id=incident.id), next_states=next_states(incident.state, current_user.role),
                            state_labels=STATE_LABELS, source_labels=SOURCE_LABELS, colors=STATE_COLORS,
                            departments=services.departments(), workers=workers, companies=companies,
                            meetings=meetings_for_incident(incident))
