@@ -332,3 +332,56 @@ def test_map_page_opens_on_an_incident(client, auth, demo):
     r = client.get("/?focus=incidents:1")
     assert r.status_code == 200 and "/api/v1/incidents/1" in r.get_data(as_text=True)
     assert "/api/v1/incidents?open=true" in r.get_data(as_text=True)
+
+
+def test_admin_manages_categories_and_deadlines_drive_overdue(client, auth, demo):
+    admin, staff = auth.token("admin"), auth.token("staff")
+    r = post_json(client, "/api/v1/incident-categories", {
+        "code": "env.graffiti", "name": "乱涂乱画", "parent": "env", "department_id": None,
+        "deadlines": {"reported": 0.001}}, admin)
+    assert r.status_code == 201, r.get_json()
+    assert post_json(client, "/api/v1/incident-categories", {"code": "env.graffiti", "name": "x"}, admin).status_code == 409
+    assert post_json(client, "/api/v1/incident-categories", {"code": "bad code!", "name": "x"}, admin).status_code == 422
+    assert post_json(client, "/api/v1/incident-categories", {"code": "x", "name": "x",
+                                                              "deadlines": {"reported": -1}}, admin).status_code == 422
+    assert post_json(client, "/api/v1/incident-categories", {"code": "y", "name": "y"}, staff).status_code == 403
+    iid = report(client, staff, category="env.graffiti", description="墙面涂鸦").get_json()["id"]
+    db.session.execute(text("UPDATE incidents SET state_changed_at = now() - interval '1 minute' WHERE id = :i"),
+                       {"i": iid})
+    db.session.commit()
+    assert client.get(f"/api/v1/incidents/{iid}", headers=staff).get_json()["properties"]["overdue"] is True
+    r = client.patch("/api/v1/incident-categories/env.graffiti", data=json.dumps({"deadlines": {"reported": 48}}),
+                     content_type="application/json", headers=admin)
+    assert r.status_code == 200
+    assert client.get(f"/api/v1/incidents/{iid}", headers=staff).get_json()["properties"]["overdue"] is False
+    r = client.patch("/api/v1/incident-categories/env.graffiti", data=json.dumps({"active": False}),
+                     content_type="application/json", headers=admin)
+    assert r.status_code == 200
+    assert report(client, staff, category="env.graffiti").status_code == 422
+    assert client.patch("/api/v1/incident-categories/none", data="{}", content_type="application/json",
+                        headers=admin).status_code == 404
+
+
+def test_admin_issues_and_revokes_open311_keys(client, auth, demo):
+    admin = auth.token("admin")
+    r = post_json(client, "/api/v1/open311-keys", {"name": "城市大脑", "source": "other_system"}, admin)
+    assert r.status_code == 201
+    key = r.get_json()["api_key"]
+    listed = client.get("/api/v1/open311-keys", headers=admin).get_json()["keys"]
+    assert any(k["prefix"] == key[:8] for k in listed) and key not in json.dumps(listed)
+    form = {"api_key": key, "service_code": "parking", "lat": "36.0755", "long": "103.8951", "description": "违停"}
+    assert client.post("/open311/v2/requests.json", data=form).status_code == 200
+    assert client.delete(f"/api/v1/open311-keys/{r.get_json()['id']}", headers=admin).status_code == 204
+    assert client.post("/open311/v2/requests.json", data=form).status_code == 403
+    assert post_json(client, "/api/v1/open311-keys", {"name": ""}, admin).status_code == 422
+    assert post_json(client, "/api/v1/open311-keys", {"name": "x"}, auth.token("staff")).status_code == 403
+
+
+def test_grid_worker_to_do_list_holds_incidents_routed_to_them(client, auth, demo):
+    staff, worker = auth.token("staff"), auth.token("gridworker")
+    routed = report(client, staff, lon=HLS_GRID1[0], lat=HLS_GRID1[1], description="一网格待办").get_json()["id"]
+    elsewhere = report(client, staff, description="二网格事件").get_json()["id"]
+    mine = [f["id"] for f in client.get("/api/v1/incidents?mine=true", headers=worker).get_json()["features"]]
+    assert routed in mine and elsewhere not in mine
+    auth.login("gridworker")
+    assert "一网格待办" in client.get("/incidents/?mine=true").get_data(as_text=True)

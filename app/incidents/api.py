@@ -20,7 +20,7 @@ from gis.geometry import GeometryError, parse_bbox
 
 bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1")
 LIST_PARAMS = {"bbox", "limit", "offset", "sort", "state", "category", "grid", "source", "overdue", "open",
-               "from", "to", "q", "_", "lang", "format", "count"}
+               "from", "to", "q", "_", "lang", "format", "count", "mine"}
 REPORT_ROLES = ("admin", "staff", "grid_worker", "patrol", "planner", "leader")
 
 
@@ -80,6 +80,10 @@ def parse_filters(args) -> dict:
     for name in ("overdue", "open"):
         if args.get(name):
             f[name] = _bool(name, args[name])
+    if args.get("mine") and _bool("mine", args["mine"]):
+        # Open incidents offered or dispatched to the current user: a grid worker's to-do list.
+        f["mine"] = current_user.id
+        f["open"] = True
     for name in ("from", "to"):
         if args.get(name):
             f[name] = _date(name, args[name])
@@ -245,15 +249,76 @@ def photo(incident_id: int, photo_id: int):
     return resp
 
 
+def _category_json(c) -> dict:
+    return {"code": c.code, "name": c.name, "name_en": c.name_en, "parent": c.parent.code if c.parent else None,
+            "department_id": c.department_id, "department": c.department, "deadlines": c.deadlines,
+            "attributes": c.attributes, "active": c.active}
+
+
 @bp.get("/incident-categories")
 def category_list():
-    """The category tree with departments and stage deadlines (hours)."""
+    """The category tree with departments and stage deadlines (hours); ``?all=true`` adds inactive ones."""
     require_login()
-    return {"categories": [{"code": c.code, "name": c.name, "name_en": c.name_en,
-                            "parent": c.parent.code if c.parent else None, "department_id": c.department_id,
-                            "department": c.department, "deadlines": c.deadlines, "attributes": c.attributes}
-                           for c in services.categories()],
+    return {"categories": [_category_json(c) for c in services.categories(request.args.get("all") != "true")],
             "departments": [{"id": d.id, "code": d.code, "name": d.name} for d in services.departments()]}
+
+
+@bp.post("/incident-categories")
+def category_create():
+    """Admin: add a category ``{code, name, name_en, parent, department_id, deadlines, attributes}``."""
+    require_role("admin")
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ApiError(422, "send a JSON object", {"body": "not an object"})
+    return _category_json(services.create_category(body)), 201
+
+
+@bp.patch("/incident-categories/<code>")
+def category_update(code: str):
+    """Admin: change a category (deadlines, department, names, parent, attributes, active)."""
+    require_role("admin")
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ApiError(422, "send a JSON object", {"body": "not an object"})
+    return _category_json(services.update_category(code, body))
+
+
+@bp.get("/open311-keys")
+def open311_keys():
+    """Admin: the Open311 API keys (prefix only; keys are shown once, when created)."""
+    require_role("admin")
+    from app.open311.services import list_keys
+    return {"keys": [{"id": k.id, "name": k.name, "prefix": k.prefix, "source": k.source,
+                      "created_at": k.created_at.isoformat(), "revoked": k.revoked} for k in list_keys()]}
+
+
+@bp.post("/open311-keys")
+def open311_key_create():
+    """Admin: issue a key ``{name, source}``; the answer holds the key, once."""
+    require_role("admin")
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ApiError(422, "send a JSON object", {"body": "not an object"})
+    name, source = body.get("name"), body.get("source", "open311")
+    errors = {}
+    if not isinstance(name, str) or not name.strip() or len(name) > 128:
+        errors["name"] = "required, at most 128 characters"
+    if source not in ("open311", "hotline", "other_system", "web"):
+        errors["source"] = "one of open311, hotline, other_system, web"
+    if errors:
+        raise ApiError(422, "; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+    from app.open311.services import create_key
+    row, key = create_key(name.strip(), source=source)
+    return {"id": row.id, "name": row.name, "prefix": row.prefix, "source": row.source, "api_key": key}, 201
+
+
+@bp.delete("/open311-keys/<int:key_id>")
+def open311_key_revoke(key_id: int):
+    """Admin: revoke a key."""
+    require_role("admin")
+    from app.open311.services import revoke_key_id
+    revoke_key_id(key_id)
+    return "", 204
 
 
 ERROR = {"$ref": "#/components/responses/Error"}
@@ -268,7 +333,8 @@ OPENAPI_PATHS = {
                                _P("state", "comma-separated states", {"type": "string"}),
                                _P("category", "category codes (subtree)"), _P("grid", "area code prefix"),
                                _P("source", "comma-separated sources"), _P("overdue", "true/false"),
-                               _P("open", "true: only open states"), _P("from", "reported on/after (date)"),
+                               _P("open", "true: only open states"),
+                               _P("mine", "true: open incidents offered or dispatched to me"), _P("from", "reported on/after (date)"),
                                _P("to", "reported up to (date, inclusive)"), _P("q", "text in the description"),
                                _P("sort", "reported_at, id, state, state_changed_at; prefix - for descending")],
                 "responses": {"200": {"description": "FeatureCollection", "content": {"application/geo+json": {}}},
@@ -318,7 +384,23 @@ OPENAPI_PATHS = {
         "parameters": [_P("id", "incident id", {"type": "integer"}, "path"),
                        _P("photo_id", "photo id", {"type": "integer"}, "path"), _P("size", "thumb")],
         "responses": {"200": {"description": "image"}, "401": ERROR, "404": ERROR}}},
-    "/api/v1/incident-categories": {"get": {
-        "summary": "category tree, departments, deadlines", "tags": ["incidents"],
-        "responses": {"200": {"description": "categories"}, "401": ERROR}}},
+    "/api/v1/incident-categories": {
+        "get": {"summary": "category tree, departments, deadlines", "tags": ["incidents"],
+                "parameters": [_P("all", "true: include inactive categories")],
+                "responses": {"200": {"description": "categories"}, "401": ERROR}},
+        "post": {"summary": "admin: add a category", "tags": ["incidents"],
+                 "responses": {"201": {"description": "created"}, "403": ERROR, "409": ERROR, "422": ERROR}}},
+    "/api/v1/incident-categories/{code}": {"patch": {
+        "summary": "admin: change a category (deadlines, department, names, parent, attributes, active)",
+        "tags": ["incidents"], "parameters": [_P("code", "category code", None, "path")],
+        "responses": {"200": {"description": "changed"}, "403": ERROR, "404": ERROR, "422": ERROR}}},
+    "/api/v1/open311-keys": {
+        "get": {"summary": "admin: Open311 API keys (prefixes)", "tags": ["open311"],
+                "responses": {"200": {"description": "keys"}, "403": ERROR}},
+        "post": {"summary": "admin: issue an Open311 API key (returned once)", "tags": ["open311"],
+                 "responses": {"201": {"description": "the key"}, "403": ERROR, "422": ERROR}}},
+    "/api/v1/open311-keys/{id}": {"delete": {
+        "summary": "admin: revoke an Open311 API key", "tags": ["open311"],
+        "parameters": [_P("id", "key id", {"type": "integer"}, "path")],
+        "responses": {"204": {"description": "revoked"}, "403": ERROR, "404": ERROR}}},
 }

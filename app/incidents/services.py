@@ -436,6 +436,9 @@ def filter_conditions(scope: Scope, f: dict) -> list:
         conds.append(~overdue_sql())
     if f.get("open") is True:
         conds.append(Incident.state.in_(OPEN_STATES))
+    if f.get("mine"):
+        conds.append(or_(Incident.assignee_id == f["mine"],
+                         Incident.id.in_(select(Offer.incident_id).where(Offer.user_id == f["mine"]))))
     if f.get("from"):
         conds.append(Incident.reported_at >= f["from"])
     if f.get("to"):
@@ -553,3 +556,101 @@ def incident_dict(incident: Incident, user, with_personal: bool = True) -> dict:
 def photos_of(incident_id: int) -> list[Photo]:
     """Photos of an incident, oldest first."""
     return list(db.session.scalars(select(Photo).where(Photo.incident_id == incident_id).order_by(Photo.id)))
+
+
+# --- admin: the category tree ------------------------------------------------------------------
+
+def _category_values(body: dict, partial: bool) -> dict:
+    from app.incidents.workflow import TIMED_STAGES
+    errors, values = {}, {}
+    if not partial or "code" in body:
+        code = body.get("code")
+        if not isinstance(code, str) or not code or len(code) > 64 or \
+                not all(c.isascii() and (c.isalnum() or c in "._-") for c in code):
+            errors["code"] = "required: letters, digits, '.', '_' or '-' (at most 64)"
+        else:
+            values["code"] = code
+    for name, limit, required in (("name", 128, not partial), ("name_en", 128, False)):
+        if name in body or required:
+            v = body.get(name)
+            if v is None and not required:
+                values[name] = None
+            elif not isinstance(v, str) or not v.strip() or len(v) > limit:
+                errors[name] = f"a text of at most {limit} characters"
+            else:
+                values[name] = v.strip()
+    if "parent" in body:
+        parent = body["parent"]
+        if parent is None:
+            values["parent_id"] = None
+        else:
+            pid = db.session.scalar(select(IncidentCategory.id).where(IncidentCategory.code == parent)) \
+                if isinstance(parent, str) else None
+            if pid is None:
+                errors["parent"] = "unknown category code"
+            else:
+                values["parent_id"] = pid
+    if "department_id" in body:
+        dep = body["department_id"]
+        if dep is not None and (isinstance(dep, bool) or not isinstance(dep, int) or db.session.get(Department, dep) is None):
+            errors["department_id"] = "unknown department"
+        else:
+            values["department_id"] = dep
+            values["department"] = db.session.get(Department, dep).name if dep else None
+    if "deadlines" in body:
+        d = body["deadlines"]
+        if not isinstance(d, dict) or any(k not in TIMED_STAGES or isinstance(v, bool)
+                                          or not isinstance(v, (int, float)) or not 0 < v <= 24 * 365
+                                          for k, v in d.items()):
+            errors["deadlines"] = f"an object of hours (0 < h ≤ 8760) per stage: {', '.join(TIMED_STAGES)}"
+        else:
+            values["deadlines"] = d
+    if "attributes" in body:
+        a = body["attributes"]
+        if not isinstance(a, list) or any(not isinstance(x, dict) or not isinstance(x.get("code"), str)
+                                          or not x["code"] for x in a):
+            errors["attributes"] = "a list of {code, description, datatype, required, values}"
+        else:
+            values["attributes"] = a
+    if "active" in body:
+        if not isinstance(body["active"], bool):
+            errors["active"] = "true or false"
+        else:
+            values["active"] = body["active"]
+    if errors:
+        raise ApiError(422, "; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+    return values
+
+
+def create_category(body: dict) -> IncidentCategory:
+    """Add a node to the category tree (admin)."""
+    values = _category_values(body, partial=False)
+    if db.session.scalar(select(IncidentCategory.id).where(IncidentCategory.code == values["code"])):
+        raise ApiError(409, f"category {values['code']} exists", {"code": "taken"})
+    values.setdefault("deadlines", {})
+    values.setdefault("attributes", [])
+    cat = IncidentCategory(**values)
+    db.session.add(cat)
+    db.session.flush()
+    record("insert", "incident_categories", cat.id, after=snapshot(cat))
+    db.session.commit()
+    return cat
+
+
+def update_category(code: str, body: dict) -> IncidentCategory:
+    """Change a category's names, parent, department, deadlines, attributes or active flag (admin)."""
+    cat = db.session.scalar(select(IncidentCategory).where(IncidentCategory.code == code))
+    if cat is None:
+        raise ApiError(404, f"no category {code}")
+    values = _category_values(body, partial=True)
+    if values.get("parent_id") == cat.id:
+        raise ApiError(422, "a category cannot be its own parent", {"parent": "itself"})
+    if "code" in values and values["code"] != cat.code:
+        raise ApiError(422, "codes do not change (Open311 clients keep them)", {"code": "immutable"})
+    before = snapshot(cat)
+    for k, v in values.items():
+        setattr(cat, k, v)
+    db.session.flush()
+    record("update", "incident_categories", cat.id, before=before, after=snapshot(cat))
+    db.session.commit()
+    return cat

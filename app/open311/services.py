@@ -54,6 +54,21 @@ def revoke_key(prefix: str) -> int:
     return len(rows)
 
 
+def list_keys() -> list[Open311Key]:
+    """Every key, newest first."""
+    return list(db.session.scalars(select(Open311Key).order_by(Open311Key.id.desc())))
+
+
+def revoke_key_id(key_id: int) -> None:
+    """Revoke one key by id (404 when unknown)."""
+    row = db.session.get(Open311Key, key_id)
+    if row is None:
+        raise ApiError(404, f"no Open311 key {key_id}")
+    row.revoked = True
+    record("update", "open311_keys", row.id, after={"revoked": True})
+    db.session.commit()
+
+
 def key_for(raw: str | None) -> Open311Key | None:
     """The active key matching ``raw``."""
     if not raw or len(raw) > 200:
