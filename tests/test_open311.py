@@ -172,3 +172,12 @@ def test_bad_queries_are_open311_error_arrays(client, demo, url, status):
     else:
         body = r.get_json()
         assert body[0]["code"] == status and body[0]["description"]
+
+
+def test_xml_is_well_formed_whatever_the_resident_typed():
+    from app.open311.xmlfmt import to_xml
+    text = to_xml("service_requests", [{"service_request_id": 7, "description": "<b>&\x0b\"'", "media_url": None,
+                                        "lat": 36.05}])
+    root = ET.fromstring(text.encode())
+    assert root.find("request/description").text == "<b>&\"'"
+    assert root.find("request/media_url").text is None and root.find("request/lat").text == "36.05"

@@ -55,10 +55,3 @@ def next_states(state: str, role: str) -> list[str]:
     """The states ``role`` may move an incident in ``state`` to."""
     return [to for to, roles in TRANSITIONS.get(state, {}).items() if role in roles]
 
-
-def stage_hours(deadlines: dict | None, state: str) -> float | None:
-    """Hours allowed in ``state`` for a category (its own figure, else the default)."""
-    if state not in TIMED_STAGES:
-        return None
-    value = (deadlines or {}).get(state, DEFAULT_DEADLINES.get(state))
-    return float(value) if value is not None else None

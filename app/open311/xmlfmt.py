@@ -4,7 +4,11 @@ A list under a plural name becomes one child element per item named by the
 singular (``attributes`` → ``attribute``, ``values`` → ``value``); ``None``
 becomes an empty element, booleans ``true``/``false``.
 """
+import re
 from xml.sax.saxutils import escape
+
+# Characters XML 1.0 cannot carry at all (a resident's text may hold them).
+_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 SINGULAR = {"services": "service", "service_requests": "request", "attributes": "attribute", "values": "value",
             "endpoints": "endpoint", "formats": "format", "errors": "error", "keywords": "keyword"}
@@ -15,7 +19,7 @@ def _value(v) -> str:
         return ""
     if isinstance(v, bool):
         return "true" if v else "false"
-    return escape(str(v))
+    return escape(_INVALID.sub("", str(v)))
 
 
 def _element(name: str, value, out: list[str]) -> None:
