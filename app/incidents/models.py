@@ -8,7 +8,7 @@ from datetime import datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, SmallInteger,
-                        String, Text, func)
+                        String, Text, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -48,6 +48,11 @@ class Incident(db.Model):
         CheckConstraint(f"state IN {STATES}", name="ck_incidents_state"),
         Index("ix_incidents_category_reported", "category_id", "reported_at"),
         Index("ix_incidents_state_reported", "state", "reported_at"),
+        # Migration 0003_incidents: stage times, and the open share of a year's million rows.
+        Index("ix_incidents_state_changed", "state", "state_changed_at"),
+        Index("ix_incidents_open_reported", "reported_at", postgresql_where=text(f"state IN {OPEN_STATES}")),
+        Index("ix_incidents_open_geom", "geom", postgresql_using="gist",
+              postgresql_where=text(f"state IN {OPEN_STATES}")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
