@@ -18,6 +18,8 @@ FEATURES = [
     "app.areas",
     "app.basemap",
     "app.incidents",
+    "app.consultations",
+    "app.open311",
     "app.api",
     "app.tiles",
     "app.ogcapi",
