@@ -1,7 +1,7 @@
 """households, visits, care plans, wishes, volunteers, activities
 
 Revision ID: 0005_households
-Revises: 0002_incidents_core
+Revises: 0003_incidents
 Create Date: 2026-11-25 12:09:07.023612
 
 """
@@ -11,7 +11,7 @@ from geoalchemy2 import Geometry
 
 # revision identifiers, used by Alembic.
 revision = '0005_households'
-down_revision = '0002_incidents_core'
+down_revision = '0003_incidents'
 branch_labels = None
 depends_on = None
 
