@@ -26,8 +26,8 @@ def march_story():
         add_incident(*NW, at(d), state="filed")
     add_incident(*NW, at(10), state="closed", closed=at(11))          # 24 h
     add_incident(*NW, at(12), state="closed", closed=at(14))          # 48 h
-    add_incident(*SE, at(3), category="drainage", state="closed", closed=at(3, 16))   # 6 h
-    add_incident(*SE, at(20), category="drainage", state="rejected")
+    add_incident(*SE, at(3), category="drainage.sewage", state="closed", closed=at(3, 16))   # 6 h
+    add_incident(*SE, at(20), category="drainage.sewage", state="rejected")
     for d in (1, 10, 20):
         add_incident(*NW, at(d, month=2), state="closed", closed=at(d + 1, month=2))
     db.session.commit()
@@ -55,11 +55,11 @@ def test_community_dashboard_counts_per_grid_with_previous_period(app, auth):
     assert g1["incidents_reported"]["prev"] == 3
     assert g1["incidents_closed"]["cur"] == 2 and g4["incidents_closed"]["cur"] == 1
     assert g1["median_close_hours"]["cur"] == 36.0 and total["median_close_hours"]["cur"] == 24.0
-    # Filed on 2, 5, 9 March and never closed: past the 126 h allowed by 31 March. The rejected one is not overdue.
+    # Filed on 2, 5, 9 March and never closed: past the 54 h the category allows, by 31 March. The rejected one is not overdue.
     assert g1["incidents_overdue"]["cur"] == 3 and g4["incidents_overdue"]["cur"] == 0
     assert g1["incidents_reported"]["change"] == round((5 - 3) * 100 / 3, 1)
     cats = {c["code"]: c for c in data["by_category"]}
-    assert cats["sanitation"]["n"] == 2 and cats["drainage"]["median"] == 6.0
+    assert cats["env.litter"]["n"] == 2 and cats["drainage.sewage"]["median"] == 6.0
 
 
 def test_chargers_per_thousand_households_per_community(app, auth):

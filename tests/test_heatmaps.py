@@ -24,7 +24,7 @@ def categories():
     return ensure_categories()
 
 
-def add_incident(lon, lat, when, category="sanitation", state="filed", source="hotline", closed=None):
+def add_incident(lon, lat, when, category="env.litter", state="filed", source="hotline", closed=None):
     cats = categories()
     return db.session.execute(text(
         "INSERT INTO incidents (category_id, source, state, description, reporter_name, reporter_phone, "
@@ -138,14 +138,14 @@ def test_empty_period_gives_no_cells(client, auth):
 
 def test_category_state_and_channel_filters_narrow_the_bins(client, auth):
     bb = (103.780, 36.044, 103.790, 36.052)
-    scatter(5, bb, seed=1, category="sanitation", state="closed", source="hotline")
-    scatter(3, bb, seed=2, category="drainage", state="filed", source="grid_worker")
-    scatter(2, bb, seed=3, category="ebike_hazard", state="filed", source="hotline")
+    scatter(5, bb, seed=1, category="env.litter", state="closed", source="hotline")
+    scatter(3, bb, seed=2, category="drainage.sewage", state="filed", source="grid_worker")
+    scatter(2, bb, seed=3, category="ebike.flying_wire", state="filed", source="hotline")
     auth.login("leader")
     total = lambda **f: get(client, "/api/v1/heat/cells", bbox=HUALINSHAN_BBOX, zoom=15, **MARCH, **f)[1]["total"]
     assert total() == 10
-    assert total(category="drainage") == 3
-    assert total(category="drainage,sanitation") == 8
+    assert total(category="drainage") == 3             # a parent takes its sub-categories
+    assert total(category="drainage.sewage,env.litter") == 8
     assert total(state="filed") == 5
     assert total(channel="hotline") == 7
     assert total(channel="hotline", state="filed") == 2
@@ -269,7 +269,7 @@ def test_drill_into_a_bin_lists_its_incidents_without_reporter_details(client, a
     r, rows = get(client, "/api/v1/heat/drill", bbox=HUALINSHAN_BBOX, zoom=16, i=i, j=j, **MARCH)
     assert r.status_code == 200 and len(rows["rows"]) == n
     assert all("reporter_name" not in row and "reporter_phone" not in row for row in rows["rows"])
-    assert rows["rows"][0]["category"] == "环境卫生"
+    assert rows["rows"][0]["category"] == "垃圾杂物堆放"
     r, _ = get(client, "/api/v1/heat/drill", bbox=HUALINSHAN_BBOX, zoom=16, i="x", j=1)
     assert r.status_code == 400
 

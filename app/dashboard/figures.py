@@ -145,13 +145,29 @@ def _closed(ctx):
 
 
 def _overdue(ctx):
-    """Open at the end of the period and past the category's total deadline (computed, never typed in).
+    """Incidents overdue at the end of the period (computed, never typed in).
 
-    "Open at the end" is ``closed_at IS NULL`` (partial index) or closed after the end (closed_at index),
-    looked at over the year before the end.
+    For a period that ends now or later, the incidents feature's own rule decides (an open incident
+    longer in its current stage than its category allows: ``app.incidents.services.overdue_sql``), so
+    the dashboard and the incident lists agree. For a past period the stage history is not replayed:
+    an incident counts when it was still open at the period's end and older than the sum of its
+    category's stage deadlines (126 h when it has none).
     """
-    dl = deadlines()
     unit = _unit(ctx)
+    now = dt.datetime.now(ctx.end.tzinfo)
+    if ctx.end >= now:
+        try:
+            from app.incidents.models import Incident, IncidentCategory
+            from app.incidents.services import overdue_sql
+        except ImportError:
+            pass
+        else:
+            stmt = select(unit.label("unit"), func.count().label("v")) \
+                .select_from(Incident.__table__.join(GRIDS, GRIDS.c.id == Incident.grid_id)
+                             .join(IncidentCategory.__table__, IncidentCategory.id == Incident.category_id)) \
+                .where(in_area(ctx.area), overdue_sql(Incident, IncidentCategory)).group_by(unit)
+            return {r.unit: r.v for r in db.session.execute(stmt)}
+    dl = deadlines()
     stmt = select(unit.label("unit"), func.count().label("v")) \
         .select_from(INC.join(GRIDS, GRIDS.c.id == INC.c.grid_id).join(dl, dl.c.id == INC.c.category_id)) \
         .where(in_area(ctx.area), INC.c.reported_at < ctx.end, INC.c.reported_at >= ctx.end - dt.timedelta(days=366),

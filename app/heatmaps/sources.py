@@ -25,9 +25,9 @@ HEAT_ROLES = ("admin", "leader", "planner", "staff")
 PERSONAL_ROLES = ("admin", "staff", "grid_worker")
 STAFF_ROLES = ("admin", "leader", "planner", "staff", "grid_worker")
 
-# Incident categories that make the e-bike hazard and bad-parking sources (code or code prefix).
+# Incident categories that make the e-bike hazard and bad-parking sources (code prefix: the demo's ``ebike``/``ebike.*`` and ``bikes``/``bikes.*``).
 EBIKE_HAZARD_PREFIX = "ebike"
-BAD_PARKING_PREFIX = "bike_parking"
+BAD_PARKING_PREFIX = "bikes"
 
 
 @dataclass(frozen=True)

@@ -29,16 +29,19 @@ COMMUNITIES_PER_STREET = (3, 3)
 GRIDS_PER_COMMUNITY = (4, 4)
 DESCRIPTION = "模拟事件（seed scale）"
 
-# code, name, name_en, weight, deadlines (hours per stage)
+# The incident categories of the demo (app/incidents/demo.py): code, name, English name, share of reports.
 CATEGORIES = [
-    ("sanitation", "环境卫生", "Sanitation", 30),
-    ("drainage", "排水设施", "Drainage and sewage", 10),
-    ("road", "道路设施", "Roads and pavements", 12),
-    ("greenery", "园林绿化", "Green spaces", 8),
-    ("bike_parking", "车辆乱停放", "Bad bike parking", 18),
-    ("ebike_hazard", "电动车充电隐患", "E-bike charging hazard", 7),
-    ("noise", "噪声扰民", "Noise", 8),
-    ("neighbour", "邻里纠纷", "Neighbour disputes", 7),
+    ("env.litter", "垃圾杂物堆放", "Litter and dumped rubbish", 18),
+    ("env.uncleaned", "卫生死角无人清扫", "Area nobody cleans", 10),
+    ("drainage.sewage", "污水外溢", "Sewage overflow", 8),
+    ("drainage.manhole", "井盖缺失破损", "Missing or broken manhole cover", 4),
+    ("parking", "违法停车", "Illegal parking", 10),
+    ("bikes.misparked", "共享单车乱停放", "Shared bikes parked anywhere", 15),
+    ("ebike.flying_wire", "飞线充电", "Charging cable run from a flat", 5),
+    ("ebike.indoor", "电动车入户充电", "E-bike charged indoors or in a stairwell", 4),
+    ("facilities.streetlight", "路灯损坏", "Broken streetlight", 8),
+    ("facilities.damaged", "设施损坏", "Damaged public facility", 8),
+    ("dispute", "邻里纠纷", "Neighbour dispute", 7),
 ]
 DEADLINES = {"reported": 2, "filed": 4, "dispatched": 24, "in_progress": 72, "responded": 24}
 CHANNELS = [("hotline", 30), ("grid_worker", 35), ("patrol", 15), ("walk_in", 6), ("web", 6),
@@ -202,7 +205,8 @@ def seed_buildings(n: int, seed: int) -> int:
 # ---- incidents -----------------------------------------------------------------------------------
 
 def ensure_categories() -> dict[str, int]:
-    """The categories synthetic incidents use (created when missing); code → id."""
+    """The categories synthetic incidents use; code → id. The demo makes them (with their tree and
+    deadlines); without the demo they are created flat with the usual deadlines."""
     import json
     for code, name, name_en, _ in CATEGORIES:
         db.session.execute(sa.text(
@@ -229,7 +233,7 @@ def generate_incidents(n: int, seed: int, days: int, now: dt.datetime, categorie
         raise RuntimeError("no buildings: run `flask seed demo` (or pass --buildings) first")
     bx, by, bw = (np.array(c, dtype=float) for c in zip(*b))
     # A few hot buildings draw many reports (markets, old compounds): a heavy-tailed weight.
-    hot = rng.pareto(1.5, size=len(bw)) + 1
+    hot = rng.pareto(3.0, size=len(bw)) + 1
     w = bw * hot
     k = rng.choice(len(bw), size=n, p=w / w.sum())
     lon = bx[k] + rng.normal(0, 0.0005, n)

@@ -21,7 +21,7 @@ def upgrade():
     op.create_index('ix_incidents_closed_at', 'incidents', ['closed_at'],
                     postgresql_where=sa.text('closed_at IS NOT NULL'))
     # Overdue = still open at a period's end: the open ones are few, find them without the year's rows.
-    op.create_index('ix_incidents_open_reported', 'incidents', ['reported_at'],
+    op.create_index('ix_incidents_unclosed_reported', 'incidents', ['reported_at'],
                     postgresql_where=sa.text('closed_at IS NULL'))
     # One row per synthetic batch (`seed scale`): what was made from which seed, so a rerun
     # with the same seed and size adds nothing and a different size replaces the batch.
@@ -39,6 +39,6 @@ def upgrade():
 
 def downgrade():
     op.drop_table('seed_scale_runs')
-    op.drop_index('ix_incidents_open_reported', table_name='incidents')
+    op.drop_index('ix_incidents_unclosed_reported', table_name='incidents')
     op.drop_index('ix_incidents_closed_at', table_name='incidents')
     op.drop_index('ix_incidents_source_reported', table_name='incidents')
