@@ -90,7 +90,7 @@ def test_dashboard_page_shows_figures_and_svg_charts(client, auth):
     r = client.get("/dashboard?area=620103002001&from=2021-03-01&to=2021-03-31")
     html = r.get_data(as_text=True)
     assert r.status_code == 200
-    assert "华林山社区第1网格" in html and "<svg" in html and "上报事件" in html
+    assert "华林山社区第1网格" in html and "<svg" in html and "上报事件数" in html
     assert "cdn" not in html.lower() and "<script" not in html.split("</header>")[1]
 
 

@@ -230,7 +230,7 @@ def _bike_zones(ctx):
     return _per_thousand(grouped(ctx, BZ, func.count(), BZ.c.status == "active"), households(ctx))
 
 
-register_figure(Figure("incidents_reported", _l("上报事件"), _l("件"), _reported,
+register_figure(Figure("incidents_reported", _l("上报事件数"), _l("件"), _reported,
                        {"incidents": ("grid_id", "reported_at")}, order=10))
 register_figure(Figure("incidents_closed", _l("结案事件"), _l("件"), _closed,
                        {"incidents": ("grid_id", "closed_at")}, better="higher", order=11))
