@@ -380,9 +380,6 @@ def seed_incidents(n: int, seed: int, days: int = 365, now: dt.datetime | None =
     prev = _run("incidents", seed)
     if prev and prev.rows == n:
         return 0
-    if prev:
-        db.session.execute(sa.text("DELETE FROM incidents WHERE id BETWEEN :a AND :b"),
-                           {"a": prev.first_id, "b": prev.last_id})
     categories = ensure_categories()
     now = now or dt.datetime.now(TZ)
     PHASES.clear()
@@ -405,6 +402,12 @@ def seed_incidents(n: int, seed: int, days: int = 365, now: dt.datetime | None =
     existing = db.session.scalar(sa.text("SELECT reltuples FROM pg_class WHERE oid = 'incidents'::regclass"))
     bulk = bulk_load("incidents", enabled=n >= 50_000 and n >= 0.3 * max(existing or 0, 0))
     with bulk:
+        if prev:
+            # Inside bulk_load: the unindexed self-reference (duplicate_of_id) would otherwise be
+            # checked by a scan of the table for every deleted row.
+            with _phase("delete previous batch"):
+                db.session.execute(sa.text("DELETE FROM incidents WHERE id BETWEEN :a AND :b"),
+                                   {"a": prev.first_id, "b": prev.last_id})
         db.session.execute(sa.text("ALTER TABLE incidents DISABLE TRIGGER trg_incidents_assign_grid"))
         with _phase("copy"):
             _copy("incidents", columns, csv)
