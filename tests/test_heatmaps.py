@@ -332,3 +332,26 @@ def test_choropleth_overlay_is_offered_on_the_main_map_to_leaders(client, auth):
     auth.login("leader")
     html = client.get("/").get_data(as_text=True)
     assert "heat_incidents" in html and "/api/v1/heat/areas" in html
+
+
+def test_source_without_grids_is_scoped_by_geometry_and_binned_only(client, auth):
+    """Patrol positions carry no grid (ingest speed): the user's area polygon limits them."""
+    from app.heatmaps.sources import SOURCES, HeatSource, _available, register_source
+    db.session.execute(text("CREATE TABLE scratch_positions (fixed_at timestamptz, patrol_id int, "
+                            "geom geometry(Point, 4326))"))
+    for lon, lat, n in ((103.7845, 36.0475, 6), (103.838, 36.049, 7)):      # Xiyuan street; Jiuquan Road street
+        for _ in range(n):
+            db.session.execute(text("INSERT INTO scratch_positions VALUES ('2021-03-05 10:00+08', 1, "
+                                    "ST_SetSRID(ST_MakePoint(:x, :y), 4326))"), {"x": lon, "y": lat})
+    db.session.commit()
+    register_source(HeatSource(name="scratch_positions", title="巡查", table="scratch_positions", time="fixed_at",
+                               grid=None, personal=True, drill=(("fixed_at", "fixed_at"),), drill_order="fixed_at"))
+    try:
+        auth.login("xiyuan")
+        _, data = get(client, "/api/v1/heat/cells", source="scratch_positions", bbox=BOTH_BBOX, zoom=15, **MARCH)
+        assert data["total"] == 6
+        r, _ = get(client, "/api/v1/heat/areas", source="scratch_positions", bbox=BOTH_BBOX, zoom=15, **MARCH)
+        assert r.status_code == 400
+    finally:
+        SOURCES.pop("scratch_positions", None)
+        _available.pop("scratch_positions", None)

@@ -276,5 +276,20 @@ def _volunteer_hours(ctx):
 register_figure(Figure("volunteer_hours", _l("志愿服务时长"), _l("小时"), _volunteer_hours,
                        {"signups": ("activity_id", "occurs_on", "hours", "attended"), "activities": ("id", "area_id")},
                        better="higher", digits=1, order=32, additive=False))
-register_figure(sum_figure("patrol_km", _l("巡查里程"), "patrols", "started_at", "distance_km",
-                           unit=_l("公里"), order=33))
+PATROLS = sa.table("patrols", sa.column("area_id"), sa.column("started_at"), sa.column("distance_m"))
+
+
+def _patrol_km(ctx):
+    """Kilometres walked by patrols that started in the period, per unit of the patrol's area."""
+    unit = func.substr(AREAS.c.code, 1, ctx.length)
+    stmt = select(unit.label("unit"), (func.sum(PATROLS.c.distance_m) / 1000.0).label("v")) \
+        .select_from(PATROLS.join(AREAS, AREAS.c.id == PATROLS.c.area_id)) \
+        .where(AREAS.c.code.startswith(ctx.area, autoescape=True), func.length(AREAS.c.code) >= ctx.length,
+               PATROLS.c.started_at >= ctx.start, PATROLS.c.started_at < ctx.end) \
+        .group_by(unit)
+    return {r.unit: round(float(r.v), 1) for r in db.session.execute(stmt) if r.v is not None}
+
+
+register_figure(Figure("patrol_km", _l("巡查里程"), _l("公里"), _patrol_km,
+                       {"patrols": ("area_id", "started_at", "distance_m")}, better="higher", digits=1, order=33,
+                       additive=False))

@@ -63,7 +63,12 @@ def _conditions(q: HeatQuery, t: sa.TableClause, scope: Scope, use_bbox: bool = 
             conds.append(t.c[f.column].in_(values))
     if src.where is not None:
         conds.append(src.where(t))
-    conds.append(grid_clause(scope, t.c[src.grid], t.c[src.geom] if src.geom else None))
+    if src.grid:
+        conds.append(grid_clause(scope, t.c[src.grid], t.c[src.geom] if src.geom else None))
+    elif not scope.everything:
+        area_geom = select(sa.column("geom")).select_from(sa.table("areas", sa.column("id"), sa.column("geom"))) \
+            .where(sa.column("id") == scope.area_id).scalar_subquery()
+        conds.append(func.ST_Intersects(t.c[src.geom], area_geom))
     return conds
 
 

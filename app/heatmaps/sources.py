@@ -49,7 +49,7 @@ class HeatSource:
     table: str
     geom: str | None = "geom"                 # None: no location of its own, shown per area only
     time: str | None = "reported_at"          # None: a stock (chargers), not events in time
-    grid: str = "grid_id"
+    grid: str | None = "grid_id"              # None: no grid column (positions): scoped by geometry, bins only
     filters: tuple[Filter, ...] = ()
     personal: bool = False
     # Extra fixed condition on the table (Core), e.g. "incidents of the e-bike categories".
@@ -66,10 +66,9 @@ class HeatSource:
         return PERSONAL_ROLES if self.personal else STAFF_ROLES
 
     def columns(self) -> set[str]:
-        cols = {self.grid, "id", *(f.column for f in self.filters), *self.extra_columns,
-                *(c for _, c in self.drill)}
-        if self.geom:
-            cols.add(self.geom)
+        cols = {*(f.column for f in self.filters), *self.extra_columns, *(c for _, c in self.drill),
+                self.drill_order}
+        cols |= {c for c in (self.geom, self.grid) if c}
         if self.time:
             cols.add(self.time)
         return cols
@@ -227,6 +226,10 @@ register_source(HeatSource(
     drill=(("id", "id"), ("posted_at", "posted_at"), ("status", "status")), drill_order="posted_at",
     unit=_l("个"), order=45))
 register_source(HeatSource(
-    name="positions", title=_l("巡查覆盖"), table="positions", time="recorded_at", unit=_l("个定位点"),
+    name="positions", title=_l("巡查覆盖"), table="positions", time="fixed_at", grid=None, unit=_l("个定位点"),
     personal=True,  # where a named patrol member was, minute by minute
-    drill=(("id", "id"), ("recorded_at", "recorded_at")), drill_order="recorded_at", order=50))
+    drill=(("fixed_at", "fixed_at"), ("patrol_id", "patrol_id")), drill_order="fixed_at", order=50))
+register_source(HeatSource(
+    name="bad_parking_spots", title=_l("巡查发现乱停放"), table="bad_parking_spots", time="found_at",
+    drill=(("id", "id"), ("found_at", "found_at"), ("bikes", "bikes"), ("reparked", "reparked")),
+    drill_order="found_at", unit=_l("处"), order=35))

@@ -34,7 +34,7 @@ def _json(payload: dict):
 def source_catalogue() -> list[dict]:
     """Sources and their filters, for the page's controls."""
     return [{"name": s.name, "title": str(s.title), "personal": s.personal, "timed": s.time is not None,
-             "binned": s.geom is not None,
+             "binned": s.geom is not None, "areas": s.grid is not None,
              "unit": str(s.unit),
              "filters": [{"name": f.name, "label": str(f.label),
                           "choices": [[v, str(lbl)] for v, lbl in f.choices()]} for f in s.filters]}
@@ -66,6 +66,8 @@ def areas():
     """Per-area choropleth (street/community/grid by zoom, or ``level``) as GeoJSON."""
     require_role(*HEAT_ROLES)
     q = parse_heat_query()
+    if q.source.grid is None:
+        raise ApiError(400, f"{q.source.name} has no grids: use /api/v1/heat/cells", {"source": "bins only"})
     level = request.args.get("level")
     if level is not None and level not in services.LEVEL_LENGTH:
         raise ApiError(400, "level must be street, community or grid", {"level": "unknown"})
@@ -93,6 +95,8 @@ def drill():
         raise ApiError(403, f"role {current_user.role!r} may not list {q.source.name} records")
     code = request.args.get("area")
     if code is not None:
+        if q.source.grid is None:
+            raise ApiError(400, f"{q.source.name} has no grids: drill into a bin (i, j)", {"area": "bins only"})
         if not code.isdigit() or len(code) not in (9, 12, 15, 18):
             raise ApiError(400, "area must be a street, community or grid code", {"area": "malformed code"})
         rows = services.drill_rows(q, current_scope(), "area", area_code=code)

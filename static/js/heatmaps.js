@@ -53,7 +53,10 @@
           "</select></label>";
       }).join("");
       // A source without locations of its own (wishes) is coloured per area only.
-      Array.prototype.forEach.call(shapeSel.options, function (o) { o.disabled = !src.binned && o.value !== "grid"; });
+      Array.prototype.forEach.call(shapeSel.options, function (o) {
+        o.disabled = o.value === "grid" ? !src.areas : !src.binned;
+      });
+      if (!src.areas && shapeSel.value === "grid") { shapeSel.value = "square"; }
       if (!src.binned) { shapeSel.value = "grid"; }
       document.getElementById("heat-period").style.display = src.timed ? "" : "none";
       document.getElementById("heat-anim").style.display = src.timed ? "" : "none";
