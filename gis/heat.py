@@ -46,10 +46,8 @@ def cell_size(zoom: float, px: int = CELL_PX) -> float:
     """
     raw = metres_per_pixel(clamp_zoom(zoom)) * px
     exp = math.floor(math.log10(raw))
-    for step in (1, 2, 5, 10):
-        if step * 10 ** exp >= raw:
-            return float(step * 10 ** exp)
-    return float(10 ** (exp + 1))
+    # The nearest 1-2-5 step on a log scale (rounding up would make bins at some zooms twice too big).
+    return float(min((step * 10 ** exp for step in (1, 2, 5, 10)), key=lambda v: abs(math.log(v / raw))))
 
 
 def hex_size(zoom: float, px: int = CELL_PX) -> float:

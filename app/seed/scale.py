@@ -285,7 +285,8 @@ def _ewkb_hex(lon: np.ndarray, lat: np.ndarray, srid: int = 4326) -> np.ndarray:
 
 def _csv(columns: list[np.ndarray]) -> str:
     """Columns of strings → CSV text (values here never hold commas, quotes or newlines)."""
-    return "\n".join(map(",".join, zip(*columns))) + "\n"
+    # Python lists zip several times faster than numpy arrays (no numpy scalar per value).
+    return "\n".join(map(",".join, zip(*(c.tolist() for c in columns)))) + "\n"
 
 
 class bulk_load:
