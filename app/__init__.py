@@ -18,6 +18,7 @@ FEATURES = [
     "app.areas",
     "app.basemap",
     "app.incidents",
+    "app.patrols",
     "app.api",
     "app.health",
     "app.mappage",
