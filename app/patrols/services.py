@@ -549,10 +549,10 @@ _STATS_SQL = text(CLEAN_SQL + """
 )
 SELECT (SELECT line FROM main) AS track,
        (SELECT ST_Length(line::geography) FROM main) AS distance_m,
-       (SELECT coalesce(sum(n), 0) FROM lines) AS fixes,
-       (SELECT count(*) FROM raw) AS raw_fixes,
-       (SELECT extract(epoch FROM max(fixed_at) - min(fixed_at)) FROM clean) AS duration_s,
-       (SELECT s FROM moving) AS moving_s,
+       (SELECT coalesce(sum(n), 0)::int FROM lines) AS fixes,
+       (SELECT count(*)::int FROM positions WHERE patrol_id = :pid) AS raw_fixes,
+       (SELECT extract(epoch FROM max(fixed_at) - min(fixed_at))::float8 FROM clean) AS duration_s,
+       (SELECT s::float8 FROM moving) AS moving_s,
        (SELECT ST_Area(ST_Transform(ST_Buffer(ST_Transform(u, srid), :half_width, 'endcap=round join=round'),
                                     4326)::geography)
           FROM (SELECT ST_Collect(line) AS u,
@@ -631,7 +631,7 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
     'type', 'Feature', 'geometry', ST_AsGeoJSON(ST_Simplify(line, :tol), 7)::json,
     'properties', json_build_object('device', device_id, 'fixes', n, 'start', t0, 'end', t1,
                                     'distance_m', round(ST_Length(line::geography)::numeric, 1))
-)), '[]'::json))
+)), '[]'::json))::text
 FROM (SELECT device_id, ST_MakeLine(geom ORDER BY fixed_at) AS line, count(*) AS n,
              min(fixed_at) AS t0, max(fixed_at) AS t1 FROM clean GROUP BY device_id) l
 WHERE ST_NPoints(line) >= 2
@@ -713,7 +713,7 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
     'type', 'Feature', 'id', s.id, 'geometry', ST_AsGeoJSON(s.geom, 7)::json,
     'properties', json_build_object('patrol_id', s.patrol_id, 'found_at', s.found_at, 'bikes', s.bikes,
         'reparked', s.reparked, 'note', s.note, 'nearest_zone', z.name,
-        'zone_distance_m', round(s.zone_distance_m::numeric, 1), 'grid', g.code)) ORDER BY s.id), '[]'::json))
+        'zone_distance_m', round(s.zone_distance_m::numeric, 1), 'grid', g.code)) ORDER BY s.id), '[]'::json))::text
 FROM (SELECT * FROM bad_parking_spots s WHERE (CAST(:pid AS int) IS NULL OR s.patrol_id = :pid)
       AND (CAST(:x0 AS float8) IS NULL OR s.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))
       AND (:everything OR s.grid_id IN (SELECT id FROM areas WHERE code LIKE :prefix)
@@ -748,7 +748,7 @@ WITH act AS (
     WHERE pos.fixed_at >= now() - make_interval(mins => :minutes)
     GROUP BY pos.device_id HAVING count(*) >= 2
 )
-SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(f), '[]'::json)) FROM (
+SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(f), '[]'::json))::text FROM (
     SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(l.geom, 7)::json,
         'properties', json_build_object('kind', 'position', 'patrol_id', a.id, 'patrol', a.title,
             'patrol_kind', a.kind, 'who', u.display_name, 'fixed_at',
