@@ -11,6 +11,7 @@ import threading
 import time
 from zoneinfo import ZoneInfo
 
+import psycopg2.errors
 from flask import current_app
 from geoalchemy2.shape import from_shape
 from sqlalchemy import and_, exists, false, or_, select, text, true
@@ -206,29 +207,39 @@ def store_fixes(device: Device, fixes: list[Fix], source: str, patrol_id: int | 
     if not fixes:
         return 0
     ensure_partitions_for([f.fixed_at for f in fixes])
-    db.session.execute(text(
-        "CREATE TEMP TABLE IF NOT EXISTS positions_load (device_id int, user_id int, patrol_id int,"
-        " fixed_at timestamptz, geom text, accuracy float8, speed float8, heading float8, altitude float8,"
-        " battery float8, source text) ON COMMIT DELETE ROWS"))
+    unique = {f.fixed_at: f for f in fixes}          # a file may repeat a point: keep one per time
     buf = io.StringIO()
 
     def v(x):
         return r"\N" if x is None else repr(float(x))
     pid = r"\N" if patrol_id is None else str(patrol_id)
-    for f in fixes:
+    for f in unique.values():
         buf.write(f"{device.id}\t{device.user_id}\t{pid}\t{f.fixed_at.isoformat()}\t"
                   f"SRID=4326;POINT({f.lon!r} {f.lat!r})\t{v(f.accuracy)}\t{v(f.speed)}\t{v(f.heading)}\t"
                   f"{v(f.altitude)}\t{v(f.battery)}\t{source}\n")
-    buf.seek(0)
+    cols = "(device_id, user_id, patrol_id, fixed_at, geom, accuracy, speed, heading, altitude, battery, source)"
     raw = db.session.connection().connection.driver_connection
+    # Fresh fixes (the usual case) go straight in with COPY; when some were stored before (a resent
+    # batch), the savepoint is rolled back and the batch goes through a staging table that skips them.
+    buf.seek(0)
     with raw.cursor() as cur:
-        cur.copy_expert("COPY positions_load FROM STDIN", buf)
-    added = db.session.execute(text(
-        "INSERT INTO positions (device_id, user_id, patrol_id, fixed_at, geom, accuracy, speed, heading,"
-        " altitude, battery, source) SELECT DISTINCT ON (device_id, fixed_at) device_id, user_id, patrol_id,"
-        " fixed_at, geom::geometry, accuracy, speed, heading, altitude, battery, source FROM positions_load"
-        " ORDER BY device_id, fixed_at ON CONFLICT (device_id, fixed_at) DO NOTHING")).rowcount
-    db.session.execute(text("TRUNCATE positions_load"))
+        cur.execute("SAVEPOINT wuwei_copy")
+        try:
+            cur.copy_expert(f"COPY positions {cols} FROM STDIN", buf)
+            cur.execute("RELEASE SAVEPOINT wuwei_copy")
+            return len(unique)
+        except psycopg2.errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT wuwei_copy")
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS positions_load (device_id int, user_id int, patrol_id int,"
+                    " fixed_at timestamptz, geom text, accuracy float8, speed float8, heading float8,"
+                    " altitude float8, battery float8, source text) ON COMMIT DELETE ROWS")
+        buf.seek(0)
+        cur.copy_expert(f"COPY positions_load {cols} FROM STDIN", buf)
+        cur.execute(f"INSERT INTO positions {cols} SELECT device_id, user_id, patrol_id, fixed_at,"
+                    " geom::geometry, accuracy, speed, heading, altitude, battery, source FROM positions_load"
+                    " ON CONFLICT (device_id, fixed_at) DO NOTHING")
+        added = cur.rowcount
+        cur.execute("TRUNCATE positions_load")
     return added
 
 
