@@ -12,9 +12,11 @@ import time
 from zoneinfo import ZoneInfo
 
 import psycopg2.errors
+import psycopg2.extensions
 from flask import current_app
 from geoalchemy2.shape import from_shape
 from sqlalchemy import and_, exists, false, or_, select, text, true
+from sqlalchemy.engine import Connection
 from shapely.geometry import shape
 
 from app.areas.models import Area
@@ -67,13 +69,13 @@ def ensure_partitions_for(times) -> None:
         db.session.execute(text("SELECT wuwei_position_partition(:m)"), {"m": m})
 
 
-def _maybe_ensure_partitions() -> None:
+def _maybe_ensure_partitions(conn=None) -> None:
     """Once every few hours per process, on the ingest path: months ahead exist before they start."""
     now = time.monotonic()
     if now - _partitions_checked[0] < PARTITION_CHECK_SECONDS and _partitions_checked[0]:
         return
     _partitions_checked[0] = now
-    db.session.execute(text("SELECT wuwei_ensure_position_partitions(2, 0)"))
+    (conn or db.session).execute(text("SELECT wuwei_ensure_position_partitions(2, 0)"))
 
 
 # --------------------------------------------------------------------------- devices
@@ -136,13 +138,13 @@ _DEVICE_SQL = text("SELECT d.id, d.user_id FROM devices d JOIN users u ON u.id =
                    "WHERE d.identifier = :i AND d.active AND u.active")
 
 
-def device_lookup(identifier: str) -> tuple[int, int] | None:
+def device_lookup(identifier: str, conn=None) -> tuple[int, int] | None:
     """(device id, user id) for an active device identifier; cached briefly per process."""
     now = time.monotonic()
     hit = _devices.get(identifier)
     if hit and hit[0] > now:
         return hit[1]
-    row = db.session.execute(_DEVICE_SQL, {"i": identifier}).first()
+    row = (conn or db.session).execute(_DEVICE_SQL, {"i": identifier}).first()
     value = (row[0], row[1]) if row else None
     with _lock:
         if len(_devices) > 50_000:
@@ -157,13 +159,13 @@ _OPEN_PATROL_SQL = text(
     "ORDER BY p.started_at DESC LIMIT 1")
 
 
-def open_patrol_of(user_id: int) -> tuple[int, dt.datetime] | None:
+def open_patrol_of(user_id: int, conn=None) -> tuple[int, dt.datetime] | None:
     """The user's active patrol (id, started_at); cached briefly per process."""
     now = time.monotonic()
     hit = _open_patrols.get(user_id)
     if hit and hit[0] > now:
         return hit[1]
-    row = db.session.execute(_OPEN_PATROL_SQL, {"u": user_id}).first()
+    row = (conn or db.session).execute(_OPEN_PATROL_SQL, {"u": user_id}).first()
     value = (row[0], row[1]) if row else None
     with _lock:
         if len(_open_patrols) > 50_000:
@@ -184,18 +186,36 @@ def ingest_fix(identifier: str, fix: Fix, source: str) -> bool:
 
     Raises 404-style :class:`ApiError` for an unknown device (the protocol views choose the status).
     """
-    dev = device_lookup(identifier)
+    conn = db.session.connection()
+    raw = conn.connection.driver_connection
+    # One round trip per fix: when no transaction is open on the session's connection, the INSERT
+    # runs in autocommit mode (psycopg2 would otherwise send BEGIN and COMMIT as trips of their own).
+    # Bound to an outer transaction (the test suite's), it runs inside it and the session commits.
+    own = not isinstance(db.session.bind, Connection) and \
+        raw.status == psycopg2.extensions.STATUS_READY and not raw.autocommit
+    if own:
+        raw.autocommit = True
+    try:
+        return _ingest(conn, identifier, fix, source, commit=not own)
+    finally:
+        if own:
+            raw.autocommit = False
+
+
+def _ingest(conn, identifier: str, fix: Fix, source: str, commit: bool) -> bool:
+    dev = device_lookup(identifier, conn)
     if dev is None:
         raise ApiError(404, f"unknown device {identifier!r}: register it first", {"id": "unknown device"})
-    _maybe_ensure_partitions()
+    _maybe_ensure_partitions(conn)
     device_id, user_id = dev
-    patrol = open_patrol_of(user_id)
+    patrol = open_patrol_of(user_id, conn)
     patrol_id = patrol[0] if patrol and fix.fixed_at >= patrol[1] else None
-    n = db.session.execute(_INSERT_SQL, {
+    n = conn.execute(_INSERT_SQL, {
         "d": device_id, "u": user_id, "p": patrol_id, "t": fix.fixed_at, "lon": fix.lon, "lat": fix.lat,
         "acc": fix.accuracy, "spd": fix.speed, "hdg": fix.heading, "alt": fix.altitude, "bat": fix.battery,
         "src": source}).rowcount
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return n == 1
 
 
@@ -564,8 +584,9 @@ SELECT (SELECT line FROM main) AS track,
        (SELECT count(*)::int FROM positions WHERE patrol_id = :pid) AS raw_fixes,
        (SELECT extract(epoch FROM max(fixed_at) - min(fixed_at))::float8 FROM clean) AS duration_s,
        (SELECT s::float8 FROM moving) AS moving_s,
-       (SELECT ST_Area(ST_Transform(ST_Buffer(ST_Transform(u, srid), :half_width, 'endcap=round join=round'),
-                                    4326)::geography)
+       -- Buffered in the track's UTM zone (metres), simplified to 0.5 m first: buffering every
+       -- raw vertex of a long, self-crossing walk costs seconds and changes the area by < 0.5 %.
+       (SELECT ST_Area(ST_Buffer(ST_Simplify(ST_Transform(u, srid), 0.5), :half_width))
           FROM (SELECT ST_Collect(line) AS u,
                        32600 + floor((ST_X(ST_Centroid(ST_Collect(line))) + 180) / 6)::int + 1 AS srid
                 FROM lines) x WHERE u IS NOT NULL) AS area_m2
@@ -595,10 +616,13 @@ _GRIDS_SQL = text(CLEAN_SQL + """
     SELECT s.*, (SELECT a.id FROM areas a WHERE a.level = 'grid' AND ST_Intersects(a.geom, s.geom)
                  ORDER BY a.id LIMIT 1) AS grid_id
     FROM seg s
+), lines AS (
+    SELECT ST_MakeLine(geom ORDER BY fixed_at) AS line FROM clean GROUP BY device_id
 ), buffered AS (
-    SELECT ST_Union(ST_Buffer(line::geography, :half_width)::geometry) AS g
-    FROM (SELECT ST_MakeLine(geom ORDER BY fixed_at) AS line FROM clean GROUP BY device_id) l
-    WHERE ST_NPoints(line) >= 2
+    SELECT ST_Transform(ST_Buffer(ST_Simplify(ST_Transform(u, srid), 0.5), :half_width), 4326) AS g
+    FROM (SELECT ST_Collect(line) AS u,
+                 32600 + floor((ST_X(ST_Centroid(ST_Collect(line))) + 180) / 6)::int + 1 AS srid
+          FROM lines WHERE ST_NPoints(line) >= 2) x WHERE u IS NOT NULL
 )
 SELECT a.id, a.code, a.name, count(*) AS fixes,
        coalesce(sum(c.dt_s) FILTER (WHERE c.dt_s <= :gap), 0) AS seconds,
@@ -760,7 +784,7 @@ WITH act AS (
     GROUP BY pos.device_id HAVING count(*) >= 2
 )
 SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(f), '[]'::json))::text FROM (
-    SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(l.geom, 7)::json,
+    SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(l.geom, 6)::json,
         'properties', json_build_object('kind', 'position', 'patrol_id', a.id, 'patrol', a.title,
             'patrol_kind', a.kind, 'who', u.display_name, 'fixed_at',
             to_char(l.fixed_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS'),
@@ -768,7 +792,7 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
     FROM last l JOIN act a ON a.id = l.patrol_id JOIN users u ON u.id = l.user_id
     WHERE CAST(:x0 AS float8) IS NULL OR l.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)
     UNION ALL
-    SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(t.line, 7)::json,
+    SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(ST_Simplify(t.line, 0.00001), 6)::json,
         'properties', json_build_object('kind', 'trail', 'patrol_id', l.patrol_id))
     FROM trail t JOIN last l ON l.device_id = t.device_id
     WHERE CAST(:x0 AS float8) IS NULL OR t.line && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)
