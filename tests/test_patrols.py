@@ -436,3 +436,18 @@ def test_haversine_matches_postgis(app, demo):
     d = db.session.scalar(text("SELECT ST_Distance(ST_MakePoint(103.89, 36.07)::geography, "
                                "ST_MakePoint(103.90, 36.08)::geography)"))
     assert haversine_m(36.07, 103.89, 36.08, 103.90) == pytest.approx(d, rel=0.005)
+
+
+def test_reading_someone_elses_track_is_audited(client, auth, demo):
+    auth.login("sjt3")
+    pid = post_json(client, "/api/v1/patrols", {"kind": "grid_walk", "title": "sjt3 巡查",
+                                                "team_id": db.session.scalar(
+                                                    select(Patrol.team_id).where(Patrol.title == SJT_TITLES[0]))}
+                    ).get_json()["id"]
+    assert client.get(f"/api/v1/patrols/{pid}/track").status_code == 200        # own track: no entry
+    auth.logout()
+    auth.login("patrol")                                                          # the team leader
+    assert client.get(f"/api/v1/patrols/{pid}.gpx").status_code == 200
+    reads = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "read_personal",
+                                                        AuditEntry.row_id == str(pid))).all()
+    assert [r.after["what"] for r in reads] == ["gpx"]

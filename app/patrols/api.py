@@ -203,6 +203,7 @@ def track(patrol_id: int):
     require_login()
     p = services.get_patrol(current_user, patrol_id)
     tol = int_arg("simplify", 2, 0, 100)
+    services.audit_track_read(current_user, p, "track")
     return geojson_response(services.track_geojson(p, tol))
 
 
@@ -211,6 +212,7 @@ def gpx(patrol_id: int):
     """GPX 1.1 export of the cleaned track."""
     require_login()
     p = services.get_patrol(current_user, patrol_id)
+    services.audit_track_read(current_user, p, "gpx")
     return Response(services.export_gpx(p), mimetype="application/gpx+xml",
                     headers={"Content-Disposition": f'attachment; filename="patrol-{p.id}.gpx"'})
 

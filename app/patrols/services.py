@@ -673,6 +673,13 @@ WHERE ST_NPoints(line) >= 2
 """)
 
 
+def audit_track_read(user, p: Patrol, what: str) -> None:
+    """Where someone else was is personal data: reading another person's track is audited."""
+    if user not in p.participants:
+        record("read_personal", "patrols", p.id, after={"what": what})
+        db.session.commit()
+
+
 def track_geojson(p: Patrol, simplify_m: float = 2.0) -> str:
     """The cleaned track per device as GeoJSON, simplified for display (tolerance in metres)."""
     return db.session.execute(_TRACK_GEOJSON, {

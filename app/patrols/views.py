@@ -176,7 +176,7 @@ def phone():
     """The phone page: start/stop, positions queued offline, bad-parking spots, incident report."""
     if _aggregate_only():
         return redirect(url_for("patrols.coverage_page"))
-    active, _n = services.list_patrols(current_user, state="active", limit=1)
+    active, _n = services.list_patrols(current_user, state="active", limit=50)
     mine = [p for p in active if current_user in p.participants]
     return render_template("patrols/phone.html", active=mine[0] if mine else None, kinds=PATROL_KINDS,
                            default_area=current_user.area.code if current_user.area else "")
