@@ -18,8 +18,15 @@ FEATURES = [
     "app.areas",
     "app.basemap",
     "app.incidents",
+    "app.consultations",
+    "app.open311",
+    "app.households",
+    "app.volunteers",
+    "app.wishes",
     "app.patrols",
     "app.api",
+    "app.tiles",
+    "app.ogcapi",
     "app.health",
     "app.mappage",
     "app.seed",
@@ -32,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_object(Config())
     if test_config:
         app.config.update(test_config)
+    app.json.ensure_ascii = False  # Chinese text stays readable in JSON answers
     logging.basicConfig(level=app.config["LOG_LEVEL"],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
