@@ -32,10 +32,11 @@ def _local_time(t, fmt="%Y-%m-%d %H:%M"):
     return t.astimezone(services.SHANGHAI).strftime(fmt) if t else "–"
 
 
-def _map(center, zoom, layers, legend=None):
+def _map(center, zoom, layers, legend=None, bounds=None):
+    from app.mappage.views import _map_texts   # the shared loader's UI strings
     m = base_map(url_for("static", filename=""), center=center, zoom=zoom,
                  basemap=current_app.config["WUWEI_BASEMAP"], tianditu_key=current_app.config["WUWEI_TIANDITU_KEY"])
-    add_layers(m, layers, loadingText=_("加载中…"))
+    add_layers(m, layers, texts=_map_texts(), bounds=bounds)
     if legend:
         add_legend(m, legend)
     return render_parts(m)
@@ -78,9 +79,13 @@ def detail(patrol_id: int):
     except ApiError as e:
         abort(e.status, e.message)
     stats = services.patrol_stats(p)
+    bounds = None
     if p.track is not None:
-        c = to_shape(p.track).centroid
+        shp = to_shape(p.track)
+        c = shp.centroid
         center, zoom = (c.y, c.x), 17
+        x0, y0, x1, y1 = shp.bounds
+        bounds = [[y0, x0], [y1, x1]]
     else:
         c = to_shape(p.area.geom).centroid
         center, zoom = (c.y, c.x), 16
@@ -95,7 +100,7 @@ def detail(patrol_id: int):
         layers.append({"name": "zones", "title": str(_("停放区")), "url": url_for("api.collection", layer_name="bike-zones"),
                        "style": {"color": "#2563eb", "weight": 1, "fillOpacity": 0.4}, "geom_type": "MultiPolygon",
                        "popup": ["name", "capacity"], "visible": True})
-    parts = _map(center, zoom, layers)
+    parts = _map(center, zoom, layers, bounds=bounds)
     return render_template("patrols/detail.html", p=p, stats=stats, map=parts,
                            can_edit=services.can_edit(current_user, p))
 

@@ -97,17 +97,20 @@
     $("net-state").textContent = navigator.onLine ? T.online : T.offline;
   }
 
+  function record(fix) {
+    var p = active();
+    if (!p || !fix || fix.t - lastTaken < MIN_INTERVAL_MS) { return; }
+    lastTaken = fix.t;
+    recorded++;
+    Queue.add({patrol: p.id, fix: fix}).then(refreshCounts);
+  }
+
   function onPosition(pos) {
-    var c = pos.coords, now = pos.timestamp || Date.now();
-    lastFix = {lat: c.latitude, lon: c.longitude, t: now, acc: c.accuracy,
+    var c = pos.coords;
+    lastFix = {lat: c.latitude, lon: c.longitude, t: pos.timestamp || Date.now(), acc: c.accuracy,
                speed: c.speed, heading: c.heading, alt: c.altitude};
     $("gps-state").textContent = T.gps_ok + " ±" + Math.round(c.accuracy) + " m";
-    if (now - lastTaken < MIN_INTERVAL_MS) { return; }
-    lastTaken = now;
-    var p = active();
-    if (!p) { return; }
-    recorded++;
-    Queue.add({patrol: p.id, fix: lastFix}).then(refreshCounts);
+    record(lastFix);
   }
 
   function onError(err) { $("gps-state").textContent = err.code === 1 ? T.gps_denied : T.locating; }
@@ -151,7 +154,10 @@
     var title = $("title").value.trim(), kind = $("kind").value;
     if (!title) { msg(T.need_title, true); return; }
     api("POST", API, {kind: kind, title: title, area: root.dataset.area || undefined, start: true})
-      .then(function (p) { setActive({id: p.id, title: p.title, kind: p.kind}); show(); startWatch(); msg(T.started); })
+      .then(function (p) {
+        setActive({id: p.id, title: p.title, kind: p.kind}); show(); startWatch(); msg(T.started);
+        if (lastFix) { record(Object.assign({}, lastFix, {t: Date.now()})); }
+      })
       .catch(function (e) { msg(T.failed + ": " + e.message, true); });
   });
 
