@@ -17,8 +17,8 @@ or aggregates below 5 people.
 from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (Boolean, CheckConstraint, Column, DateTime, Float, ForeignKey, Integer,
-                        Numeric, String, Table, Text, func)
+from sqlalchemy import (Boolean, CheckConstraint, Column, DateTime, Float, ForeignKey, Index, Integer,
+                        Numeric, String, Table, Text, func, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -38,6 +38,7 @@ patrol_participants = Table(
     "patrol_participants", db.metadata,
     Column("patrol_id", Integer, ForeignKey("patrols.id", ondelete="CASCADE"), primary_key=True),
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_patrol_participants_user", "user_id"),
 )
 
 
@@ -141,6 +142,13 @@ class BadParkingSpot(db.Model):
 class Position(db.Model):
     """One GPS fix (see the module docstring for the column contract). Partitioned by month."""
     __tablename__ = "positions"
+    __table_args__ = (
+        Index("ix_positions_fixed_at", "fixed_at", postgresql_using="brin"),
+        Index("idx_positions_geom", "geom", postgresql_using="gist"),
+        Index("ix_positions_patrol", "patrol_id", "fixed_at", postgresql_where=text("patrol_id IS NOT NULL")),
+        Index("ix_positions_user", "user_id", "fixed_at"),
+        {"postgresql_partition_by": "RANGE (fixed_at)"},
+    )
 
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
     fixed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
