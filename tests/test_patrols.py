@@ -451,3 +451,15 @@ def test_reading_someone_elses_track_is_audited(client, auth, demo):
     reads = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "read_personal",
                                                         AuditEntry.row_id == str(pid))).all()
     assert [r.after["what"] for r in reads] == ["gpx"]
+
+
+def test_phone_page_incident_report_calls_work_when_the_incidents_api_is_there(client, auth, demo):
+    """The phone page asks /api/v1/incident-categories, then posts what patrols-phone.js posts."""
+    auth.login("patrol")
+    r = client.get("/api/v1/incident-categories")
+    if r.status_code == 404:          # without the incidents feature the page hides its form
+        pytest.skip("incidents API not installed")
+    code = r.get_json()["categories"][0]["code"]
+    r = post_json(client, "/api/v1/incidents", {"category": code, "description": "背街小巷单车堵塞消防通道",
+                                                "lon": LON, "lat": LAT})
+    assert r.status_code == 201 and isinstance(r.get_json()["id"], int)
