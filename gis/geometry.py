@@ -12,6 +12,8 @@ from shapely.validation import explain_validity
 
 GEOJSON_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
                  "MultiPolygon", "GeometryCollection")
+# How deep the coordinates array of each type nests above a position (RFC 7946 §3.1).
+_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}
 
 
 class GeometryError(ValueError):
@@ -28,6 +30,21 @@ def _coords(obj):
             yield from _coords(item)
     else:
         raise GeometryError("coordinates must be nested arrays of numbers")
+
+
+def _check_depth(obj, depth: int, gtype: str) -> None:
+    """Arrays nest exactly as the type says: a Point is one position, a Polygon rings of positions."""
+    if depth == 0:
+        if not (isinstance(obj, (list, tuple)) and obj and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in obj)):
+            raise GeometryError(f"{gtype} coordinates must be positions of numbers [lon, lat], "
+                                f"nested in {_DEPTH[gtype]} array level(s)")
+        return
+    if not isinstance(obj, (list, tuple)):
+        raise GeometryError(f"{gtype} coordinates must be positions of numbers [lon, lat], "
+                            f"nested in {_DEPTH[gtype]} array level(s)")
+    for item in obj:
+        _check_depth(item, depth - 1, gtype)
 
 
 def check_ranges(geojson: dict) -> None:
@@ -65,6 +82,10 @@ def parse_geometry(value, allowed: tuple[str, ...] | None = None, promote_multi:
         raise GeometryError("GeometryCollection is not accepted; send one geometry type")
     if "coordinates" not in value:
         raise GeometryError("geometry has no coordinates")
+    coords = value["coordinates"]
+    if isinstance(coords, (list, tuple)) and not coords:
+        raise GeometryError("geometry is empty")
+    _check_depth(coords, _DEPTH[gtype], gtype)
     check_ranges(value)
     try:
         geom = shape(value)

@@ -54,6 +54,7 @@ CONF
     fi
   fi
   source scripts/env.sh
+  mkdir -p "$ROOT/var"
   "$VENV/bin/python" scripts/ensure_db.py "$DATABASE_URL"
   "$VENV/bin/python" -m flask --app app db upgrade heads >/dev/null 2>"$ROOT/var/migrate.log" || {
     cat "$ROOT/var/migrate.log" >&2; exit 1; }

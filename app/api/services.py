@@ -18,7 +18,13 @@ from app.extensions import db
 from gis.geometry import GeometryError, parse_geometry
 
 MAX_LIMIT = 10000
+MAX_ID = 2**63 - 1
 DEFAULT_LIMIT = 1000
+
+
+def like_escape(text_: str) -> str:
+    """``text_`` with LIKE wildcards and the escape character taken literally."""
+    return text_.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
 
 
 def table_of(layer: Layer) -> Table:
@@ -74,7 +80,7 @@ def _filter_conditions(layer: Layer, t, filters: dict, bbox, q: str | None):
         f = layer.field(name)
         conds.append(t.c[f.col].in_(values))
     if q and layer.searchable:
-        conds.append(t.c[layer.searchable].ilike("%" + q.replace("%", r"\%").replace("_", r"\_") + "%"))
+        conds.append(t.c[layer.searchable].ilike("%" + like_escape(q) + "%"))
     return conds
 
 
@@ -100,8 +106,15 @@ def list_features(layer: Layer, scope: Scope, *, bbox=None, filters=None, q=None
         else features, matched, returned
 
 
+def valid_id(fid) -> bool:
+    """Ids are positive database integers; anything else names no row."""
+    return isinstance(fid, int) and 0 < fid <= MAX_ID
+
+
 def get_feature(layer: Layer, scope: Scope, fid: int) -> dict | None:
     """One feature visible to ``scope``, as a GeoJSON dict, or None."""
+    if not valid_id(fid):
+        return None
     t = table_of(layer)
     conds = [t.c.id == fid, scope_condition(layer, t, scope)]
     if layer.base_where:
@@ -132,6 +145,12 @@ def _parse_body(layer: Layer, body, partial: bool):
                 errors["geometry"] = str(e)
         elif not partial:
             errors["geometry"] = "required"
+    table = db.metadata.tables[layer.table]
+    for f in layer.fields:
+        # A NOT NULL column cannot be cleared, even by a field that is optional on create.
+        if f.col in values and values[f.col] is None and f.col in table.c \
+                and not table.c[f.col].nullable and f.name not in errors:
+            errors[f.name] = "required"
     if errors:
         raise ApiError(422, "invalid feature: " + "; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
     for f in layer.fields:
@@ -153,11 +172,46 @@ def _write(stmt):
 
 
 def _check_visible(layer: Layer, scope: Scope, fid: int) -> dict:
+    """The written feature, or 403 (and nothing stored) when it left the user's area."""
     feature = get_feature(layer, scope, fid)
-    if feature is None:
+    if feature is None or not _may_write(layer, scope, feature):
         db.session.rollback()
         raise ApiError(403, "this place lies outside your area", {"geometry": "outside your area"})
     return feature
+
+
+def _may_write(layer: Layer, scope: Scope, feature: dict) -> bool:
+    """Whether ``scope`` may change this visible feature.
+
+    Area rows are visible up the tree (a street planner sees its district), but only
+    areas strictly below the user's own may be written.
+    """
+    if scope.everything or layer.scope != "area":
+        return True
+    code = (feature.get("properties") or {}).get("code") or ""
+    return code.startswith(scope.area_code or "\x00") and code != scope.area_code
+
+
+def _exists(layer: Layer, fid: int) -> bool:
+    """Whether the row exists at all, whoever may see it."""
+    t = table_of(layer)
+    conds = [t.c.id == fid]
+    if layer.base_where:
+        conds.append(text(layer.base_where.replace("level", "t.level")))
+    return db.session.execute(select(t.c.id).where(and_(*conds))).first() is not None
+
+
+def _writable_before(layer: Layer, scope: Scope, fid: int) -> dict:
+    """The feature about to change: 404 when there is none, 403 when it lies outside the user's area."""
+    before = get_feature(layer, scope, fid) if valid_id(fid) else None
+    if before is None:
+        if valid_id(fid) and _exists(layer, fid):
+            raise ApiError(403, f"{layer.name} feature {fid} lies outside your area")
+        raise ApiError(404, f"no {layer.name} feature {fid}")
+    if not _may_write(layer, scope, before):
+        raise ApiError(403, f"{layer.name} feature {fid} is not inside your area; "
+                            "only areas below your own may be changed")
+    return before
 
 
 def create_feature(layer: Layer, scope: Scope, body) -> dict:
@@ -177,9 +231,7 @@ def create_feature(layer: Layer, scope: Scope, body) -> dict:
 
 def update_feature(layer: Layer, scope: Scope, fid: int, body, partial: bool = True) -> dict:
     """Change a feature inside the user's area; the result must stay inside it."""
-    before = get_feature(layer, scope, fid)
-    if before is None:
-        raise ApiError(404, f"no {layer.name} feature {fid} in your area")
+    before = _writable_before(layer, scope, fid)
     values, geom = _parse_body(layer, body, partial=partial)
     if layer.before_write:
         values = layer.before_write(values, geom, fid)
@@ -196,9 +248,7 @@ def update_feature(layer: Layer, scope: Scope, fid: int, body, partial: bool = T
 
 def delete_feature(layer: Layer, scope: Scope, fid: int) -> None:
     """Delete a feature inside the user's area (409 while other rows depend on it)."""
-    before = get_feature(layer, scope, fid)
-    if before is None:
-        raise ApiError(404, f"no {layer.name} feature {fid} in your area")
+    before = _writable_before(layer, scope, fid)
     t = db.metadata.tables[layer.table]
     _write(delete(t).where(t.c.id == fid))
     record("delete", layer.table, fid, before=before)

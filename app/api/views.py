@@ -42,6 +42,8 @@ def json_body():
         return json.loads(request.get_data(cache=False) or b"")
     except (ValueError, UnicodeDecodeError) as e:
         raise ApiError(400, f"malformed JSON: {e}") from None
+    except RecursionError:
+        raise ApiError(400, "malformed JSON: nested too deeply") from None
 
 
 def int_arg(name: str, default: int, lo: int, hi: int) -> int:
@@ -69,6 +71,8 @@ def parse_list_args(layer: Layer) -> dict:
     """bbox, paging, sort and filters from the query string; unknown names or values → 400."""
     args = request.args
     filter_names = {f.name for f in layer.fields if f.filter}
+    if any("\x00" in v for vs in args.listvalues() for v in vs):
+        raise ApiError(400, "query parameters must not contain NUL characters")
     unknown = set(args) - COMMON_PARAMS - filter_names
     if unknown:
         raise ApiError(400, f"unknown parameter(s): {', '.join(sorted(unknown))}; "

@@ -5,7 +5,7 @@
 of a spatial table; :func:`grid_for` asks the same question for one geometry.
 """
 from geoalchemy2.shape import from_shape
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from app.areas.models import Area
 from app.audit.services import record, snapshot
@@ -120,7 +120,29 @@ def validate_area_write(values: dict, geom, row_id: int | None) -> dict:
     clash = db.session.scalar(select(Area.id).where(Area.code == code))
     if clash is not None and clash != row_id:
         raise ApiError(409, f"an area with code {code} exists", {"code": "taken"})
+    if existing is not None and (code != existing.code or level != existing.level):
+        children = db.session.scalar(select(func.count()).select_from(Area).where(Area.parent_id == existing.id))
+        if children:
+            raise ApiError(409, f"{existing.name} has {children} child area(s); their codes nest in its code "
+                                "and level, so move or delete them first", {"code": "has children"})
     if geom is not None:
         check_area_geometry(level, geom, parent, exclude_id=row_id)
+        if existing is not None:
+            check_children_inside(existing, geom)
     values["parent_id"] = parent.id if parent else None
     return values
+
+
+def check_children_inside(area: Area, geom) -> None:
+    """Raise 422 when redrawing ``area`` as ``geom`` would leave one of its children outside it."""
+    stray = db.session.execute(text(
+        "SELECT c.code, c.name, ST_Area(ST_Difference(c.geom,"
+        " ST_Buffer(ST_GeomFromText(:wkt, 4326)::geography, :tol)::geometry)::geography) AS m2"
+        " FROM areas c WHERE c.parent_id = :pid"
+        " AND ST_Area(ST_Difference(c.geom,"
+        " ST_Buffer(ST_GeomFromText(:wkt, 4326)::geography, :tol)::geometry)::geography) > 1.0"
+        " ORDER BY c.code LIMIT 1"),
+        {"wkt": geom.wkt, "tol": CONTAINMENT_TOLERANCE_M, "pid": area.id}).first()
+    if stray:
+        raise ApiError(422, f"{stray.name} ({stray.code}) would lie {stray.m2:.0f} m² outside {area.name}; "
+                            "redraw or move it first", {"geometry": "leaves a child outside"})

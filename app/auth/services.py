@@ -55,6 +55,8 @@ def find_user(username: str) -> User | None:
 
 def authenticate(username: str, password: str) -> User | None:
     """The user when the password matches and the account is active."""
+    if not username or not password or "\x00" in username or len(username) > 64:
+        return None
     user = find_user(username)
     if user and user.active and check_password_hash(user.password_hash, password):
         return user
@@ -66,16 +68,20 @@ def create_user(username: str, password: str, role: str, area_code: str | None =
     """Create an account; admins may have no area, everyone else needs one."""
     from app.areas.services import get_area_by_code
     errors = {}
-    if not username or len(username) > 64:
-        errors["username"] = "required, at most 64 characters"
+    if not username or len(username) > 64 or not username.isprintable() or username != username.strip():
+        errors["username"] = "required, at most 64 printable characters, no surrounding spaces"
     elif find_user(username):
         raise ApiError(409, f"user {username!r} already exists", {"username": "taken"})
     if role not in ROLES:
         errors["role"] = f"one of {', '.join(ROLES)}"
     if not password or len(password) < 8:
         errors["password"] = "at least 8 characters"
+    elif len(password) > 256 or "\x00" in password:
+        errors["password"] = "at most 256 characters, no NUL"
     area = None
-    if area_code:
+    if area_code and not area_code.isdecimal():
+        errors["area"] = f"no area with code {area_code!r}: codes are digits"
+    elif area_code:
         area = get_area_by_code(area_code)
         if area is None:
             errors["area"] = f"no area with code {area_code}"
