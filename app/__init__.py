@@ -19,6 +19,7 @@ FEATURES = [
     "app.basemap",
     "app.incidents",
     "app.api",
+    "app.transfer",
     "app.health",
     "app.mappage",
     "app.seed",

@@ -4,6 +4,7 @@ Lists are one query that returns the FeatureCollection's ``features`` array as
 JSON text (``json_agg`` of ``json_build_object``), so Python never walks rows.
 """
 import json
+from contextlib import contextmanager
 
 from geoalchemy2.shape import from_shape
 from sqlalchemy import JSON, Table, and_, cast, delete, func, insert, literal, literal_column, select, text, update
@@ -122,7 +123,12 @@ def get_feature(layer: Layer, scope: Scope, fid: int) -> dict | None:
     return db.session.execute(select(feature_expr(layer, t)).where(and_(*conds))).scalar()
 
 
-def _parse_body(layer: Layer, body, partial: bool):
+def parse_feature(layer: Layer, body, partial: bool = False):
+    """(column values, shapely geometry) from a GeoJSON Feature body, or ApiError 400/422.
+
+    The one place where a feature's attributes and geometry are checked: the layer API
+    and file import both use it.
+    """
     if not isinstance(body, dict):
         raise ApiError(400, "body must be a JSON object (a GeoJSON Feature)")
     if body.get("type") not in (None, "Feature"):
@@ -162,20 +168,29 @@ def _parse_body(layer: Layer, body, partial: bool):
 
 
 def _write(stmt):
+    """Run a write; constraint violations become 409/422 (the caller rolls back)."""
     try:
         return db.session.execute(stmt)
     except (IntegrityError, DataError) as e:
-        db.session.rollback()
         detail = str(e.orig).split("\n")[0] if e.orig else "constraint violated"
         status = 409 if "unique" in detail or "foreign key" in detail else 422
         raise ApiError(status, f"the database refused the change: {detail}") from None
 
 
+@contextmanager
+def _rollback_on_error():
+    """Nothing of a refused write stays in the session."""
+    try:
+        yield
+    except Exception:
+        db.session.rollback()
+        raise
+
+
 def _check_visible(layer: Layer, scope: Scope, fid: int) -> dict:
-    """The written feature, or 403 (and nothing stored) when it left the user's area."""
+    """The written feature, or 403 when it left the user's area (the caller rolls back)."""
     feature = get_feature(layer, scope, fid)
     if feature is None or not _may_write(layer, scope, feature):
-        db.session.rollback()
         raise ApiError(403, "this place lies outside your area", {"geometry": "outside your area"})
     return feature
 
@@ -214,9 +229,12 @@ def _writable_before(layer: Layer, scope: Scope, fid: int) -> dict:
     return before
 
 
-def create_feature(layer: Layer, scope: Scope, body) -> dict:
-    """Insert a feature; its grid is assigned by PostGIS. Refused outside the user's area."""
-    values, geom = _parse_body(layer, body, partial=False)
+def insert_feature(layer: Layer, scope: Scope, values: dict, geom) -> dict:
+    """Insert parsed values (see :func:`parse_feature`) and audit it; 403 outside the user's area.
+
+    Neither commits nor rolls back: the caller owns the transaction (one feature, or a whole import).
+    """
+    values = dict(values)
     if layer.before_write:
         values = layer.before_write(values, geom, None)
     t = db.metadata.tables[layer.table]
@@ -225,6 +243,14 @@ def create_feature(layer: Layer, scope: Scope, body) -> dict:
     fid = _write(insert(t).values(**values).returning(t.c.id)).scalar()
     feature = _check_visible(layer, scope, fid)
     record("insert", layer.table, fid, after=feature)
+    return feature
+
+
+def create_feature(layer: Layer, scope: Scope, body) -> dict:
+    """Insert a feature; its grid is assigned by PostGIS. Refused outside the user's area."""
+    values, geom = parse_feature(layer, body, partial=False)
+    with _rollback_on_error():
+        feature = insert_feature(layer, scope, values, geom)
     db.session.commit()
     return feature
 
@@ -232,16 +258,17 @@ def create_feature(layer: Layer, scope: Scope, body) -> dict:
 def update_feature(layer: Layer, scope: Scope, fid: int, body, partial: bool = True) -> dict:
     """Change a feature inside the user's area; the result must stay inside it."""
     before = _writable_before(layer, scope, fid)
-    values, geom = _parse_body(layer, body, partial=partial)
-    if layer.before_write:
-        values = layer.before_write(values, geom, fid)
-    t = db.metadata.tables[layer.table]
-    if geom is not None:
-        values["geom"] = from_shape(geom, srid=4326)
-    if values:
-        _write(update(t).where(t.c.id == fid).values(**values))
-    after = _check_visible(layer, scope, fid)
-    record("update", layer.table, fid, before=before, after=after)
+    values, geom = parse_feature(layer, body, partial=partial)
+    with _rollback_on_error():
+        if layer.before_write:
+            values = layer.before_write(values, geom, fid)
+        t = db.metadata.tables[layer.table]
+        if geom is not None:
+            values["geom"] = from_shape(geom, srid=4326)
+        if values:
+            _write(update(t).where(t.c.id == fid).values(**values))
+        after = _check_visible(layer, scope, fid)
+        record("update", layer.table, fid, before=before, after=after)
     db.session.commit()
     return after
 
@@ -250,6 +277,7 @@ def delete_feature(layer: Layer, scope: Scope, fid: int) -> None:
     """Delete a feature inside the user's area (409 while other rows depend on it)."""
     before = _writable_before(layer, scope, fid)
     t = db.metadata.tables[layer.table]
-    _write(delete(t).where(t.c.id == fid))
-    record("delete", layer.table, fid, before=before)
+    with _rollback_on_error():
+        _write(delete(t).where(t.c.id == fid))
+        record("delete", layer.table, fid, before=before)
     db.session.commit()
