@@ -114,5 +114,11 @@ def create_token(username: str, device: str | None = None) -> tuple[ApiToken, st
 
 
 def via_bearer() -> bool:
-    """Whether the current request was authenticated by a bearer token (no CSRF needed)."""
+    """Whether the current request was authenticated by a bearer token (no CSRF needed).
+
+    Flask-Login loads the user lazily; touching ``current_user`` runs the request loader,
+    which marks bearer requests. A session cookie, when present, wins (and needs CSRF).
+    """
+    from flask_login import current_user
+    current_user.is_authenticated  # noqa: B018 (loads the user)
     return bool(request.environ.get("wuwei.bearer"))
