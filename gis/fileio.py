@@ -115,6 +115,7 @@ def _read_gdal(path: str, fmt: str) -> ReadResult:
         crs = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", UserWarning)  # mixed-type columns are left as text: fine here
             for name in layers if fmt == "kml" else layers[:1]:
                 gdf = pyogrio.read_dataframe(path, layer=name)
                 if gdf.crs is not None and crs is None:

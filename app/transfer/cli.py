@@ -58,6 +58,9 @@ def import_cmd(layer_name, file, fmt, username):
         data = fh.read()
     try:
         with _acting_as(username) as scope:
+            if username:
+                from app.auth.access import require_role
+                require_role(*layer.edit_roles)
             report = import_layer(layer, scope, data, os.path.basename(file), fmt)
     except ApiError as e:
         _fail(e)
