@@ -160,7 +160,6 @@ def _read_shapefile_zip(data: bytes) -> ReadResult:
 
 def _from_frame(gdf, crs, fmt: str) -> ReadResult:
     """GeoJSON-like features from a GeoDataFrame, reprojected to EPSG:4326 when it says another CRS."""
-    from shapely.geometry import mapping
     source = None
     if crs is not None:
         source = crs.to_string()
@@ -179,8 +178,14 @@ def _from_frame(gdf, crs, fmt: str) -> ReadResult:
     records = gdf[columns].to_dict("records")
     for i, (props, geom) in enumerate(zip(records, geoms), start=1):
         features.append({"row": i, "properties": {k: plain_value(v) for k, v in props.items()},
-                         "geometry": None if geom is None or geom.is_empty else mapping(geom)})
+                         "geometry": None if geom is None or geom.is_empty else _geojson(geom)})
     return ReadResult(features, [str(c) for c in columns], source)
+
+
+def _geojson(geom) -> dict:
+    """A shapely geometry as a GeoJSON dict with lists, as JSON would give it."""
+    import shapely
+    return json.loads(shapely.to_geojson(geom))
 
 
 def _is_wgs84_like(crs) -> bool:
@@ -228,7 +233,6 @@ def plain_value(value):
 def _read_csv(data: bytes) -> ReadResult:
     """CSV with a header: lon/lat columns make Points, a WKT column any geometry; "" is no value."""
     import shapely
-    from shapely.geometry import mapping
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -279,7 +283,7 @@ def _read_csv(data: bytes) -> ReadResult:
                     error = f"lon/lat must be numbers, not {cells[lon_i]!r}, {cells[lat_i]!r}"
             elif wkt_i is not None and cells[wkt_i].strip():
                 try:
-                    geometry = mapping(shapely.from_wkt(cells[wkt_i]))
+                    geometry = _geojson(shapely.from_wkt(cells[wkt_i]))
                 except Exception as e:
                     error = f"geometry is not valid WKT: {_short(e)}"
             feature = {"row": n, "properties": props, "geometry": geometry}

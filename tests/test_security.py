@@ -248,3 +248,24 @@ def test_fuzzed_list_queries_never_give_a_500(client, auth, demo, params):
     headers = auth.token("admin")
     r = client.get("/api/v1/chargers", query_string=params, headers=headers)
     assert r.status_code in (200, 400), r.get_data(as_text=True)[:300]
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example/", "https://evil.example/", "/%0d%0aX:1"])
+def test_login_never_redirects_off_site(client, demo, target):
+    r = client.post("/login", query_string={"next": target},
+                    data={"username": "planner", "password": "wuwei-planner"})
+    assert r.status_code == 302
+    assert "evil" not in r.headers["Location"] and "\n" not in r.headers["Location"]
+
+
+def test_login_keeps_a_same_site_next(client, demo):
+    r = client.post("/login?next=/api/v1/me", data={"username": "planner", "password": "wuwei-planner"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/api/v1/me")
+
+
+@pytest.mark.parametrize("username, password", [("plan\x00ner", "wuwei-planner"), ("planner", ""),
+                                                ("x" * 65, "wuwei-planner"), ("planner", "wuwei-planner\x00")])
+def test_odd_logins_are_refused_without_error(client, demo, username, password):
+    r = client.post("/login", data={"username": username, "password": password})
+    assert r.status_code in (400, 401)
+    assert client.get("/api/v1/me").status_code == 401

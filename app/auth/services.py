@@ -55,7 +55,8 @@ def find_user(username: str) -> User | None:
 
 def authenticate(username: str, password: str) -> User | None:
     """The user when the password matches and the account is active."""
-    if not username or not password or "\x00" in username or len(username) > 64:
+    # HMAC pads keys with zero bytes, so "pw" and "pw\0" would hash alike: NUL is never part of a password.
+    if not username or not password or "\x00" in username + password or len(username) > 64:
         return None
     user = find_user(username)
     if user and user.active and check_password_hash(user.password_hash, password):
