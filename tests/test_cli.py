@@ -95,3 +95,14 @@ def test_seed_demo_if_empty_skips_a_loaded_database(runner, demo):
 def test_seed_logins_prints_the_demo_logins(runner, demo):
     result = runner.invoke(args=["seed", "logins"])
     assert "planner" in result.output and "wuwei-planner" in result.output
+
+
+def test_tokens_list_and_revoke(runner, client, demo):
+    token = runner.invoke(args=["tokens", "create", "--user", "patrol", "--device", "phone"]).output.strip()
+    listing = runner.invoke(args=["tokens", "list", "--user", "patrol"]).output
+    assert token[:8] in listing and "phone" in listing and token not in listing
+    assert runner.invoke(args=["tokens", "revoke", token[:3]]).exit_code != 0  # too short to be safe
+    result = runner.invoke(args=["tokens", "revoke", token[:8]])
+    assert result.exit_code == 0 and "revoked 1 token" in result.output
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert "REVOKED" in runner.invoke(args=["tokens", "list", "--user", "patrol"]).output

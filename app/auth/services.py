@@ -114,6 +114,30 @@ def create_token(username: str, device: str | None = None) -> tuple[ApiToken, st
     return row, token
 
 
+def list_tokens(username: str | None = None) -> list[ApiToken]:
+    """Tokens (newest first), of one user or of everyone; the clear tokens are not known."""
+    q = select(ApiToken).order_by(ApiToken.id.desc())
+    if username:
+        user = find_user(username)
+        if user is None:
+            raise ApiError(404, f"no user {username!r}")
+        q = q.where(ApiToken.user_id == user.id)
+    return list(db.session.scalars(q))
+
+
+def revoke_tokens(prefix: str) -> int:
+    """Revoke the tokens starting with ``prefix`` (the first 8 characters shown by ``tokens list``)."""
+    if not prefix or len(prefix) < 6:
+        raise ApiError(422, "give at least the first 6 characters of the token", {"prefix": "too short"})
+    rows = [t for t in db.session.scalars(select(ApiToken).where(ApiToken.revoked.is_(False)))
+            if t.prefix.startswith(prefix[:len(t.prefix)]) and prefix.startswith(t.prefix[:len(prefix)])]
+    for t in rows:
+        t.revoked = True
+        record("update", "api_tokens", t.id, before={"revoked": False}, after={"revoked": True})
+    db.session.commit()
+    return len(rows)
+
+
 def via_bearer() -> bool:
     """Whether the current request was authenticated by a bearer token (no CSRF needed).
 
