@@ -37,14 +37,20 @@ def _check_depth(obj, depth: int, gtype: str) -> None:
     if depth == 0:
         if not (isinstance(obj, (list, tuple)) and obj and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in obj)):
-            raise GeometryError(f"{gtype} coordinates must be positions of numbers [lon, lat], "
-                                f"nested in {_DEPTH[gtype]} array level(s)")
+            raise GeometryError(_depth_message(gtype))
         return
     if not isinstance(obj, (list, tuple)):
-        raise GeometryError(f"{gtype} coordinates must be positions of numbers [lon, lat], "
-                            f"nested in {_DEPTH[gtype]} array level(s)")
+        raise GeometryError(_depth_message(gtype))
     for item in obj:
         _check_depth(item, depth - 1, gtype)
+
+
+def _depth_message(gtype: str) -> str:
+    shapes = {"Point": "one position [lon, lat]", "MultiPoint": "an array of positions",
+              "LineString": "an array of positions", "MultiLineString": "an array of arrays of positions",
+              "Polygon": "an array of rings, each an array of positions",
+              "MultiPolygon": "an array of polygons, each an array of rings of positions"}
+    return f"{gtype} coordinates must be {shapes[gtype]}; a position is [lon, lat] numbers"
 
 
 def check_ranges(geojson: dict) -> None:
