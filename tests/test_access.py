@@ -195,3 +195,10 @@ def test_a_user_without_login_gets_401_everywhere(client, demo):
         assert client.get(f"/api/v1/{layer}").status_code == 401
         assert client.get(f"/api/v1/{layer}/1").status_code == 401
         assert send(client, "POST", f"/api/v1/{layer}", {}, {}).status_code == 401
+
+
+@pytest.mark.parametrize("layer", LAYER_NAMES)
+def test_a_non_admin_without_area_sees_nothing_and_gets_no_error(client, users, layer):
+    db.session.execute(text("UPDATE users SET area_id = NULL WHERE username = 'xyplanner'"))
+    listing = fc(client, layer, users["xyplanner"])
+    assert listing["numberMatched"] == (table_count(layer) if layer == "property-companies" else 0)
