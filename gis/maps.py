@@ -26,7 +26,7 @@ def base_map(static_prefix: str, center=(36.06, 103.84), zoom: int = 13, basemap
 
     ``basemap`` is ``osm``, ``tianditu`` (needs a key) or ``none``; the map works without one.
     """
-    m = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True,
+    m = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=False,
                    height=height, prefer_canvas=False)
     m.default_js = [("leaflet", f"{static_prefix}vendor/leaflet/leaflet.js"),
                     ("wuwei_map", f"{static_prefix}js/wuwei-map.js")]
@@ -36,6 +36,7 @@ def base_map(static_prefix: str, center=(36.06, 103.84), zoom: int = 13, basemap
         folium.TileLayer(OSM_TILES, attr=OSM_ATTR, name="OpenStreetMap", max_zoom=19,
                          subdomains="abc").add_to(m)
     elif basemap == "tianditu" and tianditu_key:
+        # Without a key Tianditu answers every tile with an error image: no tiles is better.
         folium.TileLayer(TIANDITU_TILES % tianditu_key, attr="天地图", name="天地图", max_zoom=18,
                          subdomains="01234567").add_to(m)
         folium.TileLayer(TIANDITU_LABELS % tianditu_key, attr="天地图", name="天地图注记", overlay=True,
@@ -55,12 +56,20 @@ class LayerLoader(MacroElement):
     def __init__(self, layers: list[dict], options: dict | None = None):
         super().__init__()
         self._name = "WuweiLayerLoader"
-        self.config_json = json.dumps({"layers": layers, **(options or {})}, ensure_ascii=False)
+        # Inside <script>: "</" must not end the element, whatever a title or label contains.
+        self.config_json = json.dumps({"layers": layers, **(options or {})},
+                                      ensure_ascii=False).replace("</", "<\\/")
 
 
 def add_layers(m: folium.Map, layers: list[dict], **options) -> folium.Map:
-    """Add browser-loaded layers: each dict has ``name``, ``title``, ``url``, ``style``,
-    ``geom_type``, ``min_zoom``, ``popup`` (property names) and ``visible``."""
+    """Add browser-loaded layers, drawn in list order (later on top).
+
+    Each dict has ``name``, ``title``, ``url`` (answers GeoJSON for ``?bbox=&limit=``), ``style``,
+    ``geom_type``, ``min_zoom``, ``popup`` (property names), ``labels`` (name → text), ``values``
+    (name → {code → text}), ``color_by``/``colors``, ``style_by``/``styles``, ``label`` (property
+    drawn on the feature), ``list_url`` and ``visible``. ``options`` may hold ``bounds``
+    ([[south, west], [north, east]] to open on), ``focus`` ({layer, id, url}) and ``texts``
+    (the loader's UI strings in the page language)."""
     LayerLoader(layers, options).add_to(m)
     return m
 

@@ -15,6 +15,8 @@ if [ -z "${DATABASE_URL:-}" ] && ! ls /usr/share/postgresql/*/extension/postgis.
   need_pkgs+=(postgresql-15-postgis-3)
 fi
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+# Chinese glyphs for Chromium (browser test, screenshots); without them the UI renders as boxes.
+[ -n "$(fc-list :lang=zh 2>/dev/null)" ] || need_pkgs+=(fonts-noto-cjk)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -24,13 +26,14 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
-stamp="$VENV/.requirements.sha256"
+# One stamp per requirements content, so checkouts sharing a venv do not reinstall in turn.
 want=$(sha256sum requirements.txt | cut -d' ' -f1)
-if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+stamp="$VENV/.requirements-$want"
+if [ ! -x "$VENV/bin/python" ] || [ ! -f "$stamp" ]; then
   echo "bootstrap: installing Python packages into $VENV"
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements.txt
-  echo "$want" > "$stamp"
+  touch "$stamp"
 fi
 
 # Compiled translations are build output: rebuild a catalogue when its .po is newer.

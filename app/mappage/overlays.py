@@ -3,6 +3,8 @@
 The map page shows every layer of ``app.api.layers.LAYERS`` plus the overlays
 registered here. An overlay is fetched by the browser from ``endpoint`` with
 ``?bbox=minLon,minLat,maxLon,maxLat&limit=N`` and must answer GeoJSON.
+Each feature of the answer should carry an ``id``, so that popups and
+``/?focus=<overlay>:<id>`` can find it.
 """
 from dataclasses import dataclass, field
 
@@ -23,6 +25,12 @@ class Overlay:
     roles: tuple[str, ...] | None = None  # None: every logged-in user
     visible: bool = False               # shown when the page opens
     order: int = 50
+    labels: dict = field(default_factory=dict)        # property → lazy label (beside app.mappage.labels)
+    value_labels: dict = field(default_factory=dict)  # property → {code → lazy label}
+    item_endpoint: str | None = None    # endpoint answering one Feature, for ``/?focus=<name>:<id>``
+    item_id_arg: str = "id"             # the endpoint's keyword for the feature id
+    list_endpoint: str | None = None    # a page listing the overlay's records, linked from popups
+    label: str | None = None            # property drawn as a permanent label on each feature
 
 
 OVERLAYS: dict[str, Overlay] = {}

@@ -1,5 +1,11 @@
 /* Wuwei map loader: fetches each layer's GeoJSON for the visible bbox and keeps it fresh.
- * Configured by gis/maps.py (Wuwei.init(map, {layers: [...]})); no data is embedded in the page. */
+ *
+ * Configured by gis/maps.py: Wuwei.init(map, {layers: [...], bounds, focus, texts}). No layer data
+ * is embedded in the page; every layer comes from its URL with ?bbox=…&limit=…, again after each
+ * move. One panel is both the layer switcher and the legend, and shows per layer whether it is
+ * loading, empty, failed, hidden until a closer zoom, or how many features are drawn.
+ * window.Wuwei.state exposes what is drawn (used by the browser test).
+ */
 (function () {
   "use strict";
   var Wuwei = window.Wuwei = window.Wuwei || {};
@@ -10,68 +16,320 @@
     });
   }
 
-  function popupHtml(layer, feature) {
-    var p = feature.properties || {}, keys = layer.popup || Object.keys(p), labels = layer.labels || {};
-    var rows = keys.filter(function (k) { return p[k] !== null && p[k] !== undefined && p[k] !== ""; })
-      .map(function (k) { return "<tr><th>" + esc(labels[k] || k) + "</th><td>" + esc(p[k]) + "</td></tr>"; });
-    return "<strong>" + esc(layer.title) + "</strong><table>" + rows.join("") + "</table>";
+  function fmt(template, values) {
+    return String(template).replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
+  }
+
+  function valueText(layer, key, value) {
+    var labels = (layer.values || {})[key];
+    return labels && labels[value] !== undefined ? labels[value] : value;
+  }
+
+  function popupHtml(layer, feature, texts) {
+    var p = feature.properties || {}, labels = layer.labels || {};
+    var keys = layer.popup || Object.keys(p);
+    var rows = keys.filter(function (k) {
+      return p[k] !== null && p[k] !== undefined && p[k] !== "" && !(k === "name" && p.name);
+    })
+      .map(function (k) {
+        return "<tr><th>" + esc(labels[k] || k) + "</th><td>" + esc(valueText(layer, k, p[k])) + "</td></tr>";
+      });
+    var title = p.name ? esc(p.name) : esc(layer.title) + (feature.id !== undefined ? " #" + esc(feature.id) : "");
+    var html = '<div class="wuwei-popup"><div class="wuwei-popup-kind">' + esc(layer.title) + "</div>" +
+      "<strong>" + title + "</strong><table>" + rows.join("") + "</table>";
+    if (layer.list_url) {
+      var href = layer.list_url;
+      if (layer.search_param && p.name) {
+        href += (href.indexOf("?") >= 0 ? "&" : "?") + layer.search_param + "=" + encodeURIComponent(p.name);
+      }
+      html += '<a class="wuwei-popup-link" href="' + esc(href) + '">' + esc(texts.show_list || "list") + " →</a>";
+    }
+    return html + "</div>";
   }
 
   function styleFor(layer, feature) {
     var s = Object.assign({}, layer.style || {});
-    if (layer.colorBy && feature.properties) {
-      var c = (layer.colors || {})[feature.properties[layer.colorBy]];
-      if (c) { s.color = c; s.fillColor = c; }
+    var p = feature && feature.properties || {};
+    if (layer.style_by && layer.styles && layer.styles[p[layer.style_by]]) {
+      Object.assign(s, layer.styles[p[layer.style_by]]);
     }
+    if (layer.color_by) {
+      var c = (layer.colors || {})[p[layer.color_by]];
+      if (c) {
+        s.fillColor = c;
+        if (!layer.geom_type || layer.geom_type.indexOf("Point") < 0) { s.color = c; }
+      }
+    }
+    s.className = "wuwei-f wuwei-f-" + layer.name;
     return s;
   }
 
+  function swatchColor(s) { return s.fillColor || s.color || "#555"; }
+
+  function swatchHtml(layer, s) {
+    var point = layer.geom_type && layer.geom_type.indexOf("Point") >= 0;
+    var line = layer.geom_type && layer.geom_type.indexOf("Line") >= 0;
+    var css = point ? "background:" + swatchColor(s) + ";border-color:" + (s.color || "#333")
+      : line ? "background:" + (s.color || "#555") + ";height:3px;border:0;vertical-align:3px"
+      : "background:" + (s.fillOpacity !== undefined && s.fillOpacity < 0.1 ? "transparent" : swatchColor(s)) + ";border-color:" + (s.color || "#555") +
+        (s.dashArray ? ";border-style:dashed" : "");
+    return '<i class="sw' + (point ? " pt" : "") + '" style="' + esc(css) + '"></i>';
+  }
+
+  function wantsLabel(layer, feature, zoom) {
+    if (!layer.label || zoom < (layer.label_min_zoom || 0)) { return false; }
+    var p = feature.properties || {};
+    if (!p[layer.label]) { return false; }
+    var f = layer.label_filter;
+    if (f) {
+      for (var k in f) { if (f[k].indexOf(p[k]) < 0) { return false; } }
+    }
+    return true;
+  }
+
+  /* The panel: one row per layer (checkbox, swatch, title, status) plus the colour keys. */
+  function buildPanel(map, config, state) {
+    var texts = config.texts || {};
+    var Panel = L.Control.extend({
+      options: {position: "topright"},
+      onAdd: function () {
+        var div = L.DomUtil.create("div", "wuwei-panel leaflet-bar");
+        L.DomEvent.disableClickPropagation(div);
+        L.DomEvent.disableScrollPropagation(div);
+        var head = '<button type="button" class="wuwei-panel-toggle" aria-expanded="true">' +
+          esc(texts.layers || "Layers") + "</button>";
+        var rows = config.layers.map(function (layer) {
+          var keys = "";
+          if (layer.color_by && layer.colors) {
+            keys = '<ul class="keys">' + Object.keys(layer.colors).map(function (v) {
+              var s = Object.assign({}, layer.style, {fillColor: layer.colors[v]});
+              if (!layer.geom_type || layer.geom_type.indexOf("Point") < 0) { s.color = layer.colors[v]; }
+              return "<li>" + swatchHtml(layer, s) + esc(valueText(layer, layer.color_by, v)) + "</li>";
+            }).join("") + "</ul>";
+          } else if (layer.style_by && layer.styles && Object.keys(layer.styles).length > 1) {
+            keys = '<ul class="keys">' + Object.keys(layer.styles).map(function (v) {
+              return "<li>" + swatchHtml(layer, Object.assign({}, layer.style, layer.styles[v])) +
+                esc(valueText(layer, layer.style_by, v)) + "</li>";
+            }).join("") + "</ul>";
+          }
+          var base = Object.assign({}, layer.style);
+          if (layer.color_by && layer.colors) {
+            var c0 = layer.colors[Object.keys(layer.colors)[0]];
+            base.fillColor = c0;
+            if (!layer.geom_type || layer.geom_type.indexOf("Point") < 0) { base.color = c0; }
+          }
+          return '<li class="layer" data-layer="' + esc(layer.name) + '"><label>' +
+            '<input type="checkbox" data-layer="' + esc(layer.name) + '"' + (layer.visible === false ? "" : " checked") + ">" +
+            swatchHtml(layer, base) + '<span class="title">' + esc(layer.title) + "</span>" +
+            '<span class="st" data-status="off"></span></label>' +
+            (layer.list_url ? '<a class="ls" href="' + esc(layer.list_url) + '" title="' + esc(texts.list || "") + '">≡</a>' : "") +
+            keys + "</li>";
+        }).join("");
+        div.innerHTML = head + '<ul class="wuwei-layers">' + rows + "</ul>";
+        var toggle = div.querySelector(".wuwei-panel-toggle");
+        if (window.matchMedia && window.matchMedia("(max-width: 640px)").matches) {
+          L.DomUtil.addClass(div, "collapsed");
+          toggle.setAttribute("aria-expanded", "false");
+        }
+        L.DomEvent.on(toggle, "click", function () {
+          var collapsed = L.DomUtil.hasClass(div, "collapsed");
+          (collapsed ? L.DomUtil.removeClass : L.DomUtil.addClass)(div, "collapsed");
+          toggle.setAttribute("aria-expanded", collapsed ? "true" : "false");
+        });
+        Array.prototype.forEach.call(div.querySelectorAll("input[type=checkbox]"), function (box) {
+          L.DomEvent.on(box, "change", function () {
+            var group = state.layers[box.getAttribute("data-layer")];
+            if (box.checked) { group.addTo(map); } else { map.removeLayer(group); }
+          });
+        });
+        return div;
+      }
+    });
+    var panel = new Panel();
+    panel.addTo(map);
+    return panel.getContainer();
+  }
+
   Wuwei.init = function (map, config) {
-    var control = L.control.layers(null, null, {collapsed: false}).addTo(map);
-    var status = L.DomUtil.create("div", "wuwei-status", map.getContainer());
-    var state = Wuwei.state = {map: map, layers: {}, loaded: {}, errors: {}};
-    config.layers.forEach(function (layer) {
+    var texts = config.texts || {};
+    var state = Wuwei.state = {map: map, layers: {}, loaded: {}, matched: {}, drawn: {}, errors: {},
+                               status: {}, ready: false, focus: null};
+    var controllers = {}, seq = {};
+    L.control.scale({imperial: false}).addTo(map);
+    var bar = L.DomUtil.create("div", "wuwei-status", map.getContainer());
+    bar.setAttribute("role", "status");
+    bar.style.display = "none";
+
+    config.layers.forEach(function (layer, i) {
+      var pane = map.createPane("wuwei-" + layer.name);
+      pane.style.zIndex = 410 + i;
       var group = L.geoJSON(null, {
+        pane: "wuwei-" + layer.name,
         style: function (f) { return styleFor(layer, f); },
         pointToLayer: function (f, latlng) {
           var s = styleFor(layer, f);
-          return L.circleMarker(latlng, Object.assign({radius: 6, weight: 1, fillOpacity: 0.85}, s));
+          return L.circleMarker(latlng, Object.assign({radius: 6, weight: 1, fillOpacity: 0.9,
+                                                       pane: "wuwei-" + layer.name}, s));
         },
-        onEachFeature: function (f, l) { l.bindPopup(popupHtml(layer, f)); }
+        onEachFeature: function (f, l) {
+          l.feature = f;
+          l.bindPopup(popupHtml(layer, f, texts), {maxWidth: 320});
+        }
       });
       group.wuweiName = layer.name;
+      group.wuweiById = {};
       state.layers[layer.name] = group;
-      control.addOverlay(group, layer.title);
+      state.status[layer.name] = "off";
       if (layer.visible !== false) { group.addTo(map); }
     });
+    var panel = buildPanel(map, config, state);
 
-    function refresh() {
-      var b = map.getBounds(), z = map.getZoom();
-      var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); });
-      var pending = 0;
-      config.layers.forEach(function (layer) {
-        var group = state.layers[layer.name];
-        if (!map.hasLayer(group)) { return; }
-        if (layer.min_zoom && z < layer.min_zoom) { group.clearLayers(); return; }
-        pending++;
-        var sep = layer.url.indexOf("?") >= 0 ? "&" : "?";
-        fetch(layer.url + sep + "bbox=" + bbox.join(",") + "&limit=" + (layer.limit || 5000),
-              {credentials: "same-origin", headers: {"Accept": "application/geo+json"}})
-          .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
-          .then(function (fc) {
-            group.clearLayers();
-            group.addData(fc);
-            state.loaded[layer.name] = fc.features.length;
-          })
-          .catch(function (e) { state.errors[layer.name] = String(e); })
-          .finally(function () {
-            pending--;
-            if (pending === 0) { status.textContent = ""; map.fire("wuwei:loaded"); }
-          });
-      });
-      status.textContent = pending ? (config.loadingText || "…") : "";
+    function setStatus(name, status, text) {
+      state.status[name] = status;
+      var el = panel.querySelector('li[data-layer="' + name + '"] .st');
+      if (el) { el.setAttribute("data-status", status); el.textContent = text || ""; el.title = text || ""; }
+      var busy = Object.keys(state.status).filter(function (n) { return state.status[n] === "loading"; }).length;
+      bar.textContent = busy ? (texts.busy || "…") : "";
+      bar.style.display = busy ? "" : "none";
+      if (!busy && !state.ready) { state.ready = true; map.fire("wuwei:loaded"); }
+      else if (!busy) { map.fire("wuwei:loaded"); }
     }
-    map.on("moveend overlayadd", refresh);
-    refresh();
+
+    function load(layer) {
+      var group = state.layers[layer.name], z = map.getZoom();
+      if (controllers[layer.name]) { controllers[layer.name].abort(); controllers[layer.name] = null; }
+      if (!map.hasLayer(group)) {
+        clear(group); state.drawn[layer.name] = 0; setStatus(layer.name, "off", ""); return;
+      }
+      if (layer.min_zoom && z < layer.min_zoom) {
+        clear(group); state.drawn[layer.name] = 0;
+        setStatus(layer.name, "zoom", (texts.zoom_in || "zoom in") + " (≥" + layer.min_zoom + ")");
+        return;
+      }
+      var b = map.getBounds();
+      var bbox = [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90), Math.min(b.getEast(), 180),
+                  Math.min(b.getNorth(), 90)].map(function (v) { return v.toFixed(6); });
+      var sep = layer.url.indexOf("?") >= 0 ? "&" : "?";
+      var ctrl = window.AbortController ? new AbortController() : null;
+      var mine = seq[layer.name] = (seq[layer.name] || 0) + 1;
+      controllers[layer.name] = ctrl;
+      setStatus(layer.name, "loading", texts.loading || "…");
+      fetch(layer.url + sep + "bbox=" + bbox.join(",") + "&limit=" + (layer.limit || 5000),
+            {credentials: "same-origin", headers: {"Accept": "application/geo+json"}, signal: ctrl && ctrl.signal})
+        .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+        .then(function (fc) {
+          if (mine !== seq[layer.name]) { return; }
+          merge(layer, group, fc.features || []);
+          var n = (fc.features || []).length;
+          state.loaded[layer.name] = n;
+          state.matched[layer.name] = fc.numberMatched !== undefined ? fc.numberMatched : n;
+          state.drawn[layer.name] = group.getLayers().length;
+          delete state.errors[layer.name];
+          if (!n) { setStatus(layer.name, "empty", texts.empty || "0"); }
+          else if (state.matched[layer.name] > n) {
+            setStatus(layer.name, "partial", fmt(texts.shown_of || "{shown}/{total}",
+                                                 {shown: n, total: state.matched[layer.name]}));
+          } else { setStatus(layer.name, "ok", String(n)); }
+          openFocus(layer.name);
+        })
+        .catch(function (e) {
+          if (e && e.name === "AbortError") { return; }
+          if (mine !== seq[layer.name]) { return; }
+          state.errors[layer.name] = String(e && e.message || e);
+          setStatus(layer.name, "error", (texts.error || "error") + " (" + state.errors[layer.name] + ")");
+        });
+    }
+
+    function clear(group) { group.clearLayers(); group.wuweiById = {}; }
+
+    /* Replace a layer's features by ``features`` but keep those that did not change, so that an
+     * open popup survives the reload that its own auto-pan triggers. */
+    function merge(layer, group, features) {
+      var old = group.wuweiById, fresh = {}, z = map.getZoom();
+      features.forEach(function (f, i) {
+        var key = f.id !== undefined && f.id !== null ? String(f.id) : "#" + i;
+        var sig = JSON.stringify([f.geometry, f.properties]);
+        var kept = old[key];
+        if (kept && kept.wuweiSig === sig) {
+          fresh[key] = kept;
+          delete old[key];
+        } else {
+          group.addData(f);
+          var all = group.getLayers(), added = all[all.length - 1];
+          added.wuweiSig = sig;
+          fresh[key] = added;
+        }
+      });
+      Object.keys(old).forEach(function (k) { group.removeLayer(old[k]); });
+      group.wuweiById = fresh;
+      if (layer.label) {
+        group.eachLayer(function (l) {
+          var want = wantsLabel(layer, l.feature, z);
+          if (want && !l.getTooltip()) {
+            l.bindTooltip(esc(l.feature.properties[layer.label]), {permanent: true, direction: "center",
+                                                                   className: "wuwei-label", interactive: false});
+          } else if (!want && l.getTooltip()) { l.unbindTooltip(); }
+        });
+      }
+    }
+
+    function refresh() { config.layers.forEach(load); }
+
+    function openFocus(name) {
+      var f = state.focus;
+      if (!f || f.opened || !f.positioned || f.layer !== name) { return; }
+      state.layers[name].eachLayer(function (l) {
+        if (!f.opened && l.feature && String(l.feature.id) === String(f.id)) {
+          f.opened = true;
+          l.openPopup();
+          if (l.setStyle) { l.setStyle({weight: 4, color: "#f59e0b"}); }
+        }
+      });
+    }
+
+    map.on("moveend", refresh);
+    map.on("layeradd layerremove", function (e) {
+      if (e.layer && e.layer.wuweiName) {
+        var layer = config.layers.filter(function (l) { return l.name === e.layer.wuweiName; })[0];
+        if (layer) { load(layer); }
+      }
+    });
+
+    function fitArea() { if (config.bounds) { map.fitBounds(config.bounds, {padding: [12, 12]}); } }
+
+    if (!config.focus || !config.focus.url) { fitArea(); }
+
+    if (config.focus) {
+      state.focus = {layer: config.focus.layer, id: config.focus.id, opened: false, positioned: !config.focus.url};
+      var group = state.layers[config.focus.layer];
+      if (group && !map.hasLayer(group)) {
+        group.addTo(map);
+        var box = panel.querySelector('input[data-layer="' + config.focus.layer + '"]');
+        if (box) { box.checked = true; }
+      }
+      if (config.focus.url) {
+        fetch(config.focus.url, {credentials: "same-origin", headers: {"Accept": "application/geo+json"}})
+          .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+          .then(function (feature) {
+            var b = L.geoJSON(feature).getBounds();
+            var layer = config.layers.filter(function (l) { return l.name === config.focus.layer; })[0];
+            var minZoom = layer && layer.min_zoom || 0;
+            state.focus.positioned = true;
+            var before = map.getCenter().toString() + map.getZoom();
+            map.fitBounds(b, {maxZoom: Math.max(17, minZoom), padding: [40, 40]});
+            if (map.getZoom() < minZoom) { map.setZoom(minZoom); }
+            if (before === map.getCenter().toString() + map.getZoom()) { refresh(); }
+          })
+          .catch(function () {
+            state.focus.missing = true;
+            fitArea();
+            var note = L.DomUtil.create("div", "wuwei-note", map.getContainer());
+            note.textContent = texts.focus_missing || "not found";
+            note.setAttribute("role", "alert");
+          });
+      }
+    }
+    /* fitBounds fires moveend, which loads every visible layer; when nothing moved, load now. */
+    setTimeout(function () { if (!Object.keys(seq).length) { refresh(); } }, 0);
   };
 })();
