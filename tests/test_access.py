@@ -202,3 +202,10 @@ def test_a_non_admin_without_area_sees_nothing_and_gets_no_error(client, users, 
     db.session.execute(text("UPDATE users SET area_id = NULL WHERE username = 'xyplanner'"))
     listing = fc(client, layer, users["xyplanner"])
     assert listing["numberMatched"] == (table_count(layer) if layer == "property-companies" else 0)
+
+
+def test_the_grids_layer_takes_only_grids_and_micro_grids(client, users):
+    body = {"type": "Feature", **ELSEWHERE["areas"]}
+    r = send(client, "POST", "/api/v1/grids", body, users["admin"])
+    assert r.status_code == 422 and "level" in r.get_json()["error"]["fields"]
+    assert send(client, "POST", "/api/v1/areas", body, users["admin"]).status_code == 201

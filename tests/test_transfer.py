@@ -167,6 +167,7 @@ def test_truncated_geopackage_and_geojson_are_422(client, auth, demo):
     assert r.status_code == 422 and "JSON" in r.get_json()["error"]["message"]
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # GDAL on an in-memory GeoPackage's name
 def test_a_file_in_another_crs_is_reprojected(client, auth, demo):
     auth.login("planner")
     data = client.get("/api/v1/chargers/export?format=gpkg&status=planned").data
