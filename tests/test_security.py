@@ -269,3 +269,31 @@ def test_odd_logins_are_refused_without_error(client, demo, username, password):
     r = client.post("/login", data={"username": username, "password": password})
     assert r.status_code in (400, 401)
     assert client.get("/api/v1/me").status_code == 401
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(layer=st.sampled_from(["areas", "grids", "buildings", "compounds", "property-companies", "bike-zones"]),
+       props=st.dictionaries(st.sampled_from(["level", "code", "name", "parent_code", "note", "households",
+                                              "floors", "capacity", "kind", "status", "alliance_standing",
+                                              "standing_date", "compound_id", "property_company_id"]),
+                             json_values | st.sampled_from(["grid", "620103002001", "620103002001009", "2024-02-30"]),
+                             max_size=5),
+       geometry=geometries, method=st.sampled_from(["PATCH", "PUT"]))
+def test_fuzzed_updates_of_every_layer_never_give_a_500(client, auth, demo, layer, props, geometry, method):
+    headers = auth.token("admin")
+    fid = client.get(f"/api/v1/{layer}?limit=1&sort=-id", headers=headers).get_json()["features"][0]["id"]
+    body = json.dumps({"type": "Feature", "geometry": geometry, "properties": props}, allow_nan=True)
+    r = client.open(f"/api/v1/{layer}/{fid}", method=method, data=body, content_type="application/json",
+                    headers=headers)
+    assert r.status_code in (200, 400, 403, 409, 422), r.get_data(as_text=True)[:300]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=2000) | st.text(max_size=500).map(str.encode),
+       name=st.sampled_from(["x.geojson", "x.gpkg", "x.zip", "x.csv", "x.kml", "x.txt"]))
+def test_fuzzed_import_files_never_give_a_500(client, auth, demo, data, name):
+    import io
+    headers = auth.token("planner")
+    r = client.post("/api/v1/chargers/import", data={"file": (io.BytesIO(data), name)},
+                    content_type="multipart/form-data", headers=headers)
+    assert r.status_code in (201, 403, 413, 415, 422), r.get_data(as_text=True)[:300]
