@@ -297,3 +297,17 @@ def test_fuzzed_import_files_never_give_a_500(client, auth, demo, data, name):
     r = client.post("/api/v1/chargers/import", data={"file": (io.BytesIO(data), name)},
                     content_type="multipart/form-data", headers=headers)
     assert r.status_code in (201, 403, 413, 415, 422), r.get_data(as_text=True)[:300]
+
+
+def test_grid_workers_and_import_endpoints_need_csrf_with_cookie_sessions(csrf_client, demo):
+    import io
+    token = csrf_token_in(csrf_client.get("/login").get_data(as_text=True))
+    csrf_client.post("/login", data={"username": "admin", "password": "wuwei-admin", "csrf_token": token})
+    grid_id = db.session.scalar(text("SELECT id FROM areas WHERE code = '620103002001002'"))
+    r = csrf_client.put(f"/api/v1/grids/{grid_id}/workers", data=json.dumps({"usernames": []}),
+                        content_type="application/json")
+    assert r.status_code == 400 and "CSRF" in r.get_json()["error"]["message"]
+    r = csrf_client.post("/api/v1/chargers/import", data={"file": (io.BytesIO(b"{}"), "x.geojson")},
+                         content_type="multipart/form-data")
+    assert r.status_code == 400 and "CSRF" in r.get_json()["error"]["message"]
+    assert db.session.scalar(text("SELECT count(*) FROM grid_workers WHERE area_id = :g"), {"g": grid_id}) > 0
