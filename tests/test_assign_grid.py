@@ -142,3 +142,20 @@ def test_redrawing_a_grid_that_would_strand_its_micro_grids_is_refused(client, a
     r = _patch(client, f"/api/v1/grids/{ne.id}", {"geometry": _box(103.838, 36.0495, 103.843, 36.0520)})
     assert r.status_code == 422 and "outside" in r.get_json()["error"]["message"]
     assert db.session.execute(text("SELECT ST_AsText(geom) FROM areas WHERE id = :id"), {"id": ne.id}).scalar() == before
+
+
+def test_regrid_reaches_tables_of_other_features(app, demo):
+    """Incidents carry the assign_grid trigger too, so redrawing a grid reassigns them as well."""
+    cat = db.session.execute(text(
+        "INSERT INTO incident_categories (code, name, deadlines, attributes, active)"
+        " VALUES ('test-regrid', '测试', '{}', '{}', true) RETURNING id")).scalar()
+    iid = db.session.execute(text(
+        "INSERT INTO incidents (category_id, source, state, description, geom)"
+        " VALUES (:c, 'web', 'reported', '测试', ST_SetSRID(ST_MakePoint(:x, :y), 4326)) RETURNING id"),
+        {"c": cat, "x": FAR_POINT[0], "y": FAR_POINT[1]}).scalar()
+    assert grid_code_of("incidents", iid) is None
+    db.session.execute(text(
+        "INSERT INTO areas (level, code, name, geom) VALUES ('grid', '620103099001001', '新网格',"
+        " ST_Multi(ST_Expand(ST_SetSRID(ST_MakePoint(:x, :y), 4326), 0.001)))"),
+        {"x": FAR_POINT[0], "y": FAR_POINT[1]})
+    assert grid_code_of("incidents", iid) == "620103099001001"
