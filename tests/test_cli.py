@@ -1,6 +1,7 @@
 """The command line: users create, tokens create, seed demo."""
 import re
 
+import pytest
 from sqlalchemy import func, select, text
 from werkzeug.security import check_password_hash
 
@@ -106,3 +107,26 @@ def test_tokens_list_and_revoke(runner, client, demo):
     assert result.exit_code == 0 and "revoked 1 token" in result.output
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert "REVOKED" in runner.invoke(args=["tokens", "list", "--user", "patrol"]).output
+
+
+@pytest.mark.no_transaction
+def test_seed_demo_if_empty_loads_an_empty_database_once():
+    import flask_migrate
+    from tests.conftest import database_url, make_test_app, recreate_database
+    from tests.test_migrations import _drop
+    url = database_url("seed")
+    recreate_database(url)
+    app = make_test_app(url)
+    try:
+        with app.app_context():
+            flask_migrate.upgrade(revision="heads")
+            runner = app.test_cli_runner()
+            first = runner.invoke(args=["seed", "demo", "--if-empty"])
+            assert first.exit_code == 0 and "demo loaded" in first.output, first.output
+            assert int(re.search(r"areas (\d+)", first.output).group(1)) > 50
+            second = runner.invoke(args=["seed", "demo", "--if-empty"])
+            assert "already present" in second.output
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        _drop(url)
