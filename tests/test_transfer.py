@@ -271,3 +271,27 @@ def test_cli_import_reports_row_errors_and_fails(runner, demo, tmp_path):
 def test_export_and_import_are_in_openapi(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert "/api/v1/{layer}/export" in paths and "/api/v1/{layer}/import" in paths
+
+
+def test_a_database_refusal_is_reported_with_its_row_number(client, auth, demo):
+    """Rows go in set-based; when the database refuses the batch, the row at fault is still named."""
+    auth.login("planner")
+    data = "name,alliance_standing\n新物业甲,member\n兰州晟合物业有限责任公司,member\n新物业乙,none\n新物业乙,none\n"
+    before = count("property_companies")
+    r = upload(client, "property-companies", data.encode(), "companies.csv")
+    assert r.status_code == 422
+    rows = r.get_json()["error"]["rows"]
+    assert [e["row"] for e in rows] == [2, 4] and all("duplicate key" in e["message"] for e in rows)
+    assert count("property_companies") == before
+
+
+def test_areas_import_in_file_order_parents_first(client, auth, demo):
+    auth.login("admin")
+    csv_data = ("level,code,name,parent_code,wkt\n"
+                "community,620102011005,新社区,620102011,\"POLYGON((103.870 36.067,103.875 36.067,103.875 36.070,103.870 36.070,103.870 36.067))\"\n"
+                "grid,620102011005001,新网格,620102011005,\"POLYGON((103.870 36.067,103.8725 36.067,103.8725 36.070,103.870 36.070,103.870 36.067))\"\n")
+    r = upload(client, "areas", csv_data.encode(), "areas.csv")
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["imported"] == 2
+    grid = features(client, "grids", "area=620102011005")
+    assert [f["properties"]["parent_code"] for f in grid] == ["620102011005"]

@@ -115,22 +115,54 @@ def import_layer(layer: Layer, scope: Scope, data: bytes, filename: str | None =
     if report["errors"]:
         _reject(report, filename)
 
-    outside = 0
-    for row, values, geom in parsed:
-        try:
-            with db.session.begin_nested():
-                layer_services.insert_feature(layer, scope, values, geom)
-        except ApiError as e:
-            outside += e.status == 403
-            report["errors"].append({"row": row, "message": e.message, "fields": e.fields})
+    if layer.before_write is None:
+        _insert_set_based(layer, scope, parsed, report)
+    else:  # area rules look at rows inserted before (a community, then its grids): one by one
+        _insert_row_by_row(layer, scope, parsed, report)
     if report["errors"]:
         db.session.rollback()
+        outside = sum(1 for e in report["errors"] if e.get("status") == 403)
+        for e in report["errors"]:
+            e.pop("status", None)
         _reject(report, filename, status=403 if outside == len(report["errors"]) else 422)
     report["imported"] = len(parsed)
     record("import", layer.table, None, after={k: v for k, v in report.items() if k != "errors"},
            user_id=user_id)
     db.session.commit()
     return report
+
+
+def _insert_row_by_row(layer: Layer, scope: Scope, parsed: list, report: dict) -> None:
+    """Each row in its own savepoint, so that every refused row is reported with its number."""
+    for row, values, geom in parsed:
+        try:
+            with db.session.begin_nested():
+                layer_services.insert_feature(layer, scope, values, geom)
+        except ApiError as e:
+            report["errors"].append({"row": row, "message": e.message, "fields": e.fields, "status": e.status})
+
+
+def _insert_set_based(layer: Layer, scope: Scope, parsed: list, report: dict) -> None:
+    """All rows in a few multi-row INSERTs, one scope check, audit entries in one flush.
+
+    When the database refuses the batch (a unique name twice, say), the rows are tried one
+    by one to tell which.
+    """
+    try:
+        with db.session.begin_nested():
+            ids = layer_services.insert_many(layer, [(v, g) for _, v, g in parsed])
+            visible = layer_services.writable_features(layer, scope, ids)
+            for (row, _, _), fid in zip(parsed, ids):
+                if fid not in visible:
+                    report["errors"].append({"row": row, "message": "this place lies outside your area",
+                                             "fields": {"geometry": "outside your area"}, "status": 403})
+            if report["errors"]:
+                return
+            for fid in ids:
+                record("insert", layer.table, fid, after=visible[fid])
+            db.session.flush()
+    except ApiError:
+        _insert_row_by_row(layer, scope, parsed, report)
 
 
 def _reject(report: dict, filename: str | None, status: int = 422):
