@@ -15,6 +15,7 @@ if [ -z "${DATABASE_URL:-}" ] && ! ls /usr/share/postgresql/*/extension/postgis.
   need_pkgs+=(postgresql-15-postgis-3)
 fi
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+command -v ogrinfo >/dev/null 2>&1 || need_pkgs+=(gdal-bin)  # OGC API test with GDAL's OAPIF driver
 # Chinese glyphs for Chromium (browser test, screenshots); without them the UI renders as boxes.
 [ -n "$(fc-list :lang=zh 2>/dev/null)" ] || need_pkgs+=(fonts-noto-cjk)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)

@@ -7,7 +7,7 @@ import json
 from contextlib import contextmanager
 
 from geoalchemy2.shape import from_shape
-from sqlalchemy import JSON, Table, and_, cast, delete, func, insert, literal, literal_column, select, text, update
+from sqlalchemy import JSON, Table, Text, and_, cast, delete, func, insert, literal, literal_column, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from app.api.fields import parse_fields
@@ -45,13 +45,22 @@ def _properties(layer: Layer, t):
     return func.json_build_object(*args)
 
 
-def feature_expr(layer: Layer, t):
-    """SQL for one GeoJSON Feature of ``layer``."""
+def _chosen_properties(properties: dict[str, str]):
+    args = []
+    for name, expr in properties.items():
+        args += [literal(name), literal_column(expr)]
+    return func.json_build_object(*args)
+
+
+def feature_expr(layer: Layer, t, properties: dict[str, str] | None = None):
+    """SQL for one GeoJSON Feature of ``layer``; ``properties`` (name → SQL over ``t``) replaces
+    the layer's own attributes, e.g. for the public, non-personal view of tiles and OGC API."""
     geometry = (cast(func.ST_AsGeoJSON(t.c.geom, 7), JSON) if layer.geom_type
                 else literal_column("NULL::json"))
+    props = _properties(layer, t) if properties is None else _chosen_properties(properties)
     return func.json_build_object(literal("type"), literal("Feature"), literal("id"), t.c.id,
                                   literal("geometry"), geometry,
-                                  literal("properties"), _properties(layer, t))
+                                  literal("properties"), props)
 
 
 def scope_condition(layer: Layer, t, scope: Scope):
@@ -61,6 +70,11 @@ def scope_condition(layer: Layer, t, scope: Scope):
     if layer.scope == "area":
         return area_clause(scope, t.c.code)
     return literal(True)
+
+
+def layer_conditions(layer: Layer, t, scope: Scope) -> list:
+    """The conditions every read of ``layer`` carries: the user's area and the layer's fixed filter."""
+    return [scope_condition(layer, t, scope)] + _filter_conditions(layer, t, {}, None, None)
 
 
 def _filter_conditions(layer: Layer, t, filters: dict, bbox, q: str | None):
@@ -86,21 +100,32 @@ def _filter_conditions(layer: Layer, t, filters: dict, bbox, q: str | None):
 
 
 def list_features(layer: Layer, scope: Scope, *, bbox=None, filters=None, q=None,
-                  limit=DEFAULT_LIMIT, offset=0, sort="id") -> tuple[str, int, int]:
-    """(features JSON text, numberMatched, numberReturned) for one page of a layer."""
+                  limit=DEFAULT_LIMIT, offset=0, sort="id", properties: dict[str, str] | None = None,
+                  conditions=None, count: bool = True) -> tuple[str, int | None, int]:
+    """(features JSON text, numberMatched, numberReturned) for one page of a layer.
+
+    ``properties`` replaces the layer's attributes (see :func:`feature_expr`); ``conditions`` is a
+    function ``t -> [conditions]`` adding conditions over the table; with ``count=False`` no
+    ``COUNT(*)`` is run and numberMatched is None unless the page itself shows it.
+    """
     t = table_of(layer)
     conds = [scope_condition(layer, t, scope)] + _filter_conditions(layer, t, filters or {}, bbox, q)
+    if conditions is not None:
+        conds += conditions(t)
     where = and_(*conds)
     desc = sort.startswith("-")
     col = t.c[sort.lstrip("-")]
     order = [col.desc().nulls_last() if desc else col.asc().nulls_last(), t.c.id]
-    page = (select(feature_expr(layer, t).label("f")).where(where).order_by(*order)
+    page = (select(feature_expr(layer, t, properties).label("f")).where(where).order_by(*order)
             .limit(limit).offset(offset).subquery())
     features, returned = db.session.execute(
-        select(func.coalesce(func.json_agg(page.c.f), literal_column("'[]'::json")).cast(JSON),
+        # As text: the JSON PostgreSQL built goes out as it is, without a Python round trip.
+        select(func.coalesce(func.json_agg(page.c.f), literal_column("'[]'::json")).cast(Text),
                func.count(page.c.f))).one()
-    if offset == 0 and returned < limit:
-        matched = returned
+    if returned < limit and (offset == 0 or returned > 0):
+        matched = offset + returned
+    elif not count:
+        matched = None
     else:
         matched = db.session.execute(select(func.count()).select_from(t).where(where)).scalar()
     return json.dumps(features, ensure_ascii=False, separators=(",", ":")) if not isinstance(features, str) \
@@ -112,15 +137,16 @@ def valid_id(fid) -> bool:
     return isinstance(fid, int) and 0 < fid <= MAX_ID
 
 
-def get_feature(layer: Layer, scope: Scope, fid: int) -> dict | None:
-    """One feature visible to ``scope``, as a GeoJSON dict, or None."""
+def get_feature(layer: Layer, scope: Scope, fid: int, properties: dict[str, str] | None = None) -> dict | None:
+    """One feature visible to ``scope``, as a GeoJSON dict, or None (``properties``: see
+    :func:`feature_expr`)."""
     if not valid_id(fid):
         return None
     t = table_of(layer)
     conds = [t.c.id == fid, scope_condition(layer, t, scope)]
     if layer.base_where:
         conds.append(text(layer.base_where.replace("level", "t.level")))
-    return db.session.execute(select(feature_expr(layer, t)).where(and_(*conds))).scalar()
+    return db.session.execute(select(feature_expr(layer, t, properties)).where(and_(*conds))).scalar()
 
 
 def parse_feature(layer: Layer, body, partial: bool = False):

@@ -7,7 +7,8 @@ and ``grid_id``.
 from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, SmallInteger,
+                        String, Text, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -29,6 +30,7 @@ class IncidentCategory(db.Model):
     name_en: Mapped[str | None] = mapped_column(String(128))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("incident_categories.id", ondelete="RESTRICT"))
     department: Mapped[str | None] = mapped_column(String(128))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
     # Hours allowed per workflow stage, e.g. {"reported": 2, "filed": 4, "dispatched": 24, ...}.
     deadlines: Mapped[dict] = mapped_column(JSONB, default=dict)
     # Extra attributes asked when reporting (Open311 service attributes).
@@ -46,6 +48,11 @@ class Incident(db.Model):
         CheckConstraint(f"state IN {STATES}", name="ck_incidents_state"),
         Index("ix_incidents_category_reported", "category_id", "reported_at"),
         Index("ix_incidents_state_reported", "state", "reported_at"),
+        # Migration 0003_incidents: stage times, and the open share of a year's million rows.
+        Index("ix_incidents_state_changed", "state", "state_changed_at"),
+        Index("ix_incidents_open_reported", "reported_at", postgresql_where=text(f"state IN {OPEN_STATES}")),
+        Index("ix_incidents_open_geom", "geom", postgresql_using="gist",
+              postgresql_where=text(f"state IN {OPEN_STATES}")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -67,4 +74,75 @@ class Incident(db.Model):
     # Optional extent (a polluted stretch of road, an overflowing area).
     extent = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=True)
 
+    # Workflow (migration 0003_incidents): who holds it now, where consultation decided it.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    property_company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("property_companies.id", ondelete="SET NULL"))
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"))
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    attributes: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
+    media_url: Mapped[str | None] = mapped_column(String(512))
+    # Open311: the key a request came through and the token handed back to the client.
+    open311_key_id: Mapped[int | None] = mapped_column(ForeignKey("open311_keys.id", ondelete="SET NULL"))
+    open311_token: Mapped[str | None] = mapped_column(String(40), unique=True)
+
     category = relationship("IncidentCategory", lazy="joined")
+
+
+class Department(db.Model):
+    """A department that incidents are dispatched to (城管、排水、环卫 …)."""
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    name_en: Mapped[str | None] = mapped_column(String(128))
+    phone: Mapped[str | None] = mapped_column(String(32))
+
+
+class Transition(db.Model):
+    """One step of an incident's timeline: who moved it from which state to which, when, why."""
+    __tablename__ = "incident_transitions"
+    __table_args__ = (Index("ix_incident_transitions_incident", "incident_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    user = relationship("User", lazy="joined")
+
+
+class Photo(db.Model):
+    """A photo of an incident, stored on disk under MEDIA_ROOT with a thumbnail."""
+    __tablename__ = "incident_photos"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    transition_id: Mapped[int | None] = mapped_column(ForeignKey("incident_transitions.id", ondelete="SET NULL"))
+    path: Mapped[str] = mapped_column(String(256))
+    thumb_path: Mapped[str] = mapped_column(String(256))
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Offer(db.Model):
+    """Routing: a new incident offered to a grid worker of its grid or to its category's department."""
+    __tablename__ = "incident_offers"
+    __table_args__ = (CheckConstraint("(user_id IS NULL) <> (department_id IS NULL)", name="ck_offer_target"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

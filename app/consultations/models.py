@@ -1,0 +1,92 @@
+"""微协商 (micro-consultation): councils, their members, meetings, decisions; the ledger reads these."""
+from datetime import date, datetime
+
+from sqlalchemy import (CheckConstraint, Column, Date, DateTime, ForeignKey, Index, Integer, BigInteger,
+                        String, Table, Text, func)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+
+MEMBER_ROLES = ("resident_rep", "work_unit", "property_company", "mediator", "staff", "other")
+DECISION_STATUSES = ("open", "done", "dropped")
+
+meeting_participants = Table(
+    "meeting_participants", db.metadata,
+    Column("meeting_id", Integer, ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", Integer, ForeignKey("council_members.id", ondelete="CASCADE"), primary_key=True),
+)
+
+meeting_incidents = Table(
+    "meeting_incidents", db.metadata,
+    Column("meeting_id", Integer, ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True),
+    Column("incident_id", BigInteger, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Council(db.Model):
+    """A 议事会, e.g. the building-courtyard round-table council (楼院圆桌议事厅) of a community."""
+    __tablename__ = "councils"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    community_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    community = relationship("Area", lazy="joined")
+    members = relationship("CouncilMember", back_populates="council", order_by="CouncilMember.id")
+
+
+class CouncilMember(db.Model):
+    """A member of a council: resident representative, work unit, property company, mediator …"""
+    __tablename__ = "council_members"
+    __table_args__ = (CheckConstraint(f"role IN {MEMBER_ROLES}", name="ck_council_members_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    council_id: Mapped[int] = mapped_column(ForeignKey("councils.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(20))
+    organisation: Mapped[str | None] = mapped_column(String(128))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Personal information: shown only to staff of the community and admins.
+    phone: Mapped[str | None] = mapped_column(String(32))
+
+    council = relationship("Council", back_populates="members")
+
+
+class Meeting(db.Model):
+    """One sitting of a council: when, where, who came, which incidents, minutes and decisions."""
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    council_id: Mapped[int] = mapped_column(ForeignKey("councils.id", ondelete="CASCADE"), index=True)
+    held_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    place: Mapped[str | None] = mapped_column(String(256))
+    topic: Mapped[str] = mapped_column(String(256))
+    minutes: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    council = relationship("Council", lazy="joined")
+    participants = relationship("CouncilMember", secondary=meeting_participants, order_by="CouncilMember.id")
+    incidents = relationship("Incident", secondary=meeting_incidents, order_by="Incident.id")
+    decisions = relationship("Decision", back_populates="meeting", order_by="Decision.id")
+
+
+class Decision(db.Model):
+    """A decision of a meeting (协商结果) with an owner and a due date, followed until done."""
+    __tablename__ = "decisions"
+    __table_args__ = (CheckConstraint(f"status IN {DECISION_STATUSES}", name="ck_decisions_status"),
+                      Index("ix_decisions_status_due", "status", "due_on"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(128))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    done_note: Mapped[str | None] = mapped_column(Text)
+
+    meeting = relationship("Meeting", back_populates="decisions")

@@ -1,0 +1,11 @@
+"""Mapbox Vector Tiles of the map layers: ``/tiles/{layer}/{z}/{x}/{y}.mvt`` and TileJSON."""
+
+
+def init_app(app) -> None:
+    """Register the tile endpoints and document them in the API's OpenAPI file."""
+    from app.api.openapi import register_paths
+    from app.tiles import views
+    app.config.setdefault("TILE_FEATURE_CAP", 5000)
+    app.config.setdefault("TILE_MAX_AGE", 60)
+    app.register_blueprint(views.bp)
+    register_paths(views.OPENAPI_PATHS)

@@ -1,0 +1,92 @@
+"""Tile sources: what one ``/tiles/{name}`` serves, and the registry features add to.
+
+A :class:`TileSource` knows how to select its rows for a tile: ``rows(scope, envelope, z)``
+returns a SQLAlchemy select with an integer ``id``, a ``geom`` in EPSG:4326 and the
+properties, already limited to the user's area and to ``geom && envelope`` (so the GiST
+index is used). :mod:`app.tiles.services` turns it into a tile. Every published layer of
+:mod:`app.api.public` is a source; other features (heat maps …) register their own with
+:func:`register_tile_source`.
+"""
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import Float, Integer, Text, and_, cast, func, literal_column, select
+
+from app.api.public import PUBLIC_LAYERS, PublicLayer, get_public_layer
+from app.auth.access import Scope
+
+MAX_ZOOM = 22
+_SQL_TYPES = {"string": Text, "integer": Integer, "number": Float}
+_TILEJSON_TYPES = {"string": "String", "integer": "Number", "number": "Number"}
+
+
+@dataclass
+class TileSource:
+    """One vector tile layer."""
+    name: str
+    title: object
+    rows: Callable[[Scope, object, int], object]     # (scope, envelope in 4326, zoom) → select(id, geom, …)
+    fields: dict[str, str]                           # property → "String"/"Number"/"Boolean" (TileJSON)
+    min_zoom: int = 0
+    max_zoom: int = MAX_ZOOM
+    feature_cap: int | None = None                   # None: the app's TILE_FEATURE_CAP
+    bounds: Callable[[Scope], tuple | None] | None = None   # lon/lat extent for TileJSON
+    roles: tuple[str, ...] | None = None             # None: every logged-in user
+    description: str = ""
+
+
+TILE_SOURCES: dict[str, TileSource] = {}
+
+
+def register_tile_source(source: TileSource) -> TileSource:
+    """Serve ``source`` at ``/tiles/{source.name}/{z}/{x}/{y}.mvt``."""
+    TILE_SOURCES[source.name] = source
+    return source
+
+
+def layer_source(public: PublicLayer) -> TileSource:
+    """The tile source of a published layer: its public tile properties, in the user's area."""
+    from app.api.services import layer_conditions, table_of
+
+    props = [p for p in public.properties if p.in_tiles]
+
+    def rows(scope: Scope, envelope, z: int):
+        t = table_of(public.layer)
+        cols = [cast(literal_column(p.sql), _SQL_TYPES[p.type]).label(p.name) for p in props]
+        conds = [t.c.geom.op("&&")(envelope), *layer_conditions(public.layer, t, scope)]
+        if public.tile_filter is not None:
+            conds += public.tile_filter(t, z)
+        return select(t.c.id.label("id"), t.c.geom.label("geom"), *cols).where(and_(*conds))
+
+    def bounds(scope: Scope):
+        t = table_of(public.layer)
+        ext = func.ST_Extent(t.c.geom)
+        row = _extent_row(select(func.ST_XMin(ext), func.ST_YMin(ext), func.ST_XMax(ext), func.ST_YMax(ext))
+                          .where(and_(*layer_conditions(public.layer, t, scope))))
+        return row
+
+    return TileSource(public.name, public.layer.title, rows,
+                      {p.name: _TILEJSON_TYPES[p.type] for p in props},
+                      min_zoom=max(public.min_zoom, public.layer.min_zoom), bounds=bounds,
+                      description=public.description)
+
+
+def _extent_row(stmt):
+    from app.extensions import db
+    row = db.session.execute(stmt).one()
+    return None if row[0] is None else tuple(float(v) for v in row)
+
+
+def get_source(name: str) -> TileSource | None:
+    """The source called ``name``: a registered one, else a published layer."""
+    if name in TILE_SOURCES:
+        return TILE_SOURCES[name]
+    public = get_public_layer(name)
+    if public is None or public.layer.geom_type is None:
+        return None
+    return layer_source(public)
+
+
+def source_names() -> list[str]:
+    """Every tile source name (for error messages and docs)."""
+    return sorted(set(TILE_SOURCES) | {n for n, p in PUBLIC_LAYERS.items() if p.layer and p.layer.geom_type})
