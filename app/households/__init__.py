@@ -1,0 +1,26 @@
+"""Household situation files (民情档案), visits and care plans: models, services, API, pages, map overlay."""
+from flask_babel import lazy_gettext as _l
+
+from app.households import models  # noqa: F401
+
+
+def init_app(app) -> None:
+    """Blueprints, navigation, the map overlay, OpenAPI paths and the demo step."""
+    from app.households import api, openapi, views
+    from app.mappage.overlays import Overlay, register_overlay
+    from app.seed.demo import register_demo_step
+    from app.ui import register_nav
+    app.register_blueprint(api.bp)
+    app.register_blueprint(views.bp)
+    app.add_template_filter(views.tag_name, "tag_name")
+    register_nav("households.index", _l("民情档案"), ("admin", "staff", "grid_worker", "leader", "planner"), 40)
+    register_nav("households.due", _l("待走访"), ("grid_worker",), 41)
+    register_overlay(Overlay(
+        name="visits_due", title=_l("待走访楼栋"), endpoint="households_api.overlay_visits_due",
+        geom_type="Point", popup=["building", "due", "overdue"], min_zoom=12,
+        style={"radius": 8, "color": "#b42318", "fillColor": "#f59e0b", "fillOpacity": 0.8}, order=60,
+        labels={"building": _l("楼栋"), "due": _l("待走访户数"), "overdue": _l("已逾期")},
+        list_endpoint="households.overview", label="due"))
+    openapi.register()
+    from app.households.demo import seed_households
+    register_demo_step("households", seed_households, order=60)

@@ -1,0 +1,248 @@
+"""微心愿 (micro-wishes): post, claim, fulfil, withdraw; the public wish wall.
+
+A wish is posted by a grid worker or community staff for a household they keep (or
+for a building). Its ``title`` and category are public on the wish wall; details, the
+household, the claiming volunteer and the photo are personal.
+"""
+import datetime as dt
+import io
+import os
+import uuid
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.api.fields import Field, parse_fields
+from app.areas.models import Area
+from app.audit.services import record, snapshot
+from app.basemap.models import Building
+from app.errors import ApiError
+from app.extensions import db
+from app.households.models import Household
+from app.households.privacy import counts_clause, personal_clause, reads_personal, suppress
+from app.households.services import TZ, require_personal
+from app.volunteers.models import Team, Volunteer
+from app.wishes.models import TRANSITIONS, WISH_CATEGORIES, WISH_STATUSES, Wish
+
+WISH_FIELDS = [
+    Field("household_id", "ref", ref="households"), Field("building_id", "ref", ref="buildings"),
+    Field("title", "str", required=True, max_len=120, label="public text: no names, phones or flat numbers"),
+    Field("details", "text", max_len=4000), Field("category", "enum", required=True, choices=WISH_CATEGORIES),
+]
+
+
+def post_wish(user, data: dict) -> Wish:
+    """A new wish for a household (or a building) the user keeps."""
+    require_personal(user)
+    data = data if isinstance(data, dict) else {}
+    values, errors = parse_fields([f for f in WISH_FIELDS], data)
+    if not errors and not values.get("household_id") and not values.get("building_id"):
+        errors["household_id"] = "a wish belongs to a household or a building"
+    if errors:
+        raise ApiError(422, "invalid wish", errors)
+    building_id = values.pop("building_id", None)
+    if values.get("household_id"):
+        h = db.session.scalar(select(Household).where(Household.id == values["household_id"],
+                                                      personal_clause(user, Household.grid_id)))
+        if h is None:
+            raise ApiError(422, "unknown household", {"household_id": "unknown or not yours"})
+        grid_id = h.grid_id
+    else:
+        b = db.session.scalar(select(Building).where(Building.id == building_id,
+                                                     personal_clause(user, Building.grid_id)))
+        if b is None:
+            raise ApiError(422, "unknown building", {"building_id": "unknown or not yours"})
+        grid_id = b.grid_id
+    w = Wish(**values, grid_id=grid_id, posted_by=user.id, status="posted")
+    db.session.add(w)
+    db.session.flush()
+    record("insert", "wishes", w.id, after=snapshot(w))
+    db.session.commit()
+    return w
+
+
+def get_wish(user, wish_id: int) -> Wish:
+    """One wish with its personal details (audited)."""
+    require_personal(user)
+    w = db.session.scalar(select(Wish).where(Wish.id == wish_id, personal_clause(user, Wish.grid_id)))
+    if w is None:
+        raise ApiError(404, f"no wish {wish_id} among those you may read")
+    record("read", "wishes", w.id)
+    db.session.commit()
+    return w
+
+
+def list_wishes(user, status: str | None = None, grid: str | None = None, limit: int = 500) -> list[Wish]:
+    """Wishes the user may read in full."""
+    require_personal(user)
+    cond = [personal_clause(user, Wish.grid_id)]
+    if status:
+        if status not in WISH_STATUSES:
+            raise ApiError(400, f"status must be one of {', '.join(WISH_STATUSES)}", {"status": "unknown"})
+        cond.append(Wish.status == status)
+    if grid:
+        cond.append(Wish.grid_id.in_(select(Area.id).where(Area.code.startswith(grid, autoescape=True))))
+    return list(db.session.scalars(select(Wish).where(*cond).order_by(Wish.posted_at.desc()).limit(limit)))
+
+
+def _move(user, wish_id: int, to: str) -> tuple[Wish, dict]:
+    require_personal(user)
+    w = db.session.scalar(select(Wish).where(Wish.id == wish_id, personal_clause(user, Wish.grid_id))
+                          .with_for_update(of=Wish))
+    if w is None:
+        raise ApiError(404, f"no wish {wish_id} among those you may read")
+    if to not in TRANSITIONS[w.status]:
+        raise ApiError(409, f"a {w.status} wish cannot become {to}", {"status": w.status})
+    return w, snapshot(w)
+
+
+def claim_wish(user, wish_id: int, data: dict) -> Wish:
+    """posted → claimed by a volunteer or a team of the wish's community."""
+    data = data if isinstance(data, dict) else {}
+    values, errors = parse_fields([Field("volunteer_id", "ref"), Field("team_id", "ref")], data)
+    if not errors and bool(values.get("volunteer_id")) == bool(values.get("team_id")):
+        errors["volunteer_id"] = "give a volunteer_id or a team_id"
+    if errors:
+        raise ApiError(422, "invalid claim", errors)
+    w, before = _move(user, wish_id, "claimed")
+    community = w.grid.code[:12] if w.grid else ""
+    if values.get("volunteer_id"):
+        v = db.session.get(Volunteer, values["volunteer_id"])
+        if v is None or db.session.get(Area, v.area_id).code != community:
+            raise ApiError(422, "unknown volunteer in this community", {"volunteer_id": "unknown"})
+        w.claimed_by_volunteer_id, w.claimed_by_team_id = v.id, v.team_id
+    else:
+        t = db.session.get(Team, values["team_id"])
+        if t is None or t.area.code != community:
+            raise ApiError(422, "unknown team in this community", {"team_id": "unknown"})
+        w.claimed_by_team_id, w.claimed_by_volunteer_id = t.id, None
+    w.status, w.claimed_at = "claimed", dt.datetime.now(TZ)
+    db.session.flush()
+    record("update", "wishes", w.id, before, snapshot(w))
+    db.session.commit()
+    return w
+
+
+ALLOWED_PHOTO = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+
+
+def save_photo(storage) -> str:
+    """Check an uploaded image with Pillow and store it under MEDIA_ROOT/wishes; the relative path."""
+    from PIL import Image, UnidentifiedImageError
+    raw = storage.read()
+    if not raw:
+        raise ApiError(422, "empty photo", {"photo": "empty"})
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            fmt = img.format
+            img.verify()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise ApiError(422, "the photo is not a JPEG, PNG or WebP image", {"photo": "not an image"}) from None
+    if fmt not in ALLOWED_PHOTO:
+        raise ApiError(422, "the photo must be JPEG, PNG or WebP", {"photo": f"{fmt} not allowed"})
+    rel = f"wishes/{uuid.uuid4().hex}{ALLOWED_PHOTO[fmt]}"
+    path = os.path.join(current_app.config["MEDIA_ROOT"], rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(raw)
+    return rel
+
+
+def fulfil_wish(user, wish_id: int, data: dict, photo=None) -> Wish:
+    """claimed → fulfilled, with a note and optionally a photo."""
+    values, errors = parse_fields([Field("note", "text", required=True, max_len=4000)],
+                                  data if isinstance(data, dict) else {})
+    if errors:
+        raise ApiError(422, "invalid fulfilment", errors)
+    w, before = _move(user, wish_id, "fulfilled")
+    if photo is not None and getattr(photo, "filename", ""):
+        w.photo_path = save_photo(photo)
+    w.status, w.fulfilled_at, w.fulfilment_note = "fulfilled", dt.datetime.now(TZ), values["note"]
+    db.session.flush()
+    record("update", "wishes", w.id, before, snapshot(w))
+    db.session.commit()
+    return w
+
+
+def withdraw_wish(user, wish_id: int, data: dict) -> Wish:
+    """posted/claimed → withdrawn, with a reason."""
+    values, errors = parse_fields([Field("reason", "text", required=True, max_len=2000)],
+                                  data if isinstance(data, dict) else {})
+    if errors:
+        raise ApiError(422, "invalid withdrawal", errors)
+    w, before = _move(user, wish_id, "withdrawn")
+    w.status, w.withdrawn_at, w.withdraw_reason = "withdrawn", dt.datetime.now(TZ), values["reason"]
+    db.session.flush()
+    record("update", "wishes", w.id, before, snapshot(w))
+    db.session.commit()
+    return w
+
+
+def release_wish(user, wish_id: int) -> Wish:
+    """claimed → posted again (the claimer gave up)."""
+    w, before = _move(user, wish_id, "posted")
+    w.status, w.claimed_at, w.claimed_by_team_id, w.claimed_by_volunteer_id = "posted", None, None, None
+    db.session.flush()
+    record("update", "wishes", w.id, before, snapshot(w))
+    db.session.commit()
+    return w
+
+
+def wish_dict(w: Wish) -> dict:
+    """A wish in full (personal)."""
+    return {**public_wish(w), "household_id": w.household_id,
+            "household": f"{w.household.head_name} {w.household.flat_no}" if w.household else None,
+            "details": w.details, "claimed_by_volunteer": w.claimed_by_volunteer.name if w.claimed_by_volunteer else None,
+            "claimed_by_volunteer_id": w.claimed_by_volunteer_id, "claimed_by_team_id": w.claimed_by_team_id,
+            "fulfilment_note": w.fulfilment_note, "has_photo": bool(w.photo_path),
+            "withdraw_reason": w.withdraw_reason}
+
+
+def public_wish(w: Wish) -> dict:
+    """What the wish wall shows: no household, no names, no notes."""
+    def iso(t):
+        return t.astimezone(TZ).date().isoformat() if t else None
+    return {"id": w.id, "title": w.title, "category": w.category, "status": w.status,
+            "community": w.grid.code[:12] if w.grid else None, "grid_name": w.grid.name if w.grid else None,
+            "posted_on": iso(w.posted_at), "claimed_on": iso(w.claimed_at), "fulfilled_on": iso(w.fulfilled_at),
+            "claimed_by_team": w.claimed_by_team.name if w.claimed_by_team else None}
+
+
+def wall(community: str | None = None, status: str | None = None, limit: int = 200) -> list[dict]:
+    """The public wish wall (no login): open and fulfilled wishes, without personal data."""
+    cond = [Wish.status.in_(("posted", "claimed", "fulfilled"))]
+    if status:
+        if status not in ("posted", "claimed", "fulfilled"):
+            raise ApiError(400, "status must be posted, claimed or fulfilled", {"status": "unknown"})
+        cond.append(Wish.status == status)
+    if community:
+        if not (community.isdigit() and len(community) == 12):
+            raise ApiError(400, "community must be a 12-digit code", {"community": "malformed"})
+        cond.append(Wish.grid_id.in_(select(Area.id).where(Area.code.startswith(community))))
+    return [public_wish(w) for w in db.session.scalars(select(Wish).where(*cond)
+                                                       .order_by(Wish.posted_at.desc()).limit(limit))]
+
+
+def open_wishes_geojson(user, bbox=None, limit: int = 1000) -> str:
+    """Open wishes (posted or claimed) per grid, as GeoJSON polygons built in SQL.
+
+    Counts are suppressed below 5 for readers without file access.
+    """
+    import json
+    personal = reads_personal(user)
+    clause = personal_clause(user, Wish.grid_id) if personal else counts_clause(user, Wish.grid_id)
+    counts = (select(Wish.grid_id, func.count().label("open"))
+              .where(Wish.status.in_(("posted", "claimed")), clause).group_by(Wish.grid_id).subquery("c"))
+    cond = []
+    if bbox:
+        cond.append(Area.geom.intersects(func.ST_MakeEnvelope(*bbox, 4326)))
+    rows = db.session.execute(
+        select(Area.id, Area.code, Area.name, counts.c.open, func.ST_AsGeoJSON(Area.geom, 6))
+        .join(counts, counts.c.grid_id == Area.id).where(*cond).order_by(Area.code).limit(limit)).all()
+    feats = []
+    for r in rows:
+        shown = r.open if personal else suppress(r.open)
+        feats.append({"type": "Feature", "id": r.id, "geometry": json.loads(r[4]),
+                      "properties": {"grid_code": r.code, "grid_name": r.name, "open_wishes": shown,
+                                     "label": str(shown) if shown is not None else "<5"}})
+    return json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False)

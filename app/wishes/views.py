@@ -1,0 +1,114 @@
+"""Pages: the staff wish board, posting a wish (phone), and the public wish wall."""
+import os
+
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, send_file,
+                   url_for)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.errors import ApiError
+from app.extensions import db, limiter
+from app.households import services as hs
+from app.households.models import Household
+from app.households.privacy import personal_clause
+from app.volunteers import services as vs
+from app.wishes import services as ws
+from app.wishes.models import WISH_STATUSES
+
+bp = Blueprint("wishes", __name__, url_prefix="/wishes")
+
+CATEGORY_LABELS = {"daily_needs": "生活所需", "health": "医疗健康", "repair": "维修", "companionship": "陪伴",
+                   "paperwork": "代办事项", "study": "学习", "employment": "就业", "other": "其他"}
+STATUS_LABELS = {"posted": "待认领", "claimed": "已认领", "fulfilled": "已实现", "withdrawn": "已撤回"}
+
+
+def _labels():
+    return ({k: _(v) for k, v in CATEGORY_LABELS.items()}, {k: _(v) for k, v in STATUS_LABELS.items()})
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+@bp.get("/wall")
+@limiter.limit("60 per minute")
+def wall():
+    """The public wish wall (心愿墙): titles and progress, nobody's name."""
+    code = request.args.get("community")
+    if code is not None and not (code.isdigit() and len(code) == 12):
+        code = None
+    cats, stats = _labels()
+    return render_template("wishes/wall.html", wishes=ws.wall(code), cats=cats, stats=stats)
+
+
+@bp.get("/")
+@login_required
+def board():
+    """Staff board: wishes by status, with claim / fulfil / withdraw actions."""
+    hs.require_personal(_me())
+    wishes = ws.list_wishes(_me())
+    cols = {s: [w for w in wishes if w.status == s] for s in WISH_STATUSES}
+    cats, stats = _labels()
+    return render_template("wishes/board.html", cols=cols, cats=cats, stats=stats,
+                           teams=vs.list_teams(_me()))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """Post a wish for a household (phone-friendly)."""
+    hs.require_personal(_me())
+    status = 200
+    if request.method == "POST":
+        f = request.form
+        try:
+            ws.post_wish(_me(), {"household_id": f.get("household_id") or None, "title": f.get("title", ""),
+                                 "category": f.get("category", ""), "details": f.get("details") or None})
+            flash(_("微心愿已登记"), "ok")
+            return redirect(url_for("wishes.board"))
+        except ApiError as e:
+            flash(e.message + " " + "; ".join(f"{k}: {v}" for k, v in e.fields.items()), "error")
+            status = e.status
+    households = list(db.session.scalars(select(Household).where(personal_clause(_me(), Household.grid_id))
+                                         .order_by(Household.building_id, Household.flat_no)))
+    cats, _s = _labels()
+    return render_template("wishes/new.html", households=households, cats=cats,
+                           chosen=request.values.get("household_id", type=int)), status
+
+
+@bp.post("/<int:wish_id>/<action>")
+@login_required
+def act(wish_id: int, action: str):
+    """Board actions (form posts)."""
+    f = request.form
+    try:
+        if action == "claim":
+            ws.claim_wish(_me(), wish_id, {"team_id": f.get("team_id") or None,
+                                           "volunteer_id": f.get("volunteer_id") or None})
+        elif action == "fulfil":
+            ws.fulfil_wish(_me(), wish_id, {"note": f.get("note", "")}, request.files.get("photo"))
+        elif action == "withdraw":
+            ws.withdraw_wish(_me(), wish_id, {"reason": f.get("reason", "")})
+        elif action == "release":
+            ws.release_wish(_me(), wish_id)
+        else:
+            abort(404)
+    except ApiError as e:
+        if e.status in (403, 404):
+            raise
+        flash(e.message + " " + "; ".join(f"{k}: {v}" for k, v in e.fields.items()), "error")
+    return redirect(url_for("wishes.board"), 303)
+
+
+@bp.get("/<int:wish_id>/photo")
+@login_required
+def photo(wish_id: int):
+    """The fulfilment photo, for those who may read the wish."""
+    w = ws.get_wish(_me(), wish_id)
+    if not w.photo_path:
+        abort(404)
+    path = os.path.join(current_app.config["MEDIA_ROOT"], w.photo_path)
+    if not os.path.isfile(path):
+        abort(404)
+    return send_file(path, max_age=0)
