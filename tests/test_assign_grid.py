@@ -159,3 +159,19 @@ def test_regrid_reaches_tables_of_other_features(app, demo):
         " ST_Multi(ST_Expand(ST_SetSRID(ST_MakePoint(:x, :y), 4326), 0.001)))"),
         {"x": FAR_POINT[0], "y": FAR_POINT[1]})
     assert grid_code_of("incidents", iid) == "620103099001001"
+
+
+def test_households_follow_their_building_when_its_grid_is_redrawn(app, demo):
+    """Households take their building's grid (a trigger of that feature); a regrid carries them along."""
+    bid = db.session.execute(text(
+        "INSERT INTO buildings (name, geom) VALUES ('远郊楼', ST_Multi(ST_Expand(ST_SetSRID(ST_MakePoint(:x, :y),"
+        " 4326), 0.0001))) RETURNING id"), {"x": FAR_POINT[0], "y": FAR_POINT[1]}).scalar()
+    hid = db.session.execute(text(
+        "INSERT INTO households (building_id, flat_no, head_name) VALUES (:b, '101', '测试户') RETURNING id"),
+        {"b": bid}).scalar()
+    assert grid_code_of("households", hid) is None
+    db.session.execute(text(
+        "INSERT INTO areas (level, code, name, geom) VALUES ('grid', '620103099001001', '新网格',"
+        " ST_Multi(ST_Expand(ST_SetSRID(ST_MakePoint(:x, :y), 4326), 0.001)))"),
+        {"x": FAR_POINT[0], "y": FAR_POINT[1]})
+    assert grid_code_of("buildings", bid) == grid_code_of("households", hid) == "620103099001001"
