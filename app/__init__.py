@@ -25,6 +25,7 @@ FEATURES = [
     "app.wishes",
     "app.patrols",
     "app.api",
+    "app.transfer",
     "app.tiles",
     "app.ogcapi",
     "app.health",
