@@ -463,3 +463,15 @@ def test_phone_page_incident_report_calls_work_when_the_incidents_api_is_there(c
     r = post_json(client, "/api/v1/incidents", {"category": code, "description": "背街小巷单车堵塞消防通道",
                                                 "lon": LON, "lat": LAT})
     assert r.status_code == 201 and isinstance(r.get_json()["id"], int)
+
+
+def test_patrols_are_planned_only_inside_ones_area(client, auth, demo):
+    auth.login("sjt1")                                    # grid worker of Songjiatan's first grid
+    ok = post_json(client, "/api/v1/patrols", {"kind": "cleanup", "title": "社区清洁", "area": "620102011002"})
+    assert ok.status_code == 201 and ok.get_json()["area"]["code"] == "620102011002"
+    for code in ("620103002001", "6201", "620102011"):    # another community, the city, the street
+        r = post_json(client, "/api/v1/patrols", {"kind": "cleanup", "title": "越界", "area": code})
+        assert r.status_code == 403, code
+    r = post_json(client, "/api/v1/patrols", {"kind": "boat", "title": "", "area": "999"})
+    assert r.status_code == 422 and {"kind", "title", "area"} <= set(r.get_json()["error"]["fields"])
+    assert db.session.scalar(select(func.count()).select_from(Patrol).where(Patrol.title == "越界")) == 0

@@ -382,8 +382,9 @@ def create_patrol(user, kind: str, title: str, area_code: str | None = None, tea
     area = get_area_by_code(area_code) if area_code else user.area
     if area is None:
         errors["area"] = f"no area with code {area_code}" if area_code else "required"
-    elif not in_scope_code(scope_of(user), area.code) and user.area is not None and \
-            not user.area.code.startswith(area.code):
+    elif not in_scope_code(scope_of(user), area.code) and not (
+            # A grid worker may organise a patrol of the whole community (a cleanup, a rectification round).
+            user.area is not None and len(user.area.code) > 12 and area.code == user.area.code[:12]):
         raise ApiError(403, f"area {area.code} is outside your area", {"area": "outside your area"})
     team = None
     if team_id is not None:
