@@ -42,8 +42,13 @@ class Config:
         port = os.environ.get("PGPORT", "55432")
         self.SQLALCHEMY_DATABASE_URI = os.environ.get(
             "DATABASE_URL", f"postgresql://postgres@127.0.0.1:{port}/wuwei")
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True,
-                                          "connect_args": {"options": "-c timezone=Asia/Shanghai"}}
+        self.SQLALCHEMY_ENGINE_OPTIONS = {
+            # No pre-ping: it costs a round trip on every request (a quarter of a tracking fix's
+            # time). A connection broken by a server restart fails one request, after which
+            # SQLAlchemy drops the whole pool; recycling bounds the age of idle connections.
+            "pool_pre_ping": os.environ.get("WUWEI_POOL_PRE_PING", "0") == "1",
+            "pool_recycle": 1800,
+            "connect_args": {"options": "-c timezone=Asia/Shanghai"}}
         self.SECRET_KEY = _secret_key()
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
         self.MEDIA_ROOT = os.environ.get("WUWEI_MEDIA", str(var_dir() / "media"))
