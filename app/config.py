@@ -4,18 +4,34 @@ import secrets
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = Path(os.environ.get("WUWEI_VAR", ROOT / "var"))
+
+
+def var_dir() -> Path:
+    """Where local state lives (secret key, media, the local cluster): ``WUWEI_VAR`` or ``var/``."""
+    return Path(os.environ.get("WUWEI_VAR", ROOT / "var"))
+
+
+VAR = var_dir()
 
 
 def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once and kept in var/."""
+    """SECRET_KEY from the environment, else one generated once and kept in var/secret_key (mode 600)."""
     if os.environ.get("SECRET_KEY"):
         return os.environ["SECRET_KEY"]
-    path = VAR / "secret_key"
+    var = var_dir()
+    path = var / "secret_key"
+    if path.exists() and not path.read_text().strip():
+        path.unlink()  # an empty key file (a crash while writing) is no key
     if not path.exists():
-        VAR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        var.mkdir(parents=True, exist_ok=True)
+        # Created with mode 600 from the start, and only if no other worker won the race.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
     return path.read_text().strip()
 
 
@@ -26,12 +42,19 @@ class Config:
         port = os.environ.get("PGPORT", "55432")
         self.SQLALCHEMY_DATABASE_URI = os.environ.get(
             "DATABASE_URL", f"postgresql://postgres@127.0.0.1:{port}/wuwei")
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True,
-                                          "connect_args": {"options": "-c timezone=Asia/Shanghai"}}
+        self.SQLALCHEMY_ENGINE_OPTIONS = {
+            # No pre-ping: it costs a round trip on every request (a quarter of a tracking fix's
+            # time). A connection broken by a server restart fails one request, after which
+            # SQLAlchemy drops the whole pool; recycling bounds the age of idle connections.
+            "pool_pre_ping": os.environ.get("WUWEI_POOL_PRE_PING", "0") == "1",
+            "pool_recycle": 1800,
+            "connect_args": {"options": "-c timezone=Asia/Shanghai"}}
         self.SECRET_KEY = _secret_key()
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
-        self.MEDIA_ROOT = os.environ.get("WUWEI_MEDIA", str(VAR / "media"))
+        self.MEDIA_ROOT = os.environ.get("WUWEI_MEDIA", str(var_dir() / "media"))
         self.MAX_CONTENT_LENGTH = int(os.environ.get("WUWEI_MAX_UPLOAD", 16 * 1024 * 1024))
+        # GIS file imports (POST /api/v1/<layer>/import); larger files → 413.
+        self.WUWEI_IMPORT_MAX_BYTES = int(os.environ.get("WUWEI_IMPORT_MAX_BYTES", 16 * 1024 * 1024))
         # Basemap: "osm" (default), "tianditu" (needs WUWEI_TIANDITU_KEY) or "none" (offline).
         self.WUWEI_BASEMAP = os.environ.get("WUWEI_BASEMAP", "osm")
         self.WUWEI_TIANDITU_KEY = os.environ.get("WUWEI_TIANDITU_KEY", "")

@@ -12,6 +12,8 @@ from shapely.validation import explain_validity
 
 GEOJSON_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
                  "MultiPolygon", "GeometryCollection")
+# How deep the coordinates array of each type nests above a position (RFC 7946 §3.1).
+_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}
 
 
 class GeometryError(ValueError):
@@ -28,6 +30,27 @@ def _coords(obj):
             yield from _coords(item)
     else:
         raise GeometryError("coordinates must be nested arrays of numbers")
+
+
+def _check_depth(obj, depth: int, gtype: str) -> None:
+    """Arrays nest exactly as the type says: a Point is one position, a Polygon rings of positions."""
+    if depth == 0:
+        if not (isinstance(obj, (list, tuple)) and obj and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in obj)):
+            raise GeometryError(_depth_message(gtype))
+        return
+    if not isinstance(obj, (list, tuple)):
+        raise GeometryError(_depth_message(gtype))
+    for item in obj:
+        _check_depth(item, depth - 1, gtype)
+
+
+def _depth_message(gtype: str) -> str:
+    shapes = {"Point": "one position [lon, lat]", "MultiPoint": "an array of positions",
+              "LineString": "an array of positions", "MultiLineString": "an array of arrays of positions",
+              "Polygon": "an array of rings, each an array of positions",
+              "MultiPolygon": "an array of polygons, each an array of rings of positions"}
+    return f"{gtype} coordinates must be {shapes[gtype]}; a position is [lon, lat] numbers"
 
 
 def check_ranges(geojson: dict) -> None:
@@ -65,6 +88,10 @@ def parse_geometry(value, allowed: tuple[str, ...] | None = None, promote_multi:
         raise GeometryError("GeometryCollection is not accepted; send one geometry type")
     if "coordinates" not in value:
         raise GeometryError("geometry has no coordinates")
+    coords = value["coordinates"]
+    if isinstance(coords, (list, tuple)) and not coords:
+        raise GeometryError("geometry is empty")
+    _check_depth(coords, _DEPTH[gtype], gtype)
     check_ranges(value)
     try:
         geom = shape(value)

@@ -12,6 +12,10 @@ class FieldError(ValueError):
     """A value that does not fit its field; ``str()`` says why."""
 
 
+# PostgreSQL ``integer`` bounds: larger values would fail in the database, not here.
+INT_MIN, INT_MAX = -2**31, 2**31 - 1
+
+
 @dataclass(frozen=True)
 class Field:
     """One attribute: its JSON name, column, type and limits."""
@@ -43,6 +47,8 @@ class Field:
         if k in ("str", "text"):
             if not isinstance(value, str):
                 raise FieldError("must be a string")
+            if "\x00" in value:
+                raise FieldError("must not contain NUL characters")
             value = value.strip()
             if self.required and not value:
                 raise FieldError("required")
@@ -57,6 +63,8 @@ class Field:
                 value = int(value)
             except ValueError:
                 raise FieldError("must be an integer") from None
+            if not INT_MIN <= value <= INT_MAX:
+                raise FieldError(f"must be between {INT_MIN} and {INT_MAX}")
             self._range(value)
             return value
         if k == "float":
@@ -79,7 +87,7 @@ class Field:
                 return False
             raise FieldError("must be true or false")
         if k == "enum":
-            if value not in self.choices:
+            if not isinstance(value, str) or value not in self.choices:
                 raise FieldError(f"must be one of: {', '.join(self.choices)}")
             return value
         if k == "date":

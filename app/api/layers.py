@@ -63,6 +63,15 @@ def _area_rules(values, geom, row_id):
     return validate_area_write(values, geom, row_id)
 
 
+def _grid_rules(values, geom, row_id):
+    """``/grids`` holds grids and micro-grids only; other levels belong to ``/areas``."""
+    from app.errors import ApiError
+    if "level" in values and values["level"] not in ("grid", "micro_grid"):
+        raise ApiError(422, "the grids layer holds grids and micro-grids; use /api/v1/areas for other levels",
+                       {"level": "must be grid or micro_grid"})
+    return _area_rules(values, geom, row_id)
+
+
 _AREA_FIELDS = [
     Field("level", "enum", required=True, choices=LEVELS, filter=True, label="city/district/street/community/grid/micro_grid"),
     Field("code", "str", required=True, max_len=18, label="DB11/T 2157 code"),
@@ -85,7 +94,7 @@ register_layer(Layer(
     "grids", "areas", _l("网格"), "MultiPolygon", _AREA_FIELDS, scope="area",
     base_where="level IN ('grid', 'micro_grid')",
     style={"color": "#b42318", "weight": 2, "fillOpacity": 0.06}, computed=_AREA_COMPUTED,
-    before_write=_area_rules, sortable=("id", "name", "code")))
+    before_write=_grid_rules, sortable=("id", "name", "code")))
 register_layer(Layer(
     "property-companies", "property_companies", _l("物业公司"), None, [
         Field("name", "str", required=True, max_len=128),

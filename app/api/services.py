@@ -4,6 +4,7 @@ Lists are one query that returns the FeatureCollection's ``features`` array as
 JSON text (``json_agg`` of ``json_build_object``), so Python never walks rows.
 """
 import json
+from contextlib import contextmanager
 
 from geoalchemy2.shape import from_shape
 from sqlalchemy import JSON, Table, Text, and_, cast, delete, func, insert, literal, literal_column, select, text, update
@@ -18,7 +19,13 @@ from app.extensions import db
 from gis.geometry import GeometryError, parse_geometry
 
 MAX_LIMIT = 10000
+MAX_ID = 2**63 - 1
 DEFAULT_LIMIT = 1000
+
+
+def like_escape(text_: str) -> str:
+    """``text_`` with LIKE wildcards and the escape character taken literally."""
+    return text_.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
 
 
 def table_of(layer: Layer) -> Table:
@@ -88,7 +95,7 @@ def _filter_conditions(layer: Layer, t, filters: dict, bbox, q: str | None):
         f = layer.field(name)
         conds.append(t.c[f.col].in_(values))
     if q and layer.searchable:
-        conds.append(t.c[layer.searchable].ilike("%" + q.replace("%", r"\%").replace("_", r"\_") + "%"))
+        conds.append(t.c[layer.searchable].ilike("%" + like_escape(q) + "%"))
     return conds
 
 
@@ -125,9 +132,16 @@ def list_features(layer: Layer, scope: Scope, *, bbox=None, filters=None, q=None
         else features, matched, returned
 
 
+def valid_id(fid) -> bool:
+    """Ids are positive database integers; anything else names no row."""
+    return isinstance(fid, int) and 0 < fid <= MAX_ID
+
+
 def get_feature(layer: Layer, scope: Scope, fid: int, properties: dict[str, str] | None = None) -> dict | None:
     """One feature visible to ``scope``, as a GeoJSON dict, or None (``properties``: see
     :func:`feature_expr`)."""
+    if not valid_id(fid):
+        return None
     t = table_of(layer)
     conds = [t.c.id == fid, scope_condition(layer, t, scope)]
     if layer.base_where:
@@ -135,7 +149,12 @@ def get_feature(layer: Layer, scope: Scope, fid: int, properties: dict[str, str]
     return db.session.execute(select(feature_expr(layer, t, properties)).where(and_(*conds))).scalar()
 
 
-def _parse_body(layer: Layer, body, partial: bool):
+def parse_feature(layer: Layer, body, partial: bool = False):
+    """(column values, shapely geometry) from a GeoJSON Feature body, or ApiError 400/422.
+
+    The one place where a feature's attributes and geometry are checked: the layer API
+    and file import both use it.
+    """
     if not isinstance(body, dict):
         raise ApiError(400, "body must be a JSON object (a GeoJSON Feature)")
     if body.get("type") not in (None, "Feature"):
@@ -158,6 +177,12 @@ def _parse_body(layer: Layer, body, partial: bool):
                 errors["geometry"] = str(e)
         elif not partial:
             errors["geometry"] = "required"
+    table = db.metadata.tables[layer.table]
+    for f in layer.fields:
+        # A NOT NULL column cannot be cleared, even by a field that is optional on create.
+        if f.col in values and values[f.col] is None and f.col in table.c \
+                and not table.c[f.col].nullable and f.name not in errors:
+            errors[f.name] = "required"
     if errors:
         raise ApiError(422, "invalid feature: " + "; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
     for f in layer.fields:
@@ -169,26 +194,120 @@ def _parse_body(layer: Layer, body, partial: bool):
 
 
 def _write(stmt):
+    """Run a write; constraint violations become 409/422 (the caller rolls back)."""
     try:
         return db.session.execute(stmt)
     except (IntegrityError, DataError) as e:
-        db.session.rollback()
         detail = str(e.orig).split("\n")[0] if e.orig else "constraint violated"
         status = 409 if "unique" in detail or "foreign key" in detail else 422
         raise ApiError(status, f"the database refused the change: {detail}") from None
 
 
-def _check_visible(layer: Layer, scope: Scope, fid: int) -> dict:
-    feature = get_feature(layer, scope, fid)
-    if feature is None:
+@contextmanager
+def _rollback_on_error():
+    """Nothing of a refused write stays in the session."""
+    try:
+        yield
+    except Exception:
         db.session.rollback()
+        raise
+
+
+def _check_visible(layer: Layer, scope: Scope, fid: int) -> dict:
+    """The written feature, or 403 when it left the user's area (the caller rolls back)."""
+    feature = get_feature(layer, scope, fid)
+    if feature is None or not _may_write(layer, scope, feature):
         raise ApiError(403, "this place lies outside your area", {"geometry": "outside your area"})
     return feature
 
 
-def create_feature(layer: Layer, scope: Scope, body) -> dict:
-    """Insert a feature; its grid is assigned by PostGIS. Refused outside the user's area."""
-    values, geom = _parse_body(layer, body, partial=False)
+def _may_write(layer: Layer, scope: Scope, feature: dict) -> bool:
+    """Whether ``scope`` may change this visible feature.
+
+    Area rows are visible up the tree (a street planner sees its district), but only
+    areas strictly below the user's own may be written.
+    """
+    if scope.everything or layer.scope != "area":
+        return True
+    code = (feature.get("properties") or {}).get("code") or ""
+    return code.startswith(scope.area_code or "\x00") and code != scope.area_code
+
+
+def _exists(layer: Layer, fid: int) -> bool:
+    """Whether the row exists at all, whoever may see it."""
+    t = table_of(layer)
+    conds = [t.c.id == fid]
+    if layer.base_where:
+        conds.append(text(layer.base_where.replace("level", "t.level")))
+    return db.session.execute(select(t.c.id).where(and_(*conds))).first() is not None
+
+
+def _writable_before(layer: Layer, scope: Scope, fid: int) -> dict:
+    """The feature about to change: 404 when there is none, 403 when it lies outside the user's area."""
+    before = get_feature(layer, scope, fid) if valid_id(fid) else None
+    if before is None:
+        if valid_id(fid) and _exists(layer, fid):
+            raise ApiError(403, f"{layer.name} feature {fid} lies outside your area")
+        raise ApiError(404, f"no {layer.name} feature {fid}")
+    if not _may_write(layer, scope, before):
+        raise ApiError(403, f"{layer.name} feature {fid} is not inside your area; "
+                            "only areas below your own may be changed")
+    return before
+
+
+def writable_features(layer: Layer, scope: Scope, ids: list[int]) -> dict[int, dict]:
+    """The features among ``ids`` that ``scope`` may write, by id, in one query."""
+    t = table_of(layer)
+    rows = db.session.execute(select(t.c.id, feature_expr(layer, t)).where(
+        t.c.id.in_(ids), scope_condition(layer, t, scope))).all()
+    return {fid: f for fid, f in rows if _may_write(layer, scope, f)}
+
+
+def insert_many(layer: Layer, rows: list[tuple[dict, object]]) -> list[int]:
+    """Insert parsed (values, geometry) pairs set-based, in order; returns their ids.
+
+    Only for layers without ``before_write`` rules; constraint violations raise ApiError
+    without saying which row (callers fall back to :func:`insert_feature` for that).
+    """
+    t = db.metadata.tables[layer.table]
+    ids: list[int] = []
+    batch: list[dict] = []
+    keys = None
+
+    def flush():
+        if batch:
+            result = _write_many(insert(t).returning(t.c.id, sort_by_parameter_order=True), batch)
+            ids.extend(result.scalars().all())
+            batch.clear()
+    for values, geom in rows:
+        params = dict(values)
+        if geom is not None:
+            params["geom"] = from_shape(geom, srid=4326)
+        if keys is not None and set(params) != keys:
+            flush()  # one statement per run of rows with the same columns
+        keys = set(params)
+        batch.append(params)
+        if len(batch) >= 1000:
+            flush()
+    flush()
+    return ids
+
+
+def _write_many(stmt, params: list[dict]):
+    try:
+        return db.session.execute(stmt, params)
+    except (IntegrityError, DataError) as e:
+        detail = str(e.orig).split("\n")[0] if e.orig else "constraint violated"
+        raise ApiError(409 if "unique" in detail or "foreign key" in detail else 422,
+                       f"the database refused the change: {detail}") from None
+
+
+def insert_feature(layer: Layer, scope: Scope, values: dict, geom) -> dict:
+    """Insert parsed values (see :func:`parse_feature`) and audit it; 403 outside the user's area.
+
+    Neither commits nor rolls back: the caller owns the transaction (one feature, or a whole import).
+    """
+    values = dict(values)
     if layer.before_write:
         values = layer.before_write(values, geom, None)
     t = db.metadata.tables[layer.table]
@@ -197,35 +316,41 @@ def create_feature(layer: Layer, scope: Scope, body) -> dict:
     fid = _write(insert(t).values(**values).returning(t.c.id)).scalar()
     feature = _check_visible(layer, scope, fid)
     record("insert", layer.table, fid, after=feature)
+    return feature
+
+
+def create_feature(layer: Layer, scope: Scope, body) -> dict:
+    """Insert a feature; its grid is assigned by PostGIS. Refused outside the user's area."""
+    values, geom = parse_feature(layer, body, partial=False)
+    with _rollback_on_error():
+        feature = insert_feature(layer, scope, values, geom)
     db.session.commit()
     return feature
 
 
 def update_feature(layer: Layer, scope: Scope, fid: int, body, partial: bool = True) -> dict:
     """Change a feature inside the user's area; the result must stay inside it."""
-    before = get_feature(layer, scope, fid)
-    if before is None:
-        raise ApiError(404, f"no {layer.name} feature {fid} in your area")
-    values, geom = _parse_body(layer, body, partial=partial)
-    if layer.before_write:
-        values = layer.before_write(values, geom, fid)
-    t = db.metadata.tables[layer.table]
-    if geom is not None:
-        values["geom"] = from_shape(geom, srid=4326)
-    if values:
-        _write(update(t).where(t.c.id == fid).values(**values))
-    after = _check_visible(layer, scope, fid)
-    record("update", layer.table, fid, before=before, after=after)
+    before = _writable_before(layer, scope, fid)
+    values, geom = parse_feature(layer, body, partial=partial)
+    with _rollback_on_error():
+        if layer.before_write:
+            values = layer.before_write(values, geom, fid)
+        t = db.metadata.tables[layer.table]
+        if geom is not None:
+            values["geom"] = from_shape(geom, srid=4326)
+        if values:
+            _write(update(t).where(t.c.id == fid).values(**values))
+        after = _check_visible(layer, scope, fid)
+        record("update", layer.table, fid, before=before, after=after)
     db.session.commit()
     return after
 
 
 def delete_feature(layer: Layer, scope: Scope, fid: int) -> None:
     """Delete a feature inside the user's area (409 while other rows depend on it)."""
-    before = get_feature(layer, scope, fid)
-    if before is None:
-        raise ApiError(404, f"no {layer.name} feature {fid} in your area")
+    before = _writable_before(layer, scope, fid)
     t = db.metadata.tables[layer.table]
-    _write(delete(t).where(t.c.id == fid))
-    record("delete", layer.table, fid, before=before)
+    with _rollback_on_error():
+        _write(delete(t).where(t.c.id == fid))
+        record("delete", layer.table, fid, before=before)
     db.session.commit()

@@ -42,6 +42,8 @@ def json_body():
         return json.loads(request.get_data(cache=False) or b"")
     except (ValueError, UnicodeDecodeError) as e:
         raise ApiError(400, f"malformed JSON: {e}") from None
+    except RecursionError:
+        raise ApiError(400, "malformed JSON: nested too deeply") from None
 
 
 def int_arg(name: str, default: int, lo: int, hi: int) -> int:
@@ -65,11 +67,17 @@ def _layer_or_404(name: str) -> Layer:
     return layer
 
 
-def parse_list_args(layer: Layer) -> dict:
-    """bbox, paging, sort and filters from the query string; unknown names or values → 400."""
+def parse_list_args(layer: Layer, extra: tuple[str, ...] = (), default_limit: int | None = None,
+                    max_limit: int | None = None) -> dict:
+    """bbox, paging, sort and filters from the query string; unknown names or values → 400.
+
+    ``extra`` names parameters the caller reads itself (e.g. ``format`` on exports).
+    """
     args = request.args
     filter_names = {f.name for f in layer.fields if f.filter}
-    unknown = set(args) - COMMON_PARAMS - filter_names
+    if any("\x00" in v for vs in args.listvalues() for v in vs):
+        raise ApiError(400, "query parameters must not contain NUL characters")
+    unknown = set(args) - COMMON_PARAMS - filter_names - set(extra)
     if unknown:
         raise ApiError(400, f"unknown parameter(s): {', '.join(sorted(unknown))}; "
                             f"filters for {layer.name}: {', '.join(sorted(filter_names)) or 'none'}",
@@ -104,7 +112,7 @@ def parse_list_args(layer: Layer) -> dict:
     if q is not None and len(q) > 100:
         raise ApiError(400, "q is at most 100 characters", {"q": "too long"})
     return dict(bbox=bbox, filters=filters, q=q, sort=sort,
-                limit=int_arg("limit", services.DEFAULT_LIMIT, 1, services.MAX_LIMIT),
+                limit=int_arg("limit", default_limit or services.DEFAULT_LIMIT, 1, max_limit or services.MAX_LIMIT),
                 offset=int_arg("offset", 0, 0, 10_000_000))
 
 

@@ -33,7 +33,8 @@ def scope_of(user) -> Scope:
     if user.role in READ_ALL and user.area_id is None:
         return Scope(everything=True)
     if user.area is None:
-        return Scope(everything=False, area_id=-1, area_code="\x00", area_level=None)
+        # No area: a code no area has (codes are digits), so every area condition is false.
+        return Scope(everything=False, area_id=-1, area_code="-", area_level=None)
     return Scope(everything=False, area_id=user.area.id, area_code=user.area.code,
                  area_level=user.area.level)
 
@@ -69,7 +70,7 @@ def area_clause(scope: Scope, code_col) -> ColumnElement[bool]:
 
 def in_scope_code(scope: Scope, code: str | None) -> bool:
     """Whether an area code lies in the user's subtree (Python side, for single rows)."""
-    return scope.everything or (code is not None and code.startswith(scope.area_code or "\x00"))
+    return scope.everything or (code is not None and code.startswith(scope.area_code or "-"))
 
 
 def require_login():

@@ -42,3 +42,31 @@ def create_token_cmd(username, device):
     except ApiError as e:
         _fail(e)
     click.echo(token)
+
+
+@tokens_cli.command("list")
+@click.option("--user", "username", default=None, help="Only this user's tokens.")
+def list_tokens_cmd(username):
+    """List tokens by their first characters (the full token is never stored)."""
+    from app.auth.services import list_tokens
+    try:
+        rows = list_tokens(username)
+    except ApiError as e:
+        _fail(e)
+    for t in rows:
+        click.echo(f"{t.prefix}…  {t.user.username:<14} {t.device or '-':<16} "
+                   f"created {t.created_at:%Y-%m-%d %H:%M}  {'REVOKED' if t.revoked else 'active'}")
+
+
+@tokens_cli.command("revoke")
+@click.argument("prefix")
+def revoke_token_cmd(prefix):
+    """Revoke the token(s) starting with PREFIX (as shown by ``tokens list``)."""
+    from app.auth.services import revoke_tokens
+    try:
+        n = revoke_tokens(prefix)
+    except ApiError as e:
+        _fail(e)
+    if n == 0:
+        raise click.ClickException(f"no active token starts with {prefix!r}")
+    click.echo(f"revoked {n} token(s)")

@@ -55,6 +55,9 @@ def find_user(username: str) -> User | None:
 
 def authenticate(username: str, password: str) -> User | None:
     """The user when the password matches and the account is active."""
+    # HMAC pads keys with zero bytes, so "pw" and "pw\0" would hash alike: NUL is never part of a password.
+    if not username or not password or "\x00" in username + password or len(username) > 64:
+        return None
     user = find_user(username)
     if user and user.active and check_password_hash(user.password_hash, password):
         return user
@@ -66,16 +69,20 @@ def create_user(username: str, password: str, role: str, area_code: str | None =
     """Create an account; admins may have no area, everyone else needs one."""
     from app.areas.services import get_area_by_code
     errors = {}
-    if not username or len(username) > 64:
-        errors["username"] = "required, at most 64 characters"
+    if not username or len(username) > 64 or not username.isprintable() or username != username.strip():
+        errors["username"] = "required, at most 64 printable characters, no surrounding spaces"
     elif find_user(username):
         raise ApiError(409, f"user {username!r} already exists", {"username": "taken"})
     if role not in ROLES:
         errors["role"] = f"one of {', '.join(ROLES)}"
     if not password or len(password) < 8:
         errors["password"] = "at least 8 characters"
+    elif len(password) > 256 or "\x00" in password:
+        errors["password"] = "at most 256 characters, no NUL"
     area = None
-    if area_code:
+    if area_code and not area_code.isdecimal():
+        errors["area"] = f"no area with code {area_code!r}: codes are digits"
+    elif area_code:
         area = get_area_by_code(area_code)
         if area is None:
             errors["area"] = f"no area with code {area_code}"
@@ -107,6 +114,36 @@ def create_token(username: str, device: str | None = None) -> tuple[ApiToken, st
     return row, token
 
 
+def list_tokens(username: str | None = None) -> list[ApiToken]:
+    """Tokens (newest first), of one user or of everyone; the clear tokens are not known."""
+    q = select(ApiToken).order_by(ApiToken.id.desc())
+    if username:
+        user = find_user(username)
+        if user is None:
+            raise ApiError(404, f"no user {username!r}")
+        q = q.where(ApiToken.user_id == user.id)
+    return list(db.session.scalars(q))
+
+
+def revoke_tokens(prefix: str) -> int:
+    """Revoke the tokens starting with ``prefix`` (the first 8 characters shown by ``tokens list``)."""
+    if not prefix or len(prefix) < 6:
+        raise ApiError(422, "give at least the first 6 characters of the token", {"prefix": "too short"})
+    rows = [t for t in db.session.scalars(select(ApiToken).where(ApiToken.revoked.is_(False)))
+            if t.prefix.startswith(prefix[:len(t.prefix)]) and prefix.startswith(t.prefix[:len(prefix)])]
+    for t in rows:
+        t.revoked = True
+        record("update", "api_tokens", t.id, before={"revoked": False}, after={"revoked": True})
+    db.session.commit()
+    return len(rows)
+
+
 def via_bearer() -> bool:
-    """Whether the current request was authenticated by a bearer token (no CSRF needed)."""
+    """Whether the current request was authenticated by a bearer token (no CSRF needed).
+
+    Flask-Login loads the user lazily; touching ``current_user`` runs the request loader,
+    which marks bearer requests. A session cookie, when present, wins (and needs CSRF).
+    """
+    from flask_login import current_user
+    current_user.is_authenticated  # noqa: B018 (loads the user)
     return bool(request.environ.get("wuwei.bearer"))

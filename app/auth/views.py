@@ -23,7 +23,9 @@ class LoginForm(FlaskForm):
 
 def _safe_next(target: str | None) -> str:
     """Only same-site relative redirects after login."""
-    if target and urlsplit(target).netloc == "" and target.startswith("/") and not target.startswith("//"):
+    # Browsers read "/\\host" like "//host": backslashes and control characters are refused too.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target \
+            and target.isprintable() and urlsplit(target).netloc == "" and not urlsplit(target).scheme:
         return target
     return url_for("mappage.index")
 

@@ -1,0 +1,213 @@
+"""Patrol pages: the phone page, the live map, the list, the detail page, coverage and devices."""
+import datetime as dt
+
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
+                   send_from_directory, url_for)
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user, login_required
+from geoalchemy2.shape import to_shape
+
+from app.errors import ApiError
+from app.patrols import services
+from app.patrols.models import PATROL_KINDS, PATROL_STATES
+from gis.maps import add_layers, add_legend, base_map, render_parts
+
+bp = Blueprint("patrols", __name__, url_prefix="/patrols")
+
+KIND_LABELS = {"grid_walk": _l("网格巡查"), "cleanup": _l("清洁行动"), "bike_rectification": _l("单车整治"),
+               "charger_check": _l("充电桩安全检查"), "other": _l("其他")}
+STATE_LABELS = {"planned": _l("计划中"), "active": _l("进行中"), "finished": _l("已结束"), "cancelled": _l("已取消")}
+KIND_COLORS = {"grid_walk": "#2563eb", "cleanup": "#16a34a", "bike_rectification": "#d97706",
+               "charger_check": "#7c3aed", "other": "#6b7280"}
+
+
+@bp.app_context_processor
+def _labels():
+    return {"patrol_kind_label": lambda k: KIND_LABELS.get(k, k),
+            "patrol_state_label": lambda s: STATE_LABELS.get(s, s),
+            "local_time": _local_time}
+
+
+def _local_time(t, fmt="%Y-%m-%d %H:%M"):
+    return t.astimezone(services.SHANGHAI).strftime(fmt) if t else "–"
+
+
+def _map(center, zoom, layers, legend=None, bounds=None):
+    from app.mappage.views import _map_texts   # the shared loader's UI strings
+    m = base_map(url_for("static", filename=""), center=center, zoom=zoom,
+                 basemap=current_app.config["WUWEI_BASEMAP"], tianditu_key=current_app.config["WUWEI_TIANDITU_KEY"])
+    add_layers(m, layers, texts=_map_texts(), bounds=bounds)
+    if legend:
+        add_legend(m, legend)
+    return render_parts(m)
+
+
+def _aggregate_only() -> bool:
+    return current_user.role in services.AGGREGATE_ONLY
+
+
+@bp.get("/")
+@login_required
+def index():
+    """Patrol list with filters (leaders and planners are sent to the coverage figures)."""
+    if _aggregate_only():
+        return redirect(url_for("patrols.coverage_page"))
+    kind = request.args.get("kind") or None
+    state = request.args.get("state") or None
+    if kind not in (None, *PATROL_KINDS) or state not in (None, *PATROL_STATES):
+        abort(400, _("未知的筛选条件"))
+    try:
+        start = dt.date.fromisoformat(request.args["from"]) if request.args.get("from") else None
+        end = dt.date.fromisoformat(request.args["to"]) if request.args.get("to") else None
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        abort(400, _("日期格式应为 YYYY-MM-DD"))
+    to_dt = (lambda d: dt.datetime.combine(d, dt.time(), services.SHANGHAI) if d else None)
+    rows, total = services.list_patrols(current_user, kind=kind, state=state, start=to_dt(start),
+                                        end=to_dt(end + dt.timedelta(days=1)) if end else None,
+                                        limit=50, offset=(page - 1) * 50)
+    return render_template("patrols/list.html", patrols=rows, total=total, page=page, kinds=PATROL_KINDS,
+                           states=PATROL_STATES, args=request.args)
+
+
+@bp.get("/<int:patrol_id>")
+@login_required
+def detail(patrol_id: int):
+    """One patrol: track on the map, figures, results, bad-parking spots."""
+    try:
+        p = services.get_patrol(current_user, patrol_id)
+    except ApiError as e:
+        abort(e.status, e.message)
+    stats = services.patrol_stats(p)
+    bounds = None
+    if p.track is not None:
+        shp = to_shape(p.track)
+        c = shp.centroid
+        center, zoom = (c.y, c.x), 17
+        x0, y0, x1, y1 = shp.bounds
+        bounds = [[y0, x0], [y1, x1]]
+    else:
+        c = to_shape(p.area.geom).centroid
+        center, zoom = (c.y, c.x), 16
+    layers = [{"name": "track", "title": str(_("巡查轨迹")), "url": url_for("patrols_api.track", patrol_id=p.id),
+               "style": {"color": KIND_COLORS.get(p.kind, "#b42318"), "weight": 4}, "geom_type": "LineString",
+               "popup": ["fixes", "distance_m", "start", "end"], "visible": True}]
+    if p.kind == "bike_rectification":
+        layers.append({"name": "spots", "title": str(_("乱停放点")),
+                       "url": url_for("patrols_api.bad_parking", patrol_id=p.id),
+                       "style": {"color": "#b42318", "fillColor": "#f97316"}, "geom_type": "Point",
+                       "popup": ["bikes", "reparked", "nearest_zone", "zone_distance_m", "note"], "visible": True})
+        layers.append({"name": "zones", "title": str(_("停放区")), "url": url_for("api.collection", layer_name="bike-zones"),
+                       "style": {"color": "#2563eb", "weight": 1, "fillOpacity": 0.4}, "geom_type": "MultiPolygon",
+                       "popup": ["name", "capacity"], "visible": True})
+    parts = _map(center, zoom, layers, bounds=bounds)
+    return render_template("patrols/detail.html", p=p, stats=stats, map=parts,
+                           can_edit=services.can_edit(current_user, p))
+
+
+@bp.post("/<int:patrol_id>/results")
+@login_required
+def save_results(patrol_id: int):
+    """The results form on the detail page."""
+    values = {}
+    for k, kind in services.RESULT_FIELDS.items():
+        raw = request.form.get(k)
+        if raw is None:
+            continue
+        raw = raw.strip()
+        if kind is str:
+            values[k] = raw if raw or k == "title" else None
+        elif raw == "":
+            values[k] = None
+        else:
+            try:
+                values[k] = kind(raw)
+            except ValueError:
+                flash(_("%(field)s 必须是数字", field=k), "error")
+                return redirect(url_for("patrols.detail", patrol_id=patrol_id))
+    try:
+        services.update_results(current_user, patrol_id, values)
+    except ApiError as e:
+        if e.status in (403, 404):
+            abort(e.status, e.message)
+        flash(e.message + ": " + "; ".join(f"{k} {v}" for k, v in e.fields.items()), "error")
+    else:
+        flash(_("已保存"), "ok")
+    return redirect(url_for("patrols.detail", patrol_id=patrol_id))
+
+
+@bp.get("/live")
+@login_required
+def live():
+    """Live map of active patrols, refreshed in the browser every few seconds."""
+    if _aggregate_only():
+        return redirect(url_for("patrols.coverage_page"))
+    area = current_user.area
+    if area is not None:
+        c = to_shape(area.geom).centroid
+        center, zoom = (c.y, c.x), 15 if area.level in ("community", "grid", "micro_grid") else 13
+    else:
+        center, zoom = (36.06, 103.84), 12
+    layers = [{"name": "live", "title": str(_("进行中的巡查")), "url": url_for("patrols_api.live", minutes=30),
+               "style": {"color": "#b42318", "fillColor": "#ef4444", "weight": 3}, "geom_type": "Point",
+               "popup": ["who", "patrol", "fixed_at", "accuracy", "battery"], "visible": True, "limit": 5000,
+               "labels": {"who": str(_("人员")), "patrol": str(_("巡查")), "fixed_at": str(_("时间")),
+                          "accuracy": str(_("精度(米)")), "battery": str(_("电量%"))}},
+              {"name": "grids", "title": str(_("网格")), "url": url_for("api.collection", layer_name="grids"),
+               "style": {"color": "#374151", "weight": 1, "fillOpacity": 0.03}, "geom_type": "MultiPolygon",
+               "popup": ["name", "code"], "visible": True}]
+    parts = _map(center, zoom, layers)
+    return render_template("patrols/live.html", map=parts, refresh_seconds=10)
+
+
+@bp.get("/coverage")
+@login_required
+def coverage_page():
+    """Grids walked and not walked this week or month."""
+    period = request.args.get("period", "week")
+    try:
+        day = dt.date.fromisoformat(request.args["date"]) if request.args.get("date") else None
+        data = services.coverage(current_user, period, day)
+    except ValueError:
+        abort(400, _("日期格式应为 YYYY-MM-DD"))
+    except ApiError as e:
+        abort(e.status, e.message)
+    return render_template("patrols/coverage.html", data=data, period=period, day=request.args.get("date", ""))
+
+
+@bp.get("/phone")
+@login_required
+def phone():
+    """The phone page: start/stop, positions queued offline, bad-parking spots, incident report."""
+    if _aggregate_only():
+        return redirect(url_for("patrols.coverage_page"))
+    active, _n = services.list_patrols(current_user, state="active", limit=50)
+    mine = [p for p in active if current_user in p.participants]
+    return render_template("patrols/phone.html", active=mine[0] if mine else None, kinds=PATROL_KINDS,
+                           default_area=current_user.area.code if current_user.area else "")
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """The phone page's service worker, served under /patrols/ so that its scope covers the page."""
+    resp = send_from_directory(current_app.static_folder, "js/patrols-sw.js", mimetype="text/javascript", max_age=0)
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+@bp.route("/devices", methods=["GET", "POST"])
+@login_required
+def devices():
+    """Your tracking devices; register a Traccar Client or OwnTracks identifier."""
+    if request.method == "POST":
+        try:
+            d = services.register_device(current_user.username, request.form.get("identifier", ""),
+                                         request.form.get("name", ""), request.form.get("kind", "traccar"))
+        except ApiError as e:
+            flash(e.message + (": " + "; ".join(f"{k} {v}" for k, v in e.fields.items()) if e.fields else ""), "error")
+        else:
+            flash(_("设备 %(ident)s 已登记", ident=d.identifier), "ok")
+        return redirect(url_for("patrols.devices"))
+    return render_template("patrols/devices.html", devices=services.devices_of(current_user),
+                           osmand_url=url_for("tracking.osmand", _external=True),
+                           owntracks_url=url_for("tracking.owntracks", _external=True))

@@ -1,0 +1,172 @@
+"""Layer import (all or nothing, row errors reported) and export (same scope and filters as the list)."""
+import json
+
+from app.api import services as layer_services
+from app.api.layers import Layer
+from app.audit.services import record
+from app.auth.access import Scope
+from app.errors import ApiError
+from app.extensions import db
+from gis import fileio
+
+# Columns an exported file carries that an import must not write back: computed in SQL or by PostGIS.
+_ALWAYS_READONLY = {"id", "grid_id", "fid", "ogc_fid", "objectid"}
+MAX_REPORTED_ERRORS = 200
+
+
+class ImportRejected(ApiError):
+    """An import refused as a whole; ``report`` lists the rows and their errors."""
+
+    def __init__(self, status: int, message: str, report: dict):
+        fields = {f"row {e['row']}": e["message"] for e in report["errors"][:MAX_REPORTED_ERRORS]}
+        super().__init__(status, message, fields)
+        self.report = report
+
+
+def export_columns(layer: Layer) -> list[str]:
+    """Attribute columns of an export: the layer's fields, then its computed properties."""
+    names = [f.name for f in layer.fields]
+    if layer.geom_type and layer.scope == "grid":
+        names.append("grid_id")
+    return names + [c for c in layer.computed if c not in names]
+
+
+def export_layer(layer: Layer, scope: Scope, fmt: str, **list_args) -> bytes:
+    """The features of ``layer`` visible to ``scope`` (with the list's filters) as a file in ``fmt``."""
+    features_json, _, _ = layer_services.list_features(layer, scope, **list_args)
+    features = json.loads(features_json) if isinstance(features_json, str) else features_json
+    try:
+        return fileio.write_features(features, fmt, layer.name, export_columns(layer), layer.geom_type)
+    except fileio.UnknownFormatError as e:
+        raise ApiError(415, str(e)) from None
+    except fileio.FileFormatError as e:
+        raise ApiError(422, str(e)) from None
+
+
+def map_columns(layer: Layer, columns: list[str]) -> tuple[dict[str, str], list[str]]:
+    """(file column → layer field name, ignored columns).
+
+    Exact names first, then case-insensitive (KML's ``Name``), then the 10-character
+    names a Shapefile cuts field names to (``property_c`` → ``property_company_id``).
+    """
+    fields = [f.name for f in layer.fields if f.writable]
+    readonly = _ALWAYS_READONLY | set(layer.computed)
+    mapping, ignored, taken = {}, [], set()
+    for col in columns:
+        target = None
+        if col in fields:
+            target = col
+        else:
+            ci = [f for f in fields if f.lower() == col.lower()]
+            cut = [f for f in fields if len(col) == 10 and f[:10].lower() == col.lower()]
+            if len(ci) == 1:
+                target = ci[0]
+            elif len(cut) == 1:
+                target = cut[0]
+        if target and target not in taken:
+            mapping[col] = target
+            taken.add(target)
+        elif col.lower() not in readonly:
+            ignored.append(col)
+    return mapping, ignored
+
+
+def read_file(data: bytes, filename: str | None, fmt: str | None = None) -> tuple[str, fileio.ReadResult]:
+    """(format, features) of an uploaded file; 415 for an unknown format, 422 for an unreadable file."""
+    try:
+        fmt = fileio.detect_format(filename, fmt)
+    except fileio.UnknownFormatError as e:
+        raise ApiError(415, str(e)) from None
+    try:
+        return fmt, fileio.read_features(data, fmt)
+    except fileio.FileFormatError as e:
+        raise ApiError(422, f"{filename or 'the file'}: {e}", {"file": str(e)}) from None
+
+
+def import_layer(layer: Layer, scope: Scope, data: bytes, filename: str | None = None,
+                 fmt: str | None = None, user_id: int | None = None) -> dict:
+    """Insert every feature of a file into ``layer``, or none.
+
+    Each row is parsed and checked exactly like a ``POST /api/v1/<layer>`` body; any bad row
+    rejects the whole file (422, or 403 when rows only lie outside the user's area) with the
+    row numbers and their errors. Returns the report: counts, ignored columns.
+    """
+    fmt, result = read_file(data, filename, fmt)
+    mapping, ignored = map_columns(layer, result.columns)
+    report = {"layer": layer.name, "format": fmt, "file": filename, "rows": len(result.features),
+              "imported": 0, "ignored_columns": ignored, "source_crs": result.source_crs, "errors": []}
+    if not result.features:
+        raise ImportRejected(422, f"{filename or 'the file'} holds no features", report)
+
+    parsed = []
+    for feature in result.features:
+        row = feature["row"]
+        if feature.get("error"):
+            report["errors"].append({"row": row, "message": feature["error"], "fields": {}})
+            continue
+        props = {mapping[k]: v for k, v in feature["properties"].items() if k in mapping}
+        body = {"type": "Feature", "geometry": feature["geometry"], "properties": props}
+        try:
+            values, geom = layer_services.parse_feature(layer, body, partial=False)
+        except ApiError as e:
+            report["errors"].append({"row": row, "message": e.message, "fields": e.fields})
+            continue
+        parsed.append((row, values, geom))
+    if report["errors"]:
+        _reject(report, filename)
+
+    if layer.before_write is None:
+        _insert_set_based(layer, scope, parsed, report)
+    else:  # area rules look at rows inserted before (a community, then its grids): one by one
+        _insert_row_by_row(layer, scope, parsed, report)
+    if report["errors"]:
+        db.session.rollback()
+        outside = sum(1 for e in report["errors"] if e.get("status") == 403)
+        for e in report["errors"]:
+            e.pop("status", None)
+        _reject(report, filename, status=403 if outside == len(report["errors"]) else 422)
+    report["imported"] = len(parsed)
+    record("import", layer.table, None, after={k: v for k, v in report.items() if k != "errors"},
+           user_id=user_id)
+    db.session.commit()
+    return report
+
+
+def _insert_row_by_row(layer: Layer, scope: Scope, parsed: list, report: dict) -> None:
+    """Each row in its own savepoint, so that every refused row is reported with its number."""
+    for row, values, geom in parsed:
+        try:
+            with db.session.begin_nested():
+                layer_services.insert_feature(layer, scope, values, geom)
+        except ApiError as e:
+            report["errors"].append({"row": row, "message": e.message, "fields": e.fields, "status": e.status})
+
+
+def _insert_set_based(layer: Layer, scope: Scope, parsed: list, report: dict) -> None:
+    """All rows in a few multi-row INSERTs, one scope check, audit entries in one flush.
+
+    When the database refuses the batch (a unique name twice, say), the rows are tried one
+    by one to tell which.
+    """
+    try:
+        with db.session.begin_nested():
+            ids = layer_services.insert_many(layer, [(v, g) for _, v, g in parsed])
+            visible = layer_services.writable_features(layer, scope, ids)
+            for (row, _, _), fid in zip(parsed, ids):
+                if fid not in visible:
+                    report["errors"].append({"row": row, "message": "this place lies outside your area",
+                                             "fields": {"geometry": "outside your area"}, "status": 403})
+            if report["errors"]:
+                return
+            for fid in ids:
+                record("insert", layer.table, fid, after=visible[fid])
+            db.session.flush()
+    except ApiError:
+        _insert_row_by_row(layer, scope, parsed, report)
+
+
+def _reject(report: dict, filename: str | None, status: int = 422):
+    n = len(report["errors"])
+    first = "; ".join(f"row {e['row']}: {e['message']}" for e in report["errors"][:3])
+    raise ImportRejected(status, f"{filename or 'the file'}: {n} of {report['rows']} row(s) refused, "
+                                 f"nothing imported. {first}" + (" …" if n > 3 else ""), report)

@@ -1,0 +1,52 @@
+"""Migrations upgrade and downgrade: a round trip on a scratch database leaves nothing behind."""
+import flask_migrate
+import psycopg2
+import pytest
+from psycopg2 import sql
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+
+from app.extensions import db
+from tests.conftest import database_url, make_test_app, recreate_database
+
+
+def _drop(url):
+    u = make_url(url)
+    conn = psycopg2.connect(dbname="postgres", host=u.host, port=u.port, user=u.username, password=u.password)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(u.database)))
+    conn.close()
+
+
+def _ours():
+    """Tables and wuwei_* functions in the public schema, apart from PostGIS's and Alembic's."""
+    tables = set(inspect(db.engine).get_table_names()) - {"spatial_ref_sys", "alembic_version"}
+    with db.engine.connect() as conn:
+        functions = set(conn.execute(text(
+            "SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE n.nspname = 'public' AND proname LIKE 'wuwei%'")).scalars())
+    return tables, functions
+
+
+@pytest.mark.no_transaction
+def test_upgrade_downgrade_upgrade_round_trip():
+    url = database_url("migr")
+    recreate_database(url)
+    app = make_test_app(url)
+    try:
+        with app.app_context():
+            flask_migrate.upgrade(revision="heads")
+            tables, functions = _ours()
+            assert set(db.metadata.tables) <= tables, set(db.metadata.tables) - tables
+            assert {"wuwei_grid_of", "wuwei_assign_grid", "wuwei_regrid"} <= functions
+
+            flask_migrate.downgrade(revision="base")
+            assert _ours() == (set(), set())
+
+            flask_migrate.upgrade(revision="heads")
+            assert set(db.metadata.tables) <= _ours()[0]
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        _drop(url)
