@@ -142,12 +142,22 @@ def seed_areas(grids: int, seed: int) -> int:
     db.session.execute(sa.text("CREATE TEMP TABLE scale_areas (level text, code text, name text, parent text, "
                                "x0 float8, y0 float8, x1 float8, y1 float8) ON COMMIT DROP"))
     _copy("scale_areas", ["level", "code", "name", "parent", "x0", "y0", "x1", "y1"], buf.getvalue())
+    # A new grid regrids the rows under it (trigger trg_areas_regrid, one UPDATE per table per grid):
+    # for thousands of grids, do it once for the whole synthetic footprint instead.
+    regrid = bool(db.session.scalar(sa.text(
+        "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'areas'::regclass AND tgname = 'trg_areas_regrid'")))
+    if regrid:
+        db.session.execute(sa.text("ALTER TABLE areas DISABLE TRIGGER trg_areas_regrid"))
     for level in ("street", "community", "grid"):
         db.session.execute(sa.text(
             "INSERT INTO areas (level, code, name, parent_id, note, geom) "
             "SELECT s.level, s.code, s.name, p.id, 'seed scale', ST_Multi(ST_MakeEnvelope(s.x0, s.y0, s.x1, s.y1, 4326)) "
             "FROM scale_areas s JOIN areas p ON p.code = s.parent WHERE s.level = :level ORDER BY s.code"),
             {"level": level})
+    if regrid:
+        db.session.execute(sa.text("ALTER TABLE areas ENABLE TRIGGER trg_areas_regrid"))
+        db.session.execute(sa.text("SELECT wuwei_regrid(ST_Union(geom)) FROM areas "
+                                   "WHERE note = 'seed scale' AND level = 'street'"))
     _record("areas", seed, grids, None, None)
     return made
 
