@@ -1,7 +1,6 @@
 """Heat maps: bins count exactly the rows in them, personal sources are suppressed below 5,
 filters and periods narrow, and a leader sees only their own area."""
 import datetime as dt
-import json
 import math
 import random
 from zoneinfo import ZoneInfo

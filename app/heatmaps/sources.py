@@ -12,7 +12,7 @@ Adding a source is a few lines::
         name="visits", title=_l("入户走访"), table="visits", time="visited_at",
         filters=(Filter("purpose", "purpose", _l("目的"), VISIT_PURPOSES),), personal=True))
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import sqlalchemy as sa

@@ -6,7 +6,7 @@ visible bbox and zoom for the chosen source, period and filters, and redraws on 
 import datetime as dt
 import json
 
-from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
