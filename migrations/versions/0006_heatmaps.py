@@ -1,7 +1,7 @@
 """heat maps and dashboard: indexes for filtered heat/figures, bookkeeping of synthetic seeds
 
 Revision ID: 0006_heatmaps
-Revises: 0002_incidents_core
+Revises: 0004_patrols
 Create Date: 2026-11-25 12:30:00
 
 The (category_id, reported_at) index exists already (0002). Heat maps filtered by
@@ -11,7 +11,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0006_heatmaps'
-down_revision = '0002_incidents_core'
+down_revision = '0004_patrols'
 branch_labels = None
 depends_on = None
 
