@@ -182,6 +182,52 @@ def count_queries(app):
     return counter
 
 
+# Flags that keep Debian's Chromium off the network (DESIGN.md, "Traps already known").
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_executable() -> str:
+    """Debian's chromium; the browser tests fail (never skip) without it."""
+    import shutil
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's 'chromium' is not installed: run scripts/bootstrap.sh "
+                    "(apt-get install chromium); the browser tests need it and do not skip.")
+    return executable
+
+
+def live_demo_server(suffix: str):
+    """Serve the app on 127.0.0.1 (free port) from a thread, on a fresh migrated demo database.
+
+    A generator for module fixtures: yields (base URL, database URL), then shuts down.
+    """
+    import threading
+
+    import flask_migrate
+    from werkzeug.serving import make_server
+
+    from app.seed.demo import seed_demo
+
+    url = database_url(suffix)
+    recreate_database(url)
+    application = make_test_app(url, WUWEI_BASEMAP="none", WTF_CSRF_ENABLED=True, TESTING=False)
+    with application.app_context():
+        flask_migrate.upgrade(revision="heads")
+        seed_demo()
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, application, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", url
+    finally:
+        server.shutdown()
+        thread.join(10)
+        with application.app_context():
+            db.engine.dispose()
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "no_transaction: the test manages its own database")
     config.addinivalue_line("markers", "browser: drives Chromium through Playwright")

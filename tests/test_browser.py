@@ -5,59 +5,33 @@ demo loaded) with ``WUWEI_BASEMAP=none``, so nothing needs the internet. The tes
 through the real form, waits until features of several layers are drawn, checks that no
 request left 127.0.0.1, and saves the screenshots the README shows (``docs/img/``).
 """
-import shutil
 import tempfile
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import database_url, make_test_app, recreate_database
+from tests.conftest import CHROMIUM_ARGS, chromium_executable, live_demo_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_transaction]
 
 ROOT = Path(__file__).resolve().parent.parent
 IMG = ROOT / "docs" / "img"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Zhangjiayuan community (张家园社区): compounds, buildings and the 25 smart chargers.
 ZHANGJIAYUAN = [[36.0450, 103.8330], [36.0580, 103.8430]]
 
 
 @pytest.fixture(scope="module")
 def live_server():
-    """The app served on 127.0.0.1 (a free port) from a thread, on a fresh demo database."""
-    import flask_migrate
-    from werkzeug.serving import make_server
-
-    from app.extensions import db
-    from app.seed.demo import seed_demo
-
-    url = database_url("e2e")
-    recreate_database(url)
-    app = make_test_app(url, WUWEI_BASEMAP="none", WTF_CSRF_ENABLED=True, TESTING=False)
-    with app.app_context():
-        flask_migrate.upgrade(revision="heads")
-        seed_demo()
-        db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
-    with app.app_context():
-        db.engine.dispose()
+    """The app served on 127.0.0.1 from a thread, on a fresh demo database."""
+    for base, _ in live_demo_server("e2e"):
+        yield base
 
 
 @pytest.fixture(scope="module")
 def browser_context():
     """A Chromium context with a fresh profile; every request is recorded, outside ones are blocked."""
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's 'chromium' is not installed: run scripts/bootstrap.sh "
-                    "(apt-get install chromium); the browser test needs it and does not skip.")
+    executable = chromium_executable()
     from playwright.sync_api import sync_playwright
     requests: list[str] = []
     with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:

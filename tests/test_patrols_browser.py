@@ -4,45 +4,21 @@ Debian's Chromium driven by Playwright against a live server on its own database
 (``<test db>_e2e_patrols``); geolocation is granted and moved by the test, the network is cut
 with ``context.set_offline`` — exactly what happens to a patrol member's phone in a back lane.
 """
-import shutil
 import tempfile
-import threading
 from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
 
-from tests.conftest import database_url, make_test_app, recreate_database
+from tests.conftest import CHROMIUM_ARGS, chromium_executable, live_demo_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_transaction]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
 def server():
     """The app on 127.0.0.1 from a thread, on a fresh demo database; yields (base URL, database URL)."""
-    import flask_migrate
-    from werkzeug.serving import make_server
-
-    from app.extensions import db
-    from app.seed.demo import seed_demo
-
-    url = database_url("e2e_patrols")
-    recreate_database(url)
-    app = make_test_app(url, WUWEI_BASEMAP="none", WTF_CSRF_ENABLED=True, TESTING=False)
-    with app.app_context():
-        flask_migrate.upgrade(revision="heads")
-        seed_demo()
-        db.session.remove()
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}", url
-    srv.shutdown()
-    thread.join(10)
-    with app.app_context():
-        db.engine.dispose()
+    yield from live_demo_server("e2e_patrols")
 
 
 def _positions(url: str, title: str) -> int:
@@ -54,9 +30,7 @@ def _positions(url: str, title: str) -> int:
 
 def test_phone_page_queues_fixes_offline_and_uploads_them_when_back(server):
     base, db_url = server
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's 'chromium' is not installed (scripts/bootstrap.sh installs it)")
+    executable = chromium_executable()
     from playwright.sync_api import sync_playwright
     outside = []
     with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:

@@ -50,3 +50,24 @@ def test_scale_seed_is_idempotent_per_seed(app):
 def test_scale_command_needs_a_size(runner):
     result = runner.invoke(args=["seed", "scale"])
     assert result.exit_code != 0 and "--incidents" in result.output
+
+
+def test_scale_seed_positions_fill_monthly_partitions_once_per_seed(app):
+    from app.seed.scale import seed_scale
+    out = seed_scale(positions=5000, seed=11, days=20, log=lambda *_: None)
+    assert out == {"positions": 5000}
+    assert count("SELECT count(*) FROM positions WHERE source = 'scale'") == 5000
+    # Routed into monthly partitions, none into the default safety net; none in the future.
+    assert count("SELECT count(*) FROM positions_default") == 0
+    assert count("SELECT count(*) FROM positions WHERE source = 'scale' AND fixed_at > now()") == 0
+    assert count("SELECT count(*) FROM positions WHERE source = 'scale' "
+                 "AND fixed_at < now() - interval '22 days'") == 0
+    # Walks start at buildings: every fix stays within a couple of kilometres of one.
+    assert count("SELECT count(*) FROM positions p WHERE source = 'scale' AND NOT EXISTS "
+                 "(SELECT 1 FROM buildings b WHERE ST_DWithin(b.geom::geography, p.geom::geography, 3000))") == 0
+    # A 5 s rhythm: consecutive fixes of one phone are 5 s apart inside a shift.
+    assert count("SELECT count(*) FROM (SELECT fixed_at - lag(fixed_at) OVER (PARTITION BY device_id "
+                 "ORDER BY fixed_at) AS gap FROM positions WHERE source = 'scale') g "
+                 "WHERE gap = interval '5 seconds'") > 4000
+    assert seed_scale(positions=5000, seed=11, days=20, log=lambda *_: None) == {"positions": 0}
+    assert count("SELECT count(*) FROM positions WHERE source = 'scale'") == 5000
