@@ -48,7 +48,9 @@ class Config:
             # SQLAlchemy drops the whole pool; recycling bounds the age of idle connections.
             "pool_pre_ping": os.environ.get("WUWEI_POOL_PRE_PING", "0") == "1",
             "pool_recycle": 1800,
-            "connect_args": {"options": "-c timezone=Asia/Shanghai"}}
+            # JIT compilation cost more than it saved on every query measured here (hundreds of ms
+            # on page and tile queries over a district's tables); the heavy queries are index-driven.
+            "connect_args": {"options": "-c timezone=Asia/Shanghai -c jit=off"}}
         self.SECRET_KEY = _secret_key()
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
         self.MEDIA_ROOT = os.environ.get("WUWEI_MEDIA", str(var_dir() / "media"))

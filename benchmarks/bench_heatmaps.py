@@ -10,9 +10,7 @@ import datetime as dt
 import os
 import time
 
-from sqlalchemy import event
-
-from benchmarks.common import Result, timings
+from benchmarks.common import Capture, Result, replay_bare, timings
 
 GRIDS = int(os.environ.get("WUWEI_BENCH_GRIDS", 5000))
 BUILDINGS = int(os.environ.get("WUWEI_BENCH_BUILDINGS", 100_000))
@@ -27,23 +25,6 @@ VIEWS = {12: (0.24, 0.10), 14: (0.060, 0.026), 15: (0.030, 0.013), 16: (0.015, 0
 def bbox(zoom: int) -> str:
     w, h = VIEWS[zoom]
     return f"{CENTRE[0] - w / 2:.5f},{CENTRE[1] - h / 2:.5f},{CENTRE[0] + w / 2:.5f},{CENTRE[1] + h / 2:.5f}"
-
-
-class Capture:
-    """Collects the statements a request sends, to replay them bare."""
-
-    def __init__(self, engine):
-        self.engine, self.statements = engine, []
-
-    def __enter__(self):
-        event.listen(self.engine, "before_cursor_execute", self._on)
-        return self
-
-    def _on(self, conn, cursor, statement, parameters, context, executemany):
-        self.statements.append((statement, parameters))
-
-    def __exit__(self, *exc):
-        event.remove(self.engine, "before_cursor_execute", self._on)
 
 
 def run(ctx):
@@ -79,18 +60,7 @@ def run(ctx):
             statements = cap.statements
             app_t = timings(lambda: client.get(url, headers=headers), repeat=REPEAT, warmup=2)
 
-            def bare():
-                raw = engine.raw_connection()
-                try:
-                    cur = raw.cursor()
-                    for sql, params in statements:
-                        cur.execute(sql, params)
-                        if cur.description:
-                            cur.fetchall()
-                    raw.rollback()
-                finally:
-                    raw.close()
-            bare_t = timings(bare, repeat=REPEAT, warmup=2)
+            bare_t = timings(lambda: replay_bare(engine, statements), repeat=REPEAT, warmup=2)
             results.append(Result(f"{name} (p50)", app_t["p50"], "ms", "same SQL bare p50", bare_t["p50"],
                                   f"{len(resp.data):,} bytes; {len(statements)} statements"))
             return resp

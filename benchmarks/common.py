@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,3 +105,34 @@ class Server:
     def __exit__(self, *exc):
         self.proc.terminate()
         self.proc.wait(timeout=20)
+
+
+class Capture:
+    """Collects the statements a request sends, to replay them bare (``replay_bare``)."""
+
+    def __init__(self, engine):
+        self.engine, self.statements = engine, []
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._on)
+        return self
+
+    def _on(self, conn, cursor, statement, parameters, context, executemany):
+        self.statements.append((statement, parameters))
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._on)
+
+
+def replay_bare(engine, statements) -> None:
+    """Run captured statements on a raw DBAPI connection (no Flask, no ORM), then roll back."""
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        for sql, params in statements:
+            cur.execute(sql, params)
+            if cur.description:
+                cur.fetchall()
+        raw.rollback()
+    finally:
+        raw.close()
