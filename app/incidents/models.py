@@ -18,6 +18,7 @@ SOURCES = ("hotline", "walk_in", "grid_worker", "patrol", "web", "open311", "oth
 STATES = ("reported", "filed", "dispatched", "in_progress", "responded", "closed", "evaluated",
           "rejected", "duplicate", "consultation")
 OPEN_STATES = ("reported", "filed", "dispatched", "in_progress", "responded", "consultation")
+_OPEN_STATES_SQL = "state IN " + str(OPEN_STATES)  # partial-index condition, from the constant above
 
 
 class IncidentCategory(db.Model):
@@ -50,9 +51,9 @@ class Incident(db.Model):
         Index("ix_incidents_state_reported", "state", "reported_at"),
         # Migration 0003_incidents: stage times, and the open share of a year's million rows.
         Index("ix_incidents_state_changed", "state", "state_changed_at"),
-        Index("ix_incidents_open_reported", "reported_at", postgresql_where=text(f"state IN {OPEN_STATES}")),
+        Index("ix_incidents_open_reported", "reported_at", postgresql_where=text(_OPEN_STATES_SQL)),
         Index("ix_incidents_open_geom", "geom", postgresql_using="gist",
-              postgresql_where=text(f"state IN {OPEN_STATES}")),
+              postgresql_where=text(_OPEN_STATES_SQL)),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

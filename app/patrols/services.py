@@ -219,6 +219,15 @@ def _ingest(conn, identifier: str, fix: Fix, source: str, commit: bool) -> bool:
     return n == 1
 
 
+# Bulk statements, written out once (fixed column lists, no values: those travel in the COPY stream).
+_COLS = "(device_id, user_id, patrol_id, fixed_at, geom, accuracy, speed, heading, altitude, battery, source)"
+_COPY_POSITIONS = "COPY positions " + _COLS + " FROM STDIN"
+_COPY_POSITIONS_LOAD = "COPY positions_load " + _COLS + " FROM STDIN"
+_MERGE_POSITIONS_LOAD = ("INSERT INTO positions " + _COLS + " SELECT device_id, user_id, patrol_id, fixed_at,"
+                         " geom::geometry, accuracy, speed, heading, altitude, battery, source FROM positions_load"
+                         " ON CONFLICT (device_id, fixed_at) DO NOTHING")
+
+
 def store_fixes(device: Device, fixes: list[Fix], source: str, patrol_id: int | None) -> int:
     """Bulk-store fixes (phone batches, GPX/CSV imports) through COPY; returns rows added.
 
@@ -237,7 +246,6 @@ def store_fixes(device: Device, fixes: list[Fix], source: str, patrol_id: int | 
         buf.write(f"{device.id}\t{device.user_id}\t{pid}\t{f.fixed_at.isoformat()}\t"
                   f"SRID=4326;POINT({f.lon!r} {f.lat!r})\t{v(f.accuracy)}\t{v(f.speed)}\t{v(f.heading)}\t"
                   f"{v(f.altitude)}\t{v(f.battery)}\t{source}\n")
-    cols = "(device_id, user_id, patrol_id, fixed_at, geom, accuracy, speed, heading, altitude, battery, source)"
     raw = db.session.connection().connection.driver_connection
     # Fresh fixes (the usual case) go straight in with COPY; when some were stored before (a resent
     # batch), the savepoint is rolled back and the batch goes through a staging table that skips them.
@@ -245,7 +253,7 @@ def store_fixes(device: Device, fixes: list[Fix], source: str, patrol_id: int | 
     with raw.cursor() as cur:
         cur.execute("SAVEPOINT wuwei_copy")
         try:
-            cur.copy_expert(f"COPY positions {cols} FROM STDIN", buf)
+            cur.copy_expert(_COPY_POSITIONS, buf)
             cur.execute("RELEASE SAVEPOINT wuwei_copy")
             return len(unique)
         except psycopg2.errors.UniqueViolation:
@@ -254,10 +262,8 @@ def store_fixes(device: Device, fixes: list[Fix], source: str, patrol_id: int | 
                     " fixed_at timestamptz, geom text, accuracy float8, speed float8, heading float8,"
                     " altitude float8, battery float8, source text) ON COMMIT DELETE ROWS")
         buf.seek(0)
-        cur.copy_expert(f"COPY positions_load {cols} FROM STDIN", buf)
-        cur.execute(f"INSERT INTO positions {cols} SELECT device_id, user_id, patrol_id, fixed_at,"
-                    " geom::geometry, accuracy, speed, heading, altitude, battery, source FROM positions_load"
-                    " ON CONFLICT (device_id, fixed_at) DO NOTHING")
+        cur.copy_expert(_COPY_POSITIONS_LOAD, buf)
+        cur.execute(_MERGE_POSITIONS_LOAD)
         added = cur.rowcount
         cur.execute("TRUNCATE positions_load")
     return added
