@@ -71,3 +71,15 @@ def test_scale_seed_positions_fill_monthly_partitions_once_per_seed(app):
                  "WHERE gap = interval '5 seconds'") > 4000
     assert seed_scale(positions=5000, seed=11, days=20, log=lambda *_: None) == {"positions": 0}
     assert count("SELECT count(*) FROM positions WHERE source = 'scale'") == 5000
+
+
+def test_bulk_load_rebuilds_a_partitioned_tables_indexes_valid_on_every_partition(app):
+    from app.seed.scale import bulk_load
+    with bulk_load("positions"):
+        assert count("SELECT count(*) FROM pg_index WHERE indrelid = 'positions'::regclass") == 1  # the key
+    assert count("SELECT count(*) FROM pg_index WHERE indrelid = 'positions'::regclass AND NOT indisvalid") == 0
+    assert count("SELECT count(*) FROM pg_index WHERE indrelid = 'positions'::regclass") == 5
+    # Every monthly partition got its GiST index back.
+    assert count("SELECT count(*) FROM pg_inherits i WHERE i.inhparent = 'positions'::regclass AND NOT EXISTS "
+                 "(SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_am a ON a.oid = c.relam "
+                 "WHERE x.indrelid = i.inhrelid AND a.amname = 'gist')") == 0
