@@ -58,11 +58,9 @@ def fc(client, layer, headers, query="limit=10000"):
 
 
 def table_count(layer_name: str) -> int:
+    from app.api.services import base_conditions, table_of
     layer = LAYERS[layer_name]
-    t = db.metadata.tables[layer.table]
-    q = select(func.count()).select_from(t)
-    if layer.base_where:
-        q = q.where(text(layer.base_where))
+    q = select(func.count()).select_from(table_of(layer)).where(*base_conditions(layer))
     return db.session.scalar(q)
 
 

@@ -25,7 +25,7 @@ class Layer:
     fields: list[Field]
     edit_roles: tuple[str, ...] = ("admin", "planner")
     scope: str = "grid"             # "grid": by grid_id/geom; "area": the areas table; "none": all users
-    base_where: str | None = None   # a fixed SQL condition (no user input), e.g. the levels of /grids
+    base_where: str | None = None   # a fixed SQL condition over the table aliased "t" (no user input)
     style: dict = field(default_factory=dict)
     min_zoom: int = 0
     # Read-only properties computed in SQL: name → SQL expression over the table aliased "t".
@@ -92,7 +92,7 @@ register_layer(Layer(
     before_write=_area_rules, sortable=("id", "name", "code", "level")))
 register_layer(Layer(
     "grids", "areas", _l("网格"), "MultiPolygon", _AREA_FIELDS, scope="area",
-    base_where="level IN ('grid', 'micro_grid')",
+    base_where="t.level IN ('grid', 'micro_grid')",
     style={"color": "#b42318", "weight": 2, "fillOpacity": 0.06}, computed=_AREA_COMPUTED,
     before_write=_grid_rules, sortable=("id", "name", "code")))
 register_layer(Layer(

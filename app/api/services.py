@@ -77,10 +77,13 @@ def layer_conditions(layer: Layer, t, scope: Scope) -> list:
     return [scope_condition(layer, t, scope)] + _filter_conditions(layer, t, {}, None, None)
 
 
+def base_conditions(layer: Layer) -> list:
+    """The layer's fixed condition (SQL over the table aliased ``t``), e.g. the levels of /grids."""
+    return [text(layer.base_where)] if layer.base_where else []
+
+
 def _filter_conditions(layer: Layer, t, filters: dict, bbox, q: str | None):
-    conds = []
-    if layer.base_where:
-        conds.append(text(layer.base_where.replace("level", "t.level")))
+    conds = base_conditions(layer)
     if bbox is not None and layer.geom_type:
         conds.append(t.c.geom.op("&&")(func.ST_MakeEnvelope(*bbox, 4326)))
     for name, values in filters.items():
@@ -143,9 +146,7 @@ def get_feature(layer: Layer, scope: Scope, fid: int, properties: dict[str, str]
     if not valid_id(fid):
         return None
     t = table_of(layer)
-    conds = [t.c.id == fid, scope_condition(layer, t, scope)]
-    if layer.base_where:
-        conds.append(text(layer.base_where.replace("level", "t.level")))
+    conds = [t.c.id == fid, scope_condition(layer, t, scope), *base_conditions(layer)]
     return db.session.execute(select(feature_expr(layer, t, properties)).where(and_(*conds))).scalar()
 
 
@@ -236,9 +237,7 @@ def _may_write(layer: Layer, scope: Scope, feature: dict) -> bool:
 def _exists(layer: Layer, fid: int) -> bool:
     """Whether the row exists at all, whoever may see it."""
     t = table_of(layer)
-    conds = [t.c.id == fid]
-    if layer.base_where:
-        conds.append(text(layer.base_where.replace("level", "t.level")))
+    conds = [t.c.id == fid, *base_conditions(layer)]
     return db.session.execute(select(t.c.id).where(and_(*conds))).first() is not None
 
 
