@@ -30,11 +30,14 @@ class ApiError(Exception):
         self.code = code or _CODES.get(status, "error")
 
 
+def envelope(status: int, message: str, fields: dict | None = None, code: str | None = None) -> dict:
+    """The JSON envelope every API error uses, as a dict."""
+    return {"error": {"code": code or _CODES.get(status, "error"), "message": message, "fields": fields or {}}}
+
+
 def error_response(status: int, message: str, fields: dict | None = None, code: str | None = None):
-    """The JSON envelope every API error uses."""
-    body = {"error": {"code": code or _CODES.get(status, "error"), "message": message,
-                      "fields": fields or {}}}
-    return jsonify(body), status
+    """The JSON envelope every API error uses, as a response."""
+    return jsonify(envelope(status, message, fields, code)), status
 
 
 def register_formatter(prefix: str, formatter) -> None:

@@ -105,9 +105,12 @@ def _transaction(request, app):
         original = db.session
         db.session = db._make_scoped_session(
             {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": _BoundSession})
+        gateway = app.extensions["wuwei.tracking_gateway"]
+        gateway.bound = connection      # /track/osmand answers before Flask: same transaction
         try:
             yield
         finally:
+            gateway.bound = None
             db.session.remove()
             db.session = original
             outer.rollback()

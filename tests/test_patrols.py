@@ -119,6 +119,67 @@ def test_malformed_traccar_json_is_400(client, demo):
     assert count_positions("test-phone-1") == 0
 
 
+def test_oversized_osmand_report_is_413_and_not_stored(client, demo):
+    device()
+    r = client.post("/track/osmand", data={"id": "test-phone-1", "lat": LAT, "lon": LON, "pad": "x" * 70_000})
+    assert r.status_code == 413 and r.get_json()["error"]["code"] == "payload_too_large"
+    assert count_positions("test-phone-1") == 0
+
+
+def test_flask_view_answers_like_the_gateway_when_it_is_off(app, client, demo):
+    # The gateway answers /track/osmand before Flask; with it off, the blueprint's view runs the same code.
+    device()
+    ts = recent()
+    ok = f"/track/osmand?id=test-phone-1&timestamp={ts}&lat={LAT}&lon={LON}"
+    answers = []
+    for on in (True, False):
+        app.config["TRACKING_GATEWAY"] = on
+        try:
+            answers.append([(r.status_code, r.get_json(silent=True)) for r in (
+                client.get(ok), client.get(ok), client.get(f"/track/osmand?id=nobody-123&lat={LAT}&lon={LON}"),
+                client.get("/track/osmand?id=test-phone-1&lat=95&lon=103.9"))])
+        finally:
+            app.config["TRACKING_GATEWAY"] = True
+    assert answers[0] == answers[1]
+    assert [a[0] for a in answers[0]] == [200, 200, 400, 400]
+    assert answers[0][3][1]["error"]["fields"] == {"lat": "95.0 is outside -90..90"}
+    assert count_positions("test-phone-1") == 1
+
+
+@pytest.mark.no_transaction
+def test_gateway_commits_each_fix_on_a_pooled_connection(app, client, demo):
+    # Outside the tests' transaction: what production does (autocommit, connection back to the pool).
+    ident = "test-pooled-1"
+    with app.app_context():
+        dev = device(ident)
+        try:
+            t0 = recent(600)
+            for i in (0, 1, 1, 2):      # one resend
+                r = client.get(f"/track/osmand?id={ident}&timestamp={t0 + i * 5}&lat={LAT}&lon={LON}")
+                assert r.status_code == 200 and r.data == b""
+            db.session.rollback()
+            assert db.engine.pool.checkedout() == 0     # every connection went back to the pool
+            assert count_positions(ident) == 3          # committed, seen from another connection
+        finally:
+            db.session.execute(text("DELETE FROM positions WHERE device_id = :d"), {"d": dev.id})
+            db.session.execute(text("DELETE FROM audit_log WHERE table_name = 'devices' AND row_id = :d"),
+                               {"d": str(dev.id)})
+            db.session.delete(db.session.get(Device, dev.id))
+            db.session.commit()
+            services.clear_caches()
+
+
+@pytest.mark.no_transaction
+def test_gateway_answers_503_when_the_database_is_down():
+    from tests.conftest import make_test_app
+    down = make_test_app("postgresql://postgres@127.0.0.1:1/wuwei",
+                         SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}})
+    r = down.test_client().get(f"/track/osmand?id=test-phone-1&timestamp={recent()}&lat={LAT}&lon={LON}")
+    with down.app_context():
+        db.engine.dispose()
+    assert r.status_code == 503 and r.get_json()["error"]["code"] == "unavailable"
+
+
 # --------------------------------------------------------------------------- OwnTracks
 def owntracks_msg(tst, lat=LAT, lon=LON, **extra):
     return {"_type": "location", "acc": 12, "alt": 1521, "batt": 81, "bs": 1, "conn": "m", "created_at": tst,

@@ -34,3 +34,5 @@ def init_app(app) -> None:
                              popup=["bikes", "nearest_zone", "zone_distance_m", "found_at"], min_zoom=13,
                              roles=("admin", "staff", "grid_worker", "patrol", "planner", "leader"), order=41))
     demo.register()
+    from app.patrols.gateway import EXTENSION, TrackingGateway
+    app.wsgi_app = app.extensions[EXTENSION] = TrackingGateway(app, app.wsgi_app)

@@ -69,13 +69,14 @@ def ensure_partitions_for(times) -> None:
         db.session.execute(text("SELECT wuwei_position_partition(:m)"), {"m": m})
 
 
-def _maybe_ensure_partitions(conn=None) -> None:
+def _maybe_ensure_partitions(raw) -> None:
     """Once every few hours per process, on the ingest path: months ahead exist before they start."""
     now = time.monotonic()
     if now - _partitions_checked[0] < PARTITION_CHECK_SECONDS and _partitions_checked[0]:
         return
     _partitions_checked[0] = now
-    (conn or db.session).execute(text("SELECT wuwei_ensure_position_partitions(2, 0)"))
+    with raw.cursor() as cur:
+        cur.execute("SELECT wuwei_ensure_position_partitions(2, 0)")
 
 
 # --------------------------------------------------------------------------- devices
@@ -134,89 +135,97 @@ def register_owntracks_device(identifier: str) -> None:
         raise ApiError(403, f"device {identifier!r} belongs to someone else") from None
 
 
-_DEVICE_SQL = text("SELECT d.id, d.user_id FROM devices d JOIN users u ON u.id = d.user_id "
-                   "WHERE d.identifier = :i AND d.active AND u.active")
-
-
-def device_lookup(identifier: str, conn=None) -> tuple[int, int] | None:
-    """(device id, user id) for an active device identifier; cached briefly per process."""
-    now = time.monotonic()
-    hit = _devices.get(identifier)
-    if hit and hit[0] > now:
-        return hit[1]
-    row = (conn or db.session).execute(_DEVICE_SQL, {"i": identifier}).first()
-    value = (row[0], row[1]) if row else None
-    with _lock:
-        if len(_devices) > 50_000:
-            _devices.clear()
-        _devices[identifier] = (now + CACHE_SECONDS, value)
-    return value
-
-
-_OPEN_PATROL_SQL = text(
-    "SELECT p.id, p.started_at FROM patrols p WHERE p.state = 'active' AND (p.created_by = :u OR EXISTS "
-    "(SELECT 1 FROM patrol_participants pp WHERE pp.patrol_id = p.id AND pp.user_id = :u)) "
+# The ingest path talks to psycopg2 directly (plain SQL, pyformat parameters): per fix, SQLAlchemy's
+# statement compilation and result wrapping cost more than the round trip itself.
+_DEVICE_SQL = ("SELECT d.id, d.user_id FROM devices d JOIN users u ON u.id = d.user_id"
+               " WHERE d.identifier = %(i)s AND d.active AND u.active")
+_OPEN_PATROL_SQL = (
+    "SELECT p.id, p.started_at FROM patrols p WHERE p.state = 'active' AND (p.created_by = %(u)s OR EXISTS "
+    "(SELECT 1 FROM patrol_participants pp WHERE pp.patrol_id = p.id AND pp.user_id = %(u)s)) "
     "ORDER BY p.started_at DESC LIMIT 1")
+_INSERT_SQL = (
+    "INSERT INTO positions (device_id, user_id, patrol_id, fixed_at, geom, accuracy, speed, heading,"
+    " altitude, battery, source) VALUES (%(d)s, %(u)s, %(p)s, %(t)s,"
+    " ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), %(acc)s, %(spd)s, %(hdg)s, %(alt)s, %(bat)s, %(src)s)"
+    " ON CONFLICT (device_id, fixed_at) DO NOTHING")
 
 
-def open_patrol_of(user_id: int, conn=None) -> tuple[int, dt.datetime] | None:
-    """The user's active patrol (id, started_at); cached briefly per process."""
+def _session_raw():
+    """The psycopg2 connection under the request's session (inside its transaction)."""
+    return db.session.connection().connection.driver_connection
+
+
+def _cached(cache: dict, key, raw, sql: str, params: dict):
     now = time.monotonic()
-    hit = _open_patrols.get(user_id)
+    hit = cache.get(key)
     if hit and hit[0] > now:
         return hit[1]
-    row = (conn or db.session).execute(_OPEN_PATROL_SQL, {"u": user_id}).first()
+    with (raw or _session_raw()).cursor() as cur:
+        cur.execute(sql, params)
+        row = cur.fetchone()
     value = (row[0], row[1]) if row else None
     with _lock:
-        if len(_open_patrols) > 50_000:
-            _open_patrols.clear()
-        _open_patrols[user_id] = (now + CACHE_SECONDS, value)
+        if len(cache) > 50_000:
+            cache.clear()
+        cache[key] = (now + CACHE_SECONDS, value)
     return value
+
+
+def device_lookup(identifier: str, raw=None) -> tuple[int, int] | None:
+    """(device id, user id) for an active device identifier; cached briefly per process.
+
+    ``raw`` is a psycopg2 connection; without it the request's session connection is used.
+    """
+    return _cached(_devices, identifier, raw, _DEVICE_SQL, {"i": identifier})
+
+
+def open_patrol_of(user_id: int, raw=None) -> tuple[int, dt.datetime] | None:
+    """The user's active patrol (id, started_at); cached briefly per process."""
+    return _cached(_open_patrols, user_id, raw, _OPEN_PATROL_SQL, {"u": user_id})
 
 
 # --------------------------------------------------------------------------- ingest
-_INSERT_SQL = text(
-    "INSERT INTO positions (device_id, user_id, patrol_id, fixed_at, geom, accuracy, speed, heading,"
-    " altitude, battery, source) VALUES (:d, :u, :p, :t, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),"
-    " :acc, :spd, :hdg, :alt, :bat, :src) ON CONFLICT (device_id, fixed_at) DO NOTHING")
+def store_fix(raw, identifier: str, fix: Fix, source: str) -> bool:
+    """Store one fix from a tracking app on the psycopg2 connection ``raw``; False for a resend.
+
+    One round trip when the caches are warm: an ``INSERT … ON CONFLICT DO NOTHING`` that ignores a
+    fix already stored (same device and time). The caller owns the transaction (an autocommit
+    connection commits at once). Raises a 404 :class:`ApiError` for an unknown or inactive device
+    (the protocol chooses the status it answers).
+    """
+    dev = device_lookup(identifier, raw)
+    if dev is None:
+        raise ApiError(404, f"unknown device {identifier!r}: register it first", {"id": "unknown device"})
+    _maybe_ensure_partitions(raw)
+    device_id, user_id = dev
+    patrol = open_patrol_of(user_id, raw)
+    patrol_id = patrol[0] if patrol and fix.fixed_at >= patrol[1] else None
+    with raw.cursor() as cur:
+        cur.execute(_INSERT_SQL, {
+            "d": device_id, "u": user_id, "p": patrol_id, "t": fix.fixed_at, "lon": fix.lon, "lat": fix.lat,
+            "acc": fix.accuracy, "spd": fix.speed, "hdg": fix.heading, "alt": fix.altitude, "bat": fix.battery,
+            "src": source})
+        return cur.rowcount == 1
 
 
 def ingest_fix(identifier: str, fix: Fix, source: str) -> bool:
-    """Store one fix from a tracking app; False when it was a resend (already stored).
-
-    Raises 404-style :class:`ApiError` for an unknown device (the protocol views choose the status).
-    """
-    conn = db.session.connection()
-    raw = conn.connection.driver_connection
-    # One round trip per fix: when no transaction is open on the session's connection, the INSERT
-    # runs in autocommit mode (psycopg2 would otherwise send BEGIN and COMMIT as trips of their own).
-    # Bound to an outer transaction (the test suite's), it runs inside it and the session commits.
+    """Store one fix through the request's session (OwnTracks); False when it was a resend."""
+    raw = _session_raw()
+    # When no transaction is open on the session's connection, the INSERT runs in autocommit mode
+    # (psycopg2 would otherwise send BEGIN and COMMIT as trips of their own). Bound to an outer
+    # transaction (the test suite's), or after a lookup opened one, it runs inside it and the
+    # session commits.
     own = not isinstance(db.session.bind, Connection) and \
         raw.status == psycopg2.extensions.STATUS_READY and not raw.autocommit
     if own:
         raw.autocommit = True
-    try:
-        return _ingest(conn, identifier, fix, source, commit=not own)
-    finally:
-        if own:
+        try:
+            return store_fix(raw, identifier, fix, source)
+        finally:
             raw.autocommit = False
-
-
-def _ingest(conn, identifier: str, fix: Fix, source: str, commit: bool) -> bool:
-    dev = device_lookup(identifier, conn)
-    if dev is None:
-        raise ApiError(404, f"unknown device {identifier!r}: register it first", {"id": "unknown device"})
-    _maybe_ensure_partitions(conn)
-    device_id, user_id = dev
-    patrol = open_patrol_of(user_id, conn)
-    patrol_id = patrol[0] if patrol and fix.fixed_at >= patrol[1] else None
-    n = conn.execute(_INSERT_SQL, {
-        "d": device_id, "u": user_id, "p": patrol_id, "t": fix.fixed_at, "lon": fix.lon, "lat": fix.lat,
-        "acc": fix.accuracy, "spd": fix.speed, "hdg": fix.heading, "alt": fix.altitude, "bat": fix.battery,
-        "src": source}).rowcount
-    if commit:
-        db.session.commit()
-    return n == 1
+    added = store_fix(raw, identifier, fix, source)
+    db.session.commit()
+    return added
 
 
 # Bulk statements, written out once (fixed column lists, no values: those travel in the COPY stream).

@@ -8,22 +8,24 @@ import base64
 import binascii
 import json
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from app.errors import ApiError
 from app.patrols import services
-from gis.tracks import (FixError, osmand_device, parse_osmand, parse_owntracks, parse_traccar_json,
+from app.patrols.gateway import EXTENSION, osmand_response
+from gis.tracks import (Fix, FixError, osmand_device, parse_osmand, parse_owntracks, parse_traccar_json,
                         traccar_json_device)
 
 bp = Blueprint("tracking", __name__, url_prefix="/track")
 MAX_BODY = 64 * 1024
 
 
-def _json_body():
-    if (request.content_length or 0) > MAX_BODY:
+def _json_body(req=None):
+    req = req or request
+    if (req.content_length or 0) > MAX_BODY:
         raise ApiError(413, f"a position report is at most {MAX_BODY} bytes")
     try:
-        return json.loads(request.get_data(cache=False) or b"")
+        return json.loads(req.get_data(cache=False) or b"")
     except (ValueError, UnicodeDecodeError) as e:
         raise ApiError(400, f"malformed JSON: {e}") from None
 
@@ -32,38 +34,40 @@ def _bad(e: FixError):
     raise ApiError(400, f"bad position: {e}", {e.field: e.message})
 
 
-@bp.route("/osmand", methods=["GET", "POST"])
-def osmand():
-    """One fix in the OsmAnd protocol: query/form fields, or the JSON body of newer Traccar Clients."""
-    if request.method == "POST" and (request.mimetype or "").endswith("json"):
-        body = _json_body()
+def read_osmand(req) -> tuple[str, Fix, int]:
+    """Device identifier, fix, and the status for an unknown device, from one OsmAnd request.
+
+    Query/form fields (Traccar Client's classic form, OsmAnd) or the JSON body of newer Traccar
+    Clients. ``req`` is a Werkzeug request; raises :class:`ApiError` for bad input.
+    """
+    if req.method == "POST" and (req.mimetype or "").endswith("json"):
+        body = _json_body(req)
         ident = traccar_json_device(body)
         if not ident:
             raise ApiError(400, "device_id is required", {"device_id": "required"})
         try:
-            fix = parse_traccar_json(body)
+            return ident, parse_traccar_json(body), 404
         except FixError as e:
             _bad(e)
-        unknown_status = 404
-    else:
-        if (request.content_length or 0) > MAX_BODY:
-            raise ApiError(413, f"a position report is at most {MAX_BODY} bytes")
-        args = request.values
-        ident = osmand_device(args)
-        if not ident:
-            raise ApiError(400, "id (or deviceid) is required", {"id": "required"})
-        try:
-            fix = parse_osmand(args)
-        except FixError as e:
-            _bad(e)
-        unknown_status = 400
+    if (req.content_length or 0) > MAX_BODY:
+        raise ApiError(413, f"a position report is at most {MAX_BODY} bytes")
+    args = req.values
+    ident = osmand_device(args)
+    if not ident:
+        raise ApiError(400, "id (or deviceid) is required", {"id": "required"})
     try:
-        services.ingest_fix(ident, fix, "osmand")
-    except ApiError as e:
-        if e.status == 404:
-            raise ApiError(unknown_status, e.message, e.fields) from None
-        raise
-    return Response(b"", status=200)
+        return ident, parse_osmand(args), 400
+    except FixError as e:
+        _bad(e)
+
+
+@bp.route("/osmand", methods=["GET", "POST"])
+def osmand():
+    """One fix in the OsmAnd protocol. Normally answered by the tracking gateway before Flask
+    (:mod:`app.patrols.gateway`); this view serves the same code when the gateway is off."""
+    gateway = current_app.extensions[EXTENSION]
+    status, body = osmand_response(request, gateway.connection)
+    return Response(body, status=status, mimetype="application/json" if body else None)
 
 
 def _owntracks_identity() -> tuple[str, bool]:
