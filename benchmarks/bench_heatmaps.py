@@ -10,7 +10,7 @@ import datetime as dt
 import os
 import time
 
-from benchmarks.common import Capture, Result, replay_bare, timings
+from benchmarks.common import Capture, Result, paired_timings, replay_bare
 
 GRIDS = int(os.environ.get("WUWEI_BENCH_GRIDS", 5000))
 BUILDINGS = int(os.environ.get("WUWEI_BENCH_BUILDINGS", 100_000))
@@ -58,9 +58,8 @@ def run(ctx):
             with Capture(engine) as cap:
                 client.get(url, headers=headers)
             statements = cap.statements
-            app_t = timings(lambda: client.get(url, headers=headers), repeat=REPEAT, warmup=2)
-
-            bare_t = timings(lambda: replay_bare(engine, statements), repeat=REPEAT, warmup=2)
+            app_t, bare_t = paired_timings(lambda: client.get(url, headers=headers),
+                                           lambda: replay_bare(engine, statements), repeat=REPEAT, warmup=2)
             results.append(Result(f"{name} (p50)", app_t["p50"], "ms", "same SQL bare p50", bare_t["p50"],
                                   f"{len(resp.data):,} bytes; {len(statements)} statements"))
             return resp

@@ -67,6 +67,29 @@ def timings(fn, repeat: int = 30, warmup: int = 3) -> dict:
             "mean": statistics.fmean(samples)}
 
 
+def paired_timings(fn, baseline, repeat: int = 30, warmup: int = 3) -> tuple[dict, dict]:
+    """Time ``fn`` and ``baseline`` alternately (fn, baseline, fn, …): p50/p95/mean of each.
+
+    On a shared 2-core machine the load drifts within seconds; alternating puts both under the
+    same drift, where timing one series after the other compared two different moments.
+    """
+    for _ in range(warmup):
+        fn()
+        baseline()
+    a, b = [], []
+    for _ in range(repeat):
+        for f, out in ((fn, a), (baseline, b)):
+            t0 = time.perf_counter()
+            f()
+            out.append((time.perf_counter() - t0) * 1000)
+
+    def summary(samples):
+        samples.sort()
+        return {"p50": statistics.median(samples), "p95": samples[max(0, int(len(samples) * 0.95) - 1)],
+                "mean": statistics.fmean(samples)}
+    return summary(a), summary(b)
+
+
 def free_port() -> int:
     """An unused TCP port on 127.0.0.1."""
     with socket.socket() as s:

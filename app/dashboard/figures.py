@@ -7,6 +7,11 @@ volunteer hours and patrol kilometres can be registered here before those featur
 is a line with :func:`count_figure` or :func:`sum_figure`::
 
     register_figure(count_figure("visits_done", _l("走访完成"), "visits", "visited_at", personal=True))
+
+Statements are written once: the area, the unit length and the period are named parameters
+(``:prefix``, ``:n``, ``:t0``/``:t1``, see :meth:`Context.params`), and each statement is built and
+compiled on its first use and then run as SQL text (:func:`run`). Building and compiling the
+dashboard's ~40 Core statements took longer than running them.
 """
 import datetime as dt
 from dataclasses import dataclass, field
@@ -28,6 +33,38 @@ class Context:
     start: dt.datetime
     end: dt.datetime
     memo: dict = field(default_factory=dict)     # shared by one dashboard's figures (households…)
+
+    def params(self) -> dict:
+        """Values of the named parameters every figure statement may use."""
+        return {"prefix": _like_prefix(self.area), "n": self.length, "t0": self.start, "t1": self.end,
+                "d0": self.start.date(), "d1": self.end.date(), "back": self.end - dt.timedelta(days=366)}
+
+
+def _like_prefix(code: str) -> str:
+    return code.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+# Named parameters (values from Context.params).
+def _param(name: str):
+    return sa.bindparam(name, required=False)   # a value comes with each run, none at compile time
+
+
+_PARAMS = ("prefix", "n", "t0", "t1", "d0", "d1", "back")
+PREFIX, N, T0, T1, D0, D1, BACK = (_param(n) for n in _PARAMS)
+_SQL: dict[tuple, tuple[str, dict]] = {}
+
+
+def run(key: tuple, build, params: dict) -> list:
+    """Rows of the statement ``build()`` makes, built and compiled once per ``key`` (then SQL text)."""
+    hit = _SQL.get(key)
+    if hit is None:
+        compiled = build().compile(dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True})
+        hit = (str(compiled), {k: v for k, v in compiled.params.items() if k not in _PARAMS})
+        if len(_SQL) > 1000:
+            _SQL.clear()
+        _SQL[key] = hit
+    sql, fixed = hit
+    return db.session.connection().exec_driver_sql(sql, {**fixed, **params}).fetchall()
 
 
 @dataclass(frozen=True)
@@ -74,48 +111,58 @@ def available_figures() -> list[Figure]:
 GRIDS = sa.table("areas", sa.column("id"), sa.column("code"))
 
 
-def _unit(ctx: Context):
-    return func.substr(GRIDS.c.code, 1, ctx.length)
+def _unit(ctx: Context | None = None):
+    return func.substr(GRIDS.c.code, 1, N)
 
 
-def in_area(area: str):
-    """Grids under ``area`` by code prefix: the planner estimates a LIKE prefix well (``substr(…) IN``
-    was estimated at 0.5 % of the grids and sent 1M incidents through a nested loop: 6.5 s → 0.1 s)."""
-    return GRIDS.c.code.startswith(area, autoescape=True)
+def in_area(area=None):
+    """Grids under the area by code prefix (``:prefix``): the planner estimates a LIKE prefix well
+    (``substr(…) IN`` was estimated at 0.5 % of the grids and sent 1M incidents through a nested loop:
+    6.5 s → 0.1 s)."""
+    return GRIDS.c.code.like(PREFIX, escape="\\")
 
 
-def plan_settings() -> None:
-    """Once per dashboard: no JIT (PostGIS cost estimates trigger seconds of compiling for 100 ms queries)."""
-    db.session.execute(sa.text("SET LOCAL jit = off"))
+def grouped(ctx: Context, key: tuple, build, grid_col: str = "grid_id") -> dict[str, float]:
+    """A value aggregated per unit over the rows of a table whose grid lies in the area.
 
-
-def grouped(ctx: Context, t: sa.TableClause, value, *conds, grid_col: str = "grid_id") -> dict[str, float]:
-    """``value`` aggregated per unit over the rows of ``t`` whose grid lies in the area."""
-    unit = _unit(ctx)
-    stmt = select(unit.label("unit"), value.label("v")) \
-        .select_from(t.join(GRIDS, GRIDS.c.id == t.c[grid_col])) \
-        .where(in_area(ctx.area), *conds).group_by(unit)
-    return {r.unit: (r.v if r.v is None or isinstance(r.v, int) else float(r.v)) for r in db.session.execute(stmt)}
+    ``build()`` returns ``(table, value, conditions)`` written with the named parameters; it runs
+    once per ``key``.
+    """
+    def statement():
+        t, value, conds = build()
+        unit = _unit()
+        return select(unit.label("unit"), value.label("v")) \
+            .select_from(t.join(GRIDS, GRIDS.c.id == t.c[grid_col])) \
+            .where(in_area(), *conds).group_by(unit)
+    return {r.unit: (r.v if r.v is None or isinstance(r.v, int) else float(r.v))
+            for r in run(("grouped", grid_col) + key, statement, ctx.params())}
 
 
 def count_figure(name, title, table, time_col, personal=False, where=None, unit=_l("条"), better="higher",
                  order=50) -> Figure:
     """Rows of ``table`` whose ``time_col`` falls in the period, per unit."""
+    where = {c: tuple(v) for c, v in (where or {}).items()}
+
+    def build():
+        t = sa.table(table, sa.column("grid_id"), sa.column(time_col), *(sa.column(c) for c in where))
+        conds = [t.c[time_col] >= T0, t.c[time_col] < T1] + [t.c[c].in_(v) for c, v in where.items()]
+        return t, func.count(), conds
+
     def compute(ctx):
-        t = sa.table(table, sa.column("grid_id"), sa.column(time_col), *(sa.column(c) for c in (where or {})))
-        conds = [t.c[time_col] >= ctx.start, t.c[time_col] < ctx.end]
-        conds += [t.c[c].in_(v) for c, v in (where or {}).items()]
-        return grouped(ctx, t, func.count(), *conds)
-    return Figure(name, title, unit, compute, {table: ("grid_id", time_col, *(where or {}))}, personal,
+        return grouped(ctx, ("count", table, time_col, tuple(sorted(where.items()))), build)
+    return Figure(name, title, unit, compute, {table: ("grid_id", time_col, *where)}, personal,
                   better=better, order=order, additive=not personal)
 
 
 def sum_figure(name, title, table, time_col, value_col, personal=False, unit="", better="higher", digits=1,
                order=50) -> Figure:
     """The sum of ``value_col`` over rows in the period, per unit (volunteer hours, patrol km)."""
-    def compute(ctx):
+    def build():
         t = sa.table(table, sa.column("grid_id"), sa.column(time_col), sa.column(value_col))
-        return grouped(ctx, t, func.sum(t.c[value_col]), t.c[time_col] >= ctx.start, t.c[time_col] < ctx.end)
+        return t, func.sum(t.c[value_col]), [t.c[time_col] >= T0, t.c[time_col] < T1]
+
+    def compute(ctx):
+        return grouped(ctx, ("sum", table, time_col, value_col), build)
     return Figure(name, title, unit, compute, {table: ("grid_id", time_col, value_col)}, personal,
                   better=better, digits=digits, order=order, additive=not personal)
 
@@ -137,11 +184,11 @@ def deadlines():
 
 
 def _reported(ctx):
-    return grouped(ctx, INC, func.count(), INC.c.reported_at >= ctx.start, INC.c.reported_at < ctx.end)
+    return grouped(ctx, ("reported",), lambda: (INC, func.count(), [INC.c.reported_at >= T0, INC.c.reported_at < T1]))
 
 
 def _closed(ctx):
-    return grouped(ctx, INC, func.count(), INC.c.closed_at >= ctx.start, INC.c.closed_at < ctx.end)
+    return grouped(ctx, ("closed",), lambda: (INC, func.count(), [INC.c.closed_at >= T0, INC.c.closed_at < T1]))
 
 
 def _overdue(ctx):
@@ -153,7 +200,6 @@ def _overdue(ctx):
     an incident counts when it was still open at the period's end and older than the sum of its
     category's stage deadlines (126 h when it has none).
     """
-    unit = _unit(ctx)
     now = dt.datetime.now(ctx.end.tzinfo)
     if ctx.end >= now:
         try:
@@ -162,47 +208,60 @@ def _overdue(ctx):
         except ImportError:
             pass
         else:
-            stmt = select(unit.label("unit"), func.count().label("v")) \
-                .select_from(Incident.__table__.join(GRIDS, GRIDS.c.id == Incident.grid_id)
-                             .join(IncidentCategory.__table__, IncidentCategory.id == Incident.category_id)) \
-                .where(in_area(ctx.area), overdue_sql(Incident, IncidentCategory)).group_by(unit)
-            return {r.unit: r.v for r in db.session.execute(stmt)}
-    dl = deadlines()
-    stmt = select(unit.label("unit"), func.count().label("v")) \
-        .select_from(INC.join(GRIDS, GRIDS.c.id == INC.c.grid_id).join(dl, dl.c.id == INC.c.category_id)) \
-        .where(in_area(ctx.area), INC.c.reported_at < ctx.end, INC.c.reported_at >= ctx.end - dt.timedelta(days=366),
-               sa.or_(INC.c.closed_at.is_(None), INC.c.closed_at >= ctx.end),
-               INC.c.state.notin_(NOT_COUNTED),
-               INC.c.reported_at + func.make_interval(0, 0, 0, 0, 0, 0, dl.c.hours * 3600) < ctx.end) \
-        .group_by(unit)
-    return {r.unit: r.v for r in db.session.execute(stmt)}
+            def current():
+                unit = _unit()
+                return select(unit.label("unit"), func.count().label("v")) \
+                    .select_from(Incident.__table__.join(GRIDS, GRIDS.c.id == Incident.grid_id)
+                                 .join(IncidentCategory.__table__, IncidentCategory.id == Incident.category_id)) \
+                    .where(in_area(), overdue_sql(Incident, IncidentCategory)).group_by(unit)
+            return {r.unit: r.v for r in run(("overdue_now",), current, ctx.params())}
+
+    def past():
+        unit = _unit()
+        dl = deadlines()
+        return select(unit.label("unit"), func.count().label("v")) \
+            .select_from(INC.join(GRIDS, GRIDS.c.id == INC.c.grid_id).join(dl, dl.c.id == INC.c.category_id)) \
+            .where(in_area(), INC.c.reported_at < T1, INC.c.reported_at >= BACK,
+                   sa.or_(INC.c.closed_at.is_(None), INC.c.closed_at >= T1),
+                   INC.c.state.notin_(NOT_COUNTED),
+                   INC.c.reported_at + func.make_interval(0, 0, 0, 0, 0, 0, dl.c.hours * 3600) < T1) \
+            .group_by(unit)
+    return {r.unit: r.v for r in run(("overdue_past",), past, ctx.params())}
+
+
+def _hours_to_close():
+    return func.extract("epoch", INC.c.closed_at - INC.c.reported_at) / 3600.0
 
 
 def _median_close(ctx):
-    hours = func.extract("epoch", INC.c.closed_at - INC.c.reported_at) / 3600.0
-    return grouped(ctx, INC, func.percentile_cont(0.5).within_group(hours),
-                   INC.c.closed_at >= ctx.start, INC.c.closed_at < ctx.end)
+    return grouped(ctx, ("median_close",), lambda: (
+        INC, func.percentile_cont(0.5).within_group(_hours_to_close()), [INC.c.closed_at >= T0, INC.c.closed_at < T1]))
+
+
+def _area_params(area: str, start, end) -> dict:
+    return Context(area, [area], len(area), start, end).params()
 
 
 def median_close_by_category(area: str, start, end) -> list[dict]:
     """Median hours to close per category, for incidents closed in the period within ``area``."""
-    hours = func.extract("epoch", INC.c.closed_at - INC.c.reported_at) / 3600.0
-    stmt = select(CATS.c.code, CATS.c.name, func.count().label("n"),
-                  func.percentile_cont(0.5).within_group(hours).label("median")) \
-        .select_from(INC.join(GRIDS, GRIDS.c.id == INC.c.grid_id).join(CATS, CATS.c.id == INC.c.category_id)) \
-        .where(in_area(area), INC.c.closed_at >= start, INC.c.closed_at < end) \
-        .group_by(CATS.c.code, CATS.c.name).order_by(CATS.c.code)
+    def build():
+        return select(CATS.c.code, CATS.c.name, func.count().label("n"),
+                      func.percentile_cont(0.5).within_group(_hours_to_close()).label("median")) \
+            .select_from(INC.join(GRIDS, GRIDS.c.id == INC.c.grid_id).join(CATS, CATS.c.id == INC.c.category_id)) \
+            .where(in_area(), INC.c.closed_at >= T0, INC.c.closed_at < T1) \
+            .group_by(CATS.c.code, CATS.c.name).order_by(CATS.c.code)
     return [{"code": r.code, "name": r.name, "n": r.n, "median": round(r.median, 1)}
-            for r in db.session.execute(stmt)]
+            for r in run(("median_by_category",), build, _area_params(area, start, end))]
 
 
 def daily_reported(area: str, start, end) -> dict[dt.date, int]:
     """Incidents reported per day (Shanghai dates) within ``area``."""
-    day = func.date(func.timezone("Asia/Shanghai", INC.c.reported_at))
-    stmt = select(day.label("d"), func.count().label("n")) \
-        .select_from(INC.join(GRIDS, GRIDS.c.id == INC.c.grid_id)) \
-        .where(in_area(area), INC.c.reported_at >= start, INC.c.reported_at < end).group_by(day)
-    return {r.d: r.n for r in db.session.execute(stmt)}
+    def build():
+        day = func.date(func.timezone("Asia/Shanghai", INC.c.reported_at))
+        return select(day.label("d"), func.count().label("n")) \
+            .select_from(INC.join(GRIDS, GRIDS.c.id == INC.c.grid_id)) \
+            .where(in_area(), INC.c.reported_at >= T0, INC.c.reported_at < T1).group_by(day)
+    return {r.d: r.n for r in run(("daily_reported",), build, _area_params(area, start, end))}
 
 
 # ---- the base map: stocks per 1,000 households ----------------------------------------------------
@@ -214,7 +273,7 @@ BZ = sa.table("bike_zones", sa.column("grid_id"), sa.column("status"))
 def households(ctx):
     key = ("households", ctx.area, ctx.length)
     if key not in ctx.memo:
-        ctx.memo[key] = grouped(ctx, BLD, func.coalesce(func.sum(BLD.c.households), 0))
+        ctx.memo[key] = grouped(ctx, ("households",), lambda: (BLD, func.coalesce(func.sum(BLD.c.households), 0), []))
     return ctx.memo[key]
 
 
@@ -223,11 +282,13 @@ def _per_thousand(counts: dict, hh: dict) -> dict:
 
 
 def _chargers(ctx):
-    return _per_thousand(grouped(ctx, CHG, func.count(), CHG.c.status == "installed"), households(ctx))
+    return _per_thousand(grouped(ctx, ("chargers",), lambda: (CHG, func.count(), [CHG.c.status == "installed"])),
+                         households(ctx))
 
 
 def _bike_zones(ctx):
-    return _per_thousand(grouped(ctx, BZ, func.count(), BZ.c.status == "active"), households(ctx))
+    return _per_thousand(grouped(ctx, ("bike_zones",), lambda: (BZ, func.count(), [BZ.c.status == "active"])),
+                         households(ctx))
 
 
 register_figure(Figure("incidents_reported", _l("上报事件数"), _l("件"), _reported,
@@ -262,15 +323,15 @@ AREAS = sa.table("areas", sa.column("id"), sa.column("code"))
 def _volunteer_hours(ctx):
     """Hours of attended sign-ups, per unit of the activity's area (an activity of a whole community
     counts for the community and above, not for one of its grids)."""
-    unit = func.substr(AREAS.c.code, 1, ctx.length)
-    stmt = select(unit.label("unit"), func.sum(SIGNUPS.c.hours).label("v")) \
-        .select_from(SIGNUPS.join(ACTIVITIES, ACTIVITIES.c.id == SIGNUPS.c.activity_id)
-                     .join(AREAS, AREAS.c.id == ACTIVITIES.c.area_id)) \
-        .where(AREAS.c.code.startswith(ctx.area, autoescape=True), func.length(AREAS.c.code) >= ctx.length,
-               SIGNUPS.c.attended.is_(True),
-               SIGNUPS.c.occurs_on >= ctx.start.date(), SIGNUPS.c.occurs_on < ctx.end.date()) \
-        .group_by(unit)
-    return {r.unit: float(r.v) for r in db.session.execute(stmt) if r.v is not None}
+    def build():
+        unit = func.substr(AREAS.c.code, 1, N)
+        return select(unit.label("unit"), func.sum(SIGNUPS.c.hours).label("v")) \
+            .select_from(SIGNUPS.join(ACTIVITIES, ACTIVITIES.c.id == SIGNUPS.c.activity_id)
+                         .join(AREAS, AREAS.c.id == ACTIVITIES.c.area_id)) \
+            .where(AREAS.c.code.like(PREFIX, escape="\\"), func.length(AREAS.c.code) >= N,
+                   SIGNUPS.c.attended.is_(True), SIGNUPS.c.occurs_on >= D0, SIGNUPS.c.occurs_on < D1) \
+            .group_by(unit)
+    return {r.unit: float(r.v) for r in run(("volunteer_hours",), build, ctx.params()) if r.v is not None}
 
 
 register_figure(Figure("volunteer_hours", _l("志愿服务时长"), _l("小时"), _volunteer_hours,
@@ -281,13 +342,14 @@ PATROLS = sa.table("patrols", sa.column("area_id"), sa.column("started_at"), sa.
 
 def _patrol_km(ctx):
     """Kilometres walked by patrols that started in the period, per unit of the patrol's area."""
-    unit = func.substr(AREAS.c.code, 1, ctx.length)
-    stmt = select(unit.label("unit"), (func.sum(PATROLS.c.distance_m) / 1000.0).label("v")) \
-        .select_from(PATROLS.join(AREAS, AREAS.c.id == PATROLS.c.area_id)) \
-        .where(AREAS.c.code.startswith(ctx.area, autoescape=True), func.length(AREAS.c.code) >= ctx.length,
-               PATROLS.c.started_at >= ctx.start, PATROLS.c.started_at < ctx.end) \
-        .group_by(unit)
-    return {r.unit: round(float(r.v), 1) for r in db.session.execute(stmt) if r.v is not None}
+    def build():
+        unit = func.substr(AREAS.c.code, 1, N)
+        return select(unit.label("unit"), (func.sum(PATROLS.c.distance_m) / 1000.0).label("v")) \
+            .select_from(PATROLS.join(AREAS, AREAS.c.id == PATROLS.c.area_id)) \
+            .where(AREAS.c.code.like(PREFIX, escape="\\"), func.length(AREAS.c.code) >= N,
+                   PATROLS.c.started_at >= T0, PATROLS.c.started_at < T1) \
+            .group_by(unit)
+    return {r.unit: round(float(r.v), 1) for r in run(("patrol_km",), build, ctx.params()) if r.v is not None}
 
 
 register_figure(Figure("patrol_km", _l("巡查里程"), _l("公里"), _patrol_km,

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.auth.access import Scope, in_scope_code
-from app.dashboard.figures import (Context, available_figures, daily_reported, median_close_by_category,
-                                   plan_settings)
+from app.dashboard.figures import Context, available_figures, daily_reported, median_close_by_category
 from app.errors import ApiError
 from app.extensions import db
 from gis.heat import SUPPRESS_BELOW
@@ -86,7 +85,6 @@ def build_dashboard(scope: Scope, area_code: str | None, start: dt.datetime, end
     """All figures for the area's units and the area itself, now and in the previous period."""
     area = resolve_area(scope, area_code)
     units, length = units_of(area)
-    plan_settings()
     memo: dict = {}
     pstart, pend = previous_period(start, end)
     codes = [u.code for u in units]
