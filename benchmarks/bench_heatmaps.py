@@ -51,32 +51,39 @@ def run(ctx):
         if made.get("incidents"):
             results.append(Result("seed scale: 1M incidents (COPY, indexes rebuilt)", PHASES and sum(PHASES.values()),
                                   "s", "", None, ", ".join(f"{k} {v:.1f} s" for k, v in PHASES.items())))
+        db.session.remove()
+    # Requests run with no application context held open, as under a server: each one gets its own
+    # session, looks its bearer token up and ends its transaction (those statements are captured
+    # and replayed bare too).
+    def measure(name, url):
+        resp = client.get(url, headers=headers)
+        assert resp.status_code == 200, (url, resp.status_code, resp.data[:300])
+        with Capture(engine) as cap:
+            client.get(url, headers=headers)
+        statements = cap.statements
+        # A view answered in milliseconds is timed more often: its p50 is otherwise mostly noise.
+        t0 = time.perf_counter()
+        replay_bare(engine, statements)
+        repeat = REPEAT * 4 if time.perf_counter() - t0 < 0.05 else REPEAT
+        app_t, bare_t = paired_timings(lambda: client.get(url, headers=headers),
+                                       lambda: replay_bare(engine, statements), repeat=repeat, warmup=2)
+        results.append(Result(f"{name} (p50)", app_t["p50"], "ms", "same SQL bare p50", bare_t["p50"],
+                              f"{len(resp.data):,} bytes; {len(statements)} statements"))
+        return resp
 
-        def measure(name, url):
-            resp = client.get(url, headers=headers)
-            assert resp.status_code == 200, (url, resp.status_code, resp.data[:300])
-            with Capture(engine) as cap:
-                client.get(url, headers=headers)
-            statements = cap.statements
-            app_t, bare_t = paired_timings(lambda: client.get(url, headers=headers),
-                                           lambda: replay_bare(engine, statements), repeat=REPEAT, warmup=2)
-            results.append(Result(f"{name} (p50)", app_t["p50"], "ms", "same SQL bare p50", bare_t["p50"],
-                                  f"{len(resp.data):,} bytes; {len(statements)} statements"))
-            return resp
-
-        for zoom in (12, 14, 16):
-            measure(f"heat squares z{zoom}, last 30 days", f"/api/v1/heat/cells?bbox={bbox(zoom)}&zoom={zoom}")
-        measure("heat hexagons z14, last 30 days", f"/api/v1/heat/cells?bbox={bbox(14)}&zoom=14&shape=hexagon")
-        measure("heat squares z14, one category, 90 days",
-                f"/api/v1/heat/cells?bbox={bbox(14)}&zoom=14&category=env.litter"
-                f"&from={dt.date.today() - dt.timedelta(days=89)}")
-        measure("choropleth grids z15", f"/api/v1/heat/areas?bbox={bbox(15)}&zoom=15")
-        measure("choropleth streets z12", f"/api/v1/heat/areas?bbox={bbox(12)}&zoom=12")
-        measure("dashboard: a street's communities, 30 days", "/dashboard?area=620102005")
-        measure("dashboard: whole city (all streets), 30 days", "/dashboard?area=6201")
-        page = client.get("/heat", headers=headers)
-        results.append(Result("heat page HTML", len(page.data) / 1024, "KB", "", None,
-                              "the page carries no data; bins come per view"))
+    for zoom in (12, 14, 16):
+        measure(f"heat squares z{zoom}, last 30 days", f"/api/v1/heat/cells?bbox={bbox(zoom)}&zoom={zoom}")
+    measure("heat hexagons z14, last 30 days", f"/api/v1/heat/cells?bbox={bbox(14)}&zoom=14&shape=hexagon")
+    measure("heat squares z14, one category, 90 days",
+            f"/api/v1/heat/cells?bbox={bbox(14)}&zoom=14&category=env.litter"
+            f"&from={dt.date.today() - dt.timedelta(days=89)}")
+    measure("choropleth grids z15", f"/api/v1/heat/areas?bbox={bbox(15)}&zoom=15")
+    measure("choropleth streets z12", f"/api/v1/heat/areas?bbox={bbox(12)}&zoom=12")
+    measure("dashboard: a street's communities, 30 days", "/dashboard?area=620102005")
+    measure("dashboard: whole city (all streets), 30 days", "/dashboard?area=6201")
+    page = client.get("/heat", headers=headers)
+    results.append(Result("heat page HTML", len(page.data) / 1024, "KB", "", None,
+                          "the page carries no data; bins come per view"))
     if made.get("incidents") or made.get("grids"):
         results.append(Result("seed scale total (this run)", seeded, "s", "", None, data_note))
     first = next((r for r in results if "statements" in r.note), None)

@@ -3,10 +3,12 @@ import hashlib
 import secrets
 
 from flask import current_app, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.audit.services import record, snapshot
+from app.areas.models import Area
 from app.auth.models import ROLES, ApiToken, User
 from app.errors import ApiError
 from app.extensions import db
@@ -20,7 +22,7 @@ def hash_token(token: str) -> str:
 def load_user(user_id: str) -> User | None:
     """Flask-Login session loader."""
     try:
-        return db.session.get(User, int(user_id))
+        return db.session.get(User, int(user_id), options=[joinedload(User.area).defer(Area.geom)])
     except (TypeError, ValueError):
         return None
 
@@ -37,15 +39,18 @@ def user_from_request(req) -> User | None:
     return user
 
 
+# One round trip per API request: the user and their area (without its polygon, which the scope
+# never needs) joined to the token. Built once: constructing it took longer than running it.
+_USER_BY_TOKEN = select(User).join(ApiToken, ApiToken.user_id == User.id) \
+    .where(ApiToken.token_hash == bindparam("h"), ApiToken.revoked.is_(False), User.active.is_(True)) \
+    .options(joinedload(User.area).defer(Area.geom))
+
+
 def user_for_token(token: str) -> User | None:
     """The active user owning a non-revoked token, or None."""
     if not token or len(token) > 200:
         return None
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token),
-                                                   ApiToken.revoked.is_(False)))
-    if row is None or not row.user.active:
-        return None
-    return row.user
+    return db.session.scalar(_USER_BY_TOKEN, {"h": hash_token(token)})
 
 
 def find_user(username: str) -> User | None:
