@@ -3,6 +3,8 @@
 Each request is timed through Flask (bearer token, parsing, scope, SQL, JSON) beside the *same SQL*
 replayed bare on a psycopg2 connection in the same run: every statement the request sent
 (captured with a SQLAlchemy event) is executed again without Flask. Goal: app ≤ 1.5× bare SQL.
+Each request runs in its own application context, as under a server (token lookup, session and
+transaction per request); app and bare runs alternate, so that both see the same machine load.
 Payload bytes are what the browser downloads for one view. The data come from
 ``seed scale --grids 5000 --buildings 100000 --incidents 1000000 --seed 1`` (made once, then reused).
 """
