@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.sqltext import StatementCache, param
 
 
 @dataclass
@@ -45,26 +46,10 @@ def _like_prefix(code: str) -> str:
 
 
 # Named parameters (values from Context.params).
-def _param(name: str):
-    return sa.bindparam(name, required=False)   # a value comes with each run, none at compile time
-
-
 _PARAMS = ("prefix", "n", "t0", "t1", "d0", "d1", "back")
-PREFIX, N, T0, T1, D0, D1, BACK = (_param(n) for n in _PARAMS)
-_SQL: dict[tuple, tuple[str, dict]] = {}
-
-
-def run(key: tuple, build, params: dict) -> list:
-    """Rows of the statement ``build()`` makes, built and compiled once per ``key`` (then SQL text)."""
-    hit = _SQL.get(key)
-    if hit is None:
-        compiled = build().compile(dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True})
-        hit = (str(compiled), {k: v for k, v in compiled.params.items() if k not in _PARAMS})
-        if len(_SQL) > 1000:
-            _SQL.clear()
-        _SQL[key] = hit
-    sql, fixed = hit
-    return db.session.connection().exec_driver_sql(sql, {**fixed, **params}).fetchall()
+PREFIX, N, T0, T1, D0, D1, BACK = (param(n) for n in _PARAMS)
+_STATEMENTS = StatementCache(lambda name: name in _PARAMS)
+run = _STATEMENTS.run     # run(key, build, ctx.params()): rows of a figure statement built once per key
 
 
 @dataclass(frozen=True)
@@ -111,11 +96,12 @@ def available_figures() -> list[Figure]:
 GRIDS = sa.table("areas", sa.column("id"), sa.column("code"))
 
 
-def _unit(ctx: Context | None = None):
+def _unit():
+    """The unit a grid belongs to: its code's first ``:n`` characters."""
     return func.substr(GRIDS.c.code, 1, N)
 
 
-def in_area(area=None):
+def in_area():
     """Grids under the area by code prefix (``:prefix``): the planner estimates a LIKE prefix well
     (``substr(…) IN`` was estimated at 0.5 % of the grids and sent 1M incidents through a nested loop:
     6.5 s → 0.1 s)."""

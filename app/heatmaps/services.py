@@ -17,6 +17,7 @@ from sqlalchemy import Integer, case, cast, func, select
 from app.auth.access import Scope, grid_clause
 from app.extensions import db
 from app.heatmaps.sources import HeatSource
+from app.sqltext import StatementCache, param as _param
 from gis import heat
 
 MAX_CELLS = 6000          # bins per answer: [i,j,n] ≈ 20 bytes each → ≤ 120 KB
@@ -47,19 +48,12 @@ def _no_parallel() -> None:
     db.session.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off"))
 
 
-_DYNAMIC = ("w", "s", "e", "n", "t0", "t1")     # and f_<filter>: the parameters of _values()
-
-
-def _param(name: str):
-    return sa.bindparam(name, required=False)   # a value comes with each run (_values), none at compile time
-
-
 def _conditions(q: HeatQuery, t: sa.TableClause, scope: Scope, use_bbox: bool = True) -> list:
     """Bbox, period, filters, fixed source condition and area scope as Core conditions.
 
     What changes from one request to the next is a named parameter (``w s e n``, ``t0 t1``,
     ``f_<filter>`` as arrays); everything else is fixed by :func:`_shape_key`, so the compiled
-    SQL can be reused (:func:`_compiled`).
+    SQL can be reused (:class:`app.sqltext.StatementCache`).
     """
     src = q.source
     conds = []
@@ -99,31 +93,9 @@ def _shape_key(q: HeatQuery, scope: Scope, *extra) -> tuple:
             scope.everything, scope.area_id, scope.area_code, scope.area_level) + extra
 
 
-_SQL_CACHE: dict[tuple, tuple[str, dict]] = {}
-_SQL_CACHE_MAX = 2048
-
-
-def _compiled(key: tuple, build) -> tuple[str, dict]:
-    """SQL text and fixed parameters of the statement ``build()`` makes, compiled once per ``key``.
-
-    Building and compiling the Core statement cost more than the query on a zoomed-in view
-    (≈ 5 ms against ≈ 4 ms); a heat map asks the same shape of query on every pan.
-    """
-    hit = _SQL_CACHE.get(key)
-    if hit is None:
-        compiled = build().compile(dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True})
-        fixed = {k: v for k, v in compiled.params.items() if k not in _DYNAMIC and not k.startswith("f_")}
-        hit = ("SET LOCAL max_parallel_workers_per_gather = 0; " + str(compiled), fixed)
-        if len(_SQL_CACHE) >= _SQL_CACHE_MAX:
-            _SQL_CACHE.clear()
-        _SQL_CACHE[key] = hit
-    return hit
-
-
-def _run(sql_params: tuple[str, dict], values: dict) -> list[tuple]:
-    """Rows of a compiled heat statement, on the session's connection (inside its transaction)."""
-    sql, fixed = sql_params
-    return db.session.connection().exec_driver_sql(sql, {**fixed, **values}).fetchall()
+# The per-request values are _values()'s: bbox, period bounds and f_<filter> arrays.
+_STATEMENTS = StatementCache(lambda name: name in ("w", "s", "e", "n", "t0", "t1") or name.startswith("f_"),
+                             prefix="SET LOCAL max_parallel_workers_per_gather = 0; ")
 
 
 def bin_size(q: HeatQuery) -> float:
@@ -166,8 +138,8 @@ def _bin_select(q: HeatQuery, scope: Scope, size: float):
 def heat_cells(q: HeatQuery, scope: Scope) -> dict:
     """Binned counts for the visible bbox: ``{"size", "cells": [[i, j, n], …], "classes", …}``."""
     size = bin_size(q)
-    rows = _run(_compiled(_shape_key(q, scope, "cells", q.shape, size), lambda: _bin_select(q, scope, size)),
-                _values(q))
+    rows = _STATEMENTS.run(_shape_key(q, scope, "cells", q.shape, size), lambda: _bin_select(q, scope, size),
+                           _values(q))
     cells = [{"i": i, "j": j, "n": n} for i, j, n in rows]
     suppressed = 0
     if q.source.personal:
