@@ -19,10 +19,14 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# A user comes with their area, but not its polygon: scopes need the area's id, code and level only.
+_WITH_AREA = joinedload(User.area).defer(Area.geom)
+
+
 def load_user(user_id: str) -> User | None:
     """Flask-Login session loader."""
     try:
-        return db.session.get(User, int(user_id), options=[joinedload(User.area).defer(Area.geom)])
+        return db.session.get(User, int(user_id), options=[_WITH_AREA])
     except (TypeError, ValueError):
         return None
 
@@ -39,11 +43,10 @@ def user_from_request(req) -> User | None:
     return user
 
 
-# One round trip per API request: the user and their area (without its polygon, which the scope
-# never needs) joined to the token. Built once: constructing it took longer than running it.
+# One round trip per API request: the user and their area joined to the token. Built once: constructing it took longer than running it.
 _USER_BY_TOKEN = select(User).join(ApiToken, ApiToken.user_id == User.id) \
     .where(ApiToken.token_hash == bindparam("h"), ApiToken.revoked.is_(False), User.active.is_(True)) \
-    .options(joinedload(User.area).defer(Area.geom))
+    .options(_WITH_AREA)
 
 
 def user_for_token(token: str) -> User | None:

@@ -18,6 +18,7 @@ import logging
 from contextlib import contextmanager
 
 import psycopg2
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
 from app.errors import ApiError, envelope
@@ -27,8 +28,6 @@ log = logging.getLogger(__name__)
 
 PATH = "/track/osmand"
 EXTENSION = "wuwei.tracking_gateway"
-_REASONS = {200: "200 OK", 400: "400 BAD REQUEST", 404: "404 NOT FOUND", 413: "413 REQUEST ENTITY TOO LARGE",
-            500: "500 INTERNAL SERVER ERROR", 503: "503 SERVICE UNAVAILABLE"}
 
 
 class TrackingGateway:
@@ -48,7 +47,7 @@ class TrackingGateway:
         headers = [("Content-Length", str(len(body)))]
         if body:
             headers.append(("Content-Type", "application/json"))
-        start_response(_REASONS.get(status) or f"{status} ERROR", headers)
+        start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}", headers)
         return [body]
 
     @contextmanager
