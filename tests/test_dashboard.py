@@ -156,3 +156,31 @@ def test_personal_figure_is_suppressed_below_five_per_unit(app):
     finally:
         FIGURES.pop("scratch_visits", None)
         _available.pop("scratch_visits", None)
+
+
+def test_patrol_km_per_grid_and_a_community_patrol_in_the_total_only(app, count_queries):
+    """A patrol of the whole community counts for the community's total, not for any one grid; both periods
+    and the total come from one statement per figure."""
+    from app.auth.access import scope_of
+    from app.auth.services import find_user
+    from app.dashboard.services import build_dashboard
+    area = lambda code: db.session.scalar(text("SELECT id FROM areas WHERE code = :c"), {"c": code})
+    for code, started, metres in (("620103002001001", at(5), 3000), ("620103002001001", at(5, month=2), 1500),
+                                  ("620103002001", at(6), 2000), ("620103002001004", at(2, month=1), 700)):
+        db.session.execute(text(
+            "INSERT INTO patrols (kind, title, state, area_id, cleanup_width_m, started_at, ended_at, distance_m) "
+            "VALUES ('grid_walk', 'walk', 'finished', :a, 10, :s, :s + interval '1 hour', :m)"),
+            {"a": area(code), "s": started, "m": metres})
+    march_story()
+    with app.test_request_context():
+        build_dashboard(scope_of(find_user("leader")), "620103002001", at(1, 0), at(31, 0) + dt.timedelta(days=1))
+        with count_queries() as n:
+            data = build_dashboard(scope_of(find_user("leader")), "620103002001", at(1, 0),
+                                   at(31, 0) + dt.timedelta(days=1))
+    g1, g4, total = figures_of(data, "620103002001001"), figures_of(data, "620103002001004"), \
+        figures_of(data, "620103002001")
+    assert g1["patrol_km"] == {"cur": 3.0, "prev": 1.5, "change": 100.0}
+    assert g4["patrol_km"]["cur"] == 0 and g4["patrol_km"]["prev"] == 0       # January is before both periods
+    assert total["patrol_km"]["cur"] == 5.0 and total["patrol_km"]["prev"] == 1.5
+    # The area, its units, one statement per figure (overdue: one per period), the daily series, the categories.
+    assert n() <= len(data["figures"]) + 1 + 5

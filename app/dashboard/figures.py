@@ -1,17 +1,19 @@
-"""The dashboard's figure registry: each figure is one grouped SQL query per unit (street/community/grid).
+"""The dashboard's figure registry: each figure is one grouped SQL query over the area's units.
 
-A figure computes ``{unit code: value}`` for a period over the child areas of the area a
-leader looks at. Figures over people are *personal*: a unit's value is suppressed below 5.
-A figure whose table or columns are missing is not shown, so entries for visits, wishes,
-volunteer hours and patrol kilometres can be registered here before those features land; each
-is a line with :func:`count_figure` or :func:`sum_figure`::
+A figure computes, for one :class:`Frame` (the child units of the area a leader looks at, a period
+and the period before it), the value per unit and for the area as a whole in both periods
+(:class:`Values`). Figures over people are *personal*: a value is suppressed below 5. A figure
+whose table or columns are missing is not shown, so entries for visits, wishes, volunteer hours
+and patrol kilometres can be registered here before those features land; each is a line with
+:func:`count_figure` or :func:`sum_figure`::
 
     register_figure(count_figure("visits_done", _l("走访完成"), "visits", "visited_at", personal=True))
 
-Statements are written once: the area, the unit length and the period are named parameters
-(``:prefix``, ``:n``, ``:t0``/``:t1``, see :meth:`Context.params`), and each statement is built and
-compiled on its first use and then run as SQL text (:func:`run`). Building and compiling the
-dashboard's ~40 Core statements took longer than running them.
+One statement per figure: rows of both periods are read once and split with ``FILTER``, and the
+units and the area's total come from one ``GROUPING SETS ((unit), ())`` (see :func:`grouped`).
+Statements are written once: the area, the unit length and the periods are named parameters
+(:meth:`Frame.params`); each statement is built and compiled on its first use and then run as SQL
+text (:func:`run`). Building and compiling Core statements took longer than running them.
 """
 import datetime as dt
 from dataclasses import dataclass, field
@@ -26,30 +28,44 @@ from app.sqltext import StatementCache, param
 
 
 @dataclass
-class Context:
-    """What a figure is computed for: the child units (codes of one length) of ``area``, and a period."""
+class Frame:
+    """What figures are computed for: the units (child codes of ``length``) of ``area``, the period
+    ``start``–``end`` and the previous one ``pstart``–``start`` (of the same length, just before)."""
     area: str
-    units: list[str]
     length: int
     start: dt.datetime
     end: dt.datetime
+    pstart: dt.datetime
     memo: dict = field(default_factory=dict)     # shared by one dashboard's figures (households…)
 
     def params(self) -> dict:
         """Values of the named parameters every figure statement may use."""
-        return {"prefix": _like_prefix(self.area), "n": self.length, "t0": self.start, "t1": self.end,
-                "d0": self.start.date(), "d1": self.end.date(), "back": self.end - dt.timedelta(days=366)}
+        return {"prefix": _like_prefix(self.area), "n": self.length,
+                "p0": self.pstart, "t0": self.start, "t1": self.end,
+                "pd0": self.pstart.date(), "d0": self.start.date(), "d1": self.end.date(),
+                "back": self.end - dt.timedelta(days=366)}
+
+
+@dataclass
+class Values:
+    """A figure's values: per unit code now and before, and the area's total now and before
+    (``summed``: no total of its own, the area's is the sum of its units)."""
+    cur: dict[str, float | None]
+    prev: dict[str, float | None]
+    total: float | None = None
+    total_prev: float | None = None
+    summed: bool = False
 
 
 def _like_prefix(code: str) -> str:
     return code.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-# Named parameters (values from Context.params).
-_PARAMS = ("prefix", "n", "t0", "t1", "d0", "d1", "back")
-PREFIX, N, T0, T1, D0, D1, BACK = (param(n) for n in _PARAMS)
+# Named parameters (values from Frame.params).
+_PARAMS = ("prefix", "n", "p0", "t0", "t1", "pd0", "d0", "d1", "back")
+PREFIX, N, P0, T0, T1, PD0, D0, D1, BACK = (param(n) for n in _PARAMS)
 _STATEMENTS = StatementCache(lambda name: name in _PARAMS)
-run = _STATEMENTS.run     # run(key, build, ctx.params()): rows of a figure statement built once per key
+run = _STATEMENTS.run     # run(key, build, frame.params()): rows of a figure statement built once per key
 
 
 @dataclass(frozen=True)
@@ -57,14 +73,13 @@ class Figure:
     name: str
     title: object
     unit: object
-    compute: Callable[[Context], dict[str, float]]
+    compute: Callable[[Frame], Values]
     tables: dict[str, tuple[str, ...]] = field(default_factory=dict)   # table → columns needed
     personal: bool = False
     timed: bool = True          # False: a stock (households, chargers), the same for both periods
     better: str = "lower"       # which way is good, for the change colour: lower / higher / none
     digits: int = 0
     order: int = 50
-    additive: bool = True       # the area's total is the sum of its units (else: queried for the area)
 
 
 FIGURES: dict[str, Figure] = {}
@@ -96,32 +111,69 @@ def available_figures() -> list[Figure]:
 GRIDS = sa.table("areas", sa.column("id"), sa.column("code"))
 
 
-def _unit():
-    """The unit a grid belongs to: its code's first ``:n`` characters."""
-    return func.substr(GRIDS.c.code, 1, N)
+def _unit(code_col=GRIDS.c.code):
+    """The unit an area belongs to: its code's first ``:n`` characters."""
+    return func.substr(code_col, 1, N)
 
 
-def in_area():
-    """Grids under the area by code prefix (``:prefix``): the planner estimates a LIKE prefix well
+def in_area(code_col=GRIDS.c.code):
+    """Areas under the area by code prefix (``:prefix``): the planner estimates a LIKE prefix well
     (``substr(…) IN`` was estimated at 0.5 % of the grids and sent 1M incidents through a nested loop:
     6.5 s → 0.1 s)."""
-    return GRIDS.c.code.like(PREFIX, escape="\\")
+    return code_col.like(PREFIX, escape="\\")
 
 
-def grouped(ctx: Context, key: tuple, build, grid_col: str = "grid_id") -> dict[str, float]:
-    """A value aggregated per unit over the rows of a table whose grid lies in the area.
+@dataclass
+class Source:
+    """What :func:`grouped` aggregates: rows of ``source`` (joined to the areas whose ``code`` places
+    them), ``value`` an aggregate, optional ``conditions``, and the ``time`` column the period applies
+    to (None for a stock). ``dates``: the time column is a date, compared with dates."""
+    source: sa.FromClause
+    code: sa.ColumnElement
+    value: sa.ColumnElement
+    conditions: tuple = ()
+    time: sa.ColumnElement | None = None
+    dates: bool = False
 
-    ``build()`` returns ``(table, value, conditions)`` written with the named parameters; it runs
-    once per ``key``.
+
+def on_grids(table, value, conditions=(), time=None, grid_col="grid_id") -> Source:
+    """A :class:`Source` over a table with a grid column."""
+    return Source(table.join(GRIDS, GRIDS.c.id == table.c[grid_col]), GRIDS.c.code, value, tuple(conditions), time)
+
+
+def _number(v):
+    return v if v is None or isinstance(v, int) else float(v)
+
+
+def grouped(frame: Frame, key: tuple, build: Callable[[], Source]) -> Values:
+    """A value aggregated per unit and for the whole area, in the period and the one before: one statement.
+
+    ``build()`` (run once per ``key``) returns a :class:`Source` written with the named parameters.
+    Rows of both periods are read in one pass and split by ``FILTER``; ``GROUPING SETS ((unit), ())``
+    gives the units and the area's total (areas above the units, e.g. an activity of a whole street,
+    count for the total only).
     """
     def statement():
-        t, value, conds = build()
-        unit = _unit()
-        return select(unit.label("unit"), value.label("v")) \
-            .select_from(t.join(GRIDS, GRIDS.c.id == t.c[grid_col])) \
-            .where(in_area(), *conds).group_by(unit)
-    return {r.unit: (r.v if r.v is None or isinstance(r.v, int) else float(r.v))
-            for r in run(("grouped", grid_col) + key, statement, ctx.params())}
+        s = build()
+        unit = _unit(s.code)
+        cols = [unit.label("unit"), func.grouping(unit).label("g")]
+        conds = [in_area(s.code), *s.conditions]
+        if s.time is None:
+            cols.append(s.value.label("v"))
+        else:
+            lo, mid, hi = (PD0, D0, D1) if s.dates else (P0, T0, T1)
+            conds += [s.time >= lo, s.time < hi]
+            cols += [s.value.filter(s.time >= mid).label("v"), s.value.filter(s.time < mid).label("pv")]
+        return select(*cols).select_from(s.source).where(*conds).group_by(func.grouping_sets(unit, sa.tuple_()))
+    out = Values({}, {})
+    for r in run(("grouped",) + key, statement, frame.params()):
+        v = _number(r.v)
+        pv = _number(r.pv) if "pv" in r._fields else v
+        if r.g:
+            out.total, out.total_prev = v, pv
+        elif len(r.unit) == frame.length:       # shorter: an area above the units (total only)
+            out.cur[r.unit], out.prev[r.unit] = v, pv
+    return out
 
 
 def count_figure(name, title, table, time_col, personal=False, where=None, unit=_l("条"), better="higher",
@@ -131,13 +183,12 @@ def count_figure(name, title, table, time_col, personal=False, where=None, unit=
 
     def build():
         t = sa.table(table, sa.column("grid_id"), sa.column(time_col), *(sa.column(c) for c in where))
-        conds = [t.c[time_col] >= T0, t.c[time_col] < T1] + [t.c[c].in_(v) for c, v in where.items()]
-        return t, func.count(), conds
+        return on_grids(t, func.count(), [t.c[c].in_(v) for c, v in where.items()], t.c[time_col])
 
-    def compute(ctx):
-        return grouped(ctx, ("count", table, time_col, tuple(sorted(where.items()))), build)
+    def compute(frame):
+        return grouped(frame, ("count", table, time_col, tuple(sorted(where.items()))), build)
     return Figure(name, title, unit, compute, {table: ("grid_id", time_col, *where)}, personal,
-                  better=better, order=order, additive=not personal)
+                  better=better, order=order)
 
 
 def sum_figure(name, title, table, time_col, value_col, personal=False, unit="", better="higher", digits=1,
@@ -145,12 +196,12 @@ def sum_figure(name, title, table, time_col, value_col, personal=False, unit="",
     """The sum of ``value_col`` over rows in the period, per unit (volunteer hours, patrol km)."""
     def build():
         t = sa.table(table, sa.column("grid_id"), sa.column(time_col), sa.column(value_col))
-        return t, func.sum(t.c[value_col]), [t.c[time_col] >= T0, t.c[time_col] < T1]
+        return on_grids(t, func.sum(t.c[value_col]), time=t.c[time_col])
 
-    def compute(ctx):
-        return grouped(ctx, ("sum", table, time_col, value_col), build)
+    def compute(frame):
+        return grouped(frame, ("sum", table, time_col, value_col), build)
     return Figure(name, title, unit, compute, {table: ("grid_id", time_col, value_col)}, personal,
-                  better=better, digits=digits, order=order, additive=not personal)
+                  better=better, digits=digits, order=order)
 
 
 # ---- incidents -----------------------------------------------------------------------------------
@@ -169,16 +220,16 @@ def deadlines():
     return select(CATS.c.id, func.coalesce(total, DEFAULT_DEADLINE_HOURS).label("hours")).subquery("dl")
 
 
-def _reported(ctx):
-    return grouped(ctx, ("reported",), lambda: (INC, func.count(), [INC.c.reported_at >= T0, INC.c.reported_at < T1]))
+def _reported(frame):
+    return grouped(frame, ("reported",), lambda: on_grids(INC, func.count(), time=INC.c.reported_at))
 
 
-def _closed(ctx):
-    return grouped(ctx, ("closed",), lambda: (INC, func.count(), [INC.c.closed_at >= T0, INC.c.closed_at < T1]))
+def _closed(frame):
+    return grouped(frame, ("closed",), lambda: on_grids(INC, func.count(), time=INC.c.closed_at))
 
 
-def _overdue(ctx):
-    """Incidents overdue at the end of the period (computed, never typed in).
+def _overdue(frame):
+    """Incidents overdue at the end of each period (computed, never typed in); the total is the units' sum.
 
     For a period that ends now or later, the incidents feature's own rule decides (an open incident
     longer in its current stage than its category allows: ``app.incidents.services.overdue_sql``), so
@@ -186,22 +237,6 @@ def _overdue(ctx):
     an incident counts when it was still open at the period's end and older than the sum of its
     category's stage deadlines (126 h when it has none).
     """
-    now = dt.datetime.now(ctx.end.tzinfo)
-    if ctx.end >= now:
-        try:
-            from app.incidents.models import Incident, IncidentCategory
-            from app.incidents.services import overdue_sql
-        except ImportError:
-            pass
-        else:
-            def current():
-                unit = _unit()
-                return select(unit.label("unit"), func.count().label("v")) \
-                    .select_from(Incident.__table__.join(GRIDS, GRIDS.c.id == Incident.grid_id)
-                                 .join(IncidentCategory.__table__, IncidentCategory.id == Incident.category_id)) \
-                    .where(in_area(), overdue_sql(Incident, IncidentCategory)).group_by(unit)
-            return {r.unit: r.v for r in run(("overdue_now",), current, ctx.params())}
-
     def past():
         unit = _unit()
         dl = deadlines()
@@ -212,24 +247,38 @@ def _overdue(ctx):
                    INC.c.state.notin_(NOT_COUNTED),
                    INC.c.reported_at + func.make_interval(0, 0, 0, 0, 0, 0, dl.c.hours * 3600) < T1) \
             .group_by(unit)
-    return {r.unit: r.v for r in run(("overdue_past",), past, ctx.params())}
+
+    def at_end(end):
+        params = {**frame.params(), "t1": end, "back": end - dt.timedelta(days=366)}
+        if end >= dt.datetime.now(end.tzinfo):
+            try:
+                from app.incidents.models import Incident, IncidentCategory
+                from app.incidents.services import overdue_sql
+            except ImportError:
+                pass
+            else:
+                def current():
+                    unit = _unit()
+                    return select(unit.label("unit"), func.count().label("v")) \
+                        .select_from(Incident.__table__.join(GRIDS, GRIDS.c.id == Incident.grid_id)
+                                     .join(IncidentCategory.__table__, IncidentCategory.id == Incident.category_id)) \
+                        .where(in_area(), overdue_sql(Incident, IncidentCategory)).group_by(unit)
+                return {r.unit: r.v for r in run(("overdue_now",), current, params)}
+        return {r.unit: r.v for r in run(("overdue_past",), past, params)}
+    return Values(at_end(frame.end), at_end(frame.start), summed=True)
 
 
 def _hours_to_close():
     return func.extract("epoch", INC.c.closed_at - INC.c.reported_at) / 3600.0
 
 
-def _median_close(ctx):
-    return grouped(ctx, ("median_close",), lambda: (
-        INC, func.percentile_cont(0.5).within_group(_hours_to_close()), [INC.c.closed_at >= T0, INC.c.closed_at < T1]))
+def _median_close(frame):
+    return grouped(frame, ("median_close",), lambda: on_grids(
+        INC, func.percentile_cont(0.5).within_group(_hours_to_close()), time=INC.c.closed_at))
 
 
-def _area_params(area: str, start, end) -> dict:
-    return Context(area, [area], len(area), start, end).params()
-
-
-def median_close_by_category(area: str, start, end) -> list[dict]:
-    """Median hours to close per category, for incidents closed in the period within ``area``."""
+def median_close_by_category(frame: Frame) -> list[dict]:
+    """Median hours to close per category, for incidents closed in the period within the area."""
     def build():
         return select(CATS.c.code, CATS.c.name, func.count().label("n"),
                       func.percentile_cont(0.5).within_group(_hours_to_close()).label("median")) \
@@ -237,17 +286,17 @@ def median_close_by_category(area: str, start, end) -> list[dict]:
             .where(in_area(), INC.c.closed_at >= T0, INC.c.closed_at < T1) \
             .group_by(CATS.c.code, CATS.c.name).order_by(CATS.c.code)
     return [{"code": r.code, "name": r.name, "n": r.n, "median": round(r.median, 1)}
-            for r in run(("median_by_category",), build, _area_params(area, start, end))]
+            for r in run(("median_by_category",), build, frame.params())]
 
 
-def daily_reported(area: str, start, end) -> dict[dt.date, int]:
-    """Incidents reported per day (Shanghai dates) within ``area``."""
+def daily_reported(frame: Frame) -> dict[dt.date, int]:
+    """Incidents reported per day (Shanghai dates) within the area, over both periods."""
     def build():
         day = func.date(func.timezone("Asia/Shanghai", INC.c.reported_at))
         return select(day.label("d"), func.count().label("n")) \
             .select_from(INC.join(GRIDS, GRIDS.c.id == INC.c.grid_id)) \
-            .where(in_area(), INC.c.reported_at >= T0, INC.c.reported_at < T1).group_by(day)
-    return {r.d: r.n for r in run(("daily_reported",), build, _area_params(area, start, end))}
+            .where(in_area(), INC.c.reported_at >= P0, INC.c.reported_at < T1).group_by(day)
+    return {r.d: r.n for r in run(("daily_reported",), build, frame.params())}
 
 
 # ---- the base map: stocks per 1,000 households ----------------------------------------------------
@@ -256,25 +305,28 @@ CHG = sa.table("chargers", sa.column("grid_id"), sa.column("status"))
 BZ = sa.table("bike_zones", sa.column("grid_id"), sa.column("status"))
 
 
-def households(ctx):
-    key = ("households", ctx.area, ctx.length)
-    if key not in ctx.memo:
-        ctx.memo[key] = grouped(ctx, ("households",), lambda: (BLD, func.coalesce(func.sum(BLD.c.households), 0), []))
-    return ctx.memo[key]
+def households(frame):
+    if "households" not in frame.memo:
+        frame.memo["households"] = grouped(frame, ("households",), lambda: on_grids(
+            BLD, func.coalesce(func.sum(BLD.c.households), 0)))
+    return frame.memo["households"]
 
 
-def _per_thousand(counts: dict, hh: dict) -> dict:
-    return {u: round(counts.get(u, 0) * 1000.0 / h, 2) for u, h in hh.items() if h}
+def _per_thousand(counts: Values, hh: Values) -> Values:
+    def rate(n, h):
+        return round((n or 0) * 1000.0 / h, 2) if h else None
+    cur = {u: rate(counts.cur.get(u, 0), h) for u, h in hh.cur.items() if h}
+    return Values(cur, cur, rate(counts.total, hh.total), rate(counts.total, hh.total))
 
 
-def _chargers(ctx):
-    return _per_thousand(grouped(ctx, ("chargers",), lambda: (CHG, func.count(), [CHG.c.status == "installed"])),
-                         households(ctx))
+def _chargers(frame):
+    return _per_thousand(grouped(frame, ("chargers",), lambda: on_grids(CHG, func.count(), [CHG.c.status == "installed"])),
+                         households(frame))
 
 
-def _bike_zones(ctx):
-    return _per_thousand(grouped(ctx, ("bike_zones",), lambda: (BZ, func.count(), [BZ.c.status == "active"])),
-                         households(ctx))
+def _bike_zones(frame):
+    return _per_thousand(grouped(frame, ("bike_zones",), lambda: on_grids(BZ, func.count(), [BZ.c.status == "active"])),
+                         households(frame))
 
 
 register_figure(Figure("incidents_reported", _l("上报事件数"), _l("件"), _reported,
@@ -284,16 +336,13 @@ register_figure(Figure("incidents_closed", _l("结案事件"), _l("件"), _close
 register_figure(Figure("incidents_overdue", _l("超期未结"), _l("件"), _overdue,
                        {"incidents": ("grid_id", "reported_at", "closed_at", "state")}, order=12))
 register_figure(Figure("median_close_hours", _l("结案用时中位数"), _l("小时"), _median_close,
-                       {"incidents": ("grid_id", "reported_at", "closed_at")}, digits=1, order=13,
-                       additive=False))
+                       {"incidents": ("grid_id", "reported_at", "closed_at")}, digits=1, order=13))
 register_figure(Figure("households", _l("户数"), _l("户"), households, {"buildings": ("grid_id", "households")},
                        timed=False, better="none", order=60))
 register_figure(Figure("chargers_per_1000", _l("每千户充电桩"), _l("个"), _chargers,
-                       {"chargers": ("grid_id", "status")}, timed=False, better="higher", digits=2, order=61,
-                       additive=False))
+                       {"chargers": ("grid_id", "status")}, timed=False, better="higher", digits=2, order=61))
 register_figure(Figure("bike_zones_per_1000", _l("每千户停放区"), _l("处"), _bike_zones,
-                       {"bike_zones": ("grid_id", "status")}, timed=False, better="higher", digits=2, order=62,
-                       additive=False))
+                       {"bike_zones": ("grid_id", "status")}, timed=False, better="higher", digits=2, order=62))
 
 # Other features' tables: shown as soon as they exist with these columns.
 register_figure(count_figure("visits_done", _l("入户走访"), "visits", "visited_at", personal=True,
@@ -306,38 +355,27 @@ ACTIVITIES = sa.table("activities", sa.column("id"), sa.column("area_id"))
 AREAS = sa.table("areas", sa.column("id"), sa.column("code"))
 
 
-def _volunteer_hours(ctx):
+def _volunteer_hours(frame):
     """Hours of attended sign-ups, per unit of the activity's area (an activity of a whole community
     counts for the community and above, not for one of its grids)."""
-    def build():
-        unit = func.substr(AREAS.c.code, 1, N)
-        return select(unit.label("unit"), func.sum(SIGNUPS.c.hours).label("v")) \
-            .select_from(SIGNUPS.join(ACTIVITIES, ACTIVITIES.c.id == SIGNUPS.c.activity_id)
-                         .join(AREAS, AREAS.c.id == ACTIVITIES.c.area_id)) \
-            .where(AREAS.c.code.like(PREFIX, escape="\\"), func.length(AREAS.c.code) >= N,
-                   SIGNUPS.c.attended.is_(True), SIGNUPS.c.occurs_on >= D0, SIGNUPS.c.occurs_on < D1) \
-            .group_by(unit)
-    return {r.unit: float(r.v) for r in run(("volunteer_hours",), build, ctx.params()) if r.v is not None}
+    return grouped(frame, ("volunteer_hours",), lambda: Source(
+        SIGNUPS.join(ACTIVITIES, ACTIVITIES.c.id == SIGNUPS.c.activity_id)
+        .join(AREAS, AREAS.c.id == ACTIVITIES.c.area_id),
+        AREAS.c.code, func.sum(SIGNUPS.c.hours), (SIGNUPS.c.attended.is_(True),), SIGNUPS.c.occurs_on, dates=True))
 
 
 register_figure(Figure("volunteer_hours", _l("志愿服务时长"), _l("小时"), _volunteer_hours,
                        {"signups": ("activity_id", "occurs_on", "hours", "attended"), "activities": ("id", "area_id")},
-                       better="higher", digits=1, order=32, additive=False))
+                       better="higher", digits=1, order=32))
 PATROLS = sa.table("patrols", sa.column("area_id"), sa.column("started_at"), sa.column("distance_m"))
 
 
-def _patrol_km(ctx):
+def _patrol_km(frame):
     """Kilometres walked by patrols that started in the period, per unit of the patrol's area."""
-    def build():
-        unit = func.substr(AREAS.c.code, 1, N)
-        return select(unit.label("unit"), (func.sum(PATROLS.c.distance_m) / 1000.0).label("v")) \
-            .select_from(PATROLS.join(AREAS, AREAS.c.id == PATROLS.c.area_id)) \
-            .where(AREAS.c.code.like(PREFIX, escape="\\"), func.length(AREAS.c.code) >= N,
-                   PATROLS.c.started_at >= T0, PATROLS.c.started_at < T1) \
-            .group_by(unit)
-    return {r.unit: round(float(r.v), 1) for r in run(("patrol_km",), build, ctx.params()) if r.v is not None}
+    return grouped(frame, ("patrol_km",), lambda: Source(
+        PATROLS.join(AREAS, AREAS.c.id == PATROLS.c.area_id), AREAS.c.code,
+        func.sum(PATROLS.c.distance_m / 1000.0), time=PATROLS.c.started_at))
 
 
 register_figure(Figure("patrol_km", _l("巡查里程"), _l("公里"), _patrol_km,
-                       {"patrols": ("area_id", "started_at", "distance_m")}, better="higher", digits=1, order=33,
-                       additive=False))
+                       {"patrols": ("area_id", "started_at", "distance_m")}, better="higher", digits=1, order=33))

@@ -2,7 +2,7 @@
 
 The area a leader looks at must lie in their own area; its child units (streets of a district,
 communities of a street, grids of a community) are the rows. Every figure is one grouped query
-per period (see :mod:`app.dashboard.figures`), plus one for the area's total.
+over both periods, the units and the area's total (see :mod:`app.dashboard.figures`).
 """
 import datetime as dt
 from dataclasses import dataclass
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.auth.access import Scope, in_scope_code
-from app.dashboard.figures import Context, available_figures, daily_reported, median_close_by_category
+from app.dashboard.figures import Frame, available_figures, daily_reported, median_close_by_category
 from app.errors import ApiError
 from app.extensions import db
 from gis.heat import SUPPRESS_BELOW
@@ -68,12 +68,6 @@ def previous_period(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, 
     return start - (end - start), start
 
 
-def _suppress(values: dict, personal: bool) -> dict:
-    if not personal:
-        return values
-    return {k: (v if v is None or v >= SUPPRESS_BELOW else None) for k, v in values.items()}
-
-
 def change(cur, prev):
     """Relative change in percent (None when there is nothing to compare)."""
     if cur is None or prev in (None, 0):
@@ -85,39 +79,39 @@ def build_dashboard(scope: Scope, area_code: str | None, start: dt.datetime, end
     """All figures for the area's units and the area itself, now and in the previous period."""
     area = resolve_area(scope, area_code)
     units, length = units_of(area)
-    memo: dict = {}
     pstart, pend = previous_period(start, end)
-    codes = [u.code for u in units]
+    frame = Frame(area.code, length, start, end, pstart)
     figures, rows = [], {u.code: {"code": u.code, "name": u.name, "values": {}} for u in units}
     total = {"code": area.code, "name": area.name, "values": {}}
     for f in available_figures():
-        cur = _suppress(f.compute(Context(area.code, codes, length, start, end, memo)), f.personal) if codes else {}
-        prev = _suppress(f.compute(Context(area.code, codes, length, pstart, pend, memo)), f.personal) \
-            if f.timed and codes else cur
-        if f.additive:
-            # Suppressed units stay out of the sum, so the total cannot reveal them by difference.
-            tcur = {area.code: sum(v for v in cur.values() if v is not None)}
-            tprev = {area.code: sum(v for v in prev.values() if v is not None)}
+        values = f.compute(frame)
+        # Nothing in a unit: 0, except for a median (there is none) and for personal figures (suppressed).
+        zero = None if f.name == "median_close_hours" or f.personal else 0
+
+        def shown(v):
+            v = zero if v is None else v
+            return None if f.personal and v is not None and v < SUPPRESS_BELOW else v
+        cur = {code: shown(values.cur.get(code)) for code in rows}
+        prev = {code: shown(values.prev.get(code)) for code in rows} if f.timed else cur
+        if values.summed:
+            # The units' sum. Suppressed units stay out of it, so the total cannot reveal them by difference.
+            tcur = sum(v for v in cur.values() if v is not None)
+            tprev = sum(v for v in prev.values() if v is not None)
         else:
-            tcur = _suppress(f.compute(Context(area.code, [area.code], len(area.code), start, end, memo)), f.personal)
-            tprev = _suppress(f.compute(Context(area.code, [area.code], len(area.code), pstart, pend, memo)),
-                              f.personal) if f.timed else tcur
+            tcur = shown(values.total)
+            tprev = shown(values.total_prev) if f.timed else tcur
         figures.append({"name": f.name, "title": str(f.title), "unit": str(f.unit), "personal": f.personal,
                         "timed": f.timed, "better": f.better, "digits": f.digits})
-        zero = None if f.name == "median_close_hours" or f.personal else 0
         for code, row in rows.items():
-            c, p = cur.get(code, zero), prev.get(code, zero)
-            row["values"][f.name] = {"cur": c, "prev": p, "change": change(c, p)}
-        c, p = tcur.get(area.code, zero), tprev.get(area.code, zero)
-        total["values"][f.name] = {"cur": c, "prev": p, "change": change(c, p)}
-    daily = daily_reported(area.code, start, end)
-    pdaily = daily_reported(area.code, pstart, pend)
+            row["values"][f.name] = {"cur": cur[code], "prev": prev[code], "change": change(cur[code], prev[code])}
+        total["values"][f.name] = {"cur": tcur, "prev": tprev, "change": change(tcur, tprev)}
+    daily = daily_reported(frame)
     ndays = (end - start).days or 1
     series = [(start.date() + dt.timedelta(days=k), daily.get(start.date() + dt.timedelta(days=k), 0),
-               pdaily.get(pstart.date() + dt.timedelta(days=k), 0)) for k in range(ndays)]
+               daily.get(pstart.date() + dt.timedelta(days=k), 0)) for k in range(ndays)]
     return {"area": area, "units": list(rows.values()), "total": total, "figures": figures,
             "period": {"start": start, "end": end, "prev_start": pstart, "prev_end": pend},
-            "by_category": median_close_by_category(area.code, start, end),
+            "by_category": median_close_by_category(frame),
             "daily": series, "unit_level": LEVEL_OF_LENGTH[length]}
 
 
