@@ -2,6 +2,7 @@
 import csv
 import datetime as dt
 import io
+import re
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
@@ -184,3 +185,21 @@ def test_patrol_km_per_grid_and_a_community_patrol_in_the_total_only(app, count_
     assert total["patrol_km"]["cur"] == 5.0 and total["patrol_km"]["prev"] == 1.5
     # The area, its units, one statement per figure (overdue: one per period), the daily series, the categories.
     assert n() <= len(data["figures"]) + 1 + 5
+
+
+def test_area_picker_shows_the_path_siblings_and_children_and_units_link_down(client, auth):
+    auth.login("leader")
+    html = client.get("/dashboard?area=620102005&from=2021-03-01&to=2021-03-31").get_data(as_text=True)
+    picker = html.split('<select name="area">')[1].split("</select>")[0]
+    options = dict(re.findall(r'<option value="(\d+)"[^>]*>\u3000*([^<]+)</option>', picker))
+    # Above (city, district), beside (the district's other streets), below (the street's communities).
+    assert {"6201", "620102", "620102005", "620102010", "620102011", "620102005003"} <= set(options)
+    # Not another district's street, nor another street's community.
+    assert "620103002" not in options and "620103002001" not in options and "620102010001" not in options
+    assert 'value="620102005" selected' in picker
+    assert '/dashboard?area=620102005003&amp;from=2021-03-01&amp;to=2021-03-31">张家园社区</a>' in html
+    # A street leader sees nothing above their street.
+    auth.logout()
+    auth.login("xiyuan")
+    picker = client.get("/dashboard").get_data(as_text=True).split('<select name="area">')[1].split("</select>")[0]
+    assert "620103002001" in picker and "620103\"" not in picker and "6201\"" not in picker

@@ -26,12 +26,28 @@ class AreaRef:
     level: str
 
 
-def area_choices(scope: Scope) -> list[AreaRef]:
-    """Areas the user may open the dashboard for (city down to community), in code order."""
+PICKER_LEVELS = ("city", "district", "street", "community")
+PARENT_LENGTHS = (4, 6, 9, 12, 15)
+
+
+def area_choices(scope: Scope, current: str) -> list[AreaRef]:
+    """The area picker around ``current``: the areas above it, beside it and below it (city down to
+    community), in code order, within the user's area.
+
+    A city leader's whole tree is hundreds of areas; a picker of the path, the siblings and the
+    children stays short, and the unit names in the table lead one level further down.
+    """
+    above = [current[:k] for k in PARENT_LENGTHS if k < len(current)]
+    parent = above[-1] if above else ""
+    child_length = CHILD_LENGTH.get(len(current), len(current))
     rows = db.session.execute(sa.text(
-        "SELECT code, name, level FROM areas WHERE level IN ('city', 'district', 'street', 'community') "
-        "AND (:everything OR code LIKE :prefix) ORDER BY code LIMIT 2000"),
-        {"everything": scope.everything, "prefix": (scope.area_code or "") + "%"}).all()
+        "SELECT code, name, level FROM areas WHERE (level = ANY(:levels) OR code = :current) "
+        "AND (:everything OR code LIKE :scope) "
+        "AND (code = ANY(:above) OR (length(code) = :len AND code LIKE :parent) "
+        "OR (length(code) = :child AND code LIKE :prefix)) ORDER BY code LIMIT 2000"),
+        {"levels": list(PICKER_LEVELS), "everything": scope.everything, "scope": (scope.area_code or "") + "%",
+         "above": above, "len": len(current), "parent": parent + "%", "child": child_length,
+         "prefix": current + "%", "current": current}).all()
     return [AreaRef(*r) for r in rows]
 
 
