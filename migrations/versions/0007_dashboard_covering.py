@@ -1,0 +1,37 @@
+"""dashboard: covering indexes for incidents reported/closed in a period
+
+Revision ID: 0007_dashboard_covering
+Revises: 0006_heatmaps
+Create Date: 2026-11-25 16:00:00
+
+A city's dashboard counts and medians read every incident reported or closed in two periods
+(~150,000 rows of a million-row year) and join them to their grid. With the grid (and, for
+closings, the report time and category) in the index, PostgreSQL answers from the index alone
+(index-only scan) instead of fetching each row: the city dashboard's SQL went from ~1,090 to
+~770 ms on the bench data. The two indexes replace the plain ones on the same columns, so
+writes keep the same number of indexes.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = '0007_dashboard_covering'
+down_revision = '0006_heatmaps'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.drop_index('ix_incidents_reported_at', table_name='incidents')
+    op.create_index('ix_incidents_reported_at', 'incidents', ['reported_at'], postgresql_include=['grid_id'])
+    op.drop_index('ix_incidents_closed_at', table_name='incidents')
+    op.create_index('ix_incidents_closed_at', 'incidents', ['closed_at'],
+                    postgresql_include=['grid_id', 'reported_at', 'category_id'],
+                    postgresql_where=sa.text('closed_at IS NOT NULL'))
+
+
+def downgrade():
+    op.drop_index('ix_incidents_closed_at', table_name='incidents')
+    op.create_index('ix_incidents_closed_at', 'incidents', ['closed_at'],
+                    postgresql_where=sa.text('closed_at IS NOT NULL'))
+    op.drop_index('ix_incidents_reported_at', table_name='incidents')
+    op.create_index('ix_incidents_reported_at', 'incidents', ['reported_at'])
