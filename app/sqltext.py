@@ -43,5 +43,8 @@ class StatementCache:
 
     def run(self, key: tuple, build: Callable[[], sa.Executable], values: dict) -> list:
         """Rows of the statement for ``key`` with ``values``, on the session's connection."""
+        # Connect first: the dialect learns how to quote (backslashes in ESCAPE '\\' literals, from
+        # standard_conforming_strings) on its first connection, and the SQL is compiled once.
+        conn = db.session.connection()
         sql, fixed = self.compiled(key, build)
-        return db.session.connection().exec_driver_sql(sql, {**fixed, **values}).fetchall()
+        return conn.exec_driver_sql(sql, {**fixed, **values}).fetchall()

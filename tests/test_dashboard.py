@@ -203,3 +203,54 @@ def test_area_picker_shows_the_path_siblings_and_children_and_units_link_down(cl
     auth.login("xiyuan")
     picker = client.get("/dashboard").get_data(as_text=True).split('<select name="area">')[1].split("</select>")[0]
     assert "620103002001" in picker and "620103\"" not in picker and "6201\"" not in picker
+
+
+def dashboard_of(app, code="620103002001"):
+    from app.auth.access import scope_of
+    from app.auth.services import find_user
+    from app.dashboard.services import build_dashboard
+    with app.test_request_context():
+        return build_dashboard(scope_of(find_user("leader")), code, at(1, 0), at(31, 0) + dt.timedelta(days=1))
+
+
+def test_visits_due_from_care_plans_beside_visits_done(app):
+    """March has 31 days: a weekly plan calls for 31/7 visits, one every two days from 16 March for 8."""
+    building = db.session.scalar(text(
+        "SELECT b.id FROM buildings b JOIN areas a ON a.id = b.grid_id WHERE a.code = '620103002001002' LIMIT 1"))
+    plans = (("2021-01-01", 7), ("2021-03-16", 2))
+    households = []
+    for k, (start, every) in enumerate(plans):
+        hid = db.session.scalar(text(
+            "INSERT INTO households (building_id, flat_no, head_name) VALUES (:b, :f, '测试户') RETURNING id"),
+            {"b": building, "f": f"90{k}"})
+        db.session.execute(text("INSERT INTO care_plans (household_id, frequency_days, start_date, purpose, active) "
+                                "VALUES (:h, :n, :s, 'care_visit', true)"), {"h": hid, "n": every, "s": start})
+        households.append(hid)
+    for d in (2, 9, 16, 18, 20, 23):
+        db.session.execute(text("INSERT INTO visits (household_id, grid_id, visited_at, purpose, follow_up_done) "
+                                "SELECT id, grid_id, :t, 'care_visit', false FROM households WHERE id = :h"),
+                           {"h": households[d % 2], "t": at(d)})
+    db.session.commit()
+    g2 = figures_of(dashboard_of(app), "620103002001002")
+    assert round(g2["visits_due"]["cur"], 2) == round(31 / 7 + 8, 2)
+    assert g2["visits_due"]["prev"] is None            # 31/7 = 4.4 in February: fewer than 5, not shown
+    assert g2["visits_done"]["cur"] == 6
+    assert g2["visits_done_pct"]["cur"] == round(6 * 100 / (31 / 7 + 8), 1)
+    assert g2["visits_done_pct"]["prev"] is None
+
+
+def test_grids_not_walked_per_period_from_the_phones_fixes(app, demo):
+    from tests.test_patrols import device
+    dev = device()
+    for (lon, lat), when in ((NW, at(5)), (SE, at(20, month=2))):
+        db.session.execute(text("INSERT INTO positions (device_id, user_id, fixed_at, geom, source) VALUES "
+                                "(:d, :u, :t, ST_SetSRID(ST_MakePoint(:x, :y), 4326), 'csv')"),
+                           {"d": dev.id, "u": dev.user_id, "t": when, "x": lon, "y": lat})
+    db.session.commit()
+    data = dashboard_of(app)
+    walked = {code: figures_of(data, code)["grids_not_walked"] for code in
+              ("620103002001001", "620103002001002", "620103002001004", "620103002001")}
+    assert (walked["620103002001001"]["cur"], walked["620103002001001"]["prev"]) == (0, 1)
+    assert (walked["620103002001002"]["cur"], walked["620103002001002"]["prev"]) == (1, 1)
+    assert (walked["620103002001004"]["cur"], walked["620103002001004"]["prev"]) == (1, 0)
+    assert (walked["620103002001"]["cur"], walked["620103002001"]["prev"]) == (3, 3)

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.sqltext import StatementCache, param
+from gis.heat import SUPPRESS_BELOW
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Figure:
     better: str = "lower"       # which way is good, for the change colour: lower / higher / none
     digits: int = 0
     order: int = 50
+    missing: float | None = 0   # a unit with nothing to count: 0, or None ("–") for a median or a share
 
 
 FIGURES: dict[str, Figure] = {}
@@ -127,13 +129,16 @@ def in_area(code_col=GRIDS.c.code):
 class Source:
     """What :func:`grouped` aggregates: rows of ``source`` (joined to the areas whose ``code`` places
     them), ``value`` an aggregate, optional ``conditions``, and the ``time`` column the period applies
-    to (None for a stock). ``dates``: the time column is a date, compared with dates."""
+    to (None for a stock). ``dates``: the time column is a date, compared with dates. A value that is
+    a function of the period itself (visits a care plan calls for) gives ``value`` for the period and
+    ``prev_value`` for the one before, and no time column."""
     source: sa.FromClause
     code: sa.ColumnElement
     value: sa.ColumnElement
     conditions: tuple = ()
     time: sa.ColumnElement | None = None
     dates: bool = False
+    prev_value: sa.ColumnElement | None = None    # a value that depends on the period by itself
 
 
 def on_grids(table, value, conditions=(), time=None, grid_col="grid_id") -> Source:
@@ -158,7 +163,9 @@ def grouped(frame: Frame, key: tuple, build: Callable[[], Source]) -> Values:
         unit = _unit(s.code)
         cols = [unit.label("unit"), func.grouping(unit).label("g")]
         conds = [in_area(s.code), *s.conditions]
-        if s.time is None:
+        if s.prev_value is not None:
+            cols += [s.value.label("v"), s.prev_value.label("pv")]
+        elif s.time is None:
             cols.append(s.value.label("v"))
         else:
             lo, mid, hi = (PD0, D0, D1) if s.dates else (P0, T0, T1)
@@ -340,7 +347,7 @@ register_figure(Figure("incidents_closed", _l("结案事件"), _l("件"), _close
 register_figure(Figure("incidents_overdue", _l("超期未结"), _l("件"), _overdue,
                        {"incidents": ("grid_id", "reported_at", "closed_at", "state")}, order=12))
 register_figure(Figure("median_close_hours", _l("结案用时中位数"), _l("小时"), _median_close,
-                       {"incidents": ("grid_id", "reported_at", "closed_at")}, digits=1, order=13))
+                       {"incidents": ("grid_id", "reported_at", "closed_at")}, digits=1, order=13, missing=None))
 register_figure(Figure("households", _l("户数"), _l("户"), households, {"buildings": ("grid_id", "households")},
                        timed=False, better="none", order=60))
 register_figure(Figure("chargers_per_1000", _l("每千户充电桩"), _l("个"), _chargers,
@@ -353,6 +360,49 @@ register_figure(count_figure("visits_done", _l("入户走访"), "visits", "visit
                              unit=_l("次"), order=30))
 register_figure(count_figure("wishes_fulfilled", _l("微心愿实现"), "wishes", "fulfilled_at", personal=True,
                              unit=_l("个"), order=31))
+CARE_PLANS = sa.table("care_plans", sa.column("household_id"), sa.column("frequency_days"), sa.column("start_date"),
+                      sa.column("active"))
+HOUSEHOLDS = sa.table("households", sa.column("id"), sa.column("grid_id"))
+
+
+def _visits_due(frame):
+    """Visits the active care plans call for in the period: per plan, the days of the period since the
+    plan started divided by its frequency (a weekly plan over 30 days: 4.3 visits), summed per unit.
+
+    Plans are taken as they are now (one stopped since is not counted for the past), the way the
+    households feature decides who is due.
+    """
+    if "visits_due" not in frame.memo:
+        def calls_for(d0, d1):
+            days = func.greatest(0, d1 - func.greatest(d0, CARE_PLANS.c.start_date))
+            return func.sum(sa.cast(days, sa.Float) / CARE_PLANS.c.frequency_days)
+        frame.memo["visits_due"] = grouped(frame, ("visits_due",), lambda: Source(
+            CARE_PLANS.join(HOUSEHOLDS, HOUSEHOLDS.c.id == CARE_PLANS.c.household_id)
+            .join(GRIDS, GRIDS.c.id == HOUSEHOLDS.c.grid_id), GRIDS.c.code, calls_for(D0, D1),
+            (CARE_PLANS.c.active.is_(True),), prev_value=calls_for(PD0, D0)))
+    return frame.memo["visits_due"]
+
+
+def _visits_done_share(frame):
+    """Visits done as a share of the visits due, in percent (either below 5: not shown)."""
+    done, due = FIGURES["visits_done"].compute(frame), _visits_due(frame)
+
+    def share(n, d):
+        if n is None or d is None or n < SUPPRESS_BELOW or d < SUPPRESS_BELOW:
+            return None
+        return round(n * 100.0 / d, 1)
+    return Values({u: share(done.cur.get(u), d) for u, d in due.cur.items()},
+                  {u: share(done.prev.get(u), d) for u, d in due.prev.items()},
+                  share(done.total, due.total), share(done.total_prev, due.total_prev))
+
+
+register_figure(Figure("visits_due", _l("应走访"), _l("次"), _visits_due,
+                       {"care_plans": ("household_id", "frequency_days", "start_date", "active"),
+                        "households": ("id", "grid_id")}, personal=True, better="none", order=29))
+register_figure(Figure("visits_done_pct", _l("走访完成率"), "%", _visits_done_share,
+                       {"care_plans": ("household_id", "frequency_days", "start_date", "active"),
+                        "visits": ("grid_id", "visited_at")}, better="higher", digits=1, order=30,
+                       missing=None))
 SIGNUPS = sa.table("signups", sa.column("activity_id"), sa.column("occurs_on"), sa.column("hours"),
                    sa.column("attended"))
 ACTIVITIES = sa.table("activities", sa.column("id"), sa.column("area_id"))
@@ -383,3 +433,29 @@ def _patrol_km(frame):
 
 register_figure(Figure("patrol_km", _l("巡查里程"), _l("公里"), _patrol_km,
                        {"patrols": ("area_id", "started_at", "distance_m")}, better="higher", digits=1, order=33))
+POSITIONS = sa.table("positions", sa.column("fixed_at"), sa.column("geom"), sa.column("accuracy"))
+GRID_SHAPES = sa.table("areas", sa.column("id"), sa.column("code"), sa.column("level"), sa.column("geom"))
+
+
+def _grids_not_walked(frame):
+    """Grids without one usable fix (accuracy within ``MAX_ACCURACY_M``) inside them in the period: the
+    patrol coverage page's rule (``app.patrols.services.coverage``), from the phones' positions, so
+    a grid worker's walk counts whether or not it was logged as a patrol."""
+    from gis.tracks import MAX_ACCURACY_M
+
+    def build():
+        g = GRID_SHAPES.alias("g")
+
+        def walked(t0, t1):
+            return sa.exists().where(POSITIONS.c.fixed_at >= t0, POSITIONS.c.fixed_at < t1,
+                                     POSITIONS.c.geom.op("&&")(g.c.geom), func.ST_Intersects(POSITIONS.c.geom, g.c.geom),
+                                     sa.or_(POSITIONS.c.accuracy.is_(None), POSITIONS.c.accuracy <= MAX_ACCURACY_M))
+        grids = select(g.c.code, walked(T0, T1).label("walked"), walked(P0, T0).label("walked_before")) \
+            .where(g.c.level == "grid", in_area(g.c.code)).subquery("gw")
+        return Source(grids, grids.c.code, func.count().filter(sa.not_(grids.c.walked)), (),
+                      prev_value=func.count().filter(sa.not_(grids.c.walked_before)))
+    return grouped(frame, ("grids_not_walked",), build)
+
+
+register_figure(Figure("grids_not_walked", _l("未巡查网格"), _l("个"), _grids_not_walked,
+                       {"positions": ("fixed_at", "geom", "accuracy")}, order=34))

@@ -101,8 +101,8 @@ def build_dashboard(scope: Scope, area_code: str | None, start: dt.datetime, end
     total = {"code": area.code, "name": area.name, "values": {}}
     for f in available_figures():
         values = f.compute(frame)
-        # Nothing in a unit: 0, except for a median (there is none) and for personal figures (suppressed).
-        zero = None if f.name == "median_close_hours" or f.personal else 0
+        # Nothing in a unit: 0, or "–" for a median or a share (there is none) and personal figures.
+        zero = None if f.personal else f.missing
 
         def shown(v):
             v = zero if v is None else v
