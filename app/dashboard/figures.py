@@ -37,7 +37,7 @@ class Frame:
     start: dt.datetime
     end: dt.datetime
     pstart: dt.datetime
-    memo: dict = field(default_factory=dict)     # shared by one dashboard's figures (households…)
+    memo: dict = field(default_factory=dict)     # one dashboard's figure values, by statement
 
     def params(self) -> dict:
         """Values of the named parameters every figure statement may use."""
@@ -172,7 +172,9 @@ def grouped(frame: Frame, key: tuple, build: Callable[[], Source]) -> Values:
             conds += [s.time >= lo, s.time < hi]
             cols += [s.value.filter(s.time >= mid).label("v"), s.value.filter(s.time < mid).label("pv")]
         return select(*cols).select_from(s.source).where(*conds).group_by(func.grouping_sets(unit, sa.tuple_()))
-    out = Values({}, {})
+    if ("grouped",) + key in frame.memo:        # asked again (households for the rates, visits for the share)
+        return frame.memo[("grouped",) + key]
+    out = frame.memo[("grouped",) + key] = Values({}, {})
     for r in run(("grouped",) + key, statement, frame.params()):
         v = _number(r.v)
         pv = _number(r.pv) if "pv" in r._fields else v
@@ -317,10 +319,7 @@ BZ = sa.table("bike_zones", sa.column("grid_id"), sa.column("status"))
 
 
 def households(frame):
-    if "households" not in frame.memo:
-        frame.memo["households"] = grouped(frame, ("households",), lambda: on_grids(
-            BLD, func.coalesce(func.sum(BLD.c.households), 0)))
-    return frame.memo["households"]
+    return grouped(frame, ("households",), lambda: on_grids(BLD, func.coalesce(func.sum(BLD.c.households), 0)))
 
 
 def _per_thousand(counts: Values, hh: Values) -> Values:
@@ -372,15 +371,13 @@ def _visits_due(frame):
     Plans are taken as they are now (one stopped since is not counted for the past), the way the
     households feature decides who is due.
     """
-    if "visits_due" not in frame.memo:
-        def calls_for(d0, d1):
-            days = func.greatest(0, d1 - func.greatest(d0, CARE_PLANS.c.start_date))
-            return func.sum(sa.cast(days, sa.Float) / CARE_PLANS.c.frequency_days)
-        frame.memo["visits_due"] = grouped(frame, ("visits_due",), lambda: Source(
-            CARE_PLANS.join(HOUSEHOLDS, HOUSEHOLDS.c.id == CARE_PLANS.c.household_id)
-            .join(GRIDS, GRIDS.c.id == HOUSEHOLDS.c.grid_id), GRIDS.c.code, calls_for(D0, D1),
-            (CARE_PLANS.c.active.is_(True),), prev_value=calls_for(PD0, D0)))
-    return frame.memo["visits_due"]
+    def calls_for(d0, d1):
+        days = func.greatest(0, d1 - func.greatest(d0, CARE_PLANS.c.start_date))
+        return func.sum(sa.cast(days, sa.Float) / CARE_PLANS.c.frequency_days)
+    return grouped(frame, ("visits_due",), lambda: Source(
+        CARE_PLANS.join(HOUSEHOLDS, HOUSEHOLDS.c.id == CARE_PLANS.c.household_id)
+        .join(GRIDS, GRIDS.c.id == HOUSEHOLDS.c.grid_id), GRIDS.c.code, calls_for(D0, D1),
+        (CARE_PLANS.c.active.is_(True),), prev_value=calls_for(PD0, D0)))
 
 
 def _visits_done_share(frame):
