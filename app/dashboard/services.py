@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.auth.access import Scope, in_scope_code
-from app.dashboard.figures import Frame, available_figures, daily_reported, median_close_by_category
+from app.dashboard.figures import Frame, available_figures, daily_reported, median_close_by_category, prefetch
 from app.errors import ApiError
 from app.extensions import db
 from gis.heat import SUPPRESS_BELOW
@@ -99,7 +99,9 @@ def build_dashboard(scope: Scope, area_code: str | None, start: dt.datetime, end
     frame = Frame(area.code, length, start, end, pstart)
     figures, rows = [], {u.code: {"code": u.code, "name": u.name, "values": {}} for u in units}
     total = {"code": area.code, "name": area.name, "values": {}}
-    for f in available_figures():
+    shown_figures = available_figures()
+    prefetch(frame, shown_figures)
+    for f in shown_figures:
         values = f.compute(frame)
         # Nothing in a unit: 0, or "–" for a median or a share (there is none) and personal figures.
         zero = None if f.personal else f.missing
