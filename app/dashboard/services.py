@@ -51,8 +51,9 @@ def area_choices(scope: Scope, current: str) -> list[AreaRef]:
     return [AreaRef(*r) for r in rows]
 
 
-def resolve_area(scope: Scope, code: str | None) -> AreaRef:
-    """The requested area (default: the user's own, or the top area), 404 outside the user's area."""
+def resolve_area(scope: Scope, code: str | None) -> tuple[AreaRef, list[AreaRef], int]:
+    """The requested area (default: the user's own, or the top area), its child units shown as rows and
+    their code length; 404 outside the user's area. One query for the area and its units."""
     if code is None:
         if not scope.everything:
             code = scope.area_code
@@ -62,21 +63,16 @@ def resolve_area(scope: Scope, code: str | None) -> AreaRef:
                 raise ApiError(404, "no areas yet")
     if not code.isdigit() or len(code) not in LEVEL_OF_LENGTH:
         raise ApiError(400, "area must be an area code", {"area": "malformed code"})
-    row = db.session.execute(sa.text("SELECT code, name, level FROM areas WHERE code = :c"), {"c": code}).first()
-    if row is None or not in_scope_code(scope, code):
+    if not in_scope_code(scope, code):
         raise ApiError(404, f"no area {code} in your area", {"area": "not in your area"})
-    return AreaRef(*row)
-
-
-def units_of(area: AreaRef) -> tuple[list[AreaRef], int]:
-    """The child units shown as rows, and their code length."""
-    length = CHILD_LENGTH[len(area.code)]
-    if length == len(area.code):
-        return [area], length
-    rows = db.session.execute(sa.text(
-        "SELECT code, name, level FROM areas WHERE length(code) = :n AND code LIKE :p ORDER BY code"),
-        {"n": length, "p": area.code + "%"}).all()
-    return [AreaRef(*r) for r in rows], length
+    length = CHILD_LENGTH[len(code)]
+    rows = [AreaRef(*r) for r in db.session.execute(sa.text(
+        "SELECT code, name, level FROM areas WHERE code = :c OR (length(code) = :n AND code LIKE :p) ORDER BY code"),
+        {"c": code, "n": length, "p": code + "%"})]
+    if not rows or rows[0].code != code:
+        raise ApiError(404, f"no area {code} in your area", {"area": "not in your area"})
+    area = rows[0]
+    return area, (rows[1:] if length != len(code) else [area]), length
 
 
 def previous_period(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -93,8 +89,7 @@ def change(cur, prev):
 
 def build_dashboard(scope: Scope, area_code: str | None, start: dt.datetime, end: dt.datetime) -> dict:
     """All figures for the area's units and the area itself, now and in the previous period."""
-    area = resolve_area(scope, area_code)
-    units, length = units_of(area)
+    area, units, length = resolve_area(scope, area_code)
     pstart, pend = previous_period(start, end)
     frame = Frame(area.code, length, start, end, pstart)
     figures, rows = [], {u.code: {"code": u.code, "name": u.name, "values": {}} for u in units}
