@@ -19,14 +19,17 @@ BUILDINGS = int(os.environ.get("WUWEI_BENCH_BUILDINGS", 100_000))
 INCIDENTS = int(os.environ.get("WUWEI_BENCH_INCIDENTS", 1_000_000))
 REPEAT = int(os.environ.get("WUWEI_BENCH_REPEAT", 15))
 
-# One screen (≈1400×800 px) at each zoom, centred on the Zhangjiayuan community.
+# One screen (≈1400×800 px) at each zoom, centred on the Zhangjiayuan community (a demo street: few
+# incidents of its own) or on the busiest synthetic grid (≈30 incidents a month, 2,000 in its street).
 CENTRE = (103.838, 36.049)
+BUSY = (103.921, 36.031)
+BUSY_STREET = "620102120"
 VIEWS = {12: (0.24, 0.10), 14: (0.060, 0.026), 15: (0.030, 0.013), 16: (0.015, 0.0065)}
 
 
-def bbox(zoom: int) -> str:
+def bbox(zoom: int, centre=CENTRE) -> str:
     w, h = VIEWS[zoom]
-    return f"{CENTRE[0] - w / 2:.5f},{CENTRE[1] - h / 2:.5f},{CENTRE[0] + w / 2:.5f},{CENTRE[1] + h / 2:.5f}"
+    return f"{centre[0] - w / 2:.5f},{centre[1] - h / 2:.5f},{centre[0] + w / 2:.5f},{centre[1] + h / 2:.5f}"
 
 
 def run(ctx):
@@ -75,13 +78,17 @@ def run(ctx):
 
     for zoom in (12, 14, 16):
         measure(f"heat squares z{zoom}, last 30 days", f"/api/v1/heat/cells?bbox={bbox(zoom)}&zoom={zoom}")
+    measure("heat squares z16, last 30 days, busiest grid's screen",
+            f"/api/v1/heat/cells?bbox={bbox(16, BUSY)}&zoom=16")
     measure("heat hexagons z14, last 30 days", f"/api/v1/heat/cells?bbox={bbox(14)}&zoom=14&shape=hexagon")
     measure("heat squares z14, one category, 90 days",
             f"/api/v1/heat/cells?bbox={bbox(14)}&zoom=14&category=env.litter"
             f"&from={dt.date.today() - dt.timedelta(days=89)}")
     measure("choropleth grids z15", f"/api/v1/heat/areas?bbox={bbox(15)}&zoom=15")
     measure("choropleth streets z12", f"/api/v1/heat/areas?bbox={bbox(12)}&zoom=12")
-    measure("dashboard: a street's communities, 30 days", "/dashboard?area=620102005")
+    measure("dashboard: a demo street's communities (few incidents), 30 days", "/dashboard?area=620102005")
+    measure("dashboard: a synthetic street's communities (~2,000 incidents a month), 30 days",
+            f"/dashboard?area={BUSY_STREET}")
     measure("dashboard: whole city (all streets), 30 days", "/dashboard?area=6201")
     page = client.get("/heat", headers=headers)
     results.append(Result("heat page HTML", len(page.data) / 1024, "KB", "", None,
