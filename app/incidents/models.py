@@ -58,6 +58,9 @@ class Incident(db.Model):
         Index("ix_incidents_reported_at", "reported_at", postgresql_include=["grid_id"]),
         Index("ix_incidents_closed_at", "closed_at", postgresql_include=["grid_id", "reported_at", "category_id"],
               postgresql_where=text("closed_at IS NOT NULL")),
+        # ... and for one street or community: its grids' rows of a period, also for overdue at a past date.
+        Index("ix_incidents_grid_reported", "grid_id", "reported_at",
+              postgresql_include=["closed_at", "state", "category_id"]),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -74,7 +77,7 @@ class Incident(db.Model):
     state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
-    grid_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"))
     geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
     # Optional extent (a polluted stretch of road, an overflowing area).
     extent = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=True)
