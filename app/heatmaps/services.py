@@ -97,8 +97,9 @@ def _shape_key(q: HeatQuery, scope: Scope, *extra) -> tuple:
             scope.everything, scope.area_id, scope.area_code, scope.area_level) + extra
 
 
-# The per-request values are _values()'s: bbox, period bounds and f_<filter> arrays.
-_STATEMENTS = StatementCache(lambda name: name in ("w", "s", "e", "n", "t0", "t1") or name.startswith("f_"),
+# The per-request values are _values()'s: bbox, period bounds and f_<filter> arrays (and the area codes
+# of a choropleth).
+_STATEMENTS = StatementCache(lambda name: name in ("w", "s", "e", "n", "t0", "t1", "codes") or name.startswith("f_"),
                              prefix=NO_PARALLEL + "; ")
 
 
@@ -166,53 +167,50 @@ def effective_level(zoom: int, scope: Scope, level: str | None = None) -> str:
     return lv
 
 
-AREA_SQL = sa.text("""
-    SELECT a.code, a.name, ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, :tol), 5) AS geometry
-      FROM areas a
-     WHERE a.level = :level AND a.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)
-       AND (:everything OR a.code LIKE :scope_prefix)
+# The areas meeting the bbox, simplified to the pixel, with the households living in each (the sum over
+# the buildings of its grids, through buildings (grid_id) INCLUDE (households)). The no-parallel
+# setting rides in the same round trip.
+AREA_SQL = NO_PARALLEL + """;
+    WITH a AS (
+        SELECT a.code, a.name, a.geom FROM areas a
+         WHERE a.level = %(level)s AND a.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
+           AND (%(everything)s OR a.code LIKE %(scope_prefix)s)
+         ORDER BY a.code LIMIT %(limit)s),
+    hh AS (
+        SELECT substr(g.code, 1, %(length)s) AS code, sum(b.households)::bigint AS households
+          FROM areas g JOIN buildings b ON b.grid_id = g.id
+         WHERE substr(g.code, 1, %(length)s) IN (SELECT code FROM a) GROUP BY 1)
+    SELECT a.code, a.name, ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, %(tol)s), 5) AS geometry,
+           coalesce(hh.households, 0) AS households
+      FROM a LEFT JOIN hh ON hh.code = a.code
      ORDER BY a.code
-     LIMIT :limit
-""")
-
-
-HOUSEHOLDS_SQL = sa.text("""
-    SELECT substr(g.code, 1, :n) AS code, sum(b.households)::bigint AS households
-      FROM buildings b JOIN areas g ON g.id = b.grid_id
-     WHERE substr(g.code, 1, :n) = ANY(:codes)
-     GROUP BY 1
-""")
-
-
-def households_by_area(codes: list[str], length: int) -> dict[str, int]:
-    """Households living in each area (sum over its buildings), keyed by area code."""
-    return {r.code: int(r.households or 0)
-            for r in db.session.execute(HOUSEHOLDS_SQL, {"n": length, "codes": codes})}
+"""
 
 
 def area_counts(q: HeatQuery, scope: Scope, level: str | None = None) -> dict:
     """Per-area choropleth for the areas meeting the bbox: count and rate per 1,000 households."""
     lv = effective_level(q.zoom, scope, level)
     n = LEVEL_LENGTH[lv]
-    _no_parallel()
     tol = heat.metres_per_pixel(q.zoom) / 111_320 / 2
-    areas = db.session.execute(AREA_SQL, {
+    areas = db.session.connection().exec_driver_sql(AREA_SQL, {
         "tol": tol, "level": lv, "w": q.bbox[0], "s": q.bbox[1], "e": q.bbox[2], "n": q.bbox[3],
         "everything": scope.everything, "scope_prefix": (scope.area_code or "") + "%",
-        "limit": MAX_AREAS}).all()
-    counts, households = {}, {}
+        "limit": MAX_AREAS, "length": n}).all()
+    counts = {}
+    households = {a.code: int(a.households or 0) for a in areas}
     if areas:
-        households = households_by_area([a.code for a in areas], n)
-        src = q.source
-        t = src.table_clause()
-        grids = sa.table("areas", sa.column("id"), sa.column("code"))
-        prefix = func.substr(grids.c.code, 1, n)
-        codes = [a.code for a in areas]
-        stmt = select(prefix.label("code"), func.count().label("n")) \
-            .select_from(t.join(grids, grids.c.id == t.c[src.grid])) \
-            .where(*_conditions(q, t, scope, use_bbox=False), prefix.in_(codes)) \
-            .group_by(prefix)
-        counts = {r.code: r.n for r in db.session.execute(stmt, _values(q))}
+        def build():
+            src = q.source
+            t = src.table_clause()
+            grids = sa.table("areas", sa.column("id"), sa.column("code"))
+            prefix = func.substr(grids.c.code, 1, n)
+            return select(prefix.label("code"), func.count().label("n")) \
+                .select_from(t.join(grids, grids.c.id == t.c[src.grid])) \
+                .where(*_conditions(q, t, scope, use_bbox=False), prefix == sa.any_(_param("codes"))) \
+                .group_by(prefix)
+        rows = _STATEMENTS.run(_shape_key(q, scope, "areas", n), build,
+                               {**_values(q), "codes": [a.code for a in areas]})
+        counts = {code: count for code, count in rows}
     features, suppressed, values = [], 0, []
     for a in areas:
         count = counts.get(a.code, 0)
