@@ -73,8 +73,11 @@ def _wait_until_loaded(page, timeout=30000):
 
 
 def _show_zhangjiayuan(page):
-    page.evaluate(f"Wuwei.state.map.fitBounds({ZHANGJIAYUAN})")
-    page.wait_for_function("() => (Wuwei.state.drawn.buildings || 0) > 0", timeout=30000)
+    # Leaflet drops a fitBounds asked for while a zoom animation runs (the page's own fit to the user's
+    # area can still be animating once the layers report loaded): ask again until the map got there.
+    page.wait_for_function("""(b) => { const m = Wuwei.state.map;
+        if (m.getZoom() < 14 && !m._animatingZoom) { m.fitBounds(b); }
+        return (Wuwei.state.drawn.buildings || 0) > 0; }""", arg=ZHANGJIAYUAN, polling=500, timeout=30000)
     _wait_until_loaded(page)
     # A charger's popup shows the localized attribute labels.
     page.evaluate("""() => { const l = Wuwei.state.layers.chargers.getLayers()
