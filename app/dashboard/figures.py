@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
+from app.api.services import like_escape
 from app.extensions import db
 from app.sqltext import StatementCache, param
 from gis.heat import SUPPRESS_BELOW
@@ -42,7 +43,7 @@ class Frame:
 
     def params(self) -> dict:
         """Values of the named parameters every figure statement may use."""
-        return {"prefix": _like_prefix(self.area), "n": self.length,
+        return {"prefix": like_escape(self.area) + "%", "n": self.length,
                 "p0": self.pstart, "t0": self.start, "t1": self.end,
                 "pd0": self.pstart.date(), "d0": self.start.date(), "d1": self.end.date(),
                 "back": self.end - dt.timedelta(days=366)}
@@ -57,10 +58,6 @@ class Values:
     total: float | None = None
     total_prev: float | None = None
     summed: bool = False
-
-
-def _like_prefix(code: str) -> str:
-    return code.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 # Named parameters (values from Frame.params).

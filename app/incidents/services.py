@@ -14,6 +14,7 @@ from sqlalchemy import (JSON, Float, and_, case, cast, func, insert, literal, li
                         true)
 from sqlalchemy.orm import aliased
 
+from app.api.services import like_escape
 from app.areas.models import Area, grid_workers
 from app.audit.services import record, snapshot
 from app.auth.access import Scope, grid_clause
@@ -446,8 +447,7 @@ def filter_conditions(scope: Scope, f: dict) -> list:
     if f.get("bbox"):
         conds.append(Incident.geom.intersects(func.ST_MakeEnvelope(*f["bbox"], 4326)))
     if f.get("q"):
-        conds.append(Incident.description.ilike("%" + f["q"].replace("\\", "\\\\").replace("%", "\\%")
-                                                .replace("_", "\\_") + "%"))
+        conds.append(Incident.description.ilike("%" + like_escape(f["q"]) + "%"))
     return conds
 
 

@@ -608,8 +608,8 @@ def seed_scale(incidents: int = 0, positions: int = 0, grids: int = 0, buildings
         # (autovacuum would get there later). VACUUM cannot run inside a transaction.
         t0 = time.perf_counter()
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for table in ("incidents", "buildings", "areas"):
-                conn.execute(sa.text(f"VACUUM (ANALYZE) {table}"))
+            for statement in ("VACUUM (ANALYZE) incidents", "VACUUM (ANALYZE) buildings", "VACUUM (ANALYZE) areas"):
+                conn.execute(sa.text(statement))
         log(f"seed scale: VACUUM (ANALYZE) in {time.perf_counter() - t0:.1f} s")
     elif out.get("incidents") or out.get("buildings"):
         db.session.execute(sa.text("ANALYZE incidents"))
