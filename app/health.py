@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.extensions import db
+from app.core.extensions import db
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -25,6 +25,6 @@ def healthz():
 
 def init_app(app) -> None:
     """Register the health endpoint (exempt from rate limits and login)."""
-    from app.extensions import limiter
+    from app.core.extensions import limiter
     limiter.exempt(bp)
     app.register_blueprint(bp)

@@ -37,7 +37,7 @@ def run(ctx):
     results = []
     with app.app_context():
         from app.auth.services import create_token, find_user
-        from app.extensions import db
+        from app.core.extensions import db
         from app.seed.scale import PHASES, seed_scale
         if find_user("leader") is None:
             return []

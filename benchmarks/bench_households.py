@@ -46,7 +46,7 @@ def _clean(db) -> None:
 
 def run(ctx) -> list[Result]:
     from app.auth.services import find_user
-    from app.extensions import db
+    from app.core.extensions import db
     from app.households import services as hs
     from app.households.privacy import personal_clause  # noqa: F401 (documents what the service adds)
     results = []

@@ -39,7 +39,7 @@ def run(ctx):
     app = ctx.app
     with app.app_context():
         from app.auth.services import create_token, find_user
-        from app.extensions import db
+        from app.core.extensions import db
         if find_user("planner") is None:
             return []
         total = db.session.execute(text("SELECT count(*) FROM incidents")).scalar()

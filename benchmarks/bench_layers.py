@@ -14,7 +14,7 @@ def run(ctx):
     results = []
     with app.app_context():
         from app.auth.services import create_token, find_user
-        from app.extensions import db
+        from app.core.extensions import db
         if find_user("planner") is None:
             return []
         _, token = create_token("planner", "bench")

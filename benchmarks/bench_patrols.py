@@ -238,7 +238,7 @@ def _live(ctx, db) -> list[Result]:
 def run(ctx):
     app = ctx.app
     with app.app_context():
-        from app.extensions import db
+        from app.core.extensions import db
         from app.auth.services import find_user
         if find_user("patrol") is None:
             return []

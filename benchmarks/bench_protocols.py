@@ -48,7 +48,7 @@ class _Client:
 
 def _capture_sql(app, client, url, headers) -> dict:
     """The page and count SQL the app runs for ``url``, with parameters filled in."""
-    from app.extensions import db
+    from app.core.extensions import db
     seen = []
 
     def listen(conn, cursor, statement, params, context, executemany):
@@ -117,7 +117,7 @@ def run(ctx):
     results = []
     with app.app_context():
         from app.auth.services import create_token, find_user
-        from app.extensions import db
+        from app.core.extensions import db
         if find_user("planner") is None:
             return []
         added = ensure_buildings(db.session, N_BUILDINGS)

@@ -29,7 +29,7 @@ def run(ctx):
     with ctx.app.app_context():
         from app.api.layers import get_layer
         from app.auth.access import Scope
-        from app.extensions import db
+        from app.core.extensions import db
         from app.transfer import services
         layer = get_layer("chargers")
         everything = Scope(everything=True)

@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.extensions import db
+from app.core.extensions import db
 
 BASE_URL = os.environ.get("DATABASE_URL") or \
     f"postgresql://postgres@127.0.0.1:{os.environ.get('PGPORT', '55432')}/wuwei"

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 
 from app.api.layers import LAYERS
 from app.auth.services import create_user
-from app.extensions import db
+from app.core.extensions import db
 
 LAYER_NAMES = ["areas", "grids", "buildings", "compounds", "property-companies", "chargers", "bike-zones"]
 SPATIAL = ["areas", "grids", "buildings", "compounds", "chargers", "bike-zones"]

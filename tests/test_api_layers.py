@@ -4,7 +4,7 @@ import json
 import pytest
 
 from app.audit.models import AuditEntry
-from app.extensions import db
+from app.core.extensions import db
 from sqlalchemy import func, select
 
 SQUARE_IN_ZJY = {"type": "Polygon", "coordinates": [[[103.8352, 36.0462], [103.8356, 36.0462],

@@ -4,7 +4,7 @@ import json
 from sqlalchemy import select, text
 
 from app.areas.models import Area
-from app.extensions import db
+from app.core.extensions import db
 
 NE_POINT = (103.8386, 36.0496)   # Zhangjiayuan grid 2 (north-east)
 SW_POINT = (103.8350, 36.0460)   # Zhangjiayuan grid 3 (south-west)

@@ -150,7 +150,7 @@ def test_phone_sees_map_with_the_panel_folded(live_server, browser_context):
 
 
 def test_focus_opens_the_feature_and_a_failing_layer_says_so(live_server, browser_context, monkeypatch):
-    from app.mappage.overlays import OVERLAYS, Overlay
+    from app.core.registry import OVERLAYS, Overlay
     monkeypatch.setitem(OVERLAYS, "broken", Overlay("broken", "坏图层", "api.collection",
                                                     {"layer_name": "no-such-layer"}, visible=True))
     page = browser_context.new_page()

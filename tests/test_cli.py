@@ -6,7 +6,7 @@ from sqlalchemy import func, select, text
 from werkzeug.security import check_password_hash
 
 from app.auth.models import ApiToken, User
-from app.extensions import db
+from app.core.extensions import db
 
 
 def users_create(runner, *extra, username="newplanner", password="long-enough-1", role="planner", area="620103002"):

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.consultations.models import Council, Decision, Meeting
-from app.extensions import db
+from app.core.extensions import db
 
 
 def post(client, url, body, headers):

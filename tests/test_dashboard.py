@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from openpyxl import load_workbook
 from sqlalchemy import text
 
-from app.extensions import db
+from app.core.extensions import db
 from tests.test_heatmaps import add_incident
 
 TZ = ZoneInfo("Asia/Shanghai")

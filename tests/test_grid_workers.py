@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.areas.models import Area
 from app.audit.models import AuditEntry
-from app.extensions import db
+from app.core.extensions import db
 
 HLS_GRID_2 = "620103002001002"
 ZJY_GRID_1 = "620102005003001"

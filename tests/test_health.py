@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import text
 
-from app.extensions import db
+from app.core.extensions import db
 from tests.conftest import make_test_app
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from app.extensions import db
+from app.core.extensions import db
 from gis import heat
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.auth.models import User
-from app.extensions import db
+from app.core.extensions import db
 from app.households.models import Household, Member, Visit
 from app.households.privacy import suppress, suppressed_label
 from app.households.services import today

@@ -7,7 +7,7 @@ from PIL import Image
 from sqlalchemy import func, select, text
 
 from app.audit.models import AuditEntry
-from app.extensions import db
+from app.core.extensions import db
 from app.incidents.models import OPEN_STATES, STATES, Incident, Offer, Photo, Transition
 from app.incidents.workflow import TRANSITIONS
 
@@ -313,7 +313,7 @@ def test_detail_page_offers_only_the_next_steps_of_the_role(client, auth, demo):
 
 
 def test_incidents_overlay_is_registered_on_the_map(app):
-    from app.mappage.overlays import OVERLAYS
+    from app.core.registry import OVERLAYS
     o = OVERLAYS["incidents"]
     assert o.endpoint == "incidents_api.incidents" and o.color_by == "state" and o.visible
     assert set(o.colors) == set(OPEN_STATES) and o.url_kwargs == {"open": "true"}

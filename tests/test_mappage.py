@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.api.layers import LAYERS
-from app.mappage.overlays import OVERLAYS, Overlay
+from app.core.registry import OVERLAYS, Overlay
 
 ROOT = Path(__file__).resolve().parent.parent
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -128,7 +128,7 @@ def test_basemap_follows_config(app, client, auth, demo, monkeypatch, basemap, k
 
 def test_overlays_are_offered_by_role(client, auth, demo, monkeypatch):
     monkeypatch.setitem(OVERLAYS, "test-leaders", Overlay(
-        "test-leaders", "领导专用", "api.collection", {"layer_name": "chargers"}, roles=("leader",),
+        "test-leaders", "领导专用", "api.collection", {"layer_name": "chargers"}, permission="incidents.review",
         popup=["name", "status"], color_by="status", colors={"installed": "#0f0"}, item_endpoint="api.item",
         item_id_arg="fid"))
     auth.login("leader")
@@ -297,7 +297,7 @@ def test_every_ui_string_of_the_shared_pages_has_an_english_translation():
         catalogue = read_po(f)
     keywords = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None,
                 "lazy_pgettext": ((1, "c"), 2)}
-    files = [("python", p) for p in ["app/ui.py", "app/auth/views.py", "app/api/layers.py",
+    files = [("python", p) for p in ["app/auth/policy.py", "app/auth/views.py", "app/api/layers.py",
                                       *map(str, (ROOT / "app/mappage").glob("*.py"))]] + \
             [("jinja2", p) for p in ["templates/base.html", "templates/login.html", "templates/error.html",
                                       *map(str, (ROOT / "templates/mappage").glob("*.html"))]]

@@ -6,7 +6,7 @@ from psycopg2 import sql
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
-from app.extensions import db
+from app.core.extensions import db
 from tests.conftest import database_url, make_test_app, recreate_database
 
 

@@ -4,7 +4,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DataError, IntegrityError, InternalError
 
 from app.areas.models import CODE_LENGTH, LEVELS
-from app.extensions import db
+from app.core.extensions import db
 
 SQUARE = "MULTIPOLYGON(((103.835 36.046,103.836 36.046,103.836 36.047,103.835 36.047,103.835 36.046)))"
 BOWTIE = "MULTIPOLYGON(((103.835 36.046,103.836 36.047,103.836 36.046,103.835 36.047,103.835 36.046)))"

@@ -306,7 +306,7 @@ def live(app):
     from werkzeug.serving import make_server
     from app.auth.models import ApiToken
     from app.auth.services import create_token
-    from app.extensions import db
+    from app.core.extensions import db
     live_app = make_test_app(database_url("test"))
     with live_app.app_context():
         row, token = create_token("planner", "ogc-live-test")

@@ -5,7 +5,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.core.extensions import db
 from app.incidents.models import Incident, Offer
 from app.incidents.demo import DEMO_OPEN311_KEY
 

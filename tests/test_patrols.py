@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from app.audit.models import AuditEntry
-from app.extensions import db
+from app.core.extensions import db
 from app.patrols import services
 from app.patrols.demo import CLEANUP_TITLE, DEMO_DEVICE, SJT_TITLES
 from app.patrols.models import Device, Patrol, Position

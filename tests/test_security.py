@@ -12,8 +12,8 @@ from werkzeug.security import check_password_hash
 
 from app.audit.models import AuditEntry
 from app.auth.models import User
-from app.config import Config
-from app.extensions import db, limiter
+from app.core.config import Config
+from app.core.extensions import db, limiter
 from app.seed.demo import DEMO_USERS
 from tests.conftest import database_url, make_test_app
 

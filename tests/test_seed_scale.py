@@ -1,7 +1,7 @@
 """``seed scale``: synthetic grids nest properly, rows land in the right grid, and a rerun adds nothing."""
 from sqlalchemy import text
 
-from app.extensions import db
+from app.core.extensions import db
 
 
 def count(sql, **p):

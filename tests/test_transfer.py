@@ -9,7 +9,7 @@ from shapely.geometry import shape
 from sqlalchemy import func, select, text
 
 from app.audit.models import AuditEntry
-from app.extensions import db
+from app.core.extensions import db
 
 FORMATS = {"geojson": "chargers.geojson", "gpkg": "chargers.gpkg", "shp": "chargers.zip",
            "csv": "chargers.csv", "kml": "chargers.kml"}

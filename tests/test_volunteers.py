@@ -5,7 +5,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.core.extensions import db
 from app.volunteers.models import Activity, Volunteer
 from app.volunteers.recurrence import TZ, RecurrenceError, is_occurrence, occurrences, parse_rule
 

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.core.extensions import db
 from app.households.models import Household
 from app.volunteers.models import Team
 from app.wishes.models import Wish

@@ -4,8 +4,7 @@
 def init_app(app) -> None:
     """Register the layer API and ``/api/v1/openapi.json``."""
     from app.api import openapi, views
-    from app.extensions import csrf
+    from app.core.extensions import csrf
     csrf.exempt(views.bp)  # checked in views._protect for cookie sessions only
-    csrf.exempt(openapi.bp)
-    app.register_blueprint(openapi.bp)
     app.register_blueprint(views.bp)
+    openapi.register_layer_paths()

@@ -65,7 +65,7 @@ def _area_rules(values, geom, row_id):
 
 def _grid_rules(values, geom, row_id):
     """``/grids`` holds grids and micro-grids only; other levels belong to ``/areas``."""
-    from app.errors import ApiError
+    from app.core.errors import ApiError
     if "level" in values and values["level"] not in ("grid", "micro_grid"):
         raise ApiError(422, "the grids layer holds grids and micro-grids; use /api/v1/areas for other levels",
                        {"level": "must be grid or micro_grid"})

@@ -3,21 +3,10 @@
 Layer paths are generated from the layer registry; other features add their
 paths with :func:`register_paths` in their ``init_app``.
 """
-from flask import Blueprint, jsonify
-
 from app.api.layers import LAYERS, Layer
-
-bp = Blueprint("openapi", __name__)
-_EXTRA_PATHS: dict = {}
-_EXTRA_SCHEMAS: dict = {}
+from app.web.openapi import register_paths
 
 ERROR = {"$ref": "#/components/responses/Error"}
-
-
-def register_paths(paths: dict, schemas: dict | None = None) -> None:
-    """Add OpenAPI path items (and component schemas) for a feature's endpoints."""
-    _EXTRA_PATHS.update(paths)
-    _EXTRA_SCHEMAS.update(schemas or {})
 
 
 def _param(name, where="query", schema=None, description="", required=False):
@@ -78,43 +67,20 @@ def _layer_paths(layer: Layer) -> dict:
                                       "required": [f.name for f in layer.fields if f.required]}}}}
 
 
-def build_document() -> dict:
-    """The whole OpenAPI document."""
+def register_layer_paths() -> None:
+    """The layer paths (transitional, until the layer API is declared with ``endpoint``)."""
+    register_paths(_all_layer_paths)
+
+
+def _all_layer_paths() -> tuple[dict, dict]:
     paths, schemas = {}, {}
     for layer in LAYERS.values():
-        p, s = _layer_paths(layer)
+        p, sch = _layer_paths(layer)
         paths.update(p)
-        schemas.update(s)
+        schemas.update(sch)
     paths["/api/v1/me"] = {"get": {"summary": "the current user", "responses": {"200": {"description": "user"},
                                                                                 "401": ERROR}}}
     paths["/healthz"] = {"get": {"summary": "health", "security": [],
                                  "responses": {"200": {"description": "ok"},
                                                "503": {"description": "database down"}}}}
-    paths.update(_EXTRA_PATHS)
-    schemas.update(_EXTRA_SCHEMAS)
-    schemas["Error"] = {"type": "object", "required": ["error"], "properties": {"error": {
-        "type": "object", "required": ["code", "message"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                       "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}}
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": "Wuwei (五微) API", "version": "1.0",
-                 "description": "Map-centred governance for street offices and communities. "
-                                "GeoJSON (RFC 7946), lon/lat order, WGS-84."},
-        "servers": [{"url": "/"}],
-        "security": [{"bearer": []}, {"session": []}],
-        "paths": dict(sorted(paths.items())),
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
-                                "session": {"type": "apiKey", "in": "cookie", "name": "session"}},
-            "schemas": schemas,
-            "responses": {"Error": {"description": "error", "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Error"}}}}},
-        },
-    }
-
-
-@bp.get("/api/v1/openapi.json")
-def openapi_json():
-    """Serve the document (public: it describes, it reveals no data)."""
-    return jsonify(build_document())
+    return paths, schemas

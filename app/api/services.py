@@ -14,8 +14,8 @@ from app.api.fields import parse_fields
 from app.api.layers import Layer
 from app.audit.services import record
 from app.auth.access import Scope, area_clause, grid_clause
-from app.errors import ApiError
-from app.extensions import db
+from app.core.errors import ApiError
+from app.core.extensions import db
 from gis.geometry import GeometryError, parse_geometry
 
 MAX_LIMIT = 10000

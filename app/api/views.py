@@ -11,8 +11,8 @@ from app.api import services
 from app.api.layers import LAYERS, Layer, get_layer
 from app.auth.access import current_scope, require_login, require_role
 from app.auth.services import via_bearer
-from app.errors import ApiError
-from app.extensions import csrf
+from app.core.errors import ApiError
+from app.core.extensions import csrf
 from gis.geometry import GeometryError, parse_bbox
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -3,7 +3,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.core.extensions import db
 
 LEVELS = ("city", "district", "street", "community", "grid", "micro_grid")
 # Code length per level, after DB11/T 2157: 6 region + 3 street + 3 community + 3 grid (+3 micro-grid).

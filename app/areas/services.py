@@ -9,8 +9,8 @@ from sqlalchemy import func, select, text
 
 from app.areas.models import Area
 from app.audit.services import record, snapshot
-from app.errors import ApiError
-from app.extensions import db
+from app.core.errors import ApiError
+from app.core.extensions import db
 from gis.gridcodes import PARENT_LEVEL, GridCodeError, check_code
 
 # A child may stick out of its parent by this much (metres): hand-drawn borders rarely agree exactly.

@@ -10,7 +10,7 @@ from shapely.geometry import mapping
 from sqlalchemy import inspect
 
 from app.audit.models import AuditEntry
-from app.extensions import db
+from app.core.extensions import db
 
 
 def _plain(value):

@@ -5,7 +5,7 @@ from app.auth import models  # noqa: F401
 def init_app(app) -> None:
     """Register login views, the user loaders and the ``users``/``tokens`` commands."""
     from app.auth import cli, views
-    from app.extensions import login_manager
+    from app.core.extensions import login_manager
     from app.auth.services import load_user, user_from_request
 
     login_manager.user_loader(load_user)

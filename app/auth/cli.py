@@ -3,7 +3,7 @@ import click
 from flask.cli import AppGroup
 
 from app.auth.models import ROLES
-from app.errors import ApiError
+from app.core.errors import ApiError
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 tokens_cli = AppGroup("tokens", help="Manage API and device tokens.")

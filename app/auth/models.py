@@ -5,7 +5,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.core.extensions import db
 
 ROLES = ("admin", "leader", "planner", "staff", "grid_worker", "patrol")
 

@@ -10,8 +10,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.audit.services import record, snapshot
 from app.areas.models import Area
 from app.auth.models import ROLES, ApiToken, User
-from app.errors import ApiError
-from app.extensions import db
+from app.core.errors import ApiError
+from app.core.extensions import db
 
 
 def hash_token(token: str) -> str:

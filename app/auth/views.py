@@ -9,7 +9,7 @@ from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.auth.services import authenticate
-from app.extensions import limiter
+from app.core.extensions import limiter
 
 bp = Blueprint("auth", __name__)
 

@@ -5,7 +5,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.core.extensions import db
 
 ALLIANCE_STANDINGS = ("model_unit", "member", "none")
 CHARGER_STATUSES = ("planned", "installed", "faulty", "removed")

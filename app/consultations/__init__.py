@@ -8,12 +8,11 @@ def init_app(app) -> None:
 
     from app.api.openapi import register_paths
     from app.consultations import api, views
-    from app.extensions import csrf
-    from app.ui import register_nav
+    from app.core.extensions import csrf
+    from app.core.registry import register_nav
 
     csrf.exempt(api.bp)  # cookie sessions are checked in api._protect
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     register_paths(api.OPENAPI_PATHS)
-    register_nav("consultations.index", _l("微协商"), roles=("admin", "staff", "leader", "planner", "grid_worker"),
-                 order=30)
+    register_nav("consultations.index", _l("微协商"), permission="consultations.read", order=30)

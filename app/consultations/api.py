@@ -9,8 +9,8 @@ from app.auth.access import current_scope, require_login, require_role
 from app.auth.services import via_bearer
 from app.consultations import services
 from app.consultations.models import Council, Decision, Meeting
-from app.errors import ApiError
-from app.extensions import csrf
+from app.core.errors import ApiError
+from app.core.extensions import csrf
 
 bp = Blueprint("consultations_api", __name__, url_prefix="/api/v1")
 
@@ -87,7 +87,7 @@ def council(council_id: int):
 
 def _meetings(c: Council):
     from sqlalchemy import select
-    from app.extensions import db
+    from app.core.extensions import db
     return db.session.scalars(select(Meeting).where(Meeting.council_id == c.id))
 
 

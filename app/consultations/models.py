@@ -5,7 +5,7 @@ from sqlalchemy import (CheckConstraint, Column, Date, DateTime, ForeignKey, Ind
                         String, Table, Text, func)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.core.extensions import db
 
 MEMBER_ROLES = ("resident_rep", "work_unit", "property_company", "mediator", "staff", "other")
 DECISION_STATUSES = ("open", "done", "dropped")

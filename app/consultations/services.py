@@ -13,8 +13,8 @@ from app.audit.services import record, snapshot
 from app.auth.access import Scope, in_scope_code
 from app.consultations.models import (DECISION_STATUSES, MEMBER_ROLES, Council, CouncilMember, Decision, Meeting,
                                       meeting_incidents)
-from app.errors import ApiError
-from app.extensions import db
+from app.core.errors import ApiError
+from app.core.extensions import db
 from app.incidents.models import Incident
 
 WRITE_ROLES = ("admin", "staff")

@@ -10,7 +10,7 @@ from app.auth.access import current_scope
 from app.consultations import services
 from app.consultations.api import ledger_args
 from app.consultations.models import MEMBER_ROLES
-from app.errors import ApiError
+from app.core.errors import ApiError
 
 bp = Blueprint("consultations", __name__, url_prefix="/consultations")
 ROLE_LABELS = {"resident_rep": "居民代表", "work_unit": "驻区单位", "property_company": "物业公司",

@@ -9,6 +9,6 @@ from flask_babel import lazy_gettext as _l
 def init_app(app) -> None:
     """Register the page and the nav link."""
     from app.dashboard import views
-    from app.ui import register_nav
+    from app.core.registry import register_nav
     app.register_blueprint(views.bp)
-    register_nav("dashboard.page", _l("数据看板"), roles=views.DASHBOARD_ROLES, order=31)
+    register_nav("dashboard.page", _l("数据看板"), permission="dashboard.view", order=31)

@@ -24,8 +24,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.api.services import like_escape
-from app.extensions import db
-from app.sqltext import StatementCache, param
+from app.core.extensions import db
+from app.core.sql import StatementCache, param
 from gis.heat import SUPPRESS_BELOW
 
 

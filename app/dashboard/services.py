@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from app.auth.access import Scope, in_scope_code
 from app.dashboard.figures import Frame, available_figures, daily_reported, median_close_by_category, prefetch
-from app.errors import ApiError
-from app.extensions import db
+from app.core.errors import ApiError
+from app.core.extensions import db
 from gis.heat import SUPPRESS_BELOW
 
 CHILD_LENGTH = {4: 9, 6: 9, 9: 12, 12: 15, 15: 15, 18: 18}

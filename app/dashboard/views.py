@@ -20,7 +20,7 @@ def _load():
     require_role(*DASHBOARD_ROLES)
     unknown = set(request.args) - KNOWN
     if unknown:
-        from app.errors import ApiError
+        from app.core.errors import ApiError
         raise ApiError(400, f"unknown parameter(s): {', '.join(sorted(unknown))}",
                        {n: "unknown parameter" for n in unknown})
     start, end = parse_period()

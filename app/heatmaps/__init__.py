@@ -57,17 +57,17 @@ def init_app(app) -> None:
     from app.api.openapi import register_paths
     from app.heatmaps import views
     from app.heatmaps.sources import HEAT_ROLES
-    from app.mappage.overlays import Overlay, register_overlay
-    from app.ui import register_nav
+    from app.core.registry import Overlay, register_overlay
+    from app.core.registry import register_nav
     from gis.heat import PALETTE
     app.register_blueprint(views.bp)
     app.register_blueprint(views.api)
-    register_nav("heatmaps.page", _l("热力图"), roles=HEAT_ROLES, order=30)
+    register_nav("heatmaps.page", _l("热力图"), permission="heat.view", order=30)
     register_overlay(Overlay(
         name="heat_incidents", title=_l("事件热力（按区域）"), endpoint="heat_api.areas",
         url_kwargs={"source": "incidents", "shape": "grid"}, geom_type="Polygon",
         style={"weight": 1, "color": "#7f0000", "fillOpacity": 0.55},
         popup=["name", "n", "rate", "households"], color_by="cls",
-        colors={k: c for k, c in enumerate(PALETTE)}, roles=HEAT_ROLES, order=80,
+        colors={k: c for k, c in enumerate(PALETTE)}, permission="heat.view", order=80,
         labels={"name": _l("名称"), "n": _l("事件数（近30天）"), "rate": _l("每千户"), "households": _l("户数")}))
     register_paths(_paths())

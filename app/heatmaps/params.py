@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import request
 
-from app.errors import ApiError
+from app.core.errors import ApiError
 from app.heatmaps.services import HeatQuery
 from app.heatmaps.sources import HeatSource, available_sources, get_source
 from gis import heat

@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy import Integer, case, cast, func, select
 
 from app.auth.access import Scope, grid_clause
-from app.extensions import db
+from app.core.extensions import db
 from app.heatmaps.sources import HeatSource
-from app.sqltext import StatementCache, param as _param
+from app.core.sql import StatementCache, param as _param
 from gis import heat
 
 MAX_CELLS = 6000          # bins per answer: [i,j,n] ≈ 20 bytes each → ≤ 120 KB
@@ -57,7 +57,7 @@ def _conditions(q: HeatQuery, t: sa.TableClause, scope: Scope, use_bbox: bool = 
 
     What changes from one request to the next is a named parameter (``w s e n``, ``t0 t1``,
     ``f_<filter>`` as arrays); everything else is fixed by :func:`_shape_key`, so the compiled
-    SQL can be reused (:class:`app.sqltext.StatementCache`).
+    SQL can be reused (:class:`app.core.sql.StatementCache`).
     """
     src = q.source
     conds = []

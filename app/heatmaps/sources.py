@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app.extensions import db
+from app.core.extensions import db
 
 HEAT_ROLES = ("admin", "leader", "planner", "staff")
 PERSONAL_ROLES = ("admin", "staff", "grid_worker")

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 
 from app.audit.services import record
 from app.auth.access import current_scope, require_role
-from app.errors import ApiError
+from app.core.errors import ApiError
 from app.heatmaps import services
 from app.heatmaps.params import parse_heat_query, parse_period, today
 from app.heatmaps.sources import HEAT_ROLES, available_sources
@@ -109,7 +109,7 @@ def drill():
         rows = services.drill_rows(q, current_scope(), q.shape, services.bin_size(q), i, j)
     if q.source.personal:
         record("read", q.source.table, None, after={"drill": dict(request.args), "rows": len(rows)})
-        from app.extensions import db
+        from app.core.extensions import db
         db.session.commit()
     return _json({"source": q.source.name, "rows": rows, "limit": services.DRILL_LIMIT})
 

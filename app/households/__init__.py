@@ -7,14 +7,14 @@ from app.households import models  # noqa: F401
 def init_app(app) -> None:
     """Blueprints, navigation, the map overlay, OpenAPI paths and the demo step."""
     from app.households import api, openapi, views
-    from app.mappage.overlays import Overlay, register_overlay
-    from app.seed.demo import register_demo_step
-    from app.ui import register_nav
+    from app.core.registry import Overlay, register_overlay
+    from app.core.registry import register_demo_step
+    from app.core.registry import register_nav
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     app.add_template_filter(views.tag_name, "tag_name")
-    register_nav("households.index", _l("民情档案"), ("admin", "staff", "grid_worker", "leader", "planner"), 40)
-    register_nav("households.due", _l("待走访"), ("grid_worker",), 41)
+    register_nav("households.index", _l("民情档案"), "households.view", 40)
+    register_nav("households.due", _l("待走访"), "visits.round", 41)
     register_overlay(Overlay(
         name="visits_due", title=_l("待走访楼栋"), endpoint="households_api.overlay_visits_due",
         geom_type="Point", popup=["building", "due", "overdue"], min_zoom=12,

@@ -9,8 +9,8 @@ from flask_login import current_user
 from app.api.views import geojson_response, int_arg, json_body
 from app.auth.access import require_login
 from app.auth.services import via_bearer
-from app.errors import ApiError
-from app.extensions import csrf
+from app.core.errors import ApiError
+from app.core.extensions import csrf
 from app.households import services as hs
 from gis.geometry import GeometryError, parse_bbox
 

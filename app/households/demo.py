@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.areas.models import Area
 from app.auth.models import User
 from app.basemap.models import Building
-from app.extensions import db
+from app.core.extensions import db
 from app.households.models import CarePlan, Household, Member, Tag, Visit
 from app.volunteers.models import Activity, SignUp, Team, Volunteer
 from app.volunteers.recurrence import TZ, occurrences

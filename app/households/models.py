@@ -14,7 +14,7 @@ from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, Foreig
                         String, Table, Text, func)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.core.extensions import db
 
 VISIT_PURPOSES = ("greeting", "needs_survey", "pension_certification", "care_visit", "suggestion",
                   "follow_up", "other")

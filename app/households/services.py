@@ -15,8 +15,8 @@ from app.api.fields import Field, FieldError, parse_fields
 from app.audit.services import record, snapshot
 from app.auth.models import User
 from app.basemap.models import Building
-from app.errors import ApiError
-from app.extensions import db
+from app.core.errors import ApiError
+from app.core.extensions import db
 from app.households.models import VISIT_PURPOSES, GENDERS, CarePlan, Household, Member, Tag, Visit
 from app.households.privacy import counts_clause, personal_clause, reads_personal, suppress
 

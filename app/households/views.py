@@ -9,8 +9,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.basemap.models import Building
-from app.errors import ApiError
-from app.extensions import db
+from app.core.errors import ApiError
+from app.core.extensions import db
 from app.households import services as hs
 from app.households.privacy import personal_clause, reads_personal
 

@@ -7,13 +7,13 @@ def init_app(app) -> None:
     from flask_babel import lazy_gettext as _l
 
     from app.api.openapi import register_paths
-    from app.extensions import csrf
+    from app.core.extensions import csrf
     from app.incidents import api, views
     from app.incidents.models import OPEN_STATES
     from app.incidents.workflow import SOURCE_LABELS, STATE_COLORS, STATE_LABELS
-    from app.mappage.overlays import Overlay, register_overlay
-    from app.seed.demo import register_demo_step
-    from app.ui import register_nav
+    from app.core.registry import Overlay, register_overlay
+    from app.core.registry import register_demo_step
+    from app.core.registry import register_nav
 
     csrf.exempt(api.bp)  # cookie sessions are checked in api._protect
     app.register_blueprint(api.bp)

@@ -12,8 +12,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app.api.views import geojson_response, int_arg, json_body
 from app.auth.access import current_scope, require_login, require_role
 from app.auth.services import via_bearer
-from app.errors import ApiError
-from app.extensions import csrf
+from app.core.errors import ApiError
+from app.core.extensions import csrf
 from app.incidents import photos, services
 from app.incidents.models import SOURCES, STATES
 from gis.geometry import GeometryError, parse_bbox

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.auth.access import Scope
 from app.auth.services import find_user
-from app.extensions import db
+from app.core.extensions import db
 from app.incidents.models import Department, Incident, IncidentCategory
 
 EVERYTHING = Scope(everything=True)

@@ -12,7 +12,7 @@ from sqlalchemy import (BigInteger, Boolean, CheckConstraint, DateTime, ForeignK
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.core.extensions import db
 
 SOURCES = ("hotline", "walk_in", "grid_worker", "patrol", "web", "open311", "other_system")
 STATES = ("reported", "filed", "dispatched", "in_progress", "responded", "closed", "evaluated",

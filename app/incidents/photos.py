@@ -15,8 +15,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.audit.services import record
 from app.auth.access import Scope
-from app.errors import ApiError
-from app.extensions import db
+from app.core.errors import ApiError
+from app.core.extensions import db
 from app.incidents.models import Photo
 from app.incidents.services import _load
 

@@ -18,8 +18,8 @@ from app.api.services import like_escape
 from app.areas.models import Area, grid_workers
 from app.audit.services import record, snapshot
 from app.auth.access import Scope, grid_clause
-from app.errors import ApiError
-from app.extensions import db
+from app.core.errors import ApiError
+from app.core.extensions import db
 from app.incidents.models import (OPEN_STATES, SOURCES, STATES, Department, Incident, IncidentCategory, Offer,
                                   Photo, Transition)
 from app.incidents.workflow import (CLOSED_STATES, DEFAULT_DEADLINES, TIMED_STAGES, TRANSITIONS, allowed_roles)

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.auth.access import current_scope
-from app.errors import ApiError
+from app.core.errors import ApiError
 from app.incidents import photos, services
 from app.incidents.api import REPORT_ROLES, parse_filters
 from app.incidents.models import SOURCES, STATES
@@ -23,7 +23,7 @@ CSV_MAX = 100_000
 def _map(center, zoom, focus_id: int | None = None, height="360px"):
     """A small folium map with the incidents overlay (all states), optionally opened on one incident."""
     from app.mappage.catalog import overlay_config
-    from app.mappage.overlays import OVERLAYS
+    from app.core.registry import OVERLAYS
     m = base_map(url_for("static", filename=""), center=center, zoom=zoom,
                  basemap=current_app.config.get("WUWEI_BASEMAP", "osm"),
                  tianditu_key=current_app.config.get("WUWEI_TIANDITU_KEY", ""), height=height)
@@ -41,7 +41,7 @@ def _map(center, zoom, focus_id: int | None = None, height="360px"):
 def _user_center():
     from sqlalchemy import func, select
     from app.areas.models import Area
-    from app.extensions import db
+    from app.core.extensions import db
     if current_user.area_id:
         row = db.session.execute(select(func.ST_Y(func.ST_Centroid(Area.geom)), func.ST_X(func.ST_Centroid(Area.geom)))
                                  .where(Area.id == current_user.area_id)).one()
@@ -145,7 +145,7 @@ def detail(incident_id: int):
     lon, lat = data["geometry"]["coordinates"]
     from app.auth.models import User
     from app.basemap.models import PropertyCompany
-    from app.extensions import db
+    from app.core.extensions import db
     from sqlalchemy import select
     workers = list(db.session.scalars(select(User).where(User.role.in_(("grid_worker", "patrol", "staff")),
                                                          User.active.is_(True)).order_by(User.username)))
@@ -172,7 +172,7 @@ def do_transition(incident_id: int):
         upload = request.files.get("photo")
         if upload and upload.filename:
             from app.incidents.models import Transition
-            from app.extensions import db
+            from app.core.extensions import db
             from sqlalchemy import select
             last = db.session.scalar(select(Transition.id).where(Transition.incident_id == incident_id)
                                      .order_by(Transition.id.desc()).limit(1))

@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 def init_app(app) -> None:
     """Register the pages and their top-bar links."""
     from app.mappage import views
-    from app.ui import register_nav
+    from app.core.registry import register_nav
     app.register_blueprint(views.bp)
     register_nav("mappage.index", _l("地图"), order=10)
     register_nav("mappage.layer_index", _l("图层列表"), order=20)

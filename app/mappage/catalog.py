@@ -8,7 +8,8 @@ from flask import url_for
 
 from app.api.layers import LAYERS, Layer
 from app.mappage.labels import FIELD_LABELS, VALUE_LABELS, field_label, value_labels
-from app.mappage.overlays import OVERLAYS, Overlay
+from app.auth import policy
+from app.core.registry import OVERLAYS, Overlay
 
 # How the base-map layers look and what their popups say; layers registered later by
 # other features fall back to their own ``Layer.style`` and every attribute.
@@ -100,22 +101,26 @@ def overlay_config(o: Overlay) -> dict:
     }
 
 
-def overlays_for(role: str | None) -> list[Overlay]:
-    """The overlays a user with ``role`` may switch on, in their order."""
-    return sorted((o for o in OVERLAYS.values() if o.roles is None or role in o.roles),
-                  key=lambda o: (o.order, o.name))
+def offered(o: Overlay, user) -> bool:
+    """Whether ``user`` may switch ``o`` on."""
+    return o.permission is None or policy.can(user, o.permission)
 
 
-def page_layers(role: str | None) -> list[dict]:
-    """Every layer of the map page for a user with ``role``."""
-    return [layer_config(l) for l in map_layers()] + [overlay_config(o) for o in overlays_for(role)]
+def overlays_for(user) -> list[Overlay]:
+    """The overlays ``user`` may switch on, in their order."""
+    return [o for o in OVERLAYS if offered(o, user)]
 
 
-def focus_url(name: str, fid: int, role: str | None) -> str | None:
+def page_layers(user) -> list[dict]:
+    """Every layer of the map page for ``user``."""
+    return [layer_config(l) for l in map_layers()] + [overlay_config(o) for o in overlays_for(user)]
+
+
+def focus_url(name: str, fid: int, user) -> str | None:
     """URL of the one feature ``/?focus=<name>:<id>`` opens on; None when ``name`` is no map layer."""
     if name in LAYERS and LAYERS[name].geom_type:
         return url_for("api.item", layer_name=name, fid=fid)
     o = OVERLAYS.get(name)
-    if o is not None and (o.roles is None or role in o.roles):
+    if o is not None and offered(o, user):
         return url_for(o.item_endpoint, **{o.item_id_arg: fid}) if o.item_endpoint else ""
     return None

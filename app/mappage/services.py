@@ -11,7 +11,7 @@ from sqlalchemy import text
 from app.api import services as api
 from app.api.layers import LAYERS, Layer
 from app.auth.access import Scope, in_scope_code
-from app.extensions import db
+from app.core.extensions import db
 
 CSV_PAGE = 5000
 

@@ -14,7 +14,7 @@ from flask_login import current_user, login_required
 
 from app.api.layers import LAYERS, Layer
 from app.auth.access import current_scope
-from app.errors import ApiError
+from app.core.errors import ApiError
 from app.mappage import catalog, services
 from app.mappage.labels import field_label, value_label
 from gis.maps import add_layers, base_map, render_parts
@@ -44,7 +44,7 @@ def _parse_focus(raw: str | None) -> dict | None:
     if not m:
         raise ApiError(400, _("focus 参数应为 <图层>:<编号>，例如 chargers:12"), {"focus": "malformed"})
     name, fid = m.group(1), int(m.group(2))
-    url = catalog.focus_url(name, fid, current_user.role)
+    url = catalog.focus_url(name, fid, current_user)
     if url is None:
         raise ApiError(400, _("没有名为 %(name)s 的地图图层", name=name), {"focus": "unknown layer"})
     return {"layer": name, "id": fid, "url": url or None}
@@ -59,7 +59,7 @@ def index():
     cfg = current_app.config
     m = base_map(url_for("static", filename=""), basemap=cfg["WUWEI_BASEMAP"],
                  tianditu_key=cfg.get("WUWEI_TIANDITU_KEY", ""))
-    layers = catalog.page_layers(current_user.role)
+    layers = catalog.page_layers(current_user)
     add_layers(m, layers, bounds=[[extent[1], extent[0]], [extent[3], extent[2]]] if extent else None,
                focus=focus, texts=_map_texts())
     return render_template("mappage/map.html", map=render_parts(m), layers=layers,

@@ -10,7 +10,7 @@ from sqlalchemy import Date, and_, func, select, text
 from app.api import services as layers
 from app.api.public import PUBLIC_LAYERS, PublicLayer, get_public_layer
 from app.auth.access import Scope
-from app.extensions import db
+from app.core.extensions import db
 from app.ogcapi.params import TimeBound
 
 WORLD = [-180.0, -90.0, 180.0, 90.0]

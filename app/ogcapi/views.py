@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.auth.access import current_scope, require_login
-from app.errors import ApiError
+from app.core.errors import ApiError
 from app.ogcapi import openapi, services
 from app.ogcapi.params import ParamError, parse_bbox, parse_datetime, parse_limit, parse_offset
 from gis.maps import add_layers, base_map, render_parts

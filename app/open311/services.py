@@ -9,8 +9,8 @@ import secrets
 from sqlalchemy import Float, func, select, text
 
 from app.audit.services import record
-from app.errors import ApiError
-from app.extensions import db
+from app.core.errors import ApiError
+from app.core.extensions import db
 from app.incidents import services as incidents
 from app.incidents.models import Department, Incident, IncidentCategory, OPEN_STATES
 from app.open311.models import Open311Key

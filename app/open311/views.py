@@ -3,7 +3,7 @@ import json
 
 from flask import Blueprint, Response, request, url_for
 
-from app.extensions import csrf, limiter
+from app.core.extensions import csrf, limiter
 from app.open311 import services
 from app.open311.services import Open311Error
 from app.open311.xmlfmt import to_xml
@@ -106,7 +106,7 @@ def token(token, fmt):
 
 def init_blueprint(app) -> None:
     """Register the blueprint, its error format and its rate limit."""
-    from app.errors import register_formatter
+    from app.web.errors import register_formatter
     csrf.exempt(bp)  # clients authenticate with api_key, not cookies
     limiter.limit("600 per minute")(bp)
     app.register_blueprint(bp)

@@ -11,8 +11,8 @@ from flask_login import current_user
 from app.api.views import geojson_response, int_arg, json_body
 from app.auth.access import current_scope, require_login
 from app.auth.services import via_bearer
-from app.errors import ApiError
-from app.extensions import csrf
+from app.core.errors import ApiError
+from app.core.extensions import csrf
 from app.patrols import services
 from app.patrols.models import PATROL_KINDS, PATROL_STATES
 from gis.geometry import GeometryError, parse_bbox

@@ -2,7 +2,7 @@
 import click
 from flask.cli import AppGroup
 
-from app.errors import ApiError
+from app.core.errors import ApiError
 
 devices_cli = AppGroup("devices", help="Tracking devices (Traccar Client, OwnTracks).")
 patrols_cli = AppGroup("patrols", help="Patrols and the positions table.")
@@ -34,7 +34,7 @@ def register_cmd(username, identifier, name, kind):
 def list_cmd(username):
     """List registered devices."""
     from sqlalchemy import select
-    from app.extensions import db
+    from app.core.extensions import db
     from app.patrols.models import Device
     q = select(Device).order_by(Device.id)
     for d in db.session.scalars(q):

@@ -11,7 +11,7 @@ import random
 
 from sqlalchemy import select
 
-from app.extensions import db
+from app.core.extensions import db
 from gis.tracks import Fix
 
 DEMO_DEVICE = "sjt-patrol-01"
@@ -165,5 +165,5 @@ def seed_patrols() -> int:
 
 def register() -> None:
     """Add the patrol demo step to ``flask seed demo``."""
-    from app.seed.demo import register_demo_step
+    from app.core.registry import register_demo_step
     register_demo_step("patrols", seed_patrols, order=60)

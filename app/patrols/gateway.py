@@ -21,8 +21,8 @@ import psycopg2
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
-from app.errors import ApiError, envelope
-from app.extensions import db
+from app.core.errors import ApiError, envelope
+from app.core.extensions import db
 
 log = logging.getLogger(__name__)
 

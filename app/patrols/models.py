@@ -21,7 +21,7 @@ from sqlalchemy import (Boolean, CheckConstraint, Column, DateTime, Float, Forei
                         Numeric, String, Table, Text, func, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.core.extensions import db
 
 PATROL_KINDS = ("grid_walk", "cleanup", "bike_rectification", "charger_check", "other")
 PATROL_STATES = ("planned", "active", "finished", "cancelled")

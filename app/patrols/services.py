@@ -24,8 +24,8 @@ from app.areas.services import get_area_by_code
 from app.audit.services import record, snapshot
 from app.auth.access import Scope, in_scope_code, scope_of
 from app.auth.models import User
-from app.errors import ApiError
-from app.extensions import db
+from app.core.errors import ApiError
+from app.core.extensions import db
 from app.patrols.models import (DEVICE_KINDS, PATROL_KINDS, BadParkingSpot, Device, Patrol, PatrolTeam,
                                 patrol_participants)
 from gis.geometry import GeometryError, parse_geometry

@@ -10,7 +10,7 @@ import json
 
 from flask import Blueprint, Response, current_app, request
 
-from app.errors import ApiError
+from app.core.errors import ApiError
 from app.patrols import services
 from app.patrols.gateway import EXTENSION, osmand_response
 from gis.tracks import (Fix, FixError, osmand_device, parse_osmand, parse_owntracks, parse_traccar_json,

@@ -7,7 +7,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
 from geoalchemy2.shape import to_shape
 
-from app.errors import ApiError
+from app.core.errors import ApiError
 from app.patrols import services
 from app.patrols.models import PATROL_KINDS, PATROL_STATES
 from gis.maps import add_layers, add_legend, base_map, render_parts

@@ -1,6 +1,6 @@
 """``flask seed demo`` (the Lanzhou demo from the seed page) and ``flask seed logins``.
 
-Features add their own demo records with :func:`app.seed.demo.register_demo_step`.
+Features add their own demo records with :func:`app.core.registry.register_demo_step`.
 """
 
 

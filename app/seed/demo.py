@@ -17,17 +17,8 @@ from app.areas.services import create_area, get_area_by_code, set_grid_workers
 from app.auth.models import User
 from app.auth.services import create_user, find_user
 from app.basemap.models import BikeZone, Building, Charger, Compound, PropertyCompany
-from app.extensions import db
-
-_STEPS: list[tuple[int, str, Callable[[], int]]] = []
-
-
-def register_demo_step(name: str, fn: Callable[[], int], order: int = 50) -> None:
-    """Run ``fn`` after the base map when seeding the demo; it returns how many rows it added."""
-    if not any(n == name for _, n, _ in _STEPS):
-        _STEPS.append((order, name, fn))
-        _STEPS.sort(key=lambda s: s[0])
-
+from app.core.extensions import db
+from app.core.registry import DEMO_STEPS
 
 def mp(x0, y0, x1, y1) -> MultiPolygon:
     """A rectangle as a MultiPolygon."""
@@ -260,7 +251,7 @@ def seed_demo() -> dict:
     """Load every demo step; returns rows added per step."""
     counts = {"areas": _areas(), "users": _users(), "basemap": _basemap()}
     db.session.commit()
-    for _, name, fn in _STEPS:
-        counts[name] = fn()
+    for step in DEMO_STEPS:
+        counts[step.name] = step.run()
         db.session.commit()
     return counts

@@ -21,7 +21,7 @@ import numpy as np
 import sqlalchemy as sa
 from shapely.geometry import box
 
-from app.extensions import db
+from app.core.extensions import db
 
 TZ = ZoneInfo("Asia/Shanghai")
 SYNTHETIC_STREET_FROM = 101           # street codes 101… are synthetic; the demo uses 002–011

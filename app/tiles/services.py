@@ -9,8 +9,8 @@ import hashlib
 from sqlalchemy import func, literal_column, select, text
 
 from app.auth.access import Scope
-from app.errors import ApiError
-from app.extensions import db
+from app.core.errors import ApiError
+from app.core.extensions import db
 from app.tiles.sources import TileSource
 
 EXTENT = 4096

@@ -31,7 +31,7 @@ class TileSource:
     max_zoom: int = MAX_ZOOM
     feature_cap: int | None = None                   # None: the app's TILE_FEATURE_CAP
     bounds: Callable[[Scope], tuple | None] | None = None   # lon/lat extent for TileJSON
-    roles: tuple[str, ...] | None = None             # None: every logged-in user
+    permission: str | None = None                    # None: every logged-in user
     description: str = ""
 
 
@@ -72,7 +72,7 @@ def layer_source(public: PublicLayer) -> TileSource:
 
 
 def _extent_row(stmt):
-    from app.extensions import db
+    from app.core.extensions import db
     row = db.session.execute(stmt).one()
     return None if row[0] is None else tuple(float(v) for v in row)
 

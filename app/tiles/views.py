@@ -6,8 +6,9 @@ are cached privately: ``ETag`` + ``Cache-Control: private``; ``If-None-Match`` â
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_login import current_user
 
+from app.auth import policy
 from app.auth.access import current_scope, require_login
-from app.errors import ApiError
+from app.core.errors import ApiError
 from app.tiles import services
 from app.tiles.sources import TileSource, get_source, source_names
 
@@ -20,7 +21,7 @@ def _source_or_404(name: str) -> TileSource:
     source = get_source(name)
     if source is None:
         raise ApiError(404, f"no tile layer {name!r}; tile layers: {', '.join(source_names())}")
-    if source.roles and current_user.role not in source.roles:
+    if source.permission and not policy.can(current_user, source.permission):
         raise ApiError(403, f"role {current_user.role!r} may not see the {name} tiles")
     return source
 

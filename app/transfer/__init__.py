@@ -9,7 +9,7 @@ parsing and validation (:func:`app.api.services.parse_feature`).
 
 def init_app(app) -> None:
     """Register the CLI commands, the HTTP endpoints and their OpenAPI paths."""
-    from app.extensions import csrf
+    from app.core.extensions import csrf
     from app.transfer import cli, views
     app.cli.add_command(cli.import_cmd)
     app.cli.add_command(cli.export_cmd)

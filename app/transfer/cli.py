@@ -5,7 +5,7 @@ import os
 import click
 from flask import current_app
 
-from app.errors import ApiError
+from app.core.errors import ApiError
 
 
 def _layer(name: str):

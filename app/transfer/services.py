@@ -5,8 +5,8 @@ from app.api import services as layer_services
 from app.api.layers import Layer
 from app.audit.services import record
 from app.auth.access import Scope
-from app.errors import ApiError
-from app.extensions import db
+from app.core.errors import ApiError
+from app.core.extensions import db
 from gis import fileio
 
 # Columns an exported file carries that an import must not write back: computed in SQL or by PostGIS.

@@ -4,7 +4,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from app.api.openapi import COMMON_LIST_PARAMS, ERROR, register_paths
 from app.api.views import _layer_or_404, _protect, parse_list_args
 from app.auth.access import current_scope, require_login, require_role
-from app.errors import ApiError, error_response
+from app.core.errors import ApiError
+from app.web.errors import error_response
 from app.transfer import services
 from gis import fileio
 
@@ -15,7 +16,7 @@ MAX_EXPORT = 1_000_000
 
 @bp.errorhandler(services.ImportRejected)
 def _rejected(e: services.ImportRejected):
-    from app.extensions import db
+    from app.core.extensions import db
     db.session.rollback()
     resp, status = error_response(e.status, e.message, e.fields)
     body = resp.get_json()

@@ -7,12 +7,12 @@ from app.volunteers import models  # noqa: F401
 def init_app(app) -> None:
     from app.api.openapi import register_paths
     from app.households.openapi import BOOL, DATE, DT, INT, STR, obj, op, path_id
-    from app.ui import register_nav
+    from app.core.registry import register_nav
     from app.volunteers import api, views
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     register_nav("volunteers.activities", _l("活动"), None, 43)
-    register_nav("volunteers.hours", _l("志愿时长"), ("admin", "staff", "grid_worker", "leader"), 44)
+    register_nav("volunteers.hours", _l("志愿时长"), "volunteers.hours", 44)
     t = "volunteers"
     register_paths({
         "/api/v1/volunteer-teams": {"get": op("teams in the user's area, with hours", t),

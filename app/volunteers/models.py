@@ -10,7 +10,7 @@ from sqlalchemy import (ARRAY, Boolean, CheckConstraint, Date, DateTime, Foreign
                         Numeric, String, Text, func)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.core.extensions import db
 
 
 class Team(db.Model):

@@ -14,8 +14,8 @@ from app.areas.models import Area
 from app.basemap.models import Building
 from app.audit.services import record, snapshot
 from app.auth.access import area_clause, in_scope_code, scope_of
-from app.errors import ApiError
-from app.extensions import db
+from app.core.errors import ApiError
+from app.core.extensions import db
 from app.households.privacy import suppress
 from app.volunteers import recurrence
 from app.volunteers.models import Activity, SignUp, Team, Volunteer

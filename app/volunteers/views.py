@@ -8,7 +8,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.errors import ApiError
+from app.core.errors import ApiError
 from app.volunteers import services as vs
 
 bp = Blueprint("volunteers", __name__, url_prefix="/volunteers")

@@ -7,13 +7,13 @@ from app.wishes import models  # noqa: F401
 def init_app(app) -> None:
     from app.households.openapi import INT, STR, obj, op, path_id
     from app.api.openapi import register_paths
-    from app.mappage.overlays import Overlay, register_overlay
-    from app.ui import register_nav
+    from app.core.registry import Overlay, register_overlay
+    from app.core.registry import register_nav
     from app.wishes import api, views
     from app.wishes.models import WISH_CATEGORIES
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
-    register_nav("wishes.board", _l("微心愿"), ("admin", "staff", "grid_worker"), 42)
+    register_nav("wishes.board", _l("微心愿"), "wishes.board", 42)
     register_overlay(Overlay(
         name="wishes_open", title=_l("未实现微心愿（按网格）"), endpoint="wishes_api.overlay_open_wishes",
         geom_type="MultiPolygon", popup=["grid_name", "label"],

@@ -2,7 +2,7 @@
 from flask import Blueprint, jsonify, request, url_for
 
 from app.api.views import geojson_response, int_arg, json_body
-from app.extensions import limiter
+from app.core.extensions import limiter
 from app.households.api import bbox_arg, code_arg, protect, user
 from app.wishes import services as ws
 

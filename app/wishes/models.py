@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.core.extensions import db
 
 WISH_CATEGORIES = ("daily_needs", "health", "repair", "companionship", "paperwork", "study",
                    "employment", "other")

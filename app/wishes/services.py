@@ -16,8 +16,8 @@ from app.api.fields import Field, parse_fields
 from app.areas.models import Area
 from app.audit.services import record, snapshot
 from app.basemap.models import Building
-from app.errors import ApiError
-from app.extensions import db
+from app.core.errors import ApiError
+from app.core.extensions import db
 from app.households.models import Household
 from app.households.privacy import counts_clause, personal_clause, reads_personal, suppress
 from app.households.services import TZ, require_personal

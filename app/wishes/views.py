@@ -7,8 +7,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.errors import ApiError
-from app.extensions import db, limiter
+from app.core.errors import ApiError
+from app.core.extensions import db, limiter
 from app.households import services as hs
 from app.households.models import Household
 from app.households.privacy import personal_clause

@@ -1,38 +1,21 @@
-"""One error format for the API: ``{"error": {"code", "message", "fields"}}``.
+"""How errors reach the client: the JSON envelope for API and protocol paths, a page for people.
 
-Protocol blueprints with their own error shape (Open311) register a formatter
-for their URL prefix with :func:`register_formatter`.
+Protocol blueprints with an error shape of their own (Open311's array, OGC API's exception) register a
+formatter for their URL prefix with :func:`register_formatter`.
 """
 import logging
 
 from flask import jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
+
+from app.core.errors import ApiError, envelope
+from app.core.extensions import db
 
 log = logging.getLogger(__name__)
 
-_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-          415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests",
-          500: "internal_error", 503: "unavailable"}
-
 _formatters: list[tuple[str, callable]] = []
-
-
-class ApiError(Exception):
-    """Raised by services and views; becomes a JSON error response with ``status``."""
-
-    def __init__(self, status: int, message: str, fields: dict | None = None,
-                 code: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.fields = fields or {}
-        self.code = code or _CODES.get(status, "error")
-
-
-def envelope(status: int, message: str, fields: dict | None = None, code: str | None = None) -> dict:
-    """The JSON envelope every API error uses, as a dict."""
-    return {"error": {"code": code or _CODES.get(status, "error"), "message": message, "fields": fields or {}}}
+JSON_PATHS = ("/api/", "/track/", "/tiles/", "/ogcapi", "/healthz", "/readyz")
 
 
 def error_response(status: int, message: str, fields: dict | None = None, code: str | None = None):
@@ -48,15 +31,14 @@ def register_formatter(prefix: str, formatter) -> None:
 def wants_json() -> bool:
     """API and protocol paths, or clients that ask for JSON, get JSON errors."""
     path = request.path
-    if any(path.startswith(p) for p, _ in _formatters):
-        return True
-    if path.startswith(("/api/", "/track/", "/tiles/", "/ogcapi", "/healthz")):
+    if any(path.startswith(p) for p, _ in _formatters) or path.startswith(JSON_PATHS):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and not request.accept_mimetypes.accept_html
 
 
-def _render(status: int, message: str, fields=None, code=None):
+def render_error(status: int, message: str, fields=None, code=None):
+    """The error as the client expects it (protocol formatter, JSON envelope or HTML page)."""
     for prefix, fmt in _formatters:
         if request.path.startswith(prefix):
             return fmt(status, message, fields or {})
@@ -69,27 +51,50 @@ def _render(status: int, message: str, fields=None, code=None):
         return f"{status}: {message}", status, {"Content-Type": "text/plain; charset=utf-8"}
 
 
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # the connection may be gone; the session is discarded at teardown anyway
+        log.debug("rollback after an error failed", exc_info=True)
+
+
+def database_unreachable(e: BaseException) -> bool:
+    """Whether ``e`` says the database cannot be reached (as opposed to a bad statement)."""
+    return isinstance(e, OperationalError) or (isinstance(e, DBAPIError) and e.connection_invalidated)
+
+
 def init_app(app) -> None:
     """Install the handlers."""
 
     @app.errorhandler(ApiError)
     def _api_error(e: ApiError):
-        from app.extensions import db
-        db.session.rollback()
-        return _render(e.status, e.message, e.fields, e.code)
+        _rollback()
+        return render_error(e.status, e.message, e.fields, e.code)
 
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException):
         if e.code and e.code < 400:
             return e
+        if e.response is not None:       # a response made by the view or a library (validation errors)
+            return e.response
         message = e.description or e.name
         if e.code == 400 and "CSRF" in (e.description or ""):
             message = "CSRF token missing or invalid; reload the page and try again."
-        return _render(e.code or 500, message)
+        return render_error(e.code or 500, message)
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):
-        from app.extensions import db
+        _rollback()
+        if database_unreachable(e):
+            log.warning("database unreachable on %s %s: %s", request.method, request.path, e.__class__.__name__)
+            resp = render_error(503, "the database is unavailable; try again in a moment")
+            return _retry_after(resp)
         log.exception("unhandled error on %s %s", request.method, request.path)
-        db.session.rollback()
-        return _render(500, "Internal error; it has been logged.")
+        return render_error(500, "Internal error; it has been logged.")
+
+
+def _retry_after(resp):
+    from flask import make_response
+    r = make_response(resp)
+    r.headers["Retry-After"] = "5"
+    return r

@@ -1,4 +1,10 @@
-"""Statements written once: a Core statement built and compiled per *shape*, then run as SQL text.
+"""SQL helpers written once: planner settings for index-driven reads, LIKE escaping, and statements
+built once per *shape*.
+
+The project's SQL style (docs/architecture.md): SQLAlchemy Core or ORM for reads and writes, with
+bound parameters; raw psycopg2 only for ``COPY``; planner settings only through :func:`index_driven`.
+
+**Statement cache.** A Core statement built and compiled per *shape*, then run as SQL text.
 
 Views that ask the same shape of query over and over (a heat map on every pan, a dashboard's ~40
 figures) spent more time building Core statements and their cache keys than PostgreSQL spent
@@ -12,7 +18,22 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from app.extensions import db
+from app.core.extensions import db
+
+# Index-driven reads (tiles, heat cells, OGC pages, map lists): a parallel plan scans the whole table
+# instead of walking the GiST index (12x slower at z14, DESIGN.md), and JIT compilation costs more
+# than it saves on millisecond queries.
+INDEX_DRIVEN = "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off"
+
+
+def index_driven() -> None:
+    """Plan the rest of this transaction for index-driven reads (see :data:`INDEX_DRIVEN`)."""
+    db.session.execute(sa.text(INDEX_DRIVEN))
+
+
+def like_escape(text_: str) -> str:
+    """``text_`` with LIKE wildcards and the escape character taken literally."""
+    return text_.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
 
 
 def param(name: str) -> sa.BindParameter:

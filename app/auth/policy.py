@@ -1,0 +1,222 @@
+"""Who may do what, and where: the one access policy of Wuwei.
+
+Views and services ask this module; nothing else spells a role list.
+
+* **Permissions.** Each role holds named permissions (:data:`PERMISSIONS`); code asks
+  :func:`can` / :func:`require` with a name (``"layers.edit"``), never with roles.
+* **Area scope.** A user's area is a node of the area hierarchy (DB11/T 2157 codes nest); they read
+  and write rows whose grid lies under that node or, for rows outside every grid, whose geometry
+  meets the area's polygon (:class:`Scope`, :func:`grid_clause`). An admin without an area sees all.
+* **Personal data** (households, members, visits, wish details, single tracks) is read only by the
+  grid's own grid workers, community staff of that community and admins (:func:`reads_personal`,
+  :func:`personal_clause`). Everyone else gets counts, and every count over people shown to them goes
+  through :func:`suppress`: fewer than :data:`SMALL_COUNT` is hidden.
+"""
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import ColumnElement, and_, false, func, literal, or_, select, true
+
+from app.areas.models import Area, grid_workers
+from app.core.errors import ApiError
+
+ROLES = ("admin", "leader", "planner", "staff", "grid_worker", "patrol")
+ROLE_LABELS = {"admin": _l("管理员"), "leader": _l("领导"), "planner": _l("规划"),
+               "staff": _l("社区工作人员"), "grid_worker": _l("网格员"), "patrol": _l("巡查队员")}
+
+# Aggregates over people (households, visits, wishes, volunteers, positions) below this are hidden.
+SMALL_COUNT = 5
+
+_ALL = frozenset(ROLES)
+_FIELD = frozenset({"admin", "staff", "grid_worker", "patrol"})        # people who walk the streets
+_PERSONAL = frozenset({"admin", "staff", "grid_worker"})               # may hold household files
+_OVERSIGHT = frozenset({"admin", "leader", "planner", "staff"})        # figures and heat maps
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # the base map and the area hierarchy
+    "layers.read": _ALL,
+    "layers.edit": frozenset({"admin", "planner"}),
+    "layers.import": frozenset({"admin", "planner"}),
+    "grids.assign_workers": frozenset({"admin", "planner", "staff"}),
+    # personal data: the role may hold files; which files is personal_clause's business
+    "personal.read": _PERSONAL,
+    # incidents (the 数字城管 workflow: who may take each step is named in app.incidents.workflow)
+    "incidents.report": _ALL,
+    "incidents.triage": frozenset({"admin", "staff"}),                 # file, dispatch, reject, close
+    "incidents.handle": _FIELD,                                        # take on, respond
+    "incidents.review": frozenset({"admin", "staff", "leader"}),        # evaluate
+    "incidents.assignee": frozenset({"staff", "grid_worker", "patrol"}),  # may be dispatched to
+    "open311.keys": frozenset({"admin"}),
+    # consultations (议事)
+    "consultations.read": frozenset({"admin", "staff", "leader", "planner", "grid_worker"}),
+    "consultations.write": frozenset({"admin", "staff"}),
+    # households, visits, care plans
+    "households.view": frozenset({"admin", "staff", "grid_worker", "leader", "planner"}),
+    "households.manage": frozenset({"admin", "staff"}),                # delete files, plans for others
+    "households.tags": frozenset({"admin"}),
+    "visits.round": frozenset({"grid_worker"}),                         # the due-visits round
+    # volunteers and wishes
+    "volunteers.read": _PERSONAL,
+    "volunteers.manage": frozenset({"admin", "staff"}),
+    "volunteers.hours": frozenset({"admin", "staff", "grid_worker", "leader"}),
+    "wishes.board": _PERSONAL,
+    "wishes.manage": frozenset({"admin", "staff"}),
+    # patrols and tracking
+    "patrols.run": _FIELD,                                             # start, log, stop; single tracks
+    "patrols.figures": _ALL,                                           # per-grid figures and coverage
+    # leaders' views
+    "heat.view": _OVERSIGHT,
+    "heat.drill": _OVERSIGHT | {"grid_worker"},                        # list the records of a cell
+    "dashboard.view": _OVERSIGHT,
+    # administration
+    "users.manage": frozenset({"admin"}),
+}
+
+
+def can(user, permission: str) -> bool:
+    """Whether ``user`` (logged in) holds ``permission``; unknown names are a programming error."""
+    try:
+        roles = PERMISSIONS[permission]
+    except KeyError:
+        raise KeyError(f"no permission {permission!r} in app.auth.policy.PERMISSIONS") from None
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.role in roles)
+
+
+def roles_with(permission: str) -> tuple[str, ...]:
+    """The roles holding ``permission``, in :data:`ROLES` order (for queries such as "who may be dispatched")."""
+    return tuple(r for r in ROLES if r in PERMISSIONS[permission])
+
+
+def require_login():
+    """The request's user, or 401."""
+    if not current_user.is_authenticated:
+        raise ApiError(401, "authentication required: log in or send 'Authorization: Bearer <token>'")
+    return current_user._get_current_object()
+
+
+def require(permission: str):
+    """The request's user if they hold ``permission``; 401 without a login, 403 without the permission."""
+    user = require_login()
+    if not can(user, permission):
+        raise ApiError(403, f"role {user.role!r} may not do this (needs permission {permission!r})")
+    return user
+
+
+def role_label(role: str):
+    """Localised role name."""
+    return ROLE_LABELS.get(role, role)
+
+
+# --------------------------------------------------------------------------- area scope
+
+@dataclass(frozen=True)
+class Scope:
+    """The part of the map a user may see: everything, or one area's subtree."""
+    everything: bool
+    area_id: int | None = None
+    area_code: str | None = None
+    area_level: str | None = None
+
+
+def scope_of(user) -> Scope:
+    """The scope of ``user``: an admin without an area sees everything; anyone else their area's subtree."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        raise ApiError(401, "authentication required")
+    if user.role == "admin" and user.area_id is None:
+        return Scope(everything=True)
+    if user.area is None:
+        # No area: a code no area has (codes are digits), so every area condition is false.
+        return Scope(everything=False, area_id=-1, area_code="-", area_level=None)
+    return Scope(everything=False, area_id=user.area.id, area_code=user.area.code,
+                 area_level=user.area.level)
+
+
+def current_scope() -> Scope:
+    """Scope of the request's user."""
+    return scope_of(current_user)
+
+
+def grid_clause(scope: Scope, grid_col, geom_col=None) -> ColumnElement[bool]:
+    """SQL condition: the row's grid (or, without a grid, its geometry) lies in ``scope``."""
+    if scope.everything:
+        return true()
+    grids = select(Area.id).where(Area.code.startswith(scope.area_code, autoescape=True))
+    if scope.area_level == "micro_grid" and geom_col is not None:
+        area_geom = select(Area.geom).where(Area.id == scope.area_id).scalar_subquery()
+        return func.ST_Intersects(geom_col, area_geom)
+    clause = grid_col.in_(grids)
+    if geom_col is not None:
+        area_geom = select(Area.geom).where(Area.id == scope.area_id).scalar_subquery()
+        clause = or_(clause, and_(grid_col.is_(None), func.ST_Intersects(geom_col, area_geom)))
+    return clause
+
+
+def area_clause(scope: Scope, code_col) -> ColumnElement[bool]:
+    """SQL condition on an area code: inside the user's subtree, or one of its ancestors."""
+    if scope.everything:
+        return true()
+    return or_(code_col.startswith(scope.area_code, autoescape=True),
+               literal(scope.area_code).startswith(code_col))
+
+
+def in_scope_code(scope: Scope, code: str | None) -> bool:
+    """Whether an area code lies in the user's subtree (Python side, for single rows)."""
+    return scope.everything or (code is not None and code.startswith(scope.area_code or "-"))
+
+
+# --------------------------------------------------------------------------- personal data
+
+def reads_personal(user) -> bool:
+    """Whether ``user``'s role may ever read household files (within their area).
+
+    Staff read personal data only when their area is a community or below: a street's staff
+    see counts, as leaders do.
+    """
+    if not can(user, "personal.read"):
+        return False
+    if user.role == "staff":
+        return user.area is not None and user.area.level in ("community", "grid", "micro_grid")
+    return True
+
+
+def personal_clause(user, grid_col) -> ColumnElement[bool]:
+    """SQL condition: ``user`` may read personal rows whose grid is ``grid_col``.
+
+    Admins: their scope (everything without an area). Staff: grids of their community.
+    Grid workers: the grids they are assigned to (``grid_workers``) and the grid of their area.
+    """
+    if not reads_personal(user):
+        return false()
+    if user.role in ("admin", "staff"):
+        return grid_clause(scope_of(user), grid_col)
+    assigned = select(grid_workers.c.area_id).where(grid_workers.c.user_id == user.id)
+    clauses = [grid_col.in_(assigned)]
+    if user.area is not None and user.area.level in ("grid", "micro_grid"):
+        own = select(Area.id).where(Area.code == user.area.code[:15])
+        clauses.append(grid_col.in_(own))
+    return or_(*clauses)
+
+
+def counts_clause(user, grid_col) -> ColumnElement[bool]:
+    """SQL condition for aggregate (count-only) reads: the user's whole area."""
+    return grid_clause(scope_of(user), grid_col)
+
+
+def suppress(count: int | None, k: int = SMALL_COUNT) -> int | None:
+    """A count fit to publish: ``None`` when 0 < count < k, else the count itself.
+
+    Zero is shown (it identifies nobody); 1..k-1 would single people out, so the cell is blanked
+    and shown as "<k" (see :func:`suppressed_label`). Every aggregate over people that reaches a
+    reader without access to the files goes through this: per building, grid, heat cell, team.
+    """
+    if count is None:
+        return None
+    count = int(count)
+    return None if 0 < count < k else count
+
+
+def suppressed_label(count: int | None, k: int = SMALL_COUNT) -> str:
+    """The text for a suppressed count: the number, or "<5"."""
+    value = suppress(count, k)
+    return f"<{k}" if value is None else str(value)

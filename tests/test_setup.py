@@ -1,0 +1,274 @@
+"""The set-up itself, run as a new user runs it (issue 12): scripts/db.sh and `make stop` in a fresh
+`git clone` inside a private (0700) temporary directory whose path has a space and Chinese
+characters, on a port of its own, with this run's virtualenv (VENV) and no DATABASE_URL.
+
+The clone gets this working tree's Makefile and scripts/, so what is tested is the set-up about to
+be committed. Every cluster made here is stopped and deleted, and the directory removed, also when
+a test fails. About half a minute; `make test` runs it.
+"""
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IS_ROOT = os.geteuid() == 0
+PGBINS = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not PGBINS, reason="no PostgreSQL binaries (/usr/lib/postgresql/*/bin)"),
+    pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(),
+                       reason="needs git and a git checkout to clone"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _transaction():
+    """These tests need no application database: the conftest's per-test transaction is not used."""
+    yield
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return not Path(f"/tmp/.s.PGSQL.{port}").exists()
+
+
+def _free_ports(count: int) -> list[int]:
+    """Ports for the clones: WUWEI_SETUP_TEST_PGPORT and the next ones, else free ones from 55460."""
+    if os.environ.get("WUWEI_SETUP_TEST_PGPORT"):
+        first = int(os.environ["WUWEI_SETUP_TEST_PGPORT"])
+        return list(range(first, first + count))
+    taken = {os.environ.get("PGPORT", "55432")}
+    ports = [p for p in range(55460, 55560) if str(p) not in taken and _port_free(p)]
+    assert len(ports) >= count, "no free ports in 55460-55559"
+    return ports[:count]
+
+
+class Checkout:
+    """A fresh clone and the commands a user types in it."""
+
+    def __init__(self, path: Path, port: int):
+        self.path, self.port = path, port
+
+    def env(self, **extra) -> dict:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("PG", "WUWEI_", "MAKE")) and k not in ("DATABASE_URL", "SECRET_KEY", "MFLAGS")}
+        env.update(PGPORT=str(self.port), VENV=sys.prefix, LC_ALL="C.UTF-8")
+        env.update(extra)
+        return env
+
+    def run(self, *cmd, **extra) -> subprocess.CompletedProcess:
+        return subprocess.run(list(cmd), cwd=self.path, env=self.env(**extra), capture_output=True,
+                              text=True, timeout=300)
+
+    def db(self, *args, **extra) -> subprocess.CompletedProcess:
+        return self.run("bash", "scripts/db.sh", *args, **extra)
+
+    def start(self) -> subprocess.CompletedProcess:
+        out = self.db("start")
+        assert out.returncode == 0, out.stdout + out.stderr
+        return out
+
+    @property
+    def home(self) -> Path:
+        return Path((self.path / "var" / "pg.path").read_text().strip())
+
+    def postmaster_pid(self) -> int | None:
+        try:
+            return int((self.home / "data" / "postmaster.pid").read_text().split()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+
+    def connect(self, dbname="wuwei"):
+        return psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=dbname,
+                                connect_timeout=5)
+
+    def query(self, sql: str):
+        conn = self.connect()
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall() if cur.description else None
+        finally:
+            conn.close()
+
+    def cleanup(self) -> None:
+        """Stop and delete this clone's cluster, by the script and, should that fail, by hand."""
+        pg_path = self.path / "var" / "pg.path"
+        home = Path(pg_path.read_text().strip()) if pg_path.exists() else None
+        self.db("destroy")
+        if home is not None and (home / "data").exists():
+            pg_ctl = [str(PGBINS[-1]), "-D", str(home / "data"), "-m", "immediate", "stop"]
+            if IS_ROOT:
+                pg_ctl = ["runuser", "-u", "postgres", "--", *pg_ctl]
+            subprocess.run(pg_ctl, cwd="/", capture_output=True, timeout=60)
+            shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def workdir():
+    tmp = Path(tempfile.mkdtemp(prefix="wuwei setup 五微 "))  # mode 0700, like ~root or mktemp -d
+    made: list[Checkout] = []
+
+    def clone(name: str, port: int) -> Checkout:
+        path = tmp / name
+        subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(path)],
+                       check=True, capture_output=True, timeout=300)
+        shutil.copy2(ROOT / "Makefile", path / "Makefile")
+        shutil.copytree(ROOT / "scripts", path / "scripts", dirs_exist_ok=True)
+        made.append(Checkout(path, port))
+        return made[-1]
+
+    try:
+        yield clone
+    finally:
+        for checkout in made:
+            checkout.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def ports():
+    return _free_ports(3)
+
+
+@pytest.fixture(scope="module")
+def checkout(workdir, ports):
+    return workdir("检出 one", ports[0])
+
+
+def _last_line_only(out: subprocess.CompletedProcess) -> str:
+    """A failed set-up: non-zero, and one line on standard error saying what to do."""
+    assert out.returncode != 0, out.stdout
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("db: ")
+    return lines[0]
+
+
+def test_first_start_creates_migrates_and_keeps_postgres_on_reachable_paths(checkout):
+    out = checkout.start()
+    assert "creating a PostGIS cluster" in out.stdout
+    assert f"PostGIS started on 127.0.0.1:{checkout.port}" in out.stdout
+    home = checkout.home
+    if IS_ROOT:
+        # The clone is private: postgres cannot reach it, so the cluster lives elsewhere ...
+        assert subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(checkout.path / "var")],
+                              cwd="/").returncode != 0
+        assert checkout.path not in home.parents
+        assert home.stat().st_uid == pwd.getpwnam("postgres").pw_uid
+        assert home.stat().st_mode & 0o777 == 0o700
+        # ... where postgres can reach it, and the server was given the real path, not var/pg.
+        assert subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(home / "data")],
+                              cwd="/").returncode == 0
+    else:
+        assert home == (checkout.path / "var" / "pg").resolve()
+    assert checkout.query("SHOW data_directory") == [(str(home / "data"),)]
+    assert checkout.query("SHOW unix_socket_directories")[0][0].strip('"') == str(home / "run")
+    assert checkout.query("SELECT count(*) FROM alembic_version")[0][0] >= 1
+    assert checkout.query("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'") == [(1,)]
+    checkout.query("CREATE TABLE setup_probe (x int); INSERT INTO setup_probe VALUES (42)")
+
+
+def test_second_start_reuses_the_running_cluster(checkout):
+    checkout.start()
+    pid = checkout.postmaster_pid()
+    out = checkout.start()
+    assert "creating" not in out.stdout and "started" not in out.stdout
+    assert f"running on 127.0.0.1:{checkout.port}" in out.stdout
+    assert checkout.postmaster_pid() == pid
+    assert checkout.query("SELECT x FROM setup_probe") == [(42,)]
+
+
+def test_make_stop_stops_it_and_the_next_start_reuses_the_cluster(checkout):
+    checkout.start()
+    out = checkout.run("make", "-s", "stop")
+    assert out.returncode == 0 and "db: stopped" in out.stdout, out.stdout + out.stderr
+    with pytest.raises(psycopg2.OperationalError):
+        checkout.connect()
+    assert checkout.postmaster_pid() is None
+    again = checkout.run("make", "-s", "stop")
+    assert again.returncode == 0 and "not running" in again.stdout
+    out = checkout.start()
+    assert "creating" not in out.stdout and "PostGIS started" in out.stdout
+    assert checkout.query("SELECT x FROM setup_probe") == [(42,)]
+
+
+def test_a_crashed_server_is_started_again(checkout):
+    checkout.start()
+    pid = checkout.postmaster_pid()
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(100):  # gone (or a zombie nobody reaps): it no longer works in the data directory
+        try:
+            os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            break
+        time.sleep(0.1)
+    assert (checkout.home / "data" / "postmaster.pid").exists()
+    out = checkout.start()
+    assert "stale postmaster.pid" in out.stdout and "PostGIS started" in out.stdout
+    assert checkout.query("SELECT x FROM setup_probe") == [(42,)]
+
+
+def test_a_postmaster_pid_naming_another_live_process_is_neither_trusted_nor_signalled(checkout):
+    checkout.start()
+    checkout.run("make", "-s", "stop")
+    other = subprocess.Popen(["sleep", "120"])
+    try:
+        pidfile = checkout.home / "data" / "postmaster.pid"
+        pidfile.write_text(f"{other.pid}\n{checkout.home / 'data'}\n0\n{checkout.port}\n")
+        if IS_ROOT:
+            pg = pwd.getpwnam("postgres")
+            os.chown(pidfile, pg.pw_uid, pg.pw_gid)
+        out = checkout.run("make", "-s", "stop")
+        assert out.returncode == 0 and "not running" in out.stdout
+        assert other.poll() is None
+        out = checkout.start()
+        assert "stale postmaster.pid" in out.stdout and "PostGIS started" in out.stdout
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_clear_one_line_failures(checkout, ports):
+    checkout.start()
+    line = _last_line_only(checkout.db("start", PGPORT=str(ports[2])))
+    assert f"already runs on port {checkout.port}" in line
+    checkout.run("make", "-s", "stop")
+    assert "not a port number" in _last_line_only(checkout.db("start", PGPORT="55x"))
+    with socket.socket() as busy:  # a port held by another program
+        busy.bind(("127.0.0.1", ports[2]))
+        busy.listen()
+        line = _last_line_only(checkout.db("start", PGPORT=str(ports[2])))
+        assert f"another program already listens on 127.0.0.1:{ports[2]}" in line and "PGPORT=" in line
+    line = _last_line_only(checkout.db("start", WUWEI_VAR=str(checkout.path / "Makefile" / "var")))
+    assert line.startswith("db: cannot create")
+
+
+def test_a_second_checkout_beside_the_first_has_its_own_cluster(workdir, checkout, ports):
+    checkout.start()
+    pid = checkout.postmaster_pid()
+    second = workdir("检出 two", ports[1])
+    out = second.db("start")
+    assert out.returncode == 0 and "creating a PostGIS cluster" in out.stdout, out.stdout + out.stderr
+    assert second.home != checkout.home
+    assert second.query("SELECT count(*) FROM pg_tables WHERE tablename = 'setup_probe'") == [(0,)]
+    assert second.run("make", "-s", "stop").returncode == 0
+    assert checkout.postmaster_pid() == pid
+    assert checkout.query("SELECT x FROM setup_probe") == [(42,)]
