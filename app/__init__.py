@@ -24,7 +24,6 @@ FEATURES = [
     "app.volunteers",
     "app.wishes",
     "app.patrols",
-    "app.api",
     "app.transfer",
     "app.tiles",
     "app.ogcapi",

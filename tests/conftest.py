@@ -25,6 +25,9 @@ def database_url(suffix: str) -> str:
     """URL of a scratch database beside the application's (``wuwei_test``, ``wuwei_e2e`` …)."""
     url = make_url(BASE_URL)
     name = os.environ.get("WUWEI_TEST_DB", f"{url.database}_test")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")       # pytest -n N: a database per worker
+    if worker:
+        name = f"{name}_{worker}"
     if suffix != "test":
         name = f"{name}_{suffix}"
     return url.set(database=name).render_as_string(hide_password=False)

@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import func, select, text
 
-from app.api.layers import LAYERS
+from app.basemap.layers import LAYERS
 from app.auth.services import create_user
 from app.core.extensions import db
 
@@ -58,7 +58,7 @@ def fc(client, layer, headers, query="limit=10000"):
 
 
 def table_count(layer_name: str) -> int:
-    from app.api.services import base_conditions, table_of
+    from app.basemap.services import base_conditions, table_of
     layer = LAYERS[layer_name]
     q = select(func.count()).select_from(table_of(layer)).where(*base_conditions(layer))
     return db.session.scalar(q)

@@ -186,7 +186,7 @@ ODD_REQUESTS = [
     ("POST", "/api/v1/chargers", b"\xff\xfe\x00", 400),
     ("POST", "/api/v1/chargers", "null", 400),
     ("POST", "/api/v1/chargers", {"type": "Feature", "geometry": CHARGER["geometry"],
-                                  "properties": {"ports": 4, "status": "planned", "name": "a\u0000b"}}, 422),
+                                  "properties": {"ports": 4, "status": "planned", "name": "a\u0000b"}}, 400),
     ("POST", "/api/v1/chargers", {"type": "Feature", "geometry": CHARGER["geometry"],
                                   "properties": {"ports": 4, "status": "planned", "compound_id": 2**40}}, 422),
     ("POST", "/api/v1/chargers", {"type": "Feature", "geometry": CHARGER["geometry"],

@@ -120,8 +120,9 @@ class Checkout:
             shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def workdir():
+    """A private (0700) temporary directory with a space and Chinese characters; clones made in it."""
     tmp = Path(tempfile.mkdtemp(prefix="wuwei setup 五微 "))  # mode 0700, like ~root or mktemp -d
     made: list[Checkout] = []
 
@@ -142,18 +143,8 @@ def workdir():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def ports():
-    return _free_ports(3)
-
-
-@pytest.fixture(scope="module")
-def checkout(workdir, ports):
-    return workdir("检出 one", ports[0])
-
-
-def _last_line_only(out: subprocess.CompletedProcess) -> str:
-    """A failed set-up: non-zero, and one line on standard error saying what to do."""
+def _one_line_failure(out: subprocess.CompletedProcess) -> str:
+    """A failed set-up: non-zero, and one line on standard error saying what failed and what to do."""
     assert out.returncode != 0, out.stdout
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
@@ -161,7 +152,7 @@ def _last_line_only(out: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def test_first_start_creates_migrates_and_keeps_postgres_on_reachable_paths(checkout):
+def _first_start_creates_and_migrates(checkout: Checkout) -> None:
     out = checkout.start()
     assert "creating a PostGIS cluster" in out.stdout
     assert f"PostGIS started on 127.0.0.1:{checkout.port}" in out.stdout
@@ -173,44 +164,41 @@ def test_first_start_creates_migrates_and_keeps_postgres_on_reachable_paths(chec
         assert checkout.path not in home.parents
         assert home.stat().st_uid == pwd.getpwnam("postgres").pw_uid
         assert home.stat().st_mode & 0o777 == 0o700
-        # ... where postgres can reach it, and the server was given the real path, not var/pg.
+        # ... where postgres can reach it; the server was given that real path, not var/pg.
         assert subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(home / "data")],
                               cwd="/").returncode == 0
     else:
         assert home == (checkout.path / "var" / "pg").resolve()
     assert checkout.query("SHOW data_directory") == [(str(home / "data"),)]
     assert checkout.query("SHOW unix_socket_directories")[0][0].strip('"') == str(home / "run")
-    assert checkout.query("SELECT count(*) FROM alembic_version")[0][0] >= 1
+    assert checkout.query("SELECT count(*) FROM alembic_version")[0][0] >= 1, "not migrated"
     assert checkout.query("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'") == [(1,)]
     checkout.query("CREATE TABLE setup_probe (x int); INSERT INTO setup_probe VALUES (42)")
 
 
-def test_second_start_reuses_the_running_cluster(checkout):
-    checkout.start()
+def _second_start_reuses_the_running_cluster(checkout: Checkout) -> None:
     pid = checkout.postmaster_pid()
     out = checkout.start()
-    assert "creating" not in out.stdout and "started" not in out.stdout
+    assert "creating" not in out.stdout and "started" not in out.stdout, out.stdout
     assert f"running on 127.0.0.1:{checkout.port}" in out.stdout
     assert checkout.postmaster_pid() == pid
     assert checkout.query("SELECT x FROM setup_probe") == [(42,)]
 
 
-def test_make_stop_stops_it_and_the_next_start_reuses_the_cluster(checkout):
-    checkout.start()
+def _make_stop_stops_it_and_a_start_reuses_the_cluster(checkout: Checkout) -> None:
     out = checkout.run("make", "-s", "stop")
     assert out.returncode == 0 and "db: stopped" in out.stdout, out.stdout + out.stderr
     with pytest.raises(psycopg2.OperationalError):
         checkout.connect()
     assert checkout.postmaster_pid() is None
     again = checkout.run("make", "-s", "stop")
-    assert again.returncode == 0 and "not running" in again.stdout
+    assert again.returncode == 0 and "not running" in again.stdout, again.stdout + again.stderr
     out = checkout.start()
-    assert "creating" not in out.stdout and "PostGIS started" in out.stdout
+    assert "creating" not in out.stdout and "PostGIS started" in out.stdout, out.stdout
     assert checkout.query("SELECT x FROM setup_probe") == [(42,)]
 
 
-def test_a_crashed_server_is_started_again(checkout):
-    checkout.start()
+def _a_crashed_server_is_started_again(checkout: Checkout) -> None:
     pid = checkout.postmaster_pid()
     os.kill(pid, signal.SIGKILL)
     for _ in range(100):  # gone (or a zombie nobody reaps): it no longer works in the data directory
@@ -221,12 +209,11 @@ def test_a_crashed_server_is_started_again(checkout):
         time.sleep(0.1)
     assert (checkout.home / "data" / "postmaster.pid").exists()
     out = checkout.start()
-    assert "stale postmaster.pid" in out.stdout and "PostGIS started" in out.stdout
+    assert "stale postmaster.pid" in out.stdout and "PostGIS started" in out.stdout, out.stdout
     assert checkout.query("SELECT x FROM setup_probe") == [(42,)]
 
 
-def test_a_postmaster_pid_naming_another_live_process_is_neither_trusted_nor_signalled(checkout):
-    checkout.start()
+def _a_pid_file_naming_another_live_process_is_neither_trusted_nor_signalled(checkout: Checkout) -> None:
     checkout.run("make", "-s", "stop")
     other = subprocess.Popen(["sleep", "120"])
     try:
@@ -236,39 +223,50 @@ def test_a_postmaster_pid_naming_another_live_process_is_neither_trusted_nor_sig
             pg = pwd.getpwnam("postgres")
             os.chown(pidfile, pg.pw_uid, pg.pw_gid)
         out = checkout.run("make", "-s", "stop")
-        assert out.returncode == 0 and "not running" in out.stdout
+        assert out.returncode == 0 and "not running" in out.stdout, out.stdout + out.stderr
         assert other.poll() is None
         out = checkout.start()
-        assert "stale postmaster.pid" in out.stdout and "PostGIS started" in out.stdout
+        assert "stale postmaster.pid" in out.stdout and "PostGIS started" in out.stdout, out.stdout
         assert other.poll() is None
     finally:
         other.kill()
         other.wait()
 
 
-def test_clear_one_line_failures(checkout, ports):
-    checkout.start()
-    line = _last_line_only(checkout.db("start", PGPORT=str(ports[2])))
+def _failures_say_what_to_do_in_one_line(checkout: Checkout, spare_port: int) -> None:
+    line = _one_line_failure(checkout.db("start", PGPORT=str(spare_port)))
     assert f"already runs on port {checkout.port}" in line
     checkout.run("make", "-s", "stop")
-    assert "not a port number" in _last_line_only(checkout.db("start", PGPORT="55x"))
+    assert "not a port number" in _one_line_failure(checkout.db("start", PGPORT="55x"))
     with socket.socket() as busy:  # a port held by another program
-        busy.bind(("127.0.0.1", ports[2]))
+        busy.bind(("127.0.0.1", spare_port))
         busy.listen()
-        line = _last_line_only(checkout.db("start", PGPORT=str(ports[2])))
-        assert f"another program already listens on 127.0.0.1:{ports[2]}" in line and "PGPORT=" in line
-    line = _last_line_only(checkout.db("start", WUWEI_VAR=str(checkout.path / "Makefile" / "var")))
+        line = _one_line_failure(checkout.db("start", PGPORT=str(spare_port)))
+        assert f"another program already listens on 127.0.0.1:{spare_port}" in line and "PGPORT=" in line
+    line = _one_line_failure(checkout.db("start", WUWEI_VAR=str(checkout.path / "Makefile" / "var")))
     assert line.startswith("db: cannot create")
 
 
-def test_a_second_checkout_beside_the_first_has_its_own_cluster(workdir, checkout, ports):
-    checkout.start()
-    pid = checkout.postmaster_pid()
-    second = workdir("检出 two", ports[1])
+def _a_second_checkout_beside_the_first_has_its_own_cluster(first: Checkout, second: Checkout) -> None:
+    first.start()
+    pid = first.postmaster_pid()
     out = second.db("start")
     assert out.returncode == 0 and "creating a PostGIS cluster" in out.stdout, out.stdout + out.stderr
-    assert second.home != checkout.home
+    assert second.home != first.home
     assert second.query("SELECT count(*) FROM pg_tables WHERE tablename = 'setup_probe'") == [(0,)]
     assert second.run("make", "-s", "stop").returncode == 0
-    assert checkout.postmaster_pid() == pid
-    assert checkout.query("SELECT x FROM setup_probe") == [(42,)]
+    assert first.postmaster_pid() == pid
+    assert first.query("SELECT x FROM setup_probe") == [(42,)]
+
+
+def test_setup_in_a_fresh_clone_in_a_private_directory(workdir):
+    """One test, steps in order (pytest-xdist must not spread them over workers)."""
+    port, second_port, spare_port = _free_ports(3)
+    checkout = workdir("检出 one", port)
+    _first_start_creates_and_migrates(checkout)
+    _second_start_reuses_the_running_cluster(checkout)
+    _make_stop_stops_it_and_a_start_reuses_the_cluster(checkout)
+    _a_crashed_server_is_started_again(checkout)
+    _a_pid_file_naming_another_live_process_is_neither_trusted_nor_signalled(checkout)
+    _failures_say_what_to_do_in_one_line(checkout, spare_port)
+    _a_second_checkout_beside_the_first_has_its_own_cluster(checkout, workdir("检出 two", second_port))

@@ -174,8 +174,8 @@ def test_tilejson_bounds_follow_the_users_area(client, auth, demo):
 
 
 def test_a_feature_can_register_its_own_tile_source(client, auth, demo):
-    from app.api.services import layer_conditions, table_of
-    from app.api.layers import get_layer
+    from app.basemap.services import layer_conditions, table_of
+    from app.basemap.layers import get_layer
 
     def rows(scope, envelope, z):
         t = table_of(get_layer("chargers"))

@@ -3,8 +3,8 @@ from app.areas import models  # noqa: F401
 
 
 def init_app(app) -> None:
-    """Areas are served through the generic layer API (``app.api``); grid workers by ``app.areas.api``."""
+    """Areas are served through the generic layer API (``app.basemap``); grid workers by ``app.areas.api``."""
     from app.areas import api
     from app.core.extensions import csrf
-    csrf.exempt(api.bp)  # checked in app.api.views._protect for cookie sessions only
+    csrf.exempt(api.bp)  # checked in app.basemap.api._protect for cookie sessions only
     app.register_blueprint(api.bp)

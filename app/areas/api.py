@@ -5,8 +5,8 @@ list of grid workers in one request; the change is audited.
 """
 from flask import Blueprint, jsonify
 
-from app.api.openapi import ERROR, register_paths
-from app.api.views import _protect, json_body
+from app.web.openapi import ERROR, register_paths
+from app.web.api import check_csrf as _protect, json_body
 from app.areas import services
 from app.auth.access import current_scope, require_login, require_role
 

@@ -3,4 +3,7 @@ from app.basemap import models  # noqa: F401
 
 
 def init_app(app) -> None:
-    """Layers are served by the generic layer API and pages in ``app.api`` / ``app.mappage``."""
+    """The layer API ``/api/v1/<layer>`` (pages are ``app.mappage``)."""
+    from app.basemap import api, openapi
+    app.register_blueprint(api.bp)
+    openapi.register_layer_paths()

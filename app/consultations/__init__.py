@@ -6,7 +6,7 @@ def init_app(app) -> None:
     """Register the pages, the API and the navigation entry."""
     from flask_babel import lazy_gettext as _l
 
-    from app.api.openapi import register_paths
+    from app.web.openapi import register_paths
     from app.consultations import api, views
     from app.core.extensions import csrf
     from app.core.registry import register_nav

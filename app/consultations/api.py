@@ -4,7 +4,7 @@ import datetime as dt
 from flask import Blueprint, current_app, request
 from flask_login import current_user
 
-from app.api.views import json_body
+from app.web.api import json_body
 from app.auth.access import current_scope, require_login, require_role
 from app.auth.services import via_bearer
 from app.consultations import services

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from app.api.services import like_escape
+from app.core.sql import like_escape
 from app.core.extensions import db
 from app.core.sql import StatementCache, param
 from gis.heat import SUPPRESS_BELOW

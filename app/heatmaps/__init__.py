@@ -54,7 +54,7 @@ def _paths() -> dict:
 
 def init_app(app) -> None:
     """Register the page, the API, the nav link, the map overlay and the OpenAPI paths."""
-    from app.api.openapi import register_paths
+    from app.web.openapi import register_paths
     from app.heatmaps import views
     from app.heatmaps.sources import HEAT_ROLES
     from app.core.registry import Overlay, register_overlay

@@ -6,7 +6,7 @@ import datetime as dt
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_login import current_user
 
-from app.api.views import geojson_response, int_arg, json_body
+from app.web.api import geojson_response, int_arg, json_body
 from app.auth.access import require_login
 from app.auth.services import via_bearer
 from app.core.errors import ApiError
@@ -18,7 +18,7 @@ bp = Blueprint("households_api", __name__, url_prefix="/api/v1")
 
 
 def protect(blueprint: Blueprint) -> None:
-    """Cookie-session writes need X-CSRFToken; bearer-token clients do not (as in app.api.views)."""
+    """Cookie-session writes need X-CSRFToken; bearer-token clients do not (as in app.basemap.api)."""
     @blueprint.before_request
     def _protect():
         if request.method not in ("GET", "HEAD", "OPTIONS") and not via_bearer() \

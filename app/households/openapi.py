@@ -1,5 +1,5 @@
 """OpenAPI path items for the households, wishes and volunteers endpoints."""
-from app.api.openapi import ERROR, register_paths
+from app.web.openapi import ERROR, register_paths
 
 
 def op(summary: str, tag: str, params=(), body: str | None = None, ok: str = "200", public: bool = False,

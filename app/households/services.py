@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, literal_column, or_, select, text
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from app.api.fields import Field, FieldError, parse_fields
+from app.basemap.fields import Field, FieldError, parse_fields
 from app.audit.services import record, snapshot
 from app.auth.models import User
 from app.basemap.models import Building

@@ -6,7 +6,7 @@ def init_app(app) -> None:
     """Register the pages, the API, the map overlay, the navigation entry and the demo step."""
     from flask_babel import lazy_gettext as _l
 
-    from app.api.openapi import register_paths
+    from app.web.openapi import register_paths
     from app.core.extensions import csrf
     from app.incidents import api, views
     from app.incidents.models import OPEN_STATES

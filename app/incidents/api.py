@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, request, send_file, url_for
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.api.views import geojson_response, int_arg, json_body
+from app.web.api import geojson_response, int_arg, json_body
 from app.auth.access import current_scope, require_login, require_role
 from app.auth.services import via_bearer
 from app.core.errors import ApiError

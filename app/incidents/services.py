@@ -14,7 +14,7 @@ from sqlalchemy import (JSON, Float, and_, case, cast, func, insert, literal, li
                         true)
 from sqlalchemy.orm import aliased
 
-from app.api.services import like_escape
+from app.core.sql import like_escape
 from app.areas.models import Area, grid_workers
 from app.audit.services import record, snapshot
 from app.auth.access import Scope, grid_clause

@@ -6,7 +6,7 @@ localised labels, and the colours that the legend explains.
 """
 from flask import url_for
 
-from app.api.layers import LAYERS, Layer
+from app.basemap.layers import LAYERS, Layer
 from app.mappage.labels import FIELD_LABELS, VALUE_LABELS, field_label, value_labels
 from app.auth import policy
 from app.core.registry import OVERLAYS, Overlay

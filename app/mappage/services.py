@@ -1,6 +1,6 @@
 """Read-only queries behind the map and list pages; the rows come from the layer API's services.
 
-Everything is scoped like the API (``app.api.services.list_features``), so a page
+Everything is scoped like the API (``app.basemap.services.list_features``), so a page
 never shows what ``/api/v1`` would refuse.
 """
 import json
@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
-from app.api import services as api
-from app.api.layers import LAYERS, Layer
+from app.basemap import services as api
+from app.basemap.layers import LAYERS, Layer
 from app.auth.access import Scope, in_scope_code
 from app.core.extensions import db
 

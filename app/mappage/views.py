@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, render_template, request, st
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.api.layers import LAYERS, Layer
+from app.basemap.layers import LAYERS, Layer
 from app.auth.access import current_scope
 from app.core.errors import ApiError
 from app.mappage import catalog, services

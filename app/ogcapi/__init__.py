@@ -3,7 +3,7 @@
 
 def init_app(app) -> None:
     """Register the blueprint, its OGC-style error format and its paths in the app's OpenAPI file."""
-    from app.api.openapi import register_paths
+    from app.web.openapi import register_paths
     from app.web.errors import register_formatter
     from app.ogcapi import openapi, views
     app.register_blueprint(views.bp)

@@ -1,14 +1,14 @@
 """OGC API - Features data access: the published layers as collections, their extents and items.
 
-Items come from :func:`app.api.services.list_features` (one query whose JSON PostgreSQL
-builds), restricted to the public properties of :mod:`app.api.public` and to the user's area.
+Items come from :func:`app.basemap.services.list_features` (one query whose JSON PostgreSQL
+builds), restricted to the public properties of :mod:`app.basemap.public` and to the user's area.
 """
 import datetime as dt
 
 from sqlalchemy import Date, and_, func, select, text
 
-from app.api import services as layers
-from app.api.public import PUBLIC_LAYERS, PublicLayer, get_public_layer
+from app.basemap import services as layers
+from app.basemap.public import PUBLIC_LAYERS, PublicLayer, get_public_layer
 from app.auth.access import Scope
 from app.core.extensions import db
 from app.ogcapi.params import TimeBound

@@ -6,7 +6,7 @@ def init_app(app) -> None:
     """Register the pages, the API, the tracking protocols, the CLI, the map overlays and the demo."""
     from flask_babel import lazy_gettext as _l
 
-    from app.api.openapi import register_paths
+    from app.web.openapi import register_paths
     from app.core.extensions import csrf, limiter
     from app.core.registry import Overlay, register_overlay
     from app.patrols import api, cli, demo, tracking, views

@@ -1,6 +1,6 @@
 """``/api/v1/patrols…`` and ``/api/v1/devices``: patrols, tracks, results, live map, coverage, devices.
 
-Session-cookie writes need the CSRF header (as in :mod:`app.api.views`); bearer tokens do not.
+Session-cookie writes need the CSRF header (as in :mod:`app.basemap.api`); bearer tokens do not.
 """
 import datetime as dt
 import json
@@ -8,7 +8,7 @@ import json
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_login import current_user
 
-from app.api.views import geojson_response, int_arg, json_body
+from app.web.api import geojson_response, int_arg, json_body
 from app.auth.access import current_scope, require_login
 from app.auth.services import via_bearer
 from app.core.errors import ApiError

@@ -3,7 +3,7 @@
 
 def init_app(app) -> None:
     """Register the tile endpoints and document them in the API's OpenAPI file."""
-    from app.api.openapi import register_paths
+    from app.web.openapi import register_paths
     from app.tiles import views
     app.config.setdefault("TILE_FEATURE_CAP", 5000)
     app.config.setdefault("TILE_MAX_AGE", 60)

@@ -4,7 +4,7 @@ A :class:`TileSource` knows how to select its rows for a tile: ``rows(scope, env
 returns a SQLAlchemy select with an integer ``id``, a ``geom`` in EPSG:4326 and the
 properties, already limited to the user's area and to ``geom && envelope`` (so the GiST
 index is used). :mod:`app.tiles.services` turns it into a tile. Every published layer of
-:mod:`app.api.public` is a source; other features (heat maps …) register their own with
+:mod:`app.basemap.public` is a source; other features (heat maps …) register their own with
 :func:`register_tile_source`.
 """
 from dataclasses import dataclass
@@ -12,7 +12,7 @@ from typing import Callable
 
 from sqlalchemy import Float, Integer, Text, and_, cast, func, literal_column, select
 
-from app.api.public import PUBLIC_LAYERS, PublicLayer, get_public_layer
+from app.basemap.public import PUBLIC_LAYERS, PublicLayer, get_public_layer
 from app.auth.access import Scope
 
 MAX_ZOOM = 22
@@ -46,7 +46,7 @@ def register_tile_source(source: TileSource) -> TileSource:
 
 def layer_source(public: PublicLayer) -> TileSource:
     """The tile source of a published layer: its public tile properties, in the user's area."""
-    from app.api.services import layer_conditions, table_of
+    from app.basemap.services import layer_conditions, table_of
 
     props = [p for p in public.properties if p.in_tiles]
 

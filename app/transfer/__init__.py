@@ -3,7 +3,7 @@
 ``flask --app app import LAYER FILE`` / ``export LAYER FILE`` and, for planners,
 ``GET /api/v1/<layer>/export`` and ``POST /api/v1/<layer>/import``. File formats are
 handled by :mod:`gis.fileio`; every imported row goes through the layer API's own
-parsing and validation (:func:`app.api.services.parse_feature`).
+parsing and validation (:func:`app.basemap.services.parse_feature`).
 """
 
 
@@ -13,5 +13,5 @@ def init_app(app) -> None:
     from app.transfer import cli, views
     app.cli.add_command(cli.import_cmd)
     app.cli.add_command(cli.export_cmd)
-    csrf.exempt(views.bp)  # checked in app.api.views._protect for cookie sessions only
+    csrf.exempt(views.bp)  # checked in app.basemap.api._protect for cookie sessions only
     app.register_blueprint(views.bp)

@@ -9,7 +9,7 @@ from app.core.errors import ApiError
 
 
 def _layer(name: str):
-    from app.api.layers import LAYERS, get_layer
+    from app.basemap.layers import LAYERS, get_layer
     layer = get_layer(name)
     if layer is None:
         raise click.ClickException(f"no layer {name!r}; layers: {', '.join(sorted(LAYERS))}")

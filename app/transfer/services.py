@@ -1,8 +1,8 @@
 """Layer import (all or nothing, row errors reported) and export (same scope and filters as the list)."""
 import json
 
-from app.api import services as layer_services
-from app.api.layers import Layer
+from app.basemap import services as layer_services
+from app.basemap.layers import Layer
 from app.audit.services import record
 from app.auth.access import Scope
 from app.core.errors import ApiError

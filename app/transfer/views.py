@@ -1,8 +1,10 @@
 """``GET /api/v1/<layer>/export`` and ``POST /api/v1/<layer>/import`` for planners."""
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app.api.openapi import COMMON_LIST_PARAMS, ERROR, register_paths
-from app.api.views import _layer_or_404, _protect, parse_list_args
+from app.basemap.openapi import COMMON_LIST_PARAMS
+from app.web.openapi import ERROR, register_paths
+from app.basemap.api import _layer_or_404, parse_list_args
+from app.web.api import check_csrf as _protect
 from app.auth.access import current_scope, require_login, require_role
 from app.core.errors import ApiError
 from app.web.errors import error_response

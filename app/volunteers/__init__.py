@@ -5,7 +5,7 @@ from app.volunteers import models  # noqa: F401
 
 
 def init_app(app) -> None:
-    from app.api.openapi import register_paths
+    from app.web.openapi import register_paths
     from app.households.openapi import BOOL, DATE, DT, INT, STR, obj, op, path_id
     from app.core.registry import register_nav
     from app.volunteers import api, views

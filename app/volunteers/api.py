@@ -4,7 +4,7 @@ import datetime as dt
 
 from flask import Blueprint, jsonify, request
 
-from app.api.views import int_arg, json_body
+from app.web.api import int_arg, json_body
 from app.core.errors import ApiError
 from app.households.api import date_arg, protect, user
 from app.volunteers import services as vs

@@ -9,7 +9,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from app.api.fields import Field, parse_fields
+from app.basemap.fields import Field, parse_fields
 from app.areas.models import Area
 from app.basemap.models import Building
 from app.audit.services import record, snapshot

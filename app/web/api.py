@@ -120,6 +120,20 @@ def query_args() -> dict:
     return request.args
 
 
+def int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    """An integer query parameter within [lo, hi], or 400 (for pages; API views declare a ``query`` model)."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer", {name: "not an integer"}) from None
+    if not lo <= value <= hi:
+        raise ApiError(400, f"{name} must be between {lo} and {hi}", {name: "out of range"})
+    return value
+
+
 def _fields(e: ValidationError) -> dict[str, str]:
     out = {}
     for err in e.errors(include_url=False):

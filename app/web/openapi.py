@@ -48,6 +48,7 @@ spec = SpecTree(
 )
 
 bp = Blueprint("openapi", __name__)
+ERROR = {"$ref": "#/components/responses/Error"}   # transitional: hand-written path items refer to it
 _extra_paths: list[dict] = []
 _extra_schemas: dict = {}
 

@@ -6,7 +6,7 @@ from app.wishes import models  # noqa: F401
 
 def init_app(app) -> None:
     from app.households.openapi import INT, STR, obj, op, path_id
-    from app.api.openapi import register_paths
+    from app.web.openapi import register_paths
     from app.core.registry import Overlay, register_overlay
     from app.core.registry import register_nav
     from app.wishes import api, views

@@ -1,7 +1,7 @@
 """``/api/v1/wishes``: post, claim, fulfil, withdraw; ``/api/v1/wishes/wall`` is public."""
 from flask import Blueprint, jsonify, request, url_for
 
-from app.api.views import geojson_response, int_arg, json_body
+from app.web.api import geojson_response, int_arg, json_body
 from app.core.extensions import limiter
 from app.households.api import bbox_arg, code_arg, protect, user
 from app.wishes import services as ws

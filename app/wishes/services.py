@@ -12,7 +12,7 @@ import uuid
 from flask import current_app
 from sqlalchemy import func, select
 
-from app.api.fields import Field, parse_fields
+from app.basemap.fields import Field, parse_fields
 from app.areas.models import Area
 from app.audit.services import record, snapshot
 from app.basemap.models import Building

@@ -1,63 +1,21 @@
 """``/api/v1/<layer>``: GeoJSON collections of the map layers, with CRUD for editors.
 
-Views parse and authorise; :mod:`app.api.services` does the work in SQL.
+Views parse and authorise; :mod:`app.basemap.services` does the work in SQL.
 """
 import json
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import request, url_for
 from flask_login import current_user
 
-from app.api import services
-from app.api.layers import LAYERS, Layer, get_layer
+from app.basemap import services
+from app.basemap.layers import LAYERS, Layer, get_layer
 from app.auth.access import current_scope, require_login, require_role
-from app.auth.services import via_bearer
 from app.core.errors import ApiError
-from app.core.extensions import csrf
+from app.web.api import GEOJSON, ApiBlueprint, geojson_response, int_arg, json_body
 from gis.geometry import GeometryError, parse_bbox
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-GEOJSON = "application/geo+json"
+bp = ApiBlueprint("api", __name__, tag="layers")
 COMMON_PARAMS = {"bbox", "limit", "offset", "sort", "q", "area", "community", "grid", "_", "lang"}
-
-
-@bp.before_request
-def _protect():
-    """Session-cookie writes need the CSRF token (header X-CSRFToken); bearer-token clients do not."""
-    if request.method not in ("GET", "HEAD", "OPTIONS") and not via_bearer() \
-            and current_app.config.get("WTF_CSRF_ENABLED", True):
-        csrf.protect()
-
-
-def geojson_response(body: str, status: int = 200) -> Response:
-    """A JSON text response typed as GeoJSON."""
-    return Response(body, status=status, mimetype=GEOJSON)
-
-
-def json_body():
-    """The request's JSON object: 415 for other content types, 400 when malformed."""
-    ctype = (request.mimetype or "").lower()
-    if ctype not in ("application/json", GEOJSON):
-        raise ApiError(415, f"send JSON (Content-Type: application/json or {GEOJSON}), not {ctype or 'nothing'}")
-    try:
-        return json.loads(request.get_data(cache=False) or b"")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ApiError(400, f"malformed JSON: {e}") from None
-    except RecursionError:
-        raise ApiError(400, "malformed JSON: nested too deeply") from None
-
-
-def int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    """An integer query parameter within [lo, hi], or 400."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be an integer", {name: "not an integer"}) from None
-    if not lo <= value <= hi:
-        raise ApiError(400, f"{name} must be between {lo} and {hi}", {name: "out of range"})
-    return value
 
 
 def _layer_or_404(name: str) -> Layer:

@@ -9,7 +9,7 @@ from typing import Callable
 
 from flask_babel import lazy_gettext as _l
 
-from app.api.fields import Field
+from app.basemap.fields import Field
 from app.basemap.models import (ALLIANCE_STANDINGS, BIKE_ZONE_KINDS, BIKE_ZONE_STATUSES,
                                 CHARGER_STATUSES)
 from app.areas.models import LEVELS

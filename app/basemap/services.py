@@ -10,22 +10,18 @@ from geoalchemy2.shape import from_shape
 from sqlalchemy import JSON, Table, Text, and_, cast, delete, func, insert, literal, literal_column, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError
 
-from app.api.fields import parse_fields
-from app.api.layers import Layer
+from app.basemap.fields import parse_fields
+from app.basemap.layers import Layer
 from app.audit.services import record
 from app.auth.access import Scope, area_clause, grid_clause
 from app.core.errors import ApiError
 from app.core.extensions import db
+from app.core.sql import like_escape
 from gis.geometry import GeometryError, parse_geometry
 
 MAX_LIMIT = 10000
 MAX_ID = 2**63 - 1
 DEFAULT_LIMIT = 1000
-
-
-def like_escape(text_: str) -> str:
-    """``text_`` with LIKE wildcards and the escape character taken literally."""
-    return text_.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
 
 
 def table_of(layer: Layer) -> Table:

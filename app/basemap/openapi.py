@@ -3,7 +3,7 @@
 Layer paths are generated from the layer registry; other features add their
 paths with :func:`register_paths` in their ``init_app``.
 """
-from app.api.layers import LAYERS, Layer
+from app.basemap.layers import LAYERS, Layer
 from app.web.openapi import register_paths
 
 ERROR = {"$ref": "#/components/responses/Error"}

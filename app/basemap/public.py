@@ -4,13 +4,13 @@ Vector tiles (``/tiles``) and OGC API - Features (``/ogcapi``) publish only the 
 registered here, and of each only the properties listed here. Personal data never
 appears (DESIGN.md, Security): no names of grid workers, no notes about residents, and
 counts over people (households, residents' e-bikes) are withheld below 5 per building.
-A layer another feature adds to :data:`app.api.layers.LAYERS` is not published until
+A layer another feature adds to :data:`app.basemap.layers.LAYERS` is not published until
 that feature registers a :class:`PublicLayer` for it.
 """
 from dataclasses import dataclass, field
 from typing import Callable
 
-from app.api.layers import Layer, get_layer
+from app.basemap.layers import Layer, get_layer
 
 # Counts over people are suppressed below this (DESIGN.md: "suppressed below 5 per cell").
 MIN_PEOPLE_COUNT = 5
@@ -56,7 +56,7 @@ PUBLIC_LAYERS: dict[str, PublicLayer] = {}
 def register_public_layer(public: PublicLayer) -> PublicLayer:
     """Publish a registered layer through vector tiles and OGC API - Features."""
     if get_layer(public.name) is None:
-        raise ValueError(f"no layer {public.name!r} in app.api.layers.LAYERS")
+        raise ValueError(f"no layer {public.name!r} in app.basemap.layers.LAYERS")
     PUBLIC_LAYERS[public.name] = public
     return public
 
