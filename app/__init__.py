@@ -15,6 +15,7 @@ FEATURES = [
     "app.web",
     "app.audit",
     "app.auth",
+    "app.accounts",
     "app.areas",
     "app.basemap",
     "app.incidents",

@@ -86,64 +86,6 @@ def create_area(level: str, code: str, name: str, geom, parent_code: str | None 
     return area
 
 
-MAX_GRID_WORKERS = 50
-
-
-def _workers_view(area: Area) -> dict:
-    return {"grid": {"id": area.id, "code": area.code, "name": area.name},
-            "workers": [{"username": u.username, "display_name": u.display_name}
-                        for u in sorted(area.workers, key=lambda u: u.username)]}
-
-
-def _grid_or_404(grid_id: int) -> Area:
-    area = db.session.get(Area, grid_id) if 0 < grid_id < 2**31 else None
-    if area is None or area.level not in ("grid", "micro_grid"):
-        raise ApiError(404, f"no grid {grid_id}")
-    return area
-
-
-def grid_workers_of(scope, grid_id: int) -> dict:
-    """The workers of a grid visible to ``scope`` (404 otherwise)."""
-    from app.auth.access import in_scope_code
-    area = _grid_or_404(grid_id)
-    if not (in_scope_code(scope, area.code) or (scope.area_code and scope.area_code.startswith(area.code))):
-        raise ApiError(404, f"no grid {grid_id}")
-    return _workers_view(area)
-
-
-def assign_grid_workers(scope, grid_id: int, body) -> dict:
-    """Replace a grid's workers by usernames; they must exist and have the grid_worker role."""
-    from app.auth.access import in_scope_code
-    from app.auth.models import User
-    area = _grid_or_404(grid_id)
-    if not in_scope_code(scope, area.code):
-        raise ApiError(403, f"grid {area.code} lies outside your area")
-    if not isinstance(body, dict):
-        raise ApiError(400, 'body must be a JSON object {"usernames": [...]}')
-    unknown = set(body) - {"usernames"}
-    if unknown:
-        raise ApiError(422, f"unknown field(s): {', '.join(sorted(unknown))}",
-                       {k: "unknown field" for k in unknown})
-    names = body.get("usernames")
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ApiError(422, "usernames must be a list of strings", {"usernames": "must be a list of strings"})
-    if len(names) > MAX_GRID_WORKERS:
-        raise ApiError(422, f"at most {MAX_GRID_WORKERS} grid workers per grid", {"usernames": "too many"})
-    names = list(dict.fromkeys(n.strip() for n in names))
-    users = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_(
-        [n for n in names if n and "\x00" not in n and len(n) <= 64])))}
-    missing = [n for n in names if n not in users]
-    if missing:
-        raise ApiError(422, f"no such user(s): {', '.join(missing)}", {"usernames": "unknown user"})
-    wrong = [n for n in names if users[n].role != "grid_worker"]
-    if wrong:
-        raise ApiError(422, f"not grid workers (role grid_worker): {', '.join(wrong)}",
-                       {"usernames": "not a grid worker"})
-    set_grid_workers(area, [users[n] for n in names])
-    db.session.commit()
-    return _workers_view(area)
-
-
 def set_grid_workers(area: Area, users: list) -> None:
     """Replace the grid workers of a grid or micro-grid."""
     if area.level not in ("grid", "micro_grid"):

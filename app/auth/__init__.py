@@ -3,13 +3,12 @@ from app.auth import models  # noqa: F401
 
 
 def init_app(app) -> None:
-    """Register login views, the user loaders and the ``users``/``tokens`` commands."""
-    from app.auth import cli, views
+    """Register the user loaders and the ``users``/``tokens`` commands (pages: ``app.accounts``)."""
+    from app.auth import cli
     from app.core.extensions import login_manager
     from app.auth.services import load_user, user_from_request
 
     login_manager.user_loader(load_user)
     login_manager.request_loader(user_from_request)
-    app.register_blueprint(views.bp)
     app.cli.add_command(cli.users_cli)
     app.cli.add_command(cli.tokens_cli)

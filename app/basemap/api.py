@@ -140,12 +140,3 @@ def remove(layer_name: str, fid: int):
     require_role(*layer.edit_roles)
     services.delete_feature(layer, current_scope(), fid)
     return "", 204
-
-
-@bp.get("/me")
-def me():
-    """The current user, role and area (for clients and the map page)."""
-    require_login()
-    u = current_user
-    return {"username": u.username, "display_name": u.display_name, "role": u.role,
-            "area": {"code": u.area.code, "name": u.area.name, "level": u.area.level} if u.area else None}

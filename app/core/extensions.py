@@ -28,7 +28,9 @@ def select_locale() -> str:
     The browser's Accept-Language is deliberately not used: street offices run
     English-language browsers too, and the product's default language is Chinese.
     """
-    from flask import current_app
+    from flask import current_app, has_request_context
+    if not has_request_context():          # CLI, start-up, documents built outside a request
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     langs = current_app.config["LANGUAGES"]
     lang = request.args.get("lang")
     if lang in langs:
@@ -44,7 +46,7 @@ def init_app(app) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     login_manager.init_app(app)
-    login_manager.login_view = "auth.login"
+    login_manager.login_view = "accounts.login"
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)

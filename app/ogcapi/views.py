@@ -90,7 +90,7 @@ class _LoginRedirect(Exception):
 
 @bp.errorhandler(_LoginRedirect)
 def _to_login(_e):
-    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
 
 
 @bp.get("/", strict_slashes=False)

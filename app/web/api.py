@@ -134,11 +134,43 @@ def int_arg(name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
+# pydantic's error types in the short words the whole API uses (its own text otherwise).
+MESSAGES = {
+    "missing": "required", "extra_forbidden": "unknown field",
+    "string_type": "must be a string", "int_type": "must be an integer", "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer", "float_type": "must be a number", "float_parsing": "must be a number",
+    "finite_number": "must be a finite number", "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false", "list_type": "must be a list", "dict_type": "must be an object",
+    "model_type": "must be an object", "model_attributes_type": "must be an object",
+    "date_type": "must be a date YYYY-MM-DD", "date_parsing": "must be a date YYYY-MM-DD",
+    "date_from_datetime_parsing": "must be a date YYYY-MM-DD",
+    "datetime_type": "must be an ISO 8601 date-time", "datetime_parsing": "must be an ISO 8601 date-time",
+    "datetime_from_date_parsing": "must be an ISO 8601 date-time",
+    "timezone_aware": "must include a time zone, e.g. +08:00",
+    "greater_than": "must be > {gt}", "greater_than_equal": "must be ≥ {ge}",
+    "less_than": "must be < {lt}", "less_than_equal": "must be ≤ {le}",
+    "string_too_short": "at least {min_length} character(s)", "string_too_long": "at most {max_length} characters",
+    "too_short": "at least {min_length} item(s)", "too_long": "at most {max_length} items",
+    "string_pattern_mismatch": "malformed", "literal_error": "must be one of: {expected}",
+    "enum": "must be one of: {expected}", "url_parsing": "must be a URL", "url_type": "must be a URL",
+}
+
+
+def _message(err: dict) -> str:
+    template = MESSAGES.get(err["type"])
+    if template is None:
+        return err["msg"]
+    try:
+        return template.format(**err.get("ctx", {}))
+    except (KeyError, IndexError):
+        return err["msg"]
+
+
 def _fields(e: ValidationError) -> dict[str, str]:
     out = {}
     for err in e.errors(include_url=False):
         loc = ".".join(str(p) for p in err["loc"]) or "body"
-        out.setdefault(loc, err["msg"])
+        out.setdefault(loc, _message(err))
     return out
 
 
@@ -183,6 +215,18 @@ def _responses(status: int, response, query, body, public, permission, errors) -
     return SpecResponse(**codes)
 
 
+def _describe(view: Callable, permission: str | None, public: bool) -> str:
+    """The view's docstring plus who may call it, for the document."""
+    doc = (view.__doc__ or view.__name__).strip()
+    if permission:
+        doc += f"\n\nNeeds permission `{permission}` (roles: {', '.join(policy.roles_with(permission))})."
+    elif public:
+        doc += "\n\nPublic: no login needed."
+    else:
+        doc += "\n\nAny logged-in user (session or bearer token)."
+    return doc
+
+
 def endpoint(*, query: type[BaseModel] | None = None, body: type[BaseModel] | None = None,
              response: type[BaseModel] | None = None, status: int = 200, permission: str | None = None,
              public: bool = False, errors: tuple[int, ...] = (), tags: tuple[str, ...] = (),
@@ -215,6 +259,7 @@ def endpoint(*, query: type[BaseModel] | None = None, body: type[BaseModel] | No
             resp=_responses(status, response, query, body, public, permission, errors),
             tags=tags or (), security={} if public else None, deprecated=deprecated)(view)
         call.__wrapped__ = documented
+        call.__doc__ = _describe(view, permission, public)
         call.wuwei_endpoint = {"permission": permission, "public": public}
         return call
     return decorate

@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, Length
 from app.auth.services import authenticate
 from app.core.extensions import limiter
 
-bp = Blueprint("auth", __name__)
+bp = Blueprint("accounts", __name__)
 
 
 class LoginForm(FlaskForm):
@@ -52,4 +52,4 @@ def login():
 def logout():
     """End the session."""
     logout_user()
-    return redirect(url_for("auth.login"))
+    return redirect(url_for("accounts.login"))
