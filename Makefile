@@ -1,6 +1,7 @@
 # Wuwei (五微) — one-command set-up, run and test.
 # Everything installs what is missing first (scripts/bootstrap.sh), so a fresh
 # Debian machine needs nothing but `make run` or `make test`.
+# Paths are quoted in recipes: a checkout or VENV may have spaces or Chinese characters.
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -16,24 +17,30 @@ setup:
 db: setup
 	@scripts/db.sh start
 
+# One control socket per checkout (scripts/env.sh): gunicorn's default is one per OS user,
+# shared by every server of that user and deleted when any of them exits.
 run: db
-	@source scripts/env.sh && $(PY) -m flask --app app seed demo --if-empty && \
-	  $(PY) -m flask --app app seed logins && \
+	@source scripts/env.sh && "$(PY)" -m flask --app app seed demo --if-empty && \
+	  "$(PY)" -m flask --app app seed logins && \
 	  echo "Wuwei: http://127.0.0.1:$(PORT)" && \
-	  exec $(VENV)/bin/gunicorn --workers 2 --threads 4 --bind 127.0.0.1:$(PORT) \
-	    --access-logfile - 'app:create_app()'
+	  exec "$(VENV)/bin/gunicorn" --workers 2 --threads 4 --bind 127.0.0.1:$(PORT) \
+	    --control-socket "$$WUWEI_CONTROL_SOCKET" --access-logfile - 'app:create_app()'
 
 test: db
-	@source scripts/env.sh && $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	@source scripts/env.sh && "$(PY)" -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: db
-	@source scripts/env.sh && $(PY) -m benchmarks.run
+	@source scripts/env.sh && "$(PY)" -m benchmarks.run
 
 seed: db
-	@source scripts/env.sh && $(PY) -m flask --app app seed demo
+	@source scripts/env.sh && "$(PY)" -m flask --app app seed demo
 
 stop:
 	@scripts/db.sh stop
 
+# Stops the local cluster and deletes its data (the next `make db` creates an empty one).
+clean-db:
+	@scripts/db.sh destroy
+
 translations: setup
-	@$(VENV)/bin/pybabel compile -d app/translations -f
+	@"$(VENV)/bin/pybabel" compile -d app/translations -f
