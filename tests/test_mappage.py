@@ -298,7 +298,8 @@ def test_every_ui_string_of_the_shared_pages_has_an_english_translation():
     keywords = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None,
                 "lazy_pgettext": ((1, "c"), 2)}
     files = [("python", p) for p in ["app/auth/policy.py", "app/accounts/views.py", "app/basemap/layers.py",
-                                      *map(str, (ROOT / "app/mappage").glob("*.py"))]] + \
+                                      *map(str, (ROOT / "app/mappage").glob("*.py")),
+                                      *map(str, (ROOT / "app/web").glob("*.py"))]] + \
             [("jinja2", p) for p in ["templates/base.html", "templates/login.html", "templates/error.html",
                                       *map(str, (ROOT / "templates/mappage").glob("*.html"))]]
     missing, checked = [], 0

@@ -22,7 +22,7 @@ CSV_MAX = 100_000
 
 def _map(center, zoom, focus_id: int | None = None, height="360px"):
     """A small folium map with the incidents overlay (all states), optionally opened on one incident."""
-    from app.mappage.catalog import overlay_config
+    from app.web.maps import overlay_config
     from app.core.registry import OVERLAYS
     m = base_map(url_for("static", filename=""), center=center, zoom=zoom,
                  basemap=current_app.config.get("WUWEI_BASEMAP", "osm"),

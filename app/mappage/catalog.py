@@ -7,7 +7,8 @@ localised labels, and the colours that the legend explains.
 from flask import url_for
 
 from app.basemap.layers import LAYERS, Layer
-from app.mappage.labels import FIELD_LABELS, VALUE_LABELS, field_label, value_labels
+from app.web.labels import field_label, value_labels
+from app.web.maps import overlay_config
 from app.auth import policy
 from app.core.registry import OVERLAYS, Overlay
 
@@ -78,26 +79,6 @@ def layer_config(layer: Layer) -> dict:
         "style_by": opts.get("style_by"), "styles": opts.get("styles", {}),
         "label": opts.get("label"), "label_filter": opts.get("label_filter"),
         "label_min_zoom": opts.get("label_min_zoom", 0), "visible": opts.get("visible", True),
-    }
-
-
-def overlay_config(o: Overlay) -> dict:
-    """Browser config of one feature overlay."""
-    labels = {n: str(o.labels.get(n) or FIELD_LABELS.get(n) or n) for n in (o.popup or [])}
-    values = {n: {k: str(v) for k, v in m.items()} for n, m in o.value_labels.items()}
-    if o.color_by and o.color_by not in values and o.color_by in VALUE_LABELS:
-        values.update(value_labels([o.color_by]))
-    style = dict(o.style)
-    if "Point" in (o.geom_type or ""):
-        style.setdefault("fillColor", style.get("color"))
-    return {
-        "name": o.name, "title": str(o.title), "kind": "overlay",
-        "url": url_for(o.endpoint, **o.url_kwargs),
-        "list_url": url_for(o.list_endpoint) if o.list_endpoint else None, "search_param": None,
-        "geom_type": o.geom_type, "style": style, "min_zoom": o.min_zoom,
-        "popup": o.popup, "labels": labels, "values": values,
-        "color_by": o.color_by, "colors": o.colors, "style_by": None, "styles": {},
-        "label": o.label, "label_filter": None, "label_min_zoom": 0, "visible": o.visible,
     }
 
 

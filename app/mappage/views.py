@@ -16,7 +16,8 @@ from app.basemap.layers import LAYERS, Layer
 from app.auth.access import current_scope
 from app.core.errors import ApiError
 from app.mappage import catalog, services
-from app.mappage.labels import field_label, value_label
+from app.web.labels import field_label, value_label
+from app.web.maps import map_texts
 from gis.maps import add_layers, base_map, render_parts
 
 bp = Blueprint("mappage", __name__)
@@ -25,15 +26,6 @@ PER_PAGE = 50
 PER_PAGE_CHOICES = (20, 50, 100, 200)
 _FOCUS = re.compile(r"^([a-z][a-z0-9_-]{0,63}):([0-9]{1,12})$")
 _LIST_PARAMS = {"page", "per_page", "sort", "q", "area", "lang"}
-
-
-def _map_texts() -> dict:
-    """The loader's UI strings in the current language."""
-    return {"layers": _("图层与图例"), "loading": _("加载中…"), "empty": _("无数据"),
-            "error": _("加载失败"), "zoom_in": _("放大后显示"), "shown_of": _("显示 %(shown)s / %(total)s",
-                                                                        shown="{shown}", total="{total}"),
-            "list": _("列表"), "show_list": _("在列表中查看"), "focus_missing": _("要定位的要素不存在或不在您的辖区内"),
-            "toggle": _("图层"), "busy": _("正在加载图层…")}
 
 
 def _parse_focus(raw: str | None) -> dict | None:
@@ -61,7 +53,7 @@ def index():
                  tianditu_key=cfg.get("WUWEI_TIANDITU_KEY", ""))
     layers = catalog.page_layers(current_user)
     add_layers(m, layers, bounds=[[extent[1], extent[0]], [extent[3], extent[2]]] if extent else None,
-               focus=focus, texts=_map_texts())
+               focus=focus, texts=map_texts())
     return render_template("mappage/map.html", map=render_parts(m), layers=layers,
                            basemap=cfg["WUWEI_BASEMAP"])
 

@@ -33,7 +33,7 @@ def _local_time(t, fmt="%Y-%m-%d %H:%M"):
 
 
 def _map(center, zoom, layers, legend=None, bounds=None):
-    from app.mappage.views import _map_texts   # the shared loader's UI strings
+    from app.web.maps import map_texts as _map_texts
     m = base_map(url_for("static", filename=""), center=center, zoom=zoom,
                  basemap=current_app.config["WUWEI_BASEMAP"], tianditu_key=current_app.config["WUWEI_TIANDITU_KEY"])
     add_layers(m, layers, texts=_map_texts(), bounds=bounds)
