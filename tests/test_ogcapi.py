@@ -155,6 +155,7 @@ class TestCore:
         ("bbox=0,0,200,10", "bbox"), ("bbox=nan,0,1,1", "bbox"),
         ("datetime=yesterday", "datetime"), ("datetime=2024-13-01", "datetime"),
         ("datetime=2024-05-01/2024-04-01", "datetime"), ("datetime=a/b/c", "datetime"),
+        ("datetime=9999-12-31T23:59:59-12:00", "datetime"), ("datetime=0001-01-01T00:00:00%2B14:00/..", "datetime"),
         ("offset=-1", "offset"), ("status=broken", "status"), ("colour=red", "colour"),
         ("f=xml", "f"),
     ])

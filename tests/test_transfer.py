@@ -118,6 +118,8 @@ def test_non_spatial_layer_exports_as_csv(client, auth, demo):
     auth.login("planner")
     text_ = client.get("/api/v1/property-companies/export?format=csv").data.decode("utf-8-sig")
     assert "兰州晟合物业有限责任公司" in text_ and "model_unit" in text_
+    r = client.get("/api/v1/property-companies/export?format=kml")     # 400 (was 415): a bad parameter
+    assert r.status_code == 400 and "geometry" in r.get_json()["error"]["fields"]["format"]
 
 
 def test_bad_rows_are_422_with_row_numbers_and_nothing_is_stored(client, auth, demo):

@@ -98,14 +98,20 @@ def _bound(text: str) -> TimeBound | None:
         return None
     try:
         if "T" not in text.upper() and len(text) == 10:
-            return TimeBound(dt.date.fromisoformat(text))
-        value = dt.datetime.fromisoformat(text.replace("z", "Z"))
+            value = dt.date.fromisoformat(text)
+        else:
+            value = dt.datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
         raise ParamError(f"datetime: {text!r} is not an RFC 3339 date or date-time "
                          "(e.g. 2024-04-22 or 2024-04-22T08:00:00Z)") from None
-    if value.tzinfo is None:
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
         value = value.replace(tzinfo=TZ)
-    return TimeBound(value)
+    bound = TimeBound(value)
+    try:        # the day after 9999-12-31, or a far zone's instant in local time, is beyond datetime
+        bound.end(), bound.local_date()
+    except OverflowError:
+        raise ParamError(f"datetime: {text!r} is out of range") from None
+    return bound
 
 
 When = tuple[TimeBound | None, TimeBound | None, bool]

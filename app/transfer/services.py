@@ -52,8 +52,8 @@ def export_layer(layer: Layer, scope: Scope, fmt: str, **list_args) -> bytes:
         features = spreadsheet_safe(features)
     try:
         return fileio.write_features(features, fmt, layer.name, export_columns(layer), layer.geom_type)
-    except fileio.UnknownFormatError as e:
-        raise ApiError(415, str(e)) from None
+    except fileio.UnknownFormatError as e:       # e.g. KML for a layer without geometry
+        raise ApiError(400, str(e), {"format": str(e)}) from None
     except fileio.FileFormatError as e:
         raise ApiError(422, str(e)) from None
 
