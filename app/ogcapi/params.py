@@ -24,6 +24,7 @@ from pydantic import (
     create_model,
 )
 
+from app.basemap.fields import INT_MAX, INT_MIN
 from app.basemap.fields import Field as LayerField
 from app.basemap.public import PublicLayer
 from app.core.time import TZ, day_start
@@ -171,9 +172,12 @@ BboxParam = Annotated[str | None, _checked(parse_bbox),
                       _schema(type="array", minItems=4, maxItems=6, items={"type": "number"},
                               description="minLon,minLat,maxLon,maxLat (CRS84), or 6 numbers with heights",
                               **_COMMA_LIST)]
+_INSTANT = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9:.]+([Zz]|[+-][0-9]{2}:[0-9]{2})?)?"
 DatetimeParam = Annotated[str | None, _checked(parse_datetime),
-                          _schema(type="string", description="RFC 3339 instant or interval (.. for an open "
-                                                             "end); collections without a time property ignore it")]
+                          _schema(type="string",
+                                  pattern=f"^({_INSTANT}|(\\.\\.|{_INSTANT})?/(\\.\\.|{_INSTANT})?)$",
+                                  description="RFC 3339 instant or interval (.. for an open end); collections "
+                                              "without a time property ignore it")]
 
 
 def _no_null_defaults(schema: dict, model=None) -> None:
@@ -190,7 +194,8 @@ class OgcQuery(BaseModel):
 
     f: Format = None
     lang: Lang = None
-    cache_buster: Annotated[str | None, Field(alias="_"), _schema(type="string", description="ignored")] = None
+    cache_buster: Annotated[str | None, Field(alias="_"),
+                            _schema(type="string", pattern="^[^\\x00]*$", description="ignored")] = None
 
 
 class ItemsQuery(OgcQuery):
@@ -224,9 +229,12 @@ def _filter(field: LayerField):
     item = {"type": _ITEM_SCHEMAS[field.kind]}
     if field.choices:
         item["enum"] = list(field.choices)
+    if item["type"] == "integer":
+        item |= {"minimum": INT_MIN if field.min is None else field.min,
+                 "maximum": INT_MAX if field.max is None else field.max}
     return Annotated[list[str] | None, _checked(parse),
-                     _schema(type="array", items=item, description="property filter; comma-separated values",
-                             **_COMMA_LIST)]
+                     _schema(type="array", items=item, minItems=1,
+                             description="property filter; comma-separated values", **_COMMA_LIST)]
 
 
 _ITEMS_QUERIES: dict[tuple[str, ...], type[ItemsQuery]] = {}
