@@ -8,7 +8,7 @@ import zipfile
 import geopandas as gpd
 import pytest
 from shapely.geometry import shape
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.core.extensions import db
@@ -146,11 +146,11 @@ def test_bad_rows_are_422_with_row_numbers_and_nothing_is_stored(client, auth, d
 
 def test_invalid_polygon_and_out_of_range_coordinates_are_row_errors(client, auth, demo):
     auth.login("planner")
-    csv_data = ("name,capacity,kind,status,wkt\n"
-                "ok,5,mixed,planned,\"POLYGON((103.895 36.073,103.8955 36.073,103.8955 36.0733,103.895 36.0733,103.895 36.073))\"\n"
-                "bowtie,5,mixed,planned,\"POLYGON((103.895 36.073,103.8955 36.0733,103.8955 36.073,103.895 36.0733,103.895 36.073))\"\n"
-                "far,5,mixed,planned,\"POLYGON((203.895 36.073,203.8955 36.073,203.8955 36.0733,203.895 36.073))\"\n"
-                "notwkt,5,mixed,planned,POLYGON((1 2\n").encode()
+    csv_data = (b"name,capacity,kind,status,wkt\n"
+                b"ok,5,mixed,planned,\"POLYGON((103.895 36.073,103.8955 36.073,103.8955 36.0733,103.895 36.0733,103.895 36.073))\"\n"
+                b"bowtie,5,mixed,planned,\"POLYGON((103.895 36.073,103.8955 36.0733,103.8955 36.073,103.895 36.0733,103.895 36.073))\"\n"
+                b"far,5,mixed,planned,\"POLYGON((203.895 36.073,203.8955 36.073,203.8955 36.0733,203.895 36.073))\"\n"
+                b"notwkt,5,mixed,planned,POLYGON((1 2\n")
     before = count("bike_zones")
     r = upload(client, "bike-zones", csv_data, "zones.csv")
     assert r.status_code == 422
