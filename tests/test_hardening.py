@@ -167,3 +167,8 @@ def test_an_unreachable_database_is_503_on_pages_and_open311_in_their_own_shapes
     login = c.post("/login", data={"username": "planner", "password": "wuwei-planner"})
     assert login.status_code == 503
     assert re.search("unavailable|不可用|暂时", login.get_data(as_text=True))
+
+
+def test_a_method_not_allowed_says_which_are(client, auth, demo):
+    r = client.delete("/api/v1/me", headers=auth.token("admin"))
+    assert r.status_code == 405 and "GET" in r.headers["Allow"] and r.get_json()["error"]["code"] == "method_not_allowed"

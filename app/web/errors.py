@@ -5,7 +5,7 @@ formatter for their URL prefix with :func:`register_formatter`.
 """
 import logging
 
-from flask import current_app, jsonify, render_template, request
+from flask import current_app, jsonify, make_response, render_template, request
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -84,7 +84,11 @@ def init_app(app) -> None:
         message = e.description or e.name
         if e.code == 400 and "CSRF" in (e.description or ""):
             message = "CSRF token missing or invalid; reload the page and try again."
-        return render_error(e.code or 500, message)
+        resp = make_response(render_error(e.code or 500, message))
+        for name, value in e.get_headers():   # Allow on 405, WWW-Authenticate on 401, Retry-After …
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp
 
     @app.errorhandler(IntegrityError)
     def _integrity(e: IntegrityError):
@@ -114,7 +118,6 @@ def init_app(app) -> None:
 
 
 def _retry_after(resp):
-    from flask import make_response
     r = make_response(resp)
     r.headers["Retry-After"] = "5"
     return r
