@@ -44,6 +44,8 @@ class Temporal(ast.Predicate):
 
 
 _EXTENSION = r"""
+%extend condition_1: "NOT"i "(" condition "AND"i condition_1 ")" -> not_and
+    | "NOT"i "(" condition "OR"i condition_1 ")" -> not_or
 %extend spatial_predicate: "S_DWITHIN"i "(" expression "," expression "," full_number "," (attribute | SINGLE_QUOTED) ")" -> s_dwithin
 %extend temporal_predicate: _binary_temporal_predicate_func "(" expression "," expression ")" -> t_function
 %extend literal: "INTERVAL"i "(" SINGLE_QUOTED "," SINGLE_QUOTED ")" -> interval_text
@@ -67,6 +69,12 @@ def _instant(text: str):
 class _Transformer(text_parser.CQLTransformer):
     def s_dwithin(self, lhs, rhs, distance, units):
         return ast.DistanceWithin(lhs, rhs, distance, units.name if isinstance(units, ast.Attribute) else units)
+
+    def not_and(self, lhs, rhs):
+        return ast.Not(ast.And(lhs, rhs))
+
+    def not_or(self, lhs, rhs):
+        return ast.Not(ast.Or(lhs, rhs))
 
     def t_function(self, op, lhs, rhs):
         return Temporal(str(op).lower(), lhs, rhs)

@@ -88,6 +88,22 @@ def warm() -> None:
     for uri in SUPPORTED:
         if uri != CRS84:
             _to_crs84(uri)
+            area_of_use(uri)
+
+
+@functools.cache
+def area_of_use(uri: str) -> tuple[float, float, float, float]:
+    """Where ``uri`` is defined (lon/lat), widened by 1°; outside it a projection's numbers mean nothing."""
+    area = ProjCRS.from_user_input(_proj_name(uri)).area_of_use
+    if area is None:
+        return -180.0, -90.0, 180.0, 90.0
+    w, s, e, n = area.bounds
+    return max(-180.0, w - 1), max(-90.0, s - 1), min(180.0, e + 1), min(90.0, n + 1)
+
+
+def _inside_area(bounds, crs: Crs) -> bool:
+    w, s, e, n = area_of_use(crs.uri)
+    return w <= bounds[0] and bounds[2] <= e and s <= bounds[1] and bounds[3] <= n
 
 
 def bbox_to_crs84(bbox: tuple[float, float, float, float], crs: Crs) -> tuple[float, float, float, float]:
@@ -102,7 +118,7 @@ def bbox_to_crs84(bbox: tuple[float, float, float, float], crs: Crs) -> tuple[fl
     except ProjError as e:       # coordinates this CRS cannot transform
         raise CrsError(f"bbox cannot be transformed from {crs.uri}: {e}") from None
     if not all(math.isfinite(v) for v in out) or \
-            not (-180 <= out[0] <= out[2] <= 180 and -90 <= out[1] <= out[3] <= 90):
+            not (-180 <= out[0] <= out[2] <= 180 and -90 <= out[1] <= out[3] <= 90) or not _inside_area(out, crs):
         raise CrsError(f"bbox lies outside the area where {crs.uri} is defined")
     return out
 
@@ -120,6 +136,8 @@ def geometry_to_crs84(geom: BaseGeometry, crs: Crs) -> BaseGeometry:
                             and coords[:, 1].min() >= -90 and coords[:, 1].max() <= 90):
         raise CrsError("geometry coordinates lie outside longitude [-180, 180] / latitude [-90, 90] "
                        f"(in the axis order of {crs.uri})")
+    if crs.uri != CRS84 and not _inside_area(geom.bounds, crs):
+        raise CrsError(f"geometry lies outside the area where {crs.uri} is defined")
     return geom
 
 
