@@ -166,3 +166,24 @@ class TestEncoding:
         assert again.status_code == 304 and again.headers["ETag"] == br.headers["ETag"]
         other = client.get(url, headers={**headers, "Accept-Encoding": "gzip", "If-None-Match": br.headers["ETag"]})
         assert other.status_code == 200
+
+
+class TestStatementCache:
+    def test_cached_statements_answer_as_freshly_built_ones(self, app, client, auth, demo):
+        """The cache key covers every input but x and y: users (scopes), zooms, layer lists, tiles."""
+        from app.auth.models import User
+        from app.auth.policy import scope_of
+        from app.tiles import services
+        from app.tiles.sources import get_source
+        combos = [("buildings",), ("chargers",), ("areas",), ("grids", "chargers"), ("buildings", "chargers")]
+        for username in ("admin", "planner", "staff", "zjystaff"):
+            scope = scope_of(db.session.execute(db.select(User).filter_by(username=username)).scalar_one())
+            for names in combos:
+                sources = [get_source(n) for n in names]
+                for z in (9, 12, 14, 15):
+                    for lon, lat in (SPOT, (103.785, 36.048)):
+                        _, x, y = tile_of(lon, lat, z)
+                        cached = services.render(sources, scope, z, x, y)
+                        stmt = services.tile_statement(sources, scope, z, x, y)
+                        fresh = b"" if stmt is None else bytes(db.session.execute(stmt).scalar() or b"")
+                        assert cached == fresh, (username, names, z, x, y)

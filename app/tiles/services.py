@@ -12,8 +12,7 @@ from sqlalchemy import Integer, LargeBinary, cast, func, literal, literal_column
 
 from app.auth.policy import Scope
 from app.core.errors import ApiError
-from app.core.extensions import db
-from app.core.sql import index_driven
+from app.core.sql import INDEX_DRIVEN, StatementCache, param
 from app.tiles.plan import CELL, WORLD, mercator_centre
 from app.tiles.sources import MAX_ZOOM, TileSource
 
@@ -94,15 +93,28 @@ def tile_statement(sources: list[TileSource], scope: Scope, z: int, x: int, y: i
     return select(value)
 
 
+# Built and compiled once per (layers, what each draws at z, z, user scope); x and y come with each tile
+# (building the statement cost more than a z16 tile's SQL, docs/benchmarks.md). The default plan scans
+# the table in parallel instead of using the GiST index (12× slower at z14), and JIT compilation costs
+# more than a tile: the SET LOCAL goes in the same round trip and ends with the request's transaction.
+_TILES = StatementCache(lambda name: name in ("x", "y"), prefix=INDEX_DRIVEN + "; ")
+
+
+def statement_key(sources: list[TileSource], scope: Scope, z: int) -> tuple:
+    """Everything a tile statement depends on but x and y. A registered source is known by its object;
+    a published layer by its name (its rows, properties and zoom filter are the layer's own)."""
+    return (tuple((s.name, 0 if s.plan is not None else id(s)) for s in sources),
+            tuple(s.zoom_plan().mode(z) for s in sources), z,
+            scope.everything, scope.area_id, scope.area_code, scope.area_level)
+
+
 def render(sources: list[TileSource], scope: Scope, z: int, x: int, y: int) -> bytes:
     """The MVT bytes of one tile (empty when nothing lies in it or no layer is drawn at this zoom)."""
-    stmt = tile_statement(sources, scope, z, x, y)
-    if stmt is None:
+    if all(s.zoom_plan().mode(z) is None for s in sources):
         return b""
-    # The default plan scans the table in parallel instead of using the GiST index (12× slower at z14),
-    # and JIT compilation costs more than a tile. SET LOCAL ends with the request's transaction.
-    index_driven()
-    return bytes(db.session.execute(stmt).scalar() or b"")
+    rows = _TILES.run(statement_key(sources, scope, z),
+                      lambda: tile_statement(sources, scope, z, param("x"), param("y")), {"x": x, "y": y})
+    return bytes(rows[0][0] or b"")
 
 
 def etag_of(data: bytes) -> str:
