@@ -109,7 +109,7 @@ def test_owslib_lists_queryables_and_filters(live):
 
 
 @pytest.mark.no_transaction
-def test_schemathesis_finds_no_server_error_nor_schema_violation(live):
+def test_schemathesis_finds_no_server_error_nor_schema_violation(live, tmp_path):
     base, token = live
     st = os.path.join(os.path.dirname(sys.executable), "schemathesis")
     if not os.path.exists(st):
@@ -117,7 +117,7 @@ def test_schemathesis_finds_no_server_error_nor_schema_violation(live):
     p = subprocess.run([st, "run", f"{base}/ogcapi/api", "-H", f"Authorization: Bearer {token}",
                         "-c", "not_a_server_error,response_schema_conformance", "-n", "8",
                         "--phases", "examples,coverage,fuzzing", "--seed", "7", "--generation-deterministic"],
-                       env={k: v for k, v in os.environ.items() if k not in PROXIES},
+                       env={k: v for k, v in os.environ.items() if k not in PROXIES}, cwd=tmp_path,
                        capture_output=True, text=True, timeout=900, check=False)
     assert p.returncode == 0, p.stdout[-4000:]
     assert "passed" in p.stdout
