@@ -212,7 +212,7 @@ def _story() -> int:
 
 
 def _grid_point(community: str, grid: int, dx: float, dy: float) -> tuple[float, float]:
-    from app.seed.demo import AREAS
+    from app.areas.demo import AREAS
     x0, y0, x1, y1 = next(a[4] for a in AREAS if a[0] == community)
     xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
     cells = [(x0, ym, xm, y1), (xm, ym, x1, y1), (x0, y0, xm, ym), (xm, y0, x1, ym)]
