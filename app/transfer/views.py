@@ -1,7 +1,7 @@
 """``GET /api/v1/<layer>/export`` and ``POST /api/v1/<layer>/import`` for planners."""
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app.basemap.openapi import COMMON_LIST_PARAMS
+from app.basemap.schemas import COMMON_LIST_PARAMS
 from app.web.openapi import ERROR, register_paths
 from app.basemap.api import _layer_or_404, parse_list_args
 from app.web.api import check_csrf as _protect
