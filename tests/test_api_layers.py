@@ -2,10 +2,10 @@
 import json
 
 import pytest
+from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.core.extensions import db
-from sqlalchemy import func, select
 
 SQUARE_IN_ZJY = {"type": "Polygon", "coordinates": [[[103.8352, 36.0462], [103.8356, 36.0462],
                                                       [103.8356, 36.0465], [103.8352, 36.0465],
@@ -289,17 +289,21 @@ def test_url_for_builds_every_layer_url(app):
         assert url_for("api.item", layer_name="chargers", fid=7) == "/api/v1/chargers/7"
 
 
-def test_foreign_members_are_ignored_and_a_flat_body_is_its_properties(client, auth, demo):
+def test_id_and_bbox_are_ignored_and_other_members_refused(client, auth, demo):
     auth.login("planner")
-    body = {"type": "Feature", "id": 99, "links": [], "geometry": {"type": "Point", "coordinates": [103.8386, 36.0496]},
-            "properties": {"ports": 3, "status": "planned", "grid_code": "ignored (computed)"}}
+    body = {"type": "Feature", "id": 99, "bbox": [103.8386, 36.0496, 103.8386, 36.0496],
+            "geometry": {"type": "Point", "coordinates": [103.8386, 36.0496]},
+            "properties": {"ports": 3, "status": "planned", "grid_code": "ignored (computed)", "name": "  桩  "}}
     r = post_json(client, "/api/v1/chargers", body)
     assert r.status_code == 201, r.get_json()
     fid = r.get_json()["id"]
     assert fid != 99 and r.headers["Location"].endswith(f"/api/v1/chargers/{fid}")
-    r = post_json(client, f"/api/v1/chargers/{fid}", {"ports": 5, "name": "  平铺的属性  "}, method="patch")
+    assert r.get_json()["properties"]["name"] == "桩"
+    # Attributes belong in "properties": a bare attribute is an unknown member, not a silent no-op.
+    r = post_json(client, f"/api/v1/chargers/{fid}", {"ports": 5}, method="patch")
+    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"ports": "unknown field"}
+    r = post_json(client, f"/api/v1/chargers/{fid}", {"properties": {"ports": 5.0}}, method="patch")
     assert r.status_code == 200 and r.get_json()["properties"]["ports"] == 5
-    assert r.get_json()["properties"]["name"] == "平铺的属性"
 
 
 @pytest.mark.parametrize("properties, field", [
@@ -324,3 +328,15 @@ def test_a_not_null_attribute_cannot_be_cleared(client, auth, demo):
     r = post_json(client, f"/api/v1/property-companies/{company['id']}",
                   {"properties": {"alliance_standing": None}}, method="patch")
     assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"alliance_standing": "required"}
+
+
+@pytest.mark.parametrize("layer", ["areas", "grids", "buildings", "compounds", "property-companies", "chargers",
+                                   "bike-zones"])
+def test_answers_match_their_documented_models(client, auth, demo, layer):
+    from app.basemap import schemas
+    from app.basemap.layers import LAYERS
+    auth.login("admin")
+    page = client.get(f"/api/v1/{layer}?limit=50").get_json()
+    schemas.collection_out(LAYERS[layer]).model_validate(page)
+    one = client.get(f"/api/v1/{layer}/{page['features'][0]['id']}").get_json()
+    schemas.feature_out(LAYERS[layer]).model_validate(one)

@@ -5,9 +5,9 @@ from app.auth import models  # noqa: F401
 def init_app(app) -> None:
     """Register the user loaders, the ``users``/``tokens`` commands and the demo users (pages: ``app.accounts``)."""
     from app.auth import cli, demo
-    from app.core.registry import register_demo_step
-    from app.core.extensions import login_manager
     from app.auth.services import load_user, user_from_request
+    from app.core.extensions import login_manager
+    from app.core.registry import register_demo_step
 
     login_manager.user_loader(load_user)
     login_manager.request_loader(user_from_request)

@@ -189,8 +189,8 @@ def _no_nul(value: str) -> str:
 
 
 def _integer(value):
-    """Integers, or their digits as text (a CSV cell); never booleans or fractions."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
+    """Integers (``3`` or ``3.0``), or their digits as text (a CSV cell); never booleans."""
+    if isinstance(value, bool):
         raise invalid("must be an integer")
     return value
 

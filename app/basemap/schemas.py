@@ -21,7 +21,6 @@ import geojson_pydantic as gj
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
@@ -30,7 +29,6 @@ from pydantic import (
     create_model,
     model_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 
 from app.basemap.layers import Layer
 from app.core.errors import ApiError
@@ -139,7 +137,8 @@ def list_query(layer: Layer, default_limit: int | None = None, max_limit: int | 
             fields[f.name] = (filter_type(f) | None, None)
     for name in extra:
         fields[name] = (str | None, None)
-    suffix = f"Max{max_limit}" if max_limit else ""
+    suffix = (f"Limit{default_limit or 1000}To{max_limit or 10_000}" if default_limit or max_limit else "") + \
+        "".join(n.capitalize() for n in extra)
     return create_model(f"{camel(layer)}Query{suffix}", __base__=LayerQuery, __doc__=(
         f"{layer.title} ({layer.name}): paging, bbox, sort, search, area and filters."), **fields)
 
@@ -218,7 +217,7 @@ class Properties(Body):
         return data
 
 
-def _nullable(layer: Layer, f, table) -> bool:
+def _nullable(f, table) -> bool:
     """Whether ``f`` may be cleared: not required, and not a NOT NULL column."""
     return not f.required and (f.col not in table.c or table.c[f.col].nullable)
 
@@ -231,7 +230,7 @@ def properties_in(layer: Layer, partial: bool = False) -> type[Properties]:
     for f in layer.fields:
         if not f.writable:
             continue
-        annotation = f.annotation(nullable=_nullable(layer, f, table))
+        annotation = f.annotation(nullable=_nullable(f, table))
         fields[f.name] = (annotation, ...) if f.required and not partial else _optional(annotation)
     model = create_model(f"{camel(layer)}Properties{'Patch' if partial else 'In'}", __base__=Properties,
                          __doc__=f"{layer.title} ({layer.name}): attributes", **fields)
@@ -240,20 +239,11 @@ def properties_in(layer: Layer, partial: bool = False) -> type[Properties]:
 
 
 class FeatureIn(Body):
-    """A GeoJSON Feature body. Foreign members (RFC 7946 §6.1) such as ``id`` or ``links`` are ignored;
-    a body without ``type`` and ``properties`` is read as the properties themselves."""
-    model_config = ConfigDict(extra="ignore")
+    """A GeoJSON Feature body (RFC 7946): ``type`` may be left out; ``id`` and ``bbox`` are ignored
+    (the id is the URL's, the box is the geometry's); any other member is refused."""
     type: Literal["Feature"] = "Feature"
-
-    @model_validator(mode="before")
-    @classmethod
-    def _flat(cls, data):
-        if isinstance(data, dict) and "type" not in data and "properties" not in data:
-            flat = {"properties": {k: v for k, v in data.items() if k not in ("geometry", "id")}}
-            if "geometry" in data:
-                flat["geometry"] = data["geometry"]
-            return flat
-        return data
+    id: Annotated[int | str | None, Field(description="ignored: the URL names the feature")] = None
+    bbox: Annotated[list[float] | None, Field(description="ignored: the geometry's box")] = None
 
 
 def _no_object(value):
@@ -264,13 +254,17 @@ def _no_object(value):
 def feature_in(layer: Layer, partial: bool = False) -> type[FeatureIn]:
     """The body of POST and PUT (``partial``: of PATCH, where only what is sent changes)."""
     props = properties_in(layer, partial)
-    fields: dict[str, Any] = {"properties": (Annotated[props, BeforeValidator(_no_object)], Field(
-        default_factory=dict, validate_default=True, json_schema_extra=_no_default))}
+    annotation = Annotated[props, BeforeValidator(_no_object)]
+    if any(f.is_required() for f in props.model_fields.values()):
+        fields: dict[str, Any] = {"properties": (annotation, ...)}
+    else:   # left out: no attributes (validated, so that PATCH {} changes nothing)
+        fields = {"properties": (annotation, Field(default_factory=dict, validate_default=True,
+                                                   json_schema_extra=_no_default))}
     if layer.geom_type:
         geom = geometry_type(layer, required=not partial)
         fields["geometry"] = (geom, ...) if not partial else _optional(geom)
     else:
-        fields["geometry"] = (SkipJsonSchema[Any], Field(default=None, exclude=True))
+        fields["geometry"] = (None, Field(default=None, description="null: the layer has no geometry"))
     return create_model(f"{camel(layer)}Feature{'Patch' if partial else 'In'}", __base__=FeatureIn,
                         __doc__=f"{layer.title} ({layer.name}) as a GeoJSON Feature", **fields)
 
