@@ -5,7 +5,8 @@ from app.auth import models  # noqa: F401
 def init_app(app) -> None:
     """Register the user loaders, the ``users``/``tokens`` commands and the demo users (pages: ``app.accounts``)."""
     from app.auth import cli, demo
-    from app.auth.services import load_user, user_from_request
+    from app.auth.services import user_from_request
+    from app.auth.sessions import load_user
     from app.core.extensions import login_manager
     from app.core.registry import register_demo_step
 

@@ -4,7 +4,7 @@ from flask.cli import AppGroup
 
 from app.areas.demo import area_label
 from app.auth.demo import DEMO_USERS
-from app.incidents.demo import DEMO_OPEN311_KEY
+from app.open311.demo import DEMO_OPEN311_KEY
 from app.seed.demo import database_is_empty, seed_demo
 from app.seed.scale import seed_scale
 
