@@ -289,7 +289,7 @@ def test_url_for_builds_every_layer_url(app):
         assert url_for("api.item", layer_name="chargers", fid=7) == "/api/v1/chargers/7"
 
 
-def test_id_and_bbox_are_ignored_and_other_members_refused(client, auth, demo):
+def test_id_and_bbox_are_ignored_other_members_refused_and_a_bare_body_is_the_properties(client, auth, demo):
     auth.login("planner")
     body = {"type": "Feature", "id": 99, "bbox": [103.8386, 36.0496, 103.8386, 36.0496],
             "geometry": {"type": "Point", "coordinates": [103.8386, 36.0496]},
@@ -299,11 +299,15 @@ def test_id_and_bbox_are_ignored_and_other_members_refused(client, auth, demo):
     fid = r.get_json()["id"]
     assert fid != 99 and r.headers["Location"].endswith(f"/api/v1/chargers/{fid}")
     assert r.get_json()["properties"]["name"] == "桩"
-    # Attributes belong in "properties": a bare attribute is an unknown member, not a silent no-op.
-    r = post_json(client, f"/api/v1/chargers/{fid}", {"ports": 5}, method="patch")
-    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"ports": "unknown field"}
+    r = post_json(client, f"/api/v1/chargers/{fid}", {"type": "Feature", "links": []}, method="patch")
+    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"links": "unknown field"}
     r = post_json(client, f"/api/v1/chargers/{fid}", {"properties": {"ports": 5.0}}, method="patch")
     assert r.status_code == 200 and r.get_json()["properties"]["ports"] == 5
+    # Without "type" and "properties", the body is the properties (as before the declared models).
+    r = post_json(client, f"/api/v1/chargers/{fid}", {"ports": 6, "colour": "red"}, method="patch")
+    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"colour": "unknown field"}
+    r = post_json(client, f"/api/v1/chargers/{fid}", {"ports": 6}, method="patch")
+    assert r.status_code == 200 and r.get_json()["properties"]["ports"] == 6
 
 
 @pytest.mark.parametrize("properties, field", [

@@ -15,30 +15,11 @@ from flask import request, url_for
 
 from app.auth import policy
 from app.basemap import schemas, services
-from app.basemap.layers import LAYERS, Layer, get_layer
+from app.basemap.layers import LAYERS, Layer
 from app.core.errors import ApiError
-from app.web.api import GEOJSON, ApiBlueprint, endpoint, geojson_response, parse_query
+from app.web.api import GEOJSON, ApiBlueprint, endpoint, geojson_response
 
 bp = ApiBlueprint("api", __name__, tag="layers")
-
-
-def layer_or_404(name: str) -> Layer:
-    """The layer called ``name``, or 404 naming the layers there are."""
-    layer = get_layer(name)
-    if layer is None:
-        raise ApiError(404, f"no layer {name!r}; layers: {', '.join(sorted(LAYERS))}")
-    return layer
-
-
-_layer_or_404 = layer_or_404    # transitional: the old name, still imported by app.transfer
-
-
-def parse_list_args(layer: Layer, extra: tuple[str, ...] = (), default_limit: int | None = None,
-                    max_limit: int | None = None) -> dict:
-    """Transitional (for views not yet declared with ``endpoint``): the list's arguments from the
-    query string, checked by the layer's query model; ``extra`` names parameters the caller reads
-    itself (e.g. ``format`` on exports). 400 naming each bad parameter."""
-    return schemas.list_args(layer, parse_query(schemas.list_query(layer, default_limit, max_limit, tuple(extra))))
 
 
 def _page_links(layer_name: str, limit: int, offset: int, returned: int, matched: int | None) -> list[dict]:

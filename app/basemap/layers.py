@@ -13,7 +13,6 @@ from flask_babel import lazy_gettext as _l
 
 from app.areas.models import LEVELS
 from app.areas.services import validate_area_write
-from app.auth import policy
 from app.basemap.fields import Field
 from app.basemap.models import (
     ALLIANCE_STANDINGS,
@@ -46,11 +45,6 @@ class Layer:
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
-
-    @property
-    def edit_roles(self) -> tuple[str, ...]:
-        """Transitional (for callers not yet asking the policy): the roles holding ``edit_permission``."""
-        return policy.roles_with(self.edit_permission)
 
 
 LAYERS: dict[str, Layer] = {}

@@ -116,30 +116,19 @@ class LayerQuery(Query, Paging):
 
 
 @_cached("query")
-def list_query(layer: Layer, default_limit: int | None = None, max_limit: int | None = None,
-               extra: tuple[str, ...] = ()) -> type[LayerQuery]:
-    """The query model of ``layer``'s list: :class:`LayerQuery`, ``sort`` and the layer's filters.
-
-    ``default_limit`` / ``max_limit`` change ``limit`` (exports); ``extra`` names parameters the
-    caller reads itself, accepted here as text.
-    """
-    names = [f.name for f in layer.fields if f.filter] + list(extra)
-    clash = {n for n in names if n in LayerQuery.model_fields or n == "sort" or names.count(n) > 1}
+def list_query(layer: Layer) -> type[LayerQuery]:
+    """The query model of ``layer``'s list: :class:`LayerQuery`, ``sort`` and the layer's filters."""
+    names = [f.name for f in layer.fields if f.filter]
+    clash = {n for n in names if n in LayerQuery.model_fields or n == "sort"}
     if clash:
-        raise ValueError(f"layer {layer.name}: {', '.join(sorted(clash))} clash with the list's parameters")
+        raise ValueError(f"layer {layer.name}: filters {', '.join(sorted(clash))} clash with the list's parameters")
     sorts = tuple(s for c in layer.sortable for s in (c, "-" + c))
     fields: dict[str, Any] = {"sort": (Literal[sorts], Field(
         default="id", description="order by this attribute; prefix - for descending"))}
-    if default_limit or max_limit:
-        fields["limit"] = (int, Field(default=default_limit or 1000, ge=1, le=max_limit or 10_000))
     for f in layer.fields:
         if f.filter:
             fields[f.name] = (filter_type(f) | None, None)
-    for name in extra:
-        fields[name] = (str | None, None)
-    suffix = (f"Limit{default_limit or 1000}To{max_limit or 10_000}" if default_limit or max_limit else "") + \
-        "".join(n.capitalize() for n in extra)
-    return create_model(f"{camel(layer)}Query{suffix}", __base__=LayerQuery, __doc__=(
+    return create_model(f"{camel(layer)}Query", __base__=LayerQuery, __doc__=(
         f"{layer.title} ({layer.name}): paging, bbox, sort, search, area and filters."), **fields)
 
 
@@ -153,19 +142,6 @@ def list_args(layer: Layer, query: LayerQuery) -> dict:
             filters["area"] = code
     return {"bbox": query.bbox, "filters": filters, "q": query.q, "sort": query.sort, "limit": query.limit,
             "offset": query.offset}
-
-
-def query_parameters(model: type[BaseModel]) -> list[dict]:
-    """OpenAPI parameter objects of a query model (for documents still written by hand elsewhere)."""
-    schema = model.model_json_schema()
-    return [{"name": name, "in": "query", "required": False,
-             "schema": {k: v for k, v in prop.items() if k not in ("title", "description")},
-             "description": prop.get("description", "")}
-            for name, prop in schema["properties"].items() if name not in ("lang", "_")]
-
-
-COMMON_LIST_PARAMS = query_parameters(LayerQuery)
-"""Transitional: the list parameters for hand-written path items (``/api/v1/<layer>/export``)."""
 
 
 # --------------------------------------------------------------------------- bodies
@@ -240,10 +216,21 @@ def properties_in(layer: Layer, partial: bool = False) -> type[Properties]:
 
 class FeatureIn(Body):
     """A GeoJSON Feature body (RFC 7946): ``type`` may be left out; ``id`` and ``bbox`` are ignored
-    (the id is the URL's, the box is the geometry's); any other member is refused."""
+    (the id is the URL's, the box is the geometry's); any other member is refused. A body with
+    neither ``type`` nor ``properties`` is read as the properties themselves (plus ``geometry``)."""
     type: Literal["Feature"] = "Feature"
     id: Annotated[int | str | None, Field(description="ignored: the URL names the feature")] = None
     bbox: Annotated[list[float] | None, Field(description="ignored: the geometry's box")] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat(cls, data):
+        if isinstance(data, dict) and "type" not in data and "properties" not in data:
+            flat = {"properties": {k: v for k, v in data.items() if k not in ("geometry", "id", "bbox")}}
+            if "geometry" in data:
+                flat["geometry"] = data["geometry"]
+            return flat
+        return data
 
 
 def _no_object(value):
