@@ -73,9 +73,10 @@ def _reads(layer: Layer, slug: str, title: str) -> None:
 
     bp.add_url_rule(f"/{layer.name}", f"{slug}_collection", methods=["GET"], view_func=endpoint(
         query=schemas.list_query(layer), response=schemas.collection_out(layer), permission="layers.read",
-        tags=tags)(collection))
+        tags=tags, media_type=GEOJSON)(collection))
     bp.add_url_rule(f"/{layer.name}/<int:id>", f"{slug}_item", methods=["GET"], view_func=endpoint(
-        response=schemas.feature_out(layer), permission="layers.read", errors=(404,), tags=tags)(item))
+        response=schemas.feature_out(layer), permission="layers.read", errors=(404,), tags=tags,
+        media_type=GEOJSON)(item))
 
 
 def _writes(layer: Layer, slug: str, title: str) -> None:
@@ -107,7 +108,7 @@ def _writes(layer: Layer, slug: str, title: str) -> None:
 
     def declare(rule, name, method, view, **kw):
         bp.add_url_rule(rule, f"{slug}_{name}", methods=[method], view_func=_named_by_attribute(
-            endpoint(permission=edit, tags=tags, **kw)(view)))
+            endpoint(permission=edit, tags=tags, media_type=GEOJSON, **kw)(view)))
     declare(f"/{layer.name}", "create", "POST", create, body=full, response=answer, status=201, errors=(409,))
     one = f"/{layer.name}/<int:id>"
     declare(one, "patch", "PATCH", patch, body=partial, response=answer, errors=(404, 409))

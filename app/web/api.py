@@ -200,7 +200,23 @@ def parse_body(model: type[BaseModel], data=None):
 
 # --------------------------------------------------------------------------- the declaration
 
-def _responses(status: int, response, query, body, public, permission, errors) -> SpecResponse:
+class _Responses(SpecResponse):
+    """spectree's responses, with the success answer under its own media type (GeoJSON, CSV …)."""
+
+    def __init__(self, media_type: str, status: int, **codes):
+        super().__init__(**codes)
+        self.media_type, self.status = media_type, str(status)
+
+    def generate_spec(self, *args, **kwargs) -> dict:
+        out = super().generate_spec(*args, **kwargs)
+        content = out.get(self.status, {}).get("content")
+        if content and self.media_type != "application/json":
+            content[self.media_type] = content.pop("application/json")
+        return out
+
+
+def _responses(status: int, response, query, body, public, permission, errors,
+               media_type: str = "application/json") -> SpecResponse:
     codes = {f"HTTP_{status}": response}
     extra = set(errors)
     if query is not None:
@@ -213,7 +229,7 @@ def _responses(status: int, response, query, body, public, permission, errors) -
         extra.add(403)
     for code in sorted(extra):
         codes[f"HTTP_{code}"] = ErrorModel
-    return SpecResponse(**codes)
+    return _Responses(media_type, status, **codes)
 
 
 def _describe(view: Callable, permission: str | None, public: bool) -> str:
@@ -231,14 +247,16 @@ def _describe(view: Callable, permission: str | None, public: bool) -> str:
 def endpoint(*, query: type[BaseModel] | None = None, body: type[BaseModel] | None = None,
              response: type[BaseModel] | None = None, status: int = 200, permission: str | None = None,
              public: bool = False, errors: tuple[int, ...] = (), tags: tuple[str, ...] = (),
-             deprecated: bool = False, form: type[BaseModel] | None = None) -> Callable:
+             deprecated: bool = False, form: type[BaseModel] | None = None,
+             media_type: str = "application/json") -> Callable:
     """Declare an API view: who may call it, its query and body models, and its answer.
 
     The view receives ``query=`` and ``body=`` (validated model instances) for what it declares,
     plus Flask's path arguments. ``response`` documents the answer (it is not re-validated).
     ``errors`` lists further statuses the view may answer (404, 409 …), for the documentation.
     ``form`` documents a ``multipart/form-data`` body (a file upload); the view reads
-    ``request.files`` itself.
+    ``request.files`` itself. ``media_type`` is the success answer's type (``application/geo+json``
+    for GeoJSON answers).
     """
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -259,7 +277,7 @@ def endpoint(*, query: type[BaseModel] | None = None, body: type[BaseModel] | No
         # (400 for the query, 422 for the body, the order above), and answers are not re-read.
         documented = spec.validate(
             query=query, json=body, form=form,
-            resp=_responses(status, response, query, body or form, public, permission, errors),
+            resp=_responses(status, response, query, body or form, public, permission, errors, media_type),
             tags=tags or (), security={} if public else None, deprecated=deprecated)(view)
         call.__wrapped__ = documented
         call.__doc__ = _describe(view, permission, public)
