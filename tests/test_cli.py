@@ -119,7 +119,7 @@ def test_seed_demo_if_empty_loads_an_empty_database_once():
     app = make_test_app(url)
     try:
         with app.app_context():
-            flask_migrate.upgrade(revision="heads")
+            flask_migrate.upgrade(revision="head")
             runner = app.test_cli_runner()
             first = runner.invoke(args=["seed", "demo", "--if-empty"])
             assert first.exit_code == 0 and "demo loaded" in first.output, first.output

@@ -301,6 +301,7 @@ def test_every_ui_string_of_the_shared_pages_has_an_english_translation():
                                       *map(str, (ROOT / "app/mappage").glob("*.py")),
                                       *map(str, (ROOT / "app/web").glob("*.py"))]] + \
             [("jinja2", p) for p in ["templates/base.html", "templates/login.html", "templates/error.html",
+                                      "templates/unavailable.html",
                                       *map(str, (ROOT / "templates/mappage").glob("*.html"))]]
     missing, checked = [], 0
     for method, path in files:

@@ -6,7 +6,8 @@ def init_app(app) -> None:
     """Register the user loaders and the ``users``/``tokens`` commands (pages: ``app.accounts``)."""
     from app.auth import cli
     from app.core.extensions import login_manager
-    from app.auth.services import load_user, user_from_request
+    from app.auth.services import user_from_request
+    from app.auth.sessions import load_user
 
     login_manager.user_loader(load_user)
     login_manager.request_loader(user_from_request)

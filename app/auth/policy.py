@@ -47,6 +47,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "incidents.handle": _FIELD,                                        # take on, respond
     "incidents.review": frozenset({"admin", "staff", "leader"}),        # evaluate
     "incidents.assignee": frozenset({"staff", "grid_worker", "patrol"}),  # may be dispatched to
+    "incidents.categories": frozenset({"admin"}),                      # the category tree and deadlines
     "open311.keys": frozenset({"admin"}),
     # consultations (议事)
     "consultations.read": frozenset({"admin", "staff", "leader", "planner", "grid_worker"}),

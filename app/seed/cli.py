@@ -25,7 +25,7 @@ def seed_logins_cmd():
     for u in DEMO_USERS:
         click.echo(f"  {u['username']:<14} / {u['password']:<15} — {u['role']}, {area_label(u['area'])}")
     click.echo("  hls2…hls4, zjy1…zjy4, yn1…yn4, sjt1…sjt4 / wuwei-grid — grid workers of each grid")
-    from app.incidents.demo import DEMO_OPEN311_KEY
+    from app.open311.demo import DEMO_OPEN311_KEY
     click.echo(f"  Open311 api_key (幸福号人民专线 demo, POST /open311/v2/requests.json): {DEMO_OPEN311_KEY}")
 
 
