@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.auth.models import User
-from app.core.extensions import db
-from app.households.models import Household, Member, Visit
 from app.auth.policy import suppress, suppressed_label
+from app.core.extensions import db
 from app.core.time import today
+from app.households.models import Household, Member, Visit
 
 
 def post_json(client, url, body, headers=None, method="post"):
@@ -89,7 +89,7 @@ def test_household_file_with_members_and_tags_is_created_and_exported(client, au
                     {"name": "测试家属", "birth_date": "2010-05-01", "relation": "子女"}]})
     assert r.status_code == 201, r.get_json()
     h = r.get_json()
-    assert h["grid_code"] == "620103002001004" and [m["age"] for m in h["members"]][0] == 45
+    assert h["grid_code"] == "620103002001004" and next(m["age"] for m in h["members"]) == 45
     csv = client.get("/households/export.csv").get_data(as_text=True)
     assert "测试家属" in csv and "3单元602" in csv
     assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "export"))
@@ -127,7 +127,7 @@ def test_another_grids_worker_cannot_log_a_visit_or_plan_for_mr_liu(client, auth
     n = count(Visit)
     r = post_json(client, "/api/v1/visits", {"household_id": liu, "purpose": "care_visit"})
     assert r.status_code == 422 and count(Visit) == n
-    r = post_json(client, "/api/v1/households/%d" % liu, {"notes": "x"}, method="patch")
+    r = post_json(client, f"/api/v1/households/{liu}", {"notes": "x"}, method="patch")
     assert r.status_code == 404
 
 
