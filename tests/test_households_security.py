@@ -10,9 +10,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from app.auth.demo import DEMO_USERS
 from app.core.extensions import db
 from app.households.models import CarePlan, Household, Visit
-from app.seed.demo import DEMO_USERS
 from app.volunteers.models import Activity, SignUp, Team, Volunteer
 from app.wishes.models import Wish
 from tests.conftest import database_url, make_test_app
