@@ -108,6 +108,9 @@ SPEC_POST_REQUEST = (
     "&attribute[WHISPAWN]=123456&attribute[WHISDORN]=COISL001"
 )
 SPEC_FORM = "application/x-www-form-urlencoded; charset=utf-8"
+# GET Service Requests, "Sample URL".
+SPEC_GET_REQUESTS = ("/open311/v2/requests.xml?start_date=2010-05-24T00:00:00Z&end_date=2010-06-24T00:00:00Z"
+                     "&status=open&jurisdiction_id=city.gov")
 SPEC_DEFINITION_ELEMENTS = {"variable", "code", "datatype", "required", "datatype_description", "order",
                             "description", "values"}
 
@@ -269,8 +272,7 @@ def test_spec_post_example_meets_each_rule_in_turn(client, demo):
 @pytest.mark.parametrize("url, status, root", [
     ("/open311/v2/services.xml?jurisdiction_id=city.gov", 200, "services"),
     ("/open311/v2/services/033.xml?jurisdiction_id=city.gov", 404, "errors"),
-    ("/open311/v2/requests.xml?start_date=2010-05-24T00:00:00Z&end_date=2010-06-24T00:00:00Z&status=open"
-     "&jurisdiction_id=city.gov", 200, "service_requests"),
+    (SPEC_GET_REQUESTS, 200, "service_requests"),
     ("/open311/v2/tokens/123456.xml?jurisdiction_id=city.gov", 404, "errors"),
 ])
 def test_spec_sample_urls(client, demo, url, status, root):

@@ -61,10 +61,13 @@ def post_update(key: Open311Key | None, form: UpdateForm) -> dict:
     """Record a client's update; ``{"update_id": …}`` (the timeline step)."""
     if key is None:
         raise Open311Error(403, "api_key is missing or not valid")
+    incident = _check_owner(key, int(form.service_request_id))
     earlier = _posted_update(key, form.update_id)
     if earlier is not None:
+        if earlier.incident_id != incident.id:
+            raise Open311Error(400, f"update_id {form.update_id} was already used for service_request_id "
+                                    f"{earlier.incident_id}")
         return {"update_id": earlier.transition_id}
-    incident = _check_owner(key, int(form.service_request_id))
     data = {"source": "open311", "via": key.name, "status": form.status, "update_id": form.update_id}
     step, moved = incidents.external_step(incident.id, INCOMING.get(form.status), form.description, data,
                                           commit=False)
