@@ -141,7 +141,8 @@ class ReportIn(Body):
     source: Source | None = None
     reporter_name: Annotated[str | None, Field(max_length=64)] = None
     reporter_phone: Annotated[str | None, Field(max_length=32)] = None
-    attributes: dict[str, str | int | float] | None = None
+    attributes: Annotated[dict[str, str | int | float | list[str | int]] | None,
+                          Field(description="by attribute code; a multivaluelist takes a list")] = None
     attach_to: Id | None = None
 
     @model_validator(mode="before")
