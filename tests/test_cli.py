@@ -102,8 +102,8 @@ def test_tokens_list_and_revoke(runner, client, demo):
     token = runner.invoke(args=["tokens", "create", "--user", "patrol", "--device", "phone"]).output.strip()
     listing = runner.invoke(args=["tokens", "list", "--user", "patrol"]).output
     assert token[:8] in listing and "phone" in listing and token not in listing
-    assert runner.invoke(args=["tokens", "revoke", token[:3]]).exit_code != 0  # too short to be safe
-    result = runner.invoke(args=["tokens", "revoke", token[:8]])
+    assert runner.invoke(args=["tokens", "revoke", "--", token[:3]]).exit_code != 0  # too short to be safe
+    result = runner.invoke(args=["tokens", "revoke", "--", token[:8]])  # "--": a token may start with "-"
     assert result.exit_code == 0 and "revoked 1 token" in result.output
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert "REVOKED" in runner.invoke(args=["tokens", "list", "--user", "patrol"]).output
