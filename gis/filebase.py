@@ -36,8 +36,8 @@ class Limits:
 
     def check_features(self, n: int, exact: bool = True) -> None:
         if self.features is not None and n > self.features:
-            raise LimitExceededError("features", self.features,
-                                     f"the file holds {'' if exact else 'more than '}{n:,} features")
+            held = f"{n:,}" if exact else f"more than {self.features:,}"
+            raise LimitExceededError("features", self.features, f"the file holds {held} features")
 
 
 NO_LIMITS = Limits()

@@ -55,6 +55,30 @@ class ImportReport(BaseModel):
     source_crs: str | None
 
 
+class ImportProgress(BaseModel):
+    done: int = Field(description="rows checked so far")
+    total: int | None = Field(description="rows in the file")
+
+
+class ImportJobOut(BaseModel):
+    """An import running as a background job (a file of more than ``WUWEI_IMPORT_SYNC_MAX_FEATURES``
+    features): its state, its progress, and how it ended — the report when ``done``; when
+    ``failed``, the error as a 4xx answer would carry it (``rows`` lists the refused rows)."""
+    id: int
+    layer: str
+    file: str
+    format: str
+    state: Literal["queued", "running", "done", "failed"]
+    phase: Literal["reading", "checking", "storing"] | None
+    progress: ImportProgress
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    status_url: str
+    report: ImportReport | None = None
+    error: dict | None = None
+
+
 def _filters(layer: Layer, extra: dict) -> dict:
     names = {f.name for f in layer.fields if f.filter}
     unknown = set(extra) - names
