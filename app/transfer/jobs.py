@@ -126,12 +126,12 @@ def run_import(import_id: int) -> None:
                 limits=caps.import_limits(started), progress=progress,
                 before_commit=lambda report: _end(import_id, "done", report=report))
     except services.ImportRejected as e:
-        _fail(import_id, e.error())
+        _fail(import_id, e.status, e.error())
     except ApiError as e:
-        _fail(import_id, envelope(e.status, e.message, e.fields)["error"])
+        _fail(import_id, e.status, envelope(e.status, e.message, e.fields, e.code)["error"])
     except Exception:  # the job's boundary: whatever happened, the job ends failed
         log.exception("import job %s failed", import_id)
-        _fail(import_id, envelope(500, "the import failed on the server; the jobs worker's log says why")["error"])
+        _fail(import_id, 500, envelope(500, "the import failed on the server; the jobs worker's log says why")["error"])
     finally:
         progress.close()
         path.unlink(missing_ok=True)
@@ -176,9 +176,11 @@ def _end(import_id: int, state: str, *, report: dict | None = None, error: dict 
     db.session.execute(update(ImportJob).where(ImportJob.id == import_id).values(**values))
 
 
-def _fail(import_id: int, error: dict) -> None:
+def _fail(import_id: int, status: int, error: dict) -> None:
+    """The job ends ``failed`` with ``error`` (the envelope's content, plus the HTTP ``status`` the
+    request would have answered); nothing of the import stays."""
     db.session.rollback()
-    _end(import_id, "failed", error=error)
+    _end(import_id, "failed", error={"status": status, **error})
     db.session.commit()
 
 

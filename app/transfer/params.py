@@ -63,7 +63,8 @@ class ImportProgress(BaseModel):
 class ImportJobOut(BaseModel):
     """An import running as a background job (a file of more than ``WUWEI_IMPORT_SYNC_MAX_FEATURES``
     features): its state, its progress, and how it ended — the report when ``done``; when
-    ``failed``, the error as a 4xx answer would carry it (``rows`` lists the refused rows)."""
+    ``failed``, the error as the request would have answered it: ``status`` (422, 403 …), ``code``,
+    ``message``, ``fields``, and ``rows`` listing the refused rows (nothing is stored then)."""
     id: int
     layer: str
     file: str
