@@ -76,7 +76,6 @@ def _csv_records(text: str, stop_after: int | None = None):
 
 def read_csv(data: bytes, limits: Limits = NO_LIMITS) -> ReadResult:
     """CSV with a header: lon/lat columns make Points, a WKT column any geometry; "" is no value."""
-    import shapely
     text = _csv_text(data)
     header, _ = _csv_header(text)
     lower = [h.lower() for h in header]
@@ -108,13 +107,8 @@ def read_csv(data: bytes, limits: Limits = NO_LIMITS) -> ReadResult:
             except ValueError:
                 error = f"lon/lat must be numbers, not {cells[lon_i]!r}, {cells[lat_i]!r}"
         elif wkt_i is not None and cells[wkt_i].strip():
-            try:
-                geom = shapely.from_wkt(cells[wkt_i])
-            except Exception as e:
-                error = f"geometry is not valid WKT: {short(e)}"
-            else:
-                vertices += check_vertices([geom], limits, first_row=n)
-                geometry = to_geojson(geom)
+            geometry, error, n_vertices = _wkt_geometry(cells[wkt_i], limits, n)
+            vertices += n_vertices
         if limits.vertices is not None and vertices > limits.vertices:
             raise LimitExceededError("vertices", limits.vertices, f"the file holds more than {limits.vertices:,} vertices")
         feature = {"row": n, "properties": props, "geometry": geometry}
@@ -122,6 +116,20 @@ def read_csv(data: bytes, limits: Limits = NO_LIMITS) -> ReadResult:
             feature["error"] = error
         features.append(feature)
     return ReadResult(features, columns, None)
+
+
+def _wkt_geometry(wkt: str, limits: Limits, row: int) -> tuple[dict | None, str | None, int]:
+    """(GeoJSON geometry, error, vertices) of a WKT cell; LimitExceededError over the vertex cap."""
+    import shapely
+    try:
+        geom = shapely.from_wkt(wkt)
+    except shapely.errors.ShapelyError as e:
+        return None, f"geometry is not valid WKT: {short(e)}", 0
+    vertices = check_vertices([geom], limits, first_row=row)      # before the GeoJSON is built
+    try:
+        return to_geojson(geom), None, vertices
+    except (shapely.errors.ShapelyError, ValueError) as e:
+        return None, f"geometry cannot be read: {short(e)}", vertices
 
 
 def write_csv(features, columns, geometry_type) -> bytes:
