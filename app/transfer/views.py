@@ -83,7 +83,7 @@ def import_(layer: str, query: ImportQuery):
     the user's area) with ``error.rows`` listing the row numbers and their errors. Caps
     (docs/operations.md): 413 over ``WUWEI_IMPORT_MAX_BYTES``; 422 over the features, vertices or
     seconds caps, naming the setting. A file of more than ``WUWEI_IMPORT_SYNC_MAX_FEATURES`` features
-    is imported by the jobs worker: **202** with the job (``ImportJob``: ``id``, ``state``,
+    is imported by the jobs worker: **202** with the job (``ImportJobOut``: ``id``, ``state``,
     ``status_url``), then ``GET /api/v1/imports/{id}`` until it is ``done`` or ``failed``.
     """
     found = _layer_or_404(layer)
