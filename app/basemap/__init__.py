@@ -7,3 +7,4 @@ def init_app(app) -> None:
     from app.basemap import api, openapi
     app.register_blueprint(api.bp)
     openapi.register_layer_paths()
+    from app.basemap import figures, heat  # noqa: F401  (they register dashboard figures and heat sources)

@@ -22,5 +22,6 @@ def init_app(app) -> None:
         labels={"building": _l("楼栋"), "due": _l("待走访户数"), "overdue": _l("已逾期")},
         list_endpoint="households.overview", label="due"))
     openapi.register()
+    from app.households import figures, heat  # noqa: F401  (they register dashboard figures and heat sources)
     from app.households.demo import seed_households
     register_demo_step("households", seed_households, order=60)

@@ -29,6 +29,7 @@ def init_app(app) -> None:
         item_endpoint="incidents_api.item", item_id_arg="incident_id", list_endpoint="incidents.index"))
     register_nav("incidents.index", _l("事件"), order=20)
     register_nav("incidents.new", _l("上报"), order=21)
+    from app.incidents import figures, heat  # noqa: F401  (they register dashboard figures and heat sources)
 
     from app.incidents.demo import seed_incidents
     register_demo_step("incidents", seed_incidents, order=40)

@@ -11,6 +11,7 @@ def init_app(app) -> None:
     from app.volunteers import api, views
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
+    from app.volunteers import figures  # noqa: F401  (it registers a dashboard figure)
     register_nav("volunteers.activities", _l("活动"), None, 43)
     register_nav("volunteers.hours", _l("志愿时长"), "volunteers.hours", 44)
     t = "volunteers"

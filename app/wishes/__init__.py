@@ -13,6 +13,7 @@ def init_app(app) -> None:
     from app.wishes.models import WISH_CATEGORIES
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
+    from app.wishes import figures, heat  # noqa: F401  (they register a dashboard figure and a heat source)
     register_nav("wishes.board", _l("微心愿"), "wishes.board", 42)
     register_overlay(Overlay(
         name="wishes_open", title=_l("未实现微心愿（按网格）"), endpoint="wishes_api.overlay_open_wishes",
