@@ -28,6 +28,7 @@ CHILD_LENGTH = {4: 9, 6: 9, 9: 12, 12: 15, 15: 15, 18: 18}
 LEVEL_OF_LENGTH = {4: "city", 6: "district", 9: "street", 12: "community", 15: "grid", 18: "micro_grid"}
 PICKER_LEVELS = ("city", "district", "street", "community")
 PARENT_LENGTHS = (4, 6, 9, 12, 15)
+AREAS = Area.__table__      # Core columns: these run on every page view, without the ORM's execution path
 
 
 @dataclass
@@ -38,7 +39,7 @@ class AreaRef:
 
 
 def _refs(stmt) -> list[AreaRef]:
-    return [AreaRef(*r) for r in db.session.execute(stmt)]
+    return [AreaRef(*r) for r in db.session.execute(stmt).all()]
 
 
 def area_choices(scope: Scope, current: str) -> list[AreaRef]:
@@ -50,13 +51,13 @@ def area_choices(scope: Scope, current: str) -> list[AreaRef]:
     """
     above = [current[:k] for k in PARENT_LENGTHS if k < len(current)]
     parent = above[-1] if above else ""
-    code = Area.code
+    code = AREAS.c.code
     near = or_(code.in_(above),
                (func.length(code) == len(current)) & code.startswith(parent, autoescape=True),
                (func.length(code) == CHILD_LENGTH.get(len(current), len(current)))
                & code.startswith(current, autoescape=True))
-    stmt = select(Area.code, Area.name, Area.level) \
-        .where(or_(Area.level.in_(PICKER_LEVELS), code == current), near).order_by(code).limit(2000)
+    stmt = select(code, AREAS.c.name, AREAS.c.level) \
+        .where(or_(AREAS.c.level.in_(PICKER_LEVELS), code == current), near).order_by(code).limit(2000)
     if not scope.everything:
         stmt = stmt.where(code.startswith(scope.area_code, autoescape=True))
     return _refs(stmt)
@@ -69,7 +70,7 @@ def resolve_area(scope: Scope, code: str | None) -> tuple[AreaRef, list[AreaRef]
         if not scope.everything:
             code = scope.area_code
         else:
-            code = db.session.scalar(select(Area.code).order_by(func.length(Area.code), Area.code).limit(1))
+            code = db.session.scalar(select(AREAS.c.code).order_by(func.length(AREAS.c.code), AREAS.c.code).limit(1))
             if code is None:
                 raise ApiError(404, "no areas yet")
     if not code.isdigit() or len(code) not in LEVEL_OF_LENGTH:
@@ -77,9 +78,10 @@ def resolve_area(scope: Scope, code: str | None) -> tuple[AreaRef, list[AreaRef]
     if not in_scope_code(scope, code):
         raise ApiError(404, f"no area {code} in your area", {"area": "not in your area"})
     length = CHILD_LENGTH[len(code)]
-    rows = _refs(select(Area.code, Area.name, Area.level)
-                 .where(or_(Area.code == code, (func.length(Area.code) == length)
-                            & Area.code.startswith(code, autoescape=True))).order_by(Area.code))
+    c = AREAS.c
+    rows = _refs(select(c.code, c.name, c.level)
+                 .where(or_(c.code == code, (func.length(c.code) == length) & c.code.startswith(code, autoescape=True)))
+                 .order_by(c.code))
     if not rows or rows[0].code != code:
         raise ApiError(404, f"no area {code} in your area", {"area": "not in your area"})
     area = rows[0]
