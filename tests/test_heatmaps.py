@@ -228,7 +228,7 @@ def people_source(app):
 
 
 def add_visits(n, lon, lat):
-    for k in range(n):
+    for _ in range(n):
         db.session.execute(text("INSERT INTO scratch_visits (visited_at, geom) VALUES "
                                 "('2021-03-05 10:00+08', ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
                            {"x": lon, "y": lat})

@@ -1,13 +1,30 @@
 """Migrations upgrade and downgrade: a round trip on a scratch database leaves nothing behind."""
+from pathlib import Path
+
 import flask_migrate
 import psycopg2
 import pytest
+from alembic.script import ScriptDirectory
 from psycopg2 import sql
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 from app.core.extensions import db
 from tests.conftest import database_url, make_test_app, recreate_database
+
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+HEAD = "0009_sessions_rate_limits"
+
+
+def test_migrations_are_one_linear_chain_numbered_in_order():
+    script = ScriptDirectory(str(MIGRATIONS))
+    assert script.get_heads() == [HEAD]
+    chain = list(reversed(list(script.walk_revisions())))
+    assert [r.revision[:4] for r in chain] == [f"{i:04d}" for i in range(1, len(chain) + 1)]
+    for r in chain:
+        assert Path(r.path).stem == r.revision            # the file is named after its revision
+        assert r.down_revision is None if r.revision.startswith("0001") else isinstance(r.down_revision, str)
 
 
 def _drop(url):
@@ -36,7 +53,7 @@ def test_upgrade_downgrade_upgrade_round_trip():
     app = make_test_app(url)
     try:
         with app.app_context():
-            flask_migrate.upgrade(revision="heads")
+            flask_migrate.upgrade(revision="head")
             tables, functions = _ours()
             assert set(db.metadata.tables) <= tables, set(db.metadata.tables) - tables
             assert {"wuwei_grid_of", "wuwei_assign_grid", "wuwei_regrid"} <= functions
@@ -44,8 +61,16 @@ def test_upgrade_downgrade_upgrade_round_trip():
             flask_migrate.downgrade(revision="base")
             assert _ours() == (set(), set())
 
-            flask_migrate.upgrade(revision="heads")
+            flask_migrate.upgrade(revision="head")
             assert set(db.metadata.tables) <= _ours()[0]
+
+            # A database migrated before the renumbering carries an old id: it is relabelled, not lost.
+            flask_migrate.downgrade(revision="0008_dashboard_covering")
+            with db.engine.begin() as conn:
+                conn.execute(text("UPDATE alembic_version SET version_num = '0007_dashboard_covering'"))
+            flask_migrate.upgrade(revision="head")
+            with db.engine.connect() as conn:
+                assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
             db.session.remove()
             db.engine.dispose()
     finally:

@@ -1,4 +1,5 @@
 """Open311 GeoReport v2: field names in JSON and XML, a stock client's form POST, bad input, no personal data."""
+import json
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -7,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.core.extensions import db
 from app.incidents.models import Incident, Offer
-from app.incidents.demo import DEMO_OPEN311_KEY
+from app.open311.demo import DEMO_OPEN311_KEY
 
 REQUEST_FIELDS = {"service_request_id", "status", "status_notes", "service_name", "service_code", "description",
                   "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
@@ -172,6 +173,25 @@ def test_bad_queries_are_open311_error_arrays(client, demo, url, status):
     else:
         body = r.get_json()
         assert body[0]["code"] == status and body[0]["description"]
+
+
+def post_json(client, url, body, headers):
+    return client.post(url, data=json.dumps(body), content_type="application/json", headers=headers)
+
+
+def test_admin_issues_and_revokes_open311_keys(client, auth, demo):
+    admin = auth.token("admin")
+    r = post_json(client, "/api/v1/open311-keys", {"name": "城市大脑", "source": "other_system"}, admin)
+    assert r.status_code == 201
+    key = r.get_json()["api_key"]
+    listed = client.get("/api/v1/open311-keys", headers=admin).get_json()["keys"]
+    assert any(k["prefix"] == key[:8] for k in listed) and key not in json.dumps(listed)
+    form = {"api_key": key, "service_code": "parking", "lat": "36.0755", "long": "103.8951", "description": "违停"}
+    assert client.post("/open311/v2/requests.json", data=form).status_code == 200
+    assert client.delete(f"/api/v1/open311-keys/{r.get_json()['id']}", headers=admin).status_code == 204
+    assert client.post("/open311/v2/requests.json", data=form).status_code == 403
+    assert post_json(client, "/api/v1/open311-keys", {"name": ""}, admin).status_code == 422
+    assert post_json(client, "/api/v1/open311-keys", {"name": "x"}, auth.token("staff")).status_code == 403
 
 
 def test_xml_is_well_formed_whatever_the_resident_typed():

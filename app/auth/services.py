@@ -23,14 +23,6 @@ def hash_token(token: str) -> str:
 _WITH_AREA = joinedload(User.area).defer(Area.geom)
 
 
-def load_user(user_id: str) -> User | None:
-    """Flask-Login session loader."""
-    try:
-        return db.session.get(User, int(user_id), options=[_WITH_AREA])
-    except (TypeError, ValueError):
-        return None
-
-
 def user_from_request(req) -> User | None:
     """``Authorization: Bearer <token>`` for API clients."""
     header = req.headers.get("Authorization", "")
@@ -61,15 +53,32 @@ def find_user(username: str) -> User | None:
     return db.session.scalar(select(User).where(User.username == username))
 
 
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash of the configured method to check against when there is no such user."""
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash(secrets.token_urlsafe(16), method=method)
+    return _DUMMY_HASHES[method]
+
+
 def authenticate(username: str, password: str) -> User | None:
-    """The user when the password matches and the account is active."""
+    """The user when the password matches and the account is active.
+
+    An unknown or inactive user costs the same password hashing as a known one, so the answer's
+    timing does not tell which usernames exist.
+    """
     # HMAC pads keys with zero bytes, so "pw" and "pw\0" would hash alike: NUL is never part of a password.
     if not username or not password or "\x00" in username + password or len(username) > 64:
+        check_password_hash(_dummy_hash(), "x")
         return None
     user = find_user(username)
-    if user and user.active and check_password_hash(user.password_hash, password):
-        return user
-    return None
+    if user is None or not user.active:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
 
 
 def create_user(username: str, password: str, role: str, area_code: str | None = None,

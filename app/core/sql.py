@@ -14,7 +14,7 @@ compiled SQL and the values fixed at build time, and from then on only binds the
 (``exec_driver_sql``), so the statements stay visible to logging, the tests' query counter and the
 benchmarks' capture.
 """
-from typing import Callable
+from collections.abc import Callable
 
 import sqlalchemy as sa
 

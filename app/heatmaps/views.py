@@ -142,7 +142,7 @@ def cells(query: ViewQuery):
 
 
 @api.get("/areas")
-@endpoint(query=ViewQuery, response=Areas, permission="heat.view")
+@endpoint(query=ViewQuery, response=Areas, permission="heat.view", media_type=GEOJSON)
 def areas(query: ViewQuery):
     """Per-area choropleth (street/community/grid by zoom, or ``level``): count and rate per 1,000 households.
 

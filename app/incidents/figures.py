@@ -28,7 +28,7 @@ from app.core.figures import (
 )
 from app.core.time import TZ_NAME, now
 from app.incidents.models import Incident, IncidentCategory
-from app.incidents.services import overdue_sql
+from app.incidents.services.deadlines import overdue_sql
 
 INC = Incident.__table__
 CATS = IncidentCategory.__table__
@@ -70,7 +70,7 @@ def _overdue_past():
 
 
 def _overdue_now():
-    """Overdue now, by the incidents' own rule (:func:`app.incidents.services.overdue_sql`)."""
+    """Overdue now, by the incidents' own rule (:func:`app.incidents.services.deadlines.overdue_sql`)."""
     unit = unit_of(GRIDS.c.code)
     return select(unit.label("unit"), func.count().label("v")) \
         .select_from(INC.join(GRIDS, GRIDS.c.id == INC.c.grid_id).join(CATS, CATS.c.id == INC.c.category_id)) \

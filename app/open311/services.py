@@ -1,23 +1,22 @@
-"""Open311 GeoReport v2 on top of the incident services: keys, services, requests as Open311 dicts.
+"""Open311 GeoReport v2 on top of the incident services: services, requests as Open311 dicts, a POST.
 
 Nothing personal leaves here: requests carry no reporter name, phone or e-mail.
 """
 import datetime as dt
-import hashlib
-import secrets
 
-from sqlalchemy import Float, func, select, text
+from sqlalchemy import func, literal, or_, select, union_all
 
-from app.audit.services import record
+from app.basemap.models import Building, Compound
 from app.core.errors import ApiError
 from app.core.extensions import db
+from app.core.sql import like_escape
+from app.core.time import TZ, now
 from app.incidents import services as incidents
-from app.incidents.models import Department, Incident, IncidentCategory, OPEN_STATES
+from app.incidents.models import OPEN_STATES, Department, Incident, IncidentCategory
 from app.open311.models import Open311Key
 
 DEFAULT_DAYS = 90
 MAX_ROWS = 1000
-TZ = dt.timezone(dt.timedelta(hours=8))
 STATE_NOTES = {"reported": "reported (信息采集)", "filed": "filed (立案)", "dispatched": "dispatched (派遣)",
                "in_progress": "in progress (处置)", "responded": "responded (反馈)", "closed": "closed (核查结案)",
                "evaluated": "evaluated (综合评价)", "rejected": "rejected (不予立案)",
@@ -26,55 +25,6 @@ STATE_NOTES = {"reported": "reported (信息采集)", "filed": "filed (立案)",
 
 class Open311Error(ApiError):
     """An error answered as an Open311 error array."""
-
-
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def create_key(name: str, key: str | None = None, source: str = "open311") -> tuple[Open311Key, str]:
-    """Issue an API key (only its hash is kept); returns the row and the key to hand out once."""
-    key = key or secrets.token_urlsafe(24)
-    row = Open311Key(name=name, key_hash=_hash(key), prefix=key[:8], source=source)
-    db.session.add(row)
-    db.session.flush()
-    record("insert", "open311_keys", row.id, after={"name": name, "prefix": row.prefix, "source": source})
-    db.session.commit()
-    return row, key
-
-
-def revoke_key(prefix: str) -> int:
-    """Revoke keys starting with ``prefix``; returns how many."""
-    rows = list(db.session.scalars(select(Open311Key).where(Open311Key.prefix == prefix[:8],
-                                                            Open311Key.revoked.is_(False))))
-    for row in rows:
-        row.revoked = True
-        record("update", "open311_keys", row.id, after={"revoked": True})
-    db.session.commit()
-    return len(rows)
-
-
-def list_keys() -> list[Open311Key]:
-    """Every key, newest first."""
-    return list(db.session.scalars(select(Open311Key).order_by(Open311Key.id.desc())))
-
-
-def revoke_key_id(key_id: int) -> None:
-    """Revoke one key by id (404 when unknown)."""
-    row = db.session.get(Open311Key, key_id)
-    if row is None:
-        raise ApiError(404, f"no Open311 key {key_id}")
-    row.revoked = True
-    record("update", "open311_keys", row.id, after={"revoked": True})
-    db.session.commit()
-
-
-def key_for(raw: str | None) -> Open311Key | None:
-    """The active key matching ``raw``."""
-    if not raw or len(raw) > 200:
-        return None
-    return db.session.scalar(select(Open311Key).where(Open311Key.key_hash == _hash(raw),
-                                                      Open311Key.revoked.is_(False)))
 
 
 def service_list() -> list[dict]:
@@ -100,6 +50,10 @@ def service_definition(code: str) -> dict:
     return {"service_code": cat.code, "attributes": attrs}
 
 
+def _local(value: dt.datetime | None) -> str | None:
+    return value.astimezone(TZ).isoformat(timespec="seconds") if value else None
+
+
 def _request_dict(row) -> dict:
     return {
         "service_request_id": row.id,
@@ -107,9 +61,8 @@ def _request_dict(row) -> dict:
         "status_notes": STATE_NOTES.get(row.state, row.state),
         "service_name": row.service_name, "service_code": row.service_code,
         "description": row.description, "agency_responsible": row.agency or "",
-        "service_notice": "", "requested_datetime": row.reported_at.astimezone(TZ).isoformat(timespec="seconds"),
-        "updated_datetime": row.state_changed_at.astimezone(TZ).isoformat(timespec="seconds"),
-        "expected_datetime": row.due_at.astimezone(TZ).isoformat(timespec="seconds") if row.due_at else None,
+        "service_notice": "", "requested_datetime": _local(row.reported_at),
+        "updated_datetime": _local(row.state_changed_at), "expected_datetime": _local(row.due_at),
         "address": row.address or "", "address_id": "", "zipcode": "",
         "lat": round(row.lat, 7), "long": round(row.lon, 7), "media_url": row.media_url or "",
     }
@@ -126,16 +79,6 @@ def _request_select():
             .outerjoin(Department, Department.id == Incident.department_id))
 
 
-def parse_datetime(name: str, raw: str) -> dt.datetime:
-    """A W3C/ISO 8601 date-time (a zone is assumed +08:00 when missing), or 400."""
-    try:
-        value = dt.datetime.fromisoformat(raw.strip().replace("Z", "+00:00").replace(" ", "+", 1)
-                                          if "T" in raw and raw.count(" ") == 1 else raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise Open311Error(400, f"{name} must be an ISO 8601 date-time, e.g. 2026-04-12T09:00:00+08:00") from None
-    return value if value.tzinfo else value.replace(tzinfo=TZ)
-
-
 def find_requests(*, ids: list[int] | None = None, service_codes: list[str] | None = None,
                   start: dt.datetime | None = None, end: dt.datetime | None = None,
                   statuses: list[str] | None = None, page: int = 1, page_size: int = MAX_ROWS) -> list[dict]:
@@ -147,19 +90,14 @@ def find_requests(*, ids: list[int] | None = None, service_codes: list[str] | No
         if service_codes:
             stmt = stmt.where(IncidentCategory.code.in_(service_codes))
         if start is None and end is None:
-            start = dt.datetime.now(TZ) - dt.timedelta(days=DEFAULT_DAYS)
+            start = now() - dt.timedelta(days=DEFAULT_DAYS)
         if start is not None:
             stmt = stmt.where(Incident.reported_at >= start)
         if end is not None:
             stmt = stmt.where(Incident.reported_at <= end)
         if statuses:
-            conds = []
-            if "open" in statuses:
-                conds.append(Incident.state.in_(OPEN_STATES))
-            if "closed" in statuses:
-                conds.append(~Incident.state.in_(OPEN_STATES))
-            from sqlalchemy import or_
-            stmt = stmt.where(or_(*conds))
+            is_open = Incident.state.in_(OPEN_STATES)
+            stmt = stmt.where(or_(*[is_open if s == "open" else ~is_open for s in set(statuses)]))
         stmt = stmt.order_by(Incident.reported_at.desc(), Incident.id.desc()) \
             .limit(page_size).offset((page - 1) * page_size)
     return [_request_dict(r) for r in db.session.execute(stmt)]
@@ -184,63 +122,46 @@ def request_for_token(token: str) -> dict:
 
 
 def locate_address(address: str) -> tuple[float, float] | None:
-    """A point for ``address_string`` from the base map's buildings and compounds (no external geocoder)."""
-    pattern = "%" + address.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    row = db.session.execute(text(
-        "SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM ("
-        " SELECT geom, 1 AS rank FROM buildings WHERE name ILIKE :p OR address ILIKE :p"
-        " UNION ALL SELECT geom, 2 FROM compounds WHERE name ILIKE :p OR address ILIKE :p) t"
-        " ORDER BY rank LIMIT 1"), {"p": pattern}).first()
+    """A point for ``address_string`` from the base map's buildings, then compounds (no external geocoder)."""
+    pattern = "%" + like_escape(address.strip()) + "%"
+    places = union_all(*(select(t.geom, literal(rank).label("rank"))
+                         .where(or_(t.name.ilike(pattern, escape="\\"), t.address.ilike(pattern, escape="\\")))
+                         for rank, t in ((1, Building), (2, Compound)))).subquery()
+    spot = func.ST_PointOnSurface(places.c.geom)
+    row = db.session.execute(select(func.ST_X(spot), func.ST_Y(spot)).order_by(places.c.rank).limit(1)).first()
     return (row[0], row[1]) if row else None
 
 
-def post_request(form, key: Open311Key | None) -> dict:
-    """Create an incident from a form-encoded Open311 POST; it enters the normal workflow."""
-    if key is None:
-        raise Open311Error(403, "api_key is missing or not valid")
-    code = (form.get("service_code") or "").strip()
-    if not code:
-        raise Open311Error(400, "service_code is required")
-    cat = incidents.category_by_code(code)
-    if cat is None:
-        raise Open311Error(400, f"service_code {code} is not a known service")
-    description = form.get("description") or ""
-    if len(description) > 4000:
-        raise Open311Error(400, "description must be at most 4000 characters")
-    lat, lon = form.get("lat"), form.get("long")
-    address = (form.get("address_string") or "").strip() or None
-    if address and len(address) > 256:
-        raise Open311Error(400, "address_string must be at most 256 characters")
-    if lat not in (None, "") or lon not in (None, ""):
-        try:
-            lat_f, lon_f = float(lat), float(lon)
-        except (TypeError, ValueError):
-            raise Open311Error(400, "lat and long must both be decimal degrees") from None
-        if not (-90 <= lat_f <= 90) or lat_f != lat_f:
-            raise Open311Error(400, "lat must be between -90 and 90")
-        if not (-180 <= lon_f <= 180) or lon_f != lon_f:
-            raise Open311Error(400, "long must be between -180 and 180")
-    elif address:
+def _place(lat: float | None, lon: float | None, address: str | None) -> tuple[float, float]:
+    """(lon, lat) from the form: both coordinates, or an address found on the base map."""
+    if lat is not None or lon is not None:
+        if lat is None or lon is None:
+            raise Open311Error(400, "lat and long must both be decimal degrees")
+        return lon, lat
+    if address:
         found = locate_address(address)
         if found is None:
             raise Open311Error(400, "address_string could not be located; send lat and long")
-        lon_f, lat_f = found
-    else:
-        raise Open311Error(400, "a location is required: lat and long, or address_string")
-    attributes = {}
-    for k in form.keys():
-        if k.startswith("attribute[") and k.endswith("]"):
-            attributes[k[10:-1]] = form.get(k)
-    name = " ".join(p for p in (form.get("first_name"), form.get("last_name")) if p) or None
-    media_url = form.get("media_url") or None
-    if media_url and not media_url.startswith(("http://", "https://")):
-        raise Open311Error(400, "media_url must be an http(s) URL")
+        return found
+    raise Open311Error(400, "a location is required: lat and long, or address_string")
+
+
+def post_request(key: Open311Key | None, *, service_code: str, lat=None, long=None, address_string=None,
+                 description=None, media_url=None, first_name=None, last_name=None, phone=None,
+                 attributes: dict | None = None) -> dict:
+    """Create an incident from an Open311 POST (values checked by the form's model); it enters the workflow."""
+    if key is None:
+        raise Open311Error(403, "api_key is missing or not valid")
+    cat = incidents.category_by_code(service_code)
+    if cat is None:
+        raise Open311Error(400, f"service_code {service_code} is not a known service")
+    lon_f, lat_f = _place(lat, long, address_string)
+    name = " ".join(p for p in (first_name, last_name) if p) or None
     try:
         incident = incidents.report_incident(
-            category_code=code, description=description or cat.name, lon=lon_f, lat=lat_f, address=address,
-            source=key.source, reporter_name=name[:64] if name else None,
-            reporter_phone=(form.get("phone") or None), attributes=attributes, media_url=media_url,
-            open311_key_id=key.id)
+            category_code=service_code, description=description or cat.name, lon=lon_f, lat=lat_f,
+            address=address_string, source=key.source, reporter_name=name[:64] if name else None,
+            reporter_phone=phone, attributes=attributes or {}, media_url=media_url, open311_key_id=key.id)
     except ApiError as e:
         raise Open311Error(400, e.message) from None
     return {"service_request_id": incident.id, "token": incident.open311_token,

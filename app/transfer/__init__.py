@@ -8,10 +8,8 @@ parsing and validation (:func:`app.basemap.services.parse_feature`).
 
 
 def init_app(app) -> None:
-    """Register the CLI commands, the HTTP endpoints and their OpenAPI paths."""
-    from app.core.extensions import csrf
+    """Register the CLI commands and the HTTP endpoints (documented by their declarations)."""
     from app.transfer import cli, views
     app.cli.add_command(cli.import_cmd)
     app.cli.add_command(cli.export_cmd)
-    csrf.exempt(views.bp)  # checked in app.basemap.api._protect for cookie sessions only
     app.register_blueprint(views.bp)

@@ -1,12 +1,13 @@
 """Layer import (all or nothing, row errors reported) and export (same scope and filters as the list)."""
 import json
 
+from app.audit.services import record
+from app.auth.policy import Scope
 from app.basemap import services as layer_services
 from app.basemap.layers import Layer
-from app.audit.services import record
-from app.auth.access import Scope
 from app.core.errors import ApiError
 from app.core.extensions import db
+from app.web.tables import safe_cell
 from gis import fileio
 
 # Columns an exported file carries that an import must not write back: computed in SQL or by PostGIS.
@@ -31,14 +32,28 @@ def export_columns(layer: Layer) -> list[str]:
     return names + [c for c in layer.computed if c not in names]
 
 
+def spreadsheet_safe(features: list[dict]) -> list[dict]:
+    """``features`` whose text properties a spreadsheet will not run as formulas (``'=…``)."""
+    for f in features:
+        props = f.get("properties")
+        if props:
+            f["properties"] = {k: safe_cell(v) if isinstance(v, str) else v for k, v in props.items()}
+    return features
+
+
 def export_layer(layer: Layer, scope: Scope, fmt: str, **list_args) -> bytes:
-    """The features of ``layer`` visible to ``scope`` (with the list's filters) as a file in ``fmt``."""
+    """The features of ``layer`` visible to ``scope`` (with the list's filters) as a file in ``fmt``.
+
+    A CSV opens in a spreadsheet: its text cells are made safe (:func:`app.web.tables.safe_cell`).
+    """
     features_json, _, _ = layer_services.list_features(layer, scope, **list_args)
     features = json.loads(features_json) if isinstance(features_json, str) else features_json
+    if fmt == "csv":
+        features = spreadsheet_safe(features)
     try:
         return fileio.write_features(features, fmt, layer.name, export_columns(layer), layer.geom_type)
-    except fileio.UnknownFormatError as e:
-        raise ApiError(415, str(e)) from None
+    except fileio.UnknownFormatError as e:       # e.g. KML for a layer without geometry
+        raise ApiError(400, str(e), {"format": str(e)}) from None
     except fileio.FileFormatError as e:
         raise ApiError(422, str(e)) from None
 

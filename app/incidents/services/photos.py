@@ -12,13 +12,14 @@ from pathlib import Path
 
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import func, select
 
 from app.audit.services import record
-from app.auth.access import Scope
+from app.auth.policy import Scope
 from app.core.errors import ApiError
 from app.core.extensions import db
 from app.incidents.models import Photo
-from app.incidents.services import _load
+from app.incidents.services.records import load
 
 FORMATS = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
 MAX_PIXELS = 40_000_000
@@ -56,8 +57,8 @@ def _open_image(data: bytes) -> Image.Image:
 
 def add_photo(incident_id: int, data: bytes, user, scope: Scope, transition_id: int | None = None) -> Photo:
     """Store one photo of an incident the user may see; returns the row."""
-    incident = _load(incident_id, scope)
-    count = db.session.query(Photo).filter(Photo.incident_id == incident.id).count()
+    incident = load(incident_id, scope)
+    count = db.session.scalar(select(func.count()).select_from(Photo).where(Photo.incident_id == incident.id))
     if count >= MAX_PHOTOS:
         raise ApiError(409, f"an incident keeps at most {MAX_PHOTOS} photos")
     img = _open_image(data)
@@ -101,7 +102,7 @@ def add_photo(incident_id: int, data: bytes, user, scope: Scope, transition_id: 
 
 def photo_file(incident_id: int, photo_id: int, scope: Scope, thumb: bool = False) -> tuple[Path, str]:
     """The file of a photo of an incident the user may see."""
-    incident = _load(incident_id, scope)
+    incident = load(incident_id, scope)
     photo = db.session.get(Photo, photo_id)
     if photo is None or photo.incident_id != incident.id:
         raise ApiError(404, "no such photo")

@@ -1,7 +1,7 @@
 """heat maps and dashboard: indexes for filtered heat/figures, bookkeeping of synthetic seeds
 
-Revision ID: 0006_heatmaps
-Revises: 0004_patrols
+Revision ID: 0007_heatmaps
+Revises: 0006_patrols
 Create Date: 2026-11-25 12:30:00
 
 The (category_id, reported_at) index exists already (0002). Heat maps filtered by
@@ -10,8 +10,8 @@ source, and dashboard figures of incidents closed in a period, need their own.
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0006_heatmaps'
-down_revision = '0004_patrols'
+revision = '0007_heatmaps'
+down_revision = '0006_patrols'
 branch_labels = None
 depends_on = None
 

@@ -6,15 +6,15 @@ its ``grid_id`` recomputed by one set-based UPDATE over the old and new footprin
 the same transaction. The row trigger on the base-map tables also fires when only
 ``grid_id`` is written, so a grid cannot be typed in by SQL either.
 
-Revision ID: 0006_hardening_regrid
-Revises: 0005_households
+Revision ID: 0005_hardening_regrid
+Revises: 0004_households
 Create Date: 2026-11-25 12:20:00
 
 """
 from alembic import op
 
-revision = '0006_hardening_regrid'
-down_revision = '0005_households'
+revision = '0005_hardening_regrid'
+down_revision = '0004_households'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """households, visits, care plans, wishes, volunteers, activities
 
-Revision ID: 0005_households
+Revision ID: 0004_households
 Revises: 0003_incidents
 Create Date: 2026-11-25 12:09:07.023612
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from geoalchemy2 import Geometry
 
 # revision identifiers, used by Alembic.
-revision = '0005_households'
+revision = '0004_households'
 down_revision = '0003_incidents'
 branch_labels = None
 depends_on = None

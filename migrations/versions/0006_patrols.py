@@ -1,7 +1,7 @@
 """patrols, devices, bad-parking spots and the monthly-partitioned positions table
 
-Revision ID: 0004_patrols
-Revises: 0006_hardening_regrid
+Revision ID: 0006_patrols
+Revises: 0005_hardening_regrid
 Create Date: 2026-11-25 12:20:00
 
 Positions are range-partitioned by month; months are Asia/Shanghai calendar months
@@ -14,8 +14,8 @@ from alembic import op
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
 
-revision = '0004_patrols'
-down_revision = '0006_hardening_regrid'
+revision = '0006_patrols'
+down_revision = '0005_hardening_regrid'
 branch_labels = None
 depends_on = None
 

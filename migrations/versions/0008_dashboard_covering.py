@@ -1,7 +1,7 @@
 """dashboard: covering indexes for incidents reported/closed in a period, per grid, and households per grid
 
-Revision ID: 0007_dashboard_covering
-Revises: 0006_heatmaps
+Revision ID: 0008_dashboard_covering
+Revises: 0007_heatmaps
 Create Date: 2026-11-25 16:00:00
 
 A city's dashboard counts and medians read every incident reported or closed in two periods
@@ -17,8 +17,8 @@ writes keep the same number of indexes.
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0007_dashboard_covering'
-down_revision = '0006_heatmaps'
+revision = '0008_dashboard_covering'
+down_revision = '0007_heatmaps'
 branch_labels = None
 depends_on = None
 
