@@ -8,3 +8,4 @@ def init_app(app) -> None:
     from app.core.registry import register_demo_step
     app.register_blueprint(api.bp)
     register_demo_step("basemap", demo.seed_basemap, order=30)
+    from app.basemap import figures, heat  # noqa: F401  (they register dashboard figures and heat sources)

@@ -29,4 +29,5 @@ def init_app(app) -> None:
         style={"radius": 8, "color": "#b42318", "fillColor": "#f59e0b", "fillOpacity": 0.8}, order=60,
         labels={"building": _l("楼栋"), "due": _l("待走访户数"), "overdue": _l("已逾期")},
         list_endpoint="households.overview", label="due"))
+    from app.households import figures, heat  # noqa: F401  (they register dashboard figures and heat sources)
     register_demo_step("households", seed_households, order=60)

@@ -15,6 +15,7 @@ def init_app(app) -> None:
     """Blueprints, navigation and the demo step (after the households')."""
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
+    from app.volunteers import figures  # noqa: F401  (it registers a dashboard figure)
     register_nav("volunteers.activities", _l("活动"), None, 43)
     register_nav("volunteers.hours", _l("志愿时长"), "volunteers.hours", 44)
     register_demo_step("volunteers", seed_volunteers, order=61)
