@@ -1,0 +1,188 @@
+"""Issue 14's write protections: ETag and If-Match (412) on every editable record, photo caps held by the
+database, no EXIF in stored photos, visits only at buildings of the user's area, geometry caps and
+features that lie inside the user's area."""
+import json
+
+import pytest
+from sqlalchemy import select
+
+from app.areas.models import Area
+from app.basemap.models import Charger
+from app.core.extensions import db
+from app.households.models import Household, Member
+from app.volunteers.models import Team
+from app.wishes.models import Wish
+
+
+def send(client, method, url, body=None, headers=None):
+    return client.open(url, method=method.upper(), data=None if body is None else json.dumps(body),
+                       content_type="application/json", headers=headers or {})
+
+
+def liu() -> int:
+    return db.session.scalar(select(Household.id).where(Household.head_name == "刘先生"))
+
+
+def liu_member() -> int:
+    return db.session.scalar(select(Member.id).where(Member.household_id == liu()).order_by(Member.id))
+
+
+def some_grid() -> int:
+    return db.session.scalar(select(Area.id).where(Area.level == "grid").order_by(Area.id))
+
+
+# --- ETag and If-Match --------------------------------------------------------------------------------
+
+# (what, GET url or None, method, write url, first change, second change); ids filled in by the test.
+WRITES = [
+    ("household", "/api/v1/households/{liu}", "patch", None, {"notes": "第一次"}, {"notes": "第二次"}),
+    ("household tags only", "/api/v1/households/{liu}", "patch", None, {"tags": ["key_care", "disabled"]},
+     {"tags": ["elderly_alone"]}),
+    ("member", "/api/v1/members/{member}", "patch", None, {"notes": "第一次"}, {"notes": "第二次"}),
+    ("member tags only", "/api/v1/members/{member}", "patch", None, {"tags": ["key_care", "disabled"]},
+     {"tags": ["elderly_alone"]}),
+    ("visit", "/api/v1/visits/1", "patch", None, {"notes": "第一次"}, {"notes": "第二次"}),
+    ("care plan", "/api/v1/care-plans/1", "patch", None, {"note": "第一次"}, {"note": "第二次"}),
+    ("household tag", "/api/v1/household-tags/5", "patch", None, {"name": "重点关爱甲"}, {"name": "重点关爱乙"}),
+    ("volunteer", "/api/v1/volunteers/1", "patch", None, {"phone": "13900000001"}, {"phone": "13900000002"}),
+    ("activity", "/api/v1/activities/1", "patch", None, {"place": "第一处"}, {"place": "第二处"}),
+    ("sign-up", "/api/v1/signups/1", "patch", None, {"attended": True, "hours": 1.5},
+     {"attended": True, "hours": 2.5}),
+    ("decision", "/api/v1/decisions/1", "patch", None, {"status": "open"}, {"status": "done", "note": "办结"}),
+    ("grid (layer)", "/api/v1/grids/{grid}", "patch", None, {"properties": {"note": "第一次"}},
+     {"properties": {"note": "第二次"}}),
+    ("incident category", None, "patch", "/api/v1/incident-categories/env.litter", {"name": "乱扔垃圾甲"},
+     {"name": "乱扔垃圾乙"}),
+]
+
+
+@pytest.mark.parametrize("what, read, method, write, first, second", WRITES, ids=[w[0] for w in WRITES])
+def test_a_write_with_a_stale_if_match_is_412_and_changes_nothing(client, auth, demo, what, read, method, write,
+                                                                  first, second):
+    admin = auth.token("admin")
+    ids = {"liu": liu(), "member": liu_member(), "grid": some_grid()}
+    read = read and read.format(**ids)
+    write = (write or read).format(**ids)
+
+    def current():
+        if read is None:
+            return None
+        r = client.get(read, headers=admin)
+        assert r.status_code == 200 and r.headers.get("ETag"), (read, r.status_code)
+        return r.headers["ETag"]
+
+    seen = current() or send(client, method, write, second, admin).headers["ETag"]
+    changed = send(client, method, write, first, admin)            # another editor, without If-Match
+    assert changed.status_code == 200, changed.get_json()
+    fresh = changed.headers["ETag"]
+    assert fresh != seen and current() in (None, fresh)
+    stale = send(client, method, write, second, {**admin, "If-Match": seen})
+    assert stale.status_code == 412, (what, stale.status_code, stale.get_json())
+    assert stale.get_json()["error"]["code"] == "precondition_failed" and "ETag" not in stale.headers
+    assert current() in (None, fresh)                               # nothing was written
+    ok = send(client, method, write, second, {**admin, "If-Match": fresh})
+    assert ok.status_code == 200, ok.get_json()
+    assert ok.headers["ETag"] not in (seen, fresh) and current() in (None, ok.headers["ETag"])
+
+
+def test_a_stale_if_match_on_a_layer_feature_is_412_and_changes_nothing(client, auth, demo):
+    auth.login("planner")
+    cid = db.session.scalar(select(Charger.id).order_by(Charger.id))
+    url = f"/api/v1/chargers/{cid}"
+    first = client.get(url)
+    tag = first.headers["ETag"]
+    assert first.status_code == 200 and tag.startswith('"')
+    ok = send(client, "patch", url, {"properties": {"ports": 7}}, {"If-Match": tag})
+    assert ok.status_code == 200, ok.get_json()
+    new_tag = ok.headers["ETag"]
+    assert new_tag != tag and client.get(url).headers["ETag"] == new_tag
+    stale = send(client, "put", url, {"geometry": first.get_json()["geometry"], "properties": {
+        **first.get_json()["properties"], "ports": 3}}, {"If-Match": tag})
+    assert stale.status_code == 412
+    assert client.get(url).get_json()["properties"]["ports"] == 7
+    assert send(client, "delete", url, headers={"If-Match": tag}).status_code == 412
+    assert client.get(url).status_code == 200
+    assert send(client, "patch", url, {"properties": {"ports": 8}}).status_code == 200     # no If-Match: as before
+    assert send(client, "delete", url, headers={"If-Match": "*"}).status_code == 204
+    assert client.get(url).status_code == 404
+
+
+def test_a_created_feature_answers_its_etag(client, auth, demo):
+    auth.login("planner")
+    r = send(client, "post", "/api/v1/chargers", {"geometry": {"type": "Point", "coordinates": [103.8386, 36.0496]},
+                                                  "properties": {"ports": 4, "status": "planned"}})
+    assert r.status_code == 201 and r.headers["ETag"] == client.get(r.headers["Location"]).headers["ETag"]
+
+
+def test_incident_steps_take_if_match(client, auth, demo):
+    staff = auth.token("zjystaff")
+    iid = send(client, "post", "/api/v1/incidents", {"category": "env.litter", "description": "垃圾堆放",
+                                                      "lon": 103.8360, "lat": 36.0480}, staff).get_json()["id"]
+    url = f"/api/v1/incidents/{iid}"
+    seen = client.get(url, headers=staff).headers["ETag"]
+    filed = send(client, "post", f"{url}/transitions", {"to": "filed"}, staff)
+    assert filed.status_code == 200 and filed.headers["ETag"] not in (None, seen)
+    stale = send(client, "post", f"{url}/transitions", {"to": "rejected", "note": "x"}, {**staff, "If-Match": seen})
+    assert stale.status_code == 412
+    assert client.get(url, headers=staff).get_json()["properties"]["state"] == "filed"
+    ok = send(client, "post", f"{url}/transitions", {"to": "rejected", "note": "重复"},
+              {**staff, "If-Match": filed.headers["ETag"]})
+    assert ok.status_code == 200 and ok.get_json()["properties"]["state"] == "rejected"
+
+
+def test_wish_steps_take_if_match(client, auth, demo):
+    staff = auth.token("staff")
+    wid = send(client, "post", "/api/v1/wishes", {"household_id": liu(), "title": "想要一把轮椅",
+                                                   "category": "daily_needs"}, staff).get_json()["id"]
+    seen = client.get(f"/api/v1/wishes/{wid}", headers=staff).headers["ETag"]
+    red = db.session.scalar(select(Team.id).where(Team.name.contains("红色")))
+    claimed = send(client, "post", f"/api/v1/wishes/{wid}/claim", {"team_id": red}, staff)
+    assert claimed.status_code == 200 and claimed.headers["ETag"] != seen
+    stale = send(client, "post", f"/api/v1/wishes/{wid}/withdraw", {"reason": "x"}, {**staff, "If-Match": seen})
+    assert stale.status_code == 412
+    assert db.session.get(Wish, wid).status == "claimed"
+    ok = send(client, "post", f"/api/v1/wishes/{wid}/release", None, {**staff, "If-Match": claimed.headers["ETag"]})
+    assert ok.status_code == 200 and ok.get_json()["status"] == "posted"
+
+
+def test_adding_a_council_member_checks_the_councils_version(client, auth, demo):
+    admin = auth.token("admin")
+    seen = client.get("/api/v1/councils/1", headers=admin).headers["ETag"]
+    member = {"name": "居民丙", "role": "resident_rep"}
+    added = send(client, "post", "/api/v1/councils/1/members", member, {**admin, "If-Match": seen})
+    assert added.status_code == 201 and "ETag" not in added.headers      # the answer is the member, not the council
+    now = client.get("/api/v1/councils/1", headers=admin).headers["ETag"]
+    assert now != seen
+    assert send(client, "post", "/api/v1/councils/1/members", member, {**admin, "If-Match": seen}).status_code == 412
+    assert send(client, "post", "/api/v1/councils/1/members", member, {**admin, "If-Match": now}).status_code == 201
+
+
+def test_a_stale_delete_is_412_and_the_record_stays(client, auth, demo):
+    admin = auth.token("admin")
+    url = f"/api/v1/members/{liu_member()}"
+    seen = client.get(url, headers=admin).headers["ETag"]
+    send(client, "patch", url, {"notes": "刚改过"}, admin)
+    assert send(client, "delete", url, headers={**admin, "If-Match": seen}).status_code == 412
+    assert client.get(url, headers=admin).status_code == 200
+    assert send(client, "delete", url, headers={**admin, "If-Match": 'W/"' + seen.strip('"') + '"'}).status_code == 412
+    tag = client.get(url, headers=admin).headers["ETag"]
+    assert send(client, "delete", url, headers={**admin, "If-Match": tag}).status_code == 204
+
+
+def test_if_match_on_a_record_the_user_cannot_see_is_404_not_412(client, auth, demo):
+    other_grid = auth.token("gridworker")              # not one of Mr Liu's grid workers
+    r = send(client, "patch", f"/api/v1/households/{liu()}", {"notes": "x"}, {**other_grid, "If-Match": '"nope"'})
+    assert r.status_code == 404
+
+
+def test_the_openapi_document_declares_etag_if_match_and_412(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    item = doc["paths"]["/api/v1/households/{household_id}"]
+    assert "ETag" in item["get"]["responses"]["200"]["headers"] and "412" not in item["get"]["responses"]
+    for method in ("patch", "delete"):
+        assert "412" in item[method]["responses"]
+        assert any(p["name"] == "If-Match" and p["in"] == "header" for p in item[method]["parameters"])
+    assert "ETag" in item["patch"]["responses"]["200"]["headers"]
+    charger = doc["paths"]["/api/v1/chargers/{id}"]
+    assert "412" in charger["put"]["responses"] and "ETag" in charger["get"]["responses"]["200"]["headers"]
+    assert "x-wuwei-versioned" not in json.dumps(doc)
