@@ -1,17 +1,31 @@
 """Issue 14's write protections: ETag and If-Match (412) on every editable record, photo caps held by the
 database, no EXIF in stored photos, visits only at buildings of the user's area, geometry caps and
 features that lie inside the user's area."""
+import io
 import json
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from PIL import Image
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from app.areas.models import Area
+from app.audit.models import AuditEntry
+from app.auth.models import ApiToken
+from app.auth.services import create_token
 from app.basemap.models import Charger
 from app.core.extensions import db
 from app.households.models import Household, Member
-from app.volunteers.models import Team
+from app.incidents.models import Incident, Photo
+from app.volunteers.models import Activity, SignUp, Team, Volunteer
 from app.wishes.models import Wish
+
+GPS = 0x8825
+ORIENTATION = 0x0112
 
 
 def send(client, method, url, body=None, headers=None):
@@ -186,3 +200,202 @@ def test_the_openapi_document_declares_etag_if_match_and_412(client):
     charger = doc["paths"]["/api/v1/chargers/{id}"]
     assert "412" in charger["put"]["responses"] and "ETag" in charger["get"]["responses"]["200"]["headers"]
     assert "x-wuwei-versioned" not in json.dumps(doc)
+
+
+# --- photos: EXIF stripped, types served as stored ----------------------------------------------------
+
+
+def phone_photo(fmt: str = "JPEG", size=(40, 20)) -> io.BytesIO:
+    """A photo as a phone takes it: EXIF with a GPS position, the camera, and "rotate 90°"."""
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    exif[0x010F] = "PhoneMaker"
+    exif[GPS] = {1: "N", 2: (36.0, 3.0, 0.0), 3: "E", 4: (103.0, 50.0, 0.0)}
+    buf = io.BytesIO()
+    Image.new("RGB", size, (200, 80, 40)).save(buf, format=fmt, exif=exif.tobytes())
+    assert GPS in Image.open(io.BytesIO(buf.getvalue())).getexif()
+    buf.seek(0)
+    return buf
+
+
+def assert_clean(data: bytes, size=(20, 40)) -> None:
+    img = Image.open(io.BytesIO(data))
+    exif = img.getexif()
+    assert GPS not in exif and 0x010F not in exif and ORIENTATION not in exif, dict(exif)
+    assert "exif" not in img.info and "xmp" not in img.info
+    assert b"PhoneMaker" not in data
+    assert img.size == size              # the rotation was applied to the pixels
+
+
+@pytest.mark.parametrize("fmt, ctype", [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp")])
+def test_incident_photos_are_stored_without_exif_and_served_as_what_they_are(client, auth, demo, fmt, ctype):
+    staff = auth.token("zjystaff")
+    iid = send(client, "post", "/api/v1/incidents", {"category": "env.litter", "description": "垃圾",
+                                                      "lon": 103.8360, "lat": 36.0480}, staff).get_json()["id"]
+    r = client.post(f"/api/v1/incidents/{iid}/photos", headers=staff, content_type="multipart/form-data",
+                    data={"photo": (phone_photo(fmt), "IMG_0001.jpg")})
+    assert r.status_code == 201, r.get_json()
+    served = client.get(r.get_json()["url"], headers=staff)
+    assert served.status_code == 200 and served.mimetype == ctype
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
+    assert_clean(served.data)
+    stored = db.session.get(Photo, r.get_json()["id"])
+    assert stored.content_type == ctype
+    assert_clean(client.get(r.get_json()["thumbnail"], headers=staff).data)
+
+
+def test_wish_photos_are_stored_without_exif_and_served_with_their_type(client, auth, demo, app):
+    auth.login("staff")
+    wid = send(client, "post", "/api/v1/wishes", {"household_id": liu(), "title": "想要台灯",
+                                                   "category": "daily_needs"}).get_json()["id"]
+    red = db.session.scalar(select(Team.id).where(Team.name.contains("红色")))
+    assert send(client, "post", f"/api/v1/wishes/{wid}/claim", {"team_id": red}).status_code == 200
+    r = client.post(f"/api/v1/wishes/{wid}/fulfil", content_type="multipart/form-data",
+                    data={"note": "已送到", "photo": (phone_photo(), "lamp.png")})
+    assert r.status_code == 200 and r.get_json()["has_photo"], r.get_json()
+    stored = db.session.get(Wish, wid).photo_path
+    assert stored.endswith(".jpg")                          # named after what it is, not what it was called
+    with open(os.path.join(app.config["MEDIA_ROOT"], stored), "rb") as fh:
+        assert_clean(fh.read())
+    served = client.get(f"/wishes/{wid}/photo")
+    assert served.status_code == 200 and served.mimetype == "image/jpeg"
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
+    assert_clean(served.data)
+
+
+# --- caps the database holds ---------------------------------------------------------------------------
+
+
+def new_incident(client, headers) -> int:
+    r = send(client, "post", "/api/v1/incidents", {"category": "env.litter", "description": "照片很多的事件",
+                                                    "lon": 103.8360, "lat": 36.0480}, headers)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def test_the_database_refuses_a_photo_over_the_cap_whoever_inserts_it(client, auth, demo):
+    iid = new_incident(client, auth.token("zjystaff"))
+    cap = db.session.scalar(text("SELECT wuwei_cap('incident_photos')"))
+    assert cap == 20
+    row = {"incident_id": iid, "path": "x", "thumb_path": "x", "content_type": "image/jpeg", "width": 1,
+           "height": 1, "bytes": 1, "sha256": "0" * 64}
+    db.session.execute(Photo.__table__.insert(), [row] * cap)
+    with pytest.raises(IntegrityError) as e:
+        with db.session.begin_nested():
+            db.session.execute(Photo.__table__.insert(), row)
+    assert e.value.orig.diag.constraint_name == "cap_incident_photos"
+    assert db.session.scalar(select(func.count()).select_from(Photo).where(Photo.incident_id == iid)) == cap
+
+
+def test_the_database_refuses_a_sign_up_over_the_activitys_capacity(client, auth, demo):
+    activity = db.session.get(Activity, 1)
+    taken = db.session.scalar(select(func.count()).select_from(SignUp).where(
+        SignUp.activity_id == activity.id, SignUp.occurs_on == activity.dtstart.date()))
+    activity.capacity = taken + 1
+    db.session.flush()
+    volunteers = list(db.session.scalars(select(Volunteer.id).where(Volunteer.id.not_in(
+        select(SignUp.volunteer_id).where(SignUp.activity_id == activity.id))).limit(2)))
+    day = activity.dtstart.date()
+    db.session.execute(SignUp.__table__.insert(), {"activity_id": activity.id, "occurs_on": day,
+                                                   "volunteer_id": volunteers[0]})
+    with pytest.raises(IntegrityError) as e:
+        with db.session.begin_nested():
+            db.session.execute(SignUp.__table__.insert(), {"activity_id": activity.id, "occurs_on": day,
+                                                           "volunteer_id": volunteers[1]})
+    assert e.value.orig.diag.constraint_name == "cap_signups_capacity"
+
+
+@pytest.fixture
+def committed(app):
+    """For tests outside the rolled-back transaction (threads with connections of their own): bearer headers
+    for demo users (``token``), ``cleanups`` run afterwards; the tokens and audit entries made go too."""
+    with app.app_context():
+        mark = db.session.scalar(select(func.max(AuditEntry.id))) or 0
+        state = SimpleNamespace(tokens=[], cleanups=[], client=app.test_client())
+
+        def token(username: str) -> dict:
+            row, secret = create_token(username, "test-hardening")
+            state.tokens.append(row.id)
+            return {"Authorization": f"Bearer {secret}"}
+        state.token = token
+        try:
+            yield state
+        finally:
+            db.session.rollback()
+            for cleanup in reversed(state.cleanups):
+                cleanup()
+                db.session.commit()
+            db.session.execute(delete(ApiToken).where(ApiToken.id.in_(state.tokens)))
+            db.session.execute(delete(AuditEntry).where(AuditEntry.id > mark))
+            db.session.commit()
+
+
+def in_parallel(app, n: int, request) -> list:
+    """``request(client, i)`` from ``n`` threads at once, each with its own client and connection."""
+    barrier = threading.Barrier(n)
+
+    def run(i):
+        client = app.test_client()
+        barrier.wait()
+        return request(client, i)
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+@pytest.mark.no_transaction
+def test_parallel_photo_uploads_store_exactly_the_cap(app, committed):
+    staff = committed.token("zjystaff")
+    iid = new_incident(committed.client, staff)
+
+    def remove():
+        for p in db.session.scalars(select(Photo).where(Photo.incident_id == iid)):
+            for rel in (p.path, p.thumb_path):
+                os.unlink(os.path.join(app.config["MEDIA_ROOT"], "incidents", rel))
+        db.session.execute(delete(Incident).where(Incident.id == iid))
+    committed.cleanups.append(remove)
+    photo = phone_photo().getvalue()
+    answers = in_parallel(app, 30, lambda c, i: c.post(
+        f"/api/v1/incidents/{iid}/photos", headers=staff, content_type="multipart/form-data",
+        data={"photo": (io.BytesIO(photo), f"p{i}.jpg")}))
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses == [201] * 20 + [409] * 10, statuses
+    assert all(r.get_json()["error"]["fields"] == {"photo": "too many photos"} for r in answers if r.status_code == 409)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Photo).where(Photo.incident_id == iid)) == 20
+    files = os.listdir(os.path.join(app.config["MEDIA_ROOT"], "incidents", str(iid)))
+    assert len(files) == 40                     # 20 photos and their thumbnails: nothing of the refused ones
+
+
+@pytest.mark.no_transaction
+def test_parallel_fulfils_store_one_wish_photo(app, committed):
+    staff = committed.token("staff")
+    c = committed.client
+    wid = send(c, "post", "/api/v1/wishes", {"household_id": liu(), "title": "并发的心愿",
+                                              "category": "other"}, staff).get_json()["id"]
+    committed.cleanups.append(lambda: db.session.execute(delete(Wish).where(Wish.id == wid)))
+    red = db.session.scalar(select(Team.id).where(Team.name.contains("红色")))
+    assert send(c, "post", f"/api/v1/wishes/{wid}/claim", {"team_id": red}, staff).status_code == 200
+    folder = os.path.join(app.config["MEDIA_ROOT"], "wishes")
+    os.makedirs(folder, exist_ok=True)
+    before = set(os.listdir(folder))
+    photo = phone_photo().getvalue()
+    answers = in_parallel(app, 10, lambda client, i: client.post(
+        f"/api/v1/wishes/{wid}/fulfil", headers=staff, content_type="multipart/form-data",
+        data={"note": f"第{i}次", "photo": (io.BytesIO(photo), "p.jpg")}))
+    new = set(os.listdir(folder)) - before
+    committed.cleanups.append(lambda: [os.unlink(os.path.join(folder, f)) for f in new])
+    assert sorted(r.status_code for r in answers) == [200] + [409] * 9
+    assert len(new) == 1
+
+
+@pytest.mark.no_transaction
+def test_parallel_writes_with_the_same_if_match_let_one_through(app, committed):
+    planner = committed.token("planner")
+    c = committed.client
+    r = send(c, "post", "/api/v1/chargers", {"geometry": {"type": "Point", "coordinates": [103.8386, 36.0496]},
+                                              "properties": {"ports": 4, "status": "planned"}}, planner)
+    fid, tag = r.get_json()["id"], r.headers["ETag"]
+    committed.cleanups.append(lambda: db.session.execute(delete(Charger).where(Charger.id == fid)))
+    answers = in_parallel(app, 8, lambda client, i: send(client, "patch", f"/api/v1/chargers/{fid}",
+                                                        {"properties": {"ports": 10 + i}}, {**planner, "If-Match": tag}))
+    assert sorted(r.status_code for r in answers) == [200] + [412] * 7
