@@ -399,3 +399,33 @@ def test_parallel_writes_with_the_same_if_match_let_one_through(app, committed):
     answers = in_parallel(app, 8, lambda client, i: send(client, "patch", f"/api/v1/chargers/{fid}",
                                                         {"properties": {"ports": 10 + i}}, {**planner, "If-Match": tag}))
     assert sorted(r.status_code for r in answers) == [200] + [412] * 7
+
+
+# --- visits name buildings of the user's own area ------------------------------------------------------
+
+
+def building_in(code_prefix: str) -> int:
+    from app.basemap.models import Building
+    return db.session.scalar(select(Building.id).join(Area, Area.id == Building.grid_id)
+                             .where(Area.code.startswith(code_prefix)).order_by(Building.id))
+
+
+@pytest.mark.parametrize("user", ["hls4", "staff"])
+def test_a_visit_cannot_name_a_building_in_another_area(client, auth, demo, user):
+    headers = auth.token(user)
+    elsewhere = building_in("620102005003")           # 张家园, another street
+    h = db.session.get(Household, liu())
+    before = db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.table_name == "visits"))
+    for body in ({"household_id": h.id, "building_id": elsewhere}, {"building_id": elsewhere}):
+        r = send(client, "post", "/api/v1/visits", {**body, "purpose": "greeting"}, headers)
+        assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"building_id": "unknown or not yours"}
+    neighbour = db.session.scalar(select(Household.building_id).where(
+        Household.grid_id == h.grid_id, Household.building_id != h.building_id))
+    r = send(client, "post", "/api/v1/visits", {"household_id": h.id, "building_id": neighbour, "purpose": "greeting"},
+             headers)
+    assert r.status_code == 422 and "building_id" in r.get_json()["error"]["fields"]
+    after = db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.table_name == "visits"))
+    assert after == before                              # nothing stored
+    r = send(client, "post", "/api/v1/visits", {"household_id": h.id, "building_id": h.building_id,
+                                                "purpose": "greeting"}, headers)
+    assert r.status_code == 201 and r.get_json()["building_id"] == h.building_id
