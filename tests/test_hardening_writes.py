@@ -429,3 +429,95 @@ def test_a_visit_cannot_name_a_building_in_another_area(client, auth, demo, user
     r = send(client, "post", "/api/v1/visits", {"household_id": h.id, "building_id": h.building_id,
                                                 "purpose": "greeting"}, headers)
     assert r.status_code == 201 and r.get_json()["building_id"] == h.building_id
+
+
+# --- geometries: a vertex cap, and features inside the user's area --------------------------------------
+
+
+def ring(n: int, lon=103.8388, lat=36.0497, r=0.0002) -> list:
+    import math
+    pts = [[lon + r * math.cos(2 * math.pi * i / n), lat + r * math.sin(2 * math.pi * i / n)] for i in range(n)]
+    return pts + [pts[0]]
+
+
+def zone(n: int) -> dict:
+    return {"geometry": {"type": "Polygon", "coordinates": [ring(n)]},
+            "properties": {"capacity": 10, "kind": "mixed", "status": "planned"}}
+
+
+def test_a_geometry_over_the_vertex_cap_is_422_before_it_is_parsed(client, auth, demo, app, monkeypatch):
+    auth.login("planner")
+    assert app.config["WUWEI_MAX_VERTICES"] == 20_000
+    monkeypatch.setitem(app.config, "WUWEI_MAX_VERTICES", 100)
+    ok = send(client, "post", "/api/v1/bike-zones", zone(99))          # 100 positions with the closing one
+    assert ok.status_code == 201, ok.get_json()
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the geometry was parsed although it is over the cap")
+    monkeypatch.setattr("app.basemap.schemas.parse_geometry", no_work)
+    r = send(client, "post", "/api/v1/bike-zones", zone(100))
+    assert r.status_code == 422 and "vertices" in r.get_json()["error"]["fields"]["geometry"]
+    r = send(client, "patch", ok.headers["Location"], {"geometry": zone(5000)["geometry"]})
+    assert r.status_code == 422 and "geometry" in r.get_json()["error"]["fields"]
+
+
+def test_the_default_vertex_cap_refuses_a_huge_zone(client, auth, demo):
+    auth.login("planner")
+    r = send(client, "post", "/api/v1/bike-zones", zone(200_000))
+    assert r.status_code == 422 and "20000" in r.get_json()["error"]["fields"]["geometry"]
+
+
+def test_an_incident_extent_over_the_vertex_cap_is_422(client, auth, demo, app, monkeypatch):
+    monkeypatch.setitem(app.config, "WUWEI_MAX_VERTICES", 50)
+    staff = auth.token("zjystaff")
+    line = {"type": "LineString", "coordinates": ring(80)[:-1]}
+    r = send(client, "post", "/api/v1/incidents", {"category": "env.litter", "description": "一长条垃圾",
+                                                    "geometry": line}, staff)
+    assert r.status_code == 422 and "geometry" in r.get_json()["error"]["fields"]
+
+
+XIYUAN = "620103002"
+
+
+@pytest.fixture
+def xyplanner(app, auth, demo):
+    from app.auth.services import create_user
+    create_user("xyplanner", "wuwei-planner", "planner", XIYUAN, "西园规划")
+    return auth.token("xyplanner")
+
+
+def geojson(sql: str) -> dict:
+    return json.loads(db.session.scalar(text(f"SELECT ST_AsGeoJSON(({sql}), 8)")))
+
+
+def xiyuan_grid_middle(metres: float) -> str:
+    """SQL: a disc of ``metres`` around the inside point of a Xiyuan grid."""
+    return (f"SELECT ST_Buffer(ST_PointOnSurface(a.geom)::geography, {metres})::geometry FROM areas a"
+            f" WHERE a.level = 'grid' AND a.code LIKE '{XIYUAN}%' ORDER BY a.code LIMIT 1")
+
+
+def test_a_feature_must_lie_inside_the_users_area_not_only_touch_it(client, demo, xyplanner):
+    far = "ST_MakeEnvelope(103.8386, 36.0496, 103.8390, 36.0498, 4326)"        # Zhangjiayuan, another street
+    body = {"properties": {"capacity": 10, "kind": "mixed", "status": "planned"}}
+    straddling = geojson(f"SELECT ST_Multi(ST_Union(({xiyuan_grid_middle(40)}), {far}))")
+    r = send(client, "post", "/api/v1/bike-zones", {**body, "geometry": straddling}, xyplanner)
+    assert r.status_code == 403 and r.get_json()["error"]["fields"] == {"geometry": "outside your area"}
+    assert "reaches outside" in r.get_json()["error"]["message"]        # its grid is Xiyuan's: it touches the area
+    inside = geojson(xiyuan_grid_middle(40))
+    r = send(client, "post", "/api/v1/bike-zones", {**body, "geometry": inside}, xyplanner)
+    assert r.status_code == 201, r.get_json()
+    moved = send(client, "patch", r.headers["Location"], {"geometry": straddling}, xyplanner)
+    assert moved.status_code == 403
+    assert client.get(r.headers["Location"], headers=xyplanner).get_json()["geometry"]["type"] == "MultiPolygon"
+    renamed = send(client, "patch", r.headers["Location"], {"properties": {"name": "新停放区"}}, xyplanner)
+    assert renamed.status_code == 200
+
+
+@pytest.mark.parametrize("metres, status", [(2, 201), (40, 403)])
+def test_a_feature_may_stick_out_of_the_area_by_the_tolerance_only(client, demo, xyplanner, metres, status):
+    street = geojson(f"SELECT ST_Buffer(geom::geography, {metres})::geometry FROM areas WHERE code = '{XIYUAN}'")
+    r = send(client, "post", "/api/v1/bike-zones", {"geometry": street, "properties": {
+        "capacity": 10, "kind": "mixed", "status": "planned"}}, xyplanner)
+    assert r.status_code == status, r.get_json()
+    if status == 403:
+        assert "reaches outside" in r.get_json()["error"]["message"]
