@@ -280,9 +280,8 @@ def test_the_database_refuses_a_photo_over_the_cap_whoever_inserts_it(client, au
     row = {"incident_id": iid, "path": "x", "thumb_path": "x", "content_type": "image/jpeg", "width": 1,
            "height": 1, "bytes": 1, "sha256": "0" * 64}
     db.session.execute(Photo.__table__.insert(), [row] * cap)
-    with pytest.raises(IntegrityError) as e:
-        with db.session.begin_nested():
-            db.session.execute(Photo.__table__.insert(), row)
+    with pytest.raises(IntegrityError) as e, db.session.begin_nested():
+        db.session.execute(Photo.__table__.insert(), row)
     assert e.value.orig.diag.constraint_name == "cap_incident_photos"
     assert db.session.scalar(select(func.count()).select_from(Photo).where(Photo.incident_id == iid)) == cap
 
@@ -298,10 +297,9 @@ def test_the_database_refuses_a_sign_up_over_the_activitys_capacity(client, auth
     day = activity.dtstart.date()
     db.session.execute(SignUp.__table__.insert(), {"activity_id": activity.id, "occurs_on": day,
                                                    "volunteer_id": volunteers[0]})
-    with pytest.raises(IntegrityError) as e:
-        with db.session.begin_nested():
-            db.session.execute(SignUp.__table__.insert(), {"activity_id": activity.id, "occurs_on": day,
-                                                           "volunteer_id": volunteers[1]})
+    with pytest.raises(IntegrityError) as e, db.session.begin_nested():
+        db.session.execute(SignUp.__table__.insert(), {"activity_id": activity.id, "occurs_on": day,
+                                                       "volunteer_id": volunteers[1]})
     assert e.value.orig.diag.constraint_name == "cap_signups_capacity"
 
 
@@ -521,3 +519,14 @@ def test_a_feature_may_stick_out_of_the_area_by_the_tolerance_only(client, demo,
     assert r.status_code == status, r.get_json()
     if status == 403:
         assert "reaches outside" in r.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("url", ["/api/v1/chargers/99999999999999999999999", "/api/v1/households/9999999999",
+                                 "/api/v1/incidents/99999999999999999999", "/api/v1/grids/0"])
+def test_absurd_ids_on_versioned_records_are_404_with_or_without_if_match(client, auth, demo, url):
+    admin = auth.token("admin")
+    assert client.get(url, headers=admin).status_code == 404
+    method = "post" if "incidents" in url else "patch"
+    target = f"{url}/transitions" if "incidents" in url else url
+    body = {"to": "filed"} if "incidents" in url else {"notes": "x"} if "households" in url else {"properties": {}}
+    assert send(client, method, target, body, {**admin, "If-Match": '"x"'}).status_code == 404
