@@ -146,7 +146,7 @@ class AuthActions:
         self._app = app
 
     def login(self, username="planner", password=None):
-        from app.seed.demo import DEMO_USERS
+        from app.auth.demo import DEMO_USERS
         if password is None:
             password = next((u["password"] for u in DEMO_USERS if u["username"] == username), "wuwei-grid")
         return self._client.post("/login", data={"username": username, "password": password})

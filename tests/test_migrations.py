@@ -14,7 +14,7 @@ from tests.conftest import database_url, make_test_app, recreate_database
 
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-HEAD = "0009_sessions_rate_limits"
+HEAD = "0012_photo_caps"
 
 
 def test_migrations_are_one_linear_chain_numbered_in_order():
@@ -37,12 +37,15 @@ def _drop(url):
 
 
 def _ours():
-    """Tables and wuwei_* functions in the public schema, apart from PostGIS's and Alembic's."""
+    """Tables, and wuwei_* functions and procrastinate's functions and types (the job queue's schema),
+    in the public schema, apart from PostGIS's and Alembic's."""
     tables = set(inspect(db.engine).get_table_names()) - {"spatial_ref_sys", "alembic_version"}
     with db.engine.connect() as conn:
         functions = set(conn.execute(text(
             "SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-            " WHERE n.nspname = 'public' AND proname LIKE 'wuwei%'")).scalars())
+            " WHERE n.nspname = 'public' AND (proname LIKE 'wuwei%' OR proname LIKE 'procrastinate%')"
+            " UNION SELECT typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+            " WHERE n.nspname = 'public' AND typname LIKE 'procrastinate%'")).scalars())
     return tables, functions
 
 
@@ -57,6 +60,8 @@ def test_upgrade_downgrade_upgrade_round_trip():
             tables, functions = _ours()
             assert set(db.metadata.tables) <= tables, set(db.metadata.tables) - tables
             assert {"wuwei_grid_of", "wuwei_assign_grid", "wuwei_regrid"} <= functions
+            assert {"procrastinate_jobs", "import_jobs"} <= tables
+            assert {"procrastinate_defer_jobs_v1", "procrastinate_job_status"} <= functions
 
             flask_migrate.downgrade(revision="base")
             assert _ours() == (set(), set())

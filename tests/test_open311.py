@@ -39,7 +39,7 @@ def test_discovery_lists_the_v2_endpoint_in_both_formats(client, demo):
     assert set(ep["formats"]) == {"text/xml", "application/json"} and ep["url"].endswith("/open311/v2")
     x = ET.fromstring(client.get("/open311/v2/discovery.xml").data)
     assert x.tag == "discovery" and x.find("endpoints/endpoint/specification").text.endswith("GeoReport_v2")
-    assert [f.text for f in x.findall("endpoints/endpoint/formats/format")] == ["text/xml", "application/json"]
+    assert [f.text for f in x.find("endpoints/endpoint").findall("formats/format")] == ["text/xml", "application/json"]
 
 
 def test_services_and_definition_use_the_spec_field_names(client, demo):
@@ -69,7 +69,7 @@ def test_stock_client_post_enters_the_workflow_and_reads_back_without_personal_d
     rid = created[0]["service_request_id"]
     inc = db.session.get(Incident, rid)
     assert inc.state == "reported" and inc.source == "hotline" and inc.grid_id is not None
-    assert inc.attributes == {"bike_count": "12", "operator": "meituan"}
+    assert inc.attributes == {"bike_count": 12, "operator": "meituan"}     # a number is stored as a number
     assert inc.reporter_phone == "13900000000"
     assert db.session.scalar(select(func.count()).select_from(Offer).where(Offer.incident_id == rid)) >= 1
     # The same request through GET, in both formats; no name, phone or e-mail anywhere.
@@ -141,6 +141,12 @@ def test_requests_filters_and_paging(client, demo):
     (valid_fields(media_url="javascript:alert(1)"), 400, "media_url"),
     (valid_fields(**{"attribute[operator]": "unicorn"}), 400, "operator"),
     (valid_fields(lat="", long="", address_string="火星基地"), 400, "address_string"),
+    (valid_fields(lat="51.5", long="-0.12"), 400, "outside the areas served here"),        # London (issue 20)
+    (valid_fields(lat="0", long="0"), 400, "outside the areas served here"),
+    (valid_fields(**{"attribute[bike_count]": "many"}), 400, "attribute[bike_count]"),     # issue 20
+    (valid_fields(**{"attribute[operator][]": "nope"}), 400, "attribute[operator]"),
+    (valid_fields(**{"attribute[operator][]": ["meituan", "hello"]}), 400, "attribute[operator]"),
+    (valid_fields(media_url=["https://example.org/a.jpg", "ftp://example.org/b.jpg"]), 400, "media_url"),
 ])
 def test_bad_posts_get_open311_errors_and_store_nothing(client, demo, fields, status, words):
     before = db.session.scalar(select(func.count()).select_from(Incident))

@@ -57,6 +57,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "households.manage": frozenset({"admin", "staff"}),                # delete files, plans for others
     "households.tags": frozenset({"admin"}),
     "visits.round": frozenset({"grid_worker"}),                         # the due-visits round
+    "visits.visitor": frozenset({"staff", "grid_worker"}),              # counted as visitor of visits they log
+    "care_plans.community_worker": frozenset({"staff"}),                # may keep plans in any grid of their community
     # volunteers and wishes
     "volunteers.read": _PERSONAL,
     "volunteers.manage": frozenset({"admin", "staff"}),

@@ -5,21 +5,24 @@ SHA-256 is a row of ``user_sessions``. Every request loads the user and checks t
 query; logout, deactivating the user or ``revoke_sessions`` end it on the server, whatever copies of
 the cookie exist.
 """
+import functools
 import secrets
 
 from flask import request
 from sqlalchemy import bindparam, func, select, update
 
-from app.areas.models import Area
 from app.auth.models import User, UserSession
-from app.auth.services import hash_token
+from app.auth.services import hash_token, with_area
 from app.core.extensions import db
-from sqlalchemy.orm import joinedload
 
-_USER_BY_SESSION = select(User).join(UserSession, UserSession.user_id == User.id) \
-    .where(User.id == bindparam("uid"), UserSession.token_hash == bindparam("h"),
-           UserSession.revoked_at.is_(None), User.active.is_(True)) \
-    .options(joinedload(User.area).defer(Area.geom))
+
+@functools.cache
+def _user_by_session():
+    """The user of an open session, with their area (built on first use, once)."""
+    return select(User).join(UserSession, UserSession.user_id == User.id) \
+        .where(User.id == bindparam("uid"), UserSession.token_hash == bindparam("h"),
+               UserSession.revoked_at.is_(None), User.active.is_(True)) \
+        .options(with_area())
 
 
 def open_session(user: User) -> str:
@@ -47,7 +50,7 @@ def load_user(raw: str) -> User | None:
     if parsed is None:
         return None
     uid, token = parsed
-    user = db.session.scalar(_USER_BY_SESSION, {"uid": uid, "h": hash_token(token)})
+    user = db.session.scalar(_user_by_session(), {"uid": uid, "h": hash_token(token)})
     if user is not None:
         user.session_token = token
     return user

@@ -57,6 +57,15 @@ class Config:
         self.MAX_CONTENT_LENGTH = int(os.environ.get("WUWEI_MAX_UPLOAD", 16 * 1024 * 1024))
         # GIS file imports (POST /api/v1/<layer>/import); larger files → 413.
         self.WUWEI_IMPORT_MAX_BYTES = int(os.environ.get("WUWEI_IMPORT_MAX_BYTES", 16 * 1024 * 1024))
+        # Caps on what an imported file may hold (422 above), and the size above which an import runs
+        # as a background job instead of in the request (docs/operations.md, "Importing").
+        self.WUWEI_IMPORT_MAX_FEATURES = int(os.environ.get("WUWEI_IMPORT_MAX_FEATURES", "100000"))
+        self.WUWEI_IMPORT_MAX_VERTICES_PER_FEATURE = int(os.environ.get("WUWEI_IMPORT_MAX_VERTICES_PER_FEATURE", "10000"))
+        self.WUWEI_IMPORT_MAX_VERTICES = int(os.environ.get("WUWEI_IMPORT_MAX_VERTICES", "2000000"))
+        self.WUWEI_IMPORT_MAX_SECONDS = int(os.environ.get("WUWEI_IMPORT_MAX_SECONDS", "300"))
+        self.WUWEI_IMPORT_SYNC_MAX_FEATURES = int(os.environ.get("WUWEI_IMPORT_SYNC_MAX_FEATURES", "2000"))
+        # Positions per geometry in a request body or an imported feature; more → 422 (docs/operations.md).
+        self.WUWEI_MAX_VERTICES = int(os.environ.get("WUWEI_MAX_VERTICES", "20000"))
         # Basemap: "osm" (default), "tianditu" (needs WUWEI_TIANDITU_KEY) or "none" (offline).
         self.WUWEI_BASEMAP = os.environ.get("WUWEI_BASEMAP", "osm")
         self.WUWEI_TIANDITU_KEY = os.environ.get("WUWEI_TIANDITU_KEY", "")

@@ -33,4 +33,5 @@ def init_app(app) -> None:
         item_endpoint="incidents_api.item", item_id_arg="incident_id", list_endpoint="incidents.index"))
     register_nav("incidents.index", _l("事件"), order=20)
     register_nav("incidents.new", _l("上报"), permission="incidents.report", order=21)
+    from app.incidents import figures, heat  # noqa: F401  (they register dashboard figures and heat sources)
     register_demo_step("incidents", seed_incidents, order=40)

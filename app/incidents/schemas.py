@@ -20,6 +20,7 @@ from app.incidents.services import (
     Filters,
 )
 from app.incidents.workflow import TIMED_STAGES
+from app.web.geometry import check_vertices
 from app.web.params import (
     AreaCode,
     Bbox,
@@ -122,7 +123,9 @@ class CategoryQuery(Query):
 
 # --------------------------------------------------------------------------- bodies
 
-Geometry = Annotated[Point | LineString | Polygon | MultiLineString | MultiPolygon, Field(discriminator="type")]
+# The vertex cap is checked before pydantic builds the shape (app.web.geometry).
+Geometry = Annotated[Point | LineString | Polygon | MultiLineString | MultiPolygon, Field(discriminator="type"),
+                     BeforeValidator(check_vertices)]
 ShortText = Annotated[str, Field(max_length=256)]
 
 
@@ -141,7 +144,8 @@ class ReportIn(Body):
     source: Source | None = None
     reporter_name: Annotated[str | None, Field(max_length=64)] = None
     reporter_phone: Annotated[str | None, Field(max_length=32)] = None
-    attributes: dict[str, str | int | float] | None = None
+    attributes: Annotated[dict[str, str | int | float | list[str | int]] | None,
+                          Field(description="by attribute code; a multivaluelist takes a list")] = None
     attach_to: Id | None = None
 
     @model_validator(mode="before")

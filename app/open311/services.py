@@ -1,30 +1,24 @@
 """Open311 GeoReport v2 on top of the incident services: services, requests as Open311 dicts, a POST.
+Where a POST lies is :mod:`app.open311.places`' business; updates are :mod:`app.open311.updates`'.
 
 Nothing personal leaves here: requests carry no reporter name, phone or e-mail.
 """
 import datetime as dt
 
-from sqlalchemy import func, literal, or_, select, union_all
+from sqlalchemy import func, or_, select
 
-from app.basemap.models import Building, Compound
 from app.core.errors import ApiError
 from app.core.extensions import db
-from app.core.sql import like_escape
 from app.core.time import TZ, now
 from app.incidents import services as incidents
 from app.incidents.models import OPEN_STATES, Department, Incident, IncidentCategory
-from app.open311.models import Open311Key
+from app.open311.errors import Open311Error
+from app.open311.models import Open311Key, Open311Media
+from app.open311.places import place
+from app.open311.statuses import georeport_status, state_note
 
 DEFAULT_DAYS = 90
 MAX_ROWS = 1000
-STATE_NOTES = {"reported": "reported (信息采集)", "filed": "filed (立案)", "dispatched": "dispatched (派遣)",
-               "in_progress": "in progress (处置)", "responded": "responded (反馈)", "closed": "closed (核查结案)",
-               "evaluated": "evaluated (综合评价)", "rejected": "rejected (不予立案)",
-               "duplicate": "duplicate (重复)", "consultation": "in consultation (议事)"}
-
-
-class Open311Error(ApiError):
-    """An error answered as an Open311 error array."""
 
 
 def service_list() -> list[dict]:
@@ -50,33 +44,40 @@ def service_definition(code: str) -> dict:
     return {"service_code": cat.code, "attributes": attrs}
 
 
-def _local(value: dt.datetime | None) -> str | None:
+def w3_time(value: dt.datetime | None) -> str | None:
     return value.astimezone(TZ).isoformat(timespec="seconds") if value else None
 
 
+def media_value(urls: list[str]):
+    """mySociety's convention for ``media_url``: one URL (or ``""``) as a string, several as a list."""
+    return list(urls) if len(urls) > 1 else (urls[0] if urls else "")
+
+
 def _request_dict(row) -> dict:
+    urls = row.media_urls or ([row.media_url] if row.media_url else [])
     return {
         "service_request_id": row.id,
-        "status": "open" if row.state in OPEN_STATES else "closed",
-        "status_notes": STATE_NOTES.get(row.state, row.state),
+        "status": georeport_status(row.state),
+        "status_notes": state_note(row.state),
         "service_name": row.service_name, "service_code": row.service_code,
         "description": row.description, "agency_responsible": row.agency or "",
-        "service_notice": "", "requested_datetime": _local(row.reported_at),
-        "updated_datetime": _local(row.state_changed_at), "expected_datetime": _local(row.due_at),
+        "service_notice": "", "requested_datetime": w3_time(row.reported_at),
+        "updated_datetime": w3_time(row.state_changed_at), "expected_datetime": w3_time(row.due_at),
         "address": row.address or "", "address_id": "", "zipcode": "",
-        "lat": round(row.lat, 7), "long": round(row.lon, 7), "media_url": row.media_url or "",
+        "lat": round(row.lat, 7), "long": round(row.lon, 7), "media_url": media_value(urls),
     }
 
 
 def _request_select():
     return (select(Incident.id, Incident.state, Incident.description, Incident.address, Incident.reported_at,
-                   Incident.state_changed_at, Incident.media_url,
+                   Incident.state_changed_at, Incident.media_url, Open311Media.urls.label("media_urls"),
                    IncidentCategory.code.label("service_code"), IncidentCategory.name.label("service_name"),
                    func.coalesce(Department.name, IncidentCategory.department).label("agency"),
                    incidents.due_at_sql().label("due_at"),
                    func.ST_Y(Incident.geom).label("lat"), func.ST_X(Incident.geom).label("lon"))
             .select_from(Incident).join(IncidentCategory, IncidentCategory.id == Incident.category_id)
-            .outerjoin(Department, Department.id == Incident.department_id))
+            .outerjoin(Department, Department.id == Incident.department_id)
+            .outerjoin(Open311Media, Open311Media.incident_id == Incident.id))
 
 
 def find_requests(*, ids: list[int] | None = None, service_codes: list[str] | None = None,
@@ -121,49 +122,32 @@ def request_for_token(token: str) -> dict:
     return {"service_request_id": row, "token": token}
 
 
-def locate_address(address: str) -> tuple[float, float] | None:
-    """A point for ``address_string`` from the base map's buildings, then compounds (no external geocoder)."""
-    pattern = "%" + like_escape(address.strip()) + "%"
-    places = union_all(*(select(t.geom, literal(rank).label("rank"))
-                         .where(or_(t.name.ilike(pattern, escape="\\"), t.address.ilike(pattern, escape="\\")))
-                         for rank, t in ((1, Building), (2, Compound)))).subquery()
-    spot = func.ST_PointOnSurface(places.c.geom)
-    row = db.session.execute(select(func.ST_X(spot), func.ST_Y(spot)).order_by(places.c.rank).limit(1)).first()
-    return (row[0], row[1]) if row else None
-
-
-def _place(lat: float | None, lon: float | None, address: str | None) -> tuple[float, float]:
-    """(lon, lat) from the form: both coordinates, or an address found on the base map."""
-    if lat is not None or lon is not None:
-        if lat is None or lon is None:
-            raise Open311Error(400, "lat and long must both be decimal degrees")
-        return lon, lat
-    if address:
-        found = locate_address(address)
-        if found is None:
-            raise Open311Error(400, "address_string could not be located; send lat and long")
-        return found
-    raise Open311Error(400, "a location is required: lat and long, or address_string")
-
-
 def post_request(key: Open311Key | None, *, service_code: str, lat=None, long=None, address_string=None,
-                 description=None, media_url=None, first_name=None, last_name=None, phone=None,
+                 description=None, media_url: list[str] = (), first_name=None, last_name=None, phone=None,
                  attributes: dict | None = None) -> dict:
-    """Create an incident from an Open311 POST (values checked by the form's model); it enters the workflow."""
+    """Create an incident from an Open311 POST (values checked by the form's model); it enters the workflow.
+
+    Every ``media_url`` is kept (the incident's own column holds the first); a place outside the served
+    areas, or an attribute its datatype does not allow, is refused and nothing is stored.
+    """
     if key is None:
         raise Open311Error(403, "api_key is missing or not valid")
     cat = incidents.category_by_code(service_code)
     if cat is None:
         raise Open311Error(400, f"service_code {service_code} is not a known service")
-    lon_f, lat_f = _place(lat, long, address_string)
+    lon_f, lat_f = place(lat, long, address_string)
     name = " ".join(p for p in (first_name, last_name) if p) or None
     try:
         incident = incidents.report_incident(
             category_code=service_code, description=description or cat.name, lon=lon_f, lat=lat_f,
             address=address_string, source=key.source, reporter_name=name[:64] if name else None,
-            reporter_phone=phone, attributes=attributes or {}, media_url=media_url, open311_key_id=key.id)
+            reporter_phone=phone, attributes=attributes or {}, media_url=media_url[0] if media_url else None,
+            open311_key_id=key.id, commit=False)
     except ApiError as e:
         raise Open311Error(400, e.message) from None
+    if media_url:
+        db.session.add(Open311Media(incident_id=incident.id, urls=list(media_url)))
+    db.session.commit()
     return {"service_request_id": incident.id, "token": incident.open311_token,
             "service_notice": "已受理，将按数字城管流程处置 / received; it follows the city's workflow",
             "account_id": None}

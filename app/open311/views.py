@@ -4,15 +4,15 @@ import json
 from flask import Blueprint, Response, request, url_for
 
 from app.core.extensions import csrf, limiter
-from app.open311 import keys, services
-from app.open311.schemas import RequestForm, RequestsQuery, parse
-from app.open311.services import Open311Error
+from app.open311 import keys, services, updates
+from app.open311.discovery import discovery_document
+from app.open311.errors import Open311Error
+from app.open311.schemas import RequestForm, RequestsQuery, UpdateForm, UpdatesQuery, form_attributes, parse
 from app.open311.xmlfmt import to_xml
 from app.web.errors import register_formatter
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FMT = "<any(json, xml):fmt>"
-CHANGESET = "2026-11-25T00:00:00+08:00"
 
 
 def respond(value, fmt: str, root: str = "service_requests", status: int = 200) -> Response:
@@ -30,14 +30,9 @@ def error_formatter(status: int, message: str, fields: dict):
 
 @bp.get(f"/discovery.{FMT}")
 def discovery(fmt):
-    """Service discovery: where the GeoReport v2 endpoint is and which formats it speaks."""
-    return respond({"changeset": CHANGESET, "contact": "五微 Wuwei — 街道城管/网格中心",
-                    "key_service": "API keys are issued by the Wuwei administrator",
-                    "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2",
-                                   "url": url_for("open311.services_index", fmt=fmt, _external=True)
-                                   .rsplit("/services", 1)[0],
-                                   "changeset": CHANGESET, "type": "production",
-                                   "formats": ["text/xml", "application/json"]}]}, fmt, "discovery")
+    """Service discovery: where the endpoint is, its formats, and what it supports beyond GeoReport v2."""
+    url = url_for("open311.services_index", fmt=fmt, _external=True).rsplit("/services", 1)[0]
+    return respond(discovery_document(url), fmt, "discovery")
 
 
 @bp.get(f"/services.{FMT}")
@@ -75,8 +70,25 @@ def create_request(fmt):
     if key is None:
         raise Open311Error(403, "api_key is missing or not valid")
     fields = parse(RequestForm, form)
-    attributes = {k[10:-1]: form.get(k) for k in form if k.startswith("attribute[") and k.endswith("]")}
-    return respond([services.post_request(key, **fields.model_dump(), attributes=attributes)], fmt)
+    return respond([services.post_request(key, **fields.model_dump(), attributes=form_attributes(form))], fmt)
+
+
+@bp.get(f"/servicerequestupdates.{FMT}")
+def updates_index(fmt):
+    """mySociety's extension: the state changes of ``start_date``..``end_date`` (default: the last day)."""
+    q = parse(UpdatesQuery, request.args)
+    return respond(updates.list_updates(q.start_date, q.end_date, q.page, q.page_size), fmt,
+                   "service_request_updates")
+
+
+@bp.post(f"/servicerequestupdates.{FMT}")
+def create_update(fmt):
+    """mySociety's extension: a client's update on a request it posted (``api_key`` required)."""
+    form = request.form if request.form else request.values
+    key = keys.key_for(form.get("api_key"))
+    if key is None:
+        raise Open311Error(403, "api_key is missing or not valid")
+    return respond([updates.post_update(key, parse(UpdateForm, form))], fmt, "service_request_updates")
 
 
 @bp.get(f"/tokens/<token>.{FMT}")

@@ -34,5 +34,6 @@ def init_app(app) -> None:
                              popup=["bikes", "nearest_zone", "zone_distance_m", "found_at"], min_zoom=13,
                              permission="patrols.figures", order=41))
     demo.register()
+    from app.patrols import figures, heat  # noqa: F401  (they register dashboard figures and heat sources)
     from app.patrols.gateway import EXTENSION, TrackingGateway
     app.wsgi_app = app.extensions[EXTENSION] = TrackingGateway(app, app.wsgi_app)

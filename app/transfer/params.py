@@ -55,6 +55,31 @@ class ImportReport(BaseModel):
     source_crs: str | None
 
 
+class ImportProgress(BaseModel):
+    done: int = Field(description="rows checked so far")
+    total: int | None = Field(description="rows in the file")
+
+
+class ImportJobOut(BaseModel):
+    """An import running as a background job (a file of more than ``WUWEI_IMPORT_SYNC_MAX_FEATURES``
+    features): its state, its progress, and how it ended — the report when ``done``; when
+    ``failed``, the error as the request would have answered it: ``status`` (422, 403 …), ``code``,
+    ``message``, ``fields``, and ``rows`` listing the refused rows (nothing is stored then)."""
+    id: int
+    layer: str
+    file: str
+    format: str
+    state: Literal["queued", "running", "done", "failed"]
+    phase: Literal["reading", "checking", "storing"] | None
+    progress: ImportProgress
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    status_url: str
+    report: ImportReport | None = None
+    error: dict | None = None
+
+
 def _filters(layer: Layer, extra: dict) -> dict:
     names = {f.name for f in layer.fields if f.filter}
     unknown = set(extra) - names

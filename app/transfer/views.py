@@ -1,20 +1,22 @@
-"""``GET /api/v1/<layer>/export`` and ``POST /api/v1/<layer>/import`` (a multipart upload) for planners."""
+"""``GET /api/v1/<layer>/export``, ``POST /api/v1/<layer>/import`` (a multipart upload) and
+``GET /api/v1/imports/<id>`` (an import running as a job) for planners."""
 from flask import Response, current_app, request
 
 from app.auth import policy
 from app.basemap.layers import LAYERS, Layer, get_layer
 from app.core.errors import ApiError
 from app.core.extensions import db
-from app.transfer import services
+from app.transfer import jobs, services
 from app.transfer.params import (
     ExportQuery,
     ImportForm,
+    ImportJobOut,
     ImportQuery,
     ImportReport,
     list_args,
 )
 from app.web.api import ApiBlueprint, endpoint, json_response
-from app.web.errors import error_response
+from app.web.openapi import spec
 from gis import fileio
 
 bp = ApiBlueprint("transfer", __name__, tag="transfer")
@@ -23,11 +25,7 @@ bp = ApiBlueprint("transfer", __name__, tag="transfer")
 @bp.errorhandler(services.ImportRejected)
 def _rejected(e: services.ImportRejected):
     db.session.rollback()
-    resp, status = error_response(e.status, e.message, e.fields)
-    body = resp.get_json()
-    body["error"]["rows"] = e.report["errors"][:services.MAX_REPORTED_ERRORS]
-    body["error"]["report"] = {k: v for k, v in e.report.items() if k != "errors"}
-    return json_response(body, status)
+    return json_response({"error": e.error()}, e.status)
 
 
 def _layer_or_404(name: str) -> Layer:
@@ -55,8 +53,10 @@ def export(layer: str, query: ExportQuery):
 def _upload() -> tuple[bytes, str, str | None]:
     """(content, file name, ``format`` form field) of the multipart upload; 413, 415 or 400 otherwise."""
     limit = current_app.config.get("WUWEI_IMPORT_MAX_BYTES", 16 * 1024 * 1024)
+    too_large = (f"larger than the cap of {_size(limit)} for an import (WUWEI_IMPORT_MAX_BYTES); "
+                 "nothing imported. Split the file, or raise WUWEI_IMPORT_MAX_BYTES.")
     if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, f"the upload is larger than {limit // (1024 * 1024)} MB")
+        raise ApiError(413, f"the upload is {too_large}", {"file": "over WUWEI_IMPORT_MAX_BYTES"})
     if request.mimetype != "multipart/form-data":
         raise ApiError(415, "send the file as multipart/form-data in a field named 'file'")
     upload = request.files.get("file")
@@ -64,8 +64,12 @@ def _upload() -> tuple[bytes, str, str | None]:
         raise ApiError(400, "no file: send it in a multipart field named 'file'", {"file": "required"})
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
-        raise ApiError(413, f"the file is larger than {limit // (1024 * 1024)} MB")
+        raise ApiError(413, f"the file is {too_large}", {"file": "over WUWEI_IMPORT_MAX_BYTES"})
     return data, upload.filename, request.form.get("format")
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):g} MB" if n >= 1024 * 1024 else f"{n:,} bytes"
 
 
 @bp.post("/<layer>/import")
@@ -76,9 +80,29 @@ def import_(layer: str, query: ImportQuery):
 
     Multipart field ``file``; ``format`` (form field or query) when the extension does not tell.
     Each row is checked like a ``POST /api/v1/<layer>`` body: 422 (403 when rows only lie outside
-    the user's area) with ``error.rows`` listing the row numbers and their errors.
+    the user's area) with ``error.rows`` listing the row numbers and their errors. Caps
+    (docs/operations.md): 413 over ``WUWEI_IMPORT_MAX_BYTES``; 422 over the features, vertices or
+    seconds caps, naming the setting. A file of more than ``WUWEI_IMPORT_SYNC_MAX_FEATURES`` features
+    is imported by the jobs worker: **202** with the job (``ImportJobOut``: ``id``, ``state``,
+    ``status_url``), then ``GET /api/v1/imports/{id}`` until it is ``done`` or ``failed``.
     """
     found = _layer_or_404(layer)
     data, filename, fmt = _upload()
-    report = services.import_layer(found, policy.current_scope(), data, filename, fmt or query.format)
-    return json_response(report, 201)
+    body, status = jobs.submit(found, policy.require("layers.import"), data, filename, fmt or query.format)
+    headers = {"Location": body["status_url"]} if status == 202 else None
+    return json_response(body, status, headers)
+
+
+# endpoint() documents one success answer; a big file's 202 carries another model, added here.
+spec.get_function_metadata(import_).resp.add_model(
+    202, ImportJobOut, description="Accepted: the file is imported by the jobs worker (GET status_url)")
+
+
+@bp.get("/imports/<int:import_id>")
+@endpoint(response=ImportJobOut, permission="layers.import", errors=(404,))
+def import_status(import_id: int):
+    """An import running as a background job: its state (queued, running, done, failed), its progress
+    (rows checked of the rows in the file), the report when done, the error with the refused rows when
+    failed (nothing is stored then). Only the user who uploaded the file sees it (404 for others)."""
+    user = policy.require("layers.import")
+    return json_response(jobs.status_of(jobs.get_job(user, import_id)))

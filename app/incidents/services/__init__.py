@@ -5,6 +5,7 @@ modules call (``from app.incidents import services``; ``services.transition(...)
 module                    what changes it
 ========================  ==================================================================
 :mod:`.deadlines`         how overdue is computed (also the dashboard's rule)
+:mod:`.attributes`        what a report's extra attributes may hold (Open311 datatypes)
 :mod:`.categories`        the category tree, departments, stage deadlines
 :mod:`.records`           loading one incident in the user's area; its timeline, offers, photos
 :mod:`.reporting`         reporting, routing, duplicates, attaching a report
@@ -16,6 +17,7 @@ module                    what changes it
 
 Each write is one transaction, recorded in the audit log.
 """
+from app.incidents.services.attributes import check_attributes
 from app.incidents.services.categories import (
     categories,
     category_by_code,
@@ -51,6 +53,7 @@ from app.incidents.services.records import (
     offered_to,
     offers,
     photos_of,
+    state_changes,
     timeline,
 )
 from app.incidents.services.reporting import (
@@ -59,12 +62,14 @@ from app.incidents.services.reporting import (
     MAX_DESCRIPTION,
     attach_report,
     default_source,
+    in_served_area,
     report_incident,
     suggest_duplicates,
 )
 from app.incidents.services.transitions import (
     assignable_users,
     dispatch_companies,
+    external_step,
     transition,
 )
 
@@ -84,15 +89,18 @@ __all__ = [
     "categories",
     "category_by_code",
     "category_ids",
+    "check_attributes",
     "count_incidents",
     "create_category",
     "default_source",
     "departments",
     "dispatch_companies",
     "due_at_sql",
+    "external_step",
     "feature_collection",
     "filter_conditions",
     "get_incident",
+    "in_served_area",
     "incident_dict",
     "last_step_id",
     "link_meeting",
@@ -105,6 +113,7 @@ __all__ = [
     "photos_of",
     "report_incident",
     "stage_hours_sql",
+    "state_changes",
     "state_counts",
     "suggest_duplicates",
     "timeline",

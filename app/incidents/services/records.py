@@ -88,3 +88,14 @@ def last_step_id(incident_id: int) -> int | None:
     """The id of the incident's latest timeline step (a photo sent with a step is attached to it)."""
     return db.session.scalar(select(Transition.id).where(Transition.incident_id == incident_id)
                              .order_by(Transition.id.desc()).limit(1))
+
+
+def state_changes(start, end, limit: int, offset: int = 0) -> list:
+    """Workflow steps that changed an incident's state in ``[start, end]``, oldest first: rows of
+    ``id, incident_id, from_state, to_state, created_at`` (the report itself and notes excluded)."""
+    return list(db.session.execute(
+        select(Transition.id, Transition.incident_id, Transition.from_state, Transition.to_state,
+               Transition.created_at)
+        .where(Transition.created_at >= start, Transition.created_at <= end, Transition.from_state.is_not(None),
+               Transition.from_state != Transition.to_state)
+        .order_by(Transition.created_at, Transition.id).limit(limit).offset(offset)))

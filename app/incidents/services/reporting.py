@@ -7,7 +7,7 @@ import datetime as dt
 import secrets
 
 from geoalchemy2.shape import from_shape
-from sqlalchemy import Float, cast, func, select
+from sqlalchemy import Float, cast, exists, func, select
 
 from app.areas.models import Area, grid_workers
 from app.audit.services import record
@@ -18,10 +18,10 @@ from app.incidents.models import (
     OPEN_STATES,
     SOURCES,
     Incident,
-    IncidentCategory,
     Offer,
     Transition,
 )
+from app.incidents.services.attributes import check_attributes
 from app.incidents.services.categories import category_by_code
 from app.incidents.services.records import load, public_snapshot
 from gis.geometry import GeometryError, parse_geometry
@@ -71,6 +71,13 @@ def _route(incident: Incident) -> int:
     return offers
 
 
+def in_served_area(lon: float, lat: float) -> bool:
+    """Whether a point lies in some area of the hierarchy: an incident there has staff who can open it
+    (a point in no area gets no grid and is in nobody's scope but the admin's)."""
+    here = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    return bool(db.session.scalar(select(exists().where(func.ST_Intersects(Area.geom, here)))))
+
+
 def _in_scope_point(scope: Scope, geom) -> bool:
     if scope.everything:
         return True
@@ -95,26 +102,10 @@ def _place(lon, lat, geometry, errors: dict):
     return None, None
 
 
-def _check_attributes(category: IncidentCategory, attributes: dict) -> dict:
-    errors = {}
-    known = {a["code"]: a for a in category.attributes or []}
-    for code, value in attributes.items():
-        spec = known.get(code)
-        if spec is None:
-            errors[f"attribute[{code}]"] = "unknown attribute"
-        elif spec.get("values") and str(value) not in {str(v["key"]) for v in spec["values"]}:
-            errors[f"attribute[{code}]"] = "not one of the allowed values"
-        elif not isinstance(value, (str, int, float)) or len(str(value)) > 500:
-            errors[f"attribute[{code}]"] = "a short text or number"
-    for code, spec in known.items():
-        if spec.get("required") and code not in attributes:
-            errors[f"attribute[{code}]"] = "required"
-    return errors
-
-
 def _check_report(category_code, description, source: str, texts: dict, attributes) -> tuple:
-    """The category and the errors of a report's fields (the place is checked by :func:`_place`)."""
-    errors = {}
+    """The category, the attributes as stored and the errors of a report's fields (the place is
+    checked by :func:`_place`)."""
+    errors, values = {}, {}
     category = category_by_code(category_code) if isinstance(category_code, str) else None
     if category is None:
         errors["category"] = "unknown category code" if category_code else "required"
@@ -131,8 +122,9 @@ def _check_report(category_code, description, source: str, texts: dict, attribut
     if attributes is not None and not isinstance(attributes, dict):
         errors["attributes"] = "must be an object"
     if category is not None and isinstance(attributes, dict):
-        errors.update(_check_attributes(category, attributes))
-    return category, errors
+        values, attribute_errors = check_attributes(category, attributes)
+        errors.update(attribute_errors)
+    return category, values, errors
 
 
 def report_incident(*, category_code: str | None, description, lon=None, lat=None, geometry=None,
@@ -143,7 +135,7 @@ def report_incident(*, category_code: str | None, description, lon=None, lat=Non
     """Record a new incident in state ``reported``, routed to the grid's workers and the department."""
     texts = {"address": address, "reporter_name": reporter_name, "reporter_phone": reporter_phone,
              "media_url": media_url}
-    category, errors = _check_report(category_code, description, source, texts, attributes)
+    category, attributes, errors = _check_report(category_code, description, source, texts, attributes)
     geom, extent = _place(lon, lat, geometry, errors)
     if errors:
         raise ApiError(422, "the incident cannot be recorded: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),

@@ -115,7 +115,8 @@ def _write_step(incident: Incident, to_state: str, user, note, extra: dict, at) 
         incident.closed_at = now
     elif to_state not in CLOSED_STATES:
         incident.closed_at = None
-    step = Transition(incident_id=incident.id, from_state=from_state, to_state=to_state, user_id=user.id,
+    step = Transition(incident_id=incident.id, from_state=from_state, to_state=to_state,
+                      user_id=getattr(user, "id", None),
                       note=(note or "").strip() or None, data=extra, created_at=now)
     db.session.add(step)
     db.session.flush()
@@ -149,3 +150,30 @@ def transition(incident_id: int, to_state: str, user, scope: Scope, note: str | 
     if commit:
         db.session.commit()
     return incident
+
+
+def external_step(incident_id: int, to_state: str | None, note: str | None, data: dict,
+                  commit: bool = True) -> tuple[Transition, bool]:
+    """A step reported by another system through a protocol (an Open311 client's update), not by a user.
+
+    The incident moves to ``to_state`` when the workflow has that step from its current state and the
+    step takes no extra data (no step handler: not dispatch, duplicate, consultation, evaluation);
+    otherwise, or without ``to_state``, the note joins the timeline and the state stays.
+    Returns the timeline row and whether the state moved.
+    """
+    incident = load(incident_id, None, lock=True)
+    moves = (to_state in STATES and permission_for(incident.state, to_state) is not None
+             and STEP_HANDLERS.get(to_state) is None)
+    before = public_snapshot(incident)
+    if moves:
+        row = _write_step(incident, to_state, None, note, data, None)
+    else:
+        row = Transition(incident_id=incident.id, from_state=incident.state, to_state=incident.state,
+                         note=(note or "").strip() or None, data=data)
+        db.session.add(row)
+        db.session.flush()
+    record("transition" if moves else "external_note", "incidents", incident.id, before=before,
+           after=public_snapshot(incident) if moves else {"note": row.note, **data})
+    if commit:
+        db.session.commit()
+    return row, moves
