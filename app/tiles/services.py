@@ -12,7 +12,7 @@ from sqlalchemy import Integer, LargeBinary, cast, func, literal, literal_column
 
 from app.auth.policy import Scope
 from app.core.errors import ApiError
-from app.core.sql import INDEX_DRIVEN, StatementCache, param
+from app.core.sql import StatementCache, param
 from app.tiles.plan import CELL, WORLD, mercator_centre
 from app.tiles.sources import MAX_ZOOM, TileSource
 
@@ -97,7 +97,7 @@ def tile_statement(sources: list[TileSource], scope: Scope, z: int, x: int, y: i
 # (building the statement cost more than a z16 tile's SQL, docs/benchmarks.md). The default plan scans
 # the table in parallel instead of using the GiST index (12× slower at z14), and JIT compilation costs
 # more than a tile: the SET LOCAL goes in the same round trip and ends with the request's transaction.
-_TILES = StatementCache(lambda name: name in ("x", "y"), prefix=INDEX_DRIVEN + "; ")
+_TILES = StatementCache(lambda name: name in ("x", "y"), index_driven=True)
 
 
 def statement_key(sources: list[TileSource], scope: Scope, z: int) -> tuple:
