@@ -24,7 +24,7 @@ run: db
 	  "$(PY)" -m flask --app app seed logins && \
 	  echo "Wuwei: http://127.0.0.1:$(PORT)" && \
 	  exec "$(VENV)/bin/gunicorn" --workers 2 --threads 4 --bind 127.0.0.1:$(PORT) \
-	    --control-socket "$$WUWEI_CONTROL_SOCKET" --access-logfile - 'app:create_app()'
+	    --control-socket "$$WUWEI_CONTROL_SOCKET" --access-logfile - 'app.wsgi:application'
 
 test: db
 	@source scripts/env.sh && "$(PY)" -m pytest -p no:cacheprovider $(PYTEST_ARGS)
