@@ -6,6 +6,7 @@ Tracks are generated along plausible paths (walking pace, a fix every 5 s, a lit
 a few spikes and poor fixes that the cleaning drops), deterministically, so figures are stable.
 """
 import datetime as dt
+import itertools
 import math
 import random
 
@@ -34,7 +35,7 @@ def _walk(points, start: dt.datetime, speed_ms: float, seed: int, every_s: int =
     rnd = random.Random(seed)
     fixes, t = [], start
     ox = oy = 0.0   # GPS error drifts slowly (it is not white noise), metres
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
         dx = (x1 - x0) * 111_320 * math.cos(math.radians(y0))
         dy = (y1 - y0) * 110_540
         length = math.hypot(dx, dy)
@@ -131,13 +132,13 @@ def seed_patrols() -> int:
           (103.8965, 36.0772), (103.8965, 36.0750), (103.8995, 36.0750), (103.8995, 36.0768)],
          [(103.8912, 36.0791, 7, True, "主干道东口人行道上堆放"), (103.8958, 36.0786, 4, True, "公交站旁"),
           (103.8978, 36.0773, 5, True, "楼院门口堵塞通道"), (103.8968, 36.0758, 3, True, "楼院内消防通道"),
-          (103.8992, 36.0752, 2, False, "电动车占道，已联系车主")], dict(bikes_reparked=21, riders_guided=14)),
+          (103.8992, 36.0752, 2, False, "电动车占道，已联系车主")], {"bikes_reparked": 21, "riders_guided": 14}),
         (SJT_TITLES[1], dt.datetime(2026, 4, 22, 16, 30, tzinfo=TZ),
          [(103.8905, 36.0740), (103.8930, 36.0727), (103.8960, 36.0722), (103.8990, 36.0718),
           (103.8990, 36.0735), (103.8955, 36.0738), (103.8925, 36.0745)],
          [(103.8918, 36.0733, 6, True, "背街小巷入口"), (103.8949, 36.0724, 3, True, "小卖部门前"),
           (103.8985, 36.0719, 9, True, "巷尾空地，距停放区较远，建议新设停放点"),
-          (103.8940, 36.0741, 2, True, "")], dict(bikes_reparked=20, riders_guided=9)),
+          (103.8940, 36.0741, 2, True, "")], {"bikes_reparked": 20, "riders_guided": 9}),
     ]
     for i, (title, start, path, spots, results) in enumerate(rounds):
         fixes = _walk(path, start, 0.9, seed=415 + i, spikes=1, poor=2)
