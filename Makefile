@@ -9,7 +9,7 @@ PORT ?= 5000
 export PGPORT ?= 55432
 export VENV
 
-.PHONY: run test bench stop setup db seed clean-db translations
+.PHONY: run worker test bench stop setup db seed clean-db translations
 
 setup:
 	@scripts/bootstrap.sh
@@ -19,12 +19,20 @@ db: setup
 
 # One control socket per checkout (scripts/env.sh): gunicorn's default is one per OS user,
 # shared by every server of that user and deleted when any of them exits.
+# The jobs worker (big imports, docs/operations.md) runs beside gunicorn as a process of its own
+# and is stopped when gunicorn stops.
 run: db
 	@source scripts/env.sh && "$(PY)" -m flask --app app seed demo --if-empty && \
 	  "$(PY)" -m flask --app app seed logins && \
 	  echo "Wuwei: http://127.0.0.1:$(PORT)" && \
-	  exec "$(VENV)/bin/gunicorn" --workers 2 --threads 4 --bind 127.0.0.1:$(PORT) \
-	    --control-socket "$$WUWEI_CONTROL_SOCKET" --access-logfile - 'app.wsgi:application'
+	  { "$(PY)" -m flask --app app jobs worker & worker=$$!; \
+	    trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
+	    "$(VENV)/bin/gunicorn" --workers 2 --threads 4 --bind 127.0.0.1:$(PORT) \
+	      --control-socket "$$WUWEI_CONTROL_SOCKET" --access-logfile - 'app.wsgi:application'; }
+
+# The jobs worker alone (when the web server runs elsewhere, e.g. under systemd).
+worker: db
+	@source scripts/env.sh && exec "$(PY)" -m flask --app app jobs worker
 
 test: db
 	@source scripts/env.sh && "$(PY)" -m pytest -p no:cacheprovider $(PYTEST_ARGS)

@@ -43,6 +43,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_object(Config())
     if test_config:
         app.config.update(test_config)
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        from app.core.ratelimit import storage_uri
+        app.config["RATELIMIT_STORAGE_URI"] = storage_uri(app.config["SQLALCHEMY_DATABASE_URI"])
     app.json.ensure_ascii = False  # Chinese text stays readable in JSON answers
     logging.basicConfig(level=app.config["LOG_LEVEL"],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.core.extensions import db
+from app.core.extensions import db, limiter
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -25,6 +25,5 @@ def healthz():
 
 def init_app(app) -> None:
     """Register the health endpoint (exempt from rate limits and login)."""
-    from app.core.extensions import limiter
     limiter.exempt(bp)
     app.register_blueprint(bp)

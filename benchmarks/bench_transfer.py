@@ -27,8 +27,8 @@ def _timed(fn) -> float:
 
 def run(ctx):
     with ctx.app.app_context():
+        from app.auth.policy import Scope
         from app.basemap.layers import get_layer
-        from app.auth.access import Scope
         from app.core.extensions import db
         from app.transfer import services
         layer = get_layer("chargers")

@@ -3,11 +3,10 @@
 Pure functions over bytes: :func:`read_features` turns a file into GeoJSON-like
 features in EPSG:4326 (reprojecting when the file declares another CRS), and
 :func:`write_features` turns features into a file. GDAL does the format work
-(pyogrio/geopandas); CSV is read and written here, because its lon/lat and WKT
-columns are the contract. Nothing here validates the attributes or geometry for a
+(pyogrio/geopandas); CSV by :mod:`gis.csvfile`. :class:`Limits` caps what a file may hold
+(:mod:`gis.filebase`). Nothing here validates the attributes or geometry for a
 layer: callers pass each feature through the same parsing as the layer API.
 """
-import csv
 import datetime as dt
 import io
 import json
@@ -16,10 +15,23 @@ import os
 import tempfile
 import warnings
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+
+from gis import csvfile
+from gis.filebase import (
+    NO_LIMITS,
+    FileFormatError,
+    LimitExceededError,
+    Limits,
+    ReadResult,
+    UnknownFormatError,
+    check_vertices,
+    short,
+    to_geojson,
+)
 
 FORMATS = {
     # name: (extension of the file written, media type, GDAL driver)
@@ -31,31 +43,12 @@ FORMATS = {
 }
 EXTENSIONS = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "shp", ".shz": "shp",
               ".csv": "csv", ".kml": "kml"}
-LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
-LAT_NAMES = ("lat", "latitude", "y", "纬度")
-WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
 # KML's own Placemark fields: rendering hints are always dropped, the others when a file leaves them empty.
 KML_RENDERING = ("tessellate", "extrude", "visibility", "drawOrder", "altitudeMode", "icon")
 KML_STANDARD = ("Name", "Description", "description", "timestamp", "begin", "end", "snippet", "id")
 # A zip may not unpack to more than this many times its own size (zip bombs).
 MAX_ZIP_RATIO = 50
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
-
-
-class FileFormatError(ValueError):
-    """The file cannot be read as the format it claims; ``str()`` says why."""
-
-
-class UnknownFormatError(ValueError):
-    """No supported format matches the name or the request."""
-
-
-@dataclass
-class ReadResult:
-    """Features read from a file: ``features`` carry ``row`` (1-based), ``properties``, ``geometry``."""
-    features: list[dict]
-    columns: list[str]
-    source_crs: str | None
 
 
 def detect_format(filename: str | None, requested: str | None = None) -> str:
@@ -72,27 +65,70 @@ def detect_format(filename: str | None, requested: str | None = None) -> str:
                              f"use one of {', '.join(sorted(EXTENSIONS))} or say format=" + "|".join(FORMATS))
 
 
+# --- counting ----------------------------------------------------------------------------------------
+
+def count_features(data: bytes, fmt: str, limit: int | None = None) -> int:
+    """How many features the file holds, without reading attributes or geometries (GDAL counts them;
+    a CSV's rows are counted, stopping past ``limit``). :class:`LimitExceededError` above ``limit``."""
+    limits = Limits(features=limit)
+    if fmt == "csv":
+        n = csvfile.count_csv(data, limit)
+    else:
+        n = _with_gdal_path(data, fmt, _count_gdal)
+    limits.check_features(n, exact=fmt != "csv")   # a CSV is counted only up to the cap
+    return n
+
+
+def _count_gdal(path: str, fmt: str) -> int:
+    import pyogrio
+    try:
+        names = [name for name, _ in pyogrio.list_layers(path)]
+        return sum(pyogrio.read_info(path, layer=name, force_feature_count=True)["features"]
+                   for name in (names if fmt == "kml" else names[:1]))
+    except (RuntimeError, OSError) as e:  # pyogrio's DataSourceError, DataLayerError, … are RuntimeErrors
+        if fmt == "geojson":
+            _check_geojson_bytes(path)   # the clearer message for the common GeoJSON mistakes
+        raise FileFormatError(f"cannot read the file as {fmt}: {short(e)}") from None
+
+
+def _check_geojson_bytes(path: str) -> None:
+    with open(path, "rb") as fh:
+        _check_geojson(fh.read())
+
+
 # --- reading -----------------------------------------------------------------------------------------
 
-def read_features(data: bytes, fmt: str) -> ReadResult:
-    """Features of a file in ``fmt``, with geometries as GeoJSON dicts in EPSG:4326 (lon, lat)."""
+def read_features(data: bytes, fmt: str, limits: Limits = NO_LIMITS) -> ReadResult:
+    """Features of a file in ``fmt``, with geometries as GeoJSON dicts in EPSG:4326 (lon, lat).
+
+    :class:`LimitExceededError` as soon as the file passes one of ``limits``.
+    """
     if fmt not in FORMATS:
         raise UnknownFormatError(f"unknown format {fmt!r}")
     if not data:
         raise FileFormatError("the file is empty")
     if fmt == "csv":
-        return _read_csv(data)
-    if fmt == "shp":
-        return _read_shapefile_zip(data)
-    if fmt == "gpkg" and not data.startswith(b"SQLite format 3\x00"):
-        raise FileFormatError("not a GeoPackage (no SQLite header)")
+        return csvfile.read_csv(data, limits)
     if fmt == "geojson":
         _check_geojson(data)
+    return _with_gdal_path(data, fmt, lambda path, fmt: _read_gdal(path, fmt, limits))
+
+
+def _with_gdal_path(data: bytes, fmt: str, read: Callable[[str, str], object]):
+    """``read(path, fmt)`` on the file written to a temporary directory (a Shapefile unpacked from its zip)."""
+    if fmt not in FORMATS:
+        raise UnknownFormatError(f"unknown format {fmt!r}")
+    if not data:
+        raise FileFormatError("the file is empty")
+    if fmt == "shp":
+        return _read_shapefile_zip(data, read)
+    if fmt == "gpkg" and not data.startswith(b"SQLite format 3\x00"):
+        raise FileFormatError("not a GeoPackage (no SQLite header)")
     with tempfile.TemporaryDirectory(prefix="wuwei-read-") as tmp:
         path = os.path.join(tmp, "upload" + FORMATS[fmt][0])
         with open(path, "wb") as fh:
             fh.write(data)
-        return _read_gdal(path, fmt)
+        return read(path, fmt)
 
 
 def _check_geojson(data: bytes) -> None:
@@ -107,8 +143,10 @@ def _check_geojson(data: bytes) -> None:
         raise FileFormatError("GeoJSON must be a FeatureCollection or a Feature")
 
 
-def _read_gdal(path: str, fmt: str) -> ReadResult:
+def _read_gdal(path: str, fmt: str, limits: Limits = NO_LIMITS) -> ReadResult:
     import pyogrio
+    if limits.features is not None:
+        limits.check_features(_count_gdal(path, fmt))   # counted before a geometry is read
     try:
         layers = [name for name, _ in pyogrio.list_layers(path)]
         frames = []
@@ -117,19 +155,26 @@ def _read_gdal(path: str, fmt: str) -> ReadResult:
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.simplefilter("ignore", UserWarning)  # mixed-type columns are left as text: fine here
             for name in layers if fmt == "kml" else layers[:1]:
-                gdf = pyogrio.read_dataframe(path, layer=name)
+                gdf = pyogrio.read_dataframe(path, layer=name, max_features=(
+                    None if limits.features is None else limits.features + 1))
                 if gdf.crs is not None and crs is None:
                     crs = gdf.crs
                 frames.append(gdf)
+                limits.check_time()
+    except LimitExceededError:
+        raise
     except Exception as e:  # pyogrio raises DataSourceError, DataLayerError, FieldError, …
-        raise FileFormatError(f"cannot read the file as {fmt}: {_short(e)}") from None
+        raise FileFormatError(f"cannot read the file as {fmt}: {short(e)}") from None
     if not frames:
         raise FileFormatError(f"the {fmt} file has no layer")
     gdf = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    return _from_frame(gdf, crs, fmt)
+    limits.check_features(len(gdf))
+    if hasattr(gdf, "geometry"):
+        check_vertices(gdf.geometry.to_numpy(), limits)
+    return _from_frame(gdf, crs, fmt, limits)
 
 
-def _read_shapefile_zip(data: bytes) -> ReadResult:
+def _read_shapefile_zip(data: bytes, read: Callable[[str, str], object]):
     if not data.startswith(b"PK"):
         raise FileFormatError("a Shapefile must be uploaded as a .zip of its .shp, .shx, .dbf (and .prj)")
     try:
@@ -151,14 +196,14 @@ def _read_shapefile_zip(data: bytes) -> ReadResult:
                 missing = [e for e in (".shx", ".dbf") if not os.path.exists(os.path.join(tmp, "layer" + e))]
                 if missing:
                     raise FileFormatError(f"the zip lacks the Shapefile part(s) {', '.join(missing)}")
-                return _read_gdal(os.path.join(tmp, "layer.shp"), "shp")
+                return read(os.path.join(tmp, "layer.shp"), "shp")
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as e:
         raise FileFormatError(f"not a readable zip file: {e}") from None
     except (OSError, RuntimeError) as e:  # CRC errors, encrypted members
         raise FileFormatError(f"not a readable zip file: {e}") from None
 
 
-def _from_frame(gdf, crs, fmt: str) -> ReadResult:
+def _from_frame(gdf, crs, fmt: str, limits: Limits = NO_LIMITS) -> ReadResult:
     """GeoJSON-like features from a GeoDataFrame, reprojected to EPSG:4326 when it says another CRS."""
     source = None
     if crs is not None:
@@ -168,7 +213,7 @@ def _from_frame(gdf, crs, fmt: str) -> ReadResult:
             try:
                 gdf = gdf.to_crs(4326)
             except Exception as e:
-                raise FileFormatError(f"cannot reproject from {source} to EPSG:4326: {_short(e)}") from None
+                raise FileFormatError(f"cannot reproject from {source} to EPSG:4326: {short(e)}") from None
     columns = [c for c in gdf.columns if c != gdf.geometry.name] if hasattr(gdf, "geometry") else list(gdf.columns)
     if fmt == "kml":
         columns = [c for c in columns if c not in KML_RENDERING
@@ -177,15 +222,11 @@ def _from_frame(gdf, crs, fmt: str) -> ReadResult:
     geoms = gdf.geometry if hasattr(gdf, "geometry") else [None] * len(gdf)
     records = gdf[columns].to_dict("records")
     for i, (props, geom) in enumerate(zip(records, geoms), start=1):
+        if i % 1000 == 0:
+            limits.check_time()
         features.append({"row": i, "properties": {k: plain_value(v) for k, v in props.items()},
-                         "geometry": None if geom is None or geom.is_empty else _geojson(geom)})
+                         "geometry": None if geom is None or geom.is_empty else to_geojson(geom)})
     return ReadResult(features, [str(c) for c in columns], source)
-
-
-def _geojson(geom) -> dict:
-    """A shapely geometry as a GeoJSON dict with lists, as JSON would give it."""
-    import shapely
-    return json.loads(shapely.to_geojson(geom))
 
 
 def _is_wgs84_like(crs) -> bool:
@@ -230,75 +271,6 @@ def plain_value(value):
     return value
 
 
-def _read_csv(data: bytes) -> ReadResult:
-    """CSV with a header: lon/lat columns make Points, a WKT column any geometry; "" is no value."""
-    import shapely
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("gb18030")  # spreadsheets saved on Chinese Windows
-        except UnicodeDecodeError:
-            raise FileFormatError("the CSV is neither UTF-8 nor GB18030 text") from None
-    if "\x00" in text:
-        raise FileFormatError("the CSV holds NUL characters; is it a binary file?")
-    try:
-        sample = text[:4096]
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t") if sample.strip() else csv.excel
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise FileFormatError("the CSV has no header row") from None
-    except csv.Error as e:
-        raise FileFormatError(f"malformed CSV: {e}") from None
-    header = [h.strip() for h in header]
-    lower = [h.lower() for h in header]
-    lon_i = next((lower.index(n) for n in LON_NAMES if n in lower), None)
-    lat_i = next((lower.index(n) for n in LAT_NAMES if n in lower), None)
-    wkt_i = next((lower.index(n) for n in WKT_NAMES if n in lower), None)
-    if (lon_i is None) != (lat_i is None):
-        raise FileFormatError("the CSV has a longitude column but no latitude column, or the other way round")
-    geo_cols = {i for i in (lon_i, lat_i, wkt_i) if i is not None}
-    columns = [h for i, h in enumerate(header) if i not in geo_cols]
-    features = []
-    try:
-        for n, cells in enumerate(reader, start=1):
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) != len(header):
-                features.append({"row": n, "properties": {}, "geometry": None,
-                                 "error": f"has {len(cells)} cells, the header has {len(header)}"})
-                continue
-            props = {h: (None if cells[i].strip() == "" else cells[i].strip())
-                     for i, h in enumerate(header) if i not in geo_cols}
-            geometry, error = None, None
-            if lon_i is not None and (cells[lon_i].strip() or cells[lat_i].strip()):
-                try:
-                    lon, lat = float(cells[lon_i]), float(cells[lat_i])
-                    geometry = {"type": "Point", "coordinates": [lon, lat]}
-                except ValueError:
-                    error = f"lon/lat must be numbers, not {cells[lon_i]!r}, {cells[lat_i]!r}"
-            elif wkt_i is not None and cells[wkt_i].strip():
-                try:
-                    geometry = _geojson(shapely.from_wkt(cells[wkt_i]))
-                except Exception as e:
-                    error = f"geometry is not valid WKT: {_short(e)}"
-            feature = {"row": n, "properties": props, "geometry": geometry}
-            if error:
-                feature["error"] = error
-            features.append(feature)
-    except csv.Error as e:
-        raise FileFormatError(f"malformed CSV: {e}") from None
-    return ReadResult(features, columns, None)
-
-
-def _short(e: Exception) -> str:
-    return str(e).split("\n")[0][:300]
-
-
 # --- writing -----------------------------------------------------------------------------------------
 
 def write_features(features: list[dict], fmt: str, layer_name: str, columns: list[str],
@@ -313,27 +285,8 @@ def write_features(features: list[dict], fmt: str, layer_name: str, columns: lis
                             for f in features]}
         return json.dumps(doc, ensure_ascii=False).encode()
     if fmt == "csv":
-        return _write_csv(features, columns, geometry_type)
+        return csvfile.write_csv(features, columns, geometry_type)
     return _write_gdal(features, fmt, layer_name, columns, geometry_type)
-
-
-def _write_csv(features, columns, geometry_type) -> bytes:
-    import shapely
-    from shapely.geometry import shape
-    out = io.StringIO()
-    w = csv.writer(out)
-    geo = ["lon", "lat"] if geometry_type == "Point" else (["wkt"] if geometry_type else [])
-    w.writerow(["id"] + columns + geo)
-    for f in features:
-        props = f.get("properties") or {}
-        row = [f.get("id")] + ["" if props.get(c) is None else props.get(c) for c in columns]
-        g = f.get("geometry")
-        if geometry_type == "Point":
-            row += list(g["coordinates"][:2]) if g else ["", ""]
-        elif geometry_type:
-            row.append(shapely.to_wkt(shape(g), rounding_precision=7) if g else "")
-        w.writerow(row)
-    return ("\ufeff" + out.getvalue()).encode()  # BOM: spreadsheets then read UTF-8 Chinese correctly
 
 
 def _write_gdal(features, fmt, layer_name, columns, geometry_type) -> bytes:
@@ -364,7 +317,7 @@ def _write_gdal(features, fmt, layer_name, columns, geometry_type) -> bytes:
             try:
                 pyogrio.write_dataframe(frame, path, driver=driver, layer=stem, **kwargs)
             except Exception as e:
-                raise FileFormatError(f"cannot write {fmt}: {_short(e)}") from None
+                raise FileFormatError(f"cannot write {fmt}: {short(e)}") from None
         if fmt != "shp":
             with open(path, "rb") as fh:
                 return fh.read()

@@ -113,7 +113,25 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
+            _relabel_renumbered(connection)
             context.run_migrations()
+
+
+# Revision ids before the chain was renumbered into one honest sequence (0001 … 0008). A local
+# database migrated before then is relabelled so that `upgrade head` finds its place; nothing else
+# changes. There is no production database from before the renumbering.
+RENUMBERED = {"0005_households": "0004_households", "0006_hardening_regrid": "0005_hardening_regrid",
+              "0004_patrols": "0006_patrols", "0006_heatmaps": "0007_heatmaps",
+              "0007_dashboard_covering": "0008_dashboard_covering"}
+
+
+def _relabel_renumbered(connection) -> None:
+    from sqlalchemy import inspect, text
+    if not inspect(connection).has_table("alembic_version"):
+        return
+    current = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(current) == 1 and current[0] in RENUMBERED:
+        connection.execute(text("UPDATE alembic_version SET version_num = :new"), {"new": RENUMBERED[current[0]]})
 
 
 if context.is_offline_mode():

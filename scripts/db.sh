@@ -253,7 +253,7 @@ start() {
   STEP="creating the database"
   "$VENV/bin/python" scripts/ensure_db.py "$DATABASE_URL" || exit 1  # it says what failed
   STEP="migrating the database"
-  if ! "$VENV/bin/python" -m flask --app app db upgrade heads >/dev/null 2>"$VAR/migrate.log"; then
+  if ! "$VENV/bin/python" -m flask --app app db upgrade head >/dev/null 2>"$VAR/migrate.log"; then
     tail -n 25 "$VAR/migrate.log" >&2
     die "migrating the database failed (output above, all of it in $VAR/migrate.log); fix the migration or the database, then run again"
   fi

@@ -101,7 +101,7 @@ def app(tmp_path_factory, gateway_connections):
     gateway_connections.pooled = autocommit_connections(application)
     install_gateway(application, gateway_connections)
     with application.app_context():
-        flask_migrate.upgrade(revision="heads")
+        flask_migrate.upgrade(revision="head")
         # The demo is loaded once and committed; each test's changes are rolled back.
         from app.seed.demo import seed_demo
         seed_demo()
@@ -169,7 +169,7 @@ class AuthActions:
         self._app = app
 
     def login(self, username="planner", password=None):
-        from app.seed.demo import DEMO_USERS
+        from app.auth.demo import DEMO_USERS
         if password is None:
             password = next((u["password"] for u in DEMO_USERS if u["username"] == username), "wuwei-grid")
         return self._client.post("/login", data={"username": username, "password": password})
@@ -242,7 +242,7 @@ def live_demo_server(suffix: str):
     recreate_database(url)
     application = make_test_app(url, WUWEI_BASEMAP="none", WTF_CSRF_ENABLED=True, TESTING=False)
     with application.app_context():
-        flask_migrate.upgrade(revision="heads")
+        flask_migrate.upgrade(revision="head")
         seed_demo()
         db.session.remove()
     server = make_server("127.0.0.1", 0, application, threaded=True)

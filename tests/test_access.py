@@ -9,8 +9,8 @@ import json
 import pytest
 from sqlalchemy import func, select, text
 
-from app.basemap.layers import LAYERS
 from app.auth.services import create_user
+from app.basemap.layers import LAYERS
 from app.core.extensions import db
 
 LAYER_NAMES = ["areas", "grids", "buildings", "compounds", "property-companies", "chargers", "bike-zones"]

@@ -2,10 +2,10 @@
 import json
 
 import pytest
+from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.core.extensions import db
-from sqlalchemy import func, select
 
 SQUARE_IN_ZJY = {"type": "Polygon", "coordinates": [[[103.8352, 36.0462], [103.8356, 36.0462],
                                                       [103.8356, 36.0465], [103.8352, 36.0465],
@@ -242,3 +242,105 @@ def test_openapi_lists_every_layer(client):
     assert doc["openapi"].startswith("3.")
     for layer in ("areas", "grids", "buildings", "compounds", "property-companies", "chargers", "bike-zones"):
         assert f"/api/v1/{layer}" in doc["paths"] and f"/api/v1/{layer}/{{id}}" in doc["paths"]
+
+
+def _layer_paths(doc: dict) -> dict:
+    from app.basemap.layers import LAYERS
+    mine = {p for name in LAYERS for p in (f"/api/v1/{name}", f"/api/v1/{name}/{{id}}")} | {"/healthz"}
+    return {p: item for p, item in doc["paths"].items() if p in mine}
+
+
+def test_openapi_layer_paths_are_valid_openapi_3_1(client):
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+    doc = client.get("/api/v1/openapi.json").get_json()
+    mine = dict(doc, paths=_layer_paths(doc))
+    assert len(mine["paths"]) == 15
+    errors = [str(e).split("\n")[0] for e in OpenAPIV31SpecValidator(mine).iter_errors()]
+    assert errors == []
+
+
+def test_each_layer_is_documented_with_its_own_filters_and_attributes(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    schemas = doc["components"]["schemas"]
+    listing = doc["paths"]["/api/v1/chargers"]["get"]
+    params = {p["name"]: p for p in listing["parameters"]}
+    assert {"bbox", "limit", "offset", "sort", "q", "area", "status", "compound_id"} <= set(params)
+    assert "level" not in params                                   # a filter of the areas, not of chargers
+    status = params["status"]["schema"]["anyOf"][0]
+    assert status["items"]["enum"] == ["planned", "installed", "faulty", "removed"]
+    assert "-installed_on" in params["sort"]["schema"]["enum"]
+    create = doc["paths"]["/api/v1/chargers"]["post"]
+    body = create["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    props = schemas[schemas[body]["properties"]["properties"]["$ref"].rsplit("/", 1)[1]]
+    assert set(props["required"]) == {"ports", "status"} and props["properties"]["ports"]["maximum"] == 200
+    assert "201" in create["responses"] and "422" in create["responses"]
+    assert "layers.edit" in create["description"]
+    patch = doc["paths"]["/api/v1/chargers/{id}"]["patch"]
+    body = patch["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert "required" not in schemas[schemas[body]["properties"]["properties"]["$ref"].rsplit("/", 1)[1]]
+    assert doc["paths"]["/api/v1/chargers/{id}"]["delete"]["tags"] == ["chargers"]
+
+
+def test_url_for_builds_every_layer_url(app):
+    from flask import url_for
+    with app.test_request_context():
+        assert url_for("api.collection", layer_name="bike-zones", status="active") == \
+            "/api/v1/bike-zones?status=active"
+        assert url_for("api.item", layer_name="chargers", fid=7) == "/api/v1/chargers/7"
+
+
+def test_id_and_bbox_are_ignored_other_members_refused_and_a_bare_body_is_the_properties(client, auth, demo):
+    auth.login("planner")
+    body = {"type": "Feature", "id": 99, "bbox": [103.8386, 36.0496, 103.8386, 36.0496],
+            "geometry": {"type": "Point", "coordinates": [103.8386, 36.0496]},
+            "properties": {"ports": 3, "status": "planned", "grid_code": "ignored (computed)", "name": "  桩  "}}
+    r = post_json(client, "/api/v1/chargers", body)
+    assert r.status_code == 201, r.get_json()
+    fid = r.get_json()["id"]
+    assert fid != 99 and r.headers["Location"].endswith(f"/api/v1/chargers/{fid}")
+    assert r.get_json()["properties"]["name"] == "桩"
+    r = post_json(client, f"/api/v1/chargers/{fid}", {"type": "Feature", "links": []}, method="patch")
+    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"links": "unknown field"}
+    r = post_json(client, f"/api/v1/chargers/{fid}", {"properties": {"ports": 5.0}}, method="patch")
+    assert r.status_code == 200 and r.get_json()["properties"]["ports"] == 5
+    # Without "type" and "properties", the body is the properties (as before the declared models).
+    r = post_json(client, f"/api/v1/chargers/{fid}", {"ports": 6, "colour": "red"}, method="patch")
+    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"colour": "unknown field"}
+    r = post_json(client, f"/api/v1/chargers/{fid}", {"ports": 6}, method="patch")
+    assert r.status_code == 200 and r.get_json()["properties"]["ports"] == 6
+
+
+@pytest.mark.parametrize("properties, field", [
+    ({"ports": None, "status": "planned"}, "ports"),       # required: null is not a value
+    ({"ports": 2, "status": None}, "status"),
+    ({"ports": True, "status": "planned"}, "ports"),       # a boolean is not an integer
+    ({"ports": 2.5, "status": "planned"}, "ports"),
+    ({"ports": 2, "status": "planned", "power_kw": "NaN"}, "power_kw"),
+    ({"ports": 2, "status": "planned", "installed_on": "2024-02-30"}, "installed_on"),
+])
+def test_bad_attribute_values_are_422_named_by_attribute(client, auth, demo, properties, field):
+    auth.login("planner")
+    body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [103.8386, 36.0496]},
+            "properties": properties}
+    r = post_json(client, "/api/v1/chargers", body)
+    assert r.status_code == 422 and set(r.get_json()["error"]["fields"]) == {field}, r.get_json()
+
+
+def test_a_not_null_attribute_cannot_be_cleared(client, auth, demo):
+    auth.login("planner")
+    company = client.get("/api/v1/property-companies?limit=1").get_json()["features"][0]
+    r = post_json(client, f"/api/v1/property-companies/{company['id']}",
+                  {"properties": {"alliance_standing": None}}, method="patch")
+    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"alliance_standing": "required"}
+
+
+@pytest.mark.parametrize("layer", ["areas", "grids", "buildings", "compounds", "property-companies", "chargers",
+                                   "bike-zones"])
+def test_answers_match_their_documented_models(client, auth, demo, layer):
+    from app.basemap import schemas
+    from app.basemap.layers import LAYERS
+    auth.login("admin")
+    page = client.get(f"/api/v1/{layer}?limit=50").get_json()
+    schemas.collection_out(LAYERS[layer]).model_validate(page)
+    one = client.get(f"/api/v1/{layer}/{page['features'][0]['id']}").get_json()
+    schemas.feature_out(LAYERS[layer]).model_validate(one)

@@ -2,7 +2,7 @@
 import re
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from werkzeug.security import check_password_hash
 
 from app.auth.models import ApiToken, User
@@ -102,8 +102,8 @@ def test_tokens_list_and_revoke(runner, client, demo):
     token = runner.invoke(args=["tokens", "create", "--user", "patrol", "--device", "phone"]).output.strip()
     listing = runner.invoke(args=["tokens", "list", "--user", "patrol"]).output
     assert token[:8] in listing and "phone" in listing and token not in listing
-    assert runner.invoke(args=["tokens", "revoke", token[:3]]).exit_code != 0  # too short to be safe
-    result = runner.invoke(args=["tokens", "revoke", token[:8]])
+    assert runner.invoke(args=["tokens", "revoke", "--", token[:3]]).exit_code != 0  # too short to be safe
+    result = runner.invoke(args=["tokens", "revoke", "--", token[:8]])  # "--": a token may start with "-"
     assert result.exit_code == 0 and "revoked 1 token" in result.output
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert "REVOKED" in runner.invoke(args=["tokens", "list", "--user", "patrol"]).output
@@ -112,6 +112,7 @@ def test_tokens_list_and_revoke(runner, client, demo):
 @pytest.mark.no_transaction
 def test_seed_demo_if_empty_loads_an_empty_database_once():
     import flask_migrate
+
     from tests.conftest import database_url, make_test_app, recreate_database
     from tests.test_migrations import _drop
     url = database_url("seed")
@@ -119,7 +120,7 @@ def test_seed_demo_if_empty_loads_an_empty_database_once():
     app = make_test_app(url)
     try:
         with app.app_context():
-            flask_migrate.upgrade(revision="heads")
+            flask_migrate.upgrade(revision="head")
             runner = app.test_cli_runner()
             first = runner.invoke(args=["seed", "demo", "--if-empty"])
             assert first.exit_code == 0 and "demo loaded" in first.output, first.output

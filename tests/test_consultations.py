@@ -54,6 +54,20 @@ def test_staff_create_council_hold_meeting_and_follow_decisions(client, auth, de
     assert "在三爱堂小区加装10个充电口" in csv_text and "13700000000" not in csv_text
 
 
+def test_ledger_csv_cells_never_start_a_formula(client, auth, demo):
+    staff = auth.token("staff")
+    council = next(c for c in client.get("/api/v1/councils", headers=staff).get_json()["councils"])
+    r = post(client, f"/api/v1/councils/{council['id']}/meetings", {
+        "held_at": "2026-11-24T19:00:00+08:00", "topic": "@SUM(A1) 议题", "place": "-2+3",
+        "decisions": [{"text": "=cmd|' /C calc'!A0 决议", "owner": "+社区"}]}, staff)
+    assert r.status_code == 201, r.get_json()
+    auth.login("staff")
+    csv_text = client.get("/consultations/ledger?format=csv&from=2026-11-24&to=2026-11-24").get_data(as_text=True)
+    row = next(line for line in csv_text.splitlines() if "决议" in line and "calc" in line)
+    for cell in ("'@SUM(A1) 议题", "'-2+3", "'=cmd", "'+社区"):
+        assert cell in row, row
+
+
 def test_other_communities_and_roles_cannot_reach_a_council(client, auth, demo):
     staff, zjy, patrol, leader = (auth.token(u) for u in ("staff", "zjystaff", "patrol", "leader"))
     hualinshan = next(c for c in client.get("/api/v1/councils", headers=staff).get_json()["councils"]
@@ -81,10 +95,10 @@ def test_other_communities_and_roles_cannot_reach_a_council(client, auth, demo):
     ({"held_at": "2026-11-24T19:00:00+08:00"}, "topic"),
     ({"held_at": "2026-11-24T19:00:00+08:00", "topic": "x", "participant_ids": [999999]}, "participant_ids"),
     ({"held_at": "2026-11-24T19:00:00+08:00", "topic": "x", "incident_ids": [999999]}, "incident_ids"),
-    ({"held_at": "2026-11-24T19:00:00+08:00", "topic": "x", "incident_ids": ["1"]}, "incident_ids"),
-    ({"held_at": "2026-11-24T19:00:00+08:00", "topic": "x", "decisions": [{"text": "t"}]}, "decision.owner"),
+    ({"held_at": "2026-11-24T19:00:00+08:00", "topic": "x", "incident_ids": ["1"]}, "incident_ids.0"),
+    ({"held_at": "2026-11-24T19:00:00+08:00", "topic": "x", "decisions": [{"text": "t"}]}, "decisions.0.owner"),
     ({"held_at": "2026-11-24T19:00:00+08:00", "topic": "x",
-      "decisions": [{"text": "t", "owner": "o", "due_on": "31/12/2026"}]}, "decision.due_on"),
+      "decisions": [{"text": "t", "owner": "o", "due_on": "31/12/2026"}]}, "decisions.0.due_on"),
     ({"held_at": "2026-11-24T19:00:00+08:00", "topic": "x" * 300}, "topic"),
 ])
 def test_bad_meetings_are_422_and_store_nothing(client, auth, demo, body, field):

@@ -3,15 +3,17 @@ filters and periods narrow, and a leader sees only their own area."""
 import datetime as dt
 import math
 import random
-from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
+from geoalchemy2 import Geometry
 from sqlalchemy import text
 
 from app.core.extensions import db
+from app.core.heat import HEAT_SOURCES, HeatSource, register_source
+from app.core.time import TZ
 from gis import heat
 
-TZ = ZoneInfo("Asia/Shanghai")
 MARCH = {"from": "2021-03-01", "to": "2021-03-31"}
 HUALINSHAN_BBOX = "103.779,36.043,103.791,36.053"
 BOTH_BBOX = "103.77,36.03,103.85,36.06"          # Hualinshan and Zhangjiayuan
@@ -210,22 +212,23 @@ def test_choropleth_counts_per_grid_with_rate_per_thousand_households(client, au
 
 @pytest.fixture
 def people_source(app):
-    """A personal-data source over a scratch table (as visits will be), removed afterwards."""
-    from app.heatmaps.sources import SOURCES, HeatSource, register_source, _available
+    """A personal-data source over a scratch table (like visits), removed afterwards."""
     db.session.execute(text("CREATE TABLE scratch_visits (id serial PRIMARY KEY, grid_id int, "
                             "visited_at timestamptz, geom geometry(Point, 4326))"))
     db.session.execute(text("CREATE TRIGGER trg_scratch_assign_grid BEFORE INSERT ON scratch_visits "
                             "FOR EACH ROW EXECUTE FUNCTION wuwei_assign_grid()"))
     db.session.commit()
-    src = register_source(HeatSource(name="scratch_visits", title="走访", table="scratch_visits",
-                                     time="visited_at", personal=True, drill=(("id", "id"),)))
+    t = sa.Table("scratch_visits", sa.MetaData(), sa.Column("id", sa.Integer), sa.Column("grid_id", sa.Integer),
+                 sa.Column("visited_at", sa.DateTime(timezone=True)), sa.Column("geom", Geometry("POINT", 4326)))
+    src = register_source(HeatSource(name="scratch_visits", title="走访", table=t, geom=t.c.geom,
+                                     time=t.c.visited_at, grid=t.c.grid_id, personal=True,
+                                     drill=(("id", t.c.id),), drill_order=t.c.id))
     yield src
-    SOURCES.pop("scratch_visits", None)
-    _available.pop("scratch_visits", None)
+    del HEAT_SOURCES["scratch_visits"]
 
 
 def add_visits(n, lon, lat):
-    for k in range(n):
+    for _ in range(n):
         db.session.execute(text("INSERT INTO scratch_visits (visited_at, geom) VALUES "
                                 "('2021-03-05 10:00+08', ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
                            {"x": lon, "y": lat})
@@ -335,7 +338,6 @@ def test_choropleth_overlay_is_offered_on_the_main_map_to_leaders(client, auth):
 
 def test_source_without_grids_is_scoped_by_geometry_and_binned_only(client, auth):
     """Patrol positions carry no grid (ingest speed): the user's area polygon limits them."""
-    from app.heatmaps.sources import SOURCES, HeatSource, _available, register_source
     db.session.execute(text("CREATE TABLE scratch_positions (fixed_at timestamptz, patrol_id int, "
                             "geom geometry(Point, 4326))"))
     for lon, lat, n in ((103.7845, 36.0475, 6), (103.838, 36.049, 7)):      # Xiyuan street; Jiuquan Road street
@@ -343,8 +345,11 @@ def test_source_without_grids_is_scoped_by_geometry_and_binned_only(client, auth
             db.session.execute(text("INSERT INTO scratch_positions VALUES ('2021-03-05 10:00+08', 1, "
                                     "ST_SetSRID(ST_MakePoint(:x, :y), 4326))"), {"x": lon, "y": lat})
     db.session.commit()
-    register_source(HeatSource(name="scratch_positions", title="巡查", table="scratch_positions", time="fixed_at",
-                               grid=None, personal=True, drill=(("fixed_at", "fixed_at"),), drill_order="fixed_at"))
+    t = sa.Table("scratch_positions", sa.MetaData(), sa.Column("fixed_at", sa.DateTime(timezone=True)),
+                 sa.Column("patrol_id", sa.Integer), sa.Column("geom", Geometry("POINT", 4326)))
+    register_source(HeatSource(name="scratch_positions", title="巡查", table=t, geom=t.c.geom, time=t.c.fixed_at,
+                               grid=None, personal=True, drill=(("fixed_at", t.c.fixed_at),),
+                               drill_order=t.c.fixed_at))
     try:
         auth.login("xiyuan")
         _, data = get(client, "/api/v1/heat/cells", source="scratch_positions", bbox=BOTH_BBOX, zoom=15, **MARCH)
@@ -352,5 +357,4 @@ def test_source_without_grids_is_scoped_by_geometry_and_binned_only(client, auth
         r, _ = get(client, "/api/v1/heat/areas", source="scratch_positions", bbox=BOTH_BBOX, zoom=15, **MARCH)
         assert r.status_code == 400
     finally:
-        SOURCES.pop("scratch_positions", None)
-        _available.pop("scratch_positions", None)
+        del HEAT_SOURCES["scratch_positions"]

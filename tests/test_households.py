@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.auth.models import User
+from app.auth.policy import suppress, suppressed_label
 from app.core.extensions import db
+from app.core.time import today
 from app.households.models import Household, Member, Visit
-from app.households.privacy import suppress, suppressed_label
-from app.households.services import today
 
 
 def post_json(client, url, body, headers=None, method="post"):
@@ -89,7 +89,7 @@ def test_household_file_with_members_and_tags_is_created_and_exported(client, au
                     {"name": "测试家属", "birth_date": "2010-05-01", "relation": "子女"}]})
     assert r.status_code == 201, r.get_json()
     h = r.get_json()
-    assert h["grid_code"] == "620103002001004" and [m["age"] for m in h["members"]][0] == 45
+    assert h["grid_code"] == "620103002001004" and next(m["age"] for m in h["members"]) == 45
     csv = client.get("/households/export.csv").get_data(as_text=True)
     assert "测试家属" in csv and "3单元602" in csv
     assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "export"))
@@ -127,7 +127,7 @@ def test_another_grids_worker_cannot_log_a_visit_or_plan_for_mr_liu(client, auth
     n = count(Visit)
     r = post_json(client, "/api/v1/visits", {"household_id": liu, "purpose": "care_visit"})
     assert r.status_code == 422 and count(Visit) == n
-    r = post_json(client, "/api/v1/households/%d" % liu, {"notes": "x"}, method="patch")
+    r = post_json(client, f"/api/v1/households/{liu}", {"notes": "x"}, method="patch")
     assert r.status_code == 404
 
 
@@ -168,13 +168,13 @@ def test_open_wishes_overlay_counts_per_grid_with_suppression(client, auth, demo
 
 
 @pytest.mark.parametrize("body, field", [
-    ({"members": [{"name": "某人", "age": -3}]}, "members[0].age"),
-    ({"members": [{"name": "某人", "birth_date": "1950-02-30"}]}, "members[0].birth_date"),
-    ({"members": [{"name": "某人", "birth_date": "next year"}]}, "members[0].birth_date"),
-    ({"members": [{"name": "某人", "age": "old"}]}, "members[0].age"),
+    ({"members": [{"name": "某人", "age": -3}]}, "members.0.age"),
+    ({"members": [{"name": "某人", "birth_date": "1950-02-30"}]}, "members.0.birth_date"),
+    ({"members": [{"name": "某人", "birth_date": "next year"}]}, "members.0.birth_date"),
+    ({"members": [{"name": "某人", "age": "old"}]}, "members.0.age"),
     ({"tags": ["elderly_alone", "vip"]}, "tags"),
     ({"tags": "elderly_alone"}, "tags"),
-    ({"members": [{"name": "某人", "tags": ["nope"]}]}, "members[0].tags"),
+    ({"members": [{"name": "某人", "tags": ["nope"]}]}, "members.0.tags"),
     ({"flat_no": ""}, "flat_no"),
     ({"colour": "red"}, "colour"),
     ({"building_id": 99999999}, "building_id"),
@@ -380,7 +380,9 @@ def test_staff_see_the_due_list_per_grid_worker_and_leaders_no_small_buildings(c
 
 def test_demo_step_is_idempotent_and_tags_show_in_english(client, auth, demo):
     from app.households.demo import seed_households
-    assert seed_households() == 0
+    from app.volunteers.demo import seed_volunteers
+    from app.wishes.demo import seed_wishes
+    assert seed_households() == 0 and seed_volunteers() == 0 and seed_wishes() == 0
     auth.login("staff")
     liu = household_id("刘先生")
     assert "Basic living allowance" in client.get(f"/households/{liu}?lang=en").get_data(as_text=True)

@@ -23,19 +23,19 @@ def map_config(html: str) -> dict:
 
 def rows(html: str) -> list[list[str]]:
     """Cells of the list table's body rows (text only)."""
-    body = re.search(r"<tbody>(.*?)</tbody>", html, re.S)
+    body = re.search(r"<tbody>(.*?)</tbody>", html, re.DOTALL)
     if not body:
         return []
-    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)]
-            for tr in re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S)]
+    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.DOTALL)]
+            for tr in re.findall(r"<tr>(.*?)</tr>", body.group(1), re.DOTALL)]
 
 
 def table(html: str) -> list[dict]:
     """Body rows of the list table keyed by their (localized) column headers."""
-    head = re.search(r"<thead>(.*?)</thead>", html, re.S)
+    head = re.search(r"<thead>(.*?)</thead>", html, re.DOTALL)
     if not head:
         return []
-    names = [re.sub(r"<[^>]+>|[▲▼]", "", h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", head.group(1), re.S)]
+    names = [re.sub(r"<[^>]+>|[▲▼]", "", h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", head.group(1), re.DOTALL)]
     return [dict(zip(names, r)) for r in rows(html)]
 
 
@@ -57,7 +57,7 @@ def test_map_page_loads_assets_locally_and_embeds_no_features(client, auth, demo
     html = r.get_data(as_text=True)
     for src in re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html):
         assert src.startswith("/static/"), src
-    assert not re.search(r"cdn|unpkg|jsdelivr|googleapis|bootstrapcdn", html, re.I)
+    assert not re.search(r"cdn|unpkg|jsdelivr|googleapis|bootstrapcdn", html, re.IGNORECASE)
     assert "FeatureCollection" not in html and '"coordinates"' not in html
     assert "三爱堂小区充电桩01" not in html          # a charger's name is data, fetched by the browser
     assert len(r.data) < 40_000
@@ -243,7 +243,7 @@ def test_grid_worker_lists_only_their_grid(client, auth, demo):
 def test_list_page_in_english(client, auth, demo):
     auth.login("planner")
     html = client.get("/layers/chargers?lang=en").get_data(as_text=True)
-    headers = re.findall(r"<th[^>]*>(.*?)</th>", html, re.S)
+    headers = re.findall(r"<th[^>]*>(.*?)</th>", html, re.DOTALL)
     assert not [h for h in headers if HAN.search(h)]
     assert "26 in total" in html and "Download CSV" in html and "Show on map" in html
     assert "installed" in [r["Status"] for r in table(html)]
@@ -301,6 +301,7 @@ def test_every_ui_string_of_the_shared_pages_has_an_english_translation():
                                       *map(str, (ROOT / "app/mappage").glob("*.py")),
                                       *map(str, (ROOT / "app/web").glob("*.py"))]] + \
             [("jinja2", p) for p in ["templates/base.html", "templates/login.html", "templates/error.html",
+                                      "templates/unavailable.html",
                                       *map(str, (ROOT / "templates/mappage").glob("*.html"))]]
     missing, checked = [], 0
     for method, path in files:

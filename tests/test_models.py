@@ -13,9 +13,8 @@ POINT = "POINT(103.8386 36.0496)"
 
 def refused(sql: str, **params) -> str:
     """Run ``sql`` in a savepoint; it must fail. Returns the database's message."""
-    with pytest.raises((IntegrityError, DataError, InternalError)) as info:
-        with db.session.begin_nested():
-            db.session.execute(text(sql), params)
+    with pytest.raises((IntegrityError, DataError, InternalError)) as info, db.session.begin_nested():
+        db.session.execute(text(sql), params)
     return str(info.value.orig)
 
 

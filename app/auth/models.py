@@ -28,9 +28,16 @@ class User(UserMixin, db.Model):
 
     area = relationship("Area", lazy="joined")
 
+    # The login session this object was loaded for (app.auth.sessions); not a column.
+    session_token = None        # str | None
+
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str:
+        """Flask-Login's id in the cookie: the user and the server-side session it belongs to."""
+        return f"{self.id}:{self.session_token}" if self.session_token else str(self.id)
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}>"
@@ -50,3 +57,15 @@ class ApiToken(db.Model):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
     user = relationship("User", lazy="joined")
+
+
+class UserSession(db.Model):
+    """A login on the web: the cookie names it, logout or an admin revokes it (only its SHA-256 is stored)."""
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -47,6 +47,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "incidents.handle": _FIELD,                                        # take on, respond
     "incidents.review": frozenset({"admin", "staff", "leader"}),        # evaluate
     "incidents.assignee": frozenset({"staff", "grid_worker", "patrol"}),  # may be dispatched to
+    "incidents.categories": frozenset({"admin"}),                      # the category tree and deadlines
     "open311.keys": frozenset({"admin"}),
     # consultations (议事)
     "consultations.read": frozenset({"admin", "staff", "leader", "planner", "grid_worker"}),
@@ -56,6 +57,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "households.manage": frozenset({"admin", "staff"}),                # delete files, plans for others
     "households.tags": frozenset({"admin"}),
     "visits.round": frozenset({"grid_worker"}),                         # the due-visits round
+    "visits.visitor": frozenset({"staff", "grid_worker"}),              # counted as visitor of visits they log
+    "care_plans.community_worker": frozenset({"staff"}),                # may keep plans in any grid of their community
     # volunteers and wishes
     "volunteers.read": _PERSONAL,
     "volunteers.manage": frozenset({"admin", "staff"}),

@@ -1,4 +1,5 @@
 """Account and token operations shared by the CLI, the views and the API."""
+import functools
 import hashlib
 import secrets
 
@@ -7,8 +8,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.audit.services import record, snapshot
 from app.areas.models import Area
+from app.audit.services import record, snapshot
 from app.auth.models import ROLES, ApiToken, User
 from app.core.errors import ApiError
 from app.core.extensions import db
@@ -19,16 +20,9 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-# A user comes with their area, but not its polygon: scopes need the area's id, code and level only.
-_WITH_AREA = joinedload(User.area).defer(Area.geom)
-
-
-def load_user(user_id: str) -> User | None:
-    """Flask-Login session loader."""
-    try:
-        return db.session.get(User, int(user_id), options=[_WITH_AREA])
-    except (TypeError, ValueError):
-        return None
+def with_area():
+    """Load a user with their area, but not its polygon: scopes need the area's id, code and level only."""
+    return joinedload(User.area).defer(Area.geom)
 
 
 def user_from_request(req) -> User | None:
@@ -43,17 +37,23 @@ def user_from_request(req) -> User | None:
     return user
 
 
-# One round trip per API request: the user and their area joined to the token. Built once: constructing it took longer than running it.
-_USER_BY_TOKEN = select(User).join(ApiToken, ApiToken.user_id == User.id) \
-    .where(ApiToken.token_hash == bindparam("h"), ApiToken.revoked.is_(False), User.active.is_(True)) \
-    .options(_WITH_AREA)
+@functools.cache
+def _user_by_token():
+    """One round trip per API request: the user and their area joined to the token.
+
+    Built once (constructing it took longer than running it), on first use: building it at import
+    would configure every mapper before all the features' models are imported.
+    """
+    return select(User).join(ApiToken, ApiToken.user_id == User.id) \
+        .where(ApiToken.token_hash == bindparam("h"), ApiToken.revoked.is_(False), User.active.is_(True)) \
+        .options(with_area())
 
 
 def user_for_token(token: str) -> User | None:
     """The active user owning a non-revoked token, or None."""
     if not token or len(token) > 200:
         return None
-    return db.session.scalar(_USER_BY_TOKEN, {"h": hash_token(token)})
+    return db.session.scalar(_user_by_token(), {"h": hash_token(token)})
 
 
 def find_user(username: str) -> User | None:
@@ -61,15 +61,32 @@ def find_user(username: str) -> User | None:
     return db.session.scalar(select(User).where(User.username == username))
 
 
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash of the configured method to check against when there is no such user."""
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash(secrets.token_urlsafe(16), method=method)
+    return _DUMMY_HASHES[method]
+
+
 def authenticate(username: str, password: str) -> User | None:
-    """The user when the password matches and the account is active."""
+    """The user when the password matches and the account is active.
+
+    An unknown or inactive user costs the same password hashing as a known one, so the answer's
+    timing does not tell which usernames exist.
+    """
     # HMAC pads keys with zero bytes, so "pw" and "pw\0" would hash alike: NUL is never part of a password.
     if not username or not password or "\x00" in username + password or len(username) > 64:
+        check_password_hash(_dummy_hash(), "x")
         return None
     user = find_user(username)
-    if user and user.active and check_password_hash(user.password_hash, password):
-        return user
-    return None
+    if user is None or not user.active:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
 
 
 def create_user(username: str, password: str, role: str, area_code: str | None = None,

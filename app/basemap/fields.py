@@ -1,11 +1,19 @@
 """Typed attribute fields for layer APIs: parse user JSON values, report clear errors.
 
 Shared by every feature that accepts attributes over HTTP, so that a bad value
-gets the same 422 message everywhere.
+gets the same 422 message everywhere. :meth:`Field.annotation` gives the same rules as a
+pydantic type, from which the layer API builds its request models and its OpenAPI schemas
+(:mod:`app.basemap.schemas`).
 """
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
+from pydantic import Field as PydanticField
+
+from app.web.params import invalid
 
 
 class FieldError(ValueError):
@@ -43,71 +51,80 @@ class Field:
             if self.required:
                 raise FieldError("required")
             return None
-        k = self.kind
-        if k in ("str", "text"):
-            if not isinstance(value, str):
-                raise FieldError("must be a string")
-            if "\x00" in value:
-                raise FieldError("must not contain NUL characters")
-            value = value.strip()
-            if self.required and not value:
-                raise FieldError("required")
-            limit = self.max_len or (255 if k == "str" else 10000)
-            if len(value) > limit:
-                raise FieldError(f"at most {limit} characters")
+        parser = _PARSERS.get(self.kind)
+        if parser is None:
+            raise FieldError(f"unsupported field kind {self.kind}")
+        return parser(self, value)
+
+    def _parse_str(self, value):
+        if not isinstance(value, str):
+            raise FieldError("must be a string")
+        if "\x00" in value:
+            raise FieldError("must not contain NUL characters")
+        value = value.strip()
+        if self.required and not value:
+            raise FieldError("required")
+        limit = self.max_len or (255 if self.kind == "str" else 10000)
+        if len(value) > limit:
+            raise FieldError(f"at most {limit} characters")
+        return value
+
+    def _parse_int(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise FieldError("must be an integer")
+        try:
+            value = int(value)
+        except ValueError:
+            raise FieldError("must be an integer") from None
+        if not INT_MIN <= value <= INT_MAX:
+            raise FieldError(f"must be between {INT_MIN} and {INT_MAX}")
+        self._range(value)
+        return value
+
+    def _parse_float(self, value):
+        if isinstance(value, bool):
+            raise FieldError("must be a number")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise FieldError("must be a number") from None
+        if not math.isfinite(value):
+            raise FieldError("must be a finite number")
+        self._range(value)
+        return value
+
+    def _parse_bool(self, value):
+        if isinstance(value, bool):
             return value
-        if k in ("int", "ref"):
-            if isinstance(value, bool) or not isinstance(value, (int, str)):
-                raise FieldError("must be an integer")
-            try:
-                value = int(value)
-            except ValueError:
-                raise FieldError("must be an integer") from None
-            if not INT_MIN <= value <= INT_MAX:
-                raise FieldError(f"must be between {INT_MIN} and {INT_MAX}")
-            self._range(value)
-            return value
-        if k == "float":
-            if isinstance(value, bool):
-                raise FieldError("must be a number")
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                raise FieldError("must be a number") from None
-            if not math.isfinite(value):
-                raise FieldError("must be a finite number")
-            self._range(value)
-            return value
-        if k == "bool":
-            if isinstance(value, bool):
-                return value
-            if value in ("true", "1", 1):
-                return True
-            if value in ("false", "0", 0):
-                return False
-            raise FieldError("must be true or false")
-        if k == "enum":
-            if not isinstance(value, str) or value not in self.choices:
-                raise FieldError(f"must be one of: {', '.join(self.choices)}")
-            return value
-        if k == "date":
-            if not isinstance(value, str):
-                raise FieldError("must be a date YYYY-MM-DD")
-            try:
-                return dt.date.fromisoformat(value)
-            except ValueError:
-                raise FieldError("must be a date YYYY-MM-DD") from None
-        if k == "datetime":
-            if not isinstance(value, str):
-                raise FieldError("must be an ISO 8601 date-time")
-            try:
-                parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                raise FieldError("must be an ISO 8601 date-time") from None
-            if parsed.tzinfo is None:
-                raise FieldError("must include a time zone, e.g. +08:00")
-            return parsed
-        raise FieldError(f"unsupported field kind {k}")
+        if value in ("true", "1", 1):
+            return True
+        if value in ("false", "0", 0):
+            return False
+        raise FieldError("must be true or false")
+
+    def _parse_enum(self, value):
+        if not isinstance(value, str) or value not in self.choices:
+            raise FieldError(f"must be one of: {', '.join(self.choices)}")
+        return value
+
+    def _parse_date(self, value):
+        if not isinstance(value, str):
+            raise FieldError("must be a date YYYY-MM-DD")
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise FieldError("must be a date YYYY-MM-DD") from None
+
+    def _parse_datetime(self, value):
+        if not isinstance(value, str):
+            raise FieldError("must be an ISO 8601 date-time")
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise FieldError("must be an ISO 8601 date-time") from None
+        if parsed.tzinfo is None:
+            raise FieldError("must include a time zone, e.g. +08:00")
+        return parsed
 
     def _range(self, value) -> None:
         if self.min is not None and value < self.min:
@@ -115,26 +132,73 @@ class Field:
         if self.max is not None and value > self.max:
             raise FieldError(f"must be ≤ {self.max:g}")
 
-    def openapi(self) -> dict:
-        """The JSON Schema of this field for the OpenAPI document."""
+    def value_type(self) -> Any:
+        """The pydantic type of one non-empty value (what :meth:`parse` accepts), with its limits."""
         k = self.kind
-        schema: dict = {"str": {"type": "string"}, "text": {"type": "string"},
-                        "int": {"type": "integer"}, "ref": {"type": "integer"},
-                        "float": {"type": "number"}, "bool": {"type": "boolean"},
-                        "enum": {"type": "string", "enum": list(self.choices)},
-                        "date": {"type": "string", "format": "date"},
-                        "datetime": {"type": "string", "format": "date-time"}}[k]
-        if self.max_len:
-            schema["maxLength"] = self.max_len
-        if self.min is not None:
-            schema["minimum"] = self.min
-        if self.max is not None:
-            schema["maximum"] = self.max
-        if not self.required:
-            schema["nullable"] = True
-        if self.label:
-            schema["description"] = self.label
-        return schema
+        if k in ("str", "text"):
+            return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1 if self.required else None,
+                                                    max_length=self.max_len or (255 if k == "str" else 10000)),
+                             AfterValidator(_no_nul)]
+        if k in ("int", "ref"):
+            lo = INT_MIN if self.min is None else max(INT_MIN, math.ceil(self.min))
+            hi = INT_MAX if self.max is None else min(INT_MAX, int(self.max))
+            return Annotated[int, PydanticField(ge=lo, le=hi), BeforeValidator(_integer)]
+        if k == "float":
+            return Annotated[float, PydanticField(ge=self.min, le=self.max, allow_inf_nan=False),
+                             BeforeValidator(_number)]
+        if k == "bool":
+            return bool
+        if k == "enum":
+            return Literal[tuple(self.choices)]
+        if k == "date":
+            return dt.date
+        if k == "datetime":
+            return AwareDatetime
+        raise ValueError(f"unsupported field kind {k}")
+
+    def annotation(self, nullable: bool | None = None) -> Any:
+        """The pydantic type of this field in a request body: :meth:`value_type`, plus the empty value.
+
+        ``null`` (and ``""`` for non-text kinds) means "no value": accepted when ``nullable``
+        (by default: when the field is not required), else refused as "required".
+        """
+        if nullable is None:
+            nullable = not self.required
+        base = self.value_type()
+        kind = self.kind
+
+        def empty(value):
+            if value is None or (value == "" and kind not in ("str", "text")):
+                if not nullable:
+                    raise invalid("required")
+                return None
+            return value
+        typ = base | None if nullable else base
+        return Annotated[typ, BeforeValidator(empty), PydanticField(description=self.label or None)]
+
+
+_PARSERS = {"str": Field._parse_str, "text": Field._parse_str, "int": Field._parse_int, "ref": Field._parse_int,
+            "float": Field._parse_float, "bool": Field._parse_bool, "enum": Field._parse_enum,
+            "date": Field._parse_date, "datetime": Field._parse_datetime}
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise invalid("must not contain NUL characters")
+    return value
+
+
+def _integer(value):
+    """Integers (``3`` or ``3.0``), or their digits as text (a CSV cell); never booleans."""
+    if isinstance(value, bool):
+        raise invalid("must be an integer")
+    return value
+
+
+def _number(value):
+    if isinstance(value, bool):
+        raise invalid("must be a number")
+    return value
 
 
 def parse_fields(fields: list[Field], data: dict, partial: bool = False) -> tuple[dict, dict]:

@@ -1,18 +1,26 @@
 """The map layers served by the generic GeoJSON API, tiles and the map page.
 
 A :class:`Layer` says which table holds a layer, which attributes it exposes
-and accepts, who may edit it and how a user's area limits it. Features register
-their own layers with :func:`register_layer`.
+and accepts, who may edit it (a permission of :mod:`app.auth.policy`) and how a
+user's area limits it. Each layer gets its own documented routes under
+``/api/v1/<name>`` (:mod:`app.basemap.api`), built when that module is imported:
+a feature adding a layer with :func:`register_layer` does so before.
 """
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from flask_babel import lazy_gettext as _l
 
-from app.basemap.fields import Field
-from app.basemap.models import (ALLIANCE_STANDINGS, BIKE_ZONE_KINDS, BIKE_ZONE_STATUSES,
-                                CHARGER_STATUSES)
 from app.areas.models import LEVELS
+from app.areas.services import validate_area_write
+from app.basemap.fields import Field
+from app.basemap.models import (
+    ALLIANCE_STANDINGS,
+    BIKE_ZONE_KINDS,
+    BIKE_ZONE_STATUSES,
+    CHARGER_STATUSES,
+)
+from app.core.errors import ApiError
 
 
 @dataclass
@@ -23,7 +31,7 @@ class Layer:
     title: object
     geom_type: str | None           # "Point", "MultiPolygon", … or None for plain records
     fields: list[Field]
-    edit_roles: tuple[str, ...] = ("admin", "planner")
+    edit_permission: str = "layers.edit"    # who may create, change and delete features
     scope: str = "grid"             # "grid": by grid_id/geom; "area": the areas table; "none": all users
     base_where: str | None = None   # a fixed SQL condition over the table aliased "t" (no user input)
     style: dict = field(default_factory=dict)
@@ -58,18 +66,12 @@ _GRID_NAME = "(SELECT g.name FROM areas g WHERE g.id = t.grid_id)"
 _COMPOUND_NAME = "(SELECT c.name FROM compounds c WHERE c.id = t.compound_id)"
 
 
-def _area_rules(values, geom, row_id):
-    from app.areas.services import validate_area_write
-    return validate_area_write(values, geom, row_id)
-
-
 def _grid_rules(values, geom, row_id):
     """``/grids`` holds grids and micro-grids only; other levels belong to ``/areas``."""
-    from app.core.errors import ApiError
     if "level" in values and values["level"] not in ("grid", "micro_grid"):
         raise ApiError(422, "the grids layer holds grids and micro-grids; use /api/v1/areas for other levels",
                        {"level": "must be grid or micro_grid"})
-    return _area_rules(values, geom, row_id)
+    return validate_area_write(values, geom, row_id)
 
 
 _AREA_FIELDS = [
@@ -89,7 +91,7 @@ _AREA_COMPUTED = {
 register_layer(Layer(
     "areas", "areas", _l("行政区域"), "MultiPolygon", _AREA_FIELDS, scope="area",
     style={"color": "#7c3aed", "weight": 2, "fillOpacity": 0.03}, computed=_AREA_COMPUTED,
-    before_write=_area_rules, sortable=("id", "name", "code", "level")))
+    before_write=validate_area_write, sortable=("id", "name", "code", "level")))
 register_layer(Layer(
     "grids", "areas", _l("网格"), "MultiPolygon", _AREA_FIELDS, scope="area",
     base_where="t.level IN ('grid', 'micro_grid')",

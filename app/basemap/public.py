@@ -7,8 +7,8 @@ counts over people (households, residents' e-bikes) are withheld below 5 per bui
 A layer another feature adds to :data:`app.basemap.layers.LAYERS` is not published until
 that feature registers a :class:`PublicLayer` for it.
 """
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from app.basemap.layers import Layer, get_layer
 

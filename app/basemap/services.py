@@ -7,17 +7,31 @@ import json
 from contextlib import contextmanager
 
 from geoalchemy2.shape import from_shape
-from sqlalchemy import JSON, Table, Text, and_, cast, delete, func, insert, literal, literal_column, select, text, update
+from sqlalchemy import (
+    JSON,
+    Table,
+    Text,
+    and_,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DataError, IntegrityError
 
-from app.basemap.fields import parse_fields
-from app.basemap.layers import Layer
+from app.areas.models import Area
 from app.audit.services import record
-from app.auth.access import Scope, area_clause, grid_clause
+from app.auth.policy import Scope, area_clause, grid_clause
+from app.basemap import schemas
+from app.basemap.layers import Layer
 from app.core.errors import ApiError
 from app.core.extensions import db
 from app.core.sql import like_escape
-from gis.geometry import GeometryError, parse_geometry
 
 MAX_LIMIT = 10000
 MAX_ID = 2**63 - 1
@@ -84,7 +98,6 @@ def _filter_conditions(layer: Layer, t, filters: dict, bbox, q: str | None):
         conds.append(t.c.geom.op("&&")(func.ST_MakeEnvelope(*bbox, 4326)))
     for name, values in filters.items():
         if name == "area":
-            from app.areas.models import Area
             grids = select(Area.id).where(Area.code.startswith(values, autoescape=True))
             if layer.scope == "area":
                 conds.append(t.c.code.startswith(values, autoescape=True))
@@ -149,51 +162,25 @@ def get_feature(layer: Layer, scope: Scope, fid: int, properties: dict[str, str]
 def parse_feature(layer: Layer, body, partial: bool = False):
     """(column values, shapely geometry) from a GeoJSON Feature body, or ApiError 400/422.
 
-    The one place where a feature's attributes and geometry are checked: the layer API
-    and file import both use it.
+    ``body`` is a dict (a file row, checked here against the layer's model) or the model the layer
+    API already validated (:func:`app.basemap.schemas.feature_in`). The one place where a
+    feature's attributes and geometry are checked: the layer API and file import both use it.
     """
-    if not isinstance(body, dict):
-        raise ApiError(400, "body must be a JSON object (a GeoJSON Feature)")
-    if body.get("type") not in (None, "Feature"):
-        raise ApiError(422, "body must be a GeoJSON Feature", {"type": "must be 'Feature'"})
-    props = body.get("properties", {} if "type" in body else
-                     {k: v for k, v in body.items() if k not in ("geometry", "id")})
-    if props is None:
-        props = {}
-    if not isinstance(props, dict):
-        raise ApiError(422, "properties must be an object", {"properties": "must be an object"})
-    readonly = set(layer.computed) | {"grid_id"}
-    props = {k: v for k, v in props.items() if k not in readonly or layer.field(k)}
-    values, errors = parse_fields(layer.fields, props, partial=partial)
-    geom = None
-    if layer.geom_type:
-        if "geometry" in body and body["geometry"] is not None:
-            try:
-                geom = parse_geometry(body["geometry"], allowed=(layer.geom_type,))
-            except GeometryError as e:
-                errors["geometry"] = str(e)
-        elif not partial:
-            errors["geometry"] = "required"
-    table = db.metadata.tables[layer.table]
-    for f in layer.fields:
-        # A NOT NULL column cannot be cleared, even by a field that is optional on create.
-        if f.col in values and values[f.col] is None and f.col in table.c \
-                and not table.c[f.col].nullable and f.name not in errors:
-            errors[f.name] = "required"
-    if errors:
-        raise ApiError(422, "invalid feature: " + "; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+    if not isinstance(body, schemas.FeatureIn):
+        body = schemas.validate_feature(layer, body, partial)
+    values = {layer.field(name).col: value for name, value in body.properties.model_dump(exclude_unset=True).items()}
     for f in layer.fields:
         if f.kind == "ref" and values.get(f.col) is not None:
             ref = db.metadata.tables[f.ref]
             if db.session.execute(select(ref.c.id).where(ref.c.id == values[f.col])).first() is None:
                 raise ApiError(422, f"{f.name}: no {f.ref} with id {values[f.col]}", {f.name: "unknown id"})
-    return values, geom
+    return values, body.geometry if layer.geom_type else None
 
 
-def _write(stmt):
+def _write(stmt, params=None):
     """Run a write; constraint violations become 409/422 (the caller rolls back)."""
     try:
-        return db.session.execute(stmt)
+        return db.session.execute(stmt, params)
     except (IntegrityError, DataError) as e:
         detail = str(e.orig).split("\n")[0] if e.orig else "constraint violated"
         status = 409 if "unique" in detail or "foreign key" in detail else 422
@@ -271,7 +258,7 @@ def insert_many(layer: Layer, rows: list[tuple[dict, object]]) -> list[int]:
 
     def flush():
         if batch:
-            result = _write_many(insert(t).returning(t.c.id, sort_by_parameter_order=True), batch)
+            result = _write(insert(t).returning(t.c.id, sort_by_parameter_order=True), batch)
             ids.extend(result.scalars().all())
             batch.clear()
     for values, geom in rows:
@@ -286,15 +273,6 @@ def insert_many(layer: Layer, rows: list[tuple[dict, object]]) -> list[int]:
             flush()
     flush()
     return ids
-
-
-def _write_many(stmt, params: list[dict]):
-    try:
-        return db.session.execute(stmt, params)
-    except (IntegrityError, DataError) as e:
-        detail = str(e.orig).split("\n")[0] if e.orig else "constraint violated"
-        raise ApiError(409 if "unique" in detail or "foreign key" in detail else 422,
-                       f"the database refused the change: {detail}") from None
 
 
 def insert_feature(layer: Layer, scope: Scope, values: dict, geom) -> dict:

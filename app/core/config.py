@@ -57,6 +57,13 @@ class Config:
         self.MAX_CONTENT_LENGTH = int(os.environ.get("WUWEI_MAX_UPLOAD", 16 * 1024 * 1024))
         # GIS file imports (POST /api/v1/<layer>/import); larger files → 413.
         self.WUWEI_IMPORT_MAX_BYTES = int(os.environ.get("WUWEI_IMPORT_MAX_BYTES", 16 * 1024 * 1024))
+        # Caps on what an imported file may hold (422 above), and the size above which an import runs
+        # as a background job instead of in the request (docs/operations.md, "Importing").
+        self.WUWEI_IMPORT_MAX_FEATURES = int(os.environ.get("WUWEI_IMPORT_MAX_FEATURES", "100000"))
+        self.WUWEI_IMPORT_MAX_VERTICES_PER_FEATURE = int(os.environ.get("WUWEI_IMPORT_MAX_VERTICES_PER_FEATURE", "10000"))
+        self.WUWEI_IMPORT_MAX_VERTICES = int(os.environ.get("WUWEI_IMPORT_MAX_VERTICES", "2000000"))
+        self.WUWEI_IMPORT_MAX_SECONDS = int(os.environ.get("WUWEI_IMPORT_MAX_SECONDS", "300"))
+        self.WUWEI_IMPORT_SYNC_MAX_FEATURES = int(os.environ.get("WUWEI_IMPORT_SYNC_MAX_FEATURES", "2000"))
         # Basemap: "osm" (default), "tianditu" (needs WUWEI_TIANDITU_KEY) or "none" (offline).
         self.WUWEI_BASEMAP = os.environ.get("WUWEI_BASEMAP", "osm")
         self.WUWEI_TIANDITU_KEY = os.environ.get("WUWEI_TIANDITU_KEY", "")
@@ -66,12 +73,21 @@ class Config:
         self.BABEL_DEFAULT_LOCALE = "zh"
         self.BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
         self.LANGUAGES = ["zh", "en"]
-        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+        # Counted in PostgreSQL, shared by every worker (app/core/ratelimit.py); set in create_app from
+        # the database URL unless RATELIMIT_STORAGE_URI says otherwise.
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI")
         self.RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "1") == "1"
+        # The database being down fails the request anyway (503); the limiter does not add a 500 of its own.
+        self.RATELIMIT_SWALLOW_ERRORS = True
         self.LOGIN_RATE_LIMIT = os.environ.get("WUWEI_LOGIN_RATE_LIMIT", "10 per minute")
         self.PASSWORD_HASH_METHOD = "scrypt"
         # /track/osmand answered before Flask (app/tracking/gateway.py, installed by app/wsgi.py); "0" routes it through Flask.
         self.TRACKING_GATEWAY = os.environ.get("WUWEI_TRACKING_GATEWAY", "1") == "1"
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        # Behind HTTPS (a reverse proxy), cookies are sent over HTTPS only: WUWEI_SECURE_COOKIES=1.
+        secure = os.environ.get("WUWEI_SECURE_COOKIES", "0") == "1"
+        self.SESSION_COOKIE_SECURE = self.REMEMBER_COOKIE_SECURE = secure
         self.WTF_CSRF_TIME_LIMIT = None

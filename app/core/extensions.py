@@ -9,6 +9,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
+from app.core import ratelimit  # noqa: F401  (registers the postgresql+wuwei rate-limit storage)
+
 
 class Base(DeclarativeBase):
     """Declarative base for every Wuwei model."""

@@ -10,9 +10,15 @@ registry                       filled by                       read by
 :data:`NAV`                    features with pages             the top bar (``app.web.pages``)
 :data:`OVERLAYS`               features with map records       the map page (``app.mappage``)
 :data:`DEMO_STEPS`             features with demo data         ``flask seed demo`` (``app.seed``)
-:data:`HEAT_SOURCES`           features with events in space   heat maps (``app.heatmaps``)
-:data:`FIGURES`                features with countable work    the dashboard (``app.dashboard``)
+:data:`.heat.HEAT_SOURCES`     features with events in space   heat maps (``app.heatmaps``)
+:data:`.figures.FIGURES`       features with countable work    the dashboard (``app.dashboard``)
+:data:`.figures.SERIES`        features with daily counts      the dashboard's line charts
+:data:`.figures.BREAKDOWNS`    features with other breakdowns  the dashboard's tables and sheets
 =============================  ==============================  =====================================
+
+The heat sources and figures live in :mod:`app.core.heat` and :mod:`app.core.figures` with their types
+and the builders a feature declares them with; each feature registers its own in its ``heat.py`` and
+``figures.py``, over its own tables.
 
 Which role may see an entry is a permission name of :mod:`app.auth.policy`, never a role list.
 """

@@ -14,7 +14,7 @@ compiled SQL and the values fixed at build time, and from then on only binds the
 (``exec_driver_sql``), so the statements stay visible to logging, the tests' query counter and the
 benchmarks' capture.
 """
-from typing import Callable
+from collections.abc import Callable
 
 import sqlalchemy as sa
 
@@ -42,21 +42,30 @@ def param(name: str) -> sa.BindParameter:
 
 
 class StatementCache:
-    """Compiled SQL per key; ``is_dynamic(name)`` tells the per-run parameters from the fixed ones."""
+    """Compiled SQL per key; ``is_dynamic(name)`` tells the per-run parameters from the fixed ones.
 
-    def __init__(self, is_dynamic: Callable[[str], bool], prefix: str = "", maxsize: int = 2048):
+    The key must name every input that changes the statement (its shape, and the values compiled in);
+    ``tests/test_read_side.py`` checks that by compiling afresh for every request and comparing.
+    ``index_driven=True`` sends :data:`INDEX_DRIVEN` in the same round trip as each statement.
+    """
+
+    def __init__(self, is_dynamic: Callable[[str], bool], index_driven: bool = False, maxsize: int = 2048):
         self.is_dynamic = is_dynamic
-        self.prefix = prefix            # e.g. a SET LOCAL sent in the same round trip
+        self.prefix = INDEX_DRIVEN + "; " if index_driven else ""
         self.maxsize = maxsize
         self._cache: dict[tuple, tuple[str, dict]] = {}
+
+    def compile(self, build: Callable[[], sa.Executable]) -> tuple[str, dict]:
+        """SQL text and fixed parameter values of ``build()``'s statement (no caching)."""
+        compiled = build().compile(dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True})
+        fixed = {k: v for k, v in compiled.params.items() if not self.is_dynamic(k)}
+        return self.prefix + str(compiled), fixed
 
     def compiled(self, key: tuple, build: Callable[[], sa.Executable]) -> tuple[str, dict]:
         """SQL text and fixed parameter values of ``build()``'s statement, compiled once per ``key``."""
         hit = self._cache.get(key)
         if hit is None:
-            compiled = build().compile(dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True})
-            fixed = {k: v for k, v in compiled.params.items() if not self.is_dynamic(k)}
-            hit = (self.prefix + str(compiled), fixed)
+            hit = self.compile(build)
             if len(self._cache) >= self.maxsize:
                 self._cache.clear()
             self._cache[key] = hit

@@ -21,13 +21,13 @@ def bar_chart(title: str, labels: list[str], cur: list, prev: list, digits: int 
     height = 40 + len(rows) * (2 * bar_h + gap) + 20
     top = max([v or 0 for _, c, p in rows for v in (c, p)] + [1])
     scale = (width - left - 60) / top
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}"><title>{escape(title)}</title>',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}"><title>{escape(title)}</title>'),
              f'<text x="0" y="16" class="chart-title">{escape(title)}</text>',
-             f'<rect x="{left}" y="24" width="10" height="8" fill="{CUR}"/>'
+             (f'<rect x="{left}" y="24" width="10" height="8" fill="{CUR}"/>'
              f'<text x="{left + 14}" y="32" class="chart-small">{escape(cur_label)}</text>'
              f'<rect x="{left + 150}" y="24" width="10" height="8" fill="{PREV}"/>'
-             f'<text x="{left + 164}" y="32" class="chart-small">{escape(prev_label)}</text>']
+             f'<text x="{left + 164}" y="32" class="chart-small">{escape(prev_label)}</text>')]
     y = 40
     for label, c, p in rows:
         name = label if len(label) <= 12 else label[:11] + "…"
@@ -58,8 +58,8 @@ def line_chart(title: str, series: list[tuple], cur_label: str = "", prev_label:
     def path(vals):
         return " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys(vals)))
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}"><title>{escape(title)}</title>',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}"><title>{escape(title)}</title>'),
              f'<text x="0" y="16" class="chart-title">{escape(title)}</text>',
              f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#999"/>',
              f'<text x="{left - 4}" y="{top_pad + 4}" text-anchor="end" class="chart-small">{top}</text>',

@@ -1,35 +1,39 @@
 """``/dashboard``: figures per street/community/grid and period, charts, CSV and XLSX export."""
-import csv
+import datetime as dt
 import io
+from typing import Annotated
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, render_template
 from flask_babel import gettext as _
 from flask_login import login_required
 from markupsafe import Markup, escape
+from openpyxl import Workbook
+from pydantic import Field
 
-from app.auth.access import current_scope, require_role
+from app.auth import policy
 from app.dashboard import charts, services
-from app.heatmaps.params import parse_period
+from app.web.api import parse_query
+from app.web.params import Period, Query
+from app.web.tables import csv_response, safe_cell
 
 bp = Blueprint("dashboard", __name__)
-DASHBOARD_ROLES = ("admin", "leader", "planner", "staff")
-KNOWN = {"area", "from", "to", "lang", "_"}
 
 
-def _load():
-    require_role(*DASHBOARD_ROLES)
-    unknown = set(request.args) - KNOWN
-    if unknown:
-        from app.core.errors import ApiError
-        raise ApiError(400, f"unknown parameter(s): {', '.join(sorted(unknown))}",
-                       {n: "unknown parameter" for n in unknown})
-    start, end = parse_period()
-    return services.build_dashboard(current_scope(), request.args.get("area"), start, end)
+class DashboardQuery(Query, Period):
+    """An area (default: the user's own) and a period (default: the last 30 days)."""
+    area: Annotated[str | None, Field(max_length=18, description="area code")] = None
+
+
+def _load() -> dict:
+    policy.require("dashboard.view")
+    query = parse_query(DashboardQuery)
+    start, end = query.bounds()
+    return services.build_dashboard(policy.current_scope(), query.area, start, end)
 
 
 def _charts(data: dict) -> list:
     cur_label, prev_label = _("本期"), _("上期")
-    out = [charts.line_chart(_("每日上报事件"), data["daily"], cur_label, prev_label)]
+    out = [charts.line_chart(s["title"], s["points"], cur_label, prev_label) for s in data["series"]]
     names = [u["name"] for u in data["units"]]
     for f in data["figures"]:
         if f["name"] == "households":
@@ -51,20 +55,22 @@ def area_options(areas, selected: str) -> Markup:
     return Markup("".join(out))
 
 
+def _day(t: dt.datetime) -> str:
+    return t.date().isoformat()
+
+
 @bp.get("/dashboard")
 @login_required
 def page():
     """The dashboard page."""
     data = _load()
     p = data["period"]
-    import datetime as dt
+    last = dt.timedelta(seconds=1)      # the periods end at midnight: show the last day included
     return render_template("dashboard/dashboard.html", data=data, charts=_charts(data),
-                           area_options=area_options(services.area_choices(current_scope(), data["area"].code),
-                                                       data["area"].code),
-                           start=p["start"].date().isoformat(),
-                           end=(p["end"] - dt.timedelta(seconds=1)).date().isoformat(),
-                           prev_start=p["prev_start"].date().isoformat(),
-                           prev_end=(p["prev_end"] - dt.timedelta(seconds=1)).date().isoformat())
+                           area_options=area_options(services.area_choices(policy.current_scope(),
+                                                                           data["area"].code), data["area"].code),
+                           start=_day(p["start"]), end=_day(p["end"] - last),
+                           prev_start=_day(p["prev_start"]), prev_end=_day(p["prev_end"] - last))
 
 
 def _filename(data, ext):
@@ -78,35 +84,34 @@ def export_csv():
     """The dashboard table as CSV (UTF-8 with BOM, so that Excel reads the Chinese names)."""
     data = _load()
     header, rows = services.table_rows(data)
-    buf = io.StringIO()
-    buf.write("\ufeff")
-    w = csv.writer(buf)
-    w.writerow(header)
-    w.writerows(rows)
-    return Response(buf.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={_filename(data, 'csv')}"})
+    return csv_response(header, rows, _filename(data, "csv"))
+
+
+def _cells(values) -> list:
+    """Spreadsheet-safe cells (``app.web.tables``), empty where there is no value."""
+    return [None if v is None else safe_cell(v) for v in values]
 
 
 @bp.get("/dashboard/export.xlsx")
 @login_required
 def export_xlsx():
-    """The dashboard table as an Excel workbook (openpyxl), with the median per category on a second sheet."""
-    from openpyxl import Workbook
+    """The dashboard table as an Excel workbook, with each breakdown (median per category …) on a sheet of its own."""
     data = _load()
     header, rows = services.table_rows(data)
     wb = Workbook()
     ws = wb.active
     ws.title = "figures"
-    ws.append(header)
+    ws.append(_cells(header))
     for r in rows:
-        ws.append(r)
+        ws.append(_cells(r))
     ws.freeze_panes = "C2"
-    cat = wb.create_sheet("median_by_category")
-    cat.append(["code", "name", "closed", "median_hours"])
-    for c in data["by_category"]:
-        cat.append([c["code"], c["name"], c["n"], c["median"]])
+    for table in data["tables"]:
+        sheet = wb.create_sheet(table["name"])
+        sheet.append([c["header"] for c in table["columns"]])
+        for row in table["rows"]:
+            sheet.append(_cells(row[c["key"]] for c in table["columns"]))
     buf = io.BytesIO()
     wb.save(buf)
     return Response(buf.getvalue(),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename={_filename(data, 'xlsx')}"})
+                    headers={"Content-Disposition": f'attachment; filename="{_filename(data, "xlsx")}"'})

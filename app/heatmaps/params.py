@@ -1,135 +1,119 @@
-"""Query-string parsing shared by the heat map and the dashboard: periods, bbox, zoom, filters.
+"""The heat API's query strings, declared as pydantic models (``app.web.params``), and what they become.
 
-Every bad value becomes a 400 with the parameter named in ``fields``; nothing reaches SQL unparsed.
+A bad value is a 400 naming the parameter. A source's filters (``?state=filed,closed``) are the
+source's own (``GET /api/v1/heat/sources``): they are checked against the chosen source here.
 """
-import datetime as dt
-from zoneinfo import ZoneInfo
+import math
+from typing import Annotated, Literal
 
-from flask import request
+from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema
 
 from app.core.errors import ApiError
-from app.heatmaps.services import HeatQuery
-from app.heatmaps.sources import HeatSource, available_sources, get_source
+from app.core.heat import HEAT_SOURCES, HeatSource
+from app.heatmaps.services import HeatRequest
+from app.web.params import MAX_INT, Bbox, Period, Query, invalid
 from gis import heat
-from gis.geometry import GeometryError, parse_bbox
 
-TZ = ZoneInfo("Asia/Shanghai")
-MAX_DAYS = 3 * 366
-DEFAULT_DAYS = 30
-COMMON = {"source", "bbox", "zoom", "shape", "from", "to", "level", "limit", "i", "j", "size", "area",
-          "step", "format", "_", "lang", "group", "compare"}
+WORLD = (-180.0, -85.0, 180.0, 85.0)
 
 
-def parse_instant(name: str, raw: str, end: bool = False) -> dt.datetime:
-    """A date (``2026-11-01``; as an end, the whole day is included) or an ISO 8601 time, in Shanghai time."""
-    try:
-        if len(raw) == 10:
-            d = dt.date.fromisoformat(raw)
-            if end:
-                d += dt.timedelta(days=1)
-            return dt.datetime.combine(d, dt.time(), TZ)
-        t = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be a date (YYYY-MM-DD) or an ISO 8601 time, not {raw!r}",
-                       {name: "malformed date"}) from None
-    return t if t.tzinfo else t.replace(tzinfo=TZ)
+def _source(name: str) -> str:
+    if name not in HEAT_SOURCES:
+        raise invalid(f"unknown source {name!r}; sources: {', '.join(HEAT_SOURCES.names())}")
+    return name
 
 
-def today() -> dt.date:
-    return dt.datetime.now(TZ).date()
+def _area(code: str) -> str:
+    if not code.isdigit() or len(code) not in (9, 12, 15, 18):
+        raise invalid("must be a street, community or grid code")
+    return code
 
 
-def parse_period(default_days: int = DEFAULT_DAYS) -> tuple[dt.datetime, dt.datetime]:
-    """``from``/``to`` (inclusive dates or ISO times) → half-open ``[start, end)``; default the last 30 days."""
-    args = request.args
-    end = parse_instant("to", args["to"], end=True) if args.get("to") else \
-        dt.datetime.combine(today() + dt.timedelta(days=1), dt.time(), TZ)
-    start = parse_instant("from", args["from"]) if args.get("from") else end - dt.timedelta(days=default_days)
-    if end <= start:
-        raise ApiError(400, "to must be after from", {"to": "before from"})
-    if (end - start).days > MAX_DAYS:
-        raise ApiError(400, f"a period is at most {MAX_DAYS} days", {"from": "period too long"})
-    return start, end
+SourceName = Annotated[str, AfterValidator(_source),
+                       WithJsonSchema({"type": "string", "description": "a heat source (GET /api/v1/heat/sources)"})]
+Zoom = Annotated[float, Field(ge=0, le=24, description="map zoom choosing the cell size (default: from the bbox)")]
+DrillArea = Annotated[str, AfterValidator(_area),
+                      WithJsonSchema({"type": "string", "pattern": "^[0-9]{9,18}$",
+                                      "description": "a street, community or grid code"})]
+CellIndex = Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
 
 
-def parse_source(required: bool = True) -> HeatSource:
-    name = request.args.get("source", "incidents")
-    src = get_source(name)
-    if src is None:
-        names = ", ".join(s.name for s in available_sources())
-        raise ApiError(400, f"unknown source {name!r}; sources: {names}", {"source": "unknown"})
-    return src
+class HeatQuery(Query, Period):
+    """A heat view: a source, its period (default: the last 30 days) and its filters, at a zoom.
+
+    Besides the parameters listed, the source's filters are accepted (``category``, ``state``,
+    ``channel`` for incidents …: comma-separated values, see ``GET /api/v1/heat/sources``).
+    """
+    model_config = ConfigDict(extra="allow")
+
+    source: SourceName = "incidents"
+    zoom: Zoom | None = None
+    shape: Annotated[Literal["square", "hexagon", "grid"],
+                     Field(description="bins: square or hexagon; grid: per area (/areas)")] = "square"
 
 
-def parse_zoom() -> int:
-    raw = request.args.get("zoom")
-    if raw is None or raw == "":
-        return 15
-    try:
-        z = float(raw)
-    except ValueError:
-        raise ApiError(400, "zoom must be a number", {"zoom": "not a number"}) from None
-    if not 0 <= z <= 24:
-        raise ApiError(400, "zoom must be between 0 and 24", {"zoom": "out of range"})
-    return heat.clamp_zoom(z)
+class ViewQuery(HeatQuery):
+    """The visible part of the map: only this bbox is binned or coloured."""
+    bbox: Bbox
+    level: Annotated[Literal["street", "community", "grid"] | None,
+                     Field(description="areas: the level coloured (default: by zoom)")] = None
+    limit: Annotated[int | None, Field(ge=1, le=10_000, description="ignored (sent by the map page's overlays)")] = None
+
+
+class DrillQuery(HeatQuery):
+    """One bin (``i``, ``j`` at ``zoom`` and ``shape``) or one area (``area``)."""
+    bbox: Bbox | None = None
+    i: CellIndex | None = None
+    j: CellIndex | None = None
+    area: DrillArea | None = None
+
+
+class FramesQuery(Query, Period):
+    """A period cut into animation frames."""
+    step: Literal["day", "week", "month"] = "week"
 
 
 def zoom_for_bbox(bbox, width_px: int = 1200) -> int:
     """The zoom at which ``bbox`` fills a screen ``width_px`` wide (clients that send no zoom)."""
-    import math
     span = max(1e-6, bbox[2] - bbox[0])
     return heat.clamp_zoom(math.log2(360.0 / span * width_px / heat.TILE_PX))
 
 
-def parse_filters(src: HeatSource) -> dict[str, list]:
-    """The source's filters from the query string; unknown parameters and values → 400."""
-    args = request.args
+def _filter_values(src: HeatSource, extra: dict) -> dict[str, list]:
+    """The source's filters from the query string's other parameters; unknown names and values → 400."""
     names = {f.name for f in src.filters}
-    unknown = set(args) - COMMON - names
+    unknown = set(extra) - names
     if unknown:
         raise ApiError(400, f"unknown parameter(s): {', '.join(sorted(unknown))}; filters for {src.name}: "
                             f"{', '.join(sorted(names)) or 'none'}", {n: "unknown parameter" for n in unknown})
     out = {}
     for f in src.filters:
-        raw = args.get(f.name)
-        if not raw:
+        raw = extra.get(f.name)
+        raw = raw if isinstance(raw, list) else [raw] if raw else []
+        values = [v.strip() for part in raw for v in str(part).split(",") if v.strip()]
+        if not values:
             continue
-        values = [v.strip() for v in raw.split(",") if v.strip()]
         if f.resolve is not None:
             try:
                 out[f.name] = f.resolve(values)
             except ValueError as e:
                 raise ApiError(400, f"{f.name}: {e}", {f.name: str(e)}) from None
-        else:
-            allowed = {v for v, _ in f.choices()}
-            bad = [v for v in values if v not in allowed]
-            if bad:
-                raise ApiError(400, f"{f.name} must be among {', '.join(sorted(allowed))}",
-                               {f.name: f"unknown value {bad[0]!r}"})
-            out[f.name] = values
+            continue
+        allowed = {v for v, _ in f.choices()}
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            raise ApiError(400, f"{f.name} must be among {', '.join(sorted(allowed))}",
+                           {f.name: f"unknown value {bad[0]!r}"})
+        out[f.name] = values
     return out
 
 
-def parse_bbox_arg(required: bool = True):
-    raw = request.args.get("bbox")
-    if not raw:
-        if required:
-            raise ApiError(400, "bbox=minLon,minLat,maxLon,maxLat is required", {"bbox": "missing"})
-        return None
-    try:
-        return parse_bbox(raw)
-    except GeometryError as e:
-        raise ApiError(400, str(e), {"bbox": str(e)}) from None
+def heat_request(query: HeatQuery) -> HeatRequest:
+    """What a heat query asks, resolved: the source, the bbox (the world if none), zoom, period and filters."""
+    src = HEAT_SOURCES[query.source]
+    bbox = tuple(query.bbox) if getattr(query, "bbox", None) else WORLD
+    zoom = heat.clamp_zoom(query.zoom) if query.zoom is not None else zoom_for_bbox(bbox)
+    start, end = query.bounds() if src.time is not None else (None, None)
+    return HeatRequest(source=src, bbox=bbox, zoom=zoom, shape=query.shape, start=start, end=end,
+                       filters=_filter_values(src, query.model_extra or {}))
 
-
-def parse_heat_query(require_bbox: bool = True) -> HeatQuery:
-    """Everything a heat request asks, validated."""
-    src = parse_source()
-    bbox = parse_bbox_arg(require_bbox) or (-180.0, -85.0, 180.0, 85.0)
-    zoom = parse_zoom() if request.args.get("zoom") else zoom_for_bbox(bbox)
-    shape = request.args.get("shape", "square")
-    if shape not in heat.SHAPES:
-        raise ApiError(400, f"shape must be one of {', '.join(heat.SHAPES)}", {"shape": "unknown"})
-    start, end = parse_period() if src.time else (None, None)
-    return HeatQuery(source=src, bbox=tuple(bbox), zoom=zoom, shape=shape, start=start, end=end,
-                     filters=parse_filters(src))

@@ -1,10 +1,11 @@
 """Heat maps computed in PostGIS: bins for the visible bbox, per-area choropleths, drill-down lists.
 
-Only aggregates leave the database: ``[i, j, count]`` per bin (the browser draws the
-cell from ``i``, ``j`` and the size, see :mod:`gis.heat`) or one simplified polygon per
-area with its count and rate per 1,000 households. Every query is limited to the visible
-bbox (GiST index) and to the user's area, and runs with parallel workers off, which on
-these bbox-limited plans is what keeps the index scan (DESIGN: 12× faster than parallel).
+Only aggregates leave the database: ``[i, j, count]`` per bin (the browser draws the cell from ``i``,
+``j`` and the size, see :mod:`gis.heat`) or one simplified polygon per area with its count and rate per
+1,000 households. Every query is limited to the visible bbox (GiST index) and to the user's area, and
+runs planned for index-driven reads (:func:`app.core.sql.index_driven`: no parallel workers, no JIT),
+which on these bbox-limited plans is what keeps the index scan (DESIGN: 12× faster than parallel).
+The sources are the features' (:data:`app.core.heat.HEAT_SOURCES`); this module knows none of them.
 """
 import datetime as dt
 import json
@@ -14,10 +15,13 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy import Integer, case, cast, func, select
 
-from app.auth.access import Scope, grid_clause
+from app.areas.models import Area
+from app.auth import policy
+from app.auth.policy import Scope, grid_clause
+from app.basemap.heat import households_per_area
 from app.core.extensions import db
-from app.heatmaps.sources import HeatSource
-from app.core.sql import StatementCache, param as _param
+from app.core.heat import HeatSource
+from app.core.sql import StatementCache, index_driven, param
 from gis import heat
 
 MAX_CELLS = 6000          # bins per answer: [i,j,n] ≈ 20 bytes each → ≤ 120 KB
@@ -25,10 +29,11 @@ MAX_AREAS = 1200          # polygons per choropleth answer
 DRILL_LIMIT = 200
 LEVEL_LENGTH = {"street": 9, "community": 12, "grid": 15}
 LEVEL_ORDER = ("city", "district", "street", "community", "grid", "micro_grid")
+AREAS = Area.__table__
 
 
 @dataclass
-class HeatQuery:
+class HeatRequest:
     """What the user asked for: a source, a bbox, a zoom, a period and filters (already validated)."""
     source: HeatSource
     bbox: tuple[float, float, float, float]
@@ -39,49 +44,38 @@ class HeatQuery:
     filters: dict[str, list] = field(default_factory=dict)
 
 
-# Bbox-limited aggregates keep their index scan only without parallel workers (see the module doc).
-NO_PARALLEL = "SET LOCAL max_parallel_workers_per_gather = 0"
+# Values that change from one request to the next are named parameters, bound at each run: the bbox
+# (w s e n), the period (t0 t1), the filters (f_<name>, arrays), and for the choropleth the area level,
+# code length, simplification tolerance, scope prefix and the listed codes. Everything else is compiled
+# in, and named by the statement's key (_shape_key); tests/test_statement_keys.py holds the keys to that.
+DYNAMIC = frozenset({"w", "s", "e", "n", "t0", "t1", "codes", "level", "length", "tol", "scope_prefix"})
+_STATEMENTS = StatementCache(lambda name: name in DYNAMIC or name.startswith("f_"), index_driven=True)
 
 
-def _no_parallel() -> None:
-    """Plan settings for bbox-limited aggregates: no parallel scan, and no JIT.
-
-    PostGIS functions carry high cost estimates, so PostgreSQL JIT-compiles these queries;
-    measured here, compiling took 2.5 s of a 3.6 s heat request that runs in 0.3 s without it.
-    """
-    db.session.execute(sa.text(NO_PARALLEL + "; SET LOCAL jit = off"))
-
-
-def _conditions(q: HeatQuery, t: sa.TableClause, scope: Scope, use_bbox: bool = True) -> list:
-    """Bbox, period, filters, fixed source condition and area scope as Core conditions.
-
-    What changes from one request to the next is a named parameter (``w s e n``, ``t0 t1``,
-    ``f_<filter>`` as arrays); everything else is fixed by :func:`_shape_key`, so the compiled
-    SQL can be reused (:class:`app.core.sql.StatementCache`).
-    """
+def _conditions(q: HeatRequest, scope: Scope, use_bbox: bool = True) -> list:
+    """Bbox, period, filters, the source's fixed condition and the area scope as Core conditions."""
     src = q.source
     conds = []
-    if use_bbox and src.geom:
-        conds.append(t.c[src.geom].op("&&")(func.ST_MakeEnvelope(*(_param(k) for k in "wsen"), 4326)))
-    if src.time and q.start is not None:
-        conds.append(t.c[src.time] >= _param("t0"))
-    if src.time and q.end is not None:
-        conds.append(t.c[src.time] < _param("t1"))
+    if use_bbox and src.geom is not None:
+        conds.append(src.geom.op("&&")(func.ST_MakeEnvelope(*(param(k) for k in "wsen"), 4326)))
+    if src.time is not None and q.start is not None:
+        conds.append(src.time >= param("t0"))
+    if src.time is not None and q.end is not None:
+        conds.append(src.time < param("t1"))
     for f in src.filters:
         if q.filters.get(f.name):
-            conds.append(t.c[f.column] == sa.any_(_param(f"f_{f.name}")))
+            conds.append(f.column == sa.any_(param(f"f_{f.name}")))
     if src.where is not None:
-        conds.append(src.where(t))
-    if src.grid:
-        conds.append(grid_clause(scope, t.c[src.grid], t.c[src.geom] if src.geom else None))
+        conds.append(src.where)
+    if src.grid is not None:
+        conds.append(grid_clause(scope, src.grid, src.geom))
     elif not scope.everything:
-        area_geom = select(sa.column("geom")).select_from(sa.table("areas", sa.column("id"), sa.column("geom"))) \
-            .where(sa.column("id") == scope.area_id).scalar_subquery()
-        conds.append(func.ST_Intersects(t.c[src.geom], area_geom))
+        area_geom = select(AREAS.c.geom).where(AREAS.c.id == scope.area_id).scalar_subquery()
+        conds.append(func.ST_Intersects(src.geom, area_geom))
     return conds
 
 
-def _values(q: HeatQuery) -> dict:
+def _values(q: HeatRequest) -> dict:
     """The named parameters of :func:`_conditions` for this request."""
     v = {"w": q.bbox[0], "s": q.bbox[1], "e": q.bbox[2], "n": q.bbox[3], "t0": q.start, "t1": q.end}
     for f in q.source.filters:
@@ -90,20 +84,14 @@ def _values(q: HeatQuery) -> dict:
     return v
 
 
-def _shape_key(q: HeatQuery, scope: Scope, *extra) -> tuple:
+def _shape_key(q: HeatRequest, scope: Scope, *extra) -> tuple:
     """What fixes the SQL of a heat query (not the values of its parameters)."""
     return (q.source.name, q.start is None, q.end is None,
             tuple(f.name for f in q.source.filters if q.filters.get(f.name)),
             scope.everything, scope.area_id, scope.area_code, scope.area_level) + extra
 
 
-# The per-request values are _values()'s: bbox, period bounds and f_<filter> arrays (and the area codes
-# of a choropleth).
-_STATEMENTS = StatementCache(lambda name: name in ("w", "s", "e", "n", "t0", "t1", "codes") or name.startswith("f_"),
-                             prefix=NO_PARALLEL + "; ")
-
-
-def bin_size(q: HeatQuery) -> float:
+def bin_size(q: HeatRequest) -> float:
     """The cell size for the query's zoom and shape, coarsened until the bbox holds ≤ MAX_CELLS bins."""
     size = heat.cell_size(q.zoom)
     x0, y0 = heat.lonlat_to_mercator(q.bbox[0], max(-85.0, q.bbox[1]))
@@ -113,13 +101,16 @@ def bin_size(q: HeatQuery) -> float:
     return size if q.shape == "square" else size * math.sqrt(2.0 / (3.0 * heat.SQRT3))
 
 
-def _bin_select(q: HeatQuery, scope: Scope, size: float):
+def _point(src: HeatSource):
+    """Where a row sits in a bin: its point, or a point on its surface (bike-parking zones are polygons)."""
+    kind = getattr(src.geom.type, "geometry_type", None)
+    return src.geom if kind == "POINT" else func.ST_PointOnSurface(src.geom)
+
+
+def _bin_select(q: HeatRequest, scope: Scope, size: float):
     """SELECT i, j, n: the query's points binned into squares or ST_HexagonGrid hexagons of ``size``."""
-    src = q.source
-    t = src.table_clause()
-    g = func.ST_Transform(t.c[src.geom], 3857)
-    pts = select(func.ST_X(g).label("x"), func.ST_Y(g).label("y")) \
-        .where(*_conditions(q, t, scope)).subquery("pts")
+    g = func.ST_Transform(_point(q.source), 3857)
+    pts = select(func.ST_X(g).label("x"), func.ST_Y(g).label("y")).where(*_conditions(q, scope)).subquery("pts")
     if q.shape == "square":
         i = cast(func.floor(pts.c.x / size), Integer)
         j = cast(func.floor(pts.c.y / size), Integer)
@@ -140,7 +131,7 @@ def _bin_select(q: HeatQuery, scope: Scope, size: float):
     return select(hx.c.i, hx.c.j, func.count().label("n")).group_by(hx.c.i, hx.c.j)
 
 
-def heat_cells(q: HeatQuery, scope: Scope) -> dict:
+def heat_cells(q: HeatRequest, scope: Scope) -> dict:
     """Binned counts for the visible bbox: ``{"size", "cells": [[i, j, n], …], "classes", …}``."""
     size = bin_size(q)
     rows = _STATEMENTS.run(_shape_key(q, scope, "cells", q.shape, size), lambda: _bin_select(q, scope, size),
@@ -148,7 +139,7 @@ def heat_cells(q: HeatQuery, scope: Scope) -> dict:
     cells = [{"i": i, "j": j, "n": n} for i, j, n in rows]
     suppressed = 0
     if q.source.personal:
-        cells, suppressed = heat.suppress(cells)
+        cells, suppressed = heat.suppress(cells, below=policy.SMALL_COUNT)
     classes = heat.classify([c["n"] for c in cells])
     lat = (q.bbox[1] + q.bbox[3]) / 2
     return {"source": q.source.name, "shape": q.shape, "zoom": q.zoom, "size": size,
@@ -167,107 +158,100 @@ def effective_level(zoom: int, scope: Scope, level: str | None = None) -> str:
     return lv
 
 
-# The areas meeting the bbox, simplified to the pixel, with the households living in each (the sum over
-# the buildings of its grids, through buildings (grid_id) INCLUDE (households)). The no-parallel
-# setting rides in the same round trip.
-AREA_SQL = NO_PARALLEL + """;
-    WITH a AS (
-        SELECT a.code, a.name, a.geom FROM areas a
-         WHERE a.level = %(level)s AND a.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
-           AND (%(everything)s OR a.code LIKE %(scope_prefix)s)
-         ORDER BY a.code LIMIT %(limit)s),
-    hh AS (
-        SELECT substr(g.code, 1, %(length)s) AS code, sum(b.households)::bigint AS households
-          FROM areas g JOIN buildings b ON b.grid_id = g.id
-         WHERE substr(g.code, 1, %(length)s) IN (SELECT code FROM a) GROUP BY 1)
-    SELECT a.code, a.name, ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, %(tol)s), 5) AS geometry,
-           coalesce(hh.households, 0) AS households
-      FROM a LEFT JOIN hh ON hh.code = a.code
-     ORDER BY a.code
-"""
+def _areas_select(everything: bool) -> sa.Select:
+    """The areas of ``:level`` meeting the bbox (in the user's area), simplified to the pixel, with the
+    households living in each (the base map's :func:`households_per_area`)."""
+    conds = [AREAS.c.level == param("level"),
+             AREAS.c.geom.op("&&")(func.ST_MakeEnvelope(*(param(k) for k in "wsen"), 4326))]
+    if not everything:
+        conds.append(AREAS.c.code.like(param("scope_prefix")))
+    a = select(AREAS.c.code, AREAS.c.name, AREAS.c.geom).where(*conds).order_by(AREAS.c.code) \
+        .limit(MAX_AREAS).cte("a")
+    hh = households_per_area(param("length"), select(a.c.code)).cte("hh")
+    geometry = func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(a.c.geom, param("tol")), 5)
+    return select(a.c.code, a.c.name, geometry.label("geometry"),
+                  func.coalesce(hh.c.households, 0).label("households")) \
+        .select_from(a.outerjoin(hh, hh.c.code == a.c.code)).order_by(a.c.code)
 
 
-def area_counts(q: HeatQuery, scope: Scope, level: str | None = None) -> dict:
-    """Per-area choropleth for the areas meeting the bbox: count and rate per 1,000 households."""
-    lv = effective_level(q.zoom, scope, level)
-    n = LEVEL_LENGTH[lv]
-    tol = heat.metres_per_pixel(q.zoom) / 111_320 / 2
-    areas = db.session.connection().exec_driver_sql(AREA_SQL, {
-        "tol": tol, "level": lv, "w": q.bbox[0], "s": q.bbox[1], "e": q.bbox[2], "n": q.bbox[3],
-        "everything": scope.everything, "scope_prefix": (scope.area_code or "") + "%",
-        "limit": MAX_AREAS, "length": n}).all()
-    counts = {}
-    households = {a.code: int(a.households or 0) for a in areas}
-    if areas:
-        def build():
-            src = q.source
-            t = src.table_clause()
-            grids = sa.table("areas", sa.column("id"), sa.column("code"))
-            prefix = func.substr(grids.c.code, 1, n)
-            return select(prefix.label("code"), func.count().label("n")) \
-                .select_from(t.join(grids, grids.c.id == t.c[src.grid])) \
-                .where(*_conditions(q, t, scope, use_bbox=False), prefix == sa.any_(_param("codes"))) \
-                .group_by(prefix)
-        rows = _STATEMENTS.run(_shape_key(q, scope, "areas", n), build,
-                               {**_values(q), "codes": [a.code for a in areas]})
-        counts = {code: count for code, count in rows}
-    features, suppressed, values = [], 0, []
+def _area_counts_select(q: HeatRequest, scope: Scope, length: int) -> sa.Select:
+    """The source's rows per area code prefix (``length`` digits) among ``:codes``."""
+    prefix = func.substr(AREAS.c.code, 1, length)
+    return select(prefix.label("code"), func.count().label("n")) \
+        .select_from(q.source.table.join(AREAS, AREAS.c.id == q.source.grid)) \
+        .where(*_conditions(q, scope, use_bbox=False), prefix == sa.any_(param("codes"))) \
+        .group_by(prefix)
+
+
+def _features(q: HeatRequest, areas: list, counts: dict) -> tuple[list, list, int]:
+    """GeoJSON features of ``areas`` with count, households and rate; personal counts below the
+    small count are hidden (and their rate)."""
+    features, values, suppressed = [], [], 0
     for a in areas:
         count = counts.get(a.code, 0)
-        hidden = q.source.personal and 0 < count < heat.SUPPRESS_BELOW
-        if hidden:
-            suppressed += 1
-        hh = households.get(a.code, 0)
+        hidden = q.source.personal and policy.suppress(count) is None
+        suppressed += hidden
+        hh = int(a.households or 0)
         rate = round(count * 1000.0 / hh, 2) if hh and not hidden else None
         features.append({"type": "Feature", "id": a.code, "geometry": json.loads(a.geometry),
                          "properties": {"code": a.code, "name": a.name, "n": None if hidden else count,
-                                        "households": hh, "rate": rate,
-                                        "suppressed": hidden}})
+                                        "households": hh, "rate": rate, "suppressed": hidden}})
         if not hidden:
             values.append(count)
+    return features, values, suppressed
+
+
+def area_counts(q: HeatRequest, scope: Scope, level: str | None = None) -> dict:
+    """Per-area choropleth for the areas meeting the bbox: count and rate per 1,000 households."""
+    lv = effective_level(q.zoom, scope, level)
+    n = LEVEL_LENGTH[lv]
+    areas = _STATEMENTS.run(("areas", scope.everything), lambda: _areas_select(scope.everything), {
+        "tol": heat.metres_per_pixel(q.zoom) / 111_320 / 2, "level": lv, "length": n,
+        "w": q.bbox[0], "s": q.bbox[1], "e": q.bbox[2], "n": q.bbox[3],
+        "scope_prefix": (scope.area_code or "") + "%"})
+    counts = {}
+    if areas:
+        rows = _STATEMENTS.run(_shape_key(q, scope, "area_counts", n), lambda: _area_counts_select(q, scope, n),
+                               {**_values(q), "codes": [a.code for a in areas]})
+        counts = {code: count for code, count in rows}
+    features, values, suppressed = _features(q, areas, counts)
     classes = heat.classify(values)
     for f in features:
-        n = f["properties"]["n"]
-        f["properties"]["cls"] = classes.index(n) if n else None
+        count = f["properties"]["n"]
+        f["properties"]["cls"] = classes.index(count) if count else None
     return {"level": lv, "features": features, "suppressed": suppressed, "classes": classes.as_dict(),
             "total": sum(values)}
 
 
-def drill_rows(q: HeatQuery, scope: Scope, shape: str, size: float | None = None, i: int | None = None,
+def _cell_polygon(shape: str, size: float, i: int, j: int):
+    """Bin ``(i, j)`` of ``shape`` and ``size`` as a WGS-84 polygon."""
+    if shape == "square":
+        x0, y0, x1, y1 = heat.square_bounds(i, j, size)
+        cell = func.ST_MakeEnvelope(x0, y0, x1, y1, 3857)
+    else:
+        ring = heat.hex_ring(i, j, size)
+        cell = func.ST_GeomFromText("POLYGON((" + ",".join(f"{x:.3f} {y:.3f}" for x, y in ring + ring[:1]) + "))",
+                                    3857)
+    return func.ST_Transform(cell, 4326)
+
+
+def drill_rows(q: HeatRequest, scope: Scope, shape: str, size: float | None = None, i: int | None = None,
                j: int | None = None, area_code: str | None = None) -> list[dict]:
     """What lies in one bin (``shape`` square/hexagon with ``size``, ``i``, ``j``) or one area."""
     src = q.source
-    t = src.table_clause()
-    conds = _conditions(q, t, scope, use_bbox=False)
+    conds = _conditions(q, scope, use_bbox=False)
     if area_code is not None:
-        grids = sa.table("areas", sa.column("id"), sa.column("code"))
-        conds.append(t.c[src.grid].in_(select(grids.c.id).where(grids.c.code.startswith(area_code))))
+        conds.append(src.grid.in_(select(AREAS.c.id).where(AREAS.c.code.startswith(area_code))))
     else:
-        if shape == "square":
-            x0, y0, x1, y1 = heat.square_bounds(i, j, size)
-            cell = func.ST_MakeEnvelope(x0, y0, x1, y1, 3857)
-        else:
-            ring = heat.hex_ring(i, j, size)
-            wkt = "POLYGON((" + ",".join(f"{x:.3f} {y:.3f}" for x, y in ring + ring[:1]) + "))"
-            cell = func.ST_GeomFromText(wkt, 3857)
-        cell4326 = func.ST_Transform(cell, 4326)
-        conds += [t.c[src.geom].op("&&")(cell4326), func.ST_Intersects(t.c[src.geom], cell4326)]
-    cols = [t.c[c].label(label) for label, c in src.drill]
-    stmt = select(*cols).where(*conds).order_by(t.c[src.drill_order].desc()).limit(DRILL_LIMIT)
-    _no_parallel()
-    out = []
-    names = None
-    for r in db.session.execute(stmt, _values(q)).mappings():
-        row = {k: (v.isoformat() if isinstance(v, (dt.datetime, dt.date)) else v) for k, v in r.items()}
-        if "category_id" in row:
-            if names is None:
-                names = dict(db.session.execute(sa.text("SELECT id, name FROM incident_categories")).all())
-            row["category"] = names.get(row["category_id"])
-        out.append(row)
-    return out
+        cell = _cell_polygon(shape, size, i, j)
+        conds += [src.geom.op("&&")(cell), func.ST_Intersects(_point(src), cell)]
+    stmt = select(*(col.label(label) for label, col in src.drill)).where(*conds) \
+        .order_by(src.drill_order.desc()).limit(DRILL_LIMIT)
+    index_driven()
+    return [{k: (v.isoformat() if isinstance(v, (dt.datetime, dt.date)) else v) for k, v in r.items()}
+            for r in db.session.execute(stmt, _values(q)).mappings()]
 
 
 def frame_list(start: dt.datetime, end: dt.datetime, step: str) -> list[dict]:
     """The slider's frames for a period."""
     return [{"from": a.isoformat(), "to": b.isoformat()} for a, b in heat.frame_steps(start, end, step)]
-

@@ -6,168 +6,247 @@ visible bbox and zoom for the chosen source, period and filters, and redraws on 
 import datetime as dt
 import json
 
+from branca.element import MacroElement
 from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from jinja2 import Template
+from pydantic import BaseModel, Field
 
 from app.audit.services import record
-from app.auth.access import current_scope, require_role
+from app.auth import policy
 from app.core.errors import ApiError
+from app.core.extensions import db
+from app.core.heat import HEAT_SOURCES
+from app.core.time import today
 from app.heatmaps import services
-from app.heatmaps.params import parse_heat_query, parse_period, today
-from app.heatmaps.sources import HEAT_ROLES, available_sources
+from app.heatmaps.params import DrillQuery, FramesQuery, ViewQuery, heat_request
+from app.web.api import GEOJSON, ApiBlueprint, endpoint
 from gis import heat
 from gis.maps import base_map, render_parts
 
 bp = Blueprint("heatmaps", __name__)
-api = Blueprint("heat_api", __name__, url_prefix="/api/v1/heat")
+api = ApiBlueprint("heat_api", __name__, url_prefix="/api/v1/heat", tag="heat")
 MAX_FRAMES = 400
 
 
-def _json(payload: dict):
+# --------------------------------------------------------------------------- answers (documentation)
+
+class FilterInfo(BaseModel):
+    name: str
+    label: str
+    choices: list[tuple[str, str]] = Field(description="[value, label]")
+
+
+class SourceInfo(BaseModel):
+    name: str
+    title: str
+    personal: bool = Field(description="over people: counts below 5 hidden, records for file readers only")
+    timed: bool
+    binned: bool = Field(description="has locations of its own (/cells)")
+    areas: bool = Field(description="has grids (/areas)")
+    unit: str
+    filters: list[FilterInfo]
+
+
+class Sources(BaseModel):
+    """The heat sources and their filters."""
+    sources: list[SourceInfo]
+
+
+class Classes(BaseModel):
+    breaks: list[float]
+    colors: list[str]
+
+
+class Cells(BaseModel):
+    """Bins of the visible bbox; the browser draws cell ``(i, j)`` from ``size`` (EPSG:3857 metres)."""
+    source: str
+    shape: str
+    zoom: int
+    size: float
+    ground_m: int
+    total: int
+    suppressed: int = Field(description="cells hidden (fewer than 5 records of a personal source)")
+    classes: Classes
+    cells: list[tuple[int, int, int]] = Field(description="[i, j, count]")
+
+
+class Areas(BaseModel):
+    """A GeoJSON FeatureCollection: one simplified polygon per area with n, households, rate, cls."""
+    type: str = "FeatureCollection"
+    level: str
+    total: int
+    suppressed: int
+    classes: Classes
+    features: list[dict]
+
+
+class Drill(BaseModel):
+    """The records of one bin or area (nothing personal), at most ``limit``."""
+    source: str
+    rows: list[dict]
+    limit: int
+
+
+class FrameOut(BaseModel):
+    start: str = Field(alias="from")
+    to: str
+
+
+class Frames(BaseModel):
+    step: str
+    frames: list[FrameOut]
+
+
+def _json(payload: dict, mimetype: str = "application/json"):
     resp = current_app.response_class(json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-                                      mimetype="application/json")
+                                      mimetype=mimetype)
     resp.headers["Cache-Control"] = "private, max-age=60"
     return resp
 
 
+# --------------------------------------------------------------------------- the API
+
 def source_catalogue() -> list[dict]:
     """Sources and their filters, for the page's controls."""
     return [{"name": s.name, "title": str(s.title), "personal": s.personal, "timed": s.time is not None,
-             "binned": s.geom is not None, "areas": s.grid is not None,
-             "unit": str(s.unit),
+             "binned": s.geom is not None, "areas": s.grid is not None, "unit": str(s.unit),
              "filters": [{"name": f.name, "label": str(f.label),
                           "choices": [[v, str(lbl)] for v, lbl in f.choices()]} for f in s.filters]}
-            for s in available_sources()]
+            for s in HEAT_SOURCES]
 
 
 @api.get("/sources")
+@endpoint(response=Sources, permission="heat.view")
 def sources():
-    """The heat sources this database offers, with their filters."""
-    require_role(*HEAT_ROLES)
+    """Heat sources and their filters."""
     return _json({"sources": source_catalogue()})
 
 
 @api.get("/cells")
-def cells():
-    """Square or hexagon bins of the visible bbox: ``{"size", "cells": [[i, j, n], …], "classes"}``."""
-    require_role(*HEAT_ROLES)
-    q = parse_heat_query()
+@endpoint(query=ViewQuery, response=Cells, permission="heat.view")
+def cells(query: ViewQuery):
+    """Square or hexagon bins of the visible bbox; personal-data sources drop cells below 5.
+
+    Besides the parameters listed, the source's own filters narrow it: comma-separated values of the
+    filter names ``GET /api/v1/heat/sources`` lists (``category``, ``state``, ``channel`` for incidents …).
+    """
+    q = heat_request(query)
     if q.shape == "grid":
         raise ApiError(400, "shape=grid is served by /api/v1/heat/areas", {"shape": "use /areas"})
     if q.source.geom is None:
         raise ApiError(400, f"{q.source.name} has no locations of its own: use /api/v1/heat/areas",
                        {"source": "per area only"})
-    return _json(services.heat_cells(q, current_scope()))
+    return _json(services.heat_cells(q, policy.current_scope()))
 
 
 @api.get("/areas")
-def areas():
-    """Per-area choropleth (street/community/grid by zoom, or ``level``) as GeoJSON."""
-    require_role(*HEAT_ROLES)
-    q = parse_heat_query()
+@endpoint(query=ViewQuery, response=Areas, permission="heat.view", media_type=GEOJSON)
+def areas(query: ViewQuery):
+    """Per-area choropleth (street/community/grid by zoom, or ``level``): count and rate per 1,000 households.
+
+    Besides the parameters listed, the source's own filters narrow it: comma-separated values of the
+    filter names ``GET /api/v1/heat/sources`` lists (``category``, ``state``, ``channel`` for incidents …).
+    """
+    q = heat_request(query)
     if q.source.grid is None:
         raise ApiError(400, f"{q.source.name} has no grids: use /api/v1/heat/cells", {"source": "bins only"})
-    level = request.args.get("level")
-    if level is not None and level not in services.LEVEL_LENGTH:
-        raise ApiError(400, "level must be street, community or grid", {"level": "unknown"})
-    out = services.area_counts(q, current_scope(), level)
-    resp = _json({"type": "FeatureCollection", "level": out["level"], "total": out["total"],
-                  "suppressed": out["suppressed"], "classes": out["classes"], "features": out["features"]})
-    resp.mimetype = "application/geo+json"
-    return resp
+    out = services.area_counts(q, policy.current_scope(), query.level)
+    return _json({"type": "FeatureCollection", "level": out["level"], "total": out["total"],
+                  "suppressed": out["suppressed"], "classes": out["classes"], "features": out["features"]},
+                 mimetype=GEOJSON)
 
 
-def _int(name: str) -> int:
-    raw = request.args.get(name)
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise ApiError(400, f"{name} must be an integer", {name: "not an integer"}) from None
+def _drill_rows(query: DrillQuery, q: services.HeatRequest) -> list[dict]:
+    scope = policy.current_scope()
+    if query.area is not None:
+        if q.source.grid is None:
+            raise ApiError(400, f"{q.source.name} has no grids: drill into a bin (i, j)", {"area": "bins only"})
+        return services.drill_rows(q, scope, "area", area_code=query.area)
+    if q.source.geom is None:
+        raise ApiError(400, f"{q.source.name} is listed per area: give area=CODE", {"area": "missing"})
+    if q.shape not in ("square", "hexagon"):
+        raise ApiError(400, "shape must be square or hexagon (or give area=CODE)", {"shape": "unknown"})
+    for name in ("i", "j"):
+        if getattr(query, name) is None:
+            raise ApiError(400, f"{name} must be an integer", {name: "required"})
+    return services.drill_rows(q, scope, q.shape, services.bin_size(q), query.i, query.j)
 
 
 @api.get("/drill")
-def drill():
-    """What lies in one bin (``i``, ``j`` at ``zoom``/``shape``) or one area (``area``): at most 200 rows."""
-    require_role(*HEAT_ROLES)
-    q = parse_heat_query(require_bbox=False)
-    if current_user.role not in q.source.drill_roles:
-        raise ApiError(403, f"role {current_user.role!r} may not list {q.source.name} records")
-    code = request.args.get("area")
-    if code is not None:
-        if q.source.grid is None:
-            raise ApiError(400, f"{q.source.name} has no grids: drill into a bin (i, j)", {"area": "bins only"})
-        if not code.isdigit() or len(code) not in (9, 12, 15, 18):
-            raise ApiError(400, "area must be a street, community or grid code", {"area": "malformed code"})
-        rows = services.drill_rows(q, current_scope(), "area", area_code=code)
-    else:
-        if q.source.geom is None:
-            raise ApiError(400, f"{q.source.name} is listed per area: give area=CODE", {"area": "missing"})
-        if q.shape not in ("square", "hexagon"):
-            raise ApiError(400, "shape must be square or hexagon (or give area=CODE)", {"shape": "unknown"})
-        i, j = _int("i"), _int("j")
-        rows = services.drill_rows(q, current_scope(), q.shape, services.bin_size(q), i, j)
+@endpoint(query=DrillQuery, response=Drill, permission="heat.view", errors=(403,))
+def drill(query: DrillQuery):
+    """Records in one bin (i, j, shape, zoom) or one area (area=CODE), at most 200.
+
+    Records of personal sources only for roles that read household files (and audited). Filters as for
+    ``/cells``.
+    """
+    q = heat_request(query)
+    policy.require(q.source.drill_permission)
+    rows = _drill_rows(query, q)
     if q.source.personal:
-        record("read", q.source.table, None, after={"drill": dict(request.args), "rows": len(rows)})
-        from app.core.extensions import db
+        record("read", q.source.table.name, None, after={"drill": dict(request.args), "rows": len(rows)})
         db.session.commit()
     return _json({"source": q.source.name, "rows": rows, "limit": services.DRILL_LIMIT})
 
 
 @api.get("/frames")
-def frames():
-    """The slider's frames: ``from``/``to`` cut by ``step`` (day, week, month)."""
-    require_role(*HEAT_ROLES)
-    start, end = parse_period()
-    step = request.args.get("step", "week")
-    if step not in ("day", "week", "month"):
-        raise ApiError(400, "step must be day, week or month", {"step": "unknown"})
-    out = services.frame_list(start, end, step)
+@endpoint(query=FramesQuery, response=Frames, permission="heat.view")
+def frames(query: FramesQuery):
+    """Animation frames of a period by day, week or month."""
+    start, end = query.bounds()
+    out = services.frame_list(start, end, query.step)
     if len(out) > MAX_FRAMES:
         raise ApiError(400, f"at most {MAX_FRAMES} frames: choose a longer step", {"step": "too many frames"})
-    return _json({"step": step, "frames": out})
+    return _json({"step": query.step, "frames": out})
+
+
+# --------------------------------------------------------------------------- the page
+
+class _Loader(MacroElement):
+    """Starts ``WuweiHeat`` on the folium map with the page's config."""
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        WuweiHeat.init({{ this._parent.get_name() }}, {{ this.config_json }});
+        {% endmacro %}""")
+
+    def __init__(self, config: dict):
+        super().__init__()
+        self._name = "WuweiHeat"
+        self.config_json = json.dumps(config, ensure_ascii=False)
 
 
 def heat_map_parts(config: dict) -> dict:
     """The folium map of the heat page, with the loader script and no data."""
-    from branca.element import MacroElement
-    from jinja2 import Template
-
-    class Loader(MacroElement):
-        _template = Template("""
-            {% macro script(this, kwargs) %}
-            WuweiHeat.init({{ this._parent.get_name() }}, {{ this.config_json }});
-            {% endmacro %}""")
-
-        def __init__(self):
-            super().__init__()
-            self._name = "WuweiHeat"
-            self.config_json = json.dumps(config, ensure_ascii=False)
-
     m = base_map(url_for("static", filename=""), basemap=current_app.config.get("WUWEI_BASEMAP", "osm"),
                  tianditu_key=current_app.config.get("WUWEI_TIANDITU_KEY", ""), zoom=13, center=(36.055, 103.84))
     m.default_js.append(("wuwei_heat", url_for("static", filename="js/heatmaps.js")))
     m.default_css.append(("wuwei_heat_css", url_for("static", filename="css/heatmaps.css")))
-    Loader().add_to(m)
+    _Loader(config).add_to(m)
     return render_parts(m)
+
+
+def _texts() -> dict:
+    return {"loading": _("加载中…"), "cells": _("格"), "total": _("合计"), "suppressed": _("少于5条已隐藏"),
+            "cell": _("格网边长约"), "none": _("无记录"), "households": _("户数"),
+            "rate": _("每千户"), "records": _("明细"), "more": _("仅显示前200条"),
+            "noDrill": _("无权查看明细"), "error": _("加载失败")}
 
 
 @bp.get("/heat")
 @login_required
 def page():
     """The heat map page."""
-    require_role(*HEAT_ROLES)
+    policy.require("heat.view")
     t = today()
     config = {
         "urls": {"cells": url_for("heat_api.cells"), "areas": url_for("heat_api.areas"),
                  "drill": url_for("heat_api.drill"), "frames": url_for("heat_api.frames")},
         "sources": source_catalogue(),
         "palette": list(heat.PALETTE),
-        "canDrill": {s.name: current_user.role in s.drill_roles for s in available_sources()},
-        "text": {"loading": _("加载中…"), "cells": _("格"), "total": _("合计"), "suppressed": _("少于5条已隐藏"),
-                 "cell": _("格网边长约"), "none": _("无记录"), "households": _("户数"),
-                 "rate": _("每千户"), "records": _("明细"), "more": _("仅显示前200条"),
-                 "noDrill": _("无权查看明细"), "error": _("加载失败")},
+        "canDrill": {s.name: policy.can(current_user, s.drill_permission) for s in HEAT_SOURCES},
+        "text": _texts(),
     }
     return render_template("heatmaps/heat.html", map=heat_map_parts(config), sources=config["sources"],
                            default_from=(t - dt.timedelta(days=29)).isoformat(),

@@ -1,228 +1,265 @@
-"""``/api/v1/households``, ``/members``, ``/household-tags``, ``/visits``, ``/care-plans`` and the
-map overlay of due visits. Same access rules as the pages (see :mod:`app.households.privacy`).
+"""``/api/v1/households``, ``/members``, ``/household-tags``, ``/visits``, ``/care-plans`` and the map
+overlay of due visits. Same access rules as the pages: files are read by the grid's own workers,
+community staff and admins (:func:`app.auth.policy.reads_personal`); reads are audited.
 """
-import datetime as dt
+from typing import Annotated, Literal
 
-from flask import Blueprint, current_app, jsonify, request, url_for
-from flask_login import current_user
+from flask import Response, url_for
+from pydantic import Field
 
-from app.web.api import geojson_response, int_arg, json_body
-from app.auth.access import require_login
-from app.auth.services import via_bearer
-from app.core.errors import ApiError
-from app.core.extensions import csrf
-from app.households import services as hs
-from gis.geometry import GeometryError, parse_bbox
+from app.auth import policy
+from app.households import care, export, files, stats, tags, visits
+from app.households.schemas import (
+    CarePlanIn,
+    CarePlanOut,
+    CarePlanPatch,
+    DueCount,
+    DuePlan,
+    HouseholdFile,
+    HouseholdIn,
+    HouseholdOut,
+    HouseholdPage,
+    HouseholdPatch,
+    HouseholdStats,
+    MemberIn,
+    MemberOut,
+    MemberPatch,
+    TagIn,
+    TagOut,
+    TagPatch,
+    VisitIn,
+    VisitOut,
+    VisitPage,
+    VisitPatch,
+)
+from app.households.values import Day
+from app.web.api import ApiBlueprint, endpoint, geojson_response, json_response
+from app.web.params import AreaCode, Bbox, Id, Paging, Query, SearchText
 
-bp = Blueprint("households_api", __name__, url_prefix="/api/v1")
+bp = ApiBlueprint("households_api", __name__, tag="households")
 
-
-def protect(blueprint: Blueprint) -> None:
-    """Cookie-session writes need X-CSRFToken; bearer-token clients do not (as in app.basemap.api)."""
-    @blueprint.before_request
-    def _protect():
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not via_bearer() \
-                and current_app.config.get("WTF_CSRF_ENABLED", True):
-            csrf.protect()
-
-
-protect(bp)
-
-
-def date_arg(name: str) -> dt.date | None:
-    """A YYYY-MM-DD query parameter, or 400."""
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be a date YYYY-MM-DD", {name: "malformed date"}) from None
-
-
-def bbox_arg():
-    """The optional bbox parameter, or 400."""
-    try:
-        return parse_bbox(request.args.get("bbox"))
-    except GeometryError as e:
-        raise ApiError(400, str(e), {"bbox": str(e)}) from None
+FILES = "personal.read"        # the role may hold files; which files is the services' business
 
 
-def code_arg(name: str) -> str | None:
-    raw = request.args.get(name)
-    if raw is not None and (not raw.isdigit() or len(raw) > 18):
-        raise ApiError(400, f"{name} must be an area code (digits)", {name: "malformed code"})
-    return raw
-
-
-def user():
-    require_login()
-    return current_user._get_current_object()
+def no_content() -> Response:
+    return Response("", status=204)
 
 
 # ----------------------------------------------------------------------------- tags
 
+class TagQuery(Query):
+    all: bool = Field(False, description="1: retired tags too")
+
+
 @bp.get("/household-tags")
-def tags():
-    """The tag list (any logged-in user: tag names are not personal)."""
-    require_login()
-    include = request.args.get("all") == "1"
-    return jsonify([{"id": t.id, "code": t.code, "name": t.name, "name_en": t.name_en,
-                     "key_group": t.key_group, "active": t.active} for t in hs.list_tags(include)])
+@endpoint(query=TagQuery, response=list[TagOut])
+def tag_list(query: TagQuery):
+    """The key-group tags (tag names are not personal)."""
+    return json_response([tags.tag_dict(t) for t in tags.list_tags(query.all)])
 
 
 @bp.post("/household-tags")
-def tag_create():
-    t = hs.create_tag(user(), json_body())
-    return jsonify({"id": t.id, "code": t.code, "name": t.name}), 201
+@endpoint(body=TagIn, response=TagOut, status=201, permission="households.tags", errors=(409,))
+def tag_create(body: TagIn):
+    """Add a tag to the list."""
+    t = tags.create_tag(policy.require_login(), body)
+    return json_response({"id": t.id, "code": t.code, "name": t.name}, 201)
 
 
 @bp.patch("/household-tags/<int:tag_id>")
-def tag_update(tag_id: int):
-    t = hs.update_tag(user(), tag_id, json_body())
-    return jsonify({"id": t.id, "code": t.code, "name": t.name, "active": t.active})
+@endpoint(body=TagPatch, response=TagOut, permission="households.tags", errors=(404,))
+def tag_update(tag_id: int, body: TagPatch):
+    """Rename or retire a tag (retired tags stay on old files)."""
+    t = tags.update_tag(policy.require_login(), tag_id, body)
+    return json_response({"id": t.id, "code": t.code, "name": t.name, "active": t.active})
 
 
-# ----------------------------------------------------------------------------- households
+# ----------------------------------------------------------------------------- households and members
+
+class HouseholdQuery(Query, Paging):
+    tag: Annotated[str, Field(max_length=32, description="a tag code")] | None = None
+    grid: AreaCode | None = None
+    building_id: Id | None = None
+    q: SearchText | None = None
+    limit: Annotated[int, Field(ge=1, le=1000)] = 200
+
 
 @bp.get("/households")
-def households():
-    """Files the user keeps (audited); ?tag, ?grid, ?building_id, ?q, ?limit, ?offset."""
-    u = user()
-    q = request.args.get("q")
-    if q is not None and len(q) > 100:
-        raise ApiError(400, "q is at most 100 characters", {"q": "too long"})
-    rows, total = hs.list_households(u, tag=request.args.get("tag"), grid=code_arg("grid"),
-                                     building_id=int_arg("building_id", 0, 0, 2**31 - 1) or None, q=q,
-                                     limit=int_arg("limit", 200, 1, 1000), offset=int_arg("offset", 0, 0, 10**7))
-    return jsonify({"total": total, "items": [hs.household_dict(h) for h in rows]})
+@endpoint(query=HouseholdQuery, response=HouseholdPage, permission=FILES)
+def household_list(query: HouseholdQuery):
+    """The files the user keeps (the ids listed are audited)."""
+    rows, total = files.list_households(policy.require_login(), tag=query.tag, grid=query.grid,
+                                        building_id=query.building_id, q=query.q, limit=query.limit,
+                                        offset=query.offset)
+    return json_response({"total": total, "items": [files.household_dict(h) for h in rows]})
 
 
 @bp.post("/households")
-def household_create():
-    h = hs.create_household(user(), json_body())
-    resp = jsonify(hs.household_dict(h))
-    resp.status_code = 201
-    resp.headers["Location"] = url_for("households_api.household", household_id=h.id)
-    return resp
+@endpoint(body=HouseholdIn, response=HouseholdOut, status=201, permission=FILES, errors=(409,))
+def household_create(body: HouseholdIn):
+    """Create a file at a building, with tags and members; 409 when the flat has a file."""
+    h = files.create_household(policy.require_login(), body)
+    return json_response(files.household_dict(h), 201,
+                         {"Location": url_for("households_api.household", household_id=h.id)})
 
 
 @bp.get("/households/<int:household_id>")
+@endpoint(response=HouseholdFile, permission=FILES, errors=(404,))
 def household(household_id: int):
-    """One file with members, visits and care plan (the read is audited)."""
-    u = user()
-    h = hs.get_household(u, household_id)
-    visits, _ = hs.list_visits(u, household_id=h.id, limit=50)
-    body = hs.household_dict(h)
-    body["visits"] = [hs.visit_dict(v) for v in visits]
-    return jsonify(body)
+    """One file with members and its last 50 visits (the read is audited)."""
+    u = policy.require_login()
+    h = files.get_household(u, household_id)
+    rows, _total = visits.list_visits(u, household_id=h.id, limit=50)
+    return json_response({**files.household_dict(h), "visits": [visits.visit_dict(v) for v in rows]})
 
 
 @bp.patch("/households/<int:household_id>")
-def household_update(household_id: int):
-    return jsonify(hs.household_dict(hs.update_household(user(), household_id, json_body())))
+@endpoint(body=HouseholdPatch, response=HouseholdOut, permission=FILES, errors=(404, 409))
+def household_update(household_id: int, body: HouseholdPatch):
+    """Change a file; ``tags`` replaces the list."""
+    return json_response(files.household_dict(files.update_household(policy.require_login(), household_id, body)))
 
 
 @bp.delete("/households/<int:household_id>")
+@endpoint(status=204, permission="households.manage", errors=(404,))
 def household_delete(household_id: int):
-    hs.delete_household(user(), household_id)
-    return "", 204
+    """Delete a file with its members, visits and plans."""
+    files.delete_household(policy.require_login(), household_id)
+    return no_content()
 
 
 @bp.get("/households/stats")
+@endpoint(response=HouseholdStats)
 def household_stats():
-    """Households per grid and per tag (aggregates, suppressed below 5)."""
-    return jsonify({"k": 5, "grids": hs.household_stats(user())})
-
-
-@bp.post("/households/<int:household_id>/members")
-def member_create(household_id: int):
-    return jsonify(hs.member_dict(hs.add_member(user(), household_id, json_body()))), 201
-
-
-@bp.patch("/members/<int:member_id>")
-def member_update(member_id: int):
-    return jsonify(hs.member_dict(hs.update_member(user(), member_id, json_body())))
-
-
-@bp.delete("/members/<int:member_id>")
-def member_delete(member_id: int):
-    hs.delete_member(user(), member_id)
-    return "", 204
-
-
-# ----------------------------------------------------------------------------- visits and care plans
-
-@bp.get("/visits")
-def visits():
-    rows, total = hs.list_visits(user(), household_id=int_arg("household_id", 0, 0, 2**31 - 1) or None,
-                                 start=date_arg("from"), end=date_arg("to"),
-                                 limit=int_arg("limit", 200, 1, 1000), offset=int_arg("offset", 0, 0, 10**7))
-    return jsonify({"total": total, "items": [hs.visit_dict(v) for v in rows]})
-
-
-@bp.post("/visits")
-def visit_create():
-    return jsonify(hs.visit_dict(hs.log_visit(user(), json_body()))), 201
-
-
-@bp.get("/visits/<int:visit_id>")
-def visit(visit_id: int):
-    return jsonify(hs.visit_dict(hs.get_visit(user(), visit_id)))
-
-
-@bp.patch("/visits/<int:visit_id>")
-def visit_update(visit_id: int):
-    """Notes and follow-up (``follow_up_done``) of a visit."""
-    return jsonify(hs.visit_dict(hs.update_visit(user(), visit_id, json_body())))
-
-
-@bp.post("/care-plans")
-def care_plan_create():
-    p = hs.create_care_plan(user(), json_body())
-    return jsonify(plan_dict(p)), 201
-
-
-@bp.patch("/care-plans/<int:plan_id>")
-def care_plan_update(plan_id: int):
-    return jsonify(plan_dict(hs.update_care_plan(user(), plan_id, json_body())))
-
-
-def plan_dict(p) -> dict:
-    return {"id": p.id, "household_id": p.household_id, "frequency_days": p.frequency_days,
-            "worker_id": p.worker_id, "start_date": p.start_date.isoformat() if p.start_date else None,
-            "purpose": p.purpose, "note": p.note, "active": p.active}
-
-
-@bp.get("/care-plans/due")
-def care_plans_due():
-    """Households due for a visit: ?worker=me (default for grid workers) or a user id, ?overdue=1, ?on."""
-    u = user()
-    raw = request.args.get("worker", "me" if u.role == "grid_worker" else "")
-    worker = u.id if raw == "me" else (int_arg("worker", 0, 1, 2**31 - 1) if raw else None)
-    return jsonify(hs.due_plans(u, worker_id=worker, on=date_arg("on"),
-                                horizon_days=int_arg("within_days", 0, 0, 60),
-                                overdue_only=request.args.get("overdue") in ("1", "true")))
-
-
-@bp.get("/care-plans/counts")
-def care_plans_counts():
-    """Plans, due and overdue per grid (?by=grid) or per building (?by=building); suppressed for counts-only readers."""
-    by = request.args.get("by", "grid")
-    if by not in ("grid", "building"):
-        raise ApiError(400, "by must be grid or building", {"by": "grid or building"})
-    return jsonify(hs.due_counts(user(), by=by, on=date_arg("on")))
-
-
-@bp.get("/overlays/visits-due")
-def overlay_visits_due():
-    """GeoJSON: buildings with visits due (map overlay; ?bbox, ?limit)."""
-    u = user()
-    return geojson_response(hs.visits_due_geojson(u, bbox_arg(), int_arg("limit", 1000, 1, 10000)))
+    """Households per grid and per tag (counts below 5 are null)."""
+    return json_response({"k": policy.SMALL_COUNT, "grids": stats.household_stats(policy.require_login())})
 
 
 @bp.get("/households/export.csv")
+@endpoint(permission=FILES)
 def households_csv():
-    """CSV of the files the user keeps (audited as an export)."""
-    from app.households.views import households_csv_response
-    return households_csv_response(user())
+    """CSV of the files the user keeps, one row per member (audited as an export)."""
+    return export.households_csv(policy.require_login())
+
+
+@bp.post("/households/<int:household_id>/members")
+@endpoint(body=MemberIn, response=MemberOut, status=201, permission=FILES, errors=(404,))
+def member_create(household_id: int, body: MemberIn):
+    """Add a member to a file."""
+    return json_response(files.member_dict(files.add_member(policy.require_login(), household_id, body)), 201)
+
+
+@bp.patch("/members/<int:member_id>")
+@endpoint(body=MemberPatch, response=MemberOut, permission=FILES, errors=(404,))
+def member_update(member_id: int, body: MemberPatch):
+    """Change a member; ``tags`` replaces their tags."""
+    return json_response(files.member_dict(files.update_member(policy.require_login(), member_id, body)))
+
+
+@bp.delete("/members/<int:member_id>")
+@endpoint(status=204, permission=FILES, errors=(404,))
+def member_delete(member_id: int):
+    """Remove a member."""
+    files.delete_member(policy.require_login(), member_id)
+    return no_content()
+
+
+# ----------------------------------------------------------------------------- visits
+
+class VisitQuery(Query, Paging):
+    household_id: Id | None = None
+    from_: Day | None = Field(None, alias="from", description="YYYY-MM-DD (Asia/Shanghai)")
+    to: Day | None = Field(None, description="YYYY-MM-DD, inclusive")
+    limit: Annotated[int, Field(ge=1, le=1000)] = 200
+
+
+@bp.get("/visits")
+@endpoint(query=VisitQuery, response=VisitPage, permission=FILES)
+def visit_list(query: VisitQuery):
+    """The visits the user may read, newest first (audited)."""
+    rows, total = visits.list_visits(policy.require_login(), household_id=query.household_id, start=query.from_,
+                                     end=query.to, limit=query.limit, offset=query.offset)
+    return json_response({"total": total, "items": [visits.visit_dict(v) for v in rows]})
+
+
+@bp.post("/visits")
+@endpoint(body=VisitIn, response=VisitOut, status=201, permission=FILES)
+def visit_create(body: VisitIn):
+    """Log a visit to a household, a building or a position."""
+    return json_response(visits.visit_dict(visits.log_visit(policy.require_login(), body)), 201)
+
+
+@bp.get("/visits/<int:visit_id>")
+@endpoint(response=VisitOut, permission=FILES, errors=(404,))
+def visit(visit_id: int):
+    """One visit (audited)."""
+    return json_response(visits.visit_dict(visits.get_visit(policy.require_login(), visit_id)))
+
+
+@bp.patch("/visits/<int:visit_id>")
+@endpoint(body=VisitPatch, response=VisitOut, permission=FILES, errors=(404,))
+def visit_update(visit_id: int, body: VisitPatch):
+    """Notes and follow-up (``follow_up_done``) of a visit."""
+    return json_response(visits.visit_dict(visits.update_visit(policy.require_login(), visit_id, body)))
+
+
+# ----------------------------------------------------------------------------- care plans
+
+@bp.post("/care-plans")
+@endpoint(body=CarePlanIn, response=CarePlanOut, status=201, permission=FILES, errors=(409,))
+def care_plan_create(body: CarePlanIn):
+    """A visit frequency for a household (one active plan per household)."""
+    return json_response(care.plan_dict(care.create_care_plan(policy.require_login(), body)), 201)
+
+
+@bp.patch("/care-plans/<int:plan_id>")
+@endpoint(body=CarePlanPatch, response=CarePlanOut, permission=FILES, errors=(404,))
+def care_plan_update(plan_id: int, body: CarePlanPatch):
+    """Change a care plan's frequency, worker or state."""
+    return json_response(care.plan_dict(care.update_care_plan(policy.require_login(), plan_id, body)))
+
+
+WorkerRef = Annotated[str, Field(pattern=r"^(me|[1-9][0-9]{0,9})?$",
+                                 description="'me', a user id, or empty for every worker")]
+
+
+class DueQuery(Query):
+    worker: WorkerRef | None = Field(None, description="default: 'me' for grid workers, everyone for others")
+    on: Day | None = Field(None, description="the day (default today)")
+    within_days: Annotated[int, Field(ge=0, le=60)] = 0
+    overdue: bool = Field(False, description="1: overdue only")
+
+
+@bp.get("/care-plans/due")
+@endpoint(query=DueQuery, response=list[DuePlan], permission=FILES)
+def care_plans_due(query: DueQuery):
+    """Households due for a visit, overdue first."""
+    u = policy.require_login()
+    worker = query.worker if query.worker is not None else ("me" if policy.can(u, "visits.round") else "")
+    worker_id = u.id if worker == "me" else (int(worker) if worker else None)
+    return json_response(care.due_plans(u, worker_id=worker_id, on=query.on, horizon_days=query.within_days,
+                                        overdue_only=query.overdue))
+
+
+class CountsQuery(Query):
+    by: Literal["grid", "building"] = "grid"
+    on: Day | None = Field(None, description="the day (default today)")
+
+
+@bp.get("/care-plans/counts")
+@endpoint(query=CountsQuery, response=list[DueCount])
+def care_plans_counts(query: CountsQuery):
+    """Plans, due and overdue per grid or building (suppressed for counts-only readers)."""
+    return json_response(care.due_counts(policy.require_login(), by=query.by, on=query.on))
+
+
+class OverlayQuery(Query):
+    bbox: Bbox | None = None
+    limit: Annotated[int, Field(ge=1, le=10000)] = 1000
+
+
+@bp.get("/overlays/visits-due")
+@endpoint(query=OverlayQuery)
+def overlay_visits_due(query: OverlayQuery):
+    """Map overlay: buildings with visits due (GeoJSON; suppressed for counts-only readers)."""
+    return geojson_response(care.visits_due_geojson(policy.require_login(), query.bbox, query.limit))

@@ -3,18 +3,31 @@ door-to-door visits and care plans.
 
 Everything here is personal information (DESIGN.md, Security): only the grid's own
 workers, community staff of that community and admins read it (see
-:mod:`app.households.privacy`). Column names are plain so that the dashboard and
-heat-map features can aggregate them (through :mod:`app.households.services`,
-always with :func:`app.households.privacy.suppress`).
+:func:`app.auth.policy.personal_clause`). Column names are plain so that the dashboard and
+heat-map features can aggregate them (through the households services, always with
+:func:`app.auth.policy.suppress`).
 """
 from datetime import date, datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Index, Integer,
-                        String, Table, Text, func)
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.extensions import db
+from app.core.time import today
 
 VISIT_PURPOSES = ("greeting", "needs_survey", "pension_certification", "care_visit", "suggestion",
                   "follow_up", "other")
@@ -101,14 +114,14 @@ class Member(db.Model):
 
     @property
     def age(self) -> int | None:
-        return None if self.birth_year is None else date.today().year - self.birth_year
+        return None if self.birth_year is None else today().year - self.birth_year
 
 
 class CarePlan(db.Model):
     """A household to be visited every ``frequency_days`` (e.g. weekly for Mr Liu) by ``worker_id``.
 
     Next due = last visit (or ``start_date``) + ``frequency_days``; overdue is computed in SQL
-    (:func:`app.households.services.due_query`), never stored.
+    (:func:`app.households.care.due_subquery`), never stored.
     """
     __tablename__ = "care_plans"
     __table_args__ = (CheckConstraint("frequency_days BETWEEN 1 AND 366", name="ck_care_plans_frequency"),)

@@ -1,34 +1,37 @@
-"""Incidents (事件): reporting, the 数字城管 workflow, photos, routing, pages, API and the map overlay."""
+"""Incidents (事件): reporting, the 数字城管 workflow, photos, routing, pages, API and the map overlay.
+
+Features above add to an incident through :mod:`app.incidents.hooks` (step data, related records).
+"""
 from app.incidents import models  # noqa: F401
 
 
 def init_app(app) -> None:
-    """Register the pages, the API, the map overlay, the navigation entry and the demo step."""
+    """Register the pages, the API, the map overlay, the navigation entries and the demo step."""
     from flask_babel import lazy_gettext as _l
 
-    from app.web.openapi import register_paths
-    from app.core.extensions import csrf
+    from app.core.registry import (
+        Overlay,
+        register_demo_step,
+        register_nav,
+        register_overlay,
+    )
     from app.incidents import api, views
+    from app.incidents.demo import seed_incidents
     from app.incidents.models import OPEN_STATES
     from app.incidents.workflow import SOURCE_LABELS, STATE_COLORS, STATE_LABELS
-    from app.core.registry import Overlay, register_overlay
-    from app.core.registry import register_demo_step
-    from app.core.registry import register_nav
 
-    csrf.exempt(api.bp)  # cookie sessions are checked in api._protect
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
-    register_paths(api.OPENAPI_PATHS)
     register_overlay(Overlay(
         name="incidents", title=_l("未结事件"), endpoint="incidents_api.incidents", color_by="state",
-        colors={s: STATE_COLORS[s] for s in OPEN_STATES}, popup=["id", "category_name", "state", "address", "reported_at", "overdue"],
+        colors={s: STATE_COLORS[s] for s in OPEN_STATES},
+        popup=["id", "category_name", "state", "address", "reported_at", "overdue"],
         url_kwargs={"open": "true"}, style={"radius": 6}, visible=True, order=20,
         labels={"id": _l("编号"), "category_name": _l("类别"), "state": _l("状态"), "address": _l("地址"),
                 "reported_at": _l("上报时间"), "overdue": _l("超时")},
         value_labels={"state": STATE_LABELS, "source": SOURCE_LABELS},
         item_endpoint="incidents_api.item", item_id_arg="incident_id", list_endpoint="incidents.index"))
     register_nav("incidents.index", _l("事件"), order=20)
-    register_nav("incidents.new", _l("上报"), order=21)
-
-    from app.incidents.demo import seed_incidents
+    register_nav("incidents.new", _l("上报"), permission="incidents.report", order=21)
+    from app.incidents import figures, heat  # noqa: F401  (they register dashboard figures and heat sources)
     register_demo_step("incidents", seed_incidents, order=40)

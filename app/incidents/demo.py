@@ -1,18 +1,24 @@
-"""Demo incidents: the category tree with departments and deadlines, an Open311 key for the hotline,
-the seed story (the Xijin East Road sewage overflow through the 幸福号 hotline, Li Ailan, the round-table
-council, the repair, the check and the close), the 九间楼 sanitation item, and ~30 varied incidents."""
+"""Demo incidents: the category tree with departments and deadlines, the seed story's two incidents
+(the Xijin East Road sewage overflow through the 幸福号 hotline, checked on site by Li Ailan; the 九间楼
+courtyard nobody cleans) up to being filed, and ~30 varied incidents.
+
+The rest of the story (the round-table council, the repair, the check and the close) is told by
+:mod:`app.consultations.demo`; the hotline's Open311 key by :mod:`app.open311.demo`.
+"""
 import datetime as dt
 
+from geoalchemy2.shape import to_shape
 from sqlalchemy import select
 
-from app.auth.access import Scope
+from app.areas.services import get_area_by_code
+from app.auth.policy import Scope
 from app.auth.services import find_user
 from app.core.extensions import db
+from app.core.time import TZ, now
 from app.incidents.models import Department, Incident, IncidentCategory
+from app.incidents.services import report_incident, transition
 
 EVERYTHING = Scope(everything=True)
-TZ = dt.timezone(dt.timedelta(hours=8))
-DEMO_OPEN311_KEY = "wuwei-demo-open311-key"
 
 DEPARTMENTS = [
     ("urban", "街道城管执法队", "Street urban-management team", "0931-8000001"),
@@ -126,15 +132,6 @@ def _categories() -> int:
     return added
 
 
-def _open311_key() -> int:
-    from app.open311.models import Open311Key
-    from app.open311.services import _hash, create_key
-    if db.session.scalar(select(Open311Key.id).where(Open311Key.key_hash == _hash(DEMO_OPEN311_KEY))):
-        return 0
-    create_key("幸福号人民专线（演示）", DEMO_OPEN311_KEY, source="hotline")
-    return 1
-
-
 def _at(y, m, d, h, mi=0) -> dt.datetime:
     return dt.datetime(y, m, d, h, mi, tzinfo=TZ)
 
@@ -143,12 +140,15 @@ def _exists(description: str) -> bool:
     return db.session.scalar(select(Incident.id).where(Incident.description == description).limit(1)) is not None
 
 
+def story_incident(description: str) -> Incident | None:
+    """One of the seed story's incidents (:data:`STORY_SEWAGE`, :data:`STORY_JIUJIANLOU`), once seeded."""
+    return db.session.scalar(select(Incident).where(Incident.description == description).order_by(Incident.id)
+                             .limit(1))
+
+
 def _story() -> int:
-    """The seed page's story, replayed step by step as the people in it would have done."""
-    from app.consultations.models import Council
-    from app.consultations.services import create_council, hold_meeting, update_decision
-    from app.incidents.services import report_incident, transition
-    if _exists(STORY_SEWAGE):
+    """The seed page's story up to the council: both incidents reported and filed, as the people did."""
+    if story_incident(STORY_SEWAGE) is not None:
         return 0
     staff, liailan, grid = find_user("staff"), find_user("liailan"), find_user("gridworker")
     sewage = report_incident(
@@ -162,58 +162,12 @@ def _story() -> int:
         address="七里河区华林山九间楼", source="grid_worker", user=grid, reported_at=_at(2024, 4, 9, 15, 30))
     transition(jjl.id, "filed", staff, EVERYTHING, at=_at(2024, 4, 9, 17, 0),
                note="九间楼无物业、无人清扫，提交楼院圆桌议事厅协商。")
-    council = db.session.scalar(select(Council).where(Council.name == "楼院圆桌议事厅"))
-    if council is None:
-        council = create_council(EVERYTHING, "楼院圆桌议事厅", "620103002001",
-                                 "华林山社区“微协商”：居民代表、驻区单位、物业服务企业围坐议事，逢四来说事。", [
-                                     {"name": "李爱兰", "role": "mediator", "organisation": "华林山社区调解室",
-                                      "user_id": liailan.id},
-                                     {"name": "张秀英", "role": "resident_rep", "organisation": "西津东路居民代表",
-                                      "phone": "13800000011"},
-                                     {"name": "刘建国", "role": "resident_rep", "organisation": "九间楼居民代表",
-                                      "phone": "13800000012"},
-                                     {"name": "赵所长", "role": "work_unit", "organisation": "西津东路房管所"},
-                                     {"name": "孙经理", "role": "property_company", "organisation": "华林山物业服务站"},
-                                     {"name": "周干事", "role": "staff", "organisation": "华林山社区居委会",
-                                      "user_id": staff.id},
-                                 ])
-    members = {m.name: m.id for m in council.members}
-    meeting = hold_meeting(
-        council.id, EVERYTHING, liailan, held_at=_at(2024, 4, 14, 9, 30), place="华林山社区议事厅",
-        topic="西津东路房管所门前污水外溢、九间楼卫生无人清扫（逢四来说事）",
-        minutes="居民代表反映污水外溢已近一周；房管所表示管道老化需更换；物业愿意协助清运。"
-                "九间楼无物业管理，居民同意轮流清扫，社区提供工具。",
-        participant_ids=list(members.values()), incident_ids=[sewage.id, jjl.id],
-        decisions=[{"text": "房管所牵头更换门前破损排污管道并疏通，社区协调居民配合施工", "owner": "西津东路房管所",
-                    "due_on": "2024-04-21", "incident_id": sewage.id},
-                   {"text": "九间楼建立居民轮流清扫制度，社区提供清扫工具，网格员每周检查", "owner": "华林山社区居委会",
-                    "due_on": "2024-04-30", "incident_id": jjl.id}])
-    housing = db.session.scalar(select(Department.id).where(Department.code == "housing"))
-    transition(sewage.id, "dispatched", staff, EVERYTHING, at=_at(2024, 4, 15, 9, 0),
-               note="按议事厅决议派遣西津东路房管所维修。", data={"department_id": housing})
-    transition(sewage.id, "in_progress", liailan, EVERYTHING, at=_at(2024, 4, 16, 8, 30),
-               note="房管所施工队进场，更换排污管道。")
-    transition(sewage.id, "responded", liailan, EVERYTHING, at=_at(2024, 4, 20, 17, 0),
-               note="管道已更换疏通，路面已冲洗。")
-    transition(sewage.id, "closed", staff, EVERYTHING, at=_at(2024, 4, 22, 10, 0),
-               note="核查：门前无积水、无异味，居民确认问题解决，结案。")
-    transition(sewage.id, "evaluated", staff, EVERYTHING, at=_at(2024, 4, 24, 10, 0),
-               note="回访来电居民，满意。", data={"rating": 5})
-    comm = db.session.scalar(select(Department.id).where(Department.code == "community"))
-    transition(jjl.id, "dispatched", staff, EVERYTHING, at=_at(2024, 4, 15, 9, 30),
-               note="按议事厅决议由社区组织居民轮流清扫。", data={"department_id": comm})
-    transition(jjl.id, "in_progress", grid, EVERYTHING, at=_at(2024, 4, 16, 9, 0), note="排出清扫轮值表。")
-    transition(jjl.id, "responded", grid, EVERYTHING, at=_at(2024, 4, 19, 18, 0), note="九间楼楼院已清扫干净。")
-    transition(jjl.id, "closed", staff, EVERYTHING, at=_at(2024, 4, 20, 9, 0), note="核查合格，结案。")
-    for d in meeting.decisions:
-        update_decision(d.id, EVERYTHING, "done",
-                        "管道已更换，4月22日核查结案" if d.incident_id == sewage.id else "轮流清扫已运行，4月20日核查")
     return 2
 
 
 def _grid_point(community: str, grid: int, dx: float, dy: float) -> tuple[float, float]:
-    from app.seed.demo import AREAS
-    x0, y0, x1, y1 = next(a[4] for a in AREAS if a[0] == community)
+    """A point in one of the four demo grids of a community (its rectangle cut in four)."""
+    x0, y0, x1, y1 = to_shape(get_area_by_code(community).geom).bounds
     xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
     cells = [(x0, ym, xm, y1), (xm, ym, x1, y1), (x0, y0, xm, ym), (xm, y0, x1, ym)]
     a, b, c, d = cells[grid - 1]
@@ -221,17 +175,16 @@ def _grid_point(community: str, grid: int, dx: float, dy: float) -> tuple[float,
 
 
 def _varied() -> int:
-    from app.incidents.services import report_incident, transition
     added = 0
     admin = find_user("admin")
-    now = dt.datetime.now(TZ)
+    start = now()
     deps = {d.code: d.id for d in db.session.scalars(select(Department))}
     first_of: dict = {}
     for community, grid, (dx, dy), cat, source, desc, address, hours, path in VARIED:
         if _exists(desc):
             continue
         lon, lat = _grid_point(community, grid, dx, dy)
-        reported = now - dt.timedelta(hours=hours)
+        reported = start - dt.timedelta(hours=hours)
         inc = report_incident(category_code=cat, description=desc, lon=lon, lat=lat, address=address, source=source,
                               user=admin, reported_at=reported, commit=False)
         first_of.setdefault((cat, address), inc.id)
@@ -256,10 +209,9 @@ def _varied() -> int:
 
 
 def seed_incidents() -> int:
-    """Departments, categories, the Open311 demo key, the seed story and varied incidents (idempotent)."""
+    """Departments, categories, the seed story's incidents and varied incidents (idempotent)."""
     added = _departments() + _categories()
     db.session.commit()
-    added += _open311_key()
     added += _story()
     added += _varied()
     return added

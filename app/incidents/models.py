@@ -112,7 +112,11 @@ class Department(db.Model):
 class Transition(db.Model):
     """One step of an incident's timeline: who moved it from which state to which, when, why."""
     __tablename__ = "incident_transitions"
-    __table_args__ = (Index("ix_incident_transitions_incident", "incident_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_incident_transitions_incident", "incident_id", "created_at"),
+        # Migration 0010_open311_updates: the state changes of a period (Open311 servicerequestupdates).
+        Index("ix_incident_transitions_created", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))

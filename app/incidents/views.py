@@ -1,29 +1,46 @@
 """Incident pages: the report form (phone-friendly, map to place the point), the list with filters and
-CSV export, and the detail page with timeline, photos, map and the next workflow steps."""
-import csv
-import io
-
-from flask import (Blueprint, Response, current_app, flash, redirect, render_template, request, url_for)
+CSV export, and the detail page with timeline, photos, map, related records and the next workflow steps."""
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy import func, select
 
-from app.auth.access import current_scope
+from app.areas.models import Area
+from app.auth import policy
 from app.core.errors import ApiError
-from app.incidents import photos, services
-from app.incidents.api import REPORT_ROLES, parse_filters
+from app.core.extensions import db
+from app.core.registry import OVERLAYS
+from app.incidents import services
+from app.incidents.hooks import related_links
 from app.incidents.models import SOURCES, STATES
-from app.incidents.workflow import SOURCE_LABELS, STATE_COLORS, STATE_LABELS, next_states
+from app.incidents.schemas import IncidentPageQuery, ReportIn, TransitionIn
+from app.incidents.workflow import (
+    SOURCE_LABELS,
+    STATE_COLORS,
+    STATE_LABELS,
+    next_states,
+)
+from app.web.api import parse_body
+from app.web.maps import overlay_config
+from app.web.tables import csv_response
 from gis.maps import add_layers, base_map, render_parts
 
 bp = Blueprint("incidents", __name__, url_prefix="/incidents")
 PAGE = 50
 CSV_MAX = 100_000
+CITY = ((36.06, 103.84), 12)        # where the map opens for a user without an area
 
 
 def _map(center, zoom, focus_id: int | None = None, height="360px"):
     """A small folium map with the incidents overlay (all states), optionally opened on one incident."""
-    from app.web.maps import overlay_config
-    from app.core.registry import OVERLAYS
     m = base_map(url_for("static", filename=""), center=center, zoom=zoom,
                  basemap=current_app.config.get("WUWEI_BASEMAP", "osm"),
                  tianditu_key=current_app.config.get("WUWEI_TIANDITU_KEY", ""), height=height)
@@ -39,14 +56,13 @@ def _map(center, zoom, focus_id: int | None = None, height="360px"):
 
 
 def _user_center():
-    from sqlalchemy import func, select
-    from app.areas.models import Area
-    from app.core.extensions import db
+    """The centre of the user's area and a zoom that shows it."""
     if current_user.area_id:
-        row = db.session.execute(select(func.ST_Y(func.ST_Centroid(Area.geom)), func.ST_X(func.ST_Centroid(Area.geom)))
-                                 .where(Area.id == current_user.area_id)).one()
-        return (row[0], row[1]), 16 if current_user.area.level in ("community", "grid", "micro_grid") else 13
-    return (36.06, 103.84), 12
+        centre = func.ST_Centroid(Area.geom)
+        lat, lon = db.session.execute(select(func.ST_Y(centre), func.ST_X(centre))
+                                      .where(Area.id == current_user.area_id)).one()
+        return (lat, lon), 16 if current_user.area.level in ("community", "grid", "micro_grid") else 13
+    return CITY
 
 
 @bp.get("/")
@@ -54,134 +70,109 @@ def _user_center():
 def index():
     """The list with filters (state, category, grid, source, overdue, dates); ``?format=csv`` exports."""
     args = request.args.to_dict()
-    page = args.pop("page", "1")
-    fmt = args.get("format")
     try:
-        page = max(1, int(page))
-        f = parse_filters({k: v for k, v in args.items() if v != ""})
-    except (ValueError, ApiError) as e:
-        flash(getattr(e, "message", str(e)), "error")
+        query = parse_body(IncidentPageQuery, {k: v for k, v in args.items() if v != ""})
+    except ApiError as e:
+        flash(e.message, "error")
         return redirect(url_for("incidents.index"))
-    scope = current_scope()
-    if fmt == "csv":
-        return _csv(services.list_rows(scope, f, CSV_MAX, 0, f["sort"]))
-    rows = services.list_rows(scope, f, PAGE, (page - 1) * PAGE, f["sort"])
+    scope, f = policy.current_scope(), query.filters(current_user.id)
+    if query.format == "csv":
+        rows = services.list_rows(scope, f, CSV_MAX)
+        return csv_response(services.CSV_COLUMNS, ([r[c] for c in services.CSV_COLUMNS] for r in rows),
+                            "incidents.csv")
+    rows = services.list_rows(scope, f, PAGE, (query.page - 1) * PAGE)
     matched, more = services.count_incidents(scope, f)
-    return render_template("incidents/list.html", rows=rows, matched=matched, more=more, page=page, per_page=PAGE,
-                           args=args, states=STATES, sources=SOURCES, state_labels=STATE_LABELS,
+    args.pop("page", None)
+    return render_template("incidents/list.html", rows=rows, matched=matched, more=more, page=query.page,
+                           per_page=PAGE, args=args, states=STATES, sources=SOURCES, state_labels=STATE_LABELS,
                            source_labels=SOURCE_LABELS, colors=STATE_COLORS, categories=services.categories(),
                            counts=services.state_counts(scope))
 
 
-def _csv(rows) -> Response:
-    out = io.StringIO()
-    out.write("\ufeff")  # Excel opens UTF-8 CSV correctly with a BOM
-    cols = ["id", "state", "category", "category_name", "source", "description", "address", "reported_at",
-            "state_changed_at", "closed_at", "due_at", "overdue", "grid_code", "grid_name", "lon", "lat"]
-    w = csv.writer(out)
-    w.writerow(cols)
-    for r in rows:
-        w.writerow(["" if r[c] is None else r[c] for c in cols])
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=incidents.csv"})
+def _report(form: dict):
+    """Report from the page's form (or attach to an open incident); returns the incident."""
+    user, scope = current_user, policy.current_scope()
+    body = parse_body(ReportIn, {k: v for k, v in form.items() if v != "" and k != "csrf_token"})
+    if body.attach_to is not None:
+        incident = services.attach_report(body.attach_to, body.description, user, scope)
+        flash(_("已并入事件 #%(id)s", id=incident.id), "ok")
+        return incident
+    incident = services.report_incident(
+        category_code=body.category, description=body.description, lon=body.lon, lat=body.lat,
+        address=body.address, source=body.source or services.default_source(user), reporter_name=body.reporter_name,
+        reporter_phone=body.reporter_phone, user=user, scope=scope)
+    upload = request.files.get("photo")
+    if upload and upload.filename:
+        try:
+            services.add_photo(incident.id, upload.read(), user, scope)
+        except ApiError as e:
+            flash(_("事件已上报，但照片未保存：%(msg)s", msg=e.message), "error")
+    flash(_("事件 #%(id)s 已上报", id=incident.id), "ok")
+    return incident
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
     """Report an incident: place the point on the map (or use the phone's position), pick a category."""
-    if current_user.role not in REPORT_ROLES:
+    if not policy.can(current_user, "incidents.report"):
         return render_template("error.html", status=403, message=_("无权上报事件")), 403
     form = request.form.to_dict()
     errors = {}
     if request.method == "POST":
         try:
-            if form.get("attach_to"):
-                incident = services.attach_report(int(form["attach_to"]), form.get("description"), current_user,
-                                                  current_scope())
-                flash(_("已并入事件 #%(id)s", id=incident.id), "ok")
-                return redirect(url_for("incidents.detail", incident_id=incident.id))
-            default_source = {"grid_worker": "grid_worker", "patrol": "patrol"}.get(current_user.role, "web")
-            incident = services.report_incident(
-                category_code=form.get("category"), description=form.get("description"),
-                lon=_float(form.get("lon")), lat=_float(form.get("lat")), address=form.get("address") or None,
-                source=form.get("source") or default_source, reporter_name=form.get("reporter_name") or None,
-                reporter_phone=form.get("reporter_phone") or None, user=current_user, scope=current_scope())
-            upload = request.files.get("photo")
-            if upload and upload.filename:
-                try:
-                    photos.add_photo(incident.id, upload.read(), current_user, current_scope())
-                except ApiError as e:
-                    flash(_("事件已上报，但照片未保存：%(msg)s", msg=e.message), "error")
-            flash(_("事件 #%(id)s 已上报", id=incident.id), "ok")
+            incident = _report(form)
             return redirect(url_for("incidents.detail", incident_id=incident.id))
-        except (ApiError, ValueError) as e:
-            errors = getattr(e, "fields", {}) or {"form": str(e)}
-            flash(getattr(e, "message", str(e)), "error")
+        except ApiError as e:
+            errors = e.fields or {"form": e.message}
+            flash(e.message, "error")
     center, zoom = _user_center()
     return render_template("incidents/new.html", form=form, errors=errors, categories=services.categories(),
                            sources=SOURCES, source_labels=SOURCE_LABELS, map=_map(center, zoom),
-                           personal=current_user.role in services.PERSONAL_ROLES), 422 if errors else 200
-
-
-def _float(v):
-    if v in (None, ""):
-        return None
-    try:
-        return float(v)
-    except ValueError:
-        return v
+                           personal=services.can_read_personal(current_user)), 422 if errors else 200
 
 
 @bp.get("/<int:incident_id>")
 @login_required
 def detail(incident_id: int):
-    """One incident: facts, map, timeline with photos, next steps for the user's role."""
+    """One incident: facts, map, timeline with photos, related records, next steps for the user."""
     try:
-        incident = services.get_incident(incident_id, current_scope())
+        incident = services.get_incident(incident_id, policy.current_scope())
     except ApiError as e:
         return render_template("error.html", status=e.status, message=e.message), e.status
     data = services.incident_dict(incident, current_user)
     lon, lat = data["geometry"]["coordinates"]
-    from app.auth.models import User
-    from app.basemap.models import PropertyCompany
-    from app.core.extensions import db
-    from sqlalchemy import select
-    workers = list(db.session.scalars(select(User).where(User.role.in_(("grid_worker", "patrol", "staff")),
-                                                         User.active.is_(True)).order_by(User.username)))
-    companies = list(db.session.scalars(select(PropertyCompany).order_by(PropertyCompany.name)))
-    from app.consultations.services import meetings_for_incident
     return render_template("incidents/detail.html", incident=incident, d=data["properties"],
-                           map=_map((lat, lon), 17, focus_id=incident.id), next_states=next_states(incident.state, current_user.role),
+                           map=_map((lat, lon), 17, focus_id=incident.id),
+                           next_states=next_states(incident.state, current_user),
                            state_labels=STATE_LABELS, source_labels=SOURCE_LABELS, colors=STATE_COLORS,
-                           departments=services.departments(), workers=workers, companies=companies,
-                           meetings=meetings_for_incident(incident))
+                           departments=services.departments(), workers=services.assignable_users(),
+                           companies=services.dispatch_companies(), related=related_links(incident.id))
+
+
+def _page_error(e: ApiError, incident_id: int):
+    flash(e.message, "error")
+    if e.status == 404:
+        return render_template("error.html", status=404, message=e.message), 404
+    return redirect(url_for("incidents.detail", incident_id=incident_id))
 
 
 @bp.post("/<int:incident_id>/transition")
 @login_required
 def do_transition(incident_id: int):
-    """Apply a workflow step from the detail page's form."""
-    form = request.form.to_dict()
-    to = form.pop("to", "")
-    note = form.pop("note", None)
-    form.pop("csrf_token", None)
-    data = {k: v for k, v in form.items() if v != ""}
+    """Apply a workflow step from the detail page's form (a photo may come with it)."""
+    form = {k: v for k, v in request.form.items() if v != "" and k != "csrf_token"}
     try:
-        services.transition(incident_id, to, current_user, current_scope(), note=note, data=data)
+        body = parse_body(TransitionIn, form)
+        scope = policy.current_scope()
+        services.transition(incident_id, body.to, current_user, scope, note=body.note, data=body.data())
         upload = request.files.get("photo")
         if upload and upload.filename:
-            from app.incidents.models import Transition
-            from app.core.extensions import db
-            from sqlalchemy import select
-            last = db.session.scalar(select(Transition.id).where(Transition.incident_id == incident_id)
-                                     .order_by(Transition.id.desc()).limit(1))
-            photos.add_photo(incident_id, upload.read(), current_user, current_scope(), transition_id=last)
-        flash(_("已更新为：%(state)s", state=STATE_LABELS.get(to, to)), "ok")
+            services.add_photo(incident_id, upload.read(), current_user, scope,
+                               transition_id=services.last_step_id(incident_id))
+        flash(_("已更新为：%(state)s", state=STATE_LABELS.get(body.to, body.to)), "ok")
     except ApiError as e:
-        flash(e.message, "error")
-        if e.status == 404:
-            return render_template("error.html", status=404, message=e.message), 404
+        return _page_error(e, incident_id)
     return redirect(url_for("incidents.detail", incident_id=incident_id))
 
 
@@ -193,10 +184,8 @@ def add_photo(incident_id: int):
     try:
         if upload is None or not upload.filename:
             raise ApiError(422, _("请选择照片"))
-        photos.add_photo(incident_id, upload.read(), current_user, current_scope())
+        services.add_photo(incident_id, upload.read(), current_user, policy.current_scope())
         flash(_("照片已上传"), "ok")
     except ApiError as e:
-        flash(e.message, "error")
-        if e.status == 404:
-            return render_template("error.html", status=404, message=e.message), 404
+        return _page_error(e, incident_id)
     return redirect(url_for("incidents.detail", incident_id=incident_id))

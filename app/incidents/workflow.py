@@ -1,23 +1,26 @@
-"""The 数字城管 workflow as data: which state may follow which, and who may move it.
+"""The 数字城管 workflow as data: which state may follow which, and which permission each step needs.
 
 reported (信息采集) → filed (立案) → dispatched (派遣) → in_progress (处置) → responded (反馈)
 → closed (核查结案) → evaluated (综合评价); branches rejected, duplicate and consultation (议事).
-Pure Python: the service applies these rules inside its transaction.
+Who holds a permission is :mod:`app.auth.policy`'s business; the service applies these rules
+inside its transaction.
 """
 from flask_babel import lazy_gettext as _l
 
-STAFF = ("admin", "staff")
-FIELD = ("admin", "staff", "grid_worker", "patrol")
-REVIEW = ("admin", "staff", "leader")
+from app.auth import policy
 
-# from state → {to state: roles allowed}
-TRANSITIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "reported": {"filed": STAFF, "rejected": STAFF, "duplicate": STAFF},
-    "filed": {"dispatched": STAFF, "consultation": STAFF, "rejected": STAFF, "duplicate": STAFF},
-    "dispatched": {"in_progress": FIELD, "filed": STAFF},
-    "in_progress": {"responded": FIELD},
-    "responded": {"closed": STAFF, "in_progress": STAFF},
-    "consultation": {"dispatched": STAFF, "closed": STAFF, "rejected": STAFF},
+TRIAGE = "incidents.triage"      # file, dispatch, reject, close (community staff)
+HANDLE = "incidents.handle"      # take on and respond (people in the field)
+REVIEW = "incidents.review"      # evaluate a closed incident
+
+# from state → {to state: permission needed}
+TRANSITIONS: dict[str, dict[str, str]] = {
+    "reported": {"filed": TRIAGE, "rejected": TRIAGE, "duplicate": TRIAGE},
+    "filed": {"dispatched": TRIAGE, "consultation": TRIAGE, "rejected": TRIAGE, "duplicate": TRIAGE},
+    "dispatched": {"in_progress": HANDLE, "filed": TRIAGE},
+    "in_progress": {"responded": HANDLE},
+    "responded": {"closed": TRIAGE, "in_progress": TRIAGE},
+    "consultation": {"dispatched": TRIAGE, "closed": TRIAGE, "rejected": TRIAGE},
     "closed": {"evaluated": REVIEW},
     "evaluated": {},
     "rejected": {},
@@ -46,12 +49,17 @@ SOURCE_LABELS = {
 }
 
 
-def allowed_roles(from_state: str, to_state: str) -> tuple[str, ...] | None:
-    """Roles that may move an incident from ``from_state`` to ``to_state``; None if never allowed."""
+def permission_for(from_state: str, to_state: str) -> str | None:
+    """The permission that moves an incident from ``from_state`` to ``to_state``; None if never allowed."""
     return TRANSITIONS.get(from_state, {}).get(to_state)
 
 
-def next_states(state: str, role: str) -> list[str]:
-    """The states ``role`` may move an incident in ``state`` to."""
-    return [to for to, roles in TRANSITIONS.get(state, {}).items() if role in roles]
+def may_move(user, from_state: str, to_state: str) -> bool:
+    """Whether ``user`` may take the step (the workflow allows it and the user holds its permission)."""
+    permission = permission_for(from_state, to_state)
+    return permission is not None and policy.can(user, permission)
 
+
+def next_states(state: str, user) -> list[str]:
+    """The states ``user`` may move an incident in ``state`` to."""
+    return [to for to, permission in TRANSITIONS.get(state, {}).items() if policy.can(user, permission)]

@@ -6,11 +6,11 @@ localised labels, and the colours that the legend explains.
 """
 from flask import url_for
 
+from app.auth import policy
 from app.basemap.layers import LAYERS, Layer
+from app.core.registry import OVERLAYS, Overlay
 from app.web.labels import field_label, value_labels
 from app.web.maps import overlay_config
-from app.auth import policy
-from app.core.registry import OVERLAYS, Overlay
 
 # How the base-map layers look and what their popups say; layers registered later by
 # other features fall back to their own ``Layer.style`` and every attribute.

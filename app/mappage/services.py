@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
+from app.auth.policy import Scope, in_scope_code
 from app.basemap import services as api
 from app.basemap.layers import LAYERS, Layer
-from app.auth.access import Scope, in_scope_code
 from app.core.extensions import db
 
 CSV_PAGE = 5000

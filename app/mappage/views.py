@@ -4,20 +4,20 @@ The map page carries only configuration: the browser fetches every layer from
 its API URL for the visible bbox. List pages read the same services as the API,
 in the same area scope, and reject malformed parameters with 400.
 """
-import csv
-import io
 import re
 
-from flask import Blueprint, Response, current_app, render_template, request, stream_with_context, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from shapely.geometry import shape
 
+from app.auth.policy import current_scope
 from app.basemap.layers import LAYERS, Layer
-from app.auth.access import current_scope
 from app.core.errors import ApiError
 from app.mappage import catalog, services
 from app.web.labels import field_label, value_label
 from app.web.maps import map_texts
+from app.web.tables import csv_response
 from gis.maps import add_layers, base_map, render_parts
 
 bp = Blueprint("mappage", __name__)
@@ -165,48 +165,25 @@ def layer_list(layer_name: str):
                         **{k: v for k, v in request.args.items() if k not in ("page", "per_page")}))
 
 
-def _csv_cell(value) -> str:
-    """A cell that spreadsheets will not run as a formula."""
-    s = "" if value is None else str(value)
-    return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(s) else s
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
+def _geometry_cells(layer: Layer, geometry: dict | None) -> list:
+    """lon, lat of a point layer; the WKT of other geometries; nothing for plain records."""
+    if not layer.geom_type:
+        return []
+    if "Point" in layer.geom_type:
+        return list(geometry["coordinates"][:2]) if geometry else ["", ""]
+    return [shape(geometry).wkt if geometry else ""]
 
 
 @bp.get("/layers/<layer_name>.csv")
 @login_required
 def layer_csv(layer_name: str):
     """The filtered list as CSV (UTF-8 with BOM for Excel): attributes plus lon/lat or WKT."""
-    from shapely.geometry import shape
     layer = _layer_or_404(layer_name)
     a = _list_args(layer)
     columns = _columns(layer)
     point = bool(layer.geom_type and "Point" in layer.geom_type)
     geo_cols = ["lon", "lat"] if point else (["wkt"] if layer.geom_type else [])
     rows = services.all_rows(layer, current_scope(), **a)
-
-    def generate():
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(columns + geo_cols)
-        yield "\ufeff" + buf.getvalue()
-        for r in rows:
-            buf.seek(0)
-            buf.truncate()
-            g = r.get("geometry")
-            extra = []
-            if point:
-                extra = g["coordinates"][:2] if g else ["", ""]
-            elif layer.geom_type:
-                extra = [shape(g).wkt if g else ""]
-            w.writerow([_csv_cell(r.get(c)) for c in columns] + extra)
-            yield buf.getvalue()
-
-    return Response(stream_with_context(generate()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{layer.name}.csv"'})
+    return csv_response(columns + geo_cols,
+                        ([r.get(c) for c in columns] + _geometry_cells(layer, r.get("geometry")) for r in rows),
+                        f"{layer.name}.csv", stream=True)

@@ -1,46 +1,54 @@
-"""Query parameters of OGC API - Features: ``limit``, ``bbox``, ``datetime``.
+"""Query parameters of OGC API - Features, declared as pydantic models.
 
-Plain parsing with clear messages; the views turn :class:`ParamError` into a 400
-``InvalidParameterValue`` exception.
+The same models check the request (a bad parameter is a 400 ``InvalidParameterValue`` exception,
+rendered by the blueprint's error formatter) and describe it in both OpenAPI documents. Their JSON
+schemas are written for OpenAPI 3.0 (``/ogcapi/api``): no ``null`` types, and ``style: form,
+explode: false`` where a value is a comma-separated list (``bbox``, property filters).
+
+* :class:`OgcQuery` — every route: ``f`` (json or html), ``lang``, ``_``;
+* :class:`ItemsQuery` — ``/items``: ``limit`` (default 100, 1..10000; larger values are served as
+  10000, as OGC API - Features requires), ``offset``, ``bbox``, ``datetime``;
+* :func:`items_query` — a collection's items: :class:`ItemsQuery` plus its property filters.
 """
 import datetime as dt
 import math
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    create_model,
+)
+
+from app.basemap.fields import INT_MAX, INT_MIN
+from app.basemap.fields import Field as LayerField
+from app.basemap.public import PublicLayer
+from app.core.time import TZ, day_start
+from app.web.params import MAX_OFFSET, invalid
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10000
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+GEOJSON = "application/geo+json"
+HTML = "text/html"
+# ``f`` values: json and html, and the media types some clients send instead.
+FORMATS = {"json": "json", "geojson": "json", "application/json": "json", GEOJSON: "json",
+           "html": "html", HTML: "html"}
 
 
 class ParamError(ValueError):
     """A query parameter that cannot be understood; ``str()`` says why."""
 
 
-def parse_limit(raw: str | None) -> int:
-    """``limit``: default 100; at least 1; values above 10000 are served as 10000."""
-    if raw is None or raw == "":
-        return DEFAULT_LIMIT
+def format_of(value: str) -> str:
+    """"json" or "html" for an ``f`` value, or :class:`ParamError`."""
     try:
-        value = int(raw)
-    except ValueError:
-        raise ParamError(f"limit must be a positive integer, not {raw!r}") from None
-    if value < 1:
-        raise ParamError("limit must be at least 1")
-    return min(value, MAX_LIMIT)
-
-
-def parse_offset(raw: str | None) -> int:
-    """``offset`` (the paging of the ``next`` links): a non-negative integer."""
-    if raw is None or raw == "":
-        return 0
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ParamError(f"offset must be a non-negative integer, not {raw!r}") from None
-    if not 0 <= value <= 10_000_000:
-        raise ParamError("offset must be between 0 and 10000000")
-    return value
+        return FORMATS[value.lower()]
+    except KeyError:
+        raise ParamError(f"f must be json or html, not {value!r}") from None
 
 
 def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
@@ -76,16 +84,14 @@ class TimeBound:
         return not isinstance(self.value, dt.datetime)
 
     def start(self) -> dt.datetime:
-        v = self.value
-        return v if not self.is_date else dt.datetime(v.year, v.month, v.day, tzinfo=LOCAL_TZ)
+        return day_start(self.value) if self.is_date else self.value
 
     def end(self) -> dt.datetime:
         """The last instant covered (exclusive end for dates is start of the next day)."""
-        return self.value if not self.is_date else self.start() + dt.timedelta(days=1)
+        return self.start() + dt.timedelta(days=1) if self.is_date else self.value
 
     def local_date(self) -> dt.date:
-        v = self.value
-        return v if self.is_date else v.astimezone(LOCAL_TZ).date()
+        return self.value if self.is_date else self.value.astimezone(TZ).date()
 
 
 def _bound(text: str) -> TimeBound | None:
@@ -93,17 +99,26 @@ def _bound(text: str) -> TimeBound | None:
         return None
     try:
         if "T" not in text.upper() and len(text) == 10:
-            return TimeBound(dt.date.fromisoformat(text))
-        value = dt.datetime.fromisoformat(text.replace("z", "Z"))
+            value = dt.date.fromisoformat(text)
+        else:
+            value = dt.datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
         raise ParamError(f"datetime: {text!r} is not an RFC 3339 date or date-time "
                          "(e.g. 2024-04-22 or 2024-04-22T08:00:00Z)") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=LOCAL_TZ)
-    return TimeBound(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=TZ)
+    bound = TimeBound(value)
+    try:        # the day after 9999-12-31, or a far zone's instant in local time, is beyond datetime
+        bound.end(), bound.local_date()
+    except OverflowError:
+        raise ParamError(f"datetime: {text!r} is out of range") from None
+    return bound
 
 
-def parse_datetime(raw: str | None) -> tuple[TimeBound | None, TimeBound | None, bool] | None:
+When = tuple[TimeBound | None, TimeBound | None, bool]
+
+
+def parse_datetime(raw: str | None) -> When | None:
     """``datetime``: an instant or an interval ``start/end`` with ``..`` (or nothing) for an open end.
 
     Returns (start, end, is_instant), or None when absent or open at both ends.
@@ -124,3 +139,117 @@ def parse_datetime(raw: str | None) -> tuple[TimeBound | None, TimeBound | None,
     if start is not None and end is not None and start.start() > end.end():
         raise ParamError("datetime: the interval ends before it starts")
     return start, end, False
+
+
+def _checked(parse):
+    """``parse`` as a pydantic validator: a :class:`ParamError` becomes the field's message."""
+    def validate(value):
+        try:
+            return parse(value)
+        except ParamError as e:
+            raise invalid(str(e)) from None
+    return AfterValidator(validate)
+
+
+def _schema(**schema) -> WithJsonSchema:
+    return WithJsonSchema(schema)
+
+
+_COMMA_LIST = {"style": "form", "explode": False}
+
+Format = Annotated[str | None, _checked(format_of),
+                   _schema(type="string", enum=["json", "html"],
+                           description="json or html (default: by Accept, else json)")]
+Lang = Annotated[Literal["zh", "en"] | None, _schema(type="string", enum=["zh", "en"],
+                                                      description="language of pages and titles")]
+Limit = Annotated[int, Field(ge=1), AfterValidator(lambda v: min(v, MAX_LIMIT)),
+                  _schema(type="integer", minimum=1, maximum=MAX_LIMIT, default=DEFAULT_LIMIT,
+                          description=f"page size; larger values are served as {MAX_LIMIT}")]
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET),
+                   _schema(type="integer", minimum=0, maximum=MAX_OFFSET, default=0,
+                           description="paging (follow the next link)")]
+BboxParam = Annotated[str | None, _checked(parse_bbox),
+                      _schema(type="array", minItems=4, maxItems=6, items={"type": "number"},
+                              description="minLon,minLat,maxLon,maxLat (CRS84), or 6 numbers with heights",
+                              **_COMMA_LIST)]
+_INSTANT = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9:.]+([Zz]|[+-][0-9]{2}:[0-9]{2})?)?"
+DatetimeParam = Annotated[str | None, _checked(parse_datetime),
+                          _schema(type="string",
+                                  pattern=f"^({_INSTANT}|(\\.\\.|{_INSTANT})?/(\\.\\.|{_INSTANT})?)$",
+                                  description="RFC 3339 instant or interval (.. for an open end); collections "
+                                              "without a time property ignore it")]
+
+
+def _no_null_defaults(schema: dict, model=None) -> None:
+    """OpenAPI 3.0 has no ``null``: a parameter that may be left out has no default instead."""
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
+class OgcQuery(BaseModel):
+    """The parameters of every OGC API route; any other name is refused."""
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True,
+                              json_schema_extra=_no_null_defaults)
+
+    f: Format = None
+    lang: Lang = None
+    cache_buster: Annotated[str | None, Field(alias="_"),
+                            _schema(type="string", pattern="^[^\\x00]*$", description="ignored")] = None
+
+
+class ItemsQuery(OgcQuery):
+    """A page of features: ``limit``, ``offset``, ``bbox``, ``datetime`` (and a collection's filters)."""
+    limit: Limit = DEFAULT_LIMIT
+    offset: Offset = 0
+    bbox: BboxParam = None
+    datetime: DatetimeParam = None
+
+    def filters(self) -> dict[str, list]:
+        """The property filters given: name → parsed values."""
+        return {name: values for name in type(self).model_fields.keys() - ItemsQuery.model_fields.keys()
+                if (values := getattr(self, name)) is not None}
+
+
+_ITEM_SCHEMAS = {"str": "string", "text": "string", "enum": "string", "date": "string", "datetime": "string",
+                 "int": "integer", "ref": "integer", "float": "number", "bool": "boolean"}
+
+
+def _filter(field: LayerField):
+    """A property filter: comma-separated values (or the parameter repeated), each parsed by the layer's field."""
+    def parse(values: list[str]) -> list:
+        parsed = []
+        for part in (p for v in values for p in v.split(",")):
+            try:
+                parsed.append(field.parse(part))
+            except ValueError as e:
+                raise ParamError(f"{part!r}: {e}") from None
+        return parsed
+
+    item = {"type": _ITEM_SCHEMAS[field.kind]}
+    if field.choices:
+        item["enum"] = list(field.choices)
+    if item["type"] == "integer":
+        item |= {"minimum": INT_MIN if field.min is None else field.min,
+                 "maximum": INT_MAX if field.max is None else field.max}
+    return Annotated[list[str] | None, _checked(parse),
+                     _schema(type="array", items=item, minItems=1,
+                             description="property filter; comma-separated values", **_COMMA_LIST)]
+
+
+_ITEMS_QUERIES: dict[tuple[str, ...], type[ItemsQuery]] = {}
+
+
+def items_query(public: PublicLayer) -> type[ItemsQuery]:
+    """The query model of a collection's items: :class:`ItemsQuery` plus its property filters."""
+    fields = {p.name: public.layer.field(p.name) for p in public.properties if p.filter}
+    fields = {name: f for name, f in fields.items() if f is not None}
+    key = (public.name, *fields)
+    model = _ITEMS_QUERIES.get(key)
+    if model is None:
+        name = "".join(part.title() for part in public.name.replace("_", "-").split("-")) + "ItemsQuery"
+        model = create_model(name, __base__=ItemsQuery, __doc__=f"Features of {public.name}: a page, "
+                             f"filtered by bbox, datetime and {', '.join(fields) or 'no property'}.",
+                             **{n: (_filter(f), None) for n, f in fields.items()})
+        _ITEMS_QUERIES[key] = model
+    return model

@@ -5,13 +5,15 @@ builds), restricted to the public properties of :mod:`app.basemap.public` and to
 """
 import datetime as dt
 
-from sqlalchemy import Date, and_, func, select, text
+from sqlalchemy import Date, and_, func, select
 
+from app.auth.policy import Scope
 from app.basemap import services as layers
 from app.basemap.public import PUBLIC_LAYERS, PublicLayer, get_public_layer
-from app.auth.access import Scope
 from app.core.extensions import db
-from app.ogcapi.params import TimeBound
+from app.core.sql import index_driven
+from app.core.time import TZ
+from app.ogcapi.params import TimeBound, When
 
 WORLD = [-180.0, -90.0, 180.0, 90.0]
 
@@ -47,9 +49,9 @@ def _instant(value, end: bool = False) -> str | None:
     """RFC 3339 date-time for an extent: a date column's day spans local (Asia/Shanghai) time."""
     if value is None:
         return None
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return f"{value.isoformat()}T{'23:59:59' if end else '00:00:00'}+08:00"
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time(23, 59, 59) if end else dt.time(0), tzinfo=TZ)
+    return value.isoformat()
 
 
 def _time_conditions(col, start: TimeBound | None, end: TimeBound | None, instant: bool) -> list:
@@ -65,7 +67,7 @@ def _time_conditions(col, start: TimeBound | None, end: TimeBound | None, instan
     return conds
 
 
-def items(public: PublicLayer, scope: Scope, *, bbox=None, when=None, filters=None,
+def items(public: PublicLayer, scope: Scope, *, bbox=None, when: When | None = None, filters=None,
           limit: int = 100, offset: int = 0) -> tuple[str, int | None, int]:
     """(features JSON text, numberMatched or None, numberReturned) of one page of a collection.
 
@@ -74,11 +76,11 @@ def items(public: PublicLayer, scope: Scope, *, bbox=None, when=None, filters=No
     """
     # As for tiles: a parallel plan only adds worker start-up to a page read through an index, and
     # JIT compiled the area-scope count (ST_Intersects is costed high) for 1.2 s to save nothing.
-    db.session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-    db.session.execute(text("SET LOCAL jit = off"))
+    index_driven()
     conditions = None
     if when is not None and public.time_column:
-        conditions = lambda t: _time_conditions(t.c[public.time_column], *when)  # noqa: E731
+        def conditions(t):
+            return _time_conditions(t.c[public.time_column], *when)
     return layers.list_features(public.layer, scope, bbox=bbox, filters=filters or {}, limit=limit,
                                 offset=offset, properties=public.sql_properties(), conditions=conditions,
                                 count=offset == 0)

@@ -4,49 +4,59 @@ The landing page, ``/conformance`` and ``/api`` describe the service and are pub
 ``/collections`` and below need a login (session cookie, or ``Authorization: Bearer``
 for GDAL, QGIS and OWSLib) and show only the user's area and only non-personal properties.
 JSON is answered unless HTML is asked for (``?f=html`` or a browser's ``Accept``).
+
+Each route parses its query string with a model of :mod:`app.ogcapi.params`, which also describes
+it in ``/ogcapi/api`` (:mod:`app.ogcapi.openapi`) and, for the generic routes, in
+``/api/v1/openapi.json``. Besides the generic ``/collections/<collectionId>…`` rules, every
+collection has rules of its own (added when the blueprint is registered), declared with its own
+items model, so that the OGC document lists each collection's filters.
 """
 import datetime as dt
+import functools
 import json
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from spectree import Tag
 
-from app.auth.access import current_scope, require_login
+from app.auth import policy
 from app.core.errors import ApiError
-from app.ogcapi import openapi, services
-from app.ogcapi.params import ParamError, parse_bbox, parse_datetime, parse_limit, parse_offset
-from gis.maps import add_layers, base_map, render_parts
+from app.ogcapi import services
+from app.ogcapi.openapi import OPENAPI, SERVER, describe, document, ogc_spec
+from app.ogcapi.pages import items_map
+from app.ogcapi.params import (
+    GEOJSON,
+    HTML,
+    ItemsQuery,
+    OgcQuery,
+    ParamError,
+    format_of,
+    items_query,
+)
+from app.web.api import parse_query
+from app.web.openapi import spec as app_spec
 
 bp = Blueprint("ogcapi", __name__, url_prefix="/ogcapi")
 
 JSON = "application/json"
-GEOJSON = "application/geo+json"
-HTML = "text/html"
-OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CONFORMANCE = [f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{c}"
                for c in ("core", "geojson", "oas30", "html")]
-COMMON_PARAMS = {"f", "lang", "_"}
-ITEMS_PARAMS = COMMON_PARAMS | {"limit", "offset", "bbox", "datetime"}
+ITEMS = "GeoJSON FeatureCollection with numberMatched, numberReturned and next links (HTML by f or Accept)"
+DATA_ERRORS = (400, 401, 404)
 
 
 def wanted_format() -> str:
     """"json" or "html": ``?f=`` first, then ``Accept``; JSON when nothing is asked (OWSLib, GDAL)."""
     f = request.args.get("f")
     if f is not None:
-        f = f.lower()
-        if f in ("json", "geojson", "application/json", GEOJSON):
-            return "json"
-        if f in ("html", HTML):
-            return "html"
-        raise ApiError(400, f"f must be json or html, not {f!r}", {"f": "unknown format"})
+        try:
+            return format_of(f)
+        except ParamError as e:
+            raise ApiError(400, str(e), {"f": "unknown format"}) from None
     best = request.accept_mimetypes.best_match([GEOJSON, JSON, HTML])
     return "html" if best == HTML else "json"
-
-
-def _bad(e: ParamError, name: str):
-    return ApiError(400, str(e), {name: str(e)})
 
 
 def _link(rel: str, type_: str, href: str, title: str = "") -> dict:
@@ -66,22 +76,18 @@ def _self_links(endpoint: str, json_type: str = JSON, **kw) -> list[dict]:
                   "this document as " + ("HTML" if fmt == "json" else "JSON"))]
 
 
-def _json(body, mimetype: str = JSON) -> Response:
+def _answer(template: str, body: dict, mimetype: str = JSON, **context):
+    """``body`` as JSON, or the page ``template`` when HTML is wanted."""
+    if wanted_format() == "html":
+        return render_template(template, doc=body, **context)
     return Response(json.dumps(body, ensure_ascii=False), mimetype=mimetype)
-
-
-def _check_params(allowed: set[str]) -> None:
-    unknown = set(request.args) - allowed
-    if unknown:
-        raise ApiError(400, f"unknown query parameter(s): {', '.join(sorted(unknown))}; "
-                            f"allowed: {', '.join(sorted(allowed))}", {n: "unknown parameter" for n in unknown})
 
 
 def _login_for_data() -> None:
     """Data needs a user; a browser is sent to the login page, other clients get 401."""
     if not current_user.is_authenticated and wanted_format() == "html":
         raise _LoginRedirect()
-    require_login()
+    policy.require_login()
 
 
 class _LoginRedirect(Exception):
@@ -93,44 +99,62 @@ def _to_login(_e):
     return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
 
 
-@bp.get("/", strict_slashes=False)
+def _service_route(rule: str, operation_id: str, ok: str, public: bool = True, **options):
+    """A route of the whole service, described in both documents."""
+    errors = (400,) if public else (400, 401)
+
+    def decorate(view):
+        ogc = describe(view, ogc_spec, query=OgcQuery, ok=ok, errors=errors, public=public, tags=[SERVER],
+                       operation_id=operation_id)
+        return bp.get(rule, **options)(describe(ogc, app_spec, query=OgcQuery, ok=ok, errors=errors,
+                                                public=public, tags=["ogcapi"]))
+    return decorate
+
+
+def _collection_route(rule: str, query: type[OgcQuery], ok: str):
+    """A generic route of one collection, described in ``/api/v1/openapi.json`` (``/ogcapi/api``
+    describes each collection's own rules instead)."""
+    def decorate(view):
+        return bp.get(rule)(describe(view, app_spec, query=query, ok=ok, errors=DATA_ERRORS, tags=["ogcapi"]))
+    return decorate
+
+
+@_service_route("/", "getLandingPage", "the landing page", strict_slashes=False)
 def landing():
-    """The landing page: links to the API definition, the conformance classes and the collections."""
-    _check_params(COMMON_PARAMS)
+    """OGC API - Features landing page: links to the API definition, conformance classes and collections.
+
+    Public. ``/ogcapi/api`` is the OGC API's own OpenAPI 3.0 document.
+    """
+    parse_query(OgcQuery)
+    conformance_url = url_for("ogcapi.conformance", _external=True)
+    data_url = url_for("ogcapi.collections", _external=True)
     body = {
         "title": _("五微 Wuwei · OGC API - Features"),
         "description": _("网格治理地图的公开图层（不含个人信息）。数据接口需要登录或 Bearer 令牌。"),
         "links": _self_links("ogcapi.landing") + [
             _link("service-desc", OPENAPI, url_for("ogcapi.api", _external=True), "the API definition (OpenAPI 3.0)"),
             _link("service-doc", HTML, url_for("ogcapi.api", _external=True, f="html"), "the API documentation"),
-            _link("conformance", JSON, url_for("ogcapi.conformance", _external=True), "conformance classes"),
-            _link("http://www.opengis.net/def/rel/ogc/1.0/conformance", JSON,
-                  url_for("ogcapi.conformance", _external=True), "conformance classes"),
-            _link("data", JSON, url_for("ogcapi.collections", _external=True), "collections"),
-            _link("http://www.opengis.net/def/rel/ogc/1.0/data", JSON,
-                  url_for("ogcapi.collections", _external=True), "collections"),
+            _link("conformance", JSON, conformance_url, "conformance classes"),
+            _link("http://www.opengis.net/def/rel/ogc/1.0/conformance", JSON, conformance_url, "conformance classes"),
+            _link("data", JSON, data_url, "collections"),
+            _link("http://www.opengis.net/def/rel/ogc/1.0/data", JSON, data_url, "collections"),
         ],
     }
-    if wanted_format() == "html":
-        return render_template("ogcapi/landing.html", doc=body)
-    return _json(body)
+    return _answer("ogcapi/landing.html", body)
 
 
-@bp.get("/conformance")
+@_service_route("/conformance", "getConformanceDeclaration", "the conformance classes")
 def conformance():
-    """The conformance classes this server implements."""
-    _check_params(COMMON_PARAMS)
-    body = {"conformsTo": CONFORMANCE}
-    if wanted_format() == "html":
-        return render_template("ogcapi/conformance.html", doc=body)
-    return _json(body)
+    """The conformance classes this OGC API implements (public)."""
+    parse_query(OgcQuery)
+    return _answer("ogcapi/conformance.html", {"conformsTo": CONFORMANCE})
 
 
-@bp.get("/api")
+@_service_route("/api", "getAPI", f"this document ({OPENAPI}), or a page")
 def api():
-    """The OpenAPI 3.0 definition of this OGC API (public: it describes, it reveals no data)."""
-    _check_params(COMMON_PARAMS)
-    doc = openapi.build_document(url_for("ogcapi.landing", _external=True).rstrip("/"))
+    """The OpenAPI 3.0 document of the OGC API (public: it describes, it reveals no data)."""
+    parse_query(OgcQuery)
+    doc = document(url_for("ogcapi.landing", _external=True).rstrip("/"))
     if wanted_format() == "html":
         return render_template("ogcapi/api.html", doc=doc)
     resp = Response(json.dumps(doc, ensure_ascii=False))
@@ -140,20 +164,24 @@ def api():
 
 def _collection_doc(public, scope) -> dict:
     name = public.name
-    layer = public.layer
+    title = str(public.layer.title)
+
+    def link(endpoint: str, f: str) -> str:
+        return url_for(endpoint, collectionId=name, _external=True, f=f)
+
     return {
         "id": name,
-        "title": str(layer.title),
+        "title": title,
         "description": public.description,
         "itemType": "feature",
         "crs": [CRS84],
         "storageCrs": CRS84,
         "extent": services.extent(public, scope),
         "links": [
-            _link("self", JSON, url_for("ogcapi.collection", name=name, _external=True, f="json"), str(layer.title)),
-            _link("alternate", HTML, url_for("ogcapi.collection", name=name, _external=True, f="html")),
-            _link("items", GEOJSON, url_for("ogcapi.items", name=name, _external=True, f="json"), "items as GeoJSON"),
-            _link("items", HTML, url_for("ogcapi.items", name=name, _external=True, f="html"), "items as HTML"),
+            _link("self", JSON, link("ogcapi.collection", "json"), title),
+            _link("alternate", HTML, link("ogcapi.collection", "html")),
+            _link("items", GEOJSON, link("ogcapi.items", "json"), "items as GeoJSON"),
+            _link("items", HTML, link("ogcapi.items", "html"), "items as HTML"),
         ],
     }
 
@@ -166,59 +194,24 @@ def _collection_or_404(name: str):
     return public
 
 
-@bp.get("/collections")
+@_service_route("/collections", "getCollections", "the collections", public=False)
 def collections():
-    """Every published layer as a collection, with its extent in the user's area."""
-    _check_params(COMMON_PARAMS)
+    """OGC API collections: every published layer, with its extent in the user's area (login needed)."""
+    parse_query(OgcQuery)
     _login_for_data()
-    scope = current_scope()
+    scope = policy.current_scope()
     body = {"links": _self_links("ogcapi.collections"),
             "collections": [_collection_doc(p, scope) for p in services.collections()]}
-    if wanted_format() == "html":
-        return render_template("ogcapi/collections.html", doc=body)
-    return _json(body)
+    return _answer("ogcapi/collections.html", body)
 
 
-@bp.get("/collections/<name>")
-def collection(name: str):
-    """One collection."""
-    _check_params(COMMON_PARAMS)
+@_collection_route("/collections/<collectionId>", OgcQuery, "the collection")
+def collection(collectionId: str):  # collectionId, featureId: the OGC names
+    """OGC API collection: one published layer (404 for an unknown one)."""
+    parse_query(OgcQuery)
     _login_for_data()
-    public = _collection_or_404(name)
-    body = _collection_doc(public, current_scope())
-    if wanted_format() == "html":
-        return render_template("ogcapi/collection.html", doc=body, public=public)
-    return _json(body)
-
-
-def _items_args(public) -> dict:
-    filters = {p.name: p for p in public.properties if p.filter and public.layer.field(p.name)}
-    _check_params(ITEMS_PARAMS | set(filters))
-    args = request.args
-    try:
-        limit = parse_limit(args.get("limit"))
-    except ParamError as e:
-        raise _bad(e, "limit") from None
-    try:
-        offset = parse_offset(args.get("offset"))
-    except ParamError as e:
-        raise _bad(e, "offset") from None
-    try:
-        bbox = parse_bbox(args.get("bbox"))
-    except ParamError as e:
-        raise _bad(e, "bbox") from None
-    try:
-        when = parse_datetime(args.get("datetime"))
-    except ParamError as e:
-        raise _bad(e, "datetime") from None
-    values = {}
-    for name in set(filters) & set(args):
-        field = public.layer.field(name)
-        try:
-            values[name] = [field.parse(v) for v in args.get(name).split(",")]
-        except ValueError as e:
-            raise ApiError(400, f"{name}={args.get(name)!r}: {e}", {name: str(e)}) from None
-    return dict(bbox=bbox, when=when, filters=values, limit=limit, offset=offset)
+    public = _collection_or_404(collectionId)
+    return _answer("ogcapi/collection.html", _collection_doc(public, policy.current_scope()), public=public)
 
 
 def _items_links(name: str, limit: int, offset: int, returned: int, matched: int | None) -> list[dict]:
@@ -227,11 +220,11 @@ def _items_links(name: str, limit: int, offset: int, returned: int, matched: int
     page_type = GEOJSON if fmt == "json" else HTML
 
     def page(off: int, f: str) -> str:
-        return url_for("ogcapi.items", name=name, _external=True, **{**args, "offset": off, "f": f})
+        return url_for("ogcapi.items", collectionId=name, _external=True, **{**args, "offset": off, "f": f})
 
     links = [_link("self", page_type, page(offset, fmt)),
              _link("alternate", HTML if fmt == "json" else GEOJSON, page(offset, "html" if fmt == "json" else "json")),
-             _link("collection", JSON, url_for("ogcapi.collection", name=name, _external=True, f="json"))]
+             _link("collection", JSON, url_for("ogcapi.collection", collectionId=name, _external=True, f="json"))]
     more = offset + returned < matched if matched is not None else returned == limit
     if more:
         links.append(_link("next", page_type, page(offset + limit, fmt), "next page"))
@@ -240,56 +233,88 @@ def _items_links(name: str, limit: int, offset: int, returned: int, matched: int
     return links
 
 
-def _items_map(public) -> dict:
-    """A folium map whose browser loader fetches this collection's items for the visible bbox."""
-    layer = public.layer
-    minx, miny, maxx, maxy = services.extent(public, current_scope())["spatial"]["bbox"][0]
-    m = base_map(url_for("static", filename=""), basemap=current_app.config["WUWEI_BASEMAP"],
-                 tianditu_key=current_app.config.get("WUWEI_TIANDITU_KEY", ""), height="420px")
-    add_layers(m, [{"name": public.name, "title": str(layer.title), "geom_type": layer.geom_type,
-                    "url": url_for("ogcapi.items", name=public.name, f="json"), "style": layer.style,
-                    "min_zoom": public.min_zoom, "popup": [p.name for p in public.properties][:6],
-                    "visible": True}],
-               bounds=[[miny, minx], [maxy, maxx]],
-               texts={"layers": _("图层与图例"), "loading": _("加载中…"), "empty": _("无数据"),
-                      "error": _("加载失败"), "zoom_in": _("放大后显示")})
-    return render_parts(m)
+@_collection_route("/collections/<collectionId>/items", ItemsQuery, ITEMS)
+def items(collectionId: str):
+    """OGC API items: a page of a collection's features (limit, offset, bbox, datetime, property filters).
 
-
-@bp.get("/collections/<name>/items")
-def items(name: str):
-    """A page of a collection's features as GeoJSON (``limit``, ``offset``, ``bbox``, ``datetime``, filters)."""
+    Each collection's property filters are listed in ``/ogcapi/api``.
+    """
     _login_for_data()
-    public = _collection_or_404(name)
-    a = _items_args(public)
-    features, matched, returned = services.items(public, current_scope(), **a)
+    public = _collection_or_404(collectionId)
+    query = parse_query(items_query(public))
+    features, matched, returned = services.items(
+        public, policy.current_scope(), bbox=query.bbox, when=query.datetime, filters=query.filters(),
+        limit=query.limit, offset=query.offset)
     head = {"type": "FeatureCollection"}
     if matched is not None:
         head["numberMatched"] = matched
     head["numberReturned"] = returned
-    head["timeStamp"] = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    head["links"] = _items_links(name, a["limit"], a["offset"], returned, matched)
+    head["timeStamp"] = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    head["links"] = _items_links(collectionId, query.limit, query.offset, returned, matched)
     if wanted_format() == "html":
         return render_template("ogcapi/items.html", doc=head, features=json.loads(features), public=public,
-                               props=[p.name for p in public.properties], map=_items_map(public))
+                               props=[p.name for p in public.properties], map=items_map(public))
     text = json.dumps(head, ensure_ascii=False)[:-1] + ',"features":' + features + "}"
     return Response(text, mimetype=GEOJSON)
 
 
-@bp.get("/collections/<name>/items/<fid>")
-def item(name: str, fid: str):
-    """One feature."""
-    _check_params(COMMON_PARAMS)
+@_collection_route("/collections/<collectionId>/items/<featureId>", OgcQuery, "GeoJSON Feature (or a page)")
+def item(collectionId: str, featureId: str):
+    """OGC API feature: one feature of a collection, if it lies in the user's area."""
+    parse_query(OgcQuery)
     _login_for_data()
-    public = _collection_or_404(name)
-    feature = services.item(public, current_scope(), int(fid)) if fid.isdigit() and len(fid) < 12 else None
+    public = _collection_or_404(collectionId)
+    fid = int(featureId) if featureId.isdigit() and len(featureId) < 12 else None
+    feature = services.item(public, policy.current_scope(), fid) if fid is not None else None
     if feature is None:
-        raise ApiError(404, f"no feature {fid!r} in collection {name!r} (in your area)")
-    feature["links"] = _self_links("ogcapi.item", GEOJSON, name=name, fid=fid) + [
-        _link("collection", JSON, url_for("ogcapi.collection", name=name, _external=True, f="json"))]
-    if wanted_format() == "html":
-        return render_template("ogcapi/item.html", doc=feature, public=public)
-    return _json(feature, GEOJSON)
+        raise ApiError(404, f"no feature {featureId!r} in collection {collectionId!r} (in your area)")
+    feature["links"] = _self_links("ogcapi.item", GEOJSON, collectionId=collectionId, featureId=featureId) + [
+        _link("collection", JSON, url_for("ogcapi.collection", collectionId=collectionId, _external=True, f="json"))]
+    return _answer("ogcapi/item.html", feature, GEOJSON, public=public)
+
+
+# --------------------------------------------------------------------------- each collection's rules
+
+@functools.cache
+def _rules_of(name: str) -> tuple:
+    """(rule, endpoint, view) of one collection: its description, items and features, each declared
+    for ``/ogcapi/api`` with the collection's own query model."""
+    public = services.get_collection(name)
+    title = str(public.layer.title)
+    tags = [Tag(name=name, description=f"{title}: {public.description}")]
+
+    def describe_collection():
+        return collection(name)
+
+    def features():
+        return items(name)
+
+    def feature(featureId: int):
+        return item(name, str(featureId))
+
+    describe_collection.__doc__ = f"{title}: the collection"
+    features.__doc__ = f"{title}: features"
+    feature.__doc__ = f"{title}: one feature"
+    query = items_query(public)
+    return (
+        (f"/collections/{name}", f"collection_{name}",
+         describe(describe_collection, ogc_spec, query=OgcQuery, ok="the collection", errors=DATA_ERRORS,
+                  tags=tags, operation_id=f"describe_{name}")),
+        (f"/collections/{name}/items", f"items_{name}",
+         describe(features, ogc_spec, query=query, ok=ITEMS, errors=DATA_ERRORS, tags=tags,
+                  operation_id=f"getFeatures_{name}")),
+        (f"/collections/{name}/items/<int:featureId>", f"item_{name}",
+         describe(feature, ogc_spec, query=OgcQuery, ok="GeoJSON Feature (or a page)", errors=DATA_ERRORS,
+                  tags=tags, operation_id=f"getFeature_{name}")),
+    )
+
+
+@bp.record
+def _collection_rules(state) -> None:
+    """Add each collection's own rules when the blueprint is registered (collections are known then)."""
+    for public in services.collections():
+        for rule, endpoint, view in _rules_of(public.name):
+            state.add_url_rule(rule, endpoint, view, methods=["GET"])
 
 
 _OGC_CODES = {400: "InvalidParameterValue", 401: "NotAuthorized", 403: "Forbidden", 404: "NotFound",

@@ -2,16 +2,17 @@
 import click
 from flask.cli import AppGroup
 
+from app.open311.keys import KEY_SOURCES, create_key, revoke_key
+
 open311_cli = AppGroup("open311", help="Open311 API keys.")
 
 
 @open311_cli.command("keys-create")
 @click.option("--name", required=True, help="who gets the key, e.g. 幸福号人民专线")
-@click.option("--source", default="open311", type=click.Choice(["open311", "hotline", "other_system", "web"]),
+@click.option("--source", default="open311", type=click.Choice(KEY_SOURCES),
               help="incident source recorded for requests posted with this key")
 def keys_create(name, source):
     """Issue a key and print it once."""
-    from app.open311.services import create_key
     _, key = create_key(name, source=source)
     click.echo(key)
 
@@ -20,5 +21,4 @@ def keys_create(name, source):
 @click.argument("prefix")
 def keys_revoke(prefix):
     """Revoke the keys starting with PREFIX (first 8 characters)."""
-    from app.open311.services import revoke_key
     click.echo(f"revoked {revoke_key(prefix)}")

@@ -1,80 +1,24 @@
-"""Open311 GeoReport v2 on top of the incident services: keys, services, requests as Open311 dicts.
+"""Open311 GeoReport v2 on top of the incident services: services, requests as Open311 dicts, a POST.
+Where a POST lies is :mod:`app.open311.places`' business; updates are :mod:`app.open311.updates`'.
 
 Nothing personal leaves here: requests carry no reporter name, phone or e-mail.
 """
 import datetime as dt
-import hashlib
-import secrets
 
-from sqlalchemy import Float, func, select, text
+from sqlalchemy import func, or_, select
 
-from app.audit.services import record
 from app.core.errors import ApiError
 from app.core.extensions import db
+from app.core.time import TZ, now
 from app.incidents import services as incidents
-from app.incidents.models import Department, Incident, IncidentCategory, OPEN_STATES
-from app.open311.models import Open311Key
+from app.incidents.models import OPEN_STATES, Department, Incident, IncidentCategory
+from app.open311.errors import Open311Error
+from app.open311.models import Open311Key, Open311Media
+from app.open311.places import place
+from app.open311.statuses import georeport_status, state_note
 
 DEFAULT_DAYS = 90
 MAX_ROWS = 1000
-TZ = dt.timezone(dt.timedelta(hours=8))
-STATE_NOTES = {"reported": "reported (信息采集)", "filed": "filed (立案)", "dispatched": "dispatched (派遣)",
-               "in_progress": "in progress (处置)", "responded": "responded (反馈)", "closed": "closed (核查结案)",
-               "evaluated": "evaluated (综合评价)", "rejected": "rejected (不予立案)",
-               "duplicate": "duplicate (重复)", "consultation": "in consultation (议事)"}
-
-
-class Open311Error(ApiError):
-    """An error answered as an Open311 error array."""
-
-
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def create_key(name: str, key: str | None = None, source: str = "open311") -> tuple[Open311Key, str]:
-    """Issue an API key (only its hash is kept); returns the row and the key to hand out once."""
-    key = key or secrets.token_urlsafe(24)
-    row = Open311Key(name=name, key_hash=_hash(key), prefix=key[:8], source=source)
-    db.session.add(row)
-    db.session.flush()
-    record("insert", "open311_keys", row.id, after={"name": name, "prefix": row.prefix, "source": source})
-    db.session.commit()
-    return row, key
-
-
-def revoke_key(prefix: str) -> int:
-    """Revoke keys starting with ``prefix``; returns how many."""
-    rows = list(db.session.scalars(select(Open311Key).where(Open311Key.prefix == prefix[:8],
-                                                            Open311Key.revoked.is_(False))))
-    for row in rows:
-        row.revoked = True
-        record("update", "open311_keys", row.id, after={"revoked": True})
-    db.session.commit()
-    return len(rows)
-
-
-def list_keys() -> list[Open311Key]:
-    """Every key, newest first."""
-    return list(db.session.scalars(select(Open311Key).order_by(Open311Key.id.desc())))
-
-
-def revoke_key_id(key_id: int) -> None:
-    """Revoke one key by id (404 when unknown)."""
-    row = db.session.get(Open311Key, key_id)
-    if row is None:
-        raise ApiError(404, f"no Open311 key {key_id}")
-    row.revoked = True
-    record("update", "open311_keys", row.id, after={"revoked": True})
-    db.session.commit()
-
-
-def key_for(raw: str | None) -> Open311Key | None:
-    """The active key matching ``raw``."""
-    if not raw or len(raw) > 200:
-        return None
-    return db.session.scalar(select(Open311Key).where(Open311Key.key_hash == _hash(raw),
-                                                      Open311Key.revoked.is_(False)))
 
 
 def service_list() -> list[dict]:
@@ -100,40 +44,40 @@ def service_definition(code: str) -> dict:
     return {"service_code": cat.code, "attributes": attrs}
 
 
+def w3_time(value: dt.datetime | None) -> str | None:
+    return value.astimezone(TZ).isoformat(timespec="seconds") if value else None
+
+
+def media_value(urls: list[str]):
+    """mySociety's convention for ``media_url``: one URL (or ``""``) as a string, several as a list."""
+    return list(urls) if len(urls) > 1 else (urls[0] if urls else "")
+
+
 def _request_dict(row) -> dict:
+    urls = row.media_urls or ([row.media_url] if row.media_url else [])
     return {
         "service_request_id": row.id,
-        "status": "open" if row.state in OPEN_STATES else "closed",
-        "status_notes": STATE_NOTES.get(row.state, row.state),
+        "status": georeport_status(row.state),
+        "status_notes": state_note(row.state),
         "service_name": row.service_name, "service_code": row.service_code,
         "description": row.description, "agency_responsible": row.agency or "",
-        "service_notice": "", "requested_datetime": row.reported_at.astimezone(TZ).isoformat(timespec="seconds"),
-        "updated_datetime": row.state_changed_at.astimezone(TZ).isoformat(timespec="seconds"),
-        "expected_datetime": row.due_at.astimezone(TZ).isoformat(timespec="seconds") if row.due_at else None,
+        "service_notice": "", "requested_datetime": w3_time(row.reported_at),
+        "updated_datetime": w3_time(row.state_changed_at), "expected_datetime": w3_time(row.due_at),
         "address": row.address or "", "address_id": "", "zipcode": "",
-        "lat": round(row.lat, 7), "long": round(row.lon, 7), "media_url": row.media_url or "",
+        "lat": round(row.lat, 7), "long": round(row.lon, 7), "media_url": media_value(urls),
     }
 
 
 def _request_select():
     return (select(Incident.id, Incident.state, Incident.description, Incident.address, Incident.reported_at,
-                   Incident.state_changed_at, Incident.media_url,
+                   Incident.state_changed_at, Incident.media_url, Open311Media.urls.label("media_urls"),
                    IncidentCategory.code.label("service_code"), IncidentCategory.name.label("service_name"),
                    func.coalesce(Department.name, IncidentCategory.department).label("agency"),
                    incidents.due_at_sql().label("due_at"),
                    func.ST_Y(Incident.geom).label("lat"), func.ST_X(Incident.geom).label("lon"))
             .select_from(Incident).join(IncidentCategory, IncidentCategory.id == Incident.category_id)
-            .outerjoin(Department, Department.id == Incident.department_id))
-
-
-def parse_datetime(name: str, raw: str) -> dt.datetime:
-    """A W3C/ISO 8601 date-time (a zone is assumed +08:00 when missing), or 400."""
-    try:
-        value = dt.datetime.fromisoformat(raw.strip().replace("Z", "+00:00").replace(" ", "+", 1)
-                                          if "T" in raw and raw.count(" ") == 1 else raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise Open311Error(400, f"{name} must be an ISO 8601 date-time, e.g. 2026-04-12T09:00:00+08:00") from None
-    return value if value.tzinfo else value.replace(tzinfo=TZ)
+            .outerjoin(Department, Department.id == Incident.department_id)
+            .outerjoin(Open311Media, Open311Media.incident_id == Incident.id))
 
 
 def find_requests(*, ids: list[int] | None = None, service_codes: list[str] | None = None,
@@ -147,19 +91,14 @@ def find_requests(*, ids: list[int] | None = None, service_codes: list[str] | No
         if service_codes:
             stmt = stmt.where(IncidentCategory.code.in_(service_codes))
         if start is None and end is None:
-            start = dt.datetime.now(TZ) - dt.timedelta(days=DEFAULT_DAYS)
+            start = now() - dt.timedelta(days=DEFAULT_DAYS)
         if start is not None:
             stmt = stmt.where(Incident.reported_at >= start)
         if end is not None:
             stmt = stmt.where(Incident.reported_at <= end)
         if statuses:
-            conds = []
-            if "open" in statuses:
-                conds.append(Incident.state.in_(OPEN_STATES))
-            if "closed" in statuses:
-                conds.append(~Incident.state.in_(OPEN_STATES))
-            from sqlalchemy import or_
-            stmt = stmt.where(or_(*conds))
+            is_open = Incident.state.in_(OPEN_STATES)
+            stmt = stmt.where(or_(*[is_open if s == "open" else ~is_open for s in set(statuses)]))
         stmt = stmt.order_by(Incident.reported_at.desc(), Incident.id.desc()) \
             .limit(page_size).offset((page - 1) * page_size)
     return [_request_dict(r) for r in db.session.execute(stmt)]
@@ -183,66 +122,32 @@ def request_for_token(token: str) -> dict:
     return {"service_request_id": row, "token": token}
 
 
-def locate_address(address: str) -> tuple[float, float] | None:
-    """A point for ``address_string`` from the base map's buildings and compounds (no external geocoder)."""
-    pattern = "%" + address.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    row = db.session.execute(text(
-        "SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM ("
-        " SELECT geom, 1 AS rank FROM buildings WHERE name ILIKE :p OR address ILIKE :p"
-        " UNION ALL SELECT geom, 2 FROM compounds WHERE name ILIKE :p OR address ILIKE :p) t"
-        " ORDER BY rank LIMIT 1"), {"p": pattern}).first()
-    return (row[0], row[1]) if row else None
+def post_request(key: Open311Key | None, *, service_code: str, lat=None, long=None, address_string=None,
+                 description=None, media_url: list[str] = (), first_name=None, last_name=None, phone=None,
+                 attributes: dict | None = None) -> dict:
+    """Create an incident from an Open311 POST (values checked by the form's model); it enters the workflow.
 
-
-def post_request(form, key: Open311Key | None) -> dict:
-    """Create an incident from a form-encoded Open311 POST; it enters the normal workflow."""
+    Every ``media_url`` is kept (the incident's own column holds the first); a place outside the served
+    areas, or an attribute its datatype does not allow, is refused and nothing is stored.
+    """
     if key is None:
         raise Open311Error(403, "api_key is missing or not valid")
-    code = (form.get("service_code") or "").strip()
-    if not code:
-        raise Open311Error(400, "service_code is required")
-    cat = incidents.category_by_code(code)
+    cat = incidents.category_by_code(service_code)
     if cat is None:
-        raise Open311Error(400, f"service_code {code} is not a known service")
-    description = form.get("description") or ""
-    if len(description) > 4000:
-        raise Open311Error(400, "description must be at most 4000 characters")
-    lat, lon = form.get("lat"), form.get("long")
-    address = (form.get("address_string") or "").strip() or None
-    if address and len(address) > 256:
-        raise Open311Error(400, "address_string must be at most 256 characters")
-    if lat not in (None, "") or lon not in (None, ""):
-        try:
-            lat_f, lon_f = float(lat), float(lon)
-        except (TypeError, ValueError):
-            raise Open311Error(400, "lat and long must both be decimal degrees") from None
-        if not (-90 <= lat_f <= 90) or lat_f != lat_f:
-            raise Open311Error(400, "lat must be between -90 and 90")
-        if not (-180 <= lon_f <= 180) or lon_f != lon_f:
-            raise Open311Error(400, "long must be between -180 and 180")
-    elif address:
-        found = locate_address(address)
-        if found is None:
-            raise Open311Error(400, "address_string could not be located; send lat and long")
-        lon_f, lat_f = found
-    else:
-        raise Open311Error(400, "a location is required: lat and long, or address_string")
-    attributes = {}
-    for k in form.keys():
-        if k.startswith("attribute[") and k.endswith("]"):
-            attributes[k[10:-1]] = form.get(k)
-    name = " ".join(p for p in (form.get("first_name"), form.get("last_name")) if p) or None
-    media_url = form.get("media_url") or None
-    if media_url and not media_url.startswith(("http://", "https://")):
-        raise Open311Error(400, "media_url must be an http(s) URL")
+        raise Open311Error(400, f"service_code {service_code} is not a known service")
+    lon_f, lat_f = place(lat, long, address_string)
+    name = " ".join(p for p in (first_name, last_name) if p) or None
     try:
         incident = incidents.report_incident(
-            category_code=code, description=description or cat.name, lon=lon_f, lat=lat_f, address=address,
-            source=key.source, reporter_name=name[:64] if name else None,
-            reporter_phone=(form.get("phone") or None), attributes=attributes, media_url=media_url,
-            open311_key_id=key.id)
+            category_code=service_code, description=description or cat.name, lon=lon_f, lat=lat_f,
+            address=address_string, source=key.source, reporter_name=name[:64] if name else None,
+            reporter_phone=phone, attributes=attributes or {}, media_url=media_url[0] if media_url else None,
+            open311_key_id=key.id, commit=False)
     except ApiError as e:
         raise Open311Error(400, e.message) from None
+    if media_url:
+        db.session.add(Open311Media(incident_id=incident.id, urls=list(media_url)))
+    db.session.commit()
     return {"service_request_id": incident.id, "token": incident.open311_token,
             "service_notice": "已受理，将按数字城管流程处置 / received; it follows the city's workflow",
             "account_id": None}

@@ -6,11 +6,13 @@ floor up, in :mod:`app.tracking`; they call :mod:`app.patrols.ingest` and :mod:`
 from flask_babel import lazy_gettext as _l
 
 from app.core.registry import Overlay, register_nav, register_overlay
-from app.patrols import api, cli, demo, models, views  # noqa: F401
+# figures and heat register the patrols' dashboard figures and heat sources when imported.
+from app.patrols import api, cli, demo, figures, heat, models, views  # noqa: F401
 
 
 def init_app(app) -> None:
-    """Register the pages, the API, the CLI, the map overlays and the demo."""
+    """Register the pages, the API, the CLI, the map overlays and the demo (dashboard figures and heat
+    sources register when :mod:`app.patrols.figures` and :mod:`app.patrols.heat` are imported)."""
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.cli.add_command(cli.devices_cli)

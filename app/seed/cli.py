@@ -2,6 +2,12 @@
 import click
 from flask.cli import AppGroup
 
+from app.areas.demo import area_label
+from app.auth.demo import DEMO_USERS
+from app.open311.demo import DEMO_OPEN311_KEY
+from app.seed.demo import database_is_empty, seed_demo
+from app.seed.scale import seed_scale
+
 seed_cli = AppGroup("seed", help="Load demo or synthetic data.")
 
 
@@ -9,7 +15,6 @@ seed_cli = AppGroup("seed", help="Load demo or synthetic data.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when areas already exist.")
 def seed_demo_cmd(if_empty):
     """Load the Lanzhou demo (idempotent: running it twice adds nothing)."""
-    from app.seed.demo import database_is_empty, seed_demo
     if if_empty and not database_is_empty():
         click.echo("seed: demo data already present")
         return
@@ -20,12 +25,10 @@ def seed_demo_cmd(if_empty):
 @seed_cli.command("logins")
 def seed_logins_cmd():
     """Print the demo logins."""
-    from app.seed.demo import DEMO_USERS, area_label
     click.echo("Demo logins (username / password — role, area):")
     for u in DEMO_USERS:
         click.echo(f"  {u['username']:<14} / {u['password']:<15} — {u['role']}, {area_label(u['area'])}")
     click.echo("  hls2…hls4, zjy1…zjy4, yn1…yn4, sjt1…sjt4 / wuwei-grid — grid workers of each grid")
-    from app.incidents.demo import DEMO_OPEN311_KEY
     click.echo(f"  Open311 api_key (幸福号人民专线 demo, POST /open311/v2/requests.json): {DEMO_OPEN311_KEY}")
 
 
@@ -40,7 +43,6 @@ def seed_logins_cmd():
 @click.option("--days", type=click.IntRange(1, 3 * 366), default=365, show_default=True)
 def seed_scale_cmd(incidents, positions, grids, buildings, seed, days):
     """Synthetic district-scale data for benchmarks (COPY; idempotent per seed)."""
-    from app.seed.scale import seed_scale
     if not any((incidents, positions, grids, buildings)):
         raise click.UsageError("give at least one of --incidents, --positions, --grids, --buildings")
     seed_scale(incidents=incidents, positions=positions, grids=grids, buildings=buildings, seed=seed, days=days,

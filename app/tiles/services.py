@@ -6,11 +6,12 @@ so the GiST index on the stored EPSG:4326 geometry does the work.
 """
 import hashlib
 
-from sqlalchemy import func, literal_column, select, text
+from sqlalchemy import func, literal_column, select
 
-from app.auth.access import Scope
+from app.auth.policy import Scope
 from app.core.errors import ApiError
 from app.core.extensions import db
+from app.core.sql import index_driven
 from app.tiles.sources import TileSource
 
 EXTENT = 4096
@@ -39,10 +40,9 @@ def render_tile(source: TileSource, scope: Scope, z: int, x: int, y: int, featur
     """The MVT bytes of one tile (empty when nothing lies in it or below the source's min zoom)."""
     if z < source.min_zoom:
         return b""
-    # The default plan scans the table in parallel instead of using the GiST index (12× slower at z14).
-    db.session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-    # JIT compilation (triggered by ST_Intersects' high cost in the area scope) costs more than a tile.
-    db.session.execute(text("SET LOCAL jit = off"))
+    # The default plan scans the table in parallel instead of using the GiST index (12× slower at z14),
+    # and JIT compilation (triggered by ST_Intersects' high cost in the area scope) costs more than a tile.
+    index_driven()
     world = func.ST_MakeEnvelope(-_WORLD, -_WORLD, _WORLD, _WORLD, 3857)
     envelope = func.ST_TileEnvelope(z, x, y)
     search = func.ST_Transform(func.ST_TileEnvelope(z, x, y, world, BUFFER / EXTENT), 4326)

@@ -7,13 +7,15 @@ index is used). :mod:`app.tiles.services` turns it into a tile. Every published 
 :mod:`app.basemap.public` is a source; other features (heat maps …) register their own with
 :func:`register_tile_source`.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sqlalchemy import Float, Integer, Text, and_, cast, func, literal_column, select
 
+from app.auth.policy import Scope
 from app.basemap.public import PUBLIC_LAYERS, PublicLayer, get_public_layer
-from app.auth.access import Scope
+from app.basemap.services import layer_conditions, table_of
+from app.core.extensions import db
 
 MAX_ZOOM = 22
 _SQL_TYPES = {"string": Text, "integer": Integer, "number": Float}
@@ -31,7 +33,7 @@ class TileSource:
     max_zoom: int = MAX_ZOOM
     feature_cap: int | None = None                   # None: the app's TILE_FEATURE_CAP
     bounds: Callable[[Scope], tuple | None] | None = None   # lon/lat extent for TileJSON
-    permission: str | None = None                    # None: every logged-in user
+    permission: str | None = None                    # of app.auth.policy; None: every logged-in user
     description: str = ""
 
 
@@ -46,8 +48,6 @@ def register_tile_source(source: TileSource) -> TileSource:
 
 def layer_source(public: PublicLayer) -> TileSource:
     """The tile source of a published layer: its public tile properties, in the user's area."""
-    from app.basemap.services import layer_conditions, table_of
-
     props = [p for p in public.properties if p.in_tiles]
 
     def rows(scope: Scope, envelope, z: int):
@@ -72,7 +72,6 @@ def layer_source(public: PublicLayer) -> TileSource:
 
 
 def _extent_row(stmt):
-    from app.core.extensions import db
     row = db.session.execute(stmt).one()
     return None if row[0] is None else tuple(float(v) for v in row)
 

@@ -2,27 +2,50 @@
 
 Tiles need a login (session or bearer token) and show only the user's area, so they
 are cached privately: ``ETag`` + ``Cache-Control: private``; ``If-None-Match`` → 304.
+A source may need a permission of :mod:`app.auth.policy` besides the login.
 """
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
-from flask_login import current_user
+from flask import Response, current_app, request, url_for
+from pydantic import BaseModel
 
 from app.auth import policy
-from app.auth.access import current_scope, require_login
 from app.core.errors import ApiError
 from app.tiles import services
 from app.tiles.sources import TileSource, get_source, source_names
+from app.web.api import ApiBlueprint, endpoint, json_response
 
-bp = Blueprint("tiles", __name__, url_prefix="/tiles")
+bp = ApiBlueprint("tiles", __name__, url_prefix="/tiles", tag="tiles")
 MVT = "application/vnd.mapbox-vector-tile"
 
 
+class TileVectorLayer(BaseModel):
+    id: str
+    description: str
+    fields: dict[str, str]
+    minzoom: int
+    maxzoom: int
+
+
+class TileJson(BaseModel):
+    """TileJSON 3.0.0 of one tile layer."""
+    tilejson: str
+    name: str
+    description: str
+    scheme: str
+    tiles: list[str]
+    minzoom: int
+    maxzoom: int
+    bounds: list[float]
+    center: list[float]
+    vector_layers: list[TileVectorLayer]
+
+
 def _source_or_404(name: str) -> TileSource:
-    require_login()
     source = get_source(name)
     if source is None:
         raise ApiError(404, f"no tile layer {name!r}; tile layers: {', '.join(source_names())}")
-    if source.permission and not policy.can(current_user, source.permission):
-        raise ApiError(403, f"role {current_user.role!r} may not see the {name} tiles")
+    user = policy.require_login()
+    if source.permission and not policy.can(user, source.permission):
+        raise ApiError(403, f"role {user.role!r} may not see the {name} tiles")
     return source
 
 
@@ -32,12 +55,20 @@ def _cache_headers(resp: Response) -> Response:
     return resp
 
 
-@bp.get("/<name>/<z>/<x>/<y>.mvt")
-def tile(name: str, z: str, x: str, y: str):
-    """One Mapbox Vector Tile; 204 when empty."""
-    source = _source_or_404(name)
+@bp.get("/<layer>/<z>/<x>/<y>.mvt")
+@endpoint(errors=(400, 403, 404))
+def tile(layer: str, z: str, x: str, y: str):
+    """A Mapbox Vector Tile of a layer (public properties, the user's area only).
+
+    ``layer``: areas, grids, compounds, buildings, chargers, bike-zones, or a feature's tile layer.
+    Answers ``application/vnd.mapbox-vector-tile``; 204 when the tile is empty (nothing there, or
+    below the layer's min zoom); 304 when ``If-None-Match`` matches its ``ETag``; 404 outside the
+    tile pyramid.
+    """
+    source = _source_or_404(layer)
     zi, xi, yi = services.check_tile(z, x, y, source)
-    data = services.render_tile(source, current_scope(), zi, xi, yi, current_app.config["TILE_FEATURE_CAP"])
+    data = services.render_tile(source, policy.current_scope(), zi, xi, yi,
+                                current_app.config["TILE_FEATURE_CAP"])
     if not data:
         resp = Response(status=204)
         resp.headers.remove("Content-Type")
@@ -49,30 +80,11 @@ def tile(name: str, z: str, x: str, y: str):
     return _cache_headers(resp)
 
 
-@bp.get("/<name>.json")
-def tilejson(name: str):
-    """TileJSON 3.0.0 describing one tile layer."""
-    source = _source_or_404(name)
-    url = url_for("tiles.tile", name=name, z=0, x=0, y=0, _external=True)
+@bp.get("/<layer>.json")
+@endpoint(response=TileJson, errors=(403, 404))
+def tilejson(layer: str):
+    """TileJSON 3.0.0 of a tile layer, its bounds over the user's area."""
+    source = _source_or_404(layer)
+    url = url_for("tiles.tile", layer=layer, z=0, x=0, y=0, _external=True)
     url = url.replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt")
-    return _cache_headers(jsonify(services.tilejson(source, current_scope(), url)))
-
-
-_ERR = {"$ref": "#/components/responses/Error"}
-_NAME = {"name": "layer", "in": "path", "required": True, "schema": {"type": "string"},
-         "description": "areas, grids, compounds, buildings, chargers, bike-zones, or a feature's tile layer"}
-OPENAPI_PATHS = {
-    "/tiles/{layer}/{z}/{x}/{y}.mvt": {
-        "get": {"summary": "Mapbox Vector Tile of a layer (public properties, the user's area only)",
-                "tags": ["tiles"],
-                "parameters": [_NAME] + [{"name": n, "in": "path", "required": True,
-                                          "schema": {"type": "integer", "minimum": 0}} for n in "zxy"],
-                "responses": {"200": {"description": "tile", "content": {MVT: {}}},
-                              "204": {"description": "empty tile (nothing here, or below the layer's min zoom)"},
-                              "304": {"description": "not modified (If-None-Match)"},
-                              "400": _ERR, "401": _ERR, "404": _ERR}}},
-    "/tiles/{layer}.json": {
-        "get": {"summary": "TileJSON 3.0.0 of a tile layer", "tags": ["tiles"], "parameters": [_NAME],
-                "responses": {"200": {"description": "TileJSON", "content": {"application/json": {}}},
-                              "401": _ERR, "404": _ERR}}},
-}
+    return _cache_headers(json_response(services.tilejson(source, policy.current_scope(), url)))

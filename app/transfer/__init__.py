@@ -1,17 +1,20 @@
 """Import and export of map layers as GIS files (GeoJSON, GeoPackage, Shapefile zip, CSV, KML).
 
 ``flask --app app import LAYER FILE`` / ``export LAYER FILE`` and, for planners,
-``GET /api/v1/<layer>/export`` and ``POST /api/v1/<layer>/import``. File formats are
-handled by :mod:`gis.fileio`; every imported row goes through the layer API's own
-parsing and validation (:func:`app.basemap.services.parse_feature`).
+``GET /api/v1/<layer>/export`` and ``POST /api/v1/<layer>/import`` (big files through the jobs
+worker: ``GET /api/v1/imports/<id>``). File formats are handled by :mod:`gis.fileio`; every
+imported row goes through the layer API's own parsing and validation
+(:func:`app.basemap.services.parse_feature`).
 """
+from app.core import jobs as job_queue
+from app.transfer import models  # noqa: F401  (registers the table)
 
 
 def init_app(app) -> None:
-    """Register the CLI commands, the HTTP endpoints and their OpenAPI paths."""
-    from app.core.extensions import csrf
-    from app.transfer import cli, views
+    """Register the CLI commands, the HTTP endpoints (documented by their declarations) and the
+    import task of the jobs worker (``flask jobs worker``)."""
+    from app.transfer import cli, jobs, views  # noqa: F401  (jobs: the task on the queue)
     app.cli.add_command(cli.import_cmd)
     app.cli.add_command(cli.export_cmd)
-    csrf.exempt(views.bp)  # checked in app.basemap.api._protect for cookie sessions only
     app.register_blueprint(views.bp)
+    job_queue.init_app(app)

@@ -4,12 +4,17 @@ import os
 
 import click
 from flask import current_app
+from flask_login import login_user
 
+from app.auth import policy
+from app.auth.services import find_user
+from app.basemap.layers import LAYERS, get_layer
 from app.core.errors import ApiError
+from app.transfer.services import export_layer, import_layer
+from gis import fileio
 
 
 def _layer(name: str):
-    from app.basemap.layers import LAYERS, get_layer
     layer = get_layer(name)
     if layer is None:
         raise click.ClickException(f"no layer {name!r}; layers: {', '.join(sorted(LAYERS))}")
@@ -19,18 +24,15 @@ def _layer(name: str):
 @contextlib.contextmanager
 def _acting_as(username: str | None):
     """The scope to work in: a user's area (and audit entries in their name), or everything."""
-    from flask_login import login_user
-    from app.auth.access import Scope, scope_of
-    from app.auth.services import find_user
     if not username:
-        yield Scope(everything=True)
+        yield policy.Scope(everything=True)
         return
     user = find_user(username)
     if user is None:
         raise click.ClickException(f"no user {username!r}")
     with current_app.test_request_context():
         login_user(user)
-        yield scope_of(user)
+        yield policy.scope_of(user)
 
 
 def _fail(e: ApiError):
@@ -52,15 +54,13 @@ def _fail(e: ApiError):
 @click.option("--as", "username", default=None, help="Import as this user: their area bounds the rows.")
 def import_cmd(layer_name, file, fmt, username):
     """Import a GIS file into a layer: every row is checked, and nothing is stored unless all pass."""
-    from app.transfer.services import import_layer
     layer = _layer(layer_name)
     with open(file, "rb") as fh:
         data = fh.read()
     try:
         with _acting_as(username) as scope:
             if username:
-                from app.auth.access import require_role
-                require_role(*layer.edit_roles)
+                policy.require("layers.import")
             report = import_layer(layer, scope, data, os.path.basename(file), fmt)
     except ApiError as e:
         _fail(e)
@@ -78,8 +78,6 @@ def import_cmd(layer_name, file, fmt, username):
 @click.option("--as", "username", default=None, help="Export what this user may see.")
 def export_cmd(layer_name, file, fmt, area_code, username):
     """Export a layer to a GIS file."""
-    from gis import fileio
-    from app.transfer.services import export_layer
     layer = _layer(layer_name)
     try:
         fmt = fileio.detect_format(file, fmt)

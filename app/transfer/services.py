@@ -1,13 +1,19 @@
 """Layer import (all or nothing, row errors reported) and export (same scope and filters as the list)."""
 import json
+from collections.abc import Callable
 
+from app.audit.services import record
+from app.auth.policy import Scope
 from app.basemap import services as layer_services
 from app.basemap.layers import Layer
-from app.audit.services import record
-from app.auth.access import Scope
-from app.core.errors import ApiError
+from app.core.errors import ApiError, envelope
 from app.core.extensions import db
+from app.transfer import caps
+from app.web.tables import safe_cell
 from gis import fileio
+
+# progress(phase, rows done, rows in all): "checking" rows one by one, then "storing" them.
+Progress = Callable[[str, int, int], None]
 
 # Columns an exported file carries that an import must not write back: computed in SQL or by PostGIS.
 _ALWAYS_READONLY = {"id", "grid_id", "fid", "ogc_fid", "objectid"}
@@ -22,6 +28,14 @@ class ImportRejected(ApiError):
         super().__init__(status, message, fields)
         self.report = report
 
+    def error(self) -> dict:
+        """The content of the error envelope: ``code``, ``message``, ``fields``, the refused ``rows``
+        and the ``report`` (counts, ignored columns)."""
+        body = envelope(self.status, self.message, self.fields)["error"]
+        body["rows"] = self.report["errors"][:MAX_REPORTED_ERRORS]
+        body["report"] = {k: v for k, v in self.report.items() if k != "errors"}
+        return body
+
 
 def export_columns(layer: Layer) -> list[str]:
     """Attribute columns of an export: the layer's fields, then its computed properties."""
@@ -31,14 +45,28 @@ def export_columns(layer: Layer) -> list[str]:
     return names + [c for c in layer.computed if c not in names]
 
 
+def spreadsheet_safe(features: list[dict]) -> list[dict]:
+    """``features`` whose text properties a spreadsheet will not run as formulas (``'=…``)."""
+    for f in features:
+        props = f.get("properties")
+        if props:
+            f["properties"] = {k: safe_cell(v) if isinstance(v, str) else v for k, v in props.items()}
+    return features
+
+
 def export_layer(layer: Layer, scope: Scope, fmt: str, **list_args) -> bytes:
-    """The features of ``layer`` visible to ``scope`` (with the list's filters) as a file in ``fmt``."""
+    """The features of ``layer`` visible to ``scope`` (with the list's filters) as a file in ``fmt``.
+
+    A CSV opens in a spreadsheet: its text cells are made safe (:func:`app.web.tables.safe_cell`).
+    """
     features_json, _, _ = layer_services.list_features(layer, scope, **list_args)
     features = json.loads(features_json) if isinstance(features_json, str) else features_json
+    if fmt == "csv":
+        features = spreadsheet_safe(features)
     try:
         return fileio.write_features(features, fmt, layer.name, export_columns(layer), layer.geom_type)
-    except fileio.UnknownFormatError as e:
-        raise ApiError(415, str(e)) from None
+    except fileio.UnknownFormatError as e:       # e.g. KML for a layer without geometry
+        raise ApiError(400, str(e), {"format": str(e)}) from None
     except fileio.FileFormatError as e:
         raise ApiError(422, str(e)) from None
 
@@ -71,35 +99,79 @@ def map_columns(layer: Layer, columns: list[str]) -> tuple[dict[str, str], list[
     return mapping, ignored
 
 
-def read_file(data: bytes, filename: str | None, fmt: str | None = None) -> tuple[str, fileio.ReadResult]:
-    """(format, features) of an uploaded file; 415 for an unknown format, 422 for an unreadable file."""
+def detect_format(filename: str | None, fmt: str | None = None) -> str:
+    """The file's format from ``fmt`` or its name; 415 when neither tells."""
     try:
-        fmt = fileio.detect_format(filename, fmt)
+        return fileio.detect_format(filename, fmt)
     except fileio.UnknownFormatError as e:
         raise ApiError(415, str(e)) from None
+
+
+def unreadable(filename: str | None, e: fileio.FileFormatError) -> ApiError:
+    return ApiError(422, f"{filename or 'the file'}: {e}", {"file": str(e)})
+
+
+def read_file(data: bytes, filename: str | None, fmt: str | None = None,
+              limits: fileio.Limits = fileio.NO_LIMITS) -> tuple[str, fileio.ReadResult]:
+    """(format, features) of an uploaded file; 415 for an unknown format, 422 for an unreadable file
+    or one over ``limits`` (:func:`app.transfer.caps.cap_error`)."""
+    fmt = detect_format(filename, fmt)
     try:
-        return fmt, fileio.read_features(data, fmt)
+        return fmt, fileio.read_features(data, fmt, limits)
     except fileio.FileFormatError as e:
-        raise ApiError(422, f"{filename or 'the file'}: {e}", {"file": str(e)}) from None
+        raise unreadable(filename, e) from None
+    except fileio.LimitExceededError as e:
+        raise caps.cap_error(e) from None
 
 
 def import_layer(layer: Layer, scope: Scope, data: bytes, filename: str | None = None,
-                 fmt: str | None = None, user_id: int | None = None) -> dict:
+                 fmt: str | None = None, user_id: int | None = None, *,
+                 limits: fileio.Limits = fileio.NO_LIMITS, progress: Progress | None = None,
+                 before_commit: Callable[[dict], None] | None = None) -> dict:
     """Insert every feature of a file into ``layer``, or none.
 
     Each row is parsed and checked exactly like a ``POST /api/v1/<layer>`` body; any bad row
     rejects the whole file (422, or 403 when rows only lie outside the user's area) with the
-    row numbers and their errors. Returns the report: counts, ignored columns.
+    row numbers and their errors. A file over ``limits`` is refused (422, naming the cap) as soon
+    as the cap is passed. Returns the report: counts, ignored columns. ``before_commit(report)``
+    runs in the import's transaction.
     """
-    fmt, result = read_file(data, filename, fmt)
+    fmt, result = read_file(data, filename, fmt, limits)
     mapping, ignored = map_columns(layer, result.columns)
     report = {"layer": layer.name, "format": fmt, "file": filename, "rows": len(result.features),
               "imported": 0, "ignored_columns": ignored, "source_crs": result.source_crs, "errors": []}
     if not result.features:
         raise ImportRejected(422, f"{filename or 'the file'} holds no features", report)
+    try:
+        parsed = _parse_rows(layer, result.features, mapping, report, limits, progress)
+        if report["errors"]:
+            _reject(report, filename)
+        if progress:
+            progress("storing", 0, len(parsed))
+        with caps.sql_deadline(limits):
+            _insert(layer, scope, parsed, report, filename)
+        limits.check_time()
+    except fileio.LimitExceededError as e:
+        db.session.rollback()
+        raise caps.cap_error(e) from None
+    report["imported"] = len(parsed)
+    record("import", layer.table, None, after={k: v for k, v in report.items() if k != "errors"},
+           user_id=user_id)
+    if before_commit:
+        before_commit(report)
+    db.session.commit()
+    return report
 
+
+def _parse_rows(layer: Layer, features: list[dict], mapping: dict, report: dict,
+                limits: fileio.Limits, progress: Progress | None) -> list[tuple]:
+    """(row, values, geometry) of each feature; the rows that fail are listed in ``report``."""
     parsed = []
-    for feature in result.features:
+    for i, feature in enumerate(features, start=1):
+        if i % 200 == 0:
+            limits.check_time()
+            if progress:
+                progress("checking", i, len(features))
         row = feature["row"]
         if feature.get("error"):
             report["errors"].append({"row": row, "message": feature["error"], "fields": {}})
@@ -112,9 +184,11 @@ def import_layer(layer: Layer, scope: Scope, data: bytes, filename: str | None =
             report["errors"].append({"row": row, "message": e.message, "fields": e.fields})
             continue
         parsed.append((row, values, geom))
-    if report["errors"]:
-        _reject(report, filename)
+    return parsed
 
+
+def _insert(layer: Layer, scope: Scope, parsed: list, report: dict, filename: str | None) -> None:
+    """Insert the parsed rows; when any is refused, roll back and reject the file."""
     if layer.before_write is None:
         _insert_set_based(layer, scope, parsed, report)
     else:  # area rules look at rows inserted before (a community, then its grids): one by one
@@ -125,11 +199,6 @@ def import_layer(layer: Layer, scope: Scope, data: bytes, filename: str | None =
         for e in report["errors"]:
             e.pop("status", None)
         _reject(report, filename, status=403 if outside == len(report["errors"]) else 422)
-    report["imported"] = len(parsed)
-    record("import", layer.table, None, after={k: v for k, v in report.items() if k != "errors"},
-           user_id=user_id)
-    db.session.commit()
-    return report
 
 
 def _insert_row_by_row(layer: Layer, scope: Scope, parsed: list, report: dict) -> None:

@@ -1,56 +1,62 @@
-"""``GET /api/v1/<layer>/export`` and ``POST /api/v1/<layer>/import`` for planners."""
-from flask import Blueprint, Response, current_app, jsonify, request
+"""``GET /api/v1/<layer>/export``, ``POST /api/v1/<layer>/import`` (a multipart upload) and
+``GET /api/v1/imports/<id>`` (an import running as a job) for planners."""
+from flask import Response, current_app, request
 
-from app.basemap.openapi import COMMON_LIST_PARAMS
-from app.web.openapi import ERROR, register_paths
-from app.basemap.api import _layer_or_404, parse_list_args
-from app.web.api import check_csrf as _protect
-from app.auth.access import current_scope, require_login, require_role
+from app.auth import policy
+from app.basemap.layers import LAYERS, Layer, get_layer
 from app.core.errors import ApiError
-from app.web.errors import error_response
-from app.transfer import services
+from app.core.extensions import db
+from app.transfer import jobs, services
+from app.transfer.params import (
+    ExportQuery,
+    ImportForm,
+    ImportJobOut,
+    ImportQuery,
+    ImportReport,
+    list_args,
+)
+from app.web.api import ApiBlueprint, endpoint, json_response
+from app.web.openapi import spec
 from gis import fileio
 
-bp = Blueprint("transfer", __name__, url_prefix="/api/v1")
-bp.before_request(_protect)
-MAX_EXPORT = 1_000_000
+bp = ApiBlueprint("transfer", __name__, tag="transfer")
 
 
 @bp.errorhandler(services.ImportRejected)
 def _rejected(e: services.ImportRejected):
-    from app.core.extensions import db
     db.session.rollback()
-    resp, status = error_response(e.status, e.message, e.fields)
-    body = resp.get_json()
-    body["error"]["rows"] = e.report["errors"][:services.MAX_REPORTED_ERRORS]
-    body["error"]["report"] = {k: v for k, v in e.report.items() if k != "errors"}
-    return jsonify(body), status
+    return json_response({"error": e.error()}, e.status)
 
 
-@bp.get("/<layer_name>/export")
-def export(layer_name: str):
-    """The layer (same filters and area as the list) as a GeoJSON, GeoPackage, Shapefile zip, CSV or KML file."""
-    require_login()
-    layer = _layer_or_404(layer_name)
-    try:
-        fmt = fileio.detect_format(None, request.args.get("format") or "geojson")
-    except fileio.UnknownFormatError as e:
-        raise ApiError(415, str(e), {"format": "unknown"}) from None
-    args = parse_list_args(layer, extra=("format",), default_limit=MAX_EXPORT, max_limit=MAX_EXPORT)
-    data = services.export_layer(layer, current_scope(), fmt, **args)
-    ext, mimetype, _ = fileio.FORMATS[fmt]
+def _layer_or_404(name: str) -> Layer:
+    layer = get_layer(name)
+    if layer is None:
+        raise ApiError(404, f"no layer {name!r}; layers: {', '.join(sorted(LAYERS))}")
+    return layer
+
+
+@bp.get("/<layer>/export")
+@endpoint(query=ExportQuery, errors=(404,))
+def export(layer: str, query: ExportQuery):
+    """Export a layer as a GeoJSON, GeoPackage, Shapefile (zip), CSV or KML file.
+
+    The same area and filters as ``GET /api/v1/<layer>``; text cells of a CSV that a spreadsheet
+    would run as a formula start with an apostrophe.
+    """
+    found = _layer_or_404(layer)
+    data = services.export_layer(found, policy.current_scope(), query.format, **list_args(found, query))
+    ext, mimetype, _ = fileio.FORMATS[query.format]
     return Response(data, mimetype=mimetype, headers={
-        "Content-Disposition": f'attachment; filename="{layer.name}{ext}"'})
+        "Content-Disposition": f'attachment; filename="{found.name}{ext}"'})
 
 
-@bp.post("/<layer_name>/import")
-def import_(layer_name: str):
-    """Import a file (multipart field ``file``): all rows or none; 422 with the rows' errors."""
-    layer = _layer_or_404(layer_name)
-    require_role(*layer.edit_roles)
+def _upload() -> tuple[bytes, str, str | None]:
+    """(content, file name, ``format`` form field) of the multipart upload; 413, 415 or 400 otherwise."""
     limit = current_app.config.get("WUWEI_IMPORT_MAX_BYTES", 16 * 1024 * 1024)
+    too_large = (f"larger than the cap of {_size(limit)} for an import (WUWEI_IMPORT_MAX_BYTES); "
+                 "nothing imported. Split the file, or raise WUWEI_IMPORT_MAX_BYTES.")
     if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, f"the upload is larger than {limit // (1024 * 1024)} MB")
+        raise ApiError(413, f"the upload is {too_large}", {"file": "over WUWEI_IMPORT_MAX_BYTES"})
     if request.mimetype != "multipart/form-data":
         raise ApiError(415, "send the file as multipart/form-data in a field named 'file'")
     upload = request.files.get("file")
@@ -58,43 +64,45 @@ def import_(layer_name: str):
         raise ApiError(400, "no file: send it in a multipart field named 'file'", {"file": "required"})
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
-        raise ApiError(413, f"the file is larger than {limit // (1024 * 1024)} MB")
-    report = services.import_layer(layer, current_scope(), data, upload.filename,
-                                   request.form.get("format") or request.args.get("format"))
-    return jsonify(report), 201
+        raise ApiError(413, f"the file is {too_large}", {"file": "over WUWEI_IMPORT_MAX_BYTES"})
+    return data, upload.filename, request.form.get("format")
 
 
-_FORMAT = {"name": "format", "in": "query", "required": False,
-           "schema": {"type": "string", "enum": list(fileio.FORMATS), "default": "geojson"}}
-_REPORT = {"type": "object", "properties": {
-    "layer": {"type": "string"}, "format": {"type": "string"}, "file": {"type": "string"},
-    "rows": {"type": "integer"}, "imported": {"type": "integer"},
-    "ignored_columns": {"type": "array", "items": {"type": "string"}},
-    "source_crs": {"type": "string", "nullable": True}}}
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):g} MB" if n >= 1024 * 1024 else f"{n:,} bytes"
 
-register_paths({
-    "/api/v1/{layer}/export": {
-        "parameters": [{"name": "layer", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "get": {"summary": "export a layer as a GIS file (same filters and area as the list)", "tags": ["transfer"],
-                "parameters": [_FORMAT] + [p for p in COMMON_LIST_PARAMS if p["name"] != "limit"] + [
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
-                                                                "maximum": MAX_EXPORT}}],
-                "responses": {"200": {"description": "the file", "content": {
-                    m: {} for _, m, _ in fileio.FORMATS.values()}},
-                    "400": ERROR, "401": ERROR, "404": ERROR, "415": ERROR}},
-    },
-    "/api/v1/{layer}/import": {
-        "parameters": [{"name": "layer", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "post": {"summary": "import a GeoJSON, GeoPackage, Shapefile (zip), CSV (lon/lat or wkt) or KML file; "
-                            "all rows or none", "tags": ["transfer"],
-                 "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                     "type": "object", "required": ["file"], "properties": {
-                         "file": {"type": "string", "format": "binary"},
-                         "format": {"type": "string", "enum": list(fileio.FORMATS)}}}}}},
-                 "responses": {"201": {"description": "imported", "content": {"application/json": {
-                     "schema": {"$ref": "#/components/schemas/import_report"}}}},
-                     "400": ERROR, "401": ERROR, "403": ERROR, "404": ERROR, "413": ERROR, "415": ERROR,
-                     "422": {"description": "rows refused, nothing stored: error.rows lists row numbers "
-                                            "and messages", "content": {"application/json": {}}}}},
-    },
-}, {"import_report": _REPORT})
+
+@bp.post("/<layer>/import")
+@endpoint(query=ImportQuery, form=ImportForm, response=ImportReport, status=201, permission="layers.import",
+          errors=(403, 404, 413))
+def import_(layer: str, query: ImportQuery):
+    """Import a file into a layer: every row, or none.
+
+    Multipart field ``file``; ``format`` (form field or query) when the extension does not tell.
+    Each row is checked like a ``POST /api/v1/<layer>`` body: 422 (403 when rows only lie outside
+    the user's area) with ``error.rows`` listing the row numbers and their errors. Caps
+    (docs/operations.md): 413 over ``WUWEI_IMPORT_MAX_BYTES``; 422 over the features, vertices or
+    seconds caps, naming the setting. A file of more than ``WUWEI_IMPORT_SYNC_MAX_FEATURES`` features
+    is imported by the jobs worker: **202** with the job (``ImportJobOut``: ``id``, ``state``,
+    ``status_url``), then ``GET /api/v1/imports/{id}`` until it is ``done`` or ``failed``.
+    """
+    found = _layer_or_404(layer)
+    data, filename, fmt = _upload()
+    body, status = jobs.submit(found, policy.require("layers.import"), data, filename, fmt or query.format)
+    headers = {"Location": body["status_url"]} if status == 202 else None
+    return json_response(body, status, headers)
+
+
+# endpoint() documents one success answer; a big file's 202 carries another model, added here.
+spec.get_function_metadata(import_).resp.add_model(
+    202, ImportJobOut, description="Accepted: the file is imported by the jobs worker (GET status_url)")
+
+
+@bp.get("/imports/<int:import_id>")
+@endpoint(response=ImportJobOut, permission="layers.import", errors=(404,))
+def import_status(import_id: int):
+    """An import running as a background job: its state (queued, running, done, failed), its progress
+    (rows checked of the rows in the file), the report when done, the error with the refused rows when
+    failed (nothing is stored then). Only the user who uploaded the file sees it (404 for others)."""
+    user = policy.require("layers.import")
+    return json_response(jobs.status_of(jobs.get_job(user, import_id)))

@@ -1,97 +1,173 @@
 """``/api/v1/volunteer-teams``, ``/volunteers``, ``/activities`` (with occurrences and sign-ups),
 ``/signups`` and ``/volunteer-hours``."""
 import datetime as dt
+from typing import Annotated, Literal
 
-from flask import Blueprint, jsonify, request
+from pydantic import Field, ValidationInfo, field_validator
 
-from app.web.api import int_arg, json_body
-from app.core.errors import ApiError
-from app.households.api import date_arg, protect, user
-from app.volunteers import services as vs
+from app.auth import policy
+from app.core.time import today
+from app.households.values import Day
+from app.volunteers import activities, signups, teams
+from app.volunteers.schemas import (
+    ActivityIn,
+    ActivityOut,
+    ActivityPatch,
+    AttendanceIn,
+    HoursRow,
+    Occurrence,
+    SignUpIn,
+    SignUpOut,
+    TeamIn,
+    TeamOut,
+    VolunteerIn,
+    VolunteerOut,
+    VolunteerPatch,
+)
+from app.web.api import ApiBlueprint, endpoint, json_response
+from app.web.params import Id, Query, invalid
 
-bp = Blueprint("volunteers_api", __name__, url_prefix="/api/v1")
-protect(bp)
+bp = ApiBlueprint("volunteers_api", __name__, tag="volunteers")
 
+
+# ----------------------------------------------------------------------------- teams and volunteers
 
 @bp.get("/volunteer-teams")
-def teams():
-    u = user()
-    counts = {r["team_id"]: r for r in vs.hours_report(u, "team")}
-    return jsonify([{**vs.team_dict(t), "hours": counts.get(t.id, {}).get("hours", 0.0)} for t in vs.list_teams(u)])
+@endpoint(response=list[TeamOut])
+def team_list():
+    """Teams in the user's area, with their service hours."""
+    u = policy.require_login()
+    hours = {r["team_id"]: r for r in signups.hours_report(u, "team")}
+    return json_response([{**teams.team_dict(t), "hours": hours.get(t.id, {}).get("hours", 0.0)}
+                          for t in teams.list_teams(u)])
 
 
 @bp.post("/volunteer-teams")
-def team_create():
-    return jsonify(vs.team_dict(vs.create_team(user(), json_body()))), 201
+@endpoint(body=TeamIn, response=TeamOut, status=201, permission="volunteers.manage", errors=(409,))
+def team_create(body: TeamIn):
+    """Create a team in a community (team names are unique)."""
+    return json_response(teams.team_dict(teams.create_team(policy.require_login(), body)), 201)
+
+
+class VolunteerQuery(Query):
+    team_id: Id | None = None
+    skill: Annotated[str, Field(max_length=32)] | None = None
 
 
 @bp.get("/volunteers")
-def volunteers():
-    u = user()
-    rows = vs.list_volunteers(u, int_arg("team_id", 0, 0, 2**31 - 1) or None, request.args.get("skill"))
-    return jsonify([vs.volunteer_dict(v, u) for v in rows])
+@endpoint(query=VolunteerQuery, response=list[VolunteerOut], permission="volunteers.read")
+def volunteer_list(query: VolunteerQuery):
+    """Active volunteers in the user's area (phones for community staff and admins)."""
+    u = policy.require_login()
+    return json_response([teams.volunteer_dict(v, u) for v in teams.list_volunteers(u, query.team_id, query.skill)])
 
 
 @bp.post("/volunteers")
-def volunteer_create():
-    u = user()
-    return jsonify(vs.volunteer_dict(vs.create_volunteer(u, json_body()), u)), 201
+@endpoint(body=VolunteerIn, response=VolunteerOut, status=201, permission="volunteers.manage")
+def volunteer_create(body: VolunteerIn):
+    """Add a volunteer, in a team or directly in a community."""
+    u = policy.require_login()
+    return json_response(teams.volunteer_dict(teams.create_volunteer(u, body), u), 201)
 
 
 @bp.patch("/volunteers/<int:volunteer_id>")
-def volunteer_update(volunteer_id: int):
-    u = user()
-    return jsonify(vs.volunteer_dict(vs.update_volunteer(u, volunteer_id, json_body()), u))
+@endpoint(body=VolunteerPatch, response=VolunteerOut, permission="volunteers.manage", errors=(404,))
+def volunteer_update(volunteer_id: int, body: VolunteerPatch):
+    """Change a volunteer; ``skills`` replaces the list."""
+    u = policy.require_login()
+    return json_response(teams.volunteer_dict(teams.update_volunteer(u, volunteer_id, body), u))
 
+
+# ----------------------------------------------------------------------------- activities
 
 @bp.get("/activities")
-def activities():
-    return jsonify([vs.activity_dict(a) for a in vs.list_activities(user())])
+@endpoint(response=list[ActivityOut])
+def activity_list():
+    """Activities in the user's area."""
+    return json_response([activities.activity_dict(a) for a in activities.list_activities(policy.require_login())])
 
 
 @bp.post("/activities")
-def activity_create():
-    return jsonify(vs.activity_dict(vs.create_activity(user(), json_body()))), 201
+@endpoint(body=ActivityIn, response=ActivityOut, status=201, permission="volunteers.manage")
+def activity_create(body: ActivityIn):
+    """Create an activity with an RFC 5545 RRULE (none: a one-off)."""
+    return json_response(activities.activity_dict(activities.create_activity(policy.require_login(), body)), 201)
 
 
 @bp.get("/activities/<int:activity_id>")
+@endpoint(response=ActivityOut, errors=(404,))
 def activity(activity_id: int):
-    return jsonify(vs.activity_dict(vs.get_activity(user(), activity_id)))
+    """One activity with its next date."""
+    return json_response(activities.activity_dict(activities.get_activity(policy.require_login(), activity_id)))
 
 
 @bp.patch("/activities/<int:activity_id>")
-def activity_update(activity_id: int):
-    return jsonify(vs.activity_dict(vs.update_activity(user(), activity_id, json_body())))
+@endpoint(body=ActivityPatch, response=ActivityOut, permission="volunteers.manage", errors=(404,))
+def activity_update(activity_id: int, body: ActivityPatch):
+    """Change an activity."""
+    return json_response(activities.activity_dict(
+        activities.update_activity(policy.require_login(), activity_id, body)))
+
+
+class CalendarQuery(Query):
+    from_: Day | None = Field(None, alias="from", description="YYYY-MM-DD (default: the 1st of this month)")
+    to: Day | None = Field(None, description=f"YYYY-MM-DD (default: the month's last day; at most "
+                                                 f"{activities.MAX_CALENDAR_DAYS} days after from)")
 
 
 @bp.get("/activities/calendar")
-def activity_calendar():
-    """Occurrences of every activity in ?from..?to (default: this month)."""
-    today = dt.date.today()
-    start = date_arg("from") or today.replace(day=1)
-    end = date_arg("to") or (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-    return jsonify(vs.calendar(user(), start, end))
+@endpoint(query=CalendarQuery, response=list[Occurrence])
+def activity_calendar(query: CalendarQuery):
+    """Occurrences of every activity between from and to, with sign-up counts."""
+    start = query.from_ or today().replace(day=1)
+    end = query.to or (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    return json_response(activities.calendar(policy.require_login(), start, end))
+
+
+# ----------------------------------------------------------------------------- sign-ups and hours
+
+class SignUpQuery(Query):
+    date: Day | None = Field(None, description="one occurrence's date")
 
 
 @bp.get("/activities/<int:activity_id>/signups")
-def signups(activity_id: int):
-    return jsonify([vs.signup_dict(s) for s in vs.list_signups(user(), activity_id, date_arg("date"))])
+@endpoint(query=SignUpQuery, response=list[SignUpOut], permission="volunteers.read", errors=(404,))
+def signup_list(activity_id: int, query: SignUpQuery):
+    """Sign-ups of an activity (of one date)."""
+    rows = signups.list_signups(policy.require_login(), activity_id, query.date)
+    return json_response([signups.signup_dict(s) for s in rows])
 
 
 @bp.post("/activities/<int:activity_id>/signups")
-def signup_create(activity_id: int):
-    return jsonify(vs.signup_dict(vs.sign_up(user(), activity_id, json_body()))), 201
+@endpoint(body=SignUpIn, response=SignUpOut, status=201, permission="volunteers.read", errors=(404, 409))
+def signup_create(activity_id: int, body: SignUpIn):
+    """Sign a volunteer up for one occurrence."""
+    return json_response(signups.signup_dict(signups.sign_up(policy.require_login(), activity_id, body)), 201)
 
 
 @bp.patch("/signups/<int:signup_id>")
-def attendance(signup_id: int):
-    return jsonify(vs.signup_dict(vs.record_attendance(user(), signup_id, json_body())))
+@endpoint(body=AttendanceIn, response=SignUpOut, permission="volunteers.read", errors=(404, 409))
+def attendance(signup_id: int, body: AttendanceIn):
+    """Attendance and hours of a sign-up (on or after the day)."""
+    return json_response(signups.signup_dict(signups.record_attendance(policy.require_login(), signup_id, body)))
+
+
+class HoursQuery(Query):
+    by: Literal["team", "volunteer"] = Field("team", description="volunteer: for those who may name volunteers")
+    from_: Day | None = Field(None, alias="from")
+    to: Day | None = None
+
+    @field_validator("to")
+    @classmethod
+    def _after_from(cls, to: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        start = info.data.get("from_")
+        if to and start and to < start:
+            raise invalid("before from")
+        return to
 
 
 @bp.get("/volunteer-hours")
-def hours():
-    """Service hours ?by=team|volunteer, ?from, ?to."""
-    start, end = date_arg("from"), date_arg("to")
-    if start and end and end < start:
-        raise ApiError(400, "to is before from", {"to": "before from"})
-    return jsonify(vs.hours_report(user(), request.args.get("by", "team"), start, end))
+@endpoint(query=HoursQuery, response=list[HoursRow])
+def hours(query: HoursQuery):
+    """Service hours per team (volunteer counts below 5 are null) or per volunteer."""
+    return json_response(signups.hours_report(policy.require_login(), query.by, query.from_, query.to))

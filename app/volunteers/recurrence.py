@@ -1,18 +1,18 @@
 """Recurring activities: RFC 5545 RRULEs expanded with python-dateutil, in Asia/Shanghai.
 
-Pure functions (no Flask, no database). Month ends and leap days follow RFC 5545:
-``BYMONTHDAY=31`` skips months without a 31st, ``BYMONTHDAY=-1`` is the last day of
-every month, ``FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29`` happens in leap years only.
+Pure functions (no Flask, no database; the zone is :data:`app.core.time.TZ`). Month ends and leap
+days follow RFC 5545: ``BYMONTHDAY=31`` skips months without a 31st, ``BYMONTHDAY=-1`` is the last
+day of every month, ``FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29`` happens in leap years only.
 
 Examples from the seed: "逢四来说事" ``FREQ=MONTHLY;BYMONTHDAY=4,14,24``,
 "周五帮帮团" ``FREQ=WEEKLY;BYDAY=FR``.
 """
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrulestr
 
-TZ = ZoneInfo("Asia/Shanghai")
+from app.core.time import TZ, day_start
+
 ALLOWED_FREQ = {DAILY, WEEKLY, MONTHLY, YEARLY}
 MAX_OCCURRENCES = 1000
 
@@ -76,7 +76,7 @@ def occurrences(rule: str | None, dtstart: dt.datetime, start: dt.datetime, end:
 
 def is_occurrence(rule: str | None, dtstart: dt.datetime, day: dt.date) -> bool:
     """Whether the activity happens on ``day`` (a Shanghai calendar date)."""
-    begin = dt.datetime.combine(day, dt.time(), TZ)
+    begin = day_start(day)
     return bool(occurrences(rule, dtstart, begin, begin + dt.timedelta(days=1), limit=1))
 
 

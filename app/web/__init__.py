@@ -5,6 +5,7 @@
 * :mod:`app.web.params` — shared parameter types (paging, bbox, area codes, dates, comma lists);
 * :mod:`app.web.openapi` — ``/api/v1/openapi.json``, generated from the declarations;
 * :mod:`app.web.errors` — the error envelope, error pages, 503 when the database is unreachable;
+* :mod:`app.web.security` — NUL characters refused, security headers, no caching of personal answers;
 * :mod:`app.web.pages` — the top bar and template helpers;
 * :mod:`app.web.tables` — CSV and XLSX answers whose cells spreadsheets will not run as formulas.
 
@@ -14,7 +15,8 @@
 
 def init_app(app) -> None:
     """Error handlers, template helpers and the OpenAPI document."""
-    from app.web import errors, openapi, pages
+    from app.web import errors, openapi, pages, security
     errors.init_app(app)
+    security.init_app(app)
     pages.init_app(app)
     app.register_blueprint(openapi.bp)

@@ -22,6 +22,7 @@ The same models describe the endpoint in ``/api/v1/openapi.json`` (:mod:`app.web
 Cookie-session writes need the CSRF token (``X-CSRFToken``); bearer-token clients do not.
 """
 import functools
+import inspect
 import json
 from typing import Callable
 
@@ -199,7 +200,23 @@ def parse_body(model: type[BaseModel], data=None):
 
 # --------------------------------------------------------------------------- the declaration
 
-def _responses(status: int, response, query, body, public, permission, errors) -> SpecResponse:
+class _Responses(SpecResponse):
+    """spectree's responses, with the success answer under its own media type (GeoJSON, CSV …)."""
+
+    def __init__(self, media_type: str, status: int, **codes):
+        super().__init__(**codes)
+        self.media_type, self.status = media_type, str(status)
+
+    def generate_spec(self, *args, **kwargs) -> dict:
+        out = super().generate_spec(*args, **kwargs)
+        content = out.get(self.status, {}).get("content")
+        if content and self.media_type != "application/json":
+            content[self.media_type] = content.pop("application/json")
+        return out
+
+
+def _responses(status: int, response, query, body, public, permission, errors,
+               media_type: str = "application/json") -> SpecResponse:
     codes = {f"HTTP_{status}": response}
     extra = set(errors)
     if query is not None:
@@ -212,12 +229,12 @@ def _responses(status: int, response, query, body, public, permission, errors) -
         extra.add(403)
     for code in sorted(extra):
         codes[f"HTTP_{code}"] = ErrorModel
-    return SpecResponse(**codes)
+    return _Responses(media_type, status, **codes)
 
 
 def _describe(view: Callable, permission: str | None, public: bool) -> str:
     """The view's docstring plus who may call it, for the document."""
-    doc = (view.__doc__ or view.__name__).strip()
+    doc = inspect.cleandoc(view.__doc__ or view.__name__)     # before appending: the indentation goes
     if permission:
         doc += f"\n\nNeeds permission `{permission}` (roles: {', '.join(policy.roles_with(permission))})."
     elif public:
@@ -230,12 +247,16 @@ def _describe(view: Callable, permission: str | None, public: bool) -> str:
 def endpoint(*, query: type[BaseModel] | None = None, body: type[BaseModel] | None = None,
              response: type[BaseModel] | None = None, status: int = 200, permission: str | None = None,
              public: bool = False, errors: tuple[int, ...] = (), tags: tuple[str, ...] = (),
-             deprecated: bool = False) -> Callable:
+             deprecated: bool = False, form: type[BaseModel] | None = None,
+             media_type: str = "application/json") -> Callable:
     """Declare an API view: who may call it, its query and body models, and its answer.
 
     The view receives ``query=`` and ``body=`` (validated model instances) for what it declares,
     plus Flask's path arguments. ``response`` documents the answer (it is not re-validated).
     ``errors`` lists further statuses the view may answer (404, 409 …), for the documentation.
+    ``form`` documents a ``multipart/form-data`` body (a file upload); the view reads
+    ``request.files`` itself. ``media_type`` is the success answer's type (``application/geo+json``
+    for GeoJSON answers).
     """
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -255,8 +276,8 @@ def endpoint(*, query: type[BaseModel] | None = None, body: type[BaseModel] | No
         # The declaration, given to spectree for the OpenAPI document only: validation is ours
         # (400 for the query, 422 for the body, the order above), and answers are not re-read.
         documented = spec.validate(
-            query=query, json=body,
-            resp=_responses(status, response, query, body, public, permission, errors),
+            query=query, json=body, form=form,
+            resp=_responses(status, response, query, body or form, public, permission, errors, media_type),
             tags=tags or (), security={} if public else None, deprecated=deprecated)(view)
         call.__wrapped__ = documented
         call.__doc__ = _describe(view, permission, public)

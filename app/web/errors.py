@@ -5,8 +5,8 @@ formatter for their URL prefix with :func:`register_formatter`.
 """
 import logging
 
-from flask import jsonify, render_template, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from flask import current_app, jsonify, make_response, render_template, request
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.core.errors import ApiError, envelope
@@ -37,7 +37,7 @@ def wants_json() -> bool:
     return best == "application/json" and not request.accept_mimetypes.accept_html
 
 
-def render_error(status: int, message: str, fields=None, code=None):
+def render_error(status: int, message: str, fields=None, code=None, template: str = "error.html"):
     """The error as the client expects it (protocol formatter, JSON envelope or HTML page)."""
     for prefix, fmt in _formatters:
         if request.path.startswith(prefix):
@@ -45,7 +45,11 @@ def render_error(status: int, message: str, fields=None, code=None):
     if wants_json():
         return error_response(status, message, fields, code)
     try:
-        return render_template("error.html", status=status, message=message), status
+        if template == "unavailable.html":
+            # Rendered without Flask's context processors: they would load the user from the database.
+            page = current_app.jinja_env.get_template(template).render(status=status, message=message)
+            return page, status, {"Content-Type": "text/html; charset=utf-8"}
+        return render_template(template, status=status, message=message), status
     except Exception:  # a broken template must not hide the original error
         log.exception("error page failed to render")
         return f"{status}: {message}", status, {"Content-Type": "text/plain; charset=utf-8"}
@@ -80,21 +84,40 @@ def init_app(app) -> None:
         message = e.description or e.name
         if e.code == 400 and "CSRF" in (e.description or ""):
             message = "CSRF token missing or invalid; reload the page and try again."
-        return render_error(e.code or 500, message)
+        resp = make_response(render_error(e.code or 500, message))
+        for name, value in e.get_headers():   # Allow on 405, WWW-Authenticate on 401, Retry-After …
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(e: IntegrityError):
+        # Two requests racing for the same unique value: the loser is told, not given a 500.
+        _rollback()
+        if getattr(e.orig, "pgcode", None) == "23505":
+            log.info("unique violation on %s %s: %s", request.method, request.path, getattr(e.orig, "diag", None)
+                     and e.orig.diag.constraint_name)
+            return render_error(409, "this conflicts with a record that already exists (it may have just been "
+                                     "made by another request); reload and try again", code="conflict")
+        if getattr(e.orig, "pgcode", None) == "23503":
+            return render_error(409, "a record this refers to (or that refers to this) does not allow the change",
+                                code="conflict")
+        log.exception("integrity error on %s %s", request.method, request.path)
+        return render_error(500, "Internal error; it has been logged.")
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):
         _rollback()
         if database_unreachable(e):
             log.warning("database unreachable on %s %s: %s", request.method, request.path, e.__class__.__name__)
-            resp = render_error(503, "the database is unavailable; try again in a moment")
+            resp = render_error(503, "the database is unavailable; try again in a moment",
+                                template="unavailable.html")
             return _retry_after(resp)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return render_error(500, "Internal error; it has been logged.")
 
 
 def _retry_after(resp):
-    from flask import make_response
     r = make_response(resp)
     r.headers["Retry-After"] = "5"
     return r

@@ -9,6 +9,8 @@ blueprints and the API share one application object; it takes pydantic v2 models
 its document validates. Validation itself is done by :mod:`app.web.api` with the same models,
 so that the status of each kind of bad input is decided once (400 query, 415/400 body, 422 values).
 """
+from typing import Literal
+
 from flask import Blueprint, jsonify
 from pydantic import BaseModel, Field
 from spectree import SecurityScheme, SecuritySchemeData, SpecTree
@@ -23,6 +25,22 @@ class ErrorDetail(BaseModel):
 class ErrorModel(BaseModel):
     """Every API error: ``{"error": {"code", "message", "fields"}}``."""
     error: ErrorDetail
+
+
+class Health(BaseModel):
+    """``GET /healthz``: the app is up and PostGIS answers (503 with ``database: down`` when not)."""
+    status: Literal["ok", "unavailable"]
+    database: Literal["ok", "down"]
+    postgis: str | None = Field(description="the PostGIS version; null when the database is down")
+
+
+def _health_path() -> dict:
+    """``/healthz`` is a plain Flask view of :mod:`app.health`, which imports nothing above ``app.core``."""
+    answer = {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}
+    return {"/healthz": {"get": {
+        "summary": "the app is up and PostGIS answers", "operationId": "get__healthz", "tags": ["health"],
+        "security": [], "responses": {"200": {"description": "up", "content": answer},
+                                      "503": {"description": "the database is down", "content": answer}}}}}
 
 
 def _name(model: type) -> str:
@@ -65,7 +83,7 @@ def register_paths(paths: dict, schemas: dict | None = None) -> None:
 def _error_schemas() -> dict:
     schema = ErrorModel.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = schema.pop("$defs", {})
-    return {"ErrorModel": schema, **defs}
+    return {"ErrorModel": schema, **defs, "Health": Health.model_json_schema()}
 
 
 def document() -> dict:
@@ -79,6 +97,7 @@ def document() -> dict:
             extra, more = extra()
             extra_schemas.update(more)
         paths.update(extra)
+    paths.update(_health_path())
     doc["paths"] = dict(sorted(paths.items()))
     components = dict(doc.get("components", {}))
     components["schemas"] = {**components.get("schemas", {}), **extra_schemas, **_error_schemas()}

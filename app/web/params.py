@@ -13,7 +13,8 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from app.core.time import aware, day_start
+from app.core.errors import ApiError
+from app.core.time import aware, day_start, today
 from gis.geometry import GeometryError, parse_bbox
 
 T = TypeVar("T")
@@ -112,3 +113,65 @@ class Patch(Body):
 def fields_of(model: type[BaseModel]) -> set[str]:
     """The names a model accepts, aliases included."""
     return {f.alias or name for name, f in model.model_fields.items()}
+
+
+# --------------------------------------------------------------------------- periods
+
+MAX_PERIOD_DAYS = 3 * 366
+PERIOD_YEARS = (1900, 2199)         # beyond: a typo, and date arithmetic (the period before) would overflow
+
+
+def _date_or_instant(value: Any) -> Any:
+    """``2026-11-01`` stays a date (a whole day); an ISO 8601 time becomes aware (naive: local time)."""
+    if isinstance(value, str):
+        try:
+            if len(value) == 10:
+                return dt.date.fromisoformat(value)
+            return aware(dt.datetime.fromisoformat(value))
+        except ValueError:
+            raise invalid("must be a date YYYY-MM-DD or an ISO 8601 date-time") from None
+    return value
+
+
+DateOrTime = Annotated[dt.datetime | dt.date, BeforeValidator(_date_or_instant),
+                       WithJsonSchema({"type": "string", "description":
+                                       "YYYY-MM-DD (a whole day, Asia/Shanghai) or an ISO 8601 date-time"})]
+
+
+class Period(BaseModel):
+    """``from``/``to``: dates (inclusive: ``to=2026-11-30`` takes the whole day) or ISO 8601 times (``to``
+    exclusive). :meth:`bounds` gives the half-open ``[start, end)``, by default the last 30 days."""
+    from_: Annotated[DateOrTime | None, Field(alias="from", description="start: a date or a time")] = None
+    to: Annotated[DateOrTime | None, Field(description="end: a date (included) or a time (excluded)")] = None
+
+    def bounds(self, default_days: int = 30, max_days: int = MAX_PERIOD_DAYS) -> tuple[dt.datetime, dt.datetime]:
+        """``[start, end)``; 400 when ``to`` is not after ``from`` or the period is longer than ``max_days``."""
+        end = _in_range("to", lambda: _end(self.to))
+        start = _in_range("from", lambda: end - dt.timedelta(days=default_days) if self.from_ is None
+                          else _start(self.from_))
+        if end <= start:
+            raise ApiError(400, "to must be after from", {"to": "before from"})
+        if (end - start).days > max_days:
+            raise ApiError(400, f"a period is at most {max_days} days", {"from": "period too long"})
+        return start, end
+
+
+def _in_range(name: str, compute) -> dt.datetime:
+    try:
+        value = compute()
+    except OverflowError:
+        value = None
+    if value is None or not PERIOD_YEARS[0] <= value.year <= PERIOD_YEARS[1]:
+        raise ApiError(400, f"dates lie in {PERIOD_YEARS[0]}–{PERIOD_YEARS[1]}", {name: "out of range"})
+    return value
+
+
+def _start(value: dt.date) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else day_start(value)
+
+
+def _end(value: dt.date | None) -> dt.datetime:
+    """The exclusive end: a time as given, the midnight after a date, or after today."""
+    if isinstance(value, dt.datetime):
+        return value
+    return day_start((value or today()) + dt.timedelta(days=1))

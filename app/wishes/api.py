@@ -1,71 +1,121 @@
 """``/api/v1/wishes``: post, claim, fulfil, withdraw; ``/api/v1/wishes/wall`` is public."""
-from flask import Blueprint, jsonify, request, url_for
+from typing import Annotated, Literal
 
-from app.web.api import geojson_response, int_arg, json_body
+from flask import request, url_for
+from pydantic import Field
+
+from app.auth import policy
 from app.core.extensions import limiter
-from app.households.api import bbox_arg, code_arg, protect, user
+from app.web.api import (
+    ApiBlueprint,
+    endpoint,
+    geojson_response,
+    json_response,
+    parse_body,
+)
+from app.web.params import AreaCode, Bbox, Query
 from app.wishes import services as ws
+from app.wishes.models import WISH_STATUSES
+from app.wishes.schemas import (
+    ClaimIn,
+    FulfilIn,
+    PublicWish,
+    WishIn,
+    WishOut,
+    WithdrawIn,
+)
 
-bp = Blueprint("wishes_api", __name__, url_prefix="/api/v1")
-protect(bp)
+bp = ApiBlueprint("wishes_api", __name__, tag="wishes")
+
+BOARD = "wishes.board"      # who may hold wish details; which ones is personal_clause's business
+
+
+class WallQuery(Query):
+    community: Annotated[str, Field(pattern="^[0-9]{12}$", description="12-digit community code")] | None = None
+    status: Literal[ws.PUBLIC_STATUSES] | None = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 200
 
 
 @bp.get("/wishes/wall")
 @limiter.limit("60 per minute")
-def wall():
-    """The public wish wall: no login, no personal data."""
-    status = request.args.get("status")
-    return jsonify(ws.wall(code_arg("community"), status, int_arg("limit", 200, 1, 500)))
+@endpoint(query=WallQuery, response=list[PublicWish], public=True)
+def wall(query: WallQuery):
+    """The public wish wall: titles and progress, no login, no personal data."""
+    return json_response(ws.wall(query.community, query.status, query.limit))
+
+
+class WishQuery(Query):
+    status: Literal[WISH_STATUSES] | None = None
+    grid: AreaCode | None = None
+    limit: Annotated[int, Field(ge=1, le=1000)] = 500
 
 
 @bp.get("/wishes")
-def wishes():
-    return jsonify([ws.wish_dict(w) for w in ws.list_wishes(user(), request.args.get("status"),
-                                                            code_arg("grid"), int_arg("limit", 500, 1, 1000))])
+@endpoint(query=WishQuery, response=list[WishOut], permission=BOARD)
+def wish_list(query: WishQuery):
+    """Wishes in full, newest first (readers of household files)."""
+    rows = ws.list_wishes(policy.require_login(), query.status, query.grid, query.limit)
+    return json_response([ws.wish_dict(w) for w in rows])
 
 
 @bp.post("/wishes")
-def wish_create():
-    w = ws.post_wish(user(), json_body())
-    resp = jsonify(ws.wish_dict(w))
-    resp.status_code = 201
-    resp.headers["Location"] = url_for("wishes_api.wish", wish_id=w.id)
-    return resp
+@endpoint(body=WishIn, response=WishOut, status=201, permission=BOARD)
+def wish_create(body: WishIn):
+    """Post a wish for a household or building."""
+    w = ws.post_wish(policy.require_login(), body)
+    return json_response(ws.wish_dict(w), 201, {"Location": url_for("wishes_api.wish", wish_id=w.id)})
 
 
 @bp.get("/wishes/<int:wish_id>")
+@endpoint(response=WishOut, permission=BOARD, errors=(404,))
 def wish(wish_id: int):
-    return jsonify(ws.wish_dict(ws.get_wish(user(), wish_id)))
+    """One wish (the read is audited)."""
+    return json_response(ws.wish_dict(ws.get_wish(policy.require_login(), wish_id)))
 
 
 @bp.post("/wishes/<int:wish_id>/claim")
-def claim(wish_id: int):
-    return jsonify(ws.wish_dict(ws.claim_wish(user(), wish_id, json_body())))
+@endpoint(body=ClaimIn, response=WishOut, permission=BOARD, errors=(404, 409))
+def claim(wish_id: int, body: ClaimIn):
+    """posted → claimed, by a volunteer or a team of the wish's community."""
+    return json_response(ws.wish_dict(ws.claim_wish(policy.require_login(), wish_id, body)))
 
 
 @bp.post("/wishes/<int:wish_id>/release")
+@endpoint(response=WishOut, permission=BOARD, errors=(404, 409))
 def release(wish_id: int):
-    return jsonify(ws.wish_dict(ws.release_wish(user(), wish_id)))
+    """claimed → posted (the claimer gave up)."""
+    return json_response(ws.wish_dict(ws.release_wish(policy.require_login(), wish_id)))
 
 
 @bp.post("/wishes/<int:wish_id>/fulfil")
+@endpoint(response=WishOut, permission=BOARD, errors=(400, 404, 409, 413, 415, 422))
 def fulfil(wish_id: int):
-    """JSON ``{"note"}``, or multipart with ``note`` and a ``photo`` file."""
-    u = user()
+    """claimed → fulfilled, with a note and optionally a photo.
+
+    JSON ``{"note": "…"}``, or ``multipart/form-data`` with a ``note`` field and a ``photo`` file (JPEG, PNG
+    or WebP); the multipart form is not described by this document's schema.
+    """
+    u = policy.require_login()
     if (request.mimetype or "").startswith("multipart/form-data"):
-        return jsonify(ws.wish_dict(ws.fulfil_wish(u, wish_id, {"note": request.form.get("note")},
-                                                   request.files.get("photo"))))
-    return jsonify(ws.wish_dict(ws.fulfil_wish(u, wish_id, json_body())))
+        body = parse_body(FulfilIn, {"note": request.form.get("note")})
+        return json_response(ws.wish_dict(ws.fulfil_wish(u, wish_id, body, request.files.get("photo"))))
+    return json_response(ws.wish_dict(ws.fulfil_wish(u, wish_id, parse_body(FulfilIn))))
 
 
 @bp.post("/wishes/<int:wish_id>/withdraw")
-def withdraw(wish_id: int):
-    return jsonify(ws.wish_dict(ws.withdraw_wish(user(), wish_id, json_body())))
+@endpoint(body=WithdrawIn, response=WishOut, permission=BOARD, errors=(404, 409))
+def withdraw(wish_id: int, body: WithdrawIn):
+    """posted or claimed → withdrawn, with a reason."""
+    return json_response(ws.wish_dict(ws.withdraw_wish(policy.require_login(), wish_id, body)))
+
+
+class OverlayQuery(Query):
+    bbox: Bbox | None = None
+    limit: Annotated[int, Field(ge=1, le=10000)] = 1000
 
 
 @bp.get("/overlays/wishes-open")
-def overlay_open_wishes():
-    """GeoJSON: open wishes per grid (counts; suppressed below 5 for counts-only readers)."""
-    return geojson_response(ws.open_wishes_geojson(user(), bbox_arg(), int_arg("limit", 1000, 1, 10000)))
-
-
+@endpoint(query=OverlayQuery)
+def overlay_open_wishes(query: OverlayQuery):
+    """Map overlay: open wishes per grid (GeoJSON; counts below 5 hidden for counts-only readers)."""
+    return geojson_response(ws.open_wishes_geojson(policy.require_login(), query.bbox, query.limit))

@@ -2,58 +2,49 @@
 
 A wish is posted by a grid worker or community staff for a household they keep (or
 for a building). Its ``title`` and category are public on the wish wall; details, the
-household, the claiming volunteer and the photo are personal.
+household, the claiming volunteer and the photo are personal (:func:`app.auth.policy.reads_personal`).
 """
-import datetime as dt
 import io
+import json
 import os
 import uuid
 
 from flask import current_app
+from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, select
 
-from app.basemap.fields import Field, parse_fields
 from app.areas.models import Area
 from app.audit.services import record, snapshot
-from app.basemap.models import Building
+from app.auth import policy
 from app.core.errors import ApiError
 from app.core.extensions import db
-from app.households.models import Household
-from app.households.privacy import counts_clause, personal_clause, reads_personal, suppress
-from app.households.services import TZ, require_personal
-from app.volunteers.models import Team, Volunteer
-from app.wishes.models import TRANSITIONS, WISH_CATEGORIES, WISH_STATUSES, Wish
+from app.core.time import TZ, now
+from app.households.common import building_in_reach, require_personal
+from app.households.files import household_in_reach
+from app.volunteers.teams import team_in_community, volunteer_in_community
+from app.wishes.models import TRANSITIONS, Wish
+from app.wishes.schemas import ClaimIn, FulfilIn, WishIn, WithdrawIn
 
-WISH_FIELDS = [
-    Field("household_id", "ref", ref="households"), Field("building_id", "ref", ref="buildings"),
-    Field("title", "str", required=True, max_len=120, label="public text: no names, phones or flat numbers"),
-    Field("details", "text", max_len=4000), Field("category", "enum", required=True, choices=WISH_CATEGORIES),
-]
+PUBLIC_STATUSES = ("posted", "claimed", "fulfilled")
+OPEN_STATUSES = ("posted", "claimed")
 
 
-def post_wish(user, data: dict) -> Wish:
+def post_wish(user, body: WishIn) -> Wish:
     """A new wish for a household (or a building) the user keeps."""
     require_personal(user)
-    data = data if isinstance(data, dict) else {}
-    values, errors = parse_fields([f for f in WISH_FIELDS], data)
-    if not errors and not values.get("household_id") and not values.get("building_id"):
-        errors["household_id"] = "a wish belongs to a household or a building"
-    if errors:
-        raise ApiError(422, "invalid wish", errors)
-    building_id = values.pop("building_id", None)
-    if values.get("household_id"):
-        h = db.session.scalar(select(Household).where(Household.id == values["household_id"],
-                                                      personal_clause(user, Household.grid_id)))
+    if not body.household_id and not body.building_id:
+        raise ApiError(422, "invalid wish", {"household_id": "a wish belongs to a household or a building"})
+    if body.household_id:
+        h = household_in_reach(user, body.household_id)
         if h is None:
             raise ApiError(422, "unknown household", {"household_id": "unknown or not yours"})
         grid_id = h.grid_id
     else:
-        b = db.session.scalar(select(Building).where(Building.id == building_id,
-                                                     personal_clause(user, Building.grid_id)))
+        b = building_in_reach(user, body.building_id)
         if b is None:
             raise ApiError(422, "unknown building", {"building_id": "unknown or not yours"})
         grid_id = b.grid_id
-    w = Wish(**values, grid_id=grid_id, posted_by=user.id, status="posted")
+    w = Wish(**body.model_dump(exclude={"building_id"}), grid_id=grid_id, posted_by=user.id, status="posted")
     db.session.add(w)
     db.session.flush()
     record("insert", "wishes", w.id, after=snapshot(w))
@@ -64,7 +55,7 @@ def post_wish(user, data: dict) -> Wish:
 def get_wish(user, wish_id: int) -> Wish:
     """One wish with its personal details (audited)."""
     require_personal(user)
-    w = db.session.scalar(select(Wish).where(Wish.id == wish_id, personal_clause(user, Wish.grid_id)))
+    w = db.session.scalar(select(Wish).where(Wish.id == wish_id, policy.personal_clause(user, Wish.grid_id)))
     if w is None:
         raise ApiError(404, f"no wish {wish_id} among those you may read")
     record("read", "wishes", w.id)
@@ -75,19 +66,25 @@ def get_wish(user, wish_id: int) -> Wish:
 def list_wishes(user, status: str | None = None, grid: str | None = None, limit: int = 500) -> list[Wish]:
     """Wishes the user may read in full."""
     require_personal(user)
-    cond = [personal_clause(user, Wish.grid_id)]
+    cond = [policy.personal_clause(user, Wish.grid_id)]
     if status:
-        if status not in WISH_STATUSES:
-            raise ApiError(400, f"status must be one of {', '.join(WISH_STATUSES)}", {"status": "unknown"})
         cond.append(Wish.status == status)
     if grid:
         cond.append(Wish.grid_id.in_(select(Area.id).where(Area.code.startswith(grid, autoescape=True))))
     return list(db.session.scalars(select(Wish).where(*cond).order_by(Wish.posted_at.desc()).limit(limit)))
 
 
+def household_wishes(user, household) -> list[str]:
+    """The wishes of a household, one line each, for its file page (the page checked the user keeps it)."""
+    rows = db.session.scalars(select(Wish).where(Wish.household_id == household.id,
+                                                 policy.personal_clause(user, Wish.grid_id))
+                              .order_by(Wish.posted_at.desc()))
+    return [f"{w.title} — {w.status}" for w in rows]
+
+
 def _move(user, wish_id: int, to: str) -> tuple[Wish, dict]:
     require_personal(user)
-    w = db.session.scalar(select(Wish).where(Wish.id == wish_id, personal_clause(user, Wish.grid_id))
+    w = db.session.scalar(select(Wish).where(Wish.id == wish_id, policy.personal_clause(user, Wish.grid_id))
                           .with_for_update(of=Wish))
     if w is None:
         raise ApiError(404, f"no wish {wish_id} among those you may read")
@@ -96,31 +93,31 @@ def _move(user, wish_id: int, to: str) -> tuple[Wish, dict]:
     return w, snapshot(w)
 
 
-def claim_wish(user, wish_id: int, data: dict) -> Wish:
-    """posted → claimed by a volunteer or a team of the wish's community."""
-    data = data if isinstance(data, dict) else {}
-    values, errors = parse_fields([Field("volunteer_id", "ref"), Field("team_id", "ref")], data)
-    if not errors and bool(values.get("volunteer_id")) == bool(values.get("team_id")):
-        errors["volunteer_id"] = "give a volunteer_id or a team_id"
-    if errors:
-        raise ApiError(422, "invalid claim", errors)
-    w, before = _move(user, wish_id, "claimed")
-    community = w.grid.code[:12] if w.grid else ""
-    if values.get("volunteer_id"):
-        v = db.session.get(Volunteer, values["volunteer_id"])
-        if v is None or db.session.get(Area, v.area_id).code != community:
-            raise ApiError(422, "unknown volunteer in this community", {"volunteer_id": "unknown"})
-        w.claimed_by_volunteer_id, w.claimed_by_team_id = v.id, v.team_id
-    else:
-        t = db.session.get(Team, values["team_id"])
-        if t is None or t.area.code != community:
-            raise ApiError(422, "unknown team in this community", {"team_id": "unknown"})
-        w.claimed_by_team_id, w.claimed_by_volunteer_id = t.id, None
-    w.status, w.claimed_at = "claimed", dt.datetime.now(TZ)
+def _save(w: Wish, before: dict) -> Wish:
     db.session.flush()
     record("update", "wishes", w.id, before, snapshot(w))
     db.session.commit()
     return w
+
+
+def claim_wish(user, wish_id: int, body: ClaimIn) -> Wish:
+    """posted → claimed by a volunteer or a team of the wish's community."""
+    if bool(body.volunteer_id) == bool(body.team_id):
+        raise ApiError(422, "invalid claim", {"volunteer_id": "give a volunteer_id or a team_id"})
+    w, before = _move(user, wish_id, "claimed")
+    community = w.grid.code[:12] if w.grid else ""
+    if body.volunteer_id:
+        v = volunteer_in_community(body.volunteer_id, community)
+        if v is None:
+            raise ApiError(422, "unknown volunteer in this community", {"volunteer_id": "unknown"})
+        w.claimed_by_volunteer_id, w.claimed_by_team_id = v.id, v.team_id
+    else:
+        t = team_in_community(body.team_id, community)
+        if t is None:
+            raise ApiError(422, "unknown team in this community", {"team_id": "unknown"})
+        w.claimed_by_team_id, w.claimed_by_volunteer_id = t.id, None
+    w.status, w.claimed_at = "claimed", now()
+    return _save(w, before)
 
 
 ALLOWED_PHOTO = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
@@ -128,7 +125,6 @@ ALLOWED_PHOTO = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 
 def save_photo(storage) -> str:
     """Check an uploaded image with Pillow and store it under MEDIA_ROOT/wishes; the relative path."""
-    from PIL import Image, UnidentifiedImageError
     raw = storage.read()
     if not raw:
         raise ApiError(422, "empty photo", {"photo": "empty"})
@@ -148,44 +144,27 @@ def save_photo(storage) -> str:
     return rel
 
 
-def fulfil_wish(user, wish_id: int, data: dict, photo=None) -> Wish:
+def fulfil_wish(user, wish_id: int, body: FulfilIn, photo=None) -> Wish:
     """claimed → fulfilled, with a note and optionally a photo."""
-    values, errors = parse_fields([Field("note", "text", required=True, max_len=4000)],
-                                  data if isinstance(data, dict) else {})
-    if errors:
-        raise ApiError(422, "invalid fulfilment", errors)
     w, before = _move(user, wish_id, "fulfilled")
     if photo is not None and getattr(photo, "filename", ""):
         w.photo_path = save_photo(photo)
-    w.status, w.fulfilled_at, w.fulfilment_note = "fulfilled", dt.datetime.now(TZ), values["note"]
-    db.session.flush()
-    record("update", "wishes", w.id, before, snapshot(w))
-    db.session.commit()
-    return w
+    w.status, w.fulfilled_at, w.fulfilment_note = "fulfilled", now(), body.note
+    return _save(w, before)
 
 
-def withdraw_wish(user, wish_id: int, data: dict) -> Wish:
+def withdraw_wish(user, wish_id: int, body: WithdrawIn) -> Wish:
     """posted/claimed → withdrawn, with a reason."""
-    values, errors = parse_fields([Field("reason", "text", required=True, max_len=2000)],
-                                  data if isinstance(data, dict) else {})
-    if errors:
-        raise ApiError(422, "invalid withdrawal", errors)
     w, before = _move(user, wish_id, "withdrawn")
-    w.status, w.withdrawn_at, w.withdraw_reason = "withdrawn", dt.datetime.now(TZ), values["reason"]
-    db.session.flush()
-    record("update", "wishes", w.id, before, snapshot(w))
-    db.session.commit()
-    return w
+    w.status, w.withdrawn_at, w.withdraw_reason = "withdrawn", now(), body.reason
+    return _save(w, before)
 
 
 def release_wish(user, wish_id: int) -> Wish:
     """claimed → posted again (the claimer gave up)."""
     w, before = _move(user, wish_id, "posted")
     w.status, w.claimed_at, w.claimed_by_team_id, w.claimed_by_volunteer_id = "posted", None, None, None
-    db.session.flush()
-    record("update", "wishes", w.id, before, snapshot(w))
-    db.session.commit()
-    return w
+    return _save(w, before)
 
 
 def wish_dict(w: Wish) -> dict:
@@ -210,29 +189,24 @@ def public_wish(w: Wish) -> dict:
 
 def wall(community: str | None = None, status: str | None = None, limit: int = 200) -> list[dict]:
     """The public wish wall (no login): open and fulfilled wishes, without personal data."""
-    cond = [Wish.status.in_(("posted", "claimed", "fulfilled"))]
+    cond = [Wish.status.in_(PUBLIC_STATUSES)]
     if status:
-        if status not in ("posted", "claimed", "fulfilled"):
-            raise ApiError(400, "status must be posted, claimed or fulfilled", {"status": "unknown"})
         cond.append(Wish.status == status)
     if community:
-        if not (community.isdigit() and len(community) == 12):
-            raise ApiError(400, "community must be a 12-digit code", {"community": "malformed"})
-        cond.append(Wish.grid_id.in_(select(Area.id).where(Area.code.startswith(community))))
+        cond.append(Wish.grid_id.in_(select(Area.id).where(Area.code.startswith(community, autoescape=True))))
     return [public_wish(w) for w in db.session.scalars(select(Wish).where(*cond)
                                                        .order_by(Wish.posted_at.desc()).limit(limit))]
 
 
 def open_wishes_geojson(user, bbox=None, limit: int = 1000) -> str:
-    """Open wishes (posted or claimed) per grid, as GeoJSON polygons built in SQL.
+    """Open wishes (posted or claimed) per grid, as GeoJSON polygons.
 
     Counts are suppressed below 5 for readers without file access.
     """
-    import json
-    personal = reads_personal(user)
-    clause = personal_clause(user, Wish.grid_id) if personal else counts_clause(user, Wish.grid_id)
+    personal = policy.reads_personal(user)
+    clause = policy.personal_clause(user, Wish.grid_id) if personal else policy.counts_clause(user, Wish.grid_id)
     counts = (select(Wish.grid_id, func.count().label("open"))
-              .where(Wish.status.in_(("posted", "claimed")), clause).group_by(Wish.grid_id).subquery("c"))
+              .where(Wish.status.in_(OPEN_STATUSES), clause).group_by(Wish.grid_id).subquery("c"))
     cond = []
     if bbox:
         cond.append(Area.geom.intersects(func.ST_MakeEnvelope(*bbox, 4326)))
@@ -241,8 +215,9 @@ def open_wishes_geojson(user, bbox=None, limit: int = 1000) -> str:
         .join(counts, counts.c.grid_id == Area.id).where(*cond).order_by(Area.code).limit(limit)).all()
     feats = []
     for r in rows:
-        shown = r.open if personal else suppress(r.open)
+        shown = r.open if personal else policy.suppress(r.open)
         feats.append({"type": "Feature", "id": r.id, "geometry": json.loads(r[4]),
                       "properties": {"grid_code": r.code, "grid_name": r.name, "open_wishes": shown,
                                      "label": str(shown) if shown is not None else "<5"}})
     return json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False)
+

@@ -1,20 +1,29 @@
 """Pages: the staff wish board, posting a wish (phone), and the public wish wall."""
 import os
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, send_file,
-                   url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from app.core.errors import ApiError
-from app.core.extensions import db, limiter
-from app.households import services as hs
-from app.households.models import Household
-from app.households.privacy import personal_clause
-from app.volunteers import services as vs
+from app.core.extensions import limiter
+from app.households.common import require_personal
+from app.households.files import household_choices
+from app.volunteers.teams import list_teams
+from app.web.api import parse_body
 from app.wishes import services as ws
 from app.wishes.models import WISH_STATUSES
+from app.wishes.schemas import ClaimIn, FulfilIn, WishIn, WithdrawIn
 
 bp = Blueprint("wishes", __name__, url_prefix="/wishes")
 
@@ -46,32 +55,32 @@ def wall():
 @login_required
 def board():
     """Staff board: wishes by status, with claim / fulfil / withdraw actions."""
-    hs.require_personal(_me())
+    require_personal(_me())
     wishes = ws.list_wishes(_me())
     cols = {s: [w for w in wishes if w.status == s] for s in WISH_STATUSES}
     cats, stats = _labels()
     return render_template("wishes/board.html", cols=cols, cats=cats, stats=stats,
-                           teams=vs.list_teams(_me()))
+                           teams=list_teams(_me()))
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
     """Post a wish for a household (phone-friendly)."""
-    hs.require_personal(_me())
+    require_personal(_me())
     status = 200
     if request.method == "POST":
         f = request.form
         try:
-            ws.post_wish(_me(), {"household_id": f.get("household_id") or None, "title": f.get("title", ""),
-                                 "category": f.get("category", ""), "details": f.get("details") or None})
+            ws.post_wish(_me(), parse_body(WishIn, {
+                "household_id": f.get("household_id") or None, "title": f.get("title", ""),
+                "category": f.get("category", ""), "details": f.get("details") or None}))
             flash(_("微心愿已登记"), "ok")
             return redirect(url_for("wishes.board"))
         except ApiError as e:
             flash(e.message + " " + "; ".join(f"{k}: {v}" for k, v in e.fields.items()), "error")
             status = e.status
-    households = list(db.session.scalars(select(Household).where(personal_clause(_me(), Household.grid_id))
-                                         .order_by(Household.building_id, Household.flat_no)))
+    households = household_choices(_me())
     cats, _s = _labels()
     return render_template("wishes/new.html", households=households, cats=cats,
                            chosen=request.values.get("household_id", type=int)), status
@@ -84,12 +93,13 @@ def act(wish_id: int, action: str):
     f = request.form
     try:
         if action == "claim":
-            ws.claim_wish(_me(), wish_id, {"team_id": f.get("team_id") or None,
-                                           "volunteer_id": f.get("volunteer_id") or None})
+            ws.claim_wish(_me(), wish_id, parse_body(ClaimIn, {"team_id": f.get("team_id") or None,
+                                                               "volunteer_id": f.get("volunteer_id") or None}))
         elif action == "fulfil":
-            ws.fulfil_wish(_me(), wish_id, {"note": f.get("note", "")}, request.files.get("photo"))
+            ws.fulfil_wish(_me(), wish_id, parse_body(FulfilIn, {"note": f.get("note", "")}),
+                           request.files.get("photo"))
         elif action == "withdraw":
-            ws.withdraw_wish(_me(), wish_id, {"reason": f.get("reason", "")})
+            ws.withdraw_wish(_me(), wish_id, parse_body(WithdrawIn, {"reason": f.get("reason", "")}))
         elif action == "release":
             ws.release_wish(_me(), wish_id)
         else:

@@ -1,0 +1,122 @@
+"""The incidents feature's services, one module per reason to change; this package names what other
+modules call (``from app.incidents import services``; ``services.transition(...)``).
+
+========================  ==================================================================
+module                    what changes it
+========================  ==================================================================
+:mod:`.deadlines`         how overdue is computed (also the dashboard's rule)
+:mod:`.attributes`        what a report's extra attributes may hold (Open311 datatypes)
+:mod:`.categories`        the category tree, departments, stage deadlines
+:mod:`.records`           loading one incident in the user's area; its timeline, offers, photos
+:mod:`.reporting`         reporting, routing, duplicates, attaching a report
+:mod:`.transitions`       the workflow applied, the handlers of each step's data
+:mod:`.queries`           lists, the map overlay's GeoJSON, the CSV export, counts
+:mod:`.detail`            one incident as the API and the page show it
+:mod:`.photos`            photo files: checked, re-encoded, thumbnailed
+========================  ==================================================================
+
+Each write is one transaction, recorded in the audit log.
+"""
+from app.incidents.services.attributes import check_attributes
+from app.incidents.services.categories import (
+    categories,
+    category_by_code,
+    category_ids,
+    create_category,
+    departments,
+    update_category,
+)
+from app.incidents.services.deadlines import (
+    due_at_sql,
+    overdue_of,
+    overdue_sql,
+    stage_hours_sql,
+)
+from app.incidents.services.detail import can_read_personal, incident_dict
+from app.incidents.services.photos import add_photo, photo_file
+from app.incidents.services.queries import (
+    COUNT_CAP,
+    CSV_COLUMNS,
+    MAX_LIMIT,
+    SORTS,
+    Filters,
+    count_incidents,
+    feature_collection,
+    filter_conditions,
+    list_rows,
+    state_counts,
+)
+from app.incidents.services.records import (
+    get_incident,
+    last_step_id,
+    link_meeting,
+    offered_to,
+    offers,
+    photos_of,
+    state_changes,
+    timeline,
+)
+from app.incidents.services.reporting import (
+    DUPLICATE_DAYS,
+    DUPLICATE_RADIUS_M,
+    MAX_DESCRIPTION,
+    attach_report,
+    default_source,
+    in_served_area,
+    report_incident,
+    suggest_duplicates,
+)
+from app.incidents.services.transitions import (
+    assignable_users,
+    dispatch_companies,
+    external_step,
+    transition,
+)
+
+__all__ = [
+    "COUNT_CAP",
+    "CSV_COLUMNS",
+    "DUPLICATE_DAYS",
+    "DUPLICATE_RADIUS_M",
+    "MAX_DESCRIPTION",
+    "MAX_LIMIT",
+    "SORTS",
+    "Filters",
+    "add_photo",
+    "assignable_users",
+    "attach_report",
+    "can_read_personal",
+    "categories",
+    "category_by_code",
+    "category_ids",
+    "check_attributes",
+    "count_incidents",
+    "create_category",
+    "default_source",
+    "departments",
+    "dispatch_companies",
+    "due_at_sql",
+    "external_step",
+    "feature_collection",
+    "filter_conditions",
+    "get_incident",
+    "in_served_area",
+    "incident_dict",
+    "last_step_id",
+    "link_meeting",
+    "list_rows",
+    "offered_to",
+    "offers",
+    "overdue_of",
+    "overdue_sql",
+    "photo_file",
+    "photos_of",
+    "report_incident",
+    "stage_hours_sql",
+    "state_changes",
+    "state_counts",
+    "suggest_duplicates",
+    "timeline",
+    "transition",
+    "update_category",
+]
