@@ -333,3 +333,25 @@ def test_patrols_are_planned_only_inside_ones_area(client, auth, demo):
     r = post_json(client, "/api/v1/patrols", {"kind": "cleanup", "title": "无此区域", "area": "999"})
     assert r.status_code == 422 and set(r.get_json()["error"]["fields"]) == {"area"}
     assert db.session.scalar(select(func.count()).select_from(Patrol).where(Patrol.title == "越界")) == 0
+
+
+def test_patrol_endpoints_are_declared_in_the_openapi_document(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    paths = doc["paths"]
+    for path in ("/api/v1/patrols", "/api/v1/patrols/{patrol_id}", "/api/v1/patrols/{patrol_id}/positions",
+                 "/api/v1/patrols/live", "/api/v1/patrols/coverage", "/api/v1/bad-parking-spots", "/api/v1/devices",
+                 "/track/osmand", "/track/owntracks"):
+        assert path in paths, path
+    assert "patrols.run" in paths["/api/v1/patrols"]["get"]["description"]
+    assert "application/geo+json" in paths["/api/v1/patrols/live"]["get"]["responses"]["200"]["content"]
+    upload = paths["/api/v1/patrols/{patrol_id}/import"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" in upload
+    assert doc["components"]["schemas"]["PatrolIn"]["properties"]["kind"]["enum"][0] == "grid_walk"
+
+
+def test_counts_take_json_integers_only(client, auth, demo):
+    pid = start_patrol(client, auth, kind="cleanup")
+    assert post_json(client, f"/api/v1/patrols/{pid}", {"bags": 12.0}, method="patch").get_json()["results"]["bags"] == 12
+    for bad in ({"bags": "12"}, {"bags": 1.5}, {"volunteers": False}):
+        assert post_json(client, f"/api/v1/patrols/{pid}", bad, method="patch").status_code == 422, bad
+    assert client.get("/api/v1/patrols?colour=red").status_code == 400           # unknown parameter

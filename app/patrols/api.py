@@ -3,6 +3,7 @@ results, the live map, coverage and tracking devices. Models in :mod:`app.patrol
 import re
 
 from flask import Response, request, url_for
+from geojson_pydantic import FeatureCollection
 
 from app.auth import policy
 from app.core.errors import ApiError
@@ -15,7 +16,6 @@ from app.patrols.schemas import (
     BadParkingSpotCreated,
     BadParkingSpotIn,
     FixesReceived,
-    GeoJSON,
     PatrolCoverage,
     PatrolCoverageQuery,
     PatrolIn,
@@ -29,8 +29,9 @@ from app.patrols.schemas import (
     TrackingDevice,
     TrackingDeviceIn,
     TrackingDevices,
+    TrackUpload,
 )
-from app.web.api import ApiBlueprint, endpoint, geojson_response, json_response
+from app.web.api import GEOJSON, ApiBlueprint, endpoint, geojson_response, json_response
 from gis.tracks import FixError, parse_csv, parse_gpx, parse_web_batch
 
 bp = ApiBlueprint("patrols_api", __name__, tag="patrols")
@@ -152,17 +153,17 @@ def _uploaded_fixes():
 
 
 @bp.post("/patrols/<int:patrol_id>/import")
-@endpoint(response=FixesReceived, status=201, permission="patrols.run", errors=(400, 404, 413, 422))
+@endpoint(form=TrackUpload, response=FixesReceived, status=201, permission="patrols.run", errors=(404, 413))
 def import_track(patrol_id: int):
-    """Upload a GPX or CSV track: multipart/form-data with ``file``, optional ``format`` (gpx, csv) and
-    ``device`` (an identifier of yours)."""
+    """Upload a GPX or CSV track to a patrol (a finished one too)."""
     fmt, fixes = _uploaded_fixes()
     added = lifecycle.import_track(policy.require_login(), patrol_id, fixes, fmt, request.form.get("device") or None)
     return json_response({"received": len(fixes), "stored": added}, 201)
 
 
 @bp.get("/patrols/<int:patrol_id>/track")
-@endpoint(query=PatrolTrackQuery, response=GeoJSON, permission="patrols.run", errors=(404,))
+@endpoint(query=PatrolTrackQuery, response=FeatureCollection, media_type=GEOJSON, permission="patrols.run",
+          errors=(404,))
 def track(patrol_id: int, query: PatrolTrackQuery):
     """The cleaned track (one LineString per device) as GeoJSON, simplified for display."""
     user = policy.require_login()
@@ -185,7 +186,7 @@ def gpx(patrol_id: int):
 # --------------------------------------------------------------------------- bad parking
 
 @bp.get("/patrols/<int:patrol_id>/bad-parking")
-@endpoint(response=GeoJSON, permission="patrols.run", errors=(404,))
+@endpoint(response=FeatureCollection, media_type=GEOJSON, permission="patrols.run", errors=(404,))
 def bad_parking(patrol_id: int):
     """Bad-parking spots found on a patrol (GeoJSON)."""
     p = access.get_patrol(policy.require_login(), patrol_id)
@@ -204,7 +205,7 @@ def add_bad_parking(patrol_id: int, body: BadParkingSpotIn):
 
 
 @bp.get("/bad-parking-spots")
-@endpoint(query=BadParkingQuery, response=GeoJSON, permission="patrols.figures")
+@endpoint(query=BadParkingQuery, response=FeatureCollection, media_type=GEOJSON, permission="patrols.figures")
 def spots(query: BadParkingQuery):
     """All bad-parking spots in the user's area, for the map (``bbox``, ``limit``)."""
     return geojson_response(parking.spots_geojson(policy.current_scope(), bbox=query.bbox, limit=query.limit))
@@ -213,7 +214,7 @@ def spots(query: BadParkingQuery):
 # --------------------------------------------------------------------------- live map and coverage
 
 @bp.get("/patrols/live")
-@endpoint(query=PatrolLiveQuery, response=GeoJSON, permission="patrols.run")
+@endpoint(query=PatrolLiveQuery, response=FeatureCollection, media_type=GEOJSON, permission="patrols.run")
 def live(query: PatrolLiveQuery):
     """Active patrols: last position of each device and its trail of the last ``minutes`` (GeoJSON)."""
     return geojson_response(live_.live_geojson(policy.require_login(), bbox=query.bbox, minutes=query.minutes,

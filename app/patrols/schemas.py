@@ -2,8 +2,8 @@
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from geojson_pydantic import FeatureCollection, LineString, MultiLineString
-from pydantic import BaseModel, Field, StringConstraints
+from geojson_pydantic import LineString, MultiLineString
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 
 from app.patrols.models import (
     DEVICE_KINDS,
@@ -20,11 +20,21 @@ from app.web.params import (
     Paging,
     Patch,
     Query,
+    invalid,
 )
 
-# JSON numbers only: true/false and strings are refused (an integer counts as a number).
+
+def _json_number(value: Any) -> Any:
+    """true/false and strings are not numbers here (pydantic would read them as 1/0 and parse "12")."""
+    if isinstance(value, (bool, str)):
+        raise invalid("must be a number")
+    return value
+
+
+# JSON numbers only. An integer counts as a number; 12.0 counts as the integer 12 (as in JSON Schema).
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-Count = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
+Integer = Annotated[int, BeforeValidator(_json_number)]
+Count = Annotated[Integer, Field(ge=0, le=1_000_000)]
 Width = Annotated[float, Field(strict=True, gt=0, le=200, description="metres")]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -72,7 +82,7 @@ class PatrolIn(Body):
     kind: Kind
     title: Title
     area: AreaCode | None = Field(None, description="default: your own area")
-    team_id: Annotated[int, Field(strict=True, ge=1, le=MAX_INT)] | None = None
+    team_id: Annotated[Integer, Field(ge=1, le=MAX_INT)] | None = None
     participants: Annotated[list[Username], Field(max_length=200, default_factory=list)]
     planned_start: LocalDateTime | None = None
     planned_route: LineString | MultiLineString | None = None
@@ -80,9 +90,13 @@ class PatrolIn(Body):
     cleanup_width_m: Width | None = None
 
 
+def _no_default(schema: dict) -> None:
+    schema.pop("default", None)       # a field left out is not changed; it has no default value
+
+
 class PatrolResultsIn(Patch):
-    """Only the fields sent change; ``null`` clears a result."""
-    title: Title = None
+    """Only the fields sent change; ``null`` clears a result (not the title)."""
+    title: Title = Field(None, json_schema_extra=_no_default)
     cleanup_width_m: Width | None = None
     bags: Count | None = None
     weight_kg: Annotated[Number, Field(ge=0, le=1_000_000)] | None = None
@@ -111,10 +125,17 @@ class BadParkingSpotIn(Body):
     """A bad-parking spot where the patrol found it."""
     lon: Annotated[Number, Field(ge=-180, le=180)]
     lat: Annotated[Number, Field(ge=-90, le=90)]
-    bikes: Annotated[int, Field(strict=True, ge=0, le=10_000)] = 1
+    bikes: Annotated[Integer, Field(ge=0, le=10_000)] = 1
     reparked: Annotated[bool, Field(strict=True)] = False
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
     found_at: LocalDateTime | None = None
+
+
+class TrackUpload(BaseModel):
+    """A GPX or CSV track (multipart/form-data), optionally of one of your devices."""
+    file: bytes
+    format: Literal["gpx", "csv"] | None = Field(None, description="default: from the file name (.csv), else gpx")
+    device: str | None = Field(None, description="a device identifier of yours (default: the phone page's)")
 
 
 class TrackingDeviceIn(Body):
@@ -236,5 +257,3 @@ class TrackingDevice(BaseModel):
 class TrackingDevices(BaseModel):
     devices: list[TrackingDevice]
 
-
-GeoJSON = FeatureCollection
