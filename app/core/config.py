@@ -83,7 +83,7 @@ class Config:
         self.RATELIMIT_SWALLOW_ERRORS = True
         self.LOGIN_RATE_LIMIT = os.environ.get("WUWEI_LOGIN_RATE_LIMIT", "10 per minute")
         self.PASSWORD_HASH_METHOD = "scrypt"
-        # /track/osmand answered before Flask (app/patrols/gateway.py); "0" routes it through Flask.
+        # /track/osmand answered before Flask (app/tracking/gateway.py, installed by app/wsgi.py); "0" routes it through Flask.
         self.TRACKING_GATEWAY = os.environ.get("WUWEI_TRACKING_GATEWAY", "1") == "1"
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
