@@ -32,7 +32,7 @@ def get(client, url, **params):
 
 
 def _frame(code: str, start: dt.datetime, end: dt.datetime) -> Frame:
-    return Frame(code, CHILD_LENGTH[len(code)], start, end, start - (end - start))
+    return Frame(code, CHILD_LENGTH[len(code)], start, end, start - (end - start), policy.SMALL_COUNT)
 
 
 def _number_or_none(v) -> bool:
