@@ -21,8 +21,8 @@ from sqlalchemy import text
 from app.auth.policy import SMALL_COUNT
 from app.core.extensions import db
 from app.core.time import TZ
-from app.heatmaps.people import BASE
 
+BASE = 500                                     # the edge of personal bins at the zoom floor (Mercator metres)
 DAY = dt.date(2021, 3, 5)
 HUALINSHAN = (103.7845, 36.0475)               # inside Hualinshan community (620103002001)
 BBOX = "103.779,36.043,103.791,36.053"
@@ -256,5 +256,8 @@ def test_staff_still_list_the_visits_of_a_grid_and_leaders_do_not(client, auth, 
     assert r.status_code == 200 and len(data["rows"]) == 3
 
 
-def test_the_rule_is_the_policys_small_count():
-    assert SMALL_COUNT == 5 and BASE == 500
+def test_the_rule_is_the_policys_small_count(client, auth):
+    from app.heatmaps.people import BASE as base
+    auth.login("leader")
+    data = cells(client, start=at(DAY, 0), end=at(DAY, 1))
+    assert data["privacy"]["k"] == SMALL_COUNT and data["privacy"]["min_size"] == base == BASE
