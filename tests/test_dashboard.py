@@ -92,6 +92,7 @@ def test_dashboard_page_shows_figures_and_svg_charts(client, auth):
     html = r.get_data(as_text=True)
     assert r.status_code == 200
     assert "华林山社区第1网格" in html and "<svg" in html and "上报事件数" in html
+    assert "人员相关数据按人（户）计" in html          # how personal figures are counted
     # Charts are SVG drawn on the server: the page's content carries no script (the chrome's pages.js aside).
     assert "cdn" not in html.lower() and "<script" not in html.split("<main")[1].split("</main>")[0]
 

@@ -359,3 +359,34 @@ def test_source_without_grids_is_scoped_by_geometry_and_binned_only(client, auth
         assert r.status_code == 400
     finally:
         del HEAT_SOURCES["scratch_positions"]
+
+
+def test_every_ui_string_of_the_heat_map_and_dashboard_has_an_english_translation():
+    """Their pages, the features' sources and figures: in the heat maps' catalogue or the shared one."""
+    from pathlib import Path
+
+    from babel.messages.extract import extract_from_file
+    from babel.messages.pofile import read_po
+    root = Path(__file__).resolve().parent.parent
+    catalogues = []
+    for po in ("app/translations/en/LC_MESSAGES/messages.po", "app/heatmaps/translations/en/LC_MESSAGES/messages.po"):
+        with open(root / po, "rb") as f:
+            catalogues.append(read_po(f))
+    keywords = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None}
+    files = [("python", p) for p in [*root.glob("app/heatmaps/*.py"), *root.glob("app/dashboard/*.py"),
+                                      *root.glob("app/*/heat.py"), *root.glob("app/*/figures.py")]] + \
+            [("jinja2", p) for p in [*root.glob("templates/heatmaps/*.html"), *root.glob("templates/dashboard/*.html")]]
+    missing, checked = [], 0
+    for method, path in files:
+        for _, msg, _, _ in extract_from_file(method, str(path), keywords=keywords):
+            checked += 1
+            if not any((entry := c.get(msg)) is not None and entry.string for c in catalogues):
+                missing.append((path.name, msg))
+    assert checked > 80
+    assert missing == []
+
+
+def test_heat_page_explains_how_personal_sources_are_counted(client, auth):
+    auth.login("leader")
+    assert "个人数据：每格每天数不同的人" in client.get("/heat").get_data(as_text=True)
+    assert "Personal data: distinct people per cell and day" in client.get("/heat?lang=en").get_data(as_text=True)

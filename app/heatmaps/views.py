@@ -252,7 +252,11 @@ def heat_map_parts(config: dict) -> dict:
 
 
 def _texts() -> dict:
-    return {"loading": _("加载中…"), "cells": _("格"), "total": _("合计"), "suppressed": _("少于5条已隐藏"),
+    return {"loading": _("加载中…"), "cells": _("格"), "total": _("合计"),
+            "suppressed": _("个区域有少于5人（户）的网格：不显示，也不计入上级合计"),
+            "privacyCells": _("个人数据：每格每天数不同的人，少于5人不计；按整天统计，放大后格网不再变细"),
+            "privacyAreas": _("个人数据：按不同的人（户）计数，按整天统计"),
+            "partial": _("不含少于5的网格"), "counted": _("统计时段"),
             "cell": _("格网边长约"), "none": _("无记录"), "households": _("户数"),
             "rate": _("每千户"), "records": _("明细"), "more": _("仅显示前200条"),
             "noDrill": _("无权查看明细"), "error": _("加载失败")}
