@@ -48,10 +48,9 @@ class HeatRequest:
 # Values that change from one request to the next are named parameters, bound at each run: the bbox
 # (w s e n), the period (t0 t1), the filters (f_<name>, arrays), and for the choropleth the area level,
 # code length, simplification tolerance, scope prefix and the listed codes; for personal sources the small
-# count (k) and the bins' index range (i0 j0 i1 j1). Everything else is compiled in, and named by the
-# statement's key (shape_key); tests/test_read_side.py holds the keys to that.
-DYNAMIC = frozenset({"w", "s", "e", "n", "t0", "t1", "codes", "level", "length", "tol", "scope_prefix",
-                     "k", "i0", "j0", "i1", "j1"})
+# count (k). Everything else is compiled in, and named by the statement's key (shape_key);
+# tests/test_read_side.py holds the keys to that.
+DYNAMIC = frozenset({"w", "s", "e", "n", "t0", "t1", "codes", "level", "length", "tol", "scope_prefix", "k"})
 STATEMENTS = StatementCache(lambda name: name in DYNAMIC or name.startswith("f_"), index_driven=True)
 
 
