@@ -34,10 +34,10 @@ from app.households.schemas import (
     VisitPage,
     VisitPatch,
 )
-from app.households.values import Day
 from app.web.api import ApiBlueprint, endpoint, geojson_response, json_response
 from app.web.etags import Versioned, child_rows
 from app.web.params import AreaCode, Bbox, Id, Paging, Query, SearchText
+from app.web.values import Day
 
 bp = ApiBlueprint("households_api", __name__, tag="households")
 
