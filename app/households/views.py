@@ -15,6 +15,7 @@ from app.households.common import require_personal
 from app.households.schemas import CarePlanIn, HouseholdIn, MemberIn, VisitIn
 from app.households.sections import sections_for
 from app.web.api import parse_body
+from app.web.pages import flash_error, flashed_errors
 
 bp = Blueprint("households", __name__, url_prefix="/households")
 
@@ -33,11 +34,6 @@ def _purpose_labels() -> dict:
 
 def _me():
     return current_user._get_current_object()
-
-
-def _form_error(e: ApiError) -> None:
-    detail = "; ".join(f"{k}: {v}" for k, v in e.fields.items())
-    flash(f"{e.message}" + (f" ({detail})" if detail else ""), "error")
 
 
 @bp.get("/")
@@ -101,7 +97,7 @@ def new():
             flash(_("已建档"), "ok")
             return redirect(url_for("households.detail", household_id=h.id))
         except ApiError as e:
-            _form_error(e)
+            flash_error(e)
             status = e.status
     return render_template("households/new.html", buildings=_buildings(), tags=tags.list_tags()), status
 
@@ -139,7 +135,7 @@ def visit(household_id: int):
             return redirect(url_for("households.due") if policy.can(current_user, "visits.round")
                             else url_for("households.detail", household_id=h.id))
         except ApiError as e:
-            _form_error(e)
+            flash_error(e)
             status = e.status
     return render_template("households/visit.html", h=h, purposes=_purpose_labels()), status
 
@@ -153,13 +149,9 @@ def add_member(household_id: int):
             "tags": f.getlist("tags")}
     if f.get("age"):
         data["age"] = f["age"]
-    try:
+    with flashed_errors():
         files.add_member(_me(), household_id, parse_body(MemberIn, data))
         flash(_("已保存"), "ok")
-    except ApiError as e:
-        if e.status in (403, 404):
-            raise
-        _form_error(e)
     return redirect(url_for("households.detail", household_id=household_id), 303)
 
 
@@ -170,13 +162,9 @@ def set_plan(household_id: int):
     f = request.form
     data = {"household_id": household_id, "frequency_days": f.get("frequency_days", ""),
             "worker_id": f.get("worker_id") or None, "note": f.get("note") or None}
-    try:
+    with flashed_errors():
         care.create_care_plan(_me(), parse_body(CarePlanIn, data))
         flash(_("已保存"), "ok")
-    except ApiError as e:
-        if e.status in (403, 404):
-            raise
-        _form_error(e)
     return redirect(url_for("households.detail", household_id=household_id), 303)
 
 

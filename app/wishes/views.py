@@ -19,6 +19,7 @@ from app.households.common import require_personal
 from app.households.files import household_choices
 from app.volunteers.teams import list_teams
 from app.web.api import parse_body
+from app.web.pages import flash_error, flashed_errors
 from app.wishes import services as ws
 from app.wishes.models import WISH_STATUSES
 from app.wishes.schemas import ClaimIn, FulfilIn, WishIn, WithdrawIn
@@ -76,7 +77,7 @@ def new():
             flash(_("微心愿已登记"), "ok")
             return redirect(url_for("wishes.board"))
         except ApiError as e:
-            flash(e.message + " " + "; ".join(f"{k}: {v}" for k, v in e.fields.items()), "error")
+            flash_error(e)
             status = e.status
     households = household_choices(_me())
     cats, _s = _labels()
@@ -89,7 +90,7 @@ def new():
 def act(wish_id: int, action: str):
     """Board actions (form posts)."""
     f = request.form
-    try:
+    with flashed_errors():
         if action == "claim":
             ws.claim_wish(_me(), wish_id, parse_body(ClaimIn, {"team_id": f.get("team_id") or None,
                                                                "volunteer_id": f.get("volunteer_id") or None}))
@@ -102,10 +103,6 @@ def act(wish_id: int, action: str):
             ws.release_wish(_me(), wish_id)
         else:
             abort(404)
-    except ApiError as e:
-        if e.status in (403, 404):
-            raise
-        flash(e.message + " " + "; ".join(f"{k}: {v}" for k, v in e.fields.items()), "error")
     return redirect(url_for("wishes.board"), 303)
 
 
