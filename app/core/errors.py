@@ -31,9 +31,9 @@ class ApiError(Exception):
         self.code = code or CODES.get(status, "error")
 
     def describe(self) -> str:
-        """The message with the field errors in brackets, for a page's flash or a terminal."""
+        """The message with the field errors in brackets (unless it names them already), for a page or a terminal."""
         detail = "; ".join(f"{k}: {v}" for k, v in self.fields.items())
-        return f"{self.message} ({detail})" if detail else self.message
+        return f"{self.message} ({detail})" if detail and detail not in self.message else self.message
 
 
 def envelope(status: int, message: str, fields: dict | None = None, code: str | None = None) -> dict:

@@ -8,14 +8,13 @@ from sqlalchemy import select
 
 from app.auth import policy
 from app.basemap.models import Building
-from app.core.errors import ApiError
 from app.core.extensions import db
 from app.households import care, export, files, stats, tags, visits
 from app.households.common import require_personal
 from app.households.schemas import CarePlanIn, HouseholdIn, MemberIn, VisitIn
 from app.households.sections import sections_for
 from app.web.api import parse_body
-from app.web.pages import flash_error, flashed_errors
+from app.web.pages import flashed_errors, form_page
 
 bp = Blueprint("households", __name__, url_prefix="/households")
 
@@ -90,16 +89,14 @@ def _new_household(form) -> dict:
 def new():
     """A new file: building, flat, head of household, tags and the first member."""
     require_personal(_me())
-    status = 200
-    if request.method == "POST":
-        try:
-            h = files.create_household(_me(), parse_body(HouseholdIn, _new_household(request.form)))
-            flash(_("已建档"), "ok")
-            return redirect(url_for("households.detail", household_id=h.id))
-        except ApiError as e:
-            flash_error(e)
-            status = e.status
-    return render_template("households/new.html", buildings=_buildings(), tags=tags.list_tags()), status
+    return form_page(_create_household,
+                     lambda: render_template("households/new.html", buildings=_buildings(), tags=tags.list_tags()))
+
+
+def _create_household():
+    h = files.create_household(_me(), parse_body(HouseholdIn, _new_household(request.form)))
+    flash(_("已建档"), "ok")
+    return redirect(url_for("households.detail", household_id=h.id))
 
 
 @bp.get("/due")
@@ -127,17 +124,13 @@ def _visit_form(household_id: int, form) -> dict:
 def visit(household_id: int):
     """Phone page: log a visit (the browser may add its position)."""
     h = files.get_household(_me(), household_id)
-    status = 200
-    if request.method == "POST":
-        try:
-            visits.log_visit(_me(), parse_body(VisitIn, _visit_form(h.id, request.form)))
-            flash(_("走访已记录"), "ok")
-            return redirect(url_for("households.due") if policy.can(current_user, "visits.round")
-                            else url_for("households.detail", household_id=h.id))
-        except ApiError as e:
-            flash_error(e)
-            status = e.status
-    return render_template("households/visit.html", h=h, purposes=_purpose_labels()), status
+
+    def write():
+        visits.log_visit(_me(), parse_body(VisitIn, _visit_form(h.id, request.form)))
+        flash(_("走访已记录"), "ok")
+        return redirect(url_for("households.due") if policy.can(current_user, "visits.round")
+                        else url_for("households.detail", household_id=h.id))
+    return form_page(write, lambda: render_template("households/visit.html", h=h, purposes=_purpose_labels()))
 
 
 @bp.post("/<int:household_id>/members")

@@ -3,6 +3,7 @@
 The links come from :data:`app.core.registry.NAV`, which features fill in their ``init_app``;
 each is shown to the users holding its permission.
 """
+from collections.abc import Callable
 from contextlib import contextmanager
 
 from flask import current_app, flash, request, url_for
@@ -46,6 +47,20 @@ def flashed_errors():
         if e.status in (403, 404):
             raise
         flash_error(e)
+
+
+def form_page(write: Callable, render: Callable[[], str]):
+    """A page with a form: a GET shows ``render()``; a POST answers ``write()`` (a redirect, say), or,
+    when the write is refused (an :class:`ApiError`), the form again with the refusal flashed, and the
+    refusal's status."""
+    status = 200
+    if request.method == "POST":
+        try:
+            return write()
+        except ApiError as e:
+            flash_error(e)
+            status = e.status
+    return render(), status
 
 
 def init_app(app) -> None:
