@@ -34,10 +34,10 @@ from app.households.schemas import (
     VisitPage,
     VisitPatch,
 )
-from app.households.values import Day
 from app.web.api import ApiBlueprint, endpoint, geojson_response, json_response
 from app.web.etags import Versioned, child_rows
-from app.web.params import AreaCode, Bbox, Id, Paging, Query, SearchText
+from app.web.params import AreaCode, Id, OverlayQuery, Paging, Query, SearchText
+from app.web.values import Day
 
 bp = ApiBlueprint("households_api", __name__, tag="households")
 
@@ -296,11 +296,6 @@ class CountsQuery(Query):
 def care_plans_counts(query: CountsQuery):
     """Plans, due and overdue per grid or building (suppressed for counts-only readers)."""
     return json_response(care.due_counts(policy.require_login(), by=query.by, on=query.on))
-
-
-class OverlayQuery(Query):
-    bbox: Bbox | None = None
-    limit: Annotated[int, Field(ge=1, le=10000)] = 1000
 
 
 @bp.get("/overlays/visits-due")

@@ -4,7 +4,7 @@ import datetime as dt
 from geoalchemy2.shape import to_shape
 from sqlalchemy import func, select
 
-from app.audit.services import record
+from app.audit.services import audited_read, audited_update, record
 from app.auth import policy
 from app.auth.models import User
 from app.core.errors import ApiError
@@ -111,23 +111,16 @@ def list_visits(user, household_id: int | None = None, start: dt.date | None = N
 def get_visit(user, visit_id: int) -> Visit:
     """One visit the user may read (audited)."""
     require_personal(user)
-    v = personal_or_404(user, Visit, visit_id, "visit")
-    record("read", "visits", v.id)
-    db.session.commit()
-    return v
+    return audited_read(personal_or_404(user, Visit, visit_id, "visit"))
 
 
 def update_visit(user, visit_id: int, body: VisitPatch) -> Visit:
     """Change a visit's notes and follow-up (e.g. mark the follow-up done)."""
     require_personal(user)
     v = personal_or_404(user, Visit, visit_id, "visit")
-    before = visit_dict(v)
-    for k, val in body.model_dump(exclude_unset=True).items():
-        setattr(v, k, False if k == "follow_up_done" and val is None else val)
-    db.session.flush()
-    record("update", "visits", v.id, before, visit_dict(v))
-    db.session.commit()
-    return v
+    values = {k: False if k == "follow_up_done" and val is None else val
+              for k, val in body.model_dump(exclude_unset=True).items()}
+    return audited_update(v, values, visit_dict)
 
 
 def visit_dict(v: Visit) -> dict:

@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from app.auth import policy
 from app.core.time import today
-from app.households.values import Day
 from app.volunteers import activities, signups, teams
 from app.volunteers.common import visible
 from app.volunteers.models import Activity, SignUp, Volunteer
@@ -30,6 +29,7 @@ from app.volunteers.schemas import (
 from app.web.api import ApiBlueprint, endpoint, json_response
 from app.web.etags import Versioned
 from app.web.params import Id, Query, invalid
+from app.web.values import Day
 
 bp = ApiBlueprint("volunteers_api", __name__, tag="volunteers")
 

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.core.errors import ApiError, envelope
 from app.core.extensions import db
+from app.core.sql import UNIQUE_VIOLATION
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def init_app(app) -> None:
     def _integrity(e: IntegrityError):
         # Two requests racing for the same unique value: the loser is told, not given a 500.
         _rollback()
-        if getattr(e.orig, "pgcode", None) == "23505":
+        if getattr(e.orig, "pgcode", None) == UNIQUE_VIOLATION:
             log.info("unique violation on %s %s: %s", request.method, request.path, getattr(e.orig, "diag", None)
                      and e.orig.diag.constraint_name)
             return render_error(409, "this conflicts with a record that already exists (it may have just been "

@@ -14,7 +14,7 @@ from app.web.api import (
     parse_body,
 )
 from app.web.etags import Versioned
-from app.web.params import AreaCode, Bbox, Query
+from app.web.params import AreaCode, OverlayQuery, Query
 from app.wishes import services as ws
 from app.wishes.models import WISH_STATUSES, Wish
 from app.wishes.schemas import (
@@ -111,11 +111,6 @@ def fulfil(wish_id: int):
 def withdraw(wish_id: int, body: WithdrawIn):
     """posted or claimed → withdrawn, with a reason."""
     return json_response(ws.wish_dict(ws.withdraw_wish(policy.require_login(), wish_id, body)))
-
-
-class OverlayQuery(Query):
-    bbox: Bbox | None = None
-    limit: Annotated[int, Field(ge=1, le=10000)] = 1000
 
 
 @bp.get("/overlays/wishes-open")
