@@ -94,18 +94,14 @@ def _versioned(paths: dict) -> dict:
 
 
 bp = Blueprint("openapi", __name__)
-ERROR = {"$ref": "#/components/responses/Error"}   # transitional: hand-written path items refer to it
-_extra_paths: list[dict] = []
-_extra_schemas: dict = {}
+ERROR = {"$ref": "#/components/responses/Error"}   # for path items written by hand (register_paths)
+_extra_paths: dict = {}
 
 
-def register_paths(paths: dict, schemas: dict | None = None) -> None:
-    """Paths answered outside Flask's routing (e.g. by WSGI middleware) still belong in the document.
-
-    Transitional: hand-written path items of features not yet declared with ``endpoint``.
-    """
-    _extra_paths.append(paths)
-    _extra_schemas.update(schemas or {})
+def register_paths(paths: dict) -> None:
+    """Paths answered outside Flask's routing (the tracking gateway, WSGI middleware) still belong in the
+    document: their path items, written by hand since there is no view to declare."""
+    _extra_paths.update(paths)
 
 
 def _error_schemas() -> dict:
@@ -119,16 +115,11 @@ def document() -> dict:
     doc = dict(spec.spec)
     doc["servers"] = [{"url": "/"}]
     paths = _versioned(doc["paths"])
-    extra_schemas = dict(_extra_schemas)
-    for extra in _extra_paths:
-        if callable(extra):          # built on demand: titles are translated per request
-            extra, more = extra()
-            extra_schemas.update(more)
-        paths.update(extra)
+    paths.update(_extra_paths)
     paths.update(_health_path())
     doc["paths"] = dict(sorted(paths.items()))
     components = dict(doc.get("components", {}))
-    components["schemas"] = {**components.get("schemas", {}), **extra_schemas, **_error_schemas()}
+    components["schemas"] = {**components.get("schemas", {}), **_error_schemas()}
     components.setdefault("responses", {})["Error"] = {
         "description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorModel"}}}}
     doc["components"] = components
