@@ -7,6 +7,7 @@ The application as ``create_app()`` builds it, plus what belongs to a served pro
 
 Nothing else: ``gc.freeze()`` was measured and left out (docs/scaling.md, "Process-wide settings").
 """
+
 from app import create_app
 from app.tracking.gateway import install
 

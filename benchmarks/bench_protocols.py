@@ -6,6 +6,7 @@ random offsets 0–90,000, 0.01° bbox queries around random buildings (limit 1,
 (floors >= 20 inside a 0.02° box). Then deep pages (limit 10) one client at a time, and the ogr2ogr
 command of docs/protocols.md over all buildings. pygeoapi publishes 4 plain columns; Wuwei and the
 minimal app the 8 public properties (2 of them sub-selects)."""
+
 import os
 import random
 import shutil
@@ -38,6 +39,7 @@ def _polygon(b) -> str:
 
 def workloads(centres) -> dict:
     """name → (wuwei path, pygeoapi path, minimal path) makers, each taking a Random."""
+
     def page(base):
         return lambda rng: base.format(off=rng.randrange(0, 90_001))
 
@@ -46,12 +48,19 @@ def workloads(centres) -> dict:
             b = _box(*rng.choice(centres), 0.01 if kind != "filter" else 0.02)
             joined = ",".join(f"{v:.6f}" for v in b)
             if kind == "bbox":
-                return (f"/ogcapi{ITEMS}?limit=1000&bbox={joined}", f"{ITEMS}?f=json&limit=1000&bbox={joined}",
-                        f"/bbox?bbox={joined}")
+                return (
+                    f"/ogcapi{ITEMS}?limit=1000&bbox={joined}",
+                    f"{ITEMS}?f=json&limit=1000&bbox={joined}",
+                    f"/bbox?bbox={joined}",
+                )
             wuwei = quote(f"floors >= 20 AND S_INTERSECTS(geometry, {_polygon(b)})")
             peer = quote(f"floors >= 20 AND S_INTERSECTS(geom, {_polygon(b)})")
-            return (f"/ogcapi{ITEMS}?limit=1000&filter={wuwei}",
-                    f"{ITEMS}?f=json&limit=1000&filter-lang=cql2-text&filter={peer}", f"/filter?bbox={joined}")
+            return (
+                f"/ogcapi{ITEMS}?limit=1000&filter={wuwei}",
+                f"{ITEMS}?f=json&limit=1000&filter-lang=cql2-text&filter={peer}",
+                f"/filter?bbox={joined}",
+            )
+
         return make
 
     return {
@@ -66,7 +75,7 @@ def _paths(make, which: int, n: int, seed: int) -> list[str]:
     out = []
     for _ in range(n):
         paths = make(rng)
-        if paths[1] is None:            # pages: the same offset in each peer's spelling
+        if paths[1] is None:  # pages: the same offset in each peer's spelling
             off = paths[0].rsplit("=", 1)[1]
             paths = (paths[0], f"{ITEMS}?f=json&limit=1000&offset={off}", f"/page?offset={off}")
         out.append(paths[which])
@@ -89,6 +98,7 @@ def throughput(base: str, paths: list[str], headers: dict) -> tuple[float, float
                 done[i] += 1
                 size[0] = len(r.content)
             k += CLIENTS
+
     for until, record in ((time.perf_counter() + 1.0, False), (None, True)):
         t0 = time.perf_counter()
         end = until or t0 + SECONDS
@@ -114,6 +124,7 @@ def _single(base: str, path: str, headers: dict, repeat: int = 7) -> float:
 
 def _deep(ctx, base, headers, peer_base) -> list[Result]:
     from app.ogcapi import paging
+
     out = []
     with ctx.app.test_request_context():
         ids = {off: ctx.extra["ids"][off - 1] for off in (10_000, 50_000, 99_000)}
@@ -124,8 +135,9 @@ def _deep(ctx, base, headers, peer_base) -> list[Result]:
         note = ""
         if off:
             note = f"by the next link's cursor: {_single(base, f'/ogcapi{ITEMS}?limit=10&cursor={cursors[off]}', headers):.1f} ms"
-        out.append(Result(f"OGC items, limit 10 at offset {off:,} (one client, p50)", wuwei, "ms",
-                          "pygeoapi", peer, note))
+        out.append(
+            Result(f"OGC items, limit 10 at offset {off:,} (one client, p50)", wuwei, "ms", "pygeoapi", peer, note)
+        )
     return out
 
 
@@ -136,8 +148,22 @@ def _ogr2ogr(base: str, token: str, page_size: int) -> float | None:
     env["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {token}"
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        subprocess.run(["ogr2ogr", "-f", "GPKG", f"{tmp}/b.gpkg", f"OAPIF:{base}/ogcapi", "buildings",
-                        "-oo", f"PAGE_SIZE={page_size}"], env=env, check=True, capture_output=True, timeout=600)
+        subprocess.run(
+            [
+                "ogr2ogr",
+                "-f",
+                "GPKG",
+                f"{tmp}/b.gpkg",
+                f"OAPIF:{base}/ogcapi",
+                "buildings",
+                "-oo",
+                f"PAGE_SIZE={page_size}",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
         return time.perf_counter() - t0
 
 
@@ -155,6 +181,7 @@ def run(ctx):
     with app.app_context():
         from app.auth.services import create_token, find_user
         from app.core.extensions import db
+
         if find_user("admin") is None:
             return []
         total = ensure_scale(app)
@@ -200,9 +227,11 @@ def _start(cmd, env):
     return peer.__enter__()
 
 
-_LABELS = {"page": "OGC items, page of 1,000 at a random offset 0–90,000",
-           "bbox": "OGC items, 0.01° bbox around a building, limit 1,000",
-           "filter": "OGC items, CQL2 floors >= 20 AND S_INTERSECTS(0.02° box), limit 1,000"}
+_LABELS = {
+    "page": "OGC items, page of 1,000 at a random offset 0–90,000",
+    "bbox": "OGC items, 0.01° bbox around a building, limit 1,000",
+    "filter": "OGC items, CQL2 floors >= 20 AND S_INTERSECTS(0.02° box), limit 1,000",
+}
 
 
 def _results(figures, deep, ogr_10k, ogr_1k, total, version) -> list[Result]:
@@ -212,10 +241,27 @@ def _results(figures, deep, ogr_10k, ogr_1k, total, version) -> list[Result]:
         note = f"p50 {w[1]:.0f} ms, {w[2]:,} bytes; minimal Flask {m[0]:.1f} req/s" if m else f"p50 {w[1]:.0f} ms"
         if p:
             note += f"; pygeoapi p50 {p[1]:.0f} ms, {p[2]:,} bytes"
-        out.append(Result(label, w[0], "req/s", f"pygeoapi {version}" if p else "pygeoapi (not run)",
-                          p[0] if p else None, note, higher_is_better=True))
+        out.append(
+            Result(
+                label,
+                w[0],
+                "req/s",
+                f"pygeoapi {version}" if p else "pygeoapi (not run)",
+                p[0] if p else None,
+                note,
+                higher_is_better=True,
+            )
+        )
     out += deep
     if ogr_10k is not None:
-        out.append(Result(f"ogr2ogr of all {total:,} buildings to GeoPackage, -oo PAGE_SIZE=10000", ogr_10k, "s",
-                          "PAGE_SIZE=1000", ogr_1k, "Debian GDAL 3.6, following the next links (cursors)"))
+        out.append(
+            Result(
+                f"ogr2ogr of all {total:,} buildings to GeoPackage, -oo PAGE_SIZE=10000",
+                ogr_10k,
+                "s",
+                "PAGE_SIZE=1000",
+                ogr_1k,
+                "Debian GDAL 3.6, following the next links (cursors)",
+            )
+        )
     return out

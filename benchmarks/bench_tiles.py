@@ -4,6 +4,7 @@
 whole features with no cap at the detail zoom and above, counts per cell below it — timed alternately
 in the same process, with the same planner settings. Each app tile is decoded and checked to hold
 every building of its bbox (or, as cells, to count every building centred in it)."""
+
 import brotli
 import mapbox_vector_tile
 from sqlalchemy import text
@@ -45,6 +46,7 @@ class _Client:
 
     def get(self, url, headers):
         from flask import g
+
         g.pop("_login_user", None)
         return self._client.get(url, headers=headers)
 
@@ -61,17 +63,25 @@ def _check(db, mode, raw, z, x, y) -> str:
     layers = mapbox_vector_tile.decode(raw)
     if mode == "features":
         have = {f["id"] for f in layers.get("buildings", {}).get("features", [])}
-        want = set(db.session.execute(text("SELECT id FROM buildings WHERE geom && ST_Transform("
-                                           "ST_TileEnvelope(:z, :x, :y), 4326)"), dict(z=z, x=x, y=y)).scalars())
+        want = set(
+            db.session.execute(
+                text("SELECT id FROM buildings WHERE geom && ST_Transform(ST_TileEnvelope(:z, :x, :y), 4326)"),
+                dict(z=z, x=x, y=y),
+            ).scalars()
+        )
         missing = len(want - have)
         return f"{len(have):,} buildings, {missing} of the tile's {len(want):,} missing"
     counted = sum(f["properties"]["count"] for f in layers.get("buildings-cells", {}).get("features", []))
     size = 2 * W / (1 << z)
-    want = db.session.execute(text(
-        "SELECT count(*) FROM (SELECT (ST_XMin(geom) + ST_XMax(geom)) / 2 * 20037508.342789244 / 180 AS cx, "
-        "ln(tan(radians(45 + (ST_YMin(geom) + ST_YMax(geom)) / 4))) * 20037508.342789244 / pi() AS cy "
-        "FROM buildings) c WHERE floor((cx + 20037508.342789244) / :s) = :x "
-        "AND floor((20037508.342789244 - cy) / :s) = :y"), dict(s=size, x=x, y=y)).scalar()
+    want = db.session.execute(
+        text(
+            "SELECT count(*) FROM (SELECT (ST_XMin(geom) + ST_XMax(geom)) / 2 * 20037508.342789244 / 180 AS cx, "
+            "ln(tan(radians(45 + (ST_YMin(geom) + ST_YMax(geom)) / 4))) * 20037508.342789244 / pi() AS cy "
+            "FROM buildings) c WHERE floor((cx + 20037508.342789244) / :s) = :x "
+            "AND floor((20037508.342789244 - cy) / :s) = :y"
+        ),
+        dict(s=size, x=x, y=y),
+    ).scalar()
     return f"{len(layers.get('buildings-cells', {}).get('features', [])):,} cells counting {counted:,} of {want:,} buildings"
 
 
@@ -82,6 +92,7 @@ def run(ctx):
         from app.auth.services import create_token, find_user
         from app.core.extensions import db
         from app.tiles.sources import get_source
+
         if find_user("admin") is None:
             return []
         total = ensure_scale(app)
@@ -97,18 +108,39 @@ def run(ctx):
             raw = brotli.decompress(resp.data) if resp.headers.get("Content-Encoding") == "br" else resp.data
             mode = plan.mode(z)
             size = 2 * W / (1 << z)
-            sql, params = (FEATURES, dict(z=z, x=x, y=y)) if mode == "features" else \
-                (CELLS, dict(z=z, x=x, y=y, size=size, minx=-W + x * size, maxy=W - y * size))
+            sql, params = (
+                (FEATURES, dict(z=z, x=x, y=y))
+                if mode == "features"
+                else (CELLS, dict(z=z, x=x, y=y, size=size, minx=-W + x * size, maxy=W - y * size))
+            )
             bare_bytes = _bare(db, sql, params)
-            via_app, bare = paired_timings(lambda u=url: client.get(u, headers=headers),
-                                           lambda s=sql, p=params: _bare(db, s, p), repeat=25)
-            note = (f"{mode}: {_check(db, mode, raw, z, x, y)}; {len(raw) / 1024:,.0f} KB raw, "
-                    f"{len(resp.data) / 1024:,.0f} KB br (bare statement {len(bare_bytes) / 1024:,.0f} KB)")
-            results.append(Result(f"buildings tile z{z} (densest) through the app, p50", via_app["p50"], "ms",
-                                  "bare ST_AsMVT statement p50", bare["p50"], note))
-        results.append(Result("buildings zoom plan", plan.detail_zoom, "detail zoom", "", None,
-                              f"{total:,} buildings; features from z{plan.detail_zoom}, cells z{plan.min_zoom}–"
-                              f"z{plan.detail_zoom - 1}; densest tile per zoom {plan.densest}"))
+            via_app, bare = paired_timings(
+                lambda u=url: client.get(u, headers=headers), lambda s=sql, p=params: _bare(db, s, p), repeat=25
+            )
+            note = (
+                f"{mode}: {_check(db, mode, raw, z, x, y)}; {len(raw) / 1024:,.0f} KB raw, "
+                f"{len(resp.data) / 1024:,.0f} KB br (bare statement {len(bare_bytes) / 1024:,.0f} KB)"
+            )
+            results.append(
+                Result(
+                    f"buildings tile z{z} (densest) through the app, p50",
+                    via_app["p50"],
+                    "ms",
+                    "bare ST_AsMVT statement p50",
+                    bare["p50"],
+                    note,
+                )
+            )
+        results.append(
+            Result(
+                "buildings zoom plan",
+                plan.detail_zoom,
+                "detail zoom",
+                "",
+                None,
+                f"{total:,} buildings; features from z{plan.detail_zoom}, cells z{plan.min_zoom}–"
+                f"z{plan.detail_zoom - 1}; densest tile per zoom {plan.densest}",
+            )
+        )
         db.session.remove()
     return results
-

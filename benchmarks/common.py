@@ -3,6 +3,7 @@
 Every figure is reported beside a baseline measured in the same run (bare SQL,
 or a minimal peer), so that the ratio means something on any machine.
 """
+
 import os
 import socket
 import statistics
@@ -21,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @dataclass
 class Result:
     """One measured figure and its baseline."""
+
     name: str
     value: float
     unit: str
@@ -39,6 +41,7 @@ class Result:
 @dataclass
 class Context:
     """What a benchmark module gets: the bench database URL and an app bound to it."""
+
     url: str
     app: object
     extra: dict = field(default_factory=dict)
@@ -46,8 +49,9 @@ class Context:
 
 def bench_url() -> str:
     """``<app database>_bench`` on the same server (override with WUWEI_BENCH_DB)."""
-    base = os.environ.get("DATABASE_URL") or \
-        f"postgresql://postgres@127.0.0.1:{os.environ.get('PGPORT', '55432')}/wuwei"
+    base = (
+        os.environ.get("DATABASE_URL") or f"postgresql://postgres@127.0.0.1:{os.environ.get('PGPORT', '55432')}/wuwei"
+    )
     url = make_url(base)
     name = os.environ.get("WUWEI_BENCH_DB", f"{url.database}_bench")
     return url.set(database=name).render_as_string(hide_password=False)
@@ -63,8 +67,11 @@ def timings(fn, repeat: int = 30, warmup: int = 3) -> dict:
         fn()
         samples.append((time.perf_counter() - t0) * 1000)
     samples.sort()
-    return {"p50": statistics.median(samples), "p95": samples[max(0, int(len(samples) * 0.95) - 1)],
-            "mean": statistics.fmean(samples)}
+    return {
+        "p50": statistics.median(samples),
+        "p95": samples[max(0, int(len(samples) * 0.95) - 1)],
+        "mean": statistics.fmean(samples),
+    }
 
 
 def paired_timings(fn, baseline, repeat: int = 30, warmup: int = 3) -> tuple[dict, dict]:
@@ -85,8 +92,12 @@ def paired_timings(fn, baseline, repeat: int = 30, warmup: int = 3) -> tuple[dic
 
     def summary(samples):
         samples.sort()
-        return {"p50": statistics.median(samples), "p95": samples[max(0, int(len(samples) * 0.95) - 1)],
-                "mean": statistics.fmean(samples)}
+        return {
+            "p50": statistics.median(samples),
+            "p95": samples[max(0, int(len(samples) * 0.95) - 1)],
+            "mean": statistics.fmean(samples),
+        }
+
     return summary(a), summary(b)
 
 
@@ -100,13 +111,25 @@ def free_port() -> int:
 class Server:
     """A gunicorn server for an app target, started and stopped around an HTTP benchmark."""
 
-    def __init__(self, target: str, env: dict | None = None, workers: int = 2, threads: int = 1,
-                 worker_class: str = "sync"):
+    def __init__(
+        self, target: str, env: dict | None = None, workers: int = 2, threads: int = 1, worker_class: str = "sync"
+    ):
         self.port = free_port()
         venv_bin = Path(sys.executable).parent
-        self.cmd = [str(venv_bin / "gunicorn"), "--workers", str(workers), "--threads", str(threads),
-                    "--worker-class", "gthread" if threads > 1 else worker_class,
-                    "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", target]
+        self.cmd = [
+            str(venv_bin / "gunicorn"),
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--worker-class",
+            "gthread" if threads > 1 else worker_class,
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--log-level",
+            "warning",
+            target,
+        ]
         self.env = {**os.environ, **(env or {})}
         self.proc = None
 

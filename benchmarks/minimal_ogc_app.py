@@ -6,6 +6,7 @@ Run by gunicorn as ``benchmarks.minimal_ogc_app:app``:
 ``/page?offset=N`` (1,000 buildings by id), ``/bbox?bbox=a,b,c,d`` and ``/filter?bbox=a,b,c,d``
 (floors >= 20 inside the box), each limited to 1,000.
 """
+
 import os
 
 import psycopg2.pool

@@ -4,6 +4,7 @@ It does what Wuwei's ``/track/osmand`` must do at the least — look the device 
 one row ignoring resends — with no validation, no patrol link, no error envelope. Served by the
 same gunicorn settings as Wuwei (``benchmarks/bench_patrols.py``): ``osmand_minimal:app``.
 """
+
 import datetime as dt
 import os
 
@@ -34,8 +35,16 @@ def osmand():
     dev = _devices[ident]
     if dev is None:
         return "unknown device", 400
-    cur.execute("INSERT INTO positions (device_id, user_id, fixed_at, geom, accuracy, source) VALUES "
-                "(%s, %s, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s, 'osmand') ON CONFLICT DO NOTHING",
-                (dev[0], dev[1], dt.datetime.fromtimestamp(float(a["timestamp"]), dt.timezone.utc),
-                 float(a["lon"]), float(a["lat"]), a.get("accuracy")))
+    cur.execute(
+        "INSERT INTO positions (device_id, user_id, fixed_at, geom, accuracy, source) VALUES "
+        "(%s, %s, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s, 'osmand') ON CONFLICT DO NOTHING",
+        (
+            dev[0],
+            dev[1],
+            dt.datetime.fromtimestamp(float(a["timestamp"]), dt.UTC),
+            float(a["lon"]),
+            float(a["lat"]),
+            a.get("accuracy"),
+        ),
+    )
     return ""

@@ -6,6 +6,7 @@ pygeoapi 0.22 and later need Python 3.12: a pyenv 3.12 is used when there is one
 (``/root/.pyenv/versions/3.12*``, or ``WUWEI_PYGEOAPI_PYTHON``), else Debian's ``python3`` with
 pygeoapi 0.21. Nothing is installed when the venv already has the wanted version.
 """
+
 import glob
 import os
 import shutil
@@ -24,11 +25,13 @@ def _python() -> tuple[str, str]:
     """(interpreter, pygeoapi version) for the peer's venv."""
     chosen = os.environ.get("WUWEI_PYGEOAPI_PYTHON")
     if not chosen:
-        found = sorted(glob.glob("/root/.pyenv/versions/3.1[2-9]*/bin/python")) + \
-            sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[2-9]*/bin/python")))
+        found = sorted(glob.glob("/root/.pyenv/versions/3.1[2-9]*/bin/python")) + sorted(
+            glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[2-9]*/bin/python"))
+        )
         chosen = found[0] if found else shutil.which("python3")
-    out = subprocess.run([chosen, "-c", "import sys; print(sys.version_info >= (3, 12))"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [chosen, "-c", "import sys; print(sys.version_info >= (3, 12))"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     return chosen, "0.24.0" if out == "True" else "0.21.0"
 
 
@@ -37,13 +40,23 @@ def ensure_venv() -> tuple[Path, str]:
     python, version = _python()
     venv = HOME / "venv"
     bin_ = venv / "bin"
-    have = subprocess.run([str(bin_ / "python"), "-c", "import pygeoapi; print(pygeoapi.__version__)"],
-                          capture_output=True, text=True, check=False).stdout.strip() if bin_.exists() else ""
+    have = (
+        subprocess.run(
+            [str(bin_ / "python"), "-c", "import pygeoapi; print(pygeoapi.__version__)"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        if bin_.exists()
+        else ""
+    )
     if have != version:
         HOME.mkdir(parents=True, exist_ok=True)
         subprocess.run([python, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(bin_ / "pip"), "install", "-q", f"pygeoapi=={version}", "geoalchemy2",
-                        "psycopg2-binary", "gunicorn"], check=True)
+        subprocess.run(
+            [str(bin_ / "pip"), "install", "-q", f"pygeoapi=={version}", "geoalchemy2", "psycopg2-binary", "gunicorn"],
+            check=True,
+        )
     return bin_, version
 
 
@@ -79,17 +92,21 @@ resources:
     providers:
       - type: feature
         name: PostgreSQL
-        data: {{host: {url.host}, port: {url.port or 5432}, dbname: {url.database}, user: {url.username or 'postgres'},
-                password: '{url.password or ''}'}}
+        data: {{host: {url.host}, port: {url.port or 5432}, dbname: {url.database}, user: {url.username or "postgres"},
+                password: '{url.password or ""}'}}
         id_field: id
         table: buildings
         geom_field: geom
-        properties: [{', '.join(PROPERTIES)}]
+        properties: [{", ".join(PROPERTIES)}]
 """)
     openapi = HOME / "openapi.yml"
     bin_, _ = ensure_venv()
-    subprocess.run([str(bin_ / "pygeoapi"), "openapi", "generate", str(config), "--output-file", str(openapi)],
-                   check=True, capture_output=True, env={**os.environ, "PYGEOAPI_CONFIG": str(config)})
+    subprocess.run(
+        [str(bin_ / "pygeoapi"), "openapi", "generate", str(config), "--output-file", str(openapi)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYGEOAPI_CONFIG": str(config)},
+    )
     return config, openapi
 
 
@@ -97,6 +114,18 @@ def server_args(db_url: str, port: int) -> tuple[list[str], dict]:
     """(gunicorn command, environment) serving pygeoapi on ``port``: 2 workers × 2 threads, as Wuwei."""
     bin_, _ = ensure_venv()
     config, openapi = write_config(db_url, port)
-    cmd = [str(bin_ / "gunicorn"), "--workers", "2", "--threads", "2", "--worker-class", "gthread",
-           "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "pygeoapi.flask_app:APP"]
+    cmd = [
+        str(bin_ / "gunicorn"),
+        "--workers",
+        "2",
+        "--threads",
+        "2",
+        "--worker-class",
+        "gthread",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "pygeoapi.flask_app:APP",
+    ]
     return cmd, {"PYGEOAPI_CONFIG": str(config), "PYGEOAPI_OPENAPI": str(openapi)}

@@ -2,6 +2,7 @@
 
 ``python -m benchmarks.run [name ...]`` runs only the named modules (e.g. ``layers``).
 """
+
 import datetime as dt
 import importlib
 import os
@@ -15,10 +16,12 @@ from benchmarks.common import ROOT, Context, bench_url
 def _prepare():
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "scripts"))
-    from ensure_db import ensure_database
     import flask_migrate
+    from ensure_db import ensure_database
+
     from app import create_app
     from app.seed.demo import database_is_empty, seed_demo
+
     url = bench_url()
     ensure_database(url)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False, "LOG_LEVEL": "WARNING"})
@@ -37,7 +40,7 @@ def _fmt(v):
 
 def main(argv: list[str]) -> int:
     ctx = _prepare()
-    names = sorted(p.stem[len("bench_"):] for p in (ROOT / "benchmarks").glob("bench_*.py"))
+    names = sorted(p.stem[len("bench_") :] for p in (ROOT / "benchmarks").glob("bench_*.py"))
     if argv:
         names = [n for n in names if n in argv]
     sections, failed = [], False
@@ -46,31 +49,43 @@ def main(argv: list[str]) -> int:
         module = importlib.import_module(f"benchmarks.bench_{name}")
         try:
             results = module.run(ctx)
-        except Exception:
+        except Exception:  # noqa: BLE001 (one failing benchmark is reported; the others still run)
             traceback.print_exc()
             failed = True
             sections.append((name, module.__doc__ or "", None))
             continue
         for r in results:
-            print(f"  {r.name}: {_fmt(r.value)} {r.unit}"
-                  + (f" (baseline {r.baseline_label}: {_fmt(r.baseline_value)})" if r.baseline_value else ""))
+            print(
+                f"  {r.name}: {_fmt(r.value)} {r.unit}"
+                + (f" (baseline {r.baseline_label}: {_fmt(r.baseline_value)})" if r.baseline_value else "")
+            )
         sections.append((name, module.__doc__ or "", results))
-    lines = ["# Benchmarks", "",
-             f"Written by `make bench` on {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
-             f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
-             "Each figure stands beside a baseline measured in the same run; ratio = figure / baseline "
-             "(for times, lower is better; for rates, higher).", ""]
+    lines = [
+        "# Benchmarks",
+        "",
+        (
+            f"Written by `make bench` on {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
+            "Each figure stands beside a baseline measured in the same run; ratio = figure / baseline "
+            "(for times, lower is better; for rates, higher)."
+        ),
+        "",
+    ]
     for name, doc, results in sections:
         lines += [f"## {name}", "", doc.strip(), ""]
         if results is None:
             lines += ["**This benchmark failed in this run; see the console output.**", ""]
             continue
-        lines += ["| measure | value | unit | baseline | baseline value | ratio | note |",
-                  "|---|---:|---|---|---:|---:|---|"]
+        lines += [
+            "| measure | value | unit | baseline | baseline value | ratio | note |",
+            "|---|---:|---|---|---:|---:|---|",
+        ]
         for r in results:
             ratio = f"{r.ratio:.2f}×" if r.ratio else "–"
-            lines.append(f"| {r.name} | {_fmt(r.value)} | {r.unit} | {r.baseline_label} | "
-                         f"{_fmt(r.baseline_value)} | {ratio} | {r.note} |")
+            lines.append(
+                f"| {r.name} | {_fmt(r.value)} | {r.unit} | {r.baseline_label} | "
+                f"{_fmt(r.baseline_value)} | {ratio} | {r.note} |"
+            )
         lines.append("")
     only = set(argv)
     out = ROOT / "docs" / ("benchmarks.md" if not only else f"benchmarks-{'-'.join(sorted(only))}.md")

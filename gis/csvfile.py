@@ -3,6 +3,7 @@
 Read and written here rather than by GDAL, because the lon/lat and WKT columns are the contract
 (and a spreadsheet's GB18030 text is read as it is).
 """
+
 import csv
 import io
 
@@ -93,11 +94,18 @@ def read_csv(data: bytes, limits: Limits = NO_LIMITS) -> ReadResult:
         if len(features) % 1000 == 999:
             limits.check_time()
         if len(cells) != len(header):
-            features.append({"row": n, "properties": {}, "geometry": None,
-                             "error": f"has {len(cells)} cells, the header has {len(header)}"})
+            features.append(
+                {
+                    "row": n,
+                    "properties": {},
+                    "geometry": None,
+                    "error": f"has {len(cells)} cells, the header has {len(header)}",
+                }
+            )
             continue
-        props = {h: (None if cells[i].strip() == "" else cells[i].strip())
-                 for i, h in enumerate(header) if i not in geo_cols}
+        props = {
+            h: (None if cells[i].strip() == "" else cells[i].strip()) for i, h in enumerate(header) if i not in geo_cols
+        }
         geometry, error = None, None
         if lon_i is not None and (cells[lon_i].strip() or cells[lat_i].strip()):
             try:
@@ -110,7 +118,9 @@ def read_csv(data: bytes, limits: Limits = NO_LIMITS) -> ReadResult:
             geometry, error, n_vertices = _wkt_geometry(cells[wkt_i], limits, n)
             vertices += n_vertices
         if limits.vertices is not None and vertices > limits.vertices:
-            raise LimitExceededError("vertices", limits.vertices, f"the file holds more than {limits.vertices:,} vertices")
+            raise LimitExceededError(
+                "vertices", limits.vertices, f"the file holds more than {limits.vertices:,} vertices"
+            )
         feature = {"row": n, "properties": props, "geometry": geometry}
         if error:
             feature["error"] = error
@@ -121,11 +131,12 @@ def read_csv(data: bytes, limits: Limits = NO_LIMITS) -> ReadResult:
 def _wkt_geometry(wkt: str, limits: Limits, row: int) -> tuple[dict | None, str | None, int]:
     """(GeoJSON geometry, error, vertices) of a WKT cell; LimitExceededError over the vertex cap."""
     import shapely
+
     try:
         geom = shapely.from_wkt(wkt)
     except shapely.errors.ShapelyError as e:
         return None, f"geometry is not valid WKT: {short(e)}", 0
-    vertices = check_vertices([geom], limits, first_row=row)      # before the GeoJSON is built
+    vertices = check_vertices([geom], limits, first_row=row)  # before the GeoJSON is built
     try:
         return to_geojson(geom), None, vertices
     except (shapely.errors.ShapelyError, ValueError) as e:
@@ -135,6 +146,7 @@ def _wkt_geometry(wkt: str, limits: Limits, row: int) -> tuple[dict | None, str 
 def write_csv(features, columns, geometry_type) -> bytes:
     import shapely
     from shapely.geometry import shape
+
     out = io.StringIO()
     w = csv.writer(out)
     geo = ["lon", "lat"] if geometry_type == "Point" else (["wkt"] if geometry_type else [])

@@ -3,6 +3,7 @@
 Plain Python (no Flask, no database): :mod:`gis.fileio` and :mod:`gis.csvfile` raise these;
 callers turn them into answers.
 """
+
 import json
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ class Limits:
     Reading stops as soon as one is passed (:class:`LimitExceededError`): the features are counted
     before any geometry is read, vertices before features are turned into GeoJSON.
     """
+
     features: int | None = None
     vertices_per_feature: int | None = None
     vertices: int | None = None
@@ -56,6 +58,7 @@ class LimitExceededError(ValueError):
 @dataclass
 class ReadResult:
     """Features read from a file: ``features`` carry ``row`` (1-based), ``properties``, ``geometry``."""
+
     features: list[dict]
     columns: list[str]
     source_crs: str | None
@@ -64,13 +67,18 @@ class ReadResult:
 def check_vertices(geoms, limits: Limits, first_row: int = 1) -> int:
     """The vertices of an array of shapely geometries (None allowed); LimitExceededError past a cap."""
     import shapely
+
     if limits.vertices_per_feature is None and limits.vertices is None:
         return 0
     counts = shapely.get_num_coordinates(np.asarray(geoms, dtype=object))
     if limits.vertices_per_feature is not None and len(counts) and counts.max() > limits.vertices_per_feature:
         i = int(np.argmax(counts > limits.vertices_per_feature))
-        raise LimitExceededError("vertices_per_feature", limits.vertices_per_feature,
-                                 f"row {first_row + i} has {int(counts[i]):,} vertices", row=first_row + i)
+        raise LimitExceededError(
+            "vertices_per_feature",
+            limits.vertices_per_feature,
+            f"row {first_row + i} has {int(counts[i]):,} vertices",
+            row=first_row + i,
+        )
     total = int(counts.sum())
     if limits.vertices is not None and total > limits.vertices:
         raise LimitExceededError("vertices", limits.vertices, f"the file holds {total:,} vertices")
@@ -80,6 +88,7 @@ def check_vertices(geoms, limits: Limits, first_row: int = 1) -> int:
 def to_geojson(geom) -> dict:
     """A shapely geometry as a GeoJSON dict with lists, as JSON would give it."""
     import shapely
+
     return json.loads(shapely.to_geojson(geom))
 
 

@@ -7,6 +7,7 @@ features in EPSG:4326 (reprojecting when the file declares another CRS), and
 (:mod:`gis.filebase`). Nothing here validates the attributes or geometry for a
 layer: callers pass each feature through the same parsing as the layer API.
 """
+
 import datetime as dt
 import io
 import json
@@ -41,8 +42,15 @@ FORMATS = {
     "csv": (".csv", "text/csv", None),
     "kml": (".kml", "application/vnd.google-earth.kml+xml", "LIBKML"),
 }
-EXTENSIONS = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "shp", ".shz": "shp",
-              ".csv": "csv", ".kml": "kml"}
+EXTENSIONS = {
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".gpkg": "gpkg",
+    ".zip": "shp",
+    ".shz": "shp",
+    ".csv": "csv",
+    ".kml": "kml",
+}
 # KML's own Placemark fields: rendering hints are always dropped, the others when a file leaves them empty.
 KML_RENDERING = ("tessellate", "extrude", "visibility", "drawOrder", "altitudeMode", "icon")
 KML_STANDARD = ("Name", "Description", "description", "timestamp", "begin", "end", "snippet", "id")
@@ -61,11 +69,14 @@ def detect_format(filename: str | None, requested: str | None = None) -> str:
     ext = os.path.splitext(filename or "")[1].lower()
     if ext in EXTENSIONS:
         return EXTENSIONS[ext]
-    raise UnknownFormatError(f"cannot tell the format of {filename or 'the file'!r} from its extension; "
-                             f"use one of {', '.join(sorted(EXTENSIONS))} or say format=" + "|".join(FORMATS))
+    raise UnknownFormatError(
+        f"cannot tell the format of {filename or 'the file'!r} from its extension; "
+        f"use one of {', '.join(sorted(EXTENSIONS))} or say format=" + "|".join(FORMATS)
+    )
 
 
 # --- counting ----------------------------------------------------------------------------------------
+
 
 def count_features(data: bytes, fmt: str, limit: int | None = None) -> int:
     """How many features the file holds, without reading attributes or geometries (GDAL counts them;
@@ -75,19 +86,22 @@ def count_features(data: bytes, fmt: str, limit: int | None = None) -> int:
         n = csvfile.count_csv(data, limit)
     else:
         n = _with_gdal_path(data, fmt, _count_gdal)
-    limits.check_features(n, exact=fmt != "csv")   # a CSV is counted only up to the cap
+    limits.check_features(n, exact=fmt != "csv")  # a CSV is counted only up to the cap
     return n
 
 
 def _count_gdal(path: str, fmt: str) -> int:
     import pyogrio
+
     try:
         names = [name for name, _ in pyogrio.list_layers(path)]
-        return sum(pyogrio.read_info(path, layer=name, force_feature_count=True)["features"]
-                   for name in (names if fmt == "kml" else names[:1]))
+        return sum(
+            pyogrio.read_info(path, layer=name, force_feature_count=True)["features"]
+            for name in (names if fmt == "kml" else names[:1])
+        )
     except (RuntimeError, OSError) as e:  # pyogrio's DataSourceError, DataLayerError, … are RuntimeErrors
         if fmt == "geojson":
-            _check_geojson_bytes(path)   # the clearer message for the common GeoJSON mistakes
+            _check_geojson_bytes(path)  # the clearer message for the common GeoJSON mistakes
         raise FileFormatError(f"cannot read the file as {fmt}: {short(e)}") from None
 
 
@@ -97,6 +111,7 @@ def _check_geojson_bytes(path: str) -> None:
 
 
 # --- reading -----------------------------------------------------------------------------------------
+
 
 def read_features(data: bytes, fmt: str, limits: Limits = NO_LIMITS) -> ReadResult:
     """Features of a file in ``fmt``, with geometries as GeoJSON dicts in EPSG:4326 (lon, lat).
@@ -145,8 +160,9 @@ def _check_geojson(data: bytes) -> None:
 
 def _read_gdal(path: str, fmt: str, limits: Limits = NO_LIMITS) -> ReadResult:
     import pyogrio
+
     if limits.features is not None:
-        limits.check_features(_count_gdal(path, fmt))   # counted before a geometry is read
+        limits.check_features(_count_gdal(path, fmt))  # counted before a geometry is read
     try:
         layers = [name for name, _ in pyogrio.list_layers(path)]
         frames = []
@@ -155,15 +171,16 @@ def _read_gdal(path: str, fmt: str, limits: Limits = NO_LIMITS) -> ReadResult:
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.simplefilter("ignore", UserWarning)  # mixed-type columns are left as text: fine here
             for name in layers if fmt == "kml" else layers[:1]:
-                gdf = pyogrio.read_dataframe(path, layer=name, max_features=(
-                    None if limits.features is None else limits.features + 1))
+                gdf = pyogrio.read_dataframe(
+                    path, layer=name, max_features=(None if limits.features is None else limits.features + 1)
+                )
                 if gdf.crs is not None and crs is None:
                     crs = gdf.crs
                 frames.append(gdf)
                 limits.check_time()
     except LimitExceededError:
         raise
-    except Exception as e:  # pyogrio raises DataSourceError, DataLayerError, FieldError, …
+    except Exception as e:  # noqa: BLE001 (pyogrio raises DataSourceError, DataLayerError, FieldError, …)
         raise FileFormatError(f"cannot read the file as {fmt}: {short(e)}") from None
     if not frames:
         raise FileFormatError(f"the {fmt} file has no layer")
@@ -182,8 +199,11 @@ def _read_shapefile_zip(data: bytes, read: Callable[[str, str], object]):
             members = [m for m in zf.infolist() if not m.is_dir()]
             if sum(m.file_size for m in members) > MAX_ZIP_RATIO * max(len(data), 1024 * 1024):
                 raise FileFormatError("the zip unpacks to far more than its size; refused")
-            shps = [m for m in members if m.filename.lower().endswith(".shp")
-                    and not os.path.basename(m.filename).startswith(".")]
+            shps = [
+                m
+                for m in members
+                if m.filename.lower().endswith(".shp") and not os.path.basename(m.filename).startswith(".")
+            ]
             if len(shps) != 1:
                 raise FileFormatError(f"the zip must hold exactly one .shp file, not {len(shps)}")
             stem = os.path.splitext(shps[0].filename)[0]
@@ -212,20 +232,24 @@ def _from_frame(gdf, crs, fmt: str, limits: Limits = NO_LIMITS) -> ReadResult:
         if epsg != 4326 and not (crs.is_geographic and _is_wgs84_like(crs)):
             try:
                 gdf = gdf.to_crs(4326)
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 (pyproj and GDAL raise several types)
                 raise FileFormatError(f"cannot reproject from {source} to EPSG:4326: {short(e)}") from None
     columns = [c for c in gdf.columns if c != gdf.geometry.name] if hasattr(gdf, "geometry") else list(gdf.columns)
     if fmt == "kml":
-        columns = [c for c in columns if c not in KML_RENDERING
-                   and not (c in KML_STANDARD and gdf[c].isna().all())]
+        columns = [c for c in columns if c not in KML_RENDERING and not (c in KML_STANDARD and gdf[c].isna().all())]
     features = []
     geoms = gdf.geometry if hasattr(gdf, "geometry") else [None] * len(gdf)
     records = gdf[columns].to_dict("records")
     for i, (props, geom) in enumerate(zip(records, geoms), start=1):
         if i % 1000 == 0:
             limits.check_time()
-        features.append({"row": i, "properties": {k: plain_value(v) for k, v in props.items()},
-                         "geometry": None if geom is None or geom.is_empty else to_geojson(geom)})
+        features.append(
+            {
+                "row": i,
+                "properties": {k: plain_value(v) for k, v in props.items()},
+                "geometry": None if geom is None or geom.is_empty else to_geojson(geom),
+            }
+        )
     return ReadResult(features, [str(c) for c in columns], source)
 
 
@@ -233,7 +257,7 @@ def _is_wgs84_like(crs) -> bool:
     """EPSG:4326, CRS84 and CGCS2000 (EPSG:4490, within centimetres of WGS-84) are taken as they are."""
     try:
         return crs.to_epsg() in (4326, 4490) or "CRS84" in crs.to_string()
-    except Exception:
+    except Exception:  # noqa: BLE001 (an odd CRS that pyproj can't name is simply not WGS-84-like)
         return False
 
 
@@ -273,16 +297,27 @@ def plain_value(value):
 
 # --- writing -----------------------------------------------------------------------------------------
 
-def write_features(features: list[dict], fmt: str, layer_name: str, columns: list[str],
-                   geometry_type: str | None) -> bytes:
+
+def write_features(
+    features: list[dict], fmt: str, layer_name: str, columns: list[str], geometry_type: str | None
+) -> bytes:
     """A file in ``fmt`` holding ``features`` (GeoJSON dicts in EPSG:4326) with ``columns`` in order."""
     if fmt not in FORMATS:
         raise UnknownFormatError(f"unknown format {fmt!r}")
     if fmt == "geojson":
-        doc = {"type": "FeatureCollection", "name": layer_name,
-               "features": [{"type": "Feature", "id": f.get("id"), "geometry": f.get("geometry"),
-                             "properties": {c: (f.get("properties") or {}).get(c) for c in columns}}
-                            for f in features]}
+        doc = {
+            "type": "FeatureCollection",
+            "name": layer_name,
+            "features": [
+                {
+                    "type": "Feature",
+                    "id": f.get("id"),
+                    "geometry": f.get("geometry"),
+                    "properties": {c: (f.get("properties") or {}).get(c) for c in columns},
+                }
+                for f in features
+            ],
+        }
         return json.dumps(doc, ensure_ascii=False).encode()
     if fmt == "csv":
         return csvfile.write_csv(features, columns, geometry_type)
@@ -293,6 +328,7 @@ def _write_gdal(features, fmt, layer_name, columns, geometry_type) -> bytes:
     import geopandas as gpd
     import pyogrio
     from shapely.geometry import shape
+
     ext, _, driver = FORMATS[fmt]
     props = {"id": [f.get("id") for f in features]}
     for c in columns:
@@ -316,7 +352,7 @@ def _write_gdal(features, fmt, layer_name, columns, geometry_type) -> bytes:
             warnings.simplefilter("ignore", RuntimeWarning)  # shapefile field-name laundering
             try:
                 pyogrio.write_dataframe(frame, path, driver=driver, layer=stem, **kwargs)
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 (GDAL drivers raise several types)
                 raise FileFormatError(f"cannot write {fmt}: {short(e)}") from None
         if fmt != "shp":
             with open(path, "rb") as fh:

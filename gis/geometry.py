@@ -3,6 +3,7 @@
 Every function raises :class:`GeometryError` with a message a user can act on;
 the web layer turns it into a 422.
 """
+
 import json
 import math
 
@@ -10,8 +11,15 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.validation import explain_validity
 
-GEOJSON_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
-                 "MultiPolygon", "GeometryCollection")
+GEOJSON_TYPES = (
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
+    "GeometryCollection",
+)
 # How deep the coordinates array of each type nests above a position (RFC 7946 §3.1).
 _DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}
 
@@ -22,8 +30,7 @@ class GeometryError(ValueError):
 
 def _coords(obj):
     """Yield every coordinate pair of a GeoJSON coordinates array."""
-    if isinstance(obj, (list, tuple)) and obj and isinstance(obj[0], (int, float)) \
-            and not isinstance(obj[0], bool):
+    if isinstance(obj, (list, tuple)) and obj and isinstance(obj[0], (int, float)) and not isinstance(obj[0], bool):
         yield obj
     elif isinstance(obj, (list, tuple)):
         for item in obj:
@@ -35,8 +42,11 @@ def _coords(obj):
 def _check_depth(obj, depth: int, gtype: str) -> None:
     """Arrays nest exactly as the type says: a Point is one position, a Polygon rings of positions."""
     if depth == 0:
-        if not (isinstance(obj, (list, tuple)) and obj and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in obj)):
+        if not (
+            isinstance(obj, (list, tuple))
+            and obj
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in obj)
+        ):
             raise GeometryError(_depth_message(gtype))
         return
     if not isinstance(obj, (list, tuple)):
@@ -46,10 +56,14 @@ def _check_depth(obj, depth: int, gtype: str) -> None:
 
 
 def _depth_message(gtype: str) -> str:
-    shapes = {"Point": "one position [lon, lat]", "MultiPoint": "an array of positions",
-              "LineString": "an array of positions", "MultiLineString": "an array of arrays of positions",
-              "Polygon": "an array of rings, each an array of positions",
-              "MultiPolygon": "an array of polygons, each an array of rings of positions"}
+    shapes = {
+        "Point": "one position [lon, lat]",
+        "MultiPoint": "an array of positions",
+        "LineString": "an array of positions",
+        "MultiLineString": "an array of arrays of positions",
+        "Polygon": "an array of rings, each an array of positions",
+        "MultiPolygon": "an array of polygons, each an array of rings of positions",
+    }
     return f"{gtype} coordinates must be {shapes[gtype]}; a position is [lon, lat] numbers"
 
 
@@ -58,8 +72,7 @@ def check_ranges(geojson: dict) -> None:
     for pos in _coords(geojson.get("coordinates")):
         if len(pos) not in (2, 3):
             raise GeometryError("a position has 2 or 3 numbers: [lon, lat] or [lon, lat, alt]")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                   for v in pos):
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pos):
             raise GeometryError("coordinates must be finite numbers")
         lon, lat = pos[0], pos[1]
         if not -180 <= lon <= 180:
@@ -95,7 +108,7 @@ def parse_geometry(value, allowed: tuple[str, ...] | None = None, promote_multi:
     check_ranges(value)
     try:
         geom = shape(value)
-    except Exception as e:  # shapely raises several types for malformed arrays
+    except Exception as e:  # noqa: BLE001 (shapely raises several types for malformed arrays)
         raise GeometryError(f"malformed {gtype} coordinates: {e}") from None
     if geom.is_empty:
         raise GeometryError("geometry is empty")

@@ -2,10 +2,17 @@
 
 A 4-digit city code (GB/T 2260 prefix) may head the tree; a district may also be a root.
 """
+
 import re
 
 LEVEL_LENGTHS = {"city": 4, "district": 6, "street": 9, "community": 12, "grid": 15, "micro_grid": 18}
-PARENT_LEVEL = {"district": "city", "street": "district", "community": "street", "grid": "community", "micro_grid": "grid"}
+PARENT_LEVEL = {
+    "district": "city",
+    "street": "district",
+    "community": "street",
+    "grid": "community",
+    "micro_grid": "grid",
+}
 
 
 class GridCodeError(ValueError):
@@ -31,7 +38,7 @@ def check_code(level: str, code: str, parent_code: str | None = None) -> None:
         raise GridCodeError(f"the parent of a {level} must be a {PARENT_LEVEL[level]}")
     if not code.startswith(parent_code):
         raise GridCodeError(f"code {code} must start with its parent's code {parent_code}")
-    if code[len(parent_code):].strip("0") == "":
+    if code[len(parent_code) :].strip("0") == "":
         raise GridCodeError("the sequence part of a code cannot be all zeros")
 
 

@@ -8,11 +8,12 @@ PostGIS ``ST_HexagonGrid(size, …)``: flat-topped, edge ``size``, column ``i`` 
 ``x = 1.5·size·i``, row ``j`` at ``y = √3·size·(j + ½·(i mod 2))``. Everything here is pure
 Python so that the browser, the SQL and the tests agree on one definition.
 """
+
 import datetime as dt
 import math
 from dataclasses import dataclass
 
-EARTH_CIRCUMFERENCE = 40_075_016.685578488   # metres along the equator, EPSG:3857
+EARTH_CIRCUMFERENCE = 40_075_016.685578488  # metres along the equator, EPSG:3857
 ORIGIN_SHIFT = EARTH_CIRCUMFERENCE / 2
 TILE_PX = 256
 SQRT3 = math.sqrt(3.0)
@@ -30,7 +31,7 @@ PALETTE = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
 
 def metres_per_pixel(zoom: float) -> float:
     """Web Mercator metres per screen pixel at ``zoom``."""
-    return EARTH_CIRCUMFERENCE / (TILE_PX * 2 ** zoom)
+    return EARTH_CIRCUMFERENCE / (TILE_PX * 2**zoom)
 
 
 def clamp_zoom(zoom: float) -> int:
@@ -47,7 +48,7 @@ def cell_size(zoom: float, px: int = CELL_PX) -> float:
     raw = metres_per_pixel(clamp_zoom(zoom)) * px
     exp = math.floor(math.log10(raw))
     # The nearest 1-2-5 step on a log scale (rounding up would make bins at some zooms twice too big).
-    return float(min((step * 10 ** exp for step in (1, 2, 5, 10)), key=lambda v: abs(math.log(v / raw))))
+    return float(min((step * 10**exp for step in (1, 2, 5, 10)), key=lambda v: abs(math.log(v / raw))))
 
 
 def hex_size(zoom: float, px: int = CELL_PX) -> float:
@@ -120,13 +121,16 @@ def hex_of(x: float, y: float, size: float) -> tuple[int, int]:
 def hex_ring(i: int, j: int, size: float) -> list[tuple[float, float]]:
     """The six Mercator corners of hexagon ``(i, j)``, counter-clockwise from the east corner."""
     cx, cy = hex_centre(i, j, size)
-    return [(cx + size * math.cos(math.radians(a)), cy + size * math.sin(math.radians(a)))
-            for a in (0, 60, 120, 180, 240, 300)]
+    return [
+        (cx + size * math.cos(math.radians(a)), cy + size * math.sin(math.radians(a)))
+        for a in (0, 60, 120, 180, 240, 300)
+    ]
 
 
 @dataclass(frozen=True)
 class Classes:
     """Colour classes for a set of counts: upper bounds and the colour of each class."""
+
     breaks: tuple[float, ...]
     colors: tuple[str, ...]
 
@@ -152,8 +156,8 @@ def _nice(v: float) -> float:
         return 0
     exp = math.floor(math.log10(v))
     for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
-        if step * 10 ** exp >= v - 1e-9:
-            n = step * 10 ** exp
+        if step * 10**exp >= v - 1e-9:
+            n = step * 10**exp
             return float(int(n)) if n >= 1 and n == int(n) else round(n, 6)
     return float(10 ** (exp + 1))
 
@@ -187,8 +191,10 @@ def whole_days(start: dt.datetime, end: dt.datetime, tz) -> tuple[dt.datetime, d
     first = start.astimezone(tz).date()
     last = end.astimezone(tz)
     stop = last.date() if last.time() == dt.time() else last.date() + dt.timedelta(days=1)
-    return (dt.datetime(first.year, first.month, first.day, tzinfo=tz),
-            dt.datetime(stop.year, stop.month, stop.day, tzinfo=tz))
+    return (
+        dt.datetime(first.year, first.month, first.day, tzinfo=tz),
+        dt.datetime(stop.year, stop.month, stop.day, tzinfo=tz),
+    )
 
 
 def bin_range(bbox, size: float) -> tuple[int, int, int, int]:

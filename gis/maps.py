@@ -4,6 +4,7 @@ folium points at CDNs by default and, given a URL, downloads GeoJSON on the
 server; here the page only carries a small JSON config and ``static/js/wuwei-map.js``
 fetches each layer for the visible bbox.
 """
+
 import json
 
 import folium
@@ -12,35 +13,57 @@ from jinja2 import Template
 
 OSM_TILES = "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTR = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
-TIANDITU_TILES = "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0" \
-                 "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}" \
-                 "&TILECOL={x}&tk=%s"
-TIANDITU_LABELS = "https://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0" \
-                  "&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}" \
-                  "&TILECOL={x}&tk=%s"
+TIANDITU_TILES = (
+    "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+    "&TILECOL={x}&tk=%s"
+)
+TIANDITU_LABELS = (
+    "https://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+    "&TILECOL={x}&tk=%s"
+)
 
 
-def base_map(static_prefix: str, center=(36.06, 103.84), zoom: int = 13, basemap: str = "osm",
-             tianditu_key: str = "", height: str = "100%") -> folium.Map:
+def base_map(
+    static_prefix: str,
+    center=(36.06, 103.84),
+    zoom: int = 13,
+    basemap: str = "osm",
+    tianditu_key: str = "",
+    height: str = "100%",
+) -> folium.Map:
     """A folium Map using the vendored Leaflet under ``static_prefix`` (e.g. ``/static/``).
 
     ``basemap`` is ``osm``, ``tianditu`` (needs a key) or ``none``; the map works without one.
     """
-    m = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=False,
-                   height=height, prefer_canvas=False)
-    m.default_js = [("leaflet", f"{static_prefix}vendor/leaflet/leaflet.js"),
-                    ("wuwei_map", f"{static_prefix}js/wuwei-map.js")]
-    m.default_css = [("leaflet_css", f"{static_prefix}vendor/leaflet/leaflet.css"),
-                     ("wuwei_map_css", f"{static_prefix}css/wuwei-map.css")]
+    m = folium.Map(
+        location=list(center), zoom_start=zoom, tiles=None, control_scale=False, height=height, prefer_canvas=False
+    )
+    m.default_js = [
+        ("leaflet", f"{static_prefix}vendor/leaflet/leaflet.js"),
+        ("wuwei_map", f"{static_prefix}js/wuwei-map.js"),
+    ]
+    m.default_css = [
+        ("leaflet_css", f"{static_prefix}vendor/leaflet/leaflet.css"),
+        ("wuwei_map_css", f"{static_prefix}css/wuwei-map.css"),
+    ]
     if basemap == "osm":
-        folium.TileLayer(OSM_TILES, attr=OSM_ATTR, name="OpenStreetMap", max_zoom=19,
-                         subdomains="abc").add_to(m)
+        folium.TileLayer(OSM_TILES, attr=OSM_ATTR, name="OpenStreetMap", max_zoom=19, subdomains="abc").add_to(m)
     elif basemap == "tianditu" and tianditu_key:
         # Without a key Tianditu answers every tile with an error image: no tiles is better.
-        folium.TileLayer(TIANDITU_TILES % tianditu_key, attr="天地图", name="天地图", max_zoom=18,
-                         subdomains="01234567").add_to(m)
-        folium.TileLayer(TIANDITU_LABELS % tianditu_key, attr="天地图", name="天地图注记", overlay=True,
-                         control=False, max_zoom=18, subdomains="01234567").add_to(m)
+        folium.TileLayer(
+            TIANDITU_TILES % tianditu_key, attr="天地图", name="天地图", max_zoom=18, subdomains="01234567"
+        ).add_to(m)
+        folium.TileLayer(
+            TIANDITU_LABELS % tianditu_key,
+            attr="天地图",
+            name="天地图注记",
+            overlay=True,
+            control=False,
+            max_zoom=18,
+            subdomains="01234567",
+        ).add_to(m)
     return m
 
 
@@ -57,8 +80,7 @@ class LayerLoader(MacroElement):
         super().__init__()
         self._name = "WuweiLayerLoader"
         # Inside <script>: "</" must not end the element, whatever a title or label contains.
-        self.config_json = json.dumps({"layers": layers, **(options or {})},
-                                      ensure_ascii=False).replace("</", "<\\/")
+        self.config_json = json.dumps({"layers": layers, **(options or {})}, ensure_ascii=False).replace("</", "<\\/")
 
 
 def add_layers(m: folium.Map, layers: list[dict], **options) -> folium.Map:

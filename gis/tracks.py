@@ -6,19 +6,20 @@ Every parser returns :class:`Fix` values in SI units (speed m/s) with an aware U
 or raises :class:`FixError` saying which field is wrong. The cleaning rules used in SQL
 (``app.patrols.tracks``) are the constants below.
 """
+
 import csv
 import datetime as dt
 import io
 import math
 from dataclasses import dataclass
 
-KNOT = 0.514444             # m/s; OsmAnd sends speed in knots
-KMH = 1 / 3.6               # OwnTracks sends vel in km/h
-MAX_FUTURE = dt.timedelta(minutes=10)   # phone clocks drift; more than this is refused
-MIN_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+KNOT = 0.514444  # m/s; OsmAnd sends speed in knots
+KMH = 1 / 3.6  # OwnTracks sends vel in km/h
+MAX_FUTURE = dt.timedelta(minutes=10)  # phone clocks drift; more than this is refused
+MIN_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 # Cleaning: fixes worse than this accuracy (m) or implying more than this speed (m/s) are dropped.
 MAX_ACCURACY_M = 50.0
-MAX_SPEED_MS = 12.0         # ~43 km/h: patrols walk or cycle; faster jumps are GPS spikes
+MAX_SPEED_MS = 12.0  # ~43 km/h: patrols walk or cycle; faster jumps are GPS spikes
 MAX_FILE_FIXES = 200_000
 
 
@@ -34,6 +35,7 @@ class FixError(ValueError):
 @dataclass
 class Fix:
     """One position report in SI units."""
+
     lat: float
     lon: float
     fixed_at: dt.datetime
@@ -49,7 +51,7 @@ class Fix:
             raise FixError("lat", f"{self.lat} is outside -90..90")
         if not (-180 <= self.lon <= 180):
             raise FixError("lon", f"{self.lon} is outside -180..180")
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         if self.fixed_at > now + MAX_FUTURE:
             raise FixError("timestamp", f"{self.fixed_at.isoformat()} is in the future")
         if self.fixed_at < MIN_TIME:
@@ -87,13 +89,17 @@ def parse_time(value, field: str = "timestamp") -> dt.datetime:
     """Epoch seconds, epoch milliseconds or ISO 8601 (naive means UTC) → aware UTC datetime."""
     if value is None or value == "":
         raise FixError(field, "required")
-    if isinstance(value, (int, float)) and not isinstance(value, bool) or \
-            isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+    if (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        or isinstance(value, str)
+        and value.strip().replace(".", "", 1).isdigit()
+    ):
         t = float(value)
-        if t > 1e11:            # milliseconds (1e11 s is the year 5138)
+        if t > 1e11:  # milliseconds (1e11 s is the year 5138)
             t /= 1000.0
         try:
-            return dt.datetime.fromtimestamp(t, dt.timezone.utc)
+            return dt.datetime.fromtimestamp(t, dt.UTC)
         except (OverflowError, OSError, ValueError):
             raise FixError(field, f"{value!r} is out of range") from None
     if not isinstance(value, str):
@@ -106,8 +112,8 @@ def parse_time(value, field: str = "timestamp") -> dt.datetime:
     except ValueError:
         raise FixError(field, f"{value!r} is not epoch seconds/milliseconds or ISO 8601") from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
-    return t.astimezone(dt.timezone.utc)
+        t = t.replace(tzinfo=dt.UTC)
+    return t.astimezone(dt.UTC)
 
 
 def osmand_device(args) -> str | None:
@@ -128,12 +134,17 @@ def parse_osmand(args, now: dt.datetime | None = None) -> Fix:
     battery = _num(args.get("batt"), "batt")
     accuracy = _num(args.get("accuracy"), "accuracy")
     if accuracy is None and args.get("hdop") not in (None, ""):
-        accuracy = _num(args.get("hdop"), "hdop") * 5.0   # rough: HDOP 1 ≈ 5 m
-    fix = Fix(lat=_num(lat, "lat", True), lon=_num(lon, "lon", True),
-              fixed_at=parse_time(ts) if ts not in (None, "") else (now or dt.datetime.now(dt.timezone.utc)),
-              accuracy=accuracy, speed=None if speed is None else speed * KNOT,
-              heading=_num(args.get("bearing") or args.get("heading"), "bearing"),
-              altitude=_num(args.get("altitude"), "altitude"), battery=battery)
+        accuracy = _num(args.get("hdop"), "hdop") * 5.0  # rough: HDOP 1 ≈ 5 m
+    fix = Fix(
+        lat=_num(lat, "lat", True),
+        lon=_num(lon, "lon", True),
+        fixed_at=parse_time(ts) if ts not in (None, "") else (now or dt.datetime.now(dt.UTC)),
+        accuracy=accuracy,
+        speed=None if speed is None else speed * KNOT,
+        heading=_num(args.get("bearing") or args.get("heading"), "bearing"),
+        altitude=_num(args.get("altitude"), "altitude"),
+        battery=battery,
+    )
     return fix.check(now)
 
 
@@ -160,16 +171,19 @@ def parse_traccar_json(body, now: dt.datetime | None = None) -> Fix:
     if isinstance(batt, dict) and batt.get("level") is not None:
         level = _num(batt.get("level"), "battery.level")
         if level is not None and 0 <= level <= 1:
-            level *= 100        # the app sends 0..1
+            level *= 100  # the app sends 0..1
     speed = _num(coords.get("speed"), "speed")
     heading = _num(coords.get("heading"), "heading")
-    fix = Fix(lat=_num(coords.get("latitude"), "latitude", True),
-              lon=_num(coords.get("longitude"), "longitude", True),
-              fixed_at=parse_time(loc.get("timestamp")),
-              accuracy=_num(coords.get("accuracy"), "accuracy"),
-              speed=None if speed is None or speed < 0 else speed,      # -1 means unknown
-              heading=None if heading is None or heading < 0 else heading,
-              altitude=_num(coords.get("altitude"), "altitude"), battery=level)
+    fix = Fix(
+        lat=_num(coords.get("latitude"), "latitude", True),
+        lon=_num(coords.get("longitude"), "longitude", True),
+        fixed_at=parse_time(loc.get("timestamp")),
+        accuracy=_num(coords.get("accuracy"), "accuracy"),
+        speed=None if speed is None or speed < 0 else speed,  # -1 means unknown
+        heading=None if heading is None or heading < 0 else heading,
+        altitude=_num(coords.get("altitude"), "altitude"),
+        battery=level,
+    )
     return fix.check(now)
 
 
@@ -180,11 +194,16 @@ def parse_owntracks(body, now: dt.datetime | None = None) -> Fix | None:
     if body.get("_type") != "location":
         return None
     vel = _num(body.get("vel"), "vel")
-    fix = Fix(lat=_num(body.get("lat"), "lat", True), lon=_num(body.get("lon"), "lon", True),
-              fixed_at=parse_time(body.get("tst"), "tst"), accuracy=_num(body.get("acc"), "acc"),
-              speed=None if vel is None or vel < 0 else vel * KMH,
-              heading=_num(body.get("cog"), "cog"), altitude=_num(body.get("alt"), "alt"),
-              battery=_num(body.get("batt"), "batt"))
+    fix = Fix(
+        lat=_num(body.get("lat"), "lat", True),
+        lon=_num(body.get("lon"), "lon", True),
+        fixed_at=parse_time(body.get("tst"), "tst"),
+        accuracy=_num(body.get("acc"), "acc"),
+        speed=None if vel is None or vel < 0 else vel * KMH,
+        heading=_num(body.get("cog"), "cog"),
+        altitude=_num(body.get("alt"), "alt"),
+        battery=_num(body.get("batt"), "batt"),
+    )
     return fix.check(now)
 
 
@@ -199,10 +218,17 @@ def parse_web_batch(items, now: dt.datetime | None = None, limit: int = 5000) ->
         if not isinstance(p, dict):
             raise FixError(f"positions[{i}]", "must be an object")
         try:
-            fixes.append(Fix(lat=_num(p.get("lat"), "lat", True), lon=_num(p.get("lon"), "lon", True),
-                             fixed_at=parse_time(p.get("t"), "t"), accuracy=_num(p.get("acc"), "acc"),
-                             speed=_num(p.get("speed"), "speed"), heading=_num(p.get("heading"), "heading"),
-                             altitude=_num(p.get("alt"), "alt")).check(now))
+            fixes.append(
+                Fix(
+                    lat=_num(p.get("lat"), "lat", True),
+                    lon=_num(p.get("lon"), "lon", True),
+                    fixed_at=parse_time(p.get("t"), "t"),
+                    accuracy=_num(p.get("acc"), "acc"),
+                    speed=_num(p.get("speed"), "speed"),
+                    heading=_num(p.get("heading"), "heading"),
+                    altitude=_num(p.get("alt"), "alt"),
+                ).check(now)
+            )
         except FixError as e:
             raise FixError(f"positions[{i}].{e.field}", e.message) from None
     return fixes
@@ -212,6 +238,7 @@ def parse_gpx(data: bytes, now: dt.datetime | None = None) -> list[Fix]:
     """Track points of a GPX file (all tracks and segments; waypoints are ignored)."""
     import gpxpy
     import gpxpy.gpx
+
     try:
         gpx = gpxpy.parse(data.decode("utf-8-sig") if isinstance(data, bytes) else data)
     except (gpxpy.gpx.GPXException, UnicodeDecodeError, ValueError) as e:
@@ -222,10 +249,18 @@ def parse_gpx(data: bytes, now: dt.datetime | None = None) -> list[Fix]:
             for i, p in enumerate(seg.points):
                 if p.time is None:
                     raise FixError("file", f"track point {i + 1} has no time")
-                t = p.time if p.time.tzinfo else p.time.replace(tzinfo=dt.timezone.utc)
+                t = p.time if p.time.tzinfo else p.time.replace(tzinfo=dt.UTC)
                 acc = p.horizontal_dilution * 5.0 if p.horizontal_dilution else None
-                fixes.append(Fix(lat=p.latitude, lon=p.longitude, fixed_at=t.astimezone(dt.timezone.utc),
-                                 altitude=p.elevation, accuracy=acc, speed=p.speed).check(now))
+                fixes.append(
+                    Fix(
+                        lat=p.latitude,
+                        lon=p.longitude,
+                        fixed_at=t.astimezone(dt.UTC),
+                        altitude=p.elevation,
+                        accuracy=acc,
+                        speed=p.speed,
+                    ).check(now)
+                )
                 if len(fixes) > MAX_FILE_FIXES:
                     raise FixError("file", f"more than {MAX_FILE_FIXES} points")
     if not fixes:
@@ -233,9 +268,15 @@ def parse_gpx(data: bytes, now: dt.datetime | None = None) -> list[Fix]:
     return fixes
 
 
-_CSV_NAMES = {"lat": ("lat", "latitude", "纬度"), "lon": ("lon", "lng", "long", "longitude", "经度"),
-              "time": ("time", "timestamp", "fixed_at", "datetime", "时间"), "accuracy": ("accuracy", "acc"),
-              "speed": ("speed",), "altitude": ("altitude", "alt", "ele"), "heading": ("heading", "bearing", "course")}
+_CSV_NAMES = {
+    "lat": ("lat", "latitude", "纬度"),
+    "lon": ("lon", "lng", "long", "longitude", "经度"),
+    "time": ("time", "timestamp", "fixed_at", "datetime", "时间"),
+    "accuracy": ("accuracy", "acc"),
+    "speed": ("speed",),
+    "altitude": ("altitude", "alt", "ele"),
+    "heading": ("heading", "bearing", "course"),
+}
 
 
 def parse_csv(data: bytes, now: dt.datetime | None = None) -> list[Fix]:
@@ -255,10 +296,14 @@ def parse_csv(data: bytes, now: dt.datetime | None = None) -> list[Fix]:
     fixes = []
     for i, row in enumerate(reader, start=2):
         try:
-            fixes.append(Fix(lat=_num(row.get(cols["lat"]), "lat", True), lon=_num(row.get(cols["lon"]), "lon", True),
-                             fixed_at=parse_time(row.get(cols["time"]), "time"),
-                             **{k: _num(row.get(cols[k]), k) for k in ("accuracy", "speed", "altitude", "heading")
-                                if cols[k]}).check(now))
+            fixes.append(
+                Fix(
+                    lat=_num(row.get(cols["lat"]), "lat", True),
+                    lon=_num(row.get(cols["lon"]), "lon", True),
+                    fixed_at=parse_time(row.get(cols["time"]), "time"),
+                    **{k: _num(row.get(cols[k]), k) for k in ("accuracy", "speed", "altitude", "heading") if cols[k]},
+                ).check(now)
+            )
         except FixError as e:
             raise FixError("file", f"line {i}: {e}") from None
         if len(fixes) > MAX_FILE_FIXES:

@@ -2,6 +2,7 @@
 
 A failure ends with one line on standard error saying what failed and what to do (exit 1).
 """
+
 import sys
 
 import psycopg2
@@ -25,8 +26,10 @@ def ensure_database(url: str) -> None:
     try:
         admin = psycopg2.connect(dbname="postgres", connect_timeout=10, **params)
     except psycopg2.OperationalError as exc:
-        raise SetupError(f"cannot connect to PostgreSQL at {where} as {u.username} ({_first_line(exc)}); "
-                         "start it (make db) or fix DATABASE_URL / PGPORT") from exc
+        raise SetupError(
+            f"cannot connect to PostgreSQL at {where} as {u.username} ({_first_line(exc)}); "
+            "start it (make db) or fix DATABASE_URL / PGPORT"
+        ) from exc
     admin.autocommit = True
     try:
         with admin.cursor() as cur:
@@ -34,23 +37,29 @@ def ensure_database(url: str) -> None:
             if cur.fetchone() is None:
                 cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(u.database)))
     except psycopg2.Error as exc:
-        raise SetupError(f"cannot create the database {u.database} on {where} ({_first_line(exc)}); "
-                         "create it yourself or use a role that may (CREATEDB)") from exc
+        raise SetupError(
+            f"cannot create the database {u.database} on {where} ({_first_line(exc)}); "
+            "create it yourself or use a role that may (CREATEDB)"
+        ) from exc
     finally:
         admin.close()
     try:
         conn = psycopg2.connect(dbname=u.database, connect_timeout=10, **params)
     except psycopg2.OperationalError as exc:
-        raise SetupError(f"cannot connect to the database {u.database} on {where} ({_first_line(exc)}); "
-                         "check DATABASE_URL and the role's rights") from exc
+        raise SetupError(
+            f"cannot connect to the database {u.database} on {where} ({_first_line(exc)}); "
+            "check DATABASE_URL and the role's rights"
+        ) from exc
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
             cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     except psycopg2.Error as exc:
-        raise SetupError(f"cannot add PostGIS to {u.database} on {where} ({_first_line(exc)}); install "
-                         "postgresql-15-postgis-3 on that server (make setup does it locally) or have a "
-                         "superuser run CREATE EXTENSION postgis") from exc
+        raise SetupError(
+            f"cannot add PostGIS to {u.database} on {where} ({_first_line(exc)}); install "
+            "postgresql-15-postgis-3 on that server (make setup does it locally) or have a "
+            "superuser run CREATE EXTENSION postgis"
+        ) from exc
     finally:
         conn.close()
 

@@ -5,6 +5,7 @@ The test database is ``<app database>_test`` on the same server (override with
 inside a transaction on one connection that is rolled back afterwards; the
 session joins it with savepoints, so services may commit freely.
 """
+
 import os
 from contextlib import nullcontext
 
@@ -17,17 +18,19 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.core.extensions import db
-from app.tracking.gateway import autocommit_connections, install as install_gateway
+from app.tracking.gateway import autocommit_connections
+from app.tracking.gateway import install as install_gateway
 
-BASE_URL = os.environ.get("DATABASE_URL") or \
-    f"postgresql://postgres@127.0.0.1:{os.environ.get('PGPORT', '55432')}/wuwei"
+BASE_URL = (
+    os.environ.get("DATABASE_URL") or f"postgresql://postgres@127.0.0.1:{os.environ.get('PGPORT', '55432')}/wuwei"
+)
 
 
 def database_url(suffix: str) -> str:
     """URL of a scratch database beside the application's (``wuwei_test``, ``wuwei_e2e`` …)."""
     url = make_url(BASE_URL)
     name = os.environ.get("WUWEI_TEST_DB", f"{url.database}_test")
-    worker = os.environ.get("PYTEST_XDIST_WORKER")       # pytest -n N: a database per worker
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # pytest -n N: a database per worker
     if worker:
         name = f"{name}_{worker}"
     if suffix != "test":
@@ -54,9 +57,15 @@ def recreate_database(url: str) -> None:
 
 def make_test_app(url: str, **overrides):
     """An app on ``url`` with test settings."""
-    config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False,
-              "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-              "RATELIMIT_ENABLED": False, "WUWEI_BASEMAP": "none", "SERVER_NAME": None}
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "WTF_CSRF_ENABLED": False,
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "RATELIMIT_ENABLED": False,
+        "WUWEI_BASEMAP": "none",
+        "SERVER_NAME": None,
+    }
     config.update(overrides)
     application = create_app(config)
 
@@ -65,9 +74,11 @@ def make_test_app(url: str, **overrides):
         # Tests keep one app context open (for db.session), so requests would share ``g``
         # and Flask-Login's cached user; each request starts clean, as in production.
         from flask import g
+
         for key in list(g.__dict__):
             if not key.startswith("__"):
                 g.__dict__.pop(key, None)
+
     return application
 
 
@@ -77,7 +88,7 @@ class GatewayConnections:
     in production, for tests marked ``no_transaction``."""
 
     def __init__(self):
-        self.bound = None       # set by _transaction for the duration of a test
+        self.bound = None  # set by _transaction for the duration of a test
         self.pooled = None
 
     def __call__(self):
@@ -95,6 +106,7 @@ def gateway_connections():
 def app(tmp_path_factory, gateway_connections):
     """The application on a fresh, migrated test database, with the tracking gateway in front as served."""
     import flask_migrate
+
     url = database_url("test")
     recreate_database(url)
     application = make_test_app(url, MEDIA_ROOT=str(tmp_path_factory.mktemp("media")))
@@ -104,6 +116,7 @@ def app(tmp_path_factory, gateway_connections):
         flask_migrate.upgrade(revision="head")
         # The demo is loaded once and committed; each test's changes are rolled back.
         from app.seed.demo import seed_demo
+
         seed_demo()
         db.session.remove()
     yield application
@@ -131,8 +144,9 @@ def _transaction(request, app, gateway_connections):
         outer = connection.begin()
         original = db.session
         db.session = db._make_scoped_session(
-            {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": _BoundSession})
-        gateway_connections.bound = connection      # /track/osmand answers before Flask: same transaction
+            {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": _BoundSession}
+        )
+        gateway_connections.bound = connection  # /track/osmand answers before Flask: same transaction
         try:
             yield
         finally:
@@ -170,6 +184,7 @@ class AuthActions:
 
     def login(self, username="planner", password=None):
         from app.auth.demo import DEMO_USERS
+
         if password is None:
             password = next((u["password"] for u in DEMO_USERS if u["username"] == username), "wuwei-grid")
         return self._client.post("/login", data={"username": username, "password": password})
@@ -179,6 +194,7 @@ class AuthActions:
 
     def token(self, username="planner", device=None) -> dict:
         from app.auth.services import create_token
+
         with self._app.app_context():
             _, token = create_token(username, device)
         return {"Authorization": f"Bearer {token}"}
@@ -201,6 +217,7 @@ def count_queries(app):
 
         def before(conn, cursor, statement, params, context, executemany):
             calls.append(statement)
+
         with app.app_context():
             engine = db.engine
         event.listen(engine, "before_cursor_execute", before)
@@ -208,21 +225,33 @@ def count_queries(app):
             yield lambda: len(calls)
         finally:
             event.remove(engine, "before_cursor_execute", before)
+
     return counter
 
 
 # Flags that keep Debian's Chromium off the network (DESIGN.md, "Traps already known").
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium_executable() -> str:
     """Debian's chromium; the browser tests fail (never skip) without it."""
     import shutil
+
     executable = shutil.which("chromium")
     if executable is None:
-        pytest.fail("Debian's 'chromium' is not installed: run scripts/bootstrap.sh "
-                    "(apt-get install chromium); the browser tests need it and do not skip.")
+        pytest.fail(
+            "Debian's 'chromium' is not installed: run scripts/bootstrap.sh "
+            "(apt-get install chromium); the browser tests need it and do not skip."
+        )
     return executable
 
 

@@ -4,6 +4,7 @@ admin reads everything; a street planner reads and edits only that street; a gri
 reads only their grid; a leader reads and never writes. Reading another area's feature
 is 404 (it does not exist for you); writing one is 403; a refused write changes nothing.
 """
+
 import json
 
 import pytest
@@ -16,8 +17,8 @@ from app.core.extensions import db
 LAYER_NAMES = ["areas", "grids", "buildings", "compounds", "property-companies", "chargers", "bike-zones"]
 SPATIAL = ["areas", "grids", "buildings", "compounds", "chargers", "bike-zones"]
 GRID_SCOPED = ["buildings", "compounds", "chargers", "bike-zones"]
-XIYUAN = "620103002"          # street of Hualinshan
-MY_GRID = "620103002001001"   # the demo grid worker's grid
+XIYUAN = "620103002"  # street of Hualinshan
+MY_GRID = "620103002001001"  # the demo grid worker's grid
 
 
 def box(x0, y0, x1, y1):
@@ -26,16 +27,24 @@ def box(x0, y0, x1, y1):
 
 # A feature each layer would accept, placed in Zhangjiayuan / Yanbei (Chengguan District), outside Xiyuan.
 ELSEWHERE = {
-    "chargers": {"geometry": {"type": "Point", "coordinates": [103.8386, 36.0496]},
-                 "properties": {"ports": 4, "status": "planned"}},
-    "bike-zones": {"geometry": box(103.8386, 36.0496, 103.8390, 36.0498),
-                   "properties": {"capacity": 10, "kind": "mixed", "status": "planned"}},
+    "chargers": {
+        "geometry": {"type": "Point", "coordinates": [103.8386, 36.0496]},
+        "properties": {"ports": 4, "status": "planned"},
+    },
+    "bike-zones": {
+        "geometry": box(103.8386, 36.0496, 103.8390, 36.0498),
+        "properties": {"capacity": 10, "kind": "mixed", "status": "planned"},
+    },
     "buildings": {"geometry": box(103.8386, 36.0496, 103.8390, 36.0498), "properties": {"name": "新楼"}},
     "compounds": {"geometry": box(103.8386, 36.0496, 103.8390, 36.0498), "properties": {"name": "新院"}},
-    "areas": {"geometry": box(103.870, 36.067, 103.875, 36.070),
-              "properties": {"level": "community", "code": "620102011005", "name": "新社区", "parent_code": "620102011"}},
-    "grids": {"geometry": box(103.8705, 36.0675, 103.8745, 36.0695),
-              "properties": {"level": "grid", "code": "620102011005001", "name": "新网格", "parent_code": "620102011005"}},
+    "areas": {
+        "geometry": box(103.870, 36.067, 103.875, 36.070),
+        "properties": {"level": "community", "code": "620102011005", "name": "新社区", "parent_code": "620102011"},
+    },
+    "grids": {
+        "geometry": box(103.8705, 36.0675, 103.8745, 36.0695),
+        "properties": {"level": "grid", "code": "620102011005001", "name": "新网格", "parent_code": "620102011005"},
+    },
     "property-companies": {"properties": {"name": "新物业公司"}},
 }
 
@@ -48,6 +57,7 @@ def users(app, demo):
 
     def headers(name):
         return {"Authorization": f"Bearer {create_token(name)[1]}"}
+
     return {name: headers(name) for name in ("admin", "xyplanner", "gridworker", "leader", "staff", "planner")}
 
 
@@ -59,6 +69,7 @@ def fc(client, layer, headers, query="limit=10000"):
 
 def table_count(layer_name: str) -> int:
     from app.basemap.services import base_conditions, table_of
+
     layer = LAYERS[layer_name]
     q = select(func.count()).select_from(table_of(layer)).where(*base_conditions(layer))
     return db.session.scalar(q)
@@ -139,14 +150,21 @@ def test_creating_in_another_area_is_403_and_stores_nothing(client, users, layer
     assert r.status_code == 403, r.get_json()
     assert table_count(layer) == before
     # The same body is fine for a planner whose area holds the place.
-    assert send(client, "POST", f"/api/v1/{layer}", {"type": "Feature", **ELSEWHERE[layer]},
-                users["planner"]).status_code == 201
+    assert (
+        send(client, "POST", f"/api/v1/{layer}", {"type": "Feature", **ELSEWHERE[layer]}, users["planner"]).status_code
+        == 201
+    )
 
 
 def test_moving_own_feature_into_another_area_is_403_and_changes_nothing(client, users):
     own = fc(client, "buildings", users["xyplanner"], "limit=1")["features"][0]
-    r = send(client, "PATCH", f"/api/v1/buildings/{own['id']}", {"geometry": ELSEWHERE["buildings"]["geometry"]},
-             users["xyplanner"])
+    r = send(
+        client,
+        "PATCH",
+        f"/api/v1/buildings/{own['id']}",
+        {"geometry": ELSEWHERE["buildings"]["geometry"]},
+        users["xyplanner"],
+    )
     assert r.status_code == 403
     assert client.get(f"/api/v1/buildings/{own['id']}", headers=users["xyplanner"]).get_json() == own
 

@@ -5,6 +5,7 @@ demo loaded) with ``WUWEI_BASEMAP=none``, so nothing needs the internet. The tes
 through the real form, waits until features of several layers are drawn, checks that no
 request left 127.0.0.1, and saves the screenshots the README shows (``docs/img/``).
 """
+
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,11 +34,18 @@ def browser_context():
     """A Chromium context with a fresh profile; every request is recorded, outside ones are blocked."""
     executable = chromium_executable()
     from playwright.sync_api import sync_playwright
+
     requests: list[str] = []
     with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            profile, executable_path=executable, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 800}, locale="zh-CN", timezone_id="Asia/Shanghai")
+            profile,
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 800},
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+        )
         context.on("request", lambda r: requests.append(r.url))
 
         def only_local(route):
@@ -46,6 +54,7 @@ def browser_context():
                 route.continue_()
             else:
                 route.abort()
+
         context.route("**/*", only_local)
         context.wuwei_requests = requests
         yield context
@@ -68,23 +77,31 @@ def _drawn_paths(page) -> dict[str, int]:
 
 
 def _wait_until_loaded(page, timeout=30000):
-    page.wait_for_function("""() => window.Wuwei && Wuwei.state && Wuwei.state.ready &&
-        Object.values(Wuwei.state.status).every(s => s !== 'loading')""", timeout=timeout)
+    page.wait_for_function(
+        """() => window.Wuwei && Wuwei.state && Wuwei.state.ready &&
+        Object.values(Wuwei.state.status).every(s => s !== 'loading')""",
+        timeout=timeout,
+    )
 
 
 def _show_zhangjiayuan(page):
     # Leaflet drops a fitBounds asked for while a zoom animation runs (the page's own fit to the user's
     # area can still be animating once the layers report loaded): ask again until the map got there.
-    page.wait_for_function("""(b) => { const m = Wuwei.state.map;
+    page.wait_for_function(
+        """(b) => { const m = Wuwei.state.map;
         if (m.getZoom() < 14 && !m._animatingZoom) { m.fitBounds(b); }
-        return (Wuwei.state.drawn.buildings || 0) > 0; }""", arg=ZHANGJIAYUAN, polling=500, timeout=30000)
+        return (Wuwei.state.drawn.buildings || 0) > 0; }""",
+        arg=ZHANGJIAYUAN,
+        polling=500,
+        timeout=30000,
+    )
     _wait_until_loaded(page)
     # A charger's popup shows the localized attribute labels.
     page.evaluate("""() => { const l = Wuwei.state.layers.chargers.getLayers()
         .find(x => x.feature.properties.name === '三爱堂小区充电桩03'); l.openPopup(); }""")
     page.wait_for_selector(".leaflet-popup-content .wuwei-popup")
     page.wait_for_function("() => getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'")
-    _wait_until_loaded(page)     # the popup's auto-pan may reload the layers
+    _wait_until_loaded(page)  # the popup's auto-pan may reload the layers
 
 
 def test_planner_sees_layers_drawn_in_both_languages_with_no_outside_request(live_server, browser_context):
@@ -99,14 +116,14 @@ def test_planner_sees_layers_drawn_in_both_languages_with_no_outside_request(liv
     with_features = [n for n, count in drawn.items() if count > 0]
     assert len(with_features) >= 3, drawn
     assert {"areas", "grids", "chargers"} <= set(with_features)
-    assert page.evaluate("Wuwei.state.status.buildings") == "zoom"   # buildings wait for zoom 14
+    assert page.evaluate("Wuwei.state.status.buildings") == "zoom"  # buildings wait for zoom 14
     assert "充电桩" in page.inner_text(".wuwei-panel")
     assert page.locator(".wuwei-panel .st[data-status=error]").count() == 0
 
     _show_zhangjiayuan(page)
     drawn = _drawn_paths(page)
     assert drawn["buildings"] > 0 and drawn["compounds"] > 0 and drawn["chargers"] >= 25
-    assert page.evaluate("Wuwei.state.status['bike-zones']") == "empty"   # none in Zhangjiayuan
+    assert page.evaluate("Wuwei.state.status['bike-zones']") == "empty"  # none in Zhangjiayuan
     assert page.inner_text(".wuwei-layers li[data-layer=bike-zones] .st") == "无数据"
     popup = page.inner_text(".leaflet-popup-content")
     assert "状态" in popup and "已安装" in popup and "充电口" in popup
@@ -127,8 +144,11 @@ def test_planner_sees_layers_drawn_in_both_languages_with_no_outside_request(liv
     _wait_until_loaded(page)
     page.close()
 
-    outside = [u for u in browser_context.wuwei_requests
-               if not u.startswith(("data:", "blob:")) and urlsplit(u).hostname != "127.0.0.1"]
+    outside = [
+        u
+        for u in browser_context.wuwei_requests
+        if not u.startswith(("data:", "blob:")) and urlsplit(u).hostname != "127.0.0.1"
+    ]
     assert outside == []
     assert any("/api/v1/chargers?" in u and "bbox=" in u for u in browser_context.wuwei_requests)
     assert errors == []
@@ -151,11 +171,13 @@ def test_phone_sees_map_with_the_panel_folded(live_server, browser_context):
 
 def test_focus_opens_the_feature_and_a_failing_layer_says_so(live_server, browser_context, monkeypatch):
     from app.core.registry import OVERLAYS, Overlay
-    monkeypatch.setitem(OVERLAYS, "broken", Overlay("broken", "坏图层", "api.collection",
-                                                    {"layer_name": "no-such-layer"}, visible=True))
+
+    monkeypatch.setitem(
+        OVERLAYS, "broken", Overlay("broken", "坏图层", "api.collection", {"layer_name": "no-such-layer"}, visible=True)
+    )
     page = browser_context.new_page()
     _login(page, live_server)
-    page.goto(f"{live_server}/layers/chargers?q=%E4%BB%81%E6%81%92")          # 仁恒
+    page.goto(f"{live_server}/layers/chargers?q=%E4%BB%81%E6%81%92")  # 仁恒
     page.click("table.list tbody tr:first-child a[href*='focus=chargers']")
     page.wait_for_selector(".leaflet-popup-content .wuwei-popup", timeout=30000)
     assert "仁恒晶城小区充电桩01" in page.inner_text(".leaflet-popup-content")
@@ -164,7 +186,7 @@ def test_focus_opens_the_feature_and_a_failing_layer_says_so(live_server, browse
     assert page.evaluate("Wuwei.state.status.broken") == "error"
     assert "加载失败" in page.inner_text(".wuwei-layers li[data-layer=broken] .st")
     assert page.evaluate("Wuwei.state.status.chargers") == "ok"
-    page.click(".leaflet-popup-content .wuwei-popup-link")             # back to the list, on that charger
+    page.click(".leaflet-popup-content .wuwei-popup-link")  # back to the list, on that charger
     page.wait_for_selector("table.list")
     assert "共 1 条" in page.inner_text(".list-head")
     page.goto(f"{live_server}/?focus=chargers:999999")

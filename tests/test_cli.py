@@ -1,4 +1,5 @@
 """The command line: users create, tokens create, seed demo."""
+
 import re
 
 import pytest
@@ -66,8 +67,9 @@ def test_tokens_create_prints_a_token_that_works_and_is_stored_hashed(runner, cl
     assert r.status_code == 200 and r.get_json()["username"] == "patrol"
     # The clear token appears in no column of any row, in the tokens table or the audit log.
     for table in ("api_tokens", "audit_log"):
-        hits = db.session.execute(text(f"SELECT count(*) FROM {table} t WHERE strpos(t::text, :tok) > 0"),
-                                  {"tok": token}).scalar()
+        hits = db.session.execute(
+            text(f"SELECT count(*) FROM {table} t WHERE strpos(t::text, :tok) > 0"), {"tok": token}
+        ).scalar()
         assert hits == 0, table
     row = db.session.scalars(select(ApiToken).order_by(ApiToken.id.desc())).first()
     assert row.device == "phone" and len(row.token_hash) == 64
@@ -79,7 +81,9 @@ def test_tokens_create_for_unknown_user_fails(runner, demo):
 
 
 def test_seed_demo_twice_adds_nothing(runner, demo):
-    before = {t: db.session.scalar(text(f"SELECT count(*) FROM {t}")) for t in ("areas", "users", "buildings", "chargers")}
+    before = {
+        t: db.session.scalar(text(f"SELECT count(*) FROM {t}")) for t in ("areas", "users", "buildings", "chargers")
+    }
     result = runner.invoke(args=["seed", "demo"])
     assert result.exit_code == 0, result.output
     counts = [int(n) for n in re.findall(r" (\d+)", result.output)]
@@ -115,6 +119,7 @@ def test_seed_demo_if_empty_loads_an_empty_database_once():
 
     from tests.conftest import database_url, make_test_app, recreate_database
     from tests.test_migrations import _drop
+
     url = database_url("seed")
     recreate_database(url)
     app = make_test_app(url)

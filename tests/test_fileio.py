@@ -1,4 +1,5 @@
 """gis.fileio: reading and writing GIS files as plain features, without Flask or a database."""
+
 import io
 import json
 import zipfile
@@ -7,15 +8,32 @@ import pytest
 
 from gis import fileio
 
-POINTS = [{"id": 1, "geometry": {"type": "Point", "coordinates": [103.8386, 36.0496]},
-           "properties": {"name": "充电桩", "ports": 10, "installed_on": "2024-04-22"}},
-          {"id": 2, "geometry": {"type": "Point", "coordinates": [103.8390, 36.0497]},
-           "properties": {"name": None, "ports": None, "installed_on": None}}]
+POINTS = [
+    {
+        "id": 1,
+        "geometry": {"type": "Point", "coordinates": [103.8386, 36.0496]},
+        "properties": {"name": "充电桩", "ports": 10, "installed_on": "2024-04-22"},
+    },
+    {
+        "id": 2,
+        "geometry": {"type": "Point", "coordinates": [103.8390, 36.0497]},
+        "properties": {"name": None, "ports": None, "installed_on": None},
+    },
+]
 COLUMNS = ["name", "ports", "installed_on"]
 
 
-@pytest.mark.parametrize("name, fmt", [("a.geojson", "geojson"), ("A.JSON", "geojson"), ("x.gpkg", "gpkg"),
-                                       ("x.zip", "shp"), ("x.csv", "csv"), ("x.kml", "kml")])
+@pytest.mark.parametrize(
+    "name, fmt",
+    [
+        ("a.geojson", "geojson"),
+        ("A.JSON", "geojson"),
+        ("x.gpkg", "gpkg"),
+        ("x.zip", "shp"),
+        ("x.csv", "csv"),
+        ("x.kml", "kml"),
+    ],
+)
 def test_format_from_extension(name, fmt):
     assert fileio.detect_format(name) == fmt
 
@@ -32,9 +50,11 @@ def test_unknown_format_names_the_supported_ones():
 def test_points_round_trip_with_nulls_and_chinese(fmt):
     data = fileio.write_features(POINTS, fmt, "chargers", COLUMNS, "Point")
     result = fileio.read_features(data, fmt)
+
     # Shapefiles cut names to 10 characters, KML calls the name "Name": match as the importer does.
     def column(k):
         return next((c for c in COLUMNS if c.lower() in (k.lower(),) or c[:10].lower() == k.lower()), None)
+
     props = [{column(k): v for k, v in f["properties"].items() if column(k)} for f in result.features]
     if fmt == "csv":  # CSV has no types: numbers come back as text, parsed later by the layer's fields
         props = [{k: (int(v) if k == "ports" and v else v) for k, v in p.items()} for p in props]
@@ -46,6 +66,7 @@ def test_points_round_trip_with_nulls_and_chinese(fmt):
 def test_plain_values_from_pandas():
     import numpy as np
     import pandas as pd
+
     assert fileio.plain_value(np.float64("nan")) is None
     assert fileio.plain_value(12.0) == 12 and isinstance(fileio.plain_value(12.0), int)
     assert fileio.plain_value(0.8) == 0.8
@@ -83,9 +104,17 @@ def test_binary_garbage_is_refused_per_format():
 
 
 def test_geojson_in_a_projected_crs_is_reprojected():
-    doc = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3857"}},
-           "features": [{"type": "Feature", "properties": {"n": 1},
-                         "geometry": {"type": "Point", "coordinates": [11559000.0, 4306000.0]}}]}
+    doc = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3857"}},
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"n": 1},
+                "geometry": {"type": "Point", "coordinates": [11559000.0, 4306000.0]},
+            }
+        ],
+    }
     result = fileio.read_features(json.dumps(doc).encode(), "geojson")
     lon, lat = result.features[0]["geometry"]["coordinates"][:2]
     assert 103.8 < lon < 103.9 and 36.0 < lat < 36.1
@@ -108,5 +137,6 @@ def test_shapefile_zip_in_a_folder_is_found_and_zip_bombs_are_refused():
 
 def test_kml_without_geometry_cannot_be_written():
     with pytest.raises(fileio.UnknownFormatError):
-        fileio.write_features([{"id": 1, "properties": {"name": "x"}, "geometry": None}], "kml", "companies",
-                              ["name"], None)
+        fileio.write_features(
+            [{"id": 1, "properties": {"name": "x"}, "geometry": None}], "kml", "companies", ["name"], None
+        )

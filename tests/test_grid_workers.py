@@ -1,4 +1,5 @@
 """PUT /api/v1/grids/<id>/workers: who walks a grid, set by admins and by planners/staff above it."""
+
 import json
 
 import pytest
@@ -17,8 +18,12 @@ def grid(code):
 
 
 def put(client, grid_id, body, headers=None):
-    return client.put(f"/api/v1/grids/{grid_id}/workers", data=json.dumps(body), content_type="application/json",
-                      headers=headers or {})
+    return client.put(
+        f"/api/v1/grids/{grid_id}/workers",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers=headers or {},
+    )
 
 
 def worker_names(code):
@@ -42,9 +47,11 @@ def test_assignment_is_audited_with_before_and_after(client, auth, demo):
     g = grid(HLS_GRID_2)
     before = worker_names(HLS_GRID_2)
     put(client, g.id, {"usernames": ["hls4"]})
-    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.table_name == "grid_workers",
-                                                        AuditEntry.row_id == str(g.id))
-                               .order_by(AuditEntry.id.desc())).first()
+    entry = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.table_name == "grid_workers", AuditEntry.row_id == str(g.id))
+        .order_by(AuditEntry.id.desc())
+    ).first()
     assert entry.action == "update" and entry.user_id is not None
     assert len(entry.before["user_ids"]) == len(before) and len(entry.after["user_ids"]) == 1
 
@@ -55,15 +62,18 @@ def test_empty_list_clears_the_grid(client, auth, demo):
     assert worker_names(HLS_GRID_2) == []
 
 
-@pytest.mark.parametrize("body, status, fragment", [
-    ({"usernames": ["nobody"]}, 422, "no such user"),
-    ({"usernames": ["staff"]}, 422, "not grid workers"),
-    ({"usernames": "hls2"}, 422, "usernames: must be a list"),
-    ({"usernames": [1, 2]}, 422, "usernames.0: must be a string"),
-    ({"workers": ["hls2"]}, 422, "workers: unknown field"),
-    ([], 400, "JSON object"),
-    ({"usernames": ["hls2"] * 51}, 422, "at most"),
-])
+@pytest.mark.parametrize(
+    "body, status, fragment",
+    [
+        ({"usernames": ["nobody"]}, 422, "no such user"),
+        ({"usernames": ["staff"]}, 422, "not grid workers"),
+        ({"usernames": "hls2"}, 422, "usernames: must be a list"),
+        ({"usernames": [1, 2]}, 422, "usernames.0: must be a string"),
+        ({"workers": ["hls2"]}, 422, "workers: unknown field"),
+        ([], 400, "JSON object"),
+        ({"usernames": ["hls2"] * 51}, 422, "at most"),
+    ],
+)
 def test_bad_bodies_are_refused_and_change_nothing(client, auth, demo, body, status, fragment):
     auth.login("admin")
     before = worker_names(HLS_GRID_2)
@@ -89,8 +99,11 @@ def test_unknown_grid_or_a_community_is_404(client, auth, demo):
     auth.login("admin")
     assert put(client, 987654, {"usernames": []}).status_code == 404
     assert put(client, grid("620103002001").id if grid("620103002001") else 1, {"usernames": []}).status_code == 404
-    r = client.put(f"/api/v1/grids/{grid(HLS_GRID_2).id}/workers", data="usernames=hls2",
-                   content_type="application/x-www-form-urlencoded")
+    r = client.put(
+        f"/api/v1/grids/{grid(HLS_GRID_2).id}/workers",
+        data="usernames=hls2",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert r.status_code == 415
 
 

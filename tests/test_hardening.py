@@ -1,5 +1,6 @@
 """Issue 14's protections that every route shares: NUL refused, headers, races as 409, server-side
 sessions, login timing, shared rate-limit counters, 503 when the database is unreachable."""
+
 import re
 
 import pytest
@@ -14,8 +15,16 @@ from tests.conftest import database_url, make_test_app
 # --- NUL characters --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", ["/incidents/?q=a%00b", "/api/v1/incidents?q=a%00b", "/layers/chargers?q=%00",
-                                 "/open311/v2/requests.json?service_code=%00", "/households/?q=%00"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/incidents/?q=a%00b",
+        "/api/v1/incidents?q=a%00b",
+        "/layers/chargers?q=%00",
+        "/open311/v2/requests.json?service_code=%00",
+        "/households/?q=%00",
+    ],
+)
 def test_nul_in_a_query_parameter_is_400_on_pages_api_and_protocols(client, auth, demo, url):
     auth.login("staff")
     r = client.get(url)
@@ -66,8 +75,12 @@ def test_a_unique_violation_that_slips_past_a_service_is_409_not_500(app):
 
     @bp.post("/api/v1/_race-probe")
     def probe():
-        db.session.execute(text("INSERT INTO users (username, password_hash, role, active, display_name) "
-                                "VALUES ('planner', '!', 'planner', false, 'dup')"))
+        db.session.execute(
+            text(
+                "INSERT INTO users (username, password_hash, role, active, display_name) "
+                "VALUES ('planner', '!', 'planner', false, 'dup')"
+            )
+        )
         return "", 204
 
     application.register_blueprint(bp)
@@ -90,10 +103,10 @@ def test_a_copied_session_cookie_stops_working_at_logout(app, client, demo):
     copied = _session_cookie(client)
     thief = app.test_client()
     thief.set_cookie("session", copied)
-    assert thief.get("/api/v1/me").status_code == 200            # the copy works while the session is open
+    assert thief.get("/api/v1/me").status_code == 200  # the copy works while the session is open
     client.post("/logout")
     assert thief.get("/api/v1/me").status_code == 401
-    assert thief.get("/").status_code == 302                       # back to the login page
+    assert thief.get("/").status_code == 302  # back to the login page
 
 
 def test_an_unknown_user_costs_the_same_password_hashing_as_a_known_one(client, demo, monkeypatch):
@@ -109,7 +122,7 @@ def test_an_unknown_user_costs_the_same_password_hashing_as_a_known_one(client, 
     known = list(calls)
     calls.clear()
     client.post("/login", data={"username": "nobody-by-this-name", "password": "wrong-guess"})
-    assert len(calls) == len(known) == 1 and calls[0] == known[0]      # one hash, of the same method
+    assert len(calls) == len(known) == 1 and calls[0] == known[0]  # one hash, of the same method
 
 
 def test_rate_limit_counters_are_shared_between_workers(app):
@@ -120,7 +133,7 @@ def test_rate_limit_counters_are_shared_between_workers(app):
     try:
         for _ in range(6):
             worker_a.incr(key, 60)
-        assert worker_b.incr(key, 60) == 7            # another process, another pool: the same count
+        assert worker_b.incr(key, 60) == 7  # another process, another pool: the same count
         assert worker_b.get(key) == 7 and worker_a.get_expiry(key) > 0
     finally:
         worker_a.clear(key)
@@ -138,16 +151,27 @@ def app_without_database():
 
 
 @pytest.mark.no_transaction
-@pytest.mark.parametrize("method, url", [
-    ("GET", "/api/v1/incidents"), ("GET", "/api/v1/chargers"), ("GET", "/api/v1/households"),
-    ("POST", "/api/v1/incidents"), ("GET", "/tiles/buildings/15/26400/12600.mvt"), ("GET", "/healthz"),
-    ("POST", "/track/owntracks"),
-])
+@pytest.mark.parametrize(
+    "method, url",
+    [
+        ("GET", "/api/v1/incidents"),
+        ("GET", "/api/v1/chargers"),
+        ("GET", "/api/v1/households"),
+        ("POST", "/api/v1/incidents"),
+        ("GET", "/tiles/buildings/15/26400/12600.mvt"),
+        ("GET", "/healthz"),
+        ("POST", "/track/owntracks"),
+    ],
+)
 def test_an_unreachable_database_is_503_with_the_error_envelope(app_without_database, method, url):
     c = app_without_database.test_client()
     credentials = "Basic cGF0cm9sOnRva2Vu" if "owntracks" in url else "Bearer not-checked-before-the-database"
-    r = c.open(url, method=method, headers={"Authorization": credentials},
-               json={"_type": "location", "lat": 36.05, "lon": 103.84, "tst": 1764640000} if method == "POST" else None)
+    r = c.open(
+        url,
+        method=method,
+        headers={"Authorization": credentials},
+        json={"_type": "location", "lat": 36.05, "lon": 103.84, "tst": 1764640000} if method == "POST" else None,
+    )
     assert r.status_code == 503, (url, r.status_code, r.get_data(as_text=True)[:200])
     body = r.get_json()
     assert body and ("error" in body or body.get("database") == "down"), body
@@ -156,7 +180,7 @@ def test_an_unreachable_database_is_503_with_the_error_envelope(app_without_data
 @pytest.mark.no_transaction
 def test_an_unreachable_database_is_503_on_pages_and_open311_in_their_own_shapes(app_without_database):
     c = app_without_database.test_client()
-    with c.session_transaction() as session:          # a logged-in browser: its user must be loaded
+    with c.session_transaction() as session:  # a logged-in browser: its user must be loaded
         session["_user_id"] = "1:some-session"
         session["_fresh"] = True
     page = c.get("/incidents/", headers={"Accept": "text/html"})
@@ -171,4 +195,6 @@ def test_an_unreachable_database_is_503_on_pages_and_open311_in_their_own_shapes
 
 def test_a_method_not_allowed_says_which_are(client, auth, demo):
     r = client.delete("/api/v1/me", headers=auth.token("admin"))
-    assert r.status_code == 405 and "GET" in r.headers["Allow"] and r.get_json()["error"]["code"] == "method_not_allowed"
+    assert (
+        r.status_code == 405 and "GET" in r.headers["Allow"] and r.get_json()["error"]["code"] == "method_not_allowed"
+    )

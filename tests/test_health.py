@@ -1,4 +1,5 @@
 """GET /healthz: 200 with the PostGIS version, 503 when the database cannot be reached."""
+
 import pytest
 from sqlalchemy import text
 
@@ -22,8 +23,9 @@ def test_healthz_needs_no_login_and_is_in_openapi(client):
 @pytest.mark.no_transaction
 def test_healthz_is_503_when_the_database_is_down():
     # Nothing listens on port 1: the app starts, but its database cannot be reached.
-    down = make_test_app("postgresql://postgres@127.0.0.1:1/wuwei",
-                         SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}})
+    down = make_test_app(
+        "postgresql://postgres@127.0.0.1:1/wuwei", SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}}
+    )
     with down.app_context():
         r = down.test_client().get("/healthz")
         db.session.remove()

@@ -9,6 +9,7 @@ can follow a person or recover a count hidden below 5.
   dashboard (the area's total less its units).
 * Staff and admins, who read personal data, still list the records.
 """
+
 import csv
 import datetime as dt
 import io
@@ -22,9 +23,9 @@ from app.auth.policy import SMALL_COUNT
 from app.core.extensions import db
 from app.core.time import TZ
 
-BASE = 500                                     # the edge of personal bins at the zoom floor (Mercator metres)
+BASE = 500  # the edge of personal bins at the zoom floor (Mercator metres)
 DAY = dt.date(2021, 3, 5)
-HUALINSHAN = (103.7845, 36.0475)               # inside Hualinshan community (620103002001)
+HUALINSHAN = (103.7845, 36.0475)  # inside Hualinshan community (620103002001)
 BBOX = "103.779,36.043,103.791,36.053"
 GRIDS = {g: f"620103002001{g}" for g in ("001", "002", "003", "004")}
 WALKERS = ("hls2", "hls3", "hls4", "gridworker", "liailan", "zjy1")
@@ -39,25 +40,54 @@ def get(client, url, **params):
     return r, r.get_json()
 
 
-def walk(username: str, start: dt.datetime, minutes: int = 10, per_minute: int = 10, origin=HUALINSHAN,
-         step=(0.00002, 0.00001)) -> None:
+def walk(
+    username: str,
+    start: dt.datetime,
+    minutes: int = 10,
+    per_minute: int = 10,
+    origin=HUALINSHAN,
+    step=(0.00002, 0.00001),
+) -> None:
     """A phone's fixes: ``per_minute`` a minute for ``minutes`` minutes, walking from ``origin``."""
     user = db.session.scalar(text("SELECT id FROM users WHERE username = :u"), {"u": username})
-    device = db.session.scalar(text(
-        "INSERT INTO devices (identifier, user_id, name, kind, active) VALUES (:i, :u, 'phone', 'traccar', true) "
-        "ON CONFLICT (identifier) DO UPDATE SET active = true RETURNING id"), {"i": f"privacy-{username}", "u": user})
-    db.session.execute(text(
-        "INSERT INTO positions (device_id, user_id, fixed_at, geom, accuracy, source) "
-        "SELECT :d, :u, :t + k * (:every * interval '1 second'), "
-        "ST_SetSRID(ST_MakePoint(:x + k * :dx, :y + k * :dy), 4326), 5, 'csv' FROM generate_series(0, :n - 1) k"),
-        {"d": device, "u": user, "t": start, "every": 60.0 / per_minute, "x": origin[0], "y": origin[1],
-         "dx": step[0], "dy": step[1], "n": minutes * per_minute})
+    device = db.session.scalar(
+        text(
+            "INSERT INTO devices (identifier, user_id, name, kind, active) VALUES (:i, :u, 'phone', 'traccar', true) "
+            "ON CONFLICT (identifier) DO UPDATE SET active = true RETURNING id"
+        ),
+        {"i": f"privacy-{username}", "u": user},
+    )
+    db.session.execute(
+        text(
+            "INSERT INTO positions (device_id, user_id, fixed_at, geom, accuracy, source) "
+            "SELECT :d, :u, :t + k * (:every * interval '1 second'), "
+            "ST_SetSRID(ST_MakePoint(:x + k * :dx, :y + k * :dy), 4326), 5, 'csv' FROM generate_series(0, :n - 1) k"
+        ),
+        {
+            "d": device,
+            "u": user,
+            "t": start,
+            "every": 60.0 / per_minute,
+            "x": origin[0],
+            "y": origin[1],
+            "dx": step[0],
+            "dy": step[1],
+            "n": minutes * per_minute,
+        },
+    )
     db.session.commit()
 
 
 def cells(client, *, start, end, zoom=19, shape="square", bbox=BBOX):
-    r, data = get(client, "/api/v1/heat/cells", source="positions", bbox=bbox, zoom=zoom, shape=shape,
-                  **{"from": start.isoformat(), "to": end.isoformat()})
+    r, data = get(
+        client,
+        "/api/v1/heat/cells",
+        source="positions",
+        bbox=bbox,
+        zoom=zoom,
+        shape=shape,
+        **{"from": start.isoformat(), "to": end.isoformat()},
+    )
     assert r.status_code == 200, data
     return data
 
@@ -68,14 +98,15 @@ def as_map(data) -> dict:
 
 # --------------------------------------------------------------------------- positions
 
+
 def test_one_patrol_member_cannot_be_followed_minute_by_minute(client, auth):
     """The red team's request: one grid worker's fixes, a one-minute window at zoom 19."""
     walk("hls2", at(DAY, 9, 30), minutes=10, per_minute=10)
     auth.login("leader")
     data = cells(client, start=at(DAY, 9, 31, 55), end=at(DAY, 9, 32, 55), zoom=19)
     assert data["cells"] == [] and data["total"] == 0
-    assert data["suppressed"] is None                      # not even "1 cell hidden": that would locate him
-    assert data["size"] >= BASE                            # the zoom floor: never the 10 m cells of z19
+    assert data["suppressed"] is None  # not even "1 cell hidden": that would locate him
+    assert data["size"] >= BASE  # the zoom floor: never the 10 m cells of z19
     # The window is counted as the whole day.
     assert data["privacy"]["from"] == at(DAY, 0).isoformat()
     assert data["privacy"]["to"] == at(DAY + dt.timedelta(days=1), 0).isoformat()
@@ -88,10 +119,10 @@ def test_positions_count_people_not_fixes(client, auth):
     for name in WALKERS[:4]:
         walk(name, at(DAY, 10), minutes=5, step=(0, 0))
     auth.login("leader")
-    assert cells(client, start=at(DAY, 0), end=at(DAY, 23))["cells"] == []      # four people, 200 fixes
+    assert cells(client, start=at(DAY, 0), end=at(DAY, 23))["cells"] == []  # four people, 200 fixes
     walk(WALKERS[4], at(DAY, 15), minutes=5, step=(0, 0))
     data = cells(client, start=at(DAY, 0), end=at(DAY, 23))
-    assert [n for _, _, n in data["cells"]] == [5] and data["total"] == 5        # five people, not 250 fixes
+    assert [n for _, _, n in data["cells"]] == [5] and data["total"] == 5  # five people, not 250 fixes
     assert data["unit"] == "人·天"
 
 
@@ -102,15 +133,17 @@ def test_overlapping_and_shifted_windows_do_not_tell_one_more_person(client, aut
     for name in WALKERS[:5]:
         walk(name, at(DAY, 10), minutes=8)
     walk(WALKERS[5], at(day2, 10), minutes=8)
-    walk(WALKERS[5], at(DAY, 18), minutes=8, origin=(103.7815, 36.0505))        # and alone elsewhere on the 5th
+    walk(WALKERS[5], at(DAY, 18), minutes=8, origin=(103.7815, 36.0505))  # and alone elsewhere on the 5th
     auth.login("leader")
     for zoom, shape in itertools.product((12, 13, 16, 19), ("square", "hexagon")):
         first = as_map(cells(client, start=at(DAY, 0), end=at(day2, 0), zoom=zoom, shape=shape))
         assert first and set(first.values()) == {5}, (zoom, shape)
-        windows = [(at(DAY, 0), at(day2 + dt.timedelta(days=1), 0)),            # both days
-                   (at(DAY, 12), at(day2, 12)),                                  # shifted by half a day
-                   (at(DAY - dt.timedelta(days=3), 0), at(day2, 10, 5)),          # earlier start, ends mid-walk
-                   (at(DAY, 9, 59), at(day2, 10, 1))]
+        windows = [
+            (at(DAY, 0), at(day2 + dt.timedelta(days=1), 0)),  # both days
+            (at(DAY, 12), at(day2, 12)),  # shifted by half a day
+            (at(DAY - dt.timedelta(days=3), 0), at(day2, 10, 5)),  # earlier start, ends mid-walk
+            (at(DAY, 9, 59), at(day2, 10, 1)),
+        ]
         for start, end in windows:
             assert as_map(cells(client, start=start, end=end, zoom=zoom, shape=shape)) == first, (zoom, start, end)
         assert cells(client, start=at(day2, 0), end=at(day2, 23, 59), zoom=zoom, shape=shape)["cells"] == []
@@ -124,7 +157,7 @@ def test_a_bbox_cutting_a_cell_counts_the_whole_cell(client, auth):
     auth.login("leader")
     whole = as_map(cells(client, start=at(DAY, 0), end=at(DAY, 23)))
     assert list(whole.values()) == [5]
-    for w, e in ((103.7844, 103.7856), (103.7862, 103.7866)):          # three of them; one
+    for w, e in ((103.7844, 103.7856), (103.7862, 103.7866)):  # three of them; one
         part = as_map(cells(client, start=at(DAY, 0), end=at(DAY, 23), bbox=f"{w},36.0470,{e},36.0480"))
         assert part == whole
 
@@ -134,10 +167,16 @@ def test_staff_and_admin_still_list_the_fixes_of_a_cell_and_leaders_do_not(clien
         walk(name, at(DAY, 10), minutes=3, step=(0, 0))
     walk(WALKERS[5], at(DAY + dt.timedelta(days=1), 10), minutes=3, step=(0, 0))
     auth.login("leader")
-    (i, j, n), = cells(client, start=at(DAY, 0), end=at(DAY, 23))["cells"]
+    ((i, j, n),) = cells(client, start=at(DAY, 0), end=at(DAY, 23))["cells"]
     assert n == 5
-    params = dict(source="positions", bbox=BBOX, zoom=19, i=i, j=j, **{"from": at(DAY, 10).isoformat(),
-                                                             "to": at(DAY, 10, 1).isoformat()})
+    params = dict(
+        source="positions",
+        bbox=BBOX,
+        zoom=19,
+        i=i,
+        j=j,
+        **{"from": at(DAY, 10).isoformat(), "to": at(DAY, 10, 1).isoformat()},
+    )
     r, _ = get(client, "/api/v1/heat/drill", **params)
     assert r.status_code == 403
     for user in ("staff", "admin"):
@@ -152,18 +191,28 @@ def test_staff_and_admin_still_list_the_fixes_of_a_cell_and_leaders_do_not(clien
 
 # --------------------------------------------------------------------------- areas and the dashboard
 
+
 def households(grid: str, n: int) -> list[int]:
-    building = db.session.scalar(text(
-        "SELECT b.id FROM buildings b JOIN areas a ON a.id = b.grid_id WHERE a.code = :g LIMIT 1"), {"g": grid})
-    return [db.session.scalar(text(
-        "INSERT INTO households (building_id, flat_no, head_name) VALUES (:b, :f, '测试户') RETURNING id"),
-        {"b": building, "f": f"p{k}"}) for k in range(n)]
+    building = db.session.scalar(
+        text("SELECT b.id FROM buildings b JOIN areas a ON a.id = b.grid_id WHERE a.code = :g LIMIT 1"), {"g": grid}
+    )
+    return [
+        db.session.scalar(
+            text("INSERT INTO households (building_id, flat_no, head_name) VALUES (:b, :f, '测试户') RETURNING id"),
+            {"b": building, "f": f"p{k}"},
+        )
+        for k in range(n)
+    ]
 
 
 def visit(household: int, when: dt.datetime) -> None:
-    db.session.execute(text("INSERT INTO visits (household_id, grid_id, visited_at, purpose, follow_up_done) "
-                            "SELECT id, grid_id, :t, 'care_visit', false FROM households WHERE id = :h"),
-                       {"h": household, "t": when})
+    db.session.execute(
+        text(
+            "INSERT INTO visits (household_id, grid_id, visited_at, purpose, follow_up_done) "
+            "SELECT id, grid_id, :t, 'care_visit', false FROM households WHERE id = :h"
+        ),
+        {"h": household, "t": when},
+    )
 
 
 @pytest.fixture
@@ -194,9 +243,9 @@ def areas(client, level, source="visits", **extra):
 def test_areas_count_households_and_a_hidden_grid_is_not_the_total_less_the_others(client, auth, visited):
     auth.login("leader")
     grids = areas(client, "grid")
-    assert grids[GRIDS["001"]]["n"] is None and grids[GRIDS["001"]]["suppressed"]         # three households
-    assert grids[GRIDS["002"]]["n"] == 7 and not grids[GRIDS["002"]]["suppressed"]         # seven, not ten visits
-    assert grids[GRIDS["003"]]["n"] is None and grids[GRIDS["003"]]["rate"] is None         # one household, 6 visits
+    assert grids[GRIDS["001"]]["n"] is None and grids[GRIDS["001"]]["suppressed"]  # three households
+    assert grids[GRIDS["002"]]["n"] == 7 and not grids[GRIDS["002"]]["suppressed"]  # seven, not ten visits
+    assert grids[GRIDS["003"]]["n"] is None and grids[GRIDS["003"]]["rate"] is None  # one household, 6 visits
     assert grids[GRIDS["004"]]["n"] == 0
     shown = sum(p["n"] for p in grids.values() if p["n"] is not None)
     for level, code in (("community", "620103002001"), ("street", "620103002")):
@@ -208,9 +257,13 @@ def test_areas_count_households_and_a_hidden_grid_is_not_the_total_less_the_othe
 def test_wishes_per_area_count_households(client, auth):
     (h,) = households(GRIDS["002"], 1)
     for k in range(6):
-        db.session.execute(text("INSERT INTO wishes (household_id, title, category, status, grid_id, posted_at) "
-                                "SELECT id, '心愿', 'daily_needs', 'posted', grid_id, :t FROM households WHERE id = :h"),
-                           {"h": h, "t": at(DAY, 10 + k)})
+        db.session.execute(
+            text(
+                "INSERT INTO wishes (household_id, title, category, status, grid_id, posted_at) "
+                "SELECT id, '心愿', 'daily_needs', 'posted', grid_id, :t FROM households WHERE id = :h"
+            ),
+            {"h": h, "t": at(DAY, 10 + k)},
+        )
     db.session.commit()
     auth.login("leader")
     assert areas(client, "grid", source="wishes")[GRIDS["002"]]["n"] is None
@@ -227,8 +280,8 @@ def dashboard_csv(client, area, **period) -> dict:
 def test_dashboard_total_does_not_tell_a_hidden_grid_nor_does_the_street_page(client, auth, visited):
     auth.login("leader")
     community = dashboard_csv(client, "620103002001", **MARCH)
-    assert community[GRIDS["001"]]["visits_done"] == ""          # three households
-    assert community[GRIDS["003"]]["visits_done"] == ""          # six visits, one household
+    assert community[GRIDS["001"]]["visits_done"] == ""  # three households
+    assert community[GRIDS["003"]]["visits_done"] == ""  # six visits, one household
     assert community[GRIDS["002"]]["visits_done"] == "10"
     # Not 19: the total less the grids shown would give the hidden ones.
     assert community["620103002001"]["visits_done"] == "10"
@@ -258,6 +311,7 @@ def test_staff_still_list_the_visits_of_a_grid_and_leaders_do_not(client, auth, 
 
 def test_the_rule_is_the_policys_small_count(client, auth):
     from app.heatmaps.people import BASE as base
+
     auth.login("leader")
     data = cells(client, start=at(DAY, 0), end=at(DAY, 1))
     assert data["privacy"]["k"] == SMALL_COUNT and data["privacy"]["min_size"] == base == BASE

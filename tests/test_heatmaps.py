@@ -1,5 +1,6 @@
 """Heat maps: bins count exactly the rows in them, personal sources are suppressed below 5,
 filters and periods narrow, and a leader sees only their own area."""
+
 import datetime as dt
 import math
 import random
@@ -16,22 +17,26 @@ from gis import heat
 
 MARCH = {"from": "2021-03-01", "to": "2021-03-31"}
 HUALINSHAN_BBOX = "103.779,36.043,103.791,36.053"
-BOTH_BBOX = "103.77,36.03,103.85,36.06"          # Hualinshan and Zhangjiayuan
+BOTH_BBOX = "103.77,36.03,103.85,36.06"  # Hualinshan and Zhangjiayuan
 ZJY = (103.833, 36.045, 103.843, 36.054)
 
 
 def categories():
     from app.seed.scale import ensure_categories
+
     return ensure_categories()
 
 
 def add_incident(lon, lat, when, category="env.litter", state="filed", source="hotline", closed=None):
     cats = categories()
-    return db.session.execute(text(
-        "INSERT INTO incidents (category_id, source, state, description, reporter_name, reporter_phone, "
-        "reported_at, closed_at, geom) VALUES (:c, :s, :st, '测试事件', '张三', '13900000000', :t, :cl, "
-        "ST_SetSRID(ST_MakePoint(:x, :y), 4326)) RETURNING id"),
-        {"c": cats[category], "s": source, "st": state, "t": when, "cl": closed, "x": lon, "y": lat}).scalar()
+    return db.session.execute(
+        text(
+            "INSERT INTO incidents (category_id, source, state, description, reporter_name, reporter_phone, "
+            "reported_at, closed_at, geom) VALUES (:c, :s, :st, '测试事件', '张三', '13900000000', :t, :cl, "
+            "ST_SetSRID(ST_MakePoint(:x, :y), 4326)) RETURNING id"
+        ),
+        {"c": cats[category], "s": source, "st": state, "t": when, "cl": closed, "x": lon, "y": lat},
+    ).scalar()
 
 
 def scatter(n, bb, seed=1, when=dt.datetime(2021, 3, 10, 9, tzinfo=TZ), **kw):
@@ -48,11 +53,13 @@ def scatter(n, bb, seed=1, when=dt.datetime(2021, 3, 10, 9, tzinfo=TZ), **kw):
 
 def get(client, url, **params):
     from urllib.parse import urlencode
+
     r = client.get(url + "?" + urlencode(params))
     return r, (r.get_json() if r.is_json or r.mimetype.endswith("json") else None)
 
 
 # ---- pure rules ------------------------------------------------------------------------------------
+
 
 def test_cell_size_grows_as_the_map_zooms_out_and_is_a_round_number():
     sizes = [heat.cell_size(z) for z in range(19, 7, -1)]
@@ -85,21 +92,24 @@ def test_hexagon_of_a_point_is_the_postgis_hexagon_that_contains_it(app):
         lon, lat = rnd.uniform(103.7, 103.95), rnd.uniform(36.0, 36.1)
         x, y = heat.lonlat_to_mercator(lon, lat)
         i, j = heat.hex_of(x, y, size)
-        row = db.session.execute(text(
-            "SELECT h.i, h.j FROM ST_HexagonGrid(:s, ST_Expand(ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 4326), "
-            "3857), :s)) h WHERE ST_Intersects(h.geom, ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 4326), 3857))"),
-            {"s": size, "x": lon, "y": lat}).first()
+        row = db.session.execute(
+            text(
+                "SELECT h.i, h.j FROM ST_HexagonGrid(:s, ST_Expand(ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 4326), "
+                "3857), :s)) h WHERE ST_Intersects(h.geom, ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 4326), 3857))"
+            ),
+            {"s": size, "x": lon, "y": lat},
+        ).first()
         assert (i, j) == (row.i, row.j)
 
 
 # ---- bins ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("shape", ["square", "hexagon"])
 def test_each_bin_counts_exactly_the_incidents_inside_it(client, auth, shape):
     pts = scatter(60, (103.780, 36.044, 103.790, 36.052))
     auth.login("leader")
-    r, data = get(client, "/api/v1/heat/cells", source="incidents", bbox=HUALINSHAN_BBOX, zoom=16, shape=shape,
-                  **MARCH)
+    r, data = get(client, "/api/v1/heat/cells", source="incidents", bbox=HUALINSHAN_BBOX, zoom=16, shape=shape, **MARCH)
     assert r.status_code == 200
     assert data["total"] == 60 and sum(c[2] for c in data["cells"]) == 60
     expected = {}
@@ -129,11 +139,13 @@ def test_only_the_visible_bbox_is_binned(client, auth):
 def test_empty_period_gives_no_cells(client, auth):
     scatter(10, (103.780, 36.044, 103.790, 36.052))
     auth.login("leader")
-    r, data = get(client, "/api/v1/heat/cells", bbox=HUALINSHAN_BBOX, zoom=15, **{"from": "2019-01-01",
-                                                                                     "to": "2019-01-31"})
+    r, data = get(
+        client, "/api/v1/heat/cells", bbox=HUALINSHAN_BBOX, zoom=15, **{"from": "2019-01-01", "to": "2019-01-31"}
+    )
     assert r.status_code == 200 and data["cells"] == [] and data["total"] == 0
-    r, fc = get(client, "/api/v1/heat/areas", bbox=HUALINSHAN_BBOX, zoom=15, **{"from": "2019-01-01",
-                                                                                  "to": "2019-01-31"})
+    r, fc = get(
+        client, "/api/v1/heat/areas", bbox=HUALINSHAN_BBOX, zoom=15, **{"from": "2019-01-01", "to": "2019-01-31"}
+    )
     assert r.status_code == 200 and all(f["properties"]["n"] == 0 for f in fc["features"])
 
 
@@ -145,7 +157,7 @@ def test_category_state_and_channel_filters_narrow_the_bins(client, auth):
     auth.login("leader")
     total = lambda **f: get(client, "/api/v1/heat/cells", bbox=HUALINSHAN_BBOX, zoom=15, **MARCH, **f)[1]["total"]
     assert total() == 10
-    assert total(category="drainage") == 3             # a parent takes its sub-categories
+    assert total(category="drainage") == 3  # a parent takes its sub-categories
     assert total(category="drainage.sewage,env.litter") == 8
     assert total(state="filed") == 5
     assert total(channel="hotline") == 7
@@ -155,15 +167,18 @@ def test_category_state_and_channel_filters_narrow_the_bins(client, auth):
 
 def test_bad_heat_parameters_are_400_with_the_field_named(client, auth):
     auth.login("leader")
-    for params, field in ((dict(bbox="1,2,3"), "bbox"), (dict(bbox="200,0,201,1"), "bbox"),
-                          (dict(bbox=HUALINSHAN_BBOX, zoom="x"), "zoom"),
-                          (dict(bbox=HUALINSHAN_BBOX, shape="circle"), "shape"),
-                          (dict(bbox=HUALINSHAN_BBOX, category="nope"), "category"),
-                          (dict(bbox=HUALINSHAN_BBOX, state="lost"), "state"),
-                          (dict(bbox=HUALINSHAN_BBOX, source="secrets"), "source"),
-                          (dict(bbox=HUALINSHAN_BBOX, colour="red"), "colour"),
-                          (dict(bbox=HUALINSHAN_BBOX, **{"from": "2021-05-01", "to": "2021-04-01"}), "to"),
-                          (dict(bbox=HUALINSHAN_BBOX, **{"from": "yesterday"}), "from")):
+    for params, field in (
+        (dict(bbox="1,2,3"), "bbox"),
+        (dict(bbox="200,0,201,1"), "bbox"),
+        (dict(bbox=HUALINSHAN_BBOX, zoom="x"), "zoom"),
+        (dict(bbox=HUALINSHAN_BBOX, shape="circle"), "shape"),
+        (dict(bbox=HUALINSHAN_BBOX, category="nope"), "category"),
+        (dict(bbox=HUALINSHAN_BBOX, state="lost"), "state"),
+        (dict(bbox=HUALINSHAN_BBOX, source="secrets"), "source"),
+        (dict(bbox=HUALINSHAN_BBOX, colour="red"), "colour"),
+        (dict(bbox=HUALINSHAN_BBOX, **{"from": "2021-05-01", "to": "2021-04-01"}), "to"),
+        (dict(bbox=HUALINSHAN_BBOX, **{"from": "yesterday"}), "from"),
+    ):
         r, data = get(client, "/api/v1/heat/cells", **params)
         assert r.status_code == 400, params
         assert field in data["error"]["fields"], (params, data)
@@ -179,9 +194,10 @@ def test_heat_needs_a_leader_planner_staff_or_admin(client, auth):
 
 # ---- area scope ------------------------------------------------------------------------------------
 
+
 def test_street_leader_sees_only_incidents_of_their_street(client, auth):
-    scatter(6, (103.780, 36.044, 103.790, 36.052))       # Xiyuan street (Hualinshan)
-    scatter(9, ZJY, seed=2)                               # Jiuquan Road street (Zhangjiayuan)
+    scatter(6, (103.780, 36.044, 103.790, 36.052))  # Xiyuan street (Hualinshan)
+    scatter(9, ZJY, seed=2)  # Jiuquan Road street (Zhangjiayuan)
     auth.login("xiyuan")
     _, data = get(client, "/api/v1/heat/cells", bbox=BOTH_BBOX, zoom=14, **MARCH)
     assert data["total"] == 6
@@ -194,15 +210,18 @@ def test_street_leader_sees_only_incidents_of_their_street(client, auth):
 
 
 def test_choropleth_counts_per_grid_with_rate_per_thousand_households(client, auth):
-    nw = (103.7795, 36.0485, 103.7845, 36.0525)          # Hualinshan grid 001 (north-west)
+    nw = (103.7795, 36.0485, 103.7845, 36.0525)  # Hualinshan grid 001 (north-west)
     scatter(8, nw)
     auth.login("leader")
     r, fc = get(client, "/api/v1/heat/areas", bbox=HUALINSHAN_BBOX, zoom=16, **MARCH)
     assert r.status_code == 200 and fc["level"] == "grid"
     by = {f["properties"]["code"]: f["properties"] for f in fc["features"]}
     g = by["620103002001001"]
-    hh = db.session.scalar(text("SELECT sum(households) FROM buildings b JOIN areas a ON a.id = b.grid_id "
-                                "WHERE a.code = '620103002001001'"))
+    hh = db.session.scalar(
+        text(
+            "SELECT sum(households) FROM buildings b JOIN areas a ON a.id = b.grid_id WHERE a.code = '620103002001001'"
+        )
+    )
     assert g["n"] == 8 and g["households"] == hh
     assert g["rate"] == round(8 * 1000 / hh, 2)
     assert by["620103002001004"]["n"] == 0
@@ -210,28 +229,58 @@ def test_choropleth_counts_per_grid_with_rate_per_thousand_households(client, au
 
 # ---- personal sources: suppression -----------------------------------------------------------------
 
+
 @pytest.fixture
 def people_source(app):
     """A personal-data source over a scratch table (like visits), removed afterwards."""
-    db.session.execute(text("CREATE TABLE scratch_visits (id serial PRIMARY KEY, grid_id int, "
-                            "visited_at timestamptz, geom geometry(Point, 4326))"))
-    db.session.execute(text("CREATE TRIGGER trg_scratch_assign_grid BEFORE INSERT ON scratch_visits "
-                            "FOR EACH ROW EXECUTE FUNCTION wuwei_assign_grid()"))
+    db.session.execute(
+        text(
+            "CREATE TABLE scratch_visits (id serial PRIMARY KEY, grid_id int, "
+            "visited_at timestamptz, geom geometry(Point, 4326))"
+        )
+    )
+    db.session.execute(
+        text(
+            "CREATE TRIGGER trg_scratch_assign_grid BEFORE INSERT ON scratch_visits "
+            "FOR EACH ROW EXECUTE FUNCTION wuwei_assign_grid()"
+        )
+    )
     db.session.commit()
-    t = sa.Table("scratch_visits", sa.MetaData(), sa.Column("id", sa.Integer), sa.Column("grid_id", sa.Integer),
-                 sa.Column("visited_at", sa.DateTime(timezone=True)), sa.Column("geom", Geometry("POINT", 4326)))
-    src = register_source(HeatSource(name="scratch_visits", title="走访", table=t, geom=t.c.geom,
-                                     time=t.c.visited_at, grid=t.c.grid_id, personal=True, person=t.c.id,
-                                     drill=(("id", t.c.id),), drill_order=t.c.id))
+    t = sa.Table(
+        "scratch_visits",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer),
+        sa.Column("grid_id", sa.Integer),
+        sa.Column("visited_at", sa.DateTime(timezone=True)),
+        sa.Column("geom", Geometry("POINT", 4326)),
+    )
+    src = register_source(
+        HeatSource(
+            name="scratch_visits",
+            title="走访",
+            table=t,
+            geom=t.c.geom,
+            time=t.c.visited_at,
+            grid=t.c.grid_id,
+            personal=True,
+            person=t.c.id,
+            drill=(("id", t.c.id),),
+            drill_order=t.c.id,
+        )
+    )
     yield src
     del HEAT_SOURCES["scratch_visits"]
 
 
 def add_visits(n, lon, lat):
     for _ in range(n):
-        db.session.execute(text("INSERT INTO scratch_visits (visited_at, geom) VALUES "
-                                "('2021-03-05 10:00+08', ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
-                           {"x": lon, "y": lat})
+        db.session.execute(
+            text(
+                "INSERT INTO scratch_visits (visited_at, geom) VALUES "
+                "('2021-03-05 10:00+08', ST_SetSRID(ST_MakePoint(:x, :y), 4326))"
+            ),
+            {"x": lon, "y": lat},
+        )
     db.session.commit()
 
 
@@ -245,7 +294,7 @@ def test_personal_source_drops_cells_with_fewer_than_five_people(client, auth, p
     assert data["suppressed"] is None and data["total"] == 5 and data["size"] == 500
     _, fc = get(client, "/api/v1/heat/areas", source="scratch_visits", bbox=HUALINSHAN_BBOX, zoom=17, **MARCH)
     by = {f["properties"]["code"]: f["properties"] for f in fc["features"]}
-    sw = by["620103002001003"]            # south-west grid: the 4 visits
+    sw = by["620103002001003"]  # south-west grid: the 4 visits
     assert sw["n"] is None and sw["suppressed"] and sw["rate"] is None
     assert by["620103002001002"]["n"] == 5
 
@@ -263,6 +312,7 @@ def test_personal_drill_down_is_for_staff_not_leaders(client, auth, people_sourc
 
 
 # ---- drill down ------------------------------------------------------------------------------------
+
 
 def test_drill_into_a_bin_lists_its_incidents_without_reporter_details(client, auth):
     scatter(12, (103.780, 36.044, 103.790, 36.052))
@@ -285,6 +335,7 @@ def test_drill_into_another_streets_area_lists_nothing(client, auth):
 
 
 # ---- page ------------------------------------------------------------------------------------------
+
 
 def test_heat_page_is_small_and_embeds_no_data(client, auth):
     scatter(20, (103.780, 36.044, 103.790, 36.052))
@@ -318,16 +369,24 @@ def test_one_frame_counts_only_its_own_days(client, auth):
     add_incident(103.785, 36.048, dt.datetime(2021, 3, 10, 10, tzinfo=TZ))
     auth.login("leader")
     _, frames = get(client, "/api/v1/heat/frames", step="week", **MARCH)
-    counts = [get(client, "/api/v1/heat/cells", bbox=HUALINSHAN_BBOX, zoom=15, **{"from": f["from"],
-                                                                                   "to": f["to"]})[1]["total"]
-              for f in frames["frames"]]
+    counts = [
+        get(client, "/api/v1/heat/cells", bbox=HUALINSHAN_BBOX, zoom=15, **{"from": f["from"], "to": f["to"]})[1][
+            "total"
+        ]
+        for f in frames["frames"]
+    ]
     assert counts == [1, 2, 0, 0, 0]
 
 
 def test_heat_endpoints_are_in_the_openapi_document(client):
     doc = client.get("/api/v1/openapi.json").get_json()
-    for path in ("/api/v1/heat/cells", "/api/v1/heat/areas", "/api/v1/heat/drill", "/api/v1/heat/frames",
-                 "/api/v1/heat/sources"):
+    for path in (
+        "/api/v1/heat/cells",
+        "/api/v1/heat/areas",
+        "/api/v1/heat/drill",
+        "/api/v1/heat/frames",
+        "/api/v1/heat/sources",
+    ):
         assert path in doc["paths"], path
 
 
@@ -339,18 +398,40 @@ def test_choropleth_overlay_is_offered_on_the_main_map_to_leaders(client, auth):
 
 def test_source_without_grids_is_scoped_by_geometry_and_binned_only(client, auth):
     """Patrol positions carry no grid (ingest speed): the user's area polygon limits them."""
-    db.session.execute(text("CREATE TABLE scratch_positions (fixed_at timestamptz, user_id int, "
-                            "geom geometry(Point, 4326))"))
-    for lon, lat, n in ((103.7845, 36.0475, 6), (103.838, 36.049, 7)):      # Xiyuan street; Jiuquan Road street
+    db.session.execute(
+        text("CREATE TABLE scratch_positions (fixed_at timestamptz, user_id int, geom geometry(Point, 4326))")
+    )
+    for lon, lat, n in ((103.7845, 36.0475, 6), (103.838, 36.049, 7)):  # Xiyuan street; Jiuquan Road street
         for user in range(n):
-            db.session.execute(text("INSERT INTO scratch_positions VALUES ('2021-03-05 10:00+08', :u, "
-                                    "ST_SetSRID(ST_MakePoint(:x, :y), 4326))"), {"x": lon, "y": lat, "u": user})
+            db.session.execute(
+                text(
+                    "INSERT INTO scratch_positions VALUES ('2021-03-05 10:00+08', :u, "
+                    "ST_SetSRID(ST_MakePoint(:x, :y), 4326))"
+                ),
+                {"x": lon, "y": lat, "u": user},
+            )
     db.session.commit()
-    t = sa.Table("scratch_positions", sa.MetaData(), sa.Column("fixed_at", sa.DateTime(timezone=True)),
-                 sa.Column("user_id", sa.Integer), sa.Column("geom", Geometry("POINT", 4326)))
-    register_source(HeatSource(name="scratch_positions", title="巡查", table=t, geom=t.c.geom, time=t.c.fixed_at,
-                               grid=None, personal=True, person=t.c.user_id, drill=(("fixed_at", t.c.fixed_at),),
-                               drill_order=t.c.fixed_at))
+    t = sa.Table(
+        "scratch_positions",
+        sa.MetaData(),
+        sa.Column("fixed_at", sa.DateTime(timezone=True)),
+        sa.Column("user_id", sa.Integer),
+        sa.Column("geom", Geometry("POINT", 4326)),
+    )
+    register_source(
+        HeatSource(
+            name="scratch_positions",
+            title="巡查",
+            table=t,
+            geom=t.c.geom,
+            time=t.c.fixed_at,
+            grid=None,
+            personal=True,
+            person=t.c.user_id,
+            drill=(("fixed_at", t.c.fixed_at),),
+            drill_order=t.c.fixed_at,
+        )
+    )
     try:
         auth.login("xiyuan")
         _, data = get(client, "/api/v1/heat/cells", source="scratch_positions", bbox=BOTH_BBOX, zoom=15, **MARCH)
@@ -367,15 +448,22 @@ def test_every_ui_string_of_the_heat_map_and_dashboard_has_an_english_translatio
 
     from babel.messages.extract import extract_from_file
     from babel.messages.pofile import read_po
+
     root = Path(__file__).resolve().parent.parent
     catalogues = []
     for po in ("app/translations/en/LC_MESSAGES/messages.po", "app/heatmaps/translations/en/LC_MESSAGES/messages.po"):
         with open(root / po, "rb") as f:
             catalogues.append(read_po(f))
     keywords = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None}
-    files = [("python", p) for p in [*root.glob("app/heatmaps/*.py"), *root.glob("app/dashboard/*.py"),
-                                      *root.glob("app/*/heat.py"), *root.glob("app/*/figures.py")]] + \
-            [("jinja2", p) for p in [*root.glob("templates/heatmaps/*.html"), *root.glob("templates/dashboard/*.html")]]
+    files = [
+        ("python", p)
+        for p in [
+            *root.glob("app/heatmaps/*.py"),
+            *root.glob("app/dashboard/*.py"),
+            *root.glob("app/*/heat.py"),
+            *root.glob("app/*/figures.py"),
+        ]
+    ] + [("jinja2", p) for p in [*root.glob("templates/heatmaps/*.html"), *root.glob("templates/dashboard/*.html")]]
     missing, checked = [], 0
     for method, path in files:
         for _, msg, _, _ in extract_from_file(method, str(path), keywords=keywords):

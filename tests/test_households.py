@@ -1,5 +1,6 @@
 """Household files, visits and care plans: the Mr Liu and Grandma Peng stories, each role's
 access, audited reads, k≥5 suppression and bad input that stores nothing."""
+
 import datetime as dt
 import json
 
@@ -15,8 +16,7 @@ from app.households.models import Household, Member, Visit
 
 
 def post_json(client, url, body, headers=None, method="post"):
-    return getattr(client, method)(url, data=json.dumps(body), content_type="application/json",
-                                   headers=headers or {})
+    return getattr(client, method)(url, data=json.dumps(body), content_type="application/json", headers=headers or {})
 
 
 def household_id(head_name):
@@ -36,9 +36,18 @@ def test_mr_liu_is_due_for_his_weekly_visit_and_a_logged_visit_clears_it(client,
     assert row["overdue"] and row["frequency_days"] == 7 and row["building"] == "邮电巷小区2号楼"
     assert "elderly_alone" in row["tags"]
 
-    r = post_json(client, "/api/v1/visits", {"household_id": liu, "purpose": "care_visit",
-                                             "notes": "陪刘先生下象棋", "visitor_names": "“四色”志愿服务小分队红色分队",
-                                             "lon": 103.7870, "lat": 36.0455})
+    r = post_json(
+        client,
+        "/api/v1/visits",
+        {
+            "household_id": liu,
+            "purpose": "care_visit",
+            "notes": "陪刘先生下象棋",
+            "visitor_names": "“四色”志愿服务小分队红色分队",
+            "lon": 103.7870,
+            "lat": 36.0455,
+        },
+    )
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["position"] == {"lon": 103.787, "lat": 36.0455}
     due = client.get(f"/api/v1/care-plans/due?on={later}").get_json()
@@ -47,13 +56,19 @@ def test_mr_liu_is_due_for_his_weekly_visit_and_a_logged_visit_clears_it(client,
     # Staff of the community read his file with the new visit; the read is audited.
     auth.logout()
     auth.login("staff")
-    before = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.action == "read", AuditEntry.table_name == "households", AuditEntry.row_id == str(liu)))
+    before = db.session.scalar(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(AuditEntry.action == "read", AuditEntry.table_name == "households", AuditEntry.row_id == str(liu))
+    )
     body = client.get(f"/api/v1/households/{liu}").get_json()
     assert body["members"][0]["age"] == 63 and "childless" in body["tags"]
     assert body["visits"][0]["notes"] == "陪刘先生下象棋"
-    after = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.action == "read", AuditEntry.table_name == "households", AuditEntry.row_id == str(liu)))
+    after = db.session.scalar(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(AuditEntry.action == "read", AuditEntry.table_name == "households", AuditEntry.row_id == str(liu))
+    )
     assert after == before + 1
 
 
@@ -83,10 +98,20 @@ def test_grandma_peng_pension_certified_at_home_and_wish_fulfilled(client, auth,
 def test_household_file_with_members_and_tags_is_created_and_exported(client, auth, demo):
     auth.login("staff")
     building = db.session.scalar(select(Household.building_id).where(Household.head_name == "刘先生"))
-    r = post_json(client, "/api/v1/households", {
-        "building_id": building, "flat_no": "3单元602", "head_name": "测试户主", "tags": ["unemployed"],
-        "members": [{"name": "测试户主", "age": 45, "tags": ["unemployed"]},
-                    {"name": "测试家属", "birth_date": "2010-05-01", "relation": "子女"}]})
+    r = post_json(
+        client,
+        "/api/v1/households",
+        {
+            "building_id": building,
+            "flat_no": "3单元602",
+            "head_name": "测试户主",
+            "tags": ["unemployed"],
+            "members": [
+                {"name": "测试户主", "age": 45, "tags": ["unemployed"]},
+                {"name": "测试家属", "birth_date": "2010-05-01", "relation": "子女"},
+            ],
+        },
+    )
     assert r.status_code == 201, r.get_json()
     h = r.get_json()
     assert h["grid_code"] == "620103002001004" and next(m["age"] for m in h["members"]) == 45
@@ -97,11 +122,23 @@ def test_household_file_with_members_and_tags_is_created_and_exported(client, au
     assert dup.status_code == 409
 
 
-@pytest.mark.parametrize("user, status", [
-    ("admin", 200), ("staff", 200), ("liailan", 200), ("hls4", 200),
-    ("hls2", 404), ("gridworker", 404), ("zjystaff", 404), ("zjy1", 404),
-    ("leader", 403), ("xiyuan", 403), ("planner", 403), ("patrol", 403),
-])
+@pytest.mark.parametrize(
+    "user, status",
+    [
+        ("admin", 200),
+        ("staff", 200),
+        ("liailan", 200),
+        ("hls4", 200),
+        ("hls2", 404),
+        ("gridworker", 404),
+        ("zjystaff", 404),
+        ("zjy1", 404),
+        ("leader", 403),
+        ("xiyuan", 403),
+        ("planner", 403),
+        ("patrol", 403),
+    ],
+)
 def test_only_the_grids_workers_community_staff_and_admins_read_mr_lius_file(client, auth, demo, user, status):
     liu = household_id("刘先生")
     auth.login(user)
@@ -167,18 +204,21 @@ def test_open_wishes_overlay_counts_per_grid_with_suppression(client, auth, demo
     assert client.get("/api/v1/overlays/wishes-open?bbox=1,2,3").status_code == 400
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"members": [{"name": "某人", "age": -3}]}, "members.0.age"),
-    ({"members": [{"name": "某人", "birth_date": "1950-02-30"}]}, "members.0.birth_date"),
-    ({"members": [{"name": "某人", "birth_date": "next year"}]}, "members.0.birth_date"),
-    ({"members": [{"name": "某人", "age": "old"}]}, "members.0.age"),
-    ({"tags": ["elderly_alone", "vip"]}, "tags"),
-    ({"tags": "elderly_alone"}, "tags"),
-    ({"members": [{"name": "某人", "tags": ["nope"]}]}, "members.0.tags"),
-    ({"flat_no": ""}, "flat_no"),
-    ({"colour": "red"}, "colour"),
-    ({"building_id": 99999999}, "building_id"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"members": [{"name": "某人", "age": -3}]}, "members.0.age"),
+        ({"members": [{"name": "某人", "birth_date": "1950-02-30"}]}, "members.0.birth_date"),
+        ({"members": [{"name": "某人", "birth_date": "next year"}]}, "members.0.birth_date"),
+        ({"members": [{"name": "某人", "age": "old"}]}, "members.0.age"),
+        ({"tags": ["elderly_alone", "vip"]}, "tags"),
+        ({"tags": "elderly_alone"}, "tags"),
+        ({"members": [{"name": "某人", "tags": ["nope"]}]}, "members.0.tags"),
+        ({"flat_no": ""}, "flat_no"),
+        ({"colour": "red"}, "colour"),
+        ({"building_id": 99999999}, "building_id"),
+    ],
+)
 def test_bad_household_input_is_422_and_stores_nothing(client, auth, demo, body, field):
     auth.login("staff")
     building = db.session.scalar(select(Household.building_id).where(Household.head_name == "刘先生"))
@@ -190,16 +230,19 @@ def test_bad_household_input_is_422_and_stores_nothing(client, auth, demo, body,
     assert count(Household) == n and count(Member) == m
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"purpose": "care_visit", "visited_at": "2026-13-01T10:00:00+08:00"}, "visited_at"),
-    ({"purpose": "care_visit", "visited_at": "2026-11-01T10:00:00"}, "visited_at"),
-    ({"purpose": "care_visit", "visited_at": "2999-01-01T10:00:00+08:00"}, "visited_at"),
-    ({"purpose": "party"}, "purpose"),
-    ({"purpose": "care_visit", "lon": 200, "lat": 36}, "lon"),
-    ({"purpose": "care_visit", "lon": 103.78}, "lat"),
-    ({"purpose": "care_visit", "follow_up_due": "tomorrow"}, "follow_up_due"),
-    ({"purpose": "care_visit", "visitor_ids": [999999]}, "visitor_ids"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"purpose": "care_visit", "visited_at": "2026-13-01T10:00:00+08:00"}, "visited_at"),
+        ({"purpose": "care_visit", "visited_at": "2026-11-01T10:00:00"}, "visited_at"),
+        ({"purpose": "care_visit", "visited_at": "2999-01-01T10:00:00+08:00"}, "visited_at"),
+        ({"purpose": "party"}, "purpose"),
+        ({"purpose": "care_visit", "lon": 200, "lat": 36}, "lon"),
+        ({"purpose": "care_visit", "lon": 103.78}, "lat"),
+        ({"purpose": "care_visit", "follow_up_due": "tomorrow"}, "follow_up_due"),
+        ({"purpose": "care_visit", "visitor_ids": [999999]}, "visitor_ids"),
+    ],
+)
 def test_bad_visit_input_is_422_and_stores_nothing(client, auth, demo, body, field):
     auth.login("hls4")
     n = count(Visit)
@@ -239,8 +282,12 @@ def test_care_plan_rules(client, auth, demo):
     assert r.status_code == 422 and "frequency_days" in r.get_json()["error"]["fields"]
     plan = client.get("/api/v1/care-plans/due?worker=&on=2099-01-01").get_json()
     pid = next(p["plan_id"] for p in plan if p["household_id"] == liu)
-    r = post_json(client, f"/api/v1/care-plans/{pid}", {"worker_id": db.session.scalar(
-        select(User.id).where(User.username == "zjy1"))}, method="patch")
+    r = post_json(
+        client,
+        f"/api/v1/care-plans/{pid}",
+        {"worker_id": db.session.scalar(select(User.id).where(User.username == "zjy1"))},
+        method="patch",
+    )
     assert r.status_code == 422 and "worker_id" in r.get_json()["error"]["fields"]
     r = post_json(client, f"/api/v1/care-plans/{pid}", {"frequency_days": 14}, method="patch")
     assert r.status_code == 200 and r.get_json()["frequency_days"] == 14
@@ -270,8 +317,14 @@ def test_household_data_never_reaches_the_generic_layer_api_or_openapi_examples(
     auth.login("planner")
     assert client.get("/api/v1/visits").status_code == 403
     doc = client.get("/api/v1/openapi.json").get_json()
-    for path in ("/api/v1/households", "/api/v1/care-plans/due", "/api/v1/overlays/visits-due",
-                 "/api/v1/wishes/wall", "/api/v1/activities", "/api/v1/volunteer-hours"):
+    for path in (
+        "/api/v1/households",
+        "/api/v1/care-plans/due",
+        "/api/v1/overlays/visits-due",
+        "/api/v1/wishes/wall",
+        "/api/v1/activities",
+        "/api/v1/volunteer-hours",
+    ):
         assert path in doc["paths"]
 
 
@@ -284,10 +337,14 @@ def test_pages_speak_english_on_request(client, auth, demo):
 def test_place_visit_by_position_gets_its_grid_and_outside_positions_are_refused(client, auth, demo):
     auth.login("hls4")
     n = count(Visit)
-    r = post_json(client, "/api/v1/visits", {"purpose": "needs_survey", "place": "邮电巷小区门口",
-                                             "lon": 103.7880, "lat": 36.0450})
+    r = post_json(
+        client,
+        "/api/v1/visits",
+        {"purpose": "needs_survey", "place": "邮电巷小区门口", "lon": 103.7880, "lat": 36.0450},
+    )
     assert r.status_code == 201, r.get_json()
     from app.areas.models import Area
+
     assert db.session.get(Area, db.session.get(Visit, r.get_json()["id"]).grid_id).code == "620103002001004"
     r = post_json(client, "/api/v1/visits", {"purpose": "needs_survey", "lon": 103.8360, "lat": 36.0480})
     assert r.status_code == 403 and count(Visit) == n + 1
@@ -296,22 +353,37 @@ def test_place_visit_by_position_gets_its_grid_and_outside_positions_are_refused
 def test_detail_page_read_is_audited_and_shows_the_file(client, auth, demo):
     liu = household_id("刘先生")
     auth.login("liailan")
-    n = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.action == "read", AuditEntry.row_id == str(liu)))
+    n = db.session.scalar(
+        select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "read", AuditEntry.row_id == str(liu))
+    )
     page = client.get(f"/households/{liu}").get_data(as_text=True)
     assert "刘先生" in page and "低保户" in page
-    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.action == "read", AuditEntry.row_id == str(liu))) == n + 1
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "read", AuditEntry.row_id == str(liu))
+        )
+        == n + 1
+    )
 
 
 def test_moving_a_building_to_another_grid_moves_its_households_files(client, auth, demo):
     liu = household_id("刘先生")
     building = db.session.scalar(select(Household.building_id).where(Household.id == liu))
     auth.login("planner")
-    square = {"type": "MultiPolygon", "coordinates": [[[[103.7810, 36.0445], [103.7815, 36.0445], [103.7815, 36.0450],
-                                                        [103.7810, 36.0450], [103.7810, 36.0445]]]]}
-    r = post_json(client, f"/api/v1/buildings/{building}", {"type": "Feature", "geometry": square, "properties": {}},
-                  method="patch")
+    square = {
+        "type": "MultiPolygon",
+        "coordinates": [
+            [[[103.7810, 36.0445], [103.7815, 36.0445], [103.7815, 36.0450], [103.7810, 36.0450], [103.7810, 36.0445]]]
+        ],
+    }
+    r = post_json(
+        client,
+        f"/api/v1/buildings/{building}",
+        {"type": "Feature", "geometry": square, "properties": {}},
+        method="patch",
+    )
     assert r.status_code == 200, r.get_json()
     auth.logout()
     auth.login("hls4")
@@ -336,8 +408,9 @@ def test_lists_take_a_fixed_number_of_queries_whatever_their_length(client, auth
 def test_staff_adds_a_member_and_a_care_plan_from_the_file_page(client, auth, demo):
     auth.login("staff")
     building = db.session.scalar(select(Household.building_id).where(Household.head_name == "刘先生"))
-    hid = post_json(client, "/api/v1/households", {"building_id": building, "flat_no": "5单元101",
-                                                   "head_name": "新住户"}).get_json()["id"]
+    hid = post_json(
+        client, "/api/v1/households", {"building_id": building, "flat_no": "5单元101", "head_name": "新住户"}
+    ).get_json()["id"]
     r = client.post(f"/households/{hid}/members", data={"name": "新成员", "age": "-1"})
     assert r.status_code == 303 and "新成员" not in client.get(f"/households/{hid}").get_data(as_text=True)
     client.post(f"/households/{hid}/members", data={"name": "新成员", "age": "70", "tags": ["disabled"]})
@@ -350,8 +423,16 @@ def test_staff_adds_a_member_and_a_care_plan_from_the_file_page(client, auth, de
 
 def test_follow_up_of_a_visit_is_marked_done(client, auth, demo):
     auth.login("hls4")
-    r = post_json(client, "/api/v1/visits", {"household_id": household_id("刘先生"), "purpose": "needs_survey",
-                                             "follow_up": "联系物业修楼道灯", "follow_up_due": "2026-12-01"})
+    r = post_json(
+        client,
+        "/api/v1/visits",
+        {
+            "household_id": household_id("刘先生"),
+            "purpose": "needs_survey",
+            "follow_up": "联系物业修楼道灯",
+            "follow_up_due": "2026-12-01",
+        },
+    )
     vid = r.get_json()["id"]
     assert post_json(client, f"/api/v1/visits/{vid}", {"follow_up_done": "yes"}, method="patch").status_code == 422
     r = post_json(client, f"/api/v1/visits/{vid}", {"follow_up_done": True}, method="patch")
@@ -382,6 +463,7 @@ def test_demo_step_is_idempotent_and_tags_show_in_english(client, auth, demo):
     from app.households.demo import seed_households
     from app.volunteers.demo import seed_volunteers
     from app.wishes.demo import seed_wishes
+
     assert seed_households() == 0 and seed_volunteers() == 0 and seed_wishes() == 0
     auth.login("staff")
     liu = household_id("刘先生")

@@ -4,6 +4,7 @@ The caps are set low through the app's config; the files hold a few thousand fea
 The job tests commit (the worker has its own connections): they are ``no_transaction`` and remove
 what they stored afterwards.
 """
+
 import io
 import os
 import threading
@@ -23,43 +24,62 @@ from app.core.jobs import run_worker
 from app.transfer.models import ImportJob
 from gis import fileio
 
-BIG = 2_500         # features in a "big" file; the test app imports synchronously up to SYNC
+BIG = 2_500  # features in a "big" file; the test app imports synchronously up to SYNC
 SYNC = 100
 
 
 def upload(client, layer, data: bytes, filename: str):
-    return client.post(f"/api/v1/{layer}/import", data={"file": (io.BytesIO(data), filename)},
-                       content_type="multipart/form-data")
+    return client.post(
+        f"/api/v1/{layer}/import", data={"file": (io.BytesIO(data), filename)}, content_type="multipart/form-data"
+    )
 
 
 def charger_rows(n: int, bad_row: int | None = None, lon0: float = 103.8300) -> list[dict]:
     """``n`` chargers on a small grid of points in Chengguan; ``bad_row`` (1-based) has a bad status."""
-    return [{"name": f"批量桩{i}", "ports": 4, "status": "exploded" if i == bad_row else "planned",
-             "lon": lon0 + (i % 50) * 0.0002, "lat": 36.0450 + (i // 50) * 0.0002} for i in range(1, n + 1)]
+    return [
+        {
+            "name": f"批量桩{i}",
+            "ports": 4,
+            "status": "exploded" if i == bad_row else "planned",
+            "lon": lon0 + (i % 50) * 0.0002,
+            "lat": 36.0450 + (i // 50) * 0.0002,
+        }
+        for i in range(1, n + 1)
+    ]
 
 
 def gpkg(rows: list[dict]) -> bytes:
-    frame = gpd.GeoDataFrame({k: [r[k] for r in rows] for k in ("name", "ports", "status")},
-                             geometry=[Point(r["lon"], r["lat"]) for r in rows], crs=4326)
+    frame = gpd.GeoDataFrame(
+        {k: [r[k] for r in rows] for k in ("name", "ports", "status")},
+        geometry=[Point(r["lon"], r["lat"]) for r in rows],
+        crs=4326,
+    )
     out = io.BytesIO()
     frame.to_file(out, driver="GPKG", layer="chargers")
     return out.getvalue()
 
 
 def csv_file(rows: list[dict]) -> bytes:
-    lines = ["name,ports,status,lon,lat"] + [f"{r['name']},{r['ports']},{r['status']},{r['lon']},{r['lat']}"
-                                             for r in rows]
+    lines = ["name,ports,status,lon,lat"] + [
+        f"{r['name']},{r['ports']},{r['status']},{r['lon']},{r['lat']}" for r in rows
+    ]
     return "\n".join(lines).encode()
 
 
 def zone_csv(vertices: int, n: int = 1) -> bytes:
     """``n`` bike zones, each a polygon of about ``vertices`` vertices (a many-sided circle)."""
     import math
+
     lines = ["name,capacity,kind,status,wkt"]
     for z in range(n):
         cx, cy = 103.8400 + z * 0.001, 36.0500
-        ring = [(cx + 0.0003 * math.cos(2 * math.pi * k / (vertices - 1)),
-                 cy + 0.0003 * math.sin(2 * math.pi * k / (vertices - 1))) for k in range(vertices - 1)]
+        ring = [
+            (
+                cx + 0.0003 * math.cos(2 * math.pi * k / (vertices - 1)),
+                cy + 0.0003 * math.sin(2 * math.pi * k / (vertices - 1)),
+            )
+            for k in range(vertices - 1)
+        ]
         lines.append(f'zone{z},5,mixed,planned,"{Polygon(ring).wkt}"')
     return "\n".join(lines).encode()
 
@@ -75,6 +95,7 @@ def caps(app):
 
     def set_caps(**settings):
         app.config.update(settings)
+
     yield set_caps
     for key in [k for k in app.config if k.startswith("WUWEI_IMPORT")]:
         app.config[key] = saved[key]
@@ -87,13 +108,17 @@ def stored_uploads(app) -> list[str]:
 
 # --------------------------------------------------------------------------- caps, in the request
 
+
 def test_a_file_over_the_byte_cap_is_413_naming_the_setting(client, auth, app, caps, demo):
     auth.login("planner")
     caps(WUWEI_IMPORT_MAX_BYTES=2_000)
     before = count(Charger)
     r = upload(client, "chargers", csv_file(charger_rows(60)), "many.csv")
     assert r.status_code == 413
-    assert "WUWEI_IMPORT_MAX_BYTES" in r.get_json()["error"]["message"] and "2,000 bytes" in r.get_json()["error"]["message"]
+    assert (
+        "WUWEI_IMPORT_MAX_BYTES" in r.get_json()["error"]["message"]
+        and "2,000 bytes" in r.get_json()["error"]["message"]
+    )
     assert count(Charger) == before and count(ImportJob) == 0 and stored_uploads(app) == []
 
 
@@ -128,7 +153,7 @@ def test_a_feature_over_the_vertex_cap_is_422_naming_its_row_and_the_setting(cli
 def test_a_file_over_the_total_vertex_cap_is_422(client, auth, caps, demo):
     auth.login("planner")
     caps(WUWEI_IMPORT_MAX_VERTICES=200)
-    r = upload(client, "bike-zones", zone_csv(60, n=4), "zones.csv")     # 240 vertices in all
+    r = upload(client, "bike-zones", zone_csv(60, n=4), "zones.csv")  # 240 vertices in all
     assert r.status_code == 422 and "WUWEI_IMPORT_MAX_VERTICES)" in r.get_json()["error"]["message"]
     # The same through GDAL (a GeoPackage): counted on the geometries before any is turned into GeoJSON.
     table = pd.read_csv(io.BytesIO(zone_csv(60, n=4)))
@@ -170,11 +195,13 @@ def test_a_big_file_is_queued_202_and_nothing_is_imported_in_the_request(client,
     assert job["state"] == "queued" and job["progress"] == {"done": 0, "total": SYNC + 1}
     assert r.headers["Location"] == job["status_url"] == f"/api/v1/imports/{job['id']}"
     assert count(Charger) == before
-    queued = db.session.execute(text("SELECT task_name, args FROM procrastinate_jobs WHERE id = :id"),
-                                {"id": db.session.get(ImportJob, job["id"]).queue_job_id}).one()
+    queued = db.session.execute(
+        text("SELECT task_name, args FROM procrastinate_jobs WHERE id = :id"),
+        {"id": db.session.get(ImportJob, job["id"]).queue_job_id},
+    ).one()
     assert queued.task_name == "transfer.import_file" and queued.args == {"import_id": job["id"]}
     assert client.get(job["status_url"]).get_json()["state"] == "queued"
-    for name in stored_uploads(app):        # the test's rollback leaves the stored upload behind
+    for name in stored_uploads(app):  # the test's rollback leaves the stored upload behind
         (Path(app.config["MEDIA_ROOT"]) / "imports" / name).unlink()
 
 
@@ -185,8 +212,8 @@ def test_import_status_is_the_uploaders_only(client, auth, app, caps, demo):
     assert client.get(url).status_code == 200
     assert client.get("/api/v1/imports/999999").status_code == 404
     other = app.test_client()
-    assert other.get(url, headers=auth.token("admin")).status_code == 404      # someone else's: 404
-    assert other.get(url, headers=auth.token("leader")).status_code == 403     # may not import at all
+    assert other.get(url, headers=auth.token("admin")).status_code == 404  # someone else's: 404
+    assert other.get(url, headers=auth.token("leader")).status_code == 403  # may not import at all
     assert other.get(url).status_code == 401
     for name in stored_uploads(app):
         (Path(app.config["MEDIA_ROOT"]) / "imports" / name).unlink()
@@ -200,13 +227,16 @@ def test_the_status_endpoint_is_in_openapi(client):
 
 # --------------------------------------------------------------------------- the worker runs the job
 
+
 @pytest.fixture
 def committed(app):
     """For tests that commit: removes the rows they added (chargers, audit, jobs, sessions, tokens,
     users) and the queue's jobs afterwards."""
     with app.app_context():
-        marks = {m: db.session.scalar(select(func.coalesce(func.max(m.id), 0)))
-                 for m in (Charger, AuditEntry, ImportJob, UserSession, ApiToken, User)}
+        marks = {
+            m: db.session.scalar(select(func.coalesce(func.max(m.id), 0)))
+            for m in (Charger, AuditEntry, ImportJob, UserSession, ApiToken, User)
+        }
         db.session.remove()
     yield
     with app.app_context():
@@ -225,9 +255,9 @@ def chargers_named(app, prefix: str) -> int:
 
 
 @pytest.mark.no_transaction
-def test_a_big_import_completes_in_the_worker_with_progress_and_audit(client, auth, app, caps, committed,
-                                                                      monkeypatch):
+def test_a_big_import_completes_in_the_worker_with_progress_and_audit(client, auth, app, caps, committed, monkeypatch):
     from app.transfer import jobs as transfer_jobs
+
     auth.login("planner")
     caps(WUWEI_IMPORT_SYNC_MAX_FEATURES=SYNC)
     r = upload(client, "chargers", gpkg(charger_rows(BIG)), "big.gpkg")
@@ -235,14 +265,15 @@ def test_a_big_import_completes_in_the_worker_with_progress_and_audit(client, au
     url = r.get_json()["status_url"]
     assert len(stored_uploads(app)) == 1 and chargers_named(app, "批量桩") == 0
 
-    seen = []       # the status as a client sees it while the worker checks the rows
+    seen = []  # the status as a client sees it while the worker checks the rows
 
     def watch(self, phase, done, total, _original=transfer_jobs._Progress.__call__):
         _original(self, phase, done, total)
-        if phase == "checking" and not seen:    # asked from another thread: a request of its own
+        if phase == "checking" and not seen:  # asked from another thread: a request of its own
             asking = threading.Thread(target=lambda: seen.append(client.get(url).get_json()))
             asking.start()
             asking.join(30)
+
     monkeypatch.setattr(transfer_jobs._Progress, "__call__", watch)
 
     run_worker(app, wait=False)
@@ -257,12 +288,20 @@ def test_a_big_import_completes_in_the_worker_with_progress_and_audit(client, au
     assert stored_uploads(app) == []
     with app.app_context():
         planner = db.session.scalar(select(User.id).where(User.username == "planner"))
-        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "import")
-                                   .order_by(AuditEntry.id.desc())).first()
+        entry = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "import").order_by(AuditEntry.id.desc())
+        ).first()
         assert entry.user_id == planner and entry.after["imported"] == BIG
-        inserts = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.action == "insert", AuditEntry.table_name == "chargers", AuditEntry.user_id == planner,
-            AuditEntry.id > entry.id - BIG - 1))
+        inserts = db.session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(
+                AuditEntry.action == "insert",
+                AuditEntry.table_name == "chargers",
+                AuditEntry.user_id == planner,
+                AuditEntry.id > entry.id - BIG - 1,
+            )
+        )
         assert inserts == BIG
         db.session.remove()
 
@@ -273,7 +312,7 @@ def test_a_failing_job_reports_the_row_errors_and_stores_nothing(client, auth, a
     caps(WUWEI_IMPORT_SYNC_MAX_FEATURES=SYNC)
     r = upload(client, "chargers", csv_file(charger_rows(BIG, bad_row=1800)), "big.csv")
     assert r.status_code == 202
-    result = runner.invoke(args=["jobs", "worker", "--once"])     # what `make worker` runs, until the queue is empty
+    result = runner.invoke(args=["jobs", "worker", "--once"])  # what `make worker` runs, until the queue is empty
     assert result.exit_code == 0, result.output
     failed = client.get(r.get_json()["status_url"]).get_json()
     assert failed["state"] == "failed", failed
@@ -287,6 +326,7 @@ def test_a_failing_job_reports_the_row_errors_and_stores_nothing(client, auth, a
 @pytest.mark.no_transaction
 def test_the_job_applies_the_uploaders_area_and_permission_again(client, auth, app, caps, committed):
     from app.auth.services import create_user
+
     with app.app_context():
         create_user("xyjobs", "wuwei-planner", "planner", "620103002", "西园规划")
         db.session.remove()
@@ -294,8 +334,12 @@ def test_the_job_applies_the_uploaders_area_and_permission_again(client, auth, a
     headers = auth.token("xyjobs")
 
     def big_upload(name):
-        r = client.post("/api/v1/chargers/import", headers=headers, content_type="multipart/form-data",
-                        data={"file": (io.BytesIO(csv_file(charger_rows(SYNC + 5))), name)})
+        r = client.post(
+            "/api/v1/chargers/import",
+            headers=headers,
+            content_type="multipart/form-data",
+            data={"file": (io.BytesIO(csv_file(charger_rows(SYNC + 5))), name)},
+        )
         assert r.status_code == 202, r.get_json()
         return r.get_json()["status_url"]
 

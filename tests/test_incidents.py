@@ -1,4 +1,5 @@
 """Incidents: the seed story end to end, the workflow rules, routing, duplicates, lists, photos, bad input."""
+
 import io
 import json
 
@@ -12,9 +13,9 @@ from app.core.extensions import db
 from app.incidents.models import OPEN_STATES, STATES, Incident, Offer, Photo, Transition
 from app.incidents.workflow import TRANSITIONS
 
-XIJIN = (103.78865, 36.05085)          # Xijin East Road housing office, Hualinshan grid 2
-HLS_GRID1 = (103.7815, 36.0510)        # Hualinshan grid 1 (gridworker's grid)
-ZJY = (103.8360, 36.0480)              # Zhangjiayuan
+XIJIN = (103.78865, 36.05085)  # Xijin East Road housing office, Hualinshan grid 2
+HLS_GRID1 = (103.7815, 36.0510)  # Hualinshan grid 1 (gridworker's grid)
+ZJY = (103.8360, 36.0480)  # Zhangjiayuan
 
 
 def post_json(client, url, body, headers):
@@ -40,8 +41,15 @@ def test_seed_story_replayed_from_hotline_call_to_evaluation(client, auth, demo)
     """幸福号 call → Li Ailan on site → round-table council → repair → check → close → evaluation."""
     staff, liailan = auth.token("staff"), auth.token("liailan")
     grid = auth.token("hls2")  # the worker of grid 2, where the housing office stands
-    r = report(client, staff, source="hotline", address="西津东路房管所门前", reporter_name="王女士",
-               reporter_phone="13800000009", description="西津东路房管所门前又有污水外溢（幸福号来电）")
+    r = report(
+        client,
+        staff,
+        source="hotline",
+        address="西津东路房管所门前",
+        reporter_name="王女士",
+        reporter_phone="13800000009",
+        description="西津东路房管所门前又有污水外溢（幸福号来电）",
+    )
     assert r.status_code == 201, r.get_json()
     iid = r.get_json()["id"]
     props = r.get_json()["properties"]
@@ -55,11 +63,22 @@ def test_seed_story_replayed_from_hotline_call_to_evaluation(client, auth, demo)
     council = client.get("/api/v1/councils", headers=staff).get_json()["councils"]
     roundtable = next(c for c in council if c["name"] == "楼院圆桌议事厅")
     members = [m["id"] for m in roundtable["members"]]
-    r = post_json(client, f"/api/v1/councils/{roundtable['id']}/meetings", {
-        "held_at": "2026-04-14T09:30:00+08:00", "topic": "西津东路污水外溢", "place": "社区议事厅",
-        "participant_ids": members, "incident_ids": [iid], "minutes": "房管所同意更换管道",
-        "decisions": [{"text": "房管所更换排污管道", "owner": "西津东路房管所", "due_on": "2026-04-21",
-                       "incident_id": iid}]}, liailan)
+    r = post_json(
+        client,
+        f"/api/v1/councils/{roundtable['id']}/meetings",
+        {
+            "held_at": "2026-04-14T09:30:00+08:00",
+            "topic": "西津东路污水外溢",
+            "place": "社区议事厅",
+            "participant_ids": members,
+            "incident_ids": [iid],
+            "minutes": "房管所同意更换管道",
+            "decisions": [
+                {"text": "房管所更换排污管道", "owner": "西津东路房管所", "due_on": "2026-04-21", "incident_id": iid}
+            ],
+        },
+        liailan,
+    )
     assert r.status_code == 201, r.get_json()
     meeting = r.get_json()
     assert client.get(f"/api/v1/incidents/{iid}", headers=staff).get_json()["properties"]["state"] == "consultation"
@@ -71,25 +90,38 @@ def test_seed_story_replayed_from_hotline_call_to_evaluation(client, auth, demo)
     assert move(client, grid, iid, "responded", note="管道已更换").status_code == 200
     assert move(client, staff, iid, "closed", note="核查无积水").status_code == 200
     decision = meeting["decisions"][0]["id"]
-    r = client.patch(f"/api/v1/decisions/{decision}", data=json.dumps({"status": "done", "note": "已更换"}),
-                     content_type="application/json", headers=staff)
+    r = client.patch(
+        f"/api/v1/decisions/{decision}",
+        data=json.dumps({"status": "done", "note": "已更换"}),
+        content_type="application/json",
+        headers=staff,
+    )
     assert r.status_code == 200
     r = move(client, staff, iid, "evaluated", rating=5)
     assert r.status_code == 200
     final = client.get(f"/api/v1/incidents/{iid}", headers=staff).get_json()["properties"]
     assert final["state"] == "evaluated" and final["closed_at"] and final["meeting_id"] == meeting["id"]
-    assert [t["to"] for t in final["timeline"]] == ["reported", "filed", "consultation", "dispatched", "in_progress",
-                                                    "responded", "closed", "evaluated"]
+    assert [t["to"] for t in final["timeline"]] == [
+        "reported",
+        "filed",
+        "consultation",
+        "dispatched",
+        "in_progress",
+        "responded",
+        "closed",
+        "evaluated",
+    ]
     assert final["timeline"][1]["by"] == "调解员 李爱兰"
-    ledger = client.get("/api/v1/consultation-ledger?community=620103002001&from=2026-04-01&to=2026-04-30",
-                        headers=staff).get_json()["rows"]
+    ledger = client.get(
+        "/api/v1/consultation-ledger?community=620103002001&from=2026-04-01&to=2026-04-30", headers=staff
+    ).get_json()["rows"]
     row = next(r for r in ledger if r["meeting_id"] == meeting["id"])
     assert row["status"] == "done" and f"#{iid}" in row["incidents"] and "西津东路房管所" in row["owner"]
     # The pages a user reads show the same story.
     auth.login("staff")
     page = client.get(f"/incidents/{iid}").get_data(as_text=True)
     assert "李爱兰到现场查看" in page and "西津东路污水外溢" in page
-    assert f'href="/consultations/meetings/{meeting["id"]}"' in page      # consultations' related-records hook
+    assert f'href="/consultations/meetings/{meeting["id"]}"' in page  # consultations' related-records hook
 
 
 def test_demo_holds_the_seed_story_and_overdue_incidents(client, auth, demo):
@@ -118,8 +150,7 @@ def test_every_disallowed_transition_is_409_and_changes_nothing(client, auth, de
         assert r.status_code == 409, (from_state, to, r.get_json())
         assert r.get_json()["error"]["code"] == "conflict"
     assert db.session.get(Incident, iid).state == from_state
-    assert db.session.scalar(select(func.count()).select_from(Transition)
-                             .where(Transition.incident_id == iid)) == steps
+    assert db.session.scalar(select(func.count()).select_from(Transition).where(Transition.incident_id == iid)) == steps
 
 
 def test_roles_outside_the_workflow_step_get_403(client, auth, demo):
@@ -149,10 +180,11 @@ def test_dispatch_needs_a_target_and_duplicate_needs_the_original(client, auth, 
 def test_duplicate_suggestion_lists_open_same_category_incidents_within_100_m(client, auth, demo):
     staff = auth.token("staff")
     near = report(client, staff).get_json()["id"]
-    far = report(client, staff, lon=XIJIN[0] - 0.004).get_json()["id"]   # ~360 m west
+    far = report(client, staff, lon=XIJIN[0] - 0.004).get_json()["id"]  # ~360 m west
     other_cat = report(client, staff, category="env.litter").get_json()["id"]
-    r = client.get(f"/api/v1/incidents/duplicates?category=drainage.sewage&lon={XIJIN[0] + 0.0005}&lat={XIJIN[1]}",
-                   headers=staff)
+    r = client.get(
+        f"/api/v1/incidents/duplicates?category=drainage.sewage&lon={XIJIN[0] + 0.0005}&lat={XIJIN[1]}", headers=staff
+    )
     ids = [i["id"] for i in r.get_json()["incidents"]]
     assert near in ids and far not in ids and other_cat not in ids
     # The reporter attaches instead of opening a new incident.
@@ -168,8 +200,18 @@ def test_list_filters_and_csv_export(client, auth, demo):
     fc = client.get("/api/v1/incidents?q=独特文字&source=hotline&state=reported&category=drainage", headers=staff)
     assert [f["id"] for f in fc.get_json()["features"]] == [iid]
     assert client.get("/api/v1/incidents?q=独特文字&state=closed", headers=staff).get_json()["features"] == []
-    assert client.get("/api/v1/incidents?q=独特文字&grid=620103002001002&count=true", headers=staff).get_json()["numberMatched"] == 1
-    assert client.get("/api/v1/incidents?q=独特文字&grid=620103002001001&count=true", headers=staff).get_json()["numberMatched"] == 0
+    assert (
+        client.get("/api/v1/incidents?q=独特文字&grid=620103002001002&count=true", headers=staff).get_json()[
+            "numberMatched"
+        ]
+        == 1
+    )
+    assert (
+        client.get("/api/v1/incidents?q=独特文字&grid=620103002001001&count=true", headers=staff).get_json()[
+            "numberMatched"
+        ]
+        == 0
+    )
     auth.login("staff")
     csv_text = client.get("/incidents/?q=独特文字&format=csv").get_data(as_text=True)
     assert "筛选测试 独特文字" in csv_text and "13800" not in csv_text
@@ -184,7 +226,7 @@ def test_csv_export_cells_never_start_a_formula(client, auth, demo):
     r = client.get("/incidents/?q=公式测试&format=csv")
     assert r.mimetype == "text/csv"
     row = next(line for line in r.get_data(as_text=True).splitlines() if "公式测试" in line)
-    assert '\'=HYPERLINK(' in row and ',=HYPERLINK' not in row and ',"=HYPERLINK' not in row
+    assert "'=HYPERLINK(" in row and ",=HYPERLINK" not in row and ',"=HYPERLINK' not in row
 
 
 def test_dispatch_and_consultation_steps_check_their_targets(client, auth, demo):
@@ -192,7 +234,7 @@ def test_dispatch_and_consultation_steps_check_their_targets(client, auth, demo)
     iid = report(client, staff).get_json()["id"]
     assert move(client, staff, iid, "filed").status_code == 200
     leader = db.session.scalar(select(User.id).where(User.username == "leader"))
-    r = move(client, staff, iid, "dispatched", assignee_id=leader)          # leaders are not dispatched to
+    r = move(client, staff, iid, "dispatched", assignee_id=leader)  # leaders are not dispatched to
     assert r.status_code == 422 and "assignee_id" in r.get_json()["error"]["fields"]
     r = move(client, staff, iid, "consultation", meeting_id=999999)
     assert r.status_code == 422 and "meeting_id" in r.get_json()["error"]["fields"]
@@ -209,20 +251,44 @@ def test_a_body_that_is_not_an_object_is_400(client, auth, demo, url):
 
 def test_openapi_paths_of_incidents_consultations_and_open311_keys_validate(client):
     from openapi_spec_validator import OpenAPIV31SpecValidator
+
     doc = client.get("/api/v1/openapi.json").get_json()
-    mine = ("/api/v1/incident", "/api/v1/councils", "/api/v1/meetings", "/api/v1/decisions",
-            "/api/v1/consultation-ledger", "/api/v1/open311-keys")
+    mine = (
+        "/api/v1/incident",
+        "/api/v1/councils",
+        "/api/v1/meetings",
+        "/api/v1/decisions",
+        "/api/v1/consultation-ledger",
+        "/api/v1/open311-keys",
+    )
     doc["paths"] = {p: v for p, v in doc["paths"].items() if p.startswith(mine)}
-    assert {"/api/v1/incidents", "/api/v1/councils/{council_id}/meetings", "/api/v1/decisions/{decision_id}",
-            "/api/v1/open311-keys/{key_id}"} <= set(doc["paths"])
+    assert {
+        "/api/v1/incidents",
+        "/api/v1/councils/{council_id}/meetings",
+        "/api/v1/decisions/{decision_id}",
+        "/api/v1/open311-keys/{key_id}",
+    } <= set(doc["paths"])
     assert list(OpenAPIV31SpecValidator(doc).iter_errors()) == []
     listing = {p["name"] for p in doc["paths"]["/api/v1/incidents"]["get"]["parameters"]}
     assert {"bbox", "state", "category", "from", "to", "overdue", "mine", "limit", "offset"} <= listing
 
 
-@pytest.mark.parametrize("query", ["state=lost", "source=pigeon", "overdue=maybe", "from=yesterday",
-                                   "bbox=1,2,3", "limit=0", "limit=100000", "colour=red", "grid=abc",
-                                   "from=2026-05-01&to=2026-04-01", "sort=secret"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "state=lost",
+        "source=pigeon",
+        "overdue=maybe",
+        "from=yesterday",
+        "bbox=1,2,3",
+        "limit=0",
+        "limit=100000",
+        "colour=red",
+        "grid=abc",
+        "from=2026-05-01&to=2026-04-01",
+        "sort=secret",
+    ],
+)
 def test_bad_list_queries_are_400(client, auth, demo, query):
     r = client.get(f"/api/v1/incidents?{query}", headers=auth.token("staff"))
     assert r.status_code == 400 and r.get_json()["error"]["message"]
@@ -233,8 +299,10 @@ def test_map_geojson_has_no_personal_data_and_respects_area(client, auth, demo):
     staff, zjy = auth.token("staff"), auth.token("zjystaff")
     iid = report(client, staff, reporter_name="王女士", reporter_phone="13800000009").get_json()["id"]
     for user in ("leader", "staff", "planner"):
-        body = json.dumps(client.get("/api/v1/incidents?bbox=103.7,36.0,103.95,36.1&limit=1000",
-                                     headers=auth.token(user)).get_json(), ensure_ascii=False)
+        body = json.dumps(
+            client.get("/api/v1/incidents?bbox=103.7,36.0,103.95,36.1&limit=1000", headers=auth.token(user)).get_json(),
+            ensure_ascii=False,
+        )
         assert "13800000009" not in body and "王女士" not in body
     # Zhangjiayuan staff do not see a Hualinshan incident.
     assert client.get(f"/api/v1/incidents/{iid}", headers=zjy).status_code == 404
@@ -247,19 +315,36 @@ def test_reporter_contact_only_for_staff_and_read_is_audited(client, auth, demo)
     iid = report(client, auth.token("staff"), reporter_name="王女士", reporter_phone="13800000009").get_json()["id"]
     staff_view = client.get(f"/api/v1/incidents/{iid}", headers=auth.token("staff")).get_json()["properties"]
     assert staff_view["reporter"]["phone"] == "13800000009"
-    leader_view = json.dumps(client.get(f"/api/v1/incidents/{iid}", headers=auth.token("leader")).get_json(),
-                             ensure_ascii=False)
+    leader_view = json.dumps(
+        client.get(f"/api/v1/incidents/{iid}", headers=auth.token("leader")).get_json(), ensure_ascii=False
+    )
     assert "13800000009" not in leader_view
-    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.action == "read_personal", AuditEntry.row_id == str(iid))) == 1
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "read_personal", AuditEntry.row_id == str(iid))
+        )
+        == 1
+    )
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"lat": 91}, "lat"), ({"lon": 200}, "lon"), ({"lat": None}, "location"), ({"description": "x" * 5000}, "description"),
-    ({"category": "nonsense"}, "category"), ({"category": None}, "category"), ({"description": ""}, "description"),
-    ({"source": "pigeon"}, "source"), ({"lat": "north"}, "lat"), ({"address": 12}, "address"),
-    ({"attributes": {"colour": "red"}}, "attribute[colour]"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"lat": 91}, "lat"),
+        ({"lon": 200}, "lon"),
+        ({"lat": None}, "location"),
+        ({"description": "x" * 5000}, "description"),
+        ({"category": "nonsense"}, "category"),
+        ({"category": None}, "category"),
+        ({"description": ""}, "description"),
+        ({"source": "pigeon"}, "source"),
+        ({"lat": "north"}, "lat"),
+        ({"address": 12}, "address"),
+        ({"attributes": {"colour": "red"}}, "attribute[colour]"),
+    ],
+)
 def test_bad_reports_are_422_and_store_nothing(client, auth, demo, body, field):
     before = db.session.scalar(select(func.count()).select_from(Incident))
     r = report(client, auth.token("staff"), **body)
@@ -272,21 +357,33 @@ def test_malformed_json_wrong_type_and_outside_area(client, auth, demo):
     staff = auth.token("staff")
     r = client.post("/api/v1/incidents", data="{not json", content_type="application/json", headers=staff)
     assert r.status_code == 400
-    r = client.post("/api/v1/incidents", data="category=x", content_type="application/x-www-form-urlencoded",
-                    headers=staff)
+    r = client.post(
+        "/api/v1/incidents", data="category=x", content_type="application/x-www-form-urlencoded", headers=staff
+    )
     assert r.status_code == 415
     r = report(client, staff, lon=ZJY[0], lat=ZJY[1])
     assert r.status_code == 403
-    assert client.post("/api/v1/incidents/999999/transitions", data=json.dumps({"to": "filed"}),
-                       content_type="application/json", headers=staff).status_code == 404
+    assert (
+        client.post(
+            "/api/v1/incidents/999999/transitions",
+            data=json.dumps({"to": "filed"}),
+            content_type="application/json",
+            headers=staff,
+        ).status_code
+        == 404
+    )
     assert move(client, staff, 1, "teleported").status_code in (404, 422)
 
 
 def test_photo_upload_makes_a_thumbnail_and_refuses_non_images(client, auth, demo, app):
     staff = auth.token("staff")
     iid = report(client, staff).get_json()["id"]
-    r = client.post(f"/api/v1/incidents/{iid}/photos", headers=staff,
-                    data={"photo": (io.BytesIO(jpeg_bytes()), "site.jpg")}, content_type="multipart/form-data")
+    r = client.post(
+        f"/api/v1/incidents/{iid}/photos",
+        headers=staff,
+        data={"photo": (io.BytesIO(jpeg_bytes()), "site.jpg")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 201, r.get_json()
     thumb = client.get(r.get_json()["thumbnail"], headers=staff)
     assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
@@ -314,11 +411,19 @@ def test_too_large_and_broken_uploads_are_refused(client, auth, demo, app):
     staff = auth.token("staff")
     iid = report(client, staff).get_json()["id"]
     big = b"\xff\xd8\xff\xe0" + b"\x00" * (20 * 1024 * 1024)
-    r = client.post(f"/api/v1/incidents/{iid}/photos", headers=staff,
-                    data={"photo": (io.BytesIO(big), "huge.jpg")}, content_type="multipart/form-data")
+    r = client.post(
+        f"/api/v1/incidents/{iid}/photos",
+        headers=staff,
+        data={"photo": (io.BytesIO(big), "huge.jpg")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 413 and r.get_json()["error"]["code"] == "payload_too_large"
-    r = client.post(f"/api/v1/incidents/{iid}/photos", headers=staff, data=b"--xyz\r\nContent-Disposition: form-da",
-                    content_type="multipart/form-data; boundary=xyz")
+    r = client.post(
+        f"/api/v1/incidents/{iid}/photos",
+        headers=staff,
+        data=b"--xyz\r\nContent-Disposition: form-da",
+        content_type="multipart/form-data; boundary=xyz",
+    )
     assert r.status_code == 400, r.get_data(as_text=True)
     r = client.post(f"/api/v1/incidents/{iid}/photos", headers=staff, data=b"{}", content_type="application/json")
     assert r.status_code == 415
@@ -328,16 +433,25 @@ def test_too_large_and_broken_uploads_are_refused(client, auth, demo, app):
 def test_report_form_page_creates_an_incident_with_photo(client, auth, demo):
     auth.login("gridworker")
     assert "上报事件" in client.get("/incidents/new").get_data(as_text=True)
-    r = client.post("/incidents/new", data={
-        "category": "env.litter", "description": "网格内垃圾堆放（表单）", "lon": str(HLS_GRID1[0]),
-        "lat": str(HLS_GRID1[1]), "photo": (io.BytesIO(jpeg_bytes()), "a.jpg")}, content_type="multipart/form-data")
+    r = client.post(
+        "/incidents/new",
+        data={
+            "category": "env.litter",
+            "description": "网格内垃圾堆放（表单）",
+            "lon": str(HLS_GRID1[0]),
+            "lat": str(HLS_GRID1[1]),
+            "photo": (io.BytesIO(jpeg_bytes()), "a.jpg"),
+        },
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 302
     inc = db.session.scalar(select(Incident).where(Incident.description == "网格内垃圾堆放（表单）"))
     assert inc.source == "grid_worker" and inc.state == "reported"
     assert db.session.scalar(select(func.count()).select_from(Photo).where(Photo.incident_id == inc.id)) == 1
     # The grid worker sees it offered to them.
-    me = db.session.scalar(select(func.count()).select_from(Offer).where(Offer.incident_id == inc.id,
-                                                                         Offer.user_id.is_not(None)))
+    me = db.session.scalar(
+        select(func.count()).select_from(Offer).where(Offer.incident_id == inc.id, Offer.user_id.is_not(None))
+    )
     assert me >= 1
     r = client.post("/incidents/new", data={"category": "env.litter", "description": ""})
     assert r.status_code == 422 and "请在地图上选择位置" in r.get_data(as_text=True)
@@ -359,6 +473,7 @@ def test_detail_page_offers_only_the_next_steps_of_the_role(client, auth, demo):
 
 def test_incidents_overlay_is_registered_on_the_map(app):
     from app.core.registry import OVERLAYS
+
     o = OVERLAYS["incidents"]
     assert o.endpoint == "incidents_api.incidents" and o.color_by == "state" and o.visible
     assert set(o.colors) == set(OPEN_STATES) and o.url_kwargs == {"open": "true"}
@@ -381,30 +496,61 @@ def test_map_page_opens_on_an_incident(client, auth, demo):
 
 def test_admin_manages_categories_and_deadlines_drive_overdue(client, auth, demo):
     admin, staff = auth.token("admin"), auth.token("staff")
-    r = post_json(client, "/api/v1/incident-categories", {
-        "code": "env.graffiti", "name": "乱涂乱画", "parent": "env", "department_id": None,
-        "deadlines": {"reported": 0.001}}, admin)
+    r = post_json(
+        client,
+        "/api/v1/incident-categories",
+        {
+            "code": "env.graffiti",
+            "name": "乱涂乱画",
+            "parent": "env",
+            "department_id": None,
+            "deadlines": {"reported": 0.001},
+        },
+        admin,
+    )
     assert r.status_code == 201, r.get_json()
-    assert post_json(client, "/api/v1/incident-categories", {"code": "env.graffiti", "name": "x"}, admin).status_code == 409
-    assert post_json(client, "/api/v1/incident-categories", {"code": "bad code!", "name": "x"}, admin).status_code == 422
-    assert post_json(client, "/api/v1/incident-categories", {"code": "x", "name": "x",
-                                                              "deadlines": {"reported": -1}}, admin).status_code == 422
+    assert (
+        post_json(client, "/api/v1/incident-categories", {"code": "env.graffiti", "name": "x"}, admin).status_code
+        == 409
+    )
+    assert (
+        post_json(client, "/api/v1/incident-categories", {"code": "bad code!", "name": "x"}, admin).status_code == 422
+    )
+    assert (
+        post_json(
+            client, "/api/v1/incident-categories", {"code": "x", "name": "x", "deadlines": {"reported": -1}}, admin
+        ).status_code
+        == 422
+    )
     assert post_json(client, "/api/v1/incident-categories", {"code": "y", "name": "y"}, staff).status_code == 403
     iid = report(client, staff, category="env.graffiti", description="墙面涂鸦").get_json()["id"]
-    db.session.execute(text("UPDATE incidents SET state_changed_at = now() - interval '1 minute' WHERE id = :i"),
-                       {"i": iid})
+    db.session.execute(
+        text("UPDATE incidents SET state_changed_at = now() - interval '1 minute' WHERE id = :i"), {"i": iid}
+    )
     db.session.commit()
     assert client.get(f"/api/v1/incidents/{iid}", headers=staff).get_json()["properties"]["overdue"] is True
-    r = client.patch("/api/v1/incident-categories/env.graffiti", data=json.dumps({"deadlines": {"reported": 48}}),
-                     content_type="application/json", headers=admin)
+    r = client.patch(
+        "/api/v1/incident-categories/env.graffiti",
+        data=json.dumps({"deadlines": {"reported": 48}}),
+        content_type="application/json",
+        headers=admin,
+    )
     assert r.status_code == 200
     assert client.get(f"/api/v1/incidents/{iid}", headers=staff).get_json()["properties"]["overdue"] is False
-    r = client.patch("/api/v1/incident-categories/env.graffiti", data=json.dumps({"active": False}),
-                     content_type="application/json", headers=admin)
+    r = client.patch(
+        "/api/v1/incident-categories/env.graffiti",
+        data=json.dumps({"active": False}),
+        content_type="application/json",
+        headers=admin,
+    )
     assert r.status_code == 200
     assert report(client, staff, category="env.graffiti").status_code == 422
-    assert client.patch("/api/v1/incident-categories/none", data="{}", content_type="application/json",
-                        headers=admin).status_code == 404
+    assert (
+        client.patch(
+            "/api/v1/incident-categories/none", data="{}", content_type="application/json", headers=admin
+        ).status_code
+        == 404
+    )
 
 
 def test_grid_worker_to_do_list_holds_incidents_routed_to_them(client, auth, demo):

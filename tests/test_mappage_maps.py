@@ -1,4 +1,5 @@
 """gis.maps: the folium builder uses only local assets and hands the browser a safe config."""
+
 import json
 import re
 
@@ -7,8 +8,11 @@ from gis.maps import add_layers, base_map, render_parts
 
 def _page(**kw):
     m = base_map("/static/", **kw)
-    add_layers(m, [{"name": "chargers", "title": "</script><script>alert(1)</script>", "url": "/api/v1/chargers"}],
-               bounds=[[36.0, 103.7], [36.1, 103.95]])
+    add_layers(
+        m,
+        [{"name": "chargers", "title": "</script><script>alert(1)</script>", "url": "/api/v1/chargers"}],
+        bounds=[[36.0, 103.7], [36.1, 103.95]],
+    )
     return render_parts(m)
 
 

@@ -3,6 +3,7 @@
 OWSLib and GDAL's ``ogrinfo`` talk to a live server on the test database; the GDAL test
 is skipped when ``gdal-bin`` is not installed (scripts/bootstrap.sh installs it).
 """
+
 import json
 import os
 import shutil
@@ -67,7 +68,8 @@ class TestCore:
         start, end = chargers["extent"]["temporal"]["interval"][0]
         assert start.startswith("2024-") and "T" in start and end >= start
         assert local(rel(chargers, "items", "application/geo+json")["href"]).startswith(
-            f"{ROOT}/collections/chargers/items")
+            f"{ROOT}/collections/chargers/items"
+        )
 
     def test_one_collection_and_unknown_collections(self, client, auth, demo):
         auth.login("planner")
@@ -104,14 +106,13 @@ class TestCore:
             page = client.get(local(nxt[0]["href"])).get_json()
         assert len(seen) == len(set(seen)) == page1["numberMatched"]
 
-    def test_later_pages_skip_the_count_and_queries_do_not_grow_with_the_page(self, client, auth, demo,
-                                                                              count_queries):
+    def test_later_pages_skip_the_count_and_queries_do_not_grow_with_the_page(self, client, auth, demo, count_queries):
         headers = auth.token("planner")
         page2 = items(client, "areas", "limit=20&offset=20", headers)
         assert "numberMatched" not in page2 and page2["numberReturned"] == 20
         total = items(client, "areas", "limit=20", headers)["numberMatched"]
         last = items(client, "areas", f"limit=20&offset={total - 5}", headers)
-        assert last["numberReturned"] == 5 and last["numberMatched"] == total   # the page shows the end
+        assert last["numberReturned"] == 5 and last["numberMatched"] == total  # the page shows the end
         with count_queries() as small:
             items(client, "buildings", "limit=2", headers)
         with count_queries() as large:
@@ -125,8 +126,10 @@ class TestCore:
         assert 0 < hualinshan["numberMatched"] < everything
         assert {f["properties"]["name"] for f in hualinshan["features"]} == {"三兆家园", "邮电巷小区"}
         # Six numbers (with heights) are accepted; the heights are ignored.
-        assert items(client, "compounds", "bbox=103.779,36.043,0,103.791,36.053,100")["numberMatched"] == \
-            hualinshan["numberMatched"]
+        assert (
+            items(client, "compounds", "bbox=103.779,36.043,0,103.791,36.053,100")["numberMatched"]
+            == hualinshan["numberMatched"]
+        )
 
     def test_datetime_filters_the_time_column(self, client, auth, demo):
         auth.login("planner")
@@ -134,12 +137,17 @@ class TestCore:
         installed = items(client, "chargers", "datetime=2024-04-22")
         assert installed["numberMatched"] > 0
         assert {f["properties"]["installed_on"] for f in installed["features"]} == {"2024-04-22"}
-        assert items(client, "chargers", "datetime=2024-04-22T10:00:00%2B08:00")["numberMatched"] == \
-            installed["numberMatched"]
+        assert (
+            items(client, "chargers", "datetime=2024-04-22T10:00:00%2B08:00")["numberMatched"]
+            == installed["numberMatched"]
+        )
         assert items(client, "chargers", "datetime=2025-01-01/..")["numberMatched"] == 0
         assert items(client, "chargers", "datetime=../2024-04-22")["numberMatched"] == installed["numberMatched"]
-        assert items(client, "chargers", "datetime=2024-01-01T00:00:00Z/2024-12-31T00:00:00Z")["numberMatched"] \
-            == installed["numberMatched"] <= every
+        assert (
+            items(client, "chargers", "datetime=2024-01-01T00:00:00Z/2024-12-31T00:00:00Z")["numberMatched"]
+            == installed["numberMatched"]
+            <= every
+        )
         # Collections without a time property ignore it.
         assert items(client, "compounds", "datetime=1999-01-01")["numberMatched"] > 0
 
@@ -152,16 +160,29 @@ class TestCore:
         grids = items(client, "areas", "level=grid&limit=1000")
         assert grids["numberMatched"] > 0 and {f["properties"]["level"] for f in grids["features"]} == {"grid"}
 
-    @pytest.mark.parametrize("query, word", [
-        ("limit=0", "limit"), ("limit=ten", "limit"), ("limit=-5", "limit"),
-        ("bbox=1,2,3", "bbox"), ("bbox=a,b,c,d", "bbox"), ("bbox=10,50,20,40", "bbox"),
-        ("bbox=0,0,200,10", "bbox"), ("bbox=nan,0,1,1", "bbox"),
-        ("datetime=yesterday", "datetime"), ("datetime=2024-13-01", "datetime"),
-        ("datetime=2024-05-01/2024-04-01", "datetime"), ("datetime=a/b/c", "datetime"),
-        ("datetime=9999-12-31T23:59:59-12:00", "datetime"), ("datetime=0001-01-01T00:00:00%2B14:00/..", "datetime"),
-        ("offset=-1", "offset"), ("status=broken", "status"), ("colour=red", "colour"),
-        ("f=xml", "f"),
-    ])
+    @pytest.mark.parametrize(
+        "query, word",
+        [
+            ("limit=0", "limit"),
+            ("limit=ten", "limit"),
+            ("limit=-5", "limit"),
+            ("bbox=1,2,3", "bbox"),
+            ("bbox=a,b,c,d", "bbox"),
+            ("bbox=10,50,20,40", "bbox"),
+            ("bbox=0,0,200,10", "bbox"),
+            ("bbox=nan,0,1,1", "bbox"),
+            ("datetime=yesterday", "datetime"),
+            ("datetime=2024-13-01", "datetime"),
+            ("datetime=2024-05-01/2024-04-01", "datetime"),
+            ("datetime=a/b/c", "datetime"),
+            ("datetime=9999-12-31T23:59:59-12:00", "datetime"),
+            ("datetime=0001-01-01T00:00:00%2B14:00/..", "datetime"),
+            ("offset=-1", "offset"),
+            ("status=broken", "status"),
+            ("colour=red", "colour"),
+            ("f=xml", "f"),
+        ],
+    )
     def test_bad_parameters_are_400_ogc_exceptions(self, client, auth, demo, query, word):
         auth.login("planner")
         r = client.get(f"{ROOT}/collections/chargers/items?{query}")
@@ -214,21 +235,28 @@ class TestOAS30:
         doc = json.loads(r.data)
         assert doc["openapi"].startswith("3.0")
         assert doc["servers"][0]["url"].endswith("/ogcapi")
-        for path in ("/", "/conformance", "/collections", "/collections/chargers/items",
-                     "/collections/buildings/items/{featureId}"):
+        for path in (
+            "/",
+            "/conformance",
+            "/collections",
+            "/collections/chargers/items",
+            "/collections/buildings/items/{featureId}",
+        ):
             assert path in doc["paths"], path
         names = {p["name"] for p in doc["paths"]["/collections/chargers/items"]["get"]["parameters"]}
         assert {"limit", "bbox", "datetime", "status", "f"} <= names
 
     def test_api_document_is_valid_openapi_3_0(self, client):
         from openapi_spec_validator import validate
+
         doc = json.loads(client.get(f"{ROOT}/api").data)
-        validate(doc)                       # raises on the first error
+        validate(doc)  # raises on the first error
         assert "null" not in json.dumps(doc)  # OpenAPI 3.0 has no null type
 
     def test_api_document_comes_from_the_declarations(self, client):
         from app.basemap.public import get_public_layer
         from app.ogcapi.params import ItemsQuery, items_query
+
         doc = json.loads(client.get(f"{ROOT}/api").data)
         operations = [op for item in doc["paths"].values() for op in item.values()]
         assert len({op["operationId"] for op in operations}) == len(operations)
@@ -239,8 +267,10 @@ class TestOAS30:
             assert set(params) == {f.alias or n for n, f in model.model_fields.items()}, name
             for filter_ in model.model_fields.keys() - ItemsQuery.model_fields.keys():
                 assert params[filter_]["explode"] is False and params[filter_]["schema"]["type"] == "array"
-            assert params["limit"]["schema"] | {"minimum": 1, "maximum": 10000, "default": 100} == \
-                params["limit"]["schema"]
+            assert (
+                params["limit"]["schema"] | {"minimum": 1, "maximum": 10000, "default": 100}
+                == params["limit"]["schema"]
+            )
             assert params["bbox"]["style"] == "form" and params["bbox"]["explode"] is False
             feature = doc["paths"][f"/collections/{name}/items/{{featureId}}"]["get"]
             assert feature["parameters"][0]["schema"]["type"] == "integer"
@@ -251,9 +281,15 @@ class TestOAS30:
 
     def test_the_generic_routes_are_in_the_apps_own_document(self, client):
         paths = client.get("/api/v1/openapi.json").get_json()["paths"]
-        for path in ("/ogcapi/", "/ogcapi/conformance", "/ogcapi/api", "/ogcapi/collections",
-                     "/ogcapi/collections/{collectionId}", "/ogcapi/collections/{collectionId}/items",
-                     "/ogcapi/collections/{collectionId}/items/{featureId}"):
+        for path in (
+            "/ogcapi/",
+            "/ogcapi/conformance",
+            "/ogcapi/api",
+            "/ogcapi/collections",
+            "/ogcapi/collections/{collectionId}",
+            "/ogcapi/collections/{collectionId}/items",
+            "/ogcapi/collections/{collectionId}/items/{featureId}",
+        ):
             assert path in paths, path
         assert "/ogcapi/collections/chargers/items" not in paths
 
@@ -266,8 +302,14 @@ class TestHTML:
         r = client.get(f"{ROOT}/collections/chargers/items?limit=3", headers={"Accept": BROWSER_ACCEPT})
         assert r.status_code == 200 and r.mimetype == "text/html"
         assert "金昌南路大院子充电桩01" in r.get_data(as_text=True)
-        for path in (ROOT, f"{ROOT}/conformance", f"{ROOT}/collections", f"{ROOT}/collections/chargers",
-                     f"{ROOT}/collections/chargers/items/1", f"{ROOT}/api"):
+        for path in (
+            ROOT,
+            f"{ROOT}/conformance",
+            f"{ROOT}/collections",
+            f"{ROOT}/collections/chargers",
+            f"{ROOT}/collections/chargers/items/1",
+            f"{ROOT}/api",
+        ):
             r = client.get(path + "?f=html")
             assert r.status_code == 200 and r.mimetype == "text/html", path
         assert "charging_note" not in client.get(f"{ROOT}/collections/buildings/items?f=html").get_data(as_text=True)
@@ -307,7 +349,7 @@ class TestAccess:
         assert client.get(f"{ROOT}/collections", headers={"Authorization": "Bearer wrong"}).status_code == 401
 
     def test_users_see_only_their_area(self, client, auth, demo):
-        staff = auth.token("staff")          # Hualinshan community
+        staff = auth.token("staff")  # Hualinshan community
         fc = items(client, "chargers", headers=staff)
         assert fc["numberMatched"] == 0
         compounds = items(client, "compounds", headers=staff)
@@ -322,12 +364,35 @@ class TestAccess:
 
     def test_no_personal_properties(self, client, auth, demo):
         auth.login("planner")
-        r = client.post("/api/v1/buildings", content_type="application/json", data=json.dumps({
-            "type": "Feature", "properties": {"name": "测试小楼", "households": 3, "ebikes": 7,
-                                               "charging_note": "二楼王大爷在楼道充电"},
-            "geometry": {"type": "MultiPolygon", "coordinates": [[[[103.8352, 36.0462], [103.8354, 36.0462],
-                                                                   [103.8354, 36.0464], [103.8352, 36.0464],
-                                                                   [103.8352, 36.0462]]]]}}))
+        r = client.post(
+            "/api/v1/buildings",
+            content_type="application/json",
+            data=json.dumps(
+                {
+                    "type": "Feature",
+                    "properties": {
+                        "name": "测试小楼",
+                        "households": 3,
+                        "ebikes": 7,
+                        "charging_note": "二楼王大爷在楼道充电",
+                    },
+                    "geometry": {
+                        "type": "MultiPolygon",
+                        "coordinates": [
+                            [
+                                [
+                                    [103.8352, 36.0462],
+                                    [103.8354, 36.0462],
+                                    [103.8354, 36.0464],
+                                    [103.8352, 36.0464],
+                                    [103.8352, 36.0462],
+                                ]
+                            ]
+                        ],
+                    },
+                }
+            ),
+        )
         assert r.status_code == 201
         fid = r.get_json()["id"]
         mine = client.get(f"{ROOT}/collections/buildings/items/{fid}").get_json()["properties"]
@@ -341,6 +406,7 @@ class TestAccess:
 
 # ---------------------------------------------------------------- real clients on a live server
 
+
 @pytest.fixture(scope="module")
 def live(app):
     """A threaded server on the (committed) demo data of the test database, and a bearer token."""
@@ -349,6 +415,7 @@ def live(app):
     from app.auth.models import ApiToken
     from app.auth.services import create_token
     from app.core.extensions import db
+
     live_app = make_test_app(database_url("test"))
     with live_app.app_context():
         row, token = create_token("planner", "ogc-live-test")
@@ -367,6 +434,7 @@ def live(app):
 @pytest.mark.no_transaction
 def test_owslib_reads_collections_and_items(live):
     from owslib.ogcapi.features import Features
+
     base, token = live
     w = Features(f"{base}/ogcapi/", headers={"Authorization": f"Bearer {token}"})
     assert f"{CONF}geojson" in w.conformance()["conformsTo"]
@@ -379,18 +447,29 @@ def test_owslib_reads_collections_and_items(live):
 
 
 def _ogrinfo(base: str, token: str, options: list[str], layer: str | None = None, debug: bool = False) -> str:
-    env = {**os.environ, "GDAL_HTTP_HEADERS": f"Authorization: Bearer {token}", "CPL_DEBUG": "ON" if debug else "OFF",
-           "GDAL_HTTP_TIMEOUT": "30"}
+    env = {
+        **os.environ,
+        "GDAL_HTTP_HEADERS": f"Authorization: Bearer {token}",
+        "CPL_DEBUG": "ON" if debug else "OFF",
+        "GDAL_HTTP_TIMEOUT": "30",
+    }
     for proxy in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
         env.pop(proxy, None)
-    p = subprocess.run(["ogrinfo", "-ro", *options, f"OAPIF:{base}/ogcapi"] + ([layer] if layer else []),
-                       env=env, capture_output=True, text=True, timeout=120, check=False)
+    p = subprocess.run(
+        ["ogrinfo", "-ro", *options, f"OAPIF:{base}/ogcapi"] + ([layer] if layer else []),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert p.returncode == 0, p.stderr
     return p.stdout + (p.stderr if debug else "")
 
 
 def _count(sql: str) -> int:
     import sqlalchemy
+
     engine = sqlalchemy.create_engine(database_url("test"))
     with engine.connect() as conn:
         n = conn.execute(sqlalchemy.text(sql)).scalar()

@@ -3,6 +3,7 @@
 CRS (Part 2), queryables and CQL2 filters (Part 3), sortby/properties/skipGeometry, keyset paging,
 the tolerant datetime reader, CORS, and bad input as OGC exceptions.
 """
+
 import json
 from urllib.parse import quote, urlsplit
 
@@ -73,18 +74,27 @@ class TestCrs:
         auth.login("planner")
         plain = ids(items(client, "chargers", "bbox=103.83,36.04,103.84,36.05&limit=1000"))
         assert plain
-        latlon = ids(items(client, "chargers", f"bbox=36.04,103.83,36.05,103.84&bbox-crs={quote(EPSG + '4326')}"
-                                               "&limit=1000"))
+        latlon = ids(
+            items(client, "chargers", f"bbox=36.04,103.83,36.05,103.84&bbox-crs={quote(EPSG + '4326')}&limit=1000")
+        )
         assert latlon == plain
         from pyproj import Transformer
+
         to_3857 = Transformer.from_crs("OGC:CRS84", "EPSG:3857", always_xy=True)
         x1, y1 = to_3857.transform(103.83, 36.04)
         x2, y2 = to_3857.transform(103.84, 36.05)
         merc = ids(items(client, "chargers", f"bbox={x1},{y1},{x2},{y2}&bbox-crs=EPSG:3857&limit=1000"))
         assert merc == plain
 
-    @pytest.mark.parametrize("query", ["crs=EPSG:2000", f"crs={quote(EPSG + '31467')}", "bbox-crs=EPSG:9999&bbox=1,2,3,4",
-                                       "bbox=1,2,3,4&bbox-crs=EPSG:4544"])
+    @pytest.mark.parametrize(
+        "query",
+        [
+            "crs=EPSG:2000",
+            f"crs={quote(EPSG + '31467')}",
+            "bbox-crs=EPSG:9999&bbox=1,2,3,4",
+            "bbox=1,2,3,4&bbox-crs=EPSG:4544",
+        ],
+    )
     def test_crs_not_offered_is_400(self, client, auth, demo, query):
         auth.login("planner")
         r = get(client, f"{ROOT}/collections/chargers/items?{query}", 400)
@@ -122,28 +132,40 @@ class TestFilter:
         auth.login("planner")
         text = cql(client, "chargers", "status = 'installed' AND ports >= 4")
         assert text["numberMatched"] > 0
-        assert all(f["properties"]["status"] == "installed" and f["properties"]["ports"] >= 4
-                   for f in text["features"])
-        as_json = {"op": "and", "args": [{"op": "=", "args": [{"property": "status"}, "installed"]},
-                                         {"op": ">=", "args": [{"property": "ports"}, 4]}]}
+        assert all(f["properties"]["status"] == "installed" and f["properties"]["ports"] >= 4 for f in text["features"])
+        as_json = {
+            "op": "and",
+            "args": [
+                {"op": "=", "args": [{"property": "status"}, "installed"]},
+                {"op": ">=", "args": [{"property": "ports"}, 4]},
+            ],
+        }
         js = cql(client, "chargers", json.dumps(as_json), "&filter-lang=cql2-json")
         assert ids(js) == ids(text)
         everything = items(client, "chargers", "limit=1000")["numberMatched"]
-        assert cql(client, "chargers", "NOT (status = 'installed' AND ports >= 4)")["numberMatched"] + \
-            text["numberMatched"] == everything
+        assert (
+            cql(client, "chargers", "NOT (status = 'installed' AND ports >= 4)")["numberMatched"]
+            + text["numberMatched"]
+            == everything
+        )
 
     def test_advanced_comparison_and_case_insensitive(self, client, auth, demo):
         auth.login("planner")
         like = cql(client, "chargers", "name LIKE '金昌南路%'")
-        assert like["numberMatched"] > 0 and all(f["properties"]["name"].startswith("金昌南路") for f in like["features"])
+        assert like["numberMatched"] > 0 and all(
+            f["properties"]["name"].startswith("金昌南路") for f in like["features"]
+        )
         between = cql(client, "chargers", "ports BETWEEN 2 AND 6")
         assert all(2 <= f["properties"]["ports"] <= 6 for f in between["features"])
         in_ = cql(client, "chargers", "status IN ('planned', 'faulty')")
         assert {f["properties"]["status"] for f in in_["features"]} <= {"planned", "faulty"}
-        assert ids(cql(client, "chargers", "CASEI(status) = casei('INSTALLED')")) == \
-            ids(cql(client, "chargers", "status = 'installed'"))
-        assert cql(client, "chargers", "operator IS NULL OR operator IS NOT NULL")["numberMatched"] == \
-            items(client, "chargers", "limit=1000")["numberMatched"]
+        assert ids(cql(client, "chargers", "CASEI(status) = casei('INSTALLED')")) == ids(
+            cql(client, "chargers", "status = 'installed'")
+        )
+        assert (
+            cql(client, "chargers", "operator IS NULL OR operator IS NOT NULL")["numberMatched"]
+            == items(client, "chargers", "limit=1000")["numberMatched"]
+        )
         # property-property
         assert cql(client, "chargers", "ports = ports")["numberMatched"] > 0
 
@@ -157,19 +179,27 @@ class TestFilter:
         assert not ids(cql(client, "chargers", f"S_DISJOINT(geometry, {box})")) & ids(inside)
         # filter-crs: the same box in EPSG:4326 (lat, lon)
         latlon = "POLYGON((36.04 103.83, 36.04 103.84, 36.05 103.84, 36.05 103.83, 36.04 103.83))"
-        assert ids(cql(client, "chargers", f"S_INTERSECTS(geometry, {latlon})",
-                       f"&filter-crs={quote(EPSG + '4326')}")) == ids(inside)
+        assert ids(
+            cql(client, "chargers", f"S_INTERSECTS(geometry, {latlon})", f"&filter-crs={quote(EPSG + '4326')}")
+        ) == ids(inside)
 
     def test_s_dwithin_is_in_metres(self, client, auth, demo):
         auth.login("planner")
         first = items(client, "chargers", "limit=1")["features"][0]
         lon, lat = first["geometry"]["coordinates"]
         near = cql(client, "chargers", f"S_DWITHIN(geometry, POINT({lon} {lat + 0.0009}), 110, meters)")
-        assert first["id"] in ids(near)        # 0.0009° of latitude is ~100 m
+        assert first["id"] in ids(near)  # 0.0009° of latitude is ~100 m
         far = cql(client, "chargers", f"S_DWITHIN(geometry, POINT({lon} {lat + 0.0009}), 80, meters)")
         assert first["id"] not in ids(far)
-        js = {"op": "s_dwithin", "args": [{"property": "geometry"},
-                                          {"type": "Point", "coordinates": [lon, lat + 0.0009]}, 0.11, "kilometers"]}
+        js = {
+            "op": "s_dwithin",
+            "args": [
+                {"property": "geometry"},
+                {"type": "Point", "coordinates": [lon, lat + 0.0009]},
+                0.11,
+                "kilometers",
+            ],
+        }
         assert first["id"] in ids(cql(client, "chargers", json.dumps(js), "&filter-lang=cql2-json"))
 
     def test_temporal_functions(self, client, auth, demo):
@@ -177,10 +207,16 @@ class TestFilter:
         day = cql(client, "chargers", "T_EQUALS(installed_on, DATE('2024-04-22'))")
         assert day["numberMatched"] > 0
         assert {f["properties"]["installed_on"] for f in day["features"]} == {"2024-04-22"}
-        assert ids(cql(client, "chargers", "T_INTERSECTS(installed_on, INTERVAL('2024-04-22', '2024-04-22'))")) \
-            == ids(day)
-        assert ids(cql(client, "chargers", "T_AFTER(installed_on, DATE('2024-04-21')) AND "
-                                           "T_BEFORE(installed_on, DATE('2024-04-23'))")) == ids(day)
+        assert ids(cql(client, "chargers", "T_INTERSECTS(installed_on, INTERVAL('2024-04-22', '2024-04-22'))")) == ids(
+            day
+        )
+        assert ids(
+            cql(
+                client,
+                "chargers",
+                "T_AFTER(installed_on, DATE('2024-04-21')) AND T_BEFORE(installed_on, DATE('2024-04-23'))",
+            )
+        ) == ids(day)
         assert cql(client, "chargers", "T_AFTER(installed_on, TIMESTAMP('2030-01-01T00:00:00Z'))")["numberMatched"] == 0
         assert ids(cql(client, "chargers", "T_DURING(installed_on, INTERVAL('2024-01-01', '..'))")) >= ids(day)
         js = {"op": "t_intersects", "args": [{"property": "installed_on"}, {"interval": ["2024-04-22", ".."]}]}
@@ -188,47 +224,80 @@ class TestFilter:
 
     def test_a_filter_reads_only_what_is_published(self, client, auth, demo):
         auth.login("planner")
-        r = client.post("/api/v1/buildings", content_type="application/json", data=json.dumps({
-            "type": "Feature", "properties": {"name": "过滤小楼", "households": 3, "charging_note": "王大爷"},
-            "geometry": {"type": "MultiPolygon", "coordinates": [[[[103.8352, 36.0462], [103.8354, 36.0462],
-                                                                   [103.8354, 36.0464], [103.8352, 36.0464],
-                                                                   [103.8352, 36.0462]]]]}}))
+        r = client.post(
+            "/api/v1/buildings",
+            content_type="application/json",
+            data=json.dumps(
+                {
+                    "type": "Feature",
+                    "properties": {"name": "过滤小楼", "households": 3, "charging_note": "王大爷"},
+                    "geometry": {
+                        "type": "MultiPolygon",
+                        "coordinates": [
+                            [
+                                [
+                                    [103.8352, 36.0462],
+                                    [103.8354, 36.0462],
+                                    [103.8354, 36.0464],
+                                    [103.8352, 36.0464],
+                                    [103.8352, 36.0462],
+                                ]
+                            ]
+                        ],
+                    },
+                }
+            ),
+        )
         assert r.status_code == 201
         assert cql(client, "buildings", "name = '过滤小楼'")["numberMatched"] == 1
         assert cql(client, "buildings", "name = '过滤小楼' AND households = 3")["numberMatched"] == 0
-        r = get(client, f"{ROOT}/collections/buildings/items?filter={quote(chr(34) + 'charging_note' + chr(34) + ' IS NULL')}", 400)
+        r = get(
+            client,
+            f"{ROOT}/collections/buildings/items?filter={quote(chr(34) + 'charging_note' + chr(34) + ' IS NULL')}",
+            400,
+        )
         assert "charging_note" in r.get_json()["description"]
 
-    @pytest.mark.parametrize("text, word", [
-        ("colour = 'red'", "colour"),                       # an unknown queryable
-        ("ports = 'many'", "compare"),                      # a number compared with text
-        ("name > 3", "compare"),
-        ("ports LIKE '1%'", "LIKE"),
-        ("status = ", "CQL2"),
-        ("S_INTERSECTS(geometry, POLYGON((0 0, 1 1, 1 0, 0 1, 0 0)))", "invalid"),   # a bow tie
-        ("S_INTERSECTS(geometry, POINT(500 20))", "outside"),
-        ("S_DWITHIN(geometry, POINT(103 36), -5, meters)", "distance"),
-        ("S_DWITHIN(geometry, POINT(103 36), 5, parsecs)", "units"),
-        ("ports + 1 > 3", "arithmetic"),
-        ("ACCENTI(name) = 'a'", "function"),
-        ("T_AFTER(status, DATE('2024-01-01'))", "temporal"),
-        ("ports = 1" + " OR ports = 1" * 5000, "longer"),
-    ])
+    @pytest.mark.parametrize(
+        "text, word",
+        [
+            ("colour = 'red'", "colour"),  # an unknown queryable
+            ("ports = 'many'", "compare"),  # a number compared with text
+            ("name > 3", "compare"),
+            ("ports LIKE '1%'", "LIKE"),
+            ("status = ", "CQL2"),
+            ("S_INTERSECTS(geometry, POLYGON((0 0, 1 1, 1 0, 0 1, 0 0)))", "invalid"),  # a bow tie
+            ("S_INTERSECTS(geometry, POINT(500 20))", "outside"),
+            ("S_DWITHIN(geometry, POINT(103 36), -5, meters)", "distance"),
+            ("S_DWITHIN(geometry, POINT(103 36), 5, parsecs)", "units"),
+            ("ports + 1 > 3", "arithmetic"),
+            ("ACCENTI(name) = 'a'", "function"),
+            ("T_AFTER(status, DATE('2024-01-01'))", "temporal"),
+            ("ports = 1" + " OR ports = 1" * 5000, "longer"),
+        ],
+    )
     def test_bad_filters_are_400_ogc_exceptions(self, client, auth, demo, text, word):
         auth.login("planner")
         r = get(client, f"{ROOT}/collections/chargers/items?filter={quote(text)}", 400)
         body = r.get_json()
         assert body["code"] == "InvalidParameterValue" and word in body["description"], body
 
-    @pytest.mark.parametrize("query", ["filter-lang=cql2-json&filter=%7Bnot%20json",
-                                       "filter-lang=ecql&filter=a%3D1", "filter-lang=cql2-text",
-                                       "filter-lang=cql2-json&filter=" + quote('{"op": "=", "args": [{"property": "name"}, "\\u0000"]}'),
-                                       "filter-lang=cql2-json&filter=" + quote('{"op": "t_after", "args": [1]}'),
-                                       "filter-lang=cql2-json&filter=" + quote('[1, 2]')])
+    @pytest.mark.parametrize(
+        "query",
+        [
+            "filter-lang=cql2-json&filter=%7Bnot%20json",
+            "filter-lang=ecql&filter=a%3D1",
+            "filter-lang=cql2-text",
+            "filter-lang=cql2-json&filter=" + quote('{"op": "=", "args": [{"property": "name"}, "\\u0000"]}'),
+            "filter-lang=cql2-json&filter=" + quote('{"op": "t_after", "args": [1]}'),
+            "filter-lang=cql2-json&filter=" + quote("[1, 2]"),
+        ],
+    )
     def test_bad_filter_parameters(self, client, auth, demo, query):
         auth.login("planner")
-        assert get(client, f"{ROOT}/collections/chargers/items?{query}", 400).get_json()["code"] == \
-            "InvalidParameterValue"
+        assert (
+            get(client, f"{ROOT}/collections/chargers/items?{query}", 400).get_json()["code"] == "InvalidParameterValue"
+        )
 
 
 class TestResultShaping:
@@ -241,8 +310,10 @@ class TestResultShaping:
         assert keys == sorted(keys)
         asc = [f["id"] for f in items(client, "chargers", "sortby=%2Bid&limit=1000")["features"]]
         assert asc == sorted(asc)
-        assert get(client, f"{ROOT}/collections/chargers/items?sortby=grid_code", 400).get_json()["code"] == \
-            "InvalidParameterValue"
+        assert (
+            get(client, f"{ROOT}/collections/chargers/items?sortby=grid_code", 400).get_json()["code"]
+            == "InvalidParameterValue"
+        )
         assert get(client, f"{ROOT}/collections/chargers/items?sortby=ports,-ports", 400)
 
     def test_properties_and_skip_geometry(self, client, auth, demo):
@@ -290,8 +361,10 @@ class TestKeysetPaging:
     @pytest.mark.parametrize("cursor", ["abc", "eyJrIjpbMV19.bad"])
     def test_a_forged_cursor_is_400(self, client, auth, demo, cursor):
         auth.login("planner")
-        assert get(client, f"{ROOT}/collections/areas/items?cursor={cursor}", 400).get_json()["code"] == \
-            "InvalidParameterValue"
+        assert (
+            get(client, f"{ROOT}/collections/areas/items?cursor={cursor}", 400).get_json()["code"]
+            == "InvalidParameterValue"
+        )
 
     def test_a_cursor_of_another_order_is_400(self, client, auth, demo):
         auth.login("planner")
@@ -310,8 +383,17 @@ class TestKeysetPaging:
 
 
 class TestDatetimeAsClientsSendIt:
-    @pytest.mark.parametrize("value", ["2024-04-01T/..", "2024-04-01/..", "2024-04-01T00:00/..",
-                                       "2024-04-01 00:00:00/..", "2024-04-01T00:00:00/..", "../2030-01-01T"])
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "2024-04-01T/..",
+            "2024-04-01/..",
+            "2024-04-01T00:00/..",
+            "2024-04-01 00:00:00/..",
+            "2024-04-01T00:00:00/..",
+            "../2030-01-01T",
+        ],
+    )
     def test_open_intervals_and_dates_without_times(self, client, auth, demo, value):
         auth.login("planner")
         assert items(client, "chargers", f"datetime={quote(value)}&limit=1000")["numberMatched"] > 0
@@ -327,18 +409,25 @@ class TestDatetimeAsClientsSendIt:
 class TestCors:
     def test_configured_origins_get_cors_headers(self, demo):
         from conftest import database_url, make_test_app
+
         app = make_test_app(database_url("test"), WUWEI_CORS_ORIGINS="https://gis.example.org")
         client = app.test_client()
         r = client.get(f"{ROOT}/conformance", headers={"Origin": "https://gis.example.org"})
         assert r.headers["Access-Control-Allow-Origin"] == "https://gis.example.org"
-        pre = client.options(f"{ROOT}/collections/chargers/items", headers={
-            "Origin": "https://gis.example.org", "Access-Control-Request-Method": "GET",
-            "Access-Control-Request-Headers": "Authorization"})
+        pre = client.options(
+            f"{ROOT}/collections/chargers/items",
+            headers={
+                "Origin": "https://gis.example.org",
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "Authorization",
+            },
+        )
         assert pre.status_code == 200 and "authorization" in pre.headers["Access-Control-Allow-Headers"].lower()
         other = client.get(f"{ROOT}/conformance", headers={"Origin": "https://evil.example.com"})
         assert "Access-Control-Allow-Origin" not in other.headers
         with app.app_context():
             from app.core.extensions import db
+
             db.engine.dispose()
 
     def test_no_origins_no_cors(self, client):

@@ -1,4 +1,5 @@
 """Open311 GeoReport v2: field names in JSON and XML, a stock client's form POST, bad input, no personal data."""
+
 import json
 import xml.etree.ElementTree as ET
 
@@ -10,9 +11,25 @@ from app.core.extensions import db
 from app.incidents.models import Incident, Offer
 from app.open311.demo import DEMO_OPEN311_KEY
 
-REQUEST_FIELDS = {"service_request_id", "status", "status_notes", "service_name", "service_code", "description",
-                  "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
-                  "expected_datetime", "address", "address_id", "zipcode", "lat", "long", "media_url"}
+REQUEST_FIELDS = {
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+}
 SERVICE_FIELDS = {"service_code", "service_name", "description", "metadata", "type", "keywords", "group"}
 ATTRIBUTE_FIELDS = {"variable", "code", "datatype", "required", "datatype_description", "order", "description"}
 
@@ -20,15 +37,26 @@ ATTRIBUTE_FIELDS = {"variable", "code", "datatype", "required", "datatype_descri
 def stock_post(client, fields: dict, fmt="json"):
     """Send exactly what ``requests.post(url, data=fields)`` puts on the wire (form-encoded)."""
     prepared = requests.Request("POST", f"http://localhost/open311/v2/requests.{fmt}", data=fields).prepare()
-    return client.post(f"/open311/v2/requests.{fmt}", data=prepared.body,
-                       headers={"Content-Type": prepared.headers["Content-Type"]})
+    return client.post(
+        f"/open311/v2/requests.{fmt}", data=prepared.body, headers={"Content-Type": prepared.headers["Content-Type"]}
+    )
 
 
 def valid_fields(**kw):
-    return {"api_key": DEMO_OPEN311_KEY, "service_code": "bikes.misparked", "lat": "36.0755", "long": "103.8951",
-            "description": "村委会门前共享单车乱停", "first_name": "Ailan", "last_name": "Resident",
-            "email": "resident@example.org", "phone": "13900000000", "attribute[bike_count]": "12",
-            "attribute[operator]": "meituan", **kw}
+    return {
+        "api_key": DEMO_OPEN311_KEY,
+        "service_code": "bikes.misparked",
+        "lat": "36.0755",
+        "long": "103.8951",
+        "description": "村委会门前共享单车乱停",
+        "first_name": "Ailan",
+        "last_name": "Resident",
+        "email": "resident@example.org",
+        "phone": "13900000000",
+        "attribute[bike_count]": "12",
+        "attribute[operator]": "meituan",
+        **kw,
+    }
 
 
 def test_discovery_lists_the_v2_endpoint_in_both_formats(client, demo):
@@ -69,7 +97,7 @@ def test_stock_client_post_enters_the_workflow_and_reads_back_without_personal_d
     rid = created[0]["service_request_id"]
     inc = db.session.get(Incident, rid)
     assert inc.state == "reported" and inc.source == "hotline" and inc.grid_id is not None
-    assert inc.attributes == {"bike_count": 12, "operator": "meituan"}     # a number is stored as a number
+    assert inc.attributes == {"bike_count": 12, "operator": "meituan"}  # a number is stored as a number
     assert inc.reporter_phone == "13900000000"
     assert db.session.scalar(select(func.count()).select_from(Offer).where(Offer.incident_id == rid)) >= 1
     # The same request through GET, in both formats; no name, phone or e-mail anywhere.
@@ -97,8 +125,9 @@ def test_stock_client_post_enters_the_workflow_and_reads_back_without_personal_d
 
 
 def test_post_in_xml_and_by_address_string(client, demo):
-    r = stock_post(client, valid_fields(lat="", long="", address_string="九间楼",
-                                        **{"attribute[bike_count]": "3"}), fmt="xml")
+    r = stock_post(
+        client, valid_fields(lat="", long="", address_string="九间楼", **{"attribute[bike_count]": "3"}), fmt="xml"
+    )
     assert r.status_code == 200, r.get_data(as_text=True)
     x = ET.fromstring(r.data)
     assert x.tag == "service_requests"
@@ -118,8 +147,9 @@ def test_requests_filters_and_paging(client, demo):
     assert bikes and all(r["service_code"] == "bikes.misparked" for r in bikes)
     # The default window is 90 days: the 2024 seed story is not listed, but can be asked for.
     assert 1 not in {r["service_request_id"] for r in client.get("/open311/v2/requests.json").get_json()}
-    story = client.get("/open311/v2/requests.json?start_date=2024-04-01T00:00:00+08:00"
-                       "&end_date=2024-04-30T00:00:00+08:00").get_json()
+    story = client.get(
+        "/open311/v2/requests.json?start_date=2024-04-01T00:00:00+08:00&end_date=2024-04-30T00:00:00+08:00"
+    ).get_json()
     assert 1 in {r["service_request_id"] for r in story}
     # Raw "+" in a query string arrives as a space; still understood.
     assert client.get("/open311/v2/requests.json?start_date=2024-04-01T00:00:00+08:00").status_code == 200
@@ -127,27 +157,30 @@ def test_requests_filters_and_paging(client, demo):
     assert [r["service_request_id"] for r in ids] == [1, 2]
 
 
-@pytest.mark.parametrize("fields, status, words", [
-    (valid_fields(service_code=""), 400, "service_code"),
-    ({k: v for k, v in valid_fields().items() if k != "service_code"}, 400, "service_code"),
-    (valid_fields(service_code="teleport"), 400, "service_code"),
-    (valid_fields(lat="91"), 400, "lat"),
-    (valid_fields(long="-181"), 400, "long"),
-    (valid_fields(lat="north"), 400, "lat"),
-    (valid_fields(lat="", long=""), 400, "location"),
-    (valid_fields(description="x" * 5000), 400, "description"),
-    (valid_fields(api_key="not-a-key"), 403, "api_key"),
-    ({k: v for k, v in valid_fields().items() if k != "api_key"}, 403, "api_key"),
-    (valid_fields(media_url="javascript:alert(1)"), 400, "media_url"),
-    (valid_fields(**{"attribute[operator]": "unicorn"}), 400, "operator"),
-    (valid_fields(lat="", long="", address_string="火星基地"), 400, "address_string"),
-    (valid_fields(lat="51.5", long="-0.12"), 400, "outside the areas served here"),        # London (issue 20)
-    (valid_fields(lat="0", long="0"), 400, "outside the areas served here"),
-    (valid_fields(**{"attribute[bike_count]": "many"}), 400, "attribute[bike_count]"),     # issue 20
-    (valid_fields(**{"attribute[operator][]": "nope"}), 400, "attribute[operator]"),
-    (valid_fields(**{"attribute[operator][]": ["meituan", "hello"]}), 400, "attribute[operator]"),
-    (valid_fields(media_url=["https://example.org/a.jpg", "ftp://example.org/b.jpg"]), 400, "media_url"),
-])
+@pytest.mark.parametrize(
+    "fields, status, words",
+    [
+        (valid_fields(service_code=""), 400, "service_code"),
+        ({k: v for k, v in valid_fields().items() if k != "service_code"}, 400, "service_code"),
+        (valid_fields(service_code="teleport"), 400, "service_code"),
+        (valid_fields(lat="91"), 400, "lat"),
+        (valid_fields(long="-181"), 400, "long"),
+        (valid_fields(lat="north"), 400, "lat"),
+        (valid_fields(lat="", long=""), 400, "location"),
+        (valid_fields(description="x" * 5000), 400, "description"),
+        (valid_fields(api_key="not-a-key"), 403, "api_key"),
+        ({k: v for k, v in valid_fields().items() if k != "api_key"}, 403, "api_key"),
+        (valid_fields(media_url="javascript:alert(1)"), 400, "media_url"),
+        (valid_fields(**{"attribute[operator]": "unicorn"}), 400, "operator"),
+        (valid_fields(lat="", long="", address_string="火星基地"), 400, "address_string"),
+        (valid_fields(lat="51.5", long="-0.12"), 400, "outside the areas served here"),  # London (issue 20)
+        (valid_fields(lat="0", long="0"), 400, "outside the areas served here"),
+        (valid_fields(**{"attribute[bike_count]": "many"}), 400, "attribute[bike_count]"),  # issue 20
+        (valid_fields(**{"attribute[operator][]": "nope"}), 400, "attribute[operator]"),
+        (valid_fields(**{"attribute[operator][]": ["meituan", "hello"]}), 400, "attribute[operator]"),
+        (valid_fields(media_url=["https://example.org/a.jpg", "ftp://example.org/b.jpg"]), 400, "media_url"),
+    ],
+)
 def test_bad_posts_get_open311_errors_and_store_nothing(client, demo, fields, status, words):
     before = db.session.scalar(select(func.count()).select_from(Incident))
     for fmt in ("json", "xml"):
@@ -163,14 +196,21 @@ def test_bad_posts_get_open311_errors_and_store_nothing(client, demo, fields, st
     assert db.session.scalar(select(func.count()).select_from(Incident)) == before
 
 
-@pytest.mark.parametrize("url, status", [
-    ("/open311/v2/requests/abc.json", 404), ("/open311/v2/requests/99999999.xml", 404),
-    ("/open311/v2/requests.json?start_date=yesterday", 400), ("/open311/v2/requests.json?status=lost", 400),
-    ("/open311/v2/requests.json?page_size=5000", 400), ("/open311/v2/requests.json?page=0", 400),
-    ("/open311/v2/requests.json?service_request_id=1;drop", 400), ("/open311/v2/tokens/nope.xml", 404),
-    ("/open311/v2/requests.csv", 404),
-    ("/open311/v2/requests.json?start_date=2026-05-01T00:00:00Z&end_date=2026-04-01T00:00:00Z", 400),
-])
+@pytest.mark.parametrize(
+    "url, status",
+    [
+        ("/open311/v2/requests/abc.json", 404),
+        ("/open311/v2/requests/99999999.xml", 404),
+        ("/open311/v2/requests.json?start_date=yesterday", 400),
+        ("/open311/v2/requests.json?status=lost", 400),
+        ("/open311/v2/requests.json?page_size=5000", 400),
+        ("/open311/v2/requests.json?page=0", 400),
+        ("/open311/v2/requests.json?service_request_id=1;drop", 400),
+        ("/open311/v2/tokens/nope.xml", 404),
+        ("/open311/v2/requests.csv", 404),
+        ("/open311/v2/requests.json?start_date=2026-05-01T00:00:00Z&end_date=2026-04-01T00:00:00Z", 400),
+    ],
+)
 def test_bad_queries_are_open311_error_arrays(client, demo, url, status):
     r = client.get(url)
     assert r.status_code == status
@@ -202,8 +242,10 @@ def test_admin_issues_and_revokes_open311_keys(client, auth, demo):
 
 def test_xml_is_well_formed_whatever_the_resident_typed():
     from app.open311.xmlfmt import to_xml
-    text = to_xml("service_requests", [{"service_request_id": 7, "description": "<b>&\x0b\"'", "media_url": None,
-                                        "lat": 36.05}])
+
+    text = to_xml(
+        "service_requests", [{"service_request_id": 7, "description": "<b>&\x0b\"'", "media_url": None, "lat": 36.05}]
+    )
     root = ET.fromstring(text.encode())
     assert root.find("request/description").text == "<b>&\"'"
     assert root.find("request/media_url").text is None and root.find("request/lat").text == "36.05"

@@ -18,6 +18,7 @@ test client (the production blueprint, no shortcut), with its source named.
   example body, the sample URLs of GET Service List, GET Service Definition, GET Service Requests and
   GET service_request_id from a token, and the Service Definition example's element names.
 """
+
 import datetime as dt
 import xml.etree.ElementTree as ET
 
@@ -31,7 +32,7 @@ from app.incidents.models import Incident, Transition
 from app.open311.demo import DEMO_OPEN311_KEY
 from app.open311.models import Open311Media, Open311Update
 
-FORM = "application/x-www-form-urlencoded"      # what HTTP::Request::Common sends (no charset)
+FORM = "application/x-www-form-urlencoded"  # what HTTP::Request::Common sends (no charset)
 
 # FixMyStreet's POST requests.xml for a report in 共享单车乱停放 with two photos (multi_photos) and the
 # "operator" extra answered, "bike_count" left empty.
@@ -47,8 +48,10 @@ FMS_POST_REQUEST = (
     "&attribute%5Bbike_count%5D=&attribute%5Boperator%5D=meituan"
     "&jurisdiction_id=lanzhou.example.org&api_key=wuwei-demo-open311-key"
 )
-FMS_DESCRIPTION = ("共享单车乱停\r\n\r\n西津东路村委会门前十几辆单车堵住人行道，轮椅过不去。\r\n\r\n"
-                   "https://fms.example.org/report/4242\r\n")
+FMS_DESCRIPTION = (
+    "共享单车乱停\r\n\r\n西津东路村委会门前十几辆单车堵住人行道，轮椅过不去。\r\n\r\n"
+    "https://fms.example.org/report/4242\r\n"
+)
 
 # The same client for a category with a multivaluelist (checkboxes in FixMyStreet: an array value,
 # sent as the name repeated) and the other datatypes.
@@ -95,9 +98,18 @@ ADAPTER_POST_UPDATE_CANCELLED = (
     "&updated_datetime=2025-07-04T01%3A23%3A45Z"
 )
 # confirm.t "GET update", verbatim.
-ADAPTER_GET_UPDATES = "/open311/v2/servicerequestupdates.xml?start_date=2018-01-01T00:00:00Z&end_date=2018-02-01T00:00:00Z"
-ADAPTER_UPDATE_ELEMENTS = {"description", "external_status_code", "media_url", "service_request_id", "status",
-                           "update_id", "updated_datetime"}
+ADAPTER_GET_UPDATES = (
+    "/open311/v2/servicerequestupdates.xml?start_date=2018-01-01T00:00:00Z&end_date=2018-02-01T00:00:00Z"
+)
+ADAPTER_UPDATE_ELEMENTS = {
+    "description",
+    "external_status_code",
+    "media_url",
+    "service_request_id",
+    "status",
+    "update_id",
+    "updated_datetime",
+}
 
 # GeoReport v2, POST Service Request, "Example Request" (Content-Type with charset=utf-8).
 SPEC_POST_REQUEST = (
@@ -109,18 +121,41 @@ SPEC_POST_REQUEST = (
 )
 SPEC_FORM = "application/x-www-form-urlencoded; charset=utf-8"
 # GET Service Requests, "Sample URL".
-SPEC_GET_REQUESTS = ("/open311/v2/requests.xml?start_date=2010-05-24T00:00:00Z&end_date=2010-06-24T00:00:00Z"
-                     "&status=open&jurisdiction_id=city.gov")
-SPEC_DEFINITION_ELEMENTS = {"variable", "code", "datatype", "required", "datatype_description", "order",
-                            "description", "values"}
+SPEC_GET_REQUESTS = (
+    "/open311/v2/requests.xml?start_date=2010-05-24T00:00:00Z&end_date=2010-06-24T00:00:00Z"
+    "&status=open&jurisdiction_id=city.gov"
+)
+SPEC_DEFINITION_ELEMENTS = {
+    "variable",
+    "code",
+    "datatype",
+    "required",
+    "datatype_description",
+    "order",
+    "description",
+    "values",
+}
 
 BENCH_ATTRIBUTES = [
     {"code": "count", "description": "几处 / how many", "datatype": "number", "required": True, "order": 1},
-    {"code": "damage", "description": "损坏 / damage", "datatype": "multivaluelist", "order": 2,
-     "values": [{"key": "broken_slat", "name": "板条断裂"}, {"key": "graffiti", "name": "涂鸦"},
-                {"key": "loose", "name": "松动"}]},
-    {"code": "material", "description": "材质 / material", "datatype": "singlevaluelist", "order": 3,
-     "values": [{"key": "wood", "name": "木"}, {"key": "metal", "name": "金属"}]},
+    {
+        "code": "damage",
+        "description": "损坏 / damage",
+        "datatype": "multivaluelist",
+        "order": 2,
+        "values": [
+            {"key": "broken_slat", "name": "板条断裂"},
+            {"key": "graffiti", "name": "涂鸦"},
+            {"key": "loose", "name": "松动"},
+        ],
+    },
+    {
+        "code": "material",
+        "description": "材质 / material",
+        "datatype": "singlevaluelist",
+        "order": 3,
+        "values": [{"key": "wood", "name": "木"}, {"key": "metal", "name": "金属"}],
+    },
     {"code": "seen_at", "description": "发现时间 / seen at", "datatype": "datetime", "order": 4},
     {"code": "note", "description": "说明 / note", "datatype": "text", "order": 5},
     {"code": "colour", "description": "颜色 / colour", "datatype": "string", "order": 6},
@@ -129,8 +164,15 @@ BENCH_ATTRIBUTES = [
 
 def add_bench_category():
     """A service with every datatype (rolled back with the test)."""
-    return incidents.create_category({"code": "facilities.bench", "name": "座椅损坏", "name_en": "Damaged bench",
-                                      "parent": "facilities", "attributes": BENCH_ATTRIBUTES})
+    return incidents.create_category(
+        {
+            "code": "facilities.bench",
+            "name": "座椅损坏",
+            "name_en": "Damaged bench",
+            "parent": "facilities",
+            "attributes": BENCH_ATTRIBUTES,
+        }
+    )
 
 
 def post(client, path, body, content_type=FORM):
@@ -154,7 +196,7 @@ def test_fixmystreet_post_request_is_stored_whole(client, demo):
     rid = fms_request(client)
     inc = db.session.get(Incident, rid)
     assert inc.description == FMS_DESCRIPTION.strip() and inc.source == "hotline" and inc.grid_id is not None
-    assert inc.attributes == {"operator": "meituan"}        # the empty bike_count is no value
+    assert inc.attributes == {"operator": "meituan"}  # the empty bike_count is no value
     assert inc.reporter_name == "Ailan Resident"
     urls = ["https://fms.example.org/photo/4242.0.full.jpeg", "https://fms.example.org/photo/4242.1.full.jpeg"]
     assert db.session.get(Open311Media, rid).urls == urls and inc.media_url == urls[0]
@@ -169,27 +211,40 @@ def test_fixmystreet_multivaluelist_and_every_datatype(client, demo):
     r = post(client, "/open311/v2/requests.json", FMS_POST_REQUEST_MULTI)
     assert r.status_code == 200, r.get_data(as_text=True)
     inc = db.session.get(Incident, r.get_json()[0]["service_request_id"])
-    assert inc.attributes == {"count": 3, "damage": ["broken_slat", "graffiti"], "material": "wood",
-                              "seen_at": "2026-12-01T08:30:00+08:00", "colour": "green"}
+    assert inc.attributes == {
+        "count": 3,
+        "damage": ["broken_slat", "graffiti"],
+        "material": "wood",
+        "seen_at": "2026-12-01T08:30:00+08:00",
+        "colour": "green",
+    }
 
 
 def test_fixmystreet_update_closes_a_responded_request_and_is_read_back(client, auth, demo):
     rid = fms_request(client)
     admin = auth.token("admin")
     dep = incidents.departments()[0].id
-    for step in ({"to": "filed"}, {"to": "dispatched", "department_id": dep}, {"to": "in_progress"},
-                 {"to": "responded", "note": "已清理"}):
+    for step in (
+        {"to": "filed"},
+        {"to": "dispatched", "department_id": dep},
+        {"to": "in_progress"},
+        {"to": "responded", "note": "已清理"},
+    ):
         assert client.post(f"/api/v1/incidents/{rid}/transitions", json=step, headers=admin).status_code == 200
     r = post(client, "/open311/v2/servicerequestupdates.xml", FMS_POST_UPDATE.format(service_request_id=rid))
     assert r.status_code == 200, r.get_data(as_text=True)
     x = ET.fromstring(r.data)
     assert x.tag == "service_request_updates"
-    update_id = int(x.find("request_update/update_id").text)      # what Open311.pm reads
+    update_id = int(x.find("request_update/update_id").text)  # what Open311.pm reads
     assert db.session.get(Incident, rid).state == "closed"
     step = db.session.get(Transition, update_id)
     assert (step.from_state, step.to_state, step.note) == ("responded", "closed", "已经挪走了，谢谢")
     row = db.session.scalar(select(Open311Update).where(Open311Update.transition_id == update_id))
-    assert row.applied and row.status == "CLOSED" and row.media_urls == ["https://fms.example.org/photo/c/9001.0.full.jpeg"]
+    assert (
+        row.applied
+        and row.status == "CLOSED"
+        and row.media_urls == ["https://fms.example.org/photo/c/9001.0.full.jpeg"]
+    )
     assert row.author_name == "Ailan Resident" and row.updated_at == dt.datetime(2026, 12, 5, 10, 30, tzinfo=TZ)
     # GET requests shows the new state; the updates feed lists the step with the id FixMyStreet keeps.
     one = client.get(f"/open311/v2/requests/{rid}.json").get_json()[0]
@@ -215,8 +270,7 @@ def test_open311_adapter_update_payloads(client, demo):
     step = db.session.get(Transition, note_id)
     assert (step.from_state, step.to_state, step.note) == ("reported", "reported", "Update here")
     assert step.data["status"] == "OPEN" and step.data["via"] == "幸福号人民专线（演示）"
-    r = post(client, "/open311/v2/servicerequestupdates.json",
-             ADAPTER_POST_UPDATE_PHOTO.format(service_request_id=rid))
+    r = post(client, "/open311/v2/servicerequestupdates.json", ADAPTER_POST_UPDATE_PHOTO.format(service_request_id=rid))
     assert r.status_code == 200 and list(r.get_json()[0]) == ["update_id"]
     photo = db.session.scalar(select(Open311Update).where(Open311Update.client_update_id == "10000001"))
     assert photo.media_urls == ["http://localhost/photo/one.jpeg"]
@@ -225,8 +279,9 @@ def test_open311_adapter_update_payloads(client, demo):
     assert r.status_code == 200 and db.session.get(Incident, rid).state == "reported"
     assert db.session.scalar(select(Open311Update.applied).where(Open311Update.client_update_id == "10000002")) is False
     # CANCELLED withdraws it (不予立案).
-    r = post(client, "/open311/v2/servicerequestupdates.json",
-             ADAPTER_POST_UPDATE_CANCELLED.format(service_request_id=rid))
+    r = post(
+        client, "/open311/v2/servicerequestupdates.json", ADAPTER_POST_UPDATE_CANCELLED.format(service_request_id=rid)
+    )
     assert r.status_code == 200 and db.session.get(Incident, rid).state == "rejected"
     assert client.get(f"/open311/v2/requests/{rid}.json").get_json()[0]["status"] == "closed"
 
@@ -248,19 +303,21 @@ def test_open311_adapter_get_updates_shape(client, auth, demo):
 def test_spec_post_example_meets_each_rule_in_turn(client, demo):
     before = count(Incident)
     r = post(client, "/open311/v2/requests.xml", SPEC_POST_REQUEST, SPEC_FORM)
-    assert r.status_code == 403 and ET.fromstring(r.data).find("error/code").text == "403"   # api_key=xyz
+    assert r.status_code == 403 and ET.fromstring(r.data).find("error/code").text == "403"  # api_key=xyz
     body = SPEC_POST_REQUEST.replace("api_key=xyz", f"api_key={DEMO_OPEN311_KEY}")
     r = post(client, "/open311/v2/requests.xml", body, SPEC_FORM)
     assert r.status_code == 400 and "service_code" in ET.fromstring(r.data).find("error/description").text
     body = body.replace("service_code=001", "service_code=bikes.misparked")
-    r = post(client, "/open311/v2/requests.xml", body, SPEC_FORM)      # San Francisco: not served here
+    r = post(client, "/open311/v2/requests.xml", body, SPEC_FORM)  # San Francisco: not served here
     assert r.status_code == 400 and "outside the areas served here" in r.get_data(as_text=True)
     body = body.replace("lat=37.76524078&long=-122.4212043", "lat=36.0755&long=103.8951")
     r = post(client, "/open311/v2/requests.xml", body, SPEC_FORM)
     assert r.status_code == 400 and "attribute[WHISPAWN]: unknown attribute" in r.get_data(as_text=True)
     assert count(Incident) == before
-    body = body.replace("attribute[WHISPAWN]=123456&attribute[WHISDORN]=COISL001",
-                        "attribute[bike_count]=123456&attribute[operator]=hello")
+    body = body.replace(
+        "attribute[WHISPAWN]=123456&attribute[WHISDORN]=COISL001",
+        "attribute[bike_count]=123456&attribute[operator]=hello",
+    )
     r = post(client, "/open311/v2/requests.xml", body, SPEC_FORM)
     assert r.status_code == 200, r.get_data(as_text=True)
     inc = db.session.get(Incident, int(ET.fromstring(r.data).find("request/service_request_id").text))
@@ -269,12 +326,15 @@ def test_spec_post_example_meets_each_rule_in_turn(client, demo):
     assert inc.attributes == {"bike_count": 123456, "operator": "hello"}
 
 
-@pytest.mark.parametrize("url, status, root", [
-    ("/open311/v2/services.xml?jurisdiction_id=city.gov", 200, "services"),
-    ("/open311/v2/services/033.xml?jurisdiction_id=city.gov", 404, "errors"),
-    (SPEC_GET_REQUESTS, 200, "service_requests"),
-    ("/open311/v2/tokens/123456.xml?jurisdiction_id=city.gov", 404, "errors"),
-])
+@pytest.mark.parametrize(
+    "url, status, root",
+    [
+        ("/open311/v2/services.xml?jurisdiction_id=city.gov", 200, "services"),
+        ("/open311/v2/services/033.xml?jurisdiction_id=city.gov", 404, "errors"),
+        (SPEC_GET_REQUESTS, 200, "service_requests"),
+        ("/open311/v2/tokens/123456.xml?jurisdiction_id=city.gov", 404, "errors"),
+    ],
+)
 def test_spec_sample_urls(client, demo, url, status, root):
     r = client.get(url)
     assert r.status_code == status and ET.fromstring(r.data).tag == root
@@ -287,4 +347,10 @@ def test_service_definition_has_the_spec_example_elements(client, demo):
     for attribute in x.findall("attributes/attribute"):
         assert {c.tag for c in attribute} == SPEC_DEFINITION_ELEMENTS
     assert [a.find("datatype").text for a in x.findall("attributes/attribute")] == [
-        "number", "multivaluelist", "singlevaluelist", "datetime", "text", "string"]
+        "number",
+        "multivaluelist",
+        "singlevaluelist",
+        "datetime",
+        "text",
+        "string",
+    ]

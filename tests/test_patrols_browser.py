@@ -4,6 +4,7 @@ Debian's Chromium driven by Playwright against a live server on its own database
 (``<test db>_e2e_patrols``); geolocation is granted and moved by the test, the network is cut
 with ``context.set_offline`` — exactly what happens to a patrol member's phone in a back lane.
 """
+
 import tempfile
 from urllib.parse import urlsplit
 
@@ -23,8 +24,9 @@ def server():
 
 def _positions(url: str, title: str) -> int:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM positions p JOIN patrols t ON t.id = p.patrol_id WHERE t.title = %s",
-                    (title,))
+        cur.execute(
+            "SELECT count(*) FROM positions p JOIN patrols t ON t.id = p.patrol_id WHERE t.title = %s", (title,)
+        )
         return cur.fetchone()[0]
 
 
@@ -32,12 +34,20 @@ def test_phone_page_queues_fixes_offline_and_uploads_them_when_back(server):
     base, db_url = server
     executable = chromium_executable()
     from playwright.sync_api import sync_playwright
+
     outside = []
     with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(
-            profile, executable_path=executable, headless=True, args=CHROMIUM_ARGS, locale="zh-CN",
-            viewport={"width": 400, "height": 800}, timezone_id="Asia/Shanghai",
-            permissions=["geolocation"], geolocation={"latitude": 36.0770, "longitude": 103.8925, "accuracy": 5})
+            profile,
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            locale="zh-CN",
+            viewport={"width": 400, "height": 800},
+            timezone_id="Asia/Shanghai",
+            permissions=["geolocation"],
+            geolocation={"latitude": 36.0770, "longitude": 103.8925, "accuracy": 5},
+        )
 
         def only_local(route):
             host = urlsplit(route.request.url).hostname
@@ -46,6 +56,7 @@ def test_phone_page_queues_fixes_offline_and_uploads_them_when_back(server):
             else:
                 outside.append(route.request.url)
                 route.abort()
+
         ctx.route("**/*", only_local)
         page = ctx.new_page()
         errors = []
@@ -64,8 +75,10 @@ def test_phone_page_queues_fixes_offline_and_uploads_them_when_back(server):
         page.wait_for_function("() => parseInt(document.getElementById('n-recorded').textContent) >= 1")
 
         # The service worker takes control and has the page's assets cached.
-        page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.ready "
-                               "&& caches.has('wuwei-patrols-v1')", timeout=20000)
+        page.wait_for_function(
+            "() => navigator.serviceWorker && navigator.serviceWorker.ready && caches.has('wuwei-patrols-v1')",
+            timeout=20000,
+        )
 
         # Network lost: fixes pile up in the queue.
         page.evaluate("() => WuweiPhone.flush()")
@@ -74,7 +87,7 @@ def test_phone_page_queues_fixes_offline_and_uploads_them_when_back(server):
         ctx.set_offline(True)
         for i in range(1, 5):
             ctx.set_geolocation({"latitude": 36.0770, "longitude": 103.8925 + i * 0.0002, "accuracy": 5})
-            page.wait_for_timeout(3200)          # the page keeps one fix per 3 s
+            page.wait_for_timeout(3200)  # the page keeps one fix per 3 s
         page.wait_for_function("() => parseInt(document.getElementById('n-queued').textContent) >= 3")
         queued = int(page.text_content("#n-queued"))
         assert _positions(db_url, "浏览器测试巡查") == sent_before

@@ -1,6 +1,7 @@
 """The read side runs what features register: every dashboard figure, series and breakdown and every heat
 source answers on the migrated schema with the expected shape; and the statement cache's keys name every
 input that changes the SQL (two requests that differ in one must never share compiled SQL)."""
+
 import datetime as dt
 import itertools
 import math
@@ -41,13 +42,16 @@ def _number_or_none(v) -> bool:
 
 # --------------------------------------------------------------------------- every figure
 
+
 @pytest.mark.parametrize("code", AREAS)
 def test_every_registered_figure_runs_alone_with_values_per_unit(app, demo, code):
     """Each figure's own statement(s), without prefetch: values per unit of the right length, numbers or None."""
     assert len(FIGURES) >= 14
     end = dt.datetime.combine(today() + dt.timedelta(days=1), dt.time(), TZ)
-    for start, stop in ((dt.datetime(2021, 3, 1, tzinfo=TZ), dt.datetime(2021, 4, 1, tzinfo=TZ)),
-                        (end - dt.timedelta(days=30), end)):          # a past period, and one ending now
+    for start, stop in (
+        (dt.datetime(2021, 3, 1, tzinfo=TZ), dt.datetime(2021, 4, 1, tzinfo=TZ)),
+        (end - dt.timedelta(days=30), end),
+    ):  # a past period, and one ending now
         frame = _frame(code, start, stop)
         for f in FIGURES:
             values = f.compute(frame)
@@ -84,6 +88,7 @@ def test_dashboard_with_every_figure_prefetched_agrees_with_each_figure_alone(ap
 
 
 # --------------------------------------------------------------------------- every heat source
+
 
 def _check_cells(data: dict, shape: str) -> None:
     assert data["shape"] == shape and data["size"] > 0 and isinstance(data["cells"], list)
@@ -138,12 +143,20 @@ def test_every_filter_choice_is_accepted_by_its_source(client, auth, demo):
     for s in get(client, "/api/v1/heat/sources")["sources"]:
         for f in s["filters"]:
             for value, _label in f["choices"][:3]:
-                data = get(client, "/api/v1/heat/cells" if s["binned"] else "/api/v1/heat/areas",
-                           source=s["name"], bbox=STREET_BBOX, zoom=15, **{f["name"]: value}, **MARCH)
+                data = get(
+                    client,
+                    "/api/v1/heat/cells" if s["binned"] else "/api/v1/heat/areas",
+                    source=s["name"],
+                    bbox=STREET_BBOX,
+                    zoom=15,
+                    **{f["name"]: value},
+                    **MARCH,
+                )
                 assert "total" in data
 
 
 # --------------------------------------------------------------------------- statement cache keys
+
 
 @pytest.fixture
 def key_conflicts(monkeypatch):
@@ -157,6 +170,7 @@ def key_conflicts(monkeypatch):
         if first != fresh:
             conflicts.append((key, first, fresh))
         return fresh
+
     monkeypatch.setattr(StatementCache, "compiled", compiled)
     return conflicts
 
@@ -191,19 +205,22 @@ def test_heat_statement_keys_cover_every_input(client, auth, demo, key_conflicts
 
 def test_figure_statement_keys_cover_every_input(app, demo, key_conflicts):
     end = dt.datetime.combine(today() + dt.timedelta(days=1), dt.time(), TZ)
-    periods = ((dt.datetime(2021, 3, 1, tzinfo=TZ), dt.datetime(2021, 4, 1, tzinfo=TZ)),
-               (end - dt.timedelta(days=7), end))
+    periods = (
+        (dt.datetime(2021, 3, 1, tzinfo=TZ), dt.datetime(2021, 4, 1, tzinfo=TZ)),
+        (end - dt.timedelta(days=7), end),
+    )
     with app.test_request_context():
         for user, code, (start, stop) in itertools.product(("leader", "xiyuan"), AREAS[1:], periods):
             build_dashboard(scope_of(find_user(user)), code, start, stop)
     assert key_conflicts == []
 
 
-OMIT = {"filters": (slice(0, 3), slice(4, None)), "scope": (slice(0, 4), slice(8, None)),
-        "size": (slice(0, -1),)}
-ONE_INPUT_APART = {"filters": (("leader", {}), ("leader", {"state": "filed"})),
-                   "scope": (("leader", {}), ("xiyuan", {})),
-                   "size": (("leader", {}), ("leader", {"zoom": 16}))}
+OMIT = {"filters": (slice(0, 3), slice(4, None)), "scope": (slice(0, 4), slice(8, None)), "size": (slice(0, -1),)}
+ONE_INPUT_APART = {
+    "filters": (("leader", {}), ("leader", {"state": "filed"})),
+    "scope": (("leader", {}), ("xiyuan", {})),
+    "size": (("leader", {}), ("leader", {"zoom": 16})),
+}
 
 
 @pytest.mark.parametrize("omitted", sorted(OMIT))
@@ -215,6 +232,7 @@ def test_the_key_check_catches_a_key_that_omits_an_input(client, auth, demo, key
     def partial_key(q, scope, *extra):
         key = original(q, scope, *extra)
         return sum((key[part] for part in OMIT[omitted]), ())
+
     monkeypatch.setattr(heat_services, "shape_key", partial_key)
     for user, params in ONE_INPUT_APART[omitted]:
         auth.login(user)

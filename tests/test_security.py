@@ -1,4 +1,5 @@
 """Security promises: rate-limited login, CSRF, audit of every write, hashed secrets, no 500s on odd input."""
+
 import json
 import os
 import re
@@ -11,14 +12,17 @@ from sqlalchemy import func, select, text
 from werkzeug.security import check_password_hash
 
 from app.audit.models import AuditEntry
+from app.auth.demo import DEMO_USERS
 from app.auth.models import User
 from app.core.config import Config
 from app.core.extensions import db, limiter
-from app.auth.demo import DEMO_USERS
 from tests.conftest import database_url, make_test_app
 
-CHARGER = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [103.8386, 36.0496]},
-           "properties": {"ports": 4, "status": "planned", "name": "CSRF 测试桩"}}
+CHARGER = {
+    "type": "Feature",
+    "geometry": {"type": "Point", "coordinates": [103.8386, 36.0496]},
+    "properties": {"ports": 4, "status": "planned", "name": "CSRF 测试桩"},
+}
 
 
 def charger_count() -> int:
@@ -26,14 +30,17 @@ def charger_count() -> int:
 
 
 def csrf_token_in(html: str) -> str:
-    m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
-        re.search(r'name="csrf-token" content="([^"]+)"', html) or \
-        re.search(r'value="([^"]+)"[^>]*name="csrf_token"', html)
+    m = (
+        re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+        or re.search(r'name="csrf-token" content="([^"]+)"', html)
+        or re.search(r'value="([^"]+)"[^>]*name="csrf_token"', html)
+    )
     assert m, "no CSRF token in the page"
     return m.group(1)
 
 
 # --- rate limit --------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def limited_app(app):
@@ -54,12 +61,14 @@ def test_eleventh_bad_login_in_a_minute_is_429(limited_app, demo):
     assert c.post("/login", data={"username": "planner", "password": "wuwei-planner"}).status_code == 429
     # Another address is not affected.
     other = limited_app.test_client()
-    r = other.post("/login", data={"username": "planner", "password": "wuwei-planner"},
-                   environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    r = other.post(
+        "/login", data={"username": "planner", "password": "wuwei-planner"}, environ_base={"REMOTE_ADDR": "10.9.8.7"}
+    )
     assert r.status_code == 302
 
 
 # --- CSRF --------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def csrf_client(app):
@@ -87,34 +96,54 @@ def test_cookie_session_api_write_needs_the_csrf_header(csrf_client, demo):
     assert r.status_code == 400 and "CSRF" in r.get_json()["error"]["message"]
     assert charger_count() == before
     page_token = csrf_token_in(csrf_client.get("/").get_data(as_text=True))
-    r = csrf_client.post("/api/v1/chargers", data=json.dumps(CHARGER), content_type="application/json",
-                         headers={"X-CSRFToken": page_token})
+    r = csrf_client.post(
+        "/api/v1/chargers",
+        data=json.dumps(CHARGER),
+        content_type="application/json",
+        headers={"X-CSRFToken": page_token},
+    )
     assert r.status_code == 201
     assert charger_count() == before + 1
 
 
 def test_bearer_token_writes_need_no_csrf(csrf_client, auth, demo):
     headers = auth.token("planner")
-    r = csrf_client.post("/api/v1/chargers", data=json.dumps(CHARGER), content_type="application/json",
-                         headers=headers)
+    r = csrf_client.post("/api/v1/chargers", data=json.dumps(CHARGER), content_type="application/json", headers=headers)
     assert r.status_code == 201
 
 
 # --- audit -------------------------------------------------------------------------------------------
 
+
 def test_insert_update_delete_through_the_api_are_audited_with_before_and_after(client, auth, demo):
     auth.login("planner")
     planner_id = db.session.scalar(select(User.id).where(User.username == "planner"))
-    body = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[
-        [103.8950, 36.0730], [103.8956, 36.0730], [103.8956, 36.0733], [103.8950, 36.0733], [103.8950, 36.0730]]]},
-        "properties": {"name": "审计停放区", "capacity": 12, "kind": "mixed", "status": "planned"}}
+    body = {
+        "type": "Feature",
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [
+                [
+                    [103.8950, 36.0730],
+                    [103.8956, 36.0730],
+                    [103.8956, 36.0733],
+                    [103.8950, 36.0733],
+                    [103.8950, 36.0730],
+                ]
+            ],
+        },
+        "properties": {"name": "审计停放区", "capacity": 12, "kind": "mixed", "status": "planned"},
+    }
     fid = client.post("/api/v1/bike-zones", data=json.dumps(body), content_type="application/json").get_json()["id"]
-    client.patch(f"/api/v1/bike-zones/{fid}", data=json.dumps({"properties": {"capacity": 30}}),
-                 content_type="application/json")
+    client.patch(
+        f"/api/v1/bike-zones/{fid}", data=json.dumps({"properties": {"capacity": 30}}), content_type="application/json"
+    )
     assert client.delete(f"/api/v1/bike-zones/{fid}").status_code == 204
-    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.table_name == "bike_zones",
-                                                          AuditEntry.row_id == str(fid))
-                                 .order_by(AuditEntry.id)).all()
+    entries = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.table_name == "bike_zones", AuditEntry.row_id == str(fid))
+        .order_by(AuditEntry.id)
+    ).all()
     assert [e.action for e in entries] == ["insert", "update", "delete"]
     ins, upd, dele = entries
     assert ins.before is None and ins.after["properties"]["capacity"] == 12
@@ -134,6 +163,7 @@ def test_a_refused_write_leaves_no_audit_entry(client, auth, demo):
 
 
 # --- secrets -----------------------------------------------------------------------------------------
+
 
 def test_passwords_are_stored_hashed(app, demo):
     for demo_user in DEMO_USERS:
@@ -185,18 +215,62 @@ ODD_REQUESTS = [
     ("POST", "/api/v1/chargers", "[" * 50000, 400),
     ("POST", "/api/v1/chargers", b"\xff\xfe\x00", 400),
     ("POST", "/api/v1/chargers", "null", 400),
-    ("POST", "/api/v1/chargers", {"type": "Feature", "geometry": CHARGER["geometry"],
-                                  "properties": {"ports": 4, "status": "planned", "name": "a\u0000b"}}, 400),
-    ("POST", "/api/v1/chargers", {"type": "Feature", "geometry": CHARGER["geometry"],
-                                  "properties": {"ports": 4, "status": "planned", "compound_id": 2**40}}, 422),
-    ("POST", "/api/v1/chargers", {"type": "Feature", "geometry": CHARGER["geometry"],
-                                  "properties": {"ports": 4, "status": {"a": 1}}}, 422),
-    ("POST", "/api/v1/chargers", {"type": "Feature", "geometry": {"type": "Point", "coordinates": [[103.8, 36.0]]},
-                                  "properties": {"ports": 4, "status": "planned"}}, 422),
-    ("POST", "/api/v1/chargers", {"type": "Feature", "geometry": {"type": "Point", "coordinates": []},
-                                  "properties": {"ports": 4, "status": "planned"}}, 422),
-    ("POST", "/api/v1/bike-zones", {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[103.89, 36.07]]},
-                                    "properties": {"capacity": 4, "kind": "mixed", "status": "planned"}}, 422),
+    (
+        "POST",
+        "/api/v1/chargers",
+        {
+            "type": "Feature",
+            "geometry": CHARGER["geometry"],
+            "properties": {"ports": 4, "status": "planned", "name": "a\u0000b"},
+        },
+        400,
+    ),
+    (
+        "POST",
+        "/api/v1/chargers",
+        {
+            "type": "Feature",
+            "geometry": CHARGER["geometry"],
+            "properties": {"ports": 4, "status": "planned", "compound_id": 2**40},
+        },
+        422,
+    ),
+    (
+        "POST",
+        "/api/v1/chargers",
+        {"type": "Feature", "geometry": CHARGER["geometry"], "properties": {"ports": 4, "status": {"a": 1}}},
+        422,
+    ),
+    (
+        "POST",
+        "/api/v1/chargers",
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [[103.8, 36.0]]},
+            "properties": {"ports": 4, "status": "planned"},
+        },
+        422,
+    ),
+    (
+        "POST",
+        "/api/v1/chargers",
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": []},
+            "properties": {"ports": 4, "status": "planned"},
+        },
+        422,
+    ),
+    (
+        "POST",
+        "/api/v1/bike-zones",
+        {
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": [[103.89, 36.07]]},
+            "properties": {"capacity": 4, "kind": "mixed", "status": "planned"},
+        },
+        422,
+    ),
     ("POST", "/api/v1/property-companies", {"name": "兰州晟合物业有限责任公司"}, 409),
     ("PATCH", "/api/v1/property-companies/1", {"alliance_standing": None}, 422),
     ("PATCH", "/api/v1/chargers/1", {"properties": {"ports": None}}, 422),
@@ -209,8 +283,10 @@ def test_odd_requests_get_a_clear_4xx(client, auth, demo, method, url, body, sta
     auth.login("admin")
     kwargs = {}
     if body is not None:
-        kwargs = {"data": body if isinstance(body, (str, bytes)) else json.dumps(body),
-                  "content_type": "application/json"}
+        kwargs = {
+            "data": body if isinstance(body, (str, bytes)) else json.dumps(body),
+            "content_type": "application/json",
+        }
     r = client.open(url, method=method, **kwargs)
     assert r.status_code == status, r.get_data(as_text=True)[:300]
     assert r.get_json()["error"]["message"]
@@ -219,20 +295,37 @@ def test_odd_requests_get_a_clear_4xx(client, auth, demo, method, url, body, sta
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=12)
-positions = st.lists(st.floats(allow_nan=False, allow_infinity=False, min_value=-400, max_value=400) | st.integers(),
-                     min_size=0, max_size=4)
+    max_leaves=12,
+)
+positions = st.lists(
+    st.floats(allow_nan=False, allow_infinity=False, min_value=-400, max_value=400) | st.integers(),
+    min_size=0,
+    max_size=4,
+)
 geometries = st.one_of(
     json_values,
-    st.fixed_dictionaries({"type": st.sampled_from(["Point", "Polygon", "MultiPolygon", "LineString", "Nope"]),
-                           "coordinates": st.one_of(positions, st.lists(positions, max_size=5),
-                                                    st.lists(st.lists(positions, max_size=5), max_size=2))}))
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["Point", "Polygon", "MultiPolygon", "LineString", "Nope"]),
+            "coordinates": st.one_of(
+                positions, st.lists(positions, max_size=5), st.lists(st.lists(positions, max_size=5), max_size=2)
+            ),
+        }
+    ),
+)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(props=st.dictionaries(st.sampled_from(["name", "ports", "power_kw", "status", "compound_id",
-                                              "installed_on", "operator", "grid_id", "x"]), json_values, max_size=6),
-       geometry=geometries)
+@given(
+    props=st.dictionaries(
+        st.sampled_from(
+            ["name", "ports", "power_kw", "status", "compound_id", "installed_on", "operator", "grid_id", "x"]
+        ),
+        json_values,
+        max_size=6,
+    ),
+    geometry=geometries,
+)
 def test_fuzzed_charger_bodies_never_give_a_500(client, auth, demo, props, geometry):
     headers = auth.token("admin")
     body = json.dumps({"type": "Feature", "geometry": geometry, "properties": props}, allow_nan=True)
@@ -241,9 +334,27 @@ def test_fuzzed_charger_bodies_never_give_a_500(client, auth, demo, props, geome
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(params=st.dictionaries(st.sampled_from(["bbox", "limit", "offset", "status", "compound_id", "q", "sort",
-                                               "area", "community", "grid", "installed_on"]),
-                              st.text(max_size=40), max_size=4))
+@given(
+    params=st.dictionaries(
+        st.sampled_from(
+            [
+                "bbox",
+                "limit",
+                "offset",
+                "status",
+                "compound_id",
+                "q",
+                "sort",
+                "area",
+                "community",
+                "grid",
+                "installed_on",
+            ]
+        ),
+        st.text(max_size=40),
+        max_size=4,
+    )
+)
 def test_fuzzed_list_queries_never_give_a_500(client, auth, demo, params):
     headers = auth.token("admin")
     r = client.get("/api/v1/chargers", query_string=params, headers=headers)
@@ -252,8 +363,7 @@ def test_fuzzed_list_queries_never_give_a_500(client, auth, demo, params):
 
 @pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example/", "https://evil.example/", "/%0d%0aX:1"])
 def test_login_never_redirects_off_site(client, demo, target):
-    r = client.post("/login", query_string={"next": target},
-                    data={"username": "planner", "password": "wuwei-planner"})
+    r = client.post("/login", query_string={"next": target}, data={"username": "planner", "password": "wuwei-planner"})
     assert r.status_code == 302
     assert "evil" not in r.headers["Location"] and "\n" not in r.headers["Location"]
 
@@ -263,8 +373,10 @@ def test_login_keeps_a_same_site_next(client, demo):
     assert r.status_code == 302 and r.headers["Location"].endswith("/api/v1/me")
 
 
-@pytest.mark.parametrize("username, password", [("plan\x00ner", "wuwei-planner"), ("planner", ""),
-                                                ("x" * 65, "wuwei-planner"), ("planner", "wuwei-planner\x00")])
+@pytest.mark.parametrize(
+    "username, password",
+    [("plan\x00ner", "wuwei-planner"), ("planner", ""), ("x" * 65, "wuwei-planner"), ("planner", "wuwei-planner\x00")],
+)
 def test_odd_logins_are_refused_without_error(client, demo, username, password):
     r = client.post("/login", data={"username": username, "password": password})
     assert r.status_code in (400, 401)
@@ -272,42 +384,73 @@ def test_odd_logins_are_refused_without_error(client, demo, username, password):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(layer=st.sampled_from(["areas", "grids", "buildings", "compounds", "property-companies", "bike-zones"]),
-       props=st.dictionaries(st.sampled_from(["level", "code", "name", "parent_code", "note", "households",
-                                              "floors", "capacity", "kind", "status", "alliance_standing",
-                                              "standing_date", "compound_id", "property_company_id"]),
-                             json_values | st.sampled_from(["grid", "620103002001", "620103002001009", "2024-02-30"]),
-                             max_size=5),
-       geometry=geometries, method=st.sampled_from(["PATCH", "PUT"]))
+@given(
+    layer=st.sampled_from(["areas", "grids", "buildings", "compounds", "property-companies", "bike-zones"]),
+    props=st.dictionaries(
+        st.sampled_from(
+            [
+                "level",
+                "code",
+                "name",
+                "parent_code",
+                "note",
+                "households",
+                "floors",
+                "capacity",
+                "kind",
+                "status",
+                "alliance_standing",
+                "standing_date",
+                "compound_id",
+                "property_company_id",
+            ]
+        ),
+        json_values | st.sampled_from(["grid", "620103002001", "620103002001009", "2024-02-30"]),
+        max_size=5,
+    ),
+    geometry=geometries,
+    method=st.sampled_from(["PATCH", "PUT"]),
+)
 def test_fuzzed_updates_of_every_layer_never_give_a_500(client, auth, demo, layer, props, geometry, method):
     headers = auth.token("admin")
     fid = client.get(f"/api/v1/{layer}?limit=1&sort=-id", headers=headers).get_json()["features"][0]["id"]
     body = json.dumps({"type": "Feature", "geometry": geometry, "properties": props}, allow_nan=True)
-    r = client.open(f"/api/v1/{layer}/{fid}", method=method, data=body, content_type="application/json",
-                    headers=headers)
+    r = client.open(
+        f"/api/v1/{layer}/{fid}", method=method, data=body, content_type="application/json", headers=headers
+    )
     assert r.status_code in (200, 400, 403, 409, 422), r.get_data(as_text=True)[:300]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.binary(max_size=2000) | st.text(max_size=500).map(str.encode),
-       name=st.sampled_from(["x.geojson", "x.gpkg", "x.zip", "x.csv", "x.kml", "x.txt"]))
+@given(
+    data=st.binary(max_size=2000) | st.text(max_size=500).map(str.encode),
+    name=st.sampled_from(["x.geojson", "x.gpkg", "x.zip", "x.csv", "x.kml", "x.txt"]),
+)
 def test_fuzzed_import_files_never_give_a_500(client, auth, demo, data, name):
     import io
+
     headers = auth.token("planner")
-    r = client.post("/api/v1/chargers/import", data={"file": (io.BytesIO(data), name)},
-                    content_type="multipart/form-data", headers=headers)
+    r = client.post(
+        "/api/v1/chargers/import",
+        data={"file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+        headers=headers,
+    )
     assert r.status_code in (201, 403, 413, 415, 422), r.get_data(as_text=True)[:300]
 
 
 def test_grid_workers_and_import_endpoints_need_csrf_with_cookie_sessions(csrf_client, demo):
     import io
+
     token = csrf_token_in(csrf_client.get("/login").get_data(as_text=True))
     csrf_client.post("/login", data={"username": "admin", "password": "wuwei-admin", "csrf_token": token})
     grid_id = db.session.scalar(text("SELECT id FROM areas WHERE code = '620103002001002'"))
-    r = csrf_client.put(f"/api/v1/grids/{grid_id}/workers", data=json.dumps({"usernames": []}),
-                        content_type="application/json")
+    r = csrf_client.put(
+        f"/api/v1/grids/{grid_id}/workers", data=json.dumps({"usernames": []}), content_type="application/json"
+    )
     assert r.status_code == 400 and "CSRF" in r.get_json()["error"]["message"]
-    r = csrf_client.post("/api/v1/chargers/import", data={"file": (io.BytesIO(b"{}"), "x.geojson")},
-                         content_type="multipart/form-data")
+    r = csrf_client.post(
+        "/api/v1/chargers/import", data={"file": (io.BytesIO(b"{}"), "x.geojson")}, content_type="multipart/form-data"
+    )
     assert r.status_code == 400 and "CSRF" in r.get_json()["error"]["message"]
     assert db.session.scalar(text("SELECT count(*) FROM grid_workers WHERE area_id = :g"), {"g": grid_id}) > 0

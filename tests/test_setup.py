@@ -6,6 +6,7 @@ The clone gets this working tree's Makefile and scripts/, so what is tested is t
 be committed. Every cluster made here is stopped and deleted, and the directory removed, also when
 a test fails. About half a minute; `make test` runs it.
 """
+
 import os
 import pwd
 import random
@@ -28,8 +29,9 @@ PGBINS = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not PGBINS, reason="no PostgreSQL binaries (/usr/lib/postgresql/*/bin)"),
-    pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(),
-                       reason="needs git and a git checkout to clone"),
+    pytest.mark.skipif(
+        shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs git and a git checkout to clone"
+    ),
 ]
 
 
@@ -70,15 +72,19 @@ class Checkout:
         self.path, self.port = path, port
 
     def env(self, **extra) -> dict:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PG", "WUWEI_", "MAKE")) and k not in ("DATABASE_URL", "SECRET_KEY", "MFLAGS")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PG", "WUWEI_", "MAKE")) and k not in ("DATABASE_URL", "SECRET_KEY", "MFLAGS")
+        }
         env.update(PGPORT=str(self.port), VENV=sys.prefix, LC_ALL="C.UTF-8")
         env.update(extra)
         return env
 
     def run(self, *cmd, **extra) -> subprocess.CompletedProcess:
-        return subprocess.run(list(cmd), cwd=self.path, env=self.env(**extra), capture_output=True,
-                              text=True, timeout=300, check=False)
+        return subprocess.run(
+            list(cmd), cwd=self.path, env=self.env(**extra), capture_output=True, text=True, timeout=300, check=False
+        )
 
     def db(self, *args, **extra) -> subprocess.CompletedProcess:
         return self.run("bash", "scripts/db.sh", *args, **extra)
@@ -92,8 +98,7 @@ class Checkout:
         """The first start, on another free port when something took this one in the meantime."""
         for _ in range(5):
             out = self.db("start")
-            if out.returncode == 0 or "already listens" not in out.stderr \
-                    or os.environ.get("WUWEI_SETUP_TEST_PGPORT"):
+            if out.returncode == 0 or "already listens" not in out.stderr or os.environ.get("WUWEI_SETUP_TEST_PGPORT"):
                 break
             self.port = _free_ports(1)[0]
         assert out.returncode == 0, out.stdout + out.stderr
@@ -110,8 +115,7 @@ class Checkout:
             return None
 
     def connect(self, dbname="wuwei"):
-        return psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=dbname,
-                                connect_timeout=5)
+        return psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=dbname, connect_timeout=5)
 
     def query(self, sql: str):
         conn = self.connect()
@@ -144,8 +148,9 @@ def workdir():
 
     def clone(name: str, port: int) -> Checkout:
         path = tmp / name
-        subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(path)],
-                       check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            ["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(path)], check=True, capture_output=True, timeout=300
+        )
         shutil.copy2(ROOT / "Makefile", path / "Makefile")
         shutil.copytree(ROOT / "scripts", path / "scripts", dirs_exist_ok=True)
         made.append(Checkout(path, port))
@@ -175,14 +180,22 @@ def _first_start_creates_and_migrates(checkout: Checkout) -> None:
     home = checkout.home
     if IS_ROOT:
         # The clone is private: postgres cannot reach it, so the cluster lives elsewhere ...
-        assert subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(checkout.path / "var")],
-                              cwd="/", check=False).returncode != 0
+        assert (
+            subprocess.run(
+                ["runuser", "-u", "postgres", "--", "test", "-x", str(checkout.path / "var")], cwd="/", check=False
+            ).returncode
+            != 0
+        )
         assert checkout.path not in home.parents
         assert home.stat().st_uid == pwd.getpwnam("postgres").pw_uid
         assert home.stat().st_mode & 0o777 == 0o700
         # ... where postgres can reach it; the server was given that real path, not var/pg.
-        assert subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(home / "data")],
-                              cwd="/", check=False).returncode == 0
+        assert (
+            subprocess.run(
+                ["runuser", "-u", "postgres", "--", "test", "-w", str(home / "data")], cwd="/", check=False
+            ).returncode
+            == 0
+        )
     else:
         assert home == (checkout.path / "var" / "pg").resolve()
     assert checkout.query("SHOW data_directory") == [(str(home / "data"),)]

@@ -1,4 +1,5 @@
 """Vector tiles: decoded with mapbox-vector-tile; public properties only, the user's area only."""
+
 import json
 import math
 
@@ -8,12 +9,12 @@ from sqlalchemy import literal, select
 
 from app.tiles.sources import TILE_SOURCES, TileSource, register_tile_source
 
-ZJY_CHARGER = (103.8342, 36.0472)       # 金昌南路大院子充电桩01, Zhangjiayuan community
+ZJY_CHARGER = (103.8342, 36.0472)  # 金昌南路大院子充电桩01, Zhangjiayuan community
 MVT = "application/vnd.mapbox-vector-tile"
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
-    n = 2 ** z
+    n = 2**z
     x = int((lon + 180) / 360 * n)
     y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
     return z, x, y
@@ -48,7 +49,7 @@ def test_tile_geometry_lands_where_the_feature_is(client, auth, demo):
     f = next(f for f in layers["chargers"]["features"] if f["properties"]["name"] == "金昌南路大院子充电桩01")
     px, py = f["geometry"]["coordinates"]
     # Back from tile pixels (y up in the decoder's default) to lon/lat.
-    n = 2 ** z
+    n = 2**z
     lon = (x + px / 4096) / n * 360 - 180
     lat = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * (y + 1 - py / 4096) / n))))
     assert abs(lon - ZJY_CHARGER[0]) < 1e-4 and abs(lat - ZJY_CHARGER[1]) < 1e-4
@@ -56,13 +57,29 @@ def test_tile_geometry_lands_where_the_feature_is(client, auth, demo):
 
 def test_building_tiles_leave_out_notes_and_small_counts(client, auth, demo):
     auth.login("planner")
-    square = {"type": "MultiPolygon", "coordinates": [[[[103.8352, 36.0462], [103.8354, 36.0462],
-                                                        [103.8354, 36.0464], [103.8352, 36.0464],
-                                                        [103.8352, 36.0462]]]]}
-    r = client.post("/api/v1/buildings", data=json.dumps({
-        "type": "Feature", "geometry": square,
-        "properties": {"name": "测试小楼", "households": 3, "ebikes": 2, "floors": 2,
-                       "charging_note": "二楼王大爷在楼道充电"}}), content_type="application/json")
+    square = {
+        "type": "MultiPolygon",
+        "coordinates": [
+            [[[103.8352, 36.0462], [103.8354, 36.0462], [103.8354, 36.0464], [103.8352, 36.0464], [103.8352, 36.0462]]]
+        ],
+    }
+    r = client.post(
+        "/api/v1/buildings",
+        data=json.dumps(
+            {
+                "type": "Feature",
+                "geometry": square,
+                "properties": {
+                    "name": "测试小楼",
+                    "households": 3,
+                    "ebikes": 2,
+                    "floors": 2,
+                    "charging_note": "二楼王大爷在楼道充电",
+                },
+            }
+        ),
+        content_type="application/json",
+    )
     assert r.status_code == 201, r.data
     layers = decode(get_tile(client, "buildings", *tile_of(103.8353, 36.0463, 15)))
     feats = layers["buildings"]["features"]
@@ -101,7 +118,7 @@ def test_buildings_below_their_min_zoom_are_empty(client, auth, demo):
 
 def test_tile_with_nothing_in_it_is_204(client, auth, demo):
     auth.login("planner")
-    r = get_tile(client, "chargers", *tile_of(-40.0, -30.0, 14))   # the South Atlantic
+    r = get_tile(client, "chargers", *tile_of(-40.0, -30.0, 14))  # the South Atlantic
     assert r.status_code == 204 and not r.data
 
 
@@ -116,16 +133,19 @@ def test_etag_and_if_none_match_give_304(client, auth, demo):
     assert get_tile(client, "chargers", z, x, y, {"If-None-Match": '"other"'}).status_code == 200
 
 
-@pytest.mark.parametrize("path, status", [
-    ("/tiles/chargers/a/1/1.mvt", 400),
-    ("/tiles/chargers/14/1.5/1.mvt", 400),
-    ("/tiles/chargers/23/0/0.mvt", 404),
-    ("/tiles/chargers/3/8/0.mvt", 404),
-    ("/tiles/chargers/3/0/-1.mvt", 404),
-    ("/tiles/nothing/1/0/0.mvt", 404),
-    ("/tiles/property-companies/1/0/0.mvt", 404),
-    ("/tiles/property-companies.json", 404),
-])
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        ("/tiles/chargers/a/1/1.mvt", 400),
+        ("/tiles/chargers/14/1.5/1.mvt", 400),
+        ("/tiles/chargers/23/0/0.mvt", 404),
+        ("/tiles/chargers/3/8/0.mvt", 404),
+        ("/tiles/chargers/3/0/-1.mvt", 404),
+        ("/tiles/nothing/1/0/0.mvt", 404),
+        ("/tiles/property-companies/1/0/0.mvt", 404),
+        ("/tiles/property-companies.json", 404),
+    ],
+)
 def test_bad_tile_addresses_are_json_errors(client, auth, demo, path, status):
     auth.login("planner")
     r = client.get(path)
@@ -143,7 +163,7 @@ def test_tiles_need_a_login_and_accept_a_bearer_token(client, auth, demo):
 
 def test_tiles_show_only_the_users_area(client, auth, demo):
     z, x, y = tile_of(*ZJY_CHARGER, 14)
-    staff = auth.token("staff")          # Hualinshan community staff: no Zhangjiayuan chargers
+    staff = auth.token("staff")  # Hualinshan community staff: no Zhangjiayuan chargers
     assert get_tile(client, "chargers", z, x, y, staff).status_code == 204
     zjy = auth.token("zjystaff")
     assert decode(get_tile(client, "chargers", z, x, y, zjy))["chargers"]["features"]
@@ -174,13 +194,14 @@ def test_tilejson_bounds_follow_the_users_area(client, auth, demo):
 
 
 def test_a_feature_can_register_its_own_tile_source(client, auth, demo):
-    from app.basemap.services import layer_conditions, table_of
     from app.basemap.layers import get_layer
+    from app.basemap.services import layer_conditions, table_of
 
     def rows(scope, envelope, z):
         t = table_of(get_layer("chargers"))
-        return (select(t.c.id, t.c.geom, literal(1).label("weight"))
-                .where(t.c.geom.op("&&")(envelope), *layer_conditions(get_layer("chargers"), t, scope)))
+        return select(t.c.id, t.c.geom, literal(1).label("weight")).where(
+            t.c.geom.op("&&")(envelope), *layer_conditions(get_layer("chargers"), t, scope)
+        )
 
     register_tile_source(TileSource("test-heat", "heat", rows, {"weight": "Number"}, min_zoom=10))
     try:

@@ -1,5 +1,6 @@
 """Vector tiles drop nothing: the zoom plan from the data, counts per cell below a dense layer's detail
 zoom, compression, per-encoding ETags, the combined multi-layer endpoint and TileJSON's statements."""
+
 import gzip
 import math
 
@@ -16,7 +17,7 @@ SPOT = (103.8342, 36.0472)
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
-    n = 2 ** z
+    n = 2**z
     return z, int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
 
 
@@ -26,28 +27,34 @@ def decode(resp) -> dict:
 
 
 def ids_in_tile_bbox(table: str, z: int, x: int, y: int) -> set:
-    rows = db.session.execute(text(f"SELECT id FROM {table} WHERE geom && ST_Transform(ST_TileEnvelope(:z, :x, :y), 4326)"),
-                              {"z": z, "x": x, "y": y}).scalars()
+    rows = db.session.execute(
+        text(f"SELECT id FROM {table} WHERE geom && ST_Transform(ST_TileEnvelope(:z, :x, :y), 4326)"),
+        {"z": z, "x": x, "y": y},
+    ).scalars()
     return set(rows)
 
 
 def centres_in_tile(table: str, z: int, x: int, y: int) -> int:
-    return db.session.execute(text(f"""
+    return db.session.execute(
+        text(f"""
         SELECT count(*) FROM {table}, LATERAL (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(
             (ST_XMin(geom) + ST_XMax(geom)) / 2, (ST_YMin(geom) + ST_YMax(geom)) / 2), 4326), 3857) AS c) p
         WHERE floor((ST_X(c) + 20037508.342789244) / (40075016.68557849 / 2 ^ :z)) = :x
           AND floor((20037508.342789244 - ST_Y(c)) / (40075016.68557849 / 2 ^ :z)) = :y"""),
-        {"z": z, "x": x, "y": y}).scalar()
+        {"z": z, "x": x, "y": y},
+    ).scalar()
 
 
 @pytest.fixture
 def dense_chargers(app, demo):
     """400 chargers packed around one spot, a feature cap of 50: the plan must raise the detail zoom."""
-    db.session.execute(text("""
+    db.session.execute(
+        text("""
         INSERT INTO chargers (name, ports, status, geom)
         SELECT 'dense-' || i, 2, 'planned',
                ST_SetSRID(ST_MakePoint(103.8342 + (i % 20) * 0.0004, 36.0472 + (i / 20) * 0.0003), 4326)
-        FROM generate_series(0, 399) AS i"""))
+        FROM generate_series(0, 399) AS i""")
+    )
     db.session.flush()
     old = app.config["TILE_FEATURE_CAP"]
     app.config["TILE_FEATURE_CAP"] = 50
@@ -98,8 +105,13 @@ class TestNothingIsDropped:
         z, x, y = tile_of(*SPOT, tj["wuwei:plan"]["chargers"]["cells"]["zooms"][0])
         staff = client.get(f"/tiles/chargers/{z}/{x}/{y}.mvt", headers=auth.token("staff"))
         admin = decode(client.get(f"/tiles/chargers/{z}/{x}/{y}.mvt", headers=auth.token("admin")))
-        mine = 0 if staff.status_code == 204 else sum(
-            f["properties"]["count"] for f in decode(staff).get("chargers-cells", {"features": []})["features"])
+        mine = (
+            0
+            if staff.status_code == 204
+            else sum(
+                f["properties"]["count"] for f in decode(staff).get("chargers-cells", {"features": []})["features"]
+            )
+        )
         assert mine < sum(f["properties"]["count"] for f in admin["chargers-cells"]["features"])
 
 
@@ -125,8 +137,9 @@ class TestCombinedTiles:
         headers = auth.token("planner")
         z, x, y = tile_of(*SPOT, 15)
         both = decode(client.get(f"/tiles/buildings,chargers/{z}/{x}/{y}.mvt", headers=headers))
-        alone = {n: decode(client.get(f"/tiles/{n}/{z}/{x}/{y}.mvt", headers=headers))[n]
-                 for n in ("buildings", "chargers")}
+        alone = {
+            n: decode(client.get(f"/tiles/{n}/{z}/{x}/{y}.mvt", headers=headers))[n] for n in ("buildings", "chargers")
+        }
         assert set(both) == {"buildings", "chargers"}
         for n in alone:
             assert {f["id"] for f in both[n]["features"]} == {f["id"] for f in alone[n]["features"]}
@@ -134,14 +147,17 @@ class TestCombinedTiles:
         z, x, y = tile_of(*SPOT, 12)
         assert set(decode(client.get(f"/tiles/buildings,chargers/{z}/{x}/{y}.mvt", headers=headers))) == {"chargers"}
 
-    @pytest.mark.parametrize("path, status", [
-        ("/tiles/buildings,nothing/15/0/0.mvt", 404),
-        ("/tiles/buildings,,chargers/15/0/0.mvt", 400),
-        ("/tiles/" + ",".join(["chargers"] * 3 + [f"x{i}" for i in range(12)]) + "/1/0/0.mvt", 400),
-        ("/tiles/chargers/40/0/0.mvt", 404),
-        ("/tiles/chargers/14/16384/0.mvt", 404),
-        ("/tiles/chargers/14/0/99999999999999999999.mvt", 404),
-    ])
+    @pytest.mark.parametrize(
+        "path, status",
+        [
+            ("/tiles/buildings,nothing/15/0/0.mvt", 404),
+            ("/tiles/buildings,,chargers/15/0/0.mvt", 400),
+            ("/tiles/" + ",".join(["chargers"] * 3 + [f"x{i}" for i in range(12)]) + "/1/0/0.mvt", 400),
+            ("/tiles/chargers/40/0/0.mvt", 404),
+            ("/tiles/chargers/14/16384/0.mvt", 404),
+            ("/tiles/chargers/14/0/99999999999999999999.mvt", 404),
+        ],
+    )
     def test_bad_addresses(self, client, auth, demo, path, status):
         r = client.get(path, headers=auth.token("planner"))
         assert r.status_code == status and r.get_json()["error"]["message"]
@@ -175,6 +191,7 @@ class TestStatementCache:
         from app.auth.policy import scope_of
         from app.tiles import services
         from app.tiles.sources import get_source
+
         combos = [("buildings",), ("chargers",), ("areas",), ("grids", "chargers"), ("buildings", "chargers")]
         for username in ("admin", "planner", "staff", "zjystaff"):
             scope = scope_of(db.session.execute(db.select(User).filter_by(username=username)).scalar_one())

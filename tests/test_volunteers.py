@@ -1,4 +1,5 @@
 """Volunteers and activities: RRULE recurrence (month ends, leap years), sign-ups, attendance, hours."""
+
 import datetime as dt
 import json
 
@@ -26,28 +27,54 @@ def test_friday_help_group_is_every_friday():
 
 def test_month_ends_the_31st_skips_short_months_and_minus_one_is_the_last_day():
     assert days("FREQ=MONTHLY;BYMONTHDAY=31", (2026, 1, 31), (2026, 1, 1), (2026, 8, 1)) == [
-        dt.date(2026, 1, 31), dt.date(2026, 3, 31), dt.date(2026, 5, 31), dt.date(2026, 7, 31)]
+        dt.date(2026, 1, 31),
+        dt.date(2026, 3, 31),
+        dt.date(2026, 5, 31),
+        dt.date(2026, 7, 31),
+    ]
     assert days("FREQ=MONTHLY;BYMONTHDAY=-1", (2027, 12, 31), (2028, 1, 1), (2028, 5, 1)) == [
-        dt.date(2028, 1, 31), dt.date(2028, 2, 29), dt.date(2028, 3, 31), dt.date(2028, 4, 30)]
+        dt.date(2028, 1, 31),
+        dt.date(2028, 2, 29),
+        dt.date(2028, 3, 31),
+        dt.date(2028, 4, 30),
+    ]
     assert days("FREQ=MONTHLY;BYMONTHDAY=-1", (2026, 1, 31), (2026, 2, 1), (2026, 3, 1)) == [dt.date(2026, 2, 28)]
 
 
 def test_leap_day_recurs_only_in_leap_years():
     assert days("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", (2024, 2, 29), (2024, 1, 1), (2037, 1, 1)) == [
-        dt.date(2024, 2, 29), dt.date(2028, 2, 29), dt.date(2032, 2, 29), dt.date(2036, 2, 29)]
+        dt.date(2024, 2, 29),
+        dt.date(2028, 2, 29),
+        dt.date(2032, 2, 29),
+        dt.date(2036, 2, 29),
+    ]
     assert is_occurrence("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", dt.datetime(2024, 2, 29, 9), dt.date(2028, 2, 29))
     assert not is_occurrence("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", dt.datetime(2024, 2, 29, 9), dt.date(2100, 2, 28))
 
 
 def test_occurrences_are_in_shanghai_time():
-    when = occurrences("FREQ=WEEKLY;BYDAY=FR", dt.datetime(2026, 1, 2, 15, tzinfo=TZ),
-                       dt.datetime(2026, 1, 1, tzinfo=TZ), dt.datetime(2026, 1, 10, tzinfo=TZ))
+    when = occurrences(
+        "FREQ=WEEKLY;BYDAY=FR",
+        dt.datetime(2026, 1, 2, 15, tzinfo=TZ),
+        dt.datetime(2026, 1, 1, tzinfo=TZ),
+        dt.datetime(2026, 1, 10, tzinfo=TZ),
+    )
     assert [w.isoformat() for w in when] == ["2026-01-02T15:00:00+08:00", "2026-01-09T15:00:00+08:00"]
 
 
-@pytest.mark.parametrize("rule", ["", "FREQ=FOO", "BYDAY=FR", "FREQ=SECONDLY", "FREQ=MONTHLY;BYMONTHDAY=40",
-                                  "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "FREQ=MONTHLY;UNTIL=20261301",
-                                  "DTSTART:20260101T000000\nRRULE:FREQ=DAILY"])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "",
+        "FREQ=FOO",
+        "BYDAY=FR",
+        "FREQ=SECONDLY",
+        "FREQ=MONTHLY;BYMONTHDAY=40",
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",
+        "FREQ=MONTHLY;UNTIL=20261301",
+        "DTSTART:20260101T000000\nRRULE:FREQ=DAILY",
+    ],
+)
 def test_unusable_rules_are_refused(rule):
     with pytest.raises(RecurrenceError):
         parse_rule(rule, dt.datetime(2026, 1, 1, 9))
@@ -70,11 +97,17 @@ def test_the_five_activities_are_on_the_calendar(client, auth, demo):
     assert client.get("/volunteers/activities?month=2026-13").status_code == 400
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"rrule": "FREQ=MONTHLY;BYMONTHDAY=40"}, "rrule"), ({"rrule": "FREQ=HOURLY"}, "rrule"),
-    ({"dtstart": "2026-02-30T09:00:00+08:00"}, "dtstart"), ({"dtstart": "2026-02-01T09:00:00"}, "dtstart"),
-    ({"duration_minutes": -5}, "duration_minutes"), ({"community": "620102005003"}, "community"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"rrule": "FREQ=MONTHLY;BYMONTHDAY=40"}, "rrule"),
+        ({"rrule": "FREQ=HOURLY"}, "rrule"),
+        ({"dtstart": "2026-02-30T09:00:00+08:00"}, "dtstart"),
+        ({"dtstart": "2026-02-01T09:00:00"}, "dtstart"),
+        ({"duration_minutes": -5}, "duration_minutes"),
+        ({"community": "620102005003"}, "community"),
+    ],
+)
 def test_bad_activities_are_refused_and_nothing_is_stored(client, auth, demo, body, field):
     auth.login("staff")
     n = db.session.scalar(select(func.count()).select_from(Activity))
@@ -86,19 +119,31 @@ def test_bad_activities_are_refused_and_nothing_is_stored(client, auth, demo, bo
 
 def test_sign_up_attendance_and_hours(client, auth, demo):
     auth.login("staff")
-    r = post_json(client, "/api/v1/activities", {"title": "月末清洁日", "dtstart": "2026-01-31T09:00:00+08:00",
-                                                 "rrule": "FREQ=MONTHLY;BYMONTHDAY=-1", "duration_minutes": 90})
+    r = post_json(
+        client,
+        "/api/v1/activities",
+        {
+            "title": "月末清洁日",
+            "dtstart": "2026-01-31T09:00:00+08:00",
+            "rrule": "FREQ=MONTHLY;BYMONTHDAY=-1",
+            "duration_minutes": 90,
+        },
+    )
     assert r.status_code == 201, r.get_json()
     aid = r.get_json()["id"]
     vid = db.session.scalar(select(Volunteer.id).order_by(Volunteer.id).limit(1))
     bad = post_json(client, f"/api/v1/activities/{aid}/signups", {"volunteer_id": vid, "date": "2026-02-27"})
     assert bad.status_code == 422 and "date" in bad.get_json()["error"]["fields"]
-    assert post_json(client, f"/api/v1/activities/{aid}/signups",
-                     {"volunteer_id": vid, "date": "2026-02-31"}).status_code == 422
+    assert (
+        post_json(client, f"/api/v1/activities/{aid}/signups", {"volunteer_id": vid, "date": "2026-02-31"}).status_code
+        == 422
+    )
     ok = post_json(client, f"/api/v1/activities/{aid}/signups", {"volunteer_id": vid, "date": "2026-02-28"})
     assert ok.status_code == 201
-    assert post_json(client, f"/api/v1/activities/{aid}/signups",
-                     {"volunteer_id": vid, "date": "2026-02-28"}).status_code == 409
+    assert (
+        post_json(client, f"/api/v1/activities/{aid}/signups", {"volunteer_id": vid, "date": "2026-02-28"}).status_code
+        == 409
+    )
     sid = ok.get_json()["id"]
     before = {r["volunteer_id"]: r["hours"] for r in client.get("/api/v1/volunteer-hours?by=volunteer").get_json()}
     assert post_json(client, f"/api/v1/signups/{sid}", {"attended": "maybe"}, "patch").status_code == 422
@@ -139,7 +184,9 @@ def test_only_staff_create_teams_and_volunteers_with_valid_skills(client, auth, 
     assert r.status_code == 201 and r.get_json()["community"] == "620103002001"
     tid = r.get_json()["id"]
     n = db.session.scalar(select(func.count()).select_from(Volunteer))
-    assert post_json(client, "/api/v1/volunteers", {"name": "某某", "team_id": tid, "skills": "理发"}).status_code == 422
+    assert (
+        post_json(client, "/api/v1/volunteers", {"name": "某某", "team_id": tid, "skills": "理发"}).status_code == 422
+    )
     assert db.session.scalar(select(func.count()).select_from(Volunteer)) == n
     r = post_json(client, "/api/v1/volunteers", {"name": "某某", "team_id": tid, "skills": ["理发", "陪聊"]})
     assert r.status_code == 201 and r.get_json()["skills"] == ["理发", "陪聊"]
@@ -156,10 +203,13 @@ def test_activity_page_signs_up_and_records_attendance(client, auth, demo):
     r = client.post(f"/volunteers/activities/{friday}", data={"date": "2026-11-19", "volunteer_id": vid})
     assert r.status_code == 303
     from app.volunteers.models import SignUp
+
     rows = db.session.scalars(select(SignUp).where(SignUp.activity_id == friday, SignUp.volunteer_id == vid)).all()
     assert [s.occurs_on.isoformat() for s in rows] == ["2026-11-20"]
-    r = client.post(f"/volunteers/activities/{friday}", data={"date": "2026-11-20", "signup_id": rows[0].id,
-                                                              "attended": "1", "hours": "2.5"})
+    r = client.post(
+        f"/volunteers/activities/{friday}",
+        data={"date": "2026-11-20", "signup_id": rows[0].id, "attended": "1", "hours": "2.5"},
+    )
     assert r.status_code == 303
     db.session.refresh(rows[0])
     assert rows[0].attended and float(rows[0].hours) == 2.5

@@ -8,5 +8,6 @@ parses, asks :mod:`app.auth` and answers.
 def init_app(app) -> None:
     """Register the login pages and the accounts API."""
     from app.accounts import api, views
+
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)

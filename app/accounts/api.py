@@ -1,4 +1,5 @@
 """``/api/v1/me`` and ``/api/v1/grids/<id>/workers`` (织密“微网格”: who walks a grid)."""
+
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -9,8 +10,9 @@ from app.web.params import Body
 
 bp = ApiBlueprint("accounts_api", __name__, tag="accounts")
 
-Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
-                                            pattern=r"^[^\x00-\x1f]+$")]
+Username = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")
+]
 
 
 class AreaRef(BaseModel):
@@ -21,6 +23,7 @@ class AreaRef(BaseModel):
 
 class Me(BaseModel):
     """The logged-in user."""
+
     username: str
     display_name: str | None
     role: str
@@ -40,12 +43,14 @@ class Worker(BaseModel):
 
 class GridWorkers(BaseModel):
     """A grid and the grid workers who walk it."""
+
     grid: GridRef
     workers: list[Worker]
 
 
 class GridWorkersIn(Body):
     """The new list of grid workers (usernames of users with the grid_worker role)."""
+
     usernames: Annotated[list[Username], Field(max_length=grid_workers.MAX_GRID_WORKERS)]
 
 

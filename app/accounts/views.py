@@ -1,8 +1,10 @@
 """Login and logout pages (Flask-WTF form with CSRF; rate limited)."""
+
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import lazy_gettext as _l, gettext as _
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
@@ -17,6 +19,7 @@ bp = Blueprint("accounts", __name__)
 
 class LoginForm(FlaskForm):
     """Username and password."""
+
     username = StringField(_l("用户名"), validators=[DataRequired(), Length(max=64)])
     password = PasswordField(_l("密码"), validators=[DataRequired(), Length(max=256)])
     remember = BooleanField(_l("记住我"))
@@ -25,8 +28,15 @@ class LoginForm(FlaskForm):
 def _safe_next(target: str | None) -> str:
     """Only same-site relative redirects after login."""
     # Browsers read "/\\host" like "//host": backslashes and control characters are refused too.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target \
-            and target.isprintable() and urlsplit(target).netloc == "" and not urlsplit(target).scheme:
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+        and urlsplit(target).netloc == ""
+        and not urlsplit(target).scheme
+    ):
         return target
     return url_for("mappage.index")
 

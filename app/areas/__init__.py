@@ -1,4 +1,5 @@
 """The area hierarchy: district → street (街道) → community (社区) → grid (网格) → micro-grid (微网格)."""
+
 from app.areas import models  # noqa: F401
 
 
@@ -7,4 +8,5 @@ def init_app(app) -> None:
     (``app.basemap``); grid workers by ``app.accounts``."""
     from app.areas import demo
     from app.core.registry import register_demo_step
+
     register_demo_step("areas", demo.seed_areas, order=10)

@@ -5,6 +5,7 @@ around them as rectangles that nest exactly, so that every child lies inside its
 sibling grids only share edges. Areas are looked up by code first, so seeding twice adds nothing.
 Other features' demo steps place their records with :data:`AREAS` and :func:`mp`.
 """
+
 from shapely.geometry import MultiPolygon, box
 
 from app.areas.services import create_area, get_area_by_code
@@ -68,7 +69,12 @@ def seed_areas() -> int:
             added += _add("grid", gcode, f"{cname}第{i}网格", (a, b, c, d), ccode)
             mid = (a + c) / 2
             for j, (p, q) in enumerate(((a, mid), (mid, c)), start=1):
-                added += _add("micro_grid", f"{gcode}{j:03d}",
-                              f"{cname}第{i}网格{'西' if j == 1 else '东'}微网格", (p, b, q, d), gcode)
+                added += _add(
+                    "micro_grid",
+                    f"{gcode}{j:03d}",
+                    f"{cname}第{i}网格{'西' if j == 1 else '东'}微网格",
+                    (p, b, q, d),
+                    gcode,
+                )
     db.session.flush()
     return added

@@ -1,4 +1,5 @@
 """Areas and grids in one table, with the grid workers assigned to each grid."""
+
 from geoalchemy2 import Geometry
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -17,13 +18,16 @@ grid_workers = Table("grid_workers", db.metadata, link_key("area_id", "areas.id"
 
 class Area(db.Model):
     """A node of the governance hierarchy, with its polygon and code."""
+
     __tablename__ = "areas"
     __table_args__ = (
         CheckConstraint(f"level IN {LEVELS}", name="ck_areas_level"),
         CheckConstraint("code ~ '^[0-9]+$'", name="ck_areas_code_digits"),
         CheckConstraint(
             "length(code) = CASE level WHEN 'city' THEN 4 WHEN 'district' THEN 6 WHEN 'street' THEN 9 "
-            "WHEN 'community' THEN 12 WHEN 'grid' THEN 15 ELSE 18 END", name="ck_areas_code_length"),
+            "WHEN 'community' THEN 12 WHEN 'grid' THEN 15 ELSE 18 END",
+            name="ck_areas_code_length",
+        ),
         CheckConstraint("ST_IsValid(geom)", name="ck_areas_geom_valid"),
         Index("ix_areas_code_pattern", "code", postgresql_ops={"code": "text_pattern_ops"}),
     )

@@ -4,6 +4,7 @@
 (created by the migration) sets ``grid_id`` on every insert or geometry update
 of a spatial table; :func:`grid_for` asks the same question for one geometry.
 """
+
 from geoalchemy2.shape import from_shape
 from sqlalchemy import func, select, text
 
@@ -26,35 +27,43 @@ def get_area_by_code(code: str) -> Area | None:
 
 def grid_for(geom_wkt: str) -> int | None:
     """The id of the grid holding a geometry (its point on surface), as the trigger computes it."""
-    return db.session.execute(
-        text("SELECT wuwei_grid_of(ST_GeomFromText(:wkt, 4326))"), {"wkt": geom_wkt}).scalar()
+    return db.session.execute(text("SELECT wuwei_grid_of(ST_GeomFromText(:wkt, 4326))"), {"wkt": geom_wkt}).scalar()
 
 
 def check_area_geometry(level: str, geom, parent: Area | None, exclude_id: int | None = None) -> None:
     """Raise 422 when ``geom`` leaves its parent or overlaps a sibling grid."""
     wkt = geom.wkt
     if parent is not None:
-        outside = db.session.execute(text(
-            "SELECT ST_Area(ST_Difference(ST_GeomFromText(:wkt, 4326),"
-            " ST_Buffer(p.geom::geography, :tol)::geometry)::geography)"
-            " FROM areas p WHERE p.id = :pid"),
-            {"wkt": wkt, "tol": CONTAINMENT_TOLERANCE_M, "pid": parent.id}).scalar()
+        outside = db.session.execute(
+            text(
+                "SELECT ST_Area(ST_Difference(ST_GeomFromText(:wkt, 4326),"
+                " ST_Buffer(p.geom::geography, :tol)::geometry)::geography)"
+                " FROM areas p WHERE p.id = :pid"
+            ),
+            {"wkt": wkt, "tol": CONTAINMENT_TOLERANCE_M, "pid": parent.id},
+        ).scalar()
         if outside and outside > 1.0:
-            raise ApiError(422, f"the {level} lies partly outside its parent {parent.name} "
-                                f"({outside:.0f} m² outside, tolerance {CONTAINMENT_TOLERANCE_M:.0f} m)",
-                           {"geometry": "outside parent"})
+            raise ApiError(
+                422,
+                f"the {level} lies partly outside its parent {parent.name} "
+                f"({outside:.0f} m² outside, tolerance {CONTAINMENT_TOLERANCE_M:.0f} m)",
+                {"geometry": "outside parent"},
+            )
     if level in ("grid", "micro_grid") and parent is not None:
-        clash = db.session.execute(text(
-            "SELECT a.code, a.name, ST_Area(ST_Intersection(a.geom, g)::geography) AS m2"
-            " FROM areas a, ST_GeomFromText(:wkt, 4326) g"
-            " WHERE a.parent_id = :pid AND a.level = :level AND a.geom && g"
-            " AND (:exclude IS NULL OR a.id <> :exclude)"
-            " AND ST_Area(ST_Intersection(a.geom, g)::geography) > :tol LIMIT 1"),
-            {"wkt": wkt, "pid": parent.id, "level": level, "exclude": exclude_id,
-             "tol": OVERLAP_TOLERANCE_M2}).first()
+        clash = db.session.execute(
+            text(
+                "SELECT a.code, a.name, ST_Area(ST_Intersection(a.geom, g)::geography) AS m2"
+                " FROM areas a, ST_GeomFromText(:wkt, 4326) g"
+                " WHERE a.parent_id = :pid AND a.level = :level AND a.geom && g"
+                " AND (:exclude IS NULL OR a.id <> :exclude)"
+                " AND ST_Area(ST_Intersection(a.geom, g)::geography) > :tol LIMIT 1"
+            ),
+            {"wkt": wkt, "pid": parent.id, "level": level, "exclude": exclude_id, "tol": OVERLAP_TOLERANCE_M2},
+        ).first()
         if clash:
-            raise ApiError(422, f"overlaps {clash.name} ({clash.code}) by {clash.m2:.0f} m²",
-                           {"geometry": "overlaps a sibling"})
+            raise ApiError(
+                422, f"overlaps {clash.name} ({clash.code}) by {clash.m2:.0f} m²", {"geometry": "overlaps a sibling"}
+            )
 
 
 def checked_parent(level: str, code: str, parent_code: str | None) -> Area | None:
@@ -74,8 +83,9 @@ def checked_parent(level: str, code: str, parent_code: str | None) -> Area | Non
     return parent
 
 
-def create_area(level: str, code: str, name: str, geom, parent_code: str | None = None,
-                note: str | None = None, commit: bool = True) -> Area:
+def create_area(
+    level: str, code: str, name: str, geom, parent_code: str | None = None, note: str | None = None, commit: bool = True
+) -> Area:
     """Add an area after checking its code, parent and geometry."""
     parent = checked_parent(level, code, parent_code)
     if not name or len(name) > 128:
@@ -83,8 +93,14 @@ def create_area(level: str, code: str, name: str, geom, parent_code: str | None 
     if get_area_by_code(code):
         raise ApiError(409, f"an area with code {code} exists", {"code": "taken"})
     check_area_geometry(level, geom, parent)
-    area = Area(level=level, code=code, name=name, parent_id=parent.id if parent else None,
-                note=note, geom=from_shape(geom, srid=4326))
+    area = Area(
+        level=level,
+        code=code,
+        name=name,
+        parent_id=parent.id if parent else None,
+        note=note,
+        geom=from_shape(geom, srid=4326),
+    )
     db.session.add(area)
     db.session.flush()
     record("insert", "areas", area.id, after=snapshot(area))
@@ -99,8 +115,9 @@ def set_grid_workers(area: Area, users: list) -> None:
         raise ApiError(422, "grid workers are assigned to grids and micro-grids only")
     before = sorted(u.id for u in area.workers)
     area.workers = list(users)
-    record("update", "grid_workers", area.id, before={"user_ids": before},
-           after={"user_ids": sorted(u.id for u in users)})
+    record(
+        "update", "grid_workers", area.id, before={"user_ids": before}, after={"user_ids": sorted(u.id for u in users)}
+    )
 
 
 def validate_area_write(values: dict, geom, row_id: int | None) -> dict:
@@ -119,8 +136,12 @@ def validate_area_write(values: dict, geom, row_id: int | None) -> dict:
     if existing is not None and (code != existing.code or level != existing.level):
         children = db.session.scalar(select(func.count()).select_from(Area).where(Area.parent_id == existing.id))
         if children:
-            raise ApiError(409, f"{existing.name} has {children} child area(s); their codes nest in its code "
-                                "and level, so move or delete them first", {"code": "has children"})
+            raise ApiError(
+                409,
+                f"{existing.name} has {children} child area(s); their codes nest in its code "
+                "and level, so move or delete them first",
+                {"code": "has children"},
+            )
     if geom is not None:
         check_area_geometry(level, geom, parent, exclude_id=row_id)
         if existing is not None:
@@ -131,14 +152,20 @@ def validate_area_write(values: dict, geom, row_id: int | None) -> dict:
 
 def check_children_inside(area: Area, geom) -> None:
     """Raise 422 when redrawing ``area`` as ``geom`` would leave one of its children outside it."""
-    stray = db.session.execute(text(
-        "SELECT c.code, c.name, ST_Area(ST_Difference(c.geom,"
-        " ST_Buffer(ST_GeomFromText(:wkt, 4326)::geography, :tol)::geometry)::geography) AS m2"
-        " FROM areas c WHERE c.parent_id = :pid"
-        " AND ST_Area(ST_Difference(c.geom,"
-        " ST_Buffer(ST_GeomFromText(:wkt, 4326)::geography, :tol)::geometry)::geography) > 1.0"
-        " ORDER BY c.code LIMIT 1"),
-        {"wkt": geom.wkt, "tol": CONTAINMENT_TOLERANCE_M, "pid": area.id}).first()
+    stray = db.session.execute(
+        text(
+            "SELECT c.code, c.name, ST_Area(ST_Difference(c.geom,"
+            " ST_Buffer(ST_GeomFromText(:wkt, 4326)::geography, :tol)::geometry)::geography) AS m2"
+            " FROM areas c WHERE c.parent_id = :pid"
+            " AND ST_Area(ST_Difference(c.geom,"
+            " ST_Buffer(ST_GeomFromText(:wkt, 4326)::geography, :tol)::geometry)::geography) > 1.0"
+            " ORDER BY c.code LIMIT 1"
+        ),
+        {"wkt": geom.wkt, "tol": CONTAINMENT_TOLERANCE_M, "pid": area.id},
+    ).first()
     if stray:
-        raise ApiError(422, f"{stray.name} ({stray.code}) would lie {stray.m2:.0f} m² outside {area.name}; "
-                            "redraw or move it first", {"geometry": "leaves a child outside"})
+        raise ApiError(
+            422,
+            f"{stray.name} ({stray.code}) would lie {stray.m2:.0f} m² outside {area.name}; redraw or move it first",
+            {"geometry": "leaves a child outside"},
+        )

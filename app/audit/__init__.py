@@ -1,4 +1,5 @@
 """Audit log: every write (and every read of personal data) is recorded."""
+
 from app.audit import models  # noqa: F401  (registers the table)
 
 

@@ -1,4 +1,5 @@
 """The audit table: who did what to which row, with before/after snapshots."""
+
 from datetime import datetime
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, String, func
@@ -10,6 +11,7 @@ from app.core.extensions import db
 
 class AuditEntry(db.Model):
     """One write (insert/update/delete) or one read of a personal-data record."""
+
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

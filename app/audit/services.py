@@ -5,6 +5,7 @@ write the row, record what it was and became (``view(row)``: :func:`snapshot` un
 its rows another way), commit. A write that needs more between the flush and the commit records
 with :func:`record` itself.
 """
+
 import datetime as dt
 import decimal
 import enum
@@ -47,17 +48,23 @@ def current_user_id() -> int | None:
     if not has_request_context():
         return None
     from flask_login import current_user
+
     return current_user.id if getattr(current_user, "is_authenticated", False) else None
 
 
-def record(action: str, table: str, row_id, before: dict | None = None,
-           after: dict | None = None, user_id: int | None = None) -> None:
+def record(
+    action: str, table: str, row_id, before: dict | None = None, after: dict | None = None, user_id: int | None = None
+) -> None:
     """Add an audit entry to the current session; it commits with the caller's write."""
     entry = AuditEntry(
-        action=action, table_name=table, row_id=None if row_id is None else str(row_id),
-        before=before, after=after,
+        action=action,
+        table_name=table,
+        row_id=None if row_id is None else str(row_id),
+        before=before,
+        after=after,
         user_id=user_id if user_id is not None else current_user_id(),
-        remote_addr=request.remote_addr if has_request_context() else None)
+        remote_addr=request.remote_addr if has_request_context() else None,
+    )
     db.session.add(entry)
 
 

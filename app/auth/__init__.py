@@ -1,4 +1,5 @@
 """Users, roles, areas of responsibility, sessions and API tokens."""
+
 from app.auth import models  # noqa: F401
 
 

@@ -1,4 +1,5 @@
 """``flask users create`` and ``flask tokens create``."""
+
 import click
 from flask.cli import AppGroup
 
@@ -22,12 +23,12 @@ def _fail(e: ApiError):
 def create_user_cmd(username, password, role, area_code, display_name):
     """Create a user with a role and an area."""
     from app.auth.services import create_user
+
     try:
         user = create_user(username, password, role, area_code, display_name)
     except ApiError as e:
         _fail(e)
-    click.echo(f"created user {user.username} ({user.role}"
-               + (f", area {area_code})" if area_code else ")"))
+    click.echo(f"created user {user.username} ({user.role}" + (f", area {area_code})" if area_code else ")"))
 
 
 @tokens_cli.command("create")
@@ -36,6 +37,7 @@ def create_user_cmd(username, password, role, area_code, display_name):
 def create_token_cmd(username, device):
     """Create a bearer token; it is printed once and stored only hashed."""
     from app.auth.services import create_token
+
     try:
         _, token = create_token(username, device)
     except ApiError as e:
@@ -48,13 +50,16 @@ def create_token_cmd(username, device):
 def list_tokens_cmd(username):
     """List tokens by their first characters (the full token is never stored)."""
     from app.auth.services import list_tokens
+
     try:
         rows = list_tokens(username)
     except ApiError as e:
         _fail(e)
     for t in rows:
-        click.echo(f"{t.prefix}…  {t.user.username:<14} {t.device or '-':<16} "
-                   f"created {t.created_at:%Y-%m-%d %H:%M}  {'REVOKED' if t.revoked else 'active'}")
+        click.echo(
+            f"{t.prefix}…  {t.user.username:<14} {t.device or '-':<16} "
+            f"created {t.created_at:%Y-%m-%d %H:%M}  {'REVOKED' if t.revoked else 'active'}"
+        )
 
 
 @tokens_cli.command("revoke")
@@ -62,6 +67,7 @@ def list_tokens_cmd(username):
 def revoke_token_cmd(prefix):
     """Revoke the token(s) starting with PREFIX (as shown by ``tokens list``)."""
     from app.auth.services import revoke_tokens
+
     try:
         n = revoke_tokens(prefix)
     except ApiError as e:

@@ -3,6 +3,7 @@
 Admins, and planners or community staff whose area encloses the grid, replace the list in one
 request; the change is audited (:func:`app.areas.services.set_grid_workers`).
 """
+
 from sqlalchemy import select
 
 from app.areas.models import Area
@@ -16,9 +17,13 @@ MAX_GRID_WORKERS = 50
 
 
 def _workers_view(area: Area) -> dict:
-    return {"grid": {"id": area.id, "code": area.code, "name": area.name},
-            "workers": [{"username": u.username, "display_name": u.display_name}
-                        for u in sorted(area.workers, key=lambda u: u.username)]}
+    return {
+        "grid": {"id": area.id, "code": area.code, "name": area.name},
+        "workers": [
+            {"username": u.username, "display_name": u.display_name}
+            for u in sorted(area.workers, key=lambda u: u.username)
+        ],
+    }
 
 
 def _grid_or_404(grid_id: int) -> Area:
@@ -48,8 +53,9 @@ def assign_grid_workers(scope: Scope, grid_id: int, usernames: list[str]) -> dic
         raise ApiError(422, f"no such user(s): {', '.join(missing)}", {"usernames": "unknown user"})
     wrong = [n for n in names if users[n].role != "grid_worker"]
     if wrong:
-        raise ApiError(422, f"not grid workers (role grid_worker): {', '.join(wrong)}",
-                       {"usernames": "not a grid worker"})
+        raise ApiError(
+            422, f"not grid workers (role grid_worker): {', '.join(wrong)}", {"usernames": "not a grid worker"}
+        )
     set_grid_workers(area, [users[n] for n in names])
     db.session.commit()
     return _workers_view(area)

@@ -1,4 +1,5 @@
 """Account and token operations shared by the CLI, the views and the API."""
+
 import functools
 import hashlib
 import secrets
@@ -44,9 +45,12 @@ def _user_by_token():
     Built once (constructing it took longer than running it), on first use: building it at import
     would configure every mapper before all the features' models are imported.
     """
-    return select(User).join(ApiToken, ApiToken.user_id == User.id) \
-        .where(ApiToken.token_hash == bindparam("h"), ApiToken.revoked.is_(False), User.active.is_(True)) \
+    return (
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == bindparam("h"), ApiToken.revoked.is_(False), User.active.is_(True))
         .options(with_area())
+    )
 
 
 def user_for_token(token: str) -> User | None:
@@ -89,10 +93,17 @@ def authenticate(username: str, password: str) -> User | None:
     return user if check_password_hash(user.password_hash, password) else None
 
 
-def create_user(username: str, password: str, role: str, area_code: str | None = None,
-                display_name: str = "", phone: str | None = None) -> User:
+def create_user(
+    username: str,
+    password: str,
+    role: str,
+    area_code: str | None = None,
+    display_name: str = "",
+    phone: str | None = None,
+) -> User:
     """Create an account; admins may have no area, everyone else needs one."""
     from app.areas.services import get_area_by_code
+
     errors = {}
     if not username or len(username) > 64 or not username.isprintable() or username != username.strip():
         errors["username"] = "required, at most 64 printable characters, no surrounding spaces"
@@ -115,9 +126,14 @@ def create_user(username: str, password: str, role: str, area_code: str | None =
         errors["area"] = "required for every role except admin"
     if errors:
         raise ApiError(422, "invalid user", errors)
-    user = User(username=username, password_hash=generate_password_hash(
-                    password, method=current_app.config["PASSWORD_HASH_METHOD"]), role=role,
-                area_id=area.id if area else None, display_name=display_name or username, phone=phone)
+    user = User(
+        username=username,
+        password_hash=generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"]),
+        role=role,
+        area_id=area.id if area else None,
+        display_name=display_name or username,
+        phone=phone,
+    )
     return audited_insert(user)
 
 
@@ -146,8 +162,11 @@ def revoke_tokens(prefix: str) -> int:
     """Revoke the tokens starting with ``prefix`` (the first 8 characters shown by ``tokens list``)."""
     if not prefix or len(prefix) < 6:
         raise ApiError(422, "give at least the first 6 characters of the token", {"prefix": "too short"})
-    rows = [t for t in db.session.scalars(select(ApiToken).where(ApiToken.revoked.is_(False)))
-            if t.prefix.startswith(prefix[:len(t.prefix)]) and prefix.startswith(t.prefix[:len(prefix)])]
+    rows = [
+        t
+        for t in db.session.scalars(select(ApiToken).where(ApiToken.revoked.is_(False)))
+        if t.prefix.startswith(prefix[: len(t.prefix)]) and prefix.startswith(t.prefix[: len(prefix)])
+    ]
     for t in rows:
         t.revoked = True
         record("update", "api_tokens", t.id, before={"revoked": False}, after={"revoked": True})
@@ -162,5 +181,6 @@ def via_bearer() -> bool:
     which marks bearer requests. A session cookie, when present, wins (and needs CSRF).
     """
     from flask_login import current_user
+
     current_user.is_authenticated  # noqa: B018 (loads the user)
     return bool(request.environ.get("wuwei.bearer"))

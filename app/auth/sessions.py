@@ -5,6 +5,7 @@ SHA-256 is a row of ``user_sessions``. Every request loads the user and checks t
 query; logout, deactivating the user or ``revoke_sessions`` end it on the server, whatever copies of
 the cookie exist.
 """
+
 import functools
 import secrets
 
@@ -19,10 +20,17 @@ from app.core.extensions import db
 @functools.cache
 def _user_by_session():
     """The user of an open session, with their area (built on first use, once)."""
-    return select(User).join(UserSession, UserSession.user_id == User.id) \
-        .where(User.id == bindparam("uid"), UserSession.token_hash == bindparam("h"),
-               UserSession.revoked_at.is_(None), User.active.is_(True)) \
+    return (
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            User.id == bindparam("uid"),
+            UserSession.token_hash == bindparam("h"),
+            UserSession.revoked_at.is_(None),
+            User.active.is_(True),
+        )
         .options(with_area())
+    )
 
 
 def open_session(user: User) -> str:
@@ -62,17 +70,22 @@ def close_session(raw: str | None) -> None:
     if parsed is None:
         return
     uid, token = parsed
-    db.session.execute(update(UserSession).where(UserSession.user_id == uid,
-                                                 UserSession.token_hash == hash_token(token),
-                                                 UserSession.revoked_at.is_(None))
-                       .values(revoked_at=func.now()))
+    db.session.execute(
+        update(UserSession)
+        .where(
+            UserSession.user_id == uid, UserSession.token_hash == hash_token(token), UserSession.revoked_at.is_(None)
+        )
+        .values(revoked_at=func.now())
+    )
     db.session.commit()
 
 
 def revoke_sessions(user_id: int) -> int:
     """End every open session of a user (deactivation, a stolen laptop); returns how many."""
-    result = db.session.execute(update(UserSession).where(UserSession.user_id == user_id,
-                                                          UserSession.revoked_at.is_(None))
-                                .values(revoked_at=func.now()))
+    result = db.session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
     db.session.commit()
     return result.rowcount

@@ -6,6 +6,7 @@ pydantic type, from which the layer API builds its request models and its OpenAP
 (:mod:`app.basemap.schemas`); :meth:`Field.parse` reads one value of a list filter (``?status=a,b``).
 Flags, dates, date-times and NUL characters follow :mod:`app.web.values`.
 """
+
 import datetime as dt
 import math
 from dataclasses import dataclass, field
@@ -23,21 +24,22 @@ class FieldError(ValueError):
 
 
 # PostgreSQL ``integer`` bounds: larger values would fail in the database, not here.
-INT_MIN, INT_MAX = -2**31, 2**31 - 1
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 
 @dataclass(frozen=True)
 class Field:
     """One attribute: its JSON name, column, type and limits."""
+
     name: str
-    kind: str = "str"          # str, text, int, float, date, datetime, bool, enum, ref
+    kind: str = "str"  # str, text, int, float, date, datetime, bool, enum, ref
     required: bool = False
     choices: tuple[str, ...] = ()
     max_len: int | None = None
     min: float | None = None
     max: float | None = None
-    ref: str | None = None     # table for kind "ref" (the id must exist)
-    filter: bool = False       # usable as ?name=value on lists
+    ref: str | None = None  # table for kind "ref" (the id must exist)
+    filter: bool = False  # usable as ?name=value on lists
     writable: bool = True
     column: str | None = None  # defaults to name
     label: str = ""
@@ -109,16 +111,23 @@ class Field:
         """The pydantic type of one non-empty value (what :meth:`parse` accepts), with its limits."""
         k = self.kind
         if k in ("str", "text"):
-            return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1 if self.required else None,
-                                                    max_length=self.max_len or (255 if k == "str" else 10000)),
-                             AfterValidator(no_nul)]
+            return Annotated[
+                str,
+                StringConstraints(
+                    strip_whitespace=True,
+                    min_length=1 if self.required else None,
+                    max_length=self.max_len or (255 if k == "str" else 10000),
+                ),
+                AfterValidator(no_nul),
+            ]
         if k in ("int", "ref"):
             lo = INT_MIN if self.min is None else max(INT_MIN, math.ceil(self.min))
             hi = INT_MAX if self.max is None else min(INT_MAX, int(self.max))
             return Annotated[int, PydanticField(ge=lo, le=hi), BeforeValidator(_integer)]
         if k == "float":
-            return Annotated[float, PydanticField(ge=self.min, le=self.max, allow_inf_nan=False),
-                             BeforeValidator(_number)]
+            return Annotated[
+                float, PydanticField(ge=self.min, le=self.max, allow_inf_nan=False), BeforeValidator(_number)
+            ]
         if k == "bool":
             return bool
         if k == "enum":
@@ -146,13 +155,22 @@ class Field:
                     raise invalid("required")
                 return None
             return value
+
         typ = base | None if nullable else base
         return Annotated[typ, BeforeValidator(empty), PydanticField(description=self.label or None)]
 
 
-_PARSERS = {"str": Field._parse_str, "text": Field._parse_str, "int": Field._parse_int, "ref": Field._parse_int,
-            "float": Field._parse_float, "bool": lambda _, v: flag(v), "enum": Field._parse_enum,
-            "date": lambda _, v: iso_day(v), "datetime": lambda _, v: iso_moment(v)}
+_PARSERS = {
+    "str": Field._parse_str,
+    "text": Field._parse_str,
+    "int": Field._parse_int,
+    "ref": Field._parse_int,
+    "float": Field._parse_float,
+    "bool": lambda _, v: flag(v),
+    "enum": Field._parse_enum,
+    "date": lambda _, v: iso_day(v),
+    "datetime": lambda _, v: iso_moment(v),
+}
 
 
 def _integer(value):
@@ -166,4 +184,3 @@ def _number(value):
     if isinstance(value, bool):
         raise invalid("must be a number")
     return value
-

@@ -1,4 +1,5 @@
 """The base map's dashboard figures: households, and chargers and bike-parking zones per 1,000 households."""
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
 
@@ -17,8 +18,10 @@ def households(frame: Frame) -> Values:
 
 def per_thousand(counts: Values, hh: Values) -> Values:
     """``counts`` per 1,000 households (a stock: the same in both periods); no households: None."""
+
     def rate(n, h):
         return round((n or 0) * 1000.0 / h, 2) if h else None
+
     cur = {u: rate(counts.cur.get(u, 0), h) for u, h in hh.cur.items() if h}
     return Values(cur, cur, rate(counts.total, hh.total), rate(counts.total, hh.total))
 
@@ -34,7 +37,20 @@ def _bike_zones(frame: Frame) -> Values:
 
 
 register_figure(Figure("households", _l("户数"), _l("户"), households, timed=False, better="none", order=60))
-register_figure(Figure("chargers_per_1000", _l("每千户充电桩"), _l("个"), _chargers, timed=False, better="higher",
-                       digits=2, order=61))
-register_figure(Figure("bike_zones_per_1000", _l("每千户停放区"), _l("处"), _bike_zones, timed=False,
-                       better="higher", digits=2, order=62))
+register_figure(
+    Figure(
+        "chargers_per_1000", _l("每千户充电桩"), _l("个"), _chargers, timed=False, better="higher", digits=2, order=61
+    )
+)
+register_figure(
+    Figure(
+        "bike_zones_per_1000",
+        _l("每千户停放区"),
+        _l("处"),
+        _bike_zones,
+        timed=False,
+        better="higher",
+        digits=2,
+        order=62,
+    )
+)

@@ -1,4 +1,5 @@
 """Base-map models. ``grid_id`` on every spatial row is set by PostGIS (trigger ``assign_grid``)."""
+
 from datetime import date
 
 from geoalchemy2 import Geometry
@@ -15,9 +16,11 @@ BIKE_ZONE_STATUSES = ("planned", "active", "closed")
 
 class PropertyCompany(db.Model):
     """A property company (物业) and its standing in the "Red Property" (红色物业) alliance."""
+
     __tablename__ = "property_companies"
-    __table_args__ = (CheckConstraint(f"alliance_standing IN {ALLIANCE_STANDINGS}",
-                                      name="ck_property_companies_standing"),)
+    __table_args__ = (
+        CheckConstraint(f"alliance_standing IN {ALLIANCE_STANDINGS}", name="ck_property_companies_standing"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
@@ -31,6 +34,7 @@ class PropertyCompany(db.Model):
 
 class Compound(db.Model):
     """A residential compound or courtyard (小区/院落), managed by a property company."""
+
     __tablename__ = "compounds"
     __table_args__ = (CheckConstraint("ST_IsValid(geom)", name="ck_compounds_geom_valid"),)
 
@@ -38,7 +42,8 @@ class Compound(db.Model):
     name: Mapped[str] = mapped_column(String(128))
     address: Mapped[str | None] = mapped_column(String(256))
     property_company_id: Mapped[int | None] = mapped_column(
-        ForeignKey("property_companies.id", ondelete="SET NULL"), index=True)
+        ForeignKey("property_companies.id", ondelete="SET NULL"), index=True
+    )
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"), index=True)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
 
@@ -47,6 +52,7 @@ class Compound(db.Model):
 
 class Building(db.Model):
     """A building footprint with its address, floors, households and e-bike survey."""
+
     __tablename__ = "buildings"
     __table_args__ = (
         CheckConstraint("ST_IsValid(geom)", name="ck_buildings_geom_valid"),
@@ -72,6 +78,7 @@ class Building(db.Model):
 
 class Charger(db.Model):
     """An e-bike charging station (充电桩)."""
+
     __tablename__ = "chargers"
     __table_args__ = (
         CheckConstraint(f"status IN {CHARGER_STATUSES}", name="ck_chargers_status"),
@@ -93,6 +100,7 @@ class Charger(db.Model):
 
 class BikeZone(db.Model):
     """A bike-parking zone (非机动车停放区)."""
+
     __tablename__ = "bike_zones"
     __table_args__ = (
         CheckConstraint(f"kind IN {BIKE_ZONE_KINDS}", name="ck_bike_zones_kind"),

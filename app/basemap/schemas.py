@@ -12,6 +12,7 @@ For every layer of :data:`app.basemap.layers.LAYERS` (``bike-zones`` → ``BikeZ
 Rules a model cannot see (a referenced id exists, an area nests in its parent, a place lies in
 the user's area) stay in :mod:`app.basemap.services` and :mod:`app.areas.services`.
 """
+
 import functools
 import inspect
 import operator
@@ -43,6 +44,7 @@ _cache: dict[tuple, type[BaseModel]] = {}
 
 def _cached(kind: str):
     """Build a layer's model once (per layer name and arguments)."""
+
     def decorate(build):
         signature = inspect.signature(build)
 
@@ -54,7 +56,9 @@ def _cached(kind: str):
             if key not in _cache:
                 _cache[key] = build(*bound.args, **bound.kwargs)
             return _cache[key]
+
         return get
+
     return decorate
 
 
@@ -73,6 +77,7 @@ def _optional(annotation) -> tuple:
 
 
 # --------------------------------------------------------------------------- query strings
+
 
 def _message(e: ValidationError) -> str:
     err = e.errors(include_url=False)[0]
@@ -98,9 +103,18 @@ def filter_type(f) -> Any:
             except ValidationError as e:
                 raise invalid(f"{part!r}: {_message(e)}") from None
         return out
-    return Annotated[list[Any], BeforeValidator(split), WithJsonSchema({
-        "type": "array", "items": adapter.json_schema(),
-        "description": "filter: comma-separated values (or the parameter repeated)"})]
+
+    return Annotated[
+        list[Any],
+        BeforeValidator(split),
+        WithJsonSchema(
+            {
+                "type": "array",
+                "items": adapter.json_schema(),
+                "description": "filter: comma-separated values (or the parameter repeated)",
+            }
+        ),
+    ]
 
 
 Community = Annotated[str, Field(pattern="^[0-9]{12}$", description="12-digit community code")]
@@ -109,6 +123,7 @@ Grid = Annotated[str, Field(pattern="^[0-9]{15}$", description="15-digit grid co
 
 class LayerQuery(Query, Paging):
     """What every layer's list takes."""
+
     bbox: Bbox | None = None
     q: SearchText | None = None
     area: Annotated[AreaCode | None, Field(description="area code: rows under this street/community/grid")] = None
@@ -124,28 +139,39 @@ def list_query(layer: Layer) -> type[LayerQuery]:
     if clash:
         raise ValueError(f"layer {layer.name}: filters {', '.join(sorted(clash))} clash with the list's parameters")
     sorts = tuple(s for c in layer.sortable for s in (c, "-" + c))
-    fields: dict[str, Any] = {"sort": (Literal[sorts], Field(
-        default="id", description="order by this attribute; prefix - for descending"))}
+    fields: dict[str, Any] = {
+        "sort": (Literal[sorts], Field(default="id", description="order by this attribute; prefix - for descending"))
+    }
     for f in layer.fields:
         if f.filter:
             fields[f.name] = (filter_type(f) | None, None)
-    return create_model(f"{camel(layer)}Query", __base__=LayerQuery, __doc__=(
-        f"{layer.title} ({layer.name}): paging, bbox, sort, search, area and filters."), **fields)
+    return create_model(
+        f"{camel(layer)}Query",
+        __base__=LayerQuery,
+        __doc__=(f"{layer.title} ({layer.name}): paging, bbox, sort, search, area and filters."),
+        **fields,
+    )
 
 
 def list_args(layer: Layer, query: LayerQuery) -> dict:
     """The keyword arguments of :func:`app.basemap.services.list_features` from a validated query."""
-    filters = {f.name: getattr(query, f.name) for f in layer.fields
-               if f.filter and getattr(query, f.name, None)}
+    filters = {f.name: getattr(query, f.name) for f in layer.fields if f.filter and getattr(query, f.name, None)}
     for name in ("area", "community", "grid"):
         code = getattr(query, name)
         if code is not None:
             filters["area"] = code
-    return {"bbox": query.bbox, "filters": filters, "q": query.q, "sort": query.sort, "limit": query.limit,
-            "offset": query.offset}
+    return {
+        "bbox": query.bbox,
+        "filters": filters,
+        "q": query.q,
+        "sort": query.sort,
+        "limit": query.limit,
+        "offset": query.offset,
+    }
 
 
 # --------------------------------------------------------------------------- bodies
+
 
 def _accepted(layer: Layer) -> tuple[str, ...]:
     """GeoJSON types a layer takes: its own, and a Polygon where MultiPolygons are stored."""
@@ -173,18 +199,23 @@ def geometry_type(layer: Layer, required: bool) -> Any:
             if required:
                 raise invalid("required")
             return None
-        check_vertices(value)       # before shapely and PostGIS do any work
+        check_vertices(value)  # before shapely and PostGIS do any work
         try:
             return parse_geometry(value, allowed=allowed)
         except GeometryError as e:
             raise invalid(str(e)) from None
+
     shape = _shape_of(layer)
-    return Annotated[shape if required else shape | None, WrapValidator(parse),
-                     Field(description=f"GeoJSON {' or '.join(_accepted(layer))} (lon/lat, WGS-84)")]
+    return Annotated[
+        shape if required else shape | None,
+        WrapValidator(parse),
+        Field(description=f"GeoJSON {' or '.join(_accepted(layer))} (lon/lat, WGS-84)"),
+    ]
 
 
 class Properties(Body):
     """A feature's attributes: unknown names are refused; read-only ones (computed) are dropped."""
+
     readonly: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="before")
@@ -210,8 +241,12 @@ def properties_in(layer: Layer, partial: bool = False) -> type[Properties]:
             continue
         annotation = f.annotation(nullable=_nullable(f, table))
         fields[f.name] = (annotation, ...) if f.required and not partial else _optional(annotation)
-    model = create_model(f"{camel(layer)}Properties{'Patch' if partial else 'In'}", __base__=Properties,
-                         __doc__=f"{layer.title} ({layer.name}): attributes", **fields)
+    model = create_model(
+        f"{camel(layer)}Properties{'Patch' if partial else 'In'}",
+        __base__=Properties,
+        __doc__=f"{layer.title} ({layer.name}): attributes",
+        **fields,
+    )
     model.readonly = frozenset((set(layer.computed) | {"grid_id"}) - {f.name for f in layer.fields})
     return model
 
@@ -220,6 +255,7 @@ class FeatureIn(Body):
     """A GeoJSON Feature body (RFC 7946): ``type`` may be left out; ``id`` and ``bbox`` are ignored
     (the id is the URL's, the box is the geometry's); any other member is refused. A body with
     neither ``type`` nor ``properties`` is read as the properties themselves (plus ``geometry``)."""
+
     type: Literal["Feature"] = "Feature"
     id: Annotated[int | str | None, Field(description="ignored: the URL names the feature")] = None
     bbox: Annotated[list[float] | None, Field(description="ignored: the geometry's box")] = None
@@ -246,16 +282,24 @@ def feature_in(layer: Layer, partial: bool = False) -> type[FeatureIn]:
     annotation = Annotated[props, BeforeValidator(_no_object)]
     if any(f.is_required() for f in props.model_fields.values()):
         fields: dict[str, Any] = {"properties": (annotation, ...)}
-    else:   # left out: no attributes (validated, so that PATCH {} changes nothing)
-        fields = {"properties": (annotation, Field(default_factory=dict, validate_default=True,
-                                                   json_schema_extra=_no_default))}
+    else:  # left out: no attributes (validated, so that PATCH {} changes nothing)
+        fields = {
+            "properties": (
+                annotation,
+                Field(default_factory=dict, validate_default=True, json_schema_extra=_no_default),
+            )
+        }
     if layer.geom_type:
         geom = geometry_type(layer, required=not partial)
         fields["geometry"] = (geom, ...) if not partial else _optional(geom)
     else:
         fields["geometry"] = (None, Field(default=None, description="null: the layer has no geometry"))
-    return create_model(f"{camel(layer)}Feature{'Patch' if partial else 'In'}", __base__=FeatureIn,
-                        __doc__=f"{layer.title} ({layer.name}) as a GeoJSON Feature", **fields)
+    return create_model(
+        f"{camel(layer)}Feature{'Patch' if partial else 'In'}",
+        __base__=FeatureIn,
+        __doc__=f"{layer.title} ({layer.name}) as a GeoJSON Feature",
+        **fields,
+    )
 
 
 def feature_error(e: ApiError) -> ApiError:
@@ -284,6 +328,7 @@ def validate_feature(layer: Layer, body, partial: bool = False) -> FeatureIn:
 
 
 # --------------------------------------------------------------------------- answers
+
 
 class Link(BaseModel):
     rel: str
@@ -315,16 +360,19 @@ def feature_out(layer: Layer) -> type[BaseModel]:
     extra: dict[str, Any] = {"id": (int, ...)}
     if geom is None:
         extra["geometry"] = (None, None)
-    return create_model(f"{camel(layer)}Feature", __base__=base,
-                        __doc__=f"{layer.title} ({layer.name}): a GeoJSON Feature", **extra)
+    return create_model(
+        f"{camel(layer)}Feature", __base__=base, __doc__=f"{layer.title} ({layer.name}): a GeoJSON Feature", **extra
+    )
 
 
 @_cached("collection_out")
 def collection_out(layer: Layer) -> type[BaseModel]:
     """A page of a layer as answered: a FeatureCollection with counts and paging links."""
     return create_model(
-        f"{camel(layer)}Collection", __base__=gj.FeatureCollection[feature_out(layer)],
+        f"{camel(layer)}Collection",
+        __base__=gj.FeatureCollection[feature_out(layer)],
         __doc__=f"{layer.title} ({layer.name}): a page as a GeoJSON FeatureCollection",
         numberMatched=(int | None, Field(description="rows matching the filters (all pages)")),
         numberReturned=(int, Field(description="features on this page")),
-        links=(list[Link], Field(description="self, and next/prev while there are more pages")))
+        links=(list[Link], Field(description="self, and next/prev while there are more pages")),
+    )

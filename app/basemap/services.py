@@ -3,6 +3,7 @@
 Lists are one query that returns the FeatureCollection's ``features`` array as
 JSON text (``json_agg`` of ``json_build_object``), so Python never walks rows.
 """
+
 import json
 from contextlib import contextmanager
 
@@ -68,12 +69,18 @@ def _chosen_properties(properties: dict[str, str]):
 def feature_expr(layer: Layer, t, properties: dict[str, str] | None = None):
     """SQL for one GeoJSON Feature of ``layer``; ``properties`` (name → SQL over ``t``) replaces
     the layer's own attributes, e.g. for the public, non-personal view of tiles and OGC API."""
-    geometry = (cast(func.ST_AsGeoJSON(t.c.geom, 7), JSON) if layer.geom_type
-                else literal_column("NULL::json"))
+    geometry = cast(func.ST_AsGeoJSON(t.c.geom, 7), JSON) if layer.geom_type else literal_column("NULL::json")
     props = _properties(layer, t) if properties is None else _chosen_properties(properties)
-    return func.json_build_object(literal("type"), literal("Feature"), literal("id"), t.c.id,
-                                  literal("geometry"), geometry,
-                                  literal("properties"), props)
+    return func.json_build_object(
+        literal("type"),
+        literal("Feature"),
+        literal("id"),
+        t.c.id,
+        literal("geometry"),
+        geometry,
+        literal("properties"),
+        props,
+    )
 
 
 def scope_condition(layer: Layer, t, scope: Scope):
@@ -114,9 +121,20 @@ def _filter_conditions(layer: Layer, t, filters: dict, bbox, q: str | None):
     return conds
 
 
-def list_features(layer: Layer, scope: Scope, *, bbox=None, filters=None, q=None,
-                  limit=DEFAULT_LIMIT, offset=0, sort="id", properties: dict[str, str] | None = None,
-                  conditions=None, count: bool = True) -> tuple[str, int | None, int]:
+def list_features(
+    layer: Layer,
+    scope: Scope,
+    *,
+    bbox=None,
+    filters=None,
+    q=None,
+    limit=DEFAULT_LIMIT,
+    offset=0,
+    sort="id",
+    properties: dict[str, str] | None = None,
+    conditions=None,
+    count: bool = True,
+) -> tuple[str, int | None, int]:
     """(features JSON text, numberMatched, numberReturned) for one page of a layer.
 
     ``properties`` replaces the layer's attributes (see :func:`feature_expr`); ``conditions`` is a
@@ -131,20 +149,29 @@ def list_features(layer: Layer, scope: Scope, *, bbox=None, filters=None, q=None
     desc = sort.startswith("-")
     col = t.c[sort.lstrip("-")]
     order = [col.desc().nulls_last() if desc else col.asc().nulls_last(), t.c.id]
-    page = (select(feature_expr(layer, t, properties).label("f")).where(where).order_by(*order)
-            .limit(limit).offset(offset).subquery())
+    page = (
+        select(feature_expr(layer, t, properties).label("f"))
+        .where(where)
+        .order_by(*order)
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
     features, returned = db.session.execute(
         # As text: the JSON PostgreSQL built goes out as it is, without a Python round trip.
-        select(func.coalesce(func.json_agg(page.c.f), literal_column("'[]'::json")).cast(Text),
-               func.count(page.c.f))).one()
+        select(func.coalesce(func.json_agg(page.c.f), literal_column("'[]'::json")).cast(Text), func.count(page.c.f))
+    ).one()
     if returned < limit and (offset == 0 or returned > 0):
         matched = offset + returned
     elif not count:
         matched = None
     else:
         matched = db.session.execute(select(func.count()).select_from(t).where(where)).scalar()
-    return json.dumps(features, ensure_ascii=False, separators=(",", ":")) if not isinstance(features, str) \
-        else features, matched, returned
+    return (
+        json.dumps(features, ensure_ascii=False, separators=(",", ":")) if not isinstance(features, str) else features,
+        matched,
+        returned,
+    )
 
 
 def valid_id(fid) -> bool:
@@ -208,8 +235,11 @@ def inside_clause(layer: Layer, t, scope: Scope):
     if scope.everything or layer.scope != "grid" or not layer.geom_type:
         return true()
     area = select(Area.geom).where(Area.id == scope.area_id).scalar_subquery()
-    widened = select(func.geometry(func.ST_Buffer(func.geography(Area.geom), CONTAINMENT_TOLERANCE_M))) \
-        .where(Area.id == scope.area_id).scalar_subquery()
+    widened = (
+        select(func.geometry(func.ST_Buffer(func.geography(Area.geom), CONTAINMENT_TOLERANCE_M)))
+        .where(Area.id == scope.area_id)
+        .scalar_subquery()
+    )
     # The exact test first; the widened polygon (costlier) only for what sticks out.
     return case((func.ST_CoveredBy(t.c.geom, area), true()), else_=func.ST_CoveredBy(t.c.geom, widened))
 
@@ -225,8 +255,11 @@ def _check_visible(layer: Layer, scope: Scope, fid: int, placed: bool = True) ->
     if placed and not scope.everything and layer.scope == "grid" and layer.geom_type:
         t = table_of(layer)
         if not db.session.execute(select(inside_clause(layer, t, scope)).where(t.c.id == fid)).scalar():
-            raise ApiError(403, f"this place reaches outside your area (more than {CONTAINMENT_TOLERANCE_M:.0f} m)",
-                           {"geometry": "outside your area"})
+            raise ApiError(
+                403,
+                f"this place reaches outside your area (more than {CONTAINMENT_TOLERANCE_M:.0f} m)",
+                {"geometry": "outside your area"},
+            )
     return feature
 
 
@@ -257,16 +290,20 @@ def _writable_before(layer: Layer, scope: Scope, fid: int) -> dict:
             raise ApiError(403, f"{layer.name} feature {fid} lies outside your area")
         raise ApiError(404, f"no {layer.name} feature {fid}")
     if not _may_write(layer, scope, before):
-        raise ApiError(403, f"{layer.name} feature {fid} is not inside your area; "
-                            "only areas below your own may be changed")
+        raise ApiError(
+            403, f"{layer.name} feature {fid} is not inside your area; only areas below your own may be changed"
+        )
     return before
 
 
 def writable_features(layer: Layer, scope: Scope, ids: list[int]) -> dict[int, dict]:
     """The features among ``ids`` that ``scope`` may write (inside the user's area), by id, in one query."""
     t = table_of(layer)
-    rows = db.session.execute(select(t.c.id, feature_expr(layer, t)).where(
-        t.c.id.in_(ids), scope_condition(layer, t, scope), inside_clause(layer, t, scope))).all()
+    rows = db.session.execute(
+        select(t.c.id, feature_expr(layer, t)).where(
+            t.c.id.in_(ids), scope_condition(layer, t, scope), inside_clause(layer, t, scope)
+        )
+    ).all()
     return {fid: f for fid, f in rows if _may_write(layer, scope, f)}
 
 
@@ -286,6 +323,7 @@ def insert_many(layer: Layer, rows: list[tuple[dict, object]]) -> list[int]:
             result = _write(insert(t).returning(t.c.id, sort_by_parameter_order=True), batch)
             ids.extend(result.scalars().all())
             batch.clear()
+
     for values, geom in rows:
         params = dict(values)
         if geom is not None:

@@ -3,6 +3,7 @@
 Sits above incidents: a meeting moves its agenda incidents on through the incidents' services, and
 plugs into the incident workflow and page through :mod:`app.incidents.hooks` (:mod:`.links`).
 """
+
 from app.consultations import models  # noqa: F401
 
 

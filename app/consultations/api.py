@@ -1,4 +1,5 @@
 """``/api/v1/councils``, ``/api/v1/meetings``, ``/api/v1/decisions``, ``/api/v1/consultation-ledger``."""
+
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -25,7 +26,7 @@ from app.web.etags import Versioned, child_rows
 
 bp = ApiBlueprint("consultations_api", __name__, tag="consultations")
 READ, WRITE = "consultations.read", "consultations.write"
-CONTACTS = WRITE        # members' phones: for those who keep the councils (community staff, admins)
+CONTACTS = WRITE  # members' phones: for those who keep the councils (community staff, admins)
 
 
 def _councils_seen():
@@ -35,23 +36,41 @@ def _councils_seen():
 
 # Versioned records (app.web.etags): ETag on their answers, If-Match → 412 on their writes. A council's
 # members are part of its version (adding one is a write to the council).
-COUNCIL = Versioned("councils", models.Council.__table__, key="council_id",
-                    visible=lambda: models.Council.id.in_(_councils_seen()),
-                    parts=(child_rows("council_members", "council_id", "councils"),))
-DECISION = Versioned("decisions", models.Decision.__table__, key="decision_id",
-                     visible=lambda: models.Decision.meeting_id.in_(
-                         select(models.Meeting.id).where(models.Meeting.council_id.in_(_councils_seen()))))
+COUNCIL = Versioned(
+    "councils",
+    models.Council.__table__,
+    key="council_id",
+    visible=lambda: models.Council.id.in_(_councils_seen()),
+    parts=(child_rows("council_members", "council_id", "councils"),),
+)
+DECISION = Versioned(
+    "decisions",
+    models.Decision.__table__,
+    key="decision_id",
+    visible=lambda: models.Decision.meeting_id.in_(
+        select(models.Meeting.id).where(models.Meeting.council_id.in_(_councils_seen()))
+    ),
+)
 
 
 def member_json(m, phone: bool) -> dict:
-    return {"id": m.id, "name": m.name, "role": m.role, "organisation": m.organisation,
-            **({"phone": m.phone} if phone else {})}
+    return {
+        "id": m.id,
+        "name": m.name,
+        "role": m.role,
+        "organisation": m.organisation,
+        **({"phone": m.phone} if phone else {}),
+    }
 
 
 def council_json(c: models.Council, members: bool = True) -> dict:
     """A council, with members (phones only for those who keep the councils)."""
-    out = {"id": c.id, "name": c.name, "community": {"code": c.community.code, "name": c.community.name},
-           "description": c.description}
+    out = {
+        "id": c.id,
+        "name": c.name,
+        "community": {"code": c.community.code, "name": c.community.name},
+        "description": c.description,
+    }
     if members:
         phone = policy.can(current_user, CONTACTS)
         out["members"] = [member_json(m, phone) for m in c.members]
@@ -59,16 +78,31 @@ def council_json(c: models.Council, members: bool = True) -> dict:
 
 
 def decision_json(d: models.Decision) -> dict:
-    return {"id": d.id, "meeting_id": d.meeting_id, "incident_id": d.incident_id, "text": d.text, "owner": d.owner,
-            "due_on": d.due_on.isoformat() if d.due_on else None, "status": d.status,
-            "done_at": d.done_at.isoformat() if d.done_at else None, "done_note": d.done_note}
+    return {
+        "id": d.id,
+        "meeting_id": d.meeting_id,
+        "incident_id": d.incident_id,
+        "text": d.text,
+        "owner": d.owner,
+        "due_on": d.due_on.isoformat() if d.due_on else None,
+        "status": d.status,
+        "done_at": d.done_at.isoformat() if d.done_at else None,
+        "done_note": d.done_note,
+    }
 
 
 def meeting_json(m: models.Meeting) -> dict:
-    return {"id": m.id, "council_id": m.council_id, "held_at": m.held_at.isoformat(), "place": m.place,
-            "topic": m.topic, "minutes": m.minutes,
-            "participants": [member_json(p, phone=False) for p in m.participants],
-            "incident_ids": [i.id for i in m.incidents], "decisions": [decision_json(d) for d in m.decisions]}
+    return {
+        "id": m.id,
+        "council_id": m.council_id,
+        "held_at": m.held_at.isoformat(),
+        "place": m.place,
+        "topic": m.topic,
+        "minutes": m.minutes,
+        "participants": [member_json(p, phone=False) for p in m.participants],
+        "incident_ids": [i.id for i in m.incidents],
+        "decisions": [decision_json(d) for d in m.decisions],
+    }
 
 
 def meeting_values(body: MeetingIn) -> dict:
@@ -87,8 +121,9 @@ def councils():
 @endpoint(body=CouncilIn, response=Council, status=201, permission=WRITE)
 def create_council(body: CouncilIn):
     """Create a council of a community in your area, with its members."""
-    c = services.create_council(policy.current_scope(), body.name, body.community, body.description,
-                                [m.model_dump() for m in body.members])
+    c = services.create_council(
+        policy.current_scope(), body.name, body.community, body.description, [m.model_dump() for m in body.members]
+    )
     return json_response(council_json(c), 201)
 
 
@@ -101,8 +136,15 @@ def council(council_id: int):
 
 
 @bp.post("/councils/<int:council_id>/members")
-@endpoint(body=CouncilMemberIn, response=CouncilMember, status=201, permission=WRITE, errors=(404,),
-          versioned=COUNCIL, answers_version=False)
+@endpoint(
+    body=CouncilMemberIn,
+    response=CouncilMember,
+    status=201,
+    permission=WRITE,
+    errors=(404,),
+    versioned=COUNCIL,
+    answers_version=False,
+)
 def add_member(council_id: int, body: CouncilMemberIn):
     """Add a member to a council."""
     m = services.add_member(council_id, policy.current_scope(), body.model_dump())

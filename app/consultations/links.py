@@ -3,6 +3,7 @@
 * a step to ``consultation`` may name the meeting (``meeting_id``), which must exist;
 * an incident's page lists the meetings that had it on their agenda.
 """
+
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 
@@ -23,8 +24,10 @@ def _consultation_step(step: Step) -> dict:
 
 
 def _meeting_links(incident_id: int) -> list[Link]:
-    return [Link(url_for("consultations.meeting", meeting_id=m.id), f"{m.held_at.strftime('%Y-%m-%d')} {m.topic}")
-            for m in meetings_for_incident(incident_id)]
+    return [
+        Link(url_for("consultations.meeting", meeting_id=m.id), f"{m.held_at.strftime('%Y-%m-%d')} {m.topic}")
+        for m in meetings_for_incident(incident_id)
+    ]
 
 
 def register() -> None:

@@ -1,4 +1,5 @@
 """微协商 (micro-consultation): councils, their members, meetings, decisions; the ledger reads these."""
+
 from datetime import date, datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, String, Table, Text, func
@@ -10,14 +11,23 @@ from app.core.extensions import db
 MEMBER_ROLES = ("resident_rep", "work_unit", "property_company", "mediator", "staff", "other")
 DECISION_STATUSES = ("open", "done", "dropped")
 
-meeting_participants = Table("meeting_participants", db.metadata, link_key("meeting_id", "meetings.id"),
-                             link_key("member_id", "council_members.id"))
-meeting_incidents = Table("meeting_incidents", db.metadata, link_key("meeting_id", "meetings.id"),
-                          link_key("incident_id", "incidents.id", type_=BigInteger))
+meeting_participants = Table(
+    "meeting_participants",
+    db.metadata,
+    link_key("meeting_id", "meetings.id"),
+    link_key("member_id", "council_members.id"),
+)
+meeting_incidents = Table(
+    "meeting_incidents",
+    db.metadata,
+    link_key("meeting_id", "meetings.id"),
+    link_key("incident_id", "incidents.id", type_=BigInteger),
+)
 
 
 class Council(db.Model):
     """A 议事会, e.g. the building-courtyard round-table council (楼院圆桌议事厅) of a community."""
+
     __tablename__ = "councils"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -32,6 +42,7 @@ class Council(db.Model):
 
 class CouncilMember(db.Model):
     """A member of a council: resident representative, work unit, property company, mediator …"""
+
     __tablename__ = "council_members"
     __table_args__ = (CheckConstraint(f"role IN {MEMBER_ROLES}", name="ck_council_members_role"),)
 
@@ -49,6 +60,7 @@ class CouncilMember(db.Model):
 
 class Meeting(db.Model):
     """One sitting of a council: when, where, who came, which incidents, minutes and decisions."""
+
     __tablename__ = "meetings"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,9 +80,12 @@ class Meeting(db.Model):
 
 class Decision(db.Model):
     """A decision of a meeting (协商结果) with an owner and a due date, followed until done."""
+
     __tablename__ = "decisions"
-    __table_args__ = (CheckConstraint(f"status IN {DECISION_STATUSES}", name="ck_decisions_status"),
-                      Index("ix_decisions_status_due", "status", "due_on"))
+    __table_args__ = (
+        CheckConstraint(f"status IN {DECISION_STATUSES}", name="ck_decisions_status"),
+        Index("ix_decisions_status_due", "status", "due_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)

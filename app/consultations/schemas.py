@@ -2,6 +2,7 @@
 
 The pages check their forms with the same models (:func:`app.web.api.parse_body`).
 """
+
 import datetime as dt
 from typing import Annotated, Any, Literal
 
@@ -27,8 +28,10 @@ StrictId = Annotated[int, Strict(), Field(ge=1, le=MAX_INT)]
 
 # --------------------------------------------------------------------------- bodies
 
+
 class CouncilMemberIn(Body):
     """A member: resident representative, work unit, property company, mediator, staff …"""
+
     name: Text(64, required=True)
     role: Literal[*MEMBER_ROLES]
     organisation: Text(128) = None
@@ -38,6 +41,7 @@ class CouncilMemberIn(Body):
 
 class CouncilIn(Body):
     """A new council (议事会) of a community in your area, with its members."""
+
     name: Text(128, required=True)
     community: Annotated[AreaCode, Field(description="the community's code (12 digits)")]
     description: Text(4000) = None
@@ -46,6 +50,7 @@ class CouncilIn(Body):
 
 class DecisionIn(Body):
     """A decision (协商结果) with an owner and a due date."""
+
     text: Text(4000, required=True)
     owner: Text(128, required=True)
     due_on: dt.date | None = None
@@ -57,18 +62,21 @@ class DecisionIn(Body):
 
 class MeetingIn(Body):
     """A sitting of a council: agenda incidents go to state ``consultation`` (linked to the meeting)."""
+
     held_at: LocalDateTime
     topic: Text(256, required=True)
     place: Text(256) = None
     minutes: Text(20000) = None
-    participant_ids: Annotated[list[StrictId], Field(max_length=200, default_factory=list,
-                                                     description="ids of council members")]
+    participant_ids: Annotated[
+        list[StrictId], Field(max_length=200, default_factory=list, description="ids of council members")
+    ]
     incident_ids: Annotated[list[StrictId], Field(max_length=200, default_factory=list, description="agenda incidents")]
     decisions: Annotated[list[DecisionIn], Field(max_length=100, default_factory=list)]
 
 
 class DecisionPatch(Body):
     """Follow a decision: done (with a note), dropped, or open again."""
+
     status: Literal[*DECISION_STATUSES]
     note: Text(4000) = None
 
@@ -85,6 +93,7 @@ class LedgerPageQuery(LedgerQuery):
 
 # --------------------------------------------------------------------------- answers
 
+
 class CouncilCommunity(BaseModel):
     code: str
     name: str
@@ -100,6 +109,7 @@ class CouncilMember(BaseModel):
 
 class Council(BaseModel):
     """A council and its members."""
+
     id: int
     name: str
     community: CouncilCommunity
@@ -132,6 +142,7 @@ class MeetingParticipant(BaseModel):
 
 class Meeting(BaseModel):
     """A meeting with its participants, agenda incidents and decisions."""
+
     id: int
     council_id: int
     held_at: dt.datetime
@@ -145,6 +156,7 @@ class Meeting(BaseModel):
 
 class CouncilDetail(Council):
     """A council with its members and meetings."""
+
     meetings: list[Meeting]
 
 
@@ -169,4 +181,5 @@ class LedgerRow(BaseModel):
 
 class Ledger(BaseModel):
     """The consultation ledger (协商台账): one row per decision, or per meeting without decisions."""
+
     rows: list[LedgerRow]

@@ -5,6 +5,7 @@ Every read and write is limited to councils of communities in the user's area. V
 agenda incidents moves each of them to ``consultation`` through the incidents' own workflow
 (:func:`app.incidents.services.transition`) when the user may take that step, else only links it.
 """
+
 import datetime as dt
 
 from sqlalchemy import func, select
@@ -34,18 +35,25 @@ def _raise(errors: dict):
 
 # --------------------------------------------------------------------------- councils
 
+
 def councils(scope: Scope) -> list[Council]:
     """Councils of communities in the scope (and of the communities above a user's grid)."""
-    stmt = (select(Council).join(Area, Area.id == Council.community_id).where(area_clause(scope, Area.code))
-            .order_by(Area.code, Council.name))
+    stmt = (
+        select(Council)
+        .join(Area, Area.id == Council.community_id)
+        .where(area_clause(scope, Area.code))
+        .order_by(Area.code, Council.name)
+    )
     return list(db.session.scalars(stmt))
 
 
 def get_council(council_id: int, scope: Scope) -> Council:
     """A council the scope may see, or 404."""
     council = get_or_404(Council, council_id, f"no council {council_id} in your area")
-    if not (in_scope_code(scope, council.community.code)
-            or (scope.area_code and scope.area_code.startswith(council.community.code))):
+    if not (
+        in_scope_code(scope, council.community.code)
+        or (scope.area_code and scope.area_code.startswith(council.community.code))
+    ):
         raise ApiError(404, f"no council {council_id} in your area")
     return council
 
@@ -58,12 +66,18 @@ def _writable_council(council_id: int, scope: Scope) -> Council:
 
 
 def _member(m: dict) -> CouncilMember:
-    return CouncilMember(name=m["name"], role=m["role"], organisation=m.get("organisation"), phone=m.get("phone"),
-                         user_id=m.get("user_id"))
+    return CouncilMember(
+        name=m["name"],
+        role=m["role"],
+        organisation=m.get("organisation"),
+        phone=m.get("phone"),
+        user_id=m.get("user_id"),
+    )
 
 
-def create_council(scope: Scope, name: str, community_code: str, description: str | None = None,
-                   members: list[dict] = ()) -> Council:
+def create_council(
+    scope: Scope, name: str, community_code: str, description: str | None = None, members: list[dict] = ()
+) -> Council:
     """A new council of a community in the scope, with its members (``{name, role, organisation, phone}``)."""
     community = db.session.scalar(select(Area).where(Area.code == community_code, Area.level == "community"))
     if community is None:
@@ -84,6 +98,7 @@ def add_member(council_id: int, scope: Scope, member: dict) -> CouncilMember:
 
 # --------------------------------------------------------------------------- meetings and decisions
 
+
 def _agenda(incident_ids: list[int], scope: Scope, errors: dict) -> list:
     """The agenda's incidents, each in the user's area."""
     found = []
@@ -100,14 +115,33 @@ def _to_consultation(meeting: Meeting, user, scope: Scope) -> None:
     for inc in meeting.incidents:
         if inc.state != "consultation" and may_move(user, inc.state, "consultation"):
             at = meeting.held_at if inc.state_changed_at <= meeting.held_at < now() else None
-            incidents.transition(inc.id, "consultation", user, scope, note=f"提交议事：{meeting.topic}",
-                                 data={"meeting_id": meeting.id}, at=at, commit=False)
+            incidents.transition(
+                inc.id,
+                "consultation",
+                user,
+                scope,
+                note=f"提交议事：{meeting.topic}",
+                data={"meeting_id": meeting.id},
+                at=at,
+                commit=False,
+            )
         else:
             incidents.link_meeting(inc, meeting.id)
 
 
-def hold_meeting(council_id: int, scope: Scope, user, *, held_at: dt.datetime, topic: str, place=None,
-                 minutes=None, participant_ids=(), incident_ids=(), decisions=()) -> Meeting:
+def hold_meeting(
+    council_id: int,
+    scope: Scope,
+    user,
+    *,
+    held_at: dt.datetime,
+    topic: str,
+    place=None,
+    minutes=None,
+    participant_ids=(),
+    incident_ids=(),
+    decisions=(),
+) -> Meeting:
     """Record a meeting: participants (member ids), agenda incidents, minutes and decisions."""
     council = _writable_council(council_id, scope)
     errors: dict = {}
@@ -116,8 +150,14 @@ def hold_meeting(council_id: int, scope: Scope, user, *, held_at: dt.datetime, t
         errors["participant_ids"] = "ids of this council's members"
     agenda = _agenda(incident_ids, scope, errors)
     _raise(errors)
-    meeting = Meeting(council_id=council.id, held_at=held_at, topic=topic, place=place, minutes=minutes,
-                      created_by=getattr(user, "id", None))
+    meeting = Meeting(
+        council_id=council.id,
+        held_at=held_at,
+        topic=topic,
+        place=place,
+        minutes=minutes,
+        created_by=getattr(user, "id", None),
+    )
     meeting.participants = [members[i] for i in participant_ids]
     meeting.incidents = agenda
     db.session.add(meeting)
@@ -133,8 +173,14 @@ def _decision(meeting: Meeting, d: dict, where: str = "decision") -> Decision:
     """A new decision of a recorded meeting; its incident, if any, must be on the meeting's agenda."""
     if d.get("incident_id") is not None and d["incident_id"] not in {i.id for i in meeting.incidents}:
         _raise({f"{where}.incident_id": "must be one of the meeting's agenda incidents"})
-    return Decision(meeting_id=meeting.id, incident_id=d.get("incident_id"), text=d["text"], owner=d["owner"],
-                    due_on=d.get("due_on"), status="open")
+    return Decision(
+        meeting_id=meeting.id,
+        incident_id=d.get("incident_id"),
+        text=d["text"],
+        owner=d["owner"],
+        due_on=d.get("due_on"),
+        status="open",
+    )
 
 
 def get_meeting(meeting_id: int, scope: Scope) -> Meeting:
@@ -146,8 +192,11 @@ def get_meeting(meeting_id: int, scope: Scope) -> Meeting:
 
 def meetings_of(council: Council) -> list[Meeting]:
     """A council's meetings, oldest first."""
-    return list(db.session.scalars(select(Meeting).where(Meeting.council_id == council.id)
-                                   .order_by(Meeting.held_at, Meeting.id)))
+    return list(
+        db.session.scalars(
+            select(Meeting).where(Meeting.council_id == council.id).order_by(Meeting.held_at, Meeting.id)
+        )
+    )
 
 
 def meeting_exists(meeting_id: int) -> bool:
@@ -157,8 +206,14 @@ def meeting_exists(meeting_id: int) -> bool:
 
 def meetings_for_incident(incident_id: int) -> list[Meeting]:
     """Meetings that had the incident on their agenda."""
-    return list(db.session.scalars(select(Meeting).join(meeting_incidents, meeting_incidents.c.meeting_id == Meeting.id)
-                                   .where(meeting_incidents.c.incident_id == incident_id).order_by(Meeting.held_at)))
+    return list(
+        db.session.scalars(
+            select(Meeting)
+            .join(meeting_incidents, meeting_incidents.c.meeting_id == Meeting.id)
+            .where(meeting_incidents.c.incident_id == incident_id)
+            .order_by(Meeting.held_at)
+        )
+    )
 
 
 def add_decision(meeting_id: int, scope: Scope, d: dict) -> Decision:
@@ -179,35 +234,50 @@ def update_decision(decision_id: int, scope: Scope, status: str, note: str | Non
     """Follow a decision: mark it done (with a note) or dropped, or open again."""
     row = get_decision(decision_id, scope)
     _writable_council(row.meeting.council_id, scope)
-    return audited_update(row, {"status": status, "done_at": func.now() if status == "done" else None,
-                                "done_note": note})
+    return audited_update(
+        row, {"status": status, "done_at": func.now() if status == "done" else None, "done_note": note}
+    )
 
 
 # --------------------------------------------------------------------------- the ledger
 
+
 def _ledger_row(meeting: Meeting, decision: Decision | None, day: dt.date) -> dict:
     d = decision
     return {
-        "meeting_id": meeting.id, "council": meeting.council.name, "community": meeting.council.community.name,
-        "held_at": meeting.held_at, "place": meeting.place, "topic": meeting.topic,
-        "participants": "、".join(f"{m.name}（{m.organisation or ''}）" if m.organisation else m.name
-                                 for m in meeting.participants),
+        "meeting_id": meeting.id,
+        "council": meeting.council.name,
+        "community": meeting.council.community.name,
+        "held_at": meeting.held_at,
+        "place": meeting.place,
+        "topic": meeting.topic,
+        "participants": "、".join(
+            f"{m.name}（{m.organisation or ''}）" if m.organisation else m.name for m in meeting.participants
+        ),
         "incidents": ", ".join(f"#{i.id}" for i in meeting.incidents),
-        "decision_id": d.id if d else None, "decision": d.text if d else "", "owner": d.owner if d else "",
-        "due_on": d.due_on if d else None, "status": d.status if d else "",
-        "done_at": d.done_at if d else None, "done_note": d.done_note if d else "",
+        "decision_id": d.id if d else None,
+        "decision": d.text if d else "",
+        "owner": d.owner if d else "",
+        "due_on": d.due_on if d else None,
+        "status": d.status if d else "",
+        "done_at": d.done_at if d else None,
+        "done_note": d.done_note if d else "",
         "late": bool(d and d.status == "open" and d.due_on and d.due_on < day),
     }
 
 
-def ledger(scope: Scope, community_code: str | None = None, date_from: dt.date | None = None,
-           date_to: dt.date | None = None) -> list[dict]:
+def ledger(
+    scope: Scope, community_code: str | None = None, date_from: dt.date | None = None, date_to: dt.date | None = None
+) -> list[dict]:
     """The consultation ledger (协商台账): one row per decision (or per meeting without decisions)."""
-    stmt = (select(Meeting, Decision).join(Council, Council.id == Meeting.council_id)
-            .join(Area, Area.id == Council.community_id)
-            .outerjoin(Decision, Decision.meeting_id == Meeting.id)
-            .where(area_clause(scope, Area.code))
-            .order_by(Meeting.held_at, Meeting.id, Decision.id))
+    stmt = (
+        select(Meeting, Decision)
+        .join(Council, Council.id == Meeting.council_id)
+        .join(Area, Area.id == Council.community_id)
+        .outerjoin(Decision, Decision.meeting_id == Meeting.id)
+        .where(area_clause(scope, Area.code))
+        .order_by(Meeting.held_at, Meeting.id, Decision.id)
+    )
     if community_code:
         stmt = stmt.where(Area.code.startswith(community_code, autoescape=True))
     if date_from:

@@ -1,4 +1,5 @@
 """Consultation pages: councils, a council with its members and meetings, a meeting, the ledger (print/CSV)."""
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -13,11 +14,31 @@ from app.web.api import parse_body
 from app.web.tables import csv_response
 
 bp = Blueprint("consultations", __name__, url_prefix="/consultations")
-ROLE_LABELS = {"resident_rep": "居民代表", "work_unit": "驻区单位", "property_company": "物业公司",
-               "mediator": "调解员", "staff": "社区工作人员", "other": "其他"}
+ROLE_LABELS = {
+    "resident_rep": "居民代表",
+    "work_unit": "驻区单位",
+    "property_company": "物业公司",
+    "mediator": "调解员",
+    "staff": "社区工作人员",
+    "other": "其他",
+}
 STATUS_LABELS = {"open": "推进中", "done": "已办结", "dropped": "已撤销"}
-LEDGER_HEADER = ["会议编号", "议事会", "社区", "时间", "地点", "议题", "参会人员", "关联事件", "决议", "责任人",
-                 "期限", "状态", "办结时间", "办结说明"]
+LEDGER_HEADER = [
+    "会议编号",
+    "议事会",
+    "社区",
+    "时间",
+    "地点",
+    "议题",
+    "参会人员",
+    "关联事件",
+    "决议",
+    "责任人",
+    "期限",
+    "状态",
+    "办结时间",
+    "办结说明",
+]
 
 
 def _guard(permission: str = READ, message=None):
@@ -35,8 +56,9 @@ def _page_error(e: ApiError):
 def index():
     """Councils in the user's area."""
     _guard()
-    return render_template("consultations/index.html", councils=services.councils(policy.current_scope()),
-                           role_labels=ROLE_LABELS)
+    return render_template(
+        "consultations/index.html", councils=services.councils(policy.current_scope()), role_labels=ROLE_LABELS
+    )
 
 
 @bp.get("/councils/<int:council_id>")
@@ -44,21 +66,37 @@ def index():
 def council(council_id: int):
     _guard()
     c = services.get_council(council_id, policy.current_scope())
-    return render_template("consultations/council.html", c=c, meetings=services.meetings_of(c),
-                           role_labels=ROLE_LABELS, status_labels=STATUS_LABELS,
-                           personal=policy.can(current_user, CONTACTS),
-                           can_write=policy.can(current_user, WRITE), roles=MEMBER_ROLES)
+    return render_template(
+        "consultations/council.html",
+        c=c,
+        meetings=services.meetings_of(c),
+        role_labels=ROLE_LABELS,
+        status_labels=STATUS_LABELS,
+        personal=policy.can(current_user, CONTACTS),
+        can_write=policy.can(current_user, WRITE),
+        roles=MEMBER_ROLES,
+    )
 
 
 def _meeting_form(f) -> dict:
     """The council page's meeting form as a meeting body (incident numbers may be typed "#12，#15")."""
     incidents = [i.strip() for i in f.get("incident_ids", "").replace("#", "").replace("，", ",").split(",")]
-    data = {"held_at": f.get("held_at"), "topic": f.get("topic"), "place": f.get("place"),
-            "minutes": f.get("minutes"), "participant_ids": [int(i) for i in f.getlist("participant_ids")],
-            "incident_ids": [int(i) for i in incidents if i]}
+    data = {
+        "held_at": f.get("held_at"),
+        "topic": f.get("topic"),
+        "place": f.get("place"),
+        "minutes": f.get("minutes"),
+        "participant_ids": [int(i) for i in f.getlist("participant_ids")],
+        "incident_ids": [int(i) for i in incidents if i],
+    }
     if f.get("decision_text"):
-        data["decisions"] = [{"text": f.get("decision_text"), "owner": f.get("decision_owner"),
-                              "due_on": f.get("decision_due_on") or None}]
+        data["decisions"] = [
+            {
+                "text": f.get("decision_text"),
+                "owner": f.get("decision_owner"),
+                "due_on": f.get("decision_due_on") or None,
+            }
+        ]
     return data
 
 
@@ -89,8 +127,13 @@ def hold_meeting(council_id: int):
 def meeting(meeting_id: int):
     _guard()
     m = services.get_meeting(meeting_id, policy.current_scope())
-    return render_template("consultations/meeting.html", m=m, role_labels=ROLE_LABELS, status_labels=STATUS_LABELS,
-                           can_write=policy.can(current_user, WRITE))
+    return render_template(
+        "consultations/meeting.html",
+        m=m,
+        role_labels=ROLE_LABELS,
+        status_labels=STATUS_LABELS,
+        can_write=policy.can(current_user, WRITE),
+    )
 
 
 @bp.post("/decisions/<int:decision_id>")
@@ -109,10 +152,22 @@ def update_decision(decision_id: int):
 
 
 def _ledger_cells(r: dict) -> list:
-    return [r["meeting_id"], r["council"], r["community"], r["held_at"].strftime("%Y-%m-%d %H:%M"), r["place"],
-            r["topic"], r["participants"], r["incidents"], r["decision"], r["owner"], r["due_on"],
-            STATUS_LABELS.get(r["status"], r["status"]), r["done_at"].strftime("%Y-%m-%d") if r["done_at"] else "",
-            r["done_note"]]
+    return [
+        r["meeting_id"],
+        r["council"],
+        r["community"],
+        r["held_at"].strftime("%Y-%m-%d %H:%M"),
+        r["place"],
+        r["topic"],
+        r["participants"],
+        r["incidents"],
+        r["decision"],
+        r["owner"],
+        r["due_on"],
+        STATUS_LABELS.get(r["status"], r["status"]),
+        r["done_at"].strftime("%Y-%m-%d") if r["done_at"] else "",
+        r["done_note"],
+    ]
 
 
 @bp.get("/ledger")
@@ -120,7 +175,7 @@ def _ledger_cells(r: dict) -> list:
 def ledger():
     """协商台账: printable; ``?format=csv`` downloads it."""
     _guard()
-    query = parse_body(LedgerPageQuery, {k: v for k, v in request.args.items() if v != ""})   # the form sends blanks
+    query = parse_body(LedgerPageQuery, {k: v for k, v in request.args.items() if v != ""})  # the form sends blanks
     rows = services.ledger(policy.current_scope(), **ledger_args(query))
     if query.format == "csv":
         return csv_response(LEDGER_HEADER, (_ledger_cells(r) for r in rows), "consultation-ledger.csv")

@@ -1,4 +1,5 @@
 """Column shapes the features' models share."""
+
 from sqlalchemy import Column, ForeignKey, Integer
 
 

@@ -13,17 +13,27 @@ How the error reaches the client (the JSON envelope, an HTML page, a protocol's 
   area, **409** a conflict with the stored state, **412** a stale ``If-Match``, **413** too large.
 """
 
-CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-         405: "method_not_allowed", 409: "conflict", 412: "precondition_failed", 413: "payload_too_large",
-         415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests",
-         500: "internal_error", 503: "unavailable"}
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
 
 
 class ApiError(Exception):
     """Ends the request with ``status``; ``fields`` maps a field name to what is wrong with it."""
 
-    def __init__(self, status: int, message: str, fields: dict | None = None,
-                 code: str | None = None):
+    def __init__(self, status: int, message: str, fields: dict | None = None, code: str | None = None):
         super().__init__(message)
         self.status = status
         self.message = message

@@ -23,6 +23,7 @@ grouped statements of a whole dashboard in one round trip.
 Beside the figures, a feature may register a daily :class:`Series` (a line chart) and a
 :class:`Breakdown` (a table of the period by something else than area).
 """
+
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,53 +40,65 @@ from app.core.sql import StatementCache, like_escape, param
 class Frame:
     """What figures are computed for: the units (child codes of ``length``) of ``area``, the period
     ``start``–``end`` and the previous one ``pstart``–``start`` (of the same length, just before)."""
+
     area: str
     length: int
     start: dt.datetime
     end: dt.datetime
     pstart: dt.datetime
-    k: int                                       # the small count: personal values count grids with ≥ k people
-    memo: dict = field(default_factory=dict)     # one dashboard's figure values, by statement
-    pending: dict | None = None                  # statements noted by prefetch()
+    k: int  # the small count: personal values count grids with ≥ k people
+    memo: dict = field(default_factory=dict)  # one dashboard's figure values, by statement
+    pending: dict | None = None  # statements noted by prefetch()
 
     def params(self) -> dict:
         """Values of the named parameters every figure statement may use."""
-        return {"prefix": like_escape(self.area) + "%", "n": self.length,
-                "p0": self.pstart, "t0": self.start, "t1": self.end,
-                "pd0": self.pstart.date(), "d0": self.start.date(), "d1": self.end.date(),
-                "back": self.end - dt.timedelta(days=366), "k": self.k}
+        return {
+            "prefix": like_escape(self.area) + "%",
+            "n": self.length,
+            "p0": self.pstart,
+            "t0": self.start,
+            "t1": self.end,
+            "pd0": self.pstart.date(),
+            "d0": self.start.date(),
+            "d1": self.end.date(),
+            "back": self.end - dt.timedelta(days=366),
+            "k": self.k,
+        }
 
 
 @dataclass
 class Values:
     """A figure's values: per unit code now and before, and the area's total now and before
     (``summed``: no total of its own, the area's is the sum of its units)."""
+
     cur: dict[str, float | None]
     prev: dict[str, float | None]
     total: float | None = None
     total_prev: float | None = None
     summed: bool = False
-    people: bool = False        # counted in people (grids with fewer than k left out): fit for a personal figure
+    people: bool = False  # counted in people (grids with fewer than k left out): fit for a personal figure
 
 
 @dataclass(frozen=True)
 class Figure:
     """A column of the dashboard."""
+
     name: str
     title: object
     unit: object
     compute: Callable[[Frame], Values]
     personal: bool = False
-    timed: bool = True          # False: a stock (households, chargers), the same for both periods
-    better: str = "lower"       # which way is good, for the change colour: lower / higher / none
+    timed: bool = True  # False: a stock (households, chargers), the same for both periods
+    better: str = "lower"  # which way is good, for the change colour: lower / higher / none
     digits: int = 0
     order: int = 50
-    missing: float | None = 0   # a unit with nothing to count: 0, or None ("–") for a median or a share
+    missing: float | None = 0  # a unit with nothing to count: 0, or None ("–") for a median or a share
 
 
 @dataclass(frozen=True)
 class Series:
     """A daily count over both periods ({day: n} from ``pstart`` to ``end``), drawn as a line chart."""
+
     name: str
     title: object
     compute: Callable[[Frame], dict[dt.date, int]]
@@ -99,6 +112,7 @@ class Breakdown:
     ``columns``: (key of a row, header in the exports, label on the page or None to leave it off the page).
     ``name`` is also the export's sheet name.
     """
+
     name: str
     title: object
     columns: tuple[tuple[str, str, object], ...]
@@ -123,7 +137,7 @@ def register_figure(figure: Figure) -> Figure:
 _PARAMS = ("prefix", "n", "p0", "t0", "t1", "pd0", "d0", "d1", "back", "k")
 PREFIX, N, P0, T0, T1, PD0, D0, D1, BACK, K = (param(n) for n in _PARAMS)
 STATEMENTS = StatementCache(lambda name: name in _PARAMS)
-run = STATEMENTS.run     # run(key, build, frame.params()): rows of a figure statement built once per key
+run = STATEMENTS.run  # run(key, build, frame.params()): rows of a figure statement built once per key
 
 
 def unit_of(code_col: sa.ColumnElement) -> sa.ColumnElement:
@@ -149,6 +163,7 @@ class Source:
     Over people (a personal figure): ``person`` is whom a row is about (never NULL), the ``value`` an
     additive aggregate (a count or a sum), and without a time column ``person_in`` says which rows count
     in each period (current, previous)."""
+
     source: sa.FromClause
     code: sa.ColumnElement
     value: sa.ColumnElement
@@ -164,8 +179,7 @@ def on_grids(areas: sa.Table, table: sa.Table, value, conditions=(), time=None, 
     """A :class:`Source` over a table with a grid column (``grid_id`` unless given), joined to ``areas``
     (``app.areas.models.Area.__table__``, passed by the feature: core may not import the area package)."""
     grid = table.c.grid_id if grid is None else grid
-    return Source(table.join(areas, areas.c.id == grid), areas.c.code, value, tuple(conditions), time,
-                  person=person)
+    return Source(table.join(areas, areas.c.id == grid), areas.c.code, value, tuple(conditions), time, person=person)
 
 
 def _periods(s: Source) -> tuple[list, sa.ColumnElement, sa.ColumnElement]:
@@ -192,13 +206,22 @@ def people_statement(s: Source) -> sa.Select:
         cur, prev = s.person_in if s.person_in is not None else (sa.true(), sa.true())
         cols = [s.value, s.value if s.prev_value is None else s.prev_value]
     people = [func.count(sa.distinct(s.person)).filter(c) for c in (cur, prev)]
-    base = select(s.code.label("base"), cols[0].label("v"), cols[1].label("pv"), people[0].label("np"),
-                  people[1].label("pnp")).select_from(s.source).where(*conds).group_by(s.code).subquery("base")
+    base = (
+        select(
+            s.code.label("base"), cols[0].label("v"), cols[1].label("pv"), people[0].label("np"), people[1].label("pnp")
+        )
+        .select_from(s.source)
+        .where(*conds)
+        .group_by(s.code)
+        .subquery("base")
+    )
     unit = unit_of(base.c.base)
-    return select(unit.label("unit"), func.grouping(unit).label("g"),
-                  func.sum(base.c.v).filter(base.c.np >= K).label("v"),
-                  func.sum(base.c.pv).filter(base.c.pnp >= K).label("pv")) \
-        .group_by(func.grouping_sets(unit, sa.tuple_()))
+    return select(
+        unit.label("unit"),
+        func.grouping(unit).label("g"),
+        func.sum(base.c.v).filter(base.c.np >= K).label("v"),
+        func.sum(base.c.pv).filter(base.c.pnp >= K).label("pv"),
+    ).group_by(func.grouping_sets(unit, sa.tuple_()))
 
 
 def statement(s: Source) -> sa.Select:
@@ -219,7 +242,7 @@ def statement(s: Source) -> sa.Select:
     return select(*cols).select_from(s.source).where(*conds).group_by(func.grouping_sets(unit, sa.tuple_()))
 
 
-_KIND: dict[tuple, tuple[bool, bool]] = {}     # statement key → (a whole number, counted in people)
+_KIND: dict[tuple, tuple[bool, bool]] = {}  # statement key → (a whole number, counted in people)
 
 
 def _kind(key: tuple, build: Callable[[], Source]) -> tuple[bool, bool]:
@@ -234,12 +257,13 @@ def _fill(frame: Frame, key: tuple, rows, kind: tuple[bool, bool]) -> Values:
 
     def number(v):
         return None if v is None else int(v) if integer else float(v)
+
     out = frame.memo[key] = Values({}, {}, people=people)
     for r in rows:
         v, pv = number(r.v), number(r.pv)
         if r.g:
             out.total, out.total_prev = v, pv
-        elif len(r.unit) == frame.length:       # shorter: an area above the units (total only)
+        elif len(r.unit) == frame.length:  # shorter: an area above the units (total only)
             out.cur[r.unit], out.prev[r.unit] = v, pv
     return out
 
@@ -254,7 +278,7 @@ def grouped(frame: Frame, key: tuple, build: Callable[[], Source]) -> Values:
     statement is only noted, to be sent with the others in one round trip.
     """
     key = ("grouped",) + key
-    if key in frame.memo:        # fetched already (by prefetch, or households for the rates)
+    if key in frame.memo:  # fetched already (by prefetch, or households for the rates)
         return frame.memo[key]
     if frame.pending is not None:
         frame.pending[key] = build
@@ -281,9 +305,17 @@ def prefetch(frame: Frame, figures) -> None:
         parts = []
         for i, key in enumerate(keys):
             q = statement(pending[key]()).subquery(f"f{i}")
-            parts.append(select(sa.literal(i).label("k"), q.c.unit, q.c.g, sa.cast(q.c.v, sa.Float).label("v"),
-                                sa.cast(q.c.pv, sa.Float).label("pv")))
+            parts.append(
+                select(
+                    sa.literal(i).label("k"),
+                    q.c.unit,
+                    q.c.g,
+                    sa.cast(q.c.v, sa.Float).label("v"),
+                    sa.cast(q.c.pv, sa.Float).label("pv"),
+                )
+            )
         return sa.union_all(*parts)
+
     rows: dict[int, list] = {i: [] for i in range(len(keys))}
     for r in run(("prefetch",) + keys, union, frame.params()):
         rows[r.k].append(r)
@@ -292,6 +324,7 @@ def prefetch(frame: Frame, figures) -> None:
 
 
 # --------------------------------------------------------------------------- one-line figures
+
 
 def _text(clause) -> str:
     return str(clause.compile(compile_kwargs={"literal_binds": True}))
@@ -305,8 +338,19 @@ def _person(name: str, personal: bool, person) -> None:
         raise ValueError(f"personal figure {name!r} must name its person (whom a row is about)")
 
 
-def count_figure(name, title, time: sa.Column, *, areas: sa.Table, where=(), personal=False, person=None,
-                 unit=COUNT_UNIT, better="higher", order=50) -> Figure:
+def count_figure(
+    name,
+    title,
+    time: sa.Column,
+    *,
+    areas: sa.Table,
+    where=(),
+    personal=False,
+    person=None,
+    unit=COUNT_UNIT,
+    better="higher",
+    order=50,
+) -> Figure:
     """Rows of ``time``'s table whose ``time`` falls in the period, per unit (the table has ``grid_id``).
     A personal figure names ``person`` (whom a row is about) and is counted over people."""
     _person(name, personal, person)
@@ -315,11 +359,24 @@ def count_figure(name, title, time: sa.Column, *, areas: sa.Table, where=(), per
 
     def compute(frame):
         return grouped(frame, key, lambda: on_grids(areas, table, func.count(), where, time, person=person))
+
     return Figure(name, title, unit, compute, personal, better=better, order=order)
 
 
-def sum_figure(name, title, time: sa.Column, value: sa.Column, *, areas: sa.Table, personal=False, person=None,
-               unit="", better="higher", digits=1, order=50) -> Figure:
+def sum_figure(
+    name,
+    title,
+    time: sa.Column,
+    value: sa.Column,
+    *,
+    areas: sa.Table,
+    personal=False,
+    person=None,
+    unit="",
+    better="higher",
+    digits=1,
+    order=50,
+) -> Figure:
     """The sum of ``value`` over rows in the period, per unit (the table has ``grid_id``)."""
     _person(name, personal, person)
     table = time.table
@@ -327,5 +384,5 @@ def sum_figure(name, title, time: sa.Column, value: sa.Column, *, areas: sa.Tabl
 
     def compute(frame):
         return grouped(frame, key, lambda: on_grids(areas, table, func.sum(value), time=time, person=person))
-    return Figure(name, title, unit, compute, personal, better=better, digits=digits, order=order)
 
+    return Figure(name, title, unit, compute, personal, better=better, digits=digits, order=order)

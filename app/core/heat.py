@@ -16,6 +16,7 @@ and the heat maps count those people, never rows (``app.heatmaps.people``: per w
 cell for bins, per area for the choropleth, nothing below the policy's small count and no total that
 would tell a hidden count by difference). Only roles that may read personal data list their records.
 """
+
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,10 +29,11 @@ from app.core.registry import Registry
 @dataclass(frozen=True, eq=False)
 class Filter:
     """A query parameter narrowing a source: ``?state=filed,closed`` keeps rows whose ``column`` is among them."""
+
     name: str
     column: sa.ColumnElement
     label: object
-    choices: Callable[[], list[tuple[str, object]]]   # (value, label) offered on the page
+    choices: Callable[[], list[tuple[str, object]]]  # (value, label) offered on the page
     # Turns the requested values into column values (e.g. category codes → ids); raises ValueError for
     # unknown ones. None: the values must be among ``choices()`` and are compared as given.
     resolve: Callable[[list[str]], list] | None = None
@@ -40,13 +42,14 @@ class Filter:
 @dataclass(frozen=True, eq=False)
 class HeatSource:
     """A binnable table of a feature. Every column is the table's own, never user input."""
+
     name: str
     title: object
     table: sa.Table
-    geom: sa.ColumnElement | None                     # None: no location of its own, shown per area only
-    time: sa.ColumnElement | None                     # None: a stock (chargers), not events in time
-    grid: sa.ColumnElement | None                     # None: no grid (positions): scoped by geometry, bins only
-    drill: tuple[tuple[str, sa.ColumnElement], ...]   # what a drill-down lists: (label, column); nothing personal
+    geom: sa.ColumnElement | None  # None: no location of its own, shown per area only
+    time: sa.ColumnElement | None  # None: a stock (chargers), not events in time
+    grid: sa.ColumnElement | None  # None: no grid (positions): scoped by geometry, bins only
+    drill: tuple[tuple[str, sa.ColumnElement], ...]  # what a drill-down lists: (label, column); nothing personal
     drill_order: sa.ColumnElement
     filters: tuple[Filter, ...] = ()
     personal: bool = False
@@ -55,7 +58,7 @@ class HeatSource:
     person: sa.ColumnElement | None = None
     people: object = _l("人")
     people_days: object = _l("人·天")
-    where: sa.ColumnElement | None = None             # a fixed condition, e.g. "incidents of the e-bike categories"
+    where: sa.ColumnElement | None = None  # a fixed condition, e.g. "incidents of the e-bike categories"
     unit: object = _l("条")
     order: int = 50
 

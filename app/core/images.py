@@ -11,6 +11,7 @@ Every feature that stores an image a user sent (incident photos, wish photos) pa
 * the stored file's type is the one Pillow found, and is served as such (:func:`content_type_of`),
   with ``X-Content-Type-Options: nosniff`` on every answer (:mod:`app.web.security`).
 """
+
 import io
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -27,6 +28,7 @@ MAX_SIDE = 4096
 @dataclass(frozen=True)
 class CleanImage:
     """A re-encoded image: its bytes, type, file extension and size, and optionally a JPEG thumbnail."""
+
     data: bytes
     content_type: str
     extension: str
@@ -62,8 +64,9 @@ def _encode(img: Image.Image, fmt: str) -> bytes:
     return out.getvalue()
 
 
-def clean_image(data: bytes, field: str = "photo", max_side: int = MAX_SIDE,
-                thumbnail: tuple[int, int] | None = None) -> CleanImage:
+def clean_image(
+    data: bytes, field: str = "photo", max_side: int = MAX_SIDE, thumbnail: tuple[int, int] | None = None
+) -> CleanImage:
     """``data`` (an uploaded file) as a re-encoded image without metadata, upright, at most ``max_side``
     pixels on a side; 415 when it is not a JPEG, PNG or WebP image, 422 when empty or too large."""
     original = _open(data, field)
@@ -75,7 +78,7 @@ def clean_image(data: bytes, field: str = "photo", max_side: int = MAX_SIDE,
     if fmt == "JPEG" and img.mode == "RGBA":
         img = img.convert("RGB")
     img.thumbnail((max_side, max_side))
-    img.info.clear()                 # EXIF, XMP, ICC, comments: not ours to keep
+    img.info.clear()  # EXIF, XMP, ICC, comments: not ours to keep
     thumb = None
     if thumbnail is not None:
         small = img.copy()

@@ -6,8 +6,10 @@ strategy) keeps one row per key in the ``rate_limits`` table; each hit is one au
 ``INSERT … ON CONFLICT`` on a small connection pool of its own, so a request that fails and
 rolls back still counts. URI: ``postgresql+wuwei://user@host:port/db`` (the app's database).
 """
+
 import random
 import time
+from typing import ClassVar
 
 import sqlalchemy as sa
 from limits.storage import Storage
@@ -28,13 +30,17 @@ _PURGE = sa.text("DELETE FROM rate_limits WHERE expires_at < clock_timestamp() -
 class PostgresStorage(Storage):
     """Fixed-window counters in the ``rate_limits`` table."""
 
-    STORAGE_SCHEME = ["postgresql+wuwei"]
+    STORAGE_SCHEME: ClassVar[list[str]] = ["postgresql+wuwei"]
 
     def __init__(self, uri: str, wrap_exceptions: bool = False, **options):
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        self.engine = sa.create_engine("postgresql" + uri[len("postgresql+wuwei"):], pool_size=2,
-                                       max_overflow=4, pool_pre_ping=True,
-                                       connect_args={"options": "-c jit=off"})
+        self.engine = sa.create_engine(
+            "postgresql" + uri[len("postgresql+wuwei") :],
+            pool_size=2,
+            max_overflow=4,
+            pool_pre_ping=True,
+            connect_args={"options": "-c jit=off"},
+        )
 
     @property
     def base_exceptions(self):
@@ -43,7 +49,7 @@ class PostgresStorage(Storage):
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         with self.engine.begin() as conn:
             hits = conn.execute(_INCR, {"k": key, "a": amount, "e": expiry}).scalar_one()
-            if random.random() < 0.01:          # now and then, forget windows long gone
+            if random.random() < 0.01:  # now and then, forget windows long gone
                 conn.execute(_PURGE)
         return hits
 

@@ -22,8 +22,10 @@ and the builders a feature declares them with; each feature registers its own in
 
 Which role may see an entry is a permission name of :mod:`app.auth.policy`, never a role list.
 """
+
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -65,8 +67,7 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         if self._ordered is None:
-            self._ordered = sorted(self._entries.values(),
-                                   key=lambda e: (getattr(e, "order", 50), e.name))
+            self._ordered = sorted(self._entries.values(), key=lambda e: (getattr(e, "order", 50), e.name))
         return iter(self._ordered)
 
     def __len__(self) -> int:
@@ -78,11 +79,13 @@ class Registry(Generic[T]):
 
 # --------------------------------------------------------------------------- top bar
 
+
 @dataclass(frozen=True)
 class NavItem:
     """A link in the top bar to ``endpoint``, shown to users holding ``permission`` (all when None)."""
-    name: str                   # the endpoint, unique
-    label: object               # lazy_gettext string
+
+    name: str  # the endpoint, unique
+    label: object  # lazy_gettext string
     permission: str | None = None
     order: int = 50
 
@@ -101,6 +104,7 @@ def register_nav(endpoint: str, label, permission: str | None = None, order: int
 
 # --------------------------------------------------------------------------- map overlays
 
+
 @dataclass
 class Overlay:
     """One browser-loaded GeoJSON layer on the map page, contributed by a feature.
@@ -108,25 +112,26 @@ class Overlay:
     The browser fetches ``endpoint`` with ``?bbox=minLon,minLat,maxLon,maxLat&limit=N``; the answer is
     GeoJSON whose features carry an ``id``, so that popups and ``/?focus=<overlay>:<id>`` find them.
     """
+
     name: str
-    title: object                       # lazy_gettext string
-    endpoint: str                       # Flask endpoint answering GeoJSON for a bbox
+    title: object  # lazy_gettext string
+    endpoint: str  # Flask endpoint answering GeoJSON for a bbox
     url_kwargs: dict = field(default_factory=dict)
     geom_type: str = "Point"
     style: dict = field(default_factory=dict)
-    popup: list[str] | None = None      # property names shown in the popup, in order
-    color_by: str | None = None         # property whose value picks a colour from ``colors``
+    popup: list[str] | None = None  # property names shown in the popup, in order
+    color_by: str | None = None  # property whose value picks a colour from ``colors``
     colors: dict = field(default_factory=dict)
     min_zoom: int = 0
-    permission: str | None = None       # None: every logged-in user
-    visible: bool = False               # shown when the page opens
+    permission: str | None = None  # None: every logged-in user
+    visible: bool = False  # shown when the page opens
     order: int = 50
-    labels: dict = field(default_factory=dict)        # property → lazy label
+    labels: dict = field(default_factory=dict)  # property → lazy label
     value_labels: dict = field(default_factory=dict)  # property → {code → lazy label}
-    item_endpoint: str | None = None    # endpoint answering one Feature, for ``/?focus=<name>:<id>``
-    item_id_arg: str = "id"             # the endpoint's keyword for the feature id
-    list_endpoint: str | None = None    # a page listing the overlay's records, linked from popups
-    label: str | None = None            # property drawn as a permanent label on each feature
+    item_endpoint: str | None = None  # endpoint answering one Feature, for ``/?focus=<name>:<id>``
+    item_id_arg: str = "id"  # the endpoint's keyword for the feature id
+    list_endpoint: str | None = None  # a page listing the overlay's records, linked from popups
+    label: str | None = None  # property drawn as a permanent label on each feature
 
 
 OVERLAYS: Registry[Overlay] = Registry("map overlay")
@@ -139,12 +144,14 @@ def register_overlay(overlay: Overlay) -> Overlay:
 
 # --------------------------------------------------------------------------- demo data
 
+
 @dataclass(frozen=True)
 class DemoStep:
     """One step of ``flask seed demo``: ``run()`` adds what is missing and returns how many rows it added.
 
     Steps run in ``order``; each must be idempotent (look records up by a natural key first).
     """
+
     name: str
     run: Callable[[], int]
     order: int = 50

@@ -14,6 +14,7 @@ compiled SQL and the values fixed at build time, and from then on only binds the
 (``exec_driver_sql``), so the statements stay visible to logging, the tests' query counter and the
 benchmarks' capture.
 """
+
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -23,8 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from app.core.errors import ApiError
 from app.core.extensions import db
 
-UNIQUE_VIOLATION = "23505"      # PostgreSQL's SQLSTATE for a unique index
-MAX_ID = 2**31 - 1              # the largest ``integer`` key; a larger id names no row
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE for a unique index
+MAX_ID = 2**31 - 1  # the largest ``integer`` key; a larger id names no row
 
 # Index-driven reads (tiles, heat cells, OGC pages, map lists): a parallel plan scans the whole table
 # instead of walking the GiST index (12x slower at z14, DESIGN.md), and JIT compilation costs more

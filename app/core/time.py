@@ -3,6 +3,7 @@
 Times are stored as ``timestamptz``; they are shown, bucketed into days and read from naive
 input in this zone. SQL that needs the zone's name uses :data:`TZ_NAME` as a bound parameter.
 """
+
 import datetime as dt
 from zoneinfo import ZoneInfo
 

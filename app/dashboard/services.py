@@ -5,6 +5,7 @@ communities of a street, grids of a community) are the rows. The figures, daily 
 are the features' (:mod:`app.core.figures`, each registered in the feature's ``figures.py``); every
 figure is one grouped query over both periods, the units and the area's total.
 """
+
 import datetime as dt
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ CHILD_LENGTH = {4: 9, 6: 9, 9: 12, 12: 15, 15: 15, 18: 18}
 LEVEL_OF_LENGTH = {4: "city", 6: "district", 9: "street", 12: "community", 15: "grid", 18: "micro_grid"}
 PICKER_LEVELS = ("city", "district", "street", "community")
 PARENT_LENGTHS = (4, 6, 9, 12, 15)
-AREAS = Area.__table__      # Core columns: these run on every page view, without the ORM's execution path
+AREAS = Area.__table__  # Core columns: these run on every page view, without the ORM's execution path
 
 
 @dataclass
@@ -54,12 +55,17 @@ def area_choices(scope: Scope, current: str) -> list[AreaRef]:
     above = [current[:k] for k in PARENT_LENGTHS if k < len(current)]
     parent = above[-1] if above else ""
     code = AREAS.c.code
-    near = or_(code.in_(above),
-               (func.length(code) == len(current)) & code.startswith(parent, autoescape=True),
-               (func.length(code) == CHILD_LENGTH.get(len(current), len(current)))
-               & code.startswith(current, autoescape=True))
-    stmt = select(code, AREAS.c.name, AREAS.c.level) \
-        .where(or_(AREAS.c.level.in_(PICKER_LEVELS), code == current), near).order_by(code).limit(2000)
+    near = or_(
+        code.in_(above),
+        (func.length(code) == len(current)) & code.startswith(parent, autoescape=True),
+        (func.length(code) == CHILD_LENGTH.get(len(current), len(current))) & code.startswith(current, autoescape=True),
+    )
+    stmt = (
+        select(code, AREAS.c.name, AREAS.c.level)
+        .where(or_(AREAS.c.level.in_(PICKER_LEVELS), code == current), near)
+        .order_by(code)
+        .limit(2000)
+    )
     if not scope.everything:
         stmt = stmt.where(code.startswith(scope.area_code, autoescape=True))
     return _refs(stmt)
@@ -81,9 +87,11 @@ def resolve_area(scope: Scope, code: str | None) -> tuple[AreaRef, list[AreaRef]
         raise ApiError(404, f"no area {code} in your area", {"area": "not in your area"})
     length = CHILD_LENGTH[len(code)]
     c = AREAS.c
-    rows = _refs(select(c.code, c.name, c.level)
-                 .where(or_(c.code == code, (func.length(c.code) == length) & c.code.startswith(code, autoescape=True)))
-                 .order_by(c.code))
+    rows = _refs(
+        select(c.code, c.name, c.level)
+        .where(or_(c.code == code, (func.length(c.code) == length) & c.code.startswith(code, autoescape=True)))
+        .order_by(c.code)
+    )
     if not rows or rows[0].code != code:
         raise ApiError(404, f"no area {code} in your area", {"area": "not in your area"})
     area = rows[0]
@@ -115,6 +123,7 @@ def _column(f: Figure, values: Values, codes) -> tuple[dict, dict, float | None,
 
     def shown(v):
         return zero if v is None else v
+
     cur = {code: shown(values.cur.get(code)) for code in codes}
     prev = {code: shown(values.prev.get(code)) for code in codes} if f.timed else cur
     if values.summed:
@@ -134,17 +143,32 @@ def _series(frame: Frame) -> list[dict]:
     out = []
     for s in SERIES:
         daily = s.compute(frame)
-        points = [(start + dt.timedelta(days=k), daily.get(start + dt.timedelta(days=k), 0),
-                   daily.get(pstart + dt.timedelta(days=k), 0)) for k in range(ndays)]
+        points = [
+            (
+                start + dt.timedelta(days=k),
+                daily.get(start + dt.timedelta(days=k), 0),
+                daily.get(pstart + dt.timedelta(days=k), 0),
+            )
+            for k in range(ndays)
+        ]
         out.append({"name": s.name, "title": str(s.title), "points": points})
     return out
 
 
 def _breakdowns(frame: Frame) -> list[dict]:
-    return [{"name": b.name, "title": str(b.title), "empty": str(b.empty), "rows": b.compute(frame),
-             "columns": [{"key": key, "header": header, "label": None if label is None else str(label)}
-                         for key, header, label in b.columns]}
-            for b in BREAKDOWNS]
+    return [
+        {
+            "name": b.name,
+            "title": str(b.title),
+            "empty": str(b.empty),
+            "rows": b.compute(frame),
+            "columns": [
+                {"key": key, "header": header, "label": None if label is None else str(label)}
+                for key, header, label in b.columns
+            ],
+        }
+        for b in BREAKDOWNS
+    ]
 
 
 def build_dashboard(scope: Scope, area_code: str | None, start: dt.datetime, end: dt.datetime) -> dict:
@@ -163,14 +187,30 @@ def build_dashboard(scope: Scope, area_code: str | None, start: dt.datetime, end
     figures = []
     for f in shown_figures:
         cur, prev, tcur, tprev = _column(f, f.compute(frame), rows)
-        figures.append({"name": f.name, "title": str(f.title), "unit": str(f.unit), "personal": f.personal,
-                        "timed": f.timed, "better": f.better, "digits": f.digits})
+        figures.append(
+            {
+                "name": f.name,
+                "title": str(f.title),
+                "unit": str(f.unit),
+                "personal": f.personal,
+                "timed": f.timed,
+                "better": f.better,
+                "digits": f.digits,
+            }
+        )
         for code, row in rows.items():
             row["values"][f.name] = {"cur": cur[code], "prev": prev[code], "change": change(cur[code], prev[code])}
         total["values"][f.name] = {"cur": tcur, "prev": tprev, "change": change(tcur, tprev)}
-    return {"area": area, "units": list(rows.values()), "total": total, "figures": figures,
-            "period": {"start": start, "end": end, "prev_start": pstart, "prev_end": pend},
-            "tables": _breakdowns(frame), "series": _series(frame), "unit_level": LEVEL_OF_LENGTH[length]}
+    return {
+        "area": area,
+        "units": list(rows.values()),
+        "total": total,
+        "figures": figures,
+        "period": {"start": start, "end": end, "prev_start": pstart, "prev_end": pend},
+        "tables": _breakdowns(frame),
+        "series": _series(frame),
+        "unit_level": LEVEL_OF_LENGTH[length],
+    }
 
 
 def table_rows(data: dict) -> tuple[list[str], list[list]]:

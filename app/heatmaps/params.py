@@ -3,6 +3,7 @@
 A bad value is a 400 naming the parameter. A source's filters (``?state=filed,closed``) are the
 source's own (``GET /api/v1/heat/sources``): they are checked against the chosen source here.
 """
+
 import math
 from typing import Annotated, Literal
 
@@ -30,12 +31,17 @@ def _area(code: str) -> str:
     return code
 
 
-SourceName = Annotated[str, AfterValidator(_source),
-                       WithJsonSchema({"type": "string", "description": "a heat source (GET /api/v1/heat/sources)"})]
+SourceName = Annotated[
+    str,
+    AfterValidator(_source),
+    WithJsonSchema({"type": "string", "description": "a heat source (GET /api/v1/heat/sources)"}),
+]
 Zoom = Annotated[float, Field(ge=0, le=24, description="map zoom choosing the cell size (default: from the bbox)")]
-DrillArea = Annotated[str, AfterValidator(_area),
-                      WithJsonSchema({"type": "string", "pattern": "^[0-9]{9,18}$",
-                                      "description": "a street, community or grid code"})]
+DrillArea = Annotated[
+    str,
+    AfterValidator(_area),
+    WithJsonSchema({"type": "string", "pattern": "^[0-9]{9,18}$", "description": "a street, community or grid code"}),
+]
 CellIndex = Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
 
 
@@ -45,24 +51,29 @@ class HeatQuery(Query, Period):
     Besides the parameters listed, the source's filters are accepted (``category``, ``state``,
     ``channel`` for incidents …: comma-separated values, see ``GET /api/v1/heat/sources``).
     """
+
     model_config = ConfigDict(extra="allow")
 
     source: SourceName = "incidents"
     zoom: Zoom | None = None
-    shape: Annotated[Literal["square", "hexagon", "grid"],
-                     Field(description="bins: square or hexagon; grid: per area (/areas)")] = "square"
+    shape: Annotated[
+        Literal["square", "hexagon", "grid"], Field(description="bins: square or hexagon; grid: per area (/areas)")
+    ] = "square"
 
 
 class ViewQuery(HeatQuery):
     """The visible part of the map: only this bbox is binned or coloured."""
+
     bbox: Bbox
-    level: Annotated[Literal["street", "community", "grid"] | None,
-                     Field(description="areas: the level coloured (default: by zoom)")] = None
+    level: Annotated[
+        Literal["street", "community", "grid"] | None, Field(description="areas: the level coloured (default: by zoom)")
+    ] = None
     limit: Annotated[int | None, Field(ge=1, le=10_000, description="ignored (sent by the map page's overlays)")] = None
 
 
 class DrillQuery(HeatQuery):
     """One bin (``i``, ``j`` at ``zoom`` and ``shape``) or one area (``area``)."""
+
     bbox: Bbox | None = None
     i: CellIndex | None = None
     j: CellIndex | None = None
@@ -71,6 +82,7 @@ class DrillQuery(HeatQuery):
 
 class FramesQuery(Query, Period):
     """A period cut into animation frames."""
+
     step: Literal["day", "week", "month"] = "week"
 
 
@@ -85,8 +97,12 @@ def _filter_values(src: HeatSource, extra: dict) -> dict[str, list]:
     names = {f.name for f in src.filters}
     unknown = set(extra) - names
     if unknown:
-        raise ApiError(400, f"unknown parameter(s): {', '.join(sorted(unknown))}; filters for {src.name}: "
-                            f"{', '.join(sorted(names)) or 'none'}", {n: "unknown parameter" for n in unknown})
+        raise ApiError(
+            400,
+            f"unknown parameter(s): {', '.join(sorted(unknown))}; filters for {src.name}: "
+            f"{', '.join(sorted(names)) or 'none'}",
+            {n: "unknown parameter" for n in unknown},
+        )
     out = {}
     for f in src.filters:
         raw = extra.get(f.name)
@@ -103,8 +119,9 @@ def _filter_values(src: HeatSource, extra: dict) -> dict[str, list]:
         allowed = {v for v, _ in f.choices()}
         bad = [v for v in values if v not in allowed]
         if bad:
-            raise ApiError(400, f"{f.name} must be among {', '.join(sorted(allowed))}",
-                           {f.name: f"unknown value {bad[0]!r}"})
+            raise ApiError(
+                400, f"{f.name} must be among {', '.join(sorted(allowed))}", {f.name: f"unknown value {bad[0]!r}"}
+            )
         out[f.name] = values
     return out
 
@@ -118,7 +135,13 @@ def heat_request(query: HeatQuery) -> HeatRequest:
     bbox = tuple(query.bbox) if getattr(query, "bbox", None) else WORLD
     zoom = heat.clamp_zoom(query.zoom) if query.zoom is not None else zoom_for_bbox(bbox)
     start, end = query.bounds() if src.time is not None else (None, None)
-    q = HeatRequest(source=src, bbox=bbox, zoom=zoom, shape=query.shape, start=start, end=end,
-                    filters=_filter_values(src, query.model_extra or {}))
+    q = HeatRequest(
+        source=src,
+        bbox=bbox,
+        zoom=zoom,
+        shape=query.shape,
+        start=start,
+        end=end,
+        filters=_filter_values(src, query.model_extra or {}),
+    )
     return people.protect(q) if src.personal else q
-

@@ -16,6 +16,7 @@ no difference can show fewer than ``SMALL_COUNT`` people.
   community or street shows the sum of its published grids (never its own total, which would give a
   hidden grid as total − the others).
 """
+
 import dataclasses
 import math
 
@@ -29,8 +30,8 @@ from app.heatmaps import services
 from app.heatmaps.services import AREAS, HeatRequest
 from gis import heat
 
-BASE_ZOOM = 13                       # the zoom floor of personal bins
-BASE = heat.cell_size(BASE_ZOOM)     # 500 Mercator metres, ≈ 400 m on the ground in Lanzhou
+BASE_ZOOM = 13  # the zoom floor of personal bins
+BASE = heat.cell_size(BASE_ZOOM)  # 500 Mercator metres, ≈ 400 m on the ground in Lanzhou
 
 
 def protect(q: HeatRequest) -> HeatRequest:
@@ -38,28 +39,42 @@ def protect(q: HeatRequest) -> HeatRequest:
     start, end = q.start, q.end
     if start is not None and end is not None:
         start, end = heat.whole_days(start, end, TZ)
-    return dataclasses.replace(q, start=start, end=end, finest_zoom=BASE_ZOOM,
-                               shape="square" if q.shape == "hexagon" else q.shape)
+    return dataclasses.replace(
+        q, start=start, end=end, finest_zoom=BASE_ZOOM, shape="square" if q.shape == "hexagon" else q.shape
+    )
 
 
 def privacy(q: HeatRequest, per: str) -> dict:
     """What the answer says about the rule it was counted by (the page explains it)."""
-    return {"counts": "people", "per": per, "k": SMALL_COUNT, "min_size": BASE,
-            "from": q.start.isoformat() if q.start else None, "to": q.end.isoformat() if q.end else None}
+    return {
+        "counts": "people",
+        "per": per,
+        "k": SMALL_COUNT,
+        "min_size": BASE,
+        "from": q.start.isoformat() if q.start else None,
+        "to": q.end.isoformat() if q.end else None,
+    }
 
 
 def _units(q: HeatRequest, scope: Scope):
     """Published units: distinct people per base square, local day and filter value, at least ``:k``."""
     src = q.source
     g = func.ST_Transform(services.point(src), 3857)
-    keys = [cast(func.floor(func.ST_X(g) / BASE), Integer).label("bi"),
-            cast(func.floor(func.ST_Y(g) / BASE), Integer).label("bj")]
+    keys = [
+        cast(func.floor(func.ST_X(g) / BASE), Integer).label("bi"),
+        cast(func.floor(func.ST_Y(g) / BASE), Integer).label("bj"),
+    ]
     if src.time is not None:
         keys.append(func.date(func.timezone(TZ_NAME, src.time)).label("d"))
     keys += [f.column.label(f"f{k}") for k, f in enumerate(src.filters)]
     people = func.count(sa.distinct(src.person))
-    return select(*keys, people.label("people")).where(*services.conditions(q, scope)) \
-        .group_by(*keys).having(people >= param("k")).subquery("units")
+    return (
+        select(*keys, people.label("people"))
+        .where(*services.conditions(q, scope))
+        .group_by(*keys)
+        .having(people >= param("k"))
+        .subquery("units")
+    )
 
 
 def _cells_select(q: HeatRequest, scope: Scope, size: float) -> sa.Select:
@@ -86,17 +101,27 @@ def heat_cells(q: HeatRequest, scope: Scope) -> dict:
     if q.shape != "square" or size < BASE or not math.isclose(size / BASE, round(size / BASE)):
         raise ValueError(f"personal bins are whole squares of {BASE} m, not {q.shape} of {size} m")
     bbox, (i0, j0, i1, j1) = _whole_bins(q, size)
-    rows = services.STATEMENTS.run(services.shape_key(q, scope, "people_cells", size),
-                                   lambda: _cells_select(q, scope, size),
-                                   {**services.values(q), **bbox, "k": SMALL_COUNT})
+    rows = services.STATEMENTS.run(
+        services.shape_key(q, scope, "people_cells", size),
+        lambda: _cells_select(q, scope, size),
+        {**services.values(q), **bbox, "k": SMALL_COUNT},
+    )
     # Filtered here, not in SQL: there the planner pushes the range into the scan (4 transforms more a row).
     cells = [[i, j, int(n)] for i, j, n in rows if i0 <= i <= i1 and j0 <= j <= j1]
     lat = (q.bbox[1] + q.bbox[3]) / 2
-    return {"source": q.source.name, "shape": "square", "zoom": q.zoom, "size": size,
-            "ground_m": round(heat.ground_metres(size, lat)), "unit": str(q.source.people_days),
-            "total": sum(c[2] for c in cells), "suppressed": None,
-            "classes": heat.classify([c[2] for c in cells]).as_dict(), "cells": cells,
-            "privacy": privacy(q, "day")}
+    return {
+        "source": q.source.name,
+        "shape": "square",
+        "zoom": q.zoom,
+        "size": size,
+        "ground_m": round(heat.ground_metres(size, lat)),
+        "unit": str(q.source.people_days),
+        "total": sum(c[2] for c in cells),
+        "suppressed": None,
+        "classes": heat.classify([c[2] for c in cells]).as_dict(),
+        "cells": cells,
+        "privacy": privacy(q, "day"),
+    }
 
 
 def _areas_select(q: HeatRequest, scope: Scope, length: int) -> sa.Select:
@@ -104,23 +129,33 @@ def _areas_select(q: HeatRequest, scope: Scope, length: int) -> sa.Select:
     how many of its grids hold fewer than ``:k``."""
     src = q.source
     people = func.count(sa.distinct(src.person))
-    base = select(AREAS.c.code.label("base"), people.label("people")) \
-        .select_from(src.table.join(AREAS, AREAS.c.id == src.grid)) \
-        .where(*services.conditions(q, scope, use_bbox=False),
-               func.substr(AREAS.c.code, 1, length) == sa.any_(param("codes"))) \
-        .group_by(AREAS.c.code).subquery("base")
+    base = (
+        select(AREAS.c.code.label("base"), people.label("people"))
+        .select_from(src.table.join(AREAS, AREAS.c.id == src.grid))
+        .where(
+            *services.conditions(q, scope, use_bbox=False),
+            func.substr(AREAS.c.code, 1, length) == sa.any_(param("codes")),
+        )
+        .group_by(AREAS.c.code)
+        .subquery("base")
+    )
     code = func.substr(base.c.base, 1, length)
     published = base.c.people >= param("k")
-    return select(code.label("code"), func.coalesce(func.sum(base.c.people).filter(published), 0).label("n"),
-                  func.count().filter(sa.not_(published)).label("hidden")).group_by(code)
+    return select(
+        code.label("code"),
+        func.coalesce(func.sum(base.c.people).filter(published), 0).label("n"),
+        func.count().filter(sa.not_(published)).label("hidden"),
+    ).group_by(code)
 
 
 def area_people(q: HeatRequest, scope: Scope, length: int, codes: list[str]) -> dict[str, tuple[int, int]]:
     """``{code: (people in its published grids, grids hidden)}`` for the areas ``codes`` (an
     :data:`app.heatmaps.services.AreaCounter`)."""
-    rows = services.STATEMENTS.run(services.shape_key(q, scope, "people_areas", length),
-                                   lambda: _areas_select(q, scope, length),
-                                   {**services.values(q), "codes": codes, "k": SMALL_COUNT})
+    rows = services.STATEMENTS.run(
+        services.shape_key(q, scope, "people_areas", length),
+        lambda: _areas_select(q, scope, length),
+        {**services.values(q), "codes": codes, "k": SMALL_COUNT},
+    )
     return {code: (int(n), hidden) for code, n, hidden in rows}
 
 

@@ -7,6 +7,7 @@ runs planned for index-driven reads (:func:`app.core.sql.index_driven`: no paral
 which on these bbox-limited plans is what keeps the index scan (DESIGN: 12× faster than parallel).
 The sources are the features' (:data:`app.core.heat.HEAT_SOURCES`); this module knows none of them.
 """
+
 import datetime as dt
 import json
 import math
@@ -24,8 +25,8 @@ from app.core.heat import HeatSource
 from app.core.sql import StatementCache, index_driven, param
 from gis import heat
 
-MAX_CELLS = 6000          # bins per answer: [i,j,n] ≈ 20 bytes each → ≤ 120 KB
-MAX_AREAS = 1200          # polygons per choropleth answer
+MAX_CELLS = 6000  # bins per answer: [i,j,n] ≈ 20 bytes each → ≤ 120 KB
+MAX_AREAS = 1200  # polygons per choropleth answer
 DRILL_LIMIT = 200
 LEVEL_LENGTH = {"street": 9, "community": 12, "grid": 15}
 LEVEL_ORDER = ("city", "district", "street", "community", "grid", "micro_grid")
@@ -35,6 +36,7 @@ AREAS = Area.__table__
 @dataclass
 class HeatRequest:
     """What the user asked for: a source, a bbox, a zoom, a period and filters (already validated)."""
+
     source: HeatSource
     bbox: tuple[float, float, float, float]
     zoom: int
@@ -42,7 +44,7 @@ class HeatRequest:
     start: dt.datetime | None = None
     end: dt.datetime | None = None
     filters: dict[str, list] = field(default_factory=dict)
-    finest_zoom: int = heat.MAX_ZOOM      # bins no finer than at this zoom (personal sources: a floor)
+    finest_zoom: int = heat.MAX_ZOOM  # bins no finer than at this zoom (personal sources: a floor)
 
 
 # Values that change from one request to the next are named parameters, bound at each run: the bbox
@@ -88,9 +90,16 @@ def values(q: HeatRequest) -> dict:
 
 def shape_key(q: HeatRequest, scope: Scope, *extra) -> tuple:
     """What fixes the SQL of a heat query (not the values of its parameters)."""
-    return (q.source.name, q.start is None, q.end is None,
-            tuple(f.name for f in q.source.filters if q.filters.get(f.name)),
-            scope.everything, scope.area_id, scope.area_code, scope.area_level) + extra
+    return (
+        q.source.name,
+        q.start is None,
+        q.end is None,
+        tuple(f.name for f in q.source.filters if q.filters.get(f.name)),
+        scope.everything,
+        scope.area_id,
+        scope.area_code,
+        scope.area_level,
+    ) + extra
 
 
 def bin_size(q: HeatRequest) -> float:
@@ -128,8 +137,7 @@ def _bin_select(q: HeatRequest, scope: Scope, size: float):
         d = func.power(c.c.x - 1.5 * size * i, 2) + func.power(c.c.y - h * jj - off, 2)
         cand.append((i, jj, d))
     (ia, ja, da), (ib, jb, db_) = cand
-    hx = select(case((da <= db_, ia), else_=ib).label("i"), case((da <= db_, ja), else_=jb).label("j")) \
-        .subquery("hx")
+    hx = select(case((da <= db_, ia), else_=ib).label("i"), case((da <= db_, ja), else_=jb).label("j")).subquery("hx")
     return select(hx.c.i, hx.c.j, func.count().label("n")).group_by(hx.c.i, hx.c.j)
 
 
@@ -140,21 +148,30 @@ def heat_cells(q: HeatRequest, scope: Scope) -> dict:
     if q.source.personal:
         raise ValueError(f"{q.source.name} is personal: count it with app.heatmaps.people")
     size = bin_size(q)
-    rows = STATEMENTS.run(shape_key(q, scope, "cells", q.shape, size), lambda: _bin_select(q, scope, size),
-                          values(q))
+    rows = STATEMENTS.run(shape_key(q, scope, "cells", q.shape, size), lambda: _bin_select(q, scope, size), values(q))
     lat = (q.bbox[1] + q.bbox[3]) / 2
-    return {"source": q.source.name, "shape": q.shape, "zoom": q.zoom, "size": size,
-            "ground_m": round(heat.ground_metres(size, lat)), "unit": str(q.source.unit),
-            "total": sum(n for _, _, n in rows), "suppressed": 0,
-            "classes": heat.classify([n for _, _, n in rows]).as_dict(),
-            "cells": [[i, j, n] for i, j, n in rows]}
+    return {
+        "source": q.source.name,
+        "shape": q.shape,
+        "zoom": q.zoom,
+        "size": size,
+        "ground_m": round(heat.ground_metres(size, lat)),
+        "unit": str(q.source.unit),
+        "total": sum(n for _, _, n in rows),
+        "suppressed": 0,
+        "classes": heat.classify([n for _, _, n in rows]).as_dict(),
+        "cells": [[i, j, n] for i, j, n in rows],
+    }
 
 
 def effective_level(zoom: int, scope: Scope, level: str | None = None) -> str:
     """The area level to colour: by zoom unless given, never above the user's own area."""
     lv = level or heat.choropleth_level(zoom)
-    if not scope.everything and scope.area_level in LEVEL_ORDER and \
-            LEVEL_ORDER.index(lv) < LEVEL_ORDER.index(scope.area_level):
+    if (
+        not scope.everything
+        and scope.area_level in LEVEL_ORDER
+        and LEVEL_ORDER.index(lv) < LEVEL_ORDER.index(scope.area_level)
+    ):
         lv = scope.area_level if scope.area_level in LEVEL_LENGTH else "grid"
     return lv
 
@@ -162,32 +179,40 @@ def effective_level(zoom: int, scope: Scope, level: str | None = None) -> str:
 def _areas_select(everything: bool) -> sa.Select:
     """The areas of ``:level`` meeting the bbox (in the user's area), simplified to the pixel, with the
     households living in each (the base map's :func:`households_per_area`)."""
-    conds = [AREAS.c.level == param("level"),
-             AREAS.c.geom.op("&&")(func.ST_MakeEnvelope(*(param(k) for k in "wsen"), 4326))]
+    conds = [
+        AREAS.c.level == param("level"),
+        AREAS.c.geom.op("&&")(func.ST_MakeEnvelope(*(param(k) for k in "wsen"), 4326)),
+    ]
     if not everything:
         conds.append(AREAS.c.code.like(param("scope_prefix")))
-    a = select(AREAS.c.code, AREAS.c.name, AREAS.c.geom).where(*conds).order_by(AREAS.c.code) \
-        .limit(MAX_AREAS).cte("a")
+    a = select(AREAS.c.code, AREAS.c.name, AREAS.c.geom).where(*conds).order_by(AREAS.c.code).limit(MAX_AREAS).cte("a")
     hh = households_per_area(param("length"), select(a.c.code)).cte("hh")
     geometry = func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(a.c.geom, param("tol")), 5)
-    return select(a.c.code, a.c.name, geometry.label("geometry"),
-                  func.coalesce(hh.c.households, 0).label("households")) \
-        .select_from(a.outerjoin(hh, hh.c.code == a.c.code)).order_by(a.c.code)
+    return (
+        select(a.c.code, a.c.name, geometry.label("geometry"), func.coalesce(hh.c.households, 0).label("households"))
+        .select_from(a.outerjoin(hh, hh.c.code == a.c.code))
+        .order_by(a.c.code)
+    )
 
 
 def _area_counts_select(q: HeatRequest, scope: Scope, length: int) -> sa.Select:
     """The source's rows per area code prefix (``length`` digits) among ``:codes``."""
     prefix = func.substr(AREAS.c.code, 1, length)
-    return select(prefix.label("code"), func.count().label("n")) \
-        .select_from(q.source.table.join(AREAS, AREAS.c.id == q.source.grid)) \
-        .where(*conditions(q, scope, use_bbox=False), prefix == sa.any_(param("codes"))) \
+    return (
+        select(prefix.label("code"), func.count().label("n"))
+        .select_from(q.source.table.join(AREAS, AREAS.c.id == q.source.grid))
+        .where(*conditions(q, scope, use_bbox=False), prefix == sa.any_(param("codes")))
         .group_by(prefix)
+    )
 
 
 def row_counts(q: HeatRequest, scope: Scope, length: int, codes: list[str]) -> dict[str, tuple[int, int]]:
     """Rows per area among ``codes`` (``length`` digits): ``{code: (count, 0)}`` (nothing hidden)."""
-    rows = STATEMENTS.run(shape_key(q, scope, "area_counts", length), lambda: _area_counts_select(q, scope, length),
-                          {**values(q), "codes": codes})
+    rows = STATEMENTS.run(
+        shape_key(q, scope, "area_counts", length),
+        lambda: _area_counts_select(q, scope, length),
+        {**values(q), "codes": codes},
+    )
     return {code: (count, 0) for code, count in rows}
 
 
@@ -206,9 +231,21 @@ def _features(areas: list, counts: dict) -> tuple[list, list, int]:
         suppressed += bool(hidden)
         hh = int(a.households or 0)
         rate = round(n * 1000.0 / hh, 2) if hh and n is not None else None
-        features.append({"type": "Feature", "id": a.code, "geometry": json.loads(a.geometry),
-                         "properties": {"code": a.code, "name": a.name, "n": n,
-                                        "households": hh, "rate": rate, "suppressed": bool(hidden)}})
+        features.append(
+            {
+                "type": "Feature",
+                "id": a.code,
+                "geometry": json.loads(a.geometry),
+                "properties": {
+                    "code": a.code,
+                    "name": a.name,
+                    "n": n,
+                    "households": hh,
+                    "rate": rate,
+                    "suppressed": bool(hidden),
+                },
+            }
+        )
         if n is not None:
             shown.append(n)
     return features, shown, suppressed
@@ -223,18 +260,34 @@ def area_counts(q: HeatRequest, scope: Scope, level: str | None = None, counter:
         raise ValueError(f"{q.source.name} is personal: count it with app.heatmaps.people")
     lv = effective_level(q.zoom, scope, level)
     n = LEVEL_LENGTH[lv]
-    areas = STATEMENTS.run(("areas", scope.everything), lambda: _areas_select(scope.everything), {
-        "tol": heat.metres_per_pixel(q.zoom) / 111_320 / 2, "level": lv, "length": n,
-        "w": q.bbox[0], "s": q.bbox[1], "e": q.bbox[2], "n": q.bbox[3],
-        "scope_prefix": (scope.area_code or "") + "%"})
+    areas = STATEMENTS.run(
+        ("areas", scope.everything),
+        lambda: _areas_select(scope.everything),
+        {
+            "tol": heat.metres_per_pixel(q.zoom) / 111_320 / 2,
+            "level": lv,
+            "length": n,
+            "w": q.bbox[0],
+            "s": q.bbox[1],
+            "e": q.bbox[2],
+            "n": q.bbox[3],
+            "scope_prefix": (scope.area_code or "") + "%",
+        },
+    )
     counts = counter(q, scope, n, [a.code for a in areas]) if areas else {}
     features, shown, suppressed = _features(areas, counts)
     classes = heat.classify(shown)
     for f in features:
         count = f["properties"]["n"]
         f["properties"]["cls"] = classes.index(count) if count else None
-    return {"level": lv, "features": features, "suppressed": suppressed, "classes": classes.as_dict(),
-            "total": sum(shown), "unit": str(q.source.people if q.source.personal else q.source.unit)}
+    return {
+        "level": lv,
+        "features": features,
+        "suppressed": suppressed,
+        "classes": classes.as_dict(),
+        "total": sum(shown),
+        "unit": str(q.source.people if q.source.personal else q.source.unit),
+    }
 
 
 def _cell_polygon(shape: str, size: float, i: int, j: int):
@@ -244,13 +297,19 @@ def _cell_polygon(shape: str, size: float, i: int, j: int):
         cell = func.ST_MakeEnvelope(x0, y0, x1, y1, 3857)
     else:
         ring = heat.hex_ring(i, j, size)
-        cell = func.ST_GeomFromText("POLYGON((" + ",".join(f"{x:.3f} {y:.3f}" for x, y in ring + ring[:1]) + "))",
-                                    3857)
+        cell = func.ST_GeomFromText("POLYGON((" + ",".join(f"{x:.3f} {y:.3f}" for x, y in ring + ring[:1]) + "))", 3857)
     return func.ST_Transform(cell, 4326)
 
 
-def drill_rows(q: HeatRequest, scope: Scope, shape: str, size: float | None = None, i: int | None = None,
-               j: int | None = None, area_code: str | None = None) -> list[dict]:
+def drill_rows(
+    q: HeatRequest,
+    scope: Scope,
+    shape: str,
+    size: float | None = None,
+    i: int | None = None,
+    j: int | None = None,
+    area_code: str | None = None,
+) -> list[dict]:
     """What lies in one bin (``shape`` square/hexagon with ``size``, ``i``, ``j``) or one area."""
     src = q.source
     conds = conditions(q, scope, use_bbox=False)
@@ -259,11 +318,17 @@ def drill_rows(q: HeatRequest, scope: Scope, shape: str, size: float | None = No
     else:
         cell = _cell_polygon(shape, size, i, j)
         conds += [src.geom.op("&&")(cell), func.ST_Intersects(point(src), cell)]
-    stmt = select(*(col.label(label) for label, col in src.drill)).where(*conds) \
-        .order_by(src.drill_order.desc()).limit(DRILL_LIMIT)
+    stmt = (
+        select(*(col.label(label) for label, col in src.drill))
+        .where(*conds)
+        .order_by(src.drill_order.desc())
+        .limit(DRILL_LIMIT)
+    )
     index_driven()
-    return [{k: (v.isoformat() if isinstance(v, (dt.datetime, dt.date)) else v) for k, v in r.items()}
-            for r in db.session.execute(stmt, values(q)).mappings()]
+    return [
+        {k: (v.isoformat() if isinstance(v, (dt.datetime, dt.date)) else v) for k, v in r.items()}
+        for r in db.session.execute(stmt, values(q)).mappings()
+    ]
 
 
 def frame_list(start: dt.datetime, end: dt.datetime, step: str) -> list[dict]:

@@ -2,6 +2,7 @@
 overlay of due visits. Same access rules as the pages: files are read by the grid's own workers,
 community staff and admins (:func:`app.auth.policy.reads_personal`); reads are audited.
 """
+
 from typing import Annotated, Literal
 
 from flask import Response, url_for
@@ -41,7 +42,7 @@ from app.web.values import Day
 
 bp = ApiBlueprint("households_api", __name__, tag="households")
 
-FILES = "personal.read"        # the role may hold files; which files is the services' business
+FILES = "personal.read"  # the role may hold files; which files is the services' business
 
 
 def _kept(grid_col):
@@ -54,14 +55,24 @@ def _kept_households():
 
 # Versioned records (app.web.etags): ETag on their answers, If-Match → 412 on their writes. A file's
 # and a member's tag lists are rows of their own, replaced by the same writes: part of the version.
-HOUSEHOLD = Versioned("households", Household.__table__, key="household_id", visible=lambda: _kept(Household.grid_id),
-                      parts=(child_rows("household_tags", "household_id", "households", order="tag_id"),))
-MEMBER = Versioned("members", Member.__table__, key="member_id",
-                   visible=lambda: Member.household_id.in_(_kept_households()),
-                   parts=(child_rows("member_tags", "member_id", "household_members", order="tag_id"),))
+HOUSEHOLD = Versioned(
+    "households",
+    Household.__table__,
+    key="household_id",
+    visible=lambda: _kept(Household.grid_id),
+    parts=(child_rows("household_tags", "household_id", "households", order="tag_id"),),
+)
+MEMBER = Versioned(
+    "members",
+    Member.__table__,
+    key="member_id",
+    visible=lambda: Member.household_id.in_(_kept_households()),
+    parts=(child_rows("member_tags", "member_id", "household_members", order="tag_id"),),
+)
 VISIT = Versioned("visits", Visit.__table__, key="visit_id", visible=lambda: _kept(Visit.grid_id))
-CARE_PLAN = Versioned("care-plans", CarePlan.__table__, key="plan_id",
-                      visible=lambda: CarePlan.household_id.in_(_kept_households()))
+CARE_PLAN = Versioned(
+    "care-plans", CarePlan.__table__, key="plan_id", visible=lambda: CarePlan.household_id.in_(_kept_households())
+)
 TAG = Versioned("household-tags", Tag.__table__, key="tag_id")
 
 
@@ -70,6 +81,7 @@ def no_content() -> Response:
 
 
 # ----------------------------------------------------------------------------- tags
+
 
 class TagQuery(Query):
     all: bool = Field(False, description="1: retired tags too")
@@ -107,6 +119,7 @@ def tag_update(tag_id: int, body: TagPatch):
 
 # ----------------------------------------------------------------------------- households and members
 
+
 class HouseholdQuery(Query, Paging):
     tag: Annotated[str, Field(max_length=32, description="a tag code")] | None = None
     grid: AreaCode | None = None
@@ -119,9 +132,15 @@ class HouseholdQuery(Query, Paging):
 @endpoint(query=HouseholdQuery, response=HouseholdPage, permission=FILES)
 def household_list(query: HouseholdQuery):
     """The files the user keeps (the ids listed are audited)."""
-    rows, total = files.list_households(policy.require_login(), tag=query.tag, grid=query.grid,
-                                        building_id=query.building_id, q=query.q, limit=query.limit,
-                                        offset=query.offset)
+    rows, total = files.list_households(
+        policy.require_login(),
+        tag=query.tag,
+        grid=query.grid,
+        building_id=query.building_id,
+        q=query.q,
+        limit=query.limit,
+        offset=query.offset,
+    )
     return json_response({"total": total, "items": [files.household_dict(h) for h in rows]})
 
 
@@ -130,8 +149,9 @@ def household_list(query: HouseholdQuery):
 def household_create(body: HouseholdIn):
     """Create a file at a building, with tags and members; 409 when the flat has a file."""
     h = files.create_household(policy.require_login(), body)
-    return json_response(files.household_dict(h), 201,
-                         {"Location": url_for("households_api.household", household_id=h.id)})
+    return json_response(
+        files.household_dict(h), 201, {"Location": url_for("households_api.household", household_id=h.id)}
+    )
 
 
 @bp.get("/households/<int:household_id>")
@@ -204,6 +224,7 @@ def member_delete(member_id: int):
 
 # ----------------------------------------------------------------------------- visits
 
+
 class VisitQuery(Query, Paging):
     household_id: Id | None = None
     from_: Day | None = Field(None, alias="from", description="YYYY-MM-DD (Asia/Shanghai)")
@@ -215,8 +236,14 @@ class VisitQuery(Query, Paging):
 @endpoint(query=VisitQuery, response=VisitPage, permission=FILES)
 def visit_list(query: VisitQuery):
     """The visits the user may read, newest first (audited)."""
-    rows, total = visits.list_visits(policy.require_login(), household_id=query.household_id, start=query.from_,
-                                     end=query.to, limit=query.limit, offset=query.offset)
+    rows, total = visits.list_visits(
+        policy.require_login(),
+        household_id=query.household_id,
+        start=query.from_,
+        end=query.to,
+        limit=query.limit,
+        offset=query.offset,
+    )
     return json_response({"total": total, "items": [visits.visit_dict(v) for v in rows]})
 
 
@@ -243,6 +270,7 @@ def visit_update(visit_id: int, body: VisitPatch):
 
 # ----------------------------------------------------------------------------- care plans
 
+
 @bp.post("/care-plans")
 @endpoint(body=CarePlanIn, response=CarePlanOut, status=201, permission=FILES, errors=(409,))
 def care_plan_create(body: CarePlanIn):
@@ -264,8 +292,9 @@ def care_plan_update(plan_id: int, body: CarePlanPatch):
     return json_response(care.plan_dict(care.update_care_plan(policy.require_login(), plan_id, body)))
 
 
-WorkerRef = Annotated[str, Field(pattern=r"^(me|[1-9][0-9]{0,9})?$",
-                                 description="'me', a user id, or empty for every worker")]
+WorkerRef = Annotated[
+    str, Field(pattern=r"^(me|[1-9][0-9]{0,9})?$", description="'me', a user id, or empty for every worker")
+]
 
 
 class DueQuery(Query):
@@ -282,8 +311,9 @@ def care_plans_due(query: DueQuery):
     u = policy.require_login()
     worker = query.worker if query.worker is not None else ("me" if policy.can(u, "visits.round") else "")
     worker_id = u.id if worker == "me" else (int(worker) if worker else None)
-    return json_response(care.due_plans(u, worker_id=worker_id, on=query.on, horizon_days=query.within_days,
-                                        overdue_only=query.overdue))
+    return json_response(
+        care.due_plans(u, worker_id=worker_id, on=query.on, horizon_days=query.within_days, overdue_only=query.overdue)
+    )
 
 
 class CountsQuery(Query):

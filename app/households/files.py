@@ -2,6 +2,7 @@
 
 Every function takes the acting user; see :mod:`app.households.common` for who reads what.
 """
+
 from sqlalchemy import or_, select
 
 from app.areas.models import Area
@@ -45,8 +46,9 @@ def create_household(user, body: HouseholdIn) -> Household:
         m = Member(**mv)
         m.tags = mtags or []
         h.members.append(m)
-    return audited_insert(h, household_dict, conflict=(f"{b.name} {body.flat_no} already has a file",
-                                                       {"flat_no": "taken"}))
+    return audited_insert(
+        h, household_dict, conflict=(f"{b.name} {body.flat_no} already has a file", {"flat_no": "taken"})
+    )
 
 
 def get_household(user, household_id: int, audit: bool = True) -> Household:
@@ -56,9 +58,17 @@ def get_household(user, household_id: int, audit: bool = True) -> Household:
     return audited_read(h) if audit else h
 
 
-def list_households(user, tag: str | None = None, grid: str | None = None, building_id: int | None = None,
-                    q: str | None = None, limit: int = 200, offset: int = 0, audit: bool = True,
-                    action: str = "list") -> tuple[list[Household], int]:
+def list_households(
+    user,
+    tag: str | None = None,
+    grid: str | None = None,
+    building_id: int | None = None,
+    q: str | None = None,
+    limit: int = 200,
+    offset: int = 0,
+    audit: bool = True,
+    action: str = "list",
+) -> tuple[list[Household], int]:
     """Files the user may read, filtered; the ids returned are audited."""
     require_personal(user)
     cond = [policy.personal_clause(user, Household.grid_id)]
@@ -72,8 +82,13 @@ def list_households(user, tag: str | None = None, grid: str | None = None, build
         cond.append(Household.building_id == building_id)
     if q:
         like = f"%{q}%"
-        cond.append(or_(Household.head_name.ilike(like), Household.flat_no.ilike(like),
-                        Household.members.any(Member.name.ilike(like))))
+        cond.append(
+            or_(
+                Household.head_name.ilike(like),
+                Household.flat_no.ilike(like),
+                Household.members.any(Member.name.ilike(like)),
+            )
+        )
     total = db.session.scalar(select(db.func.count()).select_from(Household).where(*cond))
     order = (Household.building_id, Household.flat_no)
     ids = list(db.session.scalars(select(Household.id).where(*cond).order_by(*order).limit(limit).offset(offset)))
@@ -82,22 +97,31 @@ def list_households(user, tag: str | None = None, grid: str | None = None, build
         # expired rows would cost one query per household.
         record(action, "households", None, after={"ids": ids, "tag": tag, "grid": grid, "q": q})
         db.session.commit()
-    rows = list(db.session.scalars(select(Household).where(Household.id.in_(ids)).order_by(*order)).unique()) \
-        if ids else []
+    rows = (
+        list(db.session.scalars(select(Household).where(Household.id.in_(ids)).order_by(*order)).unique())
+        if ids
+        else []
+    )
     return rows, total
 
 
 def household_choices(user) -> list[Household]:
     """The files the user keeps, for a form's household picker (not audited: names and flats only)."""
     require_personal(user)
-    return list(db.session.scalars(select(Household).where(policy.personal_clause(user, Household.grid_id))
-                                   .order_by(Household.building_id, Household.flat_no)))
+    return list(
+        db.session.scalars(
+            select(Household)
+            .where(policy.personal_clause(user, Household.grid_id))
+            .order_by(Household.building_id, Household.flat_no)
+        )
+    )
 
 
 def household_in_reach(user, household_id: int) -> Household | None:
     """The file if the user keeps it (for another feature attaching a record to it), else ``None``."""
-    return db.session.scalar(select(Household).where(Household.id == household_id,
-                                                     policy.personal_clause(user, Household.grid_id)))
+    return db.session.scalar(
+        select(Household).where(Household.id == household_id, policy.personal_clause(user, Household.grid_id))
+    )
 
 
 def update_household(user, household_id: int, body: HouseholdPatch) -> Household:
@@ -106,8 +130,11 @@ def update_household(user, household_id: int, body: HouseholdPatch) -> Household
     sent = body.model_dump(exclude_unset=True)
     values = {k: v for k, v in sent.items() if k != "tags"}
     tags = resolve_tags(body.tags) if "tags" in sent else None
-    values["grid_id"] = building_for(user, values["building_id"]).grid_id \
-        if values.get("building_id", h.building_id) != h.building_id else h.grid_id
+    values["grid_id"] = (
+        building_for(user, values["building_id"]).grid_id
+        if values.get("building_id", h.building_id) != h.building_id
+        else h.grid_id
+    )
     if tags is not None:
         values["tags"] = tags
     return audited_update(h, values, household_dict, conflict=("that flat already has a file", {"flat_no": "taken"}))
@@ -122,11 +149,11 @@ def delete_household(user, household_id: int) -> None:
 
 def active_plan(household: Household) -> CarePlan | None:
     """The household's active care plan, if any."""
-    return db.session.scalar(select(CarePlan).where(CarePlan.household_id == household.id,
-                                                    CarePlan.active.is_(True)))
+    return db.session.scalar(select(CarePlan).where(CarePlan.household_id == household.id, CarePlan.active.is_(True)))
 
 
 # ----------------------------------------------------------------------------- members
+
 
 def add_member(user, household_id: int, body: MemberIn) -> Member:
     """A new member in a household the user keeps."""
@@ -164,18 +191,36 @@ def delete_member(user, member_id: int) -> None:
 
 def member_dict(m: Member) -> dict:
     """A member as JSON (personal)."""
-    return {"id": m.id, "name": m.name, "relation": m.relation, "gender": m.gender,
-            "birth_year": m.birth_year, "age": m.age, "phone": m.phone, "party_member": m.party_member,
-            "health": m.health, "notes": m.notes, "tags": [t.code for t in m.tags]}
+    return {
+        "id": m.id,
+        "name": m.name,
+        "relation": m.relation,
+        "gender": m.gender,
+        "birth_year": m.birth_year,
+        "age": m.age,
+        "phone": m.phone,
+        "party_member": m.party_member,
+        "health": m.health,
+        "notes": m.notes,
+        "tags": [t.code for t in m.tags],
+    }
 
 
 def household_dict(h: Household, members: bool = True) -> dict:
     """A file as JSON (personal)."""
-    out = {"id": h.id, "building_id": h.building_id, "building": h.building.name if h.building else None,
-           "flat_no": h.flat_no, "head_name": h.head_name, "phone": h.phone, "notes": h.notes,
-           "grid_code": h.grid.code if h.grid else None, "grid_name": h.grid.name if h.grid else None,
-           "tags": [t.code for t in h.tags],
-           "tag_names": [t.name for t in h.tags]}
+    out = {
+        "id": h.id,
+        "building_id": h.building_id,
+        "building": h.building.name if h.building else None,
+        "flat_no": h.flat_no,
+        "head_name": h.head_name,
+        "phone": h.phone,
+        "notes": h.notes,
+        "grid_code": h.grid.code if h.grid else None,
+        "grid_name": h.grid.name if h.grid else None,
+        "tags": [t.code for t in h.tags],
+        "tag_names": [t.name for t in h.tags],
+    }
     if members:
         out["members"] = [member_dict(m) for m in h.members]
     return out

@@ -7,6 +7,7 @@ workers, community staff of that community and admins read it (see
 heat-map features can aggregate them (through the households services, always with
 :func:`app.auth.policy.suppress`).
 """
+
 from datetime import date, datetime
 
 from geoalchemy2 import Geometry
@@ -29,20 +30,32 @@ from app.core.columns import link_key
 from app.core.extensions import db
 from app.core.time import today
 
-VISIT_PURPOSES = ("greeting", "needs_survey", "pension_certification", "care_visit", "suggestion",
-                  "follow_up", "other")
+VISIT_PURPOSES = ("greeting", "needs_survey", "pension_certification", "care_visit", "suggestion", "follow_up", "other")
 GENDERS = ("female", "male")
 
-household_tags = Table("household_tags", db.metadata, link_key("household_id", "households.id"),
-                       link_key("tag_id", "tags.id", ondelete="RESTRICT", index=True))
-member_tags = Table("member_tags", db.metadata, link_key("member_id", "household_members.id"),
-                    link_key("tag_id", "tags.id", ondelete="RESTRICT", index=True))
-visit_visitors = Table("visit_visitors", db.metadata, link_key("visit_id", "visits.id"),
-                       link_key("user_id", "users.id", ondelete="RESTRICT", index=True))
+household_tags = Table(
+    "household_tags",
+    db.metadata,
+    link_key("household_id", "households.id"),
+    link_key("tag_id", "tags.id", ondelete="RESTRICT", index=True),
+)
+member_tags = Table(
+    "member_tags",
+    db.metadata,
+    link_key("member_id", "household_members.id"),
+    link_key("tag_id", "tags.id", ondelete="RESTRICT", index=True),
+)
+visit_visitors = Table(
+    "visit_visitors",
+    db.metadata,
+    link_key("visit_id", "visits.id"),
+    link_key("user_id", "users.id", ondelete="RESTRICT", index=True),
+)
 
 
 class Tag(db.Model):
     """A key-group tag (重点人群标签) from the admin-managed list, e.g. ``elderly_alone`` 独居老人."""
+
     __tablename__ = "tags"
     __table_args__ = (CheckConstraint("code ~ '^[a-z][a-z0-9_]*$'", name="ck_tags_code"),)
 
@@ -50,7 +63,7 @@ class Tag(db.Model):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(64))
     name_en: Mapped[str | None] = mapped_column(String(64))
-    key_group: Mapped[bool] = mapped_column(Boolean, default=True)   # counts as a key household (重点户)
+    key_group: Mapped[bool] = mapped_column(Boolean, default=True)  # counts as a key household (重点户)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
@@ -59,6 +72,7 @@ class Household(db.Model):
 
     Columns for aggregation: ``grid_id``, ``building_id``, ``created_at``; tags via ``household_tags``.
     """
+
     __tablename__ = "households"
     __table_args__ = (Index("ix_households_building_flat", "building_id", "flat_no", unique=True),)
 
@@ -71,18 +85,21 @@ class Household(db.Model):
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"), index=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
-                                                 onupdate=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
 
     building = relationship("Building", lazy="joined")
     grid = relationship("Area", lazy="joined")
     tags = relationship("Tag", secondary=household_tags, lazy="selectin", order_by="Tag.id")
-    members = relationship("Member", back_populates="household", lazy="selectin",
-                           order_by="Member.id", cascade="all, delete-orphan")
+    members = relationship(
+        "Member", back_populates="household", lazy="selectin", order_by="Member.id", cascade="all, delete-orphan"
+    )
 
 
 class Member(db.Model):
     """A person in a household; age comes from ``birth_year`` so that it never goes stale."""
+
     __tablename__ = "household_members"
     __table_args__ = (
         CheckConstraint("birth_year IS NULL OR birth_year BETWEEN 1880 AND 2100", name="ck_members_birth_year"),
@@ -92,7 +109,7 @@ class Member(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
-    relation: Mapped[str | None] = mapped_column(String(32))       # 户主, 配偶, 子女 …
+    relation: Mapped[str | None] = mapped_column(String(32))  # 户主, 配偶, 子女 …
     gender: Mapped[str | None] = mapped_column(String(8))
     birth_year: Mapped[int | None] = mapped_column(Integer)
     phone: Mapped[str | None] = mapped_column(String(32))
@@ -114,6 +131,7 @@ class CarePlan(db.Model):
     Next due = last visit (or ``start_date``) + ``frequency_days``; overdue is computed in SQL
     (:func:`app.households.care.due_subquery`), never stored.
     """
+
     __tablename__ = "care_plans"
     __table_args__ = (CheckConstraint("frequency_days BETWEEN 1 AND 366", name="ck_care_plans_frequency"),)
 
@@ -138,11 +156,13 @@ class Visit(db.Model):
     the optional phone position ``geom``. Columns for aggregation: ``visited_at``, ``grid_id``,
     ``building_id``, ``household_id``, ``purpose``, ``geom``.
     """
+
     __tablename__ = "visits"
     __table_args__ = (
         CheckConstraint(f"purpose IN {VISIT_PURPOSES}", name="ck_visits_purpose"),
-        CheckConstraint("household_id IS NOT NULL OR building_id IS NOT NULL OR geom IS NOT NULL",
-                        name="ck_visits_place"),
+        CheckConstraint(
+            "household_id IS NOT NULL OR building_id IS NOT NULL OR geom IS NOT NULL", name="ck_visits_place"
+        ),
         Index("ix_visits_household_at", "household_id", "visited_at"),
     )
 
@@ -152,7 +172,7 @@ class Visit(db.Model):
     place: Mapped[str | None] = mapped_column(String(256))
     visited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     purpose: Mapped[str] = mapped_column(String(32))
-    visitor_names: Mapped[str | None] = mapped_column(String(256))   # party members/cadres without accounts
+    visitor_names: Mapped[str | None] = mapped_column(String(256))  # party members/cadres without accounts
     notes: Mapped[str | None] = mapped_column(Text)
     follow_up: Mapped[str | None] = mapped_column(Text)
     follow_up_due: Mapped[date | None] = mapped_column(Date)

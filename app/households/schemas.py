@@ -4,6 +4,7 @@ Bodies (:class:`~app.web.params.Body`) refuse unknown fields and trim strings; a
 the fields sent, and ``null`` is refused where the column can't be empty. Rules a model can't see
 (the building is in your grids, the tag exists, the worker walks this grid) are the services' (422).
 """
+
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -21,8 +22,10 @@ Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 
 # --------------------------------------------------------------------------- tags
 
+
 class TagPatch(Body):
     """A change to a tag of the admin-managed list (retired tags stay on old files)."""
+
     name: Text(64, 1) = unset()
     name_en: Text(64) | None = None
     key_group: Flag = unset()
@@ -31,6 +34,7 @@ class TagPatch(Body):
 
 class TagIn(TagPatch):
     """A new key-group tag."""
+
     code: Text(32, 1)
     name: Text(64, 1)
     key_group: Flag = True
@@ -55,8 +59,10 @@ class TagOut(BaseModel):
 
 # --------------------------------------------------------------------------- members and files
 
+
 class MemberPatch(Body):
     """A change to a member; ``age`` (0–130) or ``birth_date`` set ``birth_year``; ``tags`` replaces the list."""
+
     name: Text(64, 1) = unset()
     relation: Text(32) | None = None
     gender: Literal[GENDERS] | None = None
@@ -86,12 +92,14 @@ class MemberPatch(Body):
 
 class MemberIn(MemberPatch):
     """A person in a household."""
+
     name: Text(64, 1)
     party_member: Flag = False
 
 
 class HouseholdPatch(Body):
     """A change to a file; ``tags`` replaces the list."""
+
     building_id: Id = unset()
     flat_no: Text(32, 1) = unset("flat/room number, e.g. 3单元502")
     head_name: Text(64, 1) = unset()
@@ -102,6 +110,7 @@ class HouseholdPatch(Body):
 
 class HouseholdIn(HouseholdPatch):
     """A new file at a building, with its tags and members."""
+
     building_id: Id
     flat_no: Text(32, 1) = Field(description="flat/room number, e.g. 3单元502")
     head_name: Text(64, 1)
@@ -124,6 +133,7 @@ class MemberOut(BaseModel):
 
 class HouseholdOut(BaseModel):
     """A household file (personal data: reads are audited)."""
+
     id: int
     building_id: int
     building: str | None
@@ -140,8 +150,10 @@ class HouseholdOut(BaseModel):
 
 # --------------------------------------------------------------------------- visits
 
+
 class VisitPatch(Body):
     """Notes and follow-up of a visit (``follow_up_done`` marks the follow-up done)."""
+
     place: Text(256) | None = None
     visitor_names: Text(256) | None = None
     notes: Text(4000) | None = None
@@ -152,6 +164,7 @@ class VisitPatch(Body):
 
 class VisitIn(VisitPatch):
     """A visit to a household, a building or a place (the phone's position); ``visited_at`` defaults to now."""
+
     household_id: Id | None = None
     building_id: Id | None = None
     visited_at: Moment | None = None
@@ -168,6 +181,7 @@ class Position(BaseModel):
 
 class VisitOut(BaseModel):
     """A visit (personal data)."""
+
     id: int
     household_id: int | None
     household: str | None
@@ -187,13 +201,16 @@ class VisitOut(BaseModel):
 
 class HouseholdFile(HouseholdOut):
     """A file with its last 50 visits."""
+
     visits: list[VisitOut]
 
 
 # --------------------------------------------------------------------------- care plans
 
+
 class CarePlanPatch(Body):
     """A change to a care plan's frequency, worker or state."""
+
     frequency_days: Annotated[int, Field(ge=1, le=366)] = unset()
     worker_id: Id | None = None
     start_date: Day = unset()
@@ -204,6 +221,7 @@ class CarePlanPatch(Body):
 
 class CarePlanIn(CarePlanPatch):
     """A visit frequency for a household (one active plan per household)."""
+
     household_id: Id
     frequency_days: Annotated[int, Field(ge=1, le=366)]
     start_date: Day | None = None
@@ -224,6 +242,7 @@ class CarePlanOut(BaseModel):
 
 class DuePlan(BaseModel):
     """A household due for a visit."""
+
     plan_id: int
     household_id: int
     household: str
@@ -243,6 +262,7 @@ class DuePlan(BaseModel):
 
 class DueCount(BaseModel):
     """Plans, due and overdue in a grid (``grid_code``) or building (``building_id``); null: fewer than 5."""
+
     grid_code: str | None = None
     building_id: int | None = None
     plans: int | None
@@ -259,6 +279,7 @@ class GridStats(BaseModel):
 
 class HouseholdStats(BaseModel):
     """Households per grid and per tag; counts below ``k`` are null."""
+
     k: int
     grids: list[GridStats]
 

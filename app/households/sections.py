@@ -7,6 +7,7 @@ file page (``/households/<id>``) shows every registered section, in ``order``::
     register_file_section(FileSection("wishes", _l("微心愿"), household_wishes,
                                       link_label=_l("登记微心愿"), link_endpoint="wishes.new"))
 """
+
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,8 +21,9 @@ class FileSection:
     ``lines(user, household)`` returns the lines (plain text) the user may see; ``link_endpoint``
     (called with ``household_id``) is offered as a button beside "log a visit".
     """
+
     name: str
-    title: object                                   # lazy_gettext string
+    title: object  # lazy_gettext string
     lines: Callable[[object, object], list[str]]
     link_label: object | None = None
     link_endpoint: str | None = None
@@ -38,5 +40,13 @@ def register_file_section(section: FileSection) -> FileSection:
 
 def sections_for(user, household) -> list[dict]:
     """The registered sections with their lines for ``household``, for the page."""
-    return [{"name": s.name, "title": s.title, "lines": s.lines(user, household),
-             "link_label": s.link_label, "link_endpoint": s.link_endpoint} for s in FILE_SECTIONS]
+    return [
+        {
+            "name": s.name,
+            "title": s.title,
+            "lines": s.lines(user, household),
+            "link_label": s.link_label,
+            "link_endpoint": s.link_endpoint,
+        }
+        for s in FILE_SECTIONS
+    ]

@@ -1,4 +1,5 @@
 """The admin-managed list of key-group tags (重点人群标签) and resolving tag codes on files and members."""
+
 from sqlalchemy import select
 
 from app.audit.services import audited_insert, audited_update
@@ -54,5 +55,11 @@ def resolve_tags(codes: list[str] | None, field: str = "tags") -> list[Tag]:
 
 
 def tag_dict(t: Tag) -> dict:
-    return {"id": t.id, "code": t.code, "name": t.name, "name_en": t.name_en, "key_group": t.key_group,
-            "active": t.active}
+    return {
+        "id": t.id,
+        "code": t.code,
+        "name": t.name,
+        "name_en": t.name_en,
+        "key_group": t.key_group,
+        "active": t.active,
+    }

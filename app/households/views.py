@@ -1,5 +1,6 @@
 """Pages for household files: staff list/detail/new/CSV, grid workers' phone pages
 (households due, log a visit), and the counts overview for everyone else."""
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -18,8 +19,15 @@ from app.web.pages import flashed_errors, form_page
 
 bp = Blueprint("households", __name__, url_prefix="/households")
 
-PURPOSE_LABELS = {"greeting": "问候慰问", "needs_survey": "需求走访", "pension_certification": "养老金资格认证",
-                  "care_visit": "关爱探访", "suggestion": "听取建议", "follow_up": "回访跟进", "other": "其他"}
+PURPOSE_LABELS = {
+    "greeting": "问候慰问",
+    "needs_survey": "需求走访",
+    "pension_certification": "养老金资格认证",
+    "care_visit": "关爱探访",
+    "suggestion": "听取建议",
+    "follow_up": "回访跟进",
+    "other": "其他",
+}
 
 
 def tag_name(tag) -> str:
@@ -51,8 +59,12 @@ def index():
 @login_required
 def overview():
     """Counts per grid (suppressed below 5 where people could be singled out)."""
-    return render_template("households/overview.html", stats=stats.household_stats(_me()),
-                           due=care.due_counts(_me()), personal=policy.reads_personal(current_user))
+    return render_template(
+        "households/overview.html",
+        stats=stats.household_stats(_me()),
+        due=care.due_counts(_me()),
+        personal=policy.reads_personal(current_user),
+    )
 
 
 @bp.get("/<int:household_id>")
@@ -62,20 +74,35 @@ def detail(household_id: int):
     h = files.get_household(_me(), household_id)
     rows, _n = visits.list_visits(_me(), household_id=h.id, limit=50)
     workers = list(h.grid.workers) if h.grid else []
-    return render_template("households/detail.html", h=h, visits=rows, plan=files.active_plan(h),
-                           sections=sections_for(_me(), h), purposes=_purpose_labels(), tags=tags.list_tags(),
-                           workers=workers)
+    return render_template(
+        "households/detail.html",
+        h=h,
+        visits=rows,
+        plan=files.active_plan(h),
+        sections=sections_for(_me(), h),
+        purposes=_purpose_labels(),
+        tags=tags.list_tags(),
+        workers=workers,
+    )
 
 
 def _buildings():
-    return list(db.session.scalars(select(Building).where(policy.personal_clause(_me(), Building.grid_id))
-                                   .order_by(Building.name)))
+    return list(
+        db.session.scalars(
+            select(Building).where(policy.personal_clause(_me(), Building.grid_id)).order_by(Building.name)
+        )
+    )
 
 
 def _new_household(form) -> dict:
-    data = {"building_id": form.get("building_id") or None, "flat_no": form.get("flat_no", ""),
-            "head_name": form.get("head_name", ""), "phone": form.get("phone") or None,
-            "notes": form.get("notes") or None, "tags": form.getlist("tags")}
+    data = {
+        "building_id": form.get("building_id") or None,
+        "flat_no": form.get("flat_no", ""),
+        "head_name": form.get("head_name", ""),
+        "phone": form.get("phone") or None,
+        "notes": form.get("notes") or None,
+        "tags": form.getlist("tags"),
+    }
     if form.get("head_name"):
         member = {"name": form.get("head_name"), "relation": "户主"}
         if form.get("age"):
@@ -89,8 +116,9 @@ def _new_household(form) -> dict:
 def new():
     """A new file: building, flat, head of household, tags and the first member."""
     require_personal(_me())
-    return form_page(_create_household,
-                     lambda: render_template("households/new.html", buildings=_buildings(), tags=tags.list_tags()))
+    return form_page(
+        _create_household, lambda: render_template("households/new.html", buildings=_buildings(), tags=tags.list_tags())
+    )
 
 
 def _create_household():
@@ -110,8 +138,13 @@ def due():
 
 
 def _visit_form(household_id: int, form) -> dict:
-    data = {"household_id": household_id, "purpose": form.get("purpose", ""), "notes": form.get("notes") or None,
-            "follow_up": form.get("follow_up") or None, "visitor_names": form.get("visitor_names") or None}
+    data = {
+        "household_id": household_id,
+        "purpose": form.get("purpose", ""),
+        "notes": form.get("notes") or None,
+        "follow_up": form.get("follow_up") or None,
+        "visitor_names": form.get("visitor_names") or None,
+    }
     if form.get("visited_at"):
         data["visited_at"] = form["visited_at"] + ("" if len(form["visited_at"]) > 16 else ":00") + "+08:00"
     if form.get("lon") and form.get("lat"):
@@ -128,8 +161,12 @@ def visit(household_id: int):
     def write():
         visits.log_visit(_me(), parse_body(VisitIn, _visit_form(h.id, request.form)))
         flash(_("走访已记录"), "ok")
-        return redirect(url_for("households.due") if policy.can(current_user, "visits.round")
-                        else url_for("households.detail", household_id=h.id))
+        return redirect(
+            url_for("households.due")
+            if policy.can(current_user, "visits.round")
+            else url_for("households.detail", household_id=h.id)
+        )
+
     return form_page(write, lambda: render_template("households/visit.html", h=h, purposes=_purpose_labels()))
 
 
@@ -138,8 +175,12 @@ def visit(household_id: int):
 def add_member(household_id: int):
     """Detail-page form: a new member."""
     f = request.form
-    data = {"name": f.get("name", ""), "relation": f.get("relation") or None, "phone": f.get("phone") or None,
-            "tags": f.getlist("tags")}
+    data = {
+        "name": f.get("name", ""),
+        "relation": f.get("relation") or None,
+        "phone": f.get("phone") or None,
+        "tags": f.getlist("tags"),
+    }
     if f.get("age"):
         data["age"] = f["age"]
     with flashed_errors():
@@ -153,8 +194,12 @@ def add_member(household_id: int):
 def set_plan(household_id: int):
     """Detail-page form: a care plan (visit frequency and worker)."""
     f = request.form
-    data = {"household_id": household_id, "frequency_days": f.get("frequency_days", ""),
-            "worker_id": f.get("worker_id") or None, "note": f.get("note") or None}
+    data = {
+        "household_id": household_id,
+        "frequency_days": f.get("frequency_days", ""),
+        "worker_id": f.get("worker_id") or None,
+        "note": f.get("note") or None,
+    }
     with flashed_errors():
         care.create_care_plan(_me(), parse_body(CarePlanIn, data))
         flash(_("已保存"), "ok")

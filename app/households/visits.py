@@ -1,4 +1,5 @@
 """Door-to-door visits (走访): to a household, a building or a place (the phone's position)."""
+
 import datetime as dt
 
 from geoalchemy2.shape import to_shape
@@ -49,14 +50,23 @@ def _place(user, values: dict) -> int | None:
     if values.get("building_id"):
         building = building_in_reach(user, values["building_id"])
         if building is None:
-            raise ApiError(422, f"no building {values['building_id']} in the grids whose files you keep",
-                           {"building_id": "unknown or not yours"})
+            raise ApiError(
+                422,
+                f"no building {values['building_id']} in the grids whose files you keep",
+                {"building_id": "unknown or not yours"},
+            )
     if values.get("household_id"):
-        h = db.session.scalar(select(Household).where(Household.id == values["household_id"],
-                                                      policy.personal_clause(user, Household.grid_id)))
+        h = db.session.scalar(
+            select(Household).where(
+                Household.id == values["household_id"], policy.personal_clause(user, Household.grid_id)
+            )
+        )
         if h is None:
-            raise ApiError(422, f"no household {values['household_id']} among the files you keep",
-                           {"household_id": "unknown or not yours"})
+            raise ApiError(
+                422,
+                f"no household {values['household_id']} among the files you keep",
+                {"household_id": "unknown or not yours"},
+            )
         if building is not None and building.id != h.building_id:
             raise ApiError(422, "the household lives in another building", {"building_id": "not the household's"})
         values["building_id"] = h.building_id
@@ -79,16 +89,23 @@ def log_visit(user, body: VisitIn) -> Visit:
     db.session.add(v)
     db.session.flush()
     db.session.refresh(v)
-    if v.grid_id is None or not db.session.scalar(select(func.count()).select_from(Visit).where(
-            Visit.id == v.id, policy.personal_clause(user, Visit.grid_id))):
+    if v.grid_id is None or not db.session.scalar(
+        select(func.count()).select_from(Visit).where(Visit.id == v.id, policy.personal_clause(user, Visit.grid_id))
+    ):
         raise ApiError(403, "that place is outside the grids you work in", {"lon": "outside your grids"})
     record("insert", "visits", v.id, after=visit_dict(v))
     db.session.commit()
     return v
 
 
-def list_visits(user, household_id: int | None = None, start: dt.date | None = None,
-                end: dt.date | None = None, limit: int = 200, offset: int = 0) -> tuple[list[Visit], int]:
+def list_visits(
+    user,
+    household_id: int | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> tuple[list[Visit], int]:
     """Visits the user may read, newest first (the ids returned are audited)."""
     require_personal(user)
     cond = [policy.personal_clause(user, Visit.grid_id)]
@@ -118,8 +135,10 @@ def update_visit(user, visit_id: int, body: VisitPatch) -> Visit:
     """Change a visit's notes and follow-up (e.g. mark the follow-up done)."""
     require_personal(user)
     v = personal_or_404(user, Visit, visit_id, "visit")
-    values = {k: False if k == "follow_up_done" and val is None else val
-              for k, val in body.model_dump(exclude_unset=True).items()}
+    values = {
+        k: False if k == "follow_up_done" and val is None else val
+        for k, val in body.model_dump(exclude_unset=True).items()
+    }
     return audited_update(v, values, visit_dict)
 
 
@@ -129,11 +148,20 @@ def visit_dict(v: Visit) -> dict:
     if v.geom is not None:
         p = to_shape(v.geom)
         pos = {"lon": p.x, "lat": p.y}
-    return {"id": v.id, "household_id": v.household_id,
-            "household": f"{v.household.head_name} {v.household.flat_no}" if v.household else None,
-            "building_id": v.building_id, "building": v.building.name if v.building else None,
-            "place": v.place, "visited_at": v.visited_at.astimezone(TZ).isoformat() if v.visited_at else None,
-            "purpose": v.purpose, "visitor_names": v.visitor_names,
-            "visitors": [u.display_name for u in v.visitors], "notes": v.notes, "follow_up": v.follow_up,
-            "follow_up_due": v.follow_up_due.isoformat() if v.follow_up_due else None,
-            "follow_up_done": v.follow_up_done, "position": pos}
+    return {
+        "id": v.id,
+        "household_id": v.household_id,
+        "household": f"{v.household.head_name} {v.household.flat_no}" if v.household else None,
+        "building_id": v.building_id,
+        "building": v.building.name if v.building else None,
+        "place": v.place,
+        "visited_at": v.visited_at.astimezone(TZ).isoformat() if v.visited_at else None,
+        "purpose": v.purpose,
+        "visitor_names": v.visitor_names,
+        "visitors": [u.display_name for u in v.visitors],
+        "notes": v.notes,
+        "follow_up": v.follow_up,
+        "follow_up_due": v.follow_up_due.isoformat() if v.follow_up_due else None,
+        "follow_up_done": v.follow_up_done,
+        "position": pos,
+    }

@@ -1,4 +1,5 @@
 """The incidents' heat sources: all incidents, e-bike hazards and bad parking, with their filters."""
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -17,14 +18,15 @@ C = IncidentCategory.__table__
 
 
 def _category_rows() -> list:
-    return db.session.execute(select(C.c.id, C.c.code, C.c.name, C.c.parent_id)
-                              .where(C.c.active.is_(True)).order_by(C.c.code)).all()
+    return db.session.execute(
+        select(C.c.id, C.c.code, C.c.name, C.c.parent_id).where(C.c.active.is_(True)).order_by(C.c.code)
+    ).all()
 
 
 def _category_choices(prefix: str | None = None):
     def choices():
-        return [(code, name) for _, code, name, _ in _category_rows()
-                if prefix is None or code.startswith(prefix)]
+        return [(code, name) for _, code, name, _ in _category_rows() if prefix is None or code.startswith(prefix)]
+
     return choices
 
 
@@ -56,17 +58,47 @@ STATE = Filter("state", T.c.state, _l("状态"), lambda: [(s, STATE_LABELS.get(s
 CHANNEL = Filter("channel", T.c.source, _l("来源"), lambda: [(s, SOURCE_LABELS.get(s, s)) for s in SOURCES])
 CATEGORY_NAME = select(C.c.name).where(C.c.id == T.c.category_id).scalar_subquery()
 # What a drill-down lists: nothing about the reporter.
-DRILL = (("id", T.c.id), ("category_id", T.c.category_id), ("state", T.c.state), ("source", T.c.source),
-         ("reported_at", T.c.reported_at), ("closed_at", T.c.closed_at), ("address", T.c.address),
-         ("category", CATEGORY_NAME))
-COMMON = {"table": T, "geom": T.c.geom, "time": T.c.reported_at, "grid": T.c.grid_id, "drill": DRILL,
-          "drill_order": T.c.reported_at}
+DRILL = (
+    ("id", T.c.id),
+    ("category_id", T.c.category_id),
+    ("state", T.c.state),
+    ("source", T.c.source),
+    ("reported_at", T.c.reported_at),
+    ("closed_at", T.c.closed_at),
+    ("address", T.c.address),
+    ("category", CATEGORY_NAME),
+)
+COMMON = {
+    "table": T,
+    "geom": T.c.geom,
+    "time": T.c.reported_at,
+    "grid": T.c.grid_id,
+    "drill": DRILL,
+    "drill_order": T.c.reported_at,
+}
 
-register_source(HeatSource(name="incidents", title=_l("事件"), filters=(CATEGORY, STATE, CHANNEL), order=10,
-                           **COMMON))
-register_source(HeatSource(
-    name="ebike_hazards", title=_l("电动车隐患"), order=20, where=_in_categories(EBIKE_HAZARD_PREFIX),
-    filters=(Filter("category", T.c.category_id, _l("类别"), _category_choices(EBIKE_HAZARD_PREFIX),
-                    resolve_categories), STATE, CHANNEL), **COMMON))
-register_source(HeatSource(name="bad_parking", title=_l("车辆乱停放"), filters=(STATE, CHANNEL), order=30,
-                           where=_in_categories(BAD_PARKING_PREFIX), **COMMON))
+register_source(HeatSource(name="incidents", title=_l("事件"), filters=(CATEGORY, STATE, CHANNEL), order=10, **COMMON))
+register_source(
+    HeatSource(
+        name="ebike_hazards",
+        title=_l("电动车隐患"),
+        order=20,
+        where=_in_categories(EBIKE_HAZARD_PREFIX),
+        filters=(
+            Filter("category", T.c.category_id, _l("类别"), _category_choices(EBIKE_HAZARD_PREFIX), resolve_categories),
+            STATE,
+            CHANNEL,
+        ),
+        **COMMON,
+    )
+)
+register_source(
+    HeatSource(
+        name="bad_parking",
+        title=_l("车辆乱停放"),
+        filters=(STATE, CHANNEL),
+        order=30,
+        where=_in_categories(BAD_PARKING_PREFIX),
+        **COMMON,
+    )
+)

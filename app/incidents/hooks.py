@@ -8,6 +8,7 @@ Two registries, filled by the features in their ``init_app`` (consultations is t
 * :data:`RELATED` — records linked to an incident (the meetings that discussed it …), shown on the
   incident's page: ``provider(incident_id)`` returns links.
 """
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,10 +18,11 @@ from app.core.registry import Registry
 @dataclass
 class Step:
     """One workflow step being taken: what a handler reads and where it reports bad values."""
-    incident: object            # app.incidents.models.Incident, locked for the transaction
+
+    incident: object  # app.incidents.models.Incident, locked for the transaction
     to_state: str
-    data: dict                  # the step's extra values (ids already integers)
-    scope: object               # app.auth.policy.Scope of the user taking the step
+    data: dict  # the step's extra values (ids already integers)
+    scope: object  # app.auth.policy.Scope of the user taking the step
     errors: dict = field(default_factory=dict)
 
     def fail(self, name: str, message: str) -> None:
@@ -31,6 +33,7 @@ class Step:
 @dataclass(frozen=True)
 class StepHandler:
     """Checks and applies the extra data of the step to ``name`` (a state); returns what to record."""
+
     name: str
     handle: Callable[[Step], dict]
 
@@ -46,6 +49,7 @@ def register_step_handler(to_state: str, handle: Callable[[Step], dict]) -> Step
 @dataclass(frozen=True)
 class Link:
     """A link shown on an incident's page."""
+
     url: str
     text: str
 
@@ -53,8 +57,9 @@ class Link:
 @dataclass(frozen=True)
 class Related:
     """A kind of record linked to incidents: ``label`` on the page, ``links(incident_id)`` the records."""
+
     name: str
-    label: object               # lazy_gettext string
+    label: object  # lazy_gettext string
     links: Callable[[int], list[Link]]
     order: int = 50
 

@@ -4,6 +4,7 @@ Each entry becomes one layer in ``static/js/wuwei-map.js``: a URL the browser
 fetches with ``bbox`` and ``limit``, a style, the popup attributes with their
 localised labels, and the colours that the legend explains.
 """
+
 from flask import url_for
 
 from app.auth import policy
@@ -16,33 +17,48 @@ from app.web.maps import overlay_config
 # other features fall back to their own ``Layer.style`` and every attribute.
 MAP_OPTIONS: dict[str, dict] = {
     "areas": dict(
-        order=10, query={"level": "district,street,community"},
+        order=10,
+        query={"level": "district,street,community"},
         popup=["name", "level", "code", "area_km2"],
-        style_by="level", styles={
+        style_by="level",
+        styles={
             "district": {"color": "#5b21b6", "weight": 3, "fillOpacity": 0, "dashArray": "10 6"},
             "street": {"color": "#7c3aed", "weight": 2, "fillOpacity": 0, "dashArray": "6 4"},
-            "community": {"color": "#7c3aed", "weight": 2.5, "fillColor": "#ede9fe", "fillOpacity": 0.35}},
-        label="name", label_filter={"level": ["community"]}),
+            "community": {"color": "#7c3aed", "weight": 2.5, "fillColor": "#ede9fe", "fillOpacity": 0.35},
+        },
+        label="name",
+        label_filter={"level": ["community"]},
+    ),
     "grids": dict(
-        order=20, popup=["name", "code", "level", "workers", "area_km2"],
+        order=20,
+        popup=["name", "code", "level", "workers", "area_km2"],
         style={"color": "#b42318", "weight": 1.5, "fillOpacity": 0.02},
-        style_by="level", styles={"grid": {}, "micro_grid": {"weight": 0.8, "dashArray": "3 4", "fillOpacity": 0}}),
+        style_by="level",
+        styles={"grid": {}, "micro_grid": {"weight": 0.8, "dashArray": "3 4", "fillOpacity": 0}},
+    ),
     "compounds": dict(
-        order=30, popup=["name", "address", "property_company", "alliance_standing", "grid_name"],
-        label="name", label_min_zoom=15),
+        order=30,
+        popup=["name", "address", "property_company", "alliance_standing", "grid_name"],
+        label="name",
+        label_min_zoom=15,
+    ),
     "buildings": dict(
-        order=40, popup=["name", "address", "floors", "households", "ebikes", "charging_note", "compound",
-                         "grid_name"]),
+        order=40, popup=["name", "address", "floors", "households", "ebikes", "charging_note", "compound", "grid_name"]
+    ),
     "bike-zones": dict(
-        order=50, popup=["name", "kind", "status", "capacity", "grid_name"],
-        color_by="status", colors={"active": "#0e7490", "planned": "#a855f7", "closed": "#6b7280"},
-        style={"weight": 2, "fillOpacity": 0.55}),
+        order=50,
+        popup=["name", "kind", "status", "capacity", "grid_name"],
+        color_by="status",
+        colors={"active": "#0e7490", "planned": "#a855f7", "closed": "#6b7280"},
+        style={"weight": 2, "fillOpacity": 0.55},
+    ),
     "chargers": dict(
-        order=60, popup=["name", "status", "ports", "power_kw", "compound", "operator", "installed_on",
-                         "grid_name"],
+        order=60,
+        popup=["name", "status", "ports", "power_kw", "compound", "operator", "installed_on", "grid_name"],
         color_by="status",
         colors={"installed": "#059669", "planned": "#2563eb", "faulty": "#dc2626", "removed": "#6b7280"},
-        style={"radius": 7, "weight": 1.5, "color": "#ffffff", "fillOpacity": 0.95}),
+        style={"radius": 7, "weight": 1.5, "color": "#ffffff", "fillOpacity": 0.95},
+    ),
 }
 
 # Attributes never worth a popup row: ids that a computed name already explains.
@@ -69,16 +85,26 @@ def layer_config(layer: Layer) -> dict:
         style.setdefault("fillColor", style.get("color"))
     enums = [f.name for f in layer.fields if f.kind == "enum"]
     return {
-        "name": layer.name, "title": str(layer.title), "kind": "layer",
+        "name": layer.name,
+        "title": str(layer.title),
+        "kind": "layer",
         "url": url_for("api.collection", layer_name=layer.name, **opts.get("query", {})),
         "list_url": url_for("mappage.layer_list", layer_name=layer.name),
         "search_param": "q" if layer.searchable == "name" else None,
-        "geom_type": layer.geom_type, "style": style, "min_zoom": layer.min_zoom,
-        "popup": popup, "labels": {n: field_label(n) for n in popup},
-        "values": value_labels(enums), "color_by": opts.get("color_by"), "colors": opts.get("colors", {}),
-        "style_by": opts.get("style_by"), "styles": opts.get("styles", {}),
-        "label": opts.get("label"), "label_filter": opts.get("label_filter"),
-        "label_min_zoom": opts.get("label_min_zoom", 0), "visible": opts.get("visible", True),
+        "geom_type": layer.geom_type,
+        "style": style,
+        "min_zoom": layer.min_zoom,
+        "popup": popup,
+        "labels": {n: field_label(n) for n in popup},
+        "values": value_labels(enums),
+        "color_by": opts.get("color_by"),
+        "colors": opts.get("colors", {}),
+        "style_by": opts.get("style_by"),
+        "styles": opts.get("styles", {}),
+        "label": opts.get("label"),
+        "label_filter": opts.get("label_filter"),
+        "label_min_zoom": opts.get("label_min_zoom", 0),
+        "visible": opts.get("visible", True),
     }
 
 

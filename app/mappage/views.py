@@ -4,6 +4,7 @@ The map page carries only configuration: the browser fetches every layer from
 its API URL for the visible bbox. List pages read the same services as the API,
 in the same area scope, and reject malformed parameters with 400.
 """
+
 import re
 
 from flask import Blueprint, current_app, render_template, request, url_for
@@ -49,13 +50,18 @@ def index():
     focus = _parse_focus(request.args.get("focus"))
     extent = services.area_extent(current_scope())
     cfg = current_app.config
-    m = base_map(url_for("static", filename=""), basemap=cfg["WUWEI_BASEMAP"],
-                 tianditu_key=cfg.get("WUWEI_TIANDITU_KEY", ""))
+    m = base_map(
+        url_for("static", filename=""), basemap=cfg["WUWEI_BASEMAP"], tianditu_key=cfg.get("WUWEI_TIANDITU_KEY", "")
+    )
     layers = catalog.page_layers(current_user)
-    add_layers(m, layers, bounds=[[extent[1], extent[0]], [extent[3], extent[2]]] if extent else None,
-               focus=focus, texts=map_texts())
-    return render_template("mappage/map.html", map=render_parts(m), layers=layers,
-                           basemap=cfg["WUWEI_BASEMAP"])
+    add_layers(
+        m,
+        layers,
+        bounds=[[extent[1], extent[0]], [extent[3], extent[2]]] if extent else None,
+        focus=focus,
+        texts=map_texts(),
+    )
+    return render_template("mappage/map.html", map=render_parts(m), layers=layers, basemap=cfg["WUWEI_BASEMAP"])
 
 
 def _layer_or_404(name: str) -> Layer:
@@ -70,8 +76,9 @@ def _int(name: str, default: int, lo: int, hi: int) -> int:
     if raw == "":
         return default
     if not raw.isdigit() or not lo <= int(raw) <= hi:
-        raise ApiError(400, _("参数 %(name)s 应为 %(lo)s 到 %(hi)s 之间的整数", name=name, lo=lo, hi=hi),
-                       {name: "out of range"})
+        raise ApiError(
+            400, _("参数 %(name)s 应为 %(lo)s 到 %(hi)s 之间的整数", name=name, lo=lo, hi=hi), {name: "out of range"}
+        )
     return int(raw)
 
 
@@ -81,8 +88,9 @@ def _list_args(layer: Layer) -> dict:
     filter_fields = {f.name: f for f in layer.fields if f.filter}
     unknown = set(args) - _LIST_PARAMS - set(filter_fields)
     if unknown:
-        raise ApiError(400, _("未知参数：%(names)s", names="、".join(sorted(unknown))),
-                       {n: "unknown parameter" for n in unknown})
+        raise ApiError(
+            400, _("未知参数：%(names)s", names="、".join(sorted(unknown))), {n: "unknown parameter" for n in unknown}
+        )
     filters = {}
     for name, f in filter_fields.items():
         raw = args.get(name, "")
@@ -91,8 +99,11 @@ def _list_args(layer: Layer) -> dict:
         try:
             filters[name] = [f.parse(v) for v in raw.split(",")]
         except ValueError as e:
-            raise ApiError(400, _("筛选条件 %(name)s=%(value)s 无效：%(reason)s", name=field_label(name),
-                                  value=raw, reason=str(e)), {name: str(e)}) from None
+            raise ApiError(
+                400,
+                _("筛选条件 %(name)s=%(value)s 无效：%(reason)s", name=field_label(name), value=raw, reason=str(e)),
+                {name: str(e)},
+            ) from None
     area = args.get("area", "")
     if area:
         if not area.isdigit() or len(area) > 18:
@@ -128,8 +139,9 @@ def _query(**changes) -> str:
 @login_required
 def layer_index():
     """Every layer with a link to its list."""
-    return render_template("mappage/layers.html", layers=list(LAYERS.values()),
-                           on_map={l.name for l in catalog.map_layers()})
+    return render_template(
+        "mappage/layers.html", layers=list(LAYERS.values()), on_map={l.name for l in catalog.map_layers()}
+    )
 
 
 @bp.get("/layers/<layer_name>")
@@ -154,15 +166,28 @@ def layer_list(layer_name: str):
             continue
         # A reference filter is labelled like the name it refers to ("compound", not "compound_id").
         label = field_label(f.name[:-3] if f.kind == "ref" and f.name.endswith("_id") else f.name)
-        filters.append({"name": f.name, "label": label, "options": options,
-                        "value": request.args.get(f.name, "")})
+        filters.append({"name": f.name, "label": label, "options": options, "value": request.args.get(f.name, "")})
     return render_template(
-        "mappage/list.html", layer=layer, page=page, columns=_columns(layer), args=a,
-        filters=filters, areas=services.area_choices(scope) if layer.scope != "none" else [],
-        area=request.args.get("area", ""), q=a["q"] or "", per_page_choices=PER_PAGE_CHOICES,
-        on_map=bool(layer.geom_type), query=_query, field_label=field_label, value_label=value_label,
-        csv_url=url_for("mappage.layer_csv", layer_name=layer.name,
-                        **{k: v for k, v in request.args.items() if k not in ("page", "per_page")}))
+        "mappage/list.html",
+        layer=layer,
+        page=page,
+        columns=_columns(layer),
+        args=a,
+        filters=filters,
+        areas=services.area_choices(scope) if layer.scope != "none" else [],
+        area=request.args.get("area", ""),
+        q=a["q"] or "",
+        per_page_choices=PER_PAGE_CHOICES,
+        on_map=bool(layer.geom_type),
+        query=_query,
+        field_label=field_label,
+        value_label=value_label,
+        csv_url=url_for(
+            "mappage.layer_csv",
+            layer_name=layer.name,
+            **{k: v for k, v in request.args.items() if k not in ("page", "per_page")},
+        ),
+    )
 
 
 def _geometry_cells(layer: Layer, geometry: dict | None) -> list:
@@ -184,6 +209,9 @@ def layer_csv(layer_name: str):
     point = bool(layer.geom_type and "Point" in layer.geom_type)
     geo_cols = ["lon", "lat"] if point else (["wkt"] if layer.geom_type else [])
     rows = services.all_rows(layer, current_scope(), **a)
-    return csv_response(columns + geo_cols,
-                        ([r.get(c) for c in columns] + _geometry_cells(layer, r.get("geometry")) for r in rows),
-                        f"{layer.name}.csv", stream=True)
+    return csv_response(
+        columns + geo_cols,
+        ([r.get(c) for c in columns] + _geometry_cells(layer, r.get("geometry")) for r in rows),
+        f"{layer.name}.csv",
+        stream=True,
+    )

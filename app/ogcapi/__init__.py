@@ -1,4 +1,5 @@
 """OGC API - Features (Parts 1, 2 and 3) under ``/ogcapi`` for QGIS, GDAL/OGR, OWSLib and browsers."""
+
 import os
 
 from flask_cors import CORS
@@ -15,11 +16,17 @@ def init_app(app) -> None:
     """Register the blueprint, its OGC-style error format and CORS for the configured origins."""
     from app.ogcapi import crs, views
     from app.web.errors import register_formatter
+
     app.register_blueprint(views.bp)
     register_formatter("/ogcapi", views.exception_response)
     crs.warm()
     origins = cors_origins(app)
     if origins:
         # Bearer tokens, not cookies, cross origins: no credentials.
-        CORS(app, resources={r"/ogcapi/.*": {"origins": origins}}, allow_headers=["Authorization", "Content-Type"],
-             expose_headers=["Content-Crs", "ETag"], max_age=600)
+        CORS(
+            app,
+            resources={r"/ogcapi/.*": {"origins": origins}},
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Content-Crs", "ETag"],
+            max_age=600,
+        )

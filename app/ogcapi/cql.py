@@ -10,6 +10,7 @@ literal, and ``INTERVAL`` with dates and ``'..'`` ends. ``T_INTERSECTS``, which 
 ``T_OVERLAPS``, is kept apart. In CQL2 JSON the same operators are picked out before pygeofilter
 walks the tree.
 """
+
 import datetime as dt
 import json
 import os
@@ -23,9 +24,27 @@ from pygeofilter.parsers.cql2_text import parser as text_parser
 
 MAX_LENGTH = 20_000
 LANGS = ("cql2-text", "cql2-json")
-TEMPORAL_OPS = ("t_after", "t_before", "t_contains", "t_disjoint", "t_during", "t_equals", "t_finishedby",
-                "t_finishes", "t_intersects", "t_meets", "t_metby", "t_overlappedby", "t_overlaps",
-                "t_startedby", "t_starts", "t_begins", "t_begunby", "t_ends", "t_endedby")
+TEMPORAL_OPS = (
+    "t_after",
+    "t_before",
+    "t_contains",
+    "t_disjoint",
+    "t_during",
+    "t_equals",
+    "t_finishedby",
+    "t_finishes",
+    "t_intersects",
+    "t_meets",
+    "t_metby",
+    "t_overlappedby",
+    "t_overlaps",
+    "t_startedby",
+    "t_starts",
+    "t_begins",
+    "t_begunby",
+    "t_ends",
+    "t_endedby",
+)
 
 
 class CqlError(ValueError):
@@ -35,6 +54,7 @@ class CqlError(ValueError):
 @dataclass
 class Temporal(ast.Predicate):
     """A CQL2 temporal function ``op(lhs, rhs)`` (op in :data:`TEMPORAL_OPS`, lower case)."""
+
     op: str
     lhs: object
     rhs: object
@@ -93,8 +113,13 @@ def _text_parser() -> lark.Lark:
     grammar_dir = os.path.dirname(text_parser.__file__)
     with open(os.path.join(grammar_dir, "grammar.lark"), encoding="utf-8") as fh:
         grammar = fh.read()
-    return lark.Lark(grammar + _EXTENSION, parser="lalr", maybe_placeholders=False, transformer=_Transformer(),
-                     import_paths=[os.path.dirname(grammar_dir)])
+    return lark.Lark(
+        grammar + _EXTENSION,
+        parser="lalr",
+        maybe_placeholders=False,
+        transformer=_Transformer(),
+        import_paths=[os.path.dirname(grammar_dir)],
+    )
 
 
 _TEXT = _text_parser()
@@ -113,12 +138,17 @@ def _json_node(node):
         return Temporal(op.lower(), json_parser.walk_cql_json(lhs), json_parser.walk_cql_json(rhs))
     if op == "s_dwithin":
         args = node.get("args")
-        if not isinstance(args, list) or len(args) not in (3, 4) or isinstance(args[2], bool) \
-                or not isinstance(args[2], (int, float)):
+        if (
+            not isinstance(args, list)
+            or len(args) not in (3, 4)
+            or isinstance(args[2], bool)
+            or not isinstance(args[2], (int, float))
+        ):
             raise CqlError("s_dwithin takes [geometry, geometry, distance, units?]")
         units = args[3] if len(args) == 4 else "meters"
-        return ast.DistanceWithin(json_parser.walk_cql_json(args[0]), json_parser.walk_cql_json(args[1]),
-                                  args[2], units)
+        return ast.DistanceWithin(
+            json_parser.walk_cql_json(args[0]), json_parser.walk_cql_json(args[1]), args[2], units
+        )
     return node
 
 

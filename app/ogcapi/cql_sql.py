@@ -7,6 +7,7 @@ a database error. Geometries are read in ``filter-crs`` (its axis order) and sen
 ``S_DWITHIN`` distances are metres on the spheroid, with a degree box around the geometry first so
 the GiST index is used.
 """
+
 import datetime as dt
 import math
 import re
@@ -22,22 +23,52 @@ from app.ogcapi.cql import CqlError, Temporal
 from app.ogcapi.crs import Crs, CrsError, geometry_to_crs84, lookup
 from app.ogcapi.queryables import Queryable
 
-_GROUPS = {"integer": "number", "number": "number", "string": "string", "boolean": "boolean",
-           "date": "time", "datetime": "time", "geometry": "geometry"}
-_COMPARE = {"=": lambda a, b: a == b, "<>": lambda a, b: a != b, "<": lambda a, b: a < b,
-            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
-_SPATIAL = {"INTERSECTS": func.ST_Intersects, "CONTAINS": func.ST_Contains, "WITHIN": func.ST_Within,
-            "TOUCHES": func.ST_Touches, "CROSSES": func.ST_Crosses, "OVERLAPS": func.ST_Overlaps,
-            "EQUALS": func.ST_Equals}
-_UNITS = {"m": 1.0, "meter": 1.0, "meters": 1.0, "metre": 1.0, "metres": 1.0,
-          "km": 1000.0, "kilometer": 1000.0, "kilometers": 1000.0, "kilometre": 1000.0, "kilometres": 1000.0}
+_GROUPS = {
+    "integer": "number",
+    "number": "number",
+    "string": "string",
+    "boolean": "boolean",
+    "date": "time",
+    "datetime": "time",
+    "geometry": "geometry",
+}
+_COMPARE = {
+    "=": lambda a, b: a == b,
+    "<>": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+_SPATIAL = {
+    "INTERSECTS": func.ST_Intersects,
+    "CONTAINS": func.ST_Contains,
+    "WITHIN": func.ST_Within,
+    "TOUCHES": func.ST_Touches,
+    "CROSSES": func.ST_Crosses,
+    "OVERLAPS": func.ST_Overlaps,
+    "EQUALS": func.ST_Equals,
+}
+_UNITS = {
+    "m": 1.0,
+    "meter": 1.0,
+    "meters": 1.0,
+    "metre": 1.0,
+    "metres": 1.0,
+    "km": 1000.0,
+    "kilometer": 1000.0,
+    "kilometers": 1000.0,
+    "kilometre": 1000.0,
+    "kilometres": 1000.0,
+}
 MAX_DISTANCE_M = 1_000_000
 _RELATE = re.compile(r"^[012TF*]{9}$")
-NEG, POS = "-inf", "+inf"        # open ends of an interval
+NEG, POS = "-inf", "+inf"  # open ends of an interval
 
 
 class Typed:
     """A SQL expression and its kind (see :data:`_GROUPS`)."""
+
     __slots__ = ("kind", "sql")
 
     def __init__(self, sql, kind: str):
@@ -89,8 +120,10 @@ class Translator:
 
     def between(self, node: ast.Between):
         lhs = self.expr(node.lhs)
-        low, high = self._same_kind(lhs, self.expr(node.low), "BETWEEN"), \
-            self._same_kind(lhs, self.expr(node.high), "BETWEEN")
+        low, high = (
+            self._same_kind(lhs, self.expr(node.low), "BETWEEN"),
+            self._same_kind(lhs, self.expr(node.high), "BETWEEN"),
+        )
         cond = and_(low[0].sql >= low[1].sql, high[0].sql <= high[1].sql)
         return not_(cond) if node.not_ else cond
 
@@ -277,7 +310,7 @@ def _rank(x) -> int:
 
 
 def _lt(x, y):
-    if isinstance(x, str) or isinstance(y, str):      # an open end: the answer is known now
+    if isinstance(x, str) or isinstance(y, str):  # an open end: the answer is known now
         return true() if _rank(x) < _rank(y) else false()
     return x < y
 
@@ -313,8 +346,12 @@ _TEMPORAL = {
     "t_startedby": lambda a_s, a_e, b_s, b_e: and_(_eq(a_s, b_s), _gt(a_e, b_e)),
     "t_starts": lambda a_s, a_e, b_s, b_e: and_(_eq(a_s, b_s), _lt(a_e, b_e)),
 }
-_TEMPORAL |= {"t_begins": _TEMPORAL["t_starts"], "t_begunby": _TEMPORAL["t_startedby"],
-              "t_ends": _TEMPORAL["t_finishes"], "t_endedby": _TEMPORAL["t_finishedby"]}
+_TEMPORAL |= {
+    "t_begins": _TEMPORAL["t_starts"],
+    "t_begunby": _TEMPORAL["t_startedby"],
+    "t_ends": _TEMPORAL["t_finishes"],
+    "t_endedby": _TEMPORAL["t_finishedby"],
+}
 
 
 def to_sql(node, queryables: dict[str, Queryable], t, filter_crs: Crs):
@@ -323,4 +360,3 @@ def to_sql(node, queryables: dict[str, Queryable], t, filter_crs: Crs):
         return Translator(queryables, t, filter_crs).condition(node)
     except RecursionError:
         raise CqlError("filter is nested too deeply") from None
-

@@ -8,6 +8,7 @@ order asks for it), so the JSON is still built by PostgreSQL. Geometries that co
 Python by pyproj transformers built once per CRS and kept (pygeoapi spent most of a small bbox query
 building them anew).
 """
+
 import functools
 import math
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ _EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 @dataclass(frozen=True)
 class Crs:
     """One CRS offered: its URI, PostGIS SRID, whether its first axis is north, and the digits kept."""
+
     uri: str
     srid: int
     north_first: bool
@@ -38,17 +40,24 @@ class Crs:
         return f"<{self.uri}>"
 
 
-SUPPORTED: dict[str, Crs] = {c.uri: c for c in (
-    Crs(CRS84, 4326, False, 7, "WGS 84 longitude/latitude (CRS84)"),
-    Crs(_EPSG + "4326", 4326, True, 7, "WGS 84 latitude/longitude"),
-    Crs(_EPSG + "3857", 3857, False, 2, "Web Mercator (metres)"),
-    Crs(_EPSG + "4490", 4490, True, 7, "CGCS2000 latitude/longitude"),
-    Crs(_EPSG + "4544", 4544, True, 2, "CGCS2000 3-degree Gauss-Krüger CM 105E (Lanzhou; northing, easting)"),
-)}
+SUPPORTED: dict[str, Crs] = {
+    c.uri: c
+    for c in (
+        Crs(CRS84, 4326, False, 7, "WGS 84 longitude/latitude (CRS84)"),
+        Crs(_EPSG + "4326", 4326, True, 7, "WGS 84 latitude/longitude"),
+        Crs(_EPSG + "3857", 3857, False, 2, "Web Mercator (metres)"),
+        Crs(_EPSG + "4490", 4490, True, 7, "CGCS2000 latitude/longitude"),
+        Crs(_EPSG + "4544", 4544, True, 2, "CGCS2000 3-degree Gauss-Krüger CM 105E (Lanzhou; northing, easting)"),
+    )
+}
 DEFAULT = SUPPORTED[CRS84]
 # Short spellings clients also send.
-_ALIASES = {"crs84": CRS84, "ogc:crs84": CRS84, "urn:ogc:def:crs:ogc:1.3:crs84": CRS84,
-            "http://www.opengis.net/def/crs/ogc/1.3/crs84": CRS84}
+_ALIASES = {
+    "crs84": CRS84,
+    "ogc:crs84": CRS84,
+    "urn:ogc:def:crs:ogc:1.3:crs84": CRS84,
+    "http://www.opengis.net/def/crs/ogc/1.3/crs84": CRS84,
+}
 
 
 class CrsError(ValueError):
@@ -63,10 +72,15 @@ def lookup(value: str | None) -> Crs:
     key = text.lower()
     if key in _ALIASES:
         return SUPPORTED[_ALIASES[key]]
-    for prefix in ("epsg:", "urn:ogc:def:crs:epsg::", "urn:ogc:def:crs:epsg:6.6:",
-                   "http://www.opengis.net/def/crs/epsg/0/", "https://www.opengis.net/def/crs/epsg/0/"):
+    for prefix in (
+        "epsg:",
+        "urn:ogc:def:crs:epsg::",
+        "urn:ogc:def:crs:epsg:6.6:",
+        "http://www.opengis.net/def/crs/epsg/0/",
+        "https://www.opengis.net/def/crs/epsg/0/",
+    ):
         if key.startswith(prefix):
-            code = key[len(prefix):]
+            code = key[len(prefix) :]
             uri = _EPSG + code
             if uri in SUPPORTED:
                 return SUPPORTED[uri]
@@ -115,10 +129,13 @@ def bbox_to_crs84(bbox: tuple[float, float, float, float], crs: Crs) -> tuple[fl
         raise CrsError("bbox: the lower corner must come first (in the axis order of bbox-crs)")
     try:
         out = _to_crs84(crs.uri).transform_bounds(a1, b1, a2, b2, densify_pts=21)
-    except ProjError as e:       # coordinates this CRS cannot transform
+    except ProjError as e:  # coordinates this CRS cannot transform
         raise CrsError(f"bbox cannot be transformed from {crs.uri}: {e}") from None
-    if not all(math.isfinite(v) for v in out) or \
-            not (-180 <= out[0] <= out[2] <= 180 and -90 <= out[1] <= out[3] <= 90) or not _inside_area(out, crs):
+    if (
+        not all(math.isfinite(v) for v in out)
+        or not (-180 <= out[0] <= out[2] <= 180 and -90 <= out[1] <= out[3] <= 90)
+        or not _inside_area(out, crs)
+    ):
         raise CrsError(f"bbox lies outside the area where {crs.uri} is defined")
     return out
 
@@ -132,10 +149,16 @@ def geometry_to_crs84(geom: BaseGeometry, crs: Crs) -> BaseGeometry:
         except (ProjError, ValueError) as e:
             raise CrsError(f"geometry cannot be transformed from {crs.uri}: {e}") from None
     coords = shapely.get_coordinates(geom)
-    if len(coords) and not (coords[:, 0].min() >= -180 and coords[:, 0].max() <= 180
-                            and coords[:, 1].min() >= -90 and coords[:, 1].max() <= 90):
-        raise CrsError("geometry coordinates lie outside longitude [-180, 180] / latitude [-90, 90] "
-                       f"(in the axis order of {crs.uri})")
+    if len(coords) and not (
+        coords[:, 0].min() >= -180
+        and coords[:, 0].max() <= 180
+        and coords[:, 1].min() >= -90
+        and coords[:, 1].max() <= 90
+    ):
+        raise CrsError(
+            "geometry coordinates lie outside longitude [-180, 180] / latitude [-90, 90] "
+            f"(in the axis order of {crs.uri})"
+        )
     if crs.uri != CRS84 and not _inside_area(geom.bounds, crs):
         raise CrsError(f"geometry lies outside the area where {crs.uri} is defined")
     return geom

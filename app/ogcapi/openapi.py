@@ -11,6 +11,7 @@ The generic routes (``/ogcapi/collections/{collectionId}/items`` …) are also d
 own ``/api/v1/openapi.json``, by :data:`app.web.openapi.spec`. Nothing here is written by hand but
 the document's head: title, security schemes, the server URL.
 """
+
 import copy
 import functools
 from collections.abc import Callable
@@ -24,17 +25,24 @@ OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 
 class OgcException(BaseModel):
     """An OGC API exception (``/req/core/query-param-invalid`` and friends)."""
+
     code: str = Field(description="InvalidParameterValue, NotAuthorized, NotFound …")
     description: str = Field(description="what went wrong, for people")
 
 
 ogc_spec = SpecTree(
-    "flask", mode="strict", annotations=False, naming_strategy=lambda model: model.__name__,
+    "flask",
+    mode="strict",
+    annotations=False,
+    naming_strategy=lambda model: model.__name__,
     nested_naming_strategy=lambda parent, child: child,
-    validation_error_status=400, validation_error_model=OgcException, openapi_version="3.0.3",
-    title="Wuwei (五微) OGC API - Features", version="1.0",
+    validation_error_status=400,
+    validation_error_model=OgcException,
+    openapi_version="3.0.3",
+    title="Wuwei (五微) OGC API - Features",
+    version="1.0",
     description="Published, non-personal map layers of Wuwei. /collections and below need a login: a session "
-                "cookie or 'Authorization: Bearer <token>' (flask --app app tokens create --user U).",
+    "cookie or 'Authorization: Bearer <token>' (flask --app app tokens create --user U).",
     security_schemes=[
         SecurityScheme(name="bearer", data=SecuritySchemeData(type="http", scheme="bearer")),
         SecurityScheme(name="session", data=SecuritySchemeData(type="apiKey", field_in="cookie", name="session")),
@@ -50,8 +58,17 @@ def responses(ok: str, *errors: int) -> Response:
     return Response(HTTP_200=(None, ok), **{f"HTTP_{code}": OgcException for code in errors})
 
 
-def describe(view: Callable, spec: SpecTree, *, query: type[BaseModel] | None, ok: str, errors: tuple[int, ...],
-             public: bool = False, tags=(), operation_id: str | None = None) -> Callable:
+def describe(
+    view: Callable,
+    spec: SpecTree,
+    *,
+    query: type[BaseModel] | None,
+    ok: str,
+    errors: tuple[int, ...],
+    public: bool = False,
+    tags=(),
+    operation_id: str | None = None,
+) -> Callable:
     """``view`` as Flask calls it, described in ``spec``'s document (spectree only documents: the
     views parse their queries with the same models, so that a bad one is an OGC exception)."""
     if spec is ogc_spec and query is not None:
@@ -61,9 +78,14 @@ def describe(view: Callable, spec: SpecTree, *, query: type[BaseModel] | None, o
     def call(*args, **kwargs):
         return view(*args, **kwargs)
 
-    call.__wrapped__ = spec.validate(query=query, resp=responses(ok, *errors), tags=tags,
-                                     operation_id=operation_id, security={} if public else None,
-                                     validation_error_status=400)(view)
+    call.__wrapped__ = spec.validate(
+        query=query,
+        resp=responses(ok, *errors),
+        tags=tags,
+        operation_id=operation_id,
+        security={} if public else None,
+        validation_error_status=400,
+    )(view)
     return call
 
 

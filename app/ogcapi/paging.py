@@ -8,6 +8,7 @@ secret so that a changed cursor is refused (400) rather than run.
 Every sort key is ordered ``NULLS LAST`` (reversed when reading backwards), and ``id`` ends every
 order, so the order is total and no row is shown twice or skipped.
 """
+
 from dataclasses import dataclass
 
 from flask import current_app
@@ -24,6 +25,7 @@ class CursorError(ValueError):
 @dataclass(frozen=True)
 class Cursor:
     """The boundary row's sort keys (``id`` last) and which side of it the page lies on."""
+
     keys: tuple
     before: bool = False
 
@@ -31,6 +33,7 @@ class Cursor:
 @dataclass(frozen=True)
 class SortKey:
     """One ``ORDER BY`` term: a SQL expression and its direction."""
+
     sql: object
     desc: bool = False
 
@@ -77,7 +80,7 @@ def after(keys: list[SortKey], values: tuple, backwards: bool = False):
     further = after(*rest, backwards) if rest[0] else false()
     col = key.sql
     if not backwards:
-        if value is None:                              # only NULLs follow a NULL
+        if value is None:  # only NULLs follow a NULL
             return and_(col.is_(None), further) if rest[0] else false()
         beyond = col < _bound(key, value) if key.desc else col > _bound(key, value)
         return or_(col.is_(None), beyond, and_(col == _bound(key, value), further))
@@ -85,4 +88,3 @@ def after(keys: list[SortKey], values: tuple, backwards: bool = False):
         return or_(col.is_not(None), and_(col.is_(None), further)) if rest[0] else col.is_not(None)
     before = col > _bound(key, value) if key.desc else col < _bound(key, value)
     return or_(and_(col.is_not(None), before), and_(col == _bound(key, value), further))
-

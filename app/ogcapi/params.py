@@ -10,6 +10,7 @@ explode: false`` where a value is a comma-separated list (``bbox``, property fil
   10000, as OGC API - Features requires), ``offset``, ``bbox``, ``datetime``;
 * :func:`items_query` — a collection's items: :class:`ItemsQuery` plus its property filters.
 """
+
 import datetime as dt
 import math
 import re
@@ -37,8 +38,7 @@ MAX_LIMIT = 10000
 GEOJSON = "application/geo+json"
 HTML = "text/html"
 # ``f`` values: json and html, and the media types some clients send instead.
-FORMATS = {"json": "json", "geojson": "json", "application/json": "json", GEOJSON: "json",
-           "html": "html", HTML: "html"}
+FORMATS = {"json": "json", "geojson": "json", "application/json": "json", GEOJSON: "json", "html": "html", HTML: "html"}
 
 
 class ParamError(ValueError):
@@ -46,7 +46,7 @@ class ParamError(ValueError):
 
 
 def format_of(value: str) -> str:
-    """"json" or "html" for an ``f`` value, or :class:`ParamError`."""
+    """ "json" or "html" for an ``f`` value, or :class:`ParamError`."""
     try:
         return FORMATS[value.lower()]
     except KeyError:
@@ -87,6 +87,7 @@ def check_crs84_bbox(bbox: tuple[float, float, float, float]) -> tuple[float, fl
 @dataclass(frozen=True)
 class TimeBound:
     """One end of a ``datetime`` interval: an instant, or a whole day when only a date was given."""
+
     value: dt.datetime | dt.date
 
     @property
@@ -119,12 +120,13 @@ def _bound(text: str) -> TimeBound | None:
         else:
             value = dt.datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
     except ValueError:
-        raise ParamError(f"datetime: {text!r} is not an RFC 3339 date or date-time "
-                         "(e.g. 2024-04-22 or 2024-04-22T08:00:00Z)") from None
+        raise ParamError(
+            f"datetime: {text!r} is not an RFC 3339 date or date-time (e.g. 2024-04-22 or 2024-04-22T08:00:00Z)"
+        ) from None
     if isinstance(value, dt.datetime) and value.tzinfo is None:
         value = value.replace(tzinfo=TZ)
     bound = TimeBound(value)
-    try:        # the day after 9999-12-31, or a far zone's instant in local time, is beyond datetime
+    try:  # the day after 9999-12-31, or a far zone's instant in local time, is beyond datetime
         bound.end(), bound.local_date()
     except OverflowError:
         raise ParamError(f"datetime: {text!r} is out of range") from None
@@ -159,11 +161,13 @@ def parse_datetime(raw: str | None) -> When | None:
 
 def _checked(parse):
     """``parse`` as a pydantic validator: a :class:`ParamError` becomes the field's message."""
+
     def validate(value):
         try:
             return parse(value)
         except ParamError as e:
             raise invalid(str(e)) from None
+
     return AfterValidator(validate)
 
 
@@ -173,29 +177,53 @@ def _schema(**schema) -> WithJsonSchema:
 
 _COMMA_LIST = {"style": "form", "explode": False}
 
-Format = Annotated[str | None, _checked(format_of),
-                   _schema(type="string", enum=["json", "html"],
-                           description="json or html (default: by Accept, else json)")]
-Lang = Annotated[Literal["zh", "en"] | None, _schema(type="string", enum=["zh", "en"],
-                                                      description="language of pages and titles")]
-Limit = Annotated[int, Field(ge=1), AfterValidator(lambda v: min(v, MAX_LIMIT)),
-                  _schema(type="integer", minimum=1, maximum=MAX_LIMIT, default=DEFAULT_LIMIT,
-                          description=f"page size; larger values are served as {MAX_LIMIT}")]
-Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET),
-                   _schema(type="integer", minimum=0, maximum=MAX_OFFSET, default=0,
-                           description="paging (follow the next link)")]
-BboxParam = Annotated[str | None, _checked(parse_bbox),
-                      _schema(type="array", minItems=4, maxItems=6, items={"type": "number"},
-                              description="minLon,minLat,maxLon,maxLat (CRS84), or 6 numbers with heights",
-                              **_COMMA_LIST)]
+Format = Annotated[
+    str | None,
+    _checked(format_of),
+    _schema(type="string", enum=["json", "html"], description="json or html (default: by Accept, else json)"),
+]
+Lang = Annotated[
+    Literal["zh", "en"] | None, _schema(type="string", enum=["zh", "en"], description="language of pages and titles")
+]
+Limit = Annotated[
+    int,
+    Field(ge=1),
+    AfterValidator(lambda v: min(v, MAX_LIMIT)),
+    _schema(
+        type="integer",
+        minimum=1,
+        maximum=MAX_LIMIT,
+        default=DEFAULT_LIMIT,
+        description=f"page size; larger values are served as {MAX_LIMIT}",
+    ),
+]
+Offset = Annotated[
+    int,
+    Field(ge=0, le=MAX_OFFSET),
+    _schema(type="integer", minimum=0, maximum=MAX_OFFSET, default=0, description="paging (follow the next link)"),
+]
+BboxParam = Annotated[
+    str | None,
+    _checked(parse_bbox),
+    _schema(
+        type="array",
+        minItems=4,
+        maxItems=6,
+        items={"type": "number"},
+        description="minLon,minLat,maxLon,maxLat (CRS84), or 6 numbers with heights",
+        **_COMMA_LIST,
+    ),
+]
 _INSTANT = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ]([0-9:.]+([Zz]|[+-][0-9]{2}:?[0-9]{2})?)?)?"
-DatetimeParam = Annotated[str | None, _checked(parse_datetime),
-                          _schema(type="string",
-                                  pattern=f"^({_INSTANT}|(\\.\\.|{_INSTANT})?/(\\.\\.|{_INSTANT})?)$",
-                                  description="RFC 3339 instant or interval (.. for an open end); collections "
-                                              "without a time property ignore it")]
-
-
+DatetimeParam = Annotated[
+    str | None,
+    _checked(parse_datetime),
+    _schema(
+        type="string",
+        pattern=f"^({_INSTANT}|(\\.\\.|{_INSTANT})?/(\\.\\.|{_INSTANT})?)$",
+        description="RFC 3339 instant or interval (.. for an open end); collections without a time property ignore it",
+    ),
+]
 
 
 def _crs(value: str) -> Crs:
@@ -231,9 +259,13 @@ def parse_names(raw: str) -> list[str]:
     return names
 
 
-CrsParam = Annotated[str | None, _checked(_crs),
-                     _schema(type="string", enum=list(SUPPORTED),
-                             description="coordinate reference system (URI); default CRS84 lon/lat")]
+CrsParam = Annotated[
+    str | None,
+    _checked(_crs),
+    _schema(
+        type="string", enum=list(SUPPORTED), description="coordinate reference system (URI); default CRS84 lon/lat"
+    ),
+]
 _NAMES = {"type": "array", "items": {"type": "string", "pattern": f"^[+-]?{_NAME}$"}, **_COMMA_LIST}
 
 
@@ -246,55 +278,88 @@ def _no_null_defaults(schema: dict, model=None) -> None:
 
 class OgcQuery(BaseModel):
     """The parameters of every OGC API route; any other name is refused."""
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True,
-                              json_schema_extra=_no_null_defaults)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, json_schema_extra=_no_null_defaults)
 
     f: Format = None
     lang: Lang = None
-    cache_buster: Annotated[str | None, Field(alias="_"),
-                            _schema(type="string", pattern="^[^\\x00]*$", description="ignored")] = None
+    cache_buster: Annotated[
+        str | None, Field(alias="_"), _schema(type="string", pattern="^[^\\x00]*$", description="ignored")
+    ] = None
 
 
 class ItemsQuery(OgcQuery):
     """A page of features: ``limit``, ``offset``, ``bbox``, ``datetime`` (and a collection's filters)."""
+
     limit: Limit = DEFAULT_LIMIT
     offset: Offset = 0
     bbox: BboxParam = None
     bbox_crs: Annotated[CrsParam, Field(alias="bbox-crs")] = None
     datetime: DatetimeParam = None
     crs: CrsParam = None
-    filter: Annotated[str | None, _schema(type="string", description="a CQL2 filter (text or JSON, see "
-                                                                     "filter-lang) over the queryables")] = None
-    filter_lang: Annotated[Literal["cql2-text", "cql2-json"] | None, Field(alias="filter-lang"),
-                           _schema(type="string", enum=["cql2-text", "cql2-json"], default="cql2-text")] = None
+    filter: Annotated[
+        str | None,
+        _schema(type="string", description="a CQL2 filter (text or JSON, see filter-lang) over the queryables"),
+    ] = None
+    filter_lang: Annotated[
+        Literal["cql2-text", "cql2-json"] | None,
+        Field(alias="filter-lang"),
+        _schema(type="string", enum=["cql2-text", "cql2-json"], default="cql2-text"),
+    ] = None
     filter_crs: Annotated[CrsParam, Field(alias="filter-crs")] = None
-    sortby: Annotated[str | None, _checked(parse_sortby),
-                      _schema(**_NAMES, description="sortables, comma-separated; - for descending")] = None
-    properties: Annotated[str | None, _checked(parse_names),
-                          _schema(**_NAMES, description="only these properties (comma-separated)")] = None
-    skip_geometry: Annotated[bool, Field(alias="skipGeometry"),
-                             _schema(type="boolean", default=False, description="features without geometry")] = False
-    cursor: Annotated[str | None, _schema(type="string", pattern="^[A-Za-z0-9_.-]+$",
-                                          description="where the page starts (the next and prev links carry it)")] \
-        = None
+    sortby: Annotated[
+        str | None,
+        _checked(parse_sortby),
+        _schema(**_NAMES, description="sortables, comma-separated; - for descending"),
+    ] = None
+    properties: Annotated[
+        str | None, _checked(parse_names), _schema(**_NAMES, description="only these properties (comma-separated)")
+    ] = None
+    skip_geometry: Annotated[
+        bool,
+        Field(alias="skipGeometry"),
+        _schema(type="boolean", default=False, description="features without geometry"),
+    ] = False
+    cursor: Annotated[
+        str | None,
+        _schema(
+            type="string",
+            pattern="^[A-Za-z0-9_.-]+$",
+            description="where the page starts (the next and prev links carry it)",
+        ),
+    ] = None
 
     def filters(self) -> dict[str, list]:
         """The property filters given: name → parsed values."""
-        return {name: values for name in type(self).model_fields.keys() - ItemsQuery.model_fields.keys()
-                if (values := getattr(self, name)) is not None}
+        return {
+            name: values
+            for name in type(self).model_fields.keys() - ItemsQuery.model_fields.keys()
+            if (values := getattr(self, name)) is not None
+        }
 
 
 class ItemQuery(OgcQuery):
     """One feature: ``crs`` besides ``f`` and ``lang``."""
+
     crs: CrsParam = None
 
 
-_ITEM_SCHEMAS = {"str": "string", "text": "string", "enum": "string", "date": "string", "datetime": "string",
-                 "int": "integer", "ref": "integer", "float": "number", "bool": "boolean"}
+_ITEM_SCHEMAS = {
+    "str": "string",
+    "text": "string",
+    "enum": "string",
+    "date": "string",
+    "datetime": "string",
+    "int": "integer",
+    "ref": "integer",
+    "float": "number",
+    "bool": "boolean",
+}
 
 
 def _filter(field: LayerField):
     """A property filter: comma-separated values (or the parameter repeated), each parsed by the layer's field."""
+
     def parse(values: list[str]) -> list:
         parsed = []
         for part in (p for v in values for p in v.split(",")):
@@ -308,11 +373,17 @@ def _filter(field: LayerField):
     if field.choices:
         item["enum"] = list(field.choices)
     if item["type"] == "integer":
-        item |= {"minimum": INT_MIN if field.min is None else field.min,
-                 "maximum": INT_MAX if field.max is None else field.max}
-    return Annotated[list[str] | None, _checked(parse),
-                     _schema(type="array", items=item, minItems=1,
-                             description="property filter; comma-separated values", **_COMMA_LIST)]
+        item |= {
+            "minimum": INT_MIN if field.min is None else field.min,
+            "maximum": INT_MAX if field.max is None else field.max,
+        }
+    return Annotated[
+        list[str] | None,
+        _checked(parse),
+        _schema(
+            type="array", items=item, minItems=1, description="property filter; comma-separated values", **_COMMA_LIST
+        ),
+    ]
 
 
 _ITEMS_QUERIES: dict[tuple[str, ...], type[ItemsQuery]] = {}
@@ -326,8 +397,12 @@ def items_query(public: PublicLayer) -> type[ItemsQuery]:
     model = _ITEMS_QUERIES.get(key)
     if model is None:
         name = "".join(part.title() for part in public.name.replace("_", "-").split("-")) + "ItemsQuery"
-        model = create_model(name, __base__=ItemsQuery, __doc__=f"Features of {public.name}: a page, "
-                             f"filtered by bbox, datetime and {', '.join(fields) or 'no property'}.",
-                             **{n: (_filter(f), None) for n, f in fields.items()})
+        model = create_model(
+            name,
+            __base__=ItemsQuery,
+            __doc__=f"Features of {public.name}: a page, "
+            f"filtered by bbox, datetime and {', '.join(fields) or 'no property'}.",
+            **{n: (_filter(f), None) for n, f in fields.items()},
+        )
         _ITEMS_QUERIES[key] = model
     return model

@@ -9,6 +9,7 @@ neither ``OFFSET 99000`` nor a cursor ever builds JSON for a row it does not ret
 are concatenated as text (``ST_AsGeoJSON`` inside a string, ``string_agg``): no JSON is parsed again
 on the way out, by PostgreSQL or by Python.
 """
+
 import json
 from dataclasses import dataclass, field
 
@@ -29,13 +30,14 @@ from app.ogcapi.queryables import queryables_of
 @dataclass
 class PageRequest:
     """What one items request asks for (parsed and checked by the view)."""
+
     limit: int = 100
     offset: int = 0
-    bbox: tuple | None = None                  # lon/lat; && on the index
-    area: object = None                        # a lon/lat polygon (bbox in another CRS): && and intersects
+    bbox: tuple | None = None  # lon/lat; && on the index
+    area: object = None  # a lon/lat polygon (bbox in another CRS): && and intersects
     when: When | None = None
     filters: dict = field(default_factory=dict)
-    condition: object = None                   # t -> SQL (a CQL2 filter)
+    condition: object = None  # t -> SQL (a CQL2 filter)
     sort: list[tuple[str, bool]] = field(default_factory=list)
     properties: list[str] | None = None
     skip_geometry: bool = False
@@ -45,7 +47,7 @@ class PageRequest:
 
 @dataclass
 class Page:
-    features: str                    # the JSON array, as text
+    features: str  # the JSON array, as text
     returned: int
     matched: int | None
     next_cursor: str | None = None
@@ -74,9 +76,15 @@ def feature_text(public: PublicLayer, t, names: list[str] | None, crs: Crs, skip
     for p in props:
         args += [literal(p.name, Text()), literal_column(p.sql)]
     properties = func.json_build_object(*args).cast(Text) if args else literal("{}", Text())
-    return func.concat(literal('{"type":"Feature","id":', Text()), t.c.id, literal(',"geometry":', Text()),
-                       func.coalesce(_geometry(t, crs, skip_geometry), literal("null", Text())),
-                       literal(',"properties":', Text()), properties, literal("}", Text()))
+    return func.concat(
+        literal('{"type":"Feature","id":', Text()),
+        t.c.id,
+        literal(',"geometry":', Text()),
+        func.coalesce(_geometry(t, crs, skip_geometry), literal("null", Text())),
+        literal(',"properties":', Text()),
+        properties,
+        literal("}", Text()),
+    )
 
 
 def _time_conditions(col, start: TimeBound | None, end: TimeBound | None, instant: bool) -> list:
@@ -134,26 +142,40 @@ def page(public: PublicLayer, scope: Scope, req: PageRequest) -> Page:
         inner = inner.offset(req.offset)
     inner = inner.subquery("ids")
     ik = [paging.SortKey(inner.c[f"k{i}"], k.desc) for i, k in enumerate(keys)]
-    numbered = select(inner, func.row_number().over(order_by=paging.order_by(ik, backwards)).label("rn")) \
-        .subquery("numbered")
+    numbered = select(inner, func.row_number().over(order_by=paging.order_by(ik, backwards)).label("rn")).subquery(
+        "numbered"
+    )
     shown = numbered.c.rn <= req.limit
     # The JSON of each shown row, looked up by id (a correlated sub-select: one primary-key probe per
     # row; as a join the planner hashed the whole table to find 1,000 rows).
     ft = table_of(public.layer)
-    feature = (select(feature_text(public, ft, req.properties, req.crs, req.skip_geometry))
-               .where(ft.c.id == numbered.c.fid).scalar_subquery())
+    feature = (
+        select(feature_text(public, ft, req.properties, req.crs, req.skip_geometry))
+        .where(ft.c.id == numbered.c.fid)
+        .scalar_subquery()
+    )
     reading = numbered.c.rn.desc() if backwards else numbered.c.rn
     key_row = func.json_build_array(*[numbered.c[f"k{i}"] for i in range(len(keys))])
-    stmt = (select(func.array_to_string(func.array_agg(aggregate_order_by(feature, reading)).filter(shown), ","),
-                   func.count(),
-                   func.json_agg(aggregate_order_by(key_row, numbered.c.rn))
-                   .filter(or_(numbered.c.rn == 1, numbered.c.rn == req.limit)))
-            .select_from(numbered))
+    stmt = select(
+        func.array_to_string(func.array_agg(aggregate_order_by(feature, reading)).filter(shown), ","),
+        func.count(),
+        func.json_agg(aggregate_order_by(key_row, numbered.c.rn)).filter(
+            or_(numbered.c.rn == 1, numbered.c.rn == req.limit)
+        ),
+    ).select_from(numbered)
     features, fetched, ends = db.session.execute(stmt).one()
     returned = min(fetched, req.limit)
-    more = fetched > req.limit                      # beyond the page in reading order
-    return _page("[" + (features or "") + "]", returned, more, ends or [], cursor, req, spec,
-                 lambda: db.session.execute(select(func.count()).select_from(t).where(where)).scalar())
+    more = fetched > req.limit  # beyond the page in reading order
+    return _page(
+        "[" + (features or "") + "]",
+        returned,
+        more,
+        ends or [],
+        cursor,
+        req,
+        spec,
+        lambda: db.session.execute(select(func.count()).select_from(t).where(where)).scalar(),
+    )
 
 
 def _page(features: str, returned: int, more: bool, ends: list, cursor, req: PageRequest, spec: str, count) -> Page:
@@ -161,7 +183,7 @@ def _page(features: str, returned: int, more: bool, ends: list, cursor, req: Pag
     backwards = bool(cursor and cursor.before)
     first_read = ends[0] if ends else None
     last_read = ends[-1] if ends and (len(ends) > 1 or req.limit == 1) else None
-    if backwards:       # read backwards: row 1 is the page's last row, row ``limit`` its first
+    if backwards:  # read backwards: row 1 is the page's last row, row ``limit`` its first
         first_shown, last_shown = (last_read if more else None), first_read
         has_next, has_prev = returned > 0, more
     else:
@@ -173,16 +195,20 @@ def _page(features: str, returned: int, more: bool, ends: list, cursor, req: Pag
             matched = req.offset + returned if (req.offset == 0 or returned > 0) else None
         elif req.offset == 0:
             matched = count()
-    return Page(features, returned, matched,
-                next_cursor=paging.encode(last_shown, False, spec) if has_next and last_shown else None,
-                prev_cursor=paging.encode(first_shown, True, spec) if has_prev and first_shown else None)
+    return Page(
+        features,
+        returned,
+        matched,
+        next_cursor=paging.encode(last_shown, False, spec) if has_next and last_shown else None,
+        prev_cursor=paging.encode(first_shown, True, spec) if has_prev and first_shown else None,
+    )
 
 
 def item(public: PublicLayer, scope: Scope, fid: int, crs: Crs = DEFAULT) -> dict | None:
     """One feature of a collection in the user's area, with the public properties only."""
     t = table_of(public.layer)
     stmt = select(feature_text(public, t, None, crs, False)).where(
-        t.c.id == fid, *layer_conditions(public.layer, t, scope))
+        t.c.id == fid, *layer_conditions(public.layer, t, scope)
+    )
     text = db.session.execute(stmt).scalar()
     return None if text is None else json.loads(text)
-

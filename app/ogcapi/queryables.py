@@ -7,6 +7,7 @@ the typed column (an index may serve it, dates compare as dates); any other publ
 (a suppressed count, a sub-select) is filtered on that very expression, so ``households = 3`` finds
 nothing where the answer would show ``null``. Plain columns are also the sortables.
 """
+
 import functools
 import re
 from collections.abc import Callable
@@ -19,20 +20,34 @@ from app.core.extensions import db
 
 GEOMETRY = "geometry"
 _PLAIN = re.compile(r"^t\.([a-z_][a-z0-9_]*)(::[a-z0-9]+)?$")
-_KIND_OF_TYPE = ((Boolean, "boolean"), (DateTime, "datetime"), (Date, "date"), (Integer, "integer"),
-                 (Numeric, "number"), (Float, "number"), (String, "string"), (Text, "string"))
+_KIND_OF_TYPE = (
+    (Boolean, "boolean"),
+    (DateTime, "datetime"),
+    (Date, "date"),
+    (Integer, "integer"),
+    (Numeric, "number"),
+    (Float, "number"),
+    (String, "string"),
+    (Text, "string"),
+)
 _SQL_TYPES = {"string": Text, "integer": Integer, "number": Float}
-_GEOJSON_FORMATS = {"Point": "geometry-point", "MultiPoint": "geometry-multipoint",
-                    "LineString": "geometry-linestring", "MultiLineString": "geometry-multilinestring",
-                    "Polygon": "geometry-polygon", "MultiPolygon": "geometry-multipolygon"}
+_GEOJSON_FORMATS = {
+    "Point": "geometry-point",
+    "MultiPoint": "geometry-multipoint",
+    "LineString": "geometry-linestring",
+    "MultiLineString": "geometry-multilinestring",
+    "Polygon": "geometry-polygon",
+    "MultiPolygon": "geometry-multipolygon",
+}
 
 
 @dataclass(frozen=True)
 class Queryable:
     """One name a filter or ``sortby`` may use: its kind and its SQL over the table aliased ``t``."""
+
     name: str
-    kind: str                        # string, integer, number, boolean, date, datetime, geometry
-    sql: Callable                    # t -> SQL expression
+    kind: str  # string, integer, number, boolean, date, datetime, geometry
+    sql: Callable  # t -> SQL expression
     sortable: bool = False
     schema: dict = field(default_factory=dict, compare=False)
 
@@ -43,9 +58,14 @@ def _kind_of(column) -> str:
 
 def _schema(kind: str, title: str, choices=()) -> dict:
     schema = {"title": title}
-    schema |= {"string": {"type": "string"}, "integer": {"type": "integer"}, "number": {"type": "number"},
-               "boolean": {"type": "boolean"}, "date": {"type": "string", "format": "date"},
-               "datetime": {"type": "string", "format": "date-time"}}[kind]
+    schema |= {
+        "string": {"type": "string"},
+        "integer": {"type": "integer"},
+        "number": {"type": "number"},
+        "boolean": {"type": "boolean"},
+        "date": {"type": "string", "format": "date"},
+        "datetime": {"type": "string", "format": "date-time"},
+    }[kind]
     if choices:
         schema["enum"] = list(choices)
     return schema
@@ -76,13 +96,18 @@ def _build(public: PublicLayer) -> dict[str, Queryable]:
         plain = _PLAIN.match(prop.sql)
         if plain and plain.group(1) in table.c:
             kind = _kind_of(table.c[plain.group(1)])
-            out[prop.name] = Queryable(prop.name, kind, _column_getter(plain.group(1)), True,
-                                       _schema(kind, title, choices))
+            out[prop.name] = Queryable(
+                prop.name, kind, _column_getter(plain.group(1)), True, _schema(kind, title, choices)
+            )
         else:
-            out[prop.name] = Queryable(prop.name, prop.type, _expression_getter(prop.sql, prop.type), False,
-                                       _schema(prop.type, title, choices))
-    geom = {"title": "geometry", "format": _GEOJSON_FORMATS.get(layer.geom_type, "geometry-any"),
-            "x-ogc-role": "primary-geometry"}
+            out[prop.name] = Queryable(
+                prop.name, prop.type, _expression_getter(prop.sql, prop.type), False, _schema(prop.type, title, choices)
+            )
+    geom = {
+        "title": "geometry",
+        "format": _GEOJSON_FORMATS.get(layer.geom_type, "geometry-any"),
+        "x-ogc-role": "primary-geometry",
+    }
     out[GEOMETRY] = Queryable(GEOMETRY, "geometry", _column_getter("geom"), False, geom)
     return out
 
@@ -90,6 +115,12 @@ def _build(public: PublicLayer) -> dict[str, Queryable]:
 def json_schema(public: PublicLayer, url: str) -> dict:
     """The queryables document (JSON Schema 2020-12) of a collection."""
     props = {name: q.schema for name, q in queryables_of(public.name).items()}
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": url, "type": "object",
-            "title": str(public.layer.title), "description": public.description,
-            "properties": props, "additionalProperties": False}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": url,
+        "type": "object",
+        "title": str(public.layer.title),
+        "description": public.description,
+        "properties": props,
+        "additionalProperties": False,
+    }

@@ -4,6 +4,7 @@ The query model has checked each parameter on its own; here they are checked aga
 (its queryables, sortables and properties) and against each other (``bbox`` in ``bbox-crs``, the
 filter in ``filter-lang`` and ``filter-crs``). Each problem is a 400 OGC exception naming the parameter.
 """
+
 from shapely.geometry import box
 
 from app.basemap.public import PublicLayer
@@ -75,7 +76,7 @@ def _condition(public: PublicLayer, query: ItemsQuery):
         return cql_sql.to_sql(tree, queryables, t, crs)
 
     try:
-        condition(table_of(public.layer))       # every error shows now, before any SQL runs
+        condition(table_of(public.layer))  # every error shows now, before any SQL runs
     except cql.CqlError as e:
         raise _bad("filter", str(e)) from None
     return condition
@@ -84,7 +85,17 @@ def _condition(public: PublicLayer, query: ItemsQuery):
 def page_request(public: PublicLayer, query: ItemsQuery) -> PageRequest:
     """The provider's request for ``query`` on ``public``, or a 400 naming the parameter."""
     bbox, area = _area(query)
-    return PageRequest(limit=query.limit, offset=query.offset, bbox=bbox, area=area, when=query.datetime,
-                       filters=query.filters(), condition=_condition(public, query), sort=_sort(public, query),
-                       properties=_properties(public, query), skip_geometry=query.skip_geometry,
-                       crs=query.crs or DEFAULT, cursor=query.cursor)
+    return PageRequest(
+        limit=query.limit,
+        offset=query.offset,
+        bbox=bbox,
+        area=area,
+        when=query.datetime,
+        filters=query.filters(),
+        condition=_condition(public, query),
+        sort=_sort(public, query),
+        properties=_properties(public, query),
+        skip_geometry=query.skip_geometry,
+        crs=query.crs or DEFAULT,
+        cursor=query.cursor,
+    )

@@ -3,6 +3,7 @@
 Pages and features are read by :mod:`app.ogcapi.provider`, restricted to the public properties of
 :mod:`app.basemap.public` and to the user's area.
 """
+
 import datetime as dt
 
 from sqlalchemy import and_, func, select

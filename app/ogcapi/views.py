@@ -11,6 +11,7 @@ it in ``/ogcapi/api`` (:mod:`app.ogcapi.openapi`) and, for the generic routes, i
 collection has rules of its own (added when the blueprint is registered), declared with its own
 items model, so that the OGC document lists each collection's filters.
 """
+
 import datetime as dt
 import functools
 import json
@@ -50,18 +51,32 @@ QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 CONFORMANCE = (
     [f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{c}" for c in ("core", "geojson", "oas30", "html")]
     + ["http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs"]
-    + [f"http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/{c}"
-       for c in ("queryables", "queryables-query-parameters", "filter", "features-filter")]
-    + [f"http://www.opengis.net/spec/cql2/1.0/conf/{c}"
-       for c in ("basic-cql2", "cql2-text", "cql2-json", "advanced-comparison-operators",
-                 "case-insensitive-comparison", "basic-spatial-functions", "basic-spatial-functions-plus",
-                 "spatial-functions", "temporal-functions", "property-property")])
+    + [
+        f"http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/{c}"
+        for c in ("queryables", "queryables-query-parameters", "filter", "features-filter")
+    ]
+    + [
+        f"http://www.opengis.net/spec/cql2/1.0/conf/{c}"
+        for c in (
+            "basic-cql2",
+            "cql2-text",
+            "cql2-json",
+            "advanced-comparison-operators",
+            "case-insensitive-comparison",
+            "basic-spatial-functions",
+            "basic-spatial-functions-plus",
+            "spatial-functions",
+            "temporal-functions",
+            "property-property",
+        )
+    ]
+)
 ITEMS = "GeoJSON FeatureCollection with numberMatched, numberReturned and next links (HTML by f or Accept)"
 DATA_ERRORS = (400, 401, 404)
 
 
 def wanted_format() -> str:
-    """"json" or "html": ``?f=`` first, then ``Accept``; JSON when nothing is asked (OWSLib, GDAL)."""
+    """ "json" or "html": ``?f=`` first, then ``Accept``; JSON when nothing is asked (OWSLib, GDAL)."""
     f = request.args.get("f")
     if f is not None:
         try:
@@ -83,10 +98,15 @@ def _self_links(endpoint: str, json_type: str = JSON, **kw) -> list[dict]:
     fmt = wanted_format()
     as_json = url_for(endpoint, _external=True, **kw, f="json")
     as_html = url_for(endpoint, _external=True, **kw, f="html")
-    return [_link("self", json_type if fmt == "json" else HTML, as_json if fmt == "json" else as_html,
-                  "this document"),
-            _link("alternate", HTML if fmt == "json" else json_type, as_html if fmt == "json" else as_json,
-                  "this document as " + ("HTML" if fmt == "json" else "JSON"))]
+    return [
+        _link("self", json_type if fmt == "json" else HTML, as_json if fmt == "json" else as_html, "this document"),
+        _link(
+            "alternate",
+            HTML if fmt == "json" else json_type,
+            as_html if fmt == "json" else as_json,
+            "this document as " + ("HTML" if fmt == "json" else "JSON"),
+        ),
+    ]
 
 
 def _answer(template: str, body: dict, mimetype: str = JSON, **context):
@@ -117,18 +137,30 @@ def _service_route(rule: str, operation_id: str, ok: str, public: bool = True, *
     errors = (400,) if public else (400, 401)
 
     def decorate(view):
-        ogc = describe(view, ogc_spec, query=OgcQuery, ok=ok, errors=errors, public=public, tags=[SERVER],
-                       operation_id=operation_id)
-        return bp.get(rule, **options)(describe(ogc, app_spec, query=OgcQuery, ok=ok, errors=errors,
-                                                public=public, tags=["ogcapi"]))
+        ogc = describe(
+            view,
+            ogc_spec,
+            query=OgcQuery,
+            ok=ok,
+            errors=errors,
+            public=public,
+            tags=[SERVER],
+            operation_id=operation_id,
+        )
+        return bp.get(rule, **options)(
+            describe(ogc, app_spec, query=OgcQuery, ok=ok, errors=errors, public=public, tags=["ogcapi"])
+        )
+
     return decorate
 
 
 def _collection_route(rule: str, query: type[OgcQuery], ok: str):
     """A generic route of one collection, described in ``/api/v1/openapi.json`` (``/ogcapi/api``
     describes each collection's own rules instead)."""
+
     def decorate(view):
         return bp.get(rule)(describe(view, app_spec, query=query, ok=ok, errors=DATA_ERRORS, tags=["ogcapi"]))
+
     return decorate
 
 
@@ -144,7 +176,8 @@ def landing():
     body = {
         "title": _("五微 Wuwei · OGC API - Features"),
         "description": _("网格治理地图的公开图层（不含个人信息）。数据接口需要登录或 Bearer 令牌。"),
-        "links": _self_links("ogcapi.landing") + [
+        "links": _self_links("ogcapi.landing")
+        + [
             _link("service-desc", OPENAPI, url_for("ogcapi.api", _external=True), "the API definition (OpenAPI 3.0)"),
             _link("service-doc", HTML, url_for("ogcapi.api", _external=True, f="html"), "the API documentation"),
             _link("conformance", JSON, conformance_url, "conformance classes"),
@@ -195,8 +228,12 @@ def _collection_doc(public, scope) -> dict:
             _link("alternate", HTML, link("ogcapi.collection", "html")),
             _link("items", GEOJSON, link("ogcapi.items", "json"), "items as GeoJSON"),
             _link("items", HTML, link("ogcapi.items", "html"), "items as HTML"),
-            _link(QUERYABLES_REL, SCHEMA, url_for("ogcapi.queryables", collectionId=name, _external=True),
-                  "what filters may name"),
+            _link(
+                QUERYABLES_REL,
+                SCHEMA,
+                url_for("ogcapi.queryables", collectionId=name, _external=True),
+                "what filters may name",
+            ),
         ],
     }
 
@@ -204,8 +241,7 @@ def _collection_doc(public, scope) -> dict:
 def _collection_or_404(name: str):
     public = services.get_collection(name)
     if public is None:
-        raise ApiError(404, f"no collection {name!r}; collections: "
-                            f"{', '.join(p.name for p in services.collections())}")
+        raise ApiError(404, f"no collection {name!r}; collections: {', '.join(p.name for p in services.collections())}")
     return public
 
 
@@ -215,8 +251,10 @@ def collections():
     parse_query(OgcQuery)
     _login_for_data()
     scope = policy.current_scope()
-    body = {"links": _self_links("ogcapi.collections"),
-            "collections": [_collection_doc(p, scope) for p in services.collections()]}
+    body = {
+        "links": _self_links("ogcapi.collections"),
+        "collections": [_collection_doc(p, scope) for p in services.collections()],
+    }
     return _answer("ogcapi/collections.html", body)
 
 
@@ -238,9 +276,11 @@ def _items_links(name: str, query: ItemsQuery, page: provider.Page) -> list[dict
         return url_for("ogcapi.items", collectionId=name, _external=True, **{**args, **where, "f": f})
 
     here = {"cursor": query.cursor} if query.cursor else ({"offset": query.offset} if query.offset else {})
-    links = [_link("self", page_type, url(fmt, **here)),
-             _link("alternate", HTML if fmt == "json" else GEOJSON, url("html" if fmt == "json" else "json", **here)),
-             _link("collection", JSON, url_for("ogcapi.collection", collectionId=name, _external=True, f="json"))]
+    links = [
+        _link("self", page_type, url(fmt, **here)),
+        _link("alternate", HTML if fmt == "json" else GEOJSON, url("html" if fmt == "json" else "json", **here)),
+        _link("collection", JSON, url_for("ogcapi.collection", collectionId=name, _external=True, f="json")),
+    ]
     if page.next_cursor:
         links.append(_link("next", page_type, url(fmt, cursor=page.next_cursor), "next page"))
     if page.prev_cursor:
@@ -276,9 +316,20 @@ def items(collectionId: str):
     head["links"] = _items_links(collectionId, query, page)
     crs = query.crs or DEFAULT
     if wanted_format() == "html":
-        return _with_crs(Response(render_template(
-            "ogcapi/items.html", doc=head, features=json.loads(page.features), public=public,
-            props=[p.name for p in public.properties], map=items_map(public)), mimetype=HTML), crs)
+        return _with_crs(
+            Response(
+                render_template(
+                    "ogcapi/items.html",
+                    doc=head,
+                    features=json.loads(page.features),
+                    public=public,
+                    props=[p.name for p in public.properties],
+                    map=items_map(public),
+                ),
+                mimetype=HTML,
+            ),
+            crs,
+        )
     text = json.dumps(head, ensure_ascii=False)[:-1] + ',"features":' + page.features + "}"
     return _with_crs(Response(text, mimetype=GEOJSON), crs)
 
@@ -295,7 +346,8 @@ def item(collectionId: str, featureId: str):
     if feature is None:
         raise ApiError(404, f"no feature {featureId!r} in collection {collectionId!r} (in your area)")
     feature["links"] = _self_links("ogcapi.item", GEOJSON, collectionId=collectionId, featureId=featureId) + [
-        _link("collection", JSON, url_for("ogcapi.collection", collectionId=collectionId, _external=True, f="json"))]
+        _link("collection", JSON, url_for("ogcapi.collection", collectionId=collectionId, _external=True, f="json"))
+    ]
     resp = _answer("ogcapi/item.html", feature, GEOJSON, public=public)
     return _with_crs(resp if isinstance(resp, Response) else Response(resp, mimetype=HTML), crs)
 
@@ -311,6 +363,7 @@ def queryables(collectionId: str):
 
 
 # --------------------------------------------------------------------------- each collection's rules
+
 
 @functools.cache
 def _rules_of(name: str) -> tuple:
@@ -338,18 +391,58 @@ def _rules_of(name: str) -> tuple:
     filterable.__doc__ = f"{title}: queryables (JSON Schema)"
     query = items_query(public)
     return (
-        (f"/collections/{name}", f"collection_{name}",
-         describe(describe_collection, ogc_spec, query=OgcQuery, ok="the collection", errors=DATA_ERRORS,
-                  tags=tags, operation_id=f"describe_{name}")),
-        (f"/collections/{name}/items", f"items_{name}",
-         describe(features, ogc_spec, query=query, ok=ITEMS, errors=DATA_ERRORS, tags=tags,
-                  operation_id=f"getFeatures_{name}")),
-        (f"/collections/{name}/items/<int:featureId>", f"item_{name}",
-         describe(feature, ogc_spec, query=ItemQuery, ok="GeoJSON Feature (or a page)", errors=DATA_ERRORS,
-                  tags=tags, operation_id=f"getFeature_{name}")),
-        (f"/collections/{name}/queryables", f"queryables_{name}",
-         describe(filterable, ogc_spec, query=OgcQuery, ok=f"JSON Schema ({SCHEMA})", errors=DATA_ERRORS,
-                  tags=tags, operation_id=f"getQueryables_{name}")),
+        (
+            f"/collections/{name}",
+            f"collection_{name}",
+            describe(
+                describe_collection,
+                ogc_spec,
+                query=OgcQuery,
+                ok="the collection",
+                errors=DATA_ERRORS,
+                tags=tags,
+                operation_id=f"describe_{name}",
+            ),
+        ),
+        (
+            f"/collections/{name}/items",
+            f"items_{name}",
+            describe(
+                features,
+                ogc_spec,
+                query=query,
+                ok=ITEMS,
+                errors=DATA_ERRORS,
+                tags=tags,
+                operation_id=f"getFeatures_{name}",
+            ),
+        ),
+        (
+            f"/collections/{name}/items/<int:featureId>",
+            f"item_{name}",
+            describe(
+                feature,
+                ogc_spec,
+                query=ItemQuery,
+                ok="GeoJSON Feature (or a page)",
+                errors=DATA_ERRORS,
+                tags=tags,
+                operation_id=f"getFeature_{name}",
+            ),
+        ),
+        (
+            f"/collections/{name}/queryables",
+            f"queryables_{name}",
+            describe(
+                filterable,
+                ogc_spec,
+                query=OgcQuery,
+                ok=f"JSON Schema ({SCHEMA})",
+                errors=DATA_ERRORS,
+                tags=tags,
+                operation_id=f"getQueryables_{name}",
+            ),
+        ),
     )
 
 
@@ -361,8 +454,16 @@ def _collection_rules(state) -> None:
             state.add_url_rule(rule, endpoint, view, methods=["GET"])
 
 
-_OGC_CODES = {400: "InvalidParameterValue", 401: "NotAuthorized", 403: "Forbidden", 404: "NotFound",
-              405: "MethodNotAllowed", 429: "TooManyRequests", 500: "ServerError", 503: "ServiceUnavailable"}
+_OGC_CODES = {
+    400: "InvalidParameterValue",
+    401: "NotAuthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    429: "TooManyRequests",
+    500: "ServerError",
+    503: "ServiceUnavailable",
+}
 
 
 def exception_response(status: int, message: str, fields: dict):

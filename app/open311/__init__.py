@@ -2,6 +2,7 @@
 
 A protocol adapter over the incidents' services; the admin's key API is ``/api/v1/open311-keys``.
 """
+
 from app.open311 import models  # noqa: F401
 
 

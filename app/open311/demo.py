@@ -1,4 +1,5 @@
 """Demo Open311 key: the 幸福号 people's hotline posts its calls with it (see ``flask seed logins``)."""
+
 from app.open311.keys import create_key, key_exists
 
 DEMO_OPEN311_KEY = "wuwei-demo-open311-key"

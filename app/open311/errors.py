@@ -1,4 +1,5 @@
 """The error every Open311 answer carries as an error array (``[{"code": 400, "description": "..."}]``)."""
+
 from app.core.errors import ApiError
 
 

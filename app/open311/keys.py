@@ -1,4 +1,5 @@
 """Open311 API keys: issued by an admin to a hotline or another city system; only their hash is kept."""
+
 import hashlib
 import secrets
 
@@ -9,7 +10,7 @@ from app.core.errors import ApiError
 from app.core.extensions import db
 from app.open311.models import Open311Key
 
-KEY_SOURCES = ("open311", "hotline", "other_system", "web")   # incident sources a key may report as
+KEY_SOURCES = ("open311", "hotline", "other_system", "web")  # incident sources a key may report as
 
 
 def key_hash(key: str) -> str:
@@ -30,8 +31,9 @@ def create_key(name: str, key: str | None = None, source: str = "open311") -> tu
 
 def revoke_key(prefix: str) -> int:
     """Revoke keys starting with ``prefix``; returns how many."""
-    rows = list(db.session.scalars(select(Open311Key).where(Open311Key.prefix == prefix[:8],
-                                                            Open311Key.revoked.is_(False))))
+    rows = list(
+        db.session.scalars(select(Open311Key).where(Open311Key.prefix == prefix[:8], Open311Key.revoked.is_(False)))
+    )
     for row in rows:
         row.revoked = True
         record("update", "open311_keys", row.id, after={"revoked": True})
@@ -58,8 +60,9 @@ def key_for(raw: str | None) -> Open311Key | None:
     """The active key matching ``raw``."""
     if not raw or len(raw) > 200:
         return None
-    return db.session.scalar(select(Open311Key).where(Open311Key.key_hash == key_hash(raw),
-                                                      Open311Key.revoked.is_(False)))
+    return db.session.scalar(
+        select(Open311Key).where(Open311Key.key_hash == key_hash(raw), Open311Key.revoked.is_(False))
+    )
 
 
 def key_exists(key: str) -> bool:

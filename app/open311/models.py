@@ -1,4 +1,5 @@
 """Open311's own tables: API keys (stored hashed), the updates clients post, every media_url of a request."""
+
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, func
@@ -10,6 +11,7 @@ from app.core.extensions import db
 
 class Open311Key(db.Model):
     """A key for ``POST requests``; ``source`` is the incident source its requests get."""
+
     __tablename__ = "open311_keys"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -28,6 +30,7 @@ class Open311Update(db.Model):
     says whether its status moved the incident. The author's name and phone are personal data: kept
     for staff, never answered.
     """
+
     __tablename__ = "open311_updates"
     __table_args__ = (
         UniqueConstraint("key_id", "client_update_id", name="uq_open311_updates_client"),
@@ -52,6 +55,7 @@ class Open311Update(db.Model):
 
 class Open311Media(db.Model):
     """Every ``media_url`` a request was posted with, in order (``incidents.media_url`` keeps the first)."""
+
     __tablename__ = "open311_media"
 
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)

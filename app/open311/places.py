@@ -7,6 +7,7 @@ are several places, the request is refused (400) and the client is asked for ``l
 there is no outside geocoder. With coordinates, ``address_string`` is only the address text.
 ``address_id`` is not supported.
 """
+
 from sqlalchemy import func, literal, or_, select, union_all
 
 from app.basemap.models import Building, Compound
@@ -49,12 +50,17 @@ def place(lat: float | None, lon: float | None, address: str | None) -> tuple[fl
         if not found:
             raise Open311Error(400, "address_string could not be located on the base map; send lat and long")
         if len(found) > 1:
-            raise Open311Error(400, "address_string matches several places on the base map; "
-                                    "send lat and long, or a more precise address")
+            raise Open311Error(
+                400,
+                "address_string matches several places on the base map; send lat and long, or a more precise address",
+            )
         point = found[0]
     else:
         raise Open311Error(400, "a location is required: lat and long, or address_string")
     if not incidents.in_served_area(*point):
-        raise Open311Error(400, f"the location (lat {point[1]:.6f}, long {point[0]:.6f}) lies outside the areas "
-                                "served here; nothing was recorded")
+        raise Open311Error(
+            400,
+            f"the location (lat {point[1]:.6f}, long {point[0]:.6f}) lies outside the areas "
+            "served here; nothing was recorded",
+        )
     return point

@@ -8,6 +8,7 @@ An empty value is no value ("a null parameter is a non-declared parameter").
 Times: W3C/ISO 8601; a time without an offset is read in the deployment's zone (:data:`app.core.time.TZ`),
 as everywhere in Wuwei (GeoReport v2 requires the offset, FixMyStreet's W3CDTF omits it for local times).
 """
+
 import datetime as dt
 import re
 from typing import Annotated, Any, Literal
@@ -58,8 +59,9 @@ def _http_url(value: str) -> str:
     return value
 
 
-MediaUrls = Annotated[list[Annotated[str, Field(max_length=512), AfterValidator(_http_url)]],
-                      Field(max_length=MAX_MEDIA)]
+MediaUrls = Annotated[
+    list[Annotated[str, Field(max_length=512), AfterValidator(_http_url)]], Field(max_length=MAX_MEDIA)
+]
 
 
 Open311DateTime = Annotated[dt.datetime, BeforeValidator(_datetime)]
@@ -71,6 +73,7 @@ class _Open311(BaseModel):
 
 class RequestsQuery(_Open311):
     """``GET requests``: by ids (other filters ignored), or by filters over the last 90 days by default."""
+
     service_request_id: Annotated[list[int] | None, BeforeValidator(_ids)] = None
     service_code: CommaList[str] | None = None
     start_date: Open311DateTime | None = None
@@ -88,6 +91,7 @@ class RequestsQuery(_Open311):
 
 class RequestForm(_Open311):
     """``POST requests`` (form-encoded): a service, a place (lat and long, or an address) and what happened."""
+
     service_code: Annotated[str, Field(min_length=1, max_length=64)]
     lat: Annotated[float | None, Field(ge=-90, le=90)] = None
     long: Annotated[float | None, Field(ge=-180, le=180)] = None
@@ -105,6 +109,7 @@ def _status(value: Any) -> Any:
 
 class UpdatesQuery(_Open311):
     """``GET servicerequestupdates``: the state changes of ``start_date``..``end_date`` (default: the last day)."""
+
     start_date: Open311DateTime | None = None
     end_date: Open311DateTime | None = None
     page: Annotated[int, Field(ge=1, le=100_000)] = 1
@@ -119,6 +124,7 @@ class UpdatesQuery(_Open311):
 
 class UpdateForm(_Open311):
     """``POST servicerequestupdates`` as open311-adapter takes it (FixMyStreet sends these names)."""
+
     service_request_id: Annotated[str, Field(min_length=1, max_length=18, pattern=r"^[0-9]+$")]
     update_id: Annotated[str, Field(min_length=1, max_length=64)]
     status: Annotated[Literal[*EXTENDED_UPPER], BeforeValidator(_status)]

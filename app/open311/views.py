@@ -1,4 +1,5 @@
 """``/open311/v2/``: GeoReport v2 endpoints in ``.json`` and ``.xml``; errors as Open311 error arrays."""
+
 import json
 
 from flask import Blueprint, Response, request, url_for
@@ -52,8 +53,18 @@ def requests_index(fmt):
     """Requests: ``service_request_id`` (comma list), or ``service_code``, ``start_date``, ``end_date``,
     ``status`` (open/closed), ``page``/``page_size``. Default: the last 90 days, at most 1000."""
     q = parse(RequestsQuery, request.args)
-    return respond(services.find_requests(ids=q.service_request_id, service_codes=q.service_code, start=q.start_date,
-                                          end=q.end_date, statuses=q.status, page=q.page, page_size=q.page_size), fmt)
+    return respond(
+        services.find_requests(
+            ids=q.service_request_id,
+            service_codes=q.service_code,
+            start=q.start_date,
+            end=q.end_date,
+            statuses=q.status,
+            page=q.page,
+            page_size=q.page_size,
+        ),
+        fmt,
+    )
 
 
 @bp.get(f"/requests/<request_id>.{FMT}")
@@ -77,8 +88,7 @@ def create_request(fmt):
 def updates_index(fmt):
     """mySociety's extension: the state changes of ``start_date``..``end_date`` (default: the last day)."""
     q = parse(UpdatesQuery, request.args)
-    return respond(updates.list_updates(q.start_date, q.end_date, q.page, q.page_size), fmt,
-                   "service_request_updates")
+    return respond(updates.list_updates(q.start_date, q.end_date, q.page, q.page_size), fmt, "service_request_updates")
 
 
 @bp.post(f"/servicerequestupdates.{FMT}")

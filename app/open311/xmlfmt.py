@@ -4,19 +4,31 @@ A list under a plural name becomes one child element per item named by the
 singular (``attributes`` → ``attribute``, ``values`` → ``value``); ``None``
 becomes an empty element, booleans ``true``/``false``.
 """
+
 import re
 from xml.sax.saxutils import escape
 
 # Characters XML 1.0 cannot carry at all (a resident's text may hold them).
 _INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
-SINGULAR = {"services": "service", "service_requests": "request", "attributes": "attribute", "values": "value",
-            "endpoints": "endpoint", "formats": "format", "errors": "error", "keywords": "keyword",
-            # mySociety's extension, as open311-adapter writes it (XML::Simple): several media_url nest
-            # as <media_url><media_url>…</media_url>…</media_url>
-            "service_request_updates": "request_update", "media_url": "media_url",
-            # the discovery document's "supported"
-            "methods": "method", "attribute_datatypes": "datatype", "update_statuses": "status"}
+SINGULAR = {
+    "services": "service",
+    "service_requests": "request",
+    "attributes": "attribute",
+    "values": "value",
+    "endpoints": "endpoint",
+    "formats": "format",
+    "errors": "error",
+    "keywords": "keyword",
+    # mySociety's extension, as open311-adapter writes it (XML::Simple): several media_url nest
+    # as <media_url><media_url>…</media_url>…</media_url>
+    "service_request_updates": "request_update",
+    "media_url": "media_url",
+    # the discovery document's "supported"
+    "methods": "method",
+    "attribute_datatypes": "datatype",
+    "update_statuses": "status",
+}
 
 
 def _value(v) -> str:

@@ -4,6 +4,7 @@ Where someone walked is personal data. Members read their own patrols (created o
 leader the team's, overseers (``patrols.oversee``: community staff, admins) those of their area;
 roles without ``patrols.run`` (leaders, planners) see per-grid figures only.
 """
+
 from sqlalchemy import and_, exists, false, func, or_, select
 
 from app.areas.models import Area
@@ -17,10 +18,11 @@ def visible_clause(user):
     """SQL condition on ``Patrol``: the patrols ``user`` may read one by one."""
     if not can(user, "patrols.run"):
         return false()
-    own = or_(Patrol.created_by == user.id,
-              exists().where(and_(patrol_participants.c.patrol_id == Patrol.id,
-                                  patrol_participants.c.user_id == user.id)),
-              Patrol.team_id.in_(select(PatrolTeam.id).where(PatrolTeam.leader_id == user.id)))
+    own = or_(
+        Patrol.created_by == user.id,
+        exists().where(and_(patrol_participants.c.patrol_id == Patrol.id, patrol_participants.c.user_id == user.id)),
+        Patrol.team_id.in_(select(PatrolTeam.id).where(PatrolTeam.leader_id == user.id)),
+    )
     if can(user, "patrols.oversee"):
         return or_(own, grid_clause(scope_of(user), Patrol.area_id))
     return own
@@ -58,8 +60,9 @@ def editable(user, patrol_id: int) -> Patrol:
     return p
 
 
-def list_patrols(user, kind=None, state=None, start=None, end=None, area_code=None, team_id=None,
-                 limit=50, offset=0) -> tuple[list[Patrol], int]:
+def list_patrols(
+    user, kind=None, state=None, start=None, end=None, area_code=None, team_id=None, limit=50, offset=0
+) -> tuple[list[Patrol], int]:
     """Patrols the user may read, newest first, with filters; (page, total)."""
     require_track_reader(user)
     when = func.coalesce(Patrol.started_at, Patrol.planned_start)

@@ -1,5 +1,6 @@
 """``/api/v1/patrols…``, ``/api/v1/bad-parking-spots`` and ``/api/v1/devices``: patrols, tracks,
 results, the live map, coverage and tracking devices. Models in :mod:`app.patrols.schemas`."""
+
 import re
 
 from flask import Response, request, url_for
@@ -44,22 +45,35 @@ def _num(value, digits: int = 1):
 
 def patrol_json(p, stats: bool = False) -> dict:
     """A patrol as plain JSON (participants by display name only)."""
-    d = {"id": p.id, "kind": p.kind, "title": p.title, "state": p.state,
-         "area": {"code": p.area.code, "name": p.area.name},
-         "team": {"id": p.team.id, "name": p.team.name} if p.team else None,
-         "planned_start": p.planned_start.isoformat() if p.planned_start else None,
-         "started_at": p.started_at.isoformat() if p.started_at else None,
-         "ended_at": p.ended_at.isoformat() if p.ended_at else None,
-         "participants": [u.display_name for u in p.participants],
-         "results": {"cleanup_width_m": float(p.cleanup_width_m) if p.cleanup_width_m is not None else None,
-                     "bags": p.bags, "weight_kg": float(p.weight_kg) if p.weight_kg is not None else None,
-                     "volunteers": p.volunteers, "bikes_reparked": p.bikes_reparked,
-                     "riders_guided": p.riders_guided, "note": p.note},
-         "distance_m": _num(p.distance_m), "area_m2": _num(p.area_m2),
-         "links": {"self": url_for("patrols_api.patrol", patrol_id=p.id),
-                   "track": url_for("patrols_api.track", patrol_id=p.id),
-                   "gpx": url_for("patrols_api.gpx", patrol_id=p.id),
-                   "page": url_for("patrols.detail", patrol_id=p.id)}}
+    d = {
+        "id": p.id,
+        "kind": p.kind,
+        "title": p.title,
+        "state": p.state,
+        "area": {"code": p.area.code, "name": p.area.name},
+        "team": {"id": p.team.id, "name": p.team.name} if p.team else None,
+        "planned_start": p.planned_start.isoformat() if p.planned_start else None,
+        "started_at": p.started_at.isoformat() if p.started_at else None,
+        "ended_at": p.ended_at.isoformat() if p.ended_at else None,
+        "participants": [u.display_name for u in p.participants],
+        "results": {
+            "cleanup_width_m": float(p.cleanup_width_m) if p.cleanup_width_m is not None else None,
+            "bags": p.bags,
+            "weight_kg": float(p.weight_kg) if p.weight_kg is not None else None,
+            "volunteers": p.volunteers,
+            "bikes_reparked": p.bikes_reparked,
+            "riders_guided": p.riders_guided,
+            "note": p.note,
+        },
+        "distance_m": _num(p.distance_m),
+        "area_m2": _num(p.area_m2),
+        "links": {
+            "self": url_for("patrols_api.patrol", patrol_id=p.id),
+            "track": url_for("patrols_api.track", patrol_id=p.id),
+            "gpx": url_for("patrols_api.gpx", patrol_id=p.id),
+            "page": url_for("patrols.detail", patrol_id=p.id),
+        },
+    }
     if stats:
         d["stats"] = tracks.patrol_stats(p)
     return d
@@ -67,13 +81,22 @@ def patrol_json(p, stats: bool = False) -> dict:
 
 # --------------------------------------------------------------------------- patrols
 
+
 @bp.get("/patrols")
 @endpoint(query=PatrolListQuery, response=PatrolList, permission="patrols.run")
 def patrols(query: PatrolListQuery):
     """Patrols the user may see, newest first (filters: kind, state, from, to, area, team)."""
-    rows, total = access.list_patrols(policy.require_login(), kind=query.kind, state=query.state,
-                                      start=query.from_, end=query.to, area_code=query.area,
-                                      team_id=query.team or None, limit=query.limit, offset=query.offset)
+    rows, total = access.list_patrols(
+        policy.require_login(),
+        kind=query.kind,
+        state=query.state,
+        start=query.from_,
+        end=query.to,
+        area_code=query.area,
+        team_id=query.team or None,
+        limit=query.limit,
+        offset=query.offset,
+    )
     return json_response({"total": total, "patrols": [patrol_json(p) for p in rows]})
 
 
@@ -82,10 +105,18 @@ def patrols(query: PatrolListQuery):
 def create_patrol(body: PatrolIn):
     """Plan a patrol, or start it at once with ``"start": true``."""
     route = body.planned_route.model_dump(exclude_none=True) if body.planned_route else None
-    p = lifecycle.create_patrol(policy.require_login(), body.kind, body.title, area_code=body.area,
-                                team_id=body.team_id, participants=body.participants,
-                                planned_start=body.planned_start, planned_route=route, start=body.start,
-                                cleanup_width_m=body.cleanup_width_m)
+    p = lifecycle.create_patrol(
+        policy.require_login(),
+        body.kind,
+        body.title,
+        area_code=body.area,
+        team_id=body.team_id,
+        participants=body.participants,
+        planned_start=body.planned_start,
+        planned_route=route,
+        start=body.start,
+        cleanup_width_m=body.cleanup_width_m,
+    )
     return json_response(patrol_json(p), 201)
 
 
@@ -120,6 +151,7 @@ def stop(patrol_id: int):
 
 # --------------------------------------------------------------------------- positions and tracks
 
+
 @bp.post("/patrols/<int:patrol_id>/positions")
 @endpoint(body=PhonePositionsIn, response=FixesReceived, permission="patrols.run", errors=(404, 409))
 def positions(patrol_id: int, body: PhonePositionsIn):
@@ -127,7 +159,7 @@ def positions(patrol_id: int, body: PhonePositionsIn):
     try:
         fixes = parse_web_batch([f.model_dump() for f in body.positions])
     except FixError as e:
-        field = re.sub(r"\[(\d+)\]", r".\1", e.field)        # positions[3].lat → positions.3.lat
+        field = re.sub(r"\[(\d+)\]", r".\1", e.field)  # positions[3].lat → positions.3.lat
         raise ApiError(422, f"bad position: {e}", {field: e.message}) from None
     added = lifecycle.upload_batch(policy.require_login(), patrol_id, fixes)
     return json_response({"received": len(fixes), "stored": added})
@@ -162,8 +194,9 @@ def import_track(patrol_id: int):
 
 
 @bp.get("/patrols/<int:patrol_id>/track")
-@endpoint(query=PatrolTrackQuery, response=FeatureCollection, media_type=GEOJSON, permission="patrols.run",
-          errors=(404,))
+@endpoint(
+    query=PatrolTrackQuery, response=FeatureCollection, media_type=GEOJSON, permission="patrols.run", errors=(404,)
+)
 def track(patrol_id: int, query: PatrolTrackQuery):
     """The cleaned track (one LineString per device) as GeoJSON, simplified for display."""
     user = policy.require_login()
@@ -179,11 +212,15 @@ def gpx(patrol_id: int):
     user = policy.require_login()
     p = access.get_patrol(user, patrol_id)
     tracks.audit_track_read(user, p, "gpx")
-    return Response(tracks.export_gpx(p), mimetype="application/gpx+xml",
-                    headers={"Content-Disposition": f'attachment; filename="patrol-{p.id}.gpx"'})
+    return Response(
+        tracks.export_gpx(p),
+        mimetype="application/gpx+xml",
+        headers={"Content-Disposition": f'attachment; filename="patrol-{p.id}.gpx"'},
+    )
 
 
 # --------------------------------------------------------------------------- bad parking
+
 
 @bp.get("/patrols/<int:patrol_id>/bad-parking")
 @endpoint(response=FeatureCollection, media_type=GEOJSON, permission="patrols.run", errors=(404,))
@@ -194,14 +231,21 @@ def bad_parking(patrol_id: int):
 
 
 @bp.post("/patrols/<int:patrol_id>/bad-parking")
-@endpoint(body=BadParkingSpotIn, response=BadParkingSpotCreated, status=201, permission="patrols.run",
-          errors=(404,))
+@endpoint(body=BadParkingSpotIn, response=BadParkingSpotCreated, status=201, permission="patrols.run", errors=(404,))
 def add_bad_parking(patrol_id: int, body: BadParkingSpotIn):
     """Record a bad-parking spot; it is linked to the nearest active bike zone."""
-    spot = parking.add_bad_parking(policy.require_login(), patrol_id, body.lon, body.lat, body.bikes, body.reparked,
-                                   body.note, body.found_at)
-    return json_response({"id": spot.id, "nearest_zone_id": spot.nearest_zone_id,
-                          "zone_distance_m": _num(spot.zone_distance_m), "grid_id": spot.grid_id}, 201)
+    spot = parking.add_bad_parking(
+        policy.require_login(), patrol_id, body.lon, body.lat, body.bikes, body.reparked, body.note, body.found_at
+    )
+    return json_response(
+        {
+            "id": spot.id,
+            "nearest_zone_id": spot.nearest_zone_id,
+            "zone_distance_m": _num(spot.zone_distance_m),
+            "grid_id": spot.grid_id,
+        },
+        201,
+    )
 
 
 @bp.get("/bad-parking-spots")
@@ -213,12 +257,14 @@ def spots(query: BadParkingQuery):
 
 # --------------------------------------------------------------------------- live map and coverage
 
+
 @bp.get("/patrols/live")
 @endpoint(query=PatrolLiveQuery, response=FeatureCollection, media_type=GEOJSON, permission="patrols.run")
 def live(query: PatrolLiveQuery):
     """Active patrols: last position of each device and its trail of the last ``minutes`` (GeoJSON)."""
-    return geojson_response(live_.live_geojson(policy.require_login(), bbox=query.bbox, minutes=query.minutes,
-                                               limit=query.limit))
+    return geojson_response(
+        live_.live_geojson(policy.require_login(), bbox=query.bbox, minutes=query.minutes, limit=query.limit)
+    )
 
 
 @bp.get("/patrols/coverage")
@@ -229,6 +275,7 @@ def coverage(query: PatrolCoverageQuery):
 
 
 # --------------------------------------------------------------------------- devices
+
 
 def _device_json(d) -> dict:
     return {"id": d.id, "identifier": d.identifier, "name": d.name, "kind": d.kind, "active": d.active}

@@ -1,4 +1,5 @@
 """``flask devices register|list`` and ``flask patrols partitions``."""
+
 import click
 from flask.cli import AppGroup
 
@@ -17,8 +18,7 @@ def _fail(e: ApiError):
 
 @devices_cli.command("register")
 @click.option("--user", "username", required=True, help="Owner's user name.")
-@click.option("--identifier", required=True,
-              help="Traccar Client 'device identifier', or OwnTracks 'user/device'.")
+@click.option("--identifier", required=True, help="Traccar Client 'device identifier', or OwnTracks 'user/device'.")
 @click.option("--name", default="", help="A label, e.g. 'Li Ziqin's phone'.")
 @click.option("--kind", default="traccar", type=click.Choice(["traccar", "owntracks", "web", "other"]))
 def register_cmd(username, identifier, name, kind):

@@ -4,6 +4,7 @@ Aggregates only (fixes, patrols, days per grid): shown to every role with ``patr
 Counted from the phones' positions, so a grid worker's walk counts whether or not it was logged
 as a patrol.
 """
+
 import datetime as dt
 
 from sqlalchemy import and_, distinct, func, or_, select, true
@@ -35,17 +36,31 @@ def period_bounds(period: str, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 def _coverage_query(scope, start: dt.datetime, end: dt.datetime):
     grid, community, pos = aliased(Area), aliased(Area), Position
-    walked_here = and_(pos.fixed_at >= start, pos.fixed_at < end, pos.geom.op("&&")(grid.geom),
-                       func.ST_Intersects(pos.geom, grid.geom),
-                       or_(pos.accuracy.is_(None), pos.accuracy <= MAX_ACCURACY_M))
+    walked_here = and_(
+        pos.fixed_at >= start,
+        pos.fixed_at < end,
+        pos.geom.op("&&")(grid.geom),
+        func.ST_Intersects(pos.geom, grid.geom),
+        or_(pos.accuracy.is_(None), pos.accuracy <= MAX_ACCURACY_M),
+    )
     in_scope = true() if scope.everything else grid.code.startswith(scope.area_code, autoescape=True)
-    return (select(grid.code, grid.name, community.name.label("community"),
-                   func.count(pos.fixed_at).label("fixes"), func.count(distinct(pos.patrol_id)).label("patrols"),
-                   func.count(distinct(func.date_trunc("day", func.timezone(TZ_NAME, pos.fixed_at)))).label("days"),
-                   func.max(pos.fixed_at).label("last_walked"))
-            .select_from(grid).outerjoin(community, community.id == grid.parent_id).outerjoin(pos, walked_here)
-            .where(grid.level == "grid", in_scope)
-            .group_by(grid.code, grid.name, community.name).order_by(grid.code))
+    return (
+        select(
+            grid.code,
+            grid.name,
+            community.name.label("community"),
+            func.count(pos.fixed_at).label("fixes"),
+            func.count(distinct(pos.patrol_id)).label("patrols"),
+            func.count(distinct(func.date_trunc("day", func.timezone(TZ_NAME, pos.fixed_at)))).label("days"),
+            func.max(pos.fixed_at).label("last_walked"),
+        )
+        .select_from(grid)
+        .outerjoin(community, community.id == grid.parent_id)
+        .outerjoin(pos, walked_here)
+        .where(grid.level == "grid", in_scope)
+        .group_by(grid.code, grid.name, community.name)
+        .order_by(grid.code)
+    )
 
 
 def coverage(user, period: str = "week", day: dt.date | None = None) -> dict:
@@ -57,5 +72,10 @@ def coverage(user, period: str = "week", day: dt.date | None = None) -> dict:
     for r in rows:
         r["walked"] = r["fixes"] > 0
         r["last_walked"] = r["last_walked"].astimezone(TZ).isoformat() if r["last_walked"] else None
-    return {"period": period, "start": start.isoformat(), "end": end.isoformat(), "grids": rows,
-            "not_walked": [r["code"] for r in rows if not r["walked"]]}
+    return {
+        "period": period,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "grids": rows,
+        "not_walked": [r["code"] for r in rows if not r["walked"]],
+    }

@@ -1,4 +1,5 @@
 """Tracking devices: a Traccar Client identifier or an OwnTracks ``user/device``, tied to a user."""
+
 import re
 
 from sqlalchemy import select
@@ -57,8 +58,14 @@ def device_by_identifier(identifier: str) -> Device | None:
 
 def is_active_device(identifier: str) -> bool:
     """Whether ``identifier`` is an active device of an active user (fixes from it are stored)."""
-    return db.session.scalar(select(Device.id).join(User, User.id == Device.user_id).where(
-        Device.identifier == identifier, Device.active, User.active)) is not None
+    return (
+        db.session.scalar(
+            select(Device.id)
+            .join(User, User.id == Device.user_id)
+            .where(Device.identifier == identifier, Device.active, User.active)
+        )
+        is not None
+    )
 
 
 def web_device(user) -> Device:

@@ -6,6 +6,7 @@ PostgreSQL. Nothing is cached in the process, so every worker sees a device regi
 stopped by another worker at once. No ORM object and no audit row per fix (patrol start and stop,
 imports and edits are audited instead).
 """
+
 import io
 
 import psycopg2.errors
@@ -22,8 +23,18 @@ from gis.tracks import Fix
 # INSERT that ignores a resend. Planning this statement took longer than running it (0.3–0.5 ms
 # against 0.2 ms), so it is prepared once per connection and then executed with its values: a fix
 # costs the database about what the plain INSERT with cached ids did (≈ 0.15 ms, both measured).
-_FIX_PARAMS = (("ident", "text"), ("t", "timestamptz"), ("lon", "float8"), ("lat", "float8"), ("acc", "float8"),
-               ("spd", "float8"), ("hdg", "float8"), ("alt", "float8"), ("bat", "float8"), ("src", "text"))
+_FIX_PARAMS = (
+    ("ident", "text"),
+    ("t", "timestamptz"),
+    ("lon", "float8"),
+    ("lat", "float8"),
+    ("acc", "float8"),
+    ("spd", "float8"),
+    ("hdg", "float8"),
+    ("alt", "float8"),
+    ("bat", "float8"),
+    ("src", "text"),
+)
 _STORE_FIX = """
 WITH dev AS (
     SELECT d.id, d.user_id FROM devices d JOIN users u ON u.id = d.user_id
@@ -50,7 +61,7 @@ _EXECUTE = f"EXECUTE wuwei_store_fix ({', '.join(f'%({n})s' for n, _ in _FIX_PAR
 
 def _prepare(conn: Connection) -> None:
     """Prepare the statement on this database connection once (prepared statements outlive transactions)."""
-    info = conn.connection.info         # lives as long as the driver's connection
+    info = conn.connection.info  # lives as long as the driver's connection
     if not info.get("wuwei_store_fix"):
         conn.exec_driver_sql(_PREPARE)
         info["wuwei_store_fix"] = True
@@ -64,9 +75,21 @@ def store_fix(conn: Connection, identifier: str, fix: Fix, source: str) -> bool:
     """
     ensure_partitions_now_and_then(conn)
     _prepare(conn)
-    known, added = conn.exec_driver_sql(_EXECUTE, {
-        "ident": identifier, "t": fix.fixed_at, "lon": fix.lon, "lat": fix.lat, "acc": fix.accuracy,
-        "spd": fix.speed, "hdg": fix.heading, "alt": fix.altitude, "bat": fix.battery, "src": source}).one()
+    known, added = conn.exec_driver_sql(
+        _EXECUTE,
+        {
+            "ident": identifier,
+            "t": fix.fixed_at,
+            "lon": fix.lon,
+            "lat": fix.lat,
+            "acc": fix.accuracy,
+            "spd": fix.speed,
+            "hdg": fix.heading,
+            "alt": fix.altitude,
+            "bat": fix.battery,
+            "src": source,
+        },
+    ).one()
     if not known:
         raise ApiError(404, f"unknown device {identifier!r}: register it first", {"id": "unknown device"})
     return added
@@ -84,23 +107,30 @@ def ingest_fixes(identifier: str, fixes: list[Fix], source: str) -> int:
 _COLS = "(device_id, user_id, patrol_id, fixed_at, geom, accuracy, speed, heading, altitude, battery, source)"
 _COPY_POSITIONS = "COPY positions " + _COLS + " FROM STDIN"
 _COPY_POSITIONS_LOAD = "COPY positions_load " + _COLS + " FROM STDIN"
-_CREATE_LOAD = ("CREATE TEMP TABLE IF NOT EXISTS positions_load (device_id int, user_id int, patrol_id int,"
-                " fixed_at timestamptz, geom text, accuracy float8, speed float8, heading float8,"
-                " altitude float8, battery float8, source text) ON COMMIT DELETE ROWS")
-_MERGE_POSITIONS_LOAD = ("INSERT INTO positions " + _COLS + " SELECT device_id, user_id, patrol_id, fixed_at,"
-                         " geom::geometry, accuracy, speed, heading, altitude, battery, source FROM positions_load"
-                         " ON CONFLICT (device_id, fixed_at) DO NOTHING")
+_CREATE_LOAD = (
+    "CREATE TEMP TABLE IF NOT EXISTS positions_load (device_id int, user_id int, patrol_id int,"
+    " fixed_at timestamptz, geom text, accuracy float8, speed float8, heading float8,"
+    " altitude float8, battery float8, source text) ON COMMIT DELETE ROWS"
+)
+_MERGE_POSITIONS_LOAD = (
+    "INSERT INTO positions " + _COLS + " SELECT device_id, user_id, patrol_id, fixed_at,"
+    " geom::geometry, accuracy, speed, heading, altitude, battery, source FROM positions_load"
+    " ON CONFLICT (device_id, fixed_at) DO NOTHING"
+)
 
 
 def _copy_text(device: Device, fixes, source: str, patrol_id: int | None) -> io.StringIO:
     def v(x):
         return r"\N" if x is None else repr(float(x))
+
     pid = r"\N" if patrol_id is None else str(patrol_id)
     buf = io.StringIO()
     for f in fixes:
-        buf.write(f"{device.id}\t{device.user_id}\t{pid}\t{f.fixed_at.isoformat()}\t"
-                  f"SRID=4326;POINT({f.lon!r} {f.lat!r})\t{v(f.accuracy)}\t{v(f.speed)}\t{v(f.heading)}\t"
-                  f"{v(f.altitude)}\t{v(f.battery)}\t{source}\n")
+        buf.write(
+            f"{device.id}\t{device.user_id}\t{pid}\t{f.fixed_at.isoformat()}\t"
+            f"SRID=4326;POINT({f.lon!r} {f.lat!r})\t{v(f.accuracy)}\t{v(f.speed)}\t{v(f.heading)}\t"
+            f"{v(f.altitude)}\t{v(f.battery)}\t{source}\n"
+        )
     buf.seek(0)
     return buf
 
@@ -113,7 +143,7 @@ def store_fixes(device: Device, fixes: list[Fix], source: str, patrol_id: int | 
     if not fixes:
         return 0
     ensure_partitions_for([f.fixed_at for f in fixes])
-    unique = list({f.fixed_at: f for f in fixes}.values())     # a file may repeat a point: keep one per time
+    unique = list({f.fixed_at: f for f in fixes}.values())  # a file may repeat a point: keep one per time
     raw = db.session.connection().connection.driver_connection
     # Fresh fixes (the usual case) go straight in with COPY; when some were stored before (a resent
     # batch), the savepoint is rolled back and the batch goes through a staging table that skips them.

@@ -3,6 +3,7 @@
 Every change is audited; values come checked by the API's models (:mod:`app.patrols.schemas`),
 the rules that need the database (area, team, people, state) are checked here.
 """
+
 import datetime as dt
 
 from geoalchemy2.shape import from_shape
@@ -43,8 +44,9 @@ def _area(user, area_code: str | None, errors: dict):
     if area is None:
         errors["area"] = f"no area with code {area_code}" if area_code else "required"
     elif not in_scope_code(scope_of(user), area.code) and not (
-            # A grid worker may organise a patrol of the whole community (a cleanup, a rectification round).
-            user.area is not None and len(user.area.code) > 12 and area.code == user.area.code[:12]):
+        # A grid worker may organise a patrol of the whole community (a cleanup, a rectification round).
+        user.area is not None and len(user.area.code) > 12 and area.code == user.area.code[:12]
+    ):
         raise ApiError(403, f"area {area.code} is outside your area", {"area": "outside your area"})
     return area
 
@@ -62,10 +64,19 @@ def _people(user, usernames: list[str], errors: dict) -> list[User]:
     return people
 
 
-def create_patrol(user, kind: str, title: str, area_code: str | None = None, team_id: int | None = None,
-                  participants: list[str] | None = None, planned_start: dt.datetime | None = None,
-                  planned_route=None, start: bool = False, cleanup_width_m: float | None = None,
-                  commit: bool = True) -> Patrol:
+def create_patrol(
+    user,
+    kind: str,
+    title: str,
+    area_code: str | None = None,
+    team_id: int | None = None,
+    participants: list[str] | None = None,
+    planned_start: dt.datetime | None = None,
+    planned_route=None,
+    start: bool = False,
+    cleanup_width_m: float | None = None,
+    commit: bool = True,
+) -> Patrol:
     """Plan a patrol (or start it at once) inside the user's area."""
     if not can(user, "patrols.run"):
         raise ApiError(403, f"role {user.role!r} does not run patrols")
@@ -77,9 +88,17 @@ def create_patrol(user, kind: str, title: str, area_code: str | None = None, tea
     route = _route(planned_route)
     if errors:
         raise ApiError(422, "invalid patrol", errors)
-    p = Patrol(kind=kind, title=title.strip(), area_id=area.id, team_id=team_id, created_by=user.id,
-               planned_start=planned_start, planned_route=route, state="planned",
-               cleanup_width_m=cleanup_width_m or 10)
+    p = Patrol(
+        kind=kind,
+        title=title.strip(),
+        area_id=area.id,
+        team_id=team_id,
+        created_by=user.id,
+        planned_start=planned_start,
+        planned_route=route,
+        state="planned",
+        cleanup_width_m=cleanup_width_m or 10,
+    )
     p.participants = people
     db.session.add(p)
     db.session.flush()
@@ -120,9 +139,17 @@ def stop_patrol(user, patrol_id: int, at: dt.datetime | None = None) -> Patrol:
     # Fixes of the period stored outside the patrol (taken offline and sent late, or by a member
     # whose latest active patrol was another one) join it now.
     members = select(patrol_participants.c.user_id).where(patrol_participants.c.patrol_id == p.id)
-    db.session.execute(update(Position).where(
-        Position.patrol_id.is_(None), Position.fixed_at >= p.started_at, Position.fixed_at <= p.ended_at,
-        Position.user_id.in_(members)).values(patrol_id=p.id).execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Position)
+        .where(
+            Position.patrol_id.is_(None),
+            Position.fixed_at >= p.started_at,
+            Position.fixed_at <= p.ended_at,
+            Position.user_id.in_(members),
+        )
+        .values(patrol_id=p.id)
+        .execution_options(synchronize_session=False)
+    )
     refresh_track(p)
     record("update", "patrols", p.id, before=before, after=snapshot(p))
     db.session.commit()

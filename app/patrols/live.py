@@ -1,4 +1,5 @@
 """The live map: each active patrol's devices, their last position and recent trail."""
+
 from sqlalchemy import select, text
 
 from app.core.extensions import db
@@ -44,5 +45,7 @@ def live_geojson(user, bbox=None, minutes: int = 30, limit: int = 2000) -> str:
     require_track_reader(user)
     ids = list(db.session.scalars(select(Patrol.id).where(Patrol.state == "active", visible_clause(user))))
     x0, y0, x1, y1 = bbox or (None, None, None, None)
-    return db.session.execute(_LIVE_SQL, {"ids": ids, "minutes": minutes, "x0": x0, "y0": y0, "x1": x1, "y1": y1,
-                                          "limit": limit, "tz": TZ_NAME}).scalar()
+    return db.session.execute(
+        _LIVE_SQL,
+        {"ids": ids, "minutes": minutes, "x0": x0, "y0": y0, "x1": x1, "y1": y1, "limit": limit, "tz": TZ_NAME},
+    ).scalar()

@@ -14,11 +14,26 @@ time, see migration ``0004_patrols``). Its column names are a contract for other
 Positions are personal data (where a person was): never shown per person in heat maps
 or aggregates below 5 people.
 """
+
 from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (Boolean, CheckConstraint, Column, DateTime, Float, ForeignKey, Index, Integer,
-                        Numeric, String, Table, Text, func, text)
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.extensions import db
@@ -27,16 +42,18 @@ PATROL_KINDS = ("grid_walk", "cleanup", "bike_rectification", "charger_check", "
 PATROL_STATES = ("planned", "active", "finished", "cancelled")
 DEVICE_KINDS = ("traccar", "owntracks", "web", "other")
 POSITION_SOURCES = ("osmand", "owntracks", "web", "gpx", "csv", "demo")
-IDENTIFIER_PATTERN = r"^[A-Za-z0-9_.:/@-]{3,64}$"      # a device identifier (also a CHECK constraint)
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9_.:/@-]{3,64}$"  # a device identifier (also a CHECK constraint)
 
 patrol_team_members = Table(
-    "patrol_team_members", db.metadata,
+    "patrol_team_members",
+    db.metadata,
     Column("team_id", Integer, ForeignKey("patrol_teams.id", ondelete="CASCADE"), primary_key=True),
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
 )
 
 patrol_participants = Table(
-    "patrol_participants", db.metadata,
+    "patrol_participants",
+    db.metadata,
     Column("patrol_id", Integer, ForeignKey("patrols.id", ondelete="CASCADE"), primary_key=True),
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Index("ix_patrol_participants_user", "user_id"),
@@ -45,9 +62,12 @@ patrol_participants = Table(
 
 class Device(db.Model):
     """A registered tracking device: the Traccar Client "device identifier" or an OwnTracks user/device."""
+
     __tablename__ = "devices"
-    __table_args__ = (CheckConstraint(f"kind IN {DEVICE_KINDS}", name="ck_devices_kind"),
-                      CheckConstraint(f"identifier ~ '{IDENTIFIER_PATTERN}'", name="ck_devices_identifier"))
+    __table_args__ = (
+        CheckConstraint(f"kind IN {DEVICE_KINDS}", name="ck_devices_kind"),
+        CheckConstraint(f"identifier ~ '{IDENTIFIER_PATTERN}'", name="ck_devices_identifier"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     identifier: Mapped[str] = mapped_column(String(64), unique=True)
@@ -62,6 +82,7 @@ class Device(db.Model):
 
 class PatrolTeam(db.Model):
     """A patrol team or volunteer squad (巡查队/志愿服务小分队) with its leader."""
+
     __tablename__ = "patrol_teams"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -80,16 +101,18 @@ class Patrol(db.Model):
     The track is built from ``positions`` in SQL; ``track``/``distance_m``/… are a cache
     refreshed when the patrol stops or its positions are imported.
     """
+
     __tablename__ = "patrols"
     __table_args__ = (
         CheckConstraint(f"kind IN {PATROL_KINDS}", name="ck_patrols_kind"),
         CheckConstraint(f"state IN {PATROL_STATES}", name="ck_patrols_state"),
-        CheckConstraint("ended_at IS NULL OR started_at IS NULL OR ended_at >= started_at",
-                        name="ck_patrols_times"),
+        CheckConstraint("ended_at IS NULL OR started_at IS NULL OR ended_at >= started_at", name="ck_patrols_times"),
         CheckConstraint("cleanup_width_m > 0 AND cleanup_width_m <= 200", name="ck_patrols_width"),
-        CheckConstraint("coalesce(bags, 0) >= 0 AND coalesce(weight_kg, 0) >= 0 AND coalesce(volunteers, 0) >= 0"
-                        " AND coalesce(bikes_reparked, 0) >= 0 AND coalesce(riders_guided, 0) >= 0",
-                        name="ck_patrols_counts"),
+        CheckConstraint(
+            "coalesce(bags, 0) >= 0 AND coalesce(weight_kg, 0) >= 0 AND coalesce(volunteers, 0) >= 0"
+            " AND coalesce(bikes_reparked, 0) >= 0 AND coalesce(riders_guided, 0) >= 0",
+            name="ck_patrols_counts",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -125,6 +148,7 @@ class Patrol(db.Model):
 
 class BadParkingSpot(db.Model):
     """A bad-parking spot (乱停乱放点) found on a rectification patrol, linked to the nearest bike zone."""
+
     __tablename__ = "bad_parking_spots"
     __table_args__ = (CheckConstraint("bikes >= 0", name="ck_bad_parking_bikes"),)
 
@@ -142,6 +166,7 @@ class BadParkingSpot(db.Model):
 
 class Position(db.Model):
     """One GPS fix (see the module docstring for the column contract). Partitioned by month."""
+
     __tablename__ = "positions"
     __table_args__ = (
         Index("ix_positions_fixed_at", "fixed_at", postgresql_using="brin"),

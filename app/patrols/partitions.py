@@ -1,4 +1,5 @@
 """The monthly partitions of ``positions`` (Asia/Shanghai months, see migration ``0004_patrols``)."""
+
 import time
 
 from sqlalchemy import text
@@ -13,8 +14,9 @@ _checked = [0.0]
 
 def ensure_partitions(months_ahead: int = 3, months_back: int = 1) -> int:
     """Create missing monthly partitions of ``positions`` around now; returns how many were made."""
-    n = db.session.execute(text("SELECT wuwei_ensure_position_partitions(:a, :b)"),
-                           {"a": months_ahead, "b": months_back}).scalar()
+    n = db.session.execute(
+        text("SELECT wuwei_ensure_position_partitions(:a, :b)"), {"a": months_ahead, "b": months_back}
+    ).scalar()
     db.session.commit()
     return n
 

@@ -1,4 +1,5 @@
 """What the patrol API takes and answers: pydantic models shared by the API and the pages' forms."""
+
 import datetime as dt
 from typing import Annotated, Any, Literal
 
@@ -39,11 +40,17 @@ Width = Annotated[float, Field(strict=True, gt=0, le=200, description="metres")]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Kind = Literal[PATROL_KINDS]
-Moment = Annotated[Any, Field(json_schema_extra={"type": ["number", "string"]},
-                              description="epoch seconds or milliseconds, or ISO 8601 (naive means UTC)")]
+Moment = Annotated[
+    Any,
+    Field(
+        json_schema_extra={"type": ["number", "string"]},
+        description="epoch seconds or milliseconds, or ISO 8601 (naive means UTC)",
+    ),
+]
 
 
 # --------------------------------------------------------------------------- queries
+
 
 class PatrolListQuery(Query, Paging):
     kind: Kind | None = None
@@ -77,8 +84,10 @@ class PatrolCoverageQuery(Query):
 
 # --------------------------------------------------------------------------- bodies
 
+
 class PatrolIn(Body):
     """A patrol to plan, or to start at once with ``"start": true``."""
+
     kind: Kind
     title: Title
     area: AreaCode | None = Field(None, description="default: your own area")
@@ -91,11 +100,12 @@ class PatrolIn(Body):
 
 
 def _no_default(schema: dict) -> None:
-    schema.pop("default", None)       # a field left out is not changed; it has no default value
+    schema.pop("default", None)  # a field left out is not changed; it has no default value
 
 
 class PatrolResultsIn(Patch):
     """Only the fields sent change; ``null`` clears a result (not the title)."""
+
     title: Title = Field(None, json_schema_extra=_no_default)
     cleanup_width_m: Width | None = None
     bags: Count | None = None
@@ -108,6 +118,7 @@ class PatrolResultsIn(Patch):
 
 class PhoneFix(BaseModel):
     """One fix of the phone page (``navigator.geolocation``)."""
+
     lat: Number
     lon: Number
     t: Moment
@@ -123,6 +134,7 @@ class PhonePositionsIn(Body):
 
 class BadParkingSpotIn(Body):
     """A bad-parking spot where the patrol found it."""
+
     lon: Annotated[Number, Field(ge=-180, le=180)]
     lat: Annotated[Number, Field(ge=-90, le=90)]
     bikes: Annotated[Integer, Field(ge=0, le=10_000)] = 1
@@ -133,6 +145,7 @@ class BadParkingSpotIn(Body):
 
 class TrackUpload(BaseModel):
     """A GPX or CSV track (multipart/form-data), optionally of one of your devices."""
+
     file: bytes
     format: Literal["gpx", "csv"] | None = Field(None, description="default: from the file name (.csv), else gpx")
     device: str | None = Field(None, description="a device identifier of yours (default: the phone page's)")
@@ -140,6 +153,7 @@ class TrackUpload(BaseModel):
 
 class TrackingDeviceIn(Body):
     """A tracking device to register for yourself (admins: for ``user``)."""
+
     identifier: Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
     name: Annotated[str, StringConstraints(max_length=128)] = ""
     kind: Literal[DEVICE_KINDS] = "traccar"
@@ -147,6 +161,7 @@ class TrackingDeviceIn(Body):
 
 
 # --------------------------------------------------------------------------- answers
+
 
 class PatrolArea(BaseModel):
     code: str
@@ -193,6 +208,7 @@ class PatrolStats(BaseModel):
 
 class PatrolOut(BaseModel):
     """A patrol; participants by display name only."""
+
     id: int
     kind: str
     title: str
@@ -256,4 +272,3 @@ class TrackingDevice(BaseModel):
 
 class TrackingDevices(BaseModel):
     devices: list[TrackingDevice]
-

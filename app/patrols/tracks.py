@@ -1,4 +1,5 @@
 """Tracks and their figures, built in SQL from ``positions``: cleaning, distance, time, area, grids, GPX."""
+
 import datetime as dt
 
 import gpxpy.gpx
@@ -9,7 +10,7 @@ from app.core.extensions import db
 from app.patrols.models import BadParkingSpot, Patrol
 from gis.tracks import MAX_ACCURACY_M, MAX_SPEED_MS
 
-MAX_SEGMENT_GAP_S = 300     # a gap longer than this is not counted as moving or as time in a grid
+MAX_SEGMENT_GAP_S = 300  # a gap longer than this is not counted as moving or as time in a grid
 MOVING_SPEED_MS = 0.3
 
 # Cleaning, per device, in time order: drop fixes with poor accuracy; drop spikes (a fix that
@@ -39,7 +40,9 @@ WITH raw AS (
 )
 """
 
-_STATS_SQL = text(CLEAN_SQL + """
+_STATS_SQL = text(
+    CLEAN_SQL
+    + """
 , lines AS (
     SELECT device_id, ST_RemoveRepeatedPoints(ST_MakeLine(geom ORDER BY fixed_at)) AS line, count(*) AS n
     FROM clean GROUP BY device_id
@@ -62,14 +65,27 @@ SELECT (SELECT line FROM main) AS track,
           FROM (SELECT ST_Collect(line) AS u,
                        32600 + floor((ST_X(ST_Centroid(ST_Collect(line))) + 180) / 6)::int + 1 AS srid
                 FROM lines) x WHERE u IS NOT NULL) AS area_m2
-""")
+"""
+)
 
 
 def track_figures(patrol_id: int, width_m: float) -> dict:
     """Clean a patrol's fixes and measure them (distance on the geography, area in UTM metres)."""
-    row = db.session.execute(_STATS_SQL, {"pid": patrol_id, "max_acc": MAX_ACCURACY_M, "max_v": MAX_SPEED_MS,
-                                          "gap": MAX_SEGMENT_GAP_S, "moving": MOVING_SPEED_MS,
-                                          "half_width": float(width_m) / 2}).mappings().one()
+    row = (
+        db.session.execute(
+            _STATS_SQL,
+            {
+                "pid": patrol_id,
+                "max_acc": MAX_ACCURACY_M,
+                "max_v": MAX_SPEED_MS,
+                "gap": MAX_SEGMENT_GAP_S,
+                "moving": MOVING_SPEED_MS,
+                "half_width": float(width_m) / 2,
+            },
+        )
+        .mappings()
+        .one()
+    )
     return dict(row)
 
 
@@ -83,7 +99,9 @@ def refresh_track(p: Patrol) -> None:
     db.session.flush()
 
 
-_GRIDS_SQL = text(CLEAN_SQL + """
+_GRIDS_SQL = text(
+    CLEAN_SQL
+    + """
 , cells AS (
     SELECT s.*, (SELECT a.id FROM areas a WHERE a.level = 'grid' AND ST_Intersects(a.geom, s.geom)
                  ORDER BY a.id LIMIT 1) AS grid_id
@@ -102,13 +120,22 @@ SELECT a.id, a.code, a.name, count(*) AS fixes,
           FROM buffered b) AS coverage
 FROM cells c JOIN areas a ON a.id = c.grid_id
 GROUP BY a.id, a.code, a.name ORDER BY seconds DESC
-""")
+"""
+)
 
 
 def grids_visited(patrol_id: int, width_m: float = 20) -> list[dict]:
     """Grids a patrol passed through, time spent in each and the share of each grid's area covered."""
-    rows = db.session.execute(_GRIDS_SQL, {"pid": patrol_id, "max_acc": MAX_ACCURACY_M, "max_v": MAX_SPEED_MS,
-                                           "gap": MAX_SEGMENT_GAP_S, "half_width": float(width_m) / 2})
+    rows = db.session.execute(
+        _GRIDS_SQL,
+        {
+            "pid": patrol_id,
+            "max_acc": MAX_ACCURACY_M,
+            "max_v": MAX_SPEED_MS,
+            "gap": MAX_SEGMENT_GAP_S,
+            "half_width": float(width_m) / 2,
+        },
+    )
     return [dict(r) for r in rows.mappings()]
 
 
@@ -119,21 +146,39 @@ def patrol_stats(p: Patrol) -> dict:
     hours = (f["duration_s"] or 0) / 3600
     if p.started_at and p.ended_at:
         hours = (p.ended_at - p.started_at).total_seconds() / 3600
-    spots = db.session.execute(select(func.count().label("spots"),
-                                      func.coalesce(func.sum(BadParkingSpot.bikes), 0).label("bikes"))
-                               .where(BadParkingSpot.patrol_id == p.id)).one()
+    spots = db.session.execute(
+        select(func.count().label("spots"), func.coalesce(func.sum(BadParkingSpot.bikes), 0).label("bikes")).where(
+            BadParkingSpot.patrol_id == p.id
+        )
+    ).one()
     return {
-        "fixes": f["fixes"], "raw_fixes": f["raw_fixes"], "dropped_fixes": f["raw_fixes"] - f["fixes"],
-        "distance_m": round(f["distance_m"] or 0, 1), "duration_s": round(f["duration_s"] or 0),
-        "moving_s": round(f["moving_s"] or 0), "area_m2": round(f["area_m2"] or 0, 1) if p.kind == "cleanup" else None,
-        "people": people, "hours": round(hours, 2), "person_hours": round(hours * people, 2),
-        "grids": [{"code": g["code"], "name": g["name"], "minutes": round(float(g["seconds"]) / 60, 1),
-                   "coverage": round(float(g["coverage"] or 0), 3)} for g in grids_visited(p.id)],
-        "bad_parking_spots": spots.spots, "bad_parked_bikes": spots.bikes,
+        "fixes": f["fixes"],
+        "raw_fixes": f["raw_fixes"],
+        "dropped_fixes": f["raw_fixes"] - f["fixes"],
+        "distance_m": round(f["distance_m"] or 0, 1),
+        "duration_s": round(f["duration_s"] or 0),
+        "moving_s": round(f["moving_s"] or 0),
+        "area_m2": round(f["area_m2"] or 0, 1) if p.kind == "cleanup" else None,
+        "people": people,
+        "hours": round(hours, 2),
+        "person_hours": round(hours * people, 2),
+        "grids": [
+            {
+                "code": g["code"],
+                "name": g["name"],
+                "minutes": round(float(g["seconds"]) / 60, 1),
+                "coverage": round(float(g["coverage"] or 0), 3),
+            }
+            for g in grids_visited(p.id)
+        ],
+        "bad_parking_spots": spots.spots,
+        "bad_parked_bikes": spots.bikes,
     }
 
 
-_TRACK_GEOJSON = text(CLEAN_SQL + """
+_TRACK_GEOJSON = text(
+    CLEAN_SQL
+    + """
 SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object(
     'type', 'Feature', 'geometry', ST_AsGeoJSON(ST_Simplify(line, :tol), 7)::json,
     'properties', json_build_object('device', device_id, 'fixes', n, 'start', t0, 'end', t1,
@@ -142,7 +187,8 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
 FROM (SELECT device_id, ST_MakeLine(geom ORDER BY fixed_at) AS line, count(*) AS n,
              min(fixed_at) AS t0, max(fixed_at) AS t1 FROM clean GROUP BY device_id) l
 WHERE ST_NPoints(line) >= 2
-""")
+"""
+)
 
 
 def audit_track_read(user, p: Patrol, what: str) -> None:
@@ -154,16 +200,19 @@ def audit_track_read(user, p: Patrol, what: str) -> None:
 
 def track_geojson(p: Patrol, simplify_m: float = 2.0) -> str:
     """The cleaned track per device as GeoJSON, simplified for display (tolerance in metres)."""
-    return db.session.execute(_TRACK_GEOJSON, {
-        "pid": p.id, "max_acc": MAX_ACCURACY_M, "max_v": MAX_SPEED_MS,
-        "tol": simplify_m / 111_320.0}).scalar()
+    return db.session.execute(
+        _TRACK_GEOJSON, {"pid": p.id, "max_acc": MAX_ACCURACY_M, "max_v": MAX_SPEED_MS, "tol": simplify_m / 111_320.0}
+    ).scalar()
 
 
-_CLEAN_FIXES = text(CLEAN_SQL + """
+_CLEAN_FIXES = text(
+    CLEAN_SQL
+    + """
 SELECT c.device_id, c.fixed_at, ST_Y(c.geom) AS lat, ST_X(c.geom) AS lon, pos.altitude, pos.speed
 FROM clean c JOIN positions pos ON pos.device_id = c.device_id AND pos.fixed_at = c.fixed_at
 ORDER BY c.device_id, c.fixed_at
-""")
+"""
+)
 
 
 def clean_fixes(p: Patrol) -> list[dict]:
@@ -185,8 +234,9 @@ def export_gpx(p: Patrol) -> str:
             seg = gpxpy.gpx.GPXTrackSegment()
             trk.segments.append(seg)
             last = r["device_id"]
-        seg.points.append(gpxpy.gpx.GPXTrackPoint(r["lat"], r["lon"], elevation=r["altitude"],
-                                                  time=r["fixed_at"].astimezone(dt.UTC), speed=r["speed"]))
+        seg.points.append(
+            gpxpy.gpx.GPXTrackPoint(
+                r["lat"], r["lon"], elevation=r["altitude"], time=r["fixed_at"].astimezone(dt.UTC), speed=r["speed"]
+            )
+        )
     return gpx.to_xml(version="1.1")
-
-

@@ -1,4 +1,5 @@
 """Patrol pages: the phone page, the live map, the list, the detail page, coverage and devices."""
+
 import datetime as dt
 
 from flask import (
@@ -30,18 +31,30 @@ from gis.maps import add_layers, add_legend, base_map, render_parts
 
 bp = Blueprint("patrols", __name__, url_prefix="/patrols")
 
-KIND_LABELS = {"grid_walk": _l("网格巡查"), "cleanup": _l("清洁行动"), "bike_rectification": _l("单车整治"),
-               "charger_check": _l("充电桩安全检查"), "other": _l("其他")}
+KIND_LABELS = {
+    "grid_walk": _l("网格巡查"),
+    "cleanup": _l("清洁行动"),
+    "bike_rectification": _l("单车整治"),
+    "charger_check": _l("充电桩安全检查"),
+    "other": _l("其他"),
+}
 STATE_LABELS = {"planned": _l("计划中"), "active": _l("进行中"), "finished": _l("已结束"), "cancelled": _l("已取消")}
-KIND_COLORS = {"grid_walk": "#2563eb", "cleanup": "#16a34a", "bike_rectification": "#d97706",
-               "charger_check": "#7c3aed", "other": "#6b7280"}
+KIND_COLORS = {
+    "grid_walk": "#2563eb",
+    "cleanup": "#16a34a",
+    "bike_rectification": "#d97706",
+    "charger_check": "#7c3aed",
+    "other": "#6b7280",
+}
 
 
 @bp.app_context_processor
 def _labels():
-    return {"patrol_kind_label": lambda k: KIND_LABELS.get(k, k),
-            "patrol_state_label": lambda s: STATE_LABELS.get(s, s),
-            "local_time": _local_time}
+    return {
+        "patrol_kind_label": lambda k: KIND_LABELS.get(k, k),
+        "patrol_state_label": lambda s: STATE_LABELS.get(s, s),
+        "local_time": _local_time,
+    }
 
 
 def _local_time(t, fmt="%Y-%m-%d %H:%M"):
@@ -49,8 +62,13 @@ def _local_time(t, fmt="%Y-%m-%d %H:%M"):
 
 
 def _map(center, zoom, layers, legend=None, bounds=None):
-    m = base_map(url_for("static", filename=""), center=center, zoom=zoom,
-                 basemap=current_app.config["WUWEI_BASEMAP"], tianditu_key=current_app.config["WUWEI_TIANDITU_KEY"])
+    m = base_map(
+        url_for("static", filename=""),
+        center=center,
+        zoom=zoom,
+        basemap=current_app.config["WUWEI_BASEMAP"],
+        tianditu_key=current_app.config["WUWEI_TIANDITU_KEY"],
+    )
     add_layers(m, layers, texts=map_texts(), bounds=bounds)
     if legend:
         add_legend(m, legend)
@@ -78,11 +96,24 @@ def index():
         page = max(1, int(request.args.get("page", 1)))
     except ValueError:
         abort(400, _("日期格式应为 YYYY-MM-DD"))
-    rows, total = access.list_patrols(current_user, kind=kind, state=state, start=day_start(start) if start else None,
-                                      end=day_start(end + dt.timedelta(days=1)) if end else None,
-                                      limit=50, offset=(page - 1) * 50)
-    return render_template("patrols/list.html", patrols=rows, total=total, page=page, kinds=PATROL_KINDS,
-                           states=PATROL_STATES, args=request.args)
+    rows, total = access.list_patrols(
+        current_user,
+        kind=kind,
+        state=state,
+        start=day_start(start) if start else None,
+        end=day_start(end + dt.timedelta(days=1)) if end else None,
+        limit=50,
+        offset=(page - 1) * 50,
+    )
+    return render_template(
+        "patrols/list.html",
+        patrols=rows,
+        total=total,
+        page=page,
+        kinds=PATROL_KINDS,
+        states=PATROL_STATES,
+        args=request.args,
+    )
 
 
 @bp.get("/<int:patrol_id>")
@@ -104,28 +135,58 @@ def detail(patrol_id: int):
     else:
         c = to_shape(p.area.geom).centroid
         center, zoom = (c.y, c.x), 16
-    layers = [{"name": "track", "title": str(_("巡查轨迹")), "url": url_for("patrols_api.track", patrol_id=p.id),
-               "style": {"color": KIND_COLORS.get(p.kind, "#b42318"), "weight": 4}, "geom_type": "LineString",
-               "popup": ["fixes", "distance_m", "start", "end"], "visible": True}]
+    layers = [
+        {
+            "name": "track",
+            "title": str(_("巡查轨迹")),
+            "url": url_for("patrols_api.track", patrol_id=p.id),
+            "style": {"color": KIND_COLORS.get(p.kind, "#b42318"), "weight": 4},
+            "geom_type": "LineString",
+            "popup": ["fixes", "distance_m", "start", "end"],
+            "visible": True,
+        }
+    ]
     if p.kind == "bike_rectification":
-        layers.append({"name": "spots", "title": str(_("乱停放点")),
-                       "url": url_for("patrols_api.bad_parking", patrol_id=p.id),
-                       "style": {"color": "#b42318", "fillColor": "#f97316"}, "geom_type": "Point",
-                       "popup": ["bikes", "reparked", "nearest_zone", "zone_distance_m", "note"], "visible": True})
-        layers.append({"name": "zones", "title": str(_("停放区")), "url": url_for("api.collection", layer_name="bike-zones"),
-                       "style": {"color": "#2563eb", "weight": 1, "fillOpacity": 0.4}, "geom_type": "MultiPolygon",
-                       "popup": ["name", "capacity"], "visible": True})
+        layers.append(
+            {
+                "name": "spots",
+                "title": str(_("乱停放点")),
+                "url": url_for("patrols_api.bad_parking", patrol_id=p.id),
+                "style": {"color": "#b42318", "fillColor": "#f97316"},
+                "geom_type": "Point",
+                "popup": ["bikes", "reparked", "nearest_zone", "zone_distance_m", "note"],
+                "visible": True,
+            }
+        )
+        layers.append(
+            {
+                "name": "zones",
+                "title": str(_("停放区")),
+                "url": url_for("api.collection", layer_name="bike-zones"),
+                "style": {"color": "#2563eb", "weight": 1, "fillOpacity": 0.4},
+                "geom_type": "MultiPolygon",
+                "popup": ["name", "capacity"],
+                "visible": True,
+            }
+        )
     parts = _map(center, zoom, layers, bounds=bounds)
-    return render_template("patrols/detail.html", p=p, stats=stats, map=parts,
-                           can_edit=access.can_edit(current_user, p))
+    return render_template(
+        "patrols/detail.html", p=p, stats=stats, map=parts, can_edit=access.can_edit(current_user, p)
+    )
 
 
 @bp.post("/<int:patrol_id>/results")
 @login_required
 def save_results(patrol_id: int):
     """The results form on the detail page (checked by the API's model)."""
-    numbers = {"cleanup_width_m": float, "bags": int, "weight_kg": float, "volunteers": int, "bikes_reparked": int,
-               "riders_guided": int}
+    numbers = {
+        "cleanup_width_m": float,
+        "bags": int,
+        "weight_kg": float,
+        "volunteers": int,
+        "bikes_reparked": int,
+        "riders_guided": int,
+    }
     values = {}
     for k in PatrolResultsIn.model_fields:
         raw = request.form.get(k)
@@ -166,14 +227,34 @@ def live():
         center, zoom = (c.y, c.x), 15 if area.level in ("community", "grid", "micro_grid") else 13
     else:
         center, zoom = (36.06, 103.84), 12
-    layers = [{"name": "live", "title": str(_("进行中的巡查")), "url": url_for("patrols_api.live", minutes=30),
-               "style": {"color": "#b42318", "fillColor": "#ef4444", "weight": 3}, "geom_type": "Point",
-               "popup": ["who", "patrol", "fixed_at", "accuracy", "battery"], "visible": True, "limit": 5000,
-               "labels": {"who": str(_("人员")), "patrol": str(_("巡查")), "fixed_at": str(_("时间")),
-                          "accuracy": str(_("精度(米)")), "battery": str(_("电量%"))}},
-              {"name": "grids", "title": str(_("网格")), "url": url_for("api.collection", layer_name="grids"),
-               "style": {"color": "#374151", "weight": 1, "fillOpacity": 0.03}, "geom_type": "MultiPolygon",
-               "popup": ["name", "code"], "visible": True}]
+    layers = [
+        {
+            "name": "live",
+            "title": str(_("进行中的巡查")),
+            "url": url_for("patrols_api.live", minutes=30),
+            "style": {"color": "#b42318", "fillColor": "#ef4444", "weight": 3},
+            "geom_type": "Point",
+            "popup": ["who", "patrol", "fixed_at", "accuracy", "battery"],
+            "visible": True,
+            "limit": 5000,
+            "labels": {
+                "who": str(_("人员")),
+                "patrol": str(_("巡查")),
+                "fixed_at": str(_("时间")),
+                "accuracy": str(_("精度(米)")),
+                "battery": str(_("电量%")),
+            },
+        },
+        {
+            "name": "grids",
+            "title": str(_("网格")),
+            "url": url_for("api.collection", layer_name="grids"),
+            "style": {"color": "#374151", "weight": 1, "fillOpacity": 0.03},
+            "geom_type": "MultiPolygon",
+            "popup": ["name", "code"],
+            "visible": True,
+        },
+    ]
     parts = _map(center, zoom, layers)
     return render_template("patrols/live.html", map=parts, refresh_seconds=10)
 
@@ -201,8 +282,12 @@ def phone():
         return redirect(url_for("patrols.coverage_page"))
     active, _n = access.list_patrols(current_user, state="active", limit=50)
     mine = [p for p in active if current_user in p.participants]
-    return render_template("patrols/phone.html", active=mine[0] if mine else None, kinds=PATROL_KINDS,
-                           default_area=current_user.area.code if current_user.area else "")
+    return render_template(
+        "patrols/phone.html",
+        active=mine[0] if mine else None,
+        kinds=PATROL_KINDS,
+        default_area=current_user.area.code if current_user.area else "",
+    )
 
 
 @bp.get("/sw.js")
@@ -219,15 +304,23 @@ def devices():
     """Your tracking devices; register a Traccar Client or OwnTracks identifier."""
     if request.method == "POST":
         try:
-            d = devices_.register_device(current_user.username, request.form.get("identifier", ""),
-                                         request.form.get("name", ""), request.form.get("kind", "traccar"))
+            d = devices_.register_device(
+                current_user.username,
+                request.form.get("identifier", ""),
+                request.form.get("name", ""),
+                request.form.get("kind", "traccar"),
+            )
         except ApiError as e:
             flash(e.message + (": " + "; ".join(f"{k} {v}" for k, v in e.fields.items()) if e.fields else ""), "error")
         else:
             flash(_("设备 %(ident)s 已登记", ident=d.identifier), "ok")
         return redirect(url_for("patrols.devices"))
-    return render_template("patrols/devices.html", devices=devices_.devices_of(current_user),
-                           osmand_url=_tracking_url("osmand"), owntracks_url=_tracking_url("owntracks"))
+    return render_template(
+        "patrols/devices.html",
+        devices=devices_.devices_of(current_user),
+        osmand_url=_tracking_url("osmand"),
+        owntracks_url=_tracking_url("owntracks"),
+    )
 
 
 def _tracking_url(protocol: str) -> str:

@@ -7,4 +7,5 @@ Features add their own demo records with :func:`app.core.registry.register_demo_
 def init_app(app) -> None:
     """Register the ``seed`` command group."""
     from app.seed.cli import seed_cli
+
     app.cli.add_command(seed_cli)

@@ -1,4 +1,5 @@
 """The ``seed`` command group."""
+
 import click
 from flask.cli import AppGroup
 
@@ -35,15 +36,25 @@ def seed_logins_cmd():
 @seed_cli.command("scale")
 @click.option("--incidents", type=click.IntRange(0, 20_000_000), default=0, help="Incidents over the last --days days.")
 @click.option("--positions", type=click.IntRange(0, 200_000_000), default=0, help="GPS positions (patrols).")
-@click.option("--grids", type=click.IntRange(0, 50_000), default=0,
-              help="Synthetic grids (in streets and communities) around the demo streets.")
+@click.option(
+    "--grids",
+    type=click.IntRange(0, 50_000),
+    default=0,
+    help="Synthetic grids (in streets and communities) around the demo streets.",
+)
 @click.option("--buildings", type=click.IntRange(0, 2_000_000), default=0, help="Synthetic buildings in the grids.")
-@click.option("--seed", type=click.IntRange(0, 1_000_000), default=1, show_default=True,
-              help="Same seed and sizes: same data, and a rerun adds nothing.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 1_000_000),
+    default=1,
+    show_default=True,
+    help="Same seed and sizes: same data, and a rerun adds nothing.",
+)
 @click.option("--days", type=click.IntRange(1, 3 * 366), default=365, show_default=True)
 def seed_scale_cmd(incidents, positions, grids, buildings, seed, days):
     """Synthetic district-scale data for benchmarks (COPY; idempotent per seed)."""
     if not any((incidents, positions, grids, buildings)):
         raise click.UsageError("give at least one of --incidents, --positions, --grids, --buildings")
-    seed_scale(incidents=incidents, positions=positions, grids=grids, buildings=buildings, seed=seed, days=days,
-               log=click.echo)
+    seed_scale(
+        incidents=incidents, positions=positions, grids=grids, buildings=buildings, seed=seed, days=days, log=click.echo
+    )

@@ -4,6 +4,7 @@ The base steps (areas, users, base map) are registered by ``app.areas``, ``app.a
 ``app.basemap``; features add theirs with :func:`app.core.registry.register_demo_step`. Every step
 looks its records up by a natural key first, so seeding twice adds nothing.
 """
+
 from sqlalchemy import func, select
 
 from app.areas.models import Area

@@ -1,4 +1,5 @@
 """Mapbox Vector Tiles of the map layers: ``/tiles/{layer}/{z}/{x}/{y}.mvt`` and TileJSON."""
+
 import os
 
 from flask_cors import CORS
@@ -10,10 +11,10 @@ def cors_origins(app) -> list[str]:
     return [o.strip() for o in (raw.split(",") if isinstance(raw, str) else raw) if o.strip()]
 
 
-
 def init_app(app) -> None:
     """Register the tile endpoints (documented in ``/api/v1/openapi.json`` by their declarations)."""
     from app.tiles import views
+
     # The most features a tile may carry before a layer's detail zoom is raised (app/tiles/plan.py).
     app.config.setdefault("TILE_FEATURE_CAP", 5000)
     app.config.setdefault("TILE_PLAN_TTL", 600)
@@ -21,5 +22,10 @@ def init_app(app) -> None:
     app.register_blueprint(views.bp)
     origins = cors_origins(app)
     if origins:
-        CORS(app, resources={r"/tiles/.*": {"origins": origins}}, allow_headers=["Authorization"],
-             expose_headers=["ETag"], max_age=600)
+        CORS(
+            app,
+            resources={r"/tiles/.*": {"origins": origins}},
+            allow_headers=["Authorization"],
+            expose_headers=["ETag"],
+            max_age=600,
+        )

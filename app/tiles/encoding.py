@@ -4,17 +4,18 @@ A tile is compressed once per response, at levels measured to cost a fraction of
 (docs/benchmarks.md). Each encoding is its own representation, so its ETag carries a suffix; an
 ``If-None-Match`` names whichever one the client holds.
 """
+
 import gzip
 
 import brotli
 
 GZIP_LEVEL = 5
 BROTLI_QUALITY = 4
-MIN_BYTES = 256            # smaller tiles go as they are
+MIN_BYTES = 256  # smaller tiles go as they are
 
 
 def negotiate(accept_encoding, size: int) -> str | None:
-    """"br", "gzip" or None for a body of ``size`` bytes, from werkzeug's parsed ``Accept-Encoding``."""
+    """ "br", "gzip" or None for a body of ``size`` bytes, from werkzeug's parsed ``Accept-Encoding``."""
     if size < MIN_BYTES:
         return None
     if accept_encoding["br"] > 0:

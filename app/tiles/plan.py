@@ -12,6 +12,7 @@ plan (``vector_layers`` and ``wuwei:plan``).
 The measure is of the whole table (every user's area is a part of it) and is kept for
 ``TILE_PLAN_TTL`` seconds per process.
 """
+
 import math
 import time
 from dataclasses import dataclass, field
@@ -23,9 +24,9 @@ from app.basemap.public import PublicLayer
 from app.basemap.services import base_conditions, table_of
 from app.core.extensions import db
 
-NATIVE_MAX_ZOOM = 16        # 4096 units per tile: ~0.1 m at z16 in Lanzhou; clients overzoom beyond
-AGGREGATE_FROM = 10         # a district on screen
-CELL = 128                  # tile units per aggregate cell (32 x 32 cells per tile)
+NATIVE_MAX_ZOOM = 16  # 4096 units per tile: ~0.1 m at z16 in Lanzhou; clients overzoom beyond
+AGGREGATE_FROM = 10  # a district on screen
+CELL = 128  # tile units per aggregate cell (32 x 32 cells per tile)
 WORLD = 20037508.342789244  # half the Web Mercator extent, metres
 
 _CACHE: dict[tuple, tuple[float, "Plan"]] = {}
@@ -34,6 +35,7 @@ _CACHE: dict[tuple, tuple[float, "Plan"]] = {}
 @dataclass(frozen=True)
 class Plan:
     """The zooms of one layer: counts per cell in ``[min_zoom, detail_zoom)``, features from ``detail_zoom``."""
+
     name: str
     min_zoom: int
     detail_zoom: int
@@ -46,7 +48,7 @@ class Plan:
         return f"{self.name}-cells"
 
     def mode(self, z: int) -> str | None:
-        """"features", "cells" or None (nothing at this zoom)."""
+        """ "features", "cells" or None (nothing at this zoom)."""
         if z >= self.detail_zoom:
             return "features"
         if z >= self.min_zoom:
@@ -56,16 +58,30 @@ class Plan:
     def statement(self) -> dict:
         """The plan as TileJSON states it."""
         if not self.cap:
-            return {"features": [self.detail_zoom, self.max_zoom], "feature_cap": None,
-                    "reason": "a registered source: it decides its own density per zoom"}
-        reason = (f"the densest z{self.detail_zoom - 1} tile holds {self.densest.get(self.detail_zoom - 1, 0):,} "
-                  f"features, more than {self.cap:,}" if self.detail_zoom > self.min_zoom else
-                  f"no tile from z{self.detail_zoom} holds more than {self.cap:,} features")
-        out = {"features": [self.detail_zoom, self.max_zoom], "feature_cap": None, "reason": reason,
-               "densest_tile": {str(z): n for z, n in sorted(self.densest.items())}}
+            return {
+                "features": [self.detail_zoom, self.max_zoom],
+                "feature_cap": None,
+                "reason": "a registered source: it decides its own density per zoom",
+            }
+        reason = (
+            f"the densest z{self.detail_zoom - 1} tile holds {self.densest.get(self.detail_zoom - 1, 0):,} "
+            f"features, more than {self.cap:,}"
+            if self.detail_zoom > self.min_zoom
+            else f"no tile from z{self.detail_zoom} holds more than {self.cap:,} features"
+        )
+        out = {
+            "features": [self.detail_zoom, self.max_zoom],
+            "feature_cap": None,
+            "reason": reason,
+            "densest_tile": {str(z): n for z, n in sorted(self.densest.items())},
+        }
         if self.detail_zoom > self.min_zoom:
-            out["cells"] = {"layer": self.cells_name, "zooms": [self.min_zoom, self.detail_zoom - 1],
-                            "cell_units": CELL, "count": "features whose bbox centre lies in the cell"}
+            out["cells"] = {
+                "layer": self.cells_name,
+                "zooms": [self.min_zoom, self.detail_zoom - 1],
+                "cell_units": CELL,
+                "count": "features whose bbox centre lies in the cell",
+            }
         return out
 
 
@@ -99,12 +115,13 @@ def _densest(public: PublicLayer, zooms: range) -> dict[int, int]:
                 parent[(a >> 1, b >> 1)] = parent.get((a >> 1, b >> 1), 0) + n
             cells = parent
         return out
-    for z in zooms:                               # what is drawn depends on the zoom (area levels)
+    for z in zooms:  # what is drawn depends on the zoom (area levels)
         zsize = 2 * WORLD / (1 << z)
         tx = cast(func.floor((x + WORLD) / zsize), Integer).label("tx")
         ty = cast(func.floor((WORLD - y) / zsize), Integer).label("ty")
-        counts = (select(func.count().label("n")).where(and_(*base, *public.tile_filter(t, z)))
-                  .group_by(tx, ty).subquery())
+        counts = (
+            select(func.count().label("n")).where(and_(*base, *public.tile_filter(t, z))).group_by(tx, ty).subquery()
+        )
         out[z] = db.session.execute(select(func.coalesce(func.max(counts.c.n), 0))).scalar()
     return out
 
@@ -120,8 +137,9 @@ def plan_of(public: PublicLayer, layer_min_zoom: int) -> Plan:
     densest = _densest(public, range(first, NATIVE_MAX_ZOOM + 1))
     detail = next((z for z in range(layer_min_zoom, NATIVE_MAX_ZOOM + 1) if densest[z] <= cap), NATIVE_MAX_ZOOM)
     min_zoom = layer_min_zoom if detail == layer_min_zoom else min(first, detail)
-    plan = Plan(public.name, min_zoom, detail, NATIVE_MAX_ZOOM, cap,
-                {z: n for z, n in densest.items() if z >= min_zoom})
+    plan = Plan(
+        public.name, min_zoom, detail, NATIVE_MAX_ZOOM, cap, {z: n for z, n in densest.items() if z >= min_zoom}
+    )
     _CACHE[key] = (time.monotonic(), plan)
     return plan
 

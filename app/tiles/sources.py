@@ -9,6 +9,7 @@ index is used). :mod:`app.tiles.services` turns it into a tile. Every published 
 :func:`register_tile_source` and decide their density themselves (a heat source bins by zoom):
 no source's tile is ever cut at a feature count.
 """
+
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,16 +29,17 @@ _TILEJSON_TYPES = {"string": "String", "integer": "Number", "number": "Number"}
 @dataclass
 class TileSource:
     """One vector tile layer."""
+
     name: str
     title: object
-    rows: Callable[[Scope, object, int], object]     # (scope, envelope in 4326, zoom) → select(id, geom, …)
-    fields: dict[str, str]                           # property → "String"/"Number"/"Boolean" (TileJSON)
+    rows: Callable[[Scope, object, int], object]  # (scope, envelope in 4326, zoom) → select(id, geom, …)
+    fields: dict[str, str]  # property → "String"/"Number"/"Boolean" (TileJSON)
     min_zoom: int = 0
-    max_zoom: int = MAX_ZOOM                         # the highest zoom with new detail (TileJSON)
-    bounds: Callable[[Scope], tuple | None] | None = None   # lon/lat extent for TileJSON
-    permission: str | None = None                    # of app.auth.policy; None: every logged-in user
+    max_zoom: int = MAX_ZOOM  # the highest zoom with new detail (TileJSON)
+    bounds: Callable[[Scope], tuple | None] | None = None  # lon/lat extent for TileJSON
+    permission: str | None = None  # of app.auth.policy; None: every logged-in user
     description: str = ""
-    plan: Callable[[], Plan] | None = None           # published layers: features or cells per zoom
+    plan: Callable[[], Plan] | None = None  # published layers: features or cells per zoom
 
     def zoom_plan(self) -> Plan:
         """The source's plan: measured for published layers, else features from ``min_zoom``."""
@@ -70,15 +72,25 @@ def layer_source(public: PublicLayer) -> TileSource:
     def bounds(scope: Scope):
         t = table_of(public.layer)
         ext = func.ST_Extent(t.c.geom)
-        row = _extent_row(select(func.ST_XMin(ext), func.ST_YMin(ext), func.ST_XMax(ext), func.ST_YMax(ext))
-                          .where(and_(*layer_conditions(public.layer, t, scope))))
+        row = _extent_row(
+            select(func.ST_XMin(ext), func.ST_YMin(ext), func.ST_XMax(ext), func.ST_YMax(ext)).where(
+                and_(*layer_conditions(public.layer, t, scope))
+            )
+        )
         return row
 
     min_zoom = max(public.min_zoom, public.layer.min_zoom)
-    return TileSource(public.name, public.layer.title, rows,
-                      {p.name: _TILEJSON_TYPES[p.type] for p in props},
-                      min_zoom=min_zoom, max_zoom=NATIVE_MAX_ZOOM, bounds=bounds,
-                      description=public.description, plan=lambda: plan_of(public, min_zoom))
+    return TileSource(
+        public.name,
+        public.layer.title,
+        rows,
+        {p.name: _TILEJSON_TYPES[p.type] for p in props},
+        min_zoom=min_zoom,
+        max_zoom=NATIVE_MAX_ZOOM,
+        bounds=bounds,
+        description=public.description,
+        plan=lambda: plan_of(public, min_zoom),
+    )
 
 
 def _extent_row(stmt):

@@ -6,6 +6,7 @@ are cached privately: ``ETag`` + ``Cache-Control: private``; ``If-None-Match`` â
 They are sent brotli- or gzip-compressed when the client accepts it (``Content-Encoding``).
 A source may need a permission of :mod:`app.auth.policy` besides the login.
 """
+
 from flask import Response, current_app, request, url_for
 from pydantic import BaseModel, Field
 
@@ -29,6 +30,7 @@ class TileVectorLayer(BaseModel):
 
 class TileJson(BaseModel):
     """TileJSON 3.0.0 of one or several tile layers (``wuwei:plan``: what each zoom carries)."""
+
     tilejson: str
     name: str
     description: str
@@ -56,8 +58,7 @@ def _sources(layers: str) -> list[TileSource]:
     """The sources named in ``a`` or ``a,b,c`` (each once, in the order given)."""
     names = list(dict.fromkeys(n.strip() for n in layers.split(",")))
     if not all(names) or len(names) > services.MAX_LAYERS:
-        raise ApiError(400, f"name 1 to {services.MAX_LAYERS} tile layers, separated by commas",
-                       {"layer": "bad list"})
+        raise ApiError(400, f"name 1 to {services.MAX_LAYERS} tile layers, separated by commas", {"layer": "bad list"})
     return [_source_or_404(n) for n in names]
 
 

@@ -4,6 +4,7 @@
 parse what those apps send and store it through :mod:`app.patrols.ingest`. The gateway that answers
 ``/track/osmand`` before Flask is installed by the WSGI entry point (``app/wsgi.py``).
 """
+
 from app.core.extensions import csrf, limiter
 from app.tracking import openapi, views
 from app.web.openapi import register_paths

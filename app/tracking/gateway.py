@@ -12,6 +12,7 @@ It is installed by the WSGI entry point (``app/wsgi.py``), not by a feature: ``c
 serves ``/track/osmand`` through Flask. Tests install it around their app with connections bound to
 their transaction (``tests/conftest.py``).
 """
+
 from flask import Flask
 from sqlalchemy import create_engine
 from werkzeug.http import HTTP_STATUS_CODES
@@ -48,8 +49,11 @@ def autocommit_connections(app: Flask) -> Connect:
     Each fix is then committed by its own statement. A pool of its own, because switching connections
     of the app's pool in and out of autocommit costs two driver calls per fix.
     """
-    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], isolation_level="AUTOCOMMIT",
-                           **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
+    engine = create_engine(
+        app.config["SQLALCHEMY_DATABASE_URI"],
+        isolation_level="AUTOCOMMIT",
+        **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+    )
     return engine.connect
 
 

@@ -5,6 +5,7 @@ knots …) or, from newer Traccar Clients, a JSON body (``device_id``, ``locatio
 device is 400 in the field form and 404 in the JSON form (what each client expects); errors carry the
 API's JSON envelope; a database that cannot be reached is 503, so that the app sends the fix again.
 """
+
 import json
 import logging
 from collections.abc import Callable

@@ -4,6 +4,7 @@ User and device come from HTTP Basic auth (the password is a Wuwei token, ``flas
 device vouched for this way is registered on first use) or from ``X-Limit-U``/``X-Limit-D`` of a
 device registered beforehand.
 """
+
 import base64
 import binascii
 
@@ -30,8 +31,11 @@ def identity(req: Request) -> tuple[str, bool]:
             raise ApiError(401, "malformed Basic authorization") from None
         owner = user_for_token(password)
         if owner is None or owner.username != user:
-            raise ApiError(401, "Basic auth: the user name and a token of that user (flask tokens create) "
-                                "are required", code="unauthorized")
+            raise ApiError(
+                401,
+                "Basic auth: the user name and a token of that user (flask tokens create) are required",
+                code="unauthorized",
+            )
         return f"{user}/{device or 'phone'}", True
     user = (req.headers.get("X-Limit-U") or "").strip()
     if not user:

@@ -5,6 +5,7 @@ or token is the credential. In production ``/track/osmand`` is answered before F
 (:mod:`app.tracking.gateway`); this view runs the same code when the gateway is not installed
 (``flask run``, ``WUWEI_TRACKING_GATEWAY=0``).
 """
+
 from contextlib import contextmanager
 
 from flask import Blueprint, Response, request

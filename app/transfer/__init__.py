@@ -6,6 +6,7 @@ worker: ``GET /api/v1/imports/<id>``). File formats are handled by :mod:`gis.fil
 imported row goes through the layer API's own parsing and validation
 (:func:`app.basemap.services.parse_feature`).
 """
+
 from app.core import jobs as job_queue
 from app.transfer import models  # noqa: F401  (registers the table)
 
@@ -14,6 +15,7 @@ def init_app(app) -> None:
     """Register the CLI commands, the HTTP endpoints (documented by their declarations) and the
     import task of the jobs worker (``flask jobs worker``)."""
     from app.transfer import cli, jobs, views  # noqa: F401  (jobs: the task on the queue)
+
     app.cli.add_command(cli.import_cmd)
     app.cli.add_command(cli.export_cmd)
     app.register_blueprint(views.bp)

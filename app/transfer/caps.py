@@ -1,5 +1,6 @@
 """The caps on an import: from the settings (app/core/config.py) to :class:`gis.fileio.Limits`, and a
 passed cap to a 422 that names the setting which raises it (docs/operations.md, "Importing")."""
+
 import time
 from contextlib import contextmanager
 
@@ -23,7 +24,7 @@ WHAT = {
     "vertices": "vertices in a file",
     "seconds": "seconds for an import",
 }
-QUERY_CANCELED = "57014"   # PostgreSQL's SQLSTATE when statement_timeout strikes
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE when statement_timeout strikes
 
 
 def import_limits(started: float | None = None) -> fileio.Limits:
@@ -33,7 +34,8 @@ def import_limits(started: float | None = None) -> fileio.Limits:
         features=config["WUWEI_IMPORT_MAX_FEATURES"],
         vertices_per_feature=config["WUWEI_IMPORT_MAX_VERTICES_PER_FEATURE"],
         vertices=config["WUWEI_IMPORT_MAX_VERTICES"],
-        deadline=(time.monotonic() if started is None else started) + config["WUWEI_IMPORT_MAX_SECONDS"])
+        deadline=(time.monotonic() if started is None else started) + config["WUWEI_IMPORT_MAX_SECONDS"],
+    )
 
 
 def cap_error(e: fileio.LimitExceededError) -> ApiError:
@@ -48,8 +50,11 @@ def cap_error(e: fileio.LimitExceededError) -> ApiError:
     fields = {"file": f"over the cap of {limit:,} {what} ({setting})"}
     if e.row is not None:
         fields[f"row {e.row}"] = str(e)
-    return ApiError(422, f"{message}: the cap is {limit:,} {what} ({setting}); nothing imported. "
-                         f"Split the file, or raise {setting}.", fields)
+    return ApiError(
+        422,
+        f"{message}: the cap is {limit:,} {what} ({setting}); nothing imported. Split the file, or raise {setting}.",
+        fields,
+    )
 
 
 @contextmanager

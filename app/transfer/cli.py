@@ -1,4 +1,5 @@
 """``flask --app app import LAYER FILE`` and ``flask --app app export LAYER FILE``."""
+
 import contextlib
 import os
 
@@ -64,8 +65,10 @@ def import_cmd(layer_name, file, fmt, username):
             report = import_layer(layer, scope, data, os.path.basename(file), fmt)
     except ApiError as e:
         _fail(e)
-    click.echo(f"imported {report['imported']} of {report['rows']} feature(s) into {layer.name} "
-               f"from {os.path.basename(file)} ({report['format']})")
+    click.echo(
+        f"imported {report['imported']} of {report['rows']} feature(s) into {layer.name} "
+        f"from {os.path.basename(file)} ({report['format']})"
+    )
     if report["ignored_columns"]:
         click.echo("ignored columns: " + ", ".join(report["ignored_columns"]))
 
@@ -87,8 +90,9 @@ def export_cmd(layer_name, file, fmt, area_code, username):
         raise click.ClickException("--area must be an area code (digits)")
     try:
         with _acting_as(username) as scope:
-            data = export_layer(layer, scope, fmt, filters={"area": area_code} if area_code else {},
-                                limit=10**9, offset=0)
+            data = export_layer(
+                layer, scope, fmt, filters={"area": area_code} if area_code else {}, limit=10**9, offset=0
+            )
     except ApiError as e:
         _fail(e)
     with open(file, "wb") as fh:

@@ -8,6 +8,7 @@ may still import, and imports in a transaction of its own with the same checks, 
 the request; its progress is written on a connection of its own, so that ``GET /api/v1/imports/<id>``
 sees it while the import's transaction is open.
 """
+
 import logging
 import os
 import time
@@ -64,8 +65,17 @@ def _queue(layer: Layer, user, data: bytes, filename: str, fmt: str, rows: int) 
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     try:
-        job = ImportJob(user_id=user.id, layer=layer.name, filename=filename[:255], format=fmt,
-                        stored_name=stored, size=len(data), state="queued", rows_total=rows, rows_done=0)
+        job = ImportJob(
+            user_id=user.id,
+            layer=layer.name,
+            filename=filename[:255],
+            format=fmt,
+            stored_name=stored,
+            size=len(data),
+            state="queued",
+            rows_total=rows,
+            rows_done=0,
+        )
         db.session.add(job)
         db.session.flush()
         job.queue_job_id = jobs.defer(TASK, import_id=job.id)
@@ -79,11 +89,20 @@ def _queue(layer: Layer, user, data: bytes, filename: str, fmt: str, rows: int) 
 
 def status_of(job: ImportJob) -> dict:
     """What ``GET /api/v1/imports/<id>`` answers."""
-    out = {"id": job.id, "layer": job.layer, "file": job.filename, "format": job.format, "state": job.state,
-           "phase": job.phase, "progress": {"done": job.rows_done, "total": job.rows_total},
-           **{k: (None if getattr(job, k) is None else getattr(job, k).isoformat())
-              for k in ("created_at", "started_at", "finished_at")},
-           "status_url": url_for("transfer.import_status", import_id=job.id)}
+    out = {
+        "id": job.id,
+        "layer": job.layer,
+        "file": job.filename,
+        "format": job.format,
+        "state": job.state,
+        "phase": job.phase,
+        "progress": {"done": job.rows_done, "total": job.rows_total},
+        **{
+            k: (None if getattr(job, k) is None else getattr(job, k).isoformat())
+            for k in ("created_at", "started_at", "finished_at")
+        },
+        "status_url": url_for("transfer.import_status", import_id=job.id),
+    }
     if job.state == "done":
         out["report"] = job.report
     elif job.state == "failed":
@@ -100,6 +119,7 @@ def get_job(user, import_id: int) -> ImportJob:
 
 
 # --------------------------------------------------------------------------- in the worker
+
 
 @jobs.queue.task(name=TASK, queue="imports", pass_context=True)
 def import_file(context, import_id: int) -> None:
@@ -122,9 +142,16 @@ def run_import(import_id: int) -> None:
         data = path.read_bytes()
         with _acting_as(user):
             services.import_layer(
-                layer, policy.scope_of(user), data, job.filename, job.format, user_id=user.id,
-                limits=caps.import_limits(started), progress=progress,
-                before_commit=lambda report: _end(import_id, "done", report=report))
+                layer,
+                policy.scope_of(user),
+                data,
+                job.filename,
+                job.format,
+                user_id=user.id,
+                limits=caps.import_limits(started),
+                progress=progress,
+                before_commit=lambda report: _end(import_id, "done", report=report),
+            )
     except services.ImportRejected as e:
         _fail(import_id, e.status, e.error())
     except ApiError as e:
@@ -140,8 +167,11 @@ def run_import(import_id: int) -> None:
 def _claim(import_id: int) -> ImportJob | None:
     """The job, now ``running``; None when it is not queued (already run, or gone)."""
     claimed = db.session.execute(
-        update(ImportJob).where(ImportJob.id == import_id, ImportJob.state == "queued")
-        .values(state="running", phase="reading", started_at=func.now()).returning(ImportJob.id)).scalar()
+        update(ImportJob)
+        .where(ImportJob.id == import_id, ImportJob.state == "queued")
+        .values(state="running", phase="reading", started_at=func.now())
+        .returning(ImportJob.id)
+    ).scalar()
     db.session.commit()
     if claimed is None:
         log.warning("import job %s is not queued; skipped", import_id)
@@ -169,8 +199,14 @@ def _acting_as(user: User):
 
 
 def _end(import_id: int, state: str, *, report: dict | None = None, error: dict | None = None) -> None:
-    values = {"state": state, "phase": None, "finished_at": func.now(), "stored_name": None,
-              "report": report, "error": error}
+    values = {
+        "state": state,
+        "phase": None,
+        "finished_at": func.now(),
+        "stored_name": None,
+        "report": report,
+        "error": error,
+    }
     if report is not None:
         values["rows_done"] = values["rows_total"] = report["rows"]
     db.session.execute(update(ImportJob).where(ImportJob.id == import_id).values(**values))
@@ -201,8 +237,11 @@ class _Progress:
         self.phase, self.last = phase, now
         if self.conn is None:
             self.conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        self.conn.execute(update(ImportJob).where(ImportJob.id == self.import_id)
-                          .values(phase=phase, rows_done=done, rows_total=total))
+        self.conn.execute(
+            update(ImportJob)
+            .where(ImportJob.id == self.import_id)
+            .values(phase=phase, rows_done=done, rows_total=total)
+        )
 
     def close(self) -> None:
         if self.conn is not None:

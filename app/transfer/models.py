@@ -1,4 +1,5 @@
 """An import that runs as a background job: who asked, what file, how far it got, how it ended."""
+
 from datetime import datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Integer, String, func
@@ -17,6 +18,7 @@ class ImportJob(db.Model):
     ``report`` is the import's report when done; ``error`` the error envelope's content when failed
     (``code``, ``message``, ``fields``, and ``rows`` with the refused rows).
     """
+
     __tablename__ = "import_jobs"
     __table_args__ = (CheckConstraint(f"state IN {STATES}", name="ck_import_jobs_state"),)
 

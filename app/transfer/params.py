@@ -4,6 +4,7 @@ An export takes the list parameters of ``GET /api/v1/<layer>`` (bbox, paging, so
 area codes) and the layer's own filters, which depend on the layer: the model declares the common
 ones, and :func:`list_args` checks the rest against the layer's fields.
 """
+
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +23,7 @@ class ExportQuery(Query, Paging):
 
     Any other parameter must be a filter of the layer (``?status=planned,faulty``).
     """
+
     model_config = ConfigDict(extra="allow")
 
     format: FileFormat = "geojson"
@@ -40,12 +42,14 @@ class ImportQuery(Query):
 
 class ImportForm(BaseModel):
     """A GeoJSON, GeoPackage, Shapefile (zip), CSV (lon/lat or wkt) or KML file."""
+
     file: bytes
     format: FileFormat | None = None
 
 
 class ImportReport(BaseModel):
     """What an import stored (every row, or nothing)."""
+
     layer: str
     format: str
     file: str | None
@@ -65,6 +69,7 @@ class ImportJobOut(BaseModel):
     features): its state, its progress, and how it ended — the report when ``done``; when
     ``failed``, the error as the request would have answered it: ``status`` (422, 403 …), ``code``,
     ``message``, ``fields``, and ``rows`` listing the refused rows (nothing is stored then)."""
+
     id: int
     layer: str
     file: str
@@ -84,14 +89,17 @@ def _filters(layer: Layer, extra: dict) -> dict:
     names = {f.name for f in layer.fields if f.filter}
     unknown = set(extra) - names
     if unknown:
-        raise ApiError(400, f"unknown parameter(s): {', '.join(sorted(unknown))}; "
-                            f"filters for {layer.name}: {', '.join(sorted(names)) or 'none'}",
-                       {n: "unknown parameter" for n in unknown})
+        raise ApiError(
+            400,
+            f"unknown parameter(s): {', '.join(sorted(unknown))}; "
+            f"filters for {layer.name}: {', '.join(sorted(names)) or 'none'}",
+            {n: "unknown parameter" for n in unknown},
+        )
     filters = {}
     for name, raw in extra.items():
         field = layer.field(name)
         values = []
-        for value in (raw if isinstance(raw, list) else [raw]):
+        for value in raw if isinstance(raw, list) else [raw]:
             for part in value.split(","):
                 try:
                     values.append(field.parse(part))
@@ -109,7 +117,14 @@ def list_args(layer: Layer, query: ExportQuery) -> dict:
         if code is not None:
             filters["area"] = code
     if query.sort.lstrip("-") not in layer.sortable:
-        raise ApiError(400, f"sort must be one of {', '.join(layer.sortable)} (prefix - for descending)",
-                       {"sort": "unknown"})
-    return {"bbox": query.bbox, "filters": filters, "q": query.q, "sort": query.sort,
-            "limit": query.limit, "offset": query.offset}
+        raise ApiError(
+            400, f"sort must be one of {', '.join(layer.sortable)} (prefix - for descending)", {"sort": "unknown"}
+        )
+    return {
+        "bbox": query.bbox,
+        "filters": filters,
+        "q": query.q,
+        "sort": query.sort,
+        "limit": query.limit,
+        "offset": query.offset,
+    }

@@ -1,4 +1,5 @@
 """Layer import (all or nothing, row errors reported) and export (same scope and filters as the list)."""
+
 import json
 from collections.abc import Callable
 
@@ -65,7 +66,7 @@ def export_layer(layer: Layer, scope: Scope, fmt: str, **list_args) -> bytes:
         features = spreadsheet_safe(features)
     try:
         return fileio.write_features(features, fmt, layer.name, export_columns(layer), layer.geom_type)
-    except fileio.UnknownFormatError as e:       # e.g. KML for a layer without geometry
+    except fileio.UnknownFormatError as e:  # e.g. KML for a layer without geometry
         raise ApiError(400, str(e), {"format": str(e)}) from None
     except fileio.FileFormatError as e:
         raise ApiError(422, str(e)) from None
@@ -111,8 +112,9 @@ def unreadable(filename: str | None, e: fileio.FileFormatError) -> ApiError:
     return ApiError(422, f"{filename or 'the file'}: {e}", {"file": str(e)})
 
 
-def read_file(data: bytes, filename: str | None, fmt: str | None = None,
-              limits: fileio.Limits = fileio.NO_LIMITS) -> tuple[str, fileio.ReadResult]:
+def read_file(
+    data: bytes, filename: str | None, fmt: str | None = None, limits: fileio.Limits = fileio.NO_LIMITS
+) -> tuple[str, fileio.ReadResult]:
     """(format, features) of an uploaded file; 415 for an unknown format, 422 for an unreadable file
     or one over ``limits`` (:func:`app.transfer.caps.cap_error`)."""
     fmt = detect_format(filename, fmt)
@@ -124,10 +126,18 @@ def read_file(data: bytes, filename: str | None, fmt: str | None = None,
         raise caps.cap_error(e) from None
 
 
-def import_layer(layer: Layer, scope: Scope, data: bytes, filename: str | None = None,
-                 fmt: str | None = None, user_id: int | None = None, *,
-                 limits: fileio.Limits = fileio.NO_LIMITS, progress: Progress | None = None,
-                 before_commit: Callable[[dict], None] | None = None) -> dict:
+def import_layer(
+    layer: Layer,
+    scope: Scope,
+    data: bytes,
+    filename: str | None = None,
+    fmt: str | None = None,
+    user_id: int | None = None,
+    *,
+    limits: fileio.Limits = fileio.NO_LIMITS,
+    progress: Progress | None = None,
+    before_commit: Callable[[dict], None] | None = None,
+) -> dict:
     """Insert every feature of a file into ``layer``, or none.
 
     Each row is parsed and checked exactly like a ``POST /api/v1/<layer>`` body; any bad row
@@ -138,8 +148,16 @@ def import_layer(layer: Layer, scope: Scope, data: bytes, filename: str | None =
     """
     fmt, result = read_file(data, filename, fmt, limits)
     mapping, ignored = map_columns(layer, result.columns)
-    report = {"layer": layer.name, "format": fmt, "file": filename, "rows": len(result.features),
-              "imported": 0, "ignored_columns": ignored, "source_crs": result.source_crs, "errors": []}
+    report = {
+        "layer": layer.name,
+        "format": fmt,
+        "file": filename,
+        "rows": len(result.features),
+        "imported": 0,
+        "ignored_columns": ignored,
+        "source_crs": result.source_crs,
+        "errors": [],
+    }
     if not result.features:
         raise ImportRejected(422, f"{filename or 'the file'} holds no features", report)
     try:
@@ -155,16 +173,16 @@ def import_layer(layer: Layer, scope: Scope, data: bytes, filename: str | None =
         db.session.rollback()
         raise caps.cap_error(e) from None
     report["imported"] = len(parsed)
-    record("import", layer.table, None, after={k: v for k, v in report.items() if k != "errors"},
-           user_id=user_id)
+    record("import", layer.table, None, after={k: v for k, v in report.items() if k != "errors"}, user_id=user_id)
     if before_commit:
         before_commit(report)
     db.session.commit()
     return report
 
 
-def _parse_rows(layer: Layer, features: list[dict], mapping: dict, report: dict,
-                limits: fileio.Limits, progress: Progress | None) -> list[tuple]:
+def _parse_rows(
+    layer: Layer, features: list[dict], mapping: dict, report: dict, limits: fileio.Limits, progress: Progress | None
+) -> list[tuple]:
     """(row, values, geometry) of each feature; the rows that fail are listed in ``report``."""
     parsed = []
     for i, feature in enumerate(features, start=1):
@@ -223,8 +241,14 @@ def _insert_set_based(layer: Layer, scope: Scope, parsed: list, report: dict) ->
             visible = layer_services.writable_features(layer, scope, ids)
             for (row, _, _), fid in zip(parsed, ids):
                 if fid not in visible:
-                    report["errors"].append({"row": row, "message": "this place lies outside your area",
-                                             "fields": {"geometry": "outside your area"}, "status": 403})
+                    report["errors"].append(
+                        {
+                            "row": row,
+                            "message": "this place lies outside your area",
+                            "fields": {"geometry": "outside your area"},
+                            "status": 403,
+                        }
+                    )
             if report["errors"]:
                 return
             for fid in ids:
@@ -237,5 +261,9 @@ def _insert_set_based(layer: Layer, scope: Scope, parsed: list, report: dict) ->
 def _reject(report: dict, filename: str | None, status: int = 422):
     n = len(report["errors"])
     first = "; ".join(f"row {e['row']}: {e['message']}" for e in report["errors"][:3])
-    raise ImportRejected(status, f"{filename or 'the file'}: {n} of {report['rows']} row(s) refused, "
-                                 f"nothing imported. {first}" + (" …" if n > 3 else ""), report)
+    raise ImportRejected(
+        status,
+        f"{filename or 'the file'}: {n} of {report['rows']} row(s) refused, "
+        f"nothing imported. {first}" + (" …" if n > 3 else ""),
+        report,
+    )

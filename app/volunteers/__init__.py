@@ -4,6 +4,7 @@ Services by reason to change: :mod:`~app.volunteers.teams` (teams and volunteers
 :mod:`~app.volunteers.activities` (activities and the calendar), :mod:`~app.volunteers.signups`
 (sign-ups, attendance, hours); :mod:`~app.volunteers.recurrence` expands RRULEs.
 """
+
 from flask_babel import lazy_gettext as _l
 
 from app.core.registry import register_demo_step, register_nav
@@ -16,6 +17,7 @@ def init_app(app) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     from app.volunteers import figures  # noqa: F401  (it registers a dashboard figure)
+
     register_nav("volunteers.activities", _l("活动"), None, 43)
     register_nav("volunteers.hours", _l("志愿时长"), "volunteers.hours", 44)
     register_demo_step("volunteers", seed_volunteers, order=61)

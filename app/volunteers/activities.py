@@ -1,4 +1,5 @@
 """Activities with RFC 5545 recurrences, and the calendar of their occurrences."""
+
 import datetime as dt
 
 from sqlalchemy import func, select
@@ -56,37 +57,64 @@ def update_activity(user, activity_id: int, body: ActivityPatch) -> Activity:
 
 def list_activities(user) -> list[Activity]:
     """Active activities in communities the user's area touches."""
-    return list(db.session.scalars(select(Activity).where(visible(user, Activity), Activity.active.is_(True))
-                                   .order_by(Activity.id)))
+    return list(
+        db.session.scalars(
+            select(Activity).where(visible(user, Activity), Activity.active.is_(True)).order_by(Activity.id)
+        )
+    )
 
 
 def calendar(user, start: dt.date, end: dt.date) -> list[dict]:
     """Every occurrence of the user's activities in [start, end], with sign-up counts."""
     if end < start or (end - start).days > MAX_CALENDAR_DAYS:
-        raise ApiError(400, f"the window must run forwards and span at most {MAX_CALENDAR_DAYS} days",
-                       {"to": "out of range"})
+        raise ApiError(
+            400, f"the window must run forwards and span at most {MAX_CALENDAR_DAYS} days", {"to": "out of range"}
+        )
     acts = list_activities(user)
     b, e = day_start(start), day_start(end + dt.timedelta(days=1))
-    counts = {(r.activity_id, r.occurs_on): r.n for r in db.session.execute(
-        select(SignUp.activity_id, SignUp.occurs_on, func.count().label("n"))
-        .where(SignUp.activity_id.in_([a.id for a in acts]), SignUp.occurs_on.between(start, end))
-        .group_by(SignUp.activity_id, SignUp.occurs_on))}
+    counts = {
+        (r.activity_id, r.occurs_on): r.n
+        for r in db.session.execute(
+            select(SignUp.activity_id, SignUp.occurs_on, func.count().label("n"))
+            .where(SignUp.activity_id.in_([a.id for a in acts]), SignUp.occurs_on.between(start, end))
+            .group_by(SignUp.activity_id, SignUp.occurs_on)
+        )
+    }
     out = []
     for a in acts:
         for when in recurrence.occurrences(a.rrule, a.dtstart, b, e):
-            out.append({"activity_id": a.id, "title": a.title, "start": when.isoformat(),
-                        "end": (when + dt.timedelta(minutes=a.duration_minutes)).isoformat(),
-                        "date": when.date().isoformat(), "place": a.place,
-                        "team": a.team.name if a.team else None,
-                        "signups": counts.get((a.id, when.date()), 0), "capacity": a.capacity})
+            out.append(
+                {
+                    "activity_id": a.id,
+                    "title": a.title,
+                    "start": when.isoformat(),
+                    "end": (when + dt.timedelta(minutes=a.duration_minutes)).isoformat(),
+                    "date": when.date().isoformat(),
+                    "place": a.place,
+                    "team": a.team.name if a.team else None,
+                    "signups": counts.get((a.id, when.date()), 0),
+                    "capacity": a.capacity,
+                }
+            )
     out.sort(key=lambda o: (o["start"], o["activity_id"]))
     return out
 
 
 def activity_dict(a: Activity) -> dict:
     nxt = recurrence.next_occurrence(a.rrule, a.dtstart, now()) if a.active else None
-    return {"id": a.id, "title": a.title, "description": a.description, "community": a.area.code,
-            "team_id": a.team_id, "team": a.team.name if a.team else None, "place": a.place,
-            "building_id": a.building_id, "dtstart": a.dtstart.astimezone(TZ).isoformat(), "rrule": a.rrule,
-            "duration_minutes": a.duration_minutes, "capacity": a.capacity, "active": a.active,
-            "next": nxt.isoformat() if nxt else None}
+    return {
+        "id": a.id,
+        "title": a.title,
+        "description": a.description,
+        "community": a.area.code,
+        "team_id": a.team_id,
+        "team": a.team.name if a.team else None,
+        "place": a.place,
+        "building_id": a.building_id,
+        "dtstart": a.dtstart.astimezone(TZ).isoformat(),
+        "rrule": a.rrule,
+        "duration_minutes": a.duration_minutes,
+        "capacity": a.capacity,
+        "active": a.active,
+        "next": nxt.isoformat() if nxt else None,
+    }

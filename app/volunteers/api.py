@@ -1,5 +1,6 @@
 """``/api/v1/volunteer-teams``, ``/volunteers``, ``/activities`` (with occurrences and sign-ups),
 ``/signups`` and ``/volunteer-hours``."""
+
 import datetime as dt
 from typing import Annotated, Literal
 
@@ -41,11 +42,16 @@ def _seen(model):
 # Versioned records (app.web.etags): ETag on their answers, If-Match → 412 on their writes.
 VOLUNTEER = Versioned("volunteers", Volunteer.__table__, key="volunteer_id", visible=lambda: _seen(Volunteer))
 ACTIVITY = Versioned("activities", Activity.__table__, key="activity_id", visible=lambda: _seen(Activity))
-SIGNUP = Versioned("signups", SignUp.__table__, key="signup_id",
-                   visible=lambda: SignUp.activity_id.in_(select(Activity.id).where(_seen(Activity))))
+SIGNUP = Versioned(
+    "signups",
+    SignUp.__table__,
+    key="signup_id",
+    visible=lambda: SignUp.activity_id.in_(select(Activity.id).where(_seen(Activity))),
+)
 
 
 # ----------------------------------------------------------------------------- teams and volunteers
+
 
 @bp.get("/volunteer-teams")
 @endpoint(response=list[TeamOut])
@@ -53,8 +59,9 @@ def team_list():
     """Teams in the user's area, with their service hours."""
     u = policy.require_login()
     hours = {r["team_id"]: r for r in signups.hours_report(u, "team")}
-    return json_response([{**teams.team_dict(t), "hours": hours.get(t.id, {}).get("hours", 0.0)}
-                          for t in teams.list_teams(u)])
+    return json_response(
+        [{**teams.team_dict(t), "hours": hours.get(t.id, {}).get("hours", 0.0)} for t in teams.list_teams(u)]
+    )
 
 
 @bp.post("/volunteer-teams")
@@ -94,8 +101,9 @@ def volunteer(volunteer_id: int):
 
 
 @bp.patch("/volunteers/<int:volunteer_id>")
-@endpoint(body=VolunteerPatch, response=VolunteerOut, permission="volunteers.manage", errors=(404,),
-          versioned=VOLUNTEER)
+@endpoint(
+    body=VolunteerPatch, response=VolunteerOut, permission="volunteers.manage", errors=(404,), versioned=VOLUNTEER
+)
 def volunteer_update(volunteer_id: int, body: VolunteerPatch):
     """Change a volunteer; ``skills`` replaces the list."""
     u = policy.require_login()
@@ -103,6 +111,7 @@ def volunteer_update(volunteer_id: int, body: VolunteerPatch):
 
 
 # ----------------------------------------------------------------------------- activities
+
 
 @bp.get("/activities")
 @endpoint(response=list[ActivityOut])
@@ -126,18 +135,21 @@ def activity(activity_id: int):
 
 
 @bp.patch("/activities/<int:activity_id>")
-@endpoint(body=ActivityPatch, response=ActivityOut, permission="volunteers.manage", errors=(404,),
-          versioned=ACTIVITY)
+@endpoint(body=ActivityPatch, response=ActivityOut, permission="volunteers.manage", errors=(404,), versioned=ACTIVITY)
 def activity_update(activity_id: int, body: ActivityPatch):
     """Change an activity."""
-    return json_response(activities.activity_dict(
-        activities.update_activity(policy.require_login(), activity_id, body)))
+    return json_response(
+        activities.activity_dict(activities.update_activity(policy.require_login(), activity_id, body))
+    )
 
 
 class CalendarQuery(Query):
     from_: Day | None = Field(None, alias="from", description="YYYY-MM-DD (default: the 1st of this month)")
-    to: Day | None = Field(None, description=f"YYYY-MM-DD (default: the month's last day; at most "
-                                                 f"{activities.MAX_CALENDAR_DAYS} days after from)")
+    to: Day | None = Field(
+        None,
+        description=f"YYYY-MM-DD (default: the month's last day; at most "
+        f"{activities.MAX_CALENDAR_DAYS} days after from)",
+    )
 
 
 @bp.get("/activities/calendar")
@@ -150,6 +162,7 @@ def activity_calendar(query: CalendarQuery):
 
 
 # ----------------------------------------------------------------------------- sign-ups and hours
+
 
 class SignUpQuery(Query):
     date: Day | None = Field(None, description="one occurrence's date")

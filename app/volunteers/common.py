@@ -5,6 +5,7 @@ Teams, activities and hours per team are visible to every user whose area contai
 team's community; volunteers' names are read by community staff, grid workers and admins, phones by
 staff and admins only. Counts of volunteers shown to others go through :func:`app.auth.policy.suppress`.
 """
+
 from sqlalchemy import select
 
 from app.areas.models import Area

@@ -4,10 +4,23 @@ attendance, and the service hours they add up to.
 Columns for aggregation: ``signups.hours`` (service hours, counted when ``attended``),
 ``signups.occurs_on``, ``volunteers.team_id``, ``activities.area_id``.
 """
+
 from datetime import date, datetime
 
-from sqlalchemy import (ARRAY, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer,
-                        Numeric, String, Text, func)
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.extensions import db
@@ -15,6 +28,7 @@ from app.core.extensions import db
 
 class Team(db.Model):
     """A volunteer team (志愿服务队), e.g. one of the "four-colour" squads, in a community."""
+
     __tablename__ = "volunteer_teams"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -29,6 +43,7 @@ class Team(db.Model):
 
 class Volunteer(db.Model):
     """A volunteer (志愿者); name and phone are personal, skills are not."""
+
     __tablename__ = "volunteers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -49,9 +64,12 @@ class Activity(db.Model):
 
     Occurrences are expanded in Asia/Shanghai by :mod:`app.volunteers.recurrence`.
     """
+
     __tablename__ = "activities"
-    __table_args__ = (CheckConstraint("duration_minutes BETWEEN 1 AND 1440", name="ck_activities_duration"),
-                      CheckConstraint("capacity IS NULL OR capacity > 0", name="ck_activities_capacity"))
+    __table_args__ = (
+        CheckConstraint("duration_minutes BETWEEN 1 AND 1440", name="ck_activities_duration"),
+        CheckConstraint("capacity IS NULL OR capacity > 0", name="ck_activities_capacity"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(128))
@@ -72,6 +90,7 @@ class Activity(db.Model):
 
 class SignUp(db.Model):
     """A volunteer signed up for one occurrence (``occurs_on``); attendance adds ``hours``."""
+
     __tablename__ = "signups"
     __table_args__ = (
         Index("ix_signups_unique", "activity_id", "occurs_on", "volunteer_id", unique=True),

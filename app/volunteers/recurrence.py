@@ -7,6 +7,7 @@ day of every month, ``FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29`` happens in leap year
 Examples from the seed: "逢四来说事" ``FREQ=MONTHLY;BYMONTHDAY=4,14,24``,
 "周五帮帮团" ``FREQ=WEEKLY;BYDAY=FR``.
 """
+
 import datetime as dt
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrulestr
@@ -60,8 +61,9 @@ def normalise(rule: str | None) -> str | None:
     return (text[6:] if text.upper().startswith("RRULE:") else text).upper()
 
 
-def occurrences(rule: str | None, dtstart: dt.datetime, start: dt.datetime, end: dt.datetime,
-                limit: int = MAX_OCCURRENCES) -> list[dt.datetime]:
+def occurrences(
+    rule: str | None, dtstart: dt.datetime, start: dt.datetime, end: dt.datetime, limit: int = MAX_OCCURRENCES
+) -> list[dt.datetime]:
     """Start times in [start, end) (Shanghai time); a one-off when ``rule`` is empty."""
     first, start, end = local(dtstart), local(start), local(end)
     if not rule:

@@ -1,4 +1,5 @@
 """What the volunteers API takes and answers: teams, volunteers, activities, sign-ups and attendance."""
+
 from typing import Annotated
 
 from pydantic import BaseModel, Field
@@ -12,6 +13,7 @@ Skill = Text(32, 1)
 
 class TeamIn(Body):
     """A volunteer team in a community."""
+
     name: Text(128, 1)
     leader_name: Text(64) | None = None
     party_led: Flag = True
@@ -21,6 +23,7 @@ class TeamIn(Body):
 
 class VolunteerPatch(Body):
     """A change to a volunteer; ``skills`` replaces the list."""
+
     name: Text(64, 1) = unset()
     phone: Text(32) | None = None
     team_id: Id | None = None
@@ -31,6 +34,7 @@ class VolunteerPatch(Body):
 
 class VolunteerIn(VolunteerPatch):
     """A volunteer, in a team or directly in a community."""
+
     name: Text(64, 1)
     party_member: Flag = False
     active: Flag = True
@@ -39,6 +43,7 @@ class VolunteerIn(VolunteerPatch):
 
 class ActivityPatch(Body):
     """A change to an activity."""
+
     title: Text(128, 1) = unset()
     description: Text(4000) | None = None
     team_id: Id | None = None
@@ -53,6 +58,7 @@ class ActivityPatch(Body):
 
 class ActivityIn(ActivityPatch):
     """An activity series (or a one-off without ``rrule``) from ``dtstart``."""
+
     title: Text(128, 1)
     dtstart: Moment
     duration_minutes: Annotated[int, Field(ge=1, le=1440)] = 120
@@ -62,12 +68,14 @@ class ActivityIn(ActivityPatch):
 
 class SignUpIn(Body):
     """A volunteer for one occurrence (the date must be one)."""
+
     volunteer_id: Id
     date: Day
 
 
 class AttendanceIn(Body):
     """Attendance; ``hours`` default to the activity's duration when attended."""
+
     attended: Flag
     hours: Annotated[float, Field(ge=0, le=24, allow_inf_nan=False)] | None = None
 
@@ -85,6 +93,7 @@ class TeamOut(BaseModel):
 
 class VolunteerOut(BaseModel):
     """A volunteer; ``phone`` only for community staff and admins."""
+
     id: int
     name: str
     phone: str | None
@@ -136,6 +145,7 @@ class SignUpOut(BaseModel):
 
 class HoursRow(BaseModel):
     """Hours of a team (``volunteers`` null below 5) or of a volunteer."""
+
     team_id: int | None = None
     volunteer_id: int | None = None
     volunteer: str | None = None

@@ -1,4 +1,5 @@
 """Sign-ups for one occurrence of an activity, attendance, and the service hours they add up to."""
+
 import datetime as dt
 
 from sqlalchemy import func, select
@@ -26,13 +27,18 @@ def sign_up(user, activity_id: int, body: SignUpIn) -> SignUp:
     v = db.session.scalar(select(Volunteer).where(Volunteer.id == body.volunteer_id, visible(user, Volunteer)))
     if v is None:
         raise ApiError(422, "unknown volunteer", {"volunteer_id": "unknown or outside your area"})
-    if a.capacity and db.session.scalar(select(func.count()).select_from(SignUp).where(
-            SignUp.activity_id == a.id, SignUp.occurs_on == body.date)) >= a.capacity:
+    if (
+        a.capacity
+        and db.session.scalar(
+            select(func.count()).select_from(SignUp).where(SignUp.activity_id == a.id, SignUp.occurs_on == body.date)
+        )
+        >= a.capacity
+    ):
         raise ApiError(409, "this occurrence is full", {"date": "full"})
     s = SignUp(activity_id=a.id, occurs_on=body.date, volunteer_id=v.id)
     try:
         return audited_insert(s, conflict=("already signed up", {"volunteer_id": "already signed up"}))
-    except IntegrityError as e:     # the database holds the capacity too (migration 0010): parallel sign-ups
+    except IntegrityError as e:  # the database holds the capacity too (migration 0010): parallel sign-ups
         if getattr(getattr(e.orig, "diag", None), "constraint_name", None) == "cap_signups_capacity":
             raise ApiError(409, "this occurrence is full", {"date": "full"}) from None
         raise
@@ -41,8 +47,10 @@ def sign_up(user, activity_id: int, body: SignUpIn) -> SignUp:
 def get_signup(user, signup_id: int) -> SignUp:
     """A sign-up of an activity in the user's area (it names a volunteer), else 403/404."""
     require_know(user, "sign-ups name volunteers")
-    return one_or_404(select(SignUp).join(Activity).where(SignUp.id == signup_id, visible(user, Activity)),
-                      f"no sign-up {signup_id} in your area")
+    return one_or_404(
+        select(SignUp).join(Activity).where(SignUp.id == signup_id, visible(user, Activity)),
+        f"no sign-up {signup_id} in your area",
+    )
 
 
 def record_attendance(user, signup_id: int, body: AttendanceIn) -> SignUp:
@@ -51,8 +59,11 @@ def record_attendance(user, signup_id: int, body: AttendanceIn) -> SignUp:
     s = get_signup(user, signup_id)
     if s.occurs_on > today():
         raise ApiError(409, "attendance is recorded on or after the day", {"attended": "the day has not come"})
-    hours = (body.hours if body.hours is not None else round(s.activity.duration_minutes / 60, 2)) \
-        if body.attended else None
+    hours = (
+        (body.hours if body.hours is not None else round(s.activity.duration_minutes / 60, 2))
+        if body.attended
+        else None
+    )
     return audited_update(s, {"attended": body.attended, "hours": hours})
 
 
@@ -67,9 +78,15 @@ def list_signups(user, activity_id: int, day: dt.date | None = None) -> list[Sig
 
 
 def signup_dict(s: SignUp) -> dict:
-    return {"id": s.id, "activity_id": s.activity_id, "date": s.occurs_on.isoformat(), "volunteer_id": s.volunteer_id,
-            "volunteer": s.volunteer.name, "attended": s.attended,
-            "hours": float(s.hours) if s.hours is not None else None}
+    return {
+        "id": s.id,
+        "activity_id": s.activity_id,
+        "date": s.occurs_on.isoformat(),
+        "volunteer_id": s.volunteer_id,
+        "volunteer": s.volunteer.name,
+        "attended": s.attended,
+        "hours": float(s.hours) if s.hours is not None else None,
+    }
 
 
 def hours_report(user, by: str = "team", start: dt.date | None = None, end: dt.date | None = None) -> list[dict]:
@@ -89,17 +106,44 @@ def hours_report(user, by: str = "team", start: dt.date | None = None, end: dt.d
         if not knows_volunteers(user):
             raise ApiError(403, "hours per volunteer name people; ask for by=team")
         rows = db.session.execute(
-            select(Volunteer.id, Volunteer.name, Team.name.label("team"), func.sum(SignUp.hours).label("hours"),
-                   func.count(SignUp.id).label("times"))
-            .join(SignUp, SignUp.volunteer_id == Volunteer.id).outerjoin(Team, Team.id == Volunteer.team_id)
-            .where(*cond).group_by(Volunteer.id, Volunteer.name, Team.name)
-            .order_by(func.sum(SignUp.hours).desc(), Volunteer.id)).all()
-        return [{"volunteer_id": r.id, "volunteer": r.name, "team": r.team, "hours": float(r.hours or 0),
-                 "times": r.times} for r in rows]
+            select(
+                Volunteer.id,
+                Volunteer.name,
+                Team.name.label("team"),
+                func.sum(SignUp.hours).label("hours"),
+                func.count(SignUp.id).label("times"),
+            )
+            .join(SignUp, SignUp.volunteer_id == Volunteer.id)
+            .outerjoin(Team, Team.id == Volunteer.team_id)
+            .where(*cond)
+            .group_by(Volunteer.id, Volunteer.name, Team.name)
+            .order_by(func.sum(SignUp.hours).desc(), Volunteer.id)
+        ).all()
+        return [
+            {"volunteer_id": r.id, "volunteer": r.name, "team": r.team, "hours": float(r.hours or 0), "times": r.times}
+            for r in rows
+        ]
     rows = db.session.execute(
-        select(Team.id, Team.name, func.sum(SignUp.hours).label("hours"),
-               func.count(func.distinct(Volunteer.id)).label("people"), func.count(SignUp.id).label("times"))
-        .join(Volunteer, Volunteer.team_id == Team.id).join(SignUp, SignUp.volunteer_id == Volunteer.id)
-        .where(*cond).group_by(Team.id, Team.name).order_by(Team.id)).all()
-    return [{"team_id": r.id, "team": r.name, "hours": float(r.hours or 0), "volunteers": policy.suppress(r.people),
-             "times": r.times} for r in rows]
+        select(
+            Team.id,
+            Team.name,
+            func.sum(SignUp.hours).label("hours"),
+            func.count(func.distinct(Volunteer.id)).label("people"),
+            func.count(SignUp.id).label("times"),
+        )
+        .join(Volunteer, Volunteer.team_id == Team.id)
+        .join(SignUp, SignUp.volunteer_id == Volunteer.id)
+        .where(*cond)
+        .group_by(Team.id, Team.name)
+        .order_by(Team.id)
+    ).all()
+    return [
+        {
+            "team_id": r.id,
+            "team": r.name,
+            "hours": float(r.hours or 0),
+            "volunteers": policy.suppress(r.people),
+            "times": r.times,
+        }
+        for r in rows
+    ]

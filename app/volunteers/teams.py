@@ -1,4 +1,5 @@
 """Volunteer teams (志愿服务队) and volunteers with their skills."""
+
 from sqlalchemy import select
 
 from app.areas.models import Area
@@ -36,12 +37,20 @@ def team_in_community(team_id: int, community_code: str) -> Team | None:
 
 
 def team_dict(t: Team, members: int | None = None) -> dict:
-    return {"id": t.id, "name": t.name, "leader_name": t.leader_name, "party_led": t.party_led,
-            "note": t.note, "community": t.area.code, "community_name": t.area.name,
-            **({"volunteers": members} if members is not None else {})}
+    return {
+        "id": t.id,
+        "name": t.name,
+        "leader_name": t.leader_name,
+        "party_led": t.party_led,
+        "note": t.note,
+        "community": t.area.code,
+        "community_name": t.area.name,
+        **({"volunteers": members} if members is not None else {}),
+    }
 
 
 # ----------------------------------------------------------------------------- volunteers
+
 
 def create_volunteer(user, body: VolunteerIn) -> Volunteer:
     """A volunteer in a team (of the team's community) or directly in a community."""
@@ -94,6 +103,13 @@ def volunteer_in_community(volunteer_id: int, community_code: str) -> Volunteer 
 
 def volunteer_dict(v: Volunteer, user) -> dict:
     """A volunteer as JSON; the phone only for those who manage volunteers."""
-    return {"id": v.id, "name": v.name, "phone": v.phone if policy.can(user, "volunteers.manage") else None,
-            "team_id": v.team_id, "team": v.team.name if v.team else None, "skills": list(v.skills or []),
-            "party_member": v.party_member, "active": v.active}
+    return {
+        "id": v.id,
+        "name": v.name,
+        "phone": v.phone if policy.can(user, "volunteers.manage") else None,
+        "team_id": v.team_id,
+        "team": v.team.name if v.team else None,
+        "skills": list(v.skills or []),
+        "party_member": v.party_member,
+        "active": v.active,
+    }

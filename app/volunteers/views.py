@@ -1,4 +1,5 @@
 """Pages: activities calendar, one activity's sign-ups and attendance, teams and the hours report (CSV)."""
+
 import calendar as cal
 import datetime as dt
 
@@ -18,8 +19,10 @@ from app.web.tables import csv_response
 
 bp = Blueprint("volunteers", __name__, url_prefix="/volunteers")
 
-HOURS_COLUMNS = {"volunteer": ["volunteer_id", "volunteer", "team", "hours", "times"],
-                 "team": ["team_id", "team", "hours", "volunteers", "times"]}
+HOURS_COLUMNS = {
+    "volunteer": ["volunteer_id", "volunteer", "team", "hours", "times"],
+    "team": ["team_id", "team", "hours", "volunteers", "times"],
+}
 
 
 def _me():
@@ -53,8 +56,15 @@ def activities_page():
         by_day.setdefault(e["date"], []).append(e)
     prev = (first - dt.timedelta(days=1)).replace(day=1)
     nxt = (first + dt.timedelta(days=32)).replace(day=1)
-    return render_template("volunteers/calendar.html", weeks=weeks, by_day=by_day, first=first, prev=prev,
-                           nxt=nxt, acts=activities.list_activities(_me()))
+    return render_template(
+        "volunteers/calendar.html",
+        weeks=weeks,
+        by_day=by_day,
+        first=first,
+        prev=prev,
+        nxt=nxt,
+        acts=activities.list_activities(_me()),
+    )
 
 
 def _post_activity_form(a, day: dt.date | None) -> None:
@@ -66,8 +76,9 @@ def _post_activity_form(a, day: dt.date | None) -> None:
         body = parse_body(AttendanceIn, {"attended": form.get("attended") == "1", "hours": form.get("hours") or None})
         signups.record_attendance(_me(), int(form["signup_id"]), body)
     else:
-        body = parse_body(SignUpIn, {"volunteer_id": form.get("volunteer_id"),
-                                     "date": day.isoformat() if day else None})
+        body = parse_body(
+            SignUpIn, {"volunteer_id": form.get("volunteer_id"), "date": day.isoformat() if day else None}
+        )
         signups.sign_up(_me(), a.id, body)
 
 
@@ -83,13 +94,20 @@ def activity(activity_id: int):
             flash(_("已保存"), "ok")
         return redirect(url_for("volunteers.activity", activity_id=a.id, date=day.isoformat() if day else None), 303)
     moment = now()
-    upcoming = occurrences(a.rrule, a.dtstart, moment - dt.timedelta(days=14), moment + dt.timedelta(days=60),
-                           limit=20)
+    upcoming = occurrences(a.rrule, a.dtstart, moment - dt.timedelta(days=14), moment + dt.timedelta(days=60), limit=20)
     can = knows_volunteers(current_user)
     rows = signups.list_signups(_me(), a.id, day) if (day and can) else []
     volunteers = teams.list_volunteers(_me()) if can else []
-    return render_template("volunteers/activity.html", a=a, upcoming=upcoming, day=day, signups=rows,
-                           volunteers=volunteers, can=can, today=moment.date())
+    return render_template(
+        "volunteers/activity.html",
+        a=a,
+        upcoming=upcoming,
+        day=day,
+        signups=rows,
+        volunteers=volunteers,
+        can=can,
+        today=moment.date(),
+    )
 
 
 @bp.get("/", endpoint="teams")
@@ -112,7 +130,11 @@ def hours():
     rows = signups.hours_report(u, by, start, end)
     if request.args.get("format") == "csv":
         keys = HOURS_COLUMNS[by]
-        return csv_response(keys, ([("<5" if r[k] is None and k == "volunteers" else r[k]) for k in keys]
-                                   for r in rows), f"volunteer-hours-{by}.csv")
-    return render_template("volunteers/hours.html", rows=rows, by=by, start=start, end=end,
-                           can_people=knows_volunteers(u))
+        return csv_response(
+            keys,
+            ([("<5" if r[k] is None and k == "volunteers" else r[k]) for k in keys] for r in rows),
+            f"volunteer-hours-{by}.csv",
+        )
+    return render_template(
+        "volunteers/hours.html", rows=rows, by=by, start=start, end=end, can_people=knows_volunteers(u)
+    )

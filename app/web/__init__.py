@@ -18,6 +18,7 @@
 def init_app(app) -> None:
     """Error handlers, template helpers and the OpenAPI document."""
     from app.web import errors, openapi, pages, security
+
     errors.init_app(app)
     security.init_app(app)
     pages.init_app(app)

@@ -21,10 +21,11 @@ From that declaration the request is checked, in this order, before the view run
 The same models describe the endpoint in ``/api/v1/openapi.json`` (:mod:`app.web.openapi`).
 Cookie-session writes need the CSRF token (``X-CSRFToken``); bearer-token clients do not.
 """
+
 import functools
 import inspect
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ValidationError
@@ -55,11 +56,10 @@ def check_csrf() -> None:
 class ApiBlueprint(Blueprint):
     """A blueprint of the JSON API, under ``/api/v1`` unless told otherwise, with the API's CSRF rule."""
 
-    def __init__(self, name: str, import_name: str, url_prefix: str = "/api/v1", tag: str | None = None,
-                 **kwargs):
+    def __init__(self, name: str, import_name: str, url_prefix: str = "/api/v1", tag: str | None = None, **kwargs):
         super().__init__(name, import_name, url_prefix=url_prefix, **kwargs)
         self.tag = tag or name.removesuffix("_api")
-        csrf.exempt(self)               # Flask-WTF's form rule does not apply; check_csrf does
+        csrf.exempt(self)  # Flask-WTF's form rule does not apply; check_csrf does
         self.before_request(check_csrf)
 
     def add_url_rule(self, rule, endpoint=None, view_func=None, **options):
@@ -71,6 +71,7 @@ class ApiBlueprint(Blueprint):
 
 
 # --------------------------------------------------------------------------- reading the request
+
 
 def _no_nul(value: str, where: str) -> None:
     if "\x00" in value:
@@ -85,8 +86,9 @@ def _check_strings(value, path: str = "body") -> None:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise ApiError(400, f"{path}: lone surrogate in a string (not valid Unicode)",
-                           {path: "invalid Unicode"}) from None
+            raise ApiError(
+                400, f"{path}: lone surrogate in a string (not valid Unicode)", {path: "invalid Unicode"}
+            ) from None
     elif isinstance(value, dict):
         for k, v in value.items():
             _check_strings(k, path)
@@ -138,23 +140,41 @@ def int_arg(name: str, default: int, lo: int, hi: int) -> int:
 
 # pydantic's error types in the short words the whole API uses (its own text otherwise).
 MESSAGES = {
-    "missing": "required", "extra_forbidden": "unknown field",
-    "string_type": "must be a string", "int_type": "must be an integer", "int_parsing": "must be an integer",
-    "int_from_float": "must be an integer", "float_type": "must be a number", "float_parsing": "must be a number",
-    "finite_number": "must be a finite number", "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false", "list_type": "must be a list", "dict_type": "must be an object",
-    "model_type": "must be an object", "model_attributes_type": "must be an object",
-    "date_type": "must be a date YYYY-MM-DD", "date_parsing": "must be a date YYYY-MM-DD",
+    "missing": "required",
+    "extra_forbidden": "unknown field",
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "date_type": "must be a date YYYY-MM-DD",
+    "date_parsing": "must be a date YYYY-MM-DD",
     "date_from_datetime_parsing": "must be a date YYYY-MM-DD",
-    "datetime_type": "must be an ISO 8601 date-time", "datetime_parsing": "must be an ISO 8601 date-time",
+    "datetime_type": "must be an ISO 8601 date-time",
+    "datetime_parsing": "must be an ISO 8601 date-time",
     "datetime_from_date_parsing": "must be an ISO 8601 date-time",
     "timezone_aware": "must include a time zone, e.g. +08:00",
-    "greater_than": "must be > {gt}", "greater_than_equal": "must be ≥ {ge}",
-    "less_than": "must be < {lt}", "less_than_equal": "must be ≤ {le}",
-    "string_too_short": "at least {min_length} character(s)", "string_too_long": "at most {max_length} characters",
-    "too_short": "at least {min_length} item(s)", "too_long": "at most {max_length} items",
-    "string_pattern_mismatch": "malformed", "literal_error": "must be one of: {expected}",
-    "enum": "must be one of: {expected}", "url_parsing": "must be a URL", "url_type": "must be a URL",
+    "greater_than": "must be > {gt}",
+    "greater_than_equal": "must be ≥ {ge}",
+    "less_than": "must be < {lt}",
+    "less_than_equal": "must be ≤ {le}",
+    "string_too_short": "at least {min_length} character(s)",
+    "string_too_long": "at most {max_length} characters",
+    "too_short": "at least {min_length} item(s)",
+    "too_long": "at most {max_length} items",
+    "string_pattern_mismatch": "malformed",
+    "literal_error": "must be one of: {expected}",
+    "enum": "must be one of: {expected}",
+    "url_parsing": "must be a URL",
+    "url_type": "must be a URL",
 }
 
 
@@ -183,8 +203,9 @@ def parse_query(model: type[BaseModel]):
         return model.model_validate(get_multidict_items(args, model))
     except ValidationError as e:
         fields = _fields(e)
-        raise ApiError(400, "bad query parameter(s): " + "; ".join(f"{k}: {v}" for k, v in fields.items()),
-                       fields) from None
+        raise ApiError(
+            400, "bad query parameter(s): " + "; ".join(f"{k}: {v}" for k, v in fields.items()), fields
+        ) from None
 
 
 def parse_body(model: type[BaseModel], data=None):
@@ -195,11 +216,11 @@ def parse_body(model: type[BaseModel], data=None):
         return model.model_validate(data)
     except ValidationError as e:
         fields = _fields(e)
-        raise ApiError(422, "invalid request: " + "; ".join(f"{k}: {v}" for k, v in fields.items()),
-                       fields) from None
+        raise ApiError(422, "invalid request: " + "; ".join(f"{k}: {v}" for k, v in fields.items()), fields) from None
 
 
 # --------------------------------------------------------------------------- the declaration
+
 
 class _Responses(SpecResponse):
     """spectree's responses, with the success answer under its own media type (GeoJSON, CSV …) and,
@@ -214,17 +235,30 @@ class _Responses(SpecResponse):
         content = out.get(self.status, {}).get("content")
         if content and self.media_type != "application/json":
             content[self.media_type] = content.pop("application/json")
-        if self.versioned:       # the method is not known here: app.web.openapi adds If-Match and 412 to writes
+        if self.versioned:  # the method is not known here: app.web.openapi adds If-Match and 412 to writes
             out[VERSIONED] = self.versioned
             if self.versioned == "answers" and self.status in out and self.status != "204":
-                out[self.status]["headers"] = {"ETag": {
-                    "description": "the record's version: send it back as If-Match, and a write over a "
-                                   "change you have not seen is refused (412)", "schema": {"type": "string"}}}
+                out[self.status]["headers"] = {
+                    "ETag": {
+                        "description": "the record's version: send it back as If-Match, and a write over a "
+                        "change you have not seen is refused (412)",
+                        "schema": {"type": "string"},
+                    }
+                }
         return out
 
 
-def _responses(status: int, response, query, body, public, permission, errors,
-               media_type: str = "application/json", versioned: str | None = None) -> SpecResponse:
+def _responses(
+    status: int,
+    response,
+    query,
+    body,
+    public,
+    permission,
+    errors,
+    media_type: str = "application/json",
+    versioned: str | None = None,
+) -> SpecResponse:
     codes = {f"HTTP_{status}": response}
     extra = set(errors)
     if query is not None:
@@ -242,7 +276,7 @@ def _responses(status: int, response, query, body, public, permission, errors,
 
 def _describe(view: Callable, permission: str | None, public: bool) -> str:
     """The view's docstring plus who may call it, for the document."""
-    doc = inspect.cleandoc(view.__doc__ or view.__name__)     # before appending: the indentation goes
+    doc = inspect.cleandoc(view.__doc__ or view.__name__)  # before appending: the indentation goes
     if permission:
         doc += f"\n\nNeeds permission `{permission}` (roles: {', '.join(policy.roles_with(permission))})."
     elif public:
@@ -252,12 +286,22 @@ def _describe(view: Callable, permission: str | None, public: bool) -> str:
     return doc
 
 
-def endpoint(*, query: type[BaseModel] | None = None, body: type[BaseModel] | None = None,
-             response: type[BaseModel] | None = None, status: int = 200, permission: str | None = None,
-             public: bool = False, errors: tuple[int, ...] = (), tags: tuple[str, ...] = (),
-             deprecated: bool = False, form: type[BaseModel] | None = None,
-             media_type: str = "application/json", versioned: Versioned | None = None,
-             answers_version: bool = True) -> Callable:
+def endpoint(
+    *,
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    permission: str | None = None,
+    public: bool = False,
+    errors: tuple[int, ...] = (),
+    tags: tuple[str, ...] = (),
+    deprecated: bool = False,
+    form: type[BaseModel] | None = None,
+    media_type: str = "application/json",
+    versioned: Versioned | None = None,
+    answers_version: bool = True,
+) -> Callable:
     """Declare an API view: who may call it, its query and body models, and its answer.
 
     The view receives ``query=`` and ``body=`` (validated model instances) for what it declares,
@@ -272,6 +316,7 @@ def endpoint(*, query: type[BaseModel] | None = None, body: type[BaseModel] | No
     runs. ``answers_version=False``: the write is checked against the record but answers another one
     (a member added to a council), so no ``ETag`` is sent.
     """
+
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
         def call(*args, **kwargs):
@@ -293,13 +338,19 @@ def endpoint(*, query: type[BaseModel] | None = None, body: type[BaseModel] | No
         # (400 for the query, 422 for the body, the order above), and answers are not re-read.
         marker = None if versioned is None else ("answers" if answers_version else "checks")
         documented = spec.validate(
-            query=query, json=body, form=form,
+            query=query,
+            json=body,
+            form=form,
             resp=_responses(status, response, query, body or form, public, permission, errors, media_type, marker),
-            tags=tags or (), security={} if public else None, deprecated=deprecated)(view)
+            tags=tags or (),
+            security={} if public else None,
+            deprecated=deprecated,
+        )(view)
         call.__wrapped__ = documented
         call.__doc__ = _describe(view, permission, public)
         call.wuwei_endpoint = {"permission": permission, "public": public}
         return call
+
     return decorate
 
 

@@ -3,6 +3,7 @@
 Protocol blueprints with an error shape of their own (Open311's array, OGC API's exception) register a
 formatter for their URL prefix with :func:`register_formatter`.
 """
+
 import logging
 
 from flask import current_app, jsonify, make_response, render_template, request
@@ -80,13 +81,13 @@ def init_app(app) -> None:
     def _http_error(e: HTTPException):
         if e.code and e.code < 400:
             return e
-        if e.response is not None:       # a response made by the view or a library (validation errors)
+        if e.response is not None:  # a response made by the view or a library (validation errors)
             return e.response
         message = e.description or e.name
         if e.code == 400 and "CSRF" in (e.description or ""):
             message = "CSRF token missing or invalid; reload the page and try again."
         resp = make_response(render_error(e.code or 500, message))
-        for name, value in e.get_headers():   # Allow on 405, WWW-Authenticate on 401, Retry-After …
+        for name, value in e.get_headers():  # Allow on 405, WWW-Authenticate on 401, Retry-After …
             if name.lower() != "content-type":
                 resp.headers[name] = value
         return resp
@@ -96,18 +97,28 @@ def init_app(app) -> None:
         # Two requests racing for the same unique value: the loser is told, not given a 500.
         _rollback()
         if getattr(e.orig, "pgcode", None) == UNIQUE_VIOLATION:
-            log.info("unique violation on %s %s: %s", request.method, request.path, getattr(e.orig, "diag", None)
-                     and e.orig.diag.constraint_name)
-            return render_error(409, "this conflicts with a record that already exists (it may have just been "
-                                     "made by another request); reload and try again", code="conflict")
+            log.info(
+                "unique violation on %s %s: %s",
+                request.method,
+                request.path,
+                getattr(e.orig, "diag", None) and e.orig.diag.constraint_name,
+            )
+            return render_error(
+                409,
+                "this conflicts with a record that already exists (it may have just been "
+                "made by another request); reload and try again",
+                code="conflict",
+            )
         if getattr(e.orig, "pgcode", None) == "23503":
-            return render_error(409, "a record this refers to (or that refers to this) does not allow the change",
-                                code="conflict")
+            return render_error(
+                409, "a record this refers to (or that refers to this) does not allow the change", code="conflict"
+            )
         constraint = getattr(getattr(e.orig, "diag", None), "constraint_name", None) or ""
         if getattr(e.orig, "pgcode", None) == "23514" and constraint.startswith("cap_"):
             # A cap the database holds (migration 0010) that a service did not report itself.
-            return render_error(409, str(getattr(e.orig.diag, "message_primary", None) or "a cap was reached"),
-                                code="conflict")
+            return render_error(
+                409, str(getattr(e.orig.diag, "message_primary", None) or "a cap was reached"), code="conflict"
+            )
         log.exception("integrity error on %s %s", request.method, request.path)
         return render_error(500, "Internal error; it has been logged.")
 
@@ -116,8 +127,7 @@ def init_app(app) -> None:
         _rollback()
         if database_unreachable(e):
             log.warning("database unreachable on %s %s: %s", request.method, request.path, e.__class__.__name__)
-            resp = render_error(503, "the database is unavailable; try again in a moment",
-                                template="unavailable.html")
+            resp = render_error(503, "the database is unavailable; try again in a moment", template="unavailable.html")
             return _retry_after(resp)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return render_error(500, "Internal error; it has been logged.")

@@ -22,6 +22,7 @@ write, inside its transaction just before it commits (the row is locked by then)
 stored record, not the bytes of the answer: a computed value (the name of a grid) may change without
 it. It is for ``If-Match``; answers to logged-in users are ``no-store`` anyway.
 """
+
 import hashlib
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ class Versioned:
     may see (a stale ``If-Match`` on a row they can't see is left to the view: 404, as without it);
     ``parts``: SQL texts over ``table`` (by its name) that add other rows the record's writes replace.
     """
+
     name: str
     table: FromClause
     key: str
@@ -79,8 +81,12 @@ def check_if_match(kind: Versioned, ident) -> str | None:
     """
     version = kind.read(ident, lock=True, visible_only=True)
     if version is not None and not request.if_match.contains(kind.etag(ident, version)):
-        raise ApiError(412, "the record was changed since you read it (If-Match names an older version); "
-                            "read it again and redo your change", {"If-Match": "stale"})
+        raise ApiError(
+            412,
+            "the record was changed since you read it (If-Match names an older version); "
+            "read it again and redo your change",
+            {"If-Match": "stale"},
+        )
     return version
 
 
@@ -90,7 +96,7 @@ def _version_at_commit(kind: Versioned, ident, seen: list):
     session = db.session()
 
     def before_commit(_session):
-        session.flush()             # what the commit would write: a Core read doesn't autoflush
+        session.flush()  # what the commit would write: a Core read doesn't autoflush
         seen.append(kind.read(ident))
 
     event.listen(session, "before_commit", before_commit)
@@ -124,5 +130,7 @@ def call_versioned(kind: Versioned, view: Callable, args, kwargs, tags_answer: b
 def child_rows(table: str, parent_column: str, owner: str, order: str = "id") -> str:
     """A version part: the ids and versions of ``table``'s rows whose ``parent_column`` is the record's id
     (``owner``: the record's table name). Rows added, removed or changed all change it."""
-    return (f"(SELECT string_agg(c.{order}::text || '.' || c.xmin::text, ',' ORDER BY c.{order})"
-            f" FROM {table} c WHERE c.{parent_column} = {owner}.id)")
+    return (
+        f"(SELECT string_agg(c.{order}::text || '.' || c.xmin::text, ',' ORDER BY c.{order})"
+        f" FROM {table} c WHERE c.{parent_column} = {owner}.id)"
+    )

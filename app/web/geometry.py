@@ -5,6 +5,7 @@ positions are counted on the decoded JSON before anything else looks at them —
 builds its models, shapely builds the geometry or PostGIS sees it — and a geometry over the cap
 is a 422 naming the field. The cap is a setting (:mod:`app.core.config`, docs/operations.md).
 """
+
 import json
 from typing import Any
 
@@ -31,7 +32,7 @@ def count_positions(coordinates: Any, stop_after: int | None = None) -> int:
         if not isinstance(item, list | tuple) or not item:
             continue
         if not isinstance(item[0], list | tuple):
-            count += 1                      # a position: numbers (their types are checked later)
+            count += 1  # a position: numbers (their types are checked later)
             if stop_after is not None and count > stop_after:
                 return count
         else:
@@ -47,7 +48,7 @@ def check_vertices(value: Any) -> Any:
         try:
             geometry = json.loads(geometry)
         except ValueError:
-            return value                    # the geometry's own parser says what is wrong
+            return value  # the geometry's own parser says what is wrong
     if not isinstance(geometry, dict):
         return value
     cap = max_vertices()

@@ -5,7 +5,9 @@ The API speaks field names and codes (``status=installed``); people read
 them with :func:`register_labels`; the map popups, legends and list pages read
 them from here.
 """
-from flask_babel import lazy_gettext as _l, lazy_pgettext
+
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 FIELD_LABELS: dict[str, object] = {
     "id": _l("编号"),
@@ -44,10 +46,22 @@ FIELD_LABELS: dict[str, object] = {
 }
 
 VALUE_LABELS: dict[str, dict[str, object]] = {
-    "level": {"city": _l("市"), "district": _l("区"), "street": _l("街道"), "community": _l("社区"),
-              "grid": lazy_pgettext("area level", "网格"), "micro_grid": _l("微网格")},
-    "status": {"planned": _l("规划中"), "installed": _l("已安装"), "faulty": _l("故障"),
-               "removed": _l("已拆除"), "active": _l("启用"), "closed": _l("停用")},
+    "level": {
+        "city": _l("市"),
+        "district": _l("区"),
+        "street": _l("街道"),
+        "community": _l("社区"),
+        "grid": lazy_pgettext("area level", "网格"),
+        "micro_grid": _l("微网格"),
+    },
+    "status": {
+        "planned": _l("规划中"),
+        "installed": _l("已安装"),
+        "faulty": _l("故障"),
+        "removed": _l("已拆除"),
+        "active": _l("启用"),
+        "closed": _l("停用"),
+    },
     "kind": {"shared_bike": _l("共享单车"), "e_bike": _l("电动自行车"), "mixed": _l("混合")},
     "alliance_standing": {"model_unit": _l("示范单位"), "member": _l("成员单位"), "none": _l("非成员")},
 }

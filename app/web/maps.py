@@ -3,6 +3,7 @@
 The map page (``app.mappage``) and the feature pages with a small map (an incident, a patrol) build
 their folium maps with :mod:`gis.maps` and describe the layers the browser loads with these.
 """
+
 from flask import url_for
 from flask_babel import gettext as _
 
@@ -12,11 +13,19 @@ from app.web.labels import FIELD_LABELS, VALUE_LABELS, value_labels
 
 def map_texts() -> dict:
     """The layer loader's UI strings in the current language."""
-    return {"layers": _("图层与图例"), "loading": _("加载中…"), "empty": _("无数据"),
-            "error": _("加载失败"), "zoom_in": _("放大后显示"), "shown_of": _("显示 %(shown)s / %(total)s",
-                                                                        shown="{shown}", total="{total}"),
-            "list": _("列表"), "show_list": _("在列表中查看"), "focus_missing": _("要定位的要素不存在或不在您的辖区内"),
-            "toggle": _("图层"), "busy": _("正在加载图层…")}
+    return {
+        "layers": _("图层与图例"),
+        "loading": _("加载中…"),
+        "empty": _("无数据"),
+        "error": _("加载失败"),
+        "zoom_in": _("放大后显示"),
+        "shown_of": _("显示 %(shown)s / %(total)s", shown="{shown}", total="{total}"),
+        "list": _("列表"),
+        "show_list": _("在列表中查看"),
+        "focus_missing": _("要定位的要素不存在或不在您的辖区内"),
+        "toggle": _("图层"),
+        "busy": _("正在加载图层…"),
+    }
 
 
 def overlay_config(o: Overlay) -> dict:
@@ -29,11 +38,24 @@ def overlay_config(o: Overlay) -> dict:
     if "Point" in (o.geom_type or ""):
         style.setdefault("fillColor", style.get("color"))
     return {
-        "name": o.name, "title": str(o.title), "kind": "overlay",
+        "name": o.name,
+        "title": str(o.title),
+        "kind": "overlay",
         "url": url_for(o.endpoint, **o.url_kwargs),
-        "list_url": url_for(o.list_endpoint) if o.list_endpoint else None, "search_param": None,
-        "geom_type": o.geom_type, "style": style, "min_zoom": o.min_zoom,
-        "popup": o.popup, "labels": labels, "values": values,
-        "color_by": o.color_by, "colors": o.colors, "style_by": None, "styles": {},
-        "label": o.label, "label_filter": None, "label_min_zoom": 0, "visible": o.visible,
+        "list_url": url_for(o.list_endpoint) if o.list_endpoint else None,
+        "search_param": None,
+        "geom_type": o.geom_type,
+        "style": style,
+        "min_zoom": o.min_zoom,
+        "popup": o.popup,
+        "labels": labels,
+        "values": values,
+        "color_by": o.color_by,
+        "colors": o.colors,
+        "style_by": None,
+        "styles": {},
+        "label": o.label,
+        "label_filter": None,
+        "label_min_zoom": 0,
+        "visible": o.visible,
     }

@@ -9,6 +9,7 @@ blueprints and the API share one application object; it takes pydantic v2 models
 its document validates. Validation itself is done by :mod:`app.web.api` with the same models,
 so that the status of each kind of bad input is decided once (400 query, 415/400 body, 422 values).
 """
+
 import copy
 from typing import Literal
 
@@ -25,11 +26,13 @@ class ErrorDetail(BaseModel):
 
 class ErrorModel(BaseModel):
     """Every API error: ``{"error": {"code", "message", "fields"}}``."""
+
     error: ErrorDetail
 
 
 class Health(BaseModel):
     """``GET /healthz``: the app is up and PostGIS answers (503 with ``database: down`` when not)."""
+
     status: Literal["ok", "unavailable"]
     database: Literal["ok", "down"]
     postgis: str | None = Field(description="the PostGIS version; null when the database is down")
@@ -38,10 +41,20 @@ class Health(BaseModel):
 def _health_path() -> dict:
     """``/healthz`` is a plain Flask view of :mod:`app.health`, which imports nothing above ``app.core``."""
     answer = {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}
-    return {"/healthz": {"get": {
-        "summary": "the app is up and PostGIS answers", "operationId": "get__healthz", "tags": ["health"],
-        "security": [], "responses": {"200": {"description": "up", "content": answer},
-                                      "503": {"description": "the database is down", "content": answer}}}}}
+    return {
+        "/healthz": {
+            "get": {
+                "summary": "the app is up and PostGIS answers",
+                "operationId": "get__healthz",
+                "tags": ["health"],
+                "security": [],
+                "responses": {
+                    "200": {"description": "up", "content": answer},
+                    "503": {"description": "the database is down", "content": answer},
+                },
+            }
+        }
+    }
 
 
 def _name(model: type) -> str:
@@ -49,28 +62,44 @@ def _name(model: type) -> str:
 
 
 spec = SpecTree(
-    "flask", mode="strict", annotations=False, naming_strategy=_name,
+    "flask",
+    mode="strict",
+    annotations=False,
+    naming_strategy=_name,
     nested_naming_strategy=lambda parent, child: child,
-    validation_error_status=422, validation_error_model=ErrorModel,
-    title="Wuwei (五微) API", version="1.0",
+    validation_error_status=422,
+    validation_error_model=ErrorModel,
+    title="Wuwei (五微) API",
+    version="1.0",
     description="Map-centred governance for street offices and communities. GeoJSON (RFC 7946), "
-                "lon/lat order, WGS-84. Errors: 400 unreadable request or bad query parameter; 415 not "
-                "JSON; 422 a value breaks a rule; 401/403 who; 404 unknown or outside the user's area; "
-                "409 conflict; 412 stale If-Match (the record changed since you read its ETag); 413 too large.",
+    "lon/lat order, WGS-84. Errors: 400 unreadable request or bad query parameter; 415 not "
+    "JSON; 422 a value breaks a rule; 401/403 who; 404 unknown or outside the user's area; "
+    "409 conflict; 412 stale If-Match (the record changed since you read its ETag); 413 too large.",
     security_schemes=[
-        SecurityScheme(name="bearer", data=SecuritySchemeData(type="http", scheme="bearer",
-                                            description="a token from `flask tokens create`")),
-        SecurityScheme(name="session", data=SecuritySchemeData(type="apiKey", field_in="cookie", name="session",
-                                             description="the web login; writes need X-CSRFToken")),
+        SecurityScheme(
+            name="bearer",
+            data=SecuritySchemeData(type="http", scheme="bearer", description="a token from `flask tokens create`"),
+        ),
+        SecurityScheme(
+            name="session",
+            data=SecuritySchemeData(
+                type="apiKey", field_in="cookie", name="session", description="the web login; writes need X-CSRFToken"
+            ),
+        ),
     ],
     security=[{"bearer": []}, {"session": []}],
 )
 
 # Set in a versioned endpoint's responses by app.web.api; replaced here by what the method means.
 VERSIONED = "x-wuwei-versioned"
-IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
-            "description": "the ETag of the record as you read it: the write is refused with 412 if it has "
-                           "changed since (leave it out to write regardless)"}
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "the ETag of the record as you read it: the write is refused with 412 if it has "
+    "changed since (leave it out to write regardless)",
+}
 
 
 def _versioned(paths: dict) -> dict:
@@ -86,15 +115,17 @@ def _versioned(paths: dict) -> dict:
                 continue
             if method not in ("get", "head", "options"):
                 op.setdefault("parameters", []).append(IF_MATCH)
-                op["responses"]["412"] = {"description": "Precondition Failed", "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorModel"}}}}
+                op["responses"]["412"] = {
+                    "description": "Precondition Failed",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorModel"}}},
+                }
                 op["responses"] = dict(sorted(op["responses"].items()))
         out[path] = item
     return out
 
 
 bp = Blueprint("openapi", __name__)
-ERROR = {"$ref": "#/components/responses/Error"}   # for path items written by hand (register_paths)
+ERROR = {"$ref": "#/components/responses/Error"}  # for path items written by hand (register_paths)
 _extra_paths: dict = {}
 
 
@@ -121,7 +152,9 @@ def document() -> dict:
     components = dict(doc.get("components", {}))
     components["schemas"] = {**components.get("schemas", {}), **_error_schemas()}
     components.setdefault("responses", {})["Error"] = {
-        "description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorModel"}}}}
+        "description": "error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorModel"}}},
+    }
     doc["components"] = components
     return doc
 
@@ -130,4 +163,3 @@ def document() -> dict:
 def openapi_json():
     """Serve the document (public: it describes, it reveals no data)."""
     return jsonify(document())
-

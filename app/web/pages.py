@@ -3,6 +3,7 @@
 The links come from :data:`app.core.registry.NAV`, which features fill in their ``init_app``;
 each is shown to the users holding its permission.
 """
+
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -25,8 +26,11 @@ def nav_items() -> list[dict]:
     key = (id(current_app.url_map), request.script_root, role, str(get_locale()), len(NAV))
     items = _NAV_CACHE.get(key)
     if items is None:
-        items = _NAV_CACHE[key] = [{"url": url_for(i.endpoint), "label": str(i.label)} for i in NAV
-                                   if i.permission is None or policy.can(current_user, i.permission)]
+        items = _NAV_CACHE[key] = [
+            {"url": url_for(i.endpoint), "label": str(i.label)}
+            for i in NAV
+            if i.permission is None or policy.can(current_user, i.permission)
+        ]
     return items
 
 
@@ -65,5 +69,9 @@ def form_page(write: Callable, render: Callable[[], str]):
 
 def init_app(app) -> None:
     """Expose the helpers to templates."""
-    app.jinja_env.globals.update(nav_items=nav_items, role_label=policy.role_label, get_locale=get_locale,
-                                 can=lambda permission: policy.can(current_user, permission))
+    app.jinja_env.globals.update(
+        nav_items=nav_items,
+        role_label=policy.role_label,
+        get_locale=get_locale,
+        can=lambda permission: policy.can(current_user, permission),
+    )

@@ -7,6 +7,7 @@ A view declares its query string and body as pydantic models built from these (s
         state: CommaList[Literal[*STATES]] | None = None
         bbox: Bbox | None = None
 """
+
 import datetime as dt
 from typing import Annotated, Any, TypeVar
 
@@ -33,8 +34,12 @@ def _split(value: Any) -> Any:
     if isinstance(value, str):
         value = [value]
     if isinstance(value, list):
-        return [part.strip() for v in value for part in (v.split(",") if isinstance(v, str) else [v])
-                if not (isinstance(part, str) and part.strip() == "")]
+        return [
+            part.strip()
+            for v in value
+            for part in (v.split(",") if isinstance(v, str) else [v])
+            if not (isinstance(part, str) and part.strip() == "")
+        ]
     return value
 
 
@@ -53,19 +58,32 @@ def _area_code(value: str) -> str:
 
 class _CommaList:
     def __class_getitem__(cls, item):
-        return Annotated[list[item], BeforeValidator(_split),
-                         WithJsonSchema({"type": "string", "description": "comma-separated values"})]
+        return Annotated[
+            list[item],
+            BeforeValidator(_split),
+            WithJsonSchema({"type": "string", "description": "comma-separated values"}),
+        ]
 
 
 CommaList = _CommaList
 """``CommaList[X]``: a list filter given as ``?state=filed,closed`` or ``?state=filed&state=closed``."""
 
-Bbox = Annotated[str, AfterValidator(_bbox),
-                 WithJsonSchema({"type": "string", "pattern": r"^[-0-9.eE]+(,[-0-9.eE]+){3}$",
-                                 "description": "minLon,minLat,maxLon,maxLat (WGS-84)"})]
-AreaCode = Annotated[str, AfterValidator(_area_code),
-                     WithJsonSchema({"type": "string", "pattern": "^[0-9]{1,18}$",
-                                     "description": "area code (digits): its subtree"})]
+Bbox = Annotated[
+    str,
+    AfterValidator(_bbox),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^[-0-9.eE]+(,[-0-9.eE]+){3}$",
+            "description": "minLon,minLat,maxLon,maxLat (WGS-84)",
+        }
+    ),
+]
+AreaCode = Annotated[
+    str,
+    AfterValidator(_area_code),
+    WithJsonSchema({"type": "string", "pattern": "^[0-9]{1,18}$", "description": "area code (digits): its subtree"}),
+]
 SearchText = Annotated[str, Field(max_length=100, description="text search")]
 Id = Annotated[int, Field(ge=1, le=MAX_INT)]
 
@@ -79,9 +97,12 @@ def _date_or_time(value: Any) -> Any:
     return value
 
 
-LocalDateTime = Annotated[dt.datetime, BeforeValidator(_date_or_time), AfterValidator(aware),
-                          WithJsonSchema({"type": "string", "description":
-                                          "YYYY-MM-DD (midnight, Asia/Shanghai) or an ISO 8601 date-time"})]
+LocalDateTime = Annotated[
+    dt.datetime,
+    BeforeValidator(_date_or_time),
+    AfterValidator(aware),
+    WithJsonSchema({"type": "string", "description": "YYYY-MM-DD (midnight, Asia/Shanghai) or an ISO 8601 date-time"}),
+]
 
 
 class Query(BaseModel):
@@ -89,6 +110,7 @@ class Query(BaseModel):
 
     ``lang`` (the page language) and ``_`` (a cache buster some clients add) are always allowed.
     """
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     lang: Annotated[str | None, Field(description="zh or en (pages only)", pattern="^(zh|en)$")] = None
@@ -97,18 +119,21 @@ class Query(BaseModel):
 
 class OverlayQuery(Query):
     """The query of a map overlay's GeoJSON (:class:`app.core.registry.Overlay`): the map's box, at most ``limit``."""
+
     bbox: Bbox | None = None
     limit: Annotated[int, Field(ge=1, le=10_000)] = 1000
 
 
 class Paging(BaseModel):
     """``limit`` and ``offset``; a view sets its own default and maximum by overriding ``limit``."""
+
     limit: Annotated[int, Field(ge=1, le=10_000)] = 1000
     offset: Annotated[int, Field(ge=0, le=MAX_OFFSET)] = 0
 
 
 class Body(BaseModel):
     """A JSON object body: unknown fields are refused, strings are trimmed."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -124,7 +149,7 @@ def fields_of(model: type[BaseModel]) -> set[str]:
 # --------------------------------------------------------------------------- periods
 
 MAX_PERIOD_DAYS = 3 * 366
-PERIOD_YEARS = (1900, 2199)         # beyond: a typo, and date arithmetic (the period before) would overflow
+PERIOD_YEARS = (1900, 2199)  # beyond: a typo, and date arithmetic (the period before) would overflow
 
 
 def _date_or_instant(value: Any) -> Any:
@@ -139,22 +164,28 @@ def _date_or_instant(value: Any) -> Any:
     return value
 
 
-DateOrTime = Annotated[dt.datetime | dt.date, BeforeValidator(_date_or_instant),
-                       WithJsonSchema({"type": "string", "description":
-                                       "YYYY-MM-DD (a whole day, Asia/Shanghai) or an ISO 8601 date-time"})]
+DateOrTime = Annotated[
+    dt.datetime | dt.date,
+    BeforeValidator(_date_or_instant),
+    WithJsonSchema(
+        {"type": "string", "description": "YYYY-MM-DD (a whole day, Asia/Shanghai) or an ISO 8601 date-time"}
+    ),
+]
 
 
 class Period(BaseModel):
     """``from``/``to``: dates (inclusive: ``to=2026-11-30`` takes the whole day) or ISO 8601 times (``to``
     exclusive). :meth:`bounds` gives the half-open ``[start, end)``, by default the last 30 days."""
+
     from_: Annotated[DateOrTime | None, Field(alias="from", description="start: a date or a time")] = None
     to: Annotated[DateOrTime | None, Field(description="end: a date (included) or a time (excluded)")] = None
 
     def bounds(self, default_days: int = 30, max_days: int = MAX_PERIOD_DAYS) -> tuple[dt.datetime, dt.datetime]:
         """``[start, end)``; 400 when ``to`` is not after ``from`` or the period is longer than ``max_days``."""
         end = _in_range("to", lambda: _end(self.to))
-        start = _in_range("from", lambda: end - dt.timedelta(days=default_days) if self.from_ is None
-                          else _start(self.from_))
+        start = _in_range(
+            "from", lambda: end - dt.timedelta(days=default_days) if self.from_ is None else _start(self.from_)
+        )
         if end <= start:
             raise ApiError(400, "to must be after from", {"to": "before from"})
         if (end - start).days > max_days:

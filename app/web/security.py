@@ -12,11 +12,13 @@
   pages and API answers may carry personal data (household files, tracks), which must not stay in
   shared or browser caches. Tiles and heat cells set ``private, max-age`` themselves.
 """
+
 import re
 import secrets
 
 from flask import current_app, g, request
 from markupsafe import Markup
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.core.errors import ApiError
 
@@ -31,8 +33,11 @@ def refuse_nul() -> None:
     for source in sources:
         for name, values in source.lists():
             if "\x00" in name or any("\x00" in v for v in values):
-                raise ApiError(400, f"{name.replace(chr(0), '')!r} must not contain NUL characters",
-                               {name.replace("\x00", ""): "NUL character"})
+                raise ApiError(
+                    400,
+                    f"{name.replace(chr(0), '')!r} must not contain NUL characters",
+                    {name.replace("\x00", ""): "NUL character"},
+                )
 
 
 TILE_HOSTS = {"osm": "https://*.tile.openstreetmap.org", "tianditu": "https://*.tianditu.gov.cn"}
@@ -58,12 +63,15 @@ def nonced(trusted_html: str) -> Markup:
 def content_security_policy() -> str:
     """The policy of an HTML answer."""
     tiles = TILE_HOSTS.get(current_app.config.get("WUWEI_BASEMAP", "osm"), "")
-    return ("default-src 'self'; "
-            f"script-src 'self' 'nonce-{csp_nonce()}'; "
-            "style-src 'self' 'unsafe-inline'; "          # Leaflet positions everything with style attributes
-            f"img-src 'self' data: blob: {tiles}".rstrip() + "; "
-            "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
-            "form-action 'self'; frame-ancestors 'none'")
+    return (
+        "default-src 'self'; "
+        f"script-src 'self' 'nonce-{csp_nonce()}'; "
+        "style-src 'self' 'unsafe-inline'; "  # Leaflet positions everything with style attributes
+        f"img-src 'self' data: blob: {tiles}".rstrip()
+        + "; "
+        "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
 
 
 def security_headers(response):
@@ -84,9 +92,10 @@ def security_headers(response):
 
 def _logged_in() -> bool:
     from flask_login import current_user
+
     try:
         return bool(current_user and current_user.is_authenticated)
-    except Exception:  # the database may be down while an error page is answered
+    except SQLAlchemyError:  # the database may be down while an error page is answered
         return False
 
 

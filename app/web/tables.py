@@ -4,9 +4,10 @@ A cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return i
 and LibreOffice (CSV injection); :func:`safe_cell` prefixes such text with an apostrophe. Numbers
 stay numbers. Every export goes through :func:`csv_response` or :func:`safe_row`.
 """
+
 import csv
 import io
-from typing import Iterable
+from collections.abc import Iterable
 
 from flask import Response, stream_with_context
 
@@ -38,6 +39,7 @@ def safe_row(values: Iterable) -> list:
 
 def csv_response(header: list[str], rows: Iterable[Iterable], filename: str, stream: bool = False) -> Response:
     """A CSV download (UTF-8 with a BOM, so that Excel reads Chinese), every cell made safe."""
+
     def generate():
         buf = io.StringIO()
         w = csv.writer(buf)
@@ -50,5 +52,4 @@ def csv_response(header: list[str], rows: Iterable[Iterable], filename: str, str
             yield buf.getvalue()
 
     body = stream_with_context(generate()) if stream else "".join(generate())
-    return Response(body, mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})

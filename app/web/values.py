@@ -11,6 +11,7 @@ The pydantic types (:data:`Flag`, :data:`Day`, :data:`Moment`, :func:`Text`, :fu
 bodies' of households, volunteers and wishes; pages validate their forms with the same models
 (:func:`app.web.api.parse_body`). Days and moments there lie between the years 1800 and 2999.
 """
+
 import datetime as dt
 from typing import Annotated, Any
 
@@ -86,11 +87,22 @@ def _moment(value: Any) -> dt.datetime:
 
 
 Flag = Annotated[bool, BeforeValidator(flag)]
-Day = Annotated[dt.date, BeforeValidator(lambda value: _in_range(iso_day(value))),
-                WithJsonSchema({"type": "string", "format": "date"})]
-Moment = Annotated[dt.datetime, BeforeValidator(_moment),
-                   WithJsonSchema({"type": "string", "format": "date-time",
-                                   "description": "ISO 8601 with a time zone, e.g. 2026-03-04T09:30:00+08:00"})]
+Day = Annotated[
+    dt.date,
+    BeforeValidator(lambda value: _in_range(iso_day(value))),
+    WithJsonSchema({"type": "string", "format": "date"}),
+]
+Moment = Annotated[
+    dt.datetime,
+    BeforeValidator(_moment),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "description": "ISO 8601 with a time zone, e.g. 2026-03-04T09:30:00+08:00",
+        }
+    ),
+]
 
 
 def _no_default(schema: dict) -> None:

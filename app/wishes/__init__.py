@@ -1,5 +1,6 @@
 """微心愿 (micro-wishes): models, services, API, the board, the public wall, the map overlay, and the
 wishes section of a household's file page."""
+
 from flask_babel import lazy_gettext as _l
 
 from app.core.registry import Overlay, register_demo_step, register_nav, register_overlay
@@ -14,12 +15,23 @@ def init_app(app) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     from app.wishes import figures, heat  # noqa: F401  (they register a dashboard figure and a heat source)
+
     register_nav("wishes.board", _l("微心愿"), "wishes.board", 42)
-    register_overlay(Overlay(
-        name="wishes_open", title=_l("未实现微心愿（按网格）"), endpoint="wishes_api.overlay_open_wishes",
-        geom_type="MultiPolygon", popup=["grid_name", "label"],
-        style={"color": "#7c3aed", "weight": 1, "fillOpacity": 0.15}, order=61,
-        labels={"grid_name": _l("网格"), "label": _l("未实现心愿")}, list_endpoint="wishes.wall", label="label"))
-    register_file_section(FileSection("wishes", _l("微心愿"), household_wishes,
-                                      link_label=_l("登记微心愿"), link_endpoint="wishes.new"))
+    register_overlay(
+        Overlay(
+            name="wishes_open",
+            title=_l("未实现微心愿（按网格）"),
+            endpoint="wishes_api.overlay_open_wishes",
+            geom_type="MultiPolygon",
+            popup=["grid_name", "label"],
+            style={"color": "#7c3aed", "weight": 1, "fillOpacity": 0.15},
+            order=61,
+            labels={"grid_name": _l("网格"), "label": _l("未实现心愿")},
+            list_endpoint="wishes.wall",
+            label="label",
+        )
+    )
+    register_file_section(
+        FileSection("wishes", _l("微心愿"), household_wishes, link_label=_l("登记微心愿"), link_endpoint="wishes.new")
+    )
     register_demo_step("wishes", seed_wishes, order=62)

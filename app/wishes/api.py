@@ -1,4 +1,5 @@
 """``/api/v1/wishes``: post, claim, fulfil, withdraw; ``/api/v1/wishes/wall`` is public."""
+
 from typing import Annotated, Literal
 
 from flask import request, url_for
@@ -28,10 +29,14 @@ from app.wishes.schemas import (
 
 bp = ApiBlueprint("wishes_api", __name__, tag="wishes")
 
-BOARD = "wishes.board"      # who may hold wish details; which ones is personal_clause's business
+BOARD = "wishes.board"  # who may hold wish details; which ones is personal_clause's business
 # A versioned record (app.web.etags): ETag on its answers, If-Match → 412 on its steps.
-WISH = Versioned("wishes", Wish.__table__, key="wish_id",
-                 visible=lambda: policy.personal_clause(policy.require_login(), Wish.grid_id))
+WISH = Versioned(
+    "wishes",
+    Wish.__table__,
+    key="wish_id",
+    visible=lambda: policy.personal_clause(policy.require_login(), Wish.grid_id),
+)
 
 
 class WallQuery(Query):

@@ -3,6 +3,7 @@ and his tap (fulfilled), small wishes of their neighbours (posted, claimed, with
 
 Runs after the households and volunteers steps; finds their records through their demo helpers.
 """
+
 import datetime as dt
 
 from sqlalchemy import select
@@ -13,8 +14,13 @@ from app.households.demo import demo_household, demo_households_at
 from app.volunteers.demo import demo_team
 from app.wishes.models import Wish
 
-NEIGHBOURS = [("想学用智能手机视频通话", "study"), ("想要一副老花镜", "daily_needs"),
-              ("希望有人帮忙代购常用药", "health"), ("想理个发", "daily_needs"), ("想请人读读报纸", "companionship")]
+NEIGHBOURS = [
+    ("想学用智能手机视频通话", "study"),
+    ("想要一副老花镜", "daily_needs"),
+    ("希望有人帮忙代购常用药", "health"),
+    ("想理个发", "daily_needs"),
+    ("想请人读读报纸", "companionship"),
+]
 SANZHAO = [("想给孙子买一套课外书", "study", "posted"), ("想换个亮一点的楼道灯", "repair", "withdrawn")]
 
 
@@ -23,8 +29,15 @@ def _items() -> list[tuple]:
     peng, liu = demo_household("彭奶奶"), demo_household("刘先生")
     red, yellow = demo_team(0), demo_team(1)
     items = [
-        (peng, "想要一台轮椅，能下楼晒晒太阳", "daily_needs", "fulfilled", yellow, "彭奶奶行动不便，家中无轮椅",
-         "社区志愿者送去轮椅一台，并推老人下楼晒太阳"),
+        (
+            peng,
+            "想要一台轮椅，能下楼晒晒太阳",
+            "daily_needs",
+            "fulfilled",
+            yellow,
+            "彭奶奶行动不便，家中无轮椅",
+            "社区志愿者送去轮椅一台，并推老人下楼晒太阳",
+        ),
         (liu, "希望有人陪着下象棋、聊聊天", "companionship", "claimed", red, "刘先生独居，喜欢下象棋", None),
         (liu, "家里厨房水龙头漏水，想请人修一修", "repair", "fulfilled", yellow, None, "蓝色小分队上门更换水龙头"),
     ]
@@ -44,8 +57,15 @@ def seed_wishes() -> int:
             continue
         if status in ("claimed", "fulfilled") and team is None:
             continue
-        w = Wish(household_id=h.id, title=title, category=cat, status=status, grid_id=h.grid_id, details=details,
-                 posted_at=moment - dt.timedelta(days=20))
+        w = Wish(
+            household_id=h.id,
+            title=title,
+            category=cat,
+            status=status,
+            grid_id=h.grid_id,
+            details=details,
+            posted_at=moment - dt.timedelta(days=20),
+        )
         if status in ("claimed", "fulfilled"):
             w.claimed_by_team_id, w.claimed_at = team.id, moment - dt.timedelta(days=15)
         if status == "fulfilled":

@@ -5,6 +5,7 @@ then fulfilled or withdrawn.
 people involved are personal. Columns for aggregation: ``status``, ``grid_id``,
 ``category``, ``posted_at``, ``fulfilled_at``.
 """
+
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Text, func
@@ -12,22 +13,28 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.extensions import db
 
-WISH_CATEGORIES = ("daily_needs", "health", "repair", "companionship", "paperwork", "study",
-                   "employment", "other")
+WISH_CATEGORIES = ("daily_needs", "health", "repair", "companionship", "paperwork", "study", "employment", "other")
 WISH_STATUSES = ("posted", "claimed", "fulfilled", "withdrawn")
 # Allowed moves; anything else is 409.
-TRANSITIONS = {"posted": ("claimed", "withdrawn"), "claimed": ("fulfilled", "withdrawn", "posted"),
-               "fulfilled": (), "withdrawn": ()}
+TRANSITIONS = {
+    "posted": ("claimed", "withdrawn"),
+    "claimed": ("fulfilled", "withdrawn", "posted"),
+    "fulfilled": (),
+    "withdrawn": (),
+}
 
 
 class Wish(db.Model):
     """A 微心愿 posted by or for a household (``grid_id`` copied from the household's building)."""
+
     __tablename__ = "wishes"
     __table_args__ = (
         CheckConstraint(f"category IN {WISH_CATEGORIES}", name="ck_wishes_category"),
         CheckConstraint(f"status IN {WISH_STATUSES}", name="ck_wishes_status"),
-        CheckConstraint("status <> 'claimed' OR claimed_by_volunteer_id IS NOT NULL "
-                        "OR claimed_by_team_id IS NOT NULL", name="ck_wishes_claimer"),
+        CheckConstraint(
+            "status <> 'claimed' OR claimed_by_volunteer_id IS NOT NULL OR claimed_by_team_id IS NOT NULL",
+            name="ck_wishes_claimer",
+        ),
         Index("ix_wishes_status_grid", "status", "grid_id"),
     )
 

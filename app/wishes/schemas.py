@@ -1,4 +1,5 @@
 """What the wishes API takes and answers."""
+
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -10,6 +11,7 @@ from app.wishes.models import WISH_CATEGORIES
 
 class WishIn(Body):
     """A wish for a household (or a building) the user keeps; ``title`` is public on the wish wall."""
+
     household_id: Id | None = None
     building_id: Id | None = None
     title: Text(120, 1) = Field(description="public text: no names, phones or flat numbers")
@@ -19,22 +21,26 @@ class WishIn(Body):
 
 class ClaimIn(Body):
     """Who claims the wish: a volunteer or a team of the wish's community (one of the two)."""
+
     volunteer_id: Id | None = None
     team_id: Id | None = None
 
 
 class FulfilIn(Body):
     """How the wish was fulfilled (multipart forms may add a ``photo``: JPEG, PNG or WebP)."""
+
     note: Text(4000, 1)
 
 
 class WithdrawIn(Body):
     """Why the wish is withdrawn."""
+
     reason: Text(2000, 1)
 
 
 class PublicWish(BaseModel):
     """What the wish wall shows: no household, no names, no notes."""
+
     id: int
     title: str
     category: str
@@ -49,6 +55,7 @@ class PublicWish(BaseModel):
 
 class WishOut(PublicWish):
     """A wish in full (personal)."""
+
     household_id: int | None
     household: str | None
     details: str | None

@@ -4,6 +4,7 @@ A wish is posted by a grid worker or community staff for a household they keep (
 for a building). Its ``title`` and category are public on the wish wall; details, the
 household, the claiming volunteer and the photo are personal (:func:`app.auth.policy.reads_personal`).
 """
+
 import json
 import os
 import uuid
@@ -44,8 +45,9 @@ def post_wish(user, body: WishIn) -> Wish:
         if b is None:
             raise ApiError(422, "unknown building", {"building_id": "unknown or not yours"})
         grid_id = b.grid_id
-    return audited_insert(Wish(**body.model_dump(exclude={"building_id"}), grid_id=grid_id, posted_by=user.id,
-                               status="posted"))
+    return audited_insert(
+        Wish(**body.model_dump(exclude={"building_id"}), grid_id=grid_id, posted_by=user.id, status="posted")
+    )
 
 
 def _readable(user, wish_id: int):
@@ -72,9 +74,11 @@ def list_wishes(user, status: str | None = None, grid: str | None = None, limit:
 
 def household_wishes(user, household) -> list[str]:
     """The wishes of a household, one line each, for its file page (the page checked the user keeps it)."""
-    rows = db.session.scalars(select(Wish).where(Wish.household_id == household.id,
-                                                 policy.personal_clause(user, Wish.grid_id))
-                              .order_by(Wish.posted_at.desc()))
+    rows = db.session.scalars(
+        select(Wish)
+        .where(Wish.household_id == household.id, policy.personal_clause(user, Wish.grid_id))
+        .order_by(Wish.posted_at.desc())
+    )
     return [f"{w.title} — {w.status}" for w in rows]
 
 
@@ -136,7 +140,7 @@ def fulfil_wish(user, wish_id: int, body: FulfilIn, photo=None) -> Wish:
     try:
         return audited_update(w, values)
     except Exception:
-        if saved:          # nothing stored: no file left behind either
+        if saved:  # nothing stored: no file left behind either
             os.unlink(os.path.join(current_app.config["MEDIA_ROOT"], saved))
         raise
 
@@ -150,28 +154,45 @@ def withdraw_wish(user, wish_id: int, body: WithdrawIn) -> Wish:
 def release_wish(user, wish_id: int) -> Wish:
     """claimed → posted again (the claimer gave up)."""
     w = _move(user, wish_id, "posted")
-    return audited_update(w, {"status": "posted", "claimed_at": None, "claimed_by_team_id": None,
-                              "claimed_by_volunteer_id": None})
+    return audited_update(
+        w, {"status": "posted", "claimed_at": None, "claimed_by_team_id": None, "claimed_by_volunteer_id": None}
+    )
 
 
 def wish_dict(w: Wish) -> dict:
     """A wish in full (personal)."""
-    return {**public_wish(w), "household_id": w.household_id,
-            "household": f"{w.household.head_name} {w.household.flat_no}" if w.household else None,
-            "details": w.details, "claimed_by_volunteer": w.claimed_by_volunteer.name if w.claimed_by_volunteer else None,
-            "claimed_by_volunteer_id": w.claimed_by_volunteer_id, "claimed_by_team_id": w.claimed_by_team_id,
-            "fulfilment_note": w.fulfilment_note, "has_photo": bool(w.photo_path),
-            "withdraw_reason": w.withdraw_reason}
+    return {
+        **public_wish(w),
+        "household_id": w.household_id,
+        "household": f"{w.household.head_name} {w.household.flat_no}" if w.household else None,
+        "details": w.details,
+        "claimed_by_volunteer": w.claimed_by_volunteer.name if w.claimed_by_volunteer else None,
+        "claimed_by_volunteer_id": w.claimed_by_volunteer_id,
+        "claimed_by_team_id": w.claimed_by_team_id,
+        "fulfilment_note": w.fulfilment_note,
+        "has_photo": bool(w.photo_path),
+        "withdraw_reason": w.withdraw_reason,
+    }
 
 
 def public_wish(w: Wish) -> dict:
     """What the wish wall shows: no household, no names, no notes."""
+
     def iso(t):
         return t.astimezone(TZ).date().isoformat() if t else None
-    return {"id": w.id, "title": w.title, "category": w.category, "status": w.status,
-            "community": w.grid.code[:12] if w.grid else None, "grid_name": w.grid.name if w.grid else None,
-            "posted_on": iso(w.posted_at), "claimed_on": iso(w.claimed_at), "fulfilled_on": iso(w.fulfilled_at),
-            "claimed_by_team": w.claimed_by_team.name if w.claimed_by_team else None}
+
+    return {
+        "id": w.id,
+        "title": w.title,
+        "category": w.category,
+        "status": w.status,
+        "community": w.grid.code[:12] if w.grid else None,
+        "grid_name": w.grid.name if w.grid else None,
+        "posted_on": iso(w.posted_at),
+        "claimed_on": iso(w.claimed_at),
+        "fulfilled_on": iso(w.fulfilled_at),
+        "claimed_by_team": w.claimed_by_team.name if w.claimed_by_team else None,
+    }
 
 
 def wall(community: str | None = None, status: str | None = None, limit: int = 200) -> list[dict]:
@@ -181,8 +202,10 @@ def wall(community: str | None = None, status: str | None = None, limit: int = 2
         cond.append(Wish.status == status)
     if community:
         cond.append(Wish.grid_id.in_(select(Area.id).where(Area.code.startswith(community, autoescape=True))))
-    return [public_wish(w) for w in db.session.scalars(select(Wish).where(*cond)
-                                                       .order_by(Wish.posted_at.desc()).limit(limit))]
+    return [
+        public_wish(w)
+        for w in db.session.scalars(select(Wish).where(*cond).order_by(Wish.posted_at.desc()).limit(limit))
+    ]
 
 
 def open_wishes_geojson(user, bbox=None, limit: int = 1000) -> str:
@@ -192,19 +215,36 @@ def open_wishes_geojson(user, bbox=None, limit: int = 1000) -> str:
     """
     personal = policy.reads_personal(user)
     clause = policy.personal_clause(user, Wish.grid_id) if personal else policy.counts_clause(user, Wish.grid_id)
-    counts = (select(Wish.grid_id, func.count().label("open"))
-              .where(Wish.status.in_(OPEN_STATUSES), clause).group_by(Wish.grid_id).subquery("c"))
+    counts = (
+        select(Wish.grid_id, func.count().label("open"))
+        .where(Wish.status.in_(OPEN_STATUSES), clause)
+        .group_by(Wish.grid_id)
+        .subquery("c")
+    )
     cond = []
     if bbox:
         cond.append(Area.geom.intersects(func.ST_MakeEnvelope(*bbox, 4326)))
     rows = db.session.execute(
         select(Area.id, Area.code, Area.name, counts.c.open, func.ST_AsGeoJSON(Area.geom, 6))
-        .join(counts, counts.c.grid_id == Area.id).where(*cond).order_by(Area.code).limit(limit)).all()
+        .join(counts, counts.c.grid_id == Area.id)
+        .where(*cond)
+        .order_by(Area.code)
+        .limit(limit)
+    ).all()
     feats = []
     for r in rows:
         shown = r.open if personal else policy.suppress(r.open)
-        feats.append({"type": "Feature", "id": r.id, "geometry": json.loads(r[4]),
-                      "properties": {"grid_code": r.code, "grid_name": r.name, "open_wishes": shown,
-                                     "label": str(shown) if shown is not None else "<5"}})
+        feats.append(
+            {
+                "type": "Feature",
+                "id": r.id,
+                "geometry": json.loads(r[4]),
+                "properties": {
+                    "grid_code": r.code,
+                    "grid_name": r.name,
+                    "open_wishes": shown,
+                    "label": str(shown) if shown is not None else "<5",
+                },
+            }
+        )
     return json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False)
-

@@ -1,4 +1,5 @@
 """Pages: the staff wish board, posting a wish (phone), and the public wish wall."""
+
 from flask import (
     Blueprint,
     abort,
@@ -25,8 +26,16 @@ from app.wishes.schemas import ClaimIn, FulfilIn, WishIn, WithdrawIn
 
 bp = Blueprint("wishes", __name__, url_prefix="/wishes")
 
-CATEGORY_LABELS = {"daily_needs": "生活所需", "health": "医疗健康", "repair": "维修", "companionship": "陪伴",
-                   "paperwork": "代办事项", "study": "学习", "employment": "就业", "other": "其他"}
+CATEGORY_LABELS = {
+    "daily_needs": "生活所需",
+    "health": "医疗健康",
+    "repair": "维修",
+    "companionship": "陪伴",
+    "paperwork": "代办事项",
+    "study": "学习",
+    "employment": "就业",
+    "other": "其他",
+}
 STATUS_LABELS = {"posted": "待认领", "claimed": "已认领", "fulfilled": "已实现", "withdrawn": "已撤回"}
 
 
@@ -57,8 +66,7 @@ def board():
     wishes = ws.list_wishes(_me())
     cols = {s: [w for w in wishes if w.status == s] for s in WISH_STATUSES}
     cats, stats = _labels()
-    return render_template("wishes/board.html", cols=cols, cats=cats, stats=stats,
-                           teams=list_teams(_me()))
+    return render_template("wishes/board.html", cols=cols, cats=cats, stats=stats, teams=list_teams(_me()))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -66,15 +74,31 @@ def board():
 def new():
     """Post a wish for a household (phone-friendly)."""
     require_personal(_me())
-    return form_page(_post_wish, lambda: render_template(
-        "wishes/new.html", households=household_choices(_me()), cats=_labels()[0],
-        chosen=request.values.get("household_id", type=int)))
+    return form_page(
+        _post_wish,
+        lambda: render_template(
+            "wishes/new.html",
+            households=household_choices(_me()),
+            cats=_labels()[0],
+            chosen=request.values.get("household_id", type=int),
+        ),
+    )
 
 
 def _post_wish():
     f = request.form
-    ws.post_wish(_me(), parse_body(WishIn, {"household_id": f.get("household_id") or None, "title": f.get("title", ""),
-                                            "category": f.get("category", ""), "details": f.get("details") or None}))
+    ws.post_wish(
+        _me(),
+        parse_body(
+            WishIn,
+            {
+                "household_id": f.get("household_id") or None,
+                "title": f.get("title", ""),
+                "category": f.get("category", ""),
+                "details": f.get("details") or None,
+            },
+        ),
+    )
     flash(_("微心愿已登记"), "ok")
     return redirect(url_for("wishes.board"))
 
@@ -86,11 +110,17 @@ def act(wish_id: int, action: str):
     f = request.form
     with flashed_errors():
         if action == "claim":
-            ws.claim_wish(_me(), wish_id, parse_body(ClaimIn, {"team_id": f.get("team_id") or None,
-                                                               "volunteer_id": f.get("volunteer_id") or None}))
+            ws.claim_wish(
+                _me(),
+                wish_id,
+                parse_body(
+                    ClaimIn, {"team_id": f.get("team_id") or None, "volunteer_id": f.get("volunteer_id") or None}
+                ),
+            )
         elif action == "fulfil":
-            ws.fulfil_wish(_me(), wish_id, parse_body(FulfilIn, {"note": f.get("note", "")}),
-                           request.files.get("photo"))
+            ws.fulfil_wish(
+                _me(), wish_id, parse_body(FulfilIn, {"note": f.get("note", "")}), request.files.get("photo")
+            )
         elif action == "withdraw":
             ws.withdraw_wish(_me(), wish_id, parse_body(WithdrawIn, {"reason": f.get("reason", "")}))
         elif action == "release":

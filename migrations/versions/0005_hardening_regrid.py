@@ -11,10 +11,11 @@ Revises: 0004_households
 Create Date: 2026-11-25 12:20:00
 
 """
+
 from alembic import op
 
-revision = '0005_hardening_regrid'
-down_revision = '0004_households'
+revision = "0005_hardening_regrid"
+down_revision = "0004_households"
 branch_labels = None
 depends_on = None
 
@@ -86,15 +87,19 @@ def upgrade():
     """)
     for table in BASE_TABLES:
         op.execute(f"DROP TRIGGER IF EXISTS trg_{table}_assign_grid ON {table}")
-        op.execute(f"CREATE TRIGGER trg_{table}_assign_grid BEFORE INSERT OR UPDATE OF geom, grid_id "
-                   f"ON {table} FOR EACH ROW EXECUTE FUNCTION wuwei_assign_grid()")
+        op.execute(
+            f"CREATE TRIGGER trg_{table}_assign_grid BEFORE INSERT OR UPDATE OF geom, grid_id "
+            f"ON {table} FOR EACH ROW EXECUTE FUNCTION wuwei_assign_grid()"
+        )
 
 
 def downgrade():
     for table in BASE_TABLES:
         op.execute(f"DROP TRIGGER IF EXISTS trg_{table}_assign_grid ON {table}")
-        op.execute(f"CREATE TRIGGER trg_{table}_assign_grid BEFORE INSERT OR UPDATE OF geom ON {table} "
-                   "FOR EACH ROW EXECUTE FUNCTION wuwei_assign_grid()")
+        op.execute(
+            f"CREATE TRIGGER trg_{table}_assign_grid BEFORE INSERT OR UPDATE OF geom ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION wuwei_assign_grid()"
+        )
     op.execute("""
         DROP TRIGGER IF EXISTS trg_areas_regrid ON areas;
         DROP FUNCTION IF EXISTS wuwei_regrid_on_area_change();

@@ -10,12 +10,13 @@ Positions are range-partitioned by month; months are Asia/Shanghai calendar mont
 (moving any rows the default partition caught for them); the app calls it on the
 ingest path and ``flask patrols partitions`` calls it on demand.
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 from geoalchemy2 import Geometry
 
-revision = '0006_patrols'
-down_revision = '0005_hardening_regrid'
+revision = "0006_patrols"
+down_revision = "0005_hardening_regrid"
 branch_labels = None
 depends_on = None
 
@@ -67,125 +68,166 @@ END $$;
 
 def upgrade():
     op.create_table(
-        'devices',
-        sa.Column('id', sa.Integer(), nullable=False),
-        sa.Column('identifier', sa.String(length=64), nullable=False),
-        sa.Column('user_id', sa.Integer(), nullable=False),
-        sa.Column('name', sa.String(length=128), nullable=False),
-        sa.Column('kind', sa.String(length=16), nullable=False),
-        sa.Column('active', sa.Boolean(), nullable=False),
-        sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-        sa.CheckConstraint("kind IN ('traccar', 'owntracks', 'web', 'other')", name='ck_devices_kind'),
-        sa.CheckConstraint("identifier ~ '^[A-Za-z0-9_.:/@-]{3,64}$'", name='ck_devices_identifier'),
-        sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('id'),
-        sa.UniqueConstraint('identifier'),
+        "devices",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("identifier", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint("kind IN ('traccar', 'owntracks', 'web', 'other')", name="ck_devices_kind"),
+        sa.CheckConstraint("identifier ~ '^[A-Za-z0-9_.:/@-]{3,64}$'", name="ck_devices_identifier"),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("identifier"),
     )
-    op.create_index(op.f('ix_devices_user_id'), 'devices', ['user_id'], unique=False)
+    op.create_index(op.f("ix_devices_user_id"), "devices", ["user_id"], unique=False)
 
     op.create_table(
-        'patrol_teams',
-        sa.Column('id', sa.Integer(), nullable=False),
-        sa.Column('name', sa.String(length=128), nullable=False),
-        sa.Column('leader_id', sa.Integer(), nullable=True),
-        sa.Column('area_id', sa.Integer(), nullable=True),
-        sa.Column('note', sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(['area_id'], ['areas.id'], ondelete='SET NULL'),
-        sa.ForeignKeyConstraint(['leader_id'], ['users.id'], ondelete='SET NULL'),
-        sa.PrimaryKeyConstraint('id'),
-        sa.UniqueConstraint('name'),
+        "patrol_teams",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("leader_id", sa.Integer(), nullable=True),
+        sa.Column("area_id", sa.Integer(), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(["area_id"], ["areas.id"], ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["leader_id"], ["users.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("name"),
     )
-    op.create_index(op.f('ix_patrol_teams_area_id'), 'patrol_teams', ['area_id'], unique=False)
-    op.create_index(op.f('ix_patrol_teams_leader_id'), 'patrol_teams', ['leader_id'], unique=False)
+    op.create_index(op.f("ix_patrol_teams_area_id"), "patrol_teams", ["area_id"], unique=False)
+    op.create_index(op.f("ix_patrol_teams_leader_id"), "patrol_teams", ["leader_id"], unique=False)
     op.create_table(
-        'patrol_team_members',
-        sa.Column('team_id', sa.Integer(), nullable=False),
-        sa.Column('user_id', sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(['team_id'], ['patrol_teams.id'], ondelete='CASCADE'),
-        sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('team_id', 'user_id'),
+        "patrol_team_members",
+        sa.Column("team_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["team_id"], ["patrol_teams.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("team_id", "user_id"),
     )
-
-    op.create_geospatial_table(
-        'patrols',
-        sa.Column('id', sa.Integer(), nullable=False),
-        sa.Column('kind', sa.String(length=24), nullable=False),
-        sa.Column('title', sa.String(length=200), nullable=False),
-        sa.Column('state', sa.String(length=16), nullable=False),
-        sa.Column('team_id', sa.Integer(), nullable=True),
-        sa.Column('area_id', sa.Integer(), nullable=False),
-        sa.Column('created_by', sa.Integer(), nullable=True),
-        sa.Column('planned_start', sa.DateTime(timezone=True), nullable=True),
-        sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
-        sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
-        sa.Column('planned_route', Geometry(geometry_type='MULTILINESTRING', srid=4326, dimension=2,
-                                            spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry'),
-                  nullable=True),
-        sa.Column('cleanup_width_m', sa.Numeric(precision=6, scale=1), nullable=False),
-        sa.Column('bags', sa.Integer(), nullable=True),
-        sa.Column('weight_kg', sa.Numeric(precision=8, scale=1), nullable=True),
-        sa.Column('volunteers', sa.Integer(), nullable=True),
-        sa.Column('bikes_reparked', sa.Integer(), nullable=True),
-        sa.Column('riders_guided', sa.Integer(), nullable=True),
-        sa.Column('note', sa.Text(), nullable=True),
-        sa.Column('track', Geometry(geometry_type='LINESTRING', srid=4326, dimension=2, spatial_index=False,
-                                    from_text='ST_GeomFromEWKT', name='geometry'), nullable=True),
-        sa.Column('distance_m', sa.Float(), nullable=True),
-        sa.Column('fixes', sa.Integer(), nullable=True),
-        sa.Column('area_m2', sa.Float(), nullable=True),
-        sa.CheckConstraint("kind IN ('grid_walk', 'cleanup', 'bike_rectification', 'charger_check', 'other')",
-                           name='ck_patrols_kind'),
-        sa.CheckConstraint("state IN ('planned', 'active', 'finished', 'cancelled')", name='ck_patrols_state'),
-        sa.CheckConstraint('ended_at IS NULL OR started_at IS NULL OR ended_at >= started_at',
-                           name='ck_patrols_times'),
-        sa.CheckConstraint('cleanup_width_m > 0 AND cleanup_width_m <= 200', name='ck_patrols_width'),
-        sa.CheckConstraint('coalesce(bags, 0) >= 0 AND coalesce(weight_kg, 0) >= 0 AND coalesce(volunteers, 0) >= 0'
-                           ' AND coalesce(bikes_reparked, 0) >= 0 AND coalesce(riders_guided, 0) >= 0',
-                           name='ck_patrols_counts'),
-        sa.ForeignKeyConstraint(['area_id'], ['areas.id'], ondelete='RESTRICT'),
-        sa.ForeignKeyConstraint(['created_by'], ['users.id'], ondelete='SET NULL'),
-        sa.ForeignKeyConstraint(['team_id'], ['patrol_teams.id'], ondelete='SET NULL'),
-        sa.PrimaryKeyConstraint('id'),
-    )
-    op.create_geospatial_index('idx_patrols_track', 'patrols', ['track'], unique=False,
-                               postgresql_using='gist', postgresql_ops={})
-    for col in ('kind', 'state', 'team_id', 'area_id', 'created_by', 'started_at'):
-        op.create_index(op.f(f'ix_patrols_{col}'), 'patrols', [col], unique=False)
-    op.create_table(
-        'patrol_participants',
-        sa.Column('patrol_id', sa.Integer(), nullable=False),
-        sa.Column('user_id', sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(['patrol_id'], ['patrols.id'], ondelete='CASCADE'),
-        sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('patrol_id', 'user_id'),
-    )
-    op.create_index('ix_patrol_participants_user', 'patrol_participants', ['user_id'], unique=False)
 
     op.create_geospatial_table(
-        'bad_parking_spots',
-        sa.Column('id', sa.Integer(), nullable=False),
-        sa.Column('patrol_id', sa.Integer(), nullable=False),
-        sa.Column('found_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-        sa.Column('bikes', sa.Integer(), nullable=False),
-        sa.Column('reparked', sa.Boolean(), nullable=False),
-        sa.Column('note', sa.Text(), nullable=True),
-        sa.Column('nearest_zone_id', sa.Integer(), nullable=True),
-        sa.Column('zone_distance_m', sa.Float(), nullable=True),
-        sa.Column('grid_id', sa.Integer(), nullable=True),
-        sa.Column('geom', Geometry(geometry_type='POINT', srid=4326, dimension=2, spatial_index=False,
-                                   from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
-        sa.CheckConstraint('bikes >= 0', name='ck_bad_parking_bikes'),
-        sa.ForeignKeyConstraint(['grid_id'], ['areas.id'], ondelete='SET NULL'),
-        sa.ForeignKeyConstraint(['nearest_zone_id'], ['bike_zones.id'], ondelete='SET NULL'),
-        sa.ForeignKeyConstraint(['patrol_id'], ['patrols.id'], ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('id'),
+        "patrols",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=24), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("team_id", sa.Integer(), nullable=True),
+        sa.Column("area_id", sa.Integer(), nullable=False),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("planned_start", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "planned_route",
+            Geometry(
+                geometry_type="MULTILINESTRING",
+                srid=4326,
+                dimension=2,
+                spatial_index=False,
+                from_text="ST_GeomFromEWKT",
+                name="geometry",
+            ),
+            nullable=True,
+        ),
+        sa.Column("cleanup_width_m", sa.Numeric(precision=6, scale=1), nullable=False),
+        sa.Column("bags", sa.Integer(), nullable=True),
+        sa.Column("weight_kg", sa.Numeric(precision=8, scale=1), nullable=True),
+        sa.Column("volunteers", sa.Integer(), nullable=True),
+        sa.Column("bikes_reparked", sa.Integer(), nullable=True),
+        sa.Column("riders_guided", sa.Integer(), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column(
+            "track",
+            Geometry(
+                geometry_type="LINESTRING",
+                srid=4326,
+                dimension=2,
+                spatial_index=False,
+                from_text="ST_GeomFromEWKT",
+                name="geometry",
+            ),
+            nullable=True,
+        ),
+        sa.Column("distance_m", sa.Float(), nullable=True),
+        sa.Column("fixes", sa.Integer(), nullable=True),
+        sa.Column("area_m2", sa.Float(), nullable=True),
+        sa.CheckConstraint(
+            "kind IN ('grid_walk', 'cleanup', 'bike_rectification', 'charger_check', 'other')", name="ck_patrols_kind"
+        ),
+        sa.CheckConstraint("state IN ('planned', 'active', 'finished', 'cancelled')", name="ck_patrols_state"),
+        sa.CheckConstraint("ended_at IS NULL OR started_at IS NULL OR ended_at >= started_at", name="ck_patrols_times"),
+        sa.CheckConstraint("cleanup_width_m > 0 AND cleanup_width_m <= 200", name="ck_patrols_width"),
+        sa.CheckConstraint(
+            "coalesce(bags, 0) >= 0 AND coalesce(weight_kg, 0) >= 0 AND coalesce(volunteers, 0) >= 0"
+            " AND coalesce(bikes_reparked, 0) >= 0 AND coalesce(riders_guided, 0) >= 0",
+            name="ck_patrols_counts",
+        ),
+        sa.ForeignKeyConstraint(["area_id"], ["areas.id"], ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(["created_by"], ["users.id"], ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["team_id"], ["patrol_teams.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id"),
     )
-    op.create_geospatial_index('idx_bad_parking_spots_geom', 'bad_parking_spots', ['geom'], unique=False,
-                               postgresql_using='gist', postgresql_ops={})
-    op.create_index(op.f('ix_bad_parking_spots_patrol_id'), 'bad_parking_spots', ['patrol_id'], unique=False)
-    op.create_index(op.f('ix_bad_parking_spots_grid_id'), 'bad_parking_spots', ['grid_id'], unique=False)
-    op.execute("CREATE TRIGGER trg_bad_parking_spots_assign_grid BEFORE INSERT OR UPDATE OF geom "
-               "ON bad_parking_spots FOR EACH ROW EXECUTE FUNCTION wuwei_assign_grid()")
+    op.create_geospatial_index(
+        "idx_patrols_track", "patrols", ["track"], unique=False, postgresql_using="gist", postgresql_ops={}
+    )
+    for col in ("kind", "state", "team_id", "area_id", "created_by", "started_at"):
+        op.create_index(op.f(f"ix_patrols_{col}"), "patrols", [col], unique=False)
+    op.create_table(
+        "patrol_participants",
+        sa.Column("patrol_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["patrol_id"], ["patrols.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("patrol_id", "user_id"),
+    )
+    op.create_index("ix_patrol_participants_user", "patrol_participants", ["user_id"], unique=False)
+
+    op.create_geospatial_table(
+        "bad_parking_spots",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("patrol_id", sa.Integer(), nullable=False),
+        sa.Column("found_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("bikes", sa.Integer(), nullable=False),
+        sa.Column("reparked", sa.Boolean(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("nearest_zone_id", sa.Integer(), nullable=True),
+        sa.Column("zone_distance_m", sa.Float(), nullable=True),
+        sa.Column("grid_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "geom",
+            Geometry(
+                geometry_type="POINT",
+                srid=4326,
+                dimension=2,
+                spatial_index=False,
+                from_text="ST_GeomFromEWKT",
+                name="geometry",
+                nullable=False,
+            ),
+            nullable=False,
+        ),
+        sa.CheckConstraint("bikes >= 0", name="ck_bad_parking_bikes"),
+        sa.ForeignKeyConstraint(["grid_id"], ["areas.id"], ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["nearest_zone_id"], ["bike_zones.id"], ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["patrol_id"], ["patrols.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_geospatial_index(
+        "idx_bad_parking_spots_geom",
+        "bad_parking_spots",
+        ["geom"],
+        unique=False,
+        postgresql_using="gist",
+        postgresql_ops={},
+    )
+    op.create_index(op.f("ix_bad_parking_spots_patrol_id"), "bad_parking_spots", ["patrol_id"], unique=False)
+    op.create_index(op.f("ix_bad_parking_spots_grid_id"), "bad_parking_spots", ["grid_id"], unique=False)
+    op.execute(
+        "CREATE TRIGGER trg_bad_parking_spots_assign_grid BEFORE INSERT OR UPDATE OF geom "
+        "ON bad_parking_spots FOR EACH ROW EXECUTE FUNCTION wuwei_assign_grid()"
+    )
 
     # Positions: no grid trigger (ingest speed); grids are found in SQL when statistics are built.
     op.execute("""
@@ -219,9 +261,9 @@ def downgrade():
     op.execute("DROP FUNCTION IF EXISTS wuwei_ensure_position_partitions(int, int)")
     op.execute("DROP FUNCTION IF EXISTS wuwei_position_partition(date)")
     op.execute("DROP TRIGGER IF EXISTS trg_bad_parking_spots_assign_grid ON bad_parking_spots")
-    op.drop_table('bad_parking_spots')
-    op.drop_table('patrol_participants')
-    op.drop_table('patrols')
-    op.drop_table('patrol_team_members')
-    op.drop_table('patrol_teams')
-    op.drop_table('devices')
+    op.drop_table("bad_parking_spots")
+    op.drop_table("patrol_participants")
+    op.drop_table("patrols")
+    op.drop_table("patrol_team_members")
+    op.drop_table("patrol_teams")
+    op.drop_table("devices")

@@ -12,14 +12,15 @@ Procrastinate schema"); this file stays as it is.
 
 `import_jobs`: an import running as a job — who, which file, its progress and how it ended.
 """
+
 from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = '0011_jobs'
-down_revision = '0010_open311_updates'
+revision = "0011_jobs"
+down_revision = "0010_open311_updates"
 branch_labels = None
 depends_on = None
 
@@ -30,35 +31,37 @@ def upgrade():
     # As procrastinate's SchemaManager.apply_schema does: the driver's %-formatting sees %% for its %.
     op.get_bind().exec_driver_sql(SCHEMA.read_text(encoding="utf-8").replace("%", "%%"))
     op.create_table(
-        'import_jobs',
-        sa.Column('id', sa.Integer(), primary_key=True),
-        sa.Column('user_id', sa.Integer(), sa.ForeignKey('users.id', ondelete='CASCADE'), nullable=False),
-        sa.Column('layer', sa.String(64), nullable=False),
-        sa.Column('filename', sa.String(255), nullable=False),
-        sa.Column('format', sa.String(16), nullable=False),
-        sa.Column('stored_name', sa.String(64)),
-        sa.Column('size', sa.BigInteger(), nullable=False),
-        sa.Column('state', sa.String(16), nullable=False, server_default='queued'),
-        sa.Column('phase', sa.String(16)),
-        sa.Column('rows_total', sa.Integer()),
-        sa.Column('rows_done', sa.Integer(), nullable=False, server_default='0'),
-        sa.Column('report', postgresql.JSONB()),
-        sa.Column('error', postgresql.JSONB()),
-        sa.Column('queue_job_id', sa.BigInteger()),
-        sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.Column('started_at', sa.DateTime(timezone=True)),
-        sa.Column('finished_at', sa.DateTime(timezone=True)),
-        sa.CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name='ck_import_jobs_state'),
+        "import_jobs",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("layer", sa.String(64), nullable=False),
+        sa.Column("filename", sa.String(255), nullable=False),
+        sa.Column("format", sa.String(16), nullable=False),
+        sa.Column("stored_name", sa.String(64)),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False, server_default="queued"),
+        sa.Column("phase", sa.String(16)),
+        sa.Column("rows_total", sa.Integer()),
+        sa.Column("rows_done", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("report", postgresql.JSONB()),
+        sa.Column("error", postgresql.JSONB()),
+        sa.Column("queue_job_id", sa.BigInteger()),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True)),
+        sa.Column("finished_at", sa.DateTime(timezone=True)),
+        sa.CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name="ck_import_jobs_state"),
     )
-    op.create_index('ix_import_jobs_user_id', 'import_jobs', ['user_id'])
+    op.create_index("ix_import_jobs_user_id", "import_jobs", ["user_id"])
 
 
 def downgrade():
-    op.drop_index('ix_import_jobs_user_id', table_name='import_jobs')
-    op.drop_table('import_jobs')
+    op.drop_index("ix_import_jobs_user_id", table_name="import_jobs")
+    op.drop_table("import_jobs")
     # Everything procrastinate's schema made: its tables (their triggers go with them), functions, types.
-    op.execute("DROP TABLE procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs, "
-               "procrastinate_workers CASCADE")
+    op.execute(
+        "DROP TABLE procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs, "
+        "procrastinate_workers CASCADE"
+    )
     op.execute(r"""
         DO $$
         DECLARE f regprocedure;

@@ -14,10 +14,11 @@ that the services turn into 409.
 by the services through `wuwei_cap(name)`. An activity's sign-ups per date are capped by the
 activity's own `capacity` column.
 """
+
 from alembic import op
 
-revision = '0012_photo_caps'
-down_revision = '0011_jobs'
+revision = "0012_photo_caps"
+down_revision = "0011_jobs"
 branch_labels = None
 depends_on = None
 

@@ -6,6 +6,7 @@ in the form its datatype gives it: numbers as JSON numbers, date-times as ISO 86
 (naive input read in :data:`app.core.time.TZ`), a list's keys as declared, a multivaluelist as a list.
 An empty value is no value (GeoReport v2: "a null parameter is a non-declared parameter").
 """
+
 import datetime as dt
 import math
 import re
@@ -37,7 +38,7 @@ def _one(value):
 def _number(value) -> int | float:
     value = _one(value)
     if isinstance(value, str):
-        text = unicodedata.normalize("NFKC", value).strip()    # full-width digits from an IME
+        text = unicodedata.normalize("NFKC", value).strip()  # full-width digits from an IME
         if not _NUMBER.fullmatch(text):
             raise BadValue("must be a number")
         value = float(text) if any(c in text for c in ".eE") else int(text)
@@ -64,6 +65,7 @@ def _text(limit: int, single_line: bool):
         if single_line and ("\n" in value or "\r" in value):
             raise BadValue("a single line (datatype string; text allows line breaks)")
         return value
+
     return check
 
 
@@ -78,6 +80,7 @@ def _single(spec: dict):
         if value not in keys:
             raise BadValue(f"not one of the allowed values ({', '.join(keys)})")
         return keys[value]
+
     return check
 
 
@@ -94,6 +97,7 @@ def _multi(spec: dict):
             if keys[str(v)] not in chosen:
                 chosen.append(keys[str(v)])
         return chosen
+
     return check
 
 
@@ -109,7 +113,7 @@ def _checker(spec: dict):
         return _single(spec)
     if datatype == "multivaluelist":
         return _multi(spec)
-    if spec.get("values"):          # a string attribute that nevertheless lists its values
+    if spec.get("values"):  # a string attribute that nevertheless lists its values
         return _single(spec)
     return _text(MAX_STRING, single_line=True)
 

@@ -3,6 +3,7 @@
 Codes nest with dots (``bikes.misparked`` lies under ``bikes``) and never change: Open311 clients
 keep them as service codes.
 """
+
 from sqlalchemy import or_, select
 
 from app.audit.services import record, snapshot
@@ -21,8 +22,9 @@ def categories(active_only: bool = True) -> list[IncidentCategory]:
 
 def category_by_code(code: str) -> IncidentCategory | None:
     """An active category by its code."""
-    return db.session.scalar(select(IncidentCategory).where(IncidentCategory.code == code,
-                                                            IncidentCategory.active.is_(True)))
+    return db.session.scalar(
+        select(IncidentCategory).where(IncidentCategory.code == code, IncidentCategory.active.is_(True))
+    )
 
 
 def category_ids(codes: list[str]) -> list[int]:

@@ -3,6 +3,7 @@
 Built by PostgreSQL (``json_build_object``) and planned for index walks, so that a page of a
 million-row table stays cheap. No personal data in any of them.
 """
+
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -20,24 +21,45 @@ from app.incidents.services.deadlines import due_at_sql, overdue_sql
 
 MAX_LIMIT = 10000
 COUNT_CAP = 1000
-SORTS = {"reported_at": Incident.reported_at, "id": Incident.id, "state": Incident.state,
-         "state_changed_at": Incident.state_changed_at}
-CSV_COLUMNS = ["id", "state", "category", "category_name", "source", "description", "address", "reported_at",
-               "state_changed_at", "closed_at", "due_at", "overdue", "grid_code", "grid_name", "lon", "lat"]
+SORTS = {
+    "reported_at": Incident.reported_at,
+    "id": Incident.id,
+    "state": Incident.state,
+    "state_changed_at": Incident.state_changed_at,
+}
+CSV_COLUMNS = [
+    "id",
+    "state",
+    "category",
+    "category_name",
+    "source",
+    "description",
+    "address",
+    "reported_at",
+    "state_changed_at",
+    "closed_at",
+    "due_at",
+    "overdue",
+    "grid_code",
+    "grid_name",
+    "lon",
+    "lat",
+]
 
 
 @dataclass(frozen=True)
 class Filters:
     """What a list shows: every field narrows it (None: no condition)."""
+
     state: tuple[str, ...] | None = None
     source: tuple[str, ...] | None = None
-    category: tuple[str, ...] | None = None        # codes; each with its subtree
-    grid: str | None = None                         # area code: its subtree
+    category: tuple[str, ...] | None = None  # codes; each with its subtree
+    grid: str | None = None  # area code: its subtree
     overdue: bool | None = None
     open: bool | None = None
-    mine: int | None = None                         # a user id: offered or dispatched to them
+    mine: int | None = None  # a user id: offered or dispatched to them
     reported_from: dt.datetime | None = None
-    reported_to: dt.datetime | None = None          # exclusive
+    reported_to: dt.datetime | None = None  # exclusive
     bbox: tuple[float, float, float, float] | None = None
     q: str | None = None
     sort: str = "-reported_at"
@@ -60,8 +82,12 @@ def filter_conditions(scope: Scope, f: Filters) -> list:
     if f.open or f.mine:
         conds.append(Incident.state.in_(OPEN_STATES))
     if f.mine:
-        conds.append(or_(Incident.assignee_id == f.mine,
-                         Incident.id.in_(select(Offer.incident_id).where(Offer.user_id == f.mine))))
+        conds.append(
+            or_(
+                Incident.assignee_id == f.mine,
+                Incident.id.in_(select(Offer.incident_id).where(Offer.user_id == f.mine)),
+            )
+        )
     if f.reported_from:
         conds.append(Incident.reported_at >= f.reported_from)
     if f.reported_to:
@@ -74,8 +100,12 @@ def filter_conditions(scope: Scope, f: Filters) -> list:
 
 
 def _base(scope: Scope, f: Filters):
-    return (select().select_from(Incident).join(IncidentCategory, IncidentCategory.id == Incident.category_id)
-            .where(*filter_conditions(scope, f)))
+    return (
+        select()
+        .select_from(Incident)
+        .join(IncidentCategory, IncidentCategory.id == Incident.category_id)
+        .where(*filter_conditions(scope, f))
+    )
 
 
 def _order(stmt, sort: str):
@@ -93,27 +123,66 @@ def count_incidents(scope: Scope, f: Filters, cap: int = COUNT_CAP) -> tuple[int
 
 def _feature(grid):
     props = func.json_build_object(
-        literal("id"), Incident.id, literal("state"), Incident.state,
-        literal("category"), IncidentCategory.code, literal("category_name"), IncidentCategory.name,
-        literal("source"), Incident.source, literal("description"), Incident.description,
-        literal("address"), Incident.address, literal("reported_at"), Incident.reported_at,
-        literal("state_changed_at"), Incident.state_changed_at, literal("closed_at"), Incident.closed_at,
-        literal("due_at"), due_at_sql(), literal("overdue"), overdue_sql(),
-        literal("grid_code"), grid.code, literal("grid_name"), grid.name,
-        literal("duplicate_of"), Incident.duplicate_of_id, literal("meeting_id"), Incident.meeting_id)
-    return func.json_build_object(literal("type"), literal("Feature"), literal("id"), Incident.id,
-                                  literal("geometry"), cast(func.ST_AsGeoJSON(Incident.geom, 7), JSON),
-                                  literal("properties"), props)
+        literal("id"),
+        Incident.id,
+        literal("state"),
+        Incident.state,
+        literal("category"),
+        IncidentCategory.code,
+        literal("category_name"),
+        IncidentCategory.name,
+        literal("source"),
+        Incident.source,
+        literal("description"),
+        Incident.description,
+        literal("address"),
+        Incident.address,
+        literal("reported_at"),
+        Incident.reported_at,
+        literal("state_changed_at"),
+        Incident.state_changed_at,
+        literal("closed_at"),
+        Incident.closed_at,
+        literal("due_at"),
+        due_at_sql(),
+        literal("overdue"),
+        overdue_sql(),
+        literal("grid_code"),
+        grid.code,
+        literal("grid_name"),
+        grid.name,
+        literal("duplicate_of"),
+        Incident.duplicate_of_id,
+        literal("meeting_id"),
+        Incident.meeting_id,
+    )
+    return func.json_build_object(
+        literal("type"),
+        literal("Feature"),
+        literal("id"),
+        Incident.id,
+        literal("geometry"),
+        cast(func.ST_AsGeoJSON(Incident.geom, 7), JSON),
+        literal("properties"),
+        props,
+    )
 
 
 def feature_collection(scope: Scope, f: Filters, limit: int, offset: int) -> tuple[str, int]:
     """The ``features`` array (JSON text built by PostgreSQL) and how many it holds. No personal data."""
     index_driven()
     grid = aliased(Area)
-    page = _order(_base(scope, f).outerjoin(grid, grid.id == Incident.grid_id).add_columns(_feature(grid).label("f")),
-                  f.sort).limit(limit).offset(offset).subquery()
-    row = db.session.execute(select(func.coalesce(func.json_agg(page.c.f), literal_column("'[]'::json")),
-                                    func.count())).one()
+    page = (
+        _order(
+            _base(scope, f).outerjoin(grid, grid.id == Incident.grid_id).add_columns(_feature(grid).label("f")), f.sort
+        )
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
+    row = db.session.execute(
+        select(func.coalesce(func.json_agg(page.c.f), literal_column("'[]'::json")), func.count())
+    ).one()
     return json.dumps(row[0], ensure_ascii=False, default=str) if not isinstance(row[0], str) else row[0], row[1]
 
 
@@ -121,17 +190,41 @@ def list_rows(scope: Scope, f: Filters, limit: int, offset: int = 0) -> list[dic
     """Rows for the list page and the CSV export (:data:`CSV_COLUMNS`; no personal data)."""
     index_driven()
     grid = aliased(Area)
-    stmt = _order(_base(scope, f).outerjoin(grid, grid.id == Incident.grid_id).add_columns(
-        Incident.id, Incident.state, IncidentCategory.code.label("category"), IncidentCategory.name.label("category_name"),
-        Incident.source, Incident.description, Incident.address, Incident.reported_at, Incident.state_changed_at,
-        Incident.closed_at, due_at_sql().label("due_at"), overdue_sql().label("overdue"),
-        grid.code.label("grid_code"), grid.name.label("grid_name"),
-        func.ST_X(Incident.geom).label("lon"), func.ST_Y(Incident.geom).label("lat")), f.sort).limit(limit).offset(offset)
+    stmt = (
+        _order(
+            _base(scope, f)
+            .outerjoin(grid, grid.id == Incident.grid_id)
+            .add_columns(
+                Incident.id,
+                Incident.state,
+                IncidentCategory.code.label("category"),
+                IncidentCategory.name.label("category_name"),
+                Incident.source,
+                Incident.description,
+                Incident.address,
+                Incident.reported_at,
+                Incident.state_changed_at,
+                Incident.closed_at,
+                due_at_sql().label("due_at"),
+                overdue_sql().label("overdue"),
+                grid.code.label("grid_code"),
+                grid.name.label("grid_name"),
+                func.ST_X(Incident.geom).label("lon"),
+                func.ST_Y(Incident.geom).label("lat"),
+            ),
+            f.sort,
+        )
+        .limit(limit)
+        .offset(offset)
+    )
     return [dict(r._mapping) for r in db.session.execute(stmt)]
 
 
 def state_counts(scope: Scope) -> dict:
     """Open incidents per state and how many are overdue, for the list page header."""
-    rows = db.session.execute(_base(scope, Filters(open=True)).add_columns(
-        Incident.state, func.count(), func.count().filter(overdue_sql())).group_by(Incident.state))
+    rows = db.session.execute(
+        _base(scope, Filters(open=True))
+        .add_columns(Incident.state, func.count(), func.count().filter(overdue_sql()))
+        .group_by(Incident.state)
+    )
     return {r[0]: {"count": r[1], "overdue": r[2]} for r in rows}

@@ -11,6 +11,7 @@ index while the per-row trigger is disabled; buildings are generated inside Post
 Every batch is recorded in ``seed_scale_runs`` (kind, seed, rows, id range): the same seed and
 size again adds nothing; another size replaces that batch. The same seed gives the same data.
 """
+
 import time
 
 import sqlalchemy as sa
@@ -22,20 +23,32 @@ from app.seed.scale.places import seed_areas, seed_buildings
 from app.seed.scale.positions import seed_positions
 
 
-def seed_scale(incidents: int = 0, positions: int = 0, grids: int = 0, buildings: int = 0, seed: int = 1,
-               days: int = 365, log=print) -> dict:
+def seed_scale(
+    incidents: int = 0,
+    positions: int = 0,
+    grids: int = 0,
+    buildings: int = 0,
+    seed: int = 1,
+    days: int = 365,
+    log=print,
+) -> dict:
     """Everything asked for, each part in its own transaction, with timings."""
     out = {}
-    for name, fn, arg in (("grids", seed_areas, grids), ("buildings", seed_buildings, buildings),
-                          ("incidents", seed_incidents, incidents)):
+    for name, fn, arg in (
+        ("grids", seed_areas, grids),
+        ("buildings", seed_buildings, buildings),
+        ("incidents", seed_incidents, incidents),
+    ):
         if not arg:
             continue
         t0 = time.perf_counter()
         added = fn(arg, seed) if name != "incidents" else fn(arg, seed, days)
         db.session.commit()
         out[name] = added
-        log(f"seed scale: {name}: {added:,} added in {time.perf_counter() - t0:.1f} s"
-            + ("" if added else " (already present for this seed)"))
+        log(
+            f"seed scale: {name}: {added:,} added in {time.perf_counter() - t0:.1f} s"
+            + ("" if added else " (already present for this seed)")
+        )
         if name == "incidents" and added:
             log("  " + ", ".join(f"{k} {v:.1f} s" for k, v in PHASES.items()))
     if positions:
@@ -43,8 +56,10 @@ def seed_scale(incidents: int = 0, positions: int = 0, grids: int = 0, buildings
         added = seed_positions(positions, seed, min(days, 30))
         db.session.commit()
         out["positions"] = added
-        log(f"seed scale: positions: {added:,} added in {time.perf_counter() - t0:.1f} s"
-            + ("" if added else " (already present for this seed)"))
+        log(
+            f"seed scale: positions: {added:,} added in {time.perf_counter() - t0:.1f} s"
+            + ("" if added else " (already present for this seed)")
+        )
         if added:
             log("  " + ", ".join(f"{k} {v:.1f} s" for k, v in PHASES.items()))
             db.session.execute(sa.text("ANALYZE positions"))

@@ -4,6 +4,7 @@ Rows never pass through the ORM: numpy columns become CSV text that ``COPY`` rea
 is used only for ``COPY`` and for the index and key DDL taken from the catalogue (the project's SQL
 rule). Every batch is recorded in ``seed_scale_runs`` (kind, seed, rows, id range).
 """
+
 import io
 import time
 
@@ -13,13 +14,15 @@ from psycopg2 import sql
 
 from app.core.extensions import db
 
-BULK_ROWS = 50_000                    # a batch this big: indexes rebuilt after COPY, tables vacuumed after
+BULK_ROWS = 50_000  # a batch this big: indexes rebuilt after COPY, tables vacuumed after
 PHASES: dict[str, float] = {}
 
 
 def last_run(kind: str, seed: int):
-    return db.session.execute(sa.text("SELECT rows, first_id, last_id FROM seed_scale_runs "
-                                      "WHERE kind = :k AND seed = :s"), {"k": kind, "s": seed}).first()
+    return db.session.execute(
+        sa.text("SELECT rows, first_id, last_id FROM seed_scale_runs WHERE kind = :k AND seed = :s"),
+        {"k": kind, "s": seed},
+    ).first()
 
 
 def already_there(kind: str, seed: int, rows: int):
@@ -32,16 +35,20 @@ def already_there(kind: str, seed: int, rows: int):
 
 
 def record_run(kind: str, seed: int, rows: int, first_id, last_id) -> None:
-    db.session.execute(sa.text(
-        "INSERT INTO seed_scale_runs (kind, seed, rows, first_id, last_id) VALUES (:k, :s, :r, :f, :l) "
-        "ON CONFLICT (kind, seed) DO UPDATE SET rows = :r, first_id = :f, last_id = :l, created_at = now()"),
-        {"k": kind, "s": seed, "r": rows, "f": first_id, "l": last_id})
+    db.session.execute(
+        sa.text(
+            "INSERT INTO seed_scale_runs (kind, seed, rows, first_id, last_id) VALUES (:k, :s, :r, :f, :l) "
+            "ON CONFLICT (kind, seed) DO UPDATE SET rows = :r, first_id = :f, last_id = :l, created_at = now()"
+        ),
+        {"k": kind, "s": seed, "r": rows, "f": first_id, "l": last_id},
+    )
 
 
 def copy_csv(table: str, columns: list[str], text: str) -> None:
     cur = db.session.connection().connection.cursor()
     stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    )
     cur.copy_expert(stmt, io.StringIO(text))
 
 
@@ -81,17 +88,25 @@ class bulk_load:
     def __enter__(self):
         if not self.enabled:
             return self
-        self.indexes = db.session.execute(sa.text(
-            "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-            "WHERE x.indrelid = CAST(:t AS regclass) AND NOT x.indisprimary AND NOT x.indisunique"),
-            {"t": self.table}).all()
-        self.fkeys = db.session.execute(sa.text(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conrelid = CAST(:t AS regclass) AND contype = 'f'"), {"t": self.table}).all()
+        self.indexes = db.session.execute(
+            sa.text(
+                "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                "WHERE x.indrelid = CAST(:t AS regclass) AND NOT x.indisprimary AND NOT x.indisunique"
+            ),
+            {"t": self.table},
+        ).all()
+        self.fkeys = db.session.execute(
+            sa.text(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = CAST(:t AS regclass) AND contype = 'f'"
+            ),
+            {"t": self.table},
+        ).all()
         cur = db.session.connection().connection.cursor()
         for name, _ in self.fkeys:
-            cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(self.table),
-                                                                           sql.Identifier(name)))
+            cur.execute(
+                sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(self.table), sql.Identifier(name))
+            )
         for name, _ in self.indexes:
             cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
         return self
@@ -106,8 +121,10 @@ class bulk_load:
             # invalid and unbuilt on the partitions; without ONLY it cascades to every partition.
             cur.execute(ddl.replace(" ON ONLY ", " ON ", 1))
         for name, ddl in self.fkeys:
-            cur.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
-                sql.Identifier(self.table), sql.Identifier(name)) + sql.SQL(ddl))
+            cur.execute(
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(sql.Identifier(self.table), sql.Identifier(name))
+                + sql.SQL(ddl)
+            )
         return False
 
 

@@ -1,6 +1,7 @@
 """Synthetic incidents for ``seed scale``: clustered around buildings (weighted by households), with a
 weekly and daily rhythm and plausible states, COPYed in with the grid assigned by an STRtree.
 """
+
 import datetime as dt
 import json
 import math
@@ -30,24 +31,37 @@ CATEGORIES = [
     ("dispute", "邻里纠纷", "Neighbour dispute", 7),
 ]
 DEADLINES = {"reported": 2, "filed": 4, "dispatched": 24, "in_progress": 72, "responded": 24}
-CHANNELS = [("hotline", 30), ("grid_worker", 35), ("patrol", 15), ("walk_in", 6), ("web", 6),
-            ("open311", 5), ("other_system", 3)]
+CHANNELS = [
+    ("hotline", 30),
+    ("grid_worker", 35),
+    ("patrol", 15),
+    ("walk_in", 6),
+    ("web", 6),
+    ("open311", 5),
+    ("other_system", 3),
+]
 OPEN_STATES = ["reported", "filed", "dispatched", "in_progress", "responded", "consultation"]
 # Hour-of-day profile of reports (people report in office hours; little at night).
 HOURS = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.6, 1.5, 3, 6, 8, 8, 7, 5, 5, 7, 8, 8, 7, 5, 4, 3, 2.5, 2, 1.5])
-WEEKDAYS = np.array([1.0, 1.05, 1.0, 1.0, 0.95, 0.7, 0.55])     # Monday … Sunday
+WEEKDAYS = np.array([1.0, 1.05, 1.0, 1.0, 0.95, 0.7, 0.55])  # Monday … Sunday
 
 
 def ensure_categories() -> dict[str, int]:
     """The categories synthetic incidents use; code → id. The demo makes them (with their tree and
     deadlines); without the demo they are created flat with the usual deadlines."""
     for code, name, name_en, _ in CATEGORIES:
-        db.session.execute(sa.text(
-            "INSERT INTO incident_categories (code, name, name_en, deadlines, attributes, active) "
-            "VALUES (:c, :n, :e, CAST(:d AS jsonb), '[]'::jsonb, true) ON CONFLICT (code) DO NOTHING"),
-            {"c": code, "n": name, "e": name_en, "d": json.dumps(DEADLINES)})
-    return dict(db.session.execute(sa.text("SELECT code, id FROM incident_categories WHERE code = ANY(:c)"),
-                                   {"c": [c[0] for c in CATEGORIES]}).all())
+        db.session.execute(
+            sa.text(
+                "INSERT INTO incident_categories (code, name, name_en, deadlines, attributes, active) "
+                "VALUES (:c, :n, :e, CAST(:d AS jsonb), '[]'::jsonb, true) ON CONFLICT (code) DO NOTHING"
+            ),
+            {"c": code, "n": name, "e": name_en, "d": json.dumps(DEADLINES)},
+        )
+    return dict(
+        db.session.execute(
+            sa.text("SELECT code, id FROM incident_categories WHERE code = ANY(:c)"), {"c": [c[0] for c in CATEGORIES]}
+        ).all()
+    )
 
 
 def _pick(rng, items_weights, n):
@@ -59,9 +73,12 @@ def _pick(rng, items_weights, n):
 def generate_incidents(n: int, seed: int, days: int, now: dt.datetime, categories: dict[str, int]):
     """The synthetic incidents as columns (numpy arrays): clustered places, rhythmic times, plausible states."""
     rng = np.random.default_rng(seed)
-    b = db.session.execute(sa.text(
-        "SELECT ST_X(c), ST_Y(c), greatest(coalesce(households, 0), 1) FROM "
-        "(SELECT ST_Centroid(geom) c, households FROM buildings ORDER BY id) q")).all()
+    b = db.session.execute(
+        sa.text(
+            "SELECT ST_X(c), ST_Y(c), greatest(coalesce(households, 0), 1) FROM "
+            "(SELECT ST_Centroid(geom) c, households FROM buildings ORDER BY id) q"
+        )
+    ).all()
     if not b:
         raise RuntimeError("no buildings: run `flask seed demo` (or pass --buildings) first")
     bx, by, bw = (np.array(c, dtype=float) for c in zip(*b))
@@ -74,8 +91,12 @@ def generate_incidents(n: int, seed: int, days: int, now: dt.datetime, categorie
     # Days: weekday rhythm and a gentle seasonal swing; hours: office-hours profile.
     start_day = (now - dt.timedelta(days=days)).date()
     day_dates = [start_day + dt.timedelta(days=i) for i in range(days)]
-    dw = np.array([WEEKDAYS[d.weekday()] * (1 + 0.25 * math.sin(2 * math.pi * (d.timetuple().tm_yday - 100) / 365))
-                   for d in day_dates])
+    dw = np.array(
+        [
+            WEEKDAYS[d.weekday()] * (1 + 0.25 * math.sin(2 * math.pi * (d.timetuple().tm_yday - 100) / 365))
+            for d in day_dates
+        ]
+    )
     day = rng.choice(days, size=n, p=dw / dw.sum())
     hour = rng.choice(24, size=n, p=HOURS / HOURS.sum())
     secs = rng.integers(0, 3600, n)
@@ -92,7 +113,8 @@ def generate_incidents(n: int, seed: int, days: int, now: dt.datetime, categorie
     state = np.where(u < 0.04, "rejected", np.where(u < 0.07, "duplicate", "closed")).astype(object)
     still_open = (age_h < to_close_h) | (rng.random(n) < 0.03)
     state[still_open & (state == "closed")] = np.array(OPEN_STATES, dtype=object)[
-        rng.integers(0, len(OPEN_STATES), int((still_open & (state == "closed")).sum()))]
+        rng.integers(0, len(OPEN_STATES), int((still_open & (state == "closed")).sum()))
+    ]
     evaluated = (state == "closed") & (rng.random(n) < 0.4)
     state[evaluated] = "evaluated"
     closed = np.where(np.isin(state, ["closed", "evaluated"]), reported + to_close_h * 3600, np.nan)
@@ -111,25 +133,50 @@ def seed_incidents(n: int, seed: int, days: int = 365, now: dt.datetime | None =
     bulk.PHASES.clear()
     with bulk.phase("generate"):
         lon, lat, reported, cat, channel, state, closed = generate_incidents(n, seed, days, now, categories)
-    last = db.session.scalar(sa.text(
-        "SELECT setval(pg_get_serial_sequence('incidents', 'id'), "
-        "nextval(pg_get_serial_sequence('incidents', 'id')) + :n - 1)"), {"n": n})
+    last = db.session.scalar(
+        sa.text(
+            "SELECT setval(pg_get_serial_sequence('incidents', 'id'), "
+            "nextval(pg_get_serial_sequence('incidents', 'id')) + :n - 1)"
+        ),
+        {"n": n},
+    )
     first = last - n + 1
     ids = np.arange(first, last + 1)
     with bulk.phase("assign grids"):
         grid = assign_grids(lon, lat)
-    columns = ["id", "category_id", "source", "state", "description", "reported_at", "state_changed_at",
-               "closed_at", "grid_id", "geom"]
+    columns = [
+        "id",
+        "category_id",
+        "source",
+        "state",
+        "description",
+        "reported_at",
+        "state_changed_at",
+        "closed_at",
+        "grid_id",
+        "geom",
+    ]
 
     def chunks(size: int = 250_000):
         """CSV text per 250,000 rows: the whole million as Python strings would take ~3 GB."""
         for a in range(0, n, size):
             b = min(n, a + size)
             c = closed[a:b]
-            yield bulk.csv_text([ids[a:b].astype(str), cat[a:b].astype(str), channel[a:b].astype(str), state[a:b].astype(str),
-                        np.full(b - a, DESCRIPTION), bulk.iso(reported[a:b]),
-                        bulk.iso(np.where(np.isnan(c), reported[a:b], c)), bulk.iso(c),
-                        np.where(grid[a:b] < 0, "", grid[a:b].astype(str)), bulk.ewkb_hex(lon[a:b], lat[a:b])])
+            yield bulk.csv_text(
+                [
+                    ids[a:b].astype(str),
+                    cat[a:b].astype(str),
+                    channel[a:b].astype(str),
+                    state[a:b].astype(str),
+                    np.full(b - a, DESCRIPTION),
+                    bulk.iso(reported[a:b]),
+                    bulk.iso(np.where(np.isnan(c), reported[a:b], c)),
+                    bulk.iso(c),
+                    np.where(grid[a:b] < 0, "", grid[a:b].astype(str)),
+                    bulk.ewkb_hex(lon[a:b], lat[a:b]),
+                ]
+            )
+
     # Rebuilding indexes pays off when the batch is large beside what is already there.
     existing = db.session.scalar(sa.text("SELECT reltuples FROM pg_class WHERE oid = 'incidents'::regclass"))
     load = bulk.bulk_load("incidents", enabled=n >= bulk.BULK_ROWS and n >= 0.3 * max(existing or 0, 0))
@@ -138,8 +185,9 @@ def seed_incidents(n: int, seed: int, days: int = 365, now: dt.datetime | None =
             # Inside bulk_load: the unindexed self-reference (duplicate_of_id) would otherwise be
             # checked by a scan of the table for every deleted row.
             with bulk.phase("delete previous batch"):
-                db.session.execute(sa.text("DELETE FROM incidents WHERE id BETWEEN :a AND :b"),
-                                   {"a": prev.first_id, "b": prev.last_id})
+                db.session.execute(
+                    sa.text("DELETE FROM incidents WHERE id BETWEEN :a AND :b"), {"a": prev.first_id, "b": prev.last_id}
+                )
         db.session.execute(sa.text("ALTER TABLE incidents DISABLE TRIGGER trg_incidents_assign_grid"))
         bulk.PHASES["csv"] = bulk.PHASES["copy"] = 0.0
         for text_chunk in bulk.timed(chunks(), "csv"):

@@ -3,6 +3,7 @@
 Streets fill the demo districts around the demo streets, with properly nested DB11/T 2157 codes
 (101… are synthetic); buildings are generated inside PostgreSQL.
 """
+
 import io
 import math
 
@@ -14,19 +15,29 @@ from app.core.extensions import db
 from app.core.sql import index_driven
 from app.seed.scale import bulk
 
-SYNTHETIC_STREET_FROM = 101           # street codes 101… are synthetic; the demo uses 002–011
+SYNTHETIC_STREET_FROM = 101  # street codes 101… are synthetic; the demo uses 002–011
 COMMUNITIES_PER_STREET = (3, 3)
 GRIDS_PER_COMMUNITY = (4, 4)
 
 
 def _street_cells(needed: int) -> list[tuple[str, tuple[float, float, float, float]]]:
     """``needed`` street rectangles (district code, bbox) inside the districts, clear of existing streets."""
-    districts = db.session.execute(sa.text(
-        "SELECT code, ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM areas "
-        "WHERE level = 'district' ORDER BY code")).all()
-    taken = [box(*r[1:]) for r in db.session.execute(sa.text(
-        "SELECT code, ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM areas "
-        "WHERE level = 'street' AND substr(code, 7, 3)::int < :first"), {"first": SYNTHETIC_STREET_FROM})]
+    districts = db.session.execute(
+        sa.text(
+            "SELECT code, ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM areas "
+            "WHERE level = 'district' ORDER BY code"
+        )
+    ).all()
+    taken = [
+        box(*r[1:])
+        for r in db.session.execute(
+            sa.text(
+                "SELECT code, ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM areas "
+                "WHERE level = 'street' AND substr(code, 7, 3)::int < :first"
+            ),
+            {"first": SYNTHETIC_STREET_FROM},
+        )
+    ]
     if not districts:
         raise RuntimeError("no districts: run `flask seed demo` first")
     total = sum((d[3] - d[1]) * (d[4] - d[2]) for d in districts)
@@ -49,8 +60,11 @@ def _split(bb, nx, ny):
     x0, y0, x1, y1 = bb
     w, h = (x1 - x0) / nx, (y1 - y0) / ny
     # North-west first, as in the demo (001 NW, 002 NE, …).
-    return [(round(x0 + a * w, 7), round(y1 - (b + 1) * h, 7), round(x0 + (a + 1) * w, 7), round(y1 - b * h, 7))
-            for b in range(ny) for a in range(nx)]
+    return [
+        (round(x0 + a * w, 7), round(y1 - (b + 1) * h, 7), round(x0 + (a + 1) * w, 7), round(y1 - b * h, 7))
+        for b in range(ny)
+        for a in range(nx)
+    ]
 
 
 def seed_areas(grids: int, seed: int) -> int:
@@ -60,8 +74,7 @@ def seed_areas(grids: int, seed: int) -> int:
         return 0
     if prev:
         delete_areas()
-    per_street = COMMUNITIES_PER_STREET[0] * COMMUNITIES_PER_STREET[1] * \
-        GRIDS_PER_COMMUNITY[0] * GRIDS_PER_COMMUNITY[1]
+    per_street = COMMUNITIES_PER_STREET[0] * COMMUNITIES_PER_STREET[1] * GRIDS_PER_COMMUNITY[0] * GRIDS_PER_COMMUNITY[1]
     streets = _street_cells(math.ceil(grids / per_street))
     rows, made, counter = [], 0, {}
     for district, bb in streets:
@@ -82,25 +95,36 @@ def seed_areas(grids: int, seed: int) -> int:
     for level, code, name, parent, (x0, y0, x1, y1) in rows:
         buf.write(f"{level},{code},{name},{parent},{x0},{y0},{x1},{y1}\n")
     db.session.execute(sa.text("DROP TABLE IF EXISTS scale_areas"))
-    db.session.execute(sa.text("CREATE TEMP TABLE scale_areas (level text, code text, name text, parent text, "
-                               "x0 float8, y0 float8, x1 float8, y1 float8) ON COMMIT DROP"))
+    db.session.execute(
+        sa.text(
+            "CREATE TEMP TABLE scale_areas (level text, code text, name text, parent text, "
+            "x0 float8, y0 float8, x1 float8, y1 float8) ON COMMIT DROP"
+        )
+    )
     bulk.copy_csv("scale_areas", ["level", "code", "name", "parent", "x0", "y0", "x1", "y1"], buf.getvalue())
     # A new grid regrids the rows under it (trigger trg_areas_regrid, one UPDATE per table per grid):
     # for thousands of grids, do it once for the whole synthetic footprint instead.
-    regrid = bool(db.session.scalar(sa.text(
-        "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'areas'::regclass AND tgname = 'trg_areas_regrid'")))
+    regrid = bool(
+        db.session.scalar(
+            sa.text("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'areas'::regclass AND tgname = 'trg_areas_regrid'")
+        )
+    )
     if regrid:
         db.session.execute(sa.text("ALTER TABLE areas DISABLE TRIGGER trg_areas_regrid"))
     for level in ("street", "community", "grid"):
-        db.session.execute(sa.text(
-            "INSERT INTO areas (level, code, name, parent_id, note, geom) "
-            "SELECT s.level, s.code, s.name, p.id, 'seed scale', ST_Multi(ST_MakeEnvelope(s.x0, s.y0, s.x1, s.y1, 4326)) "
-            "FROM scale_areas s JOIN areas p ON p.code = s.parent WHERE s.level = :level ORDER BY s.code"),
-            {"level": level})
+        db.session.execute(
+            sa.text(
+                "INSERT INTO areas (level, code, name, parent_id, note, geom) "
+                "SELECT s.level, s.code, s.name, p.id, 'seed scale', ST_Multi(ST_MakeEnvelope(s.x0, s.y0, s.x1, s.y1, 4326)) "
+                "FROM scale_areas s JOIN areas p ON p.code = s.parent WHERE s.level = :level ORDER BY s.code"
+            ),
+            {"level": level},
+        )
     if regrid:
         db.session.execute(sa.text("ALTER TABLE areas ENABLE TRIGGER trg_areas_regrid"))
-        db.session.execute(sa.text("SELECT wuwei_regrid(ST_Union(geom)) FROM areas "
-                                   "WHERE note = 'seed scale' AND level = 'street'"))
+        db.session.execute(
+            sa.text("SELECT wuwei_regrid(ST_Union(geom)) FROM areas WHERE note = 'seed scale' AND level = 'street'")
+        )
     bulk.record_run("areas", seed, grids, None, None)
     return made
 
@@ -139,8 +163,9 @@ def seed_buildings(n: int, seed: int) -> int:
     if done:
         return 0
     if prev:
-        db.session.execute(sa.text("DELETE FROM buildings WHERE id BETWEEN :a AND :b"),
-                           {"a": prev.first_id, "b": prev.last_id})
+        db.session.execute(
+            sa.text("DELETE FROM buildings WHERE id BETWEEN :a AND :b"), {"a": prev.first_id, "b": prev.last_id}
+        )
     synthetic = bool(db.session.scalar(sa.text("SELECT count(*) FROM areas WHERE note = 'seed scale'")))
     index_driven()
     db.session.execute(sa.text("SELECT setseed(:s)"), {"s": (seed % 1000) / 1000.0})
@@ -159,8 +184,8 @@ def assign_grids(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     shared edge the lowest id wins).
     """
     import shapely
-    rows = db.session.execute(sa.text(
-        "SELECT id, ST_AsBinary(geom) FROM areas WHERE level = 'grid' ORDER BY id")).all()
+
+    rows = db.session.execute(sa.text("SELECT id, ST_AsBinary(geom) FROM areas WHERE level = 'grid' ORDER BY id")).all()
     out = np.full(len(lon), -1, dtype=np.int64)
     if not rows:
         return out

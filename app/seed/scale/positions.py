@@ -1,6 +1,7 @@
 """Synthetic GPS fixes for ``seed scale --positions``: phones of a synthetic patrol account walking
 from buildings in office hours, COPYed into the monthly partitions of ``positions``.
 """
+
 import datetime as dt
 import math
 import time
@@ -13,12 +14,11 @@ from app.core.time import TZ
 from app.seed.scale import bulk
 from app.seed.scale.incidents import HOURS
 
-POSITION_STEP_S = 5          # a phone reporting every 5 s while its patrol walks
-SHIFT_FIXES = 720            # one hour of walking per shift
+POSITION_STEP_S = 5  # a phone reporting every 5 s while its patrol walks
+SHIFT_FIXES = 720  # one hour of walking per shift
 
 
-def generate_positions(n: int, seed: int, days: int, now: dt.datetime, devices: int,
-                       centres: np.ndarray):
+def generate_positions(n: int, seed: int, days: int, now: dt.datetime, devices: int, centres: np.ndarray):
     """``n`` fixes of ``devices`` phones: one-hour walks (random walks at ~1.3 m/s from a building)
     in office hours over the last ``days`` days. Returns (device index, epoch seconds, lon, lat, accuracy, speed).
     """
@@ -67,17 +67,27 @@ def _synthetic_phones(seed: int, prefix: str, n: int) -> tuple[int, np.ndarray]:
     user_id = db.session.scalar(sa.text("SELECT id FROM users WHERE username = :u"), {"u": username})
     if user_id is None:
         root = db.session.scalar(sa.text("SELECT id FROM areas ORDER BY length(code), code LIMIT 1"))
-        user_id = db.session.scalar(sa.text(
-            "INSERT INTO users (username, display_name, password_hash, role, area_id, active) "
-            "VALUES (:u, :u, '!', 'patrol', :a, false) RETURNING id"), {"u": username, "a": root})
+        user_id = db.session.scalar(
+            sa.text(
+                "INSERT INTO users (username, display_name, password_hash, role, area_id, active) "
+                "VALUES (:u, :u, '!', 'patrol', :a, false) RETURNING id"
+            ),
+            {"u": username, "a": root},
+        )
     devices = max(20, min(2000, n // 5000))
-    db.session.execute(sa.text(
-        "INSERT INTO devices (identifier, user_id, name, kind, active) "
-        "SELECT :p || lpad(i::text, 5, '0'), :uid, 'synthetic phone', 'traccar', true "
-        "FROM generate_series(0, :m - 1) AS i ON CONFLICT (identifier) DO NOTHING"),
-        {"p": prefix, "uid": user_id, "m": devices})
-    device_ids = np.array(db.session.scalars(sa.text(
-        "SELECT id FROM devices WHERE identifier LIKE :p ORDER BY identifier"), {"p": prefix + "%"}).all())[:devices]
+    db.session.execute(
+        sa.text(
+            "INSERT INTO devices (identifier, user_id, name, kind, active) "
+            "SELECT :p || lpad(i::text, 5, '0'), :uid, 'synthetic phone', 'traccar', true "
+            "FROM generate_series(0, :m - 1) AS i ON CONFLICT (identifier) DO NOTHING"
+        ),
+        {"p": prefix, "uid": user_id, "m": devices},
+    )
+    device_ids = np.array(
+        db.session.scalars(
+            sa.text("SELECT id FROM devices WHERE identifier LIKE :p ORDER BY identifier"), {"p": prefix + "%"}
+        ).all()
+    )[:devices]
     return user_id, device_ids
 
 
@@ -94,17 +104,24 @@ def seed_positions(n: int, seed: int, days: int = 30, now: dt.datetime | None = 
     days = max(1, min(days, 60))
     prefix = f"scale-{seed}-"
     user_id, device_ids = _synthetic_phones(seed, prefix, n)
-    centres = np.array(db.session.execute(sa.text(
-        "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) AS c FROM buildings "
-        "ORDER BY id LIMIT 20000) b")).all(), dtype=float)
+    centres = np.array(
+        db.session.execute(
+            sa.text(
+                "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) AS c FROM buildings "
+                "ORDER BY id LIMIT 20000) b"
+            )
+        ).all(),
+        dtype=float,
+    )
     if len(centres) == 0:
         centres = np.array([[103.84, 36.06]])
     months_back = days // 28 + 2
     db.session.execute(sa.text("SELECT wuwei_ensure_position_partitions(1, :b)"), {"b": months_back})
     if prev:
-        db.session.execute(sa.text(
-            "DELETE FROM positions WHERE device_id IN (SELECT id FROM devices WHERE identifier LIKE :p)"),
-            {"p": prefix + "%"})
+        db.session.execute(
+            sa.text("DELETE FROM positions WHERE device_id IN (SELECT id FROM devices WHERE identifier LIKE :p)"),
+            {"p": prefix + "%"},
+        )
     bulk.PHASES.clear()
     with bulk.phase("generate"):
         dev, t, lon, lat, acc, speed = generate_positions(n, seed, days, now, len(device_ids), centres)
@@ -113,17 +130,28 @@ def seed_positions(n: int, seed: int, days: int = 30, now: dt.datetime | None = 
     size = 500_000
     # A big batch beside what is there: build the GiST and time indexes once afterwards (the
     # primary key stays, so resends stay impossible); partitioned indexes cascade to every month.
-    existing = db.session.scalar(sa.text(
-        "SELECT coalesce(sum(c.reltuples), 0) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE i.inhparent = 'positions'::regclass"))
+    existing = db.session.scalar(
+        sa.text(
+            "SELECT coalesce(sum(c.reltuples), 0) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'positions'::regclass"
+        )
+    )
     load = bulk.bulk_load("positions", enabled=n >= 500_000 and n >= 0.3 * max(existing or 0, 0))
     with load:
         for a in range(0, n, size):
             b = min(n, a + size)
             t0 = time.perf_counter()
-            text_chunk = bulk.csv_text([device_ids[dev[a:b]].astype(str), bulk.iso(t[a:b]), np.full(b - a, str(user_id)),
-                               bulk.ewkb_hex(lon[a:b], lat[a:b]), acc[a:b].astype(str), speed[a:b].astype(str),
-                               np.full(b - a, "scale")])
+            text_chunk = bulk.csv_text(
+                [
+                    device_ids[dev[a:b]].astype(str),
+                    bulk.iso(t[a:b]),
+                    np.full(b - a, str(user_id)),
+                    bulk.ewkb_hex(lon[a:b], lat[a:b]),
+                    acc[a:b].astype(str),
+                    speed[a:b].astype(str),
+                    np.full(b - a, "scale"),
+                ]
+            )
             t1 = time.perf_counter()
             bulk.copy_csv("positions", columns, text_chunk)
             bulk.PHASES["csv"] += t1 - t0
