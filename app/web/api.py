@@ -318,40 +318,47 @@ def endpoint(
     """
 
     def decorate(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def call(*args, **kwargs):
-            if permission:
-                policy.require(permission)
-            elif not public:
-                policy.require_login()
-            if query is not None:
-                kwargs["query"] = parse_query(query)
-            else:
-                query_args()
-            if body is not None:
-                kwargs["body"] = parse_body(body)
-            if versioned is not None:
-                return call_versioned(versioned, view, args, kwargs, tags_answer=answers_version)
-            return view(*args, **kwargs)
-
+        call = _checked(view, query, body, permission, public, versioned, answers_version)
         # The declaration, given to spectree for the OpenAPI document only: validation is ours
         # (400 for the query, 422 for the body, the order above), and answers are not re-read.
         marker = None if versioned is None else ("answers" if answers_version else "checks")
-        documented = spec.validate(
+        resp = _responses(status, response, query, body or form, public, permission, errors, media_type, marker)
+        call.__wrapped__ = spec.validate(
             query=query,
             json=body,
             form=form,
-            resp=_responses(status, response, query, body or form, public, permission, errors, media_type, marker),
+            resp=resp,
             tags=tags or (),
             security={} if public else None,
             deprecated=deprecated,
         )(view)
-        call.__wrapped__ = documented
         call.__doc__ = _describe(view, permission, public)
         call.wuwei_endpoint = {"permission": permission, "public": public}
         return call
 
     return decorate
+
+
+def _checked(view: Callable, query, body, permission, public, versioned, answers_version) -> Callable:
+    """``view`` behind the checks of its declaration: who, the query string, the body, the version."""
+
+    @functools.wraps(view)
+    def call(*args, **kwargs):
+        if permission:
+            policy.require(permission)
+        elif not public:
+            policy.require_login()
+        if query is not None:
+            kwargs["query"] = parse_query(query)
+        else:
+            query_args()
+        if body is not None:
+            kwargs["body"] = parse_body(body)
+        if versioned is not None:
+            return call_versioned(versioned, view, args, kwargs, tags_answer=answers_version)
+        return view(*args, **kwargs)
+
+    return call
 
 
 def json_response(body, status: int = 200, headers: dict | None = None) -> Response:

@@ -69,68 +69,69 @@ def database_unreachable(e: BaseException) -> bool:
     return isinstance(e, OperationalError) or (isinstance(e, DBAPIError) and e.connection_invalidated)
 
 
+def api_error(e: ApiError):
+    """An ``ApiError`` raised anywhere: its status, message and fields, as the client expects them."""
+    _rollback()
+    return render_error(e.status, e.message, e.fields, e.code)
+
+
+def http_error(e: HTTPException):
+    """Flask's and Werkzeug's errors (404, 405, 413, CSRF …) in the same shapes, with their headers."""
+    if e.code and e.code < 400:
+        return e
+    if e.response is not None:  # a response made by the view or a library (validation errors)
+        return e.response
+    message = e.description or e.name
+    if e.code == 400 and "CSRF" in (e.description or ""):
+        message = "CSRF token missing or invalid; reload the page and try again."
+    resp = make_response(render_error(e.code or 500, message))
+    for name, value in e.get_headers():  # Allow on 405, WWW-Authenticate on 401, Retry-After …
+        if name.lower() != "content-type":
+            resp.headers[name] = value
+    return resp
+
+
+def integrity_error(e: IntegrityError):
+    """Two requests racing for the same unique value, or a cap the database holds: 409, not 500."""
+    _rollback()
+    pgcode = getattr(e.orig, "pgcode", None)
+    diag = getattr(e.orig, "diag", None)
+    if pgcode == UNIQUE_VIOLATION:
+        log.info("unique violation on %s %s: %s", request.method, request.path, diag and diag.constraint_name)
+        return render_error(
+            409,
+            "this conflicts with a record that already exists (it may have just been made by "
+            "another request); reload and try again",
+            code="conflict",
+        )
+    if pgcode == "23503":
+        return render_error(
+            409, "a record this refers to (or that refers to this) does not allow the change", code="conflict"
+        )
+    if pgcode == "23514" and (getattr(diag, "constraint_name", None) or "").startswith("cap_"):
+        # A cap the database holds (the photo-caps migration) that a service did not report itself.
+        return render_error(409, str(getattr(diag, "message_primary", None) or "a cap was reached"), code="conflict")
+    log.exception("integrity error on %s %s", request.method, request.path)
+    return render_error(500, "Internal error; it has been logged.")
+
+
+def unexpected_error(e: Exception):
+    """Anything else: 503 when the database can't be reached, else 500 (logged with its traceback)."""
+    _rollback()
+    if database_unreachable(e):
+        log.warning("database unreachable on %s %s: %s", request.method, request.path, e.__class__.__name__)
+        resp = render_error(503, "the database is unavailable; try again in a moment", template="unavailable.html")
+        return _retry_after(resp)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return render_error(500, "Internal error; it has been logged.")
+
+
 def init_app(app) -> None:
     """Install the handlers."""
-
-    @app.errorhandler(ApiError)
-    def _api_error(e: ApiError):
-        _rollback()
-        return render_error(e.status, e.message, e.fields, e.code)
-
-    @app.errorhandler(HTTPException)
-    def _http_error(e: HTTPException):
-        if e.code and e.code < 400:
-            return e
-        if e.response is not None:  # a response made by the view or a library (validation errors)
-            return e.response
-        message = e.description or e.name
-        if e.code == 400 and "CSRF" in (e.description or ""):
-            message = "CSRF token missing or invalid; reload the page and try again."
-        resp = make_response(render_error(e.code or 500, message))
-        for name, value in e.get_headers():  # Allow on 405, WWW-Authenticate on 401, Retry-After …
-            if name.lower() != "content-type":
-                resp.headers[name] = value
-        return resp
-
-    @app.errorhandler(IntegrityError)
-    def _integrity(e: IntegrityError):
-        # Two requests racing for the same unique value: the loser is told, not given a 500.
-        _rollback()
-        if getattr(e.orig, "pgcode", None) == UNIQUE_VIOLATION:
-            log.info(
-                "unique violation on %s %s: %s",
-                request.method,
-                request.path,
-                getattr(e.orig, "diag", None) and e.orig.diag.constraint_name,
-            )
-            return render_error(
-                409,
-                "this conflicts with a record that already exists (it may have just been "
-                "made by another request); reload and try again",
-                code="conflict",
-            )
-        if getattr(e.orig, "pgcode", None) == "23503":
-            return render_error(
-                409, "a record this refers to (or that refers to this) does not allow the change", code="conflict"
-            )
-        constraint = getattr(getattr(e.orig, "diag", None), "constraint_name", None) or ""
-        if getattr(e.orig, "pgcode", None) == "23514" and constraint.startswith("cap_"):
-            # A cap the database holds (migration 0010) that a service did not report itself.
-            return render_error(
-                409, str(getattr(e.orig.diag, "message_primary", None) or "a cap was reached"), code="conflict"
-            )
-        log.exception("integrity error on %s %s", request.method, request.path)
-        return render_error(500, "Internal error; it has been logged.")
-
-    @app.errorhandler(Exception)
-    def _unexpected(e: Exception):
-        _rollback()
-        if database_unreachable(e):
-            log.warning("database unreachable on %s %s: %s", request.method, request.path, e.__class__.__name__)
-            resp = render_error(503, "the database is unavailable; try again in a moment", template="unavailable.html")
-            return _retry_after(resp)
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return render_error(500, "Internal error; it has been logged.")
+    app.register_error_handler(ApiError, api_error)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(IntegrityError, integrity_error)
+    app.register_error_handler(Exception, unexpected_error)
 
 
 def _retry_after(resp):

@@ -123,6 +123,54 @@ def generate_incidents(n: int, seed: int, days: int, now: dt.datetime, categorie
     return lon[o], lat[o], reported[o], cat[o], channel[o], state[o], closed[o]
 
 
+COLUMNS = ["id", "category_id", "source", "state", "description", "reported_at", "state_changed_at", "closed_at",
+           "grid_id", "geom"]  # fmt: skip
+
+
+def _csv_chunks(ids, columns: tuple, grid, size: int = 250_000):
+    """CSV text per 250,000 rows: the whole million as Python strings would take ~3 GB."""
+    lon, lat, reported, cat, channel, state, closed = columns
+    for a in range(0, len(ids), size):
+        b = min(len(ids), a + size)
+        c = closed[a:b]
+        yield bulk.csv_text([
+            ids[a:b].astype(str), cat[a:b].astype(str), channel[a:b].astype(str), state[a:b].astype(str),
+            np.full(b - a, DESCRIPTION), bulk.iso(reported[a:b]), bulk.iso(np.where(np.isnan(c), reported[a:b], c)),
+            bulk.iso(c), np.where(grid[a:b] < 0, "", grid[a:b].astype(str)), bulk.ewkb_hex(lon[a:b], lat[a:b]),
+        ])  # fmt: skip
+
+
+def _reserve_ids(n: int) -> np.ndarray:
+    """``n`` ids taken from the incidents' sequence in one step."""
+    last = db.session.scalar(sa.text(
+        "SELECT setval(pg_get_serial_sequence('incidents', 'id'), "
+        "nextval(pg_get_serial_sequence('incidents', 'id')) + :n - 1)"), {"n": n})  # fmt: skip
+    return np.arange(last - n + 1, last + 1)
+
+
+def _copy_in(chunks, n: int, prev) -> None:
+    """COPY the chunks, replacing the previous batch of this seed, with the grid trigger off."""
+    # Rebuilding indexes pays off when the batch is large beside what is already there.
+    existing = db.session.scalar(sa.text("SELECT reltuples FROM pg_class WHERE oid = 'incidents'::regclass"))
+    load = bulk.bulk_load("incidents", enabled=n >= bulk.BULK_ROWS and n >= 0.3 * max(existing or 0, 0))
+    with load:
+        if prev:
+            # Inside bulk_load: the unindexed self-reference (duplicate_of_id) would otherwise be
+            # checked by a scan of the table for every deleted row.
+            with bulk.phase("delete previous batch"):
+                db.session.execute(sa.text("DELETE FROM incidents WHERE id BETWEEN :a AND :b"),
+                                   {"a": prev.first_id, "b": prev.last_id})  # fmt: skip
+        db.session.execute(sa.text("ALTER TABLE incidents DISABLE TRIGGER trg_incidents_assign_grid"))
+        bulk.PHASES["csv"] = bulk.PHASES["copy"] = 0.0
+        for text_chunk in bulk.timed(chunks, "csv"):
+            t0 = time.perf_counter()
+            bulk.copy_csv("incidents", COLUMNS, text_chunk)
+            bulk.PHASES["copy"] += time.perf_counter() - t0
+        db.session.execute(sa.text("ALTER TABLE incidents ENABLE TRIGGER trg_incidents_assign_grid"))
+        bulk.PHASES["rebuild indexes/keys"] = -time.perf_counter()
+    bulk.finish_bulk(load)
+
+
 def seed_incidents(n: int, seed: int, days: int = 365, now: dt.datetime | None = None) -> int:
     """``n`` synthetic incidents over the last ``days`` days; returns rows added (0 when already there)."""
     done, prev = bulk.already_there("incidents", seed, n)
@@ -132,70 +180,10 @@ def seed_incidents(n: int, seed: int, days: int = 365, now: dt.datetime | None =
     now = now or dt.datetime.now(TZ)
     bulk.PHASES.clear()
     with bulk.phase("generate"):
-        lon, lat, reported, cat, channel, state, closed = generate_incidents(n, seed, days, now, categories)
-    last = db.session.scalar(
-        sa.text(
-            "SELECT setval(pg_get_serial_sequence('incidents', 'id'), "
-            "nextval(pg_get_serial_sequence('incidents', 'id')) + :n - 1)"
-        ),
-        {"n": n},
-    )
-    first = last - n + 1
-    ids = np.arange(first, last + 1)
+        columns = generate_incidents(n, seed, days, now, categories)
+    ids = _reserve_ids(n)
     with bulk.phase("assign grids"):
-        grid = assign_grids(lon, lat)
-    columns = [
-        "id",
-        "category_id",
-        "source",
-        "state",
-        "description",
-        "reported_at",
-        "state_changed_at",
-        "closed_at",
-        "grid_id",
-        "geom",
-    ]
-
-    def chunks(size: int = 250_000):
-        """CSV text per 250,000 rows: the whole million as Python strings would take ~3 GB."""
-        for a in range(0, n, size):
-            b = min(n, a + size)
-            c = closed[a:b]
-            yield bulk.csv_text(
-                [
-                    ids[a:b].astype(str),
-                    cat[a:b].astype(str),
-                    channel[a:b].astype(str),
-                    state[a:b].astype(str),
-                    np.full(b - a, DESCRIPTION),
-                    bulk.iso(reported[a:b]),
-                    bulk.iso(np.where(np.isnan(c), reported[a:b], c)),
-                    bulk.iso(c),
-                    np.where(grid[a:b] < 0, "", grid[a:b].astype(str)),
-                    bulk.ewkb_hex(lon[a:b], lat[a:b]),
-                ]
-            )
-
-    # Rebuilding indexes pays off when the batch is large beside what is already there.
-    existing = db.session.scalar(sa.text("SELECT reltuples FROM pg_class WHERE oid = 'incidents'::regclass"))
-    load = bulk.bulk_load("incidents", enabled=n >= bulk.BULK_ROWS and n >= 0.3 * max(existing or 0, 0))
-    with load:
-        if prev:
-            # Inside bulk_load: the unindexed self-reference (duplicate_of_id) would otherwise be
-            # checked by a scan of the table for every deleted row.
-            with bulk.phase("delete previous batch"):
-                db.session.execute(
-                    sa.text("DELETE FROM incidents WHERE id BETWEEN :a AND :b"), {"a": prev.first_id, "b": prev.last_id}
-                )
-        db.session.execute(sa.text("ALTER TABLE incidents DISABLE TRIGGER trg_incidents_assign_grid"))
-        bulk.PHASES["csv"] = bulk.PHASES["copy"] = 0.0
-        for text_chunk in bulk.timed(chunks(), "csv"):
-            t0 = time.perf_counter()
-            bulk.copy_csv("incidents", columns, text_chunk)
-            bulk.PHASES["copy"] += time.perf_counter() - t0
-        db.session.execute(sa.text("ALTER TABLE incidents ENABLE TRIGGER trg_incidents_assign_grid"))
-        bulk.PHASES["rebuild indexes/keys"] = -time.perf_counter()
-    bulk.finish_bulk(load)
-    bulk.record_run("incidents", seed, n, first, last)
+        grid = assign_grids(columns[0], columns[1])
+    _copy_in(_csv_chunks(ids, columns, grid), n, prev)
+    bulk.record_run("incidents", seed, n, int(ids[0]), int(ids[-1]))
     return n

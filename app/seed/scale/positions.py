@@ -91,72 +91,64 @@ def _synthetic_phones(seed: int, prefix: str, n: int) -> tuple[int, np.ndarray]:
     return user_id, device_ids
 
 
-def seed_positions(n: int, seed: int, days: int = 30, now: dt.datetime | None = None) -> int:
-    """``n`` synthetic GPS fixes from synthetic patrol phones, COPYed into the monthly partitions."""
-    if n <= 0:
-        return 0
-    if not db.session.scalar(sa.text("SELECT to_regclass('positions') IS NOT NULL")):
-        raise RuntimeError("no positions table in this database (the patrols migration is missing)")
-    prev = bulk.last_run("positions", seed)
-    if prev and prev.rows == n:
-        return 0
-    now = now or dt.datetime.now(TZ)
-    days = max(1, min(days, 60))
-    prefix = f"scale-{seed}-"
-    user_id, device_ids = _synthetic_phones(seed, prefix, n)
-    centres = np.array(
-        db.session.execute(
-            sa.text(
-                "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) AS c FROM buildings "
-                "ORDER BY id LIMIT 20000) b"
-            )
-        ).all(),
-        dtype=float,
-    )
-    if len(centres) == 0:
-        centres = np.array([[103.84, 36.06]])
-    months_back = days // 28 + 2
-    db.session.execute(sa.text("SELECT wuwei_ensure_position_partitions(1, :b)"), {"b": months_back})
-    if prev:
-        db.session.execute(
-            sa.text("DELETE FROM positions WHERE device_id IN (SELECT id FROM devices WHERE identifier LIKE :p)"),
-            {"p": prefix + "%"},
-        )
-    bulk.PHASES.clear()
-    with bulk.phase("generate"):
-        dev, t, lon, lat, acc, speed = generate_positions(n, seed, days, now, len(device_ids), centres)
-    columns = ["device_id", "fixed_at", "user_id", "geom", "accuracy", "speed", "source"]
+def _walk_starts() -> np.ndarray:
+    """Where synthetic walks start: points on up to 20,000 buildings (the city centre without any)."""
+    centres = np.array(db.session.execute(sa.text(
+        "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) AS c FROM buildings "
+        "ORDER BY id LIMIT 20000) b")).all(), dtype=float)  # fmt: skip
+    return centres if len(centres) else np.array([[103.84, 36.06]])
+
+
+COLUMNS = ["device_id", "fixed_at", "user_id", "geom", "accuracy", "speed", "source"]
+
+
+def _copy_in(fixes: tuple, device_ids: np.ndarray, user_id: int, size: int = 500_000) -> None:
+    """COPY the fixes into the monthly partitions, 500,000 at a time."""
+    dev, t, lon, lat, acc, speed = fixes
+    n = len(t)
     bulk.PHASES["csv"] = bulk.PHASES["copy"] = 0.0
-    size = 500_000
     # A big batch beside what is there: build the GiST and time indexes once afterwards (the
     # primary key stays, so resends stay impossible); partitioned indexes cascade to every month.
-    existing = db.session.scalar(
-        sa.text(
-            "SELECT coalesce(sum(c.reltuples), 0) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'positions'::regclass"
-        )
-    )
+    existing = db.session.scalar(sa.text(
+        "SELECT coalesce(sum(c.reltuples), 0) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'positions'::regclass"))  # fmt: skip
     load = bulk.bulk_load("positions", enabled=n >= 500_000 and n >= 0.3 * max(existing or 0, 0))
     with load:
         for a in range(0, n, size):
             b = min(n, a + size)
             t0 = time.perf_counter()
-            text_chunk = bulk.csv_text(
-                [
-                    device_ids[dev[a:b]].astype(str),
-                    bulk.iso(t[a:b]),
-                    np.full(b - a, str(user_id)),
-                    bulk.ewkb_hex(lon[a:b], lat[a:b]),
-                    acc[a:b].astype(str),
-                    speed[a:b].astype(str),
-                    np.full(b - a, "scale"),
-                ]
-            )
+            text_chunk = bulk.csv_text([
+                device_ids[dev[a:b]].astype(str), bulk.iso(t[a:b]), np.full(b - a, str(user_id)),
+                bulk.ewkb_hex(lon[a:b], lat[a:b]), acc[a:b].astype(str), speed[a:b].astype(str),
+                np.full(b - a, "scale"),
+            ])  # fmt: skip
             t1 = time.perf_counter()
-            bulk.copy_csv("positions", columns, text_chunk)
+            bulk.copy_csv("positions", COLUMNS, text_chunk)
             bulk.PHASES["csv"] += t1 - t0
             bulk.PHASES["copy"] += time.perf_counter() - t1
         bulk.PHASES["rebuild indexes/keys"] = -time.perf_counter()
     bulk.finish_bulk(load)
+
+
+def seed_positions(n: int, seed: int, days: int = 30, now: dt.datetime | None = None) -> int:
+    """``n`` synthetic GPS fixes from synthetic patrol phones, COPYed into the monthly partitions."""
+    if n > 0 and not db.session.scalar(sa.text("SELECT to_regclass('positions') IS NOT NULL")):
+        raise RuntimeError("no positions table in this database (the patrols migration is missing)")
+    done, prev = bulk.already_there("positions", seed, n)
+    if done:
+        return 0
+    now = now or dt.datetime.now(TZ)
+    days = max(1, min(days, 60))
+    prefix = f"scale-{seed}-"
+    user_id, device_ids = _synthetic_phones(seed, prefix, n)
+    db.session.execute(sa.text("SELECT wuwei_ensure_position_partitions(1, :b)"), {"b": days // 28 + 2})
+    if prev:
+        db.session.execute(sa.text(
+            "DELETE FROM positions WHERE device_id IN (SELECT id FROM devices WHERE identifier LIKE :p)"),
+            {"p": prefix + "%"})  # fmt: skip
+    bulk.PHASES.clear()
+    with bulk.phase("generate"):
+        fixes = generate_positions(n, seed, days, now, len(device_ids), _walk_starts())
+    _copy_in(fixes, device_ids, user_id)
     bulk.record_run("positions", seed, n, None, None)
     return n
