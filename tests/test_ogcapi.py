@@ -255,7 +255,8 @@ class TestOAS30:
 
     def test_api_document_comes_from_the_declarations(self, client):
         from app.basemap.public import get_public_layer
-        from app.ogcapi.params import ItemsQuery, items_query
+        from app.ogcapi.filters import items_query
+        from app.ogcapi.params import ItemsQuery
 
         doc = json.loads(client.get(f"{ROOT}/api").data)
         operations = [op for item in doc["paths"].values() for op in item.values()]

@@ -14,11 +14,11 @@ def cors_origins(app) -> list[str]:
 
 def init_app(app) -> None:
     """Register the blueprint, its OGC-style error format and CORS for the configured origins."""
-    from app.ogcapi import crs, views
+    from app.ogcapi import answers, crs, views
     from app.web.errors import register_formatter
 
     app.register_blueprint(views.bp)
-    register_formatter("/ogcapi", views.exception_response)
+    register_formatter("/ogcapi", answers.exception_response)
     crs.warm()
     origins = cors_origins(app)
     if origins:

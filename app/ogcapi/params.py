@@ -23,12 +23,8 @@ from pydantic import (
     ConfigDict,
     Field,
     WithJsonSchema,
-    create_model,
 )
 
-from app.basemap.fields import INT_MAX, INT_MIN
-from app.basemap.fields import Field as LayerField
-from app.basemap.public import PublicLayer
 from app.core.time import TZ, day_start
 from app.ogcapi.crs import SUPPORTED, Crs, CrsError, lookup
 from app.web.params import MAX_OFFSET, invalid
@@ -159,7 +155,7 @@ def parse_datetime(raw: str | None) -> When | None:
     return start, end, False
 
 
-def _checked(parse):
+def parsed_by(parse):
     """``parse`` as a pydantic validator: a :class:`ParamError` becomes the field's message."""
 
     def validate(value):
@@ -171,25 +167,26 @@ def _checked(parse):
     return AfterValidator(validate)
 
 
-def _schema(**schema) -> WithJsonSchema:
+def with_schema(**schema) -> WithJsonSchema:
     return WithJsonSchema(schema)
 
 
-_COMMA_LIST = {"style": "form", "explode": False}
+COMMA_LIST = {"style": "form", "explode": False}
 
 Format = Annotated[
     str | None,
-    _checked(format_of),
-    _schema(type="string", enum=["json", "html"], description="json or html (default: by Accept, else json)"),
+    parsed_by(format_of),
+    with_schema(type="string", enum=["json", "html"], description="json or html (default: by Accept, else json)"),
 ]
 Lang = Annotated[
-    Literal["zh", "en"] | None, _schema(type="string", enum=["zh", "en"], description="language of pages and titles")
+    Literal["zh", "en"] | None,
+    with_schema(type="string", enum=["zh", "en"], description="language of pages and titles"),
 ]
 Limit = Annotated[
     int,
     Field(ge=1),
     AfterValidator(lambda v: min(v, MAX_LIMIT)),
-    _schema(
+    with_schema(
         type="integer",
         minimum=1,
         maximum=MAX_LIMIT,
@@ -200,25 +197,25 @@ Limit = Annotated[
 Offset = Annotated[
     int,
     Field(ge=0, le=MAX_OFFSET),
-    _schema(type="integer", minimum=0, maximum=MAX_OFFSET, default=0, description="paging (follow the next link)"),
+    with_schema(type="integer", minimum=0, maximum=MAX_OFFSET, default=0, description="paging (follow the next link)"),
 ]
 BboxParam = Annotated[
     str | None,
-    _checked(parse_bbox),
-    _schema(
+    parsed_by(parse_bbox),
+    with_schema(
         type="array",
         minItems=4,
         maxItems=6,
         items={"type": "number"},
         description="minLon,minLat,maxLon,maxLat (CRS84), or 6 numbers with heights",
-        **_COMMA_LIST,
+        **COMMA_LIST,
     ),
 ]
 _INSTANT = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ]([0-9:.]+([Zz]|[+-][0-9]{2}:?[0-9]{2})?)?)?"
 DatetimeParam = Annotated[
     str | None,
-    _checked(parse_datetime),
-    _schema(
+    parsed_by(parse_datetime),
+    with_schema(
         type="string",
         pattern=f"^({_INSTANT}|(\\.\\.|{_INSTANT})?/(\\.\\.|{_INSTANT})?)$",
         description="RFC 3339 instant or interval (.. for an open end); collections without a time property ignore it",
@@ -261,12 +258,12 @@ def parse_names(raw: str) -> list[str]:
 
 CrsParam = Annotated[
     str | None,
-    _checked(_crs),
-    _schema(
+    parsed_by(_crs),
+    with_schema(
         type="string", enum=list(SUPPORTED), description="coordinate reference system (URI); default CRS84 lon/lat"
     ),
 ]
-_NAMES = {"type": "array", "items": {"type": "string", "pattern": f"^[+-]?{_NAME}$"}, **_COMMA_LIST}
+_NAMES = {"type": "array", "items": {"type": "string", "pattern": f"^[+-]?{_NAME}$"}, **COMMA_LIST}
 
 
 def _no_null_defaults(schema: dict, model=None) -> None:
@@ -284,7 +281,7 @@ class OgcQuery(BaseModel):
     f: Format = None
     lang: Lang = None
     cache_buster: Annotated[
-        str | None, Field(alias="_"), _schema(type="string", pattern="^[^\\x00]*$", description="ignored")
+        str | None, Field(alias="_"), with_schema(type="string", pattern="^[^\\x00]*$", description="ignored")
     ] = None
 
 
@@ -299,30 +296,30 @@ class ItemsQuery(OgcQuery):
     crs: CrsParam = None
     filter: Annotated[
         str | None,
-        _schema(type="string", description="a CQL2 filter (text or JSON, see filter-lang) over the queryables"),
+        with_schema(type="string", description="a CQL2 filter (text or JSON, see filter-lang) over the queryables"),
     ] = None
     filter_lang: Annotated[
         Literal["cql2-text", "cql2-json"] | None,
         Field(alias="filter-lang"),
-        _schema(type="string", enum=["cql2-text", "cql2-json"], default="cql2-text"),
+        with_schema(type="string", enum=["cql2-text", "cql2-json"], default="cql2-text"),
     ] = None
     filter_crs: Annotated[CrsParam, Field(alias="filter-crs")] = None
     sortby: Annotated[
         str | None,
-        _checked(parse_sortby),
-        _schema(**_NAMES, description="sortables, comma-separated; - for descending"),
+        parsed_by(parse_sortby),
+        with_schema(**_NAMES, description="sortables, comma-separated; - for descending"),
     ] = None
     properties: Annotated[
-        str | None, _checked(parse_names), _schema(**_NAMES, description="only these properties (comma-separated)")
+        str | None, parsed_by(parse_names), with_schema(**_NAMES, description="only these properties (comma-separated)")
     ] = None
     skip_geometry: Annotated[
         bool,
         Field(alias="skipGeometry"),
-        _schema(type="boolean", default=False, description="features without geometry"),
+        with_schema(type="boolean", default=False, description="features without geometry"),
     ] = False
     cursor: Annotated[
         str | None,
-        _schema(
+        with_schema(
             type="string",
             pattern="^[A-Za-z0-9_.-]+$",
             description="where the page starts (the next and prev links carry it)",
@@ -342,67 +339,3 @@ class ItemQuery(OgcQuery):
     """One feature: ``crs`` besides ``f`` and ``lang``."""
 
     crs: CrsParam = None
-
-
-_ITEM_SCHEMAS = {
-    "str": "string",
-    "text": "string",
-    "enum": "string",
-    "date": "string",
-    "datetime": "string",
-    "int": "integer",
-    "ref": "integer",
-    "float": "number",
-    "bool": "boolean",
-}
-
-
-def _filter(field: LayerField):
-    """A property filter: comma-separated values (or the parameter repeated), each parsed by the layer's field."""
-
-    def parse(values: list[str]) -> list:
-        parsed = []
-        for part in (p for v in values for p in v.split(",")):
-            try:
-                parsed.append(field.parse(part))
-            except ValueError as e:
-                raise ParamError(f"{part!r}: {e}") from None
-        return parsed
-
-    item = {"type": _ITEM_SCHEMAS[field.kind]}
-    if field.choices:
-        item["enum"] = list(field.choices)
-    if item["type"] == "integer":
-        item |= {
-            "minimum": INT_MIN if field.min is None else field.min,
-            "maximum": INT_MAX if field.max is None else field.max,
-        }
-    return Annotated[
-        list[str] | None,
-        _checked(parse),
-        _schema(
-            type="array", items=item, minItems=1, description="property filter; comma-separated values", **_COMMA_LIST
-        ),
-    ]
-
-
-_ITEMS_QUERIES: dict[tuple[str, ...], type[ItemsQuery]] = {}
-
-
-def items_query(public: PublicLayer) -> type[ItemsQuery]:
-    """The query model of a collection's items: :class:`ItemsQuery` plus its property filters."""
-    fields = {p.name: public.layer.field(p.name) for p in public.properties if p.filter}
-    fields = {name: f for name, f in fields.items() if f is not None}
-    key = (public.name, *fields)
-    model = _ITEMS_QUERIES.get(key)
-    if model is None:
-        name = "".join(part.title() for part in public.name.replace("_", "-").split("-")) + "ItemsQuery"
-        model = create_model(
-            name,
-            __base__=ItemsQuery,
-            __doc__=f"Features of {public.name}: a page, "
-            f"filtered by bbox, datetime and {', '.join(fields) or 'no property'}.",
-            **{n: (_filter(f), None) for n, f in fields.items()},
-        )
-        _ITEMS_QUERIES[key] = model
-    return model

@@ -24,7 +24,9 @@ from spectree import Tag
 from app.auth import policy
 from app.core.errors import ApiError
 from app.ogcapi import paging, provider, services
+from app.ogcapi.answers import wanted_format
 from app.ogcapi.crs import CRS84, DEFAULT, SUPPORTED
+from app.ogcapi.filters import items_query
 from app.ogcapi.openapi import OPENAPI, SERVER, describe, document, ogc_spec
 from app.ogcapi.pages import items_map
 from app.ogcapi.params import (
@@ -33,9 +35,6 @@ from app.ogcapi.params import (
     ItemQuery,
     ItemsQuery,
     OgcQuery,
-    ParamError,
-    format_of,
-    items_query,
 )
 from app.ogcapi.queryables import json_schema
 from app.ogcapi.reading import page_request
@@ -73,18 +72,6 @@ CONFORMANCE = (
 )
 ITEMS = "GeoJSON FeatureCollection with numberMatched, numberReturned and next links (HTML by f or Accept)"
 DATA_ERRORS = (400, 401, 404)
-
-
-def wanted_format() -> str:
-    """ "json" or "html": ``?f=`` first, then ``Accept``; JSON when nothing is asked (OWSLib, GDAL)."""
-    f = request.args.get("f")
-    if f is not None:
-        try:
-            return format_of(f)
-        except ParamError as e:
-            raise ApiError(400, str(e), {"f": "unknown format"}) from None
-    best = request.accept_mimetypes.best_match([GEOJSON, JSON, HTML])
-    return "html" if best == HTML else "json"
 
 
 def _link(rel: str, type_: str, href: str, title: str = "") -> dict:
@@ -372,78 +359,22 @@ def _rules_of(name: str) -> tuple:
     public = services.get_collection(name)
     title = str(public.layer.title)
     tags = [Tag(name=name, description=f"{title}: {public.description}")]
-
-    def describe_collection():
-        return collection(name)
-
-    def features():
-        return items(name)
-
-    def feature(featureId: int):
-        return item(name, str(featureId))
-
-    def filterable():
-        return queryables(name)
-
-    describe_collection.__doc__ = f"{title}: the collection"
-    features.__doc__ = f"{title}: features"
-    feature.__doc__ = f"{title}: one feature"
-    filterable.__doc__ = f"{title}: queryables (JSON Schema)"
-    query = items_query(public)
-    return (
-        (
-            f"/collections/{name}",
-            f"collection_{name}",
-            describe(
-                describe_collection,
-                ogc_spec,
-                query=OgcQuery,
-                ok="the collection",
-                errors=DATA_ERRORS,
-                tags=tags,
-                operation_id=f"describe_{name}",
-            ),
-        ),
-        (
-            f"/collections/{name}/items",
-            f"items_{name}",
-            describe(
-                features,
-                ogc_spec,
-                query=query,
-                ok=ITEMS,
-                errors=DATA_ERRORS,
-                tags=tags,
-                operation_id=f"getFeatures_{name}",
-            ),
-        ),
-        (
-            f"/collections/{name}/items/<int:featureId>",
-            f"item_{name}",
-            describe(
-                feature,
-                ogc_spec,
-                query=ItemQuery,
-                ok="GeoJSON Feature (or a page)",
-                errors=DATA_ERRORS,
-                tags=tags,
-                operation_id=f"getFeature_{name}",
-            ),
-        ),
-        (
-            f"/collections/{name}/queryables",
-            f"queryables_{name}",
-            describe(
-                filterable,
-                ogc_spec,
-                query=OgcQuery,
-                ok=f"JSON Schema ({SCHEMA})",
-                errors=DATA_ERRORS,
-                tags=tags,
-                operation_id=f"getQueryables_{name}",
-            ),
-        ),
-    )
+    table = (  # suffix, endpoint, operation, query, answer, view, summary
+        ("", "collection", "describe", OgcQuery, "the collection", lambda: collection(name), "the collection"),
+        ("/items", "items", "getFeatures", items_query(public), ITEMS, lambda: items(name), "features"),
+        ("/items/<int:featureId>", "item", "getFeature", ItemQuery, "GeoJSON Feature (or a page)",
+         lambda featureId: item(name, str(featureId)), "one feature"),
+        ("/queryables", "queryables", "getQueryables", OgcQuery, f"JSON Schema ({SCHEMA})",
+         lambda: queryables(name), "queryables (JSON Schema)"),
+    )  # fmt: skip
+    rules = []
+    for suffix, endpoint, operation, query, ok, view, summary in table:
+        view.__doc__ = f"{title}: {summary}"
+        view.__name__ = f"{endpoint}_{name}"
+        described = describe(view, ogc_spec, query=query, ok=ok, errors=DATA_ERRORS, tags=tags,
+                             operation_id=f"{operation}_{name}")  # fmt: skip
+        rules.append((f"/collections/{name}{suffix}", f"{endpoint}_{name}", described))
+    return tuple(rules)
 
 
 @bp.record
@@ -452,28 +383,3 @@ def _collection_rules(state) -> None:
     for public in services.collections():
         for rule, endpoint, view in _rules_of(public.name):
             state.add_url_rule(rule, endpoint, view, methods=["GET"])
-
-
-_OGC_CODES = {
-    400: "InvalidParameterValue",
-    401: "NotAuthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    429: "TooManyRequests",
-    500: "ServerError",
-    503: "ServiceUnavailable",
-}
-
-
-def exception_response(status: int, message: str, fields: dict):
-    """OGC API exceptions: ``{"code", "description"}`` (an HTML page for browsers)."""
-    try:
-        html = wanted_format() == "html"
-    except ApiError:
-        html = False
-    if html:
-        return render_template("error.html", status=status, message=message), status
-    body = {"code": _OGC_CODES.get(status, "NoApplicableCode"), "description": message}
-    headers = {"WWW-Authenticate": 'Bearer realm="wuwei"'} if status == 401 else {}
-    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=JSON, headers=headers)
