@@ -53,7 +53,7 @@ class LocalCluster:
 
     def script(self, name: str, command: str, check: bool = True, timeout: int = 300) -> subprocess.CompletedProcess:
         r = subprocess.run(["bash", str(ROOT / "scripts" / name), command], cwd=ROOT, env=self.env(),
-                           capture_output=True, text=True, timeout=timeout)
+                           capture_output=True, text=True, timeout=timeout, check=False)
         if check and r.returncode != 0:
             raise AssertionError(f"scripts/{name} {command} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
         return r
@@ -74,7 +74,7 @@ class LocalCluster:
         cmd = [str(PGBINS[-1]), "-D", str(self.home / "data"), *args]
         if os.geteuid() == 0:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        return subprocess.run(cmd, cwd="/", capture_output=True, text=True, timeout=120)
+        return subprocess.run(cmd, cwd="/", capture_output=True, text=True, timeout=120, check=False)
 
     def destroy(self) -> None:
         try:
