@@ -6,7 +6,7 @@ import logging
 import time
 
 from alembic.script import ScriptDirectory
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, request_started
 from flask_login import current_user
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import text
@@ -149,3 +149,4 @@ def init_app(app) -> None:
     with app.app_context():
         engine = db.engine
     app.wsgi_app = metrics.RequestMetrics(app.wsgi_app, lambda: engine.pool)
+    request_started.connect(metrics.mark_endpoint, app)

@@ -51,7 +51,7 @@ def add_audit(at: dt.datetime, n: int) -> None:
     for i in range(n):
         db.session.execute(text("INSERT INTO audit_log (at, action, table_name, row_id, after) "
                                 "VALUES (:at, 'update', 'buildings', :r, CAST(:a AS jsonb))"),
-                           {"at": at + dt.timedelta(days=2, hours=i), "r": str(i), "a": '{"name": "楼 %d"}' % i})
+                           {"at": at + dt.timedelta(days=2, hours=i), "r": str(i), "a": f'{{"name": "楼 {i}"}}'})
 
 
 def tables(pattern: str) -> set[str]:

@@ -14,6 +14,7 @@ import os
 import time
 
 from prometheus_client import REGISTRY as GLOBAL_REGISTRY
+from flask import request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -63,6 +64,13 @@ def exposition(extra_collectors=()) -> bytes:
     return generate_latest(registry)
 
 
+def mark_endpoint(sender, **extra) -> None:
+    """``request_started`` receiver: the matched Flask endpoint, for :class:`RequestMetrics` (Flask clears
+    its request from the environ before the middleware sees the answer)."""
+    rule = request.url_rule
+    request.environ["wuwei.endpoint"] = rule.endpoint if rule is not None else None
+
+
 class RequestMetrics:
     """WSGI middleware: request id, latency, status and tracking counts of every request."""
 
@@ -90,9 +98,7 @@ class RequestMetrics:
 
     def _count(self, environ, status: int, seconds: float) -> None:
         path = environ.get("PATH_INFO", "")
-        req = environ.get("werkzeug.request")
-        rule = getattr(req, "url_rule", None)
-        endpoint = rule.endpoint if rule is not None else ("tracking_gateway" if path in TRACKING else "unmatched")
+        endpoint = environ.get("wuwei.endpoint") or ("tracking_gateway" if path in TRACKING else "unmatched")
         method = environ.get("REQUEST_METHOD", "GET")
         REQUEST_SECONDS.labels(endpoint, method).observe(seconds)
         REQUESTS.labels(endpoint, method, str(status)).inc()
