@@ -18,6 +18,7 @@ from app.audit.services import record
 from app.auth.policy import Scope
 from app.core.errors import ApiError
 from app.core.extensions import db
+from app.core.media import write_files
 from app.incidents.models import Photo
 from app.incidents.services.records import load
 
@@ -78,10 +79,8 @@ def add_photo(incident_id: int, data: bytes, user, scope: Scope, transition_id: 
     (thumb.convert("RGB") if thumb.mode == "RGBA" else thumb).save(tout, format="JPEG", quality=80)
     name = f"{incident.id}/{secrets.token_hex(8)}"
     root = media_root()
-    (root / str(incident.id)).mkdir(parents=True, exist_ok=True)
     path, tpath = root / f"{name}{ext}", root / f"{name}.thumb.jpg"
-    path.write_bytes(out.getvalue())
-    tpath.write_bytes(tout.getvalue())
+    write_files({path: out.getvalue(), tpath: tout.getvalue()})       # both or neither; 507 when the disk is full
     photo = Photo(incident_id=incident.id, transition_id=transition_id, path=f"{name}{ext}",
                   thumb_path=f"{name}.thumb.jpg", content_type=content_type, width=img.width, height=img.height,
                   bytes=len(out.getvalue()), sha256=hashlib.sha256(data).hexdigest(),
