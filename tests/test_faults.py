@@ -119,11 +119,12 @@ def test_a_gunicorn_worker_killed_mid_request_leaves_nothing_half_written(app, t
     env = {k: v for k, v in os.environ.items() if k not in ("PROMETHEUS_MULTIPROC_DIR", "DATABASE_READ_URL")}
     env.update(DATABASE_URL=url, WUWEI_FAULT_DIR=str(tmp_path), PYTHONPATH=str(ROOT), LOG_FORMAT="json",
                WUWEI_VAR=str(tmp_path / "var"))
+    errors = open(tmp_path / "gunicorn.err", "wb")  # noqa: SIM115  (closed in finally)
     server = subprocess.Popen(
         [str(Path(sys.prefix) / "bin" / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "--workers", "2",
          "--bind", f"127.0.0.1:{port}", "--timeout", "60", "--control-socket", str(tmp_path / "gunicorn.ctl"),
          "--access-logfile", str(tmp_path / "access.log"), "tests.fault_app:create()"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "gunicorn.err", "wb"))
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -184,6 +185,7 @@ def test_a_gunicorn_worker_killed_mid_request_leaves_nothing_half_written(app, t
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(10)
+        errors.close()
 
 
 def _noise_jpeg() -> bytes:
