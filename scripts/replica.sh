@@ -32,7 +32,11 @@ port_busy() { timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/
 
 # The primary's home (scripts/db.sh records it in var/pg.path) and the replica's beside it.
 find_homes() {
-  PHOME=$(head -n1 "$VAR/pg.path" 2>/dev/null || true)
+  if [ -d "$VAR/pg" ] && [ ! -L "$VAR/pg" ] && [ -f "$VAR/pg/data/PG_VERSION" ]; then
+    PHOME=$(realpath -e -- "$VAR/pg")
+  else
+    PHOME=$(head -n1 "$VAR/pg.path" 2>/dev/null || true)
+  fi
   [ -n "$PHOME" ] && [ -f "$PHOME/data/PG_VERSION" ] ||
     die "no local cluster for $VAR (no var/pg.path); run make db first (with DATABASE_URL set, make a replica of that server with your own tools)"
   local owner
@@ -118,8 +122,10 @@ start() {
   echo "replica: read-only views use it with DATABASE_READ_URL=postgresql://postgres@127.0.0.1:$REPLICA_PORT/wuwei"
 }
 
+has_primary() { [ -f "$VAR/pg.path" ] || [ -f "$VAR/pg/data/PG_VERSION" ]; }
+
 stop() {
-  [ -f "$VAR/pg.path" ] || { echo "replica: none"; return 0; }
+  has_primary || { echo "replica: none"; return 0; }
   find_homes
   [ -f "$RDATA/PG_VERSION" ] || { echo "replica: none"; return 0; }
   local pid
@@ -144,7 +150,7 @@ status() {
 
 destroy() {
   stop
-  [ -f "$VAR/pg.path" ] || return 0
+  has_primary || return 0
   find_homes
   if [ -e "$RHOME" ]; then rm -rf -- "$RHOME"; echo "replica: deleted $RHOME"; fi
   if primary_up; then
