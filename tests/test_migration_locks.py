@@ -65,7 +65,7 @@ class Watch:
         self.guarded = False
 
     def __call__(self, conn, cursor, statement, params, context, executemany):
-        if re.search(r"\bSET\s+(LOCAL\s+)?lock_timeout\b", statement, re.I):
+        if re.search(r"\bSET\s+(LOCAL\s+)?lock_timeout\b", statement, re.IGNORECASE):
             self.guarded = True
         raw = cursor.connection.cursor()
         raw.execute(LOCKS)

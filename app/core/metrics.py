@@ -13,8 +13,8 @@ counts every request by Flask endpoint (``tracking_gateway`` for ``/track/osmand
 import os
 import time
 
-from prometheus_client import REGISTRY as GLOBAL_REGISTRY
 from flask import request
+from prometheus_client import REGISTRY as GLOBAL_REGISTRY
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
