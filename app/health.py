@@ -52,10 +52,12 @@ def migration_state() -> dict:
 def queue_state() -> dict:
     """Jobs waiting and running (procrastinate), the oldest wait, and workers seen in the last minute."""
     row = db.session.execute(text(
-        "SELECT count(*) FILTER (WHERE status = 'todo'), count(*) FILTER (WHERE status = 'doing'), "
-        "extract(epoch FROM now() - min(scheduled_at) FILTER (WHERE status = 'todo')), "
+        "SELECT count(*) FILTER (WHERE status = 'todo' AND since <= now()), count(*) FILTER (WHERE status = 'doing'), "
+        "extract(epoch FROM now() - min(since) FILTER (WHERE status = 'todo' AND since <= now())), "
         "(SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - interval '1 minute') "
-        "FROM procrastinate_jobs WHERE status IN ('todo', 'doing')")).one()
+        "FROM (SELECT status, coalesce(scheduled_at, (SELECT min(e.at) FROM procrastinate_events e "
+        "      WHERE e.job_id = j.id AND e.type = 'deferred'), now()) AS since "
+        "      FROM procrastinate_jobs j WHERE status IN ('todo', 'doing')) jobs")).one()
     waiting, running, oldest, workers = row
     oldest = None if oldest is None else max(0.0, round(float(oldest), 1))
     stalled = waiting > 0 and workers == 0 and (oldest or 0) > QUEUE_STALLED_SECONDS

@@ -31,6 +31,21 @@ def test_readyz_is_503_when_the_schema_is_behind_the_code(client):
     assert r.get_json()["status"] == "unavailable" and r.get_json()["migrations"]["status"] == "behind"
 
 
+def test_readyz_reports_jobs_waiting_and_a_stalled_queue(client):
+    job = db.session.execute(text("INSERT INTO procrastinate_jobs (queue_name, task_name, args) "
+                                  "VALUES ('default', 'transfer.import_file', '{}') RETURNING id")).scalar()
+    db.session.commit()
+    queue = client.get("/readyz").get_json()["queue"]
+    assert queue["waiting"] == 1 and queue["status"] == "ok" and queue["oldest_waiting_seconds"] < 60
+    db.session.execute(text("UPDATE procrastinate_events SET at = now() - interval '10 minutes' "
+                            "WHERE job_id = :j"), {"j": job})
+    db.session.execute(text("DELETE FROM procrastinate_workers"))
+    db.session.commit()
+    r = client.get("/readyz")
+    assert r.status_code == 200          # jobs wait, but this server still serves requests
+    assert r.get_json()["queue"]["status"] == "stalled" and r.get_json()["status"] == "degraded"
+
+
 @pytest.mark.no_transaction
 def test_readyz_is_503_when_the_database_is_down():
     down = make_test_app("postgresql://postgres@127.0.0.1:1/wuwei",
