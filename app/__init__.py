@@ -25,6 +25,7 @@ FEATURES = [
     "app.volunteers",
     "app.wishes",
     "app.patrols",
+    "app.tracking",
     "app.transfer",
     "app.tiles",
     "app.ogcapi",

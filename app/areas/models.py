@@ -1,8 +1,9 @@
 """Areas and grids in one table, with the grid workers assigned to each grid."""
 from geoalchemy2 import Geometry
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.columns import link_key
 from app.core.extensions import db
 
 LEVELS = ("city", "district", "street", "community", "grid", "micro_grid")
@@ -11,11 +12,7 @@ LEVELS = ("city", "district", "street", "community", "grid", "micro_grid")
 # one planner can span several districts.
 CODE_LENGTH = {"city": 4, "district": 6, "street": 9, "community": 12, "grid": 15, "micro_grid": 18}
 
-grid_workers = Table(
-    "grid_workers", db.metadata,
-    Column("area_id", Integer, ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-)
+grid_workers = Table("grid_workers", db.metadata, link_key("area_id", "areas.id"), link_key("user_id", "users.id"))
 
 
 class Area(db.Model):

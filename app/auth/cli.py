@@ -10,8 +10,7 @@ tokens_cli = AppGroup("tokens", help="Manage API and device tokens.")
 
 
 def _fail(e: ApiError):
-    detail = "; ".join(f"{k}: {v}" for k, v in e.fields.items())
-    raise click.ClickException(e.message + (f" ({detail})" if detail else ""))
+    raise click.ClickException(e.describe())
 
 
 @users_cli.command("create")

@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.areas.models import Area
-from app.audit.services import record, snapshot
+from app.audit.services import audited_insert, record
 from app.auth.models import ROLES, ApiToken, User
 from app.core.errors import ApiError
 from app.core.extensions import db
@@ -118,11 +118,7 @@ def create_user(username: str, password: str, role: str, area_code: str | None =
     user = User(username=username, password_hash=generate_password_hash(
                     password, method=current_app.config["PASSWORD_HASH_METHOD"]), role=role,
                 area_id=area.id if area else None, display_name=display_name or username, phone=phone)
-    db.session.add(user)
-    db.session.flush()
-    record("insert", "users", user.id, after=snapshot(user))
-    db.session.commit()
-    return user
+    return audited_insert(user)
 
 
 def create_token(username: str, device: str | None = None) -> tuple[ApiToken, str]:
@@ -132,11 +128,7 @@ def create_token(username: str, device: str | None = None) -> tuple[ApiToken, st
         raise ApiError(404, f"no user {username!r}")
     token = secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, device=device, token_hash=hash_token(token), prefix=token[:8])
-    db.session.add(row)
-    db.session.flush()
-    record("insert", "api_tokens", row.id, after={"user_id": user.id, "device": device, "prefix": row.prefix})
-    db.session.commit()
-    return row, token
+    return audited_insert(row, lambda t: {"user_id": t.user_id, "device": t.device, "prefix": t.prefix}), token
 
 
 def list_tokens(username: str | None = None) -> list[ApiToken]:

@@ -1,9 +1,10 @@
-"""Typed attribute fields for layer APIs: parse user JSON values, report clear errors.
+"""Typed attribute fields for layer APIs: parse user values, report clear errors.
 
 Shared by every feature that accepts attributes over HTTP, so that a bad value
-gets the same 422 message everywhere. :meth:`Field.annotation` gives the same rules as a
+gets the same message everywhere. :meth:`Field.annotation` gives the same rules as a
 pydantic type, from which the layer API builds its request models and its OpenAPI schemas
-(:mod:`app.basemap.schemas`).
+(:mod:`app.basemap.schemas`); :meth:`Field.parse` reads one value of a list filter (``?status=a,b``).
+Flags, dates, date-times and NUL characters follow :mod:`app.web.values`.
 """
 import datetime as dt
 import math
@@ -14,6 +15,7 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConst
 from pydantic import Field as PydanticField
 
 from app.web.params import invalid
+from app.web.values import flag, iso_day, iso_moment, no_nul
 
 
 class FieldError(ValueError):
@@ -46,7 +48,8 @@ class Field:
         return self.column or self.name
 
     def parse(self, value):
-        """The Python value for ``value`` from JSON, or raise :class:`FieldError`."""
+        """The Python value for ``value``, or raise a ``ValueError`` saying why (:class:`FieldError` or
+        :func:`app.web.params.invalid`)."""
         if value is None or (value == "" and self.kind not in ("str", "text")):
             if self.required:
                 raise FieldError("required")
@@ -59,9 +62,7 @@ class Field:
     def _parse_str(self, value):
         if not isinstance(value, str):
             raise FieldError("must be a string")
-        if "\x00" in value:
-            raise FieldError("must not contain NUL characters")
-        value = value.strip()
+        value = no_nul(value).strip()
         if self.required and not value:
             raise FieldError("required")
         limit = self.max_len or (255 if self.kind == "str" else 10000)
@@ -93,38 +94,10 @@ class Field:
         self._range(value)
         return value
 
-    def _parse_bool(self, value):
-        if isinstance(value, bool):
-            return value
-        if value in ("true", "1", 1):
-            return True
-        if value in ("false", "0", 0):
-            return False
-        raise FieldError("must be true or false")
-
     def _parse_enum(self, value):
         if not isinstance(value, str) or value not in self.choices:
             raise FieldError(f"must be one of: {', '.join(self.choices)}")
         return value
-
-    def _parse_date(self, value):
-        if not isinstance(value, str):
-            raise FieldError("must be a date YYYY-MM-DD")
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            raise FieldError("must be a date YYYY-MM-DD") from None
-
-    def _parse_datetime(self, value):
-        if not isinstance(value, str):
-            raise FieldError("must be an ISO 8601 date-time")
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise FieldError("must be an ISO 8601 date-time") from None
-        if parsed.tzinfo is None:
-            raise FieldError("must include a time zone, e.g. +08:00")
-        return parsed
 
     def _range(self, value) -> None:
         if self.min is not None and value < self.min:
@@ -138,7 +111,7 @@ class Field:
         if k in ("str", "text"):
             return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1 if self.required else None,
                                                     max_length=self.max_len or (255 if k == "str" else 10000)),
-                             AfterValidator(_no_nul)]
+                             AfterValidator(no_nul)]
         if k in ("int", "ref"):
             lo = INT_MIN if self.min is None else max(INT_MIN, math.ceil(self.min))
             hi = INT_MAX if self.max is None else min(INT_MAX, int(self.max))
@@ -178,14 +151,8 @@ class Field:
 
 
 _PARSERS = {"str": Field._parse_str, "text": Field._parse_str, "int": Field._parse_int, "ref": Field._parse_int,
-            "float": Field._parse_float, "bool": Field._parse_bool, "enum": Field._parse_enum,
-            "date": Field._parse_date, "datetime": Field._parse_datetime}
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise invalid("must not contain NUL characters")
-    return value
+            "float": Field._parse_float, "bool": lambda _, v: flag(v), "enum": Field._parse_enum,
+            "date": lambda _, v: iso_day(v), "datetime": lambda _, v: iso_moment(v)}
 
 
 def _integer(value):
@@ -200,24 +167,3 @@ def _number(value):
         raise invalid("must be a number")
     return value
 
-
-def parse_fields(fields: list[Field], data: dict, partial: bool = False) -> tuple[dict, dict]:
-    """Parse ``data`` against ``fields``: (values by column, errors by name).
-
-    Unknown keys are errors, so that a typo is not silently dropped.
-    """
-    values, errors = {}, {}
-    known = {f.name: f for f in fields if f.writable}
-    for key in data:
-        if key not in known:
-            errors[key] = "unknown field"
-    for f in known.values():
-        if f.name not in data:
-            if f.required and not partial:
-                errors[f.name] = "required"
-            continue
-        try:
-            values[f.col] = f.parse(data[f.name])
-        except FieldError as e:
-            errors[f.name] = str(e)
-    return values, errors

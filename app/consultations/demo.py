@@ -57,27 +57,25 @@ def _meeting(council: Council, liailan, sewage: int, jjl: int) -> Meeting:
                     "due_on": dt.date(2024, 4, 30), "incident_id": jjl}])
 
 
-def _repair(sewage: int, staff, liailan) -> None:
-    """The sewage overflow after the meeting: the housing office repairs, the community checks and closes."""
-    housing = next(d.id for d in departments() if d.code == "housing")
-    transition(sewage, "dispatched", staff, EVERYTHING, at=_at(2024, 4, 15, 9, 0),
-               note="按议事厅决议派遣西津东路房管所维修。", data={"department_id": housing})
-    transition(sewage, "in_progress", liailan, EVERYTHING, at=_at(2024, 4, 16, 8, 30), note="房管所施工队进场，更换排污管道。")
-    transition(sewage, "responded", liailan, EVERYTHING, at=_at(2024, 4, 20, 17, 0), note="管道已更换疏通，路面已冲洗。")
-    transition(sewage, "closed", staff, EVERYTHING, at=_at(2024, 4, 22, 10, 0),
-               note="核查：门前无积水、无异味，居民确认问题解决，结案。")
-    transition(sewage, "evaluated", staff, EVERYTHING, at=_at(2024, 4, 24, 10, 0),
-               note="回访来电居民，满意。", data={"rating": 5})
-
-
-def _rota(jjl: int, staff, grid) -> None:
-    """The 九间楼 courtyard after the meeting: the community organises a cleaning rota."""
-    community = next(d.id for d in departments() if d.code == "community")
-    transition(jjl, "dispatched", staff, EVERYTHING, at=_at(2024, 4, 15, 9, 30),
-               note="按议事厅决议由社区组织居民轮流清扫。", data={"department_id": community})
-    transition(jjl, "in_progress", grid, EVERYTHING, at=_at(2024, 4, 16, 9, 0), note="排出清扫轮值表。")
-    transition(jjl, "responded", grid, EVERYTHING, at=_at(2024, 4, 19, 18, 0), note="九间楼楼院已清扫干净。")
-    transition(jjl, "closed", staff, EVERYTHING, at=_at(2024, 4, 20, 9, 0), note="核查合格，结案。")
+def _follow_up(sewage: int, jjl: int, staff, liailan, grid) -> None:
+    """What the meeting decided, done: the housing office repairs the sewage pipe and the community checks
+    and closes; at 九间楼 the community organises a cleaning rota."""
+    dept = {d.code: d.id for d in departments()}
+    steps = [  # incident, state, who, when, note[, data]
+        (sewage, "dispatched", staff, (2024, 4, 15, 9, 0), "按议事厅决议派遣西津东路房管所维修。",
+         {"department_id": dept["housing"]}),
+        (sewage, "in_progress", liailan, (2024, 4, 16, 8, 30), "房管所施工队进场，更换排污管道。"),
+        (sewage, "responded", liailan, (2024, 4, 20, 17, 0), "管道已更换疏通，路面已冲洗。"),
+        (sewage, "closed", staff, (2024, 4, 22, 10, 0), "核查：门前无积水、无异味，居民确认问题解决，结案。"),
+        (sewage, "evaluated", staff, (2024, 4, 24, 10, 0), "回访来电居民，满意。", {"rating": 5}),
+        (jjl, "dispatched", staff, (2024, 4, 15, 9, 30), "按议事厅决议由社区组织居民轮流清扫。",
+         {"department_id": dept["community"]}),
+        (jjl, "in_progress", grid, (2024, 4, 16, 9, 0), "排出清扫轮值表。"),
+        (jjl, "responded", grid, (2024, 4, 19, 18, 0), "九间楼楼院已清扫干净。"),
+        (jjl, "closed", staff, (2024, 4, 20, 9, 0), "核查合格，结案。"),
+    ]
+    for incident_id, state, who, at, note, *data in steps:
+        transition(incident_id, state, who, EVERYTHING, at=_at(*at), note=note, data=data[0] if data else None)
 
 
 def seed_consultations() -> int:
@@ -88,8 +86,7 @@ def seed_consultations() -> int:
     staff, liailan, grid = find_user("staff"), find_user("liailan"), find_user("gridworker")
     council = _council(liailan, staff)
     meeting = _meeting(council, liailan, sewage.id, jjl.id)
-    _repair(sewage.id, staff, liailan)
-    _rota(jjl.id, staff, grid)
+    _follow_up(sewage.id, jjl.id, staff, liailan, grid)
     for d in meeting.decisions:
         update_decision(d.id, EVERYTHING, "done",
                         "管道已更换，4月22日核查结案" if d.incident_id == sewage.id else "轮流清扫已运行，4月20日核查")

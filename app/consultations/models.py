@@ -1,26 +1,19 @@
 """微协商 (micro-consultation): councils, their members, meetings, decisions; the ledger reads these."""
 from datetime import date, datetime
 
-from sqlalchemy import (CheckConstraint, Column, Date, DateTime, ForeignKey, Index, Integer, BigInteger,
-                        String, Table, Text, func)
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, String, Table, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.columns import link_key
 from app.core.extensions import db
 
 MEMBER_ROLES = ("resident_rep", "work_unit", "property_company", "mediator", "staff", "other")
 DECISION_STATUSES = ("open", "done", "dropped")
 
-meeting_participants = Table(
-    "meeting_participants", db.metadata,
-    Column("meeting_id", Integer, ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True),
-    Column("member_id", Integer, ForeignKey("council_members.id", ondelete="CASCADE"), primary_key=True),
-)
-
-meeting_incidents = Table(
-    "meeting_incidents", db.metadata,
-    Column("meeting_id", Integer, ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True),
-    Column("incident_id", BigInteger, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
-)
+meeting_participants = Table("meeting_participants", db.metadata, link_key("meeting_id", "meetings.id"),
+                             link_key("member_id", "council_members.id"))
+meeting_incidents = Table("meeting_incidents", db.metadata, link_key("meeting_id", "meetings.id"),
+                          link_key("incident_id", "incidents.id", type_=BigInteger))
 
 
 class Council(db.Model):

@@ -10,7 +10,7 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from app.areas.models import Area
-from app.audit.services import record, snapshot
+from app.audit.services import audited_insert, audited_update, record, snapshot
 from app.auth.policy import Scope, area_clause, in_scope_code
 from app.consultations.models import (
     Council,
@@ -21,11 +21,10 @@ from app.consultations.models import (
 )
 from app.core.errors import ApiError
 from app.core.extensions import db
+from app.core.sql import MAX_ID, get_or_404
 from app.core.time import day_start, now, today
 from app.incidents import services as incidents
 from app.incidents.workflow import may_move
-
-MAX_ID = 2**31
 
 
 def _raise(errors: dict):
@@ -44,9 +43,9 @@ def councils(scope: Scope) -> list[Council]:
 
 def get_council(council_id: int, scope: Scope) -> Council:
     """A council the scope may see, or 404."""
-    council = db.session.get(Council, council_id) if 0 < council_id < MAX_ID else None
-    if council is None or not (in_scope_code(scope, council.community.code)
-                               or (scope.area_code and scope.area_code.startswith(council.community.code))):
+    council = get_or_404(Council, council_id, f"no council {council_id} in your area")
+    if not (in_scope_code(scope, council.community.code)
+            or (scope.area_code and scope.area_code.startswith(council.community.code))):
         raise ApiError(404, f"no council {council_id} in your area")
     return council
 
@@ -58,12 +57,9 @@ def _writable_council(council_id: int, scope: Scope) -> Council:
     return council
 
 
-def _add_member(council: Council, m: dict) -> CouncilMember:
-    member = CouncilMember(council_id=council.id, name=m["name"], role=m["role"], organisation=m.get("organisation"),
-                           phone=m.get("phone"), user_id=m.get("user_id"))
-    db.session.add(member)
-    db.session.flush()
-    return member
+def _member(m: dict) -> CouncilMember:
+    return CouncilMember(name=m["name"], role=m["role"], organisation=m.get("organisation"), phone=m.get("phone"),
+                         user_id=m.get("user_id"))
 
 
 def create_council(scope: Scope, name: str, community_code: str, description: str | None = None,
@@ -75,22 +71,15 @@ def create_council(scope: Scope, name: str, community_code: str, description: st
     if not in_scope_code(scope, community.code):
         raise ApiError(403, "that community lies outside your area")
     council = Council(name=name, community_id=community.id, description=description)
-    db.session.add(council)
-    db.session.flush()
-    for m in members:
-        _add_member(council, m)
-    record("insert", "councils", council.id, after=snapshot(council))
-    db.session.commit()
-    return council
+    council.members = [_member(m) for m in members]
+    return audited_insert(council)
 
 
 def add_member(council_id: int, scope: Scope, member: dict) -> CouncilMember:
     """Add one member to a council."""
-    council = _writable_council(council_id, scope)
-    row = _add_member(council, member)
-    record("insert", "council_members", row.id, after={"council_id": council.id, "role": row.role})
-    db.session.commit()
-    return row
+    row = _member(member)
+    row.council_id = _writable_council(council_id, scope).id
+    return audited_insert(row, lambda r: {"council_id": r.council_id, "role": r.role})
 
 
 # --------------------------------------------------------------------------- meetings and decisions
@@ -133,29 +122,24 @@ def hold_meeting(council_id: int, scope: Scope, user, *, held_at: dt.datetime, t
     meeting.incidents = agenda
     db.session.add(meeting)
     db.session.flush()
-    for i, d in enumerate(decisions):
-        _add_decision(meeting, d, f"decisions.{i}")
+    db.session.add_all([_decision(meeting, d, f"decisions.{i}") for i, d in enumerate(decisions)])
     _to_consultation(meeting, user, scope)
     record("insert", "meetings", meeting.id, after=snapshot(meeting))
     db.session.commit()
     return meeting
 
 
-def _add_decision(meeting: Meeting, d: dict, where: str = "decision") -> Decision:
+def _decision(meeting: Meeting, d: dict, where: str = "decision") -> Decision:
+    """A new decision of a recorded meeting; its incident, if any, must be on the meeting's agenda."""
     if d.get("incident_id") is not None and d["incident_id"] not in {i.id for i in meeting.incidents}:
         _raise({f"{where}.incident_id": "must be one of the meeting's agenda incidents"})
-    row = Decision(meeting_id=meeting.id, incident_id=d.get("incident_id"), text=d["text"], owner=d["owner"],
-                   due_on=d.get("due_on"), status="open")
-    db.session.add(row)
-    db.session.flush()
-    return row
+    return Decision(meeting_id=meeting.id, incident_id=d.get("incident_id"), text=d["text"], owner=d["owner"],
+                    due_on=d.get("due_on"), status="open")
 
 
 def get_meeting(meeting_id: int, scope: Scope) -> Meeting:
     """A meeting of a council the scope may see, or 404."""
-    meeting = db.session.get(Meeting, meeting_id) if 0 < meeting_id < MAX_ID else None
-    if meeting is None:
-        raise ApiError(404, f"no meeting {meeting_id}")
+    meeting = get_or_404(Meeting, meeting_id, f"no meeting {meeting_id}")
     get_council(meeting.council_id, scope)
     return meeting
 
@@ -168,7 +152,7 @@ def meetings_of(council: Council) -> list[Meeting]:
 
 def meeting_exists(meeting_id: int) -> bool:
     """Whether a meeting with this id was recorded."""
-    return 0 < meeting_id < MAX_ID and db.session.get(Meeting, meeting_id) is not None
+    return 0 < meeting_id <= MAX_ID and db.session.get(Meeting, meeting_id) is not None
 
 
 def meetings_for_incident(incident_id: int) -> list[Meeting]:
@@ -181,26 +165,22 @@ def add_decision(meeting_id: int, scope: Scope, d: dict) -> Decision:
     """Add a decision (``{text, owner, due_on, incident_id}``) to a recorded meeting."""
     meeting = get_meeting(meeting_id, scope)
     _writable_council(meeting.council_id, scope)
-    row = _add_decision(meeting, d)
-    record("insert", "decisions", row.id, after=snapshot(row))
-    db.session.commit()
+    return audited_insert(_decision(meeting, d))
+
+
+def get_decision(decision_id: int, scope: Scope) -> Decision:
+    """A decision of a council the scope may see, or 404."""
+    row = get_or_404(Decision, decision_id, f"no decision {decision_id}")
+    get_council(row.meeting.council_id, scope)
     return row
 
 
 def update_decision(decision_id: int, scope: Scope, status: str, note: str | None = None) -> Decision:
     """Follow a decision: mark it done (with a note) or dropped, or open again."""
-    row = db.session.get(Decision, decision_id) if 0 < decision_id < MAX_ID else None
-    if row is None:
-        raise ApiError(404, f"no decision {decision_id}")
+    row = get_decision(decision_id, scope)
     _writable_council(row.meeting.council_id, scope)
-    before = snapshot(row)
-    row.status = status
-    row.done_at = func.now() if status == "done" else None
-    row.done_note = note
-    db.session.flush()
-    record("update", "decisions", row.id, before=before, after=snapshot(row))
-    db.session.commit()
-    return row
+    return audited_update(row, {"status": status, "done_at": func.now() if status == "done" else None,
+                                "done_note": note})
 
 
 # --------------------------------------------------------------------------- the ledger

@@ -30,6 +30,11 @@ class ApiError(Exception):
         self.fields = fields or {}
         self.code = code or CODES.get(status, "error")
 
+    def describe(self) -> str:
+        """The message with the field errors in brackets (unless it names them already), for a page or a terminal."""
+        detail = "; ".join(f"{k}: {v}" for k, v in self.fields.items())
+        return f"{self.message} ({detail})" if detail and detail not in self.message else self.message
+
 
 def envelope(status: int, message: str, fields: dict | None = None, code: str | None = None) -> dict:
     """The JSON body of every API error: ``{"error": {"code", "message", "fields"}}``."""

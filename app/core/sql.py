@@ -1,5 +1,5 @@
-"""SQL helpers written once: planner settings for index-driven reads, LIKE escaping, and statements
-built once per *shape*.
+"""SQL helpers written once: planner settings for index-driven reads, LIKE escaping, a row or 404,
+unique violations as 409, and statements built once per *shape*.
 
 The project's SQL style (docs/architecture.md): SQLAlchemy Core or ORM for reads and writes, with
 bound parameters; raw psycopg2 only for ``COPY``; planner settings only through :func:`index_driven`.
@@ -15,10 +15,16 @@ compiled SQL and the values fixed at build time, and from then on only binds the
 benchmarks' capture.
 """
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
+from app.core.errors import ApiError
 from app.core.extensions import db
+
+UNIQUE_VIOLATION = "23505"      # PostgreSQL's SQLSTATE for a unique index
+MAX_ID = 2**31 - 1              # the largest ``integer`` key; a larger id names no row
 
 # Index-driven reads (tiles, heat cells, OGC pages, map lists): a parallel plan scans the whole table
 # instead of walking the GiST index (12x slower at z14, DESIGN.md), and JIT compilation costs more
@@ -34,6 +40,40 @@ def index_driven() -> None:
 def like_escape(text_: str) -> str:
     """``text_`` with LIKE wildcards and the escape character taken literally."""
     return text_.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+
+
+def one_or_404(stmt: sa.Select, message: str):
+    """The row ``stmt`` selects, else 404 with ``message``.
+
+    Put the user's reach in ``stmt``'s ``where``: a row outside it is not told apart from an unknown id.
+    """
+    row = db.session.scalar(stmt)
+    if row is None:
+        raise ApiError(404, message)
+    return row
+
+
+def get_or_404(model, row_id: int, message: str):
+    """The row of ``model`` with primary key ``row_id``, else 404 with ``message``."""
+    row = db.session.get(model, row_id) if 0 < row_id <= MAX_ID else None
+    if row is None:
+        raise ApiError(404, message)
+    return row
+
+
+@contextmanager
+def conflict_as_409(message: str, fields: dict | None = None):
+    """Run the block's writes in a savepoint; a unique violation (two requests racing) becomes 409.
+
+    The block must add and flush its rows: ``with conflict_as_409(...): db.session.add(x); db.session.flush()``.
+    """
+    try:
+        with db.session.begin_nested():
+            yield
+    except IntegrityError as e:
+        if getattr(e.orig, "pgcode", None) != UNIQUE_VIOLATION:
+            raise
+        raise ApiError(409, message, fields) from None
 
 
 def param(name: str) -> sa.BindParameter:

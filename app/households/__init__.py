@@ -6,12 +6,7 @@ Services by reason to change: :mod:`~app.households.files` (files and members), 
 """
 from flask_babel import lazy_gettext as _l
 
-from app.core.registry import (
-    Overlay,
-    register_demo_step,
-    register_nav,
-    register_overlay,
-)
+from app.core.registry import Overlay, register_demo_step, register_nav, register_overlay
 from app.households import api, models, views  # noqa: F401
 from app.households.demo import seed_households
 

@@ -10,13 +10,13 @@ from sqlalchemy import Date, and_, cast, func, literal, or_, select, true
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from app.areas.models import Area, grid_workers
-from app.audit.services import record, snapshot
+from app.audit.services import audited_insert, audited_read, audited_update, record
 from app.auth import policy
 from app.auth.models import User
 from app.basemap.models import Building
 from app.core.errors import ApiError
 from app.core.extensions import db
-from app.core.sql import index_driven
+from app.core.sql import index_driven, one_or_404
 from app.core.time import TZ, TZ_NAME, today
 from app.households.common import require_personal
 from app.households.models import CarePlan, Household, Tag, Visit, household_tags
@@ -52,31 +52,28 @@ def create_care_plan(user, body: CarePlanIn) -> CarePlan:
     values = body.model_dump(exclude_unset=True)
     values["start_date"] = body.start_date or today()
     values["purpose"] = body.purpose or "care_visit"
-    plan = CarePlan(**values)
-    db.session.add(plan)
-    db.session.flush()
-    record("insert", "care_plans", plan.id, after=snapshot(plan))
-    db.session.commit()
-    return plan
+    return audited_insert(CarePlan(**values))
+
+
+def _plan(user, plan_id: int) -> CarePlan:
+    require_personal(user)
+    return one_or_404(select(CarePlan).join(Household).where(CarePlan.id == plan_id,
+                                                             policy.personal_clause(user, Household.grid_id)),
+                      f"no care plan {plan_id} among the files you may read")
+
+
+def get_care_plan(user, plan_id: int) -> CarePlan:
+    """One care plan of a file the user may read (audited)."""
+    return audited_read(_plan(user, plan_id))
 
 
 def update_care_plan(user, plan_id: int, body: CarePlanPatch) -> CarePlan:
     """Change a plan's frequency, worker or state."""
-    require_personal(user)
-    plan = db.session.scalar(select(CarePlan).join(Household).where(
-        CarePlan.id == plan_id, policy.personal_clause(user, Household.grid_id)))
-    if plan is None:
-        raise ApiError(404, f"no care plan {plan_id} among the files you may read")
+    plan = _plan(user, plan_id)
     values = body.model_dump(exclude_unset=True)
     if "worker_id" in values:
         _check_worker(plan.household, values["worker_id"])
-    before = snapshot(plan)
-    for k, v in values.items():
-        setattr(plan, k, v)
-    db.session.flush()
-    record("update", "care_plans", plan.id, before, snapshot(plan))
-    db.session.commit()
-    return plan
+    return audited_update(plan, values)
 
 
 def plan_dict(p: CarePlan) -> dict:

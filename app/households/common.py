@@ -1,20 +1,16 @@
 """What every household service shares: who may read files, rows the user may read (or 404), the
-building of a new file or visit, and unique violations as 409.
+building of a new file or visit.
 
 Reads of personal data are limited by :func:`app.auth.policy.personal_clause`; rows the user may not
 read are reported as 404 (so that ids do not leak); roles that may never read files get 403.
 """
-from contextlib import contextmanager
-
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from app.auth import policy
 from app.basemap.models import Building
 from app.core.errors import ApiError
 from app.core.extensions import db
-
-UNIQUE_VIOLATION = "23505"      # PostgreSQL's SQLSTATE for a unique index
+from app.core.sql import one_or_404
 
 
 def require_personal(user) -> None:
@@ -32,10 +28,8 @@ def require(user, permission: str, message: str) -> None:
 
 def personal_or_404(user, model, row_id: int, what: str):
     """The row of ``model`` (with a ``grid_id``) if the user may read it, else 404."""
-    row = db.session.scalar(select(model).where(model.id == row_id, policy.personal_clause(user, model.grid_id)))
-    if row is None:
-        raise ApiError(404, f"no {what} {row_id} among the files you may read")
-    return row
+    return one_or_404(select(model).where(model.id == row_id, policy.personal_clause(user, model.grid_id)),
+                      f"no {what} {row_id} among the files you may read")
 
 
 def building_for(user, building_id: int) -> Building:
@@ -55,17 +49,3 @@ def building_in_reach(user, building_id: int) -> Building | None:
     return db.session.scalar(select(Building).where(Building.id == building_id,
                                                     policy.personal_clause(user, Building.grid_id)))
 
-
-@contextmanager
-def conflict_as_409(message: str, fields: dict | None = None):
-    """Run the block's writes in a savepoint; a unique violation (two requests racing) becomes 409.
-
-    The block must add and flush its rows: ``with conflict_as_409(...): db.session.add(x); db.session.flush()``.
-    """
-    try:
-        with db.session.begin_nested():
-            yield
-    except IntegrityError as e:
-        if getattr(e.orig, "pgcode", None) != UNIQUE_VIOLATION:
-            raise
-        raise ApiError(409, message, fields) from None

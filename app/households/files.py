@@ -5,18 +5,13 @@ Every function takes the acting user; see :mod:`app.households.common` for who r
 from sqlalchemy import or_, select
 
 from app.areas.models import Area
-from app.audit.services import record
+from app.audit.services import audited_delete, audited_insert, audited_read, audited_update, record
 from app.auth import policy
 from app.core.errors import ApiError
 from app.core.extensions import db
+from app.core.sql import get_or_404
 from app.core.time import today
-from app.households.common import (
-    building_for,
-    conflict_as_409,
-    personal_or_404,
-    require,
-    require_personal,
-)
+from app.households.common import building_for, personal_or_404, require, require_personal
 from app.households.models import CarePlan, Household, Member, Tag
 from app.households.schemas import HouseholdIn, HouseholdPatch, MemberIn, MemberPatch
 from app.households.tags import resolve_tags, tag_exists
@@ -50,22 +45,15 @@ def create_household(user, body: HouseholdIn) -> Household:
         m = Member(**mv)
         m.tags = mtags or []
         h.members.append(m)
-    with conflict_as_409(f"{b.name} {body.flat_no} already has a file", {"flat_no": "taken"}):
-        db.session.add(h)
-        db.session.flush()
-    record("insert", "households", h.id, after=household_dict(h))
-    db.session.commit()
-    return h
+    return audited_insert(h, household_dict, conflict=(f"{b.name} {body.flat_no} already has a file",
+                                                       {"flat_no": "taken"}))
 
 
 def get_household(user, household_id: int, audit: bool = True) -> Household:
     """One file, if the user may read it; the read is audited."""
     require_personal(user)
     h = personal_or_404(user, Household, household_id, "household")
-    if audit:
-        record("read", "households", h.id)
-        db.session.commit()
-    return h
+    return audited_read(h) if audit else h
 
 
 def list_households(user, tag: str | None = None, grid: str | None = None, building_id: int | None = None,
@@ -118,29 +106,18 @@ def update_household(user, household_id: int, body: HouseholdPatch) -> Household
     sent = body.model_dump(exclude_unset=True)
     values = {k: v for k, v in sent.items() if k != "tags"}
     tags = resolve_tags(body.tags) if "tags" in sent else None
-    before = household_dict(h)
-    grid_id = building_for(user, values["building_id"]).grid_id \
+    values["grid_id"] = building_for(user, values["building_id"]).grid_id \
         if values.get("building_id", h.building_id) != h.building_id else h.grid_id
-    with conflict_as_409("that flat already has a file", {"flat_no": "taken"}):
-        for k, v in values.items():
-            setattr(h, k, v)
-        h.grid_id = grid_id
-        if tags is not None:
-            h.tags = tags
-        db.session.flush()
-    record("update", "households", h.id, before, household_dict(h))
-    db.session.commit()
-    return h
+    if tags is not None:
+        values["tags"] = tags
+    return audited_update(h, values, household_dict, conflict=("that flat already has a file", {"flat_no": "taken"}))
 
 
 def delete_household(user, household_id: int) -> None:
     """Remove a file (members, visits and plans go with it): community staff and admins."""
     h = get_household(user, household_id, audit=False)
     require(user, "households.manage", "only community staff and admins delete files")
-    before = household_dict(h)
-    db.session.delete(h)
-    record("delete", "households", household_id, before=before)
-    db.session.commit()
+    audited_delete(h, household_dict)
 
 
 def active_plan(household: Household) -> CarePlan | None:
@@ -157,43 +134,32 @@ def add_member(user, household_id: int, body: MemberIn) -> Member:
     values, tags = member_values(body)
     m = Member(**values, household_id=h.id)
     m.tags = tags or []
-    db.session.add(m)
-    db.session.flush()
-    record("insert", "household_members", m.id, after=member_dict(m))
-    db.session.commit()
-    return m
+    return audited_insert(m, member_dict)
 
 
 def _member(user, member_id: int) -> Member:
-    m = db.session.get(Member, member_id)
-    if m is None:
-        raise ApiError(404, f"no member {member_id} among the files you may read")
+    m = get_or_404(Member, member_id, f"no member {member_id} among the files you may read")
     get_household(user, m.household_id, audit=False)
     return m
+
+
+def get_member(user, member_id: int) -> Member:
+    """One member of a file the user may read; the read is audited."""
+    return audited_read(_member(user, member_id))
 
 
 def update_member(user, member_id: int, body: MemberPatch) -> Member:
     """Change a member; ``tags`` replaces their tags."""
     m = _member(user, member_id)
     values, tags = member_values(body)
-    before = member_dict(m)
-    for k, v in values.items():
-        setattr(m, k, v)
     if tags is not None:
-        m.tags = tags
-    db.session.flush()
-    record("update", "household_members", m.id, before, member_dict(m))
-    db.session.commit()
-    return m
+        values["tags"] = tags
+    return audited_update(m, values, member_dict)
 
 
 def delete_member(user, member_id: int) -> None:
     """Remove a member."""
-    m = _member(user, member_id)
-    before = member_dict(m)
-    db.session.delete(m)
-    record("delete", "household_members", member_id, before=before)
-    db.session.commit()
+    audited_delete(_member(user, member_id), member_dict)
 
 
 def member_dict(m: Member) -> dict:

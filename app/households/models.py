@@ -13,7 +13,6 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    Column,
     Date,
     DateTime,
     ForeignKey,
@@ -26,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.columns import link_key
 from app.core.extensions import db
 from app.core.time import today
 
@@ -33,21 +33,12 @@ VISIT_PURPOSES = ("greeting", "needs_survey", "pension_certification", "care_vis
                   "follow_up", "other")
 GENDERS = ("female", "male")
 
-household_tags = Table(
-    "household_tags", db.metadata,
-    Column("household_id", Integer, ForeignKey("households.id", ondelete="CASCADE"), primary_key=True),
-    Column("tag_id", Integer, ForeignKey("tags.id", ondelete="RESTRICT"), primary_key=True, index=True),
-)
-member_tags = Table(
-    "member_tags", db.metadata,
-    Column("member_id", Integer, ForeignKey("household_members.id", ondelete="CASCADE"), primary_key=True),
-    Column("tag_id", Integer, ForeignKey("tags.id", ondelete="RESTRICT"), primary_key=True, index=True),
-)
-visit_visitors = Table(
-    "visit_visitors", db.metadata,
-    Column("visit_id", Integer, ForeignKey("visits.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="RESTRICT"), primary_key=True, index=True),
-)
+household_tags = Table("household_tags", db.metadata, link_key("household_id", "households.id"),
+                       link_key("tag_id", "tags.id", ondelete="RESTRICT", index=True))
+member_tags = Table("member_tags", db.metadata, link_key("member_id", "household_members.id"),
+                    link_key("tag_id", "tags.id", ondelete="RESTRICT", index=True))
+visit_visitors = Table("visit_visitors", db.metadata, link_key("visit_id", "visits.id"),
+                       link_key("user_id", "users.id", ondelete="RESTRICT", index=True))
 
 
 class Tag(db.Model):

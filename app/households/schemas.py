@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field, field_validator
 
 from app.core.time import today
 from app.households.models import GENDERS, VISIT_PURPOSES
-from app.households.values import Day, Flag, Moment, Text, unset
 from app.web.params import Body, Id, invalid
+from app.web.values import Day, Flag, Moment, Text, unset
 
 TagCode = Text(32, 1)
 Purpose = Literal[VISIT_PURPOSES]

@@ -1,10 +1,11 @@
 """The admin-managed list of key-group tags (重点人群标签) and resolving tag codes on files and members."""
 from sqlalchemy import select
 
-from app.audit.services import record, snapshot
+from app.audit.services import audited_insert, audited_update
 from app.core.errors import ApiError
 from app.core.extensions import db
-from app.households.common import conflict_as_409, require
+from app.core.sql import get_or_404
+from app.households.common import require
 from app.households.models import Tag
 from app.households.schemas import TagIn, TagPatch
 
@@ -27,27 +28,18 @@ def tag_exists(code: str) -> bool:
 def create_tag(user, body: TagIn) -> Tag:
     """Admins add a tag."""
     require(user, "households.tags", ADMINS_ONLY)
-    tag = Tag(**body.model_dump())
-    with conflict_as_409(f"tag {body.code!r} exists", {"code": "taken"}):
-        db.session.add(tag)
-        db.session.flush()
-    record("insert", "tags", tag.id, after=snapshot(tag))
-    db.session.commit()
-    return tag
+    return audited_insert(Tag(**body.model_dump()), conflict=(f"tag {body.code!r} exists", {"code": "taken"}))
+
+
+def get_tag(tag_id: int) -> Tag:
+    """One tag of the list (tag names are not personal)."""
+    return get_or_404(Tag, tag_id, f"no tag {tag_id}")
 
 
 def update_tag(user, tag_id: int, body: TagPatch) -> Tag:
     """Admins rename or retire a tag (retired tags stay on old files)."""
     require(user, "households.tags", ADMINS_ONLY)
-    tag = db.session.get(Tag, tag_id)
-    if tag is None:
-        raise ApiError(404, f"no tag {tag_id}")
-    before = snapshot(tag)
-    for k, v in body.model_dump(exclude_unset=True).items():
-        setattr(tag, k, v)
-    record("update", "tags", tag.id, before, snapshot(tag))
-    db.session.commit()
-    return tag
+    return audited_update(get_tag(tag_id), body.model_dump(exclude_unset=True))
 
 
 def resolve_tags(codes: list[str] | None, field: str = "tags") -> list[Tag]:

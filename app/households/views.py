@@ -8,13 +8,13 @@ from sqlalchemy import select
 
 from app.auth import policy
 from app.basemap.models import Building
-from app.core.errors import ApiError
 from app.core.extensions import db
 from app.households import care, export, files, stats, tags, visits
 from app.households.common import require_personal
 from app.households.schemas import CarePlanIn, HouseholdIn, MemberIn, VisitIn
 from app.households.sections import sections_for
 from app.web.api import parse_body
+from app.web.pages import flashed_errors, form_page
 
 bp = Blueprint("households", __name__, url_prefix="/households")
 
@@ -33,11 +33,6 @@ def _purpose_labels() -> dict:
 
 def _me():
     return current_user._get_current_object()
-
-
-def _form_error(e: ApiError) -> None:
-    detail = "; ".join(f"{k}: {v}" for k, v in e.fields.items())
-    flash(f"{e.message}" + (f" ({detail})" if detail else ""), "error")
 
 
 @bp.get("/")
@@ -94,16 +89,14 @@ def _new_household(form) -> dict:
 def new():
     """A new file: building, flat, head of household, tags and the first member."""
     require_personal(_me())
-    status = 200
-    if request.method == "POST":
-        try:
-            h = files.create_household(_me(), parse_body(HouseholdIn, _new_household(request.form)))
-            flash(_("已建档"), "ok")
-            return redirect(url_for("households.detail", household_id=h.id))
-        except ApiError as e:
-            _form_error(e)
-            status = e.status
-    return render_template("households/new.html", buildings=_buildings(), tags=tags.list_tags()), status
+    return form_page(_create_household,
+                     lambda: render_template("households/new.html", buildings=_buildings(), tags=tags.list_tags()))
+
+
+def _create_household():
+    h = files.create_household(_me(), parse_body(HouseholdIn, _new_household(request.form)))
+    flash(_("已建档"), "ok")
+    return redirect(url_for("households.detail", household_id=h.id))
 
 
 @bp.get("/due")
@@ -131,17 +124,13 @@ def _visit_form(household_id: int, form) -> dict:
 def visit(household_id: int):
     """Phone page: log a visit (the browser may add its position)."""
     h = files.get_household(_me(), household_id)
-    status = 200
-    if request.method == "POST":
-        try:
-            visits.log_visit(_me(), parse_body(VisitIn, _visit_form(h.id, request.form)))
-            flash(_("走访已记录"), "ok")
-            return redirect(url_for("households.due") if policy.can(current_user, "visits.round")
-                            else url_for("households.detail", household_id=h.id))
-        except ApiError as e:
-            _form_error(e)
-            status = e.status
-    return render_template("households/visit.html", h=h, purposes=_purpose_labels()), status
+
+    def write():
+        visits.log_visit(_me(), parse_body(VisitIn, _visit_form(h.id, request.form)))
+        flash(_("走访已记录"), "ok")
+        return redirect(url_for("households.due") if policy.can(current_user, "visits.round")
+                        else url_for("households.detail", household_id=h.id))
+    return form_page(write, lambda: render_template("households/visit.html", h=h, purposes=_purpose_labels()))
 
 
 @bp.post("/<int:household_id>/members")
@@ -153,13 +142,9 @@ def add_member(household_id: int):
             "tags": f.getlist("tags")}
     if f.get("age"):
         data["age"] = f["age"]
-    try:
+    with flashed_errors():
         files.add_member(_me(), household_id, parse_body(MemberIn, data))
         flash(_("已保存"), "ok")
-    except ApiError as e:
-        if e.status in (403, 404):
-            raise
-        _form_error(e)
     return redirect(url_for("households.detail", household_id=household_id), 303)
 
 
@@ -170,13 +155,9 @@ def set_plan(household_id: int):
     f = request.form
     data = {"household_id": household_id, "frequency_days": f.get("frequency_days", ""),
             "worker_id": f.get("worker_id") or None, "note": f.get("note") or None}
-    try:
+    with flashed_errors():
         care.create_care_plan(_me(), parse_body(CarePlanIn, data))
         flash(_("已保存"), "ok")
-    except ApiError as e:
-        if e.status in (403, 404):
-            raise
-        _form_error(e)
     return redirect(url_for("households.detail", household_id=household_id), 303)
 
 

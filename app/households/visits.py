@@ -4,13 +4,13 @@ import datetime as dt
 from geoalchemy2.shape import to_shape
 from sqlalchemy import func, select
 
-from app.audit.services import record
+from app.audit.services import audited_read, audited_update, record
 from app.auth import policy
 from app.auth.models import User
 from app.core.errors import ApiError
 from app.core.extensions import db
 from app.core.time import TZ, day_start, now
-from app.households.common import building_for, personal_or_404, require_personal
+from app.households.common import building_in_reach, personal_or_404, require_personal
 from app.households.models import Household, Visit
 from app.households.schemas import VisitIn, VisitPatch
 
@@ -40,18 +40,28 @@ def _visitors(ids: list[int] | None) -> list[User]:
 
 
 def _place(user, values: dict) -> int | None:
-    """The visit's grid from its household or building (and the household's building); None: by position."""
+    """The visit's grid from its household or building (and the household's building); None: by position.
+
+    A building named must lie in the grids whose files the user keeps, and be the household's own when
+    both are given (422 otherwise, as for a household that isn't theirs).
+    """
+    building = None
+    if values.get("building_id"):
+        building = building_in_reach(user, values["building_id"])
+        if building is None:
+            raise ApiError(422, f"no building {values['building_id']} in the grids whose files you keep",
+                           {"building_id": "unknown or not yours"})
     if values.get("household_id"):
         h = db.session.scalar(select(Household).where(Household.id == values["household_id"],
                                                       policy.personal_clause(user, Household.grid_id)))
         if h is None:
             raise ApiError(422, f"no household {values['household_id']} among the files you keep",
                            {"household_id": "unknown or not yours"})
-        values["building_id"] = values.get("building_id") or h.building_id
+        if building is not None and building.id != h.building_id:
+            raise ApiError(422, "the household lives in another building", {"building_id": "not the household's"})
+        values["building_id"] = h.building_id
         return h.grid_id
-    if values.get("building_id"):
-        return building_for(user, values["building_id"]).grid_id
-    return None
+    return building.grid_id if building is not None else None
 
 
 def log_visit(user, body: VisitIn) -> Visit:
@@ -101,23 +111,16 @@ def list_visits(user, household_id: int | None = None, start: dt.date | None = N
 def get_visit(user, visit_id: int) -> Visit:
     """One visit the user may read (audited)."""
     require_personal(user)
-    v = personal_or_404(user, Visit, visit_id, "visit")
-    record("read", "visits", v.id)
-    db.session.commit()
-    return v
+    return audited_read(personal_or_404(user, Visit, visit_id, "visit"))
 
 
 def update_visit(user, visit_id: int, body: VisitPatch) -> Visit:
     """Change a visit's notes and follow-up (e.g. mark the follow-up done)."""
     require_personal(user)
     v = personal_or_404(user, Visit, visit_id, "visit")
-    before = visit_dict(v)
-    for k, val in body.model_dump(exclude_unset=True).items():
-        setattr(v, k, False if k == "follow_up_done" and val is None else val)
-    db.session.flush()
-    record("update", "visits", v.id, before, visit_dict(v))
-    db.session.commit()
-    return v
+    values = {k: False if k == "follow_up_done" and val is None else val
+              for k, val in body.model_dump(exclude_unset=True).items()}
+    return audited_update(v, values, visit_dict)
 
 
 def visit_dict(v: Visit) -> dict:

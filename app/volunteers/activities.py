@@ -3,13 +3,13 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from app.audit.services import record, snapshot
+from app.audit.services import audited_insert, audited_update
 from app.basemap.models import Building
 from app.core.errors import ApiError
 from app.core.extensions import db
 from app.core.time import TZ, day_start, now
 from app.volunteers import recurrence
-from app.volunteers.common import community, require_manage, visible
+from app.volunteers.common import community, require_manage, visible, visible_or_404
 from app.volunteers.models import Activity, SignUp
 from app.volunteers.schemas import ActivityIn, ActivityPatch
 from app.volunteers.teams import get_team
@@ -37,20 +37,12 @@ def create_activity(user, body: ActivityIn) -> Activity:
         get_team(user, body.team_id)
     if body.building_id and not db.session.get(Building, body.building_id):
         raise ApiError(422, "unknown building", {"building_id": "unknown"})
-    a = Activity(**{k: v for k, v in values.items() if v is not None}, area_id=area.id)
-    db.session.add(a)
-    db.session.flush()
-    record("insert", "activities", a.id, after=snapshot(a))
-    db.session.commit()
-    return a
+    return audited_insert(Activity(**{k: v for k, v in values.items() if v is not None}, area_id=area.id))
 
 
 def get_activity(user, activity_id: int) -> Activity:
     """An activity the user sees, else 404."""
-    a = db.session.scalar(select(Activity).where(Activity.id == activity_id, visible(user, Activity)))
-    if a is None:
-        raise ApiError(404, f"no activity {activity_id} in your area")
-    return a
+    return visible_or_404(user, Activity, activity_id, "activity")
 
 
 def update_activity(user, activity_id: int, body: ActivityPatch) -> Activity:
@@ -59,13 +51,7 @@ def update_activity(user, activity_id: int, body: ActivityPatch) -> Activity:
     a = get_activity(user, activity_id)
     values = body.model_dump(exclude_unset=True)
     _normalised_rule(values, values.get("dtstart") or a.dtstart)
-    before = snapshot(a)
-    for k, v in values.items():
-        setattr(a, k, v)
-    db.session.flush()
-    record("update", "activities", a.id, before, snapshot(a))
-    db.session.commit()
-    return a
+    return audited_update(a, values)
 
 
 def list_activities(user) -> list[Activity]:

@@ -11,6 +11,7 @@ from app.areas.models import Area
 from app.auth import policy
 from app.core.errors import ApiError
 from app.core.extensions import db
+from app.core.sql import one_or_404
 
 
 def community(user, code: str | None, field: str = "community") -> Area:
@@ -47,3 +48,8 @@ def require_know(user, message: str = "volunteers' names are for community staff
 def visible(user, model):
     """Rows of ``model`` (with ``area_id``) in communities the user's area touches."""
     return model.area_id.in_(select(Area.id).where(policy.area_clause(policy.scope_of(user), Area.code)))
+
+
+def visible_or_404(user, model, row_id: int, what: str):
+    """The row of ``model`` (with ``area_id``) if the user sees it, else 404."""
+    return one_or_404(select(model).where(model.id == row_id, visible(user, model)), f"no {what} {row_id} in your area")

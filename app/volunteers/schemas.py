@@ -3,8 +3,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from app.households.values import Day, Flag, Moment, Text, unset
 from app.web.params import Body, Id
+from app.web.values import Day, Flag, Moment, Text, unset
 
 Community = Annotated[str, Field(description="12-digit community code (default: your community)")]
 Skill = Text(32, 1)

@@ -2,13 +2,14 @@
 import datetime as dt
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
-from app.audit.services import record, snapshot
+from app.audit.services import audited_insert, audited_update
 from app.auth import policy
 from app.core.errors import ApiError
 from app.core.extensions import db
+from app.core.sql import one_or_404
 from app.core.time import today
-from app.households.common import conflict_as_409
 from app.volunteers import recurrence
 from app.volunteers.activities import get_activity
 from app.volunteers.common import knows_volunteers, require_know, visible
@@ -29,32 +30,30 @@ def sign_up(user, activity_id: int, body: SignUpIn) -> SignUp:
             SignUp.activity_id == a.id, SignUp.occurs_on == body.date)) >= a.capacity:
         raise ApiError(409, "this occurrence is full", {"date": "full"})
     s = SignUp(activity_id=a.id, occurs_on=body.date, volunteer_id=v.id)
-    with conflict_as_409("already signed up", {"volunteer_id": "already signed up"}):
-        db.session.add(s)
-        db.session.flush()
-    record("insert", "signups", s.id, after=snapshot(s))
-    db.session.commit()
-    return s
+    try:
+        return audited_insert(s, conflict=("already signed up", {"volunteer_id": "already signed up"}))
+    except IntegrityError as e:     # the database holds the capacity too (migration 0010): parallel sign-ups
+        if getattr(getattr(e.orig, "diag", None), "constraint_name", None) == "cap_signups_capacity":
+            raise ApiError(409, "this occurrence is full", {"date": "full"}) from None
+        raise
+
+
+def get_signup(user, signup_id: int) -> SignUp:
+    """A sign-up of an activity in the user's area (it names a volunteer), else 403/404."""
+    require_know(user, "sign-ups name volunteers")
+    return one_or_404(select(SignUp).join(Activity).where(SignUp.id == signup_id, visible(user, Activity)),
+                      f"no sign-up {signup_id} in your area")
 
 
 def record_attendance(user, signup_id: int, body: AttendanceIn) -> SignUp:
     """Mark attendance; hours default to the activity's duration when attended."""
     require_know(user, "community staff, grid workers and admins record attendance")
-    s = db.session.scalar(select(SignUp).join(Activity).where(SignUp.id == signup_id, visible(user, Activity)))
-    if s is None:
-        raise ApiError(404, f"no sign-up {signup_id} in your area")
+    s = get_signup(user, signup_id)
     if s.occurs_on > today():
         raise ApiError(409, "attendance is recorded on or after the day", {"attended": "the day has not come"})
-    before = snapshot(s)
-    s.attended = body.attended
-    if s.attended:
-        s.hours = body.hours if body.hours is not None else round(s.activity.duration_minutes / 60, 2)
-    else:
-        s.hours = None
-    db.session.flush()
-    record("update", "signups", s.id, before, snapshot(s))
-    db.session.commit()
-    return s
+    hours = (body.hours if body.hours is not None else round(s.activity.duration_minutes / 60, 2)) \
+        if body.attended else None
+    return audited_update(s, {"attended": body.attended, "hours": hours})
 
 
 def list_signups(user, activity_id: int, day: dt.date | None = None) -> list[SignUp]:

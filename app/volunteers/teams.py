@@ -2,12 +2,11 @@
 from sqlalchemy import select
 
 from app.areas.models import Area
-from app.audit.services import record, snapshot
+from app.audit.services import audited_insert, audited_update
 from app.auth import policy
 from app.core.errors import ApiError
 from app.core.extensions import db
-from app.households.common import conflict_as_409
-from app.volunteers.common import community, require_know, require_manage, visible
+from app.volunteers.common import community, require_know, require_manage, visible, visible_or_404
 from app.volunteers.models import Team, Volunteer
 from app.volunteers.schemas import TeamIn, VolunteerIn, VolunteerPatch
 
@@ -22,20 +21,12 @@ def create_team(user, body: TeamIn) -> Team:
     require_manage(user)
     area = community(user, body.community)
     team = Team(**body.model_dump(exclude={"community"}), area_id=area.id)
-    with conflict_as_409("a team with this name exists", {"name": "taken"}):
-        db.session.add(team)
-        db.session.flush()
-    record("insert", "volunteer_teams", team.id, after=snapshot(team))
-    db.session.commit()
-    return team
+    return audited_insert(team, conflict=("a team with this name exists", {"name": "taken"}))
 
 
 def get_team(user, team_id: int) -> Team:
     """A team the user sees, else 404."""
-    team = db.session.scalar(select(Team).where(Team.id == team_id, visible(user, Team)))
-    if team is None:
-        raise ApiError(404, f"no team {team_id} in your area")
-    return team
+    return visible_or_404(user, Team, team_id, "team")
 
 
 def team_in_community(team_id: int, community_code: str) -> Team | None:
@@ -63,21 +54,13 @@ def create_volunteer(user, body: VolunteerIn) -> Volunteer:
     else:
         area_id = community(user, body.community).id
     values = body.model_dump(exclude={"community", "skills"})
-    v = Volunteer(**values, skills=sorted(set(body.skills or [])), area_id=area_id)
-    db.session.add(v)
-    db.session.flush()
-    record("insert", "volunteers", v.id, after=snapshot(v))
-    db.session.commit()
-    return v
+    return audited_insert(Volunteer(**values, skills=sorted(set(body.skills or [])), area_id=area_id))
 
 
 def get_volunteer(user, volunteer_id: int) -> Volunteer:
     """A volunteer the user may name, else 403/404."""
     require_know(user)
-    v = db.session.scalar(select(Volunteer).where(Volunteer.id == volunteer_id, visible(user, Volunteer)))
-    if v is None:
-        raise ApiError(404, f"no volunteer {volunteer_id} in your area")
-    return v
+    return visible_or_404(user, Volunteer, volunteer_id, "volunteer")
 
 
 def update_volunteer(user, volunteer_id: int, body: VolunteerPatch) -> Volunteer:
@@ -89,13 +72,7 @@ def update_volunteer(user, volunteer_id: int, body: VolunteerPatch) -> Volunteer
         get_team(user, values["team_id"])
     if "skills" in values:
         values["skills"] = sorted(set(values["skills"] or []))
-    before = snapshot(v)
-    for k, val in values.items():
-        setattr(v, k, val)
-    db.session.flush()
-    record("update", "volunteers", v.id, before, snapshot(v))
-    db.session.commit()
-    return v
+    return audited_update(v, values)
 
 
 def list_volunteers(user, team_id: int | None = None, skill: str | None = None) -> list[Volunteer]:

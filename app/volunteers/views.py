@@ -13,6 +13,7 @@ from app.volunteers.common import knows_volunteers
 from app.volunteers.recurrence import occurrences
 from app.volunteers.schemas import AttendanceIn, SignUpIn
 from app.web.api import parse_body
+from app.web.pages import flashed_errors
 from app.web.tables import csv_response
 
 bp = Blueprint("volunteers", __name__, url_prefix="/volunteers")
@@ -77,13 +78,9 @@ def activity(activity_id: int):
     a = activities.get_activity(_me(), activity_id)
     day = _date(request.values.get("date"), "date")
     if request.method == "POST":
-        try:
+        with flashed_errors():
             _post_activity_form(a, day)
             flash(_("已保存"), "ok")
-        except ApiError as e:
-            if e.status in (403, 404):
-                raise
-            flash(e.message + " " + "; ".join(f"{k}: {v}" for k, v in e.fields.items()), "error")
         return redirect(url_for("volunteers.activity", activity_id=a.id, date=day.isoformat() if day else None), 303)
     moment = now()
     upcoming = occurrences(a.rrule, a.dtstart, moment - dt.timedelta(days=14), moment + dt.timedelta(days=60),

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.core.errors import ApiError, envelope
 from app.core.extensions import db
+from app.core.sql import UNIQUE_VIOLATION
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +95,18 @@ def init_app(app) -> None:
     def _integrity(e: IntegrityError):
         # Two requests racing for the same unique value: the loser is told, not given a 500.
         _rollback()
-        if getattr(e.orig, "pgcode", None) == "23505":
+        if getattr(e.orig, "pgcode", None) == UNIQUE_VIOLATION:
             log.info("unique violation on %s %s: %s", request.method, request.path, getattr(e.orig, "diag", None)
                      and e.orig.diag.constraint_name)
             return render_error(409, "this conflicts with a record that already exists (it may have just been "
                                      "made by another request); reload and try again", code="conflict")
         if getattr(e.orig, "pgcode", None) == "23503":
             return render_error(409, "a record this refers to (or that refers to this) does not allow the change",
+                                code="conflict")
+        constraint = getattr(getattr(e.orig, "diag", None), "constraint_name", None) or ""
+        if getattr(e.orig, "pgcode", None) == "23514" and constraint.startswith("cap_"):
+            # A cap the database holds (migration 0010) that a service did not report itself.
+            return render_error(409, str(getattr(e.orig.diag, "message_primary", None) or "a cap was reached"),
                                 code="conflict")
         log.exception("integrity error on %s %s", request.method, request.path)
         return render_error(500, "Internal error; it has been logged.")

@@ -95,6 +95,12 @@ class Query(BaseModel):
     cache_buster: Annotated[str | None, Field(alias="_", description="ignored")] = None
 
 
+class OverlayQuery(Query):
+    """The query of a map overlay's GeoJSON (:class:`app.core.registry.Overlay`): the map's box, at most ``limit``."""
+    bbox: Bbox | None = None
+    limit: Annotated[int, Field(ge=1, le=10_000)] = 1000
+
+
 class Paging(BaseModel):
     """``limit`` and ``offset``; a view sets its own default and maximum by overriding ``limit``."""
     limit: Annotated[int, Field(ge=1, le=10_000)] = 1000

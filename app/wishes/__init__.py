@@ -2,12 +2,7 @@
 wishes section of a household's file page."""
 from flask_babel import lazy_gettext as _l
 
-from app.core.registry import (
-    Overlay,
-    register_demo_step,
-    register_nav,
-    register_overlay,
-)
+from app.core.registry import Overlay, register_demo_step, register_nav, register_overlay
 from app.households.sections import FileSection, register_file_section
 from app.wishes import api, models, views  # noqa: F401
 from app.wishes.demo import seed_wishes

@@ -3,8 +3,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from app.households.values import Text
 from app.web.params import Body, Id
+from app.web.values import Text
 from app.wishes.models import WISH_CATEGORIES
 
 

@@ -4,20 +4,20 @@ A wish is posted by a grid worker or community staff for a household they keep (
 for a building). Its ``title`` and category are public on the wish wall; details, the
 household, the claiming volunteer and the photo are personal (:func:`app.auth.policy.reads_personal`).
 """
-import io
 import json
 import os
 import uuid
 
 from flask import current_app
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, select
 
 from app.areas.models import Area
-from app.audit.services import record, snapshot
+from app.audit.services import audited_insert, audited_read, audited_update
 from app.auth import policy
 from app.core.errors import ApiError
 from app.core.extensions import db
+from app.core.images import clean_image
+from app.core.sql import one_or_404
 from app.core.time import TZ, now
 from app.households.common import building_in_reach, require_personal
 from app.households.files import household_in_reach
@@ -44,23 +44,19 @@ def post_wish(user, body: WishIn) -> Wish:
         if b is None:
             raise ApiError(422, "unknown building", {"building_id": "unknown or not yours"})
         grid_id = b.grid_id
-    w = Wish(**body.model_dump(exclude={"building_id"}), grid_id=grid_id, posted_by=user.id, status="posted")
-    db.session.add(w)
-    db.session.flush()
-    record("insert", "wishes", w.id, after=snapshot(w))
-    db.session.commit()
-    return w
+    return audited_insert(Wish(**body.model_dump(exclude={"building_id"}), grid_id=grid_id, posted_by=user.id,
+                               status="posted"))
+
+
+def _readable(user, wish_id: int):
+    """The statement selecting the wish if the user may read it in full."""
+    return select(Wish).where(Wish.id == wish_id, policy.personal_clause(user, Wish.grid_id))
 
 
 def get_wish(user, wish_id: int) -> Wish:
     """One wish with its personal details (audited)."""
     require_personal(user)
-    w = db.session.scalar(select(Wish).where(Wish.id == wish_id, policy.personal_clause(user, Wish.grid_id)))
-    if w is None:
-        raise ApiError(404, f"no wish {wish_id} among those you may read")
-    record("read", "wishes", w.id)
-    db.session.commit()
-    return w
+    return audited_read(one_or_404(_readable(user, wish_id), f"no wish {wish_id} among those you may read"))
 
 
 def list_wishes(user, status: str | None = None, grid: str | None = None, limit: int = 500) -> list[Wish]:
@@ -82,21 +78,12 @@ def household_wishes(user, household) -> list[str]:
     return [f"{w.title} — {w.status}" for w in rows]
 
 
-def _move(user, wish_id: int, to: str) -> tuple[Wish, dict]:
+def _move(user, wish_id: int, to: str) -> Wish:
+    """The wish, locked, if it may become ``to``: 404 unknown or not readable, 409 not from its status."""
     require_personal(user)
-    w = db.session.scalar(select(Wish).where(Wish.id == wish_id, policy.personal_clause(user, Wish.grid_id))
-                          .with_for_update(of=Wish))
-    if w is None:
-        raise ApiError(404, f"no wish {wish_id} among those you may read")
+    w = one_or_404(_readable(user, wish_id).with_for_update(of=Wish), f"no wish {wish_id} among those you may read")
     if to not in TRANSITIONS[w.status]:
         raise ApiError(409, f"a {w.status} wish cannot become {to}", {"status": w.status})
-    return w, snapshot(w)
-
-
-def _save(w: Wish, before: dict) -> Wish:
-    db.session.flush()
-    record("update", "wishes", w.id, before, snapshot(w))
-    db.session.commit()
     return w
 
 
@@ -104,67 +91,67 @@ def claim_wish(user, wish_id: int, body: ClaimIn) -> Wish:
     """posted → claimed by a volunteer or a team of the wish's community."""
     if bool(body.volunteer_id) == bool(body.team_id):
         raise ApiError(422, "invalid claim", {"volunteer_id": "give a volunteer_id or a team_id"})
-    w, before = _move(user, wish_id, "claimed")
+    w = _move(user, wish_id, "claimed")
     community = w.grid.code[:12] if w.grid else ""
     if body.volunteer_id:
         v = volunteer_in_community(body.volunteer_id, community)
         if v is None:
             raise ApiError(422, "unknown volunteer in this community", {"volunteer_id": "unknown"})
-        w.claimed_by_volunteer_id, w.claimed_by_team_id = v.id, v.team_id
+        claimer = {"claimed_by_volunteer_id": v.id, "claimed_by_team_id": v.team_id}
     else:
         t = team_in_community(body.team_id, community)
         if t is None:
             raise ApiError(422, "unknown team in this community", {"team_id": "unknown"})
-        w.claimed_by_team_id, w.claimed_by_volunteer_id = t.id, None
-    w.status, w.claimed_at = "claimed", now()
-    return _save(w, before)
-
-
-ALLOWED_PHOTO = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+        claimer = {"claimed_by_team_id": t.id, "claimed_by_volunteer_id": None}
+    return audited_update(w, {**claimer, "status": "claimed", "claimed_at": now()})
 
 
 def save_photo(storage) -> str:
-    """Check an uploaded image with Pillow and store it under MEDIA_ROOT/wishes; the relative path."""
-    raw = storage.read()
-    if not raw:
-        raise ApiError(422, "empty photo", {"photo": "empty"})
-    try:
-        with Image.open(io.BytesIO(raw)) as img:
-            fmt = img.format
-            img.verify()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise ApiError(422, "the photo is not a JPEG, PNG or WebP image", {"photo": "not an image"}) from None
-    if fmt not in ALLOWED_PHOTO:
-        raise ApiError(422, "the photo must be JPEG, PNG or WebP", {"photo": f"{fmt} not allowed"})
-    rel = f"wishes/{uuid.uuid4().hex}{ALLOWED_PHOTO[fmt]}"
+    """Check an uploaded image, re-encode it without metadata (:func:`app.core.images.clean_image`: no
+    EXIF GPS) and store it under MEDIA_ROOT/wishes; the relative path. 415 not an image, 422 empty."""
+    image = clean_image(storage.read(), "photo")
+    rel = f"wishes/{uuid.uuid4().hex}{image.extension}"
     path = os.path.join(current_app.config["MEDIA_ROOT"], rel)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as fh:
-        fh.write(raw)
+        fh.write(image.data)
     return rel
 
 
+def photo_path(w: Wish) -> str | None:
+    """The file of a wish's photo, if it has one that exists."""
+    if not w.photo_path:
+        return None
+    path = os.path.join(current_app.config["MEDIA_ROOT"], w.photo_path)
+    return path if os.path.isfile(path) else None
+
+
 def fulfil_wish(user, wish_id: int, body: FulfilIn, photo=None) -> Wish:
-    """claimed → fulfilled, with a note and optionally a photo."""
-    w, before = _move(user, wish_id, "fulfilled")
+    """claimed → fulfilled, with a note and optionally a photo (one per wish: a second fulfil is 409)."""
+    w = _move(user, wish_id, "fulfilled")
+    values = {"status": "fulfilled", "fulfilled_at": now(), "fulfilment_note": body.note}
+    saved = None
     if photo is not None and getattr(photo, "filename", ""):
-        w.photo_path = save_photo(photo)
-    w.status, w.fulfilled_at, w.fulfilment_note = "fulfilled", now(), body.note
-    return _save(w, before)
+        saved = values["photo_path"] = save_photo(photo)
+    try:
+        return audited_update(w, values)
+    except Exception:
+        if saved:          # nothing stored: no file left behind either
+            os.unlink(os.path.join(current_app.config["MEDIA_ROOT"], saved))
+        raise
 
 
 def withdraw_wish(user, wish_id: int, body: WithdrawIn) -> Wish:
     """posted/claimed → withdrawn, with a reason."""
-    w, before = _move(user, wish_id, "withdrawn")
-    w.status, w.withdrawn_at, w.withdraw_reason = "withdrawn", now(), body.reason
-    return _save(w, before)
+    w = _move(user, wish_id, "withdrawn")
+    return audited_update(w, {"status": "withdrawn", "withdrawn_at": now(), "withdraw_reason": body.reason})
 
 
 def release_wish(user, wish_id: int) -> Wish:
     """claimed → posted again (the claimer gave up)."""
-    w, before = _move(user, wish_id, "posted")
-    w.status, w.claimed_at, w.claimed_by_team_id, w.claimed_by_volunteer_id = "posted", None, None, None
-    return _save(w, before)
+    w = _move(user, wish_id, "posted")
+    return audited_update(w, {"status": "posted", "claimed_at": None, "claimed_by_team_id": None,
+                              "claimed_by_volunteer_id": None})
 
 
 def wish_dict(w: Wish) -> dict:

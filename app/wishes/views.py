@@ -1,10 +1,7 @@
 """Pages: the staff wish board, posting a wish (phone), and the public wish wall."""
-import os
-
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -15,12 +12,13 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.core.errors import ApiError
 from app.core.extensions import limiter
+from app.core.images import content_type_of
 from app.households.common import require_personal
 from app.households.files import household_choices
 from app.volunteers.teams import list_teams
 from app.web.api import parse_body
+from app.web.pages import flashed_errors, form_page
 from app.wishes import services as ws
 from app.wishes.models import WISH_STATUSES
 from app.wishes.schemas import ClaimIn, FulfilIn, WishIn, WithdrawIn
@@ -68,22 +66,17 @@ def board():
 def new():
     """Post a wish for a household (phone-friendly)."""
     require_personal(_me())
-    status = 200
-    if request.method == "POST":
-        f = request.form
-        try:
-            ws.post_wish(_me(), parse_body(WishIn, {
-                "household_id": f.get("household_id") or None, "title": f.get("title", ""),
-                "category": f.get("category", ""), "details": f.get("details") or None}))
-            flash(_("微心愿已登记"), "ok")
-            return redirect(url_for("wishes.board"))
-        except ApiError as e:
-            flash(e.message + " " + "; ".join(f"{k}: {v}" for k, v in e.fields.items()), "error")
-            status = e.status
-    households = household_choices(_me())
-    cats, _s = _labels()
-    return render_template("wishes/new.html", households=households, cats=cats,
-                           chosen=request.values.get("household_id", type=int)), status
+    return form_page(_post_wish, lambda: render_template(
+        "wishes/new.html", households=household_choices(_me()), cats=_labels()[0],
+        chosen=request.values.get("household_id", type=int)))
+
+
+def _post_wish():
+    f = request.form
+    ws.post_wish(_me(), parse_body(WishIn, {"household_id": f.get("household_id") or None, "title": f.get("title", ""),
+                                            "category": f.get("category", ""), "details": f.get("details") or None}))
+    flash(_("微心愿已登记"), "ok")
+    return redirect(url_for("wishes.board"))
 
 
 @bp.post("/<int:wish_id>/<action>")
@@ -91,7 +84,7 @@ def new():
 def act(wish_id: int, action: str):
     """Board actions (form posts)."""
     f = request.form
-    try:
+    with flashed_errors():
         if action == "claim":
             ws.claim_wish(_me(), wish_id, parse_body(ClaimIn, {"team_id": f.get("team_id") or None,
                                                                "volunteer_id": f.get("volunteer_id") or None}))
@@ -104,10 +97,6 @@ def act(wish_id: int, action: str):
             ws.release_wish(_me(), wish_id)
         else:
             abort(404)
-    except ApiError as e:
-        if e.status in (403, 404):
-            raise
-        flash(e.message + " " + "; ".join(f"{k}: {v}" for k, v in e.fields.items()), "error")
     return redirect(url_for("wishes.board"), 303)
 
 
@@ -115,10 +104,7 @@ def act(wish_id: int, action: str):
 @login_required
 def photo(wish_id: int):
     """The fulfilment photo, for those who may read the wish."""
-    w = ws.get_wish(_me(), wish_id)
-    if not w.photo_path:
+    path = ws.photo_path(ws.get_wish(_me(), wish_id))
+    if path is None:
         abort(404)
-    path = os.path.join(current_app.config["MEDIA_ROOT"], w.photo_path)
-    if not os.path.isfile(path):
-        abort(404)
-    return send_file(path, max_age=0)
+    return send_file(path, mimetype=content_type_of(path), max_age=0)
