@@ -142,13 +142,19 @@ def metrics_view():
     return Response(metrics.exposition([DatabaseCollector()]), mimetype="text/plain; version=0.0.4")
 
 
-def init_app(app) -> None:
-    """Register the endpoints (exempt from rate limits and login) and the request metrics around the
-    whole application — the tracking gateway included, which is installed before (``app.patrols``)."""
-    limiter.exempt(bp)
-    app.register_blueprint(bp)
+def measure(app) -> None:
+    """Put the request metrics (and the request id) around everything ``app`` serves so far.
 
+    ``init_app`` does it around Flask; ``app/wsgi.py`` does it again last, around the tracking gateway
+    too, and the inner one then stands aside (one request is counted once)."""
     with app.app_context():
         engine = db.engine
     app.wsgi_app = metrics.RequestMetrics(app.wsgi_app, lambda: engine.pool)
+
+
+def init_app(app) -> None:
+    """Register the endpoints (exempt from rate limits and login) and the request metrics around Flask."""
+    limiter.exempt(bp)
+    app.register_blueprint(bp)
+    measure(app)
     request_started.connect(metrics.mark_endpoint, app)

@@ -31,7 +31,7 @@ def free_port(avoid: set[int] = frozenset()) -> int:
     taken = {int(os.environ.get("PGPORT", "55432"))} | set(avoid)
     while True:
         port = random.randint(55460, 59999)
-        if port not in taken and port_free(port) and port_free(port + 1):
+        if port not in taken and port_free(port):
             return port
 
 
@@ -41,7 +41,7 @@ class LocalCluster:
     def __init__(self):
         self.var = Path(tempfile.mkdtemp(prefix="wuwei-ops-"))
         self.port = free_port()
-        self.replica_port = self.port + 1
+        self.replica_port = free_port({self.port})
 
     def env(self, **extra) -> dict:
         env = {k: v for k, v in os.environ.items()
@@ -61,6 +61,17 @@ class LocalCluster:
     def start(self) -> "LocalCluster":
         self.script("db.sh", "start")
         return self
+
+    def start_replica(self) -> None:
+        """``scripts/replica.sh start``; on a port another run took meanwhile, again on another one."""
+        for _ in range(3):
+            r = self.script("replica.sh", "start", check=False)
+            if r.returncode == 0:
+                return
+            if "already in use" not in r.stderr and "listens on" not in r.stderr:
+                break
+            self.replica_port = free_port({self.port})
+        raise AssertionError(f"scripts/replica.sh start failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
 
     def url(self, port: int | None = None, database: str = "wuwei") -> str:
         return f"postgresql://postgres@127.0.0.1:{port or self.port}/{database}"

@@ -12,9 +12,12 @@ from sqlalchemy import text
 
 from app import create_app
 from app.core.extensions import db
+from app.health import measure
+from app.tracking.gateway import install
 
 
 def create():
+    """Composed as app/wsgi.py composes the served application, plus the route."""
     app = create_app({"RATELIMIT_ENABLED": False, "WUWEI_BASEMAP": "none"})
 
     @app.get("/_fault/slow-write")
@@ -27,4 +30,6 @@ def create():
         db.session.execute(text("SELECT pg_sleep(30)"))
         db.session.commit()
         return "written"
+    install(app)
+    measure(app)
     return app

@@ -83,15 +83,25 @@ def test_metrics_only_from_this_machine_or_for_an_admin(client, auth):
     assert _metrics(client, environ_base=far, headers=auth.token("admin")).status_code == 200
 
 
-def test_tracking_fixes_are_counted_through_the_gateway(client, demo):
-    from app.patrols import services
-    services.register_device("patrol", "metrics-phone", "test phone", "traccar")
-    before = FIXES.labels("osmand")._value.get()
-    ts = int((dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)).timestamp())
-    r = client.get(f"/track/osmand?id=metrics-phone&lat=36.077&lon=103.8925&timestamp={ts}")
-    assert r.status_code == 200 and r.headers["X-Request-ID"]
-    assert FIXES.labels("osmand")._value.get() == before + 1
-    assert REQUESTS.labels("tracking_gateway", "GET", "200")._value.get() >= 1
+def test_tracking_fixes_are_counted_around_the_gateway_as_served(app, client, demo):
+    from app.health import measure
+    from app.patrols.devices import register_device
+    register_device("patrol", "metrics-phone", "test phone", "traccar")
+    served = app.wsgi_app
+    measure(app)                     # what app/wsgi.py does after installing the gateway
+    try:
+        before = FIXES.labels("osmand")._value.get()
+        gateway = REQUESTS.labels("tracking_gateway", "GET", "200")._value.get()
+        health = REQUESTS.labels("health.healthz", "GET", "200")._value.get()
+        ts = int((dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)).timestamp())
+        r = client.get(f"/track/osmand?id=metrics-phone&lat=36.077&lon=103.8925&timestamp={ts}")
+        assert r.status_code == 200 and r.headers["X-Request-ID"]
+        assert FIXES.labels("osmand")._value.get() == before + 1
+        assert REQUESTS.labels("tracking_gateway", "GET", "200")._value.get() == gateway + 1
+        assert client.get("/healthz").headers["X-Request-ID"]
+        assert REQUESTS.labels("health.healthz", "GET", "200")._value.get() == health + 1   # counted once
+    finally:
+        app.wsgi_app = served
 
 
 def test_request_id_is_answered_taken_from_the_client_when_plain_and_put_on_sql(client, auth):

@@ -40,7 +40,7 @@ def cluster(tmp_path_factory):
             seed_demo()
             db.session.remove()
             db.engine.dispose()
-        c.script("replica.sh", "start")       # after the demo: the copy starts with it
+        c.start_replica()                     # after the demo: the copy starts with it
         yield c
     finally:
         c.destroy()
@@ -174,7 +174,7 @@ def test_the_app_answers_from_the_primary_when_the_replica_is_stopped(app, clust
         with read_only() as where:
             assert where == "primary"
     finally:
-        cluster.script("replica.sh", "start")
+        cluster.script("replica.sh", "start")       # on its port again (the app's DATABASE_READ_URL)
     time.sleep(1.1)                                 # WUWEI_REPLICA_RETRY
     deadline = time.monotonic() + 30
     while True:

@@ -5,8 +5,8 @@ the app: every worker writes its counters to files there and ``/metrics`` (:mod:
 by whichever worker, adds them up (prometheus_client's multiprocess mode). Without it (the dev
 server, tests) the counters are the process's own.
 
-:class:`RequestMetrics` is WSGI middleware around the whole application, the tracking gateway
-included: it sets the request id (:mod:`app.core.requestlog`), answers it in ``X-Request-ID``, and
+:class:`RequestMetrics` is WSGI middleware around the whole served application (``app/wsgi.py`` puts it
+around the tracking gateway too, :func:`app.health.measure`): it sets the request id (:mod:`app.core.requestlog`), answers it in ``X-Request-ID``, and
 counts every request by Flask endpoint (``tracking_gateway`` for ``/track/osmand``, ``unmatched`` for
 404s), its status, its time, and the fixes the tracking URLs accepted.
 """
@@ -79,6 +79,8 @@ class RequestMetrics:
         self.pool_of = pool_of          # () -> the primary's SQLAlchemy pool, or None
 
     def __call__(self, environ, start_response):
+        if "wuwei.request_id" in environ:       # an outer RequestMetrics measures this request
+            return self.wsgi_app(environ, start_response)
         rid = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
         environ["wuwei.request_id"] = rid
         token = REQUEST_ID.set(rid)
