@@ -46,11 +46,13 @@ def file_sha256(path: Path) -> str:
 
 
 def media_files(root: Path) -> dict[str, dict]:
-    """``{"relative/path": {"bytes": n, "sha256": "…"}}`` of every regular file under ``root``."""
+    """``{"relative/path": {"bytes": n, "sha256": "…"}}`` of every regular file under ``root`` (not the
+    ``.….part`` files of a write in progress, :func:`app.core.media.write_files`)."""
     if not root.is_dir():
         return {}
     return {p.relative_to(root).as_posix(): {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
-            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.is_symlink() and not (p.name.startswith(".") and p.name.endswith(".part"))}
 
 
 def differences(expected: dict, found: dict) -> list[str]:
