@@ -102,6 +102,9 @@ CONF
 start() {
   [ -n "$PGBIN" ] || die "no PostgreSQL binaries in /usr/lib/postgresql/*/bin; run make setup"
   [[ $REPLICA_PORT =~ ^[0-9]+$ ]] && [ "$REPLICA_PORT" != "$PGPORT" ] || die "REPLICA_PORT=$REPLICA_PORT must be a port number other than PGPORT"
+  if [ -n "${DATABASE_URL:-}" ] && [ "$DATABASE_URL" != "postgresql://postgres@127.0.0.1:$PGPORT/wuwei" ]; then
+    die "DATABASE_URL names your own server, not the local cluster: make its replica with your own tools (docs/operations.md, \"A read replica\")"
+  fi
   mkdir -p -- "$VAR"
   lock
   find_homes
