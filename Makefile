@@ -9,7 +9,7 @@ PORT ?= 5000
 export PGPORT ?= 55432
 export VENV
 
-.PHONY: run worker test bench stop setup db seed clean-db translations
+.PHONY: run worker test bench stop setup db seed clean-db translations replica
 
 setup:
 	@scripts/bootstrap.sh
@@ -44,11 +44,16 @@ seed: db
 	@source scripts/env.sh && "$(PY)" -m flask --app app seed demo
 
 stop:
-	@scripts/db.sh stop
+	@scripts/replica.sh stop; scripts/db.sh stop
 
-# Stops the local cluster and deletes its data (the next `make db` creates an empty one).
+# Stops the local cluster and deletes its data (the next `make db` creates an empty one), and its replica.
 clean-db:
-	@scripts/db.sh destroy
+	@scripts/replica.sh destroy; scripts/db.sh destroy
+
+# A streaming replica of the local cluster on port PGPORT+1 (REPLICA_PORT); DATABASE_READ_URL then sends
+# read-only views to it (docs/operations.md). `make stop` stops it too.
+replica: db
+	@scripts/replica.sh start
 
 translations: setup
 	@"$(VENV)/bin/pybabel" compile -d app/translations -f

@@ -30,6 +30,7 @@ FEATURES = [
     "app.tiles",
     "app.ogcapi",
     "app.health",
+    "app.ops",
     "app.mappage",
     "app.seed",
     "app.heatmaps",

@@ -145,6 +145,8 @@ work_mem = 32MB
 maintenance_work_mem = 256MB
 fsync = on
 max_connections = 200
+log_min_duration_statement = 250ms
+max_slot_wal_keep_size = 4GB
 CONF
 }
 

@@ -76,6 +76,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "dashboard.view": _OVERSIGHT,
     # administration
     "users.manage": frozenset({"admin"}),
+    "ops.metrics": frozenset({"admin"}),                                # GET /metrics from afar (app.health)
 }
 
 

@@ -50,10 +50,19 @@ class Config:
             "pool_recycle": 1800,
             # JIT compilation cost more than it saved on every query measured here (hundreds of ms
             # on page and tile queries over a district's tables); the heavy queries are index-driven.
-            "connect_args": {"options": "-c timezone=Asia/Shanghai -c jit=off"}}
+            "connect_args": {"options": "-c timezone=Asia/Shanghai -c jit=off", "application_name": "wuwei"}}
+        # Read-only views may read from a streaming replica (app/core/replica.py, docs/operations.md).
+        self.DATABASE_READ_URL = os.environ.get("DATABASE_READ_URL") or None
+        self.WUWEI_REPLICA_RETRY = float(os.environ.get("WUWEI_REPLICA_RETRY", "10"))
         self.SECRET_KEY = _secret_key()
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+        # "json": one JSON object per log line with the request id (app/core/requestlog.py); "text" for people.
+        self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
         self.MEDIA_ROOT = os.environ.get("WUWEI_MEDIA", str(var_dir() / "media"))
+        # Retention (flask retention run, app/ops/retention.py): months kept online, where archives go.
+        self.WUWEI_POSITIONS_RETENTION_MONTHS = int(os.environ.get("WUWEI_POSITIONS_RETENTION_MONTHS", "13"))
+        self.WUWEI_AUDIT_RETENTION_MONTHS = int(os.environ.get("WUWEI_AUDIT_RETENTION_MONTHS", "13"))
+        self.WUWEI_ARCHIVE_DIR = os.environ.get("WUWEI_ARCHIVE_DIR", str(var_dir() / "archive"))
         self.MAX_CONTENT_LENGTH = int(os.environ.get("WUWEI_MAX_UPLOAD", 16 * 1024 * 1024))
         # GIS file imports (POST /api/v1/<layer>/import); larger files → 413.
         self.WUWEI_IMPORT_MAX_BYTES = int(os.environ.get("WUWEI_IMPORT_MAX_BYTES", 16 * 1024 * 1024))

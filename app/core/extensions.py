@@ -9,7 +9,10 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
-from app.core import ratelimit  # noqa: F401  (registers the postgresql+wuwei rate-limit storage)
+from app.core import (
+    ratelimit,  # noqa: F401  (registers the postgresql+wuwei rate-limit storage)
+    requestlog,
+)
 
 
 class Base(DeclarativeBase):
@@ -52,3 +55,4 @@ def init_app(app) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
+    requestlog.init_app(app)

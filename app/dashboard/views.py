@@ -11,6 +11,7 @@ from openpyxl import Workbook
 from pydantic import Field
 
 from app.auth import policy
+from app.core.replica import replica_reads
 from app.dashboard import charts, services
 from app.web.api import parse_query
 from app.web.params import Period, Query
@@ -61,6 +62,7 @@ def _day(t: dt.datetime) -> str:
 
 @bp.get("/dashboard")
 @login_required
+@replica_reads
 def page():
     """The dashboard page."""
     data = _load()
@@ -80,6 +82,7 @@ def _filename(data, ext):
 
 @bp.get("/dashboard/export.csv")
 @login_required
+@replica_reads
 def export_csv():
     """The dashboard table as CSV (UTF-8 with BOM, so that Excel reads the Chinese names)."""
     data = _load()
@@ -94,6 +97,7 @@ def _cells(values) -> list:
 
 @bp.get("/dashboard/export.xlsx")
 @login_required
+@replica_reads
 def export_xlsx():
     """The dashboard table as an Excel workbook, with each breakdown (median per category …) on a sheet of its own."""
     data = _load()

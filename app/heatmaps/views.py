@@ -18,6 +18,7 @@ from app.auth import policy
 from app.core.errors import ApiError
 from app.core.extensions import db
 from app.core.heat import HEAT_SOURCES
+from app.core.replica import read_only, replica_reads
 from app.core.time import today
 from app.heatmaps import people, services
 from app.heatmaps.params import DrillQuery, FramesQuery, ViewQuery, heat_request
@@ -143,6 +144,7 @@ def sources():
 
 @api.get("/cells")
 @endpoint(query=ViewQuery, response=Cells, permission="heat.view")
+@replica_reads
 def cells(query: ViewQuery):
     """Square or hexagon bins of the visible bbox.
 
@@ -165,6 +167,7 @@ def cells(query: ViewQuery):
 
 @api.get("/areas")
 @endpoint(query=ViewQuery, response=Areas, permission="heat.view", media_type=GEOJSON)
+@replica_reads
 def areas(query: ViewQuery):
     """Per-area choropleth (street/community/grid by zoom, or ``level``): count and rate per 1,000 households.
 
@@ -208,7 +211,8 @@ def drill(query: DrillQuery):
     """
     q = heat_request(query)
     policy.require(q.source.drill_permission)
-    rows = _drill_rows(query, q)
+    with read_only():
+        rows = _drill_rows(query, q)
     if q.source.personal:
         record("read", q.source.table.name, None, after={"drill": dict(request.args), "rows": len(rows)})
         db.session.commit()

@@ -146,7 +146,7 @@ def _upload():
 
 
 @bp.post("/incidents/<int:incident_id>/photos")
-@endpoint(response=PhotoStored, status=201, errors=(400, 404, 409, 413, 415, 422))
+@endpoint(response=PhotoStored, status=201, errors=(400, 404, 409, 413, 415, 422, 507))
 def upload_photo(incident_id: int):
     """Add a photo: multipart/form-data with a file field ``photo`` (JPEG, PNG or WebP, checked by content)."""
     photo = services.add_photo(incident_id, _upload().read(), current_user, policy.current_scope())

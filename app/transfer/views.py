@@ -6,6 +6,7 @@ from app.auth import policy
 from app.basemap.layers import LAYERS, Layer, get_layer
 from app.core.errors import ApiError
 from app.core.extensions import db
+from app.core.replica import replica_reads
 from app.transfer import jobs, services
 from app.transfer.params import (
     ExportQuery,
@@ -37,6 +38,7 @@ def _layer_or_404(name: str) -> Layer:
 
 @bp.get("/<layer>/export")
 @endpoint(query=ExportQuery, errors=(404,))
+@replica_reads
 def export(layer: str, query: ExportQuery):
     """Export a layer as a GeoJSON, GeoPackage, Shapefile (zip), CSV or KML file.
 

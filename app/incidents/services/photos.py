@@ -20,6 +20,7 @@ from app.auth.policy import Scope
 from app.core.errors import ApiError
 from app.core.extensions import db
 from app.core.images import clean_image
+from app.core.media import write_files
 from app.incidents.models import Photo
 from app.incidents.services.records import load
 
@@ -47,10 +48,8 @@ def _store(incident_id: int, image) -> tuple[str, str, list[Path]]:
     """Write the photo and its thumbnail; their relative paths and the files written."""
     name = f"{incident_id}/{secrets.token_hex(8)}"
     root = media_root()
-    (root / str(incident_id)).mkdir(parents=True, exist_ok=True)
     rel, trel = f"{name}{image.extension}", f"{name}.thumb.jpg"
-    (root / rel).write_bytes(image.data)
-    (root / trel).write_bytes(image.thumbnail)
+    write_files({root / rel: image.data, root / trel: image.thumbnail})   # both or neither; 507 when the disk is full
     return rel, trel, [root / rel, root / trel]
 
 
