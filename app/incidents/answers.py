@@ -16,6 +16,7 @@ class TimelineStep(BaseModel):
     at: dt.datetime
     by: str | None
     note: str | None
+    public_note: str | None = None
     data: dict
 
 
@@ -62,6 +63,7 @@ class IncidentReporter(BaseModel):
 class IncidentProperties(BaseModel):
     """One incident with its timeline; ``reporter`` only for roles that read personal data."""
     state: State
+    case_number: str
     category: str
     category_name: str
     source: Source
@@ -80,6 +82,8 @@ class IncidentProperties(BaseModel):
     duplicate_of: int | None
     meeting_id: int | None
     rating: int | None
+    satisfaction: str | None = None
+    extension_hours: float = 0
     attributes: dict
     extent: dict | None
     timeline: list[TimelineStep]
