@@ -18,6 +18,7 @@ worker has sent no heartbeat for ``WUWEI_JOBS_STALLED_SECONDS`` (:func:`retry_st
 """
 import asyncio
 import logging
+import os
 
 import click
 import procrastinate
@@ -57,7 +58,8 @@ def flask_app_of(context: procrastinate.JobContext):
 
 
 def _stalled_seconds(flask_app) -> float:
-    return float(flask_app.config.get("WUWEI_JOBS_STALLED_SECONDS") or STALLED_SECONDS)
+    return float(flask_app.config.get("WUWEI_JOBS_STALLED_SECONDS") or os.environ.get("WUWEI_JOBS_STALLED_SECONDS")
+                 or STALLED_SECONDS)
 
 
 async def _retry_stalled(job_manager, seconds: float) -> int:

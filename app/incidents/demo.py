@@ -215,7 +215,7 @@ def _varied() -> int:
 
 
 # 处置端 logins: the drainage office of the sewage story, and the Red Property alliance's model unit.
-ORGANISATIONS = [("drainage", None, ["paishui"]), (None, "兰州晟合物业", ["shenghe"])]
+ORGANISATIONS = [("drainage", None, ["paishui"]), (None, "兰州晟合物业有限责任公司", ["shenghe"])]
 # E-mail addresses of the demo (a reserved domain: nothing leaves without a real SMTP server configured).
 MAIL_DOMAIN = "wuwei.example"
 MAIL_USERS = ("staff", "liailan", "leader", "gridworker", "hls2", "paishui", "shenghe")

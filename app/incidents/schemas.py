@@ -175,7 +175,7 @@ class TransitionIn(Body):
 
     def data(self) -> dict:
         """The step's extra values, as the service takes them."""
-        return self.model_dump(exclude={"to", "note", "photo_ids", "public_note"}, exclude_none=True)
+        return self.model_dump(exclude={"to", "note", "photo_ids"}, exclude_none=True)
 
 
 Hours = Annotated[int | float, BeforeValidator(_no_bool), Field(gt=0, le=24 * 365)]

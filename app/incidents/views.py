@@ -203,8 +203,7 @@ def do_transition(incident_id: int):
     try:
         body = parse_body(TransitionIn, form)
         scope = policy.current_scope()
-        services.transition(incident_id, body.to, current_user, scope, note=body.note, data=body.data(),
-                            public_note=body.public_note)
+        services.transition(incident_id, body.to, current_user, scope, note=body.note, data=body.data())
         upload = request.files.get("photo")
         if upload and upload.filename:
             services.add_photo(incident_id, upload.read(), current_user, scope,

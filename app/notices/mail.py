@@ -52,7 +52,7 @@ def build_message(notice: Notice, language: str) -> EmailMessage:
     base = config["WUWEI_BASE_URL"].rstrip("/")
     with current_app.test_request_context(), force_locale(language):
         text = notice_text(notice.kind, notice.params)
-        subject = f"{gettext('五微')}：{kind_label(notice.kind)}"
+        subject = f"[{gettext('五微')}] {kind_label(notice.kind)}"
         body = [text, ""]
         if notice.link:
             body += [gettext("查看详情：") + base + notice.link, ""]

@@ -17,7 +17,7 @@ deadline near / overdue    ``incident.deadline_near/overdue``   whoever's stage 
 Steps recorded with a past time (demo replays, imports) tell nobody. The key of each notice names the
 step (``incident:<id>:step:<step id>``), so one event reaches each person once.
 """
-from flask import url_for
+from flask import current_app, has_request_context, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import literal, select
 
@@ -55,6 +55,14 @@ register_kind(NEAR, _l("即将到期"), _l("事件 %(case)s（%(category)s）本
 register_kind(OVERDUE, _l("已超时"), _l("事件 %(case)s（%(category)s）已超过本环节时限 %(due_at)s"), area=True, order=21)
 
 
+def _link(endpoint: str, **values) -> str:
+    """A path in the application, also outside a request (the worker, the command line)."""
+    if has_request_context():
+        return url_for(endpoint, **values)
+    with current_app.test_request_context():
+        return url_for(endpoint, **values)
+
+
 def case_label(number: str | None) -> str:
     """A case number as read out: two groups of four (``K7QM-3XPA``)."""
     return f"{number[:4]}-{number[4:]}" if number and len(number) == 8 else (number or "")
@@ -86,21 +94,21 @@ def _tell_holders(incident: Incident, kind: str, key: str, params: dict) -> None
     """The holder: the organisation's people get their desk's page, a person the incident's page."""
     holders = holder_ids(incident)
     desk = [u for u in holders if organisation_of(db.session.get(User, u)) is not None]
-    notify(desk, kind, key, params, url_for("incident_desk.item", incident_id=incident.id))
+    notify(desk, kind, key, params, _link("incident_desk.item", incident_id=incident.id))
     notify([u for u in holders if u not in desk], kind, key, params,
-           url_for("incidents.detail", incident_id=incident.id))
+           _link("incidents.detail", incident_id=incident.id))
 
 
 def _tell_staff(incident: Incident, kind: str, key: str, params: dict, exclude: int | None = None) -> list[int]:
     staff = [u for u in staff_ids(incident) if u != exclude]
-    notify(staff, kind, key, params, url_for("incidents.detail", incident_id=incident.id))
+    notify(staff, kind, key, params, _link("incidents.detail", incident_id=incident.id))
     return staff
 
 
 def reported(incident: Incident, user) -> None:
     """A new incident: the area's subscribers (not the person who reported it)."""
     notify_area(NEW, grid_code(incident), f"incident:{incident.id}:new", _params(incident),
-                url_for("incidents.detail", incident_id=incident.id), exclude=[getattr(user, "id", None)])
+                _link("incidents.detail", incident_id=incident.id), exclude=[getattr(user, "id", None)])
 
 
 def step_taken(incident: Incident, step: Transition, user) -> None:
@@ -122,7 +130,7 @@ def step_taken(incident: Incident, step: Transition, user) -> None:
     elif moved == ("closed", "responded"):
         told = _tell_staff(incident, UNSATISFIED, key, params, exclude=actor)
         notify_area(UNSATISFIED, grid_code(incident), key, params,
-                    url_for("incidents.detail", incident_id=incident.id), exclude=told)
+                    _link("incidents.detail", incident_id=incident.id), exclude=told)
 
 
 def extension_asked(incident: Incident, request_id: int, holder: str, hours: float, reason: str, user) -> None:
@@ -147,6 +155,6 @@ def deadline(incident: Incident, overdue: bool) -> None:
     else:
         told = _tell_staff(incident, kind, key, params)
     if overdue:
-        notify_area(OVERDUE, grid_code(incident), key, params, url_for("incidents.detail", incident_id=incident.id),
+        notify_area(OVERDUE, grid_code(incident), key, params, _link("incidents.detail", incident_id=incident.id),
                     exclude=told)
 

@@ -238,8 +238,10 @@ def transition(incident_id: int, to_state: str, user, scope: Scope, note: str | 
     it (409/403 otherwise).
 
     ``data`` holds the step's extra values (``department_id`` …), checked by the step's handler (422);
-    ``public_note`` is the reply the resident reads on the status page.
+    ``public_note`` (or ``data["public_note"]``) is the reply the resident reads on the status page.
     """
+    data = dict(data or {})
+    public_note = data.pop("public_note", public_note)
     _check_texts(to_state, note, public_note)
     incident = _load(incident_id, user, scope)
     recall = _check_step(incident, to_state, user)
