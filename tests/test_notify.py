@@ -440,3 +440,13 @@ def test_open311_answers_the_case_number_and_shows_the_same_states(client, auth,
                                                           "closed", "responded"]
     assert updates[4]["description"] == "已修复" and "王女士" not in json.dumps(updates)
     assert updates[5]["status"] == "in_progress"
+
+
+def test_the_reminders_run_from_the_command_line_too(runner, demo):
+    result = runner.invoke(args=["incidents", "remind"])
+    assert result.exit_code == 0 and result.output.startswith("told of ")
+    assert int(result.output.split()[2]) >= 3                      # the demo's overdue incidents
+    assert runner.invoke(args=["incidents", "remind"]).output == "told of 0 incidents\n"
+    leader = db.session.scalar(select(func.count()).select_from(Notice).where(
+        Notice.user_id == uid("leader"), Notice.kind == "incident.overdue"))
+    assert leader >= 3                                              # subscribed to overdue cases in Lanzhou

@@ -37,7 +37,8 @@ def init_app(app) -> None:
         url_kwargs={"open": "true"}, style={"radius": 6}, visible=True, order=20,
         labels={"id": _l("编号"), "category_name": _l("类别"), "state": _l("状态"), "address": _l("地址"),
                 "reported_at": _l("上报时间"), "overdue": _l("超时")},
-        value_labels={"state": STATE_LABELS, "source": SOURCE_LABELS},
+        value_labels={"state": STATE_LABELS, "source": SOURCE_LABELS,
+                      "overdue": {"true": _l("是"), "false": _l("否")}},
         item_endpoint="incidents_api.item", item_id_arg="incident_id", list_endpoint="incidents.index"))
     register_nav("incidents.index", _l("事件"), permission="incidents.report", order=20)
     register_nav("incident_desk.index", _l("处置台"), permission="incidents.respond", order=19)

@@ -48,7 +48,8 @@ def by_case_number(number: str) -> Incident | None:
 def public_view(incident: Incident) -> dict:
     """What the status page shows (see the module's docstring)."""
     steps = db.session.execute(
-        select(Transition.to_state, Transition.created_at, Transition.public_note)
+        select(Transition.to_state, Transition.created_at, Transition.public_note,
+               Transition.data["satisfaction"].astext.label("satisfaction"))
         .where(Transition.incident_id == incident.id, Transition.to_state.in_(PUBLIC_STEPS),
                (Transition.from_state.is_(None)) | (Transition.from_state != Transition.to_state))
         .order_by(Transition.created_at, Transition.id)).all()
@@ -56,7 +57,8 @@ def public_view(incident: Incident) -> dict:
         "case_number": incident.case_number, "category": incident.category.name, "address": incident.address,
         "state": incident.state, "reported_at": incident.reported_at, "closed_at": incident.closed_at,
         "handled_by": target_name(incident) if incident.assignee_id is None else None,
-        "steps": [{"state": s.to_state, "at": s.created_at, "reply": s.public_note} for s in steps],
+        "steps": [{"state": s.to_state, "at": s.created_at, "reply": s.public_note, "rated": s.satisfaction}
+                  for s in steps],
         "satisfaction": incident.satisfaction, "can_rate": incident.state == "closed",
     }
 
