@@ -22,7 +22,7 @@ from app.incidents.models import Department, Incident, IncidentCategory
 from app.incidents.services import organisation_for, report_incident, set_members, transition
 from app.incidents.services.organisations import member_ids
 from app.incidents.services.tell import NEW, OVERDUE, UNSATISFIED
-from app.notices.settings import save_settings, subscribe
+from app.notices.settings import save_settings, setting_of, subscribe, subscriptions
 
 EVERYTHING = Scope(everything=True)
 
@@ -237,18 +237,22 @@ def _organisations() -> int:
 
 def _notices() -> int:
     """E-mail addresses for the demo's people; each grid worker hears of new incidents in their grid, the
-    city's leader of overdue cases and unsatisfied residents."""
-    added = 0
-    for username in MAIL_USERS:
-        user = find_user(username)
-        if user is not None:
-            save_settings(user, email=f"{username}@{MAIL_DOMAIN}", commit=False)
-    for user_id, grid_id in db.session.execute(select(grid_workers.c.user_id, grid_workers.c.area_id)).all():
-        subscribe(db.session.get(User, user_id), db.session.get(Area, grid_id).code, [NEW], commit=False)
-        added += 1
+    city's leader of overdue cases and unsatisfied residents (once: what exists is left as it is)."""
+    wanted = [(user_id, grid_id, [NEW]) for user_id, grid_id in
+              db.session.execute(select(grid_workers.c.user_id, grid_workers.c.area_id)).all()]
     leader = find_user("leader")
     if leader is not None:
-        subscribe(leader, leader.area.code, [OVERDUE, UNSATISFIED], commit=False)
+        wanted.append((leader.id, leader.area_id, [OVERDUE, UNSATISFIED]))
+    added = 0
+    for user_id, area_id, kinds in wanted:
+        if all(sub.area_id != area_id for sub in subscriptions(user_id)):
+            subscribe(db.session.get(User, user_id), db.session.get(Area, area_id).code, kinds, commit=False)
+            added += 1
+    for username in MAIL_USERS:
+        user = find_user(username)
+        if user is not None and setting_of(user.id) is None:
+            save_settings(user, email=f"{username}@{MAIL_DOMAIN}", commit=False)
+            added += 1
     return added
 
 
