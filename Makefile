@@ -28,7 +28,7 @@ run: db
 	  { "$(PY)" -m flask --app app jobs worker & worker=$$!; \
 	    trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
 	    "$(VENV)/bin/gunicorn" --workers 2 --threads 4 --bind 127.0.0.1:$(PORT) \
-	      --control-socket "$$WUWEI_CONTROL_SOCKET" --access-logfile - 'app:create_app()'; }
+	      --control-socket "$$WUWEI_CONTROL_SOCKET" --access-logfile - 'app.wsgi:application'; }
 
 # The jobs worker alone (when the web server runs elsewhere, e.g. under systemd).
 worker: db

@@ -26,6 +26,7 @@ FEATURES = [
     "app.volunteers",
     "app.wishes",
     "app.patrols",
+    "app.tracking",
     "app.transfer",
     "app.tiles",
     "app.ogcapi",

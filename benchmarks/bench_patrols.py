@@ -112,7 +112,7 @@ def _ingest(ctx, db) -> list[Result]:
     notes = []
     for round_ in range(2):
         for name, target, path in (("minimal", "benchmarks.osmand_minimal:app", "/"),
-                                   ("wuwei", "app:create_app()", "/track/osmand")):
+                                   ("wuwei", "app.wsgi:application", "/track/osmand")):
             base -= FIXES_PER_SENDER * 5 + 60
             with Server(target, env=env, workers=2) as srv:
                 _load(srv.port, path, idents[:2], base - 10_000, n=5, procs=1)        # warm up
@@ -144,8 +144,8 @@ def _fixes(n, start):
 
 def _batch_and_track(ctx, db) -> list[Result]:
     from app.auth.services import find_user
-    from app.patrols import services
-    from app.patrols.models import Device, Patrol
+    from app.patrols import ingest, lifecycle, partitions, tracks
+    from app.patrols.models import Device
     user = find_user("patrol")
     n = 10_000
     dev_ids = _devices(db, "bench-batch", 2)
@@ -155,13 +155,13 @@ def _batch_and_track(ctx, db) -> list[Result]:
     db.session.commit()
     start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=1)
     fixes = _fixes(n, start)
-    p = services.create_patrol(user, "grid_walk", "bench 10k")
-    services.ensure_partitions_for([fixes[0].fixed_at, fixes[-1].fixed_at])
+    p = lifecycle.create_patrol(user, "grid_walk", "bench 10k")
+    partitions.ensure_partitions_for([fixes[0].fixed_at, fixes[-1].fixed_at])
     db.session.commit()
 
     # Batch: the service's COPY path (parsed fixes) vs a raw COPY of the same rows.
     t0 = time.perf_counter()
-    added = services.store_fixes(dev_import, fixes, "csv", p.id)
+    added = ingest.store_fixes(dev_import, fixes, "csv", p.id)
     db.session.commit()
     t_import = time.perf_counter() - t0
     assert added == n, added
@@ -185,7 +185,7 @@ def _batch_and_track(ctx, db) -> list[Result]:
     t_parse = time.perf_counter() - t0
 
     # Track building for the 10,000-fix patrol: cleaning + statistics vs a bare ST_MakeLine.
-    build = timings(lambda: services.track_figures(p.id, 10), repeat=10, warmup=1)
+    build = timings(lambda: tracks.track_figures(p.id, 10), repeat=10, warmup=1)
     bare_sql = text("SELECT ST_Length(ST_MakeLine(geom ORDER BY fixed_at)::geography) FROM positions"
                     " WHERE patrol_id = :p")
     bare = timings(lambda: db.session.execute(bare_sql, {"p": p.id}).scalar(), repeat=10, warmup=1)
@@ -201,13 +201,12 @@ def _batch_and_track(ctx, db) -> list[Result]:
 
 def _live(ctx, db) -> list[Result]:
     from app.auth.services import create_token, find_user
-    from app.patrols import services
-    from app.patrols.models import Patrol
+    from app.patrols import lifecycle
     user = find_user("patrol")
     ids = _devices(db, "bench-live", 200)
     db.session.execute(text("UPDATE patrols SET state = 'finished', ended_at = now() WHERE title = 'bench live'"))
     db.session.commit()
-    p = services.create_patrol(user, "grid_walk", "bench live", start=True)
+    p = lifecycle.create_patrol(user, "grid_walk", "bench live", start=True)
     db.session.execute(text("DELETE FROM positions WHERE device_id = ANY(:d)"), {"d": ids})
     # 200 devices, the last 30 minutes at one fix per 10 s: 36,000 rows.
     db.session.execute(text("""
@@ -230,7 +229,7 @@ def _live(ctx, db) -> list[Result]:
                     " ORDER BY device_id, fixed_at DESC) x")
     bare = timings(lambda: db.session.execute(bare_sql, {"p": p.id}).scalar(), repeat=20, warmup=2)
     db.session.rollback()
-    services.stop_patrol(user, p.id)
+    lifecycle.stop_patrol(user, p.id)
     return [Result("live map refresh, 200 active devices (p50)", api["p50"], "ms", "bare last positions SQL",
                    bare["p50"], f"{len(r.data):,} bytes: 200 positions + 30-minute trails")]
 

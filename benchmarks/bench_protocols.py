@@ -1,206 +1,221 @@
-"""Protocols: OGC API - Features pages of 1,000 buildings under gunicorn with 4 concurrent clients,
-beside a minimal Flask app (benchmarks/minimal_ogc_app.py) passing the same PostgreSQL-built JSON
-through; vector tiles through the app beside the bare ``ST_AsMVT`` SQL. Data: the demo plus
-100,000 synthetic buildings (benchmarks/protocols_data.py) in the bench database."""
-import json
-import math
+"""OGC API - Features beside its peers, on ``seed scale`` data (5,000 grids, 100,000 buildings):
+Wuwei, pygeoapi (its PostgreSQL provider, own venv under var/bench, benchmarks/pygeoapi_peer.py) and a
+minimal Flask app with hand-written SQL (benchmarks/minimal_ogc_app.py), each under gunicorn with
+2 workers × 2 threads, 4 concurrent clients, the same request sequence for each: pages of 1,000 at
+random offsets 0–90,000, 0.01° bbox queries around random buildings (limit 1,000), and a CQL2 filter
+(floors >= 20 inside a 0.02° box). Then deep pages (limit 10) one client at a time, and the ogr2ogr
+command of docs/protocols.md over all buildings. pygeoapi publishes 4 plain columns; Wuwei and the
+minimal app the 8 public properties (2 of them sub-selects)."""
+import os
+import random
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
+from urllib.parse import quote
 
 import requests
-from sqlalchemy import event, text
+from sqlalchemy import text
 
-from benchmarks.common import Result, Server, timings
-from benchmarks.protocols_data import ensure_buildings
+from benchmarks import pygeoapi_peer
+from benchmarks.common import Result, Server, free_port
+from benchmarks.protocols_data import building_centres, ensure_scale
 
-N_BUILDINGS = 100_000
 CLIENTS = 4
-SECONDS = 8
-CENTER = (103.83, 36.05)
-PAGE = "/ogcapi/collections/buildings/items?limit=1000"
-LATER_PAGE = PAGE + "&offset=5000"
-
-BARE_TILE = text("""
-    SELECT ST_AsMVT(tile, 'buildings', 4096, 'geom', 'id') FROM (
-      SELECT id, ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope(:z, :x, :y), 4096, 64, true) AS geom,
-             name, address, floors
-      FROM buildings WHERE geom && ST_Transform(ST_TileEnvelope(:z, :x, :y), 4326) LIMIT 5000) AS tile
-    WHERE geom IS NOT NULL""")
+SECONDS = float(os.environ.get("WUWEI_BENCH_SECONDS", "10"))
+ITEMS = "/collections/buildings/items"
 
 
-def tile_of(lon, lat, z):
-    n = 2 ** z
-    return z, int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+def _box(lon, lat, size):
+    return lon - size / 2, lat - size / 2, lon + size / 2, lat + size / 2
 
 
-class _Client:
-    """The app's test client inside the benchmark's app context, which every request shares: drop
-    Flask-Login's cached user before each request, or a request would run as the previous user."""
-
-    def __init__(self, app):
-        self._client = app.test_client()
-
-    def get(self, url, headers):
-        from flask import g
-        g.pop("_login_user", None)
-        return self._client.get(url, headers=headers)
+def _polygon(b) -> str:
+    x1, y1, x2, y2 = b
+    return f"POLYGON(({x1} {y1},{x2} {y1},{x2} {y2},{x1} {y2},{x1} {y1}))"
 
 
-def _capture_sql(app, client, url, headers) -> dict:
-    """The page and count SQL the app runs for ``url``, with parameters filled in."""
-    from app.core.extensions import db
-    seen = []
+def workloads(centres) -> dict:
+    """name → (wuwei path, pygeoapi path, minimal path) makers, each taking a Random."""
+    def page(base):
+        return lambda rng: base.format(off=rng.randrange(0, 90_001))
 
-    def listen(conn, cursor, statement, params, context, executemany):
-        seen.append(cursor.mogrify(statement, params).decode())
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        assert client.get(url, headers=headers).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
-    return {"setup": [s for s in seen if s.startswith("SET LOCAL")], "all": seen,  # "all": for tiles
-            "page": next((s for s in seen if "json_agg" in s), None),
-            "count": next((s for s in seen if "count(*)" in s and "buildings" in s and "json_agg" not in s), None)}
+    def boxed(kind):
+        def make(rng):
+            b = _box(*rng.choice(centres), 0.01 if kind != "filter" else 0.02)
+            joined = ",".join(f"{v:.6f}" for v in b)
+            if kind == "bbox":
+                return (f"/ogcapi{ITEMS}?limit=1000&bbox={joined}", f"{ITEMS}?f=json&limit=1000&bbox={joined}",
+                        f"/bbox?bbox={joined}")
+            wuwei = quote(f"floors >= 20 AND S_INTERSECTS(geometry, {_polygon(b)})")
+            peer = quote(f"floors >= 20 AND S_INTERSECTS(geom, {_polygon(b)})")
+            return (f"/ogcapi{ITEMS}?limit=1000&filter={wuwei}",
+                    f"{ITEMS}?f=json&limit=1000&filter-lang=cql2-text&filter={peer}", f"/filter?bbox={joined}")
+        return make
+
+    return {
+        "page": lambda rng: (page(f"/ogcapi{ITEMS}?limit=1000&offset={{off}}")(rng), None, None),
+        "bbox": boxed("bbox"),
+        "filter": boxed("filter"),
+    }
 
 
-def _for_peer(captured: dict) -> str:
-    """What the minimal app runs: the session settings, the page and the count."""
-    return json.dumps({k: captured[k] for k in ("setup", "page", "count")})
+def _paths(make, which: int, n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        paths = make(rng)
+        if paths[1] is None:            # pages: the same offset in each peer's spelling
+            off = paths[0].rsplit("=", 1)[1]
+            paths = (paths[0], f"{ITEMS}?f=json&limit=1000&offset={off}", f"/page?offset={off}")
+        out.append(paths[which])
+    return out
 
 
-def _throughput(url: str, headers: dict) -> tuple[float, int]:
-    """Requests per second with CLIENTS threads for SECONDS, and the response size."""
-    done, sizes, stop = [0] * CLIENTS, [0], time.perf_counter() + 1.0
+def throughput(base: str, paths: list[str], headers: dict) -> tuple[float, float, int]:
+    """(requests/s, p50 ms, last size) with CLIENTS threads for SECONDS, after a 1 s warm-up."""
+    lat, done, size = [], [0] * CLIENTS, [0]
 
-    def client(i, until):
+    def client(i, until, record):
         s = requests.Session()
+        k = i
         while time.perf_counter() < until:
-            r = s.get(url, headers=headers)
+            t0 = time.perf_counter()
+            r = s.get(base + paths[k % len(paths)], headers=headers)
             r.raise_for_status()
-            sizes[0] = len(r.content)
-            done[i] += 1
-    warm = [threading.Thread(target=client, args=(i, stop)) for i in range(CLIENTS)]
-    for t in warm:
-        t.start()
-    for t in warm:
-        t.join()
-    done = [0] * CLIENTS
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(i, t0 + SECONDS)) for i in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(done) / (time.perf_counter() - t0), sizes[0]
+            if record:
+                lat.append((time.perf_counter() - t0) * 1000)
+                done[i] += 1
+                size[0] = len(r.content)
+            k += CLIENTS
+    for until, record in ((time.perf_counter() + 1.0, False), (None, True)):
+        t0 = time.perf_counter()
+        end = until or t0 + SECONDS
+        threads = [threading.Thread(target=client, args=(i, end, record)) for i in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    lat.sort()
+    return sum(done) / SECONDS, lat[len(lat) // 2] if lat else 0.0, size[0]
 
 
-def _run_bare(db, statements):
-    for statement in statements:
-        result = db.session.execute(statement)
-    data = result.scalar()
-    db.session.rollback()
-    return data
+def _single(base: str, path: str, headers: dict, repeat: int = 7) -> float:
+    s = requests.Session()
+    s.get(base + path, headers=headers).raise_for_status()
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        s.get(base + path, headers=headers).raise_for_status()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return sorted(samples)[len(samples) // 2]
 
 
-def _bare_tile(db, z, x, y, parallel_off=True):
-    if parallel_off:
-        db.session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-        db.session.execute(text("SET LOCAL jit = off"))
-    data = db.session.execute(BARE_TILE, dict(z=z, x=x, y=y)).scalar()
-    db.session.rollback()
-    return bytes(data or b"")
+def _deep(ctx, base, headers, peer_base) -> list[Result]:
+    from app.ogcapi import paging
+    out = []
+    with ctx.app.test_request_context():
+        ids = {off: ctx.extra["ids"][off - 1] for off in (10_000, 50_000, 99_000)}
+        cursors = {off: paging.encode([ids[off]], False, "") for off in ids}
+    for off in (0, 10_000, 50_000, 99_000):
+        wuwei = _single(base, f"/ogcapi{ITEMS}?limit=10&offset={off}", headers)
+        peer = _single(peer_base, f"{ITEMS}?f=json&limit=10&offset={off}", {}) if peer_base else None
+        note = ""
+        if off:
+            note = f"by the next link's cursor: {_single(base, f'/ogcapi{ITEMS}?limit=10&cursor={cursors[off]}', headers):.1f} ms"
+        out.append(Result(f"OGC items, limit 10 at offset {off:,} (one client, p50)", wuwei, "ms",
+                          "pygeoapi", peer, note))
+    return out
+
+
+def _ogr2ogr(base: str, token: str, page_size: int) -> float | None:
+    if shutil.which("ogr2ogr") is None:
+        return None
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
+    env["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {token}"
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        subprocess.run(["ogr2ogr", "-f", "GPKG", f"{tmp}/b.gpkg", f"OAPIF:{base}/ogcapi", "buildings",
+                        "-oo", f"PAGE_SIZE={page_size}"], env=env, check=True, capture_output=True, timeout=600)
+        return time.perf_counter() - t0
+
+
+def _pygeoapi(url: str):
+    try:
+        cmd, env = pygeoapi_peer.server_args(url, free_port())
+    except (subprocess.CalledProcessError, OSError) as e:
+        print(f"  pygeoapi could not be installed or configured: {e}")
+        return None, None
+    return cmd, env
 
 
 def run(ctx):
     app = ctx.app
-    results = []
     with app.app_context():
         from app.auth.services import create_token, find_user
         from app.core.extensions import db
-        if find_user("planner") is None:
+        if find_user("admin") is None:
             return []
-        added = ensure_buildings(db.session, N_BUILDINGS)
-        total = db.session.execute(text("SELECT count(*) FROM buildings")).scalar()
-        # The admin sees everything: the figures measure the protocol code, not the area scope.
-        # Most synthetic buildings lie outside the 16 demo grids, so for an area-scoped user every
-        # row falls back to ST_Intersects with the area polygon; that cost is reported separately.
+        total = ensure_scale(app)
+        centres = building_centres(db.session)
+        ctx.extra["ids"] = db.session.execute(text("SELECT id FROM buildings ORDER BY id")).scalars().all()
         _, token = create_token("admin", "bench-protocols")
-        headers = {"Authorization": f"Bearer {token}"}
-        _, planner_token = create_token("planner", "bench-protocols")
-        planner = {"Authorization": f"Bearer {planner_token}"}
-        client = _Client(app)
-        sql_first = _capture_sql(app, client, PAGE, headers)
-        sql_later = _capture_sql(app, client, LATER_PAGE, headers)
-        sql_scoped = _capture_sql(app, client, PAGE, planner)
-
-        # Tiles, in process: the app's tile endpoint beside the bare SQL on the same connection pool.
-        for z in (14, 15):
-            zxy = tile_of(*CENTER, z)
-            url = "/tiles/buildings/{}/{}/{}.mvt".format(*zxy)
-            resp = client.get(url, headers=headers)
-            assert resp.status_code == 200, resp.status_code
-            via_app = timings(lambda: client.get(url, headers=headers), repeat=30)
-            captured = _capture_sql(app, client, url, headers)
-            tile_sql = [text(q.replace(":", r"\:")) for q in captured["setup"]] + \
-                [text(next(q for q in captured["all"] if "ST_AsMVT(" in q).replace(":", r"\:"))]
-            bare = timings(lambda: _run_bare(db, tile_sql), repeat=30)
-            if z == 14:
-                bare_z14 = bare
-            results.append(Result(f"buildings tile z{z} through the app (p50)", via_app["p50"], "ms",
-                                  "the same SQL run bare p50", bare["p50"],
-                                  f"{len(resp.data):,} bytes; {total:,} buildings in the table"))
-        zxy = tile_of(*CENTER, 14)
-        url = "/tiles/buildings/{}/{}/{}.mvt".format(*zxy)
-        scoped = timings(lambda: client.get(url, headers=planner), repeat=20)
-        results.append(Result("buildings tile z14 for an area-scoped planner (p50)", scoped["p50"], "ms",
-                              "admin's SQL run bare p50", bare_z14["p50"],
-                              "rows outside every grid are matched to the user's area with ST_Intersects"))
-        parallel = timings(lambda: _bare_tile(db, *zxy, parallel_off=False), repeat=20)
-        serial = timings(lambda: _bare_tile(db, *zxy), repeat=20)
-        results.append(Result("bare z14 tile SQL, default (parallel) plan (p50)", parallel["p50"], "ms",
-                              "with SET LOCAL max_parallel_workers_per_gather = 0, jit = off", serial["p50"],
-                              "why the tile service turns parallel plans off"))
-        z12 = tile_of(*CENTER, 12)
-        url12 = "/tiles/buildings/{}/{}/{}.mvt".format(*z12)
-        assert client.get(url12, headers=headers).status_code == 204
-        app12 = timings(lambda: client.get(url12, headers=headers), repeat=20)
-        bare12 = timings(lambda: _bare_tile(db, *z12), repeat=10)
-        size12 = len(_bare_tile(db, *z12))
-        results.append(Result("buildings tile z12 through the app (p50)", app12["p50"], "ms",
-                              "bare SQL of every building in the z12 tile", bare12["p50"],
-                              f"the app answers 204 below the layer's min zoom 14; the bare tile would be "
-                              f"{size12 / 1024:,.0f} KB (capped at 5,000 features)"))
-        z12g = tile_of(*CENTER, 12)
-        urlg = "/tiles/grids/{}/{}/{}.mvt".format(*z12g)
-        appg = timings(lambda: client.get(urlg, headers=headers), repeat=30)
-        results.append(Result("grids tile z12 through the app (p50)", appg["p50"], "ms", "", None,
-                              f"{len(client.get(urlg, headers=headers).data):,} bytes; demo grids"))
         db.session.remove()
-
+    headers = {"Authorization": f"Bearer {token}"}
     env = {"DATABASE_URL": ctx.url, "RATELIMIT_ENABLED": "0", "LOG_LEVEL": "WARNING"}
+    loads = workloads(centres)
+    n = 400
+    figures: dict[str, dict[str, tuple]] = {name: {} for name in loads}
     with Server("app:create_app()", env, workers=2, threads=2) as s:
-        app_first, size = _throughput(s.base + PAGE, headers)
-        app_later, _ = _throughput(s.base + LATER_PAGE, headers)
-    with Server("benchmarks.minimal_ogc_app:app", {**env, "WUWEI_BENCH_SQL": _for_peer(sql_first)},
-                workers=2, threads=2) as s:
-        bare_first, bare_size = _throughput(s.base + "/items", {})
-    with Server("benchmarks.minimal_ogc_app:app", {**env, "WUWEI_BENCH_SQL": _for_peer(sql_later)},
-                workers=2, threads=2) as s:
-        bare_later, _ = _throughput(s.base + "/items", {})
-    with Server("app:create_app()", env, workers=2, threads=2) as s:
-        app_scoped, _ = _throughput(s.base + PAGE, planner)
-    with Server("benchmarks.minimal_ogc_app:app", {**env, "WUWEI_BENCH_SQL": _for_peer(sql_scoped)},
-                workers=2, threads=2) as s:
-        bare_scoped, _ = _throughput(s.base + "/items", {})
-    note = (f"{CLIENTS} clients, gunicorn 2 workers × 2 threads; {size:,} bytes per page "
-            f"(minimal app {bare_size:,}); {added:,} buildings generated this run")
-    results.insert(0, Result("OGC items, first page of 1,000 buildings (with count)", app_first, "req/s",
-                             "minimal Flask, same SQL", bare_first, note, higher_is_better=True))
-    results.insert(1, Result("OGC items, page at offset 5,000 (no count)", app_later, "req/s",
-                             "minimal Flask, same SQL", bare_later, "", higher_is_better=True))
-    results.insert(2, Result("OGC items, first page, area-scoped planner", app_scoped, "req/s",
-                             "minimal Flask, same SQL", bare_scoped,
-                             "synthetic rows outside the demo grids need ST_Intersects with the area polygon",
-                             higher_is_better=True))
-    return results
+        for name, make in loads.items():
+            figures[name]["wuwei"] = throughput(s.base, _paths(make, 0, n, 11), headers)
+        deep_base = s.base
+        cmd, peer_env = _pygeoapi(ctx.url)
+        peer = _start(cmd, peer_env) if cmd else None
+        try:
+            if peer:
+                for name, make in loads.items():
+                    figures[name]["pygeoapi"] = throughput(peer.base, _paths(make, 1, n, 11), {})
+            deep = _deep(ctx, deep_base, headers, peer.base if peer else None)
+        finally:
+            if peer:
+                peer.__exit__()
+        ogr_10k = _ogr2ogr(s.base, token, 10_000)
+        ogr_1k = _ogr2ogr(s.base, token, 1_000)
+    with Server("benchmarks.minimal_ogc_app:app", env, workers=2, threads=2) as s:
+        for name, make in loads.items():
+            figures[name]["minimal"] = throughput(s.base, _paths(make, 2, n, 11), {})
+    return _results(figures, deep, ogr_10k, ogr_1k, total, pygeoapi_peer.ensure_venv()[1] if peer else None)
+
+
+class _Peer(Server):
+    def __init__(self, cmd, env):
+        self.port = int(cmd[cmd.index("--bind") + 1].rsplit(":", 1)[1])
+        self.cmd, self.env, self.proc = cmd, {**os.environ, **env}, None
+
+
+def _start(cmd, env):
+    peer = _Peer(cmd, env)
+    return peer.__enter__()
+
+
+_LABELS = {"page": "OGC items, page of 1,000 at a random offset 0–90,000",
+           "bbox": "OGC items, 0.01° bbox around a building, limit 1,000",
+           "filter": "OGC items, CQL2 floors >= 20 AND S_INTERSECTS(0.02° box), limit 1,000"}
+
+
+def _results(figures, deep, ogr_10k, ogr_1k, total, version) -> list[Result]:
+    out = []
+    for name, label in _LABELS.items():
+        w, p, m = (figures[name].get(k) for k in ("wuwei", "pygeoapi", "minimal"))
+        note = f"p50 {w[1]:.0f} ms, {w[2]:,} bytes; minimal Flask {m[0]:.1f} req/s" if m else f"p50 {w[1]:.0f} ms"
+        if p:
+            note += f"; pygeoapi p50 {p[1]:.0f} ms, {p[2]:,} bytes"
+        out.append(Result(label, w[0], "req/s", f"pygeoapi {version}" if p else "pygeoapi (not run)",
+                          p[0] if p else None, note, higher_is_better=True))
+    out += deep
+    if ogr_10k is not None:
+        out.append(Result(f"ogr2ogr of all {total:,} buildings to GeoPackage, -oo PAGE_SIZE=10000", ogr_10k, "s",
+                          "PAGE_SIZE=1000", ogr_1k, "Debian GDAL 3.6, following the next links (cursors)"))
+    return out

@@ -8,6 +8,7 @@ PostGIS ``ST_HexagonGrid(size, …)``: flat-topped, edge ``size``, column ``i`` 
 ``x = 1.5·size·i``, row ``j`` at ``y = √3·size·(j + ½·(i mod 2))``. Everything here is pure
 Python so that the browser, the SQL and the tests agree on one definition.
 """
+import datetime as dt
 import math
 from dataclasses import dataclass
 
@@ -25,7 +26,6 @@ SHAPES = ("square", "hexagon", "grid")
 CHOROPLETH_LEVELS = ((12, "street"), (14, "community"), (MAX_ZOOM, "grid"))
 # Sequential palette (ColorBrewer YlOrRd, 6 classes) and the colour of an empty class.
 PALETTE = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
-SUPPRESS_BELOW = 5
 
 
 def metres_per_pixel(zoom: float) -> float:
@@ -178,15 +178,28 @@ def classify(values, n: int = len(PALETTE)) -> Classes:
     return Classes(tuple(breaks), tuple(PALETTE[k] for k in idx))
 
 
-def suppress(cells: list[dict], key: str = "n", below: int = SUPPRESS_BELOW) -> tuple[list[dict], int]:
-    """Drop cells counting fewer than ``below`` records (aggregates over people); returns kept, dropped."""
-    kept = [c for c in cells if c[key] >= below]
-    return kept, len(cells) - len(kept)
+def whole_days(start: dt.datetime, end: dt.datetime, tz) -> tuple[dt.datetime, dt.datetime]:
+    """``[start, end)`` widened to whole days in ``tz``: midnight at or before ``start``, at or after ``end``.
+
+    Counts over people are published per whole day (docs/heatmaps.md): a window of a minute answers
+    for its whole day, so no two windows differ by less than a day.
+    """
+    first = start.astimezone(tz).date()
+    last = end.astimezone(tz)
+    stop = last.date() if last.time() == dt.time() else last.date() + dt.timedelta(days=1)
+    return (dt.datetime(first.year, first.month, first.day, tzinfo=tz),
+            dt.datetime(stop.year, stop.month, stop.day, tzinfo=tz))
+
+
+def bin_range(bbox, size: float) -> tuple[int, int, int, int]:
+    """The square bins ``(i0, j0, i1, j1)`` (inclusive) of edge ``size`` that a lon/lat bbox touches."""
+    x0, y0 = lonlat_to_mercator(bbox[0], max(-85.0, bbox[1]))
+    x1, y1 = lonlat_to_mercator(bbox[2], min(85.0, bbox[3]))
+    return math.floor(x0 / size), math.floor(y0 / size), math.floor(x1 / size), math.floor(y1 / size)
 
 
 def frame_steps(start, end, step: str) -> list[tuple]:
     """Animation frames ``[(from, to), …]`` covering ``[start, end)`` by ``day``, ``week`` or ``month``."""
-    import datetime as dt
     frames = []
     cur = start
     while cur < end:

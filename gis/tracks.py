@@ -4,7 +4,7 @@ Covers the OsmAnd protocol of Traccar Client (query/form fields and the newer JS
 OwnTracks HTTP ``location`` messages, the Wuwei phone page's batches, GPX and CSV files.
 Every parser returns :class:`Fix` values in SI units (speed m/s) with an aware UTC time,
 or raises :class:`FixError` saying which field is wrong. The cleaning rules used in SQL
-(``app.patrols.services``) are the constants below.
+(``app.patrols.tracks``) are the constants below.
 """
 import csv
 import datetime as dt

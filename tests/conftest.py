@@ -6,6 +6,7 @@ inside a transaction on one connection that is rolled back afterwards; the
 session joins it with savepoints, so services may commit freely.
 """
 import os
+from contextlib import nullcontext
 
 import psycopg2
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.core.extensions import db
+from app.tracking.gateway import autocommit_connections, install as install_gateway
 
 BASE_URL = os.environ.get("DATABASE_URL") or \
     f"postgresql://postgres@127.0.0.1:{os.environ.get('PGPORT', '55432')}/wuwei"
@@ -69,13 +71,35 @@ def make_test_app(url: str, **overrides):
     return application
 
 
+class GatewayConnections:
+    """Connections for the tracking gateway in tests: the running test's transaction, so that what a
+    test sends to ``/track/osmand`` is rolled back like the rest; autocommitted pooled connections, as
+    in production, for tests marked ``no_transaction``."""
+
+    def __init__(self):
+        self.bound = None       # set by _transaction for the duration of a test
+        self.pooled = None
+
+    def __call__(self):
+        if self.bound is not None:
+            return nullcontext(self.bound)
+        return self.pooled()
+
+
 @pytest.fixture(scope="session")
-def app(tmp_path_factory):
-    """The application on a fresh, migrated test database."""
+def gateway_connections():
+    return GatewayConnections()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, gateway_connections):
+    """The application on a fresh, migrated test database, with the tracking gateway in front as served."""
     import flask_migrate
     url = database_url("test")
     recreate_database(url)
     application = make_test_app(url, MEDIA_ROOT=str(tmp_path_factory.mktemp("media")))
+    gateway_connections.pooled = autocommit_connections(application)
+    install_gateway(application, gateway_connections)
     with application.app_context():
         flask_migrate.upgrade(revision="head")
         # The demo is loaded once and committed; each test's changes are rolled back.
@@ -97,7 +121,7 @@ class _BoundSession(FSASession):
 
 
 @pytest.fixture(autouse=True)
-def _transaction(request, app):
+def _transaction(request, app, gateway_connections):
     """Run each test in a transaction that is rolled back afterwards."""
     if "no_transaction" in request.keywords:
         yield
@@ -108,12 +132,11 @@ def _transaction(request, app):
         original = db.session
         db.session = db._make_scoped_session(
             {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": _BoundSession})
-        gateway = app.extensions["wuwei.tracking_gateway"]
-        gateway.bound = connection      # /track/osmand answers before Flask: same transaction
+        gateway_connections.bound = connection      # /track/osmand answers before Flask: same transaction
         try:
             yield
         finally:
-            gateway.bound = None
+            gateway_connections.bound = None
             db.session.remove()
             db.session = original
             outer.rollback()

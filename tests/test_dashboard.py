@@ -92,6 +92,7 @@ def test_dashboard_page_shows_figures_and_svg_charts(client, auth):
     html = r.get_data(as_text=True)
     assert r.status_code == 200
     assert "华林山社区第1网格" in html and "<svg" in html and "上报事件数" in html
+    assert "人员相关数据按人（户）计" in html          # how personal figures are counted
     # Charts are SVG drawn on the server: the page's content carries no script (the chrome's pages.js aside).
     assert "cdn" not in html.lower() and "<script" not in html.split("<main")[1].split("</main>")[0]
 
@@ -137,7 +138,7 @@ def test_csv_and_xlsx_exports_hold_the_table(client, auth):
     assert [c.value for c in wb["median_by_category"][1]] == ["code", "name", "closed", "median_hours"]
 
 
-def test_personal_figure_is_suppressed_below_five_per_unit(app):
+def test_personal_figure_is_suppressed_below_five_people_per_grid_and_the_total_does_not_tell(app):
     db.session.execute(text("CREATE TABLE scratch_visits2 (id serial PRIMARY KEY, grid_id int, visited_at timestamptz, "
                             "geom geometry(Point, 4326))"))
     grid = lambda code: db.session.scalar(text("SELECT id FROM areas WHERE code = :c"), {"c": code})
@@ -145,15 +146,17 @@ def test_personal_figure_is_suppressed_below_five_per_unit(app):
         for _ in range(n):
             db.session.execute(text("INSERT INTO scratch_visits2 (grid_id, visited_at) VALUES (:g, '2021-03-05+08')"),
                                {"g": grid(code)})
-    t = sa.Table("scratch_visits2", sa.MetaData(), sa.Column("grid_id", sa.Integer),
+    t = sa.Table("scratch_visits2", sa.MetaData(), sa.Column("id", sa.Integer), sa.Column("grid_id", sa.Integer),
                  sa.Column("visited_at", sa.DateTime(timezone=True)))
-    register_figure(count_figure("scratch_visits", "走访", t.c.visited_at, areas=Area.__table__, personal=True))
+    register_figure(count_figure("scratch_visits", "走访", t.c.visited_at, areas=Area.__table__, personal=True,
+                                 person=t.c.id))
     try:
         with app.test_request_context():
             data = build_dashboard(Scope(everything=True), "620103002001", at(1, 0), at(31, 0))
         assert figures_of(data, "620103002001001")["scratch_visits"]["cur"] is None
         assert figures_of(data, "620103002001002")["scratch_visits"]["cur"] == 6
-        assert figures_of(data, "620103002001")["scratch_visits"]["cur"] == 10
+        # The total is the sum of the grids shown: 10 would give the hidden grid as 10 - 6.
+        assert figures_of(data, "620103002001")["scratch_visits"]["cur"] == 6
     finally:
         del FIGURES["scratch_visits"]
 
@@ -207,10 +210,11 @@ def dashboard_of(app, code="620103002001"):
 
 
 def test_visits_due_from_care_plans_beside_visits_done(app):
-    """March has 31 days: a weekly plan calls for 31/7 visits, one every two days from 16 March for 8."""
+    """March has 31 days: a weekly plan calls for 31/7 visits, one every two days from 16 March for 8. Both
+    figures count households: five in the grid, four of them with a plan before March."""
     building = db.session.scalar(text(
         "SELECT b.id FROM buildings b JOIN areas a ON a.id = b.grid_id WHERE a.code = '620103002001002' LIMIT 1"))
-    plans = (("2021-01-01", 7), ("2021-03-16", 2))
+    plans = (("2021-01-01", 7),) * 4 + (("2021-03-16", 2),)
     households = []
     for k, (start, every) in enumerate(plans):
         hid = db.session.scalar(text(
@@ -219,16 +223,17 @@ def test_visits_due_from_care_plans_beside_visits_done(app):
         db.session.execute(text("INSERT INTO care_plans (household_id, frequency_days, start_date, purpose, active) "
                                 "VALUES (:h, :n, :s, 'care_visit', true)"), {"h": hid, "n": every, "s": start})
         households.append(hid)
-    for d in (2, 9, 16, 18, 20, 23):
+    for k, d in ((0, 2), (0, 9), (1, 16), (2, 18), (3, 20), (4, 23)):
         db.session.execute(text("INSERT INTO visits (household_id, grid_id, visited_at, purpose, follow_up_done) "
                                 "SELECT id, grid_id, :t, 'care_visit', false FROM households WHERE id = :h"),
-                           {"h": households[d % 2], "t": at(d)})
+                           {"h": households[k], "t": at(d)})
     db.session.commit()
     g2 = figures_of(dashboard_of(app), "620103002001002")
-    assert round(g2["visits_due"]["cur"], 2) == round(31 / 7 + 8, 2)
-    assert g2["visits_due"]["prev"] is None            # 31/7 = 4.4 in February: fewer than 5, not shown
-    assert g2["visits_done"]["cur"] == 6
-    assert g2["visits_done_pct"]["cur"] == round(6 * 100 / (31 / 7 + 8), 1)
+    due = 4 * 31 / 7 + 8
+    assert round(g2["visits_due"]["cur"], 2) == round(due, 2)
+    assert g2["visits_due"]["prev"] is None            # four households had a plan in February: fewer than 5
+    assert g2["visits_done"]["cur"] == 6               # six visits to five households
+    assert g2["visits_done_pct"]["cur"] == round(6 * 100 / due, 1)
     assert g2["visits_done_pct"]["prev"] is None
 
 

@@ -221,7 +221,7 @@ def people_source(app):
     t = sa.Table("scratch_visits", sa.MetaData(), sa.Column("id", sa.Integer), sa.Column("grid_id", sa.Integer),
                  sa.Column("visited_at", sa.DateTime(timezone=True)), sa.Column("geom", Geometry("POINT", 4326)))
     src = register_source(HeatSource(name="scratch_visits", title="走访", table=t, geom=t.c.geom,
-                                     time=t.c.visited_at, grid=t.c.grid_id, personal=True,
+                                     time=t.c.visited_at, grid=t.c.grid_id, personal=True, person=t.c.id,
                                      drill=(("id", t.c.id),), drill_order=t.c.id))
     yield src
     del HEAT_SOURCES["scratch_visits"]
@@ -235,13 +235,14 @@ def add_visits(n, lon, lat):
     db.session.commit()
 
 
-def test_personal_source_drops_cells_with_fewer_than_five_records(client, auth, people_source):
+def test_personal_source_drops_cells_with_fewer_than_five_people(client, auth, people_source):
     add_visits(4, 103.7801, 36.0451)
     add_visits(5, 103.7891, 36.0511)
     auth.login("leader")
     _, data = get(client, "/api/v1/heat/cells", source="scratch_visits", bbox=HUALINSHAN_BBOX, zoom=17, **MARCH)
     assert [c[2] for c in data["cells"]] == [5]
-    assert data["suppressed"] == 1 and data["total"] == 5
+    # The hidden cell is not even counted: "1 hidden" would say that someone was there.
+    assert data["suppressed"] is None and data["total"] == 5 and data["size"] == 500
     _, fc = get(client, "/api/v1/heat/areas", source="scratch_visits", bbox=HUALINSHAN_BBOX, zoom=17, **MARCH)
     by = {f["properties"]["code"]: f["properties"] for f in fc["features"]}
     sw = by["620103002001003"]            # south-west grid: the 4 visits
@@ -338,17 +339,17 @@ def test_choropleth_overlay_is_offered_on_the_main_map_to_leaders(client, auth):
 
 def test_source_without_grids_is_scoped_by_geometry_and_binned_only(client, auth):
     """Patrol positions carry no grid (ingest speed): the user's area polygon limits them."""
-    db.session.execute(text("CREATE TABLE scratch_positions (fixed_at timestamptz, patrol_id int, "
+    db.session.execute(text("CREATE TABLE scratch_positions (fixed_at timestamptz, user_id int, "
                             "geom geometry(Point, 4326))"))
     for lon, lat, n in ((103.7845, 36.0475, 6), (103.838, 36.049, 7)):      # Xiyuan street; Jiuquan Road street
-        for _ in range(n):
-            db.session.execute(text("INSERT INTO scratch_positions VALUES ('2021-03-05 10:00+08', 1, "
-                                    "ST_SetSRID(ST_MakePoint(:x, :y), 4326))"), {"x": lon, "y": lat})
+        for user in range(n):
+            db.session.execute(text("INSERT INTO scratch_positions VALUES ('2021-03-05 10:00+08', :u, "
+                                    "ST_SetSRID(ST_MakePoint(:x, :y), 4326))"), {"x": lon, "y": lat, "u": user})
     db.session.commit()
     t = sa.Table("scratch_positions", sa.MetaData(), sa.Column("fixed_at", sa.DateTime(timezone=True)),
-                 sa.Column("patrol_id", sa.Integer), sa.Column("geom", Geometry("POINT", 4326)))
+                 sa.Column("user_id", sa.Integer), sa.Column("geom", Geometry("POINT", 4326)))
     register_source(HeatSource(name="scratch_positions", title="巡查", table=t, geom=t.c.geom, time=t.c.fixed_at,
-                               grid=None, personal=True, drill=(("fixed_at", t.c.fixed_at),),
+                               grid=None, personal=True, person=t.c.user_id, drill=(("fixed_at", t.c.fixed_at),),
                                drill_order=t.c.fixed_at))
     try:
         auth.login("xiyuan")
@@ -358,3 +359,34 @@ def test_source_without_grids_is_scoped_by_geometry_and_binned_only(client, auth
         assert r.status_code == 400
     finally:
         del HEAT_SOURCES["scratch_positions"]
+
+
+def test_every_ui_string_of_the_heat_map_and_dashboard_has_an_english_translation():
+    """Their pages, the features' sources and figures: in the heat maps' catalogue or the shared one."""
+    from pathlib import Path
+
+    from babel.messages.extract import extract_from_file
+    from babel.messages.pofile import read_po
+    root = Path(__file__).resolve().parent.parent
+    catalogues = []
+    for po in ("app/translations/en/LC_MESSAGES/messages.po", "app/heatmaps/translations/en/LC_MESSAGES/messages.po"):
+        with open(root / po, "rb") as f:
+            catalogues.append(read_po(f))
+    keywords = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None}
+    files = [("python", p) for p in [*root.glob("app/heatmaps/*.py"), *root.glob("app/dashboard/*.py"),
+                                      *root.glob("app/*/heat.py"), *root.glob("app/*/figures.py")]] + \
+            [("jinja2", p) for p in [*root.glob("templates/heatmaps/*.html"), *root.glob("templates/dashboard/*.html")]]
+    missing, checked = [], 0
+    for method, path in files:
+        for _, msg, _, _ in extract_from_file(method, str(path), keywords=keywords):
+            checked += 1
+            if not any((entry := c.get(msg)) is not None and entry.string for c in catalogues):
+                missing.append((path.name, msg))
+    assert checked > 80
+    assert missing == []
+
+
+def test_heat_page_explains_how_personal_sources_are_counted(client, auth):
+    auth.login("leader")
+    assert "个人数据：每格每天数不同的人" in client.get("/heat").get_data(as_text=True)
+    assert "Personal data: distinct people per cell and day" in client.get("/heat?lang=en").get_data(as_text=True)

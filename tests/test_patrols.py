@@ -1,8 +1,6 @@
-"""Patrols and tracking: real Traccar Client and OwnTracks payloads, resends, cleaning, partitions, access."""
-import base64
+"""Patrols: life cycle, tracks and their cleaning, results, bad parking, partitions, access, pages, demo."""
 import datetime as dt
 import io
-import json
 import math
 
 import gpxpy
@@ -11,229 +9,24 @@ from sqlalchemy import func, select, text
 
 from app.audit.models import AuditEntry
 from app.core.extensions import db
-from app.patrols import services
+from app.core.time import TZ
 from app.patrols.demo import CLEANUP_TITLE, DEMO_DEVICE, SJT_TITLES
-from app.patrols.models import Device, Patrol, Position
+from app.patrols.models import Device, Patrol
+from app.patrols.tracks import patrol_stats
 from gis.tracks import haversine_m
-
-UTC = dt.timezone.utc
-# A point in Songjiatan's first grid (the demo user "patrol" works there).
-LON, LAT = 103.8925, 36.0770
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    services.clear_caches()
-    yield
-    services.clear_caches()
-
-
-def post_json(client, url, body, headers=None, method="post"):
-    return getattr(client, method)(url, data=json.dumps(body), content_type="application/json",
-                                   headers=headers or {})
-
-
-def device(identifier="test-phone-1", user="patrol", kind="traccar"):
-    return services.register_device(user, identifier, "test phone", kind)
-
-
-def count_positions(identifier):
-    return db.session.scalar(select(func.count()).select_from(Position).join(Device, Device.id == Position.device_id)
-                             .where(Device.identifier == identifier))
-
-
-def recent(seconds_ago=60):
-    return int((dt.datetime.now(UTC) - dt.timedelta(seconds=seconds_ago)).timestamp())
-
-
-# --------------------------------------------------------------------------- OsmAnd / Traccar Client
-def test_traccar_query_form_is_stored_once_even_when_resent(client, demo):
-    device()
-    ts = recent()
-    # Exactly what Traccar Client (classic) sends: GET/POST with query fields, speed in knots.
-    url = (f"/track/osmand?id=test-phone-1&timestamp={ts}&lat={LAT}&lon={LON}&speed=2.5&bearing=87.0"
-           f"&altitude=1520.0&accuracy=6.0&batt=76.0")
-    r = client.post(url)
-    assert r.status_code == 200 and r.data == b""
-    assert client.post(url).status_code == 200          # resend after network loss
-    assert client.get(url).status_code == 200
-    assert count_positions("test-phone-1") == 1
-    pos = db.session.scalar(select(Position).join(Device).where(Device.identifier == "test-phone-1"))
-    assert pos.speed == pytest.approx(2.5 * 0.514444, rel=1e-4)
-    assert pos.battery == 76 and pos.heading == 87 and pos.source == "osmand"
-
-
-def test_osmand_form_body_with_location_and_ms_timestamp(client, demo):
-    device()
-    r = client.post("/track/osmand", data={"deviceid": "test-phone-1", "location": f"{LAT},{LON}",
-                                           "timestamp": str(recent() * 1000), "hdop": "1.2"})
-    assert r.status_code == 200
-    assert count_positions("test-phone-1") == 1
-
-
-def test_traccar_json_body_is_stored(client, demo):
-    device()
-    t = (dt.datetime.now(UTC) - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    body = {"location": {"timestamp": t, "coords": {"latitude": LAT, "longitude": LON, "accuracy": 4.8,
-                                                      "speed": 1.3, "heading": 270.5, "altitude": 1519.2},
-                         "is_moving": True, "odometer": 1234.5, "event": "motionchange",
-                         "battery": {"level": 0.62, "is_charging": False}, "activity": {"type": "walking"}},
-            "device_id": "test-phone-1"}
-    r = post_json(client, "/track/osmand", body)
-    assert r.status_code == 200 and r.data == b""
-    assert post_json(client, "/track/osmand", body).status_code == 200
-    pos = db.session.scalar(select(Position).join(Device).where(Device.identifier == "test-phone-1"))
-    assert count_positions("test-phone-1") == 1
-    assert pos.speed == pytest.approx(1.3) and pos.battery == pytest.approx(62)
-
-
-def test_unknown_device_is_refused_and_nothing_stored(client, demo):
-    before = db.session.scalar(select(func.count()).select_from(Position))
-    r = client.get(f"/track/osmand?id=nobody-123&lat={LAT}&lon={LON}&timestamp={recent()}")
-    assert r.status_code == 400 and r.get_json()["error"]["fields"] == {"id": "unknown device"}
-    body = {"device_id": "nobody-123", "location": {"timestamp": "2026-04-12T01:00:00Z",
-                                                    "coords": {"latitude": LAT, "longitude": LON}}}
-    assert post_json(client, "/track/osmand", body).status_code == 404
-    assert db.session.scalar(select(func.count()).select_from(Position)) == before
-
-
-@pytest.mark.parametrize("query, field", [
-    ("lat=95&lon=103.9", "lat"), ("lat=36&lon=200", "lon"), ("lat=abc&lon=103.9", "lat"),
-    ("lat=36.07&lon=103.89&timestamp=4102444800", "timestamp"), ("lon=103.89", "lat"),
-    ("lat=36.07&lon=103.89&timestamp=yesterday", "timestamp"), ("lat=nan&lon=103.9", "lat"),
-])
-def test_bad_osmand_fixes_are_400_and_not_stored(client, demo, query, field):
-    device()
-    r = client.get(f"/track/osmand?id=test-phone-1&{query}")
-    assert r.status_code == 400
-    assert field in r.get_json()["error"]["fields"]
-    assert count_positions("test-phone-1") == 0
-
-
-def test_malformed_traccar_json_is_400(client, demo):
-    device()
-    r = client.post("/track/osmand", data=b"{not json", content_type="application/json")
-    assert r.status_code == 400
-    r = post_json(client, "/track/osmand", {"device_id": "test-phone-1", "location": {"coords": {"latitude": 1}}})
-    assert r.status_code == 400
-    assert count_positions("test-phone-1") == 0
-
-
-def test_oversized_osmand_report_is_413_and_not_stored(client, demo):
-    device()
-    r = client.post("/track/osmand", data={"id": "test-phone-1", "lat": LAT, "lon": LON, "pad": "x" * 70_000})
-    assert r.status_code == 413 and r.get_json()["error"]["code"] == "payload_too_large"
-    assert count_positions("test-phone-1") == 0
-
-
-def test_flask_view_answers_like_the_gateway_when_it_is_off(app, client, demo):
-    # The gateway answers /track/osmand before Flask; with it off, the blueprint's view runs the same code.
-    device()
-    ts = recent()
-    ok = f"/track/osmand?id=test-phone-1&timestamp={ts}&lat={LAT}&lon={LON}"
-    answers = []
-    for on in (True, False):
-        app.config["TRACKING_GATEWAY"] = on
-        try:
-            answers.append([(r.status_code, r.get_json(silent=True)) for r in (
-                client.get(ok), client.get(ok), client.get(f"/track/osmand?id=nobody-123&lat={LAT}&lon={LON}"),
-                client.get("/track/osmand?id=test-phone-1&lat=95&lon=103.9"))])
-        finally:
-            app.config["TRACKING_GATEWAY"] = True
-    assert answers[0] == answers[1]
-    assert [a[0] for a in answers[0]] == [200, 200, 400, 400]
-    assert answers[0][3][1]["error"]["fields"] == {"lat": "95.0 is outside -90..90"}
-    assert count_positions("test-phone-1") == 1
-
-
-@pytest.mark.no_transaction
-def test_gateway_commits_each_fix_on_a_pooled_connection(app, client, demo):
-    # Outside the tests' transaction: what production does (autocommit, connection back to the pool).
-    ident = "test-pooled-1"
-    with app.app_context():
-        dev = device(ident)
-        try:
-            t0 = recent(600)
-            for i in (0, 1, 1, 2):      # one resend
-                r = client.get(f"/track/osmand?id={ident}&timestamp={t0 + i * 5}&lat={LAT}&lon={LON}")
-                assert r.status_code == 200 and r.data == b""
-            db.session.rollback()
-            assert db.engine.pool.checkedout() == 0     # every connection went back to the pool
-            assert count_positions(ident) == 3          # committed, seen from another connection
-        finally:
-            db.session.execute(text("DELETE FROM positions WHERE device_id = :d"), {"d": dev.id})
-            db.session.execute(text("DELETE FROM audit_log WHERE table_name = 'devices' AND row_id = :d"),
-                               {"d": str(dev.id)})
-            db.session.delete(db.session.get(Device, dev.id))
-            db.session.commit()
-            services.clear_caches()
-
-
-@pytest.mark.no_transaction
-def test_gateway_answers_503_when_the_database_is_down():
-    from tests.conftest import make_test_app
-    down = make_test_app("postgresql://postgres@127.0.0.1:1/wuwei",
-                         SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}})
-    r = down.test_client().get(f"/track/osmand?id=test-phone-1&timestamp={recent()}&lat={LAT}&lon={LON}")
-    with down.app_context():
-        db.engine.dispose()
-    assert r.status_code == 503 and r.get_json()["error"]["code"] == "unavailable"
-
-
-# --------------------------------------------------------------------------- OwnTracks
-def owntracks_msg(tst, lat=LAT, lon=LON, **extra):
-    return {"_type": "location", "acc": 12, "alt": 1521, "batt": 81, "bs": 1, "conn": "m", "created_at": tst,
-            "lat": lat, "lon": lon, "m": 1, "t": "u", "tid": "zq", "tst": tst, "vac": 3, "vel": 4, **extra}
-
-
-def test_owntracks_basic_auth_with_token_registers_and_stores(client, auth, demo):
-    token = auth.token("patrol", device="owntracks")["Authorization"].split()[1]
-    basic = base64.b64encode(f"patrol:{token}".encode()).decode()
-    headers = {"Authorization": f"Basic {basic}", "X-Limit-U": "patrol", "X-Limit-D": "iphone"}
-    msg = owntracks_msg(recent())
-    r = post_json(client, "/track/owntracks", msg, headers)
-    assert r.status_code == 200 and r.get_json() == []
-    assert post_json(client, "/track/owntracks", msg, headers).get_json() == []   # resend
-    assert count_positions("patrol/iphone") == 1
-    pos = db.session.scalar(select(Position).join(Device).where(Device.identifier == "patrol/iphone"))
-    assert pos.speed == pytest.approx(4 / 3.6) and pos.source == "owntracks"
-    # Other message types are accepted and ignored.
-    r = post_json(client, "/track/owntracks", {"_type": "transition", "event": "enter", "tst": recent()}, headers)
-    assert r.status_code == 200 and r.get_json() == []
-    assert count_positions("patrol/iphone") == 1
-
-
-def test_owntracks_limit_headers_need_a_registered_device(client, demo):
-    msg = owntracks_msg(recent())
-    r = post_json(client, "/track/owntracks", msg, {"X-Limit-U": "patrol", "X-Limit-D": "android"})
-    assert r.status_code == 404
-    device("patrol/android", kind="owntracks")
-    r = post_json(client, "/track/owntracks", msg, {"X-Limit-U": "patrol", "X-Limit-D": "android"})
-    assert r.status_code == 200 and count_positions("patrol/android") == 1
-
-
-def test_owntracks_wrong_token_is_401(client, demo):
-    basic = base64.b64encode(b"patrol:not-a-token").decode()
-    r = post_json(client, "/track/owntracks", owntracks_msg(recent()), {"Authorization": f"Basic {basic}"})
-    assert r.status_code == 401
-    assert db.session.scalar(select(func.count()).select_from(Device).where(Device.kind == "owntracks")) == 0
+from tests.test_tracking import (
+    LAT,
+    LON,
+    UTC,
+    count_positions,
+    device,
+    line_fixes,
+    post_json,
+    send,
+)
 
 
 # --------------------------------------------------------------------------- patrols, tracks, cleaning
-def line_fixes(start, n, step_m=5.0, every_s=5, lat0=LAT, lon0=LON):
-    """``n`` fixes due east, ``step_m`` apart."""
-    dlon = step_m / (111_320 * math.cos(math.radians(lat0)))
-    return [(start + dt.timedelta(seconds=i * every_s), lat0, lon0 + i * dlon) for i in range(n)]
-
-
-def send(client, ident, fixes, order=None):
-    for i in (order or range(len(fixes))):
-        t, lat, lon = fixes[i][:3]
-        acc = fixes[i][3] if len(fixes[i]) > 3 else 5
-        r = client.get(f"/track/osmand?id={ident}&lat={lat}&lon={lon}&timestamp={int(t.timestamp())}&accuracy={acc}")
-        assert r.status_code == 200
-
-
 def start_patrol(client, auth, kind="grid_walk", user="patrol"):
     auth.login(user)
     r = post_json(client, "/api/v1/patrols", {"kind": kind, "title": "测试巡查", "start": True})
@@ -324,7 +117,9 @@ def test_phone_batch_upload_skips_resends(client, auth, demo):
     r = post_json(client, f"/api/v1/patrols/{pid}/positions", {"positions": batch[5:] + batch[:2]})
     assert r.get_json() == {"received": 7, "stored": 0}
     bad = post_json(client, f"/api/v1/patrols/{pid}/positions", {"positions": [{"lat": 91, "lon": 0, "t": 1}]})
-    assert bad.status_code == 422 and "positions[0].lat" in bad.get_json()["error"]["fields"]
+    assert bad.status_code == 422 and "positions.0.lat" in bad.get_json()["error"]["fields"]
+    bad = post_json(client, f"/api/v1/patrols/{pid}/positions", {"positions": [{"lat": "x", "lon": 0, "t": 1}]})
+    assert bad.status_code == 422 and "positions.0.lat" in bad.get_json()["error"]["fields"]
 
 
 def test_gpx_export_and_import_round_trip(client, auth, demo):
@@ -390,7 +185,7 @@ def test_fixes_caught_by_the_default_partition_move_when_their_month_is_created(
 def test_partitions_ahead_exist_and_command_is_idempotent(runner, demo):
     r = runner.invoke(args=["patrols", "partitions", "--months-ahead", "2"])
     assert r.exit_code == 0 and "partition" in r.output
-    next_month = (dt.datetime.now(services.SHANGHAI).date().replace(day=28) + dt.timedelta(days=7)).strftime("%Y%m")
+    next_month = (dt.datetime.now(TZ).date().replace(day=28) + dt.timedelta(days=7)).strftime("%Y%m")
     assert db.session.scalar(text("SELECT to_regclass(:n)::text"), {"n": f"positions_{next_month}"})
     assert runner.invoke(args=["patrols", "partitions"]).output.startswith("positions: 0")
 
@@ -458,7 +253,7 @@ def test_pages_render_for_a_patrol_member(client, auth, demo):
         assert r.status_code == 200, url
         assert b"cdn" not in r.data.lower() and b"unpkg" not in r.data
     page = client.get(f"/patrols/{p.id}").data.decode()
-    assert "宋家滩共享单车整治巡查（背街小巷）" in page and "/api/v1/patrols/%d/track" % p.id in page
+    assert "宋家滩共享单车整治巡查（背街小巷）" in page and f"/api/v1/patrols/{p.id}/track" in page
     sw = client.get("/patrols/sw.js")
     assert sw.status_code == 200 and b"caches" in sw.data
     assert client.get("/patrols/?kind=boat").status_code == 400
@@ -481,11 +276,11 @@ def test_devices_register_by_cli_and_page(runner, client, auth, demo):
 
 def test_demo_cleanup_and_rectification(demo):
     cleanup = db.session.scalar(select(Patrol).where(Patrol.title == CLEANUP_TITLE))
-    assert cleanup.kind == "cleanup" and cleanup.started_at.astimezone(services.SHANGHAI).date() == dt.date(2026, 4, 12)
+    assert cleanup.kind == "cleanup" and cleanup.started_at.astimezone(TZ).date() == dt.date(2026, 4, 12)
     minutes = (cleanup.ended_at - cleanup.started_at).total_seconds() / 60
     assert 60 < minutes < 90                                          # "just over an hour"
     assert cleanup.area_m2 > 10_000 and cleanup.bags and cleanup.volunteers
-    stats = services.patrol_stats(cleanup)
+    stats = patrol_stats(cleanup)
     assert stats["dropped_fixes"] >= 3 and stats["people"] >= 20
     spots = db.session.scalar(text("SELECT count(*) FROM bad_parking_spots s JOIN patrols p ON p.id = s.patrol_id "
                                    "WHERE p.kind = 'bike_rectification' AND s.nearest_zone_id IS NOT NULL"))
@@ -534,5 +329,29 @@ def test_patrols_are_planned_only_inside_ones_area(client, auth, demo):
         r = post_json(client, "/api/v1/patrols", {"kind": "cleanup", "title": "越界", "area": code})
         assert r.status_code == 403, code
     r = post_json(client, "/api/v1/patrols", {"kind": "boat", "title": "", "area": "999"})
-    assert r.status_code == 422 and {"kind", "title", "area"} <= set(r.get_json()["error"]["fields"])
+    assert r.status_code == 422 and {"kind", "title"} <= set(r.get_json()["error"]["fields"])
+    r = post_json(client, "/api/v1/patrols", {"kind": "cleanup", "title": "无此区域", "area": "999"})
+    assert r.status_code == 422 and set(r.get_json()["error"]["fields"]) == {"area"}
     assert db.session.scalar(select(func.count()).select_from(Patrol).where(Patrol.title == "越界")) == 0
+
+
+def test_patrol_endpoints_are_declared_in_the_openapi_document(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    paths = doc["paths"]
+    for path in ("/api/v1/patrols", "/api/v1/patrols/{patrol_id}", "/api/v1/patrols/{patrol_id}/positions",
+                 "/api/v1/patrols/live", "/api/v1/patrols/coverage", "/api/v1/bad-parking-spots", "/api/v1/devices",
+                 "/track/osmand", "/track/owntracks"):
+        assert path in paths, path
+    assert "patrols.run" in paths["/api/v1/patrols"]["get"]["description"]
+    assert "application/geo+json" in paths["/api/v1/patrols/live"]["get"]["responses"]["200"]["content"]
+    upload = paths["/api/v1/patrols/{patrol_id}/import"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" in upload
+    assert doc["components"]["schemas"]["PatrolIn"]["properties"]["kind"]["enum"][0] == "grid_walk"
+
+
+def test_counts_take_json_integers_only(client, auth, demo):
+    pid = start_patrol(client, auth, kind="cleanup")
+    assert post_json(client, f"/api/v1/patrols/{pid}", {"bags": 12.0}, method="patch").get_json()["results"]["bags"] == 12
+    for bad in ({"bags": "12"}, {"bags": 1.5}, {"volunteers": False}):
+        assert post_json(client, f"/api/v1/patrols/{pid}", bad, method="patch").status_code == 422, bad
+    assert client.get("/api/v1/patrols?colour=red").status_code == 400           # unknown parameter

@@ -32,7 +32,7 @@ def get(client, url, **params):
 
 
 def _frame(code: str, start: dt.datetime, end: dt.datetime) -> Frame:
-    return Frame(code, CHILD_LENGTH[len(code)], start, end, start - (end - start))
+    return Frame(code, CHILD_LENGTH[len(code)], start, end, start - (end - start), policy.SMALL_COUNT)
 
 
 def _number_or_none(v) -> bool:
@@ -122,7 +122,10 @@ def test_every_heat_source_answers_cells_areas_and_drill(client, auth, demo, use
         base = {"source": src.name, **MARCH}
         if src.geom is not None:
             for shape, zoom in (("square", 12), ("hexagon", 15)):
-                _check_cells(get(client, "/api/v1/heat/cells", bbox=CITY_BBOX, zoom=zoom, shape=shape, **base), shape)
+                data = get(client, "/api/v1/heat/cells", bbox=CITY_BBOX, zoom=zoom, shape=shape, **base)
+                # Personal sources: squares of people-days, whatever was asked (app.heatmaps.people).
+                _check_cells(data, "square" if src.personal else shape)
+                assert (data.get("privacy") is not None) == src.personal, src.name
             _check_drill(client, src, user, bbox=STREET_BBOX, zoom=16, i=11552, j=4291)
         if src.grid is not None:
             for level in ("street", "community", "grid"):
@@ -207,12 +210,12 @@ ONE_INPUT_APART = {"filters": (("leader", {}), ("leader", {"state": "filed"})),
 def test_the_key_check_catches_a_key_that_omits_an_input(client, auth, demo, key_conflicts, monkeypatch, omitted):
     """The checks above would fail: a key without the filters (the scope, the cell size) shares one SQL
     between two requests that differ only in it."""
-    original = heat_services._shape_key
+    original = heat_services.shape_key
 
     def partial_key(q, scope, *extra):
         key = original(q, scope, *extra)
         return sum((key[part] for part in OMIT[omitted]), ())
-    monkeypatch.setattr(heat_services, "_shape_key", partial_key)
+    monkeypatch.setattr(heat_services, "shape_key", partial_key)
     for user, params in ONE_INPUT_APART[omitted]:
         auth.login(user)
         get(client, "/api/v1/heat/cells", **{"bbox": CITY_BBOX, "zoom": 13, **MARCH, **params})

@@ -57,20 +57,27 @@ def check_area_geometry(level: str, geom, parent: Area | None, exclude_id: int |
                            {"geometry": "overlaps a sibling"})
 
 
-def create_area(level: str, code: str, name: str, geom, parent_code: str | None = None,
-                note: str | None = None, commit: bool = True) -> Area:
-    """Add an area after checking its code, parent and geometry."""
+def checked_parent(level: str, code: str, parent_code: str | None) -> Area | None:
+    """The parent of a new or changed area, after checking that it exists, has the right level and
+    that ``code`` nests in its code (DB11/T 2157); 422 naming the field otherwise."""
     parent = None
     if parent_code:
         parent = get_area_by_code(parent_code)
         if parent is None:
-            raise ApiError(422, f"no parent area with code {parent_code}", {"parent_code": "unknown"})
+            raise ApiError(422, f"no parent area with code {parent_code}", {"parent_code": "unknown area"})
         if parent.level != PARENT_LEVEL.get(level):
             raise ApiError(422, f"a {level} cannot be inside a {parent.level}", {"parent_code": "wrong level"})
     try:
         check_code(level, code, parent_code)
     except GridCodeError as e:
         raise ApiError(422, str(e), {"code": str(e)}) from None
+    return parent
+
+
+def create_area(level: str, code: str, name: str, geom, parent_code: str | None = None,
+                note: str | None = None, commit: bool = True) -> Area:
+    """Add an area after checking its code, parent and geometry."""
+    parent = checked_parent(level, code, parent_code)
     if not name or len(name) > 128:
         raise ApiError(422, "name is required (at most 128 characters)", {"name": "required"})
     if get_area_by_code(code):
@@ -105,18 +112,7 @@ def validate_area_write(values: dict, geom, row_id: int | None) -> dict:
         parent_code = values.pop("parent_code")
     else:
         parent_code = existing.parent.code if existing and existing.parent else None
-    parent = None
-    if parent_code:
-        parent = get_area_by_code(parent_code)
-        if parent is None:
-            raise ApiError(422, f"no parent area with code {parent_code}", {"parent_code": "unknown area"})
-        if parent.level != PARENT_LEVEL.get(level):
-            raise ApiError(422, f"a {level} cannot be inside a {parent.level}",
-                           {"parent_code": "wrong level"})
-    try:
-        check_code(level, code, parent_code)
-    except GridCodeError as e:
-        raise ApiError(422, str(e), {"code": str(e)}) from None
+    parent = checked_parent(level, code, parent_code)
     clash = db.session.scalar(select(Area.id).where(Area.code == code))
     if clash is not None and clash != row_id:
         raise ApiError(409, f"an area with code {code} exists", {"code": "taken"})

@@ -73,6 +73,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # patrols and tracking
     "patrols.run": _FIELD,                                             # start, log, stop; single tracks
     "patrols.figures": _ALL,                                           # per-grid figures and coverage
+    "patrols.oversee": frozenset({"admin", "staff"}),                  # every patrol of their area
+    "devices.manage": frozenset({"admin"}),                            # devices of other users
     # leaders' views
     "heat.view": _OVERSIGHT,
     "heat.drill": _OVERSIGHT | {"grid_worker"},                        # list the records of a cell

@@ -12,12 +12,14 @@ import functools
 import json
 
 from flask import request, url_for
+from sqlalchemy import and_
 
 from app.auth import policy
 from app.basemap import schemas, services
 from app.basemap.layers import LAYERS, Layer
 from app.core.errors import ApiError
 from app.web.api import GEOJSON, ApiBlueprint, endpoint, geojson_response
+from app.web.etags import Versioned
 
 bp = ApiBlueprint("api", __name__, tag="layers")
 
@@ -51,6 +53,13 @@ def _named_by_attribute(view):
     return call
 
 
+def versioned(layer: Layer) -> Versioned:
+    """A layer's features as versioned records: ``ETag`` on ``/<layer>/<id>``, ``If-Match`` on its writes."""
+    t = services.table_of(layer)
+    return Versioned(layer.name, t, key="id",
+                     visible=lambda: and_(*services.layer_conditions(layer, t, policy.current_scope())))
+
+
 def _reads(layer: Layer, slug: str, title: str) -> None:
     """GET ``/<layer>`` and ``/<layer>/<id>``."""
     tags = (layer.name,)
@@ -76,12 +85,13 @@ def _reads(layer: Layer, slug: str, title: str) -> None:
         tags=tags, media_type=GEOJSON)(collection))
     bp.add_url_rule(f"/{layer.name}/<int:id>", f"{slug}_item", methods=["GET"], view_func=endpoint(
         response=schemas.feature_out(layer), permission="layers.read", errors=(404,), tags=tags,
-        media_type=GEOJSON)(item))
+        media_type=GEOJSON, versioned=versioned(layer))(item))
 
 
 def _writes(layer: Layer, slug: str, title: str) -> None:
     """POST ``/<layer>``; PATCH, PUT and DELETE ``/<layer>/<id>``."""
     tags = (layer.name,)
+    record = versioned(layer)
     full, partial = schemas.feature_in(layer), schemas.feature_in(layer, partial=True)
     answer = schemas.feature_out(layer)
     edit = layer.edit_permission
@@ -90,6 +100,9 @@ def _writes(layer: Layer, slug: str, title: str) -> None:
         feature = services.create_feature(layer, policy.current_scope(), body)
         resp = _feature(feature, 201)
         resp.headers["Location"] = url_for("api.item", layer_name=layer.name, fid=feature["id"])
+        version = record.read(feature["id"])
+        if version is not None:
+            resp.set_etag(record.etag(feature["id"], version))
         return resp
     create.__doc__ = f"{title}: create a feature (its grid is assigned by PostGIS)"
 
@@ -111,9 +124,9 @@ def _writes(layer: Layer, slug: str, title: str) -> None:
             endpoint(permission=edit, tags=tags, media_type=GEOJSON, **kw)(view)))
     declare(f"/{layer.name}", "create", "POST", create, body=full, response=answer, status=201, errors=(409,))
     one = f"/{layer.name}/<int:id>"
-    declare(one, "patch", "PATCH", patch, body=partial, response=answer, errors=(404, 409))
-    declare(one, "put", "PUT", put, body=full, response=answer, errors=(404, 409))
-    declare(one, "delete", "DELETE", delete, status=204, errors=(404, 409))
+    declare(one, "patch", "PATCH", patch, body=partial, response=answer, errors=(404, 409), versioned=record)
+    declare(one, "put", "PUT", put, body=full, response=answer, errors=(404, 409), versioned=record)
+    declare(one, "delete", "DELETE", delete, status=204, errors=(404, 409), versioned=record)
 
 
 def add_layer_routes(layer: Layer) -> None:

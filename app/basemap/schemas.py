@@ -34,6 +34,7 @@ from app.basemap.layers import Layer
 from app.core.errors import ApiError
 from app.core.extensions import db
 from app.web.api import MESSAGES, parse_body
+from app.web.geometry import check_vertices
 from app.web.params import AreaCode, Bbox, Body, Paging, Query, SearchText, invalid
 from gis.geometry import GeometryError, parse_geometry
 
@@ -172,6 +173,7 @@ def geometry_type(layer: Layer, required: bool) -> Any:
             if required:
                 raise invalid("required")
             return None
+        check_vertices(value)       # before shapely and PostGIS do any work
         try:
             return parse_geometry(value, allowed=allowed)
         except GeometryError as e:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     cast,
     delete,
     func,
@@ -20,11 +21,13 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.exc import DataError, IntegrityError
 
 from app.areas.models import Area
+from app.areas.services import CONTAINMENT_TOLERANCE_M
 from app.audit.services import record
 from app.auth.policy import Scope, area_clause, grid_clause
 from app.basemap import schemas
@@ -197,11 +200,33 @@ def _rollback_on_error():
         raise
 
 
-def _check_visible(layer: Layer, scope: Scope, fid: int) -> dict:
-    """The written feature, or 403 when it left the user's area (the caller rolls back)."""
+def inside_clause(layer: Layer, t, scope: Scope):
+    """SQL: the row's geometry lies inside the user's area, up to the tolerance areas allow their
+    children (:data:`app.areas.services.CONTAINMENT_TOLERANCE_M`). Touching the area is not enough:
+    a zone whose grid is the user's may not reach into other areas. Area rows have their own rule
+    (inside their parent, :func:`app.areas.services.check_area_geometry`)."""
+    if scope.everything or layer.scope != "grid" or not layer.geom_type:
+        return true()
+    area = select(Area.geom).where(Area.id == scope.area_id).scalar_subquery()
+    widened = select(func.geometry(func.ST_Buffer(func.geography(Area.geom), CONTAINMENT_TOLERANCE_M))) \
+        .where(Area.id == scope.area_id).scalar_subquery()
+    # The exact test first; the widened polygon (costlier) only for what sticks out.
+    return case((func.ST_CoveredBy(t.c.geom, area), true()), else_=func.ST_CoveredBy(t.c.geom, widened))
+
+
+def _check_visible(layer: Layer, scope: Scope, fid: int, placed: bool = True) -> dict:
+    """The written feature, or 403 when it left the user's area (the caller rolls back).
+
+    ``placed``: its geometry was written, so it must lie inside the area, not only touch it.
+    """
     feature = get_feature(layer, scope, fid)
     if feature is None or not _may_write(layer, scope, feature):
         raise ApiError(403, "this place lies outside your area", {"geometry": "outside your area"})
+    if placed and not scope.everything and layer.scope == "grid" and layer.geom_type:
+        t = table_of(layer)
+        if not db.session.execute(select(inside_clause(layer, t, scope)).where(t.c.id == fid)).scalar():
+            raise ApiError(403, f"this place reaches outside your area (more than {CONTAINMENT_TOLERANCE_M:.0f} m)",
+                           {"geometry": "outside your area"})
     return feature
 
 
@@ -238,10 +263,10 @@ def _writable_before(layer: Layer, scope: Scope, fid: int) -> dict:
 
 
 def writable_features(layer: Layer, scope: Scope, ids: list[int]) -> dict[int, dict]:
-    """The features among ``ids`` that ``scope`` may write, by id, in one query."""
+    """The features among ``ids`` that ``scope`` may write (inside the user's area), by id, in one query."""
     t = table_of(layer)
     rows = db.session.execute(select(t.c.id, feature_expr(layer, t)).where(
-        t.c.id.in_(ids), scope_condition(layer, t, scope))).all()
+        t.c.id.in_(ids), scope_condition(layer, t, scope), inside_clause(layer, t, scope))).all()
     return {fid: f for fid, f in rows if _may_write(layer, scope, f)}
 
 
@@ -313,7 +338,7 @@ def update_feature(layer: Layer, scope: Scope, fid: int, body, partial: bool = T
             values["geom"] = from_shape(geom, srid=4326)
         if values:
             _write(update(t).where(t.c.id == fid).values(**values))
-        after = _check_visible(layer, scope, fid)
+        after = _check_visible(layer, scope, fid, placed=geom is not None)
         record("update", layer.table, fid, before=before, after=after)
     db.session.commit()
     return after

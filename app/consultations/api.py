@@ -1,6 +1,8 @@
 """``/api/v1/councils``, ``/api/v1/meetings``, ``/api/v1/decisions``, ``/api/v1/consultation-ledger``."""
 from flask_login import current_user
+from sqlalchemy import select
 
+from app.areas.models import Area
 from app.auth import policy
 from app.consultations import models, services
 from app.consultations.schemas import (
@@ -19,10 +21,26 @@ from app.consultations.schemas import (
     MeetingIn,
 )
 from app.web.api import ApiBlueprint, endpoint, json_response
+from app.web.etags import Versioned, child_rows
 
 bp = ApiBlueprint("consultations_api", __name__, tag="consultations")
 READ, WRITE = "consultations.read", "consultations.write"
 CONTACTS = WRITE        # members' phones: for those who keep the councils (community staff, admins)
+
+
+def _councils_seen():
+    communities = select(Area.id).where(policy.area_clause(policy.current_scope(), Area.code))
+    return select(models.Council.id).where(models.Council.community_id.in_(communities))
+
+
+# Versioned records (app.web.etags): ETag on their answers, If-Match → 412 on their writes. A council's
+# members are part of its version (adding one is a write to the council).
+COUNCIL = Versioned("councils", models.Council.__table__, key="council_id",
+                    visible=lambda: models.Council.id.in_(_councils_seen()),
+                    parts=(child_rows("council_members", "council_id", "councils"),))
+DECISION = Versioned("decisions", models.Decision.__table__, key="decision_id",
+                     visible=lambda: models.Decision.meeting_id.in_(
+                         select(models.Meeting.id).where(models.Meeting.council_id.in_(_councils_seen()))))
 
 
 def member_json(m, phone: bool) -> dict:
@@ -75,7 +93,7 @@ def create_council(body: CouncilIn):
 
 
 @bp.get("/councils/<int:council_id>")
-@endpoint(response=CouncilDetail, permission=READ, errors=(404,))
+@endpoint(response=CouncilDetail, permission=READ, errors=(404,), versioned=COUNCIL)
 def council(council_id: int):
     """A council with its members and meetings."""
     c = services.get_council(council_id, policy.current_scope())
@@ -83,7 +101,8 @@ def council(council_id: int):
 
 
 @bp.post("/councils/<int:council_id>/members")
-@endpoint(body=CouncilMemberIn, response=CouncilMember, status=201, permission=WRITE, errors=(404,))
+@endpoint(body=CouncilMemberIn, response=CouncilMember, status=201, permission=WRITE, errors=(404,),
+          versioned=COUNCIL, answers_version=False)
 def add_member(council_id: int, body: CouncilMemberIn):
     """Add a member to a council."""
     m = services.add_member(council_id, policy.current_scope(), body.model_dump())
@@ -112,8 +131,15 @@ def add_decision(meeting_id: int, body: DecisionIn):
     return json_response(decision_json(services.add_decision(meeting_id, policy.current_scope(), body.values())), 201)
 
 
+@bp.get("/decisions/<int:decision_id>")
+@endpoint(response=Decision, permission=READ, errors=(404,), versioned=DECISION)
+def decision(decision_id: int):
+    """A decision of a meeting of a council in your area."""
+    return json_response(decision_json(services.get_decision(decision_id, policy.current_scope())))
+
+
 @bp.patch("/decisions/<int:decision_id>")
-@endpoint(body=DecisionPatch, response=Decision, permission=WRITE, errors=(404,))
+@endpoint(body=DecisionPatch, response=Decision, permission=WRITE, errors=(404,), versioned=DECISION)
 def update_decision(decision_id: int, body: DecisionPatch):
     """Follow a decision: done (with a note), dropped, or open again."""
     d = services.update_decision(decision_id, policy.current_scope(), body.status, body.note)

@@ -187,11 +187,18 @@ def add_decision(meeting_id: int, scope: Scope, d: dict) -> Decision:
     return row
 
 
-def update_decision(decision_id: int, scope: Scope, status: str, note: str | None = None) -> Decision:
-    """Follow a decision: mark it done (with a note) or dropped, or open again."""
+def get_decision(decision_id: int, scope: Scope) -> Decision:
+    """A decision of a council the scope may see, or 404."""
     row = db.session.get(Decision, decision_id) if 0 < decision_id < MAX_ID else None
     if row is None:
         raise ApiError(404, f"no decision {decision_id}")
+    get_council(row.meeting.council_id, scope)
+    return row
+
+
+def update_decision(decision_id: int, scope: Scope, status: str, note: str | None = None) -> Decision:
+    """Follow a decision: mark it done (with a note) or dropped, or open again."""
+    row = get_decision(decision_id, scope)
     _writable_council(row.meeting.council_id, scope)
     before = snapshot(row)
     row.status = status

@@ -64,6 +64,8 @@ class Config:
         self.WUWEI_IMPORT_MAX_VERTICES = int(os.environ.get("WUWEI_IMPORT_MAX_VERTICES", "2000000"))
         self.WUWEI_IMPORT_MAX_SECONDS = int(os.environ.get("WUWEI_IMPORT_MAX_SECONDS", "300"))
         self.WUWEI_IMPORT_SYNC_MAX_FEATURES = int(os.environ.get("WUWEI_IMPORT_SYNC_MAX_FEATURES", "2000"))
+        # Positions per geometry in a request body or an imported feature; more → 422 (docs/operations.md).
+        self.WUWEI_MAX_VERTICES = int(os.environ.get("WUWEI_MAX_VERTICES", "20000"))
         # Basemap: "osm" (default), "tianditu" (needs WUWEI_TIANDITU_KEY) or "none" (offline).
         self.WUWEI_BASEMAP = os.environ.get("WUWEI_BASEMAP", "osm")
         self.WUWEI_TIANDITU_KEY = os.environ.get("WUWEI_TIANDITU_KEY", "")
@@ -81,7 +83,7 @@ class Config:
         self.RATELIMIT_SWALLOW_ERRORS = True
         self.LOGIN_RATE_LIMIT = os.environ.get("WUWEI_LOGIN_RATE_LIMIT", "10 per minute")
         self.PASSWORD_HASH_METHOD = "scrypt"
-        # /track/osmand answered before Flask (app/patrols/gateway.py); "0" routes it through Flask.
+        # /track/osmand answered before Flask (app/tracking/gateway.py, installed by app/wsgi.py); "0" routes it through Flask.
         self.TRACKING_GATEWAY = os.environ.get("WUWEI_TRACKING_GATEWAY", "1") == "1"
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"

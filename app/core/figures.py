@@ -8,7 +8,10 @@ that runs every registered figure, never by hiding a figure. Most figures are on
     register_figure(count_figure("visits_done", _l("入户走访"), Visit.__table__.c.visited_at,
                                  areas=Area.__table__, personal=True, unit=_l("次"), order=30))
 
-Figures over people are *personal*: the dashboard hides a value below the policy's small count.
+Figures over people are *personal*: their :class:`Source` names the ``person`` a row is about, and the
+statement counts per area the rows are attached to (a grid) whether it holds at least ``:k`` people; a
+unit and the area's total are sums of the grids that do (:func:`people_statement`), so no total less the
+units shown tells a hidden grid.
 
 One statement per figure: rows of both periods are read once and split with ``FILTER``, and the units
 and the area's total come from one ``GROUPING SETS ((unit), ())`` (:func:`grouped`). The area, the unit
@@ -41,6 +44,7 @@ class Frame:
     start: dt.datetime
     end: dt.datetime
     pstart: dt.datetime
+    k: int                                       # the small count: personal values count grids with ≥ k people
     memo: dict = field(default_factory=dict)     # one dashboard's figure values, by statement
     pending: dict | None = None                  # statements noted by prefetch()
 
@@ -49,7 +53,7 @@ class Frame:
         return {"prefix": like_escape(self.area) + "%", "n": self.length,
                 "p0": self.pstart, "t0": self.start, "t1": self.end,
                 "pd0": self.pstart.date(), "d0": self.start.date(), "d1": self.end.date(),
-                "back": self.end - dt.timedelta(days=366)}
+                "back": self.end - dt.timedelta(days=366), "k": self.k}
 
 
 @dataclass
@@ -61,6 +65,7 @@ class Values:
     total: float | None = None
     total_prev: float | None = None
     summed: bool = False
+    people: bool = False        # counted in people (grids with fewer than k left out): fit for a personal figure
 
 
 @dataclass(frozen=True)
@@ -115,8 +120,8 @@ def register_figure(figure: Figure) -> Figure:
 # --------------------------------------------------------------------------- statements
 
 # Named parameters (values from Frame.params): every one changes per request, none is compiled in.
-_PARAMS = ("prefix", "n", "p0", "t0", "t1", "pd0", "d0", "d1", "back")
-PREFIX, N, P0, T0, T1, PD0, D0, D1, BACK = (param(n) for n in _PARAMS)
+_PARAMS = ("prefix", "n", "p0", "t0", "t1", "pd0", "d0", "d1", "back", "k")
+PREFIX, N, P0, T0, T1, PD0, D0, D1, BACK, K = (param(n) for n in _PARAMS)
 STATEMENTS = StatementCache(lambda name: name in _PARAMS)
 run = STATEMENTS.run     # run(key, build, frame.params()): rows of a figure statement built once per key
 
@@ -139,7 +144,11 @@ class Source:
     ``value`` an aggregate, optional ``conditions``, and the ``time`` column the period applies to (None
     for a stock). ``dates``: the time column is a date, compared with dates. A value that is a function
     of the period itself (visits a care plan calls for) gives ``value`` for the period and ``prev_value``
-    for the one before, and no time column."""
+    for the one before, and no time column.
+
+    Over people (a personal figure): ``person`` is whom a row is about (never NULL), the ``value`` an
+    additive aggregate (a count or a sum), and without a time column ``person_in`` says which rows count
+    in each period (current, previous)."""
     source: sa.FromClause
     code: sa.ColumnElement
     value: sa.ColumnElement
@@ -147,17 +156,55 @@ class Source:
     time: sa.ColumnElement | None = None
     dates: bool = False
     prev_value: sa.ColumnElement | None = None
+    person: sa.ColumnElement | None = None
+    person_in: tuple[sa.ColumnElement, sa.ColumnElement] | None = None
 
 
-def on_grids(areas: sa.Table, table: sa.Table, value, conditions=(), time=None, grid=None) -> Source:
+def on_grids(areas: sa.Table, table: sa.Table, value, conditions=(), time=None, grid=None, person=None) -> Source:
     """A :class:`Source` over a table with a grid column (``grid_id`` unless given), joined to ``areas``
     (``app.areas.models.Area.__table__``, passed by the feature: core may not import the area package)."""
     grid = table.c.grid_id if grid is None else grid
-    return Source(table.join(areas, areas.c.id == grid), areas.c.code, value, tuple(conditions), time)
+    return Source(table.join(areas, areas.c.id == grid), areas.c.code, value, tuple(conditions), time,
+                  person=person)
+
+
+def _periods(s: Source) -> tuple[list, sa.ColumnElement, sa.ColumnElement]:
+    """The conditions of both periods together, and of the current and the previous one."""
+    lo, mid, hi = (PD0, D0, D1) if s.dates else (P0, T0, T1)
+    return [s.time >= lo, s.time < hi], s.time >= mid, s.time < mid
+
+
+def people_statement(s: Source) -> sa.Select:
+    """The grouped statement of a :class:`Source` over people: per area the rows are attached to (its
+    grid: the *base*), the value and the distinct people of each period; a base counts only with at
+    least ``:k`` people, and the units and the area's total (``g`` = 1) are sums of the bases that count.
+
+    Every number shown is then a sum of published grids, whatever the page (a community's row on its
+    street's dashboard is the sum of the grids its own dashboard shows), and no difference of two
+    shows a grid below ``:k``.
+    """
+    conds = [in_area(s.code), *s.conditions]
+    if s.time is not None:
+        both, cur, prev = _periods(s)
+        conds += both
+        cols = [s.value.filter(cur), s.value.filter(prev)]
+    else:
+        cur, prev = s.person_in if s.person_in is not None else (sa.true(), sa.true())
+        cols = [s.value, s.value if s.prev_value is None else s.prev_value]
+    people = [func.count(sa.distinct(s.person)).filter(c) for c in (cur, prev)]
+    base = select(s.code.label("base"), cols[0].label("v"), cols[1].label("pv"), people[0].label("np"),
+                  people[1].label("pnp")).select_from(s.source).where(*conds).group_by(s.code).subquery("base")
+    unit = unit_of(base.c.base)
+    return select(unit.label("unit"), func.grouping(unit).label("g"),
+                  func.sum(base.c.v).filter(base.c.np >= K).label("v"),
+                  func.sum(base.c.pv).filter(base.c.pnp >= K).label("pv")) \
+        .group_by(func.grouping_sets(unit, sa.tuple_()))
 
 
 def statement(s: Source) -> sa.Select:
     """The grouped statement of a :class:`Source`: columns ``unit``, ``g`` (1: the area's total), ``v``, ``pv``."""
+    if s.person is not None:
+        return people_statement(s)
     unit = unit_of(s.code)
     cols = [unit.label("unit"), func.grouping(unit).label("g")]
     conds = [in_area(s.code), *s.conditions]
@@ -166,25 +213,28 @@ def statement(s: Source) -> sa.Select:
     elif s.time is None:
         cols += [s.value.label("v"), s.value.label("pv")]
     else:
-        lo, mid, hi = (PD0, D0, D1) if s.dates else (P0, T0, T1)
-        conds += [s.time >= lo, s.time < hi]
-        cols += [s.value.filter(s.time >= mid).label("v"), s.value.filter(s.time < mid).label("pv")]
+        both, cur, prev = _periods(s)
+        conds += both
+        cols += [s.value.filter(cur).label("v"), s.value.filter(prev).label("pv")]
     return select(*cols).select_from(s.source).where(*conds).group_by(func.grouping_sets(unit, sa.tuple_()))
 
 
-_INTEGER: dict[tuple, bool] = {}     # statement key → its value is a whole number (counts, household sums)
+_KIND: dict[tuple, tuple[bool, bool]] = {}     # statement key → (a whole number, counted in people)
 
 
-def _is_integer(key: tuple, build: Callable[[], Source]) -> bool:
-    if key not in _INTEGER:
-        _INTEGER[key] = isinstance(build().value.type, sa.Integer)
-    return _INTEGER[key]
+def _kind(key: tuple, build: Callable[[], Source]) -> tuple[bool, bool]:
+    if key not in _KIND:
+        s = build()
+        _KIND[key] = (isinstance(s.value.type, sa.Integer), s.person is not None)
+    return _KIND[key]
 
 
-def _fill(frame: Frame, key: tuple, rows, integer: bool) -> Values:
+def _fill(frame: Frame, key: tuple, rows, kind: tuple[bool, bool]) -> Values:
+    integer, people = kind
+
     def number(v):
         return None if v is None else int(v) if integer else float(v)
-    out = frame.memo[key] = Values({}, {})
+    out = frame.memo[key] = Values({}, {}, people=people)
     for r in rows:
         v, pv = number(r.v), number(r.pv)
         if r.g:
@@ -209,7 +259,7 @@ def grouped(frame: Frame, key: tuple, build: Callable[[], Source]) -> Values:
     if frame.pending is not None:
         frame.pending[key] = build
         return Values({}, {})
-    return _fill(frame, key, run(key, lambda: statement(build()), frame.params()), _is_integer(key, build))
+    return _fill(frame, key, run(key, lambda: statement(build()), frame.params()), _kind(key, build))
 
 
 def prefetch(frame: Frame, figures) -> None:
@@ -238,7 +288,7 @@ def prefetch(frame: Frame, figures) -> None:
     for r in run(("prefetch",) + keys, union, frame.params()):
         rows[r.k].append(r)
     for i, key in enumerate(keys):
-        _fill(frame, key, rows[i], _is_integer(key, pending[key]))
+        _fill(frame, key, rows[i], _kind(key, pending[key]))
 
 
 # --------------------------------------------------------------------------- one-line figures
@@ -250,24 +300,32 @@ def _text(clause) -> str:
 COUNT_UNIT = _l("条")
 
 
-def count_figure(name, title, time: sa.Column, *, areas: sa.Table, where=(), personal=False, unit=COUNT_UNIT,
-                 better="higher", order=50) -> Figure:
-    """Rows of ``time``'s table whose ``time`` falls in the period, per unit (the table has ``grid_id``)."""
+def _person(name: str, personal: bool, person) -> None:
+    if personal and person is None:
+        raise ValueError(f"personal figure {name!r} must name its person (whom a row is about)")
+
+
+def count_figure(name, title, time: sa.Column, *, areas: sa.Table, where=(), personal=False, person=None,
+                 unit=COUNT_UNIT, better="higher", order=50) -> Figure:
+    """Rows of ``time``'s table whose ``time`` falls in the period, per unit (the table has ``grid_id``).
+    A personal figure names ``person`` (whom a row is about) and is counted over people."""
+    _person(name, personal, person)
     table, where = time.table, tuple(where)
-    key = ("count", table.name, time.name, tuple(_text(c) for c in where))
+    key = ("count", table.name, time.name, tuple(_text(c) for c in where), None if person is None else _text(person))
 
     def compute(frame):
-        return grouped(frame, key, lambda: on_grids(areas, table, func.count(), where, time))
+        return grouped(frame, key, lambda: on_grids(areas, table, func.count(), where, time, person=person))
     return Figure(name, title, unit, compute, personal, better=better, order=order)
 
 
-def sum_figure(name, title, time: sa.Column, value: sa.Column, *, areas: sa.Table, personal=False, unit="",
-               better="higher", digits=1, order=50) -> Figure:
+def sum_figure(name, title, time: sa.Column, value: sa.Column, *, areas: sa.Table, personal=False, person=None,
+               unit="", better="higher", digits=1, order=50) -> Figure:
     """The sum of ``value`` over rows in the period, per unit (the table has ``grid_id``)."""
+    _person(name, personal, person)
     table = time.table
-    key = ("sum", table.name, time.name, value.name)
+    key = ("sum", table.name, time.name, value.name, None if person is None else _text(person))
 
     def compute(frame):
-        return grouped(frame, key, lambda: on_grids(areas, table, func.sum(value), time=time))
+        return grouped(frame, key, lambda: on_grids(areas, table, func.sum(value), time=time, person=person))
     return Figure(name, title, unit, compute, personal, better=better, digits=digits, order=order)
 

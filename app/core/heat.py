@@ -8,10 +8,13 @@ not by making a layer vanish. The heat maps read :data:`HEAT_SOURCES` and never 
     register_source(HeatSource(
         name="visits", title=_l("入户走访"), table=t, geom=t.c.geom, time=t.c.visited_at, grid=t.c.grid_id,
         filters=(Filter("purpose", t.c.purpose, _l("目的"), lambda: [(p, p) for p in VISIT_PURPOSES]),),
-        drill=(("id", t.c.id), ("visited_at", t.c.visited_at)), drill_order=t.c.visited_at, personal=True))
+        drill=(("id", t.c.id), ("visited_at", t.c.visited_at)), drill_order=t.c.visited_at, personal=True,
+        person=t.c.household_id, people=_l("户"), people_days=_l("户·天")))
 
-Sources over people (visits, wishes, positions) are *personal*: their cells and area figures are
-hidden below the policy's small count, and only roles that may read personal data list their records.
+Sources over people (visits, wishes, positions) are *personal*: they name the ``person`` a row is about
+and the heat maps count those people, never rows (``app.heatmaps.people``: per whole day and coarse
+cell for bins, per area for the choropleth, nothing below the policy's small count and no total that
+would tell a hidden count by difference). Only roles that may read personal data list their records.
 """
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,9 +50,18 @@ class HeatSource:
     drill_order: sa.ColumnElement
     filters: tuple[Filter, ...] = ()
     personal: bool = False
+    # Personal sources: whom a row is about (never NULL: coalesce to the row itself), and what one
+    # person is called in the legend, per area (人, 户) and per day in a bin (人·天).
+    person: sa.ColumnElement | None = None
+    people: object = _l("人")
+    people_days: object = _l("人·天")
     where: sa.ColumnElement | None = None             # a fixed condition, e.g. "incidents of the e-bike categories"
     unit: object = _l("条")
     order: int = 50
+
+    def __post_init__(self):
+        if self.personal and self.person is None:
+            raise ValueError(f"personal heat source {self.name!r} must name its person (who a row is about)")
 
     @property
     def drill_permission(self) -> str:

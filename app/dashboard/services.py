@@ -23,6 +23,8 @@ from app.core.figures import (
     Values,
     prefetch,
 )
+from app.core.time import TZ
+from gis.heat import whole_days
 
 CHILD_LENGTH = {4: 9, 6: 9, 9: 12, 12: 15, 15: 15, 18: 18}
 LEVEL_OF_LENGTH = {4: "city", 6: "district", 9: "street", 12: "community", 15: "grid", 18: "micro_grid"}
@@ -103,14 +105,16 @@ def change(cur, prev):
 def _column(f: Figure, values: Values, codes) -> tuple[dict, dict, float | None, float | None]:
     """A figure's shown values per unit now and before, and the area's total now and before.
 
-    Nothing in a unit: 0, or "–" for a median or a share (there is none) and personal figures;
-    personal values below the small count are hidden.
+    Nothing in a unit: 0, or "–" for a median or a share (there is none) and personal figures. A
+    personal figure comes counted in people (:func:`app.core.figures.people_statement`: its values are
+    sums of the grids with at least the small count of people), or not at all.
     """
+    if f.personal and not values.people:
+        raise RuntimeError(f"personal figure {f.name} is not counted in people (Source.person)")
     zero = None if f.personal else f.missing
 
     def shown(v):
-        v = zero if v is None else v
-        return None if f.personal and v is not None and v < SMALL_COUNT else v
+        return zero if v is None else v
     cur = {code: shown(values.cur.get(code)) for code in codes}
     prev = {code: shown(values.prev.get(code)) for code in codes} if f.timed else cur
     if values.summed:
@@ -144,10 +148,14 @@ def _breakdowns(frame: Frame) -> list[dict]:
 
 
 def build_dashboard(scope: Scope, area_code: str | None, start: dt.datetime, end: dt.datetime) -> dict:
-    """All figures for the area's units and the area itself, now and in the previous period."""
+    """All figures for the area's units and the area itself, now and in the previous period.
+
+    The period is widened to whole local days: figures over people are never counted for less than a
+    day, so that two periods a minute apart cannot tell one visit by difference."""
     area, units, length = resolve_area(scope, area_code)
+    start, end = whole_days(start, end, TZ)
     pstart, pend = previous_period(start, end)
-    frame = Frame(area.code, length, start, end, pstart)
+    frame = Frame(area.code, length, start, end, pstart, SMALL_COUNT)
     rows = {u.code: {"code": u.code, "name": u.name, "values": {}} for u in units}
     total = {"code": area.code, "name": area.name, "values": {}}
     shown_figures = list(FIGURES)

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema
 
 from app.core.errors import ApiError
 from app.core.heat import HEAT_SOURCES, HeatSource
+from app.heatmaps import people
 from app.heatmaps.services import HeatRequest
 from app.web.params import MAX_INT, Bbox, Period, Query, invalid
 from gis import heat
@@ -109,11 +110,15 @@ def _filter_values(src: HeatSource, extra: dict) -> dict[str, list]:
 
 
 def heat_request(query: HeatQuery) -> HeatRequest:
-    """What a heat query asks, resolved: the source, the bbox (the world if none), zoom, period and filters."""
+    """What a heat query asks, resolved: the source, the bbox (the world if none), zoom, period and filters.
+
+    A personal source's request is answered as :func:`app.heatmaps.people.protect` makes it: whole
+    days, squares no finer than the zoom floor."""
     src = HEAT_SOURCES[query.source]
     bbox = tuple(query.bbox) if getattr(query, "bbox", None) else WORLD
     zoom = heat.clamp_zoom(query.zoom) if query.zoom is not None else zoom_for_bbox(bbox)
     start, end = query.bounds() if src.time is not None else (None, None)
-    return HeatRequest(source=src, bbox=bbox, zoom=zoom, shape=query.shape, start=start, end=end,
-                       filters=_filter_values(src, query.model_extra or {}))
+    q = HeatRequest(source=src, bbox=bbox, zoom=zoom, shape=query.shape, start=start, end=end,
+                    filters=_filter_values(src, query.model_extra or {}))
+    return people.protect(q) if src.personal else q
 

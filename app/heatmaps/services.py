@@ -10,13 +10,13 @@ The sources are the features' (:data:`app.core.heat.HEAT_SOURCES`); this module 
 import datetime as dt
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy import Integer, case, cast, func, select
 
 from app.areas.models import Area
-from app.auth import policy
 from app.auth.policy import Scope, grid_clause
 from app.basemap.heat import households_per_area
 from app.core.extensions import db
@@ -42,17 +42,19 @@ class HeatRequest:
     start: dt.datetime | None = None
     end: dt.datetime | None = None
     filters: dict[str, list] = field(default_factory=dict)
+    finest_zoom: int = heat.MAX_ZOOM      # bins no finer than at this zoom (personal sources: a floor)
 
 
 # Values that change from one request to the next are named parameters, bound at each run: the bbox
 # (w s e n), the period (t0 t1), the filters (f_<name>, arrays), and for the choropleth the area level,
-# code length, simplification tolerance, scope prefix and the listed codes. Everything else is compiled
-# in, and named by the statement's key (_shape_key); tests/test_statement_keys.py holds the keys to that.
-DYNAMIC = frozenset({"w", "s", "e", "n", "t0", "t1", "codes", "level", "length", "tol", "scope_prefix"})
-_STATEMENTS = StatementCache(lambda name: name in DYNAMIC or name.startswith("f_"), index_driven=True)
+# code length, simplification tolerance, scope prefix and the listed codes; for personal sources the small
+# count (k). Everything else is compiled in, and named by the statement's key (shape_key);
+# tests/test_read_side.py holds the keys to that.
+DYNAMIC = frozenset({"w", "s", "e", "n", "t0", "t1", "codes", "level", "length", "tol", "scope_prefix", "k"})
+STATEMENTS = StatementCache(lambda name: name in DYNAMIC or name.startswith("f_"), index_driven=True)
 
 
-def _conditions(q: HeatRequest, scope: Scope, use_bbox: bool = True) -> list:
+def conditions(q: HeatRequest, scope: Scope, use_bbox: bool = True) -> list:
     """Bbox, period, filters, the source's fixed condition and the area scope as Core conditions."""
     src = q.source
     conds = []
@@ -75,8 +77,8 @@ def _conditions(q: HeatRequest, scope: Scope, use_bbox: bool = True) -> list:
     return conds
 
 
-def _values(q: HeatRequest) -> dict:
-    """The named parameters of :func:`_conditions` for this request."""
+def values(q: HeatRequest) -> dict:
+    """The named parameters of :func:`conditions` for this request."""
     v = {"w": q.bbox[0], "s": q.bbox[1], "e": q.bbox[2], "n": q.bbox[3], "t0": q.start, "t1": q.end}
     for f in q.source.filters:
         if q.filters.get(f.name):
@@ -84,7 +86,7 @@ def _values(q: HeatRequest) -> dict:
     return v
 
 
-def _shape_key(q: HeatRequest, scope: Scope, *extra) -> tuple:
+def shape_key(q: HeatRequest, scope: Scope, *extra) -> tuple:
     """What fixes the SQL of a heat query (not the values of its parameters)."""
     return (q.source.name, q.start is None, q.end is None,
             tuple(f.name for f in q.source.filters if q.filters.get(f.name)),
@@ -93,7 +95,7 @@ def _shape_key(q: HeatRequest, scope: Scope, *extra) -> tuple:
 
 def bin_size(q: HeatRequest) -> float:
     """The cell size for the query's zoom and shape, coarsened until the bbox holds ≤ MAX_CELLS bins."""
-    size = heat.cell_size(q.zoom)
+    size = heat.cell_size(min(q.zoom, q.finest_zoom))
     x0, y0 = heat.lonlat_to_mercator(q.bbox[0], max(-85.0, q.bbox[1]))
     x1, y1 = heat.lonlat_to_mercator(q.bbox[2], min(85.0, q.bbox[3]))
     while (x1 - x0) * (y1 - y0) / (size * size) > MAX_CELLS:
@@ -101,7 +103,7 @@ def bin_size(q: HeatRequest) -> float:
     return size if q.shape == "square" else size * math.sqrt(2.0 / (3.0 * heat.SQRT3))
 
 
-def _point(src: HeatSource):
+def point(src: HeatSource):
     """Where a row sits in a bin: its point, or a point on its surface (bike-parking zones are polygons)."""
     kind = getattr(src.geom.type, "geometry_type", None)
     return src.geom if kind == "POINT" else func.ST_PointOnSurface(src.geom)
@@ -109,8 +111,8 @@ def _point(src: HeatSource):
 
 def _bin_select(q: HeatRequest, scope: Scope, size: float):
     """SELECT i, j, n: the query's points binned into squares or ST_HexagonGrid hexagons of ``size``."""
-    g = func.ST_Transform(_point(q.source), 3857)
-    pts = select(func.ST_X(g).label("x"), func.ST_Y(g).label("y")).where(*_conditions(q, scope)).subquery("pts")
+    g = func.ST_Transform(point(q.source), 3857)
+    pts = select(func.ST_X(g).label("x"), func.ST_Y(g).label("y")).where(*conditions(q, scope)).subquery("pts")
     if q.shape == "square":
         i = cast(func.floor(pts.c.x / size), Integer)
         j = cast(func.floor(pts.c.y / size), Integer)
@@ -132,21 +134,20 @@ def _bin_select(q: HeatRequest, scope: Scope, size: float):
 
 
 def heat_cells(q: HeatRequest, scope: Scope) -> dict:
-    """Binned counts for the visible bbox: ``{"size", "cells": [[i, j, n], …], "classes", …}``."""
-    size = bin_size(q)
-    rows = _STATEMENTS.run(_shape_key(q, scope, "cells", q.shape, size), lambda: _bin_select(q, scope, size),
-                           _values(q))
-    cells = [{"i": i, "j": j, "n": n} for i, j, n in rows]
-    suppressed = 0
+    """Binned counts of rows for the visible bbox: ``{"size", "cells": [[i, j, n], …], "classes", …}``.
+
+    Not for personal sources: those are counted in people (:func:`app.heatmaps.people.heat_cells`)."""
     if q.source.personal:
-        cells, suppressed = heat.suppress(cells, below=policy.SMALL_COUNT)
-    classes = heat.classify([c["n"] for c in cells])
+        raise ValueError(f"{q.source.name} is personal: count it with app.heatmaps.people")
+    size = bin_size(q)
+    rows = STATEMENTS.run(shape_key(q, scope, "cells", q.shape, size), lambda: _bin_select(q, scope, size),
+                          values(q))
     lat = (q.bbox[1] + q.bbox[3]) / 2
     return {"source": q.source.name, "shape": q.shape, "zoom": q.zoom, "size": size,
-            "ground_m": round(heat.ground_metres(size, lat)),
-            "total": sum(c["n"] for c in cells), "suppressed": suppressed,
-            "classes": classes.as_dict(),
-            "cells": [[c["i"], c["j"], c["n"]] for c in cells]}
+            "ground_m": round(heat.ground_metres(size, lat)), "unit": str(q.source.unit),
+            "total": sum(n for _, _, n in rows), "suppressed": 0,
+            "classes": heat.classify([n for _, _, n in rows]).as_dict(),
+            "cells": [[i, j, n] for i, j, n in rows]}
 
 
 def effective_level(zoom: int, scope: Scope, level: str | None = None) -> str:
@@ -179,48 +180,61 @@ def _area_counts_select(q: HeatRequest, scope: Scope, length: int) -> sa.Select:
     prefix = func.substr(AREAS.c.code, 1, length)
     return select(prefix.label("code"), func.count().label("n")) \
         .select_from(q.source.table.join(AREAS, AREAS.c.id == q.source.grid)) \
-        .where(*_conditions(q, scope, use_bbox=False), prefix == sa.any_(param("codes"))) \
+        .where(*conditions(q, scope, use_bbox=False), prefix == sa.any_(param("codes"))) \
         .group_by(prefix)
 
 
-def _features(q: HeatRequest, areas: list, counts: dict) -> tuple[list, list, int]:
-    """GeoJSON features of ``areas`` with count, households and rate; personal counts below the
-    small count are hidden (and their rate)."""
-    features, values, suppressed = [], [], 0
+def row_counts(q: HeatRequest, scope: Scope, length: int, codes: list[str]) -> dict[str, tuple[int, int]]:
+    """Rows per area among ``codes`` (``length`` digits): ``{code: (count, 0)}`` (nothing hidden)."""
+    rows = STATEMENTS.run(shape_key(q, scope, "area_counts", length), lambda: _area_counts_select(q, scope, length),
+                          {**values(q), "codes": codes})
+    return {code: (count, 0) for code, count in rows}
+
+
+# What an area counter returns per area code: (the count shown, the parts of the area hidden in it).
+AreaCounter = Callable[[HeatRequest, Scope, int, list[str]], dict[str, tuple[int, int]]]
+
+
+def _features(areas: list, counts: dict) -> tuple[list, list, int]:
+    """GeoJSON features of ``areas`` with count, households and rate. An area with hidden parts (a
+    personal source's grids below the small count) is ``suppressed``; its count is that of the parts
+    shown, or None ("<5") when no part is shown."""
+    features, shown, suppressed = [], [], 0
     for a in areas:
-        count = counts.get(a.code, 0)
-        hidden = q.source.personal and policy.suppress(count) is None
-        suppressed += hidden
+        count, hidden = counts.get(a.code, (0, 0))
+        n = None if hidden and not count else count
+        suppressed += bool(hidden)
         hh = int(a.households or 0)
-        rate = round(count * 1000.0 / hh, 2) if hh and not hidden else None
+        rate = round(n * 1000.0 / hh, 2) if hh and n is not None else None
         features.append({"type": "Feature", "id": a.code, "geometry": json.loads(a.geometry),
-                         "properties": {"code": a.code, "name": a.name, "n": None if hidden else count,
-                                        "households": hh, "rate": rate, "suppressed": hidden}})
-        if not hidden:
-            values.append(count)
-    return features, values, suppressed
+                         "properties": {"code": a.code, "name": a.name, "n": n,
+                                        "households": hh, "rate": rate, "suppressed": bool(hidden)}})
+        if n is not None:
+            shown.append(n)
+    return features, shown, suppressed
 
 
-def area_counts(q: HeatRequest, scope: Scope, level: str | None = None) -> dict:
-    """Per-area choropleth for the areas meeting the bbox: count and rate per 1,000 households."""
+def area_counts(q: HeatRequest, scope: Scope, level: str | None = None, counter: AreaCounter = row_counts) -> dict:
+    """Per-area choropleth for the areas meeting the bbox: count and rate per 1,000 households.
+
+    ``counter`` counts per area: rows (the default), or people for a personal source
+    (:func:`app.heatmaps.people.area_people`)."""
+    if q.source.personal and counter is row_counts:
+        raise ValueError(f"{q.source.name} is personal: count it with app.heatmaps.people")
     lv = effective_level(q.zoom, scope, level)
     n = LEVEL_LENGTH[lv]
-    areas = _STATEMENTS.run(("areas", scope.everything), lambda: _areas_select(scope.everything), {
+    areas = STATEMENTS.run(("areas", scope.everything), lambda: _areas_select(scope.everything), {
         "tol": heat.metres_per_pixel(q.zoom) / 111_320 / 2, "level": lv, "length": n,
         "w": q.bbox[0], "s": q.bbox[1], "e": q.bbox[2], "n": q.bbox[3],
         "scope_prefix": (scope.area_code or "") + "%"})
-    counts = {}
-    if areas:
-        rows = _STATEMENTS.run(_shape_key(q, scope, "area_counts", n), lambda: _area_counts_select(q, scope, n),
-                               {**_values(q), "codes": [a.code for a in areas]})
-        counts = {code: count for code, count in rows}
-    features, values, suppressed = _features(q, areas, counts)
-    classes = heat.classify(values)
+    counts = counter(q, scope, n, [a.code for a in areas]) if areas else {}
+    features, shown, suppressed = _features(areas, counts)
+    classes = heat.classify(shown)
     for f in features:
         count = f["properties"]["n"]
         f["properties"]["cls"] = classes.index(count) if count else None
     return {"level": lv, "features": features, "suppressed": suppressed, "classes": classes.as_dict(),
-            "total": sum(values)}
+            "total": sum(shown), "unit": str(q.source.people if q.source.personal else q.source.unit)}
 
 
 def _cell_polygon(shape: str, size: float, i: int, j: int):
@@ -239,17 +253,17 @@ def drill_rows(q: HeatRequest, scope: Scope, shape: str, size: float | None = No
                j: int | None = None, area_code: str | None = None) -> list[dict]:
     """What lies in one bin (``shape`` square/hexagon with ``size``, ``i``, ``j``) or one area."""
     src = q.source
-    conds = _conditions(q, scope, use_bbox=False)
+    conds = conditions(q, scope, use_bbox=False)
     if area_code is not None:
         conds.append(src.grid.in_(select(AREAS.c.id).where(AREAS.c.code.startswith(area_code))))
     else:
         cell = _cell_polygon(shape, size, i, j)
-        conds += [src.geom.op("&&")(cell), func.ST_Intersects(_point(src), cell)]
+        conds += [src.geom.op("&&")(cell), func.ST_Intersects(point(src), cell)]
     stmt = select(*(col.label(label) for label, col in src.drill)).where(*conds) \
         .order_by(src.drill_order.desc()).limit(DRILL_LIMIT)
     index_driven()
     return [{k: (v.isoformat() if isinstance(v, (dt.datetime, dt.date)) else v) for k, v in r.items()}
-            for r in db.session.execute(stmt, _values(q)).mappings()]
+            for r in db.session.execute(stmt, values(q)).mappings()]
 
 
 def frame_list(start: dt.datetime, end: dt.datetime, step: str) -> list[dict]:

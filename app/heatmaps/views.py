@@ -19,7 +19,7 @@ from app.core.errors import ApiError
 from app.core.extensions import db
 from app.core.heat import HEAT_SOURCES
 from app.core.time import today
-from app.heatmaps import services
+from app.heatmaps import people, services
 from app.heatmaps.params import DrillQuery, FramesQuery, ViewQuery, heat_request
 from app.web.api import GEOJSON, ApiBlueprint, endpoint
 from gis import heat
@@ -59,27 +59,44 @@ class Classes(BaseModel):
     colors: list[str]
 
 
+class Privacy(BaseModel):
+    """How a personal source was counted (docs/heatmaps.md, "Personal data")."""
+    counts: str = Field(description="people: distinct people, never records")
+    per: str = Field(description="day: bins sum the people of each day (people-days); period: areas count "
+                                 "the people of the whole period")
+    k: int = Field(description="a unit (a day in a base square, or a grid) with fewer people is left out")
+    min_size: float = Field(description="the smallest bin edge (EPSG:3857 metres)")
+    start: str | None = Field(None, alias="from", description="the window counted: whole days")
+    to: str | None = None
+
+
 class Cells(BaseModel):
     """Bins of the visible bbox; the browser draws cell ``(i, j)`` from ``size`` (EPSG:3857 metres)."""
     source: str
-    shape: str
+    shape: str = Field(description="as asked; personal sources: always square")
     zoom: int
     size: float
     ground_m: int
+    unit: str = Field(description="what a count counts (records, or people-days for a personal source)")
     total: int
-    suppressed: int = Field(description="cells hidden (fewer than 5 records of a personal source)")
+    suppressed: int | None = Field(description="cells hidden: 0, or null for a personal source (telling it "
+                                               "would locate a small group)")
     classes: Classes
     cells: list[tuple[int, int, int]] = Field(description="[i, j, count]")
+    privacy: Privacy | None = Field(None, description="personal sources only")
 
 
 class Areas(BaseModel):
-    """A GeoJSON FeatureCollection: one simplified polygon per area with n, households, rate, cls."""
+    """A GeoJSON FeatureCollection: one simplified polygon per area with n, households, rate, cls, suppressed
+    (a personal source: the area has grids below 5; n is then the sum of the grids shown, or null)."""
     type: str = "FeatureCollection"
     level: str
+    unit: str
     total: int
     suppressed: int
     classes: Classes
     features: list[dict]
+    privacy: Privacy | None = Field(None, description="personal sources only")
 
 
 class Drill(BaseModel):
@@ -127,7 +144,11 @@ def sources():
 @api.get("/cells")
 @endpoint(query=ViewQuery, response=Cells, permission="heat.view")
 def cells(query: ViewQuery):
-    """Square or hexagon bins of the visible bbox; personal-data sources drop cells below 5.
+    """Square or hexagon bins of the visible bbox.
+
+    Personal sources (visits, positions) count people, not records: per whole day and square of at
+    least 500 m (the zoom floor), a unit with fewer than 5 people is left out, and a bin is the sum of
+    the units in it over the days of the window (widened to whole days): people-days.
 
     Besides the parameters listed, the source's own filters narrow it: comma-separated values of the
     filter names ``GET /api/v1/heat/sources`` lists (``category``, ``state``, ``channel`` for incidents …).
@@ -138,7 +159,8 @@ def cells(query: ViewQuery):
     if q.source.geom is None:
         raise ApiError(400, f"{q.source.name} has no locations of its own: use /api/v1/heat/areas",
                        {"source": "per area only"})
-    return _json(services.heat_cells(q, policy.current_scope()))
+    count = people.heat_cells if q.source.personal else services.heat_cells
+    return _json(count(q, policy.current_scope()))
 
 
 @api.get("/areas")
@@ -146,16 +168,18 @@ def cells(query: ViewQuery):
 def areas(query: ViewQuery):
     """Per-area choropleth (street/community/grid by zoom, or ``level``): count and rate per 1,000 households.
 
+    Personal sources (visits, wishes) count people over the window (whole days); a grid below 5 shows
+    null, and a community or street the sum of its grids shown.
+
     Besides the parameters listed, the source's own filters narrow it: comma-separated values of the
     filter names ``GET /api/v1/heat/sources`` lists (``category``, ``state``, ``channel`` for incidents …).
     """
     q = heat_request(query)
     if q.source.grid is None:
         raise ApiError(400, f"{q.source.name} has no grids: use /api/v1/heat/cells", {"source": "bins only"})
-    out = services.area_counts(q, policy.current_scope(), query.level)
-    return _json({"type": "FeatureCollection", "level": out["level"], "total": out["total"],
-                  "suppressed": out["suppressed"], "classes": out["classes"], "features": out["features"]},
-                 mimetype=GEOJSON)
+    count = people.area_counts if q.source.personal else services.area_counts
+    out = count(q, policy.current_scope(), query.level)
+    return _json({"type": "FeatureCollection", **out}, mimetype=GEOJSON)
 
 
 def _drill_rows(query: DrillQuery, q: services.HeatRequest) -> list[dict]:
@@ -228,7 +252,11 @@ def heat_map_parts(config: dict) -> dict:
 
 
 def _texts() -> dict:
-    return {"loading": _("加载中…"), "cells": _("格"), "total": _("合计"), "suppressed": _("少于5条已隐藏"),
+    return {"loading": _("加载中…"), "cells": _("格"), "total": _("合计"),
+            "suppressed": _("个区域有少于5人（户）的网格：不显示，也不计入上级合计"),
+            "privacyCells": _("个人数据：每格每天数不同的人，少于5人不计；按整天统计，放大后格网不再变细"),
+            "privacyAreas": _("个人数据：按不同的人（户）计数，按整天统计"),
+            "partial": _("不含少于5的网格"), "counted": _("统计时段"),
             "cell": _("格网边长约"), "none": _("无记录"), "households": _("户数"),
             "rate": _("每千户"), "records": _("明细"), "more": _("仅显示前200条"),
             "noDrill": _("无权查看明细"), "error": _("加载失败")}

@@ -6,9 +6,11 @@ from typing import Annotated, Literal
 
 from flask import Response, url_for
 from pydantic import Field
+from sqlalchemy import select
 
 from app.auth import policy
 from app.households import care, export, files, stats, tags, visits
+from app.households.models import CarePlan, Household, Member, Tag, Visit
 from app.households.schemas import (
     CarePlanIn,
     CarePlanOut,
@@ -34,11 +36,33 @@ from app.households.schemas import (
 )
 from app.households.values import Day
 from app.web.api import ApiBlueprint, endpoint, geojson_response, json_response
+from app.web.etags import Versioned, child_rows
 from app.web.params import AreaCode, Bbox, Id, Paging, Query, SearchText
 
 bp = ApiBlueprint("households_api", __name__, tag="households")
 
 FILES = "personal.read"        # the role may hold files; which files is the services' business
+
+
+def _kept(grid_col):
+    return policy.personal_clause(policy.require_login(), grid_col)
+
+
+def _kept_households():
+    return select(Household.id).where(_kept(Household.grid_id))
+
+
+# Versioned records (app.web.etags): ETag on their answers, If-Match → 412 on their writes. A file's
+# and a member's tag lists are rows of their own, replaced by the same writes: part of the version.
+HOUSEHOLD = Versioned("households", Household.__table__, key="household_id", visible=lambda: _kept(Household.grid_id),
+                      parts=(child_rows("household_tags", "household_id", "households", order="tag_id"),))
+MEMBER = Versioned("members", Member.__table__, key="member_id",
+                   visible=lambda: Member.household_id.in_(_kept_households()),
+                   parts=(child_rows("member_tags", "member_id", "household_members", order="tag_id"),))
+VISIT = Versioned("visits", Visit.__table__, key="visit_id", visible=lambda: _kept(Visit.grid_id))
+CARE_PLAN = Versioned("care-plans", CarePlan.__table__, key="plan_id",
+                      visible=lambda: CarePlan.household_id.in_(_kept_households()))
+TAG = Versioned("household-tags", Tag.__table__, key="tag_id")
 
 
 def no_content() -> Response:
@@ -66,8 +90,15 @@ def tag_create(body: TagIn):
     return json_response({"id": t.id, "code": t.code, "name": t.name}, 201)
 
 
+@bp.get("/household-tags/<int:tag_id>")
+@endpoint(response=TagOut, errors=(404,), versioned=TAG)
+def tag(tag_id: int):
+    """One tag of the list."""
+    return json_response(tags.tag_dict(tags.get_tag(tag_id)))
+
+
 @bp.patch("/household-tags/<int:tag_id>")
-@endpoint(body=TagPatch, response=TagOut, permission="households.tags", errors=(404,))
+@endpoint(body=TagPatch, response=TagOut, permission="households.tags", errors=(404,), versioned=TAG)
 def tag_update(tag_id: int, body: TagPatch):
     """Rename or retire a tag (retired tags stay on old files)."""
     t = tags.update_tag(policy.require_login(), tag_id, body)
@@ -104,7 +135,7 @@ def household_create(body: HouseholdIn):
 
 
 @bp.get("/households/<int:household_id>")
-@endpoint(response=HouseholdFile, permission=FILES, errors=(404,))
+@endpoint(response=HouseholdFile, permission=FILES, errors=(404,), versioned=HOUSEHOLD)
 def household(household_id: int):
     """One file with members and its last 50 visits (the read is audited)."""
     u = policy.require_login()
@@ -114,14 +145,14 @@ def household(household_id: int):
 
 
 @bp.patch("/households/<int:household_id>")
-@endpoint(body=HouseholdPatch, response=HouseholdOut, permission=FILES, errors=(404, 409))
+@endpoint(body=HouseholdPatch, response=HouseholdOut, permission=FILES, errors=(404, 409), versioned=HOUSEHOLD)
 def household_update(household_id: int, body: HouseholdPatch):
     """Change a file; ``tags`` replaces the list."""
     return json_response(files.household_dict(files.update_household(policy.require_login(), household_id, body)))
 
 
 @bp.delete("/households/<int:household_id>")
-@endpoint(status=204, permission="households.manage", errors=(404,))
+@endpoint(status=204, permission="households.manage", errors=(404,), versioned=HOUSEHOLD)
 def household_delete(household_id: int):
     """Delete a file with its members, visits and plans."""
     files.delete_household(policy.require_login(), household_id)
@@ -149,15 +180,22 @@ def member_create(household_id: int, body: MemberIn):
     return json_response(files.member_dict(files.add_member(policy.require_login(), household_id, body)), 201)
 
 
+@bp.get("/members/<int:member_id>")
+@endpoint(response=MemberOut, permission=FILES, errors=(404,), versioned=MEMBER)
+def member(member_id: int):
+    """One member of a file (the read is audited)."""
+    return json_response(files.member_dict(files.get_member(policy.require_login(), member_id)))
+
+
 @bp.patch("/members/<int:member_id>")
-@endpoint(body=MemberPatch, response=MemberOut, permission=FILES, errors=(404,))
+@endpoint(body=MemberPatch, response=MemberOut, permission=FILES, errors=(404,), versioned=MEMBER)
 def member_update(member_id: int, body: MemberPatch):
     """Change a member; ``tags`` replaces their tags."""
     return json_response(files.member_dict(files.update_member(policy.require_login(), member_id, body)))
 
 
 @bp.delete("/members/<int:member_id>")
-@endpoint(status=204, permission=FILES, errors=(404,))
+@endpoint(status=204, permission=FILES, errors=(404,), versioned=MEMBER)
 def member_delete(member_id: int):
     """Remove a member."""
     files.delete_member(policy.require_login(), member_id)
@@ -190,14 +228,14 @@ def visit_create(body: VisitIn):
 
 
 @bp.get("/visits/<int:visit_id>")
-@endpoint(response=VisitOut, permission=FILES, errors=(404,))
+@endpoint(response=VisitOut, permission=FILES, errors=(404,), versioned=VISIT)
 def visit(visit_id: int):
     """One visit (audited)."""
     return json_response(visits.visit_dict(visits.get_visit(policy.require_login(), visit_id)))
 
 
 @bp.patch("/visits/<int:visit_id>")
-@endpoint(body=VisitPatch, response=VisitOut, permission=FILES, errors=(404,))
+@endpoint(body=VisitPatch, response=VisitOut, permission=FILES, errors=(404,), versioned=VISIT)
 def visit_update(visit_id: int, body: VisitPatch):
     """Notes and follow-up (``follow_up_done``) of a visit."""
     return json_response(visits.visit_dict(visits.update_visit(policy.require_login(), visit_id, body)))
@@ -212,8 +250,15 @@ def care_plan_create(body: CarePlanIn):
     return json_response(care.plan_dict(care.create_care_plan(policy.require_login(), body)), 201)
 
 
+@bp.get("/care-plans/<int:plan_id>")
+@endpoint(response=CarePlanOut, permission=FILES, errors=(404,), versioned=CARE_PLAN)
+def care_plan(plan_id: int):
+    """One care plan (the read is audited)."""
+    return json_response(care.plan_dict(care.get_care_plan(policy.require_login(), plan_id)))
+
+
 @bp.patch("/care-plans/<int:plan_id>")
-@endpoint(body=CarePlanPatch, response=CarePlanOut, permission=FILES, errors=(404,))
+@endpoint(body=CarePlanPatch, response=CarePlanOut, permission=FILES, errors=(404,), versioned=CARE_PLAN)
 def care_plan_update(plan_id: int, body: CarePlanPatch):
     """Change a care plan's frequency, worker or state."""
     return json_response(care.plan_dict(care.update_care_plan(policy.require_login(), plan_id, body)))

@@ -60,13 +60,26 @@ def create_care_plan(user, body: CarePlanIn) -> CarePlan:
     return plan
 
 
-def update_care_plan(user, plan_id: int, body: CarePlanPatch) -> CarePlan:
-    """Change a plan's frequency, worker or state."""
+def _plan(user, plan_id: int) -> CarePlan:
     require_personal(user)
     plan = db.session.scalar(select(CarePlan).join(Household).where(
         CarePlan.id == plan_id, policy.personal_clause(user, Household.grid_id)))
     if plan is None:
         raise ApiError(404, f"no care plan {plan_id} among the files you may read")
+    return plan
+
+
+def get_care_plan(user, plan_id: int) -> CarePlan:
+    """One care plan of a file the user may read (audited)."""
+    plan = _plan(user, plan_id)
+    record("read", "care_plans", plan.id)
+    db.session.commit()
+    return plan
+
+
+def update_care_plan(user, plan_id: int, body: CarePlanPatch) -> CarePlan:
+    """Change a plan's frequency, worker or state."""
+    plan = _plan(user, plan_id)
     values = body.model_dump(exclude_unset=True)
     if "worker_id" in values:
         _check_worker(plan.household, values["worker_id"])

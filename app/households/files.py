@@ -172,6 +172,14 @@ def _member(user, member_id: int) -> Member:
     return m
 
 
+def get_member(user, member_id: int) -> Member:
+    """One member of a file the user may read; the read is audited."""
+    m = _member(user, member_id)
+    record("read", "household_members", m.id)
+    db.session.commit()
+    return m
+
+
 def update_member(user, member_id: int, body: MemberPatch) -> Member:
     """Change a member; ``tags`` replaces their tags."""
     m = _member(user, member_id)

@@ -36,12 +36,18 @@ def create_tag(user, body: TagIn) -> Tag:
     return tag
 
 
-def update_tag(user, tag_id: int, body: TagPatch) -> Tag:
-    """Admins rename or retire a tag (retired tags stay on old files)."""
-    require(user, "households.tags", ADMINS_ONLY)
+def get_tag(tag_id: int) -> Tag:
+    """One tag of the list (tag names are not personal)."""
     tag = db.session.get(Tag, tag_id)
     if tag is None:
         raise ApiError(404, f"no tag {tag_id}")
+    return tag
+
+
+def update_tag(user, tag_id: int, body: TagPatch) -> Tag:
+    """Admins rename or retire a tag (retired tags stay on old files)."""
+    require(user, "households.tags", ADMINS_ONLY)
+    tag = get_tag(tag_id)
     before = snapshot(tag)
     for k, v in body.model_dump(exclude_unset=True).items():
         setattr(tag, k, v)

@@ -10,7 +10,7 @@ from app.auth.models import User
 from app.core.errors import ApiError
 from app.core.extensions import db
 from app.core.time import TZ, day_start, now
-from app.households.common import building_for, personal_or_404, require_personal
+from app.households.common import building_in_reach, personal_or_404, require_personal
 from app.households.models import Household, Visit
 from app.households.schemas import VisitIn, VisitPatch
 
@@ -40,18 +40,28 @@ def _visitors(ids: list[int] | None) -> list[User]:
 
 
 def _place(user, values: dict) -> int | None:
-    """The visit's grid from its household or building (and the household's building); None: by position."""
+    """The visit's grid from its household or building (and the household's building); None: by position.
+
+    A building named must lie in the grids whose files the user keeps, and be the household's own when
+    both are given (422 otherwise, as for a household that isn't theirs).
+    """
+    building = None
+    if values.get("building_id"):
+        building = building_in_reach(user, values["building_id"])
+        if building is None:
+            raise ApiError(422, f"no building {values['building_id']} in the grids whose files you keep",
+                           {"building_id": "unknown or not yours"})
     if values.get("household_id"):
         h = db.session.scalar(select(Household).where(Household.id == values["household_id"],
                                                       policy.personal_clause(user, Household.grid_id)))
         if h is None:
             raise ApiError(422, f"no household {values['household_id']} among the files you keep",
                            {"household_id": "unknown or not yours"})
-        values["building_id"] = values.get("building_id") or h.building_id
+        if building is not None and building.id != h.building_id:
+            raise ApiError(422, "the household lives in another building", {"building_id": "not the household's"})
+        values["building_id"] = h.building_id
         return h.grid_id
-    if values.get("building_id"):
-        return building_for(user, values["building_id"]).grid_id
-    return None
+    return building.grid_id if building is not None else None
 
 
 def log_visit(user, body: VisitIn) -> Visit:

@@ -35,9 +35,8 @@ class IncidentOffer(BaseModel):
     department: str | None
 
 
-class IncidentListProperties(BaseModel):
-    """An incident in a list: no personal data."""
-    id: int
+class IncidentSummary(BaseModel):
+    """What every answer about an incident says: no personal data."""
     state: State
     category: str
     category_name: str
@@ -51,6 +50,11 @@ class IncidentListProperties(BaseModel):
     overdue: bool
     grid_code: str | None
     grid_name: str | None
+
+
+class IncidentListProperties(IncidentSummary):
+    """An incident in a list."""
+    id: int
     duplicate_of: int | None
     meeting_id: int | None
 
@@ -60,22 +64,9 @@ class IncidentReporter(BaseModel):
     phone: str | None
 
 
-class IncidentProperties(BaseModel):
+class IncidentProperties(IncidentSummary):
     """One incident with its timeline; ``reporter`` only for roles that read personal data."""
-    state: State
     case_number: str
-    category: str
-    category_name: str
-    source: Source
-    description: str
-    address: str | None
-    reported_at: dt.datetime
-    state_changed_at: dt.datetime
-    closed_at: dt.datetime | None
-    due_at: dt.datetime | None
-    overdue: bool
-    grid_code: str | None
-    grid_name: str | None
     department_id: int | None
     assignee_id: int | None
     property_company_id: int | None

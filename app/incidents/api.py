@@ -22,6 +22,7 @@ from app.incidents.answers import (
     IncidentFeature,
     PhotoStored,
 )
+from app.incidents.models import Incident, IncidentCategory
 from app.incidents.schemas import (
     CategoryIn,
     CategoryPatch,
@@ -34,8 +35,14 @@ from app.incidents.schemas import (
     category_values,
 )
 from app.web.api import GEOJSON, ApiBlueprint, endpoint, geojson_response, json_response
+from app.web.etags import Versioned
 
 bp = ApiBlueprint("incidents_api", __name__, tag="incidents")
+
+# Versioned records (app.web.etags): ETag on their answers, If-Match → 412 on their writes.
+INCIDENT = Versioned("incidents", Incident.__table__, key="incident_id",
+                     visible=lambda: policy.grid_clause(policy.current_scope(), Incident.grid_id, Incident.geom))
+CATEGORY = Versioned("incident-categories", IncidentCategory.__table__, key="code", column="code")
 
 
 def _feature(incident, with_personal: bool = False, status: int = 200):
@@ -102,14 +109,14 @@ def duplicates(query: DuplicateQuery):
 
 
 @bp.get("/incidents/<int:incident_id>")
-@endpoint(response=IncidentFeature, errors=(404,))
+@endpoint(response=IncidentFeature, errors=(404,), versioned=INCIDENT)
 def item(incident_id: int):
     """One incident with its timeline and photos; reporter contact only for roles that read personal data."""
     return _feature(services.get_incident(incident_id, policy.current_scope()), with_personal=True)
 
 
 @bp.post("/incidents/<int:incident_id>/transitions")
-@endpoint(body=TransitionIn, response=IncidentFeature, errors=(403, 404, 409))
+@endpoint(body=TransitionIn, response=IncidentFeature, errors=(403, 404, 409), versioned=INCIDENT)
 def transitions(incident_id: int, body: TransitionIn):
     """Move an incident through the workflow; 409 when the step does not follow, 403 without its permission.
 
@@ -181,7 +188,8 @@ def category_create(body: CategoryIn):
 
 
 @bp.patch("/incident-categories/<code>")
-@endpoint(body=CategoryPatch, response=CategoryNode, permission="incidents.categories", errors=(404,))
+@endpoint(body=CategoryPatch, response=CategoryNode, permission="incidents.categories", errors=(404,),
+          versioned=CATEGORY)
 def category_update(code: str, body: CategoryPatch):
     """Change a category: deadlines, department, names, parent, attributes, active (codes never change)."""
     return json_response(_category(services.update_category(code, category_values(body))))

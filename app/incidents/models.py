@@ -125,7 +125,7 @@ class Incident(db.Model):
     # Open311: the key a request came through and the token handed back to the client.
     open311_key_id: Mapped[int | None] = mapped_column(ForeignKey("open311_keys.id", ondelete="SET NULL"))
     open311_token: Mapped[str | None] = mapped_column(String(40), unique=True)
-    # Migration 0012_notify: the resident's follow-up and the stage's clock.
+    # Migration 0013_notify: the resident's follow-up and the stage's clock.
     case_number: Mapped[str] = mapped_column(String(8), Computed(CASE_NUMBER_SQL, persisted=True), unique=True)
     public_token: Mapped[str] = mapped_column(
         String(32), unique=True, server_default=text("replace(gen_random_uuid()::text, '-', '')"))

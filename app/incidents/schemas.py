@@ -20,6 +20,7 @@ from app.incidents.services import (
     Filters,
 )
 from app.incidents.workflow import TIMED_STAGES
+from app.web.geometry import check_vertices
 from app.web.params import (
     AreaCode,
     Bbox,
@@ -122,7 +123,9 @@ class CategoryQuery(Query):
 
 # --------------------------------------------------------------------------- bodies
 
-Geometry = Annotated[Point | LineString | Polygon | MultiLineString | MultiPolygon, Field(discriminator="type")]
+# The vertex cap is checked before pydantic builds the shape (app.web.geometry).
+Geometry = Annotated[Point | LineString | Polygon | MultiLineString | MultiPolygon, Field(discriminator="type"),
+                     BeforeValidator(check_vertices)]
 ShortText = Annotated[str, Field(max_length=256)]
 
 

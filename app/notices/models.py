@@ -1,5 +1,5 @@
 """The notices' tables: each user's notices (one per user and event key), their settings, their area
-subscriptions (migration 0012_notify)."""
+subscriptions (migration 0013_notify)."""
 from datetime import datetime
 
 from sqlalchemy import (

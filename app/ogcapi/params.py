@@ -12,6 +12,7 @@ explode: false`` where a value is a comma-separated list (``bbox``, property fil
 """
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -28,6 +29,7 @@ from app.basemap.fields import INT_MAX, INT_MIN
 from app.basemap.fields import Field as LayerField
 from app.basemap.public import PublicLayer
 from app.core.time import TZ, day_start
+from app.ogcapi.crs import SUPPORTED, Crs, CrsError, lookup
 from app.web.params import MAX_OFFSET, invalid
 
 DEFAULT_LIMIT = 100
@@ -52,7 +54,10 @@ def format_of(value: str) -> str:
 
 
 def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
-    """``bbox``: 4 numbers (or 6 with heights, which are ignored) in CRS84 lon/lat."""
+    """``bbox``: 4 finite numbers (or 6 with heights, which are ignored), in the order of ``bbox-crs``.
+
+    Ranges are checked by :func:`check_crs84_bbox` (CRS84) or when the bbox is transformed.
+    """
     if raw is None or raw == "":
         return None
     parts = raw.split(",")
@@ -64,14 +69,19 @@ def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
         raise ParamError("bbox values must be numbers") from None
     if not all(math.isfinite(v) for v in nums):
         raise ParamError("bbox values must be finite")
-    minx, miny, maxx, maxy = (nums[0], nums[1], nums[3], nums[4]) if len(nums) == 6 else nums
+    return (nums[0], nums[1], nums[3], nums[4]) if len(nums) == 6 else tuple(nums)
+
+
+def check_crs84_bbox(bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """A lon/lat bbox within range, south below north, not across the antimeridian; else ParamError."""
+    minx, miny, maxx, maxy = bbox
     if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90):
         raise ParamError("bbox is out of range: longitudes in [-180, 180], latitudes in [-90, 90]")
     if miny > maxy:
         raise ParamError("bbox: the southern edge lies north of the northern edge")
     if minx > maxx:
         raise ParamError("bbox crossing the antimeridian is not supported (Wuwei's data lie in China)")
-    return minx, miny, maxx, maxy
+    return bbox
 
 
 @dataclass(frozen=True)
@@ -95,13 +105,19 @@ class TimeBound:
 
 
 def _bound(text: str) -> TimeBound | None:
+    """One end of ``datetime``, read as real clients send it: a date (``2024-04-01``, or GDAL's
+    ``2024-04-01T``), a date-time with or without seconds, zone or ``T`` (a space); naive times are
+    read in Asia/Shanghai."""
+    text = text.strip()
     if text in ("", ".."):
         return None
+    if text[-1:] in ("T", "t") and len(text) == 11:
+        text = text[:-1]
     try:
-        if "T" not in text.upper() and len(text) == 10:
+        if len(text) == 10:
             value = dt.date.fromisoformat(text)
         else:
-            value = dt.datetime.fromisoformat(text.replace("z", "Z"))
+            value = dt.datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
     except ValueError:
         raise ParamError(f"datetime: {text!r} is not an RFC 3339 date or date-time "
                          "(e.g. 2024-04-22 or 2024-04-22T08:00:00Z)") from None
@@ -172,12 +188,53 @@ BboxParam = Annotated[str | None, _checked(parse_bbox),
                       _schema(type="array", minItems=4, maxItems=6, items={"type": "number"},
                               description="minLon,minLat,maxLon,maxLat (CRS84), or 6 numbers with heights",
                               **_COMMA_LIST)]
-_INSTANT = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt][0-9:.]+([Zz]|[+-][0-9]{2}:[0-9]{2})?)?"
+_INSTANT = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ]([0-9:.]+([Zz]|[+-][0-9]{2}:?[0-9]{2})?)?)?"
 DatetimeParam = Annotated[str | None, _checked(parse_datetime),
                           _schema(type="string",
                                   pattern=f"^({_INSTANT}|(\\.\\.|{_INSTANT})?/(\\.\\.|{_INSTANT})?)$",
                                   description="RFC 3339 instant or interval (.. for an open end); collections "
                                               "without a time property ignore it")]
+
+
+
+
+def _crs(value: str) -> Crs:
+    try:
+        return lookup(value)
+    except CrsError as e:
+        raise ParamError(str(e)) from None
+
+
+_NAME = "[A-Za-z_][A-Za-z0-9_-]*"
+
+
+def parse_sortby(raw: str) -> list[tuple[str, bool]]:
+    """``sortby=name,-floors`` (``+`` or nothing ascending, ``-`` descending) → [(name, descending)]."""
+    out = []
+    for part in (p.strip() for p in raw.split(",")):
+        desc = part.startswith("-")
+        name = part.lstrip("+-").strip()
+        if not re.fullmatch(_NAME, name):
+            raise ParamError(f"sortby: {part!r} is not a property name (with an optional + or -)")
+        out.append((name, desc))
+    if len({n for n, _ in out}) != len(out):
+        raise ParamError("sortby names a property twice")
+    return out
+
+
+def parse_names(raw: str) -> list[str]:
+    """``properties=name,floors`` → the names (an empty value: no properties)."""
+    names = [p.strip() for p in raw.split(",") if p.strip()]
+    bad = [n for n in names if not re.fullmatch(_NAME, n)]
+    if bad:
+        raise ParamError(f"properties: {bad[0]!r} is not a property name")
+    return names
+
+
+CrsParam = Annotated[str | None, _checked(_crs),
+                     _schema(type="string", enum=list(SUPPORTED),
+                             description="coordinate reference system (URI); default CRS84 lon/lat")]
+_NAMES = {"type": "array", "items": {"type": "string", "pattern": f"^[+-]?{_NAME}$"}, **_COMMA_LIST}
 
 
 def _no_null_defaults(schema: dict, model=None) -> None:
@@ -203,12 +260,33 @@ class ItemsQuery(OgcQuery):
     limit: Limit = DEFAULT_LIMIT
     offset: Offset = 0
     bbox: BboxParam = None
+    bbox_crs: Annotated[CrsParam, Field(alias="bbox-crs")] = None
     datetime: DatetimeParam = None
+    crs: CrsParam = None
+    filter: Annotated[str | None, _schema(type="string", description="a CQL2 filter (text or JSON, see "
+                                                                     "filter-lang) over the queryables")] = None
+    filter_lang: Annotated[Literal["cql2-text", "cql2-json"] | None, Field(alias="filter-lang"),
+                           _schema(type="string", enum=["cql2-text", "cql2-json"], default="cql2-text")] = None
+    filter_crs: Annotated[CrsParam, Field(alias="filter-crs")] = None
+    sortby: Annotated[str | None, _checked(parse_sortby),
+                      _schema(**_NAMES, description="sortables, comma-separated; - for descending")] = None
+    properties: Annotated[str | None, _checked(parse_names),
+                          _schema(**_NAMES, description="only these properties (comma-separated)")] = None
+    skip_geometry: Annotated[bool, Field(alias="skipGeometry"),
+                             _schema(type="boolean", default=False, description="features without geometry")] = False
+    cursor: Annotated[str | None, _schema(type="string", pattern="^[A-Za-z0-9_.-]+$",
+                                          description="where the page starts (the next and prev links carry it)")] \
+        = None
 
     def filters(self) -> dict[str, list]:
         """The property filters given: name → parsed values."""
         return {name: values for name in type(self).model_fields.keys() - ItemsQuery.model_fields.keys()
                 if (values := getattr(self, name)) is not None}
+
+
+class ItemQuery(OgcQuery):
+    """One feature: ``crs`` besides ``f`` and ``lang``."""
+    crs: CrsParam = None
 
 
 _ITEM_SCHEMAS = {"str": "string", "text": "string", "enum": "string", "date": "string", "datetime": "string",

@@ -22,27 +22,40 @@ from spectree import Tag
 
 from app.auth import policy
 from app.core.errors import ApiError
-from app.ogcapi import services
+from app.ogcapi import paging, provider, services
+from app.ogcapi.crs import CRS84, DEFAULT, SUPPORTED
 from app.ogcapi.openapi import OPENAPI, SERVER, describe, document, ogc_spec
 from app.ogcapi.pages import items_map
 from app.ogcapi.params import (
     GEOJSON,
     HTML,
+    ItemQuery,
     ItemsQuery,
     OgcQuery,
     ParamError,
     format_of,
     items_query,
 )
+from app.ogcapi.queryables import json_schema
+from app.ogcapi.reading import page_request
 from app.web.api import parse_query
 from app.web.openapi import spec as app_spec
 
 bp = Blueprint("ogcapi", __name__, url_prefix="/ogcapi")
 
 JSON = "application/json"
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-CONFORMANCE = [f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{c}"
-               for c in ("core", "geojson", "oas30", "html")]
+SCHEMA = "application/schema+json"
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+# Only what tests/test_ogcapi*.py checks class by class.
+CONFORMANCE = (
+    [f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{c}" for c in ("core", "geojson", "oas30", "html")]
+    + ["http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs"]
+    + [f"http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/{c}"
+       for c in ("queryables", "queryables-query-parameters", "filter", "features-filter")]
+    + [f"http://www.opengis.net/spec/cql2/1.0/conf/{c}"
+       for c in ("basic-cql2", "cql2-text", "cql2-json", "advanced-comparison-operators",
+                 "case-insensitive-comparison", "basic-spatial-functions", "basic-spatial-functions-plus",
+                 "spatial-functions", "temporal-functions", "property-property")])
 ITEMS = "GeoJSON FeatureCollection with numberMatched, numberReturned and next links (HTML by f or Accept)"
 DATA_ERRORS = (400, 401, 404)
 
@@ -174,7 +187,7 @@ def _collection_doc(public, scope) -> dict:
         "title": title,
         "description": public.description,
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": list(SUPPORTED),
         "storageCrs": CRS84,
         "extent": services.extent(public, scope),
         "links": [
@@ -182,6 +195,8 @@ def _collection_doc(public, scope) -> dict:
             _link("alternate", HTML, link("ogcapi.collection", "html")),
             _link("items", GEOJSON, link("ogcapi.items", "json"), "items as GeoJSON"),
             _link("items", HTML, link("ogcapi.items", "html"), "items as HTML"),
+            _link(QUERYABLES_REL, SCHEMA, url_for("ogcapi.queryables", collectionId=name, _external=True),
+                  "what filters may name"),
         ],
     }
 
@@ -214,63 +229,85 @@ def collection(collectionId: str):  # collectionId, featureId: the OGC names
     return _answer("ogcapi/collection.html", _collection_doc(public, policy.current_scope()), public=public)
 
 
-def _items_links(name: str, limit: int, offset: int, returned: int, matched: int | None) -> list[dict]:
-    args = {k: v for k, v in request.args.items() if k not in ("offset", "f")}
+def _items_links(name: str, query: ItemsQuery, page: provider.Page) -> list[dict]:
+    args = {k: v for k, v in request.args.items() if k not in ("offset", "cursor", "f")}
     fmt = wanted_format()
     page_type = GEOJSON if fmt == "json" else HTML
 
-    def page(off: int, f: str) -> str:
-        return url_for("ogcapi.items", collectionId=name, _external=True, **{**args, "offset": off, "f": f})
+    def url(f: str, **where) -> str:
+        return url_for("ogcapi.items", collectionId=name, _external=True, **{**args, **where, "f": f})
 
-    links = [_link("self", page_type, page(offset, fmt)),
-             _link("alternate", HTML if fmt == "json" else GEOJSON, page(offset, "html" if fmt == "json" else "json")),
+    here = {"cursor": query.cursor} if query.cursor else ({"offset": query.offset} if query.offset else {})
+    links = [_link("self", page_type, url(fmt, **here)),
+             _link("alternate", HTML if fmt == "json" else GEOJSON, url("html" if fmt == "json" else "json", **here)),
              _link("collection", JSON, url_for("ogcapi.collection", collectionId=name, _external=True, f="json"))]
-    more = offset + returned < matched if matched is not None else returned == limit
-    if more:
-        links.append(_link("next", page_type, page(offset + limit, fmt), "next page"))
-    if offset > 0:
-        links.append(_link("prev", page_type, page(max(0, offset - limit), fmt), "previous page"))
+    if page.next_cursor:
+        links.append(_link("next", page_type, url(fmt, cursor=page.next_cursor), "next page"))
+    if page.prev_cursor:
+        links.append(_link("prev", page_type, url(fmt, cursor=page.prev_cursor), "previous page"))
     return links
+
+
+def _with_crs(resp: Response, crs) -> Response:
+    resp.headers["Content-Crs"] = crs.header
+    return resp
 
 
 @_collection_route("/collections/<collectionId>/items", ItemsQuery, ITEMS)
 def items(collectionId: str):
-    """OGC API items: a page of a collection's features (limit, offset, bbox, datetime, property filters).
+    """OGC API items: a page of a collection's features.
 
-    Each collection's property filters are listed in ``/ogcapi/api``.
+    ``limit``, ``offset`` or ``cursor`` (the next/prev links), ``bbox`` (in ``bbox-crs``), ``datetime``,
+    property filters, a CQL2 ``filter`` (``filter-lang``, ``filter-crs``), ``sortby``, ``properties``,
+    ``skipGeometry``, ``crs``. Each collection's parameters are listed in ``/ogcapi/api``.
     """
     _login_for_data()
     public = _collection_or_404(collectionId)
     query = parse_query(items_query(public))
-    features, matched, returned = services.items(
-        public, policy.current_scope(), bbox=query.bbox, when=query.datetime, filters=query.filters(),
-        limit=query.limit, offset=query.offset)
+    try:
+        page = provider.page(public, policy.current_scope(), page_request(public, query))
+    except paging.CursorError as e:
+        raise ApiError(400, str(e), {"cursor": str(e)}) from None
     head = {"type": "FeatureCollection"}
-    if matched is not None:
-        head["numberMatched"] = matched
-    head["numberReturned"] = returned
+    if page.matched is not None:
+        head["numberMatched"] = page.matched
+    head["numberReturned"] = page.returned
     head["timeStamp"] = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    head["links"] = _items_links(collectionId, query.limit, query.offset, returned, matched)
+    head["links"] = _items_links(collectionId, query, page)
+    crs = query.crs or DEFAULT
     if wanted_format() == "html":
-        return render_template("ogcapi/items.html", doc=head, features=json.loads(features), public=public,
-                               props=[p.name for p in public.properties], map=items_map(public))
-    text = json.dumps(head, ensure_ascii=False)[:-1] + ',"features":' + features + "}"
-    return Response(text, mimetype=GEOJSON)
+        return _with_crs(Response(render_template(
+            "ogcapi/items.html", doc=head, features=json.loads(page.features), public=public,
+            props=[p.name for p in public.properties], map=items_map(public)), mimetype=HTML), crs)
+    text = json.dumps(head, ensure_ascii=False)[:-1] + ',"features":' + page.features + "}"
+    return _with_crs(Response(text, mimetype=GEOJSON), crs)
 
 
-@_collection_route("/collections/<collectionId>/items/<featureId>", OgcQuery, "GeoJSON Feature (or a page)")
+@_collection_route("/collections/<collectionId>/items/<featureId>", ItemQuery, "GeoJSON Feature (or a page)")
 def item(collectionId: str, featureId: str):
-    """OGC API feature: one feature of a collection, if it lies in the user's area."""
-    parse_query(OgcQuery)
+    """OGC API feature: one feature of a collection, if it lies in the user's area (``crs`` as for items)."""
+    query = parse_query(ItemQuery)
     _login_for_data()
     public = _collection_or_404(collectionId)
     fid = int(featureId) if featureId.isdigit() and len(featureId) < 12 else None
-    feature = services.item(public, policy.current_scope(), fid) if fid is not None else None
+    crs = query.crs or DEFAULT
+    feature = provider.item(public, policy.current_scope(), fid, crs) if fid is not None else None
     if feature is None:
         raise ApiError(404, f"no feature {featureId!r} in collection {collectionId!r} (in your area)")
     feature["links"] = _self_links("ogcapi.item", GEOJSON, collectionId=collectionId, featureId=featureId) + [
         _link("collection", JSON, url_for("ogcapi.collection", collectionId=collectionId, _external=True, f="json"))]
-    return _answer("ogcapi/item.html", feature, GEOJSON, public=public)
+    resp = _answer("ogcapi/item.html", feature, GEOJSON, public=public)
+    return _with_crs(resp if isinstance(resp, Response) else Response(resp, mimetype=HTML), crs)
+
+
+@_collection_route("/collections/<collectionId>/queryables", OgcQuery, f"JSON Schema of the queryables ({SCHEMA})")
+def queryables(collectionId: str):
+    """OGC API queryables: the properties a CQL2 filter may name, as JSON Schema (Part 3)."""
+    parse_query(OgcQuery)
+    _login_for_data()
+    public = _collection_or_404(collectionId)
+    url = url_for("ogcapi.queryables", collectionId=collectionId, _external=True)
+    return Response(json.dumps(json_schema(public, url), ensure_ascii=False), mimetype=SCHEMA)
 
 
 # --------------------------------------------------------------------------- each collection's rules
@@ -292,9 +329,13 @@ def _rules_of(name: str) -> tuple:
     def feature(featureId: int):
         return item(name, str(featureId))
 
+    def filterable():
+        return queryables(name)
+
     describe_collection.__doc__ = f"{title}: the collection"
     features.__doc__ = f"{title}: features"
     feature.__doc__ = f"{title}: one feature"
+    filterable.__doc__ = f"{title}: queryables (JSON Schema)"
     query = items_query(public)
     return (
         (f"/collections/{name}", f"collection_{name}",
@@ -304,8 +345,11 @@ def _rules_of(name: str) -> tuple:
          describe(features, ogc_spec, query=query, ok=ITEMS, errors=DATA_ERRORS, tags=tags,
                   operation_id=f"getFeatures_{name}")),
         (f"/collections/{name}/items/<int:featureId>", f"item_{name}",
-         describe(feature, ogc_spec, query=OgcQuery, ok="GeoJSON Feature (or a page)", errors=DATA_ERRORS,
+         describe(feature, ogc_spec, query=ItemQuery, ok="GeoJSON Feature (or a page)", errors=DATA_ERRORS,
                   tags=tags, operation_id=f"getFeature_{name}")),
+        (f"/collections/{name}/queryables", f"queryables_{name}",
+         describe(filterable, ogc_spec, query=OgcQuery, ok=f"JSON Schema ({SCHEMA})", errors=DATA_ERRORS,
+                  tags=tags, operation_id=f"getQueryables_{name}")),
     )
 
 

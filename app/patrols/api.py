@@ -1,33 +1,45 @@
-"""``/api/v1/patrols…`` and ``/api/v1/devices``: patrols, tracks, results, live map, coverage, devices.
+"""``/api/v1/patrols…``, ``/api/v1/bad-parking-spots`` and ``/api/v1/devices``: patrols, tracks,
+results, the live map, coverage and tracking devices. Models in :mod:`app.patrols.schemas`."""
+import re
 
-Session-cookie writes need the CSRF header (as in :mod:`app.basemap.api`); bearer tokens do not.
-"""
-import datetime as dt
-import json
+from flask import Response, request, url_for
+from geojson_pydantic import FeatureCollection
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
-from flask_login import current_user
-
-from app.web.api import geojson_response, int_arg, json_body
-from app.auth.access import current_scope, require_login
-from app.auth.services import via_bearer
+from app.auth import policy
 from app.core.errors import ApiError
-from app.core.extensions import csrf
-from app.patrols import services
-from app.patrols.models import PATROL_KINDS, PATROL_STATES
-from gis.geometry import GeometryError, parse_bbox
-from gis.tracks import FixError, parse_csv, parse_gpx, parse_time, parse_web_batch
+from app.patrols import access, lifecycle, parking, tracks
+from app.patrols import coverage as coverage_
+from app.patrols import devices as devices_
+from app.patrols import live as live_
+from app.patrols.schemas import (
+    BadParkingQuery,
+    BadParkingSpotCreated,
+    BadParkingSpotIn,
+    FixesReceived,
+    PatrolCoverage,
+    PatrolCoverageQuery,
+    PatrolIn,
+    PatrolList,
+    PatrolListQuery,
+    PatrolLiveQuery,
+    PatrolOut,
+    PatrolResultsIn,
+    PatrolTrackQuery,
+    PhonePositionsIn,
+    TrackingDevice,
+    TrackingDeviceIn,
+    TrackingDevices,
+    TrackUpload,
+)
+from app.web.api import GEOJSON, ApiBlueprint, endpoint, geojson_response, json_response
+from gis.tracks import FixError, parse_csv, parse_gpx, parse_web_batch
 
-bp = Blueprint("patrols_api", __name__, url_prefix="/api/v1")
+bp = ApiBlueprint("patrols_api", __name__, tag="patrols")
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
-@bp.before_request
-def _protect():
-    """Cookie-session writes carry X-CSRFToken; bearer-token clients do not need it."""
-    if request.method not in ("GET", "HEAD", "OPTIONS") and not via_bearer() \
-            and current_app.config.get("WTF_CSRF_ENABLED", True):
-        csrf.protect()
+def _num(value, digits: int = 1):
+    return round(float(value), digits) if value is not None else None
 
 
 def patrol_json(p, stats: bool = False) -> dict:
@@ -43,140 +55,86 @@ def patrol_json(p, stats: bool = False) -> dict:
                      "bags": p.bags, "weight_kg": float(p.weight_kg) if p.weight_kg is not None else None,
                      "volunteers": p.volunteers, "bikes_reparked": p.bikes_reparked,
                      "riders_guided": p.riders_guided, "note": p.note},
-         "distance_m": round(p.distance_m, 1) if p.distance_m is not None else None,
-         "area_m2": round(p.area_m2, 1) if p.area_m2 is not None else None,
+         "distance_m": _num(p.distance_m), "area_m2": _num(p.area_m2),
          "links": {"self": url_for("patrols_api.patrol", patrol_id=p.id),
                    "track": url_for("patrols_api.track", patrol_id=p.id),
                    "gpx": url_for("patrols_api.gpx", patrol_id=p.id),
                    "page": url_for("patrols.detail", patrol_id=p.id)}}
     if stats:
-        d["stats"] = services.patrol_stats(p)
+        d["stats"] = tracks.patrol_stats(p)
     return d
 
 
-def _time_arg(name: str):
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return parse_time(raw if "T" in raw or len(raw) > 10 else raw + "T00:00:00+08:00", name)
-    except FixError as e:
-        raise ApiError(400, str(e), {name: e.message}) from None
-
-
-def _bbox():
-    try:
-        return parse_bbox(request.args.get("bbox"))
-    except GeometryError as e:
-        raise ApiError(400, str(e), {"bbox": str(e)}) from None
-
+# --------------------------------------------------------------------------- patrols
 
 @bp.get("/patrols")
-def patrols():
+@endpoint(query=PatrolListQuery, response=PatrolList, permission="patrols.run")
+def patrols(query: PatrolListQuery):
     """Patrols the user may see, newest first (filters: kind, state, from, to, area, team)."""
-    require_login()
-    kind, state = request.args.get("kind"), request.args.get("state")
-    if kind and kind not in PATROL_KINDS:
-        raise ApiError(400, f"kind must be one of {', '.join(PATROL_KINDS)}", {"kind": "unknown"})
-    if state and state not in PATROL_STATES:
-        raise ApiError(400, f"state must be one of {', '.join(PATROL_STATES)}", {"state": "unknown"})
-    area = request.args.get("area")
-    if area and not area.isdigit():
-        raise ApiError(400, "area must be an area code (digits)", {"area": "malformed"})
-    limit, offset = int_arg("limit", 50, 1, 500), int_arg("offset", 0, 0, 10_000_000)
-    rows, total = services.list_patrols(current_user, kind=kind, state=state, start=_time_arg("from"),
-                                        end=_time_arg("to"), area_code=area,
-                                        team_id=int_arg("team", 0, 0, 2**31 - 1) or None,
-                                        limit=limit, offset=offset)
-    return jsonify({"total": total, "patrols": [patrol_json(p) for p in rows]})
+    rows, total = access.list_patrols(policy.require_login(), kind=query.kind, state=query.state,
+                                      start=query.from_, end=query.to, area_code=query.area,
+                                      team_id=query.team or None, limit=query.limit, offset=query.offset)
+    return json_response({"total": total, "patrols": [patrol_json(p) for p in rows]})
 
 
 @bp.post("/patrols")
-def create_patrol():
+@endpoint(body=PatrolIn, response=PatrolOut, status=201, permission="patrols.run", errors=(403,))
+def create_patrol(body: PatrolIn):
     """Plan a patrol, or start it at once with ``"start": true``."""
-    require_login()
-    body = json_body()
-    if not isinstance(body, dict):
-        raise ApiError(400, "send a JSON object")
-    unknown = set(body) - {"kind", "title", "area", "team_id", "participants", "planned_start", "planned_route",
-                           "start", "cleanup_width_m"}
-    if unknown:
-        raise ApiError(422, f"unknown field(s): {', '.join(sorted(unknown))}", {k: "unknown" for k in unknown})
-    planned = None
-    if body.get("planned_start"):
-        try:
-            planned = parse_time(body["planned_start"], "planned_start")
-        except FixError as e:
-            raise ApiError(422, str(e), {"planned_start": e.message}) from None
-    parts = body.get("participants") or []
-    if not isinstance(parts, list) or not all(isinstance(x, str) for x in parts):
-        raise ApiError(422, "participants must be a list of user names", {"participants": "list of user names"})
-    team_id = body.get("team_id")
-    if team_id is not None and (isinstance(team_id, bool) or not isinstance(team_id, int)):
-        raise ApiError(422, "team_id must be an integer", {"team_id": "integer"})
-    width = body.get("cleanup_width_m")
-    if width is not None and (isinstance(width, bool) or not isinstance(width, (int, float))):
-        raise ApiError(422, "cleanup_width_m must be a number", {"cleanup_width_m": "number"})
-    area = body.get("area")
-    if area is not None and not isinstance(area, str):
-        raise ApiError(422, "area must be an area code string", {"area": "string"})
-    p = services.create_patrol(current_user, body.get("kind"), body.get("title") or "", area_code=area,
-                               team_id=team_id, participants=parts, planned_start=planned,
-                               planned_route=body.get("planned_route"), start=body.get("start") is True,
-                               cleanup_width_m=width)
-    return jsonify(patrol_json(p)), 201
+    route = body.planned_route.model_dump(exclude_none=True) if body.planned_route else None
+    p = lifecycle.create_patrol(policy.require_login(), body.kind, body.title, area_code=body.area,
+                                team_id=body.team_id, participants=body.participants,
+                                planned_start=body.planned_start, planned_route=route, start=body.start,
+                                cleanup_width_m=body.cleanup_width_m)
+    return json_response(patrol_json(p), 201)
 
 
 @bp.get("/patrols/<int:patrol_id>")
+@endpoint(response=PatrolOut, permission="patrols.run", errors=(404,))
 def patrol(patrol_id: int):
     """One patrol with its statistics."""
-    require_login()
-    return jsonify(patrol_json(services.get_patrol(current_user, patrol_id), stats=True))
+    return json_response(patrol_json(access.get_patrol(policy.require_login(), patrol_id), stats=True))
 
 
 @bp.patch("/patrols/<int:patrol_id>")
-def update_patrol(patrol_id: int):
+@endpoint(body=PatrolResultsIn, response=PatrolOut, permission="patrols.run", errors=(404,))
+def update_patrol(patrol_id: int, body: PatrolResultsIn):
     """Change the title or results (bags, weight_kg, volunteers, bikes_reparked, riders_guided, note …)."""
-    require_login()
-    body = json_body()
-    if not isinstance(body, dict):
-        raise ApiError(400, "send a JSON object")
-    return jsonify(patrol_json(services.update_results(current_user, patrol_id, body)))
+    p = lifecycle.update_results(policy.require_login(), patrol_id, body.model_dump(exclude_unset=True))
+    return json_response(patrol_json(p))
 
 
 @bp.post("/patrols/<int:patrol_id>/start")
+@endpoint(response=PatrolOut, permission="patrols.run", errors=(404, 409))
 def start(patrol_id: int):
     """Start a planned patrol."""
-    require_login()
-    return jsonify(patrol_json(services.start_patrol(current_user, patrol_id)))
+    return json_response(patrol_json(lifecycle.start_patrol(policy.require_login(), patrol_id)))
 
 
 @bp.post("/patrols/<int:patrol_id>/stop")
+@endpoint(response=PatrolOut, permission="patrols.run", errors=(404, 409))
 def stop(patrol_id: int):
     """Stop an active patrol and build its track."""
-    require_login()
-    return jsonify(patrol_json(services.stop_patrol(current_user, patrol_id), stats=True))
+    return json_response(patrol_json(lifecycle.stop_patrol(policy.require_login(), patrol_id), stats=True))
 
+
+# --------------------------------------------------------------------------- positions and tracks
 
 @bp.post("/patrols/<int:patrol_id>/positions")
-def positions(patrol_id: int):
+@endpoint(body=PhonePositionsIn, response=FixesReceived, permission="patrols.run", errors=(404, 409))
+def positions(patrol_id: int, body: PhonePositionsIn):
     """The phone page's queued fixes: ``{"positions": [{"lat","lon","t","acc",…}]}``; resends are skipped."""
-    require_login()
-    body = json_body()
-    if not isinstance(body, dict):
-        raise ApiError(400, "send a JSON object with a positions list")
     try:
-        fixes = parse_web_batch(body.get("positions"))
+        fixes = parse_web_batch([f.model_dump() for f in body.positions])
     except FixError as e:
-        raise ApiError(422, f"bad position: {e}", {e.field: e.message}) from None
-    added = services.upload_batch(current_user, patrol_id, fixes)
-    return jsonify({"received": len(fixes), "stored": added})
+        field = re.sub(r"\[(\d+)\]", r".\1", e.field)        # positions[3].lat → positions.3.lat
+        raise ApiError(422, f"bad position: {e}", {field: e.message}) from None
+    added = lifecycle.upload_batch(policy.require_login(), patrol_id, fixes)
+    return json_response({"received": len(fixes), "stored": added})
 
 
-@bp.post("/patrols/<int:patrol_id>/import")
-def import_track(patrol_id: int):
-    """Upload a GPX or CSV track (multipart field ``file``; optional ``device`` identifier)."""
-    require_login()
+def _uploaded_fixes():
+    """The fixes of the GPX or CSV file in the multipart field ``file``."""
     if (request.content_length or 0) > MAX_IMPORT_BYTES:
         raise ApiError(413, f"files up to {MAX_IMPORT_BYTES // 1024 // 1024} MB")
     f = request.files.get("file")
@@ -185,188 +143,115 @@ def import_track(patrol_id: int):
     data = f.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
         raise ApiError(413, f"files up to {MAX_IMPORT_BYTES // 1024 // 1024} MB")
-    name = (f.filename or "").lower()
-    fmt = request.form.get("format") or ("csv" if name.endswith(".csv") else "gpx")
+    fmt = request.form.get("format") or ("csv" if (f.filename or "").lower().endswith(".csv") else "gpx")
     if fmt not in ("gpx", "csv"):
         raise ApiError(422, "format must be gpx or csv", {"format": "gpx or csv"})
     try:
-        fixes = parse_gpx(data) if fmt == "gpx" else parse_csv(data)
+        return fmt, parse_gpx(data) if fmt == "gpx" else parse_csv(data)
     except FixError as e:
         raise ApiError(422, f"cannot import: {e.message}", {e.field: e.message}) from None
-    added = services.import_track(current_user, patrol_id, fixes, fmt, request.form.get("device") or None)
-    return jsonify({"received": len(fixes), "stored": added}), 201
+
+
+@bp.post("/patrols/<int:patrol_id>/import")
+@endpoint(form=TrackUpload, response=FixesReceived, status=201, permission="patrols.run", errors=(404, 413))
+def import_track(patrol_id: int):
+    """Upload a GPX or CSV track to a patrol (a finished one too)."""
+    fmt, fixes = _uploaded_fixes()
+    added = lifecycle.import_track(policy.require_login(), patrol_id, fixes, fmt, request.form.get("device") or None)
+    return json_response({"received": len(fixes), "stored": added}, 201)
 
 
 @bp.get("/patrols/<int:patrol_id>/track")
-def track(patrol_id: int):
+@endpoint(query=PatrolTrackQuery, response=FeatureCollection, media_type=GEOJSON, permission="patrols.run",
+          errors=(404,))
+def track(patrol_id: int, query: PatrolTrackQuery):
     """The cleaned track (one LineString per device) as GeoJSON, simplified for display."""
-    require_login()
-    p = services.get_patrol(current_user, patrol_id)
-    tol = int_arg("simplify", 2, 0, 100)
-    services.audit_track_read(current_user, p, "track")
-    return geojson_response(services.track_geojson(p, tol))
+    user = policy.require_login()
+    p = access.get_patrol(user, patrol_id)
+    tracks.audit_track_read(user, p, "track")
+    return geojson_response(tracks.track_geojson(p, query.simplify))
 
 
 @bp.get("/patrols/<int:patrol_id>.gpx")
+@endpoint(permission="patrols.run", errors=(404,))
 def gpx(patrol_id: int):
-    """GPX 1.1 export of the cleaned track."""
-    require_login()
-    p = services.get_patrol(current_user, patrol_id)
-    services.audit_track_read(current_user, p, "gpx")
-    return Response(services.export_gpx(p), mimetype="application/gpx+xml",
+    """GPX 1.1 export of the cleaned track (``application/gpx+xml``)."""
+    user = policy.require_login()
+    p = access.get_patrol(user, patrol_id)
+    tracks.audit_track_read(user, p, "gpx")
+    return Response(tracks.export_gpx(p), mimetype="application/gpx+xml",
                     headers={"Content-Disposition": f'attachment; filename="patrol-{p.id}.gpx"'})
 
 
+# --------------------------------------------------------------------------- bad parking
+
 @bp.get("/patrols/<int:patrol_id>/bad-parking")
+@endpoint(response=FeatureCollection, media_type=GEOJSON, permission="patrols.run", errors=(404,))
 def bad_parking(patrol_id: int):
     """Bad-parking spots found on a patrol (GeoJSON)."""
-    require_login()
-    p = services.get_patrol(current_user, patrol_id)
-    return geojson_response(services.spots_geojson(current_scope(), patrol_id=p.id, limit=5000))
+    p = access.get_patrol(policy.require_login(), patrol_id)
+    return geojson_response(parking.spots_geojson(policy.current_scope(), patrol_id=p.id, limit=5000))
 
 
 @bp.post("/patrols/<int:patrol_id>/bad-parking")
-def add_bad_parking(patrol_id: int):
-    """Record a bad-parking spot ``{"lon","lat","bikes","reparked","note"}``; linked to the nearest zone."""
-    require_login()
-    body = json_body()
-    if not isinstance(body, dict):
-        raise ApiError(400, "send a JSON object")
-    found = None
-    if body.get("found_at"):
-        try:
-            found = parse_time(body["found_at"], "found_at")
-        except FixError as e:
-            raise ApiError(422, str(e), {"found_at": e.message}) from None
-    spot = services.add_bad_parking(current_user, patrol_id, body.get("lon"), body.get("lat"),
-                                    body.get("bikes", 1), bool(body.get("reparked")), body.get("note"), found)
-    return jsonify({"id": spot.id, "nearest_zone_id": spot.nearest_zone_id,
-                    "zone_distance_m": round(spot.zone_distance_m, 1) if spot.zone_distance_m is not None else None,
-                    "grid_id": spot.grid_id}), 201
+@endpoint(body=BadParkingSpotIn, response=BadParkingSpotCreated, status=201, permission="patrols.run",
+          errors=(404,))
+def add_bad_parking(patrol_id: int, body: BadParkingSpotIn):
+    """Record a bad-parking spot; it is linked to the nearest active bike zone."""
+    spot = parking.add_bad_parking(policy.require_login(), patrol_id, body.lon, body.lat, body.bikes, body.reparked,
+                                   body.note, body.found_at)
+    return json_response({"id": spot.id, "nearest_zone_id": spot.nearest_zone_id,
+                          "zone_distance_m": _num(spot.zone_distance_m), "grid_id": spot.grid_id}, 201)
 
 
 @bp.get("/bad-parking-spots")
-def spots():
+@endpoint(query=BadParkingQuery, response=FeatureCollection, media_type=GEOJSON, permission="patrols.figures")
+def spots(query: BadParkingQuery):
     """All bad-parking spots in the user's area, for the map (``bbox``, ``limit``)."""
-    require_login()
-    if current_user.role not in services.TRACK_READERS + ("planner", "leader"):
-        raise ApiError(403, "no access")
-    return geojson_response(services.spots_geojson(current_scope(), bbox=_bbox(),
-                                                   limit=int_arg("limit", 1000, 1, 10000)))
+    return geojson_response(parking.spots_geojson(policy.current_scope(), bbox=query.bbox, limit=query.limit))
 
+
+# --------------------------------------------------------------------------- live map and coverage
 
 @bp.get("/patrols/live")
-def live():
+@endpoint(query=PatrolLiveQuery, response=FeatureCollection, media_type=GEOJSON, permission="patrols.run")
+def live(query: PatrolLiveQuery):
     """Active patrols: last position of each device and its trail of the last ``minutes`` (GeoJSON)."""
-    require_login()
-    return geojson_response(services.live_geojson(current_user, bbox=_bbox(),
-                                                  minutes=int_arg("minutes", 30, 1, 24 * 60),
-                                                  limit=int_arg("limit", 2000, 1, 10000)))
+    return geojson_response(live_.live_geojson(policy.require_login(), bbox=query.bbox, minutes=query.minutes,
+                                               limit=query.limit))
 
 
 @bp.get("/patrols/coverage")
-def coverage():
+@endpoint(query=PatrolCoverageQuery, response=PatrolCoverage, permission="patrols.figures")
+def coverage(query: PatrolCoverageQuery):
     """Per grid: fixes, patrols and days walked this week or month; grids not walked."""
-    require_login()
-    period = request.args.get("period", "week")
-    raw = request.args.get("date")
-    day = None
-    if raw:
-        try:
-            day = dt.date.fromisoformat(raw)
-        except ValueError:
-            raise ApiError(400, "date must be YYYY-MM-DD", {"date": "YYYY-MM-DD"}) from None
-    return jsonify(services.coverage(current_user, period, day))
+    return json_response(coverage_.coverage(policy.require_login(), query.period, query.date))
+
+
+# --------------------------------------------------------------------------- devices
+
+def _device_json(d) -> dict:
+    return {"id": d.id, "identifier": d.identifier, "name": d.name, "kind": d.kind, "active": d.active}
 
 
 @bp.get("/devices")
+@endpoint(response=TrackingDevices)
 def devices():
     """The user's tracking devices."""
-    require_login()
-    return jsonify({"devices": [{"id": d.id, "identifier": d.identifier, "name": d.name, "kind": d.kind,
-                                 "active": d.active} for d in services.devices_of(current_user)]})
+    return json_response({"devices": [_device_json(d) for d in devices_.devices_of(policy.require_login())]})
 
 
 @bp.post("/devices")
-def register_device():
+@endpoint(body=TrackingDeviceIn, response=TrackingDevice, status=201, errors=(403, 409))
+def register_device(body: TrackingDeviceIn):
     """Register a device identifier for yourself (admins: for ``user``)."""
-    require_login()
-    body = json_body()
-    if not isinstance(body, dict):
-        raise ApiError(400, "send a JSON object")
-    username = current_user.username
-    if body.get("user") and body["user"] != username:
-        if current_user.role != "admin":
+    user = policy.require_login()
+    username = user.username
+    if body.user and body.user != username:
+        if not policy.can(user, "devices.manage"):
             raise ApiError(403, "only admins register devices for other users")
-        username = body["user"]
-    for k in ("identifier", "name", "kind"):
-        if body.get(k) is not None and not isinstance(body[k], str):
-            raise ApiError(422, f"{k} must be a string", {k: "string"})
-    d = services.register_device(username, body.get("identifier") or "", body.get("name") or "",
-                                 body.get("kind") or "traccar")
-    return jsonify({"id": d.id, "identifier": d.identifier, "name": d.name, "kind": d.kind}), 201
-
-
-ERR = {"$ref": "#/components/responses/Error"}
-
-
-def openapi_paths() -> dict:
-    """OpenAPI path items for these endpoints and the tracking protocols."""
-    def op(summary, responses=None, body=None, params=None):
-        o = {"summary": summary, "tags": ["patrols"],
-             "responses": responses or {"200": {"description": "OK"}, "401": ERR, "403": ERR, "404": ERR}}
-        if body:
-            o["requestBody"] = {"required": True, "content": body}
-        if params:
-            o["parameters"] = [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d}
-                               for n, d in params.items()]
-        return o
-    pid = [{"name": "patrol_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-    js = {"application/json": {"schema": {"type": "object"}}}
-    w = {"200": {"description": "OK"}, "400": ERR, "401": ERR, "403": ERR, "404": ERR, "409": ERR, "415": ERR,
-         "422": ERR}
-    return {
-        "/api/v1/patrols": {
-            "get": op("Patrols you may see", params={"kind": "grid_walk|cleanup|bike_rectification|charger_check|other",
-                                                     "state": "planned|active|finished|cancelled",
-                                                     "from": "ISO date/time", "to": "ISO date/time",
-                                                     "area": "area code", "team": "team id", "limit": "1..500",
-                                                     "offset": ">= 0"}),
-            "post": op("Plan or start a patrol (kind, title, area, team_id, participants, planned_start, "
-                       "planned_route GeoJSON, start, cleanup_width_m)", {**w, "201": {"description": "created"}}, js)},
-        "/api/v1/patrols/{patrol_id}": {"parameters": pid, "get": op("A patrol with statistics"),
-                                        "patch": op("Change title/results", w, js)},
-        "/api/v1/patrols/{patrol_id}/start": {"parameters": pid, "post": op("Start", w)},
-        "/api/v1/patrols/{patrol_id}/stop": {"parameters": pid, "post": op("Stop and build the track", w)},
-        "/api/v1/patrols/{patrol_id}/positions": {"parameters": pid, "post": op(
-            "Batch of fixes from the phone page {positions: [{lat, lon, t, acc, speed, heading, alt}]}", w, js)},
-        "/api/v1/patrols/{patrol_id}/import": {"parameters": pid, "post": op(
-            "Import a GPX or CSV track (multipart 'file', optional 'device')",
-            {**w, "201": {"description": "imported"}, "413": ERR}, {"multipart/form-data": {"schema": {"type": "object"}}})},
-        "/api/v1/patrols/{patrol_id}/track": {"parameters": pid, "get": op("Cleaned track as GeoJSON",
-                                                                           params={"simplify": "metres 0..100"})},
-        "/api/v1/patrols/{patrol_id}.gpx": {"parameters": pid, "get": op("GPX export")},
-        "/api/v1/patrols/{patrol_id}/bad-parking": {"parameters": pid, "get": op("Bad-parking spots (GeoJSON)"),
-                                                    "post": op("Record a bad-parking spot {lon, lat, bikes, reparked, note}",
-                                                               {**w, "201": {"description": "created"}}, js)},
-        "/api/v1/bad-parking-spots": {"get": op("Bad-parking spots in your area (GeoJSON)",
-                                                params={"bbox": "minLon,minLat,maxLon,maxLat", "limit": "1..10000"})},
-        "/api/v1/patrols/live": {"get": op("Active patrols: last positions and trails (GeoJSON)",
-                                           params={"bbox": "minLon,minLat,maxLon,maxLat", "minutes": "trail length",
-                                                   "limit": "1..10000"})},
-        "/api/v1/patrols/coverage": {"get": op("Grids walked / not walked this week or month",
-                                               params={"period": "week|month", "date": "YYYY-MM-DD"})},
-        "/api/v1/devices": {"get": op("Your tracking devices"),
-                            "post": op("Register a device {identifier, name, kind}", {**w, "201": {"description": "created"}}, js)},
-        "/track/osmand": {
-            "get": {"summary": "OsmAnd protocol (Traccar Client): id, lat, lon, timestamp, speed (knots), bearing, "
-                               "altitude, accuracy, hdop, batt", "tags": ["tracking"],
-                    "responses": {"200": {"description": "stored (empty body)"}, "400": ERR}},
-            "post": {"summary": "OsmAnd form fields, or Traccar Client JSON {device_id, location: {timestamp, coords}}",
-                     "tags": ["tracking"],
-                     "responses": {"200": {"description": "stored (empty body)"}, "400": ERR, "404": ERR, "413": ERR}}},
-        "/track/owntracks": {
-            "post": {"summary": "OwnTracks HTTP mode (_type location; Basic auth user + token, or X-Limit-U/D)",
-                     "tags": ["tracking"],
-                     "responses": {"200": {"description": "[]"}, "400": ERR, "401": ERR, "404": ERR}}},
-    }
+        username = body.user
+    d = devices_.register_device(username, body.identifier, body.name, body.kind)
+    out = _device_json(d)
+    del out["active"]
+    return json_response(out, 201)

@@ -3,6 +3,8 @@ import click
 from flask.cli import AppGroup
 
 from app.core.errors import ApiError
+from app.patrols.devices import all_devices, register_device
+from app.patrols.partitions import ensure_partitions
 
 devices_cli = AppGroup("devices", help="Tracking devices (Traccar Client, OwnTracks).")
 patrols_cli = AppGroup("patrols", help="Patrols and the positions table.")
@@ -21,7 +23,6 @@ def _fail(e: ApiError):
 @click.option("--kind", default="traccar", type=click.Choice(["traccar", "owntracks", "web", "other"]))
 def register_cmd(username, identifier, name, kind):
     """Tie a device identifier to a user; its fixes then land in that user's patrols."""
-    from app.patrols.services import register_device
     try:
         d = register_device(username, identifier, name, kind)
     except ApiError as e:
@@ -33,11 +34,7 @@ def register_cmd(username, identifier, name, kind):
 @click.option("--user", "username", default=None)
 def list_cmd(username):
     """List registered devices."""
-    from sqlalchemy import select
-    from app.core.extensions import db
-    from app.patrols.models import Device
-    q = select(Device).order_by(Device.id)
-    for d in db.session.scalars(q):
+    for d in all_devices():
         if username and d.user.username != username:
             continue
         click.echo(f"{d.identifier:<32} {d.kind:<10} {d.user.username:<14} {'active' if d.active else 'inactive'}")
@@ -48,6 +45,5 @@ def list_cmd(username):
 @click.option("--months-back", default=1, show_default=True, type=click.IntRange(0, 120))
 def partitions_cmd(months_ahead, months_back):
     """Create the monthly partitions of positions around now (run monthly, e.g. from cron)."""
-    from app.patrols.services import ensure_partitions
     n = ensure_partitions(months_ahead, months_back)
     click.echo(f"positions: {n} partition(s) created")

@@ -6,16 +6,24 @@ Tracks are generated along plausible paths (walking pace, a fix every 5 s, a lit
 a few spikes and poor fixes that the cleaning drops), deterministically, so figures are stable.
 """
 import datetime as dt
+import itertools
 import math
 import random
 
 from sqlalchemy import select
 
+from app.areas.services import get_area_by_code
+from app.auth.services import find_user
 from app.core.extensions import db
+from app.core.registry import register_demo_step
+from app.core.time import TZ
+from app.patrols.ingest import store_fixes
+from app.patrols.models import Device, Patrol, PatrolTeam
+from app.patrols.parking import new_spot
+from app.patrols.tracks import refresh_track
 from gis.tracks import Fix
 
 DEMO_DEVICE = "sjt-patrol-01"
-SH = dt.timezone(dt.timedelta(hours=8))
 
 CLEANUP_TITLE = "“弯腰一秒，拾起文明”华林山绿化带清洁行动"
 SJT_TITLES = ("宋家滩共享单车整治巡查（主干道、楼院）", "宋家滩共享单车整治巡查（背街小巷）")
@@ -27,7 +35,7 @@ def _walk(points, start: dt.datetime, speed_ms: float, seed: int, every_s: int =
     rnd = random.Random(seed)
     fixes, t = [], start
     ox = oy = 0.0   # GPS error drifts slowly (it is not white noise), metres
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
         dx = (x1 - x0) * 111_320 * math.cos(math.radians(y0))
         dy = (y1 - y0) * 110_540
         length = math.hypot(dx, dy)
@@ -53,13 +61,10 @@ def _walk(points, start: dt.datetime, speed_ms: float, seed: int, every_s: int =
 
 
 def _user(name):
-    from app.auth.services import find_user
     return find_user(name)
 
 
 def _team(name, leader, members, area_code, note):
-    from app.areas.services import get_area_by_code
-    from app.patrols.models import PatrolTeam
     team = db.session.scalar(select(PatrolTeam).where(PatrolTeam.name == name))
     if team is None:
         area = get_area_by_code(area_code)
@@ -71,7 +76,6 @@ def _team(name, leader, members, area_code, note):
 
 
 def _device(user, identifier, name, kind):
-    from app.patrols.models import Device
     d = db.session.scalar(select(Device).where(Device.identifier == identifier))
     if d is None:
         d = Device(identifier=identifier, user_id=user.id, name=name, kind=kind, active=True)
@@ -81,8 +85,6 @@ def _device(user, identifier, name, kind):
 
 
 def _patrol(title, kind, area_code, team, creator, people, start, end, **results):
-    from app.areas.services import get_area_by_code
-    from app.patrols.models import Patrol
     p = db.session.scalar(select(Patrol).where(Patrol.title == title))
     if p is not None:
         return p, False
@@ -97,7 +99,6 @@ def _patrol(title, kind, area_code, team, creator, people, start, end, **results
 
 def seed_patrols() -> int:
     """Teams, the demo device, the cleanup and the two rectification patrols (idempotent)."""
-    from app.patrols import services
     added = 0
     patrol, grid = _user("patrol"), _user("gridworker")
     if patrol is None or grid is None:
@@ -112,7 +113,7 @@ def seed_patrols() -> int:
                   "网格员和志愿者巡查主干道、楼院、背街小巷，规范停放、引导骑行人")
 
     # 12 April: the green belt along the south and east edges of Hualinshan, a bit over an hour.
-    start = dt.datetime(2026, 4, 12, 9, 0, tzinfo=SH)
+    start = dt.datetime(2026, 4, 12, 9, 0, tzinfo=TZ)
     belt = [(103.7798, 36.0438), (103.7850, 36.0437), (103.7903, 36.0438), (103.7903, 36.0470),
             (103.7902, 36.0503), (103.7903, 36.0522)]
     fixes = _walk(belt, start, 0.55, seed=412, spikes=3, poor=4)
@@ -120,24 +121,24 @@ def seed_patrols() -> int:
                      fixes[-1].fixed_at + dt.timedelta(minutes=2), cleanup_width_m=12, bags=36, weight_kg=85,
                      volunteers=18, note="清理绿化带内的垃圾、落叶和烟头；党员志愿者带头，居民自愿参加")
     if new:
-        services.store_fixes(grid_dev, fixes, "demo", p.id)
-        services.refresh_track(p)
+        store_fixes(grid_dev, fixes, "demo", p.id)
+        refresh_track(p)
         added += 1 + len(fixes)
 
     # Songjiatan: main road east–west, into the residential courtyards, and the back lanes.
     rounds = [
-        (SJT_TITLES[0], dt.datetime(2026, 4, 15, 15, 0, tzinfo=SH),
+        (SJT_TITLES[0], dt.datetime(2026, 4, 15, 15, 0, tzinfo=TZ),
          [(103.8898, 36.0788), (103.8940, 36.0789), (103.8985, 36.0788), (103.8985, 36.0772),
           (103.8965, 36.0772), (103.8965, 36.0750), (103.8995, 36.0750), (103.8995, 36.0768)],
          [(103.8912, 36.0791, 7, True, "主干道东口人行道上堆放"), (103.8958, 36.0786, 4, True, "公交站旁"),
           (103.8978, 36.0773, 5, True, "楼院门口堵塞通道"), (103.8968, 36.0758, 3, True, "楼院内消防通道"),
-          (103.8992, 36.0752, 2, False, "电动车占道，已联系车主")], dict(bikes_reparked=21, riders_guided=14)),
-        (SJT_TITLES[1], dt.datetime(2026, 4, 22, 16, 30, tzinfo=SH),
+          (103.8992, 36.0752, 2, False, "电动车占道，已联系车主")], {"bikes_reparked": 21, "riders_guided": 14}),
+        (SJT_TITLES[1], dt.datetime(2026, 4, 22, 16, 30, tzinfo=TZ),
          [(103.8905, 36.0740), (103.8930, 36.0727), (103.8960, 36.0722), (103.8990, 36.0718),
           (103.8990, 36.0735), (103.8955, 36.0738), (103.8925, 36.0745)],
          [(103.8918, 36.0733, 6, True, "背街小巷入口"), (103.8949, 36.0724, 3, True, "小卖部门前"),
           (103.8985, 36.0719, 9, True, "巷尾空地，距停放区较远，建议新设停放点"),
-          (103.8940, 36.0741, 2, True, "")], dict(bikes_reparked=20, riders_guided=9)),
+          (103.8940, 36.0741, 2, True, "")], {"bikes_reparked": 20, "riders_guided": 9}),
     ]
     for i, (title, start, path, spots, results) in enumerate(rounds):
         fixes = _walk(path, start, 0.9, seed=415 + i, spikes=1, poor=2)
@@ -145,19 +146,13 @@ def seed_patrols() -> int:
                          start, fixes[-1].fixed_at + dt.timedelta(minutes=1), **results)
         if not new:
             continue
-        services.store_fixes(dev, fixes, "demo", p.id)
-        services.refresh_track(p)
+        store_fixes(dev, fixes, "demo", p.id)
+        refresh_track(p)
         added += 1 + len(fixes)
         step = len(fixes) // (len(spots) + 1)
         for k, (x, y, bikes, reparked, note) in enumerate(spots):
-            zone = db.session.execute(services._NEAREST_ZONE, {"lon": x, "lat": y}).first()
-            from app.patrols.models import BadParkingSpot
-            from geoalchemy2.shape import from_shape
-            from shapely.geometry import Point
-            db.session.add(BadParkingSpot(patrol_id=p.id, found_at=fixes[(k + 1) * step].fixed_at, bikes=bikes,
-                                          reparked=reparked, note=note or None, geom=from_shape(Point(x, y), 4326),
-                                          nearest_zone_id=zone[0] if zone else None,
-                                          zone_distance_m=zone[1] if zone else None))
+            new_spot(p.id, x, y, found_at=fixes[(k + 1) * step].fixed_at, bikes=bikes, reparked=reparked,
+                     note=note or None)
             added += 1
     db.session.flush()
     return added
@@ -165,5 +160,4 @@ def seed_patrols() -> int:
 
 def register() -> None:
     """Add the patrol demo step to ``flask seed demo``."""
-    from app.core.registry import register_demo_step
     register_demo_step("patrols", seed_patrols, order=60)

@@ -27,6 +27,7 @@ PATROL_KINDS = ("grid_walk", "cleanup", "bike_rectification", "charger_check", "
 PATROL_STATES = ("planned", "active", "finished", "cancelled")
 DEVICE_KINDS = ("traccar", "owntracks", "web", "other")
 POSITION_SOURCES = ("osmand", "owntracks", "web", "gpx", "csv", "demo")
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9_.:/@-]{3,64}$"      # a device identifier (also a CHECK constraint)
 
 patrol_team_members = Table(
     "patrol_team_members", db.metadata,
@@ -46,7 +47,7 @@ class Device(db.Model):
     """A registered tracking device: the Traccar Client "device identifier" or an OwnTracks user/device."""
     __tablename__ = "devices"
     __table_args__ = (CheckConstraint(f"kind IN {DEVICE_KINDS}", name="ck_devices_kind"),
-                      CheckConstraint("identifier ~ '^[A-Za-z0-9_.:/@-]{3,64}$'", name="ck_devices_identifier"))
+                      CheckConstraint(f"identifier ~ '{IDENTIFIER_PATTERN}'", name="ck_devices_identifier"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     identifier: Mapped[str] = mapped_column(String(64), unique=True)

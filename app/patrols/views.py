@@ -1,15 +1,31 @@
 """Patrol pages: the phone page, the live map, the list, the detail page, coverage and devices."""
 import datetime as dt
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
-                   send_from_directory, url_for)
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from geoalchemy2.shape import to_shape
 
+from app.auth.policy import can
 from app.core.errors import ApiError
-from app.patrols import services
+from app.core.time import TZ, day_start
+from app.patrols import access, coverage, lifecycle, tracks
+from app.patrols import devices as devices_
 from app.patrols.models import PATROL_KINDS, PATROL_STATES
+from app.patrols.schemas import PatrolResultsIn
+from app.web.api import parse_body
+from app.web.maps import map_texts
 from gis.maps import add_layers, add_legend, base_map, render_parts
 
 bp = Blueprint("patrols", __name__, url_prefix="/patrols")
@@ -29,21 +45,21 @@ def _labels():
 
 
 def _local_time(t, fmt="%Y-%m-%d %H:%M"):
-    return t.astimezone(services.SHANGHAI).strftime(fmt) if t else "–"
+    return t.astimezone(TZ).strftime(fmt) if t else "–"
 
 
 def _map(center, zoom, layers, legend=None, bounds=None):
-    from app.web.maps import map_texts as _map_texts
     m = base_map(url_for("static", filename=""), center=center, zoom=zoom,
                  basemap=current_app.config["WUWEI_BASEMAP"], tianditu_key=current_app.config["WUWEI_TIANDITU_KEY"])
-    add_layers(m, layers, texts=_map_texts(), bounds=bounds)
+    add_layers(m, layers, texts=map_texts(), bounds=bounds)
     if legend:
         add_legend(m, legend)
     return render_parts(m)
 
 
 def _aggregate_only() -> bool:
-    return current_user.role in services.AGGREGATE_ONLY
+    """Roles that see per-grid figures only are sent to the coverage page."""
+    return not can(current_user, "patrols.run")
 
 
 @bp.get("/")
@@ -62,10 +78,9 @@ def index():
         page = max(1, int(request.args.get("page", 1)))
     except ValueError:
         abort(400, _("日期格式应为 YYYY-MM-DD"))
-    to_dt = (lambda d: dt.datetime.combine(d, dt.time(), services.SHANGHAI) if d else None)
-    rows, total = services.list_patrols(current_user, kind=kind, state=state, start=to_dt(start),
-                                        end=to_dt(end + dt.timedelta(days=1)) if end else None,
-                                        limit=50, offset=(page - 1) * 50)
+    rows, total = access.list_patrols(current_user, kind=kind, state=state, start=day_start(start) if start else None,
+                                      end=day_start(end + dt.timedelta(days=1)) if end else None,
+                                      limit=50, offset=(page - 1) * 50)
     return render_template("patrols/list.html", patrols=rows, total=total, page=page, kinds=PATROL_KINDS,
                            states=PATROL_STATES, args=request.args)
 
@@ -75,10 +90,10 @@ def index():
 def detail(patrol_id: int):
     """One patrol: track on the map, figures, results, bad-parking spots."""
     try:
-        p = services.get_patrol(current_user, patrol_id)
+        p = access.get_patrol(current_user, patrol_id)
     except ApiError as e:
         abort(e.status, e.message)
-    stats = services.patrol_stats(p)
+    stats = tracks.patrol_stats(p)
     bounds = None
     if p.track is not None:
         shp = to_shape(p.track)
@@ -102,31 +117,34 @@ def detail(patrol_id: int):
                        "popup": ["name", "capacity"], "visible": True})
     parts = _map(center, zoom, layers, bounds=bounds)
     return render_template("patrols/detail.html", p=p, stats=stats, map=parts,
-                           can_edit=services.can_edit(current_user, p))
+                           can_edit=access.can_edit(current_user, p))
 
 
 @bp.post("/<int:patrol_id>/results")
 @login_required
 def save_results(patrol_id: int):
-    """The results form on the detail page."""
+    """The results form on the detail page (checked by the API's model)."""
+    numbers = {"cleanup_width_m": float, "bags": int, "weight_kg": float, "volunteers": int, "bikes_reparked": int,
+               "riders_guided": int}
     values = {}
-    for k, kind in services.RESULT_FIELDS.items():
+    for k in PatrolResultsIn.model_fields:
         raw = request.form.get(k)
         if raw is None:
             continue
         raw = raw.strip()
-        if kind is str:
+        if k not in numbers:
             values[k] = raw if raw or k == "title" else None
         elif raw == "":
             values[k] = None
         else:
             try:
-                values[k] = kind(raw)
+                values[k] = numbers[k](raw)
             except ValueError:
                 flash(_("%(field)s 必须是数字", field=k), "error")
                 return redirect(url_for("patrols.detail", patrol_id=patrol_id))
     try:
-        services.update_results(current_user, patrol_id, values)
+        body = parse_body(PatrolResultsIn, values)
+        lifecycle.update_results(current_user, patrol_id, body.model_dump(exclude_unset=True))
     except ApiError as e:
         if e.status in (403, 404):
             abort(e.status, e.message)
@@ -167,7 +185,7 @@ def coverage_page():
     period = request.args.get("period", "week")
     try:
         day = dt.date.fromisoformat(request.args["date"]) if request.args.get("date") else None
-        data = services.coverage(current_user, period, day)
+        data = coverage.coverage(current_user, period, day)
     except ValueError:
         abort(400, _("日期格式应为 YYYY-MM-DD"))
     except ApiError as e:
@@ -181,7 +199,7 @@ def phone():
     """The phone page: start/stop, positions queued offline, bad-parking spots, incident report."""
     if _aggregate_only():
         return redirect(url_for("patrols.coverage_page"))
-    active, _n = services.list_patrols(current_user, state="active", limit=50)
+    active, _n = access.list_patrols(current_user, state="active", limit=50)
     mine = [p for p in active if current_user in p.participants]
     return render_template("patrols/phone.html", active=mine[0] if mine else None, kinds=PATROL_KINDS,
                            default_area=current_user.area.code if current_user.area else "")
@@ -201,13 +219,18 @@ def devices():
     """Your tracking devices; register a Traccar Client or OwnTracks identifier."""
     if request.method == "POST":
         try:
-            d = services.register_device(current_user.username, request.form.get("identifier", ""),
+            d = devices_.register_device(current_user.username, request.form.get("identifier", ""),
                                          request.form.get("name", ""), request.form.get("kind", "traccar"))
         except ApiError as e:
             flash(e.message + (": " + "; ".join(f"{k} {v}" for k, v in e.fields.items()) if e.fields else ""), "error")
         else:
             flash(_("设备 %(ident)s 已登记", ident=d.identifier), "ok")
         return redirect(url_for("patrols.devices"))
-    return render_template("patrols/devices.html", devices=services.devices_of(current_user),
-                           osmand_url=url_for("tracking.osmand", _external=True),
-                           owntracks_url=url_for("tracking.owntracks", _external=True))
+    return render_template("patrols/devices.html", devices=devices_.devices_of(current_user),
+                           osmand_url=_tracking_url("osmand"), owntracks_url=_tracking_url("owntracks"))
+
+
+def _tracking_url(protocol: str) -> str:
+    """Where a tracking app sends fixes: the protocol adapters (``app.tracking``) answer ``/track/<protocol>``,
+    a contract with the apps in the field (DESIGN.md)."""
+    return request.url_root + "track/" + protocol

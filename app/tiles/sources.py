@@ -4,8 +4,10 @@ A :class:`TileSource` knows how to select its rows for a tile: ``rows(scope, env
 returns a SQLAlchemy select with an integer ``id``, a ``geom`` in EPSG:4326 and the
 properties, already limited to the user's area and to ``geom && envelope`` (so the GiST
 index is used). :mod:`app.tiles.services` turns it into a tile. Every published layer of
-:mod:`app.basemap.public` is a source; other features (heat maps …) register their own with
-:func:`register_tile_source`.
+:mod:`app.basemap.public` is a source, with a zoom plan measured on its data
+(:mod:`app.tiles.plan`); other features (heat maps …) register their own with
+:func:`register_tile_source` and decide their density themselves (a heat source bins by zoom):
+no source's tile is ever cut at a feature count.
 """
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from app.auth.policy import Scope
 from app.basemap.public import PUBLIC_LAYERS, PublicLayer, get_public_layer
 from app.basemap.services import layer_conditions, table_of
 from app.core.extensions import db
+from app.tiles.plan import NATIVE_MAX_ZOOM, Plan, plan_of
 
 MAX_ZOOM = 22
 _SQL_TYPES = {"string": Text, "integer": Integer, "number": Float}
@@ -30,11 +33,17 @@ class TileSource:
     rows: Callable[[Scope, object, int], object]     # (scope, envelope in 4326, zoom) → select(id, geom, …)
     fields: dict[str, str]                           # property → "String"/"Number"/"Boolean" (TileJSON)
     min_zoom: int = 0
-    max_zoom: int = MAX_ZOOM
-    feature_cap: int | None = None                   # None: the app's TILE_FEATURE_CAP
+    max_zoom: int = MAX_ZOOM                         # the highest zoom with new detail (TileJSON)
     bounds: Callable[[Scope], tuple | None] | None = None   # lon/lat extent for TileJSON
     permission: str | None = None                    # of app.auth.policy; None: every logged-in user
     description: str = ""
+    plan: Callable[[], Plan] | None = None           # published layers: features or cells per zoom
+
+    def zoom_plan(self) -> Plan:
+        """The source's plan: measured for published layers, else features from ``min_zoom``."""
+        if self.plan is not None:
+            return self.plan()
+        return Plan(self.name, self.min_zoom, self.min_zoom, self.max_zoom, 0)
 
 
 TILE_SOURCES: dict[str, TileSource] = {}
@@ -65,10 +74,11 @@ def layer_source(public: PublicLayer) -> TileSource:
                           .where(and_(*layer_conditions(public.layer, t, scope))))
         return row
 
+    min_zoom = max(public.min_zoom, public.layer.min_zoom)
     return TileSource(public.name, public.layer.title, rows,
                       {p.name: _TILEJSON_TYPES[p.type] for p in props},
-                      min_zoom=max(public.min_zoom, public.layer.min_zoom), bounds=bounds,
-                      description=public.description)
+                      min_zoom=min_zoom, max_zoom=NATIVE_MAX_ZOOM, bounds=bounds,
+                      description=public.description, plan=lambda: plan_of(public, min_zoom))
 
 
 def _extent_row(stmt):

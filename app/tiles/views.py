@@ -1,15 +1,17 @@
-"""``/tiles/{layer}/{z}/{x}/{y}.mvt`` and ``/tiles/{layer}.json`` (TileJSON).
+"""``/tiles/{layer}/{z}/{x}/{y}.mvt`` and ``/tiles/{layer}.json`` (TileJSON); several layers in one
+tile with ``/tiles/{a},{b}/{z}/{x}/{y}.mvt`` (and ``/tiles/{a},{b}.json``).
 
 Tiles need a login (session or bearer token) and show only the user's area, so they
 are cached privately: ``ETag`` + ``Cache-Control: private``; ``If-None-Match`` → 304.
+They are sent brotli- or gzip-compressed when the client accepts it (``Content-Encoding``).
 A source may need a permission of :mod:`app.auth.policy` besides the login.
 """
 from flask import Response, current_app, request, url_for
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.auth import policy
 from app.core.errors import ApiError
-from app.tiles import services
+from app.tiles import encoding, services
 from app.tiles.sources import TileSource, get_source, source_names
 from app.web.api import ApiBlueprint, endpoint, json_response
 
@@ -26,7 +28,7 @@ class TileVectorLayer(BaseModel):
 
 
 class TileJson(BaseModel):
-    """TileJSON 3.0.0 of one tile layer."""
+    """TileJSON 3.0.0 of one or several tile layers (``wuwei:plan``: what each zoom carries)."""
     tilejson: str
     name: str
     description: str
@@ -37,6 +39,7 @@ class TileJson(BaseModel):
     bounds: list[float]
     center: list[float]
     vector_layers: list[TileVectorLayer]
+    plan: dict = Field(alias="wuwei:plan")
 
 
 def _source_or_404(name: str) -> TileSource:
@@ -49,42 +52,59 @@ def _source_or_404(name: str) -> TileSource:
     return source
 
 
+def _sources(layers: str) -> list[TileSource]:
+    """The sources named in ``a`` or ``a,b,c`` (each once, in the order given)."""
+    names = list(dict.fromkeys(n.strip() for n in layers.split(",")))
+    if not all(names) or len(names) > services.MAX_LAYERS:
+        raise ApiError(400, f"name 1 to {services.MAX_LAYERS} tile layers, separated by commas",
+                       {"layer": "bad list"})
+    return [_source_or_404(n) for n in names]
+
+
 def _cache_headers(resp: Response) -> Response:
     resp.headers["Cache-Control"] = f"private, max-age={current_app.config['TILE_MAX_AGE']}"
-    resp.headers["Vary"] = "Authorization, Cookie"
+    resp.headers["Vary"] = "Accept-Encoding, Authorization, Cookie"
     return resp
 
 
 @bp.get("/<layer>/<z>/<x>/<y>.mvt")
 @endpoint(errors=(400, 403, 404))
 def tile(layer: str, z: str, x: str, y: str):
-    """A Mapbox Vector Tile of a layer (public properties, the user's area only).
+    """A Mapbox Vector Tile of a layer, or of several (``buildings,chargers``): public properties only,
+    the user's area only, nothing dropped.
 
-    ``layer``: areas, grids, compounds, buildings, chargers, bike-zones, or a feature's tile layer.
-    Answers ``application/vnd.mapbox-vector-tile``; 204 when the tile is empty (nothing there, or
-    below the layer's min zoom); 304 when ``If-None-Match`` matches its ``ETag``; 404 outside the
-    tile pyramid.
+    ``layer``: areas, grids, compounds, buildings, chargers, bike-zones, a feature's tile layer, or a
+    comma-separated list of them. Below a dense layer's detail zoom the tile carries ``<layer>-cells``
+    (counts per cell) instead of its features; TileJSON states which zooms carry which. Answers
+    ``application/vnd.mapbox-vector-tile`` (brotli or gzip by ``Accept-Encoding``); 204 when the tile
+    is empty; 304 when ``If-None-Match`` matches its ``ETag``; 404 outside the tile pyramid.
     """
-    source = _source_or_404(layer)
-    zi, xi, yi = services.check_tile(z, x, y, source)
-    data = services.render_tile(source, policy.current_scope(), zi, xi, yi,
-                                current_app.config["TILE_FEATURE_CAP"])
+    sources = _sources(layer)
+    zi, xi, yi = services.check_tile(z, x, y)
+    data = services.render(sources, policy.current_scope(), zi, xi, yi)
     if not data:
         resp = Response(status=204)
         resp.headers.remove("Content-Type")
         return _cache_headers(resp)
-    etag = services.etag_of(data)
+    coding = encoding.negotiate(request.accept_encodings, len(data))
+    etag = encoding.etag(services.etag_of(data), coding)
     # If-None-Match compares weakly (RFC 9110 13.1.2); "*" matches any existing tile.
-    resp = Response(status=304) if request.if_none_match.contains_weak(etag) else Response(data, mimetype=MVT)
+    if request.if_none_match.contains_weak(etag):
+        resp = Response(status=304)
+    else:
+        resp = Response(encoding.encode(data, coding), mimetype=MVT)
+        if coding:
+            resp.headers["Content-Encoding"] = coding
     resp.set_etag(etag)
     return _cache_headers(resp)
 
 
 @bp.get("/<layer>.json")
-@endpoint(response=TileJson, errors=(403, 404))
+@endpoint(response=TileJson, errors=(400, 403, 404))
 def tilejson(layer: str):
-    """TileJSON 3.0.0 of a tile layer, its bounds over the user's area."""
-    source = _source_or_404(layer)
+    """TileJSON 3.0.0 of a tile layer (or of ``a,b,c``): bounds over the user's area, min/max zoom,
+    and the zoom plan of each layer."""
+    sources = _sources(layer)
     url = url_for("tiles.tile", layer=layer, z=0, x=0, y=0, _external=True)
     url = url.replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt")
-    return _cache_headers(json_response(services.tilejson(source, policy.current_scope(), url)))
+    return _cache_headers(json_response(services.tilejson(sources, policy.current_scope(), url)))

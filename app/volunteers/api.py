@@ -4,11 +4,14 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
+from sqlalchemy import select
 
 from app.auth import policy
 from app.core.time import today
 from app.households.values import Day
 from app.volunteers import activities, signups, teams
+from app.volunteers.common import visible
+from app.volunteers.models import Activity, SignUp, Volunteer
 from app.volunteers.schemas import (
     ActivityIn,
     ActivityOut,
@@ -25,9 +28,21 @@ from app.volunteers.schemas import (
     VolunteerPatch,
 )
 from app.web.api import ApiBlueprint, endpoint, json_response
+from app.web.etags import Versioned
 from app.web.params import Id, Query, invalid
 
 bp = ApiBlueprint("volunteers_api", __name__, tag="volunteers")
+
+
+def _seen(model):
+    return visible(policy.require_login(), model)
+
+
+# Versioned records (app.web.etags): ETag on their answers, If-Match → 412 on their writes.
+VOLUNTEER = Versioned("volunteers", Volunteer.__table__, key="volunteer_id", visible=lambda: _seen(Volunteer))
+ACTIVITY = Versioned("activities", Activity.__table__, key="activity_id", visible=lambda: _seen(Activity))
+SIGNUP = Versioned("signups", SignUp.__table__, key="signup_id",
+                   visible=lambda: SignUp.activity_id.in_(select(Activity.id).where(_seen(Activity))))
 
 
 # ----------------------------------------------------------------------------- teams and volunteers
@@ -70,8 +85,17 @@ def volunteer_create(body: VolunteerIn):
     return json_response(teams.volunteer_dict(teams.create_volunteer(u, body), u), 201)
 
 
+@bp.get("/volunteers/<int:volunteer_id>")
+@endpoint(response=VolunteerOut, permission="volunteers.read", errors=(404,), versioned=VOLUNTEER)
+def volunteer(volunteer_id: int):
+    """One volunteer (the phone for community staff and admins)."""
+    u = policy.require_login()
+    return json_response(teams.volunteer_dict(teams.get_volunteer(u, volunteer_id), u))
+
+
 @bp.patch("/volunteers/<int:volunteer_id>")
-@endpoint(body=VolunteerPatch, response=VolunteerOut, permission="volunteers.manage", errors=(404,))
+@endpoint(body=VolunteerPatch, response=VolunteerOut, permission="volunteers.manage", errors=(404,),
+          versioned=VOLUNTEER)
 def volunteer_update(volunteer_id: int, body: VolunteerPatch):
     """Change a volunteer; ``skills`` replaces the list."""
     u = policy.require_login()
@@ -95,14 +119,15 @@ def activity_create(body: ActivityIn):
 
 
 @bp.get("/activities/<int:activity_id>")
-@endpoint(response=ActivityOut, errors=(404,))
+@endpoint(response=ActivityOut, errors=(404,), versioned=ACTIVITY)
 def activity(activity_id: int):
     """One activity with its next date."""
     return json_response(activities.activity_dict(activities.get_activity(policy.require_login(), activity_id)))
 
 
 @bp.patch("/activities/<int:activity_id>")
-@endpoint(body=ActivityPatch, response=ActivityOut, permission="volunteers.manage", errors=(404,))
+@endpoint(body=ActivityPatch, response=ActivityOut, permission="volunteers.manage", errors=(404,),
+          versioned=ACTIVITY)
 def activity_update(activity_id: int, body: ActivityPatch):
     """Change an activity."""
     return json_response(activities.activity_dict(
@@ -145,8 +170,15 @@ def signup_create(activity_id: int, body: SignUpIn):
     return json_response(signups.signup_dict(signups.sign_up(policy.require_login(), activity_id, body)), 201)
 
 
+@bp.get("/signups/<int:signup_id>")
+@endpoint(response=SignUpOut, permission="volunteers.read", errors=(404,), versioned=SIGNUP)
+def signup(signup_id: int):
+    """One sign-up."""
+    return json_response(signups.signup_dict(signups.get_signup(policy.require_login(), signup_id)))
+
+
 @bp.patch("/signups/<int:signup_id>")
-@endpoint(body=AttendanceIn, response=SignUpOut, permission="volunteers.read", errors=(404, 409))
+@endpoint(body=AttendanceIn, response=SignUpOut, permission="volunteers.read", errors=(404, 409), versioned=SIGNUP)
 def attendance(signup_id: int, body: AttendanceIn):
     """Attendance and hours of a sign-up (on or after the day)."""
     return json_response(signups.signup_dict(signups.record_attendance(policy.require_login(), signup_id, body)))

@@ -2,6 +2,7 @@
 import datetime as dt
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record, snapshot
 from app.auth import policy
@@ -29,20 +30,32 @@ def sign_up(user, activity_id: int, body: SignUpIn) -> SignUp:
             SignUp.activity_id == a.id, SignUp.occurs_on == body.date)) >= a.capacity:
         raise ApiError(409, "this occurrence is full", {"date": "full"})
     s = SignUp(activity_id=a.id, occurs_on=body.date, volunteer_id=v.id)
-    with conflict_as_409("already signed up", {"volunteer_id": "already signed up"}):
-        db.session.add(s)
-        db.session.flush()
+    try:
+        with conflict_as_409("already signed up", {"volunteer_id": "already signed up"}):
+            db.session.add(s)
+            db.session.flush()
+    except IntegrityError as e:     # the database holds the capacity too (migration 0010): parallel sign-ups
+        if getattr(getattr(e.orig, "diag", None), "constraint_name", None) == "cap_signups_capacity":
+            raise ApiError(409, "this occurrence is full", {"date": "full"}) from None
+        raise
     record("insert", "signups", s.id, after=snapshot(s))
     db.session.commit()
+    return s
+
+
+def get_signup(user, signup_id: int) -> SignUp:
+    """A sign-up of an activity in the user's area (it names a volunteer), else 403/404."""
+    require_know(user, "sign-ups name volunteers")
+    s = db.session.scalar(select(SignUp).join(Activity).where(SignUp.id == signup_id, visible(user, Activity)))
+    if s is None:
+        raise ApiError(404, f"no sign-up {signup_id} in your area")
     return s
 
 
 def record_attendance(user, signup_id: int, body: AttendanceIn) -> SignUp:
     """Mark attendance; hours default to the activity's duration when attended."""
     require_know(user, "community staff, grid workers and admins record attendance")
-    s = db.session.scalar(select(SignUp).join(Activity).where(SignUp.id == signup_id, visible(user, Activity)))
-    if s is None:
-        raise ApiError(404, f"no sign-up {signup_id} in your area")
+    s = get_signup(user, signup_id)
     if s.occurs_on > today():
         raise ApiError(409, "attendance is recorded on or after the day", {"attended": "the day has not come"})
     before = snapshot(s)

@@ -8,6 +8,8 @@
 * :mod:`app.web.security` — NUL characters refused, security headers, no caching of personal answers;
 * :mod:`app.web.pages` — the top bar and template helpers;
 * :mod:`app.web.tables` — CSV and XLSX answers whose cells spreadsheets will not run as formulas.
+* :mod:`app.web.etags` — ETag and If-Match (412) on editable records, from PostgreSQL's ``xmin``;
+* :mod:`app.web.geometry` — the vertex cap of geometries in request bodies.
 
 ``app.web`` may import ``app.core``, ``app.auth`` and below; features import ``app.web``.
 """

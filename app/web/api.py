@@ -35,7 +35,8 @@ from app.auth import policy
 from app.auth.services import via_bearer
 from app.core.errors import ApiError
 from app.core.extensions import csrf
-from app.web.openapi import ErrorModel, spec
+from app.web.etags import Versioned, call_versioned
+from app.web.openapi import VERSIONED, ErrorModel, spec
 
 GEOJSON = "application/geo+json"
 JSON_TYPES = ("application/json", GEOJSON)
@@ -201,22 +202,29 @@ def parse_body(model: type[BaseModel], data=None):
 # --------------------------------------------------------------------------- the declaration
 
 class _Responses(SpecResponse):
-    """spectree's responses, with the success answer under its own media type (GeoJSON, CSV …)."""
+    """spectree's responses, with the success answer under its own media type (GeoJSON, CSV …) and,
+    for a versioned record, its ``ETag`` header."""
 
-    def __init__(self, media_type: str, status: int, **codes):
+    def __init__(self, media_type: str, status: int, versioned: str | None = None, **codes):
         super().__init__(**codes)
-        self.media_type, self.status = media_type, str(status)
+        self.media_type, self.status, self.versioned = media_type, str(status), versioned
 
     def generate_spec(self, *args, **kwargs) -> dict:
         out = super().generate_spec(*args, **kwargs)
         content = out.get(self.status, {}).get("content")
         if content and self.media_type != "application/json":
             content[self.media_type] = content.pop("application/json")
+        if self.versioned:       # the method is not known here: app.web.openapi adds If-Match and 412 to writes
+            out[VERSIONED] = self.versioned
+            if self.versioned == "answers" and self.status in out and self.status != "204":
+                out[self.status]["headers"] = {"ETag": {
+                    "description": "the record's version: send it back as If-Match, and a write over a "
+                                   "change you have not seen is refused (412)", "schema": {"type": "string"}}}
         return out
 
 
 def _responses(status: int, response, query, body, public, permission, errors,
-               media_type: str = "application/json") -> SpecResponse:
+               media_type: str = "application/json", versioned: str | None = None) -> SpecResponse:
     codes = {f"HTTP_{status}": response}
     extra = set(errors)
     if query is not None:
@@ -229,7 +237,7 @@ def _responses(status: int, response, query, body, public, permission, errors,
         extra.add(403)
     for code in sorted(extra):
         codes[f"HTTP_{code}"] = ErrorModel
-    return _Responses(media_type, status, **codes)
+    return _Responses(media_type, status, versioned, **codes)
 
 
 def _describe(view: Callable, permission: str | None, public: bool) -> str:
@@ -248,7 +256,8 @@ def endpoint(*, query: type[BaseModel] | None = None, body: type[BaseModel] | No
              response: type[BaseModel] | None = None, status: int = 200, permission: str | None = None,
              public: bool = False, errors: tuple[int, ...] = (), tags: tuple[str, ...] = (),
              deprecated: bool = False, form: type[BaseModel] | None = None,
-             media_type: str = "application/json") -> Callable:
+             media_type: str = "application/json", versioned: Versioned | None = None,
+             answers_version: bool = True) -> Callable:
     """Declare an API view: who may call it, its query and body models, and its answer.
 
     The view receives ``query=`` and ``body=`` (validated model instances) for what it declares,
@@ -257,6 +266,11 @@ def endpoint(*, query: type[BaseModel] | None = None, body: type[BaseModel] | No
     ``form`` documents a ``multipart/form-data`` body (a file upload); the view reads
     ``request.files`` itself. ``media_type`` is the success answer's type (``application/geo+json``
     for GeoJSON answers).
+
+    ``versioned`` names the editable record the URL points at (:mod:`app.web.etags`): its answer carries
+    the record's ``ETag``, and a write with a stale ``If-Match`` is refused with 412 before the view
+    runs. ``answers_version=False``: the write is checked against the record but answers another one
+    (a member added to a council), so no ``ETag`` is sent.
     """
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -271,13 +285,16 @@ def endpoint(*, query: type[BaseModel] | None = None, body: type[BaseModel] | No
                 query_args()
             if body is not None:
                 kwargs["body"] = parse_body(body)
+            if versioned is not None:
+                return call_versioned(versioned, view, args, kwargs, tags_answer=answers_version)
             return view(*args, **kwargs)
 
         # The declaration, given to spectree for the OpenAPI document only: validation is ours
         # (400 for the query, 422 for the body, the order above), and answers are not re-read.
+        marker = None if versioned is None else ("answers" if answers_version else "checks")
         documented = spec.validate(
             query=query, json=body, form=form,
-            resp=_responses(status, response, query, body or form, public, permission, errors, media_type),
+            resp=_responses(status, response, query, body or form, public, permission, errors, media_type, marker),
             tags=tags or (), security={} if public else None, deprecated=deprecated)(view)
         call.__wrapped__ = documented
         call.__doc__ = _describe(view, permission, public)

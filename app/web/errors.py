@@ -102,6 +102,11 @@ def init_app(app) -> None:
         if getattr(e.orig, "pgcode", None) == "23503":
             return render_error(409, "a record this refers to (or that refers to this) does not allow the change",
                                 code="conflict")
+        constraint = getattr(getattr(e.orig, "diag", None), "constraint_name", None) or ""
+        if getattr(e.orig, "pgcode", None) == "23514" and constraint.startswith("cap_"):
+            # A cap the database holds (migration 0010) that a service did not report itself.
+            return render_error(409, str(getattr(e.orig.diag, "message_primary", None) or "a cap was reached"),
+                                code="conflict")
         log.exception("integrity error on %s %s", request.method, request.path)
         return render_error(500, "Internal error; it has been logged.")
 

@@ -9,6 +9,7 @@ blueprints and the API share one application object; it takes pydantic v2 models
 its document validates. Validation itself is done by :mod:`app.web.api` with the same models,
 so that the status of each kind of bad input is decided once (400 query, 415/400 body, 422 values).
 """
+import copy
 from typing import Literal
 
 from flask import Blueprint, jsonify
@@ -55,7 +56,7 @@ spec = SpecTree(
     description="Map-centred governance for street offices and communities. GeoJSON (RFC 7946), "
                 "lon/lat order, WGS-84. Errors: 400 unreadable request or bad query parameter; 415 not "
                 "JSON; 422 a value breaks a rule; 401/403 who; 404 unknown or outside the user's area; "
-                "409 conflict; 413 too large.",
+                "409 conflict; 412 stale If-Match (the record changed since you read its ETag); 413 too large.",
     security_schemes=[
         SecurityScheme(name="bearer", data=SecuritySchemeData(type="http", scheme="bearer",
                                             description="a token from `flask tokens create`")),
@@ -64,6 +65,33 @@ spec = SpecTree(
     ],
     security=[{"bearer": []}, {"session": []}],
 )
+
+# Set in a versioned endpoint's responses by app.web.api; replaced here by what the method means.
+VERSIONED = "x-wuwei-versioned"
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+            "description": "the ETag of the record as you read it: the write is refused with 412 if it has "
+                           "changed since (leave it out to write regardless)"}
+
+
+def _versioned(paths: dict) -> dict:
+    """Writes to a versioned record take ``If-Match`` and may answer 412; reads only carry the ETag."""
+    out = {}
+    for path, item in paths.items():
+        if not any(isinstance(op, dict) and VERSIONED in op.get("responses", {}) for op in item.values()):
+            out[path] = item
+            continue
+        item = copy.deepcopy(item)
+        for method, op in item.items():
+            if not isinstance(op, dict) or op.get("responses", {}).pop(VERSIONED, None) is None:
+                continue
+            if method not in ("get", "head", "options"):
+                op.setdefault("parameters", []).append(IF_MATCH)
+                op["responses"]["412"] = {"description": "Precondition Failed", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorModel"}}}}
+                op["responses"] = dict(sorted(op["responses"].items()))
+        out[path] = item
+    return out
+
 
 bp = Blueprint("openapi", __name__)
 ERROR = {"$ref": "#/components/responses/Error"}   # transitional: hand-written path items refer to it
@@ -90,7 +118,7 @@ def document() -> dict:
     """The whole OpenAPI document of the running application."""
     doc = dict(spec.spec)
     doc["servers"] = [{"url": "/"}]
-    paths = dict(doc["paths"])
+    paths = _versioned(doc["paths"])
     extra_schemas = dict(_extra_schemas)
     for extra in _extra_paths:
         if callable(extra):          # built on demand: titles are translated per request

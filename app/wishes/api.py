@@ -13,9 +13,10 @@ from app.web.api import (
     json_response,
     parse_body,
 )
+from app.web.etags import Versioned
 from app.web.params import AreaCode, Bbox, Query
 from app.wishes import services as ws
-from app.wishes.models import WISH_STATUSES
+from app.wishes.models import WISH_STATUSES, Wish
 from app.wishes.schemas import (
     ClaimIn,
     FulfilIn,
@@ -28,6 +29,9 @@ from app.wishes.schemas import (
 bp = ApiBlueprint("wishes_api", __name__, tag="wishes")
 
 BOARD = "wishes.board"      # who may hold wish details; which ones is personal_clause's business
+# A versioned record (app.web.etags): ETag on its answers, If-Match → 412 on its steps.
+WISH = Versioned("wishes", Wish.__table__, key="wish_id",
+                 visible=lambda: policy.personal_clause(policy.require_login(), Wish.grid_id))
 
 
 class WallQuery(Query):
@@ -67,28 +71,28 @@ def wish_create(body: WishIn):
 
 
 @bp.get("/wishes/<int:wish_id>")
-@endpoint(response=WishOut, permission=BOARD, errors=(404,))
+@endpoint(response=WishOut, permission=BOARD, errors=(404,), versioned=WISH)
 def wish(wish_id: int):
     """One wish (the read is audited)."""
     return json_response(ws.wish_dict(ws.get_wish(policy.require_login(), wish_id)))
 
 
 @bp.post("/wishes/<int:wish_id>/claim")
-@endpoint(body=ClaimIn, response=WishOut, permission=BOARD, errors=(404, 409))
+@endpoint(body=ClaimIn, response=WishOut, permission=BOARD, errors=(404, 409), versioned=WISH)
 def claim(wish_id: int, body: ClaimIn):
     """posted → claimed, by a volunteer or a team of the wish's community."""
     return json_response(ws.wish_dict(ws.claim_wish(policy.require_login(), wish_id, body)))
 
 
 @bp.post("/wishes/<int:wish_id>/release")
-@endpoint(response=WishOut, permission=BOARD, errors=(404, 409))
+@endpoint(response=WishOut, permission=BOARD, errors=(404, 409), versioned=WISH)
 def release(wish_id: int):
     """claimed → posted (the claimer gave up)."""
     return json_response(ws.wish_dict(ws.release_wish(policy.require_login(), wish_id)))
 
 
 @bp.post("/wishes/<int:wish_id>/fulfil")
-@endpoint(response=WishOut, permission=BOARD, errors=(400, 404, 409, 413, 415, 422))
+@endpoint(response=WishOut, permission=BOARD, errors=(400, 404, 409, 413, 415, 422), versioned=WISH)
 def fulfil(wish_id: int):
     """claimed → fulfilled, with a note and optionally a photo.
 
@@ -103,7 +107,7 @@ def fulfil(wish_id: int):
 
 
 @bp.post("/wishes/<int:wish_id>/withdraw")
-@endpoint(body=WithdrawIn, response=WishOut, permission=BOARD, errors=(404, 409))
+@endpoint(body=WithdrawIn, response=WishOut, permission=BOARD, errors=(404, 409), versioned=WISH)
 def withdraw(wish_id: int, body: WithdrawIn):
     """posted or claimed → withdrawn, with a reason."""
     return json_response(ws.wish_dict(ws.withdraw_wish(policy.require_login(), wish_id, body)))

@@ -4,13 +4,11 @@ A wish is posted by a grid worker or community staff for a household they keep (
 for a building). Its ``title`` and category are public on the wish wall; details, the
 household, the claiming volunteer and the photo are personal (:func:`app.auth.policy.reads_personal`).
 """
-import io
 import json
 import os
 import uuid
 
 from flask import current_app
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, select
 
 from app.areas.models import Area
@@ -18,6 +16,7 @@ from app.audit.services import record, snapshot
 from app.auth import policy
 from app.core.errors import ApiError
 from app.core.extensions import db
+from app.core.images import clean_image
 from app.core.time import TZ, now
 from app.households.common import building_in_reach, require_personal
 from app.households.files import household_in_reach
@@ -120,37 +119,39 @@ def claim_wish(user, wish_id: int, body: ClaimIn) -> Wish:
     return _save(w, before)
 
 
-ALLOWED_PHOTO = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
-
-
 def save_photo(storage) -> str:
-    """Check an uploaded image with Pillow and store it under MEDIA_ROOT/wishes; the relative path."""
-    raw = storage.read()
-    if not raw:
-        raise ApiError(422, "empty photo", {"photo": "empty"})
-    try:
-        with Image.open(io.BytesIO(raw)) as img:
-            fmt = img.format
-            img.verify()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise ApiError(422, "the photo is not a JPEG, PNG or WebP image", {"photo": "not an image"}) from None
-    if fmt not in ALLOWED_PHOTO:
-        raise ApiError(422, "the photo must be JPEG, PNG or WebP", {"photo": f"{fmt} not allowed"})
-    rel = f"wishes/{uuid.uuid4().hex}{ALLOWED_PHOTO[fmt]}"
+    """Check an uploaded image, re-encode it without metadata (:func:`app.core.images.clean_image`: no
+    EXIF GPS) and store it under MEDIA_ROOT/wishes; the relative path. 415 not an image, 422 empty."""
+    image = clean_image(storage.read(), "photo")
+    rel = f"wishes/{uuid.uuid4().hex}{image.extension}"
     path = os.path.join(current_app.config["MEDIA_ROOT"], rel)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as fh:
-        fh.write(raw)
+        fh.write(image.data)
     return rel
 
 
+def photo_path(w: Wish) -> str | None:
+    """The file of a wish's photo, if it has one that exists."""
+    if not w.photo_path:
+        return None
+    path = os.path.join(current_app.config["MEDIA_ROOT"], w.photo_path)
+    return path if os.path.isfile(path) else None
+
+
 def fulfil_wish(user, wish_id: int, body: FulfilIn, photo=None) -> Wish:
-    """claimed → fulfilled, with a note and optionally a photo."""
+    """claimed → fulfilled, with a note and optionally a photo (one per wish: a second fulfil is 409)."""
     w, before = _move(user, wish_id, "fulfilled")
+    saved = None
     if photo is not None and getattr(photo, "filename", ""):
-        w.photo_path = save_photo(photo)
+        saved = w.photo_path = save_photo(photo)
     w.status, w.fulfilled_at, w.fulfilment_note = "fulfilled", now(), body.note
-    return _save(w, before)
+    try:
+        return _save(w, before)
+    except Exception:
+        if saved:          # nothing stored: no file left behind either
+            os.unlink(os.path.join(current_app.config["MEDIA_ROOT"], saved))
+        raise
 
 
 def withdraw_wish(user, wish_id: int, body: WithdrawIn) -> Wish:

@@ -1,10 +1,7 @@
 """Pages: the staff wish board, posting a wish (phone), and the public wish wall."""
-import os
-
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -17,6 +14,7 @@ from flask_login import current_user, login_required
 
 from app.core.errors import ApiError
 from app.core.extensions import limiter
+from app.core.images import content_type_of
 from app.households.common import require_personal
 from app.households.files import household_choices
 from app.volunteers.teams import list_teams
@@ -115,10 +113,7 @@ def act(wish_id: int, action: str):
 @login_required
 def photo(wish_id: int):
     """The fulfilment photo, for those who may read the wish."""
-    w = ws.get_wish(_me(), wish_id)
-    if not w.photo_path:
+    path = ws.photo_path(ws.get_wish(_me(), wish_id))
+    if path is None:
         abort(404)
-    path = os.path.join(current_app.config["MEDIA_ROOT"], w.photo_path)
-    if not os.path.isfile(path):
-        abort(404)
-    return send_file(path, max_age=0)
+    return send_file(path, mimetype=content_type_of(path), max_age=0)

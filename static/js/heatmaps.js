@@ -83,7 +83,7 @@
       return p;
     }
     function showLegend(data, isAreas) {
-      var c = data.classes, rows = [], lo = 1;
+      var c = data.classes, rows = [], lo = 1, unit = data.unit || source().unit;
       for (var k = 0; k < c.breaks.length; k++) {
         rows.push("<i style='background:" + c.colors[k] + "'></i>" + lo + (c.breaks[k] > lo ? "–" + c.breaks[k] : ""));
         lo = Math.floor(c.breaks[k]) + 1;
@@ -91,8 +91,17 @@
       var head = "<strong>" + esc(source().title) + "</strong><br>";
       if (!isAreas) { head += esc(T.cell) + " " + data.ground_m + " m<br>"; }
       legend._div.innerHTML = head + (data.total ? rows.join("<br>") : esc(T.none)) +
-        "<br>" + esc(T.total) + " " + data.total + " " + esc(source().unit) +
-        (data.suppressed ? "<br><span class='muted'>" + data.suppressed + " · " + esc(T.suppressed) + "</span>" : "");
+        "<br>" + esc(T.total) + " " + data.total + " " + esc(unit) +
+        (data.suppressed ? "<br><span class='muted'>" + data.suppressed + " " + esc(T.suppressed) + "</span>" : "") +
+        privacyNote(data.privacy, isAreas);
+    }
+    // A personal source is counted in people, per whole day (docs/heatmaps.md): say so, and which days.
+    function privacyNote(p, isAreas) {
+      if (!p) { return ""; }
+      var last = p.to ? new Date(new Date(p.to).getTime() - 1000) : null;
+      var days = p.from && last ? p.from.slice(0, 10) + " – " + last.toISOString().slice(0, 10) : "";
+      return "<br><span class='muted heat-privacy'>" + esc(isAreas ? T.privacyAreas : T.privacyCells) +
+        (days ? "<br>" + esc(T.counted) + " " + esc(days) : "") + "</span>";
     }
     function drill(extra) {
       if (!config.canDrill[source().name]) { drillBox.textContent = T.noDrill; return; }
@@ -132,7 +141,8 @@
         },
         onEachFeature: function (f, l) {
           var p = f.properties;
-          l.bindTooltip(esc(p.name) + ": " + (p.suppressed ? "&lt;5" : p.n) +
+          var n = p.n === null ? "&lt;5" : p.n + (p.suppressed ? " (" + esc(T.partial) + ")" : "");
+          l.bindTooltip(esc(p.name) + ": " + n +
             (p.rate !== null ? " · " + esc(T.rate) + " " + p.rate : "") + " · " + esc(T.households) + " " + p.households);
           l.on("click", function () { drill({area: p.code}); });
         }

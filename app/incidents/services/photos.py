@@ -1,31 +1,30 @@
-"""Incident photos: checked by content (Pillow), re-encoded, thumbnailed, stored under MEDIA_ROOT.
+"""Incident photos: checked by content, re-encoded without metadata, thumbnailed, stored under MEDIA_ROOT.
 
-The file name a client sends is never trusted: an executable renamed ``.jpg``
-is refused because Pillow cannot read it as an image. Images are re-encoded,
-which also drops EXIF (phones put GPS and device data there).
+The file name a client sends is never trusted: :func:`app.core.images.clean_image` reads the bytes
+with Pillow (an executable renamed ``.jpg`` is refused) and writes the pixels into a new file, which
+drops EXIF (phones put the GPS position and the device there). An incident keeps at most
+``incident_photos`` photos (the ``caps`` table, 20 unless raised): the database refuses one more
+(trigger ``trg_incident_photos_cap``, migration 0010), so parallel uploads can't pass the cap.
 """
 import hashlib
-import io
 import os
 import secrets
 from pathlib import Path
 
 from flask import current_app
-from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
 from app.auth.policy import Scope
 from app.core.errors import ApiError
 from app.core.extensions import db
+from app.core.images import clean_image
 from app.incidents.models import Photo
 from app.incidents.services.records import load
 
-FORMATS = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
-MAX_PIXELS = 40_000_000
-MAX_SIDE = 4096
 THUMB = (320, 320)
-MAX_PHOTOS = 20
+CAP = "incident_photos"            # the row of the caps table (migration 0010)
 
 
 def media_root() -> Path:
@@ -35,56 +34,38 @@ def media_root() -> Path:
     return root
 
 
-def _open_image(data: bytes) -> Image.Image:
-    if not data:
-        raise ApiError(422, "the photo is empty", {"photo": "empty file"})
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            fmt = probe.format
-            if fmt not in FORMATS:
-                raise ApiError(415, f"photos must be JPEG, PNG or WebP, not {fmt}", {"photo": "unsupported type"})
-            if probe.width * probe.height > MAX_PIXELS:
-                raise ApiError(422, "the photo has too many pixels", {"photo": "too large"})
-            probe.verify()
-        img = Image.open(io.BytesIO(data))
-        img.load()
-    except ApiError:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise ApiError(415, "the file is not a readable JPEG, PNG or WebP image", {"photo": "not an image"}) from None
-    return img
+def max_photos() -> int:
+    """How many photos an incident keeps (``caps.incident_photos``)."""
+    return db.session.scalar(text("SELECT wuwei_cap(:name)"), {"name": CAP})
+
+
+def _full(cap: int) -> ApiError:
+    return ApiError(409, f"an incident keeps at most {cap} photos", {"photo": "too many photos"})
+
+
+def _store(incident_id: int, image) -> tuple[str, str, list[Path]]:
+    """Write the photo and its thumbnail; their relative paths and the files written."""
+    name = f"{incident_id}/{secrets.token_hex(8)}"
+    root = media_root()
+    (root / str(incident_id)).mkdir(parents=True, exist_ok=True)
+    rel, trel = f"{name}{image.extension}", f"{name}.thumb.jpg"
+    (root / rel).write_bytes(image.data)
+    (root / trel).write_bytes(image.thumbnail)
+    return rel, trel, [root / rel, root / trel]
 
 
 def add_photo(incident_id: int, data: bytes, user, scope: Scope, transition_id: int | None = None) -> Photo:
-    """Store one photo of an incident the user may see; returns the row."""
+    """Store one photo of an incident the user may see; returns the row (409 when the incident is full)."""
     incident = load(incident_id, scope)
+    cap = max_photos()
     count = db.session.scalar(select(func.count()).select_from(Photo).where(Photo.incident_id == incident.id))
-    if count >= MAX_PHOTOS:
-        raise ApiError(409, f"an incident keeps at most {MAX_PHOTOS} photos")
-    img = _open_image(data)
-    fmt = img.format
-    content_type, ext = FORMATS[fmt]
-    img = ImageOps.exif_transpose(img)
-    if img.mode not in ("RGB", "RGBA", "L"):
-        img = img.convert("RGB")
-    if fmt == "JPEG" and img.mode == "RGBA":
-        img = img.convert("RGB")
-    img.thumbnail((MAX_SIDE, MAX_SIDE))
-    out = io.BytesIO()
-    img.save(out, format=fmt, **({"quality": 88} if fmt in ("JPEG", "WEBP") else {}))
-    thumb = img.copy()
-    thumb.thumbnail(THUMB)
-    tout = io.BytesIO()
-    (thumb.convert("RGB") if thumb.mode == "RGBA" else thumb).save(tout, format="JPEG", quality=80)
-    name = f"{incident.id}/{secrets.token_hex(8)}"
-    root = media_root()
-    (root / str(incident.id)).mkdir(parents=True, exist_ok=True)
-    path, tpath = root / f"{name}{ext}", root / f"{name}.thumb.jpg"
-    path.write_bytes(out.getvalue())
-    tpath.write_bytes(tout.getvalue())
-    photo = Photo(incident_id=incident.id, transition_id=transition_id, path=f"{name}{ext}",
-                  thumb_path=f"{name}.thumb.jpg", content_type=content_type, width=img.width, height=img.height,
-                  bytes=len(out.getvalue()), sha256=hashlib.sha256(data).hexdigest(),
+    if count >= cap:          # early, before decoding; the database has the last word (below)
+        raise _full(cap)
+    image = clean_image(data, "photo", thumbnail=THUMB)
+    path, thumb_path, written = _store(incident.id, image)
+    photo = Photo(incident_id=incident.id, transition_id=transition_id, path=path, thumb_path=thumb_path,
+                  content_type=image.content_type, width=image.width, height=image.height,
+                  bytes=len(image.data), sha256=hashlib.sha256(data).hexdigest(),
                   uploaded_by=getattr(user, "id", None))
     db.session.add(photo)
     try:
@@ -92,10 +73,13 @@ def add_photo(incident_id: int, data: bytes, user, scope: Scope, transition_id: 
         record("insert", "incident_photos", photo.id, after={"incident_id": incident.id, "path": photo.path,
                                                                "bytes": photo.bytes})
         db.session.commit()
-    except Exception:
+    except Exception as e:
         db.session.rollback()
-        for p in (path, tpath):
+        for p in written:
             p.unlink(missing_ok=True)
+        if isinstance(e, IntegrityError) and getattr(getattr(e.orig, "diag", None), "constraint_name", None) == \
+                "cap_incident_photos":
+            raise _full(cap) from None
         raise
     return photo
 

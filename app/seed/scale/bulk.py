@@ -22,6 +22,15 @@ def last_run(kind: str, seed: int):
                                       "WHERE kind = :k AND seed = :s"), {"k": kind, "s": seed}).first()
 
 
+def already_there(kind: str, seed: int, rows: int):
+    """``(done, previous)``: done when ``rows`` rows of ``kind`` were already made with ``seed`` (or none
+    are asked for); ``previous`` is the earlier batch of another size, to replace."""
+    if rows <= 0:
+        return True, None
+    prev = last_run(kind, seed)
+    return bool(prev and prev.rows == rows), prev
+
+
 def record_run(kind: str, seed: int, rows: int, first_id, last_id) -> None:
     db.session.execute(sa.text(
         "INSERT INTO seed_scale_runs (kind, seed, rows, first_id, last_id) VALUES (:k, :s, :r, :f, :l) "

@@ -11,20 +11,7 @@ import sqlalchemy as sa
 
 from app.core.extensions import db
 from app.core.time import TZ
-from app.seed.scale.bulk import (
-    BULK_ROWS,
-    PHASES,
-    bulk_load,
-    copy_csv,
-    csv_text,
-    ewkb_hex,
-    finish_bulk,
-    iso,
-    last_run,
-    phase,
-    record_run,
-    timed,
-)
+from app.seed.scale import bulk
 from app.seed.scale.places import assign_grids
 
 DESCRIPTION = "模拟事件（seed scale）"
@@ -116,22 +103,20 @@ def generate_incidents(n: int, seed: int, days: int, now: dt.datetime, categorie
 
 def seed_incidents(n: int, seed: int, days: int = 365, now: dt.datetime | None = None) -> int:
     """``n`` synthetic incidents over the last ``days`` days; returns rows added (0 when already there)."""
-    if n <= 0:
-        return 0
-    prev = last_run("incidents", seed)
-    if prev and prev.rows == n:
+    done, prev = bulk.already_there("incidents", seed, n)
+    if done:
         return 0
     categories = ensure_categories()
     now = now or dt.datetime.now(TZ)
-    PHASES.clear()
-    with phase("generate"):
+    bulk.PHASES.clear()
+    with bulk.phase("generate"):
         lon, lat, reported, cat, channel, state, closed = generate_incidents(n, seed, days, now, categories)
     last = db.session.scalar(sa.text(
         "SELECT setval(pg_get_serial_sequence('incidents', 'id'), "
         "nextval(pg_get_serial_sequence('incidents', 'id')) + :n - 1)"), {"n": n})
     first = last - n + 1
     ids = np.arange(first, last + 1)
-    with phase("assign grids"):
+    with bulk.phase("assign grids"):
         grid = assign_grids(lon, lat)
     columns = ["id", "category_id", "source", "state", "description", "reported_at", "state_changed_at",
                "closed_at", "grid_id", "geom"]
@@ -141,28 +126,28 @@ def seed_incidents(n: int, seed: int, days: int = 365, now: dt.datetime | None =
         for a in range(0, n, size):
             b = min(n, a + size)
             c = closed[a:b]
-            yield csv_text([ids[a:b].astype(str), cat[a:b].astype(str), channel[a:b].astype(str), state[a:b].astype(str),
-                        np.full(b - a, DESCRIPTION), iso(reported[a:b]),
-                        iso(np.where(np.isnan(c), reported[a:b], c)), iso(c),
-                        np.where(grid[a:b] < 0, "", grid[a:b].astype(str)), ewkb_hex(lon[a:b], lat[a:b])])
+            yield bulk.csv_text([ids[a:b].astype(str), cat[a:b].astype(str), channel[a:b].astype(str), state[a:b].astype(str),
+                        np.full(b - a, DESCRIPTION), bulk.iso(reported[a:b]),
+                        bulk.iso(np.where(np.isnan(c), reported[a:b], c)), bulk.iso(c),
+                        np.where(grid[a:b] < 0, "", grid[a:b].astype(str)), bulk.ewkb_hex(lon[a:b], lat[a:b])])
     # Rebuilding indexes pays off when the batch is large beside what is already there.
     existing = db.session.scalar(sa.text("SELECT reltuples FROM pg_class WHERE oid = 'incidents'::regclass"))
-    bulk = bulk_load("incidents", enabled=n >= BULK_ROWS and n >= 0.3 * max(existing or 0, 0))
-    with bulk:
+    load = bulk.bulk_load("incidents", enabled=n >= bulk.BULK_ROWS and n >= 0.3 * max(existing or 0, 0))
+    with load:
         if prev:
             # Inside bulk_load: the unindexed self-reference (duplicate_of_id) would otherwise be
             # checked by a scan of the table for every deleted row.
-            with phase("delete previous batch"):
+            with bulk.phase("delete previous batch"):
                 db.session.execute(sa.text("DELETE FROM incidents WHERE id BETWEEN :a AND :b"),
                                    {"a": prev.first_id, "b": prev.last_id})
         db.session.execute(sa.text("ALTER TABLE incidents DISABLE TRIGGER trg_incidents_assign_grid"))
-        PHASES["csv"] = PHASES["copy"] = 0.0
-        for text_chunk in timed(chunks(), "csv"):
+        bulk.PHASES["csv"] = bulk.PHASES["copy"] = 0.0
+        for text_chunk in bulk.timed(chunks(), "csv"):
             t0 = time.perf_counter()
-            copy_csv("incidents", columns, text_chunk)
-            PHASES["copy"] += time.perf_counter() - t0
+            bulk.copy_csv("incidents", columns, text_chunk)
+            bulk.PHASES["copy"] += time.perf_counter() - t0
         db.session.execute(sa.text("ALTER TABLE incidents ENABLE TRIGGER trg_incidents_assign_grid"))
-        PHASES["rebuild indexes/keys"] = -time.perf_counter()
-    finish_bulk(bulk)
-    record_run("incidents", seed, n, first, last)
+        bulk.PHASES["rebuild indexes/keys"] = -time.perf_counter()
+    bulk.finish_bulk(load)
+    bulk.record_run("incidents", seed, n, first, last)
     return n

@@ -12,7 +12,7 @@ from shapely.geometry import box
 
 from app.core.extensions import db
 from app.core.sql import index_driven
-from app.seed.scale.bulk import copy_csv, last_run, record_run
+from app.seed.scale import bulk
 
 SYNTHETIC_STREET_FROM = 101           # street codes 101… are synthetic; the demo uses 002–011
 COMMUNITIES_PER_STREET = (3, 3)
@@ -55,10 +55,8 @@ def _split(bb, nx, ny):
 
 def seed_areas(grids: int, seed: int) -> int:
     """About ``grids`` synthetic grids in synthetic streets/communities; returns grids made (0 if present)."""
-    if grids <= 0:
-        return 0
-    prev = last_run("areas", seed)
-    if prev and prev.rows == grids:
+    done, prev = bulk.already_there("areas", seed, grids)
+    if done:
         return 0
     if prev:
         delete_areas()
@@ -86,7 +84,7 @@ def seed_areas(grids: int, seed: int) -> int:
     db.session.execute(sa.text("DROP TABLE IF EXISTS scale_areas"))
     db.session.execute(sa.text("CREATE TEMP TABLE scale_areas (level text, code text, name text, parent text, "
                                "x0 float8, y0 float8, x1 float8, y1 float8) ON COMMIT DROP"))
-    copy_csv("scale_areas", ["level", "code", "name", "parent", "x0", "y0", "x1", "y1"], buf.getvalue())
+    bulk.copy_csv("scale_areas", ["level", "code", "name", "parent", "x0", "y0", "x1", "y1"], buf.getvalue())
     # A new grid regrids the rows under it (trigger trg_areas_regrid, one UPDATE per table per grid):
     # for thousands of grids, do it once for the whole synthetic footprint instead.
     regrid = bool(db.session.scalar(sa.text(
@@ -103,7 +101,7 @@ def seed_areas(grids: int, seed: int) -> int:
         db.session.execute(sa.text("ALTER TABLE areas ENABLE TRIGGER trg_areas_regrid"))
         db.session.execute(sa.text("SELECT wuwei_regrid(ST_Union(geom)) FROM areas "
                                    "WHERE note = 'seed scale' AND level = 'street'"))
-    record_run("areas", seed, grids, None, None)
+    bulk.record_run("areas", seed, grids, None, None)
     return made
 
 
@@ -137,10 +135,8 @@ BUILDINGS_SQL = sa.text("""
 
 def seed_buildings(n: int, seed: int) -> int:
     """``n`` synthetic buildings spread over the grids (the synthetic ones when present)."""
-    if n <= 0:
-        return 0
-    prev = last_run("buildings", seed)
-    if prev and prev.rows == n:
+    done, prev = bulk.already_there("buildings", seed, n)
+    if done:
         return 0
     if prev:
         db.session.execute(sa.text("DELETE FROM buildings WHERE id BETWEEN :a AND :b"),
@@ -151,7 +147,7 @@ def seed_buildings(n: int, seed: int) -> int:
     db.session.execute(sa.text("ALTER TABLE buildings DISABLE TRIGGER trg_buildings_assign_grid"))
     count, first, last = db.session.execute(BUILDINGS_SQL, {"n": n, "synthetic": synthetic}).one()
     db.session.execute(sa.text("ALTER TABLE buildings ENABLE TRIGGER trg_buildings_assign_grid"))
-    record_run("buildings", seed, n, first, last)
+    bulk.record_run("buildings", seed, n, first, last)
     return count
 
 

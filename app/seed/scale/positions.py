@@ -10,18 +10,7 @@ import sqlalchemy as sa
 
 from app.core.extensions import db
 from app.core.time import TZ
-from app.seed.scale.bulk import (
-    PHASES,
-    bulk_load,
-    copy_csv,
-    csv_text,
-    ewkb_hex,
-    finish_bulk,
-    iso,
-    last_run,
-    phase,
-    record_run,
-)
+from app.seed.scale import bulk
 from app.seed.scale.incidents import HOURS
 
 POSITION_STEP_S = 5          # a phone reporting every 5 s while its patrol walks
@@ -98,7 +87,7 @@ def seed_positions(n: int, seed: int, days: int = 30, now: dt.datetime | None = 
         return 0
     if not db.session.scalar(sa.text("SELECT to_regclass('positions') IS NOT NULL")):
         raise RuntimeError("no positions table in this database (the patrols migration is missing)")
-    prev = last_run("positions", seed)
+    prev = bulk.last_run("positions", seed)
     if prev and prev.rows == n:
         return 0
     now = now or dt.datetime.now(TZ)
@@ -116,30 +105,30 @@ def seed_positions(n: int, seed: int, days: int = 30, now: dt.datetime | None = 
         db.session.execute(sa.text(
             "DELETE FROM positions WHERE device_id IN (SELECT id FROM devices WHERE identifier LIKE :p)"),
             {"p": prefix + "%"})
-    PHASES.clear()
-    with phase("generate"):
+    bulk.PHASES.clear()
+    with bulk.phase("generate"):
         dev, t, lon, lat, acc, speed = generate_positions(n, seed, days, now, len(device_ids), centres)
     columns = ["device_id", "fixed_at", "user_id", "geom", "accuracy", "speed", "source"]
-    PHASES["csv"] = PHASES["copy"] = 0.0
+    bulk.PHASES["csv"] = bulk.PHASES["copy"] = 0.0
     size = 500_000
     # A big batch beside what is there: build the GiST and time indexes once afterwards (the
     # primary key stays, so resends stay impossible); partitioned indexes cascade to every month.
     existing = db.session.scalar(sa.text(
         "SELECT coalesce(sum(c.reltuples), 0) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
         "WHERE i.inhparent = 'positions'::regclass"))
-    bulk = bulk_load("positions", enabled=n >= 500_000 and n >= 0.3 * max(existing or 0, 0))
-    with bulk:
+    load = bulk.bulk_load("positions", enabled=n >= 500_000 and n >= 0.3 * max(existing or 0, 0))
+    with load:
         for a in range(0, n, size):
             b = min(n, a + size)
             t0 = time.perf_counter()
-            text_chunk = csv_text([device_ids[dev[a:b]].astype(str), iso(t[a:b]), np.full(b - a, str(user_id)),
-                               ewkb_hex(lon[a:b], lat[a:b]), acc[a:b].astype(str), speed[a:b].astype(str),
+            text_chunk = bulk.csv_text([device_ids[dev[a:b]].astype(str), bulk.iso(t[a:b]), np.full(b - a, str(user_id)),
+                               bulk.ewkb_hex(lon[a:b], lat[a:b]), acc[a:b].astype(str), speed[a:b].astype(str),
                                np.full(b - a, "scale")])
             t1 = time.perf_counter()
-            copy_csv("positions", columns, text_chunk)
-            PHASES["csv"] += t1 - t0
-            PHASES["copy"] += time.perf_counter() - t1
-        PHASES["rebuild indexes/keys"] = -time.perf_counter()
-    finish_bulk(bulk)
-    record_run("positions", seed, n, None, None)
+            bulk.copy_csv("positions", columns, text_chunk)
+            bulk.PHASES["csv"] += t1 - t0
+            bulk.PHASES["copy"] += time.perf_counter() - t1
+        bulk.PHASES["rebuild indexes/keys"] = -time.perf_counter()
+    bulk.finish_bulk(load)
+    bulk.record_run("positions", seed, n, None, None)
     return n

@@ -1,7 +1,7 @@
 """notify: departments and property companies act in Wuwei, residents follow their report, notices
 
-Revision ID: 0012_notify
-Revises: 0011_jobs
+Revision ID: 0013_notify
+Revises: 0012_photo_caps
 Create Date: 2026-12-06 10:00:00
 
 - `users.role` may be `department`: the people of a department or a property company (处置端).
@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = '0012_notify'
-down_revision = '0011_jobs'
+revision = '0013_notify'
+down_revision = '0012_photo_caps'
 branch_labels = None
 depends_on = None
 

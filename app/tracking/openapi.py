@@ -1,0 +1,66 @@
+"""The tracking protocols in ``/api/v1/openapi.json``.
+
+They are not JSON API endpoints (their requests and answers are the apps' own, and ``/track/osmand``
+is answered before Flask's routing by the gateway), so their path items are written here and added
+with :func:`app.web.openapi.register_paths`.
+"""
+from app.web.openapi import ERROR
+
+_FIELDS = {
+    "id": "device identifier (also `deviceid`)", "lat": "latitude", "lon": "longitude",
+    "location": "`lat,lon` instead of lat and lon", "timestamp": "epoch seconds or milliseconds, or ISO 8601",
+    "speed": "knots", "bearing": "degrees (also `heading`)", "altitude": "metres", "accuracy": "metres",
+    "hdop": "used when accuracy is missing", "batt": "battery %", "charge": "charging (ignored)",
+}
+_STORED = {"description": "stored, or a resend already stored (empty body)"}
+
+
+def _osmand_params() -> list[dict]:
+    return [{"name": name, "in": "query", "required": False, "description": text, "schema": {"type": "string"}}
+            for name, text in _FIELDS.items()]
+
+
+TRACCAR_JSON = {"type": "object", "required": ["device_id", "location"], "properties": {
+    "device_id": {"type": "string"},
+    "location": {"type": "object", "properties": {
+        "timestamp": {"type": "string", "format": "date-time"},
+        "coords": {"type": "object", "properties": {
+            "latitude": {"type": "number"}, "longitude": {"type": "number"}, "accuracy": {"type": "number"},
+            "speed": {"type": "number", "description": "m/s"}, "heading": {"type": "number"},
+            "altitude": {"type": "number"}}},
+        "is_moving": {"type": "boolean"}, "odometer": {"type": "number"},
+        "battery": {"type": "object", "properties": {"level": {"type": "number", "description": "0..1"},
+                                                      "is_charging": {"type": "boolean"}}}}}}}
+
+OWNTRACKS_LOCATION = {"type": "object", "required": ["_type"], "properties": {
+    "_type": {"type": "string", "description": "`location` is stored; other types are ignored"},
+    "lat": {"type": "number"}, "lon": {"type": "number"}, "tst": {"type": "integer", "description": "epoch s"},
+    "tid": {"type": "string"}, "acc": {"type": "number"}, "alt": {"type": "number"},
+    "batt": {"type": "number"}, "vel": {"type": "number", "description": "km/h"}, "cog": {"type": "number"}}}
+
+
+def paths() -> dict:
+    """Path items of ``/track/osmand`` and ``/track/owntracks``."""
+    form = {"type": "object", "properties": {k: {"type": "string", "description": v} for k, v in _FIELDS.items()}}
+    return {
+        "/track/osmand": {
+            "get": {"summary": "One fix in the OsmAnd protocol (Traccar Client, OsmAnd)", "tags": ["tracking"],
+                    "security": [], "parameters": _osmand_params(),
+                    "responses": {"200": _STORED, "400": ERROR, "413": ERROR, "503": ERROR}},
+            "post": {"summary": "OsmAnd form fields, or the JSON body of newer Traccar Clients",
+                     "tags": ["tracking"], "security": [], "parameters": _osmand_params(),
+                     "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": form},
+                                                 "application/json": {"schema": TRACCAR_JSON}}},
+                     "responses": {"200": _STORED, "400": ERROR, "404": ERROR, "413": ERROR, "503": ERROR}}},
+        "/track/owntracks": {
+            "post": {"summary": "OwnTracks HTTP mode (Basic auth: user name and a token; or X-Limit-U/X-Limit-D "
+                                "of a registered device)", "tags": ["tracking"], "security": [],
+                     "parameters": [{"name": n, "in": "header", "required": False, "schema": {"type": "string"}}
+                                    for n in ("X-Limit-U", "X-Limit-D")],
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "oneOf": [OWNTRACKS_LOCATION, {"type": "array", "items": OWNTRACKS_LOCATION,
+                                                        "maxItems": 1000}]}}}},
+                     "responses": {"200": {"description": "`[]`", "content": {"application/json": {
+                         "schema": {"type": "array", "maxItems": 0}}}},
+                                   "400": ERROR, "401": ERROR, "403": ERROR, "404": ERROR, "413": ERROR}}},
+    }
