@@ -18,6 +18,7 @@ FEATURES = [
     "app.accounts",
     "app.areas",
     "app.basemap",
+    "app.notices",
     "app.incidents",
     "app.consultations",
     "app.open311",

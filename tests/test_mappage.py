@@ -128,7 +128,7 @@ def test_basemap_follows_config(app, client, auth, demo, monkeypatch, basemap, k
 
 def test_overlays_are_offered_by_role(client, auth, demo, monkeypatch):
     monkeypatch.setitem(OVERLAYS, "test-leaders", Overlay(
-        "test-leaders", "领导专用", "api.collection", {"layer_name": "chargers"}, permission="incidents.review",
+        "test-leaders", "领导专用", "api.collection", {"layer_name": "chargers"}, permission="volunteers.hours",
         popup=["name", "status"], color_by="status", colors={"installed": "#0f0"}, item_endpoint="api.item",
         item_id_arg="fid"))
     auth.login("leader")

@@ -15,6 +15,11 @@ DEMO_USERS = [
     {"username": "gridworker", "password": "wuwei-grid", "role": "grid_worker", "area": "620103002001001",
      "name": "网格员 马丽"},
     {"username": "patrol", "password": "wuwei-patrol", "role": "patrol", "area": "620102011002", "name": "巡查队员 李子琴"},
+    # 处置端: the people of a department and of a property company (their organisation: app.incidents.demo)
+    {"username": "paishui", "password": "wuwei-dept", "role": "department", "area": "620103",
+     "name": "区排水管理所 赵师傅"},
+    {"username": "shenghe", "password": "wuwei-dept", "role": "department", "area": "620102010",
+     "name": "兰州晟合物业 孙经理"},
 ]
 GRID_WORKER_PASSWORD = "wuwei-grid"
 

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.extensions import db
 
-ROLES = ("admin", "leader", "planner", "staff", "grid_worker", "patrol")
+ROLES = ("admin", "leader", "planner", "staff", "grid_worker", "patrol", "department")
 
 
 class User(UserMixin, db.Model):

@@ -21,9 +21,10 @@ from sqlalchemy import ColumnElement, and_, false, func, literal, or_, select, t
 from app.areas.models import Area, grid_workers
 from app.core.errors import ApiError
 
-ROLES = ("admin", "leader", "planner", "staff", "grid_worker", "patrol")
+ROLES = ("admin", "leader", "planner", "staff", "grid_worker", "patrol", "department")
 ROLE_LABELS = {"admin": _l("管理员"), "leader": _l("领导"), "planner": _l("规划"),
-               "staff": _l("社区工作人员"), "grid_worker": _l("网格员"), "patrol": _l("巡查队员")}
+               "staff": _l("社区工作人员"), "grid_worker": _l("网格员"), "patrol": _l("巡查队员"),
+               "department": _l("处置单位")}
 
 # Aggregates over people (households, visits, wishes, volunteers, positions) below this are hidden.
 SMALL_COUNT = 5
@@ -32,6 +33,9 @@ _ALL = frozenset(ROLES)
 _FIELD = frozenset({"admin", "staff", "grid_worker", "patrol"})        # people who walk the streets
 _PERSONAL = frozenset({"admin", "staff", "grid_worker"})               # may hold household files
 _OVERSIGHT = frozenset({"admin", "leader", "planner", "staff"})        # figures and heat maps
+# People of a department (排水所, 城管, 房管) or a property company: they see what is dispatched to their
+# organisation (app.incidents.services.organisations), not an area.
+_ORG = frozenset({"department"})
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     # the base map and the area hierarchy
@@ -42,10 +46,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # personal data: the role may hold files; which files is personal_clause's business
     "personal.read": _PERSONAL,
     # incidents (the 数字城管 workflow: who may take each step is named in app.incidents.workflow)
-    "incidents.report": _ALL,
-    "incidents.triage": frozenset({"admin", "staff"}),                 # file, dispatch, reject, close
-    "incidents.handle": _FIELD,                                        # take on, respond
-    "incidents.review": frozenset({"admin", "staff", "leader"}),        # evaluate
+    "incidents.report": _ALL - _ORG,
+    "incidents.triage": frozenset({"admin", "staff"}),                 # file, dispatch, reject, close, verify
+    "incidents.handle": _FIELD | _ORG,                                 # accept, return, respond (the stage's holder)
+    "incidents.review": frozenset({"admin", "staff"}),                 # record a resident's rating from a call-back
+    "incidents.respond": _ORG,                                         # the organisation's desk (处置台)
     "incidents.assignee": frozenset({"staff", "grid_worker", "patrol"}),  # may be dispatched to
     "incidents.categories": frozenset({"admin"}),                      # the category tree and deadlines
     "open311.keys": frozenset({"admin"}),
@@ -74,6 +79,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "heat.view": _OVERSIGHT,
     "heat.drill": _OVERSIGHT | {"grid_worker"},                        # list the records of a cell
     "dashboard.view": _OVERSIGHT,
+    # notifications: everyone has an inbox; area subscriptions need an area
+    "notices.read": _ALL,
+    "notices.subscribe": _ALL - _ORG,
     # administration
     "users.manage": frozenset({"admin"}),
     "ops.metrics": frozenset({"admin"}),                                # GET /metrics from afar (app.health)
@@ -131,7 +139,7 @@ def scope_of(user) -> Scope:
         raise ApiError(401, "authentication required")
     if user.role == "admin" and user.area_id is None:
         return Scope(everything=True)
-    if user.area is None:
+    if user.area is None or user.role in _ORG:
         # No area: a code no area has (codes are digits), so every area condition is false.
         return Scope(everything=False, area_id=-1, area_code="-", area_level=None)
     return Scope(everything=False, area_id=user.area.id, area_code=user.area.code,

@@ -16,6 +16,7 @@ class TimelineStep(BaseModel):
     at: dt.datetime
     by: str | None
     note: str | None
+    public_note: str | None = None
     data: dict
 
 
@@ -65,12 +66,15 @@ class IncidentReporter(BaseModel):
 
 class IncidentProperties(IncidentSummary):
     """One incident with its timeline; ``reporter`` only for roles that read personal data."""
+    case_number: str
     department_id: int | None
     assignee_id: int | None
     property_company_id: int | None
     duplicate_of: int | None
     meeting_id: int | None
     rating: int | None
+    satisfaction: str | None = None
+    extension_hours: float = 0
     attributes: dict
     extent: dict | None
     timeline: list[TimelineStep]

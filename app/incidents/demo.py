@@ -10,13 +10,19 @@ import datetime as dt
 from geoalchemy2.shape import to_shape
 from sqlalchemy import select
 
+from app.areas.models import Area, grid_workers
 from app.areas.services import get_area_by_code
+from app.auth.models import User
 from app.auth.policy import Scope
 from app.auth.services import find_user
+from app.basemap.models import PropertyCompany
 from app.core.extensions import db
 from app.core.time import TZ, now
 from app.incidents.models import Department, Incident, IncidentCategory
-from app.incidents.services import report_incident, transition
+from app.incidents.services import organisation_for, report_incident, set_members, transition
+from app.incidents.services.organisations import member_ids
+from app.incidents.services.tell import NEW, OVERDUE, UNSATISFIED
+from app.notices.settings import save_settings, setting_of, subscribe, subscriptions
 
 EVERYTHING = Scope(everything=True)
 
@@ -208,10 +214,55 @@ def _varied() -> int:
     return added
 
 
+# 处置端 logins: the drainage office of the sewage story, and the Red Property alliance's model unit.
+ORGANISATIONS = [("drainage", None, ["paishui"]), (None, "兰州晟合物业有限责任公司", ["shenghe"])]
+# E-mail addresses of the demo (a reserved domain: nothing leaves without a real SMTP server configured).
+MAIL_DOMAIN = "wuwei.example"
+MAIL_USERS = ("staff", "liailan", "leader", "gridworker", "hls2", "paishui", "shenghe")
+
+
+def _organisations() -> int:
+    added = 0
+    for dep_code, company, usernames in ORGANISATIONS:
+        dep = db.session.scalar(select(Department.id).where(Department.code == dep_code)) if dep_code else None
+        com = db.session.scalar(select(PropertyCompany.id).where(PropertyCompany.name == company)) if company else None
+        if dep is None and com is None:
+            continue
+        org = organisation_for(dep, com, create=True)
+        if all(find_user(u) is not None for u in usernames) and not member_ids(org):
+            set_members(org, usernames, commit=False)
+            added += 1
+    return added
+
+
+def _notices() -> int:
+    """E-mail addresses for the demo's people; each grid worker hears of new incidents in their grid, the
+    city's leader of overdue cases and unsatisfied residents (once: what exists is left as it is)."""
+    wanted = [(user_id, grid_id, [NEW]) for user_id, grid_id in
+              db.session.execute(select(grid_workers.c.user_id, grid_workers.c.area_id)).all()]
+    leader = find_user("leader")
+    if leader is not None:
+        wanted.append((leader.id, leader.area_id, [OVERDUE, UNSATISFIED]))
+    added = 0
+    for user_id, area_id, kinds in wanted:
+        if all(sub.area_id != area_id for sub in subscriptions(user_id)):
+            subscribe(db.session.get(User, user_id), db.session.get(Area, area_id).code, kinds, commit=False)
+            added += 1
+    for username in MAIL_USERS:
+        user = find_user(username)
+        if user is not None and setting_of(user.id) is None:
+            save_settings(user, email=f"{username}@{MAIL_DOMAIN}", commit=False)
+            added += 1
+    return added
+
+
 def seed_incidents() -> int:
-    """Departments, categories, the seed story's incidents and varied incidents (idempotent)."""
+    """Departments, categories, the seed story's incidents and varied incidents, the organisations that work
+    in Wuwei and the demo's notice settings (idempotent)."""
     added = _departments() + _categories()
     db.session.commit()
     added += _story()
     added += _varied()
+    added += _organisations() + _notices()
+    db.session.commit()
     return added

@@ -7,8 +7,22 @@ and ``grid_id``.
 from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, SmallInteger,
-                        String, Text, func, text)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -19,6 +33,22 @@ STATES = ("reported", "filed", "dispatched", "in_progress", "responded", "closed
           "rejected", "duplicate", "consultation")
 OPEN_STATES = ("reported", "filed", "dispatched", "in_progress", "responded", "consultation")
 _OPEN_STATES_SQL = "state IN " + str(OPEN_STATES)  # partial-index condition, from the constant above
+SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")
+
+# The case number (案件号) read out on the phone: 8 characters of an alphabet without 0/O, 1/I/L, computed
+# by PostgreSQL from the id through a bijection of [0, 31**8) — unique by construction, also for rows
+# loaded with COPY. It names a case; it opens nothing (the status page needs the token).
+CASE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+_CASE_N, _CASE_A, _CASE_B = len(CASE_ALPHABET) ** 8, 387420489, 123456789
+_CASE_X = f"((id::numeric % {_CASE_N}) * {_CASE_A} + {_CASE_B}) % {_CASE_N}"
+CASE_NUMBER_SQL = " || ".join(
+    f"substr('{CASE_ALPHABET}', (div({_CASE_X}, {31 ** k}) % 31)::int + 1, 1)" for k in range(7, -1, -1))
+
+
+def case_number_of(incident_id: int) -> str:
+    """The case number PostgreSQL computes for ``incident_id`` (:data:`CASE_NUMBER_SQL`)."""
+    x = ((incident_id % _CASE_N) * _CASE_A + _CASE_B) % _CASE_N
+    return "".join(CASE_ALPHABET[(x // 31 ** k) % 31] for k in range(7, -1, -1))
 
 
 class IncidentCategory(db.Model):
@@ -47,6 +77,7 @@ class Incident(db.Model):
     __table_args__ = (
         CheckConstraint(f"source IN {SOURCES}", name="ck_incidents_source"),
         CheckConstraint(f"state IN {STATES}", name="ck_incidents_state"),
+        CheckConstraint(f"satisfaction IN {SATISFACTION}", name="ck_incidents_satisfaction"),
         Index("ix_incidents_category_reported", "category_id", "reported_at"),
         Index("ix_incidents_state_reported", "state", "reported_at"),
         # Migration 0003_incidents: stage times, and the open share of a year's million rows.
@@ -94,6 +125,13 @@ class Incident(db.Model):
     # Open311: the key a request came through and the token handed back to the client.
     open311_key_id: Mapped[int | None] = mapped_column(ForeignKey("open311_keys.id", ondelete="SET NULL"))
     open311_token: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # Migration 0013_notify: the resident's follow-up and the stage's clock.
+    case_number: Mapped[str] = mapped_column(String(8), Computed(CASE_NUMBER_SQL, persisted=True), unique=True)
+    public_token: Mapped[str] = mapped_column(
+        String(32), unique=True, server_default=text("replace(gen_random_uuid()::text, '-', '')"))
+    extension_hours: Mapped[float] = mapped_column(Float, default=0, server_default="0")   # granted for this stage
+    deadline_notified: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")  # 1 near, 2 overdue
+    satisfaction: Mapped[str | None] = mapped_column(String(24))
 
     category = relationship("IncidentCategory", lazy="joined")
 
@@ -124,6 +162,8 @@ class Transition(db.Model):
     to_state: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     note: Mapped[str | None] = mapped_column(Text)
+    # The reply the resident reads on the status page (and Open311 updates); ``note`` stays internal.
+    public_note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -158,3 +198,51 @@ class Offer(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Organisation(db.Model):
+    """A department or a property company whose people work in Wuwei (处置端): incidents dispatched to it
+    reach their desk. It links the existing ``departments`` or ``property_companies`` row."""
+    __tablename__ = "organisations"
+    __table_args__ = (CheckConstraint("(department_id IS NULL) <> (property_company_id IS NULL)",
+                                      name="ck_organisations_target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"), unique=True)
+    property_company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("property_companies.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    department = relationship("Department", lazy="joined")
+    property_company = relationship("PropertyCompany", lazy="joined")
+
+    @property
+    def name(self) -> str:
+        return self.department.name if self.department is not None else self.property_company.name
+
+
+class OrganisationMember(db.Model):
+    """A user (role ``department``) of an organisation; a user belongs to one."""
+    __tablename__ = "organisation_members"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+
+
+class ExtensionRequest(db.Model):
+    """A stage's holder asks for more time (申请延期); community staff grant or refuse it."""
+    __tablename__ = "incident_extensions"
+    __table_args__ = (Index("ix_incident_extensions_pending", "incident_id", unique=True,
+                            postgresql_where=text("decided_at IS NULL")),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    hours: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    granted: Mapped[bool | None] = mapped_column(Boolean)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(Text)

@@ -10,7 +10,7 @@ from geojson_pydantic import LineString, MultiLineString, MultiPolygon, Point, P
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from app.core.time import day_start
-from app.incidents.models import SOURCES, STATES
+from app.incidents.models import SATISFACTION, SOURCES, STATES
 from app.incidents.services import (
     DUPLICATE_DAYS,
     DUPLICATE_RADIUS_M,
@@ -169,7 +169,11 @@ class TransitionIn(Body):
     property_company_id: Id | None = None
     duplicate_of: Annotated[Id | None, Field(description="the original incident (step to duplicate)")] = None
     meeting_id: Annotated[Id | None, Field(description="the meeting (step to consultation)")] = None
-    rating: Annotated[int | None, Field(ge=1, le=5, description="step to evaluated")] = None
+    satisfaction: Annotated[Literal[*SATISFACTION] | None,
+                            Field(description="the resident's rating told on a call-back (step from closed)")] = None
+    rating: Annotated[int | None, Field(ge=1, le=5, description="older form of satisfaction: 4–5, 3, 1–2")] = None
+    public_note: Annotated[str | None, Field(max_length=MAX_DESCRIPTION,
+                                             description="the reply the resident reads on the status page")] = None
     photo_ids: list[Id] = Field(default_factory=list)
 
     def data(self) -> dict:
@@ -239,3 +243,39 @@ def category_values(body: CategoryIn | CategoryPatch) -> dict:
     if "attributes" in body.model_fields_set:
         values["attributes"] = [a.model_dump(exclude_none=True) for a in body.attributes]
     return values
+
+
+class ExtensionIn(Body):
+    """Ask for more time in the current stage (the holder): hours and why."""
+    hours: Annotated[int | float, BeforeValidator(_no_bool), Field(gt=0, le=24 * 30)]
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_DESCRIPTION)]
+
+
+class ExtensionDecisionIn(Body):
+    """Grant (optionally fewer or more hours than asked) or refuse a request for more time."""
+    granted: bool
+    hours: Annotated[int | float | None, BeforeValidator(_no_bool), Field(gt=0, le=24 * 30)] = None
+    note: Annotated[str | None, Field(max_length=MAX_DESCRIPTION)] = None
+
+
+class MembersIn(Body):
+    """The members of an organisation (users of role ``department``), replacing the ones it had."""
+    usernames: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=200)]
+
+
+class OrganisationIn(Body):
+    """A department or a property company whose people will work in Wuwei."""
+    department_id: Id | None = None
+    property_company_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.department_id is None) == (self.property_company_id is None):
+            raise invalid("give either department_id or property_company_id")
+        return self
+
+
+class DeskQuery(Query):
+    view: Annotated[Literal["open", "responded", "done"],
+                    Field(description="open: to accept or in hand; responded: waiting for verification; "
+                                      "done: closed in the last 30 days")] = "open"

@@ -23,6 +23,7 @@ from app.incidents.hooks import related_links
 from app.incidents.models import SOURCES, STATES
 from app.incidents.schemas import IncidentPageQuery, ReportIn, TransitionIn
 from app.incidents.workflow import (
+    SATISFACTION_LABELS,
     SOURCE_LABELS,
     STATE_COLORS,
     STATE_LABELS,
@@ -142,12 +143,49 @@ def detail(incident_id: int):
         return render_template("error.html", status=e.status, message=e.message), e.status
     data = services.incident_dict(incident, current_user)
     lon, lat = data["geometry"]["coordinates"]
+    staff = policy.can(current_user, "incidents.triage")
     return render_template("incidents/detail.html", incident=incident, d=data["properties"],
                            map=_map((lat, lon), 17, focus_id=incident.id),
-                           next_states=next_states(incident.state, current_user),
+                           next_states=[s for s in next_states(incident.state, current_user)
+                                        if services.may_take(incident, s, current_user)],
                            state_labels=STATE_LABELS, source_labels=SOURCE_LABELS, colors=STATE_COLORS,
                            departments=services.departments(), workers=services.assignable_users(),
-                           companies=services.dispatch_companies(), related=related_links(incident.id))
+                           companies=services.dispatch_companies(), related=related_links(incident.id),
+                           case=services.case_label(incident.case_number), holder=services.target_name(incident),
+                           status_url=url_for("incident_status.page", token=incident.public_token, _external=True)
+                           if staff else None, pending=services.pending(incident.id) if staff else None,
+                           satisfaction_labels=SATISFACTION_LABELS)
+
+
+@bp.get("/case")
+@login_required
+def case():
+    """Find a case by the number a resident reads out on the phone (staff)."""
+    if not policy.can(current_user, "incidents.triage"):
+        return render_template("error.html", status=403, message=_("无权查询案件号")), 403
+    incident = services.by_case_number(request.args.get("number", ""))
+    try:
+        if incident is None:
+            raise ApiError(404, "no such case")
+        services.get_incident(incident.id, policy.current_scope())
+    except ApiError:
+        flash(_("未找到该案件号"), "error")
+        return redirect(url_for("incidents.index"))
+    return redirect(url_for("incidents.detail", incident_id=incident.id))
+
+
+@bp.post("/<int:incident_id>/extensions/<int:request_id>")
+@login_required
+def decide_extension(incident_id: int, request_id: int):
+    """Grant or refuse a request for more time from the detail page."""
+    try:
+        granted = request.form.get("decision") == "grant"
+        services.decide_extension(incident_id, request_id, granted, request.form.get("note"), current_user,
+                                  policy.current_scope())
+        flash(_("已批准延期") if granted else _("已驳回延期申请"), "ok")
+    except ApiError as e:
+        return _page_error(e, incident_id)
+    return redirect(url_for("incidents.detail", incident_id=incident_id))
 
 
 def _page_error(e: ApiError, incident_id: int):

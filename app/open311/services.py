@@ -1,10 +1,13 @@
 """Open311 GeoReport v2 on top of the incident services: services, requests as Open311 dicts, a POST.
 Where a POST lies is :mod:`app.open311.places`' business; updates are :mod:`app.open311.updates`'.
 
-Nothing personal leaves here: requests carry no reporter name, phone or e-mail.
+Nothing personal leaves here: requests carry no reporter name, phone or e-mail. The answer to a POST
+names the case number and the resident's status page (the client passes them on to the reporter);
+``GET requests`` never shows them.
 """
 import datetime as dt
 
+from flask import url_for
 from sqlalchemy import func, or_, select
 
 from app.core.errors import ApiError
@@ -148,6 +151,9 @@ def post_request(key: Open311Key | None, *, service_code: str, lat=None, long=No
     if media_url:
         db.session.add(Open311Media(incident_id=incident.id, urls=list(media_url)))
     db.session.commit()
+    case = incidents.case_label(incident.case_number)
+    status = url_for("incident_status.page", token=incident.public_token, _external=True)
     return {"service_request_id": incident.id, "token": incident.open311_token,
-            "service_notice": "已受理，将按数字城管流程处置 / received; it follows the city's workflow",
+            "service_notice": f"已受理，案件号 {case}，办理进度与评价：{status} / received as case {case}; "
+                              f"follow it and rate the result at {status}",
             "account_id": None}

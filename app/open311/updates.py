@@ -4,7 +4,8 @@ calls it (``perllib/Open311.pm``: ``get_service_request_updates``, ``post_servic
 * GET lists the workflow steps that changed a request's state in a period, oldest first (FixMyStreet
   applies them in the order given): ``update_id`` (the step's id), ``service_request_id``, ``status``
   (the extended status, lower case), ``external_status_code`` (the internal state), ``description``
-  (the state in words: staff notes stay internal, they may name residents), ``media_url`` (empty:
+  (the reply staff wrote for the resident with the step — the same the resident's status page shows —
+  else the state in words: staff notes stay internal, they may name residents), ``media_url`` (empty:
   staff photos are not public), ``updated_datetime``. Public, like ``GET requests``.
 * POST records a client's update on a request it posted (with its key, or an earlier key of the same
   name): the text joins the timeline, and its status moves the incident when
@@ -36,7 +37,8 @@ def list_updates(start: dt.datetime | None, end: dt.datetime | None, page: int, 
     start = start or end - dt.timedelta(hours=DEFAULT_HOURS)
     rows = incidents.state_changes(start, end, limit=page_size, offset=(page - 1) * page_size)
     return [{"update_id": r.id, "service_request_id": r.incident_id, "status": extended_status(r.to_state),
-             "external_status_code": r.to_state, "description": state_note(r.to_state), "media_url": "",
+             "external_status_code": r.to_state, "description": r.public_note or state_note(r.to_state),
+             "media_url": "",
              "updated_datetime": w3_time(r.created_at)} for r in rows]
 
 

@@ -20,7 +20,9 @@ def stage_hours_sql(inc=Incident, cat=IncidentCategory):
 
 
 def _stage_end(inc, cat):
-    return inc.state_changed_at + func.make_interval(0, 0, 0, 0, 0, 0, stage_hours_sql(inc, cat) * 3600)
+    """The stage's start plus its hours and the hours granted on request (``extension_hours``)."""
+    hours = stage_hours_sql(inc, cat) + inc.extension_hours
+    return inc.state_changed_at + func.make_interval(0, 0, 0, 0, 0, 0, hours * 3600)
 
 
 def due_at_sql(inc=Incident, cat=IncidentCategory):

@@ -31,7 +31,8 @@ def _photos(incident_id: int) -> list[dict]:
 
 def _timeline(incident_id: int) -> list[dict]:
     return [{"from": t.from_state, "to": t.to_state, "at": t.created_at.isoformat(),
-             "by": t.user.display_name if t.user else None, "note": t.note, "data": t.data}
+             "by": t.user.display_name if t.user else None, "note": t.note, "public_note": t.public_note,
+             "data": t.data}
             for t in timeline(incident_id)]
 
 
@@ -39,14 +40,16 @@ def _properties(incident: Incident) -> dict:
     due, overdue = overdue_of(incident)
     grid = db.session.get(Area, incident.grid_id) if incident.grid_id else None
     return {
-        "state": incident.state, "category": incident.category.code, "category_name": incident.category.name,
+        "state": incident.state, "case_number": incident.case_number, "category": incident.category.code,
+        "category_name": incident.category.name,
         "source": incident.source, "description": incident.description, "address": incident.address,
         "reported_at": incident.reported_at.isoformat(), "state_changed_at": incident.state_changed_at.isoformat(),
         "closed_at": _iso(incident.closed_at), "due_at": _iso(due), "overdue": overdue,
         "grid_code": grid.code if grid else None, "grid_name": grid.name if grid else None,
         "department_id": incident.department_id, "assignee_id": incident.assignee_id,
         "property_company_id": incident.property_company_id, "duplicate_of": incident.duplicate_of_id,
-        "meeting_id": incident.meeting_id, "rating": incident.rating, "attributes": incident.attributes or {},
+        "meeting_id": incident.meeting_id, "rating": incident.rating, "satisfaction": incident.satisfaction,
+        "extension_hours": incident.extension_hours, "attributes": incident.attributes or {},
         "extent": mapping(to_shape(incident.extent)) if incident.extent is not None else None,
         "timeline": _timeline(incident.id), "photos": _photos(incident.id), "offered_to": offers(incident.id),
     }

@@ -42,6 +42,7 @@ def get_incident(incident_id: int, scope: Scope | None) -> Incident:
 def public_snapshot(incident: Incident) -> dict:
     """The incident's columns for the audit log, reporter contact masked."""
     snap = snapshot(incident)
+    snap.pop("public_token", None)      # the resident's key is not the audit log's business
     for key in ("reporter_name", "reporter_phone"):
         if snap.get(key):
             snap[key] = "***"
@@ -92,10 +93,11 @@ def last_step_id(incident_id: int) -> int | None:
 
 def state_changes(start, end, limit: int, offset: int = 0) -> list:
     """Workflow steps that changed an incident's state in ``[start, end]``, oldest first: rows of
-    ``id, incident_id, from_state, to_state, created_at`` (the report itself and notes excluded)."""
+    ``id, incident_id, from_state, to_state, created_at, public_note`` (the report itself and notes
+    excluded; ``public_note`` is the reply written for the resident, the internal note is not read)."""
     return list(db.session.execute(
         select(Transition.id, Transition.incident_id, Transition.from_state, Transition.to_state,
-               Transition.created_at)
+               Transition.created_at, Transition.public_note)
         .where(Transition.created_at >= start, Transition.created_at <= end, Transition.from_state.is_not(None),
                Transition.from_state != Transition.to_state)
         .order_by(Transition.created_at, Transition.id).limit(limit).offset(offset)))

@@ -24,6 +24,7 @@ from app.incidents.models import (
 from app.incidents.services.attributes import check_attributes
 from app.incidents.services.categories import category_by_code
 from app.incidents.services.records import load, public_snapshot
+from app.incidents.services.tell import reported as tell_reported
 from gis.geometry import GeometryError, parse_geometry
 
 DUPLICATE_RADIUS_M = 100
@@ -155,11 +156,13 @@ def report_incident(*, category_code: str | None, description, lon=None, lat=Non
         incident.open311_token = secrets.token_hex(16)
     db.session.add(incident)
     db.session.flush()
-    db.session.refresh(incident, ["grid_id"])
+    db.session.refresh(incident, ["grid_id", "case_number", "public_token"])
     db.session.add(Transition(incident_id=incident.id, from_state=None, to_state="reported", user_id=user_id,
                               note=None, data={"source": source}, **({"created_at": reported_at} if reported_at else {})))
     _route(incident)
     record("insert", "incidents", incident.id, after=public_snapshot(incident), user_id=user_id)
+    if reported_at is None:                     # a report made now, not a replay of the past
+        tell_reported(incident, user)
     if commit:
         db.session.commit()
     return incident
