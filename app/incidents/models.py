@@ -4,6 +4,7 @@ Column names here are a contract: heat maps and the dashboard query ``incidents`
 by ``geom``, ``reported_at``, ``closed_at``, ``category_id``, ``state``, ``source``
 and ``grid_id``.
 """
+
 from datetime import datetime
 
 from geoalchemy2 import Geometry
@@ -11,48 +12,68 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    Computed,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     SmallInteger,
     String,
     Text,
+    cast,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.extensions import db
 
 SOURCES = ("hotline", "walk_in", "grid_worker", "patrol", "web", "open311", "other_system")
-STATES = ("reported", "filed", "dispatched", "in_progress", "responded", "closed", "evaluated",
-          "rejected", "duplicate", "consultation")
+STATES = (
+    "reported",
+    "filed",
+    "dispatched",
+    "in_progress",
+    "responded",
+    "closed",
+    "evaluated",
+    "rejected",
+    "duplicate",
+    "consultation",
+)
 OPEN_STATES = ("reported", "filed", "dispatched", "in_progress", "responded", "consultation")
 _OPEN_STATES_SQL = "state IN " + str(OPEN_STATES)  # partial-index condition, from the constant above
 SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")
 
 # The case number (案件号) read out on the phone: 8 characters of an alphabet without 0/O, 1/I/L, computed
-# by PostgreSQL from the id through a bijection of [0, 31**8) — unique by construction, also for rows
-# loaded with COPY. It names a case; it opens nothing (the status page needs the token).
+# from the id through a bijection of [0, 31**8) — unique by construction, never stored, and read back to
+# the id (case_id_of). It names a case; it opens nothing (the status page needs the token).
 CASE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _CASE_N, _CASE_A, _CASE_B = len(CASE_ALPHABET) ** 8, 387420489, 123456789
-_CASE_X = f"((id::numeric % {_CASE_N}) * {_CASE_A} + {_CASE_B}) % {_CASE_N}"
-CASE_NUMBER_SQL = " || ".join(
-    f"substr('{CASE_ALPHABET}', (div({_CASE_X}, {31 ** k}) % 31)::int + 1, 1)" for k in range(7, -1, -1))
 
 
 def case_number_of(incident_id: int) -> str:
-    """The case number PostgreSQL computes for ``incident_id`` (:data:`CASE_NUMBER_SQL`)."""
+    """The case number of ``incident_id`` (the same as ``Incident.case_number`` computes in SQL)."""
     x = ((incident_id % _CASE_N) * _CASE_A + _CASE_B) % _CASE_N
-    return "".join(CASE_ALPHABET[(x // 31 ** k) % 31] for k in range(7, -1, -1))
+    return "".join(CASE_ALPHABET[(x // 31**k) % 31] for k in range(7, -1, -1))
+
+
+def case_id_of(number: str) -> int | None:
+    """The incident id a case number stands for (None when it is not one)."""
+    if len(number) != 8 or any(c not in CASE_ALPHABET for c in number):
+        return None
+    x = 0
+    for c in number:
+        x = x * 31 + CASE_ALPHABET.index(c)
+    return ((x - _CASE_B) * pow(_CASE_A, -1, _CASE_N)) % _CASE_N
 
 
 class IncidentCategory(db.Model):
     """A node of the admin-managed category tree (环境卫生, 排水, 共享单车 …)."""
+
     __tablename__ = "incident_categories"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -73,6 +94,7 @@ class IncidentCategory(db.Model):
 
 class Incident(db.Model):
     """Something found or reported at a place, followed through the 数字城管 workflow."""
+
     __tablename__ = "incidents"
     __table_args__ = (
         CheckConstraint(f"source IN {SOURCES}", name="ck_incidents_source"),
@@ -83,15 +105,22 @@ class Incident(db.Model):
         # Migration 0003_incidents: stage times, and the open share of a year's million rows.
         Index("ix_incidents_state_changed", "state", "state_changed_at"),
         Index("ix_incidents_open_reported", "reported_at", postgresql_where=text(_OPEN_STATES_SQL)),
-        Index("ix_incidents_open_geom", "geom", postgresql_using="gist",
-              postgresql_where=text(_OPEN_STATES_SQL)),
+        Index("ix_incidents_open_geom", "geom", postgresql_using="gist", postgresql_where=text(_OPEN_STATES_SQL)),
         # Migration 0007: dashboard counts and medians per period answered from the index alone.
         Index("ix_incidents_reported_at", "reported_at", postgresql_include=["grid_id"]),
-        Index("ix_incidents_closed_at", "closed_at", postgresql_include=["grid_id", "reported_at", "category_id"],
-              postgresql_where=text("closed_at IS NOT NULL")),
+        Index(
+            "ix_incidents_closed_at",
+            "closed_at",
+            postgresql_include=["grid_id", "reported_at", "category_id"],
+            postgresql_where=text("closed_at IS NOT NULL"),
+        ),
         # ... and for one street or community: its grids' rows of a period, also for overdue at a past date.
-        Index("ix_incidents_grid_reported", "grid_id", "reported_at",
-              postgresql_include=["closed_at", "state", "category_id"]),
+        Index(
+            "ix_incidents_grid_reported",
+            "grid_id",
+            "reported_at",
+            postgresql_include=["closed_at", "state", "category_id"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -116,8 +145,7 @@ class Incident(db.Model):
     # Workflow (migration 0003_incidents): who holds it now, where consultation decided it.
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    property_company_id: Mapped[int | None] = mapped_column(
-        ForeignKey("property_companies.id", ondelete="SET NULL"))
+    property_company_id: Mapped[int | None] = mapped_column(ForeignKey("property_companies.id", ondelete="SET NULL"))
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"))
     rating: Mapped[int | None] = mapped_column(SmallInteger)
     attributes: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
@@ -126,18 +154,32 @@ class Incident(db.Model):
     open311_key_id: Mapped[int | None] = mapped_column(ForeignKey("open311_keys.id", ondelete="SET NULL"))
     open311_token: Mapped[str | None] = mapped_column(String(40), unique=True)
     # Migration 0013_notify: the resident's follow-up and the stage's clock.
-    case_number: Mapped[str] = mapped_column(String(8), Computed(CASE_NUMBER_SQL, persisted=True), unique=True)
     public_token: Mapped[str] = mapped_column(
-        String(32), unique=True, server_default=text("replace(gen_random_uuid()::text, '-', '')"))
-    extension_hours: Mapped[float] = mapped_column(Float, default=0, server_default="0")   # granted for this stage
+        String(32), unique=True, server_default=text("replace(gen_random_uuid()::text, '-', '')")
+    )
+    extension_hours: Mapped[float] = mapped_column(Float, default=0, server_default="0")  # granted for this stage
     deadline_notified: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")  # 1 near, 2 overdue
     satisfaction: Mapped[str | None] = mapped_column(String(24))
 
     category = relationship("IncidentCategory", lazy="joined")
 
+    @hybrid_property
+    def case_number(self) -> str:
+        """The case number (案件号) of this incident."""
+        return case_number_of(self.id)
+
+    @case_number.inplace.expression
+    @classmethod
+    def _case_number_sql(cls):
+        x = ((cast(cls.id, Numeric) % _CASE_N) * _CASE_A + _CASE_B) % _CASE_N
+        return func.concat(
+            *(func.substr(CASE_ALPHABET, cast(func.div(x, 31**k) % 31, Integer) + 1, 1) for k in range(7, -1, -1))
+        )
+
 
 class Department(db.Model):
     """A department that incidents are dispatched to (城管、排水、环卫 …)."""
+
     __tablename__ = "departments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -149,6 +191,7 @@ class Department(db.Model):
 
 class Transition(db.Model):
     """One step of an incident's timeline: who moved it from which state to which, when, why."""
+
     __tablename__ = "incident_transitions"
     __table_args__ = (
         Index("ix_incident_transitions_incident", "incident_id", "created_at"),
@@ -172,6 +215,7 @@ class Transition(db.Model):
 
 class Photo(db.Model):
     """A photo of an incident, stored on disk under MEDIA_ROOT with a thumbnail."""
+
     __tablename__ = "incident_photos"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -190,6 +234,7 @@ class Photo(db.Model):
 
 class Offer(db.Model):
     """Routing: a new incident offered to a grid worker of its grid or to its category's department."""
+
     __tablename__ = "incident_offers"
     __table_args__ = (CheckConstraint("(user_id IS NULL) <> (department_id IS NULL)", name="ck_offer_target"),)
 
@@ -203,14 +248,17 @@ class Offer(db.Model):
 class Organisation(db.Model):
     """A department or a property company whose people work in Wuwei (处置端): incidents dispatched to it
     reach their desk. It links the existing ``departments`` or ``property_companies`` row."""
+
     __tablename__ = "organisations"
-    __table_args__ = (CheckConstraint("(department_id IS NULL) <> (property_company_id IS NULL)",
-                                      name="ck_organisations_target"),)
+    __table_args__ = (
+        CheckConstraint("(department_id IS NULL) <> (property_company_id IS NULL)", name="ck_organisations_target"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"), unique=True)
     property_company_id: Mapped[int | None] = mapped_column(
-        ForeignKey("property_companies.id", ondelete="CASCADE"), unique=True)
+        ForeignKey("property_companies.id", ondelete="CASCADE"), unique=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     department = relationship("Department", lazy="joined")
@@ -223,6 +271,7 @@ class Organisation(db.Model):
 
 class OrganisationMember(db.Model):
     """A user (role ``department``) of an organisation; a user belongs to one."""
+
     __tablename__ = "organisation_members"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
@@ -231,9 +280,13 @@ class OrganisationMember(db.Model):
 
 class ExtensionRequest(db.Model):
     """A stage's holder asks for more time (申请延期); community staff grant or refuse it."""
+
     __tablename__ = "incident_extensions"
-    __table_args__ = (Index("ix_incident_extensions_pending", "incident_id", unique=True,
-                            postgresql_where=text("decided_at IS NULL")),)
+    __table_args__ = (
+        Index(
+            "ix_incident_extensions_pending", "incident_id", unique=True, postgresql_where=text("decided_at IS NULL")
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)

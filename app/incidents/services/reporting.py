@@ -156,7 +156,7 @@ def report_incident(*, category_code: str | None, description, lon=None, lat=Non
         incident.open311_token = secrets.token_hex(16)
     db.session.add(incident)
     db.session.flush()
-    db.session.refresh(incident, ["grid_id", "case_number", "public_token"])
+    db.session.refresh(incident, ["grid_id", "public_token"])
     db.session.add(Transition(incident_id=incident.id, from_state=None, to_state="reported", user_id=user_id,
                               note=None, data={"source": source}, **({"created_at": reported_at} if reported_at else {})))
     _route(incident)

@@ -6,13 +6,14 @@ stage, the dates of each change of stage, the public replies staff wrote for the
 Never the description (residents write names and phone numbers into it), the reporter's contact,
 internal notes, who took a step, photos or the exact place.
 """
+
 import re
 
 from sqlalchemy import select
 
 from app.core.errors import ApiError
 from app.core.extensions import db
-from app.incidents.models import SATISFACTION, Incident, Transition
+from app.incidents.models import SATISFACTION, Incident, Transition, case_id_of
 from app.incidents.services.organisations import target_name
 from app.incidents.services.transitions import apply_step
 from app.incidents.workflow import SATISFACTION_RATING
@@ -20,8 +21,18 @@ from app.incidents.workflow import SATISFACTION_RATING
 TOKEN = re.compile(r"[0-9a-f]{32}")
 MAX_COMMENT = 1000
 # The stages a resident reads: the workflow's, with the steps that only shuffle work between offices folded.
-PUBLIC_STEPS = ("reported", "filed", "dispatched", "in_progress", "responded", "closed", "evaluated",
-                "rejected", "duplicate", "consultation")
+PUBLIC_STEPS = (
+    "reported",
+    "filed",
+    "dispatched",
+    "in_progress",
+    "responded",
+    "closed",
+    "evaluated",
+    "rejected",
+    "duplicate",
+    "consultation",
+)
 
 
 def by_token(token: str, lock: bool = False) -> Incident:
@@ -39,27 +50,39 @@ def by_token(token: str, lock: bool = False) -> Incident:
 
 def by_case_number(number: str) -> Incident | None:
     """The incident of a case number as read out (dashes, spaces and case ignored) — for staff only."""
-    cleaned = re.sub(r"[\s-]", "", number or "").upper()
-    if len(cleaned) != 8:
-        return None
-    return db.session.scalar(select(Incident).where(Incident.case_number == cleaned))
+    incident_id = case_id_of(re.sub(r"[\s-]", "", number or "").upper())
+    return db.session.get(Incident, incident_id) if incident_id is not None and incident_id < 2**63 else None
 
 
 def public_view(incident: Incident) -> dict:
     """What the status page shows (see the module's docstring)."""
     steps = db.session.execute(
-        select(Transition.to_state, Transition.created_at, Transition.public_note,
-               Transition.data["satisfaction"].astext.label("satisfaction"))
-        .where(Transition.incident_id == incident.id, Transition.to_state.in_(PUBLIC_STEPS),
-               (Transition.from_state.is_(None)) | (Transition.from_state != Transition.to_state))
-        .order_by(Transition.created_at, Transition.id)).all()
+        select(
+            Transition.to_state,
+            Transition.created_at,
+            Transition.public_note,
+            Transition.data["satisfaction"].astext.label("satisfaction"),
+        )
+        .where(
+            Transition.incident_id == incident.id,
+            Transition.to_state.in_(PUBLIC_STEPS),
+            (Transition.from_state.is_(None)) | (Transition.from_state != Transition.to_state),
+        )
+        .order_by(Transition.created_at, Transition.id)
+    ).all()
     return {
-        "case_number": incident.case_number, "category": incident.category.name, "address": incident.address,
-        "state": incident.state, "reported_at": incident.reported_at, "closed_at": incident.closed_at,
+        "case_number": incident.case_number,
+        "category": incident.category.name,
+        "address": incident.address,
+        "state": incident.state,
+        "reported_at": incident.reported_at,
+        "closed_at": incident.closed_at,
         "handled_by": target_name(incident) if incident.assignee_id is None else None,
-        "steps": [{"state": s.to_state, "at": s.created_at, "reply": s.public_note, "rated": s.satisfaction}
-                  for s in steps],
-        "satisfaction": incident.satisfaction, "can_rate": incident.state == "closed",
+        "steps": [
+            {"state": s.to_state, "at": s.created_at, "reply": s.public_note, "rated": s.satisfaction} for s in steps
+        ],
+        "satisfaction": incident.satisfaction,
+        "can_rate": incident.state == "closed",
     }
 
 
@@ -75,7 +98,8 @@ def rate(token: str, satisfaction: str, comment: str | None = None) -> Incident:
         raise ApiError(409, "this case is not waiting for a rating", code="conflict")
     incident.satisfaction, incident.rating = satisfaction, SATISFACTION_RATING[satisfaction]
     to_state = "responded" if satisfaction == "unsatisfied" else "evaluated"
-    apply_step(incident, to_state, None, comment, {"satisfaction": satisfaction, "rating": incident.rating,
-                                                   "via": "resident"})
+    apply_step(
+        incident, to_state, None, comment, {"satisfaction": satisfaction, "rating": incident.rating, "via": "resident"}
+    )
     db.session.commit()
     return incident
