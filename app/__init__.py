@@ -3,6 +3,7 @@
 Each feature is a package under ``app/`` with an ``init_app(app)`` that registers its blueprints,
 CLI commands and registry entries; the factory only wires them up. docs/architecture.md maps the house.
 """
+
 import importlib
 import logging
 
@@ -47,13 +48,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         from app.core.ratelimit import storage_uri
+
         app.config["RATELIMIT_STORAGE_URI"] = storage_uri(app.config["SQLALCHEMY_DATABASE_URI"])
     app.json.ensure_ascii = False  # Chinese text stays readable in JSON answers
-    logging.basicConfig(level=app.config["LOG_LEVEL"],
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     from app.core import extensions
+
     extensions.init_app(app)
     for name in FEATURES:
         importlib.import_module(name).init_app(app)

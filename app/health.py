@@ -1,5 +1,6 @@
 """``GET /healthz`` (the app is up and PostGIS answers), ``GET /readyz`` (ready to serve: database,
 migrations at head, replica, queue) and ``GET /metrics`` (Prometheus; loopback or an admin only)."""
+
 import functools
 import ipaddress
 import logging
@@ -37,6 +38,7 @@ def healthz():
 
 # --------------------------------------------------------------------------- /readyz
 
+
 @functools.cache
 def _heads(directory: str) -> tuple[str, ...]:
     return tuple(sorted(ScriptDirectory(directory).get_heads()))
@@ -51,18 +53,26 @@ def migration_state() -> dict:
 
 def queue_state() -> dict:
     """Jobs waiting and running (procrastinate), the oldest wait, and workers seen in the last minute."""
-    row = db.session.execute(text(
-        "SELECT count(*) FILTER (WHERE status = 'todo' AND since <= now()), count(*) FILTER (WHERE status = 'doing'), "
-        "extract(epoch FROM now() - min(since) FILTER (WHERE status = 'todo' AND since <= now())), "
-        "(SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - interval '1 minute') "
-        "FROM (SELECT status, coalesce(scheduled_at, (SELECT min(e.at) FROM procrastinate_events e "
-        "      WHERE e.job_id = j.id AND e.type = 'deferred'), now()) AS since "
-        "      FROM procrastinate_jobs j WHERE status IN ('todo', 'doing')) jobs")).one()
+    row = db.session.execute(
+        text(
+            "SELECT count(*) FILTER (WHERE status = 'todo' AND since <= now()), count(*) FILTER (WHERE status = 'doing'), "
+            "extract(epoch FROM now() - min(since) FILTER (WHERE status = 'todo' AND since <= now())), "
+            "(SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - interval '1 minute') "
+            "FROM (SELECT status, coalesce(scheduled_at, (SELECT min(e.at) FROM procrastinate_events e "
+            "      WHERE e.job_id = j.id AND e.type = 'deferred'), now()) AS since "
+            "      FROM procrastinate_jobs j WHERE status IN ('todo', 'doing')) jobs"
+        )
+    ).one()
     waiting, running, oldest, workers = row
     oldest = None if oldest is None else max(0.0, round(float(oldest), 1))
     stalled = waiting > 0 and workers == 0 and (oldest or 0) > QUEUE_STALLED_SECONDS
-    return {"status": "stalled" if stalled else "ok", "waiting": waiting, "running": running,
-            "oldest_waiting_seconds": oldest, "workers": workers}
+    return {
+        "status": "stalled" if stalled else "ok",
+        "waiting": waiting,
+        "running": running,
+        "oldest_waiting_seconds": oldest,
+        "workers": workers,
+    }
 
 
 @bp.get("/readyz")
@@ -87,14 +97,17 @@ def readyz():
         db.session.rollback()
     out["replica"] = replica_status(current_app)
     ready = out["database"]["status"] == "ok" and out.get("migrations", {}).get("status") == "ok"
-    degraded = out["replica"]["status"] not in ("ok", "not configured") or \
-        out.get("queue", {}).get("status") not in (None, "ok")
+    degraded = out["replica"]["status"] not in ("ok", "not configured") or out.get("queue", {}).get("status") not in (
+        None,
+        "ok",
+    )
     out["status"] = ("degraded" if degraded else "ready") if ready else "unavailable"
     out["seconds"] = round(time.perf_counter() - started, 3)
     return jsonify(out), 200 if ready else 503
 
 
 # --------------------------------------------------------------------------- /metrics
+
 
 class DatabaseCollector:
     """Read at scrape time: the queue's depth and the replica's delay."""
@@ -105,9 +118,12 @@ class DatabaseCollector:
     def collect(self):
         jobs = GaugeMetricFamily("wuwei_queue_jobs", "Background jobs by queue and status", labels=["queue", "status"])
         try:
-            for queue, status, n in db.session.execute(text(
+            for queue, status, n in db.session.execute(
+                text(
                     "SELECT queue_name, status::text, count(*) FROM procrastinate_jobs "
-                    "WHERE status IN ('todo', 'doing') GROUP BY 1, 2")):
+                    "WHERE status IN ('todo', 'doing') GROUP BY 1, 2"
+                )
+            ):
                 jobs.add_metric([queue, status], n)
         except SQLAlchemyError:
             db.session.rollback()
@@ -137,8 +153,7 @@ def metrics_view():
     """Prometheus text format. Served to a direct request from this machine (a Prometheus beside the
     app), or to a user holding ``ops.metrics`` (an admin's bearer token); 403 otherwise."""
     if not _from_loopback() and not policy.can(current_user, "ops.metrics"):
-        return Response("metrics: only from this machine, or with an admin's token\n", 403,
-                        mimetype="text/plain")
+        return Response("metrics: only from this machine, or with an admin's token\n", 403, mimetype="text/plain")
     return Response(metrics.exposition([DatabaseCollector()]), mimetype="text/plain; version=0.0.4")
 
 

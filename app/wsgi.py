@@ -15,5 +15,5 @@ from app.tracking.gateway import install
 
 app = create_app()
 install(app)
-measure(app)          # request ids and metrics around the gateway too (docs/operations.md, "Metrics")
+measure(app)  # request ids and metrics around the gateway too (docs/operations.md, "Metrics")
 application = app

@@ -4,6 +4,7 @@ The shared cluster (``PGPORT``, 55432 by default) is never stopped: a test that 
 a cluster of its own with the project's own ``scripts/db.sh`` (and ``scripts/replica.sh``), in a private
 temporary ``WUWEI_VAR`` on a random free port, and deletes it afterwards, also when the test fails.
 """
+
 import os
 import random
 import shutil
@@ -44,16 +45,31 @@ class LocalCluster:
         self.replica_port = free_port({self.port})
 
     def env(self, **extra) -> dict:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PG", "WUWEI_", "MAKE")) and k not in ("DATABASE_URL", "DATABASE_READ_URL")}
-        env.update(WUWEI_VAR=str(self.var), PGPORT=str(self.port), REPLICA_PORT=str(self.replica_port),
-                   VENV=sys.prefix, LC_ALL="C.UTF-8")
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PG", "WUWEI_", "MAKE")) and k not in ("DATABASE_URL", "DATABASE_READ_URL")
+        }
+        env.update(
+            WUWEI_VAR=str(self.var),
+            PGPORT=str(self.port),
+            REPLICA_PORT=str(self.replica_port),
+            VENV=sys.prefix,
+            LC_ALL="C.UTF-8",
+        )
         env.update(extra)
         return env
 
     def script(self, name: str, command: str, check: bool = True, timeout: int = 300) -> subprocess.CompletedProcess:
-        r = subprocess.run(["bash", str(ROOT / "scripts" / name), command], cwd=ROOT, env=self.env(),
-                           capture_output=True, text=True, timeout=timeout, check=False)
+        r = subprocess.run(
+            ["bash", str(ROOT / "scripts" / name), command],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         if check and r.returncode != 0:
             raise AssertionError(f"scripts/{name} {command} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
         return r

@@ -5,6 +5,7 @@
 ``$WUWEI_FAULT_DIR/pid`` and sleeps in PostgreSQL (30 s) before it would commit; PostgreSQL checks every
 second whether the client is still there (``client_connection_check_interval``).
 """
+
 import os
 from pathlib import Path
 
@@ -23,13 +24,16 @@ def create():
     @app.get("/_fault/slow-write")
     def slow_write():
         db.session.execute(text("SET LOCAL client_connection_check_interval = '1s'"))
-        db.session.execute(text("INSERT INTO audit_log (action, table_name, row_id) "
-                                "VALUES ('fault-test', 'fault', :pid)"), {"pid": str(os.getpid())})
+        db.session.execute(
+            text("INSERT INTO audit_log (action, table_name, row_id) VALUES ('fault-test', 'fault', :pid)"),
+            {"pid": str(os.getpid())},
+        )
         db.session.flush()
         (Path(os.environ["WUWEI_FAULT_DIR"]) / "pid").write_text(str(os.getpid()))
         db.session.execute(text("SELECT pg_sleep(30)"))
         db.session.commit()
         return "written"
+
     install(app)
     measure(app)
     return app

@@ -4,6 +4,7 @@
 ``release()``: a client killed meanwhile has delivered nothing (the message is not recorded), as RFC 5321
 says of a transaction without the server's final reply.
 """
+
 import asyncio
 import email
 import socket
@@ -24,7 +25,7 @@ class Recorder:
 
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
-        self.refuse: dict[str, str] = {}        # recipient → SMTP reply, e.g. "550 no such user"
+        self.refuse: dict[str, str] = {}  # recipient → SMTP reply, e.g. "550 no such user"
         self._hold = None
         self.held = threading.Event()
         self._release = threading.Event()

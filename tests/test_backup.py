@@ -1,5 +1,6 @@
 """``flask backup`` and ``flask restore``: a round trip into a fresh empty database on the same server
 reproduces the row count and checksum of every table and the bytes of every media file."""
+
 import json
 import tarfile
 
@@ -32,8 +33,13 @@ def _state(url: str) -> dict:
 def media(app):
     root = app.config["MEDIA_ROOT"]
     from pathlib import Path
-    files = {"incidents/7/a1b2.jpg": b"\xff\xd8\xff photo bytes", "incidents/7/a1b2.thumb.jpg": b"\xff\xd8 thumb",
-             "wishes/2026/wish.png": b"\x89PNG wish", "imports/big.gpkg": bytes(range(256)) * 40}
+
+    files = {
+        "incidents/7/a1b2.jpg": b"\xff\xd8\xff photo bytes",
+        "incidents/7/a1b2.thumb.jpg": b"\xff\xd8 thumb",
+        "wishes/2026/wish.png": b"\x89PNG wish",
+        "imports/big.gpkg": bytes(range(256)) * 40,
+    }
     for rel, data in files.items():
         p = Path(root) / rel
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -107,6 +113,7 @@ def test_a_damaged_dump_is_refused_before_anything_is_restored(app, tmp_path):
 
 def _drop(url: str) -> None:
     import psycopg2
+
     u = make_url(url)
     conn = psycopg2.connect(dbname="postgres", host=u.host, port=u.port, user=u.username, password=u.password)
     conn.autocommit = True

@@ -1,4 +1,5 @@
 """The map page and the layer list pages: login, no CDN, no embedded data, scope, languages, bad input."""
+
 import csv
 import io
 import json
@@ -26,8 +27,10 @@ def rows(html: str) -> list[list[str]]:
     body = re.search(r"<tbody>(.*?)</tbody>", html, re.DOTALL)
     if not body:
         return []
-    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.DOTALL)]
-            for tr in re.findall(r"<tr>(.*?)</tr>", body.group(1), re.DOTALL)]
+    return [
+        [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.DOTALL)]
+        for tr in re.findall(r"<tr>(.*?)</tr>", body.group(1), re.DOTALL)
+    ]
 
 
 def table(html: str) -> list[dict]:
@@ -35,11 +38,14 @@ def table(html: str) -> list[dict]:
     head = re.search(r"<thead>(.*?)</thead>", html, re.DOTALL)
     if not head:
         return []
-    names = [re.sub(r"<[^>]+>|[▲▼]", "", h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", head.group(1), re.DOTALL)]
+    names = [
+        re.sub(r"<[^>]+>|[▲▼]", "", h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", head.group(1), re.DOTALL)
+    ]
     return [dict(zip(names, r)) for r in rows(html)]
 
 
 # --- login -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("url", ["/", "/layers", "/layers/chargers", "/layers/chargers.csv"])
 def test_pages_send_anonymous_visitors_to_login(client, url):
@@ -50,6 +56,7 @@ def test_pages_send_anonymous_visitors_to_login(client, url):
 
 # --- the map page ------------------------------------------------------------------------------
 
+
 def test_map_page_loads_assets_locally_and_embeds_no_features(client, auth, demo):
     auth.login("planner")
     r = client.get("/")
@@ -59,7 +66,7 @@ def test_map_page_loads_assets_locally_and_embeds_no_features(client, auth, demo
         assert src.startswith("/static/"), src
     assert not re.search(r"cdn|unpkg|jsdelivr|googleapis|bootstrapcdn", html, re.IGNORECASE)
     assert "FeatureCollection" not in html and '"coordinates"' not in html
-    assert "三爱堂小区充电桩01" not in html          # a charger's name is data, fetched by the browser
+    assert "三爱堂小区充电桩01" not in html  # a charger's name is data, fetched by the browser
     assert len(r.data) < 40_000
 
 
@@ -83,12 +90,12 @@ def test_map_page_offers_every_layer_with_its_api_url(client, auth, demo):
 
 
 def test_map_opens_on_the_users_area(client, auth, demo):
-    auth.login("gridworker")          # Hualinshan grid 1: 103.779–103.785, 36.048–36.053
+    auth.login("gridworker")  # Hualinshan grid 1: 103.779–103.785, 36.048–36.053
     cfg = map_config(client.get("/").get_data(as_text=True))
     (s, w), (n, e) = cfg["bounds"]
     assert (w, s, e, n) == pytest.approx((103.779, 36.048, 103.785, 36.053), abs=1e-6)
     auth.logout()
-    auth.login("planner")             # the whole demo city
+    auth.login("planner")  # the whole demo city
     (s, w), (n, e) = map_config(client.get("/").get_data(as_text=True))["bounds"]
     assert (w, s, e, n) == pytest.approx((103.70, 36.00, 103.95, 36.10), abs=1e-6)
 
@@ -99,8 +106,9 @@ def test_focus_opens_on_one_feature(client, auth, demo):
     assert cfg["focus"] == {"layer": "chargers", "id": 3, "url": "/api/v1/chargers/3"}
 
 
-@pytest.mark.parametrize("focus", ["chargers", "chargers:x", "chargers:-1", "nosuch:1", "property-companies:1",
-                                   "a" * 80 + ":1"])
+@pytest.mark.parametrize(
+    "focus", ["chargers", "chargers:x", "chargers:-1", "nosuch:1", "property-companies:1", "a" * 80 + ":1"]
+)
 def test_bad_focus_is_400(client, auth, demo, focus):
     auth.login("planner")
     r = client.get("/", query_string={"focus": focus})
@@ -108,12 +116,15 @@ def test_bad_focus_is_400(client, auth, demo, focus):
     assert "focus" in r.get_data(as_text=True) or "图层" in r.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("basemap, key, expect, absent", [
-    ("osm", "", "tile.openstreetmap.org", "tianditu"),
-    ("tianditu", "k123", "tianditu.gov.cn", "openstreetmap.org/{z}"),
-    ("none", "", None, "L.tileLayer"),
-    ("tianditu", "", None, "L.tileLayer"),      # no key: no tiles rather than broken ones
-])
+@pytest.mark.parametrize(
+    "basemap, key, expect, absent",
+    [
+        ("osm", "", "tile.openstreetmap.org", "tianditu"),
+        ("tianditu", "k123", "tianditu.gov.cn", "openstreetmap.org/{z}"),
+        ("none", "", None, "L.tileLayer"),
+        ("tianditu", "", None, "L.tileLayer"),  # no key: no tiles rather than broken ones
+    ],
+)
 def test_basemap_follows_config(app, client, auth, demo, monkeypatch, basemap, key, expect, absent):
     monkeypatch.setitem(app.config, "WUWEI_BASEMAP", basemap)
     monkeypatch.setitem(app.config, "WUWEI_TIANDITU_KEY", key)
@@ -127,10 +138,22 @@ def test_basemap_follows_config(app, client, auth, demo, monkeypatch, basemap, k
 
 
 def test_overlays_are_offered_by_role(client, auth, demo, monkeypatch):
-    monkeypatch.setitem(OVERLAYS, "test-leaders", Overlay(
-        "test-leaders", "领导专用", "api.collection", {"layer_name": "chargers"}, permission="volunteers.hours",
-        popup=["name", "status"], color_by="status", colors={"installed": "#0f0"}, item_endpoint="api.item",
-        item_id_arg="fid"))
+    monkeypatch.setitem(
+        OVERLAYS,
+        "test-leaders",
+        Overlay(
+            "test-leaders",
+            "领导专用",
+            "api.collection",
+            {"layer_name": "chargers"},
+            permission="volunteers.hours",
+            popup=["name", "status"],
+            color_by="status",
+            colors={"installed": "#0f0"},
+            item_endpoint="api.item",
+            item_id_arg="fid",
+        ),
+    )
     auth.login("leader")
     cfg = map_config(client.get("/").get_data(as_text=True))
     overlay = next(l for l in cfg["layers"] if l["name"] == "test-leaders")
@@ -153,8 +176,9 @@ def test_map_page_is_chinese_by_default_and_english_on_request(client, auth, dem
     en = map_config(en_html)
     assert {l["title"] for l in en["layers"]} >= {"Chargers", "Buildings", "Grids"}
     for layer in en["layers"]:
-        strings = [layer["title"], *layer["labels"].values()] + \
-            [v for values in layer["values"].values() for v in values.values()]
+        strings = [layer["title"], *layer["labels"].values()] + [
+            v for values in layer["values"].values() for v in values.values()
+        ]
         assert not [s for s in strings if HAN.search(s)], layer["name"]
     assert not [t for t in en["texts"].values() if HAN.search(t)]
     assert "<title>Map · Wuwei" in en_html and "Log out" in en_html
@@ -170,12 +194,13 @@ def test_top_bar_links_to_map_and_layer_lists(client, auth, demo):
 
 # --- list pages ---------------------------------------------------------------------------------
 
+
 def test_list_paginates_with_total_count(client, auth, demo):
     auth.login("planner")
     first = client.get("/layers/chargers?per_page=10").get_data(as_text=True)
     assert "共 26 条" in first and "第 1 / 3 页" in first
     assert len(rows(first)) == 10
-    assert 'href="/?focus=chargers%3A1"' in first or 'href="/?focus=chargers:1"' in first   # "show on map"
+    assert 'href="/?focus=chargers%3A1"' in first or 'href="/?focus=chargers:1"' in first  # "show on map"
     last = client.get("/layers/chargers?per_page=10&page=3").get_data(as_text=True)
     assert len(rows(last)) == 6
     ids = {r["编号"] for r in table(first)} | {r["编号"] for r in table(last)}
@@ -187,13 +212,13 @@ def test_list_paginates_with_total_count(client, auth, demo):
 def test_list_sorts_by_clicked_header(client, auth, demo):
     auth.login("planner")
     html = client.get("/layers/chargers").get_data(as_text=True)
-    assert 'href="/layers/chargers?sort=ports"' in html               # headers are sort links
+    assert 'href="/layers/chargers?sort=ports"' in html  # headers are sort links
     by_ports = table(client.get("/layers/chargers?sort=-ports").get_data(as_text=True))
-    assert by_ports[0]["名称"] == "张家园社区规划充电桩（待选址）"             # the only 12-port charger
+    assert by_ports[0]["名称"] == "张家园社区规划充电桩（待选址）"  # the only 12-port charger
     names = [r["名称"] for r in table(client.get("/layers/chargers?sort=-name&per_page=200").get_data(as_text=True))]
     assert names == sorted(names, reverse=True)
     again = client.get("/layers/chargers?sort=name").get_data(as_text=True)
-    assert 'href="/layers/chargers?sort=-name"' in again                # a second click reverses
+    assert 'href="/layers/chargers?sort=-name"' in again  # a second click reverses
 
 
 def test_list_filters_and_searches(client, auth, demo):
@@ -209,9 +234,23 @@ def test_list_filters_and_searches(client, auth, demo):
     assert 'option value="installed"' in client.get("/layers/chargers").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=x", "page=-1", "per_page=0", "per_page=1000", "sort=secret",
-                                   "sort=-grid_id", "status=broken", "colour=red", "area=abc", "q=" + "长" * 101,
-                                   "compound_id=x"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page=0",
+        "page=x",
+        "page=-1",
+        "per_page=0",
+        "per_page=1000",
+        "sort=secret",
+        "sort=-grid_id",
+        "status=broken",
+        "colour=red",
+        "area=abc",
+        "q=" + "长" * 101,
+        "compound_id=x",
+    ],
+)
 def test_list_rejects_bad_parameters_with_400(client, auth, demo, query):
     auth.login("planner")
     assert client.get(f"/layers/chargers?{query}").status_code == 400
@@ -229,7 +268,7 @@ def test_unknown_layer_list_is_404(client, auth, demo):
 
 
 def test_grid_worker_lists_only_their_grid(client, auth, demo):
-    auth.login("gridworker")           # Hualinshan grid 1
+    auth.login("gridworker")  # Hualinshan grid 1
     buildings = table(client.get("/layers/buildings?per_page=200").get_data(as_text=True))
     assert buildings
     assert {r["网格编码"] for r in buildings} == {"620103002001001"}
@@ -253,6 +292,7 @@ def test_list_page_in_english(client, auth, demo):
 
 # --- CSV ----------------------------------------------------------------------------------------
 
+
 def read_csv(resp) -> list[dict]:
     text = resp.get_data(as_text=True)
     assert text.startswith("\ufeff")
@@ -275,34 +315,53 @@ def test_csv_downloads_the_current_filter(client, auth, demo):
 
 def test_csv_is_scoped_and_defuses_formulas(client, auth, demo):
     auth.login("planner")
-    r = client.post("/api/v1/chargers", json={"type": "Feature", "properties": {
-        "name": "=HYPERLINK(\"http://x\")", "ports": 2, "status": "faulty"},
-        "geometry": {"type": "Point", "coordinates": [103.7815, 36.0505]}})
+    r = client.post(
+        "/api/v1/chargers",
+        json={
+            "type": "Feature",
+            "properties": {"name": '=HYPERLINK("http://x")', "ports": 2, "status": "faulty"},
+            "geometry": {"type": "Point", "coordinates": [103.7815, 36.0505]},
+        },
+    )
     assert r.status_code == 201
     data = read_csv(client.get("/layers/chargers.csv?status=faulty"))
-    assert [d["name"] for d in data] == ["'=HYPERLINK(\"http://x\")"]
+    assert [d["name"] for d in data] == ['\'=HYPERLINK("http://x")']
     auth.logout()
-    auth.login("zjy1")                 # Zhangjiayuan grid 1: none of Hualinshan
+    auth.login("zjy1")  # Zhangjiayuan grid 1: none of Hualinshan
     names = {d["name"] for d in read_csv(client.get("/layers/chargers.csv"))}
-    assert names and "'=HYPERLINK(\"http://x\")" not in names
+    assert names and '\'=HYPERLINK("http://x")' not in names
     assert all(d["grid_code"] == "620102005003001" for d in read_csv(client.get("/layers/chargers.csv")))
 
 
 # --- translations -------------------------------------------------------------------------------
 
+
 def test_every_ui_string_of_the_shared_pages_has_an_english_translation():
     from babel.messages.extract import extract_from_file
     from babel.messages.pofile import read_po
+
     with open(ROOT / "app/translations/en/LC_MESSAGES/messages.po", "rb") as f:
         catalogue = read_po(f)
-    keywords = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None,
-                "lazy_pgettext": ((1, "c"), 2)}
-    files = [("python", p) for p in ["app/auth/policy.py", "app/accounts/views.py", "app/basemap/layers.py",
-                                      *map(str, (ROOT / "app/mappage").glob("*.py")),
-                                      *map(str, (ROOT / "app/web").glob("*.py"))]] + \
-            [("jinja2", p) for p in ["templates/base.html", "templates/login.html", "templates/error.html",
-                                      "templates/unavailable.html",
-                                      *map(str, (ROOT / "templates/mappage").glob("*.html"))]]
+    keywords = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None, "lazy_pgettext": ((1, "c"), 2)}
+    files = [
+        ("python", p)
+        for p in [
+            "app/auth/policy.py",
+            "app/accounts/views.py",
+            "app/basemap/layers.py",
+            *map(str, (ROOT / "app/mappage").glob("*.py")),
+            *map(str, (ROOT / "app/web").glob("*.py")),
+        ]
+    ] + [
+        ("jinja2", p)
+        for p in [
+            "templates/base.html",
+            "templates/login.html",
+            "templates/error.html",
+            "templates/unavailable.html",
+            *map(str, (ROOT / "templates/mappage").glob("*.html")),
+        ]
+    ]
     missing, checked = [], 0
     for method, path in files:
         with open(ROOT / path, "rb") as f:

@@ -20,6 +20,7 @@ seconds to minutes, docs/scaling.md). Migrations written before this rule are li
 with what they do; the test fails for any new migration that does one of the above, and for a
 :data:`KNOWN` entry that no longer happens.
 """
+
 import re
 
 import flask_migrate
@@ -32,8 +33,10 @@ from tests.conftest import database_url, make_test_app, recreate_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.no_transaction]
 
-BIG = re.compile(r"^(incidents|incident_transitions|positions(_\d{6}|_default)?|buildings|households|"
-                 r"household_members|visits|audit_log)$")
+BIG = re.compile(
+    r"^(incidents|incident_transitions|positions(_\d{6}|_default)?|buildings|households|"
+    r"household_members|visits|audit_log)$"
+)
 STRONG = {"ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"}
 
 # Written before the rule, when no district's data was in a database; each applied once per install.
@@ -52,8 +55,9 @@ SELECT c.oid, c.relname, c.relfilenode FROM pg_class c
 WHERE c.relkind IN ('r', 'p') AND c.relnamespace = 'public'::regnamespace
 """
 CONSTRAINTS = "SELECT oid, conrelid, contype, convalidated FROM pg_constraint WHERE contype IN ('f', 'c')"
-LOCKS = ("SELECT l.relation, l.mode FROM pg_locks l WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' "
-         "AND l.granted")
+LOCKS = (
+    "SELECT l.relation, l.mode FROM pg_locks l WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted"
+)
 
 
 class Watch:
@@ -128,8 +132,10 @@ def test_no_migration_locks_a_big_table_for_long():
                 seen[(rev, table)] = what
         db.engine.dispose()
     new = {k: v for k, v in seen.items() if KNOWN.get(k) != v}
-    assert not new, ("migrations that would stop writes to a big table on a live database (use CREATE INDEX "
-                     "CONCURRENTLY in an autocommit_block, NOT VALID then VALIDATE, SET lock_timeout first): "
-                     f"{new}")
+    assert not new, (
+        "migrations that would stop writes to a big table on a live database (use CREATE INDEX "
+        "CONCURRENTLY in an autocommit_block, NOT VALID then VALIDATE, SET lock_timeout first): "
+        f"{new}"
+    )
     gone = set(KNOWN) - set(seen)
     assert not gone, f"KNOWN lists what no longer happens: {gone}"

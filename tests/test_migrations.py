@@ -1,4 +1,5 @@
 """Migrations upgrade and downgrade: a round trip on a scratch database leaves nothing behind."""
+
 from pathlib import Path
 
 import flask_migrate
@@ -12,7 +13,6 @@ from sqlalchemy.engine import make_url
 from app.core.extensions import db
 from tests.conftest import database_url, make_test_app, recreate_database
 
-
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 HEAD = "0013_notify"
 
@@ -23,7 +23,7 @@ def test_migrations_are_one_linear_chain_numbered_in_order():
     chain = list(reversed(list(script.walk_revisions())))
     assert [r.revision[:4] for r in chain] == [f"{i:04d}" for i in range(1, len(chain) + 1)]
     for r in chain:
-        assert Path(r.path).stem == r.revision            # the file is named after its revision
+        assert Path(r.path).stem == r.revision  # the file is named after its revision
         assert r.down_revision is None if r.revision.startswith("0001") else isinstance(r.down_revision, str)
 
 
@@ -41,11 +41,16 @@ def _ours():
     in the public schema, apart from PostGIS's and Alembic's."""
     tables = set(inspect(db.engine).get_table_names()) - {"spatial_ref_sys", "alembic_version"}
     with db.engine.connect() as conn:
-        functions = set(conn.execute(text(
-            "SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-            " WHERE n.nspname = 'public' AND (proname LIKE 'wuwei%' OR proname LIKE 'procrastinate%')"
-            " UNION SELECT typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
-            " WHERE n.nspname = 'public' AND typname LIKE 'procrastinate%'")).scalars())
+        functions = set(
+            conn.execute(
+                text(
+                    "SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                    " WHERE n.nspname = 'public' AND (proname LIKE 'wuwei%' OR proname LIKE 'procrastinate%')"
+                    " UNION SELECT typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+                    " WHERE n.nspname = 'public' AND typname LIKE 'procrastinate%'"
+                )
+            ).scalars()
+        )
     return tables, functions
 
 

@@ -5,6 +5,7 @@ middle of a message neither loses nor doubles it.
 These tests commit (the worker has connections of its own): they are ``no_transaction`` and remove what
 they added afterwards.
 """
+
 import os
 import signal
 import subprocess
@@ -25,7 +26,7 @@ from tests.smtp_server import SMTPServer
 
 pytestmark = pytest.mark.no_transaction
 ROOT = Path(__file__).resolve().parent.parent
-PEOPLE = ("staff", "liailan", "paishui", "shenghe")      # the demo gives them e-mail addresses
+PEOPLE = ("staff", "liailan", "paishui", "shenghe")  # the demo gives them e-mail addresses
 
 
 @pytest.fixture
@@ -51,9 +52,19 @@ def tell(app, key: str, usernames=PEOPLE) -> list[int]:
     """Notices of one event to ``usernames``, committed with their e-mail jobs; their ids."""
     with app.app_context(), app.test_request_context():
         ids = list(db.session.scalars(select(User.id).where(User.username.in_(usernames))))
-        notify(ids, "incident.dispatched", key,
-               {"case": "K7QM-3XPA", "category": "污水外溢", "address": "西津东路房管所门前", "holder": "区排水管理所",
-                "due_at": "2026-04-15T13:00:00+08:00"}, "/incidents/desk/1")
+        notify(
+            ids,
+            "incident.dispatched",
+            key,
+            {
+                "case": "K7QM-3XPA",
+                "category": "污水外溢",
+                "address": "西津东路房管所门前",
+                "holder": "区排水管理所",
+                "due_at": "2026-04-15T13:00:00+08:00",
+            },
+            "/incidents/desk/1",
+        )
         db.session.commit()
         notices = list(db.session.scalars(select(Notice.id).where(Notice.key == key).order_by(Notice.id)))
         db.session.remove()
@@ -62,8 +73,9 @@ def tell(app, key: str, usernames=PEOPLE) -> list[int]:
 
 def states(app, ids) -> dict[int, tuple]:
     with app.app_context():
-        rows = db.session.execute(select(Notice.id, Notice.email_state, Notice.email_attempts)
-                                  .where(Notice.id.in_(ids))).all()
+        rows = db.session.execute(
+            select(Notice.id, Notice.email_state, Notice.email_attempts).where(Notice.id.in_(ids))
+        ).all()
         db.session.remove()
         return {r.id: (r.email_state, r.email_attempts) for r in rows}
 
@@ -71,7 +83,7 @@ def states(app, ids) -> dict[int, tuple]:
 def test_each_notice_is_mailed_once_with_its_words_link_and_message_id(app, smtp):
     ids = tell(app, "mail:words")
     assert len(ids) == len(PEOPLE)
-    assert smtp.recorder.messages == []                     # nothing is sent in the request
+    assert smtp.recorder.messages == []  # nothing is sent in the request
     run_worker(app, wait=False, queues=["notices"])
     got = smtp.recorder.messages
     assert sorted(m["To"] for m in got) == sorted(f"{u}@wuwei.example" for u in PEOPLE)
@@ -82,7 +94,7 @@ def test_each_notice_is_mailed_once_with_its_words_link_and_message_id(app, smtp
     assert "事件 K7QM-3XPA（污水外溢，西津东路房管所门前）已派遣给区排水管理所，本环节时限 2026-04-15 13:00" in body
     assert "http://127.0.0.1:5000/incidents/desk/1" in body and "/notices/settings" in body
     assert set(states(app, ids).values()) == {("sent", 1)}
-    with app.app_context():                                  # the job run again sends nothing
+    with app.app_context():  # the job run again sends nothing
         assert deliver(ids[0]) == "sent"
         db.session.remove()
     run_worker(app, wait=False, queues=["notices"])
@@ -93,6 +105,7 @@ def test_the_language_of_the_email_is_the_users(app, smtp):
     with app.app_context():
         paishui = db.session.scalar(select(User).where(User.username == "paishui"))
         from app.notices.settings import save_settings
+
         save_settings(paishui, language="en")
         db.session.remove()
     try:
@@ -100,8 +113,10 @@ def test_the_language_of_the_email_is_the_users(app, smtp):
         run_worker(app, wait=False, queues=["notices"])
         message = smtp.recorder.messages[0]
         assert message["Subject"] == "[Wuwei] Dispatched to you"
-        assert "Incident K7QM-3XPA (污水外溢, 西津东路房管所门前) was dispatched to 区排水管理所; due 2026-04-15 13:00" \
+        assert (
+            "Incident K7QM-3XPA (污水外溢, 西津东路房管所门前) was dispatched to 区排水管理所; due 2026-04-15 13:00"
             in message.get_content()
+        )
     finally:
         with app.app_context():
             db.session.execute(text("UPDATE notice_settings SET language = 'zh'"))
@@ -118,12 +133,13 @@ def test_a_refused_address_fails_for_good_and_a_down_server_is_retried(app, smtp
         assert rows["shenghe@wuwei.example"].email_state == "failed"
         assert "550" in rows["shenghe@wuwei.example"].email_error
         assert rows["staff@wuwei.example"].email_state == "sent"
-        failed = db.session.scalar(text("SELECT count(*) FROM procrastinate_jobs WHERE queue_name = 'notices' "
-                                        "AND status <> 'succeeded'"))
-        assert failed == 0                                   # no retry of a permanent refusal
+        failed = db.session.scalar(
+            text("SELECT count(*) FROM procrastinate_jobs WHERE queue_name = 'notices' AND status <> 'succeeded'")
+        )
+        assert failed == 0  # no retry of a permanent refusal
         db.session.remove()
 
-    app.config["WUWEI_SMTP_PORT"] = "1"                     # nobody listens: a passing failure
+    app.config["WUWEI_SMTP_PORT"] = "1"  # nobody listens: a passing failure
     (notice_id,) = tell(app, "mail:down", ["liailan"])
     with app.app_context():
         with pytest.raises(OSError):
@@ -135,10 +151,21 @@ def test_a_refused_address_fails_for_good_and_a_down_server_is_retried(app, smtp
 
 
 def _worker_process(app, port: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "WUWEI_SMTP_HOST": "127.0.0.1",
-           "WUWEI_SMTP_PORT": str(port), "RATELIMIT_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "jobs", "worker", "--queue", "notices"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "WUWEI_SMTP_HOST": "127.0.0.1",
+        "WUWEI_SMTP_PORT": str(port),
+        "RATELIMIT_ENABLED": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "jobs", "worker", "--queue", "notices"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_a_worker_killed_mid_message_neither_loses_nor_doubles_it(app, smtp):
@@ -149,7 +176,7 @@ def test_a_worker_killed_mid_message_neither_loses_nor_doubles_it(app, smtp):
     try:
         assert smtp.recorder.held.wait(90), worker.stderr.read1().decode() if worker.poll() is not None else "no hold"
         assert states(app, [held])[held] == ("sending", 1)
-        worker.send_signal(signal.SIGKILL)                   # in the middle of the SMTP transaction
+        worker.send_signal(signal.SIGKILL)  # in the middle of the SMTP transaction
         worker.wait(30)
     finally:
         if worker.poll() is None:
@@ -157,20 +184,21 @@ def test_a_worker_killed_mid_message_neither_loses_nor_doubles_it(app, smtp):
             worker.wait(30)
     smtp.recorder.release()
     time.sleep(0.5)
-    assert len(smtp.recorder.messages) == 1                  # the first one; the held one was never accepted
+    assert len(smtp.recorder.messages) == 1  # the first one; the held one was never accepted
     with app.app_context():
-        doing = db.session.scalar(text("SELECT count(*) FROM procrastinate_jobs WHERE queue_name = 'notices' "
-                                       "AND status = 'doing'"))
-        assert doing == 1                                    # left running by the dead worker
+        doing = db.session.scalar(
+            text("SELECT count(*) FROM procrastinate_jobs WHERE queue_name = 'notices' AND status = 'doing'")
+        )
+        assert doing == 1  # left running by the dead worker
         db.session.remove()
 
-    time.sleep(1.5)                                          # its heartbeat is now older than the limit below
+    time.sleep(1.5)  # its heartbeat is now older than the limit below
     app.config["WUWEI_JOBS_STALLED_SECONDS"] = 1
     try:
-        run_worker(app, wait=False, queues=["notices"])      # a new worker: the stalled job is queued again
+        run_worker(app, wait=False, queues=["notices"])  # a new worker: the stalled job is queued again
     finally:
         app.config.pop("WUWEI_JOBS_STALLED_SECONDS")
     sent = [m["Message-ID"] for m in smtp.recorder.messages]
-    assert sorted(sent) == sorted(f"<wuwei-notice-{i}@localhost>" for i in ids)     # each once, none lost
+    assert sorted(sent) == sorted(f"<wuwei-notice-{i}@localhost>" for i in ids)  # each once, none lost
     final = states(app, ids)
     assert {s for s, _ in final.values()} == {"sent"} and final[held] == ("sent", 2)

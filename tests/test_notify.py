@@ -1,5 +1,6 @@
 """Issue 17: departments and property companies act at their desk, residents follow and rate their report,
 every hand-off is told (in the inbox; e-mail is queued, and sent in tests/test_notices_mail.py)."""
+
 import datetime as dt
 import io
 import json
@@ -16,8 +17,8 @@ from app.notices.models import Notice
 from app.notices.services import notify
 from app.open311.demo import DEMO_OPEN311_KEY
 
-XIJIN = (103.78865, 36.05085)          # Xijin East Road housing office, Hualinshan grid 2 (hls2)
-REPORTER = ("王秀芝", "13812345678")     # personal data the resident gives the hotline
+XIJIN = (103.78865, 36.05085)  # Xijin East Road housing office, Hualinshan grid 2 (hls2)
+REPORTER = ("王秀芝", "13812345678")  # personal data the resident gives the hotline
 
 
 def post_json(client, url, body, headers):
@@ -34,15 +35,27 @@ def uid(username: str) -> int:
 
 def told(iid: int) -> list[tuple[str, str]]:
     """(username, kind) of every notice about incident ``iid``, in order."""
-    rows = db.session.execute(select(User.username, Notice.kind).join(User, User.id == Notice.user_id)
-                              .where(Notice.key.like(f"incident:{iid}:%")).order_by(Notice.id))
+    rows = db.session.execute(
+        select(User.username, Notice.kind)
+        .join(User, User.id == Notice.user_id)
+        .where(Notice.key.like(f"incident:{iid}:%"))
+        .order_by(Notice.id)
+    )
     return [(r[0], r[1]) for r in rows]
 
 
 def hotline_report(client, headers, **kw):
-    body = {"category": "drainage.sewage", "description": f"房管所门前污水外溢，{REPORTER[0]}反映",
-            "lon": XIJIN[0], "lat": XIJIN[1], "address": "西津东路房管所门前", "source": "hotline",
-            "reporter_name": REPORTER[0], "reporter_phone": REPORTER[1], **kw}
+    body = {
+        "category": "drainage.sewage",
+        "description": f"房管所门前污水外溢，{REPORTER[0]}反映",
+        "lon": XIJIN[0],
+        "lat": XIJIN[1],
+        "address": "西津东路房管所门前",
+        "source": "hotline",
+        "reporter_name": REPORTER[0],
+        "reporter_phone": REPORTER[1],
+        **kw,
+    }
     r = post_json(client, "/api/v1/incidents", body, headers)
     assert r.status_code == 201, r.get_json()
     return r.get_json()["id"]
@@ -69,20 +82,24 @@ def jpeg() -> bytes:
 def test_the_sewage_story_is_done_by_the_people_who_own_each_stage(client, auth, demo):
     staff, paishui, shenghe = auth.token("staff"), auth.token("paishui"), auth.token("shenghe")
     iid = hotline_report(client, staff)
-    assert told(iid) == [("hls2", "incident.new")]                # the grid's worker subscribed to their grid
+    assert told(iid) == [("hls2", "incident.new")]  # the grid's worker subscribed to their grid
 
     assert move(client, staff, iid, "filed", note="核实属实").status_code == 200
-    assert move(client, staff, iid, "dispatched", department_id=drainage_id(client, staff),
-                note="请排水所处置").status_code == 200
+    assert (
+        move(
+            client, staff, iid, "dispatched", department_id=drainage_id(client, staff), note="请排水所处置"
+        ).status_code
+        == 200
+    )
     assert told(iid)[1:] == [("paishui", "incident.dispatched")]
 
     desk = client.get("/api/v1/desk/incidents", headers=paishui).get_json()
     row = next(r for r in desk["incidents"] if r["id"] == iid)
     assert desk["organisation"] == "区排水管理所" and row["due_at"] and row["state"] == "dispatched"
     assert "reporter" not in json.dumps(desk) and REPORTER[1] not in json.dumps(desk)
-    assert client.get(f"/api/v1/desk/incidents/{iid}", headers=shenghe).status_code == 404   # another company
-    assert client.get(f"/api/v1/incidents/{iid}", headers=paishui).status_code == 404       # no area scope
-    assert move(client, staff, iid, "in_progress").status_code == 403                      # not staff's stage
+    assert client.get(f"/api/v1/desk/incidents/{iid}", headers=shenghe).status_code == 404  # another company
+    assert client.get(f"/api/v1/incidents/{iid}", headers=paishui).status_code == 404  # no area scope
+    assert move(client, staff, iid, "in_progress").status_code == 403  # not staff's stage
     assert move(client, auth.token("hls2"), iid, "in_progress").status_code == 403
     assert move(client, shenghe, iid, "in_progress").status_code == 404
 
@@ -90,21 +107,37 @@ def test_the_sewage_story_is_done_by_the_people_who_own_each_stage(client, auth,
     r = post_json(client, f"/api/v1/incidents/{iid}/extensions", {"hours": 24, "reason": "需更换管道，等材料"}, paishui)
     assert r.status_code == 201, r.get_json()
     ext = r.get_json()["id"]
-    assert post_json(client, f"/api/v1/incidents/{iid}/extensions", {"hours": 4, "reason": "再等"},
-                     paishui).status_code == 409
+    assert (
+        post_json(client, f"/api/v1/incidents/{iid}/extensions", {"hours": 4, "reason": "再等"}, paishui).status_code
+        == 409
+    )
     due_before = client.get(f"/api/v1/desk/incidents/{iid}", headers=paishui).get_json()["due_at"]
-    assert post_json(client, f"/api/v1/incidents/{iid}/extensions/{ext}/decision", {"granted": True},
-                     paishui).status_code == 403
-    r = post_json(client, f"/api/v1/incidents/{iid}/extensions/{ext}/decision", {"granted": True, "note": "同意"}, staff)
+    assert (
+        post_json(client, f"/api/v1/incidents/{iid}/extensions/{ext}/decision", {"granted": True}, paishui).status_code
+        == 403
+    )
+    r = post_json(
+        client, f"/api/v1/incidents/{iid}/extensions/{ext}/decision", {"granted": True, "note": "同意"}, staff
+    )
     assert r.status_code == 200 and r.get_json()["granted"] is True
     due_after = client.get(f"/api/v1/desk/incidents/{iid}", headers=paishui).get_json()["due_at"]
     assert dt.datetime.fromisoformat(due_after) - dt.datetime.fromisoformat(due_before) == dt.timedelta(hours=24)
 
-    photo = client.post(f"/api/v1/desk/incidents/{iid}/photos", data={"photo": (io.BytesIO(jpeg()), "done.jpg")},
-                        content_type="multipart/form-data", headers=paishui)
+    photo = client.post(
+        f"/api/v1/desk/incidents/{iid}/photos",
+        data={"photo": (io.BytesIO(jpeg()), "done.jpg")},
+        content_type="multipart/form-data",
+        headers=paishui,
+    )
     assert photo.status_code == 201, photo.get_json()
-    assert move(client, paishui, iid, "responded", note="管道已更换", photo_ids=[photo.get_json()["id"]]).status_code == 200
-    assert move(client, staff, iid, "closed", note="周干事现场核查", public_note="管道已更换，路面已清洗。").status_code == 200
+    assert (
+        move(client, paishui, iid, "responded", note="管道已更换", photo_ids=[photo.get_json()["id"]]).status_code
+        == 200
+    )
+    assert (
+        move(client, staff, iid, "closed", note="周干事现场核查", public_note="管道已更换，路面已清洗。").status_code
+        == 200
+    )
 
     token = db.session.get(Incident, iid).public_token
     page = client.get(f"/status/{token}").get_data(as_text=True)
@@ -118,21 +151,41 @@ def test_the_sewage_story_is_done_by_the_people_who_own_each_stage(client, auth,
     final = db.session.get(Incident, iid)
     assert final.state == "evaluated" and final.satisfaction == "satisfied" and final.rating == 5
     assert client.post(f"/status/{token}/rating", data={"satisfaction": "unsatisfied"}).status_code == 302
-    assert db.session.get(Incident, iid).state == "evaluated"                     # rated once per close
+    assert db.session.get(Incident, iid).state == "evaluated"  # rated once per close
 
     assert told(iid) == [
-        ("hls2", "incident.new"), ("paishui", "incident.dispatched"),
-        ("staff", "incident.extension_requested"), ("liailan", "incident.extension_requested"),
+        ("hls2", "incident.new"),
+        ("paishui", "incident.dispatched"),
+        ("staff", "incident.extension_requested"),
+        ("liailan", "incident.extension_requested"),
         ("paishui", "incident.extension_granted"),
-        ("staff", "incident.responded"), ("liailan", "incident.responded"),
+        ("staff", "incident.responded"),
+        ("liailan", "incident.responded"),
         ("paishui", "incident.closed"),
-        ("staff", "incident.unsatisfied"), ("liailan", "incident.unsatisfied"), ("leader", "incident.unsatisfied"),
+        ("staff", "incident.unsatisfied"),
+        ("liailan", "incident.unsatisfied"),
+        ("leader", "incident.unsatisfied"),
         ("paishui", "incident.rework"),
-        ("staff", "incident.responded"), ("liailan", "incident.responded"),
-        ("paishui", "incident.closed")]
-    steps = [t["to"] for t in client.get(f"/api/v1/incidents/{iid}", headers=staff).get_json()["properties"]["timeline"]]
-    assert steps == ["reported", "filed", "dispatched", "in_progress", "responded", "closed", "responded",
-                     "in_progress", "responded", "closed", "evaluated"]
+        ("staff", "incident.responded"),
+        ("liailan", "incident.responded"),
+        ("paishui", "incident.closed"),
+    ]
+    steps = [
+        t["to"] for t in client.get(f"/api/v1/incidents/{iid}", headers=staff).get_json()["properties"]["timeline"]
+    ]
+    assert steps == [
+        "reported",
+        "filed",
+        "dispatched",
+        "in_progress",
+        "responded",
+        "closed",
+        "responded",
+        "in_progress",
+        "responded",
+        "closed",
+        "evaluated",
+    ]
 
 
 def test_notices_with_an_address_queue_an_email_job_in_the_same_transaction(client, auth, app, demo):
@@ -141,14 +194,17 @@ def test_notices_with_an_address_queue_an_email_job_in_the_same_transaction(clie
         iid = dispatched_to_drainage(client, auth.token("staff"))
     finally:
         app.config["WUWEI_SMTP_HOST"] = ""
-    notice = db.session.scalar(select(Notice).where(Notice.key.like(f"incident:{iid}:step:%"),
-                                                    Notice.user_id == uid("paishui")))
+    notice = db.session.scalar(
+        select(Notice).where(Notice.key.like(f"incident:{iid}:step:%"), Notice.user_id == uid("paishui"))
+    )
     assert notice.email_to == "paishui@wuwei.example" and notice.email_state == "queued"
-    job = db.session.execute(text("SELECT task_name, queue_name, args FROM procrastinate_jobs "
-                                  "WHERE args->>'notice_id' = :n"), {"n": str(notice.id)}).one()
+    job = db.session.execute(
+        text("SELECT task_name, queue_name, args FROM procrastinate_jobs WHERE args->>'notice_id' = :n"),
+        {"n": str(notice.id)},
+    ).one()
     assert job.task_name == "notices.send_email" and job.queue_name == "notices"
     hls2 = db.session.scalar(select(Notice).where(Notice.key == f"incident:{iid}:new"))
-    assert hls2.email_state is None                     # "new incident" is not e-mailed by default
+    assert hls2.email_state is None  # "new incident" is not e-mailed by default
 
 
 def test_the_holder_returns_with_a_reason_and_staff_are_told(client, auth, demo):
@@ -160,7 +216,7 @@ def test_the_holder_returns_with_a_reason_and_staff_are_told(client, auth, demo)
     assert told(iid)[-2:] == [("staff", "incident.returned"), ("liailan", "incident.returned")]
     text_ = client.get("/api/v1/notices", headers=staff).get_json()["notices"][0]["text"]
     assert "区排水管理所退回了事件" in text_ and "化粪池" in text_
-    assert client.get(f"/api/v1/desk/incidents/{iid}", headers=paishui).status_code == 404      # off their desk
+    assert client.get(f"/api/v1/desk/incidents/{iid}", headers=paishui).status_code == 404  # off their desk
     # staff recall needs no reason
     assert move(client, staff, iid, "dispatched", department_id=drainage_id(client, staff)).status_code == 200
     assert move(client, staff, iid, "filed").status_code == 200
@@ -198,10 +254,19 @@ def test_the_status_page_never_shows_personal_data_or_internal_notes(client, aut
     page = client.get(f"/status/{incident.public_token}").get_data(as_text=True)
     assert incident.case_number[:4] in page and "污水外溢" in page and "处置" in page
     body = re.sub(r"<[^>]+>", " ", page)
-    forbidden = [REPORTER[0], REPORTER[1], "李爱兰核实属实", "已电话联系", "周干事", "赵师傅", "调解员",
-                 str(round(XIJIN[0], 4)), str(round(XIJIN[1], 4))]
+    forbidden = [
+        REPORTER[0],
+        REPORTER[1],
+        "李爱兰核实属实",
+        "已电话联系",
+        "周干事",
+        "赵师傅",
+        "调解员",
+        str(round(XIJIN[0], 4)),
+        str(round(XIJIN[1], 4)),
+    ]
     assert [f for f in forbidden if f in body] == []
-    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}", body)                  # no ISO timestamps
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}", body)  # no ISO timestamps
     for word in ("in_progress", "dispatched", "unsatisfied"):
         assert word not in body
     # the demo's own personal data: the seed story's caller, every household member's name and phone
@@ -229,7 +294,7 @@ def test_rating_only_a_closed_case_and_staff_record_a_call_back(client, auth, de
     iid = dispatched_to_drainage(client, staff)
     token = db.session.get(Incident, iid).public_token
     client.post(f"/status/{token}/rating", data={"satisfaction": "satisfied"})
-    assert db.session.get(Incident, iid).state == "dispatched"             # not closed: nothing to rate
+    assert db.session.get(Incident, iid).state == "dispatched"  # not closed: nothing to rate
     paishui = auth.token("paishui")
     move(client, paishui, iid, "in_progress")
     move(client, paishui, iid, "responded", note="已处置")
@@ -237,7 +302,7 @@ def test_rating_only_a_closed_case_and_staff_record_a_call_back(client, auth, de
     assert move(client, auth.token("leader"), iid, "evaluated", satisfaction="satisfied").status_code == 403
     r = move(client, staff, iid, "evaluated", satisfaction="unsatisfied")
     assert r.status_code == 422 and "satisfaction" in r.get_json()["error"]["fields"]
-    assert move(client, staff, iid, "evaluated").status_code == 422              # no default rating
+    assert move(client, staff, iid, "evaluated").status_code == 422  # no default rating
     r = move(client, staff, iid, "evaluated", satisfaction="basically_satisfied", note="回访：基本满意")
     assert r.status_code == 200
     props = r.get_json()["properties"]
@@ -260,24 +325,31 @@ def test_case_numbers_are_eight_unambiguous_characters_and_staff_find_a_case_by_
     page = client.get(f"/incidents/{iid}").get_data(as_text=True)
     assert f"{number[:4]}-{number[4:]}" in page and "/status/" in page
     auth.logout()
-    auth.login("zjystaff")                                             # another community: not found
+    auth.login("zjystaff")  # another community: not found
     assert client.get(f"/incidents/case?number={number}").headers["Location"].endswith("/incidents/")
 
 
 def test_deadline_reminders_are_told_once_per_stage(client, auth, app, demo):
     from app.incidents.services import remind
+
     staff = auth.token("staff")
     iid = dispatched_to_drainage(client, staff)
-    db.session.execute(text("UPDATE incidents SET deadline_notified = 2"))      # the demo's own deadlines aside
-    db.session.execute(text("UPDATE incidents SET deadline_notified = 0, state_changed_at = now() - interval '3 hours 30 minutes' "
-                            "WHERE id = :i"), {"i": iid})                        # dispatched: 4 h for sewage
+    db.session.execute(text("UPDATE incidents SET deadline_notified = 2"))  # the demo's own deadlines aside
+    db.session.execute(
+        text(
+            "UPDATE incidents SET deadline_notified = 0, state_changed_at = now() - interval '3 hours 30 minutes' "
+            "WHERE id = :i"
+        ),
+        {"i": iid},
+    )  # dispatched: 4 h for sewage
     db.session.commit()
     with app.test_request_context():
         assert remind() == 1
         assert remind() == 0
     assert told(iid)[-1] == ("paishui", "incident.deadline_near")
-    db.session.execute(text("UPDATE incidents SET state_changed_at = now() - interval '5 hours' WHERE id = :i"),
-                       {"i": iid})
+    db.session.execute(
+        text("UPDATE incidents SET state_changed_at = now() - interval '5 hours' WHERE id = :i"), {"i": iid}
+    )
     db.session.commit()
     with app.test_request_context():
         assert remind() == 1
@@ -301,30 +373,55 @@ def test_inbox_settings_and_subscriptions_through_the_api(client, auth, demo):
     paishui = auth.token("paishui")
     box = client.get("/api/v1/notices", headers=paishui).get_json()
     assert box["unread"] >= 1 and box["notices"][0]["kind"] == "incident.dispatched"
-    assert "已派遣给区排水管理所" in box["notices"][0]["text"] and box["notices"][0]["link"].startswith("/incidents/desk/")
+    assert "已派遣给区排水管理所" in box["notices"][0]["text"] and box["notices"][0]["link"].startswith(
+        "/incidents/desk/"
+    )
     r = post_json(client, "/api/v1/notices/read", {"all": True}, paishui)
     assert r.status_code == 200 and r.get_json()["unread"] == 0
     assert post_json(client, "/api/v1/notices/read", {"ids": ["x"]}, paishui).status_code == 422
 
-    r = client.put("/api/v1/notice-settings", data=json.dumps({"email": "not-an-address"}),
-                   content_type="application/json", headers=paishui)
+    r = client.put(
+        "/api/v1/notice-settings",
+        data=json.dumps({"email": "not-an-address"}),
+        content_type="application/json",
+        headers=paishui,
+    )
     assert r.status_code == 422
-    r = client.put("/api/v1/notice-settings", data=json.dumps(
-        {"email": "zhao@paishui.example", "language": "en", "kinds": {"incident.dispatched": {"email": False}}}),
-        content_type="application/json", headers=paishui)
+    r = client.put(
+        "/api/v1/notice-settings",
+        data=json.dumps(
+            {"email": "zhao@paishui.example", "language": "en", "kinds": {"incident.dispatched": {"email": False}}}
+        ),
+        content_type="application/json",
+        headers=paishui,
+    )
     assert r.status_code == 200, r.get_json()
     s = r.get_json()
     assert s["email"] == "zhao@paishui.example" and s["language"] == "en"
     assert next(k for k in s["kinds"] if k["kind"] == "incident.dispatched") == {
-        "kind": "incident.dispatched", "label": "新派遣", "inbox": True, "email": False}
-    assert client.put("/api/v1/notice-settings", data=json.dumps({"kinds": {"nope": {"inbox": False}}}),
-                      content_type="application/json", headers=paishui).status_code == 422
+        "kind": "incident.dispatched",
+        "label": "新派遣",
+        "inbox": True,
+        "email": False,
+    }
+    assert (
+        client.put(
+            "/api/v1/notice-settings",
+            data=json.dumps({"kinds": {"nope": {"inbox": False}}}),
+            content_type="application/json",
+            headers=paishui,
+        ).status_code
+        == 422
+    )
 
     # departments have no area to subscribe to; staff subscribe inside their community only
     body = {"area": "620103002001", "kinds": ["incident.new"]}
     assert post_json(client, "/api/v1/notice-subscriptions", body, paishui).status_code == 403
     assert post_json(client, "/api/v1/notice-subscriptions", {**body, "area": "620102005003"}, staff).status_code == 422
-    assert post_json(client, "/api/v1/notice-subscriptions", {**body, "kinds": ["incident.closed"]}, staff).status_code == 422
+    assert (
+        post_json(client, "/api/v1/notice-subscriptions", {**body, "kinds": ["incident.closed"]}, staff).status_code
+        == 422
+    )
     r = post_json(client, "/api/v1/notice-subscriptions", body, staff)
     assert r.status_code == 201 and r.get_json()["area_name"] == "华林山社区"
     sub = r.get_json()["id"]
@@ -347,7 +444,7 @@ def test_the_bell_counts_unread_notices_and_the_inbox_page_opens_them(client, au
     en = client.get("/notices/?lang=en").get_data(as_text=True)
     assert "Notices" in en and "dispatched to" in en
     settings = client.get("/notices/settings?lang=zh").get_data(as_text=True)
-    assert "区域订阅" not in settings and "paishui@wuwei.example" in settings   # no area for a department
+    assert "区域订阅" not in settings and "paishui@wuwei.example" in settings  # no area for a department
     auth.logout()
     auth.login("hls2")
     settings = client.get("/notices/settings").get_data(as_text=True)
@@ -363,11 +460,14 @@ def test_the_desk_pages_accept_extend_and_report_done_with_photos(client, auth, 
     assert db.session.get(Incident, iid).state == "in_progress"
     client.post(f"/incidents/desk/{iid}/extension", data={"hours": "24", "reason": "等材料"})
     assert "延期申请（24 小时）等待社区审核" in client.get(f"/incidents/desk/{iid}").get_data(as_text=True)
-    r = client.post(f"/incidents/desk/{iid}/done", data={"note": "已疏通", "photos": [
-        (io.BytesIO(jpeg()), "a.jpg"), (io.BytesIO(jpeg()), "b.jpg")]}, content_type="multipart/form-data")
+    r = client.post(
+        f"/incidents/desk/{iid}/done",
+        data={"note": "已疏通", "photos": [(io.BytesIO(jpeg()), "a.jpg"), (io.BytesIO(jpeg()), "b.jpg")]},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 302 and db.session.get(Incident, iid).state == "responded"
     item = client.get(f"/incidents/desk/{iid}").get_data(as_text=True)
-    photos = re.findall(rf'/incidents/desk/{iid}/photos/(\d+)\?size=thumb', item)
+    photos = re.findall(rf"/incidents/desk/{iid}/photos/(\d+)\?size=thumb", item)
     assert len(photos) == 2
     assert client.get(f"/incidents/desk/{iid}/photos/{photos[0]}?size=thumb").mimetype == "image/jpeg"
     listing = client.get("/incidents/desk/?view=responded").get_data(as_text=True)
@@ -394,7 +494,10 @@ def test_a_department_login_sees_its_desk_not_the_area(client, auth, demo):
 def test_organisations_and_members_are_kept_by_the_admin(client, auth, demo):
     admin, staff = auth.token("admin"), auth.token("staff")
     orgs = client.get("/api/v1/organisations", headers=staff).get_json()["organisations"]
-    assert {(o["name"], tuple(o["members"])) for o in orgs} >= {("区排水管理所", ("paishui",)), ("兰州晟合物业有限责任公司", ("shenghe",))}
+    assert {(o["name"], tuple(o["members"])) for o in orgs} >= {
+        ("区排水管理所", ("paishui",)),
+        ("兰州晟合物业有限责任公司", ("shenghe",)),
+    }
     cats = client.get("/api/v1/incident-categories", headers=staff).get_json()
     urban = next(d["id"] for d in cats["departments"] if d["code"] == "urban")
     assert post_json(client, "/api/v1/organisations", {"department_id": urban}, staff).status_code == 403
@@ -403,21 +506,38 @@ def test_organisations_and_members_are_kept_by_the_admin(client, auth, demo):
     assert r.status_code == 201 and r.get_json()["name"] == "街道城管执法队"
     assert post_json(client, "/api/v1/organisations", {"department_id": urban}, admin).status_code == 200
     org = r.get_json()["id"]
-    r = client.put(f"/api/v1/organisations/{org}/members", data=json.dumps({"usernames": ["staff"]}),
-                   content_type="application/json", headers=admin)
-    assert r.status_code == 422                                         # staff is no department's person
-    r = client.put(f"/api/v1/organisations/{org}/members", data=json.dumps({"usernames": ["paishui"]}),
-                   content_type="application/json", headers=admin)
+    r = client.put(
+        f"/api/v1/organisations/{org}/members",
+        data=json.dumps({"usernames": ["staff"]}),
+        content_type="application/json",
+        headers=admin,
+    )
+    assert r.status_code == 422  # staff is no department's person
+    r = client.put(
+        f"/api/v1/organisations/{org}/members",
+        data=json.dumps({"usernames": ["paishui"]}),
+        content_type="application/json",
+        headers=admin,
+    )
     assert r.status_code == 200 and r.get_json()["members"] == ["paishui"]
     orgs = client.get("/api/v1/organisations", headers=staff).get_json()["organisations"]
-    assert next(o for o in orgs if o["name"] == "区排水管理所")["members"] == []   # one organisation per person
+    assert next(o for o in orgs if o["name"] == "区排水管理所")["members"] == []  # one organisation per person
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_open311_answers_the_case_number_and_shows_the_same_states(client, auth, demo, fmt):
-    r = client.post(f"/open311/v2/requests.{fmt}", data={
-        "api_key": DEMO_OPEN311_KEY, "service_code": "drainage.sewage", "lat": str(XIJIN[1]),
-        "long": str(XIJIN[0]), "description": "污水外溢", "first_name": REPORTER[0], "phone": REPORTER[1]})
+    r = client.post(
+        f"/open311/v2/requests.{fmt}",
+        data={
+            "api_key": DEMO_OPEN311_KEY,
+            "service_code": "drainage.sewage",
+            "lat": str(XIJIN[1]),
+            "long": str(XIJIN[0]),
+            "description": "污水外溢",
+            "first_name": REPORTER[0],
+            "phone": REPORTER[1],
+        },
+    )
     assert r.status_code in (200, 201), r.data
     incident = db.session.scalar(select(Incident).order_by(Incident.id.desc()).limit(1))
     body = r.get_data(as_text=True)
@@ -434,10 +554,19 @@ def test_open311_answers_the_case_number_and_shows_the_same_states(client, auth,
     assert req["status"] == "open" and "responded" in req["status_notes"]
     assert incident.public_token not in json.dumps(req) and incident.case_number not in json.dumps(req)
     start = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
-    updates = [u for u in client.get("/open311/v2/servicerequestupdates.json", query_string={"start_date": start})
-               .get_json() if u["service_request_id"] == incident.id]
-    assert [u["external_status_code"] for u in updates] == ["filed", "dispatched", "in_progress", "responded",
-                                                          "closed", "responded"]
+    updates = [
+        u
+        for u in client.get("/open311/v2/servicerequestupdates.json", query_string={"start_date": start}).get_json()
+        if u["service_request_id"] == incident.id
+    ]
+    assert [u["external_status_code"] for u in updates] == [
+        "filed",
+        "dispatched",
+        "in_progress",
+        "responded",
+        "closed",
+        "responded",
+    ]
     assert updates[4]["description"] == "已修复" and "王女士" not in json.dumps(updates)
     assert updates[5]["status"] == "in_progress"
 
@@ -445,8 +574,11 @@ def test_open311_answers_the_case_number_and_shows_the_same_states(client, auth,
 def test_the_reminders_run_from_the_command_line_too(runner, demo):
     result = runner.invoke(args=["incidents", "remind"])
     assert result.exit_code == 0 and result.output.startswith("told of ")
-    assert int(result.output.split()[2]) >= 3                      # the demo's overdue incidents
+    assert int(result.output.split()[2]) >= 3  # the demo's overdue incidents
     assert runner.invoke(args=["incidents", "remind"]).output == "told of 0 incidents\n"
-    leader = db.session.scalar(select(func.count()).select_from(Notice).where(
-        Notice.user_id == uid("leader"), Notice.kind == "incident.overdue"))
-    assert leader >= 3                                              # subscribed to overdue cases in Lanzhou
+    leader = db.session.scalar(
+        select(func.count())
+        .select_from(Notice)
+        .where(Notice.user_id == uid("leader"), Notice.kind == "incident.overdue")
+    )
+    assert leader >= 3  # subscribed to overdue cases in Lanzhou

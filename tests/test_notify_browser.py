@@ -12,6 +12,7 @@ Every hand-off produces exactly the expected notices, and the jobs worker mails 
 e-mails to the aiosmtpd server. Screenshots of the new pages at 390×844 and 1440×900 go to
 ``var/screenshots/notify-*.png`` (the three the README shows to ``docs/img/``).
 """
+
 import io
 import os
 import re
@@ -35,7 +36,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.no_transaction]
 
 ROOT = Path(__file__).resolve().parent.parent
 IMG = ROOT / "docs" / "img"
-SHOTS = ROOT / "var" / "screenshots"          # the others, to look at (not kept in git)
+SHOTS = ROOT / "var" / "screenshots"  # the others, to look at (not kept in git)
 README_SHOTS = {"desk-390", "status-390", "inbox-390"}
 PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1440, "height": 900}
 PASSWORDS = {"staff": "wuwei-staff", "hls2": "wuwei-grid", "paishui": "wuwei-dept", "leader": "wuwei-leader"}
@@ -66,10 +67,17 @@ def story():
 def browser():
     executable = chromium_executable()
     from playwright.sync_api import sync_playwright
+
     with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            profile, executable_path=executable, headless=True, args=CHROMIUM_ARGS, viewport=DESKTOP,
-            locale="zh-CN", timezone_id="Asia/Shanghai")
+            profile,
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport=DESKTOP,
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+        )
 
         def only_local(route):
             host = urlsplit(route.request.url).hostname
@@ -77,6 +85,7 @@ def browser():
                 route.continue_()
             else:
                 route.abort()
+
         context.route("**/*", only_local)
         yield context
         context.close()
@@ -155,8 +164,9 @@ def _run(app, failed: list) -> None:
 
 def notices(app) -> list[tuple[str, str]]:
     with app.app_context():
-        rows = db.session.execute(select(User.username, Notice.kind).join(User, User.id == Notice.user_id)
-                                  .order_by(Notice.id)).all()
+        rows = db.session.execute(
+            select(User.username, Notice.kind).join(User, User.id == Notice.user_id).order_by(Notice.id)
+        ).all()
         db.session.remove()
     return [(r[0], r[1]) for r in rows]
 
@@ -174,8 +184,10 @@ def test_the_sewage_story_with_five_people_and_real_email(story, browser, tmp_pa
     page.select_option("select[name=source]", "hotline")
     page.fill("input[name=reporter_name]", CALLER[0])
     page.fill("input[name=reporter_phone]", CALLER[1])
-    page.evaluate("() => { document.getElementById('lon').value = '103.78865';"
-                  " document.getElementById('lat').value = '36.05085'; }")
+    page.evaluate(
+        "() => { document.getElementById('lon').value = '103.78865';"
+        " document.getElementById('lat').value = '36.05085'; }"
+    )
     page.click("#report-form button.primary")
     page.wait_for_selector(".case-box")
     iid = int(re.search(r"/incidents/(\d+)$", page.url).group(1))
@@ -280,7 +292,7 @@ def test_the_sewage_story_with_five_people_and_real_email(story, browser, tmp_pa
     page.click(".notice-list li.unread a")
     page.wait_for_url(f"{base}/incidents/{iid}")
     assert "综合评价" in page.inner_text("h1") and "满意" in page.inner_text(".detail-grid")
-    assert CALLER[1] not in page.content()                     # a leader reads no personal data
+    assert CALLER[1] not in page.content()  # a leader reads no personal data
     page = leader.go("/notices/settings")
     leader.shot("settings-1440")
     leader.page.set_viewport_size(PHONE)
@@ -291,25 +303,46 @@ def test_the_sewage_story_with_five_people_and_real_email(story, browser, tmp_pa
 
     # Exactly these notices, in this order …
     expected = [
-        ("hls2", "incident.new"), ("paishui", "incident.dispatched"),
-        ("staff", "incident.extension_requested"), ("liailan", "incident.extension_requested"),
+        ("hls2", "incident.new"),
+        ("paishui", "incident.dispatched"),
+        ("staff", "incident.extension_requested"),
+        ("liailan", "incident.extension_requested"),
         ("paishui", "incident.extension_granted"),
-        ("staff", "incident.responded"), ("liailan", "incident.responded"), ("paishui", "incident.closed"),
-        ("staff", "incident.unsatisfied"), ("liailan", "incident.unsatisfied"), ("leader", "incident.unsatisfied"),
-        ("paishui", "incident.rework"), ("staff", "incident.responded"), ("liailan", "incident.responded"),
-        ("paishui", "incident.closed")]
+        ("staff", "incident.responded"),
+        ("liailan", "incident.responded"),
+        ("paishui", "incident.closed"),
+        ("staff", "incident.unsatisfied"),
+        ("liailan", "incident.unsatisfied"),
+        ("leader", "incident.unsatisfied"),
+        ("paishui", "incident.rework"),
+        ("staff", "incident.responded"),
+        ("liailan", "incident.responded"),
+        ("paishui", "incident.closed"),
+    ]
     assert notices(worker_app)[before:] == expected
 
     # … and exactly these e-mails ("new incident" and "closed" are not mailed by default), each once.
-    assert smtp.recorder.messages == []                       # nothing was sent by a page
+    assert smtp.recorder.messages == []  # nothing was sent by a page
     work(worker_app)
-    work(worker_app)                                          # a second worker run sends nothing again
+    work(worker_app)  # a second worker run sends nothing again
     mailed = sorted((m["To"], m["Subject"]) for m in smtp.recorder.messages)
-    want = sorted((f"{u}@wuwei.example", subject) for u, subject in [
-        ("paishui", "[五微] 新派遣"), ("staff", "[五微] 延期申请"), ("liailan", "[五微] 延期申请"),
-        ("paishui", "[五微] 延期已批准"), ("staff", "[五微] 办结待核查"), ("liailan", "[五微] 办结待核查"),
-        ("staff", "[五微] 居民不满意"), ("liailan", "[五微] 居民不满意"), ("leader", "[五微] 居民不满意"),
-        ("paishui", "[五微] 退回重办"), ("staff", "[五微] 办结待核查"), ("liailan", "[五微] 办结待核查")])
+    want = sorted(
+        (f"{u}@wuwei.example", subject)
+        for u, subject in [
+            ("paishui", "[五微] 新派遣"),
+            ("staff", "[五微] 延期申请"),
+            ("liailan", "[五微] 延期申请"),
+            ("paishui", "[五微] 延期已批准"),
+            ("staff", "[五微] 办结待核查"),
+            ("liailan", "[五微] 办结待核查"),
+            ("staff", "[五微] 居民不满意"),
+            ("liailan", "[五微] 居民不满意"),
+            ("leader", "[五微] 居民不满意"),
+            ("paishui", "[五微] 退回重办"),
+            ("staff", "[五微] 办结待核查"),
+            ("liailan", "[五微] 办结待核查"),
+        ]
+    )
     assert mailed == want
     assert len({m["Message-ID"] for m in smtp.recorder.messages}) == len(want)
     dispatched = next(m for m in smtp.recorder.messages if m["Subject"] == "[五微] 新派遣").get_content()

@@ -1,4 +1,5 @@
 """/readyz, /metrics (and who may read it), the request id on the answer, the log lines and the SQL."""
+
 import datetime as dt
 import io
 import json
@@ -13,7 +14,14 @@ from app.core.requestlog import REQUEST_ID, JsonFormatter, RequestIdFilter, requ
 from tests.conftest import make_test_app
 
 
+def _empty_queue():
+    """Jobs other tests committed are out of this test's view (the deletion is rolled back with the test)."""
+    db.session.execute(text("DELETE FROM procrastinate_jobs"))
+    db.session.commit()
+
+
 def test_readyz_is_ready_with_the_schema_at_head(client):
+    _empty_queue()
     r = client.get("/readyz")
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
@@ -25,31 +33,38 @@ def test_readyz_is_ready_with_the_schema_at_head(client):
 
 def test_readyz_is_503_when_the_schema_is_behind_the_code(client):
     db.session.execute(text("UPDATE alembic_version SET version_num = '0010_open311_updates'"))
-    db.session.commit()           # a savepoint: the test's transaction is rolled back afterwards
+    db.session.commit()  # a savepoint: the test's transaction is rolled back afterwards
     r = client.get("/readyz")
     assert r.status_code == 503
     assert r.get_json()["status"] == "unavailable" and r.get_json()["migrations"]["status"] == "behind"
 
 
 def test_readyz_reports_jobs_waiting_and_a_stalled_queue(client):
-    job = db.session.execute(text("INSERT INTO procrastinate_jobs (queue_name, task_name, args) "
-                                  "VALUES ('default', 'transfer.import_file', '{}') RETURNING id")).scalar()
+    _empty_queue()
+    job = db.session.execute(
+        text(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, args) "
+            "VALUES ('default', 'transfer.import_file', '{}') RETURNING id"
+        )
+    ).scalar()
     db.session.commit()
     queue = client.get("/readyz").get_json()["queue"]
     assert queue["waiting"] == 1 and queue["status"] == "ok" and queue["oldest_waiting_seconds"] < 60
-    db.session.execute(text("UPDATE procrastinate_events SET at = now() - interval '10 minutes' "
-                            "WHERE job_id = :j"), {"j": job})
+    db.session.execute(
+        text("UPDATE procrastinate_events SET at = now() - interval '10 minutes' WHERE job_id = :j"), {"j": job}
+    )
     db.session.execute(text("DELETE FROM procrastinate_workers"))
     db.session.commit()
     r = client.get("/readyz")
-    assert r.status_code == 200          # jobs wait, but this server still serves requests
+    assert r.status_code == 200  # jobs wait, but this server still serves requests
     assert r.get_json()["queue"]["status"] == "stalled" and r.get_json()["status"] == "degraded"
 
 
 @pytest.mark.no_transaction
 def test_readyz_is_503_when_the_database_is_down():
-    down = make_test_app("postgresql://postgres@127.0.0.1:1/wuwei",
-                         SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}})
+    down = make_test_app(
+        "postgresql://postgres@127.0.0.1:1/wuwei", SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}}
+    )
     with down.app_context():
         r = down.test_client().get("/readyz")
         db.session.remove()
@@ -86,9 +101,10 @@ def test_metrics_only_from_this_machine_or_for_an_admin(client, auth):
 def test_tracking_fixes_are_counted_around_the_gateway_as_served(app, client, demo):
     from app.health import measure
     from app.patrols.devices import register_device
+
     register_device("patrol", "metrics-phone", "test phone", "traccar")
     served = app.wsgi_app
-    measure(app)                     # what app/wsgi.py does after installing the gateway
+    measure(app)  # what app/wsgi.py does after installing the gateway
     try:
         before = FIXES.labels("osmand")._value.get()
         gateway = REQUESTS.labels("tracking_gateway", "GET", "200")._value.get()
@@ -99,7 +115,7 @@ def test_tracking_fixes_are_counted_around_the_gateway_as_served(app, client, de
         assert FIXES.labels("osmand")._value.get() == before + 1
         assert REQUESTS.labels("tracking_gateway", "GET", "200")._value.get() == gateway + 1
         assert client.get("/healthz").headers["X-Request-ID"]
-        assert REQUESTS.labels("health.healthz", "GET", "200")._value.get() == health + 1   # counted once
+        assert REQUESTS.labels("health.healthz", "GET", "200")._value.get() == health + 1  # counted once
     finally:
         app.wsgi_app = served
 
@@ -110,6 +126,7 @@ def test_request_id_is_answered_taken_from_the_client_when_plain_and_put_on_sql(
 
     def seen(conn, cursor, statement, params, context, executemany):
         statements.append(statement)
+
     event.listen(db.engine, "after_cursor_execute", seen)
     try:
         r = client.get("/api/v1/incidents", headers=headers)
@@ -131,8 +148,9 @@ def test_log_lines_are_json_with_the_request_id(client):
     level = root.level
     root.setLevel(logging.INFO)
     try:
-        r = client.post("/login", data={"username": "planner", "password": "wuwei-planner"},
-                        headers={"X-Request-ID": "req-login-1"})
+        r = client.post(
+            "/login", data={"username": "planner", "password": "wuwei-planner"}, headers={"X-Request-ID": "req-login-1"}
+        )
         logging.getLogger("wuwei.test").warning("outside a request")
     finally:
         root.removeHandler(handler)

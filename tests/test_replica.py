@@ -6,6 +6,7 @@ Shown: read-only views are served by the replica (``pg_is_in_recovery()``), a le
 a few seconds behind a write on the primary, and the app answers within a second, from the primary,
 when the replica is stopped — and goes back to the replica once it runs again.
 """
+
 import datetime as dt
 import time
 from urllib.parse import urlencode
@@ -20,13 +21,21 @@ from app.core.time import TZ
 from tests.clusters import PGBINS, LocalCluster
 from tests.conftest import make_test_app
 
-pytestmark = [pytest.mark.slow, pytest.mark.no_transaction,
-              pytest.mark.skipif(not PGBINS, reason="no PostgreSQL binaries (/usr/lib/postgresql/*/bin)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.no_transaction,
+    pytest.mark.skipif(not PGBINS, reason="no PostgreSQL binaries (/usr/lib/postgresql/*/bin)"),
+]
 
 BBOX = "103.70,36.00,103.95,36.10"
 DAY = dt.datetime.now(TZ).replace(hour=10, minute=0, second=0, microsecond=0)
-CELLS = {"source": "incidents", "bbox": BBOX, "zoom": 12, "from": (DAY - dt.timedelta(days=3)).date().isoformat(),
-         "to": DAY.date().isoformat()}
+CELLS = {
+    "source": "incidents",
+    "bbox": BBOX,
+    "zoom": 12,
+    "from": (DAY - dt.timedelta(days=3)).date().isoformat(),
+    "to": DAY.date().isoformat(),
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +46,11 @@ def cluster(tmp_path_factory):
         primary = make_test_app(c.url(), MEDIA_ROOT=str(tmp_path_factory.mktemp("media")))
         with primary.app_context():
             from app.seed.demo import seed_demo
+
             seed_demo()
             db.session.remove()
             db.engine.dispose()
-        c.start_replica()                     # after the demo: the copy starts with it
+        c.start_replica()  # after the demo: the copy starts with it
         yield c
     finally:
         c.destroy()
@@ -48,8 +58,12 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(cluster, tmp_path_factory):
-    application = make_test_app(cluster.url(), DATABASE_READ_URL=cluster.url(cluster.replica_port),
-                                WUWEI_REPLICA_RETRY=1, MEDIA_ROOT=str(tmp_path_factory.mktemp("media")))
+    application = make_test_app(
+        cluster.url(),
+        DATABASE_READ_URL=cluster.url(cluster.replica_port),
+        WUWEI_REPLICA_RETRY=1,
+        MEDIA_ROOT=str(tmp_path_factory.mktemp("media")),
+    )
     with application.app_context():
         yield application
         db.session.remove()
@@ -60,6 +74,7 @@ def app(cluster, tmp_path_factory):
 @pytest.fixture(scope="module")
 def leader(app):
     from app.auth.services import create_token
+
     _, token = create_token("leader", "replica test")
     db.session.commit()
     return {"Authorization": f"Bearer {token}"}
@@ -80,6 +95,7 @@ class Statements:
     def _on(self, name):
         def on(conn, cursor, statement, params, context, executemany):
             self.seen[name].append(statement)
+
         on.__name__ = f"capture_{name}"
         self._listeners = getattr(self, "_listeners", []) + [(name, on)]
         return on
@@ -94,10 +110,13 @@ class Statements:
 
 def add_incident(lon: float, lat: float) -> None:
     cat = db.session.execute(text("SELECT id FROM incident_categories ORDER BY id LIMIT 1")).scalar()
-    db.session.execute(text(
-        "INSERT INTO incidents (category_id, source, state, description, reported_at, geom) "
-        "VALUES (:c, 'hotline', 'filed', 'replica test', :t, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
-        {"c": cat, "t": DAY, "x": lon, "y": lat})
+    db.session.execute(
+        text(
+            "INSERT INTO incidents (category_id, source, state, description, reported_at, geom) "
+            "VALUES (:c, 'hotline', 'filed', 'replica test', :t, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"
+        ),
+        {"c": cat, "t": DAY, "x": lon, "y": lat},
+    )
     db.session.commit()
 
 
@@ -123,13 +142,14 @@ def test_read_only_views_are_served_by_the_replica(app):
     with read_only() as where:
         assert where == "replica"
         assert db.session.execute(text("SELECT pg_is_in_recovery()")).scalar() is True
-    assert db.session.execute(text("SELECT pg_is_in_recovery()")).scalar() is False   # outside: the primary
+    assert db.session.execute(text("SELECT pg_is_in_recovery()")).scalar() is False  # outside: the primary
     db.session.rollback()
 
 
 def test_heat_dashboard_and_export_read_from_the_replica(app, leader):
     client = app.test_client()
     from app.auth.services import create_token
+
     _, token = create_token("planner", "replica test")
     db.session.commit()
     planner = {"Authorization": f"Bearer {token}"}
@@ -150,7 +170,7 @@ def test_heat_dashboard_and_export_read_from_the_replica(app, leader):
 def test_a_leaders_view_is_at_most_a_few_seconds_behind(app, leader):
     client = app.test_client()
     before = cells_total(client, leader)
-    add_incident(103.84, 36.05)                     # written on the primary
+    add_incident(103.84, 36.05)  # written on the primary
     started = time.monotonic()
     while cells_total(client, leader) == before:
         assert time.monotonic() - started < 5, "the replica did not show a write within 5 s"
@@ -160,7 +180,7 @@ def test_a_leaders_view_is_at_most_a_few_seconds_behind(app, leader):
 
 def test_the_app_answers_from_the_primary_when_the_replica_is_stopped(app, cluster, leader):
     client = app.test_client()
-    cells_total(client, leader)                     # a pooled connection to the replica exists
+    cells_total(client, leader)  # a pooled connection to the replica exists
     cluster.script("replica.sh", "stop")
     try:
         with Statements(app) as seen:
@@ -174,8 +194,8 @@ def test_the_app_answers_from_the_primary_when_the_replica_is_stopped(app, clust
         with read_only() as where:
             assert where == "primary"
     finally:
-        cluster.script("replica.sh", "start")       # on its port again (the app's DATABASE_READ_URL)
-    time.sleep(1.1)                                 # WUWEI_REPLICA_RETRY
+        cluster.script("replica.sh", "start")  # on its port again (the app's DATABASE_READ_URL)
+    time.sleep(1.1)  # WUWEI_REPLICA_RETRY
     deadline = time.monotonic() + 30
     while True:
         with read_only() as where:

@@ -1,6 +1,7 @@
 """``flask retention plan|run``: positions partitions older than 13 months and audit entries older than
 13 months go to (Geo)Parquet files that geopandas/pyarrow read back, then leave the database; what is
 kept stays. On a database of its own (partitions are dropped), with a few rows."""
+
 import datetime as dt
 
 import flask_migrate
@@ -30,6 +31,7 @@ def retention_app(tmp_path_factory):
     with application.app_context():
         flask_migrate.upgrade(revision="head")
         from app.auth.services import create_user
+
         create_user("walker", "walker-password", "admin", None, "Walker")
         db.session.commit()
         yield application
@@ -38,25 +40,37 @@ def retention_app(tmp_path_factory):
 
 
 def add_positions(device: int, user: int, start: dt.datetime, n: int) -> list[tuple]:
-    rows = [(device, start + dt.timedelta(days=1, minutes=i), user, 103.80 + i / 1000, 36.05 + i / 2000)
-            for i in range(n)]
+    rows = [
+        (device, start + dt.timedelta(days=1, minutes=i), user, 103.80 + i / 1000, 36.05 + i / 2000) for i in range(n)
+    ]
     for d, t, u, x, y in rows:
-        db.session.execute(text(
-            "INSERT INTO positions (device_id, fixed_at, user_id, geom, source) "
-            "VALUES (:d, :t, :u, ST_SetSRID(ST_MakePoint(:x, :y), 4326), 'osmand')"), dict(d=d, t=t, u=u, x=x, y=y))
+        db.session.execute(
+            text(
+                "INSERT INTO positions (device_id, fixed_at, user_id, geom, source) "
+                "VALUES (:d, :t, :u, ST_SetSRID(ST_MakePoint(:x, :y), 4326), 'osmand')"
+            ),
+            dict(d=d, t=t, u=u, x=x, y=y),
+        )
     return rows
 
 
 def add_audit(at: dt.datetime, n: int) -> None:
     for i in range(n):
-        db.session.execute(text("INSERT INTO audit_log (at, action, table_name, row_id, after) "
-                                "VALUES (:at, 'update', 'buildings', :r, CAST(:a AS jsonb))"),
-                           {"at": at + dt.timedelta(days=2, hours=i), "r": str(i), "a": f'{{"name": "楼 {i}"}}'})
+        db.session.execute(
+            text(
+                "INSERT INTO audit_log (at, action, table_name, row_id, after) "
+                "VALUES (:at, 'update', 'buildings', :r, CAST(:a AS jsonb))"
+            ),
+            {"at": at + dt.timedelta(days=2, hours=i), "r": str(i), "a": f'{{"name": "楼 {i}"}}'},
+        )
 
 
 def tables(pattern: str) -> set[str]:
-    return set(db.session.execute(text("SELECT relname FROM pg_class WHERE relkind = 'r' AND relname ~ :p"),
-                                  {"p": pattern}).scalars())
+    return set(
+        db.session.execute(
+            text("SELECT relname FROM pg_class WHERE relkind = 'r' AND relname ~ :p"), {"p": pattern}
+        ).scalars()
+    )
 
 
 def test_cutoff_keeps_this_month_and_the_twelve_before():
@@ -67,26 +81,31 @@ def test_cutoff_keeps_this_month_and_the_twelve_before():
 
 def test_old_positions_and_audit_entries_are_archived_then_removed(retention_app, tmp_path):
     user = db.session.execute(text("SELECT id FROM users WHERE username = 'walker'")).scalar()
-    device = db.session.execute(text(
-        "INSERT INTO devices (identifier, user_id, name, kind, active) VALUES ('retention-phone', :u, 'phone', "
-        "'traccar', true) RETURNING id"), {"u": user}).scalar()
+    device = db.session.execute(
+        text(
+            "INSERT INTO devices (identifier, user_id, name, kind, active) VALUES ('retention-phone', :u, 'phone', "
+            "'traccar', true) RETURNING id"
+        ),
+        {"u": user},
+    ).scalar()
     old, leftover, late = month(20), month(25), month(30)
     for m in (old, leftover):
         db.session.execute(text("SELECT wuwei_position_partition(CAST(:m AS date))"), {"m": m.date()})
     old_rows = add_positions(device, user, old, 50)
     add_positions(device, user, leftover, 7)
-    add_positions(device, user, late, 5)                 # no partition of its own: positions_default
-    add_positions(device, user, month(2), 10)            # kept
+    add_positions(device, user, late, 5)  # no partition of its own: positions_default
+    add_positions(device, user, month(2), 10)  # kept
     add_audit(month(15), 3)
     add_audit(month(14), 2)
-    add_audit(month(0), 1)                               # kept
+    add_audit(month(0), 1)  # kept
     db.session.commit()
     db.session.execute(text(f"ALTER TABLE positions DETACH PARTITION positions_{leftover:%Y%m}"))  # a run cut short
     db.session.commit()
-    kept_positions = db.session.execute(text("SELECT count(*) FROM positions WHERE fixed_at >= :c"),
-                                        {"c": cutoff(13)}).scalar()
+    kept_positions = db.session.execute(
+        text("SELECT count(*) FROM positions WHERE fixed_at >= :c"), {"c": cutoff(13)}
+    ).scalar()
     kept_audit = db.session.execute(text("SELECT count(*) FROM audit_log WHERE at >= :c"), {"c": cutoff(13)}).scalar()
-    db.session.rollback()           # an open transaction that read positions would hold off the detach
+    db.session.rollback()  # an open transaction that read positions would hold off the detach
 
     runner = retention_app.test_cli_runner()
     plan = runner.invoke(args=["retention", "plan", "--archive", str(tmp_path)])
@@ -102,8 +121,10 @@ def test_old_positions_and_audit_entries_are_archived_then_removed(retention_app
     archived = geopandas.read_parquet(tmp_path / "positions" / f"positions_{old:%Y%m}.parquet")
     assert len(archived) == 50 and archived.crs.to_epsg() == 4326
     assert set(archived.geom_type) == {"Point"}
-    got = sorted((int(r.device_id), r.fixed_at.to_pydatetime(), round(r.geom.x, 6), round(r.geom.y, 6))
-                 for r in archived.itertuples())
+    got = sorted(
+        (int(r.device_id), r.fixed_at.to_pydatetime(), round(r.geom.x, 6), round(r.geom.y, 6))
+        for r in archived.itertuples()
+    )
     assert got == sorted((d, t, round(x, 6), round(y, 6)) for d, t, _, x, y in old_rows)
     assert len(geopandas.read_parquet(tmp_path / "positions" / f"positions_{leftover:%Y%m}.parquet")) == 7
     default_file = next((tmp_path / "positions").glob("positions_default_before_*.parquet"))
@@ -111,7 +132,9 @@ def test_old_positions_and_audit_entries_are_archived_then_removed(retention_app
 
     # gone from the database; what is kept stays
     assert not tables(f"^positions_({old:%Y%m}|{leftover:%Y%m})$")
-    assert db.session.execute(text("SELECT count(*) FROM positions WHERE fixed_at < :c"), {"c": cutoff(13)}).scalar() == 0
+    assert (
+        db.session.execute(text("SELECT count(*) FROM positions WHERE fixed_at < :c"), {"c": cutoff(13)}).scalar() == 0
+    )
     assert db.session.execute(text("SELECT count(*) FROM positions")).scalar() == kept_positions == 10
     assert db.session.execute(text("SELECT count(*) FROM audit_log")).scalar() == kept_audit
 

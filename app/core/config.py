@@ -1,4 +1,5 @@
 """Settings from environment variables; nothing secret is a constant in code."""
+
 import os
 import secrets
 from pathlib import Path
@@ -40,8 +41,7 @@ class Config:
 
     def __init__(self) -> None:
         port = os.environ.get("PGPORT", "55432")
-        self.SQLALCHEMY_DATABASE_URI = os.environ.get(
-            "DATABASE_URL", f"postgresql://postgres@127.0.0.1:{port}/wuwei")
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{port}/wuwei")
         self.SQLALCHEMY_ENGINE_OPTIONS = {
             # No pre-ping: it costs a round trip on every request (a quarter of a tracking fix's
             # time). A connection broken by a server restart fails one request, after which
@@ -50,7 +50,8 @@ class Config:
             "pool_recycle": 1800,
             # JIT compilation cost more than it saved on every query measured here (hundreds of ms
             # on page and tile queries over a district's tables); the heavy queries are index-driven.
-            "connect_args": {"options": "-c timezone=Asia/Shanghai -c jit=off", "application_name": "wuwei"}}
+            "connect_args": {"options": "-c timezone=Asia/Shanghai -c jit=off", "application_name": "wuwei"},
+        }
         # Read-only views may read from a streaming replica (app/core/replica.py, docs/operations.md).
         self.DATABASE_READ_URL = os.environ.get("DATABASE_READ_URL") or None
         self.WUWEI_REPLICA_RETRY = float(os.environ.get("WUWEI_REPLICA_RETRY", "10"))
@@ -63,13 +64,15 @@ class Config:
         self.WUWEI_POSITIONS_RETENTION_MONTHS = int(os.environ.get("WUWEI_POSITIONS_RETENTION_MONTHS", "13"))
         self.WUWEI_AUDIT_RETENTION_MONTHS = int(os.environ.get("WUWEI_AUDIT_RETENTION_MONTHS", "13"))
         self.WUWEI_ARCHIVE_DIR = os.environ.get("WUWEI_ARCHIVE_DIR", str(var_dir() / "archive"))
-        self.MAX_CONTENT_LENGTH = int(os.environ.get("WUWEI_MAX_UPLOAD", 16 * 1024 * 1024))
+        self.MAX_CONTENT_LENGTH = int(os.environ.get("WUWEI_MAX_UPLOAD", str(16 * 1024 * 1024)))
         # GIS file imports (POST /api/v1/<layer>/import); larger files → 413.
-        self.WUWEI_IMPORT_MAX_BYTES = int(os.environ.get("WUWEI_IMPORT_MAX_BYTES", 16 * 1024 * 1024))
+        self.WUWEI_IMPORT_MAX_BYTES = int(os.environ.get("WUWEI_IMPORT_MAX_BYTES", str(16 * 1024 * 1024)))
         # Caps on what an imported file may hold (422 above), and the size above which an import runs
         # as a background job instead of in the request (docs/operations.md, "Importing").
         self.WUWEI_IMPORT_MAX_FEATURES = int(os.environ.get("WUWEI_IMPORT_MAX_FEATURES", "100000"))
-        self.WUWEI_IMPORT_MAX_VERTICES_PER_FEATURE = int(os.environ.get("WUWEI_IMPORT_MAX_VERTICES_PER_FEATURE", "10000"))
+        self.WUWEI_IMPORT_MAX_VERTICES_PER_FEATURE = int(
+            os.environ.get("WUWEI_IMPORT_MAX_VERTICES_PER_FEATURE", "10000")
+        )
         self.WUWEI_IMPORT_MAX_VERTICES = int(os.environ.get("WUWEI_IMPORT_MAX_VERTICES", "2000000"))
         self.WUWEI_IMPORT_MAX_SECONDS = int(os.environ.get("WUWEI_IMPORT_MAX_SECONDS", "300"))
         self.WUWEI_IMPORT_SYNC_MAX_FEATURES = int(os.environ.get("WUWEI_IMPORT_SYNC_MAX_FEATURES", "2000"))
@@ -79,8 +82,9 @@ class Config:
         self.WUWEI_BASEMAP = os.environ.get("WUWEI_BASEMAP", "osm")
         self.WUWEI_TIANDITU_KEY = os.environ.get("WUWEI_TIANDITU_KEY", "")
         # Each feature may keep its own catalogue in app/<feature>/translations; Flask-Babel merges them.
-        self.BABEL_TRANSLATION_DIRECTORIES = ";".join(
-            str(p) for p in sorted((ROOT / "app").glob("**/translations")) if p.is_dir()) or "translations"
+        self.BABEL_TRANSLATION_DIRECTORIES = (
+            ";".join(str(p) for p in sorted((ROOT / "app").glob("**/translations")) if p.is_dir()) or "translations"
+        )
         self.BABEL_DEFAULT_LOCALE = "zh"
         self.BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
         self.LANGUAGES = ["zh", "en"]
@@ -91,7 +95,7 @@ class Config:
         # The database being down fails the request anyway (503); the limiter does not add a 500 of its own.
         self.RATELIMIT_SWALLOW_ERRORS = True
         self.LOGIN_RATE_LIMIT = os.environ.get("WUWEI_LOGIN_RATE_LIMIT", "10 per minute")
-        self.PASSWORD_HASH_METHOD = "scrypt"
+        self.PASSWORD_HASH_METHOD = "scrypt"  # nosec B105 (the name of the hashing method)
         # /track/osmand answered before Flask (app/tracking/gateway.py, installed by app/wsgi.py); "0" routes it through Flask.
         self.TRACKING_GATEWAY = os.environ.get("WUWEI_TRACKING_GATEWAY", "1") == "1"
         self.SESSION_COOKIE_HTTPONLY = True

@@ -1,4 +1,5 @@
 """Flask extensions, created once and bound to the app in ``init_app``."""
+
 from flask import request, session
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -34,7 +35,8 @@ def select_locale() -> str:
     English-language browsers too, and the product's default language is Chinese.
     """
     from flask import current_app, has_request_context
-    if not has_request_context():          # CLI, start-up, documents built outside a request
+
+    if not has_request_context():  # CLI, start-up, documents built outside a request
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     langs = current_app.config["LANGUAGES"]
     lang = request.args.get("lang")

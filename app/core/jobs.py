@@ -16,6 +16,7 @@ a worker starting up, and every worker every five minutes, puts such jobs back i
 worker has sent no heartbeat for ``WUWEI_JOBS_STALLED_SECONDS`` (:func:`retry_stalled`). Periodic tasks
 (``@queue.periodic``) run only in a worker started by ``flask jobs worker`` without ``--once``.
 """
+
 import asyncio
 import logging
 import os
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 queue = procrastinate.App(connector=SQLAlchemyPsycopg2Connector())
 
 jobs_cli = AppGroup("jobs", help="Background jobs (imports, e-mail): run the worker.")
-STALLED_SECONDS = 60        # default of WUWEI_JOBS_STALLED_SECONDS: a worker silent this long is gone
+STALLED_SECONDS = 60  # default of WUWEI_JOBS_STALLED_SECONDS: a worker silent this long is gone
 
 
 def defer(task_name: str, **kwargs) -> int:
@@ -43,8 +44,7 @@ def defer(task_name: str, **kwargs) -> int:
 
     Nothing runs before the caller commits, and a rollback takes the job with it.
     """
-    return queue.configure_task(task_name, allow_unknown=False,
-                                connection=db.session.connection()).defer(**kwargs)
+    return queue.configure_task(task_name, allow_unknown=False, connection=db.session.connection()).defer(**kwargs)
 
 
 def libpq_url(sqlalchemy_url: str) -> str:
@@ -58,8 +58,11 @@ def flask_app_of(context: procrastinate.JobContext):
 
 
 def _stalled_seconds(flask_app) -> float:
-    return float(flask_app.config.get("WUWEI_JOBS_STALLED_SECONDS") or os.environ.get("WUWEI_JOBS_STALLED_SECONDS")
-                 or STALLED_SECONDS)
+    return float(
+        flask_app.config.get("WUWEI_JOBS_STALLED_SECONDS")
+        or os.environ.get("WUWEI_JOBS_STALLED_SECONDS")
+        or STALLED_SECONDS
+    )
 
 
 async def _retry_stalled(job_manager, seconds: float) -> int:
@@ -73,11 +76,13 @@ async def _retry_stalled(job_manager, seconds: float) -> int:
 def retry_stalled(flask_app, seconds: float | None = None) -> int:
     """Queue again the jobs left ``doing`` by workers silent for ``seconds``; how many."""
     connector = procrastinate.PsycopgConnector(
-        conninfo=libpq_url(flask_app.config["SQLALCHEMY_DATABASE_URI"]), min_size=1, max_size=1)
+        conninfo=libpq_url(flask_app.config["SQLALCHEMY_DATABASE_URI"]), min_size=1, max_size=1
+    )
 
     async def run() -> int:
         async with queue.open_async():
             return await _retry_stalled(queue.job_manager, seconds or _stalled_seconds(flask_app))
+
     with queue.replace_connector(connector):
         return asyncio.run(run())
 
@@ -97,15 +102,22 @@ def run_worker(flask_app, *, wait: bool = True, queues: list[str] | None = None,
     (the long-running worker of ``flask jobs worker``; tests run only what they queued)."""
     retry_stalled(flask_app)
     connector = procrastinate.PsycopgConnector(
-        conninfo=libpq_url(flask_app.config["SQLALCHEMY_DATABASE_URI"]), min_size=1, max_size=4)
+        conninfo=libpq_url(flask_app.config["SQLALCHEMY_DATABASE_URI"]), min_size=1, max_size=4
+    )
     with queue.replace_connector(connector):
         registry = queue.periodic_registry
         if not periodic:
             queue.periodic_registry = PeriodicRegistry()
         try:
-            queue.run_worker(queues=queues, wait=wait, concurrency=1, install_signal_handlers=wait,
-                             listen_notify=wait, delete_jobs="successful",
-                             additional_context={"flask_app": flask_app})
+            queue.run_worker(
+                queues=queues,
+                wait=wait,
+                concurrency=1,
+                install_signal_handlers=wait,
+                listen_notify=wait,
+                delete_jobs="successful",
+                additional_context={"flask_app": flask_app},
+            )
         finally:
             queue.periodic_registry = registry
 

@@ -1,4 +1,5 @@
 """Writing uploaded files under MEDIA_ROOT: all of them or none, and a clear answer when the disk is full."""
+
 import errno
 import os
 import secrets
@@ -33,6 +34,9 @@ def write_files(files: dict[Path, bytes]) -> None:
         for path in done:
             path.unlink(missing_ok=True)
         if e.errno in FULL:
-            raise ApiError(507, "the server's disk is full: nothing was stored; try again later and tell the "
-                                "administrator", {"file": "disk full"}) from None
+            raise ApiError(
+                507,
+                "the server's disk is full: nothing was stored; try again later and tell the administrator",
+                {"file": "disk full"},
+            ) from None
         raise

@@ -10,6 +10,7 @@ around the tracking gateway too, :func:`app.health.measure`): it sets the reques
 counts every request by Flask endpoint (``tracking_gateway`` for ``/track/osmand``, ``unmatched`` for
 404s), its status, its time, and the fixes the tracking URLs accepted.
 """
+
 import os
 import time
 
@@ -21,19 +22,33 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from app.core.requestlog import REQUEST_ID, request_id_from
 
 REQUEST_SECONDS = Histogram(
-    "wuwei_http_request_duration_seconds", "Time to answer a request, by Flask endpoint",
-    ["endpoint", "method"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-REQUESTS = Counter("wuwei_http_requests_total", "Requests answered, by endpoint and status",
-                   ["endpoint", "method", "status"])
-ERRORS = Counter("wuwei_http_errors_total", "Requests answered with a 5xx status (or cut by an exception)",
-                 ["endpoint"])
-FIXES = Counter("wuwei_fixes_received_total",
-                "Tracking reports accepted (2xx) by protocol: one fix per OsmAnd request, one message per "
-                "OwnTracks request", ["protocol"])
-POOL = Gauge("wuwei_db_pool_connections", "Connections of the primary's pool after the last request, "
-             "summed over live workers", ["state"], multiprocess_mode="livesum")
-REPLICA_READS = Counter("wuwei_replica_reads_total", "Read-only blocks by where they ran (replica, or "
-                        "primary when no replica could be reached)", ["target"])
+    "wuwei_http_request_duration_seconds",
+    "Time to answer a request, by Flask endpoint",
+    ["endpoint", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+REQUESTS = Counter(
+    "wuwei_http_requests_total", "Requests answered, by endpoint and status", ["endpoint", "method", "status"]
+)
+ERRORS = Counter(
+    "wuwei_http_errors_total", "Requests answered with a 5xx status (or cut by an exception)", ["endpoint"]
+)
+FIXES = Counter(
+    "wuwei_fixes_received_total",
+    "Tracking reports accepted (2xx) by protocol: one fix per OsmAnd request, one message per OwnTracks request",
+    ["protocol"],
+)
+POOL = Gauge(
+    "wuwei_db_pool_connections",
+    "Connections of the primary's pool after the last request, summed over live workers",
+    ["state"],
+    multiprocess_mode="livesum",
+)
+REPLICA_READS = Counter(
+    "wuwei_replica_reads_total",
+    "Read-only blocks by where they ran (replica, or primary when no replica could be reached)",
+    ["target"],
+)
 
 TRACKING = {"/track/osmand": "osmand", "/track/owntracks": "owntracks"}
 
@@ -76,10 +91,10 @@ class RequestMetrics:
 
     def __init__(self, wsgi_app, pool_of=None):
         self.wsgi_app = wsgi_app
-        self.pool_of = pool_of          # () -> the primary's SQLAlchemy pool, or None
+        self.pool_of = pool_of  # () -> the primary's SQLAlchemy pool, or None
 
     def __call__(self, environ, start_response):
-        if "wuwei.request_id" in environ:       # an outer RequestMetrics measures this request
+        if "wuwei.request_id" in environ:  # an outer RequestMetrics measures this request
             return self.wsgi_app(environ, start_response)
         rid = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
         environ["wuwei.request_id"] = rid

@@ -15,6 +15,7 @@ A replica failing in the middle of a block fails that request (503, as the prima
 A hot standby replays the primary's WAL, usually well under a second behind; a read that must see
 its own write (an incident just reported) must not run in the block.
 """
+
 import functools
 import logging
 import threading
@@ -60,18 +61,21 @@ class Replica:
 
     def mark_down(self, error: BaseException) -> None:
         if not self.is_down():
-            log.warning("replica unreachable (%s): reads go to the primary for %g s",
-                        error.__class__.__name__, self.retry_seconds)
+            log.warning(
+                "replica unreachable (%s): reads go to the primary for %g s",
+                error.__class__.__name__,
+                self.retry_seconds,
+            )
         self.down_until = time.monotonic() + self.retry_seconds
         if self._engine is not None:
-            self._engine.dispose()   # connections of a restarted replica are all broken
+            self._engine.dispose()  # connections of a restarted replica are all broken
 
     def connect(self) -> sa.Connection | None:
         """A checked connection to the replica, or None (and marked down) when it cannot be had."""
         if self.is_down():
             return None
         try:
-            return self.engine.connect()        # pool_pre_ping: a dead pooled connection is replaced
+            return self.engine.connect()  # pool_pre_ping: a dead pooled connection is replaced
         except DBAPIError as e:
             self.mark_down(e)
             return None
@@ -94,8 +98,11 @@ def replica_of(app) -> Replica | None:
     """The application's replica, or None when ``DATABASE_READ_URL`` is unset."""
     if EXTENSION not in app.extensions:
         url = app.config.get("DATABASE_READ_URL")
-        app.extensions[EXTENSION] = Replica(url, float(app.config.get("WUWEI_REPLICA_RETRY", 10)),
-                                            read_engine_options(app.config)) if url else None
+        app.extensions[EXTENSION] = (
+            Replica(url, float(app.config.get("WUWEI_REPLICA_RETRY", 10)), read_engine_options(app.config))
+            if url
+            else None
+        )
     return app.extensions[EXTENSION]
 
 
@@ -120,7 +127,7 @@ def read_only() -> Iterator[str]:
     try:
         yield "replica"
     except DBAPIError as e:
-        if e.connection_invalidated:        # the replica went away in the middle of the block
+        if e.connection_invalidated:  # the replica went away in the middle of the block
             replica.mark_down(e)
         raise
     finally:
@@ -136,10 +143,12 @@ def read_only() -> Iterator[str]:
 
 def replica_reads(view: Callable) -> Callable:
     """Decorator form of :func:`read_only` for a whole view (put it under ``@endpoint``/``@login_required``)."""
+
     @functools.wraps(view)
     def call(*args, **kwargs):
         with read_only():
             return view(*args, **kwargs)
+
     return call
 
 
@@ -150,9 +159,12 @@ def replica_status(app) -> dict:
         return {"status": "not configured"}
     try:
         with replica.engine.connect() as conn:
-            row = conn.execute(sa.text(
-                "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() "
-                "THEN 0 ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END")).one()
+            row = conn.execute(
+                sa.text(
+                    "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() "
+                    "THEN 0 ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END"
+                )
+            ).one()
     except DBAPIError as e:
         replica.mark_down(e)
         return {"status": "down", "reads": "primary"}

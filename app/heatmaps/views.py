@@ -3,6 +3,7 @@
 The page is a folium map with controls; ``static/js/heatmaps.js`` fetches the bins of the
 visible bbox and zoom for the chosen source, period and filters, and redraws on every move.
 """
+
 import datetime as dt
 import json
 
@@ -33,6 +34,7 @@ MAX_FRAMES = 400
 
 # --------------------------------------------------------------------------- answers (documentation)
 
+
 class FilterInfo(BaseModel):
     name: str
     label: str
@@ -52,6 +54,7 @@ class SourceInfo(BaseModel):
 
 class Sources(BaseModel):
     """The heat sources and their filters."""
+
     sources: list[SourceInfo]
 
 
@@ -62,9 +65,12 @@ class Classes(BaseModel):
 
 class Privacy(BaseModel):
     """How a personal source was counted (docs/heatmaps.md, "Personal data")."""
+
     counts: str = Field(description="people: distinct people, never records")
-    per: str = Field(description="day: bins sum the people of each day (people-days); period: areas count "
-                                 "the people of the whole period")
+    per: str = Field(
+        description="day: bins sum the people of each day (people-days); period: areas count "
+        "the people of the whole period"
+    )
     k: int = Field(description="a unit (a day in a base square, or a grid) with fewer people is left out")
     min_size: float = Field(description="the smallest bin edge (EPSG:3857 metres)")
     start: str | None = Field(None, alias="from", description="the window counted: whole days")
@@ -73,6 +79,7 @@ class Privacy(BaseModel):
 
 class Cells(BaseModel):
     """Bins of the visible bbox; the browser draws cell ``(i, j)`` from ``size`` (EPSG:3857 metres)."""
+
     source: str
     shape: str = Field(description="as asked; personal sources: always square")
     zoom: int
@@ -80,8 +87,9 @@ class Cells(BaseModel):
     ground_m: int
     unit: str = Field(description="what a count counts (records, or people-days for a personal source)")
     total: int
-    suppressed: int | None = Field(description="cells hidden: 0, or null for a personal source (telling it "
-                                               "would locate a small group)")
+    suppressed: int | None = Field(
+        description="cells hidden: 0, or null for a personal source (telling it would locate a small group)"
+    )
     classes: Classes
     cells: list[tuple[int, int, int]] = Field(description="[i, j, count]")
     privacy: Privacy | None = Field(None, description="personal sources only")
@@ -90,6 +98,7 @@ class Cells(BaseModel):
 class Areas(BaseModel):
     """A GeoJSON FeatureCollection: one simplified polygon per area with n, households, rate, cls, suppressed
     (a personal source: the area has grids below 5; n is then the sum of the grids shown, or null)."""
+
     type: str = "FeatureCollection"
     level: str
     unit: str
@@ -102,6 +111,7 @@ class Areas(BaseModel):
 
 class Drill(BaseModel):
     """The records of one bin or area (nothing personal), at most ``limit``."""
+
     source: str
     rows: list[dict]
     limit: int
@@ -118,21 +128,32 @@ class Frames(BaseModel):
 
 
 def _json(payload: dict, mimetype: str = "application/json"):
-    resp = current_app.response_class(json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-                                      mimetype=mimetype)
+    resp = current_app.response_class(json.dumps(payload, ensure_ascii=False, separators=(",", ":")), mimetype=mimetype)
     resp.headers["Cache-Control"] = "private, max-age=60"
     return resp
 
 
 # --------------------------------------------------------------------------- the API
 
+
 def source_catalogue() -> list[dict]:
     """Sources and their filters, for the page's controls."""
-    return [{"name": s.name, "title": str(s.title), "personal": s.personal, "timed": s.time is not None,
-             "binned": s.geom is not None, "areas": s.grid is not None, "unit": str(s.unit),
-             "filters": [{"name": f.name, "label": str(f.label),
-                          "choices": [[v, str(lbl)] for v, lbl in f.choices()]} for f in s.filters]}
-            for s in HEAT_SOURCES]
+    return [
+        {
+            "name": s.name,
+            "title": str(s.title),
+            "personal": s.personal,
+            "timed": s.time is not None,
+            "binned": s.geom is not None,
+            "areas": s.grid is not None,
+            "unit": str(s.unit),
+            "filters": [
+                {"name": f.name, "label": str(f.label), "choices": [[v, str(lbl)] for v, lbl in f.choices()]}
+                for f in s.filters
+            ],
+        }
+        for s in HEAT_SOURCES
+    ]
 
 
 @api.get("/sources")
@@ -159,8 +180,9 @@ def cells(query: ViewQuery):
     if q.shape == "grid":
         raise ApiError(400, "shape=grid is served by /api/v1/heat/areas", {"shape": "use /areas"})
     if q.source.geom is None:
-        raise ApiError(400, f"{q.source.name} has no locations of its own: use /api/v1/heat/areas",
-                       {"source": "per area only"})
+        raise ApiError(
+            400, f"{q.source.name} has no locations of its own: use /api/v1/heat/areas", {"source": "per area only"}
+        )
     count = people.heat_cells if q.source.personal else services.heat_cells
     return _json(count(q, policy.current_scope()))
 
@@ -232,8 +254,10 @@ def frames(query: FramesQuery):
 
 # --------------------------------------------------------------------------- the page
 
+
 class _Loader(MacroElement):
     """Starts ``WuweiHeat`` on the folium map with the page's config."""
+
     _template = Template("""
         {% macro script(this, kwargs) %}
         WuweiHeat.init({{ this._parent.get_name() }}, {{ this.config_json }});
@@ -247,8 +271,13 @@ class _Loader(MacroElement):
 
 def heat_map_parts(config: dict) -> dict:
     """The folium map of the heat page, with the loader script and no data."""
-    m = base_map(url_for("static", filename=""), basemap=current_app.config.get("WUWEI_BASEMAP", "osm"),
-                 tianditu_key=current_app.config.get("WUWEI_TIANDITU_KEY", ""), zoom=13, center=(36.055, 103.84))
+    m = base_map(
+        url_for("static", filename=""),
+        basemap=current_app.config.get("WUWEI_BASEMAP", "osm"),
+        tianditu_key=current_app.config.get("WUWEI_TIANDITU_KEY", ""),
+        zoom=13,
+        center=(36.055, 103.84),
+    )
     m.default_js.append(("wuwei_heat", url_for("static", filename="js/heatmaps.js")))
     m.default_css.append(("wuwei_heat_css", url_for("static", filename="css/heatmaps.css")))
     _Loader(config).add_to(m)
@@ -256,14 +285,24 @@ def heat_map_parts(config: dict) -> dict:
 
 
 def _texts() -> dict:
-    return {"loading": _("加载中…"), "cells": _("格"), "total": _("合计"),
-            "suppressed": _("个区域有少于5人（户）的网格：不显示，也不计入上级合计"),
-            "privacyCells": _("个人数据：每格每天数不同的人，少于5人不计；按整天统计，放大后格网不再变细"),
-            "privacyAreas": _("个人数据：按不同的人（户）计数，按整天统计"),
-            "partial": _("不含少于5的网格"), "counted": _("统计时段"),
-            "cell": _("格网边长约"), "none": _("无记录"), "households": _("户数"),
-            "rate": _("每千户"), "records": _("明细"), "more": _("仅显示前200条"),
-            "noDrill": _("无权查看明细"), "error": _("加载失败")}
+    return {
+        "loading": _("加载中…"),
+        "cells": _("格"),
+        "total": _("合计"),
+        "suppressed": _("个区域有少于5人（户）的网格：不显示，也不计入上级合计"),
+        "privacyCells": _("个人数据：每格每天数不同的人，少于5人不计；按整天统计，放大后格网不再变细"),
+        "privacyAreas": _("个人数据：按不同的人（户）计数，按整天统计"),
+        "partial": _("不含少于5的网格"),
+        "counted": _("统计时段"),
+        "cell": _("格网边长约"),
+        "none": _("无记录"),
+        "households": _("户数"),
+        "rate": _("每千户"),
+        "records": _("明细"),
+        "more": _("仅显示前200条"),
+        "noDrill": _("无权查看明细"),
+        "error": _("加载失败"),
+    }
 
 
 @bp.get("/heat")
@@ -273,13 +312,21 @@ def page():
     policy.require("heat.view")
     t = today()
     config = {
-        "urls": {"cells": url_for("heat_api.cells"), "areas": url_for("heat_api.areas"),
-                 "drill": url_for("heat_api.drill"), "frames": url_for("heat_api.frames")},
+        "urls": {
+            "cells": url_for("heat_api.cells"),
+            "areas": url_for("heat_api.areas"),
+            "drill": url_for("heat_api.drill"),
+            "frames": url_for("heat_api.frames"),
+        },
         "sources": source_catalogue(),
         "palette": list(heat.PALETTE),
         "canDrill": {s.name: policy.can(current_user, s.drill_permission) for s in HEAT_SOURCES},
         "text": _texts(),
     }
-    return render_template("heatmaps/heat.html", map=heat_map_parts(config), sources=config["sources"],
-                           default_from=(t - dt.timedelta(days=29)).isoformat(),
-                           default_to=t.isoformat())
+    return render_template(
+        "heatmaps/heat.html",
+        map=heat_map_parts(config),
+        sources=config["sources"],
+        default_from=(t - dt.timedelta(days=29)).isoformat(),
+        default_to=t.isoformat(),
+    )

@@ -1,6 +1,7 @@
 """What the incidents API answers, as pydantic models: they describe the answers in
 ``/api/v1/openapi.json`` (answers are built by the services, often by PostgreSQL, and not re-validated).
 """
+
 import datetime as dt
 from typing import Annotated, Literal
 
@@ -37,6 +38,7 @@ class IncidentOffer(BaseModel):
 
 class IncidentSummary(BaseModel):
     """What every answer about an incident says: no personal data."""
+
     state: State
     category: str
     category_name: str
@@ -54,6 +56,7 @@ class IncidentSummary(BaseModel):
 
 class IncidentListProperties(IncidentSummary):
     """An incident in a list."""
+
     id: int
     duplicate_of: int | None
     meeting_id: int | None
@@ -66,6 +69,7 @@ class IncidentReporter(BaseModel):
 
 class IncidentProperties(IncidentSummary):
     """One incident with its timeline; ``reporter`` only for roles that read personal data."""
+
     case_number: str
     department_id: int | None
     assignee_id: int | None
@@ -85,6 +89,7 @@ class IncidentProperties(IncidentSummary):
 
 class IncidentFeature(BaseModel):
     """One incident as a GeoJSON Feature."""
+
     type: Literal["Feature"]
     id: int
     geometry: Point
@@ -106,6 +111,7 @@ class IncidentPageLink(BaseModel):
 
 class IncidentCollection(BaseModel):
     """A page of incidents as a GeoJSON FeatureCollection; ``next`` links the following page."""
+
     type: Literal["FeatureCollection"]
     numberReturned: int
     numberMatched: int | None = None
@@ -116,6 +122,7 @@ class IncidentCollection(BaseModel):
 
 class Attached(BaseModel):
     """A report attached to an open incident."""
+
     attached_to: int
     url: str
 
@@ -131,6 +138,7 @@ class DuplicateCandidate(BaseModel):
 
 class Duplicates(BaseModel):
     """Open incidents of the category near the point, nearest first."""
+
     radius_m: int
     days: int
     incidents: list[DuplicateCandidate]
@@ -165,5 +173,6 @@ class DepartmentRef(BaseModel):
 
 class CategoryTree(BaseModel):
     """The category tree with departments and stage deadlines (hours)."""
+
     categories: list[CategoryNode]
     departments: list[DepartmentRef]

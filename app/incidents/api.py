@@ -4,6 +4,7 @@
 Declares and authorises; :mod:`app.incidents.services` holds the rules, :mod:`app.incidents.schemas`
 and :mod:`app.incidents.answers` the declarations.
 """
+
 import json
 
 from flask import request, send_file, url_for
@@ -40,8 +41,12 @@ from app.web.etags import Versioned
 bp = ApiBlueprint("incidents_api", __name__, tag="incidents")
 
 # Versioned records (app.web.etags): ETag on their answers, If-Match → 412 on their writes.
-INCIDENT = Versioned("incidents", Incident.__table__, key="incident_id",
-                     visible=lambda: policy.grid_clause(policy.current_scope(), Incident.grid_id, Incident.geom))
+INCIDENT = Versioned(
+    "incidents",
+    Incident.__table__,
+    key="incident_id",
+    visible=lambda: policy.grid_clause(policy.current_scope(), Incident.grid_id, Incident.geom),
+)
 CATEGORY = Versioned("incident-categories", IncidentCategory.__table__, key="code", column="code")
 
 
@@ -54,7 +59,9 @@ def _links(query: IncidentQuery, returned: int) -> list[dict]:
     links = [{"rel": "self", "href": request.url, "type": GEOJSON}]
     if returned == query.limit:
         args = {**request.args.to_dict(), "offset": query.offset + query.limit}
-        links.append({"rel": "next", "type": GEOJSON, "href": url_for("incidents_api.incidents", _external=True, **args)})
+        links.append(
+            {"rel": "next", "type": GEOJSON, "href": url_for("incidents_api.incidents", _external=True, **args)}
+        )
     return links
 
 
@@ -84,13 +91,23 @@ def report(body: ReportIn):
     scope = policy.current_scope()
     if body.attach_to is not None:
         incident = services.attach_report(body.attach_to, body.description, current_user, scope)
-        return json_response(Attached(attached_to=incident.id,
-                                      url=url_for("incidents_api.item", incident_id=incident.id)))
+        return json_response(
+            Attached(attached_to=incident.id, url=url_for("incidents_api.item", incident_id=incident.id))
+        )
     incident = services.report_incident(
-        category_code=body.category, description=body.description, lon=body.lon, lat=body.lat,
-        geometry=body.geometry_dict(), address=body.address, source=body.source or services.default_source(current_user),
-        reporter_name=body.reporter_name, reporter_phone=body.reporter_phone, attributes=body.attributes,
-        user=current_user, scope=scope)
+        category_code=body.category,
+        description=body.description,
+        lon=body.lon,
+        lat=body.lat,
+        geometry=body.geometry_dict(),
+        address=body.address,
+        source=body.source or services.default_source(current_user),
+        reporter_name=body.reporter_name,
+        reporter_phone=body.reporter_phone,
+        attributes=body.attributes,
+        user=current_user,
+        scope=scope,
+    )
     resp = _feature(incident, status=201)
     resp.headers["Location"] = url_for("incidents_api.item", incident_id=incident.id)
     return resp
@@ -103,8 +120,9 @@ def duplicates(query: DuplicateQuery):
     category = services.category_by_code(query.category)
     if category is None:
         raise ApiError(400, "category: unknown category code", {"category": "unknown"})
-    found = services.suggest_duplicates(policy.current_scope(), category.id, query.lon, query.lat,
-                                        query.radius, query.days)
+    found = services.suggest_duplicates(
+        policy.current_scope(), category.id, query.lon, query.lat, query.radius, query.days
+    )
     return json_response({"radius_m": query.radius, "days": query.days, "incidents": found})
 
 
@@ -123,8 +141,15 @@ def transitions(incident_id: int, body: TransitionIn):
     Each step needs a permission of its own (``app.incidents.workflow``): ``incidents.triage`` to file,
     dispatch, reject or close, ``incidents.handle`` to take on and respond, ``incidents.review`` to evaluate.
     """
-    incident = services.transition(incident_id, body.to, current_user, policy.current_scope(), note=body.note,
-                                   data=body.data(), photo_ids=body.photo_ids)
+    incident = services.transition(
+        incident_id,
+        body.to,
+        current_user,
+        policy.current_scope(),
+        note=body.note,
+        data=body.data(),
+        photo_ids=body.photo_ids,
+    )
     return _feature(incident)
 
 
@@ -151,8 +176,17 @@ def upload_photo(incident_id: int):
     """Add a photo: multipart/form-data with a file field ``photo`` (JPEG, PNG or WebP, checked by content)."""
     photo = services.add_photo(incident_id, _upload().read(), current_user, policy.current_scope())
     url = url_for("incidents_api.photo", incident_id=incident_id, photo_id=photo.id)
-    return json_response({"id": photo.id, "url": url, "thumbnail": f"{url}?size=thumb", "width": photo.width,
-                          "height": photo.height, "content_type": photo.content_type}, 201)
+    return json_response(
+        {
+            "id": photo.id,
+            "url": url,
+            "thumbnail": f"{url}?size=thumb",
+            "width": photo.width,
+            "height": photo.height,
+            "content_type": photo.content_type,
+        },
+        201,
+    )
 
 
 @bp.get("/incidents/<int:incident_id>/photos/<int:photo_id>")
@@ -166,18 +200,29 @@ def photo(incident_id: int, photo_id: int, query: PhotoQuery):
 
 
 def _category(c) -> dict:
-    return {"code": c.code, "name": c.name, "name_en": c.name_en, "parent": c.parent.code if c.parent else None,
-            "department_id": c.department_id, "department": c.department, "deadlines": c.deadlines,
-            "attributes": c.attributes, "active": c.active}
+    return {
+        "code": c.code,
+        "name": c.name,
+        "name_en": c.name_en,
+        "parent": c.parent.code if c.parent else None,
+        "department_id": c.department_id,
+        "department": c.department,
+        "deadlines": c.deadlines,
+        "attributes": c.attributes,
+        "active": c.active,
+    }
 
 
 @bp.get("/incident-categories")
 @endpoint(query=CategoryQuery, response=CategoryTree)
 def category_list(query: CategoryQuery):
     """The category tree with departments and stage deadlines (hours); ``all=true`` adds inactive ones."""
-    return json_response({"categories": [_category(c) for c in services.categories(active_only=not query.all)],
-                          "departments": [{"id": d.id, "code": d.code, "name": d.name}
-                                          for d in services.departments()]})
+    return json_response(
+        {
+            "categories": [_category(c) for c in services.categories(active_only=not query.all)],
+            "departments": [{"id": d.id, "code": d.code, "name": d.name} for d in services.departments()],
+        }
+    )
 
 
 @bp.post("/incident-categories")
@@ -188,8 +233,9 @@ def category_create(body: CategoryIn):
 
 
 @bp.patch("/incident-categories/<code>")
-@endpoint(body=CategoryPatch, response=CategoryNode, permission="incidents.categories", errors=(404,),
-          versioned=CATEGORY)
+@endpoint(
+    body=CategoryPatch, response=CategoryNode, permission="incidents.categories", errors=(404,), versioned=CATEGORY
+)
 def category_update(code: str, body: CategoryPatch):
     """Change a category: deadlines, department, names, parent, attributes, active (codes never change)."""
     return json_response(_category(services.update_category(code, category_values(body))))

@@ -1,5 +1,6 @@
 """The desk (处置台) of a department or a property company, for phones: the incidents dispatched to it with
 their deadlines; accept, return with a reason, ask for more time, report done with photos."""
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -38,8 +39,15 @@ def index():
     if view not in VIEWS:
         view = "open"
     org = services.organisation_of(user)
-    return render_template("incidents/desk.html", org=org, view=view, rows=desk_rows(user, view),
-                           counts=desk_counts(user), state_labels=STATE_LABELS, colors=STATE_COLORS)
+    return render_template(
+        "incidents/desk.html",
+        org=org,
+        view=view,
+        rows=desk_rows(user, view),
+        counts=desk_counts(user),
+        state_labels=STATE_LABELS,
+        colors=STATE_COLORS,
+    )
 
 
 @bp.get("/<int:incident_id>")
@@ -49,13 +57,19 @@ def item(incident_id: int):
     incident = _item_or_404(incident_id)
     user = current_user._get_current_object()
     return render_template(
-        "incidents/desk_item.html", d=desk_item(incident), org=services.organisation_of(user),
+        "incidents/desk_item.html",
+        d=desk_item(incident),
+        org=services.organisation_of(user),
         can_accept=services.may_take(incident, "in_progress", user),
         can_return=services.may_take(incident, "filed", user),
         can_respond=services.may_take(incident, "responded", user),
         can_extend=incident.state in ("dispatched", "in_progress") and services.pending(incident.id) is None,
-        pending=services.pending(incident.id), extension_hours=EXTENSION_HOURS,
-        state_labels=STATE_LABELS, colors=STATE_COLORS, satisfaction_labels=SATISFACTION_LABELS)
+        pending=services.pending(incident.id),
+        extension_hours=EXTENSION_HOURS,
+        state_labels=STATE_LABELS,
+        colors=STATE_COLORS,
+        satisfaction_labels=SATISFACTION_LABELS,
+    )
 
 
 def _step(incident_id: int, to: str, note: str | None, done_message: str, photo_ids=None):

@@ -5,6 +5,7 @@ a photo for a report of work done); ``/api/v1/incidents/{id}/extensions``: more 
 Accepting, returning and reporting done are workflow steps: ``POST /api/v1/incidents/{id}/transitions``
 (``in_progress``, ``filed`` with a ``note``, ``responded`` with ``photo_ids``).
 """
+
 import datetime as dt
 
 from flask_login import current_user
@@ -41,6 +42,7 @@ class DeskRow(BaseModel):
 
 class Desk(BaseModel):
     """The incidents of one view of your organisation's desk, overdue first, then by deadline."""
+
     organisation: str | None
     view: str
     incidents: list[DeskRow]
@@ -66,6 +68,7 @@ class DeskPhoto(BaseModel):
 
 class DeskItem(BaseModel):
     """One incident of your desk (no personal data)."""
+
     id: int
     case_number: str
     state: str
@@ -97,8 +100,13 @@ def desk(query: DeskQuery):
     """Your organisation's incidents: ``open`` (to accept, in hand), ``responded`` (waiting for verification),
     ``done`` (closed in the last 30 days)."""
     org = services.organisation_of(current_user)
-    return json_response({"organisation": org.name if org else None, "view": query.view,
-                          "incidents": [_iso(r) for r in desk_rows(current_user, query.view)]})
+    return json_response(
+        {
+            "organisation": org.name if org else None,
+            "view": query.view,
+            "incidents": [_iso(r) for r in desk_rows(current_user, query.view)],
+        }
+    )
 
 
 @bp.get("/desk/incidents/<int:incident_id>")
@@ -138,10 +146,17 @@ class Extension(BaseModel):
 
 
 def _extension(row) -> dict:
-    return {"id": row.id, "incident_id": row.incident_id, "stage": row.stage, "hours": row.hours,
-            "reason": row.reason, "requested_at": row.requested_at.isoformat(), "granted": row.granted,
-            "decided_at": row.decided_at.isoformat() if row.decided_at else None,
-            "decision_note": row.decision_note}
+    return {
+        "id": row.id,
+        "incident_id": row.incident_id,
+        "stage": row.stage,
+        "hours": row.hours,
+        "reason": row.reason,
+        "requested_at": row.requested_at.isoformat(),
+        "granted": row.granted,
+        "decided_at": row.decided_at.isoformat() if row.decided_at else None,
+        "decision_note": row.decision_note,
+    }
 
 
 @bp.post("/incidents/<int:incident_id>/extensions")
@@ -156,8 +171,9 @@ def extension_request(incident_id: int, body: ExtensionIn):
 @endpoint(body=ExtensionDecisionIn, response=Extension, permission="incidents.triage", errors=(404, 409))
 def extension_decision(incident_id: int, request_id: int, body: ExtensionDecisionIn):
     """Grant or refuse a request for more time; the holder is told."""
-    row = services.decide_extension(incident_id, request_id, body.granted, body.note, current_user,
-                                    policy.current_scope(), hours=body.hours)
+    row = services.decide_extension(
+        incident_id, request_id, body.granted, body.note, current_user, policy.current_scope(), hours=body.hours
+    )
     db.session.refresh(row)
     return json_response(_extension(row))
 
@@ -176,9 +192,14 @@ class Organisations(BaseModel):
 
 
 def _organisation(org) -> dict:
-    return {"id": org.id, "name": org.name, "kind": "department" if org.department_id else "property_company",
-            "department_id": org.department_id, "property_company_id": org.property_company_id,
-            "members": [u.username for u in members(org)]}
+    return {
+        "id": org.id,
+        "name": org.name,
+        "kind": "department" if org.department_id else "property_company",
+        "department_id": org.department_id,
+        "property_company_id": org.property_company_id,
+        "members": [u.username for u in members(org)],
+    }
 
 
 @bp.get("/organisations")
@@ -207,4 +228,3 @@ def organisation_members(organisation_id: int, body: MembersIn):
         raise ApiError(404, f"no organisation {organisation_id}")
     services.set_members(org, body.usernames)
     return json_response(_organisation(org))
-

@@ -3,6 +3,7 @@
 The same models check requests (:func:`app.web.api.endpoint`) and describe them in
 ``/api/v1/openapi.json``; the pages read their forms and filters with them too.
 """
+
 import datetime as dt
 from typing import Annotated, Any, Literal
 
@@ -38,8 +39,15 @@ from app.web.params import (
 State = Literal[*STATES]
 Source = Literal[*SOURCES]
 Sort = Literal[*SORTS, *(f"-{s}" for s in SORTS)]
-CategoryCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
-                                    description="letters, digits, '.', '_' or '-'; nests with dots")]
+CategoryCode = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="letters, digits, '.', '_' or '-'; nests with dots",
+    ),
+]
 
 
 def _no_bool(value: Any) -> Any:
@@ -60,21 +68,28 @@ def _date_end(value: Any) -> Any:
 
 # --------------------------------------------------------------------------- lists
 
+
 class IncidentQuery(Query, Paging):
     """Filters of the incident list (also the list page's and the CSV export's)."""
+
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 500
     bbox: Bbox | None = None
     state: CommaList[State] | None = None
     source: CommaList[Source] | None = None
-    category: Annotated[CommaList[Annotated[str, Field(max_length=64)]] | None,
-                        Field(description="category codes, each with its subtree")] = None
+    category: Annotated[
+        CommaList[Annotated[str, Field(max_length=64)]] | None,
+        Field(description="category codes, each with its subtree"),
+    ] = None
     grid: AreaCode | None = None
     overdue: bool | None = None
     open: Annotated[bool | None, Field(description="true: only open states")] = None
     mine: Annotated[bool | None, Field(description="true: open incidents offered or dispatched to me")] = None
     from_: Annotated[LocalDateTime | None, Field(alias="from", description="reported on or after")] = None
-    to: Annotated[LocalDateTime | None, BeforeValidator(_date_end),
-                  Field(description="reported before (a date: up to that day, inclusive)")] = None
+    to: Annotated[
+        LocalDateTime | None,
+        BeforeValidator(_date_end),
+        Field(description="reported before (a date: up to that day, inclusive)"),
+    ] = None
     q: SearchText | None = None
     sort: Annotated[Sort, Field(description="prefix - for descending")] = "-reported_at"
     count: Annotated[bool, Field(description="true: add numberMatched (counted up to 1000)")] = False
@@ -89,10 +104,20 @@ class IncidentQuery(Query, Paging):
 
     def filters(self, user_id: int | None) -> Filters:
         """The service's filters; ``mine`` needs the user's id."""
-        return Filters(state=_tuple(self.state), source=_tuple(self.source), category=_tuple(self.category),
-                       grid=self.grid, overdue=self.overdue, open=self.open or None,
-                       mine=user_id if self.mine else None, reported_from=self.from_, reported_to=self.to,
-                       bbox=self.bbox, q=self.q or None, sort=self.sort)
+        return Filters(
+            state=_tuple(self.state),
+            source=_tuple(self.source),
+            category=_tuple(self.category),
+            grid=self.grid,
+            overdue=self.overdue,
+            open=self.open or None,
+            mine=user_id if self.mine else None,
+            reported_from=self.from_,
+            reported_to=self.to,
+            bbox=self.bbox,
+            q=self.q or None,
+            sort=self.sort,
+        )
 
 
 def _tuple(values: list | None) -> tuple | None:
@@ -101,6 +126,7 @@ def _tuple(values: list | None) -> tuple | None:
 
 class IncidentPageQuery(IncidentQuery):
     """The list page: the same filters, a page number and the CSV export."""
+
     page: Annotated[int, Field(ge=1, le=100_000)] = 1
     format: Literal["csv"] | None = None
 
@@ -124,8 +150,11 @@ class CategoryQuery(Query):
 # --------------------------------------------------------------------------- bodies
 
 # The vertex cap is checked before pydantic builds the shape (app.web.geometry).
-Geometry = Annotated[Point | LineString | Polygon | MultiLineString | MultiPolygon, Field(discriminator="type"),
-                     BeforeValidator(check_vertices)]
+Geometry = Annotated[
+    Point | LineString | Polygon | MultiLineString | MultiPolygon,
+    Field(discriminator="type"),
+    BeforeValidator(check_vertices),
+]
 ShortText = Annotated[str, Field(max_length=256)]
 
 
@@ -135,6 +164,7 @@ class ReportIn(Body):
     A GeoJSON Feature is read as its properties plus its geometry. With ``attach_to`` (an open
     incident's id) the description is added to that incident's timeline instead (answer 200).
     """
+
     category: CategoryCode | None = None
     description: Annotated[str | None, Field(max_length=MAX_DESCRIPTION)] = None
     lon: Annotated[float | None, Field(ge=-180, le=180)] = None
@@ -144,8 +174,10 @@ class ReportIn(Body):
     source: Source | None = None
     reporter_name: Annotated[str | None, Field(max_length=64)] = None
     reporter_phone: Annotated[str | None, Field(max_length=32)] = None
-    attributes: Annotated[dict[str, str | int | float | list[str | int]] | None,
-                          Field(description="by attribute code; a multivaluelist takes a list")] = None
+    attributes: Annotated[
+        dict[str, str | int | float | list[str | int]] | None,
+        Field(description="by attribute code; a multivaluelist takes a list"),
+    ] = None
     attach_to: Id | None = None
 
     @model_validator(mode="before")
@@ -162,6 +194,7 @@ class ReportIn(Body):
 
 class TransitionIn(Body):
     """A workflow step: the next state, a note, and what the step needs."""
+
     to: State
     note: Annotated[str | None, Field(max_length=MAX_DESCRIPTION)] = None
     department_id: Id | None = None
@@ -169,11 +202,13 @@ class TransitionIn(Body):
     property_company_id: Id | None = None
     duplicate_of: Annotated[Id | None, Field(description="the original incident (step to duplicate)")] = None
     meeting_id: Annotated[Id | None, Field(description="the meeting (step to consultation)")] = None
-    satisfaction: Annotated[Literal[*SATISFACTION] | None,
-                            Field(description="the resident's rating told on a call-back (step from closed)")] = None
+    satisfaction: Annotated[
+        Literal[*SATISFACTION] | None, Field(description="the resident's rating told on a call-back (step from closed)")
+    ] = None
     rating: Annotated[int | None, Field(ge=1, le=5, description="older form of satisfaction: 4–5, 3, 1–2")] = None
-    public_note: Annotated[str | None, Field(max_length=MAX_DESCRIPTION,
-                                             description="the reply the resident reads on the status page")] = None
+    public_note: Annotated[
+        str | None, Field(max_length=MAX_DESCRIPTION, description="the reply the resident reads on the status page")
+    ] = None
     photo_ids: list[Id] = Field(default_factory=list)
 
     def data(self) -> dict:
@@ -191,6 +226,7 @@ class CategoryAttributeValue(Body):
 
 class CategoryAttribute(Body):
     """An attribute asked when reporting (an Open311 service attribute)."""
+
     code: Annotated[str, Field(min_length=1, max_length=64)]
     description: str | None = None
     datatype: Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"] = "string"
@@ -206,6 +242,7 @@ Name = Annotated[str, Field(min_length=1, max_length=128)]
 
 class CategoryIn(Body):
     """A new node of the category tree."""
+
     code: CategoryCode
     name: Name
     name_en: Name | None = None
@@ -227,6 +264,7 @@ def unchanged():
 
 class CategoryPatch(Patch):
     """The fields to change (codes never change)."""
+
     code: CategoryCode = unchanged()
     name: Name = unchanged()
     name_en: Name | None = None
@@ -247,12 +285,14 @@ def category_values(body: CategoryIn | CategoryPatch) -> dict:
 
 class ExtensionIn(Body):
     """Ask for more time in the current stage (the holder): hours and why."""
+
     hours: Annotated[int | float, BeforeValidator(_no_bool), Field(gt=0, le=24 * 30)]
     reason: Annotated[str, Field(min_length=1, max_length=MAX_DESCRIPTION)]
 
 
 class ExtensionDecisionIn(Body):
     """Grant (optionally fewer or more hours than asked) or refuse a request for more time."""
+
     granted: bool
     hours: Annotated[int | float | None, BeforeValidator(_no_bool), Field(gt=0, le=24 * 30)] = None
     note: Annotated[str | None, Field(max_length=MAX_DESCRIPTION)] = None
@@ -260,11 +300,13 @@ class ExtensionDecisionIn(Body):
 
 class MembersIn(Body):
     """The members of an organisation (users of role ``department``), replacing the ones it had."""
+
     usernames: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=200)]
 
 
 class OrganisationIn(Body):
     """A department or a property company whose people will work in Wuwei."""
+
     department_id: Id | None = None
     property_company_id: Id | None = None
 
@@ -276,6 +318,10 @@ class OrganisationIn(Body):
 
 
 class DeskQuery(Query):
-    view: Annotated[Literal["open", "responded", "done"],
-                    Field(description="open: to accept or in hand; responded: waiting for verification; "
-                                      "done: closed in the last 30 days")] = "open"
+    view: Annotated[
+        Literal["open", "responded", "done"],
+        Field(
+            description="open: to accept or in hand; responded: waiting for verification; "
+            "done: closed in the last 30 days"
+        ),
+    ] = "open"

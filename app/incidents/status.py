@@ -1,6 +1,7 @@
 """The resident's status page (``/status/<token>``): no login, an unguessable link handed out when the report
 is made (the report form's confirmation, the Open311 answer, read out or sent by the hotline). It shows what
 :func:`app.incidents.services.resident.public_view` chooses, and takes the resident's rating."""
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -28,11 +29,20 @@ def page(token: str):
     """Stage, dates and public replies of one report; the rating form once it is closed."""
     view = services.public_view(_incident(token))
     reached = {s["state"] for s in view["steps"]}
-    return render_template("incidents/status.html", v=view, token=token, road=ROAD, reached=reached,
-                           state_labels=STATE_LABELS, satisfaction=SATISFACTION,
-                           satisfaction_labels=SATISFACTION_LABELS), 200, {"Cache-Control": "no-store",
-                                                                            "Referrer-Policy": "no-referrer",
-                                                                            "X-Robots-Tag": "noindex"}
+    return (
+        render_template(
+            "incidents/status.html",
+            v=view,
+            token=token,
+            road=ROAD,
+            reached=reached,
+            state_labels=STATE_LABELS,
+            satisfaction=SATISFACTION,
+            satisfaction_labels=SATISFACTION_LABELS,
+        ),
+        200,
+        {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"},
+    )
 
 
 @bp.post("/<token>/rating")

@@ -1,6 +1,7 @@
 """The incidents' background work on the jobs queue (:mod:`app.core.jobs`): deadline reminders every five
 minutes (a procrastinate periodic task, run by ``flask jobs worker``), and ``flask incidents remind`` to run
 them by hand or from cron where no worker runs."""
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -24,4 +25,6 @@ def remind_task(context, timestamp: int) -> None:
 def remind_cmd():
     """Tell of deadlines near and past now (the jobs worker does it every five minutes)."""
     with current_app.test_request_context():
-        click.echo(f"told of {remind(float(current_app.config.get('WUWEI_DEADLINE_WARN_HOURS') or WARN_HOURS))} incidents")
+        click.echo(
+            f"told of {remind(float(current_app.config.get('WUWEI_DEADLINE_WARN_HOURS') or WARN_HOURS))} incidents"
+        )

@@ -1,5 +1,6 @@
 """Incident pages: the report form (phone-friendly, map to place the point), the list with filters and
 CSV export, and the detail page with timeline, photos, map, related records and the next workflow steps."""
+
 from flask import (
     Blueprint,
     current_app,
@@ -37,20 +38,32 @@ from gis.maps import add_layers, base_map, render_parts
 bp = Blueprint("incidents", __name__, url_prefix="/incidents")
 PAGE = 50
 CSV_MAX = 100_000
-CITY = ((36.06, 103.84), 12)        # where the map opens for a user without an area
+CITY = ((36.06, 103.84), 12)  # where the map opens for a user without an area
 
 
 def _map(center, zoom, focus_id: int | None = None, height="360px"):
     """A small folium map with the incidents overlay (all states), optionally opened on one incident."""
-    m = base_map(url_for("static", filename=""), center=center, zoom=zoom,
-                 basemap=current_app.config.get("WUWEI_BASEMAP", "osm"),
-                 tianditu_key=current_app.config.get("WUWEI_TIANDITU_KEY", ""), height=height)
+    m = base_map(
+        url_for("static", filename=""),
+        center=center,
+        zoom=zoom,
+        basemap=current_app.config.get("WUWEI_BASEMAP", "osm"),
+        tianditu_key=current_app.config.get("WUWEI_TIANDITU_KEY", ""),
+        height=height,
+    )
     layer = overlay_config(OVERLAYS["incidents"])
     layer.update(url=url_for("incidents_api.incidents"), title=_("事件"), visible=True, colors=STATE_COLORS)
-    focus = {"layer": "incidents", "id": focus_id,
-             "url": url_for("incidents_api.item", incident_id=focus_id)} if focus_id else None
-    add_layers(m, [layer], focus=focus, texts={"layers": _("图层"), "loading": _("加载中…"), "empty": _("无数据"),
-                                                "error": _("加载失败")})
+    focus = (
+        {"layer": "incidents", "id": focus_id, "url": url_for("incidents_api.item", incident_id=focus_id)}
+        if focus_id
+        else None
+    )
+    add_layers(
+        m,
+        [layer],
+        focus=focus,
+        texts={"layers": _("图层"), "loading": _("加载中…"), "empty": _("无数据"), "error": _("加载失败")},
+    )
     parts = render_parts(m)
     parts["name"] = m.get_name()
     return parts
@@ -60,8 +73,9 @@ def _user_center():
     """The centre of the user's area and a zoom that shows it."""
     if current_user.area_id:
         centre = func.ST_Centroid(Area.geom)
-        lat, lon = db.session.execute(select(func.ST_Y(centre), func.ST_X(centre))
-                                      .where(Area.id == current_user.area_id)).one()
+        lat, lon = db.session.execute(
+            select(func.ST_Y(centre), func.ST_X(centre)).where(Area.id == current_user.area_id)
+        ).one()
         return (lat, lon), 16 if current_user.area.level in ("community", "grid", "micro_grid") else 13
     return CITY
 
@@ -79,15 +93,26 @@ def index():
     scope, f = policy.current_scope(), query.filters(current_user.id)
     if query.format == "csv":
         rows = services.list_rows(scope, f, CSV_MAX)
-        return csv_response(services.CSV_COLUMNS, ([r[c] for c in services.CSV_COLUMNS] for r in rows),
-                            "incidents.csv")
+        return csv_response(services.CSV_COLUMNS, ([r[c] for c in services.CSV_COLUMNS] for r in rows), "incidents.csv")
     rows = services.list_rows(scope, f, PAGE, (query.page - 1) * PAGE)
     matched, more = services.count_incidents(scope, f)
     args.pop("page", None)
-    return render_template("incidents/list.html", rows=rows, matched=matched, more=more, page=query.page,
-                           per_page=PAGE, args=args, states=STATES, sources=SOURCES, state_labels=STATE_LABELS,
-                           source_labels=SOURCE_LABELS, colors=STATE_COLORS, categories=services.categories(),
-                           counts=services.state_counts(scope))
+    return render_template(
+        "incidents/list.html",
+        rows=rows,
+        matched=matched,
+        more=more,
+        page=query.page,
+        per_page=PAGE,
+        args=args,
+        states=STATES,
+        sources=SOURCES,
+        state_labels=STATE_LABELS,
+        source_labels=SOURCE_LABELS,
+        colors=STATE_COLORS,
+        categories=services.categories(),
+        counts=services.state_counts(scope),
+    )
 
 
 def _report(form: dict):
@@ -99,9 +124,17 @@ def _report(form: dict):
         flash(_("已并入事件 #%(id)s", id=incident.id), "ok")
         return incident
     incident = services.report_incident(
-        category_code=body.category, description=body.description, lon=body.lon, lat=body.lat,
-        address=body.address, source=body.source or services.default_source(user), reporter_name=body.reporter_name,
-        reporter_phone=body.reporter_phone, user=user, scope=scope)
+        category_code=body.category,
+        description=body.description,
+        lon=body.lon,
+        lat=body.lat,
+        address=body.address,
+        source=body.source or services.default_source(user),
+        reporter_name=body.reporter_name,
+        reporter_phone=body.reporter_phone,
+        user=user,
+        scope=scope,
+    )
     upload = request.files.get("photo")
     if upload and upload.filename:
         try:
@@ -128,9 +161,16 @@ def new():
             errors = e.fields or {"form": e.message}
             flash(e.message, "error")
     center, zoom = _user_center()
-    return render_template("incidents/new.html", form=form, errors=errors, categories=services.categories(),
-                           sources=SOURCES, source_labels=SOURCE_LABELS, map=_map(center, zoom),
-                           personal=services.can_read_personal(current_user)), 422 if errors else 200
+    return render_template(
+        "incidents/new.html",
+        form=form,
+        errors=errors,
+        categories=services.categories(),
+        sources=SOURCES,
+        source_labels=SOURCE_LABELS,
+        map=_map(center, zoom),
+        personal=services.can_read_personal(current_user),
+    ), 422 if errors else 200
 
 
 @bp.get("/<int:incident_id>")
@@ -144,17 +184,27 @@ def detail(incident_id: int):
     data = services.incident_dict(incident, current_user)
     lon, lat = data["geometry"]["coordinates"]
     staff = policy.can(current_user, "incidents.triage")
-    return render_template("incidents/detail.html", incident=incident, d=data["properties"],
-                           map=_map((lat, lon), 17, focus_id=incident.id),
-                           next_states=[s for s in next_states(incident.state, current_user)
-                                        if services.may_take(incident, s, current_user)],
-                           state_labels=STATE_LABELS, source_labels=SOURCE_LABELS, colors=STATE_COLORS,
-                           departments=services.departments(), workers=services.assignable_users(),
-                           companies=services.dispatch_companies(), related=related_links(incident.id),
-                           case=services.case_label(incident.case_number), holder=services.target_name(incident),
-                           status_url=url_for("incident_status.page", token=incident.public_token, _external=True)
-                           if staff else None, pending=services.pending(incident.id) if staff else None,
-                           satisfaction_labels=SATISFACTION_LABELS)
+    return render_template(
+        "incidents/detail.html",
+        incident=incident,
+        d=data["properties"],
+        map=_map((lat, lon), 17, focus_id=incident.id),
+        next_states=[
+            s for s in next_states(incident.state, current_user) if services.may_take(incident, s, current_user)
+        ],
+        state_labels=STATE_LABELS,
+        source_labels=SOURCE_LABELS,
+        colors=STATE_COLORS,
+        departments=services.departments(),
+        workers=services.assignable_users(),
+        companies=services.dispatch_companies(),
+        related=related_links(incident.id),
+        case=services.case_label(incident.case_number),
+        holder=services.target_name(incident),
+        status_url=url_for("incident_status.page", token=incident.public_token, _external=True) if staff else None,
+        pending=services.pending(incident.id) if staff else None,
+        satisfaction_labels=SATISFACTION_LABELS,
+    )
 
 
 @bp.get("/case")
@@ -180,8 +230,9 @@ def decide_extension(incident_id: int, request_id: int):
     """Grant or refuse a request for more time from the detail page."""
     try:
         granted = request.form.get("decision") == "grant"
-        services.decide_extension(incident_id, request_id, granted, request.form.get("note"), current_user,
-                                  policy.current_scope())
+        services.decide_extension(
+            incident_id, request_id, granted, request.form.get("note"), current_user, policy.current_scope()
+        )
         flash(_("已批准延期") if granted else _("已驳回延期申请"), "ok")
     except ApiError as e:
         return _page_error(e, incident_id)
@@ -206,8 +257,9 @@ def do_transition(incident_id: int):
         services.transition(incident_id, body.to, current_user, scope, note=body.note, data=body.data())
         upload = request.files.get("photo")
         if upload and upload.filename:
-            services.add_photo(incident_id, upload.read(), current_user, scope,
-                               transition_id=services.last_step_id(incident_id))
+            services.add_photo(
+                incident_id, upload.read(), current_user, scope, transition_id=services.last_step_id(incident_id)
+            )
         flash(_("已更新为：%(state)s", state=STATE_LABELS.get(body.to, body.to)), "ok")
     except ApiError as e:
         return _page_error(e, incident_id)

@@ -12,13 +12,14 @@ the resident rates the result on the status page, or tells staff on a call-back 
 Who holds a permission is :mod:`app.auth.policy`'s business; the service applies these rules
 inside its transaction.
 """
+
 from flask_babel import lazy_gettext as _l
 
 from app.auth import policy
 
-TRIAGE = "incidents.triage"      # file, dispatch, reject, verify and close (community staff)
-HANDLE = "incidents.handle"      # accept, return, respond (the stage's holder)
-REVIEW = "incidents.review"      # the resident's rating, recorded from a call-back (回访)
+TRIAGE = "incidents.triage"  # file, dispatch, reject, verify and close (community staff)
+HANDLE = "incidents.handle"  # accept, return, respond (the stage's holder)
+REVIEW = "incidents.review"  # the resident's rating, recorded from a call-back (回访)
 
 # from state → {to state: the permission needed, or several: any of them}
 TRANSITIONS: dict[str, dict[str, str | tuple[str, ...]]] = {
@@ -42,26 +43,51 @@ HOLDER_STAGES = ("dispatched", "in_progress")
 
 # Stages that carry a deadline (hours in the category's ``deadlines``).
 TIMED_STAGES = ("reported", "filed", "dispatched", "in_progress", "responded", "consultation")
-DEFAULT_DEADLINES = {"reported": 2, "filed": 4, "dispatched": 24, "in_progress": 72, "responded": 24,
-                     "consultation": 240}
+DEFAULT_DEADLINES = {
+    "reported": 2,
+    "filed": 4,
+    "dispatched": 24,
+    "in_progress": 72,
+    "responded": 24,
+    "consultation": 240,
+}
 CLOSED_STATES = ("closed", "evaluated", "rejected", "duplicate")
 
 STATE_LABELS = {
-    "reported": _l("信息采集"), "filed": _l("立案"), "dispatched": _l("派遣"), "in_progress": _l("处置"),
-    "responded": _l("反馈"), "closed": _l("核查结案"), "evaluated": _l("综合评价"),
-    "rejected": _l("不予立案"), "duplicate": _l("重复"), "consultation": _l("议事"),
+    "reported": _l("信息采集"),
+    "filed": _l("立案"),
+    "dispatched": _l("派遣"),
+    "in_progress": _l("处置"),
+    "responded": _l("反馈"),
+    "closed": _l("核查结案"),
+    "evaluated": _l("综合评价"),
+    "rejected": _l("不予立案"),
+    "duplicate": _l("重复"),
+    "consultation": _l("议事"),
 }
 STATE_COLORS = {
-    "reported": "#dc2626", "filed": "#ea580c", "dispatched": "#d97706", "in_progress": "#ca8a04",
-    "responded": "#2563eb", "consultation": "#7c3aed", "closed": "#16a34a", "evaluated": "#15803d",
-    "rejected": "#6b7280", "duplicate": "#9ca3af",
+    "reported": "#dc2626",
+    "filed": "#ea580c",
+    "dispatched": "#d97706",
+    "in_progress": "#ca8a04",
+    "responded": "#2563eb",
+    "consultation": "#7c3aed",
+    "closed": "#16a34a",
+    "evaluated": "#15803d",
+    "rejected": "#6b7280",
+    "duplicate": "#9ca3af",
 }
 SOURCE_LABELS = {
-    "hotline": _l("热线"), "walk_in": _l("来访"), "grid_worker": _l("网格员"), "patrol": _l("巡查"),
-    "web": _l("网页"), "open311": _l("Open311 客户端"), "other_system": _l("其他系统"),
+    "hotline": _l("热线"),
+    "walk_in": _l("来访"),
+    "grid_worker": _l("网格员"),
+    "patrol": _l("巡查"),
+    "web": _l("网页"),
+    "open311": _l("Open311 客户端"),
+    "other_system": _l("其他系统"),
 }
 SATISFACTION_LABELS = {"satisfied": _l("满意"), "basically_satisfied": _l("基本满意"), "unsatisfied": _l("不满意")}
-SATISFACTION_RATING = {"satisfied": 5, "basically_satisfied": 3, "unsatisfied": 1}   # the 1–5 ``rating`` kept beside
+SATISFACTION_RATING = {"satisfied": 5, "basically_satisfied": 3, "unsatisfied": 1}  # the 1–5 ``rating`` kept beside
 
 
 def permissions_for(from_state: str, to_state: str) -> tuple[str, ...]:

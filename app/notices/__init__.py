@@ -5,20 +5,21 @@ A floor below the features: a feature registers the kinds it sends (:func:`app.n
 and calls :func:`app.notices.services.notify` / :func:`~app.notices.services.notify_area` with the users it
 means, inside its own transaction. Notices knows no feature.
 """
+
 import os
 
 from app.notices import models  # noqa: F401
 
 # Settings read from the environment (tests and create_app(test_config) may set them first).
 SETTINGS = {
-    "WUWEI_SMTP_HOST": "",                  # empty: no e-mail is queued (the inbox still works)
+    "WUWEI_SMTP_HOST": "",  # empty: no e-mail is queued (the inbox still works)
     "WUWEI_SMTP_PORT": "25",
-    "WUWEI_SMTP_SECURITY": "none",          # none | starttls | ssl
+    "WUWEI_SMTP_SECURITY": "none",  # none | starttls | ssl
     "WUWEI_SMTP_USER": "",
-    "WUWEI_SMTP_PASSWORD": "",
+    "WUWEI_SMTP_PASSWORD": "",  # nosec B105 (empty: set from the environment)
     "WUWEI_SMTP_TIMEOUT": "30",
     "WUWEI_MAIL_FROM": "五微 Wuwei <wuwei@localhost>",
-    "WUWEI_BASE_URL": "http://127.0.0.1:5000",   # links in e-mails
+    "WUWEI_BASE_URL": "http://127.0.0.1:5000",  # links in e-mails
 }
 
 
@@ -40,4 +41,5 @@ def init_app(app) -> None:
         if not getattr(current_user, "is_authenticated", False):
             return 0
         return services.unread_count(current_user.id)
+
     app.jinja_env.globals["unread_notices"] = unread_notices

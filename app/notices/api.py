@@ -1,5 +1,6 @@
 """``/api/v1/notices``: the user's inbox; ``/api/v1/notice-settings`` and ``/api/v1/notice-subscriptions``:
 their settings and area subscriptions."""
+
 import datetime as dt
 from typing import Annotated, Literal
 
@@ -32,12 +33,14 @@ class NoticeOut(BaseModel):
 
 class NoticeList(BaseModel):
     """The user's notices, newest first, and how many are unread."""
+
     unread: int
     notices: list[NoticeOut]
 
 
 class ReadIn(Body):
     """Mark notices read: the ones named, or all."""
+
     ids: Annotated[list[Id] | None, Field(max_length=500)] = None
     all: bool = False
 
@@ -47,8 +50,15 @@ class Unread(BaseModel):
 
 
 def notice_dict(n) -> dict:
-    return {"id": n.id, "kind": n.kind, "kind_label": kind_label(n.kind), "text": notice_text(n.kind, n.params),
-            "link": n.link, "created_at": n.created_at.isoformat(), "read": n.read_at is not None}
+    return {
+        "id": n.id,
+        "kind": n.kind,
+        "kind_label": kind_label(n.kind),
+        "text": notice_text(n.kind, n.params),
+        "link": n.link,
+        "created_at": n.created_at.isoformat(),
+        "read": n.read_at is not None,
+    }
 
 
 @bp.get("/notices")
@@ -80,9 +90,12 @@ class KindChoice(Body):
 
 class SettingsIn(Body):
     """Change your notice settings: only the fields sent change."""
+
     email: Annotated[Email | Literal[""] | None, Field(description='"" removes the address')] = None
     language: Literal["zh", "en"] | None = None
-    kinds: Annotated[dict[KindName, KindChoice] | None, Field(description="per kind: inbox and e-mail on or off")] = None
+    kinds: Annotated[dict[KindName, KindChoice] | None, Field(description="per kind: inbox and e-mail on or off")] = (
+        None
+    )
 
 
 class KindSetting(BaseModel):
@@ -116,6 +129,7 @@ def settings_put(body: SettingsIn):
 
 class SubscriptionIn(Body):
     """Hear of ``kinds`` for everything in an area of your scope (a grid, a community …)."""
+
     area: AreaCode
     kinds: Annotated[list[KindName], Field(min_length=1, max_length=20)]
 

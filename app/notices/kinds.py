@@ -5,6 +5,7 @@ notice's ``params``: ``%(case)s``, ``%(category)s`` …; a parameter ending in `
 shown as a local date and time), whether it is e-mailed by default, and whether users may subscribe to it
 for an area ("new incidents in my grid").
 """
+
 from dataclasses import dataclass
 
 from app.core.registry import Registry
@@ -12,11 +13,11 @@ from app.core.registry import Registry
 
 @dataclass(frozen=True)
 class Kind:
-    name: str                   # "incident.dispatched"
-    label: object               # lazy_gettext: the settings page
-    message: object             # lazy_gettext with %(param)s placeholders
-    email: bool = True          # e-mailed by default (when the user has an address)
-    area: bool = False          # users may subscribe to it for an area
+    name: str  # "incident.dispatched"
+    label: object  # lazy_gettext: the settings page
+    message: object  # lazy_gettext with %(param)s placeholders
+    email: bool = True  # e-mailed by default (when the user has an address)
+    area: bool = False  # users may subscribe to it for an area
     order: int = 50
 
 

@@ -13,6 +13,7 @@ worker retries it (:func:`app.core.jobs.retry_stalled`), and the message goes ou
 Message-ID is the notice's own (``<wuwei-notice-<id>@…>``), so a mail system may drop the copy of the rare
 message accepted in the instant before a crash.
 """
+
 import logging
 import smtplib
 import ssl
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 TASK = "notices.send_email"
 QUEUE = "notices"
-RETRIES = 6                 # after the first try: waits of 4 s, 16 s, 64 s … about 1.5 hours in all
+RETRIES = 6  # after the first try: waits of 4 s, 16 s, 64 s … about 1.5 hours in all
 
 
 class PermanentFailure(Exception):
@@ -73,8 +74,9 @@ def send(message: EmailMessage) -> None:
     user, security = config.get("WUWEI_SMTP_USER"), config.get("WUWEI_SMTP_SECURITY") or "none"
     smtp_class = smtplib.SMTP_SSL if security == "ssl" else smtplib.SMTP
     try:
-        with smtp_class(config["WUWEI_SMTP_HOST"], int(config["WUWEI_SMTP_PORT"]),
-                        timeout=float(config["WUWEI_SMTP_TIMEOUT"])) as smtp:
+        with smtp_class(
+            config["WUWEI_SMTP_HOST"], int(config["WUWEI_SMTP_PORT"]), timeout=float(config["WUWEI_SMTP_TIMEOUT"])
+        ) as smtp:
             if security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
             if user:
@@ -92,8 +94,11 @@ def send(message: EmailMessage) -> None:
 
 def _claim(notice_id: int) -> Notice | None:
     claimed = db.session.scalar(
-        update(Notice).where(Notice.id == notice_id, Notice.email_state.in_(("queued", "sending")))
-        .values(email_state="sending", email_attempts=Notice.email_attempts + 1).returning(Notice.id))
+        update(Notice)
+        .where(Notice.id == notice_id, Notice.email_state.in_(("queued", "sending")))
+        .values(email_state="sending", email_attempts=Notice.email_attempts + 1)
+        .returning(Notice.id)
+    )
     db.session.commit()
     return db.session.get(Notice, claimed) if claimed is not None else None
 
@@ -135,8 +140,12 @@ def deliver(notice_id: int, last_attempt: bool = False) -> str | None:
     return "sent"
 
 
-@jobs.queue.task(name=TASK, queue=QUEUE, pass_context=True,
-                 retry=procrastinate.RetryStrategy(max_attempts=RETRIES, exponential_wait=4))
+@jobs.queue.task(
+    name=TASK,
+    queue=QUEUE,
+    pass_context=True,
+    retry=procrastinate.RetryStrategy(max_attempts=RETRIES, exponential_wait=4),
+)
 def send_email(context, notice_id: int) -> None:
     """The queue's task: e-mail notice ``notice_id``."""
     with jobs.flask_app_of(context).app_context():

@@ -1,5 +1,6 @@
 """The notices' tables: each user's notices (one per user and event key), their settings, their area
 subscriptions (migration 0013_notify)."""
+
 from datetime import datetime
 
 from sqlalchemy import (
@@ -30,6 +31,7 @@ class Notice(db.Model):
     twice stores one row and sends one e-mail. ``params`` fill the kind's message when it is shown, in the
     reader's language.
     """
+
     __tablename__ = "notices"
     __table_args__ = (
         UniqueConstraint("user_id", "key", name="uq_notices_user_key"),
@@ -58,19 +60,22 @@ class NoticeSetting(db.Model):
     """A user's choices: an e-mail address, the language of e-mails, and per kind inbox and e-mail on or off
     (``kinds``: ``{"incident.dispatched": {"inbox": true, "email": false}}``; a kind not named keeps its
     defaults)."""
+
     __tablename__ = "notice_settings"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     email: Mapped[str | None] = mapped_column(String(254))
     language: Mapped[str] = mapped_column(String(8), default="zh", server_default="zh")
     kinds: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
-                                                 onupdate=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
 
 
 class Subscription(db.Model):
     """An area subscription ("new incidents in my grid", as FixMyStreet's alerts): the kinds a user wants
     to hear of for everything in an area of their scope."""
+
     __tablename__ = "notice_subscriptions"
     __table_args__ = (UniqueConstraint("user_id", "area_id", name="uq_notice_subscriptions_user_area"),)
 

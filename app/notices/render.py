@@ -1,4 +1,5 @@
 """A notice in words, in the reader's language: its kind's message filled with its parameters."""
+
 import datetime as dt
 
 from flask_babel import format_datetime, gettext

@@ -5,6 +5,7 @@ an area, inside their own transaction: the notices and the e-mail jobs (:mod:`ap
 committed with the change they tell of, or not at all. ``key`` names the event: the same event told to the
 same user twice is stored, shown and sent once (a unique index, ``ON CONFLICT DO NOTHING``).
 """
+
 from collections.abc import Iterable
 
 from flask import current_app
@@ -38,7 +39,9 @@ def notify(user_ids: Iterable[int], kind: str, key: str, params: dict, link: str
     if not ids:
         return 0
     active = set(db.session.scalars(select(User.id).where(User.id.in_(ids), User.active.is_(True))))
-    settings = {s.user_id: s for s in db.session.scalars(select(NoticeSetting).where(NoticeSetting.user_id.in_(active)))}
+    settings = {
+        s.user_id: s for s in db.session.scalars(select(NoticeSetting).where(NoticeSetting.user_id.in_(active)))
+    }
     created = 0
     for user_id in sorted(active):
         setting = settings.get(user_id)
@@ -47,9 +50,20 @@ def notify(user_ids: Iterable[int], kind: str, key: str, params: dict, link: str
         if not inbox and not to:
             continue
         notice_id = db.session.scalar(
-            insert(Notice).values(user_id=user_id, kind=kind, key=key[:200], params=params, link=link,
-                                  in_inbox=inbox, email_to=to, email_state="queued" if to else None)
-            .on_conflict_do_nothing(constraint="uq_notices_user_key").returning(Notice.id))
+            insert(Notice)
+            .values(
+                user_id=user_id,
+                kind=kind,
+                key=key[:200],
+                params=params,
+                link=link,
+                in_inbox=inbox,
+                email_to=to,
+                email_state="queued" if to else None,
+            )
+            .on_conflict_do_nothing(constraint="uq_notices_user_key")
+            .returning(Notice.id)
+        )
         if notice_id is None:
             continue
         created += 1
@@ -62,16 +76,24 @@ def subscribers(kind: str, grid_code: str | None) -> list[int]:
     """Users subscribed to ``kind`` in an area holding the grid ``grid_code`` and still allowed to see it."""
     if not grid_code:
         return []
-    rows = db.session.execute(
-        select(User).join(Subscription, Subscription.user_id == User.id).join(Area, Area.id == Subscription.area_id)
-        .where(User.active.is_(True), Subscription.kinds.contains([kind]),
-               literal(grid_code).startswith(Area.code))).scalars().unique()
-    return [u.id for u in rows if policy.can(u, "notices.subscribe")
-            and policy.in_scope_code(policy.scope_of(u), grid_code)]
+    rows = (
+        db.session.execute(
+            select(User)
+            .join(Subscription, Subscription.user_id == User.id)
+            .join(Area, Area.id == Subscription.area_id)
+            .where(User.active.is_(True), Subscription.kinds.contains([kind]), literal(grid_code).startswith(Area.code))
+        )
+        .scalars()
+        .unique()
+    )
+    return [
+        u.id for u in rows if policy.can(u, "notices.subscribe") and policy.in_scope_code(policy.scope_of(u), grid_code)
+    ]
 
 
-def notify_area(kind: str, grid_code: str | None, key: str, params: dict, link: str | None,
-                exclude: Iterable[int] = ()) -> int:
+def notify_area(
+    kind: str, grid_code: str | None, key: str, params: dict, link: str | None, exclude: Iterable[int] = ()
+) -> int:
     """Tell the users subscribed to ``kind`` for an area holding ``grid_code`` (but not ``exclude``)."""
     skip = set(exclude)
     return notify([u for u in subscribers(kind, grid_code) if u not in skip], kind, key, params, link)
@@ -79,10 +101,17 @@ def notify_area(kind: str, grid_code: str | None, key: str, params: dict, link: 
 
 # --------------------------------------------------------------------------- the inbox
 
+
 def unread_count(user_id: int) -> int:
     """Unread notices in the user's inbox."""
-    return db.session.scalar(select(func.count()).select_from(Notice).where(
-        Notice.user_id == user_id, Notice.read_at.is_(None), Notice.in_inbox.is_(True))) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Notice)
+            .where(Notice.user_id == user_id, Notice.read_at.is_(None), Notice.in_inbox.is_(True))
+        )
+        or 0
+    )
 
 
 def inbox(user_id: int, limit: int = 50, offset: int = 0, unread_only: bool = False) -> list[Notice]:
@@ -90,7 +119,9 @@ def inbox(user_id: int, limit: int = 50, offset: int = 0, unread_only: bool = Fa
     stmt = select(Notice).where(Notice.user_id == user_id, Notice.in_inbox.is_(True))
     if unread_only:
         stmt = stmt.where(Notice.read_at.is_(None))
-    return list(db.session.scalars(stmt.order_by(Notice.created_at.desc(), Notice.id.desc()).limit(limit).offset(offset)))
+    return list(
+        db.session.scalars(stmt.order_by(Notice.created_at.desc(), Notice.id.desc()).limit(limit).offset(offset))
+    )
 
 
 def mark_read(user_id: int, ids: list[int] | None = None) -> int:

@@ -1,5 +1,6 @@
 """A user's notice settings (e-mail address, language of e-mails, each kind on or off in the inbox and by
 e-mail) and their area subscriptions."""
+
 from sqlalchemy import select
 
 from app.areas.models import Area
@@ -26,12 +27,16 @@ def settings_dict(user) -> dict:
     for kind in KINDS:
         inbox, email = wants(setting, kind)
         kinds.append({"kind": kind.name, "label": str(kind.label), "inbox": inbox, "email": email})
-    return {"email": setting.email if setting else None, "language": setting.language if setting else "zh",
-            "kinds": kinds}
+    return {
+        "email": setting.email if setting else None,
+        "language": setting.language if setting else "zh",
+        "kinds": kinds,
+    }
 
 
-def save_settings(user, email: str | None = None, language: str | None = None, kinds: dict | None = None,
-                  commit: bool = True) -> NoticeSetting:
+def save_settings(
+    user, email: str | None = None, language: str | None = None, kinds: dict | None = None, commit: bool = True
+) -> NoticeSetting:
     """Change the fields given (``kinds``: ``{kind: {"inbox": bool, "email": bool}}``, unknown kinds 422)."""
     unknown = [k for k in (kinds or {}) if k not in KINDS]
     if unknown:
@@ -50,14 +55,20 @@ def save_settings(user, email: str | None = None, language: str | None = None, k
             merged[name] = {**merged.get(name, {}), **choice}
         setting.kinds = merged
     db.session.flush()
-    record("update", "notice_settings", user.id, after={"email": setting.email, "language": setting.language,
-                                                        "kinds": setting.kinds}, user_id=user.id)
+    record(
+        "update",
+        "notice_settings",
+        user.id,
+        after={"email": setting.email, "language": setting.language, "kinds": setting.kinds},
+        user_id=user.id,
+    )
     if commit:
         db.session.commit()
     return setting
 
 
 # --------------------------------------------------------------------------- area subscriptions
+
 
 def subscribable_areas(user) -> list[Area]:
     """The user's area and the areas below it, by code (at most :data:`MAX_AREAS`)."""
@@ -69,8 +80,9 @@ def subscribable_areas(user) -> list[Area]:
 
 
 def subscriptions(user_id: int) -> list[Subscription]:
-    return list(db.session.scalars(select(Subscription).where(Subscription.user_id == user_id)
-                                   .order_by(Subscription.id)))
+    return list(
+        db.session.scalars(select(Subscription).where(Subscription.user_id == user_id).order_by(Subscription.id))
+    )
 
 
 def subscribe(user, area_code: str, kinds: list[str], commit: bool = True) -> Subscription:
@@ -83,8 +95,9 @@ def subscribe(user, area_code: str, kinds: list[str], commit: bool = True) -> Su
     area = db.session.scalar(select(Area).where(Area.code == area_code))
     if area is None or not policy.in_scope_code(policy.scope_of(user), area.code):
         raise ApiError(422, f"no area {area_code} in your scope", {"area": "outside your scope"})
-    sub = db.session.scalar(select(Subscription).where(Subscription.user_id == user.id,
-                                                       Subscription.area_id == area.id))
+    sub = db.session.scalar(
+        select(Subscription).where(Subscription.user_id == user.id, Subscription.area_id == area.id)
+    )
     if sub is None:
         sub = Subscription(user_id=user.id, area_id=area.id)
         db.session.add(sub)

@@ -1,5 +1,6 @@
 """Notice pages: the inbox (``/notices/``), opening a notice (marks it read, goes to its page), the settings
 with the area subscriptions (``/notices/settings``)."""
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -26,10 +27,24 @@ def index():
     _allowed()
     page = max(1, min(request.args.get("page", 1, type=int) or 1, 10_000))
     rows = services.inbox(current_user.id, PAGE + 1, (page - 1) * PAGE)
-    items = [{"id": n.id, "kind": kind_label(n.kind), "text": notice_text(n.kind, n.params), "link": n.link,
-              "at": n.created_at, "read": n.read_at is not None} for n in rows[:PAGE]]
-    return render_template("notices/index.html", items=items, page=page, more=len(rows) > PAGE,
-                           unread=services.unread_count(current_user.id))
+    items = [
+        {
+            "id": n.id,
+            "kind": kind_label(n.kind),
+            "text": notice_text(n.kind, n.params),
+            "link": n.link,
+            "at": n.created_at,
+            "read": n.read_at is not None,
+        }
+        for n in rows[:PAGE]
+    ]
+    return render_template(
+        "notices/index.html",
+        items=items,
+        page=page,
+        more=len(rows) > PAGE,
+        unread=services.unread_count(current_user.id),
+    )
 
 
 @bp.get("/<int:notice_id>")
@@ -69,11 +84,14 @@ def settings_page():
             settings.save_settings(current_user, email=email, language=language, kinds=_kind_form(request.form))
             flash(_("通知设置已保存"), "ok")
         return redirect(url_for("notices.settings_page"))
-    return render_template("notices/settings.html", s=settings.settings_dict(current_user),
-                           subscriptions=settings.subscriptions(current_user.id),
-                           areas=settings.subscribable_areas(current_user) if policy.can(
-                               current_user, "notices.subscribe") else [],
-                           area_kinds=area_kinds(), kind_labels={k.name: k.label for k in KINDS})
+    return render_template(
+        "notices/settings.html",
+        s=settings.settings_dict(current_user),
+        subscriptions=settings.subscriptions(current_user.id),
+        areas=settings.subscribable_areas(current_user) if policy.can(current_user, "notices.subscribe") else [],
+        area_kinds=area_kinds(),
+        kind_labels={k.name: k.label for k in KINDS},
+    )
 
 
 @bp.post("/subscriptions")

@@ -5,6 +5,7 @@ Nothing personal leaves here: requests carry no reporter name, phone or e-mail. 
 names the case number and the resident's status page (the client passes them on to the reporter);
 ``GET requests`` never shows them.
 """
+
 import datetime as dt
 
 from flask import url_for
@@ -28,9 +29,18 @@ def service_list() -> list[dict]:
     """Every active category as an Open311 service."""
     cats = incidents.categories()
     names = {c.id: c.name for c in cats}
-    return [{"service_code": c.code, "service_name": c.name, "description": c.name_en or c.name,
-             "metadata": bool(c.attributes), "type": "realtime", "keywords": "",
-             "group": names.get(c.parent_id, c.name)} for c in cats]
+    return [
+        {
+            "service_code": c.code,
+            "service_name": c.name,
+            "description": c.name_en or c.name,
+            "metadata": bool(c.attributes),
+            "type": "realtime",
+            "keywords": "",
+            "group": names.get(c.parent_id, c.name),
+        }
+        for c in cats
+    ]
 
 
 def service_definition(code: str) -> dict:
@@ -40,10 +50,18 @@ def service_definition(code: str) -> dict:
         raise Open311Error(404, f"service_code {code} not found")
     attrs = []
     for i, a in enumerate(cat.attributes or [], start=1):
-        attrs.append({"variable": True, "code": a["code"], "datatype": a.get("datatype", "string"),
-                      "required": bool(a.get("required")), "datatype_description": a.get("datatype_description", ""),
-                      "order": a.get("order", i), "description": a.get("description", a["code"]),
-                      "values": [{"key": v["key"], "name": v["name"]} for v in a.get("values", [])]})
+        attrs.append(
+            {
+                "variable": True,
+                "code": a["code"],
+                "datatype": a.get("datatype", "string"),
+                "required": bool(a.get("required")),
+                "datatype_description": a.get("datatype_description", ""),
+                "order": a.get("order", i),
+                "description": a.get("description", a["code"]),
+                "values": [{"key": v["key"], "name": v["name"]} for v in a.get("values", [])],
+            }
+        )
     return {"service_code": cat.code, "attributes": attrs}
 
 
@@ -62,30 +80,58 @@ def _request_dict(row) -> dict:
         "service_request_id": row.id,
         "status": georeport_status(row.state),
         "status_notes": state_note(row.state),
-        "service_name": row.service_name, "service_code": row.service_code,
-        "description": row.description, "agency_responsible": row.agency or "",
-        "service_notice": "", "requested_datetime": w3_time(row.reported_at),
-        "updated_datetime": w3_time(row.state_changed_at), "expected_datetime": w3_time(row.due_at),
-        "address": row.address or "", "address_id": "", "zipcode": "",
-        "lat": round(row.lat, 7), "long": round(row.lon, 7), "media_url": media_value(urls),
+        "service_name": row.service_name,
+        "service_code": row.service_code,
+        "description": row.description,
+        "agency_responsible": row.agency or "",
+        "service_notice": "",
+        "requested_datetime": w3_time(row.reported_at),
+        "updated_datetime": w3_time(row.state_changed_at),
+        "expected_datetime": w3_time(row.due_at),
+        "address": row.address or "",
+        "address_id": "",
+        "zipcode": "",
+        "lat": round(row.lat, 7),
+        "long": round(row.lon, 7),
+        "media_url": media_value(urls),
     }
 
 
 def _request_select():
-    return (select(Incident.id, Incident.state, Incident.description, Incident.address, Incident.reported_at,
-                   Incident.state_changed_at, Incident.media_url, Open311Media.urls.label("media_urls"),
-                   IncidentCategory.code.label("service_code"), IncidentCategory.name.label("service_name"),
-                   func.coalesce(Department.name, IncidentCategory.department).label("agency"),
-                   incidents.due_at_sql().label("due_at"),
-                   func.ST_Y(Incident.geom).label("lat"), func.ST_X(Incident.geom).label("lon"))
-            .select_from(Incident).join(IncidentCategory, IncidentCategory.id == Incident.category_id)
-            .outerjoin(Department, Department.id == Incident.department_id)
-            .outerjoin(Open311Media, Open311Media.incident_id == Incident.id))
+    return (
+        select(
+            Incident.id,
+            Incident.state,
+            Incident.description,
+            Incident.address,
+            Incident.reported_at,
+            Incident.state_changed_at,
+            Incident.media_url,
+            Open311Media.urls.label("media_urls"),
+            IncidentCategory.code.label("service_code"),
+            IncidentCategory.name.label("service_name"),
+            func.coalesce(Department.name, IncidentCategory.department).label("agency"),
+            incidents.due_at_sql().label("due_at"),
+            func.ST_Y(Incident.geom).label("lat"),
+            func.ST_X(Incident.geom).label("lon"),
+        )
+        .select_from(Incident)
+        .join(IncidentCategory, IncidentCategory.id == Incident.category_id)
+        .outerjoin(Department, Department.id == Incident.department_id)
+        .outerjoin(Open311Media, Open311Media.incident_id == Incident.id)
+    )
 
 
-def find_requests(*, ids: list[int] | None = None, service_codes: list[str] | None = None,
-                  start: dt.datetime | None = None, end: dt.datetime | None = None,
-                  statuses: list[str] | None = None, page: int = 1, page_size: int = MAX_ROWS) -> list[dict]:
+def find_requests(
+    *,
+    ids: list[int] | None = None,
+    service_codes: list[str] | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    statuses: list[str] | None = None,
+    page: int = 1,
+    page_size: int = MAX_ROWS,
+) -> list[dict]:
     """GET requests: by ids (other filters ignored, as the spec says), or by filters over a default 90 days."""
     stmt = _request_select()
     if ids:
@@ -102,8 +148,11 @@ def find_requests(*, ids: list[int] | None = None, service_codes: list[str] | No
         if statuses:
             is_open = Incident.state.in_(OPEN_STATES)
             stmt = stmt.where(or_(*[is_open if s == "open" else ~is_open for s in set(statuses)]))
-        stmt = stmt.order_by(Incident.reported_at.desc(), Incident.id.desc()) \
-            .limit(page_size).offset((page - 1) * page_size)
+        stmt = (
+            stmt.order_by(Incident.reported_at.desc(), Incident.id.desc())
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+        )
     return [_request_dict(r) for r in db.session.execute(stmt)]
 
 
@@ -125,9 +174,20 @@ def request_for_token(token: str) -> dict:
     return {"service_request_id": row, "token": token}
 
 
-def post_request(key: Open311Key | None, *, service_code: str, lat=None, long=None, address_string=None,
-                 description=None, media_url: list[str] = (), first_name=None, last_name=None, phone=None,
-                 attributes: dict | None = None) -> dict:
+def post_request(
+    key: Open311Key | None,
+    *,
+    service_code: str,
+    lat=None,
+    long=None,
+    address_string=None,
+    description=None,
+    media_url: list[str] = (),
+    first_name=None,
+    last_name=None,
+    phone=None,
+    attributes: dict | None = None,
+) -> dict:
     """Create an incident from an Open311 POST (values checked by the form's model); it enters the workflow.
 
     Every ``media_url`` is kept (the incident's own column holds the first); a place outside the served
@@ -142,10 +202,19 @@ def post_request(key: Open311Key | None, *, service_code: str, lat=None, long=No
     name = " ".join(p for p in (first_name, last_name) if p) or None
     try:
         incident = incidents.report_incident(
-            category_code=service_code, description=description or cat.name, lon=lon_f, lat=lat_f,
-            address=address_string, source=key.source, reporter_name=name[:64] if name else None,
-            reporter_phone=phone, attributes=attributes or {}, media_url=media_url[0] if media_url else None,
-            open311_key_id=key.id, commit=False)
+            category_code=service_code,
+            description=description or cat.name,
+            lon=lon_f,
+            lat=lat_f,
+            address=address_string,
+            source=key.source,
+            reporter_name=name[:64] if name else None,
+            reporter_phone=phone,
+            attributes=attributes or {},
+            media_url=media_url[0] if media_url else None,
+            open311_key_id=key.id,
+            commit=False,
+        )
     except ApiError as e:
         raise Open311Error(400, e.message) from None
     if media_url:
@@ -153,7 +222,10 @@ def post_request(key: Open311Key | None, *, service_code: str, lat=None, long=No
     db.session.commit()
     case = incidents.case_label(incident.case_number)
     status = url_for("incident_status.page", token=incident.public_token, _external=True)
-    return {"service_request_id": incident.id, "token": incident.open311_token,
-            "service_notice": f"已受理，案件号 {case}，办理进度与评价：{status} / received as case {case}; "
-                              f"follow it and rate the result at {status}",
-            "account_id": None}
+    return {
+        "service_request_id": incident.id,
+        "token": incident.open311_token,
+        "service_notice": f"已受理，案件号 {case}，办理进度与评价：{status} / received as case {case}; "
+        f"follow it and rate the result at {status}",
+        "account_id": None,
+    }

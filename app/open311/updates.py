@@ -13,6 +13,7 @@ calls it (``perllib/Open311.pm``: ``get_service_request_updates``, ``post_servic
   The answer's ``update_id`` is the timeline step's id; the same client ``update_id`` sent again is
   answered with the same id and applied once.
 """
+
 import datetime as dt
 
 from sqlalchemy import select
@@ -36,15 +37,24 @@ def list_updates(start: dt.datetime | None, end: dt.datetime | None, page: int, 
     end = end or now()
     start = start or end - dt.timedelta(hours=DEFAULT_HOURS)
     rows = incidents.state_changes(start, end, limit=page_size, offset=(page - 1) * page_size)
-    return [{"update_id": r.id, "service_request_id": r.incident_id, "status": extended_status(r.to_state),
-             "external_status_code": r.to_state, "description": r.public_note or state_note(r.to_state),
-             "media_url": "",
-             "updated_datetime": w3_time(r.created_at)} for r in rows]
+    return [
+        {
+            "update_id": r.id,
+            "service_request_id": r.incident_id,
+            "status": extended_status(r.to_state),
+            "external_status_code": r.to_state,
+            "description": r.public_note or state_note(r.to_state),
+            "media_url": "",
+            "updated_datetime": w3_time(r.created_at),
+        }
+        for r in rows
+    ]
 
 
 def _posted_update(key: Open311Key, client_update_id: str) -> Open311Update | None:
-    return db.session.scalar(select(Open311Update).where(Open311Update.key_id == key.id,
-                                                         Open311Update.client_update_id == client_update_id))
+    return db.session.scalar(
+        select(Open311Update).where(Open311Update.key_id == key.id, Open311Update.client_update_id == client_update_id)
+    )
 
 
 def _check_owner(key: Open311Key, request_id: int):
@@ -67,20 +77,31 @@ def post_update(key: Open311Key | None, form: UpdateForm) -> dict:
     earlier = _posted_update(key, form.update_id)
     if earlier is not None:
         if earlier.incident_id != incident.id:
-            raise Open311Error(400, f"update_id {form.update_id} was already used for service_request_id "
-                                    f"{earlier.incident_id}")
+            raise Open311Error(
+                400, f"update_id {form.update_id} was already used for service_request_id {earlier.incident_id}"
+            )
         return {"update_id": earlier.transition_id}
     data = {"source": "open311", "via": key.name, "status": form.status, "update_id": form.update_id}
-    step, moved = incidents.external_step(incident.id, INCOMING.get(form.status), form.description, data,
-                                          commit=False)
+    step, moved = incidents.external_step(incident.id, INCOMING.get(form.status), form.description, data, commit=False)
     name = " ".join(p for p in (form.first_name, form.last_name) if p) or None
-    db.session.add(Open311Update(
-        key_id=key.id, client_update_id=form.update_id, incident_id=incident.id, transition_id=step.id,
-        status=form.status, applied=moved, description=form.description, updated_at=form.updated_datetime,
-        author_name=name[:64] if name else None, author_phone=form.phone, media_urls=form.media_url))
+    db.session.add(
+        Open311Update(
+            key_id=key.id,
+            client_update_id=form.update_id,
+            incident_id=incident.id,
+            transition_id=step.id,
+            status=form.status,
+            applied=moved,
+            description=form.description,
+            updated_at=form.updated_datetime,
+            author_name=name[:64] if name else None,
+            author_phone=form.phone,
+            media_urls=form.media_url,
+        )
+    )
     try:
         db.session.commit()
-    except IntegrityError:          # the same update, sent twice at once: the first one stands
+    except IntegrityError:  # the same update, sent twice at once: the first one stands
         db.session.rollback()
         earlier = _posted_update(key, form.update_id)
         if earlier is None:

@@ -6,7 +6,7 @@ becomes an empty element, booleans ``true``/``false``.
 """
 
 import re
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape  # nosec B406 (escapes what we write; nothing here parses XML)
 
 # Characters XML 1.0 cannot carry at all (a resident's text may hold them).
 _INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

@@ -9,6 +9,7 @@ reads the features' tables only through their models. docs/operations.md is its 
 def init_app(app) -> None:
     """Register the ``backup``, ``restore`` and ``retention`` commands."""
     from app.ops import cli
+
     app.cli.add_command(cli.backup_cmd)
     app.cli.add_command(cli.restore_cmd)
     app.cli.add_command(cli.retention_cli)

@@ -6,6 +6,7 @@ positions (10 million rows) never sits in memory whole. Geometry columns leave P
 PROJJSON), so ``geopandas.read_parquet`` gives them back as geometries with their CRS. Time stamps keep
 their instant (UTC in the file), JSON columns become text.
 """
+
 import datetime as dt
 import decimal
 import json
@@ -18,12 +19,24 @@ from psycopg2 import sql
 from pyproj import CRS
 
 CHUNK = 100_000
-ARROW = {"int2": pa.int16(), "int4": pa.int32(), "int8": pa.int64(), "float4": pa.float32(), "float8": pa.float64(),
-         "bool": pa.bool_(), "date": pa.date32(), "timestamptz": pa.timestamp("us", tz="UTC"),
-         "timestamp": pa.timestamp("us"), "geometry": pa.binary(), "bytea": pa.binary()}
+ARROW = {
+    "int2": pa.int16(),
+    "int4": pa.int32(),
+    "int8": pa.int64(),
+    "float4": pa.float32(),
+    "float8": pa.float64(),
+    "bool": pa.bool_(),
+    "date": pa.date32(),
+    "timestamptz": pa.timestamp("us", tz="UTC"),
+    "timestamp": pa.timestamp("us"),
+    "geometry": pa.binary(),
+    "bytea": pa.binary(),
+}
 
-GEOMETRY_TYPES = {n.upper(): n for n in ("Point", "LineString", "Polygon", "MultiPoint", "MultiLineString",
-                                          "MultiPolygon", "GeometryCollection")}
+GEOMETRY_TYPES = {
+    n.upper(): n
+    for n in ("Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection")
+}
 
 
 @dataclass
@@ -40,12 +53,15 @@ class Column:
 
 def columns_of(cur, table: str) -> list[Column]:
     """The columns of ``table`` (a name in the search path), geometries with their SRID and type."""
-    cur.execute("""
+    cur.execute(
+        """
         SELECT a.attname, t.typname, gc.srid, gc.type
         FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN geometry_columns gc ON gc.f_table_name = %s AND gc.f_geometry_column = a.attname
              AND gc.f_table_schema = current_schema()
-        WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""", (table, table))
+        WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""",
+        (table, table),
+    )
     return [Column(name, typ, srid, gtype) for name, typ, srid, gtype in cur.fetchall()]
 
 
@@ -80,19 +96,25 @@ def export_rows(conn, table: str, where: sql.Composable | None, params: tuple, p
         cols = columns_of(cur, table)
     geoms = [c for c in cols if c.pg_type == "geometry"]
     select = sql.SQL(", ").join(
-        sql.SQL("ST_AsBinary({0}) AS {0}").format(sql.Identifier(c.name)) if c.pg_type == "geometry"
-        else sql.Identifier(c.name) for c in cols)
+        sql.SQL("ST_AsBinary({0}) AS {0}").format(sql.Identifier(c.name))
+        if c.pg_type == "geometry"
+        else sql.Identifier(c.name)
+        for c in cols
+    )
     query = sql.SQL("SELECT {} FROM {}").format(select, sql.Identifier(table))
     if where is not None:
         query = query + sql.SQL(" WHERE ") + where
-    schema = pa.schema([pa.field(c.name, c.arrow) for c in cols],
-                       metadata={b"geo": _geo_metadata(geoms)} if geoms else None)
+    schema = pa.schema(
+        [pa.field(c.name, c.arrow) for c in cols], metadata={b"geo": _geo_metadata(geoms)} if geoms else None
+    )
     part = path.with_name(path.name + ".part")
     path.parent.mkdir(parents=True, exist_ok=True)
     total = 0
     try:
-        with conn.cursor(name=f"wuwei_archive_{abs(hash(path)) % 10**9}") as cur, \
-                pq.ParquetWriter(part, schema, compression="zstd") as writer:
+        with (
+            conn.cursor(name=f"wuwei_archive_{abs(hash(path)) % 10**9}") as cur,
+            pq.ParquetWriter(part, schema, compression="zstd") as writer,
+        ):
             cur.itersize = CHUNK
             cur.execute(query, params)
             while True:

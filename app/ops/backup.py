@@ -16,11 +16,12 @@ A restore goes into an **empty** database (only extensions in it) and an empty m
 the dump's sha256 first, restores in one transaction, then recomputes every table's count and checksum
 and every file's sha256 and fails, naming them, when one differs from the manifest.
 """
+
 import datetime as dt
 import io
 import json
 import shutil
-import subprocess
+import subprocess  # nosec B404 (pg_dump and pg_restore, with argument lists, no shell)
 import tarfile
 import tempfile
 from pathlib import Path
@@ -33,8 +34,10 @@ FORMAT = 1
 
 
 def _database_facts(cur) -> dict:
-    cur.execute("SELECT current_database(), current_setting('server_version'), "
-                "(SELECT extversion FROM pg_extension WHERE extname = 'postgis')")
+    cur.execute(
+        "SELECT current_database(), current_setting('server_version'), "
+        "(SELECT extversion FROM pg_extension WHERE extname = 'postgis')"
+    )
     name, server, postgis = cur.fetchone()
     cur.execute("SELECT to_regclass('alembic_version') IS NOT NULL")
     alembic = []
@@ -67,18 +70,30 @@ def create_backup(url: str, media_root: Path, directory: Path) -> Path:
                 cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 cur.execute("SELECT pg_export_snapshot()")
                 snapshot = cur.fetchone()[0]
-                dumping = subprocess.Popen([pg_dump, *args, "-Fc", "--snapshot", snapshot, "-f", str(dump)],
-                                           env=env, stderr=subprocess.PIPE, text=True)
+                dumping = subprocess.Popen(  # nosec B603 (argument list of trusted paths)
+                    [pg_dump, *args, "-Fc", "--snapshot", snapshot, "-f", str(dump)],
+                    env=env,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
                 try:
-                    manifest = {"format": FORMAT, "created_at": dt.datetime.now(TZ).isoformat(timespec="seconds"),
-                                "database": _database_facts(cur), "tables": checksums.table_checksums(cur)}
+                    manifest = {
+                        "format": FORMAT,
+                        "created_at": dt.datetime.now(TZ).isoformat(timespec="seconds"),
+                        "database": _database_facts(cur),
+                        "tables": checksums.table_checksums(cur),
+                    }
                 finally:
-                    _, err = dumping.communicate()     # the snapshot must live until pg_dump has it
+                    _, err = dumping.communicate()  # the snapshot must live until pg_dump has it
                 conn.rollback()
             if dumping.returncode != 0:
                 raise OpsError(f"pg_dump failed (exit {dumping.returncode}): {err.strip()[-2000:]}")
-            manifest["database"].update(file="database.dump", bytes=dump.stat().st_size,
-                                        sha256=checksums.file_sha256(dump), pg_dump=version_of(pg_dump))
+            manifest["database"].update(
+                file="database.dump",
+                bytes=dump.stat().st_size,
+                sha256=checksums.file_sha256(dump),
+                pg_dump=version_of(pg_dump),
+            )
             media = checksums.media_files(media_root)
             manifest["media"] = {"files": media, "count": len(media), "bytes": sum(f["bytes"] for f in media.values())}
             with tarfile.open(part, "w") as tar:
@@ -101,8 +116,10 @@ def read_manifest(tar: tarfile.TarFile) -> dict:
     except KeyError:
         raise OpsError("not a Wuwei backup: no manifest.json in the file") from None
     if manifest.get("format") != FORMAT:
-        raise OpsError(f"backup format {manifest.get('format')!r} is not {FORMAT}: restore it with the version "
-                       "of Wuwei that made it")
+        raise OpsError(
+            f"backup format {manifest.get('format')!r} is not {FORMAT}: restore it with the version "
+            "of Wuwei that made it"
+        )
     return manifest
 
 
@@ -110,8 +127,10 @@ def _check_empty(cur, media_root: Path) -> None:
     tables = checksums.user_tables(cur)
     if tables:
         names = ", ".join(f"{s}.{t}" for s, t in tables[:5])
-        raise OpsError(f"the database is not empty ({len(tables)} tables: {names} …): restore into a new "
-                       "database (createdb; CREATE EXTENSION postgis), never over a live one")
+        raise OpsError(
+            f"the database is not empty ({len(tables)} tables: {names} …): restore into a new "
+            "database (createdb; CREATE EXTENSION postgis), never over a live one"
+        )
     if media_root.is_dir() and any(p.is_file() for p in media_root.rglob("*")):
         raise OpsError(f"the media directory {media_root} is not empty: restore into an empty one (WUWEI_MEDIA)")
 
@@ -133,15 +152,28 @@ def restore_backup(url: str, media_root: Path, backup: Path) -> dict:
             if checksums.file_sha256(dump) != manifest["database"]["sha256"]:
                 raise OpsError("database.dump does not match the sha256 in the manifest: the backup is damaged")
             # COMMENT ON EXTENSION needs the extension's owner: left out, so an ordinary role can restore.
-            listing = subprocess.run([pg_restore, "-l", str(dump)], capture_output=True, text=True, check=True).stdout
+            listing = subprocess.run([pg_restore, "-l", str(dump)], capture_output=True, text=True, check=True).stdout  # nosec B603 (argument list)
             todo = Path(tmp) / "list"
             todo.write_text("\n".join(line for line in listing.splitlines() if " COMMENT - EXTENSION " not in line))
-            run([pg_restore, *args, "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
-                 "-L", str(todo), str(dump)], env, "restoring the database")
+            run(
+                [
+                    pg_restore,
+                    *args,
+                    "--no-owner",
+                    "--no-privileges",
+                    "--exit-on-error",
+                    "--single-transaction",
+                    "-L",
+                    str(todo),
+                    str(dump),
+                ],
+                env,
+                "restoring the database",
+            )
             media_root.mkdir(parents=True, exist_ok=True)
             members = [m for m in tar.getmembers() if m.name.startswith("media/") and m.isfile()]
             for m in members:
-                m.name = m.name[len("media/"):]
+                m.name = m.name[len("media/") :]
             tar.extractall(media_root, members=members, filter="data")
         with conn.cursor() as cur:
             cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -6,6 +6,7 @@ prints it with the application's time zone): independent of row order and physic
 over the table, no sort. Tables that belong to an extension (PostGIS's ``spatial_ref_sys``) are left
 out: the extension makes them.
 """
+
 import hashlib
 from pathlib import Path
 
@@ -29,9 +30,12 @@ def table_checksums(cur) -> dict[str, dict]:
     """``{"schema.table": {"rows": n, "checksum": "…"}}`` for every table, read in ``cur``'s transaction."""
     out = {}
     for schema, name in user_tables(cur):
-        cur.execute(sql.SQL(
-            "SELECT count(*), coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint), 0)::text "
-            "FROM {}.{} t").format(sql.Identifier(schema), sql.Identifier(name)))
+        cur.execute(
+            sql.SQL(
+                "SELECT count(*), coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint), 0)::text "
+                "FROM {}.{} t"
+            ).format(sql.Identifier(schema), sql.Identifier(name))
+        )
         rows, checksum = cur.fetchone()
         out[f"{schema}.{name}"] = {"rows": rows, "checksum": checksum}
     return out
@@ -50,15 +54,18 @@ def media_files(root: Path) -> dict[str, dict]:
     ``.….part`` files of a write in progress, :func:`app.core.media.write_files`)."""
     if not root.is_dir():
         return {}
-    return {p.relative_to(root).as_posix(): {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
-            for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.is_symlink() and not (p.name.startswith(".") and p.name.endswith(".part"))}
+    return {
+        p.relative_to(root).as_posix(): {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink() and not (p.name.startswith(".") and p.name.endswith(".part"))
+    }
 
 
 def differences(expected: dict, found: dict) -> list[str]:
     """What differs between two ``{name: {...}}`` maps, one line each."""
     out = [f"{k}: missing" for k in expected if k not in found]
     out += [f"{k}: not in the backup" for k in found if k not in expected]
-    out += [f"{k}: {expected[k]} in the backup, {found[k]} now" for k in expected
-            if k in found and expected[k] != found[k]]
+    out += [
+        f"{k}: {expected[k]} in the backup, {found[k]} now" for k in expected if k in found and expected[k] != found[k]
+    ]
     return out

@@ -1,4 +1,5 @@
 """The commands: ``flask backup [DIR]``, ``flask restore FILE``, ``flask retention run|plan``."""
+
 import os
 from pathlib import Path
 
@@ -44,16 +45,22 @@ def restore_cmd(file: Path):
     except OpsError as e:
         raise click.ClickException(str(e)) from None
     rows = sum(t["rows"] for t in manifest["tables"].values())
-    click.echo(f"restored {len(manifest['tables'])} tables ({rows} rows) and {manifest['media']['count']} media "
-               f"files of {manifest['created_at']}; every count and checksum matches the manifest")
+    click.echo(
+        f"restored {len(manifest['tables'])} tables ({rows} rows) and {manifest['media']['count']} media "
+        f"files of {manifest['created_at']}; every count and checksum matches the manifest"
+    )
 
 
 retention_cli = AppGroup("retention", help="Archive old GPS positions and audit entries, then remove them.")
 
 
 def _plan_options(f):
-    f = click.option("--archive", "archive_dir", type=click.Path(file_okay=False, path_type=Path),
-                     help="Where the Parquet files go (default: WUWEI_ARCHIVE_DIR, else var/archive).")(f)
+    f = click.option(
+        "--archive",
+        "archive_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where the Parquet files go (default: WUWEI_ARCHIVE_DIR, else var/archive).",
+    )(f)
     return f
 
 
@@ -62,7 +69,8 @@ def _settings(archive_dir: Path | None) -> retention.Settings:
     return retention.Settings(
         positions_months=int(cfg.get("WUWEI_POSITIONS_RETENTION_MONTHS", 13)),
         audit_months=int(cfg.get("WUWEI_AUDIT_RETENTION_MONTHS", 13)),
-        archive_dir=archive_dir or Path(cfg.get("WUWEI_ARCHIVE_DIR") or var_dir() / "archive"))
+        archive_dir=archive_dir or Path(cfg.get("WUWEI_ARCHIVE_DIR") or var_dir() / "archive"),
+    )
 
 
 @retention_cli.command("plan")

@@ -21,6 +21,7 @@ pyarrow) anyway, partitions are already made by the project's ``wuwei_ensure_pos
 and an existing PostgreSQL (``DATABASE_URL``) may not allow another extension and its background
 worker. Run it from a systemd timer or cron (docs/operations.md).
 """
+
 import datetime as dt
 import re
 import time
@@ -150,8 +151,12 @@ def _audit_months(cur, before: dt.datetime) -> list[dt.datetime]:
 def plan(url: str, settings: Settings) -> list[str]:
     """What :func:`run` would do now, one line each."""
     pos_cut, audit_cut = cutoff(settings.positions_months), cutoff(settings.audit_months)
-    out = [(f"positions: keep from {pos_cut:%Y-%m-%d}; audit_log: keep from {audit_cut:%Y-%m-%d}; "
-            f"archive in {settings.archive_dir}")]
+    out = [
+        (
+            f"positions: keep from {pos_cut:%Y-%m-%d}; audit_log: keep from {audit_cut:%Y-%m-%d}; "
+            f"archive in {settings.archive_dir}"
+        )
+    ]
     conn = connect(url)
     try:
         with conn.cursor() as cur:
@@ -161,8 +166,11 @@ def plan(url: str, settings: Settings) -> list[str]:
             cur.execute("SELECT count(*) FROM positions_default WHERE fixed_at < %s", (pos_cut,))
             if n := cur.fetchone()[0]:
                 out.append(f"positions_default: {n} rows before {pos_cut:%Y-%m-%d}, archive and delete")
-            cur.execute("SELECT to_char(at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), count(*) FROM audit_log "
-                        "WHERE at < %s GROUP BY 1 ORDER BY 1", (audit_cut,))
+            cur.execute(
+                "SELECT to_char(at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), count(*) FROM audit_log "
+                "WHERE at < %s GROUP BY 1 ORDER BY 1",
+                (audit_cut,),
+            )
             out += [f"audit_log {month}: {n} rows, archive and delete" for month, n in cur.fetchall()]
     finally:
         conn.close()

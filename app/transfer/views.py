@@ -1,5 +1,6 @@
 """``GET /api/v1/<layer>/export``, ``POST /api/v1/<layer>/import`` (a multipart upload) and
 ``GET /api/v1/imports/<id>`` (an import running as a job) for planners."""
+
 from flask import Response, current_app, request
 
 from app.auth import policy
@@ -48,15 +49,18 @@ def export(layer: str, query: ExportQuery):
     found = _layer_or_404(layer)
     data = services.export_layer(found, policy.current_scope(), query.format, **list_args(found, query))
     ext, mimetype, _ = fileio.FORMATS[query.format]
-    return Response(data, mimetype=mimetype, headers={
-        "Content-Disposition": f'attachment; filename="{found.name}{ext}"'})
+    return Response(
+        data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{found.name}{ext}"'}
+    )
 
 
 def _upload() -> tuple[bytes, str, str | None]:
     """(content, file name, ``format`` form field) of the multipart upload; 413, 415 or 400 otherwise."""
     limit = current_app.config.get("WUWEI_IMPORT_MAX_BYTES", 16 * 1024 * 1024)
-    too_large = (f"larger than the cap of {_size(limit)} for an import (WUWEI_IMPORT_MAX_BYTES); "
-                 "nothing imported. Split the file, or raise WUWEI_IMPORT_MAX_BYTES.")
+    too_large = (
+        f"larger than the cap of {_size(limit)} for an import (WUWEI_IMPORT_MAX_BYTES); "
+        "nothing imported. Split the file, or raise WUWEI_IMPORT_MAX_BYTES."
+    )
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"the upload is {too_large}", {"file": "over WUWEI_IMPORT_MAX_BYTES"})
     if request.mimetype != "multipart/form-data":
@@ -75,8 +79,14 @@ def _size(n: int) -> str:
 
 
 @bp.post("/<layer>/import")
-@endpoint(query=ImportQuery, form=ImportForm, response=ImportReport, status=201, permission="layers.import",
-          errors=(403, 404, 413))
+@endpoint(
+    query=ImportQuery,
+    form=ImportForm,
+    response=ImportReport,
+    status=201,
+    permission="layers.import",
+    errors=(403, 404, 413),
+)
 def import_(layer: str, query: ImportQuery):
     """Import a file into a layer: every row, or none.
 
@@ -97,7 +107,8 @@ def import_(layer: str, query: ImportQuery):
 
 # endpoint() documents one success answer; a big file's 202 carries another model, added here.
 spec.get_function_metadata(import_).resp.add_model(
-    202, ImportJobOut, description="Accepted: the file is imported by the jobs worker (GET status_url)")
+    202, ImportJobOut, description="Accepted: the file is imported by the jobs worker (GET status_url)"
+)
 
 
 @bp.get("/imports/<int:import_id>")

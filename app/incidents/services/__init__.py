@@ -22,6 +22,7 @@ module                    what changes it
 
 Each write is one transaction, recorded in the audit log.
 """
+
 from app.incidents.services.attributes import check_attributes
 from app.incidents.services.categories import (
     categories,

@@ -3,6 +3,7 @@
 The dashboard counts overdue incidents with :func:`overdue_sql` too, so that its figure and the
 incident lists agree.
 """
+
 import datetime as dt
 
 from sqlalchemy import Float, and_, case, cast, func, literal, select
@@ -14,8 +15,9 @@ from app.incidents.workflow import DEFAULT_DEADLINES, TIMED_STAGES
 
 def stage_hours_sql(inc=Incident, cat=IncidentCategory):
     """Hours allowed in the incident's current stage: the category's figure, else the default."""
-    default = case({s: literal(float(h)) for s, h in DEFAULT_DEADLINES.items()}, value=inc.state,
-                   else_=literal(None, Float))
+    default = case(
+        {s: literal(float(h)) for s, h in DEFAULT_DEADLINES.items()}, value=inc.state, else_=literal(None, Float)
+    )
     return func.coalesce(cast(cat.deadlines[inc.state].astext, Float), default)
 
 
@@ -37,7 +39,10 @@ def overdue_sql(inc=Incident, cat=IncidentCategory):
 
 def overdue_of(incident: Incident) -> tuple[dt.datetime | None, bool]:
     """Due time and overdue flag for one incident, from SQL."""
-    row = db.session.execute(select(due_at_sql(), overdue_sql()).select_from(Incident)
-                             .join(IncidentCategory, IncidentCategory.id == Incident.category_id)
-                             .where(Incident.id == incident.id)).one()
+    row = db.session.execute(
+        select(due_at_sql(), overdue_sql())
+        .select_from(Incident)
+        .join(IncidentCategory, IncidentCategory.id == Incident.category_id)
+        .where(Incident.id == incident.id)
+    ).one()
     return row[0], bool(row[1])

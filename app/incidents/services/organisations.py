@@ -6,6 +6,7 @@ members, by its members — only they accept it, return it, ask for time and rep
 none of whose people work in Wuwei yet has its steps recorded on its behalf by the people in the field, as
 before (the timeline says so).
 """
+
 from sqlalchemy import and_, or_, select
 
 from app.audit.services import record
@@ -17,7 +18,7 @@ from app.core.extensions import db
 from app.incidents.models import Department, Incident, Organisation, OrganisationMember
 from app.incidents.services.records import MAX_ID
 
-DESK = "incidents.respond"       # the permission of an organisation's people
+DESK = "incidents.respond"  # the permission of an organisation's people
 # What an organisation sees of the incidents dispatched to it: its work, then what it handed back.
 DESK_STATES = ("dispatched", "in_progress", "responded", "closed", "evaluated")
 
@@ -26,8 +27,7 @@ def organisation_of(user) -> Organisation | None:
     """The organisation ``user`` belongs to."""
     if user is None or getattr(user, "id", None) is None:
         return None
-    return db.session.scalar(select(Organisation).join(OrganisationMember)
-                             .where(OrganisationMember.user_id == user.id))
+    return db.session.scalar(select(Organisation).join(OrganisationMember).where(OrganisationMember.user_id == user.id))
 
 
 def organisations() -> list[Organisation]:
@@ -36,11 +36,15 @@ def organisations() -> list[Organisation]:
     return sorted(rows, key=lambda o: (o.department_id is None, o.name))
 
 
-def organisation_for(department_id: int | None = None, property_company_id: int | None = None,
-                     create: bool = False) -> Organisation | None:
+def organisation_for(
+    department_id: int | None = None, property_company_id: int | None = None, create: bool = False
+) -> Organisation | None:
     """The organisation of a department or a property company (made when ``create``; 422 for an unknown one)."""
-    column, value = ((Organisation.department_id, department_id) if department_id is not None
-                     else (Organisation.property_company_id, property_company_id))
+    column, value = (
+        (Organisation.department_id, department_id)
+        if department_id is not None
+        else (Organisation.property_company_id, property_company_id)
+    )
     org = db.session.scalar(select(Organisation).where(column == value)) if value is not None else None
     if org is None and create:
         target = db.session.get(Department if department_id is not None else PropertyCompany, value)
@@ -49,8 +53,12 @@ def organisation_for(department_id: int | None = None, property_company_id: int 
         org = Organisation(department_id=department_id, property_company_id=property_company_id)
         db.session.add(org)
         db.session.flush()
-        record("insert", "organisations", org.id, after={"department_id": department_id,
-                                                         "property_company_id": property_company_id})
+        record(
+            "insert",
+            "organisations",
+            org.id,
+            after={"department_id": department_id, "property_company_id": property_company_id},
+        )
     return org
 
 
@@ -58,14 +66,25 @@ def member_ids(org: Organisation | None) -> list[int]:
     """The active members of ``org``."""
     if org is None:
         return []
-    return list(db.session.scalars(select(User.id).join(OrganisationMember, OrganisationMember.user_id == User.id)
-                                   .where(OrganisationMember.organisation_id == org.id, User.active.is_(True))
-                                   .order_by(User.id)))
+    return list(
+        db.session.scalars(
+            select(User.id)
+            .join(OrganisationMember, OrganisationMember.user_id == User.id)
+            .where(OrganisationMember.organisation_id == org.id, User.active.is_(True))
+            .order_by(User.id)
+        )
+    )
 
 
 def members(org: Organisation) -> list[User]:
-    return list(db.session.scalars(select(User).join(OrganisationMember, OrganisationMember.user_id == User.id)
-                                   .where(OrganisationMember.organisation_id == org.id).order_by(User.username)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(OrganisationMember, OrganisationMember.user_id == User.id)
+            .where(OrganisationMember.organisation_id == org.id)
+            .order_by(User.username)
+        )
+    )
 
 
 def set_members(org: Organisation, usernames: list[str], commit: bool = True) -> list[User]:
@@ -74,18 +93,25 @@ def set_members(org: Organisation, usernames: list[str], commit: bool = True) ->
     users = list(db.session.scalars(select(User).where(User.username.in_(usernames)))) if usernames else []
     found = {u.username for u in users}
     errors = {name: "no such user" for name in usernames if name not in found}
-    errors.update({u.username: "only users of role department belong to an organisation"
-                   for u in users if not policy.can(u, DESK)})
+    errors.update(
+        {
+            u.username: "only users of role department belong to an organisation"
+            for u in users
+            if not policy.can(u, DESK)
+        }
+    )
     if errors:
         raise ApiError(422, "; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
     before = [u.username for u in members(org)]
-    db.session.execute(OrganisationMember.__table__.delete().where(or_(
-        OrganisationMember.organisation_id == org.id, OrganisationMember.user_id.in_([u.id for u in users]))))
+    db.session.execute(
+        OrganisationMember.__table__.delete().where(
+            or_(OrganisationMember.organisation_id == org.id, OrganisationMember.user_id.in_([u.id for u in users]))
+        )
+    )
     for user in users:
         db.session.add(OrganisationMember(user_id=user.id, organisation_id=org.id))
     db.session.flush()
-    record("update", "organisation_members", org.id, before={"members": before},
-           after={"members": sorted(found)})
+    record("update", "organisation_members", org.id, before={"members": before}, after={"members": sorted(found)})
     if commit:
         db.session.commit()
     return users
@@ -129,15 +155,18 @@ def holds(incident: Incident, user) -> bool:
     holders = holder_ids(incident)
     if holders:
         return user.id in holders
-    return not policy.can(user, DESK)        # on the organisation's behalf: anyone in the field, no other desk
+    return not policy.can(user, DESK)  # on the organisation's behalf: anyone in the field, no other desk
 
 
 def dispatched_to(org: Organisation):
     """SQL condition: the incident is dispatched to ``org`` (and to no single person)."""
     if org.property_company_id is not None:
         return and_(Incident.property_company_id == org.property_company_id, Incident.assignee_id.is_(None))
-    return and_(Incident.department_id == org.department_id, Incident.property_company_id.is_(None),
-                Incident.assignee_id.is_(None))
+    return and_(
+        Incident.department_id == org.department_id,
+        Incident.property_company_id.is_(None),
+        Incident.assignee_id.is_(None),
+    )
 
 
 def load_for_desk(incident_id, user, lock: bool = False) -> Incident:

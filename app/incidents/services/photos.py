@@ -6,6 +6,7 @@ drops EXIF (phones put the GPS position and the device there). An incident keeps
 ``incident_photos`` photos (the ``caps`` table, 20 unless raised): the database refuses one more
 (trigger ``trg_incident_photos_cap``, migration 0010), so parallel uploads can't pass the cap.
 """
+
 import hashlib
 import os
 import secrets
@@ -25,7 +26,7 @@ from app.incidents.models import Photo
 from app.incidents.services.records import load
 
 THUMB = (320, 320)
-CAP = "incident_photos"            # the row of the caps table (migration 0010)
+CAP = "incident_photos"  # the row of the caps table (migration 0010)
 
 
 def media_root() -> Path:
@@ -49,7 +50,7 @@ def _store(incident_id: int, image) -> tuple[str, str, list[Path]]:
     name = f"{incident_id}/{secrets.token_hex(8)}"
     root = media_root()
     rel, trel = f"{name}{image.extension}", f"{name}.thumb.jpg"
-    write_files({root / rel: image.data, root / trel: image.thumbnail})   # both or neither; 507 when the disk is full
+    write_files({root / rel: image.data, root / trel: image.thumbnail})  # both or neither; 507 when the disk is full
     return rel, trel, [root / rel, root / trel]
 
 
@@ -58,26 +59,40 @@ def add_photo(incident_id: int, data: bytes, user, scope: Scope, transition_id: 
     incident = load(incident_id, scope)
     cap = max_photos()
     count = db.session.scalar(select(func.count()).select_from(Photo).where(Photo.incident_id == incident.id))
-    if count >= cap:          # early, before decoding; the database has the last word (below)
+    if count >= cap:  # early, before decoding; the database has the last word (below)
         raise _full(cap)
     image = clean_image(data, "photo", thumbnail=THUMB)
     path, thumb_path, written = _store(incident.id, image)
-    photo = Photo(incident_id=incident.id, transition_id=transition_id, path=path, thumb_path=thumb_path,
-                  content_type=image.content_type, width=image.width, height=image.height,
-                  bytes=len(image.data), sha256=hashlib.sha256(data).hexdigest(),
-                  uploaded_by=getattr(user, "id", None))
+    photo = Photo(
+        incident_id=incident.id,
+        transition_id=transition_id,
+        path=path,
+        thumb_path=thumb_path,
+        content_type=image.content_type,
+        width=image.width,
+        height=image.height,
+        bytes=len(image.data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        uploaded_by=getattr(user, "id", None),
+    )
     db.session.add(photo)
     try:
         db.session.flush()
-        record("insert", "incident_photos", photo.id, after={"incident_id": incident.id, "path": photo.path,
-                                                               "bytes": photo.bytes})
+        record(
+            "insert",
+            "incident_photos",
+            photo.id,
+            after={"incident_id": incident.id, "path": photo.path, "bytes": photo.bytes},
+        )
         db.session.commit()
     except Exception as e:
         db.session.rollback()
         for p in written:
             p.unlink(missing_ok=True)
-        if isinstance(e, IntegrityError) and getattr(getattr(e.orig, "diag", None), "constraint_name", None) == \
-                "cap_incident_photos":
+        if (
+            isinstance(e, IntegrityError)
+            and getattr(getattr(e.orig, "diag", None), "constraint_name", None) == "cap_incident_photos"
+        ):
             raise _full(cap) from None
         raise
     return photo

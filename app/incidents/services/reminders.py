@@ -5,6 +5,7 @@ Run every five minutes by the jobs worker (:mod:`app.incidents.tasks`) or by ``f
 stage or more time granted clears it), so a run looks only at open incidents not told yet, and two runs
 at once skip each other's rows (``FOR UPDATE SKIP LOCKED``); the notices' keys would drop a double anyway.
 """
+
 from sqlalchemy import case, func, select
 
 from app.core.extensions import db
@@ -13,7 +14,7 @@ from app.incidents.services.deadlines import due_at_sql, stage_hours_sql
 from app.incidents.services.tell import deadline as tell_deadline
 from app.incidents.workflow import TIMED_STAGES
 
-WARN_HOURS = 2.0        # "near": this long before the deadline, or a quarter of a short stage
+WARN_HOURS = 2.0  # "near": this long before the deadline, or a quarter of a short stage
 BATCH = 200
 
 
@@ -23,11 +24,18 @@ def _candidates(warn_hours: float):
     stage_seconds = (stage_hours_sql() + Incident.extension_hours) * 3600
     warn = func.least(warn_hours * 3600, stage_seconds / 4)
     level = case((due <= func.now(), 2), else_=1)
-    return (select(Incident.id, level.label("level"))
-            .join(IncidentCategory, IncidentCategory.id == Incident.category_id)
-            .where(Incident.state.in_(TIMED_STAGES), Incident.deadline_notified < level,
-                   due - func.make_interval(0, 0, 0, 0, 0, 0, warn) <= func.now())
-            .order_by(Incident.id).limit(BATCH).with_for_update(of=Incident, skip_locked=True))
+    return (
+        select(Incident.id, level.label("level"))
+        .join(IncidentCategory, IncidentCategory.id == Incident.category_id)
+        .where(
+            Incident.state.in_(TIMED_STAGES),
+            Incident.deadline_notified < level,
+            due - func.make_interval(0, 0, 0, 0, 0, 0, warn) <= func.now(),
+        )
+        .order_by(Incident.id)
+        .limit(BATCH)
+        .with_for_update(of=Incident, skip_locked=True)
+    )
 
 
 def remind(warn_hours: float = WARN_HOURS) -> int:

@@ -3,6 +3,7 @@ duplicates suggested; a further report attached to an open incident instead of a
 
 Every channel reports through :func:`report_incident`: the API, the report page, Open311 and the demo.
 """
+
 import datetime as dt
 import secrets
 
@@ -40,30 +41,57 @@ def default_source(user) -> str:
     return role if role in SOURCES else "web"
 
 
-def suggest_duplicates(scope: Scope | None, category_id: int, lon: float, lat: float,
-                       radius_m: float = DUPLICATE_RADIUS_M, days: int = DUPLICATE_DAYS) -> list[dict]:
+def suggest_duplicates(
+    scope: Scope | None,
+    category_id: int,
+    lon: float,
+    lat: float,
+    radius_m: float = DUPLICATE_RADIUS_M,
+    days: int = DUPLICATE_DAYS,
+) -> list[dict]:
     """Open incidents of the same category within ``radius_m`` metres reported in the last ``days``."""
     here = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
     dist = func.ST_Distance(func.geography(Incident.geom), func.geography(here))
-    stmt = (select(Incident.id, Incident.state, Incident.description, Incident.address, Incident.reported_at,
-                   func.round(cast(dist, Float)).label("distance_m"))
-            .where(Incident.category_id == category_id, Incident.state.in_(OPEN_STATES),
-                   Incident.reported_at > func.now() - func.make_interval(0, 0, 0, days),
-                   func.ST_DWithin(func.geography(Incident.geom), func.geography(here), radius_m))
-            .order_by(dist).limit(20))
+    stmt = (
+        select(
+            Incident.id,
+            Incident.state,
+            Incident.description,
+            Incident.address,
+            Incident.reported_at,
+            func.round(cast(dist, Float)).label("distance_m"),
+        )
+        .where(
+            Incident.category_id == category_id,
+            Incident.state.in_(OPEN_STATES),
+            Incident.reported_at > func.now() - func.make_interval(0, 0, 0, days),
+            func.ST_DWithin(func.geography(Incident.geom), func.geography(here), radius_m),
+        )
+        .order_by(dist)
+        .limit(20)
+    )
     if scope is not None:
         stmt = stmt.where(grid_clause(scope, Incident.grid_id, Incident.geom))
-    return [{"id": r.id, "state": r.state, "description": r.description, "address": r.address,
-             "reported_at": r.reported_at.isoformat(), "distance_m": float(r.distance_m)}
-            for r in db.session.execute(stmt)]
+    return [
+        {
+            "id": r.id,
+            "state": r.state,
+            "description": r.description,
+            "address": r.address,
+            "reported_at": r.reported_at.isoformat(),
+            "distance_m": float(r.distance_m),
+        }
+        for r in db.session.execute(stmt)
+    ]
 
 
 def _route(incident: Incident) -> int:
     """Offer a new incident to its grid's workers and its category's department (自动派发建议)."""
     offers = 0
     if incident.grid_id is not None:
-        for (user_id,) in db.session.execute(select(grid_workers.c.user_id)
-                                             .where(grid_workers.c.area_id == incident.grid_id)):
+        for (user_id,) in db.session.execute(
+            select(grid_workers.c.user_id).where(grid_workers.c.area_id == incident.grid_id)
+        ):
             db.session.add(Offer(incident_id=incident.id, user_id=user_id))
             offers += 1
     if incident.category.department_id is not None:
@@ -82,8 +110,11 @@ def in_served_area(lon: float, lat: float) -> bool:
 def _in_scope_point(scope: Scope, geom) -> bool:
     if scope.everything:
         return True
-    return bool(db.session.scalar(
-        select(func.ST_Intersects(Area.geom, func.ST_GeomFromText(geom.wkt, 4326))).where(Area.id == scope.area_id)))
+    return bool(
+        db.session.scalar(
+            select(func.ST_Intersects(Area.geom, func.ST_GeomFromText(geom.wkt, 4326))).where(Area.id == scope.area_id)
+        )
+    )
 
 
 def _place(lon, lat, geometry, errors: dict):
@@ -128,28 +159,57 @@ def _check_report(category_code, description, source: str, texts: dict, attribut
     return category, values, errors
 
 
-def report_incident(*, category_code: str | None, description, lon=None, lat=None, geometry=None,
-                    address=None, source: str = "web", reporter_name=None, reporter_phone=None,
-                    attributes: dict | None = None, user=None, scope: Scope | None = None,
-                    media_url: str | None = None, open311_key_id: int | None = None,
-                    reported_at: dt.datetime | None = None, commit: bool = True) -> Incident:
+def report_incident(
+    *,
+    category_code: str | None,
+    description,
+    lon=None,
+    lat=None,
+    geometry=None,
+    address=None,
+    source: str = "web",
+    reporter_name=None,
+    reporter_phone=None,
+    attributes: dict | None = None,
+    user=None,
+    scope: Scope | None = None,
+    media_url: str | None = None,
+    open311_key_id: int | None = None,
+    reported_at: dt.datetime | None = None,
+    commit: bool = True,
+) -> Incident:
     """Record a new incident in state ``reported``, routed to the grid's workers and the department."""
-    texts = {"address": address, "reporter_name": reporter_name, "reporter_phone": reporter_phone,
-             "media_url": media_url}
+    texts = {
+        "address": address,
+        "reporter_name": reporter_name,
+        "reporter_phone": reporter_phone,
+        "media_url": media_url,
+    }
     category, attributes, errors = _check_report(category_code, description, source, texts, attributes)
     geom, extent = _place(lon, lat, geometry, errors)
     if errors:
-        raise ApiError(422, "the incident cannot be recorded: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
-                       errors)
+        raise ApiError(
+            422, "the incident cannot be recorded: " + "; ".join(f"{k}: {v}" for k, v in errors.items()), errors
+        )
     if scope is not None and not _in_scope_point(scope, geom):
         raise ApiError(403, "the place lies outside your area", {"location": "outside your area"})
     user_id = getattr(user, "id", None)
-    incident = Incident(category_id=category.id, source=source, state="reported", description=description.strip(),
-                        address=address, reporter_name=reporter_name or None, reporter_phone=reporter_phone or None,
-                        reported_by=user_id, geom=from_shape(geom, 4326),
-                        extent=from_shape(extent, 4326) if extent is not None else None,
-                        attributes=attributes or {}, media_url=media_url, open311_key_id=open311_key_id,
-                        department_id=category.department_id)
+    incident = Incident(
+        category_id=category.id,
+        source=source,
+        state="reported",
+        description=description.strip(),
+        address=address,
+        reporter_name=reporter_name or None,
+        reporter_phone=reporter_phone or None,
+        reported_by=user_id,
+        geom=from_shape(geom, 4326),
+        extent=from_shape(extent, 4326) if extent is not None else None,
+        attributes=attributes or {},
+        media_url=media_url,
+        open311_key_id=open311_key_id,
+        department_id=category.department_id,
+    )
     if reported_at is not None:
         incident.reported_at = incident.state_changed_at = reported_at
     if open311_key_id is not None:
@@ -157,11 +217,20 @@ def report_incident(*, category_code: str | None, description, lon=None, lat=Non
     db.session.add(incident)
     db.session.flush()
     db.session.refresh(incident, ["grid_id", "public_token"])
-    db.session.add(Transition(incident_id=incident.id, from_state=None, to_state="reported", user_id=user_id,
-                              note=None, data={"source": source}, **({"created_at": reported_at} if reported_at else {})))
+    db.session.add(
+        Transition(
+            incident_id=incident.id,
+            from_state=None,
+            to_state="reported",
+            user_id=user_id,
+            note=None,
+            data={"source": source},
+            **({"created_at": reported_at} if reported_at else {}),
+        )
+    )
     _route(incident)
     record("insert", "incidents", incident.id, after=public_snapshot(incident), user_id=user_id)
-    if reported_at is None:                     # a report made now, not a replay of the past
+    if reported_at is None:  # a report made now, not a replay of the past
         tell_reported(incident, user)
     if commit:
         db.session.commit()
@@ -175,8 +244,16 @@ def attach_report(incident_id: int, note: str, user, scope: Scope) -> Incident:
         raise ApiError(409, "reports can only be attached to open incidents")
     if not isinstance(note, str) or not note.strip() or len(note) > MAX_DESCRIPTION:
         raise ApiError(422, "note: required, at most 4000 characters", {"note": "required"})
-    db.session.add(Transition(incident_id=incident.id, from_state=incident.state, to_state=incident.state,
-                              user_id=user.id, note=note.strip(), data={"attached_report": True}))
+    db.session.add(
+        Transition(
+            incident_id=incident.id,
+            from_state=incident.state,
+            to_state=incident.state,
+            user_id=user.id,
+            note=note.strip(),
+            data={"attached_report": True},
+        )
+    )
     record("attach_report", "incidents", incident.id, after={"note": note.strip()})
     db.session.commit()
     return incident

@@ -8,6 +8,7 @@ company), duplicate (the original), the holder's return (a reason), and the resi
 (``evaluated``, or back to ``responded`` when unsatisfied). Other features register theirs
 (consultations: the meeting of a step to ``consultation``).
 """
+
 import datetime as dt
 
 from sqlalchemy import func, select
@@ -36,13 +37,16 @@ from app.incidents.workflow import (
 )
 
 ASSIGNEE = "incidents.assignee"
-ENDS = ("closed", "rejected", "duplicate")       # steps that stop the clock (closed_at)
+ENDS = ("closed", "rejected", "duplicate")  # steps that stop the clock (closed_at)
 
 
 def assignable_users() -> list[User]:
     """Active users an incident may be dispatched to (permission ``incidents.assignee``)."""
-    return list(db.session.scalars(select(User).where(User.role.in_(roles_with(ASSIGNEE)), User.active.is_(True))
-                                   .order_by(User.username)))
+    return list(
+        db.session.scalars(
+            select(User).where(User.role.in_(roles_with(ASSIGNEE)), User.active.is_(True)).order_by(User.username)
+        )
+    )
 
 
 def dispatch_companies() -> list[PropertyCompany]:
@@ -81,8 +85,9 @@ def _duplicate(step: Step) -> dict:
         if "duplicate_of" not in step.errors:
             step.fail("duplicate_of", "required: the id of the original incident")
         return {}
-    original = db.session.scalar(select(Incident).where(
-        Incident.id == original_id, grid_clause(step.scope, Incident.grid_id, Incident.geom)))
+    original = db.session.scalar(
+        select(Incident).where(Incident.id == original_id, grid_clause(step.scope, Incident.grid_id, Incident.geom))
+    )
     if original is None or original.id == step.incident.id:
         step.fail("duplicate_of", "no such other incident in your area")
     elif original.state == "duplicate":
@@ -110,8 +115,10 @@ def _rated(step: Step, unsatisfied: bool) -> dict:
     if value is None:
         return {}
     if (value == "unsatisfied") != unsatisfied:
-        step.fail("satisfaction", "unsatisfied sends the case back to verification: to=responded; "
-                                  "(basically) satisfied: to=evaluated")
+        step.fail(
+            "satisfaction",
+            "unsatisfied sends the case back to verification: to=responded; (basically) satisfied: to=evaluated",
+        )
         return {}
     step.incident.satisfaction, step.incident.rating = value, SATISFACTION_RATING[value]
     return {"satisfaction": value, "rating": SATISFACTION_RATING[value], "via": step.data.get("via", "callback")}
@@ -148,26 +155,37 @@ def _check_step(incident: Incident, to_state: str, user) -> bool:
     permissions = permissions_for(incident.state, to_state)
     if not permissions:
         allowed = ", ".join(TRANSITIONS.get(incident.state, {})) or "none (final state)"
-        raise ApiError(409, f"an incident in state {incident.state!r} cannot go to {to_state!r}; "
-                            f"next states: {allowed}", {"to": "transition not allowed"}, code="conflict")
+        raise ApiError(
+            409,
+            f"an incident in state {incident.state!r} cannot go to {to_state!r}; next states: {allowed}",
+            {"to": "transition not allowed"},
+            code="conflict",
+        )
     if not any(policy.can(user, p) for p in permissions):
-        raise ApiError(403, f"role {user.role!r} may not move an incident from {incident.state} to {to_state} "
-                            f"(needs permission {' or '.join(repr(p) for p in permissions)})")
+        raise ApiError(
+            403,
+            f"role {user.role!r} may not move an incident from {incident.state} to {to_state} "
+            f"(needs permission {' or '.join(repr(p) for p in permissions)})",
+        )
     if (incident.state, to_state) not in HOLDER_STEPS:
         return False
     if TRIAGE in permissions and policy.can(user, TRIAGE) and not holds_by_membership(incident, user):
-        return True                          # staff recall
+        return True  # staff recall
     if not holds(incident, user):
-        raise ApiError(403, f"this step belongs to {target_name(incident) or 'the holder'}: "
-                            f"it accepts, returns and reports its incidents itself")
+        raise ApiError(
+            403,
+            f"this step belongs to {target_name(incident) or 'the holder'}: "
+            f"it accepts, returns and reports its incidents itself",
+        )
     return False
 
 
 def holds_by_membership(incident: Incident, user) -> bool:
     """Whether ``user`` is the person or a member of the organisation the incident is dispatched to."""
     org = organisation_of(user)
-    return incident.assignee_id == user.id or (org is not None and target_of(incident) is not None
-                                               and target_of(incident).id == org.id)
+    return incident.assignee_id == user.id or (
+        org is not None and target_of(incident) is not None and target_of(incident).id == org.id
+    )
 
 
 def may_take(incident: Incident, to_state: str, user) -> bool:
@@ -184,14 +202,21 @@ def _write_step(incident: Incident, to_state: str, user, note, extra: dict, at, 
     from_state = incident.state
     incident.state = to_state
     incident.state_changed_at = now
-    incident.extension_hours, incident.deadline_notified = 0, 0       # a new stage, a new clock
+    incident.extension_hours, incident.deadline_notified = 0, 0  # a new stage, a new clock
     if to_state in ENDS:
         incident.closed_at = now
     elif to_state not in CLOSED_STATES:
         incident.closed_at = None
-    step = Transition(incident_id=incident.id, from_state=from_state, to_state=to_state,
-                      user_id=getattr(user, "id", None), note=(note or "").strip() or None,
-                      public_note=(public_note or "").strip() or None, data=extra, created_at=now)
+    step = Transition(
+        incident_id=incident.id,
+        from_state=from_state,
+        to_state=to_state,
+        user_id=getattr(user, "id", None),
+        note=(note or "").strip() or None,
+        public_note=(public_note or "").strip() or None,
+        data=extra,
+        created_at=now,
+    )
     db.session.add(step)
     db.session.flush()
     return step
@@ -212,8 +237,15 @@ def _load(incident_id: int, user, scope: Scope) -> Incident:
     return load(incident_id, scope, lock=True)
 
 
-def apply_step(incident: Incident, to_state: str, user, note=None, extra: dict | None = None,
-               at: dt.datetime | None = None, public_note: str | None = None) -> Transition:
+def apply_step(
+    incident: Incident,
+    to_state: str,
+    user,
+    note=None,
+    extra: dict | None = None,
+    at: dt.datetime | None = None,
+    public_note: str | None = None,
+) -> Transition:
     """Write a checked step (the timeline, the audit log) and tell whom it concerns (not for past times)."""
     before = public_snapshot(incident)
     row = _write_step(incident, to_state, user, note, extra or {}, at, public_note)
@@ -231,9 +263,18 @@ def _check_texts(to_state, note, public_note) -> None:
             raise ApiError(422, f"{name}: a text of at most 4000 characters", {name: "too long or not text"})
 
 
-def transition(incident_id: int, to_state: str, user, scope: Scope, note: str | None = None,
-               data: dict | None = None, photo_ids: list[int] | None = None,
-               at: dt.datetime | None = None, commit: bool = True, public_note: str | None = None) -> Incident:
+def transition(
+    incident_id: int,
+    to_state: str,
+    user,
+    scope: Scope,
+    note: str | None = None,
+    data: dict | None = None,
+    photo_ids: list[int] | None = None,
+    at: dt.datetime | None = None,
+    commit: bool = True,
+    public_note: str | None = None,
+) -> Incident:
     """Move an incident to ``to_state`` if the workflow, the user's permissions and the stage's holder allow
     it (409/403 otherwise).
 
@@ -260,8 +301,9 @@ def transition(incident_id: int, to_state: str, user, scope: Scope, note: str | 
     return incident
 
 
-def external_step(incident_id: int, to_state: str | None, note: str | None, data: dict,
-                  commit: bool = True) -> tuple[Transition, bool]:
+def external_step(
+    incident_id: int, to_state: str | None, note: str | None, data: dict, commit: bool = True
+) -> tuple[Transition, bool]:
     """A step reported by another system through a protocol (an Open311 client's update), not by a user.
 
     The incident moves to ``to_state`` when the workflow has that step from its current state, the step
@@ -271,13 +313,18 @@ def external_step(incident_id: int, to_state: str | None, note: str | None, data
     """
     incident = load(incident_id, None, lock=True)
     state = incident.state
-    moves = (to_state in STATES and permission_for(state, to_state) is not None
-             and STEP_HANDLERS.get(to_state) is None and (state, to_state) not in HOLDER_STEPS)
+    moves = (
+        to_state in STATES
+        and permission_for(state, to_state) is not None
+        and STEP_HANDLERS.get(to_state) is None
+        and (state, to_state) not in HOLDER_STEPS
+    )
     if moves:
         row = apply_step(incident, to_state, None, note, data)
     else:
-        row = Transition(incident_id=incident.id, from_state=state, to_state=state,
-                         note=(note or "").strip() or None, data=data)
+        row = Transition(
+            incident_id=incident.id, from_state=state, to_state=state, note=(note or "").strip() or None, data=data
+        )
         db.session.add(row)
         db.session.flush()
         record("external_note", "incidents", incident.id, after={"note": row.note, **data})
