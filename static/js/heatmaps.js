@@ -38,6 +38,8 @@
     var renderer = L.canvas({padding: 0.2});
     var layer = L.layerGroup().addTo(map);
     var state = WuweiHeat.state = {frames: [], frame: 0, requests: 0, last: null, bytes: 0};
+    // The form is read by script, never sent (bound here: the page's CSP runs no inline handler).
+    form.addEventListener("submit", function (e) { e.preventDefault(); });
     var legend = L.control({position: "bottomright"});
     legend.onAdd = function () { this._div = L.DomUtil.create("div", "legend heat-legend"); return this._div; };
     legend.addTo(map);
