@@ -198,3 +198,32 @@ def test_a_method_not_allowed_says_which_are(client, auth, demo):
     assert (
         r.status_code == 405 and "GET" in r.headers["Allow"] and r.get_json()["error"]["code"] == "method_not_allowed"
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/bad-parking-spots",
+        "/api/v1/patrols/coverage",
+        "/patrols/coverage",
+        "/api/v1/patrols",
+        "/api/v1/patrols/live",
+    ],
+)
+def test_an_admin_without_an_area_reads_patrol_figures(client, auth, demo, url):
+    """An admin has no area (sees everything): these answered 500 ("a string literal cannot contain NUL")."""
+    assert client.get(url, headers=auth.token("admin")).status_code == 200
+
+
+def test_a_multipart_part_without_a_name_is_no_server_error(client, auth, demo):
+    body = (
+        b"--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n"
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.geojson"\r\n\r\n{}\r\n--b--\r\n'
+    )
+    r = client.post(
+        "/api/v1/chargers/import",
+        data=body,
+        content_type="multipart/form-data; boundary=b",
+        headers=auth.token("admin"),
+    )
+    assert r.status_code < 500, r.get_data(as_text=True)

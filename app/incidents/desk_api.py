@@ -210,7 +210,13 @@ def organisation_list():
 
 
 @bp.post("/organisations")
-@endpoint(body=OrganisationIn, response=OrganisationOut, status=201, permission="incidents.categories")
+@endpoint(
+    body=OrganisationIn,
+    response=OrganisationOut,
+    status=201,
+    permission="incidents.categories",
+    also={200: OrganisationOut},
+)
 def organisation_create(body: OrganisationIn):
     """Let a department's or a property company's people work in Wuwei (answers the existing one with 200)."""
     existing = services.organisation_for(body.department_id, body.property_company_id)

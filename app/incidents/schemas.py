@@ -294,7 +294,7 @@ class ExtensionDecisionIn(Body):
     """Grant (optionally fewer or more hours than asked) or refuse a request for more time."""
 
     granted: bool
-    hours: Annotated[int | float | None, BeforeValidator(_no_bool), Field(gt=0, le=24 * 30)] = None
+    hours: Annotated[int | float, BeforeValidator(_no_bool), Field(gt=0, le=24 * 30)] | None = None
     note: Annotated[str | None, Field(max_length=MAX_DESCRIPTION)] = None
 
 

@@ -18,7 +18,6 @@ from app.transfer.params import (
     list_args,
 )
 from app.web.api import ApiBlueprint, endpoint, json_response
-from app.web.openapi import spec
 from gis import fileio
 
 bp = ApiBlueprint("transfer", __name__, tag="transfer")
@@ -86,6 +85,7 @@ def _size(n: int) -> str:
     status=201,
     permission="layers.import",
     errors=(403, 404, 413),
+    also={202: ImportJobOut},
 )
 def import_(layer: str, query: ImportQuery):
     """Import a file into a layer: every row, or none.
@@ -103,12 +103,6 @@ def import_(layer: str, query: ImportQuery):
     body, status = jobs.submit(found, policy.require("layers.import"), data, filename, fmt or query.format)
     headers = {"Location": body["status_url"]} if status == 202 else None
     return json_response(body, status, headers)
-
-
-# endpoint() documents one success answer; a big file's 202 carries another model, added here.
-spec.get_function_metadata(import_).resp.add_model(
-    202, ImportJobOut, description="Accepted: the file is imported by the jobs worker (GET status_url)"
-)
 
 
 @bp.get("/imports/<int:import_id>")

@@ -258,8 +258,11 @@ def _responses(
     errors,
     media_type: str = "application/json",
     versioned: str | None = None,
+    also: dict | None = None,
 ) -> SpecResponse:
     codes = {f"HTTP_{status}": response}
+    for code, model in (also or {}).items():
+        codes[f"HTTP_{code}"] = model
     extra = set(errors)
     if query is not None:
         extra.add(400)
@@ -301,6 +304,7 @@ def endpoint(
     media_type: str = "application/json",
     versioned: Versioned | None = None,
     answers_version: bool = True,
+    also: dict[int, type[BaseModel] | None] | None = None,
 ) -> Callable:
     """Declare an API view: who may call it, its query and body models, and its answer.
 
@@ -309,7 +313,8 @@ def endpoint(
     ``errors`` lists further statuses the view may answer (404, 409 …), for the documentation.
     ``form`` documents a ``multipart/form-data`` body (a file upload); the view reads
     ``request.files`` itself. ``media_type`` is the success answer's type (``application/geo+json``
-    for GeoJSON answers).
+    for GeoJSON answers). ``also`` names further success answers and their models (``{200: Model}`` when
+    a create may answer an existing record, ``{202: JobModel}`` when the work is queued).
 
     ``versioned`` names the editable record the URL points at (:mod:`app.web.etags`): its answer carries
     the record's ``ETag``, and a write with a stale ``If-Match`` is refused with 412 before the view
@@ -322,7 +327,7 @@ def endpoint(
         # The declaration, given to spectree for the OpenAPI document only: validation is ours
         # (400 for the query, 422 for the body, the order above), and answers are not re-read.
         marker = None if versioned is None else ("answers" if answers_version else "checks")
-        resp = _responses(status, response, query, body or form, public, permission, errors, media_type, marker)
+        resp = _responses(status, response, query, body or form, public, permission, errors, media_type, marker, also)
         call.__wrapped__ = spec.validate(
             query=query,
             json=body,
