@@ -116,9 +116,21 @@ def parse_system(name: str | None) -> str | None:
     if name is None or not str(name).strip():
         return None
     text = str(name).strip().lower().replace(" ", "")
-    aliases = {"wgs84": "wgs84", "wgs-84": "wgs84", "cgcs2000": "wgs84", "epsg:4326": "wgs84", "4326": "wgs84",
-               "epsg:4490": "wgs84", "4490": "wgs84", "gcj02": "gcj02", "gcj-02": "gcj02", "amap": "gcj02",
-               "bd09": "bd09", "bd-09": "bd09", "baidu": "bd09"}
+    aliases = {
+        "wgs84": "wgs84",
+        "wgs-84": "wgs84",
+        "cgcs2000": "wgs84",
+        "epsg:4326": "wgs84",
+        "4326": "wgs84",
+        "epsg:4490": "wgs84",
+        "4490": "wgs84",
+        "gcj02": "gcj02",
+        "gcj-02": "gcj02",
+        "amap": "gcj02",
+        "bd09": "bd09",
+        "bd-09": "bd09",
+        "baidu": "bd09",
+    }
     if text in aliases:
         return aliases[text]
     code = text.removeprefix("epsg:")
