@@ -34,6 +34,7 @@ from gis.filebase import (
     to_geojson,
 )
 from gis.filewrite import FORMATS, write_features  # noqa: F401  (the module's public names)
+from gis.geometry import GeometryError, check_rings
 
 EXTENSIONS = {
     ".geojson": "geojson",
@@ -183,6 +184,15 @@ def _check_geojson(data: bytes) -> None:
         raise FileFormatError("not valid JSON: nested too deeply") from None
     if not isinstance(doc, dict) or doc.get("type") not in ("FeatureCollection", "Feature"):
         raise FileFormatError("GeoJSON must be a FeatureCollection or a Feature")
+    features = doc.get("features") if doc.get("type") == "FeatureCollection" else [doc]
+    for n, feature in enumerate(features if isinstance(features, list) else [], start=1):
+        geometry = feature.get("geometry") if isinstance(feature, dict) else None
+        if isinstance(geometry, dict) and isinstance(geometry.get("coordinates"), list):
+            try:  # GDAL refuses the whole file for one open ring, without saying where
+                check_rings(geometry.get("type"), geometry["coordinates"])
+            except GeometryError as e:
+                if e.kind == "unclosed":
+                    raise FileFormatError(f"feature {n}: {e}") from None
 
 
 def _read_gdal(
