@@ -78,6 +78,42 @@ def field_message(field: str, message: str) -> str:
     return message
 
 
+_ROW_MESSAGES: list[tuple[re.Pattern, object]] = [
+    (re.compile(r"^lon/lat must be numbers, not (.*)$"), lambda m: _("经度/纬度应为数字，而不是 %(values)s", values=m.group(1))),
+    (re.compile(r"^has (\d+) cells, the header has (\d+)$"),
+     lambda m: _("这一行有 %(n)s 格，表头有 %(m)s 格", n=m.group(1), m=m.group(2))),
+    (re.compile(r"^this place lies outside your area"), lambda m: _("超出了您的辖区，只能在辖区内编辑")),
+    (re.compile(r"^geometry is not valid WKT"), lambda m: _("WKT 图形无法读取")),
+]
+
+
+def _geometry_text(message: str) -> str:
+    m = re.match(r"^invalid geometry: (.+?)(\[[^\]]*\])?$", message)
+    if m:
+        return _("图形无效：%(reason)s", reason=reason_text(m.group(1)))
+    if "not closed" in message:
+        return _("图形无效：%(reason)s", reason=_("边线没有闭合：最后一个点应回到第一个点"))
+    return message
+
+
+def describe(fields: dict, message: str) -> str:
+    """A refusal (``fields`` as the API names them, or only its ``message``) in the user's language,
+    for a list such as the refused rows of an import."""
+    if not fields:
+        for pattern, say in _ROW_MESSAGES:
+            found = pattern.match(message)
+            if found:
+                return say(found)
+        return message
+    parts = []
+    for field, text in fields.items():
+        if field == "geometry":
+            parts.append(_geometry_text(text) if text != "outside your area" else _("超出了您的辖区，只能在辖区内编辑"))
+        else:
+            parts.append(_("%(field)s：%(message)s", field=field_label(field), message=field_message(field, text)))
+    return "；".join(parts)
+
+
 def _problem(field: str, code: str, message: str, **extra) -> dict:
     return {"field": field, "code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}
 

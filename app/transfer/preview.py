@@ -7,6 +7,7 @@ which is then rolled back. Nothing is written.
 """
 
 from app.auth.policy import Scope
+from app.basemap import checks
 from app.basemap.layers import Layer
 from app.core.extensions import db
 from app.transfer import caps, services
@@ -61,6 +62,7 @@ def preview_import(
     errors = sorted(report.pop("errors"), key=lambda e: e["row"])
     for e in errors:
         e.pop("status", None)
+        e["said"] = checks.describe(e.get("fields") or {}, e["message"])  # in the user's language
     by_row = {e["row"]: e["message"] for e in errors}
     preview = []
     for feature in result.features[:PREVIEW_FEATURES]:
