@@ -25,8 +25,10 @@ from gis.geometry import GeometryError
 from gis.gridcodes import GridCodeError, next_child_code
 
 GRID_LEVELS = ("grid", "micro_grid")
-# A micro-grid lies in one part when less than this much of it (m²) is in the other.
+# A micro-grid lies in one part when less than this much of it (m², or share of its area) is in the other:
+# a line drawn by hand along a micro-grid's border grazes it; it is clipped to the part it goes with.
 _SLIVER_M2 = 1.0
+_GRAZE = 0.03
 
 
 def _grid_tables() -> list[str]:
@@ -89,28 +91,42 @@ def _recode_children(children: list[Area], new_parent: Area) -> list[dict]:
     return moved
 
 
-def _children_by_side(area: Area, cut_off) -> list[Area]:
-    """The micro-grids of ``area`` that lie in ``cut_off``; 422 naming one that straddles the cut."""
+def _children_by_side(area: Area, kept, cut_off) -> list[Area]:
+    """The micro-grids of ``area`` that lie in ``cut_off``. One that a hand-drawn line grazes (less than
+    :data:`_GRAZE` of it on the other side) goes with its larger part and is clipped to it; 422 naming
+    one that the line really cuts through."""
     children = list(db.session.scalars(select(Area).where(Area.parent_id == area.id).order_by(Area.code)))
-    wkt = cut_off.wkt
     follow = []
     for child in children:
-        inside, outside = db.session.execute(
+        inside, outside, whole = db.session.execute(
             text(
-                "SELECT ST_Area(ST_Intersection(c.geom, g)::geography), ST_Area(ST_Difference(c.geom, g)::geography)"
-                " FROM areas c, ST_GeomFromText(:wkt, 4326) g WHERE c.id = :id"
+                "SELECT ST_Area(ST_Intersection(c.geom, g)::geography), ST_Area(ST_Difference(c.geom, g)::geography),"
+                " ST_Area(c.geom::geography) FROM areas c, ST_GeomFromText(:wkt, 4326) g WHERE c.id = :id"
             ),
-            {"wkt": wkt, "id": child.id},
+            {"wkt": cut_off.wkt, "id": child.id},
         ).one()
-        if inside > _SLIVER_M2 and outside > _SLIVER_M2:
+        graze = max(_SLIVER_M2, _GRAZE * whole)
+        if inside > graze and outside > graze:
             raise ApiError(
                 422,
                 f"the line cuts through micro-grid {child.name} ({child.code}): draw the line along its "
                 "border, or redraw the micro-grid first",
-                {"line": "crosses a micro-grid"},
+                {"line": "crosses a micro-grid", "micro_grid": f"{child.name} ({child.code})"},
                 code="straddles",
             )
-        if inside > _SLIVER_M2:
+        side = cut_off if inside > outside else kept
+        if min(inside, outside) > 0:
+            before = snapshot(child)
+            db.session.execute(
+                text(
+                    "UPDATE areas SET geom = ST_Multi(ST_CollectionExtract(ST_Intersection(geom,"
+                    " ST_GeomFromText(:wkt, 4326)), 3)) WHERE id = :id"
+                ),
+                {"wkt": side.wkt, "id": child.id},
+            )
+            db.session.expire(child)
+            record("update", "areas", child.id, before=before, after=snapshot(child))
+        if inside > outside:
             follow.append(child)
     return follow
 
@@ -140,7 +156,7 @@ def split_grid(area: Area, line, name: str | None = None, dry_run: bool = False)
         raise ApiError(409, str(e), {"code": str(e)}) from None
     savepoint = db.session.begin_nested()
     before, before_rows = snapshot(area), rows_in([area.id])
-    follow = _children_by_side(area, cut_off)
+    follow = _children_by_side(area, kept, cut_off)
     db.session.execute(update(Area).where(Area.id == area.id).values(geom=from_shape(kept, srid=4326)))
     new = Area(
         level=area.level,

@@ -15,8 +15,14 @@ from app.mappage.catalog import map_layers
 from app.web.labels import field_label, value_label
 
 # Leaflet-Geoman's drawing mode for each stored geometry type.
-DRAW = {"Point": "CircleMarker", "MultiPoint": "CircleMarker", "LineString": "Line",
-        "MultiLineString": "Line", "Polygon": "Polygon", "MultiPolygon": "Polygon"}
+DRAW = {
+    "Point": "CircleMarker",
+    "MultiPoint": "CircleMarker",
+    "LineString": "Line",
+    "MultiLineString": "Line",
+    "Polygon": "Polygon",
+    "MultiPolygon": "Polygon",
+}
 # What a new feature starts with (the planner changes it in the form).
 DEFAULTS = {
     "chargers": {"status": "planned", "ports": 10},
@@ -26,8 +32,12 @@ DEFAULTS = {
 
 
 def _field(f) -> dict:
-    out = {"name": f.name, "kind": f.kind, "required": f.required, "label": field_label(
-        f.name[:-3] if f.kind == "ref" and f.name.endswith("_id") else f.name)}
+    out = {
+        "name": f.name,
+        "kind": f.kind,
+        "required": f.required,
+        "label": field_label(f.name[:-3] if f.kind == "ref" and f.name.endswith("_id") else f.name),
+    }
     if f.choices:
         out["choices"] = [[c, value_label(f.name, c)] for c in f.choices]
     for key in ("min", "max", "max_len"):
@@ -100,8 +110,9 @@ def edit_texts() -> dict:
         "repair": _("一键修复图形"),
         "repaired": _("已修复图形，请检查后保存"),
         "problem_place": _("问题所在位置"),
-        "conflict": _("保存被拒绝：在您编辑期间，%(user)s 修改了这个要素。您的修改仍在表单中，没有丢失。",
-                      user="{user}"),
+        "conflict": _(
+            "保存被拒绝：在您编辑期间，%(user)s 修改了这个要素。您的修改仍在表单中，没有丢失。", user="{user}"
+        ),
         "conflict_someone": _("另一位用户"),
         "show_theirs": _("查看对方的版本"),
         "keep_mine": _("以我的修改为准再次保存"),
@@ -110,8 +121,13 @@ def edit_texts() -> dict:
         "network": _("网络错误，请重试"),
         "no_history": _("还没有历史记录"),
         "actions": {
-            "insert": _("新建"), "update": _("修改"), "delete": _("删除"), "undo": _("撤销"),
-            "import": _("导入"), "split": _("拆分"), "merge": _("合并"),
+            "insert": _("新建"),
+            "update": _("修改"),
+            "delete": _("删除"),
+            "undo": _("撤销"),
+            "import": _("导入"),
+            "split": _("拆分"),
+            "merge": _("合并"),
         },
         "geometry": _("图形"),
         "changed": _("改动："),
@@ -123,12 +139,38 @@ def edit_texts() -> dict:
         "merge_confirm": _("确认合并"),
         "redraw": _("重画"),
         "new_name": _("新网格名称"),
-        "preview_split": _("“%(kept)s”保留编码 %(code)s；切下的部分成为新网格 %(new_code)s。",
-                           kept="{kept}", code="{code}", new_code="{new_code}"),
-        "preview_merge": _("“%(gone)s”（%(gone_code)s）并入“%(keep)s”（%(code)s），其中的楼栋、事件、住户等一并转入。",
-                           gone="{gone}", gone_code="{gone_code}", keep="{keep}", code="{code}"),
+        "preview_split": _(
+            "“%(kept)s”保留编码 %(code)s；切下的部分成为新网格 %(new_code)s。",
+            kept="{kept}",
+            code="{code}",
+            new_code="{new_code}",
+        ),
+        "preview_merge": _(
+            "“%(gone)s”（%(gone_code)s）并入“%(keep)s”（%(code)s），其中的楼栋、事件、住户等一并转入。",
+            gone="{gone}",
+            gone_code="{gone_code}",
+            keep="{keep}",
+            code="{code}",
+        ),
         "rows_moved": _("网格内各类记录（按网格编码）："),
         "micro_moved": _("微网格改编码："),
+        "regrid_errors": {
+            "straddles": _("切分线穿过了微网格 %(name)s：请沿它的边界画线，或先重画这个微网格。", name="{micro_grid}"),
+            "cut": _("切分线要从网格一侧的边界画到另一侧，正好把网格分成两块。"),
+            "not_siblings": _("只能合并同一社区的网格（或同一网格的微网格）。"),
+            "not_neighbours": _("这两个网格不相邻：只能合并有共同边界的网格。"),
+        },
+        "tables": {
+            "buildings": _("楼栋"),
+            "compounds": _("小区/院落"),
+            "chargers": _("充电桩"),
+            "bike_zones": _("非机动车停放区"),
+            "households": _("住户"),
+            "incidents": _("事件"),
+            "visits": _("走访"),
+            "wishes": _("微心愿"),
+            "bad_parking_spots": _("乱停放点"),
+        },
         "required": _("必填"),
         "choose": _("（请选择）"),
         "none": _("（无）"),

@@ -551,11 +551,19 @@
     function rowsTable(rows) {
       var html = '<table class="ep-rows">';
       Object.keys(rows).forEach(function (t) {
-        html += "<tr><th>" + esc(t) + "</th><td>" + Object.keys(rows[t]).map(function (c) {
+        html += "<tr><th>" + esc((T.tables || {})[t] || t) + "</th><td>" + Object.keys(rows[t]).map(function (c) {
           return esc(c) + ": " + esc(rows[t][c]);
         }).join("<br>") + "</td></tr>";
       });
       return html + "</table>";
+    }
+
+    /* A refused split or merge, said in the planner's language when its kind is known. */
+    function regridError(r) {
+      var e = r.body && r.body.error;
+      if (!e) { return String(r.status); }
+      var said = (T.regrid_errors || {})[e.code];
+      return said ? fmt(said, e.fields || {}) : e.message;
     }
 
     function showRegrid(result) {
@@ -563,7 +571,8 @@
       var colors = ["#2563eb", "#16a34a"];
       result.grids.forEach(function (g, i) {
         L.geoJSON(g.geometry, {style: {color: colors[i % 2], weight: 3, fillOpacity: 0.25}, pane: "wuwei-edit",
-                               interactive: false}).bindTooltip(g.name + " " + g.code, {permanent: true}).addTo(preview);
+                               interactive: false})
+          .bindTooltip(esc(g.code), {permanent: true, direction: "center", className: "wuwei-label"}).addTo(preview);
       });
       var html = "";
       if (result.action === "split") {
@@ -609,12 +618,12 @@
         };
         run(true).then(function (r) {
           $(".ep-msg").innerHTML = "";
-          if (r.status !== 200) { message(esc(r.body && r.body.error ? r.body.error.message : r.status)); return; }
+          if (r.status !== 200) { message(esc(regridError(r))); return; }
           showRegrid(r.body);
           $(".ep-actions").innerHTML = "";
           button(".ep-actions", T.split_confirm, "primary ep-confirm", function () {
             run(false).then(function (w) {
-              if (w.status !== 200) { $(".ep-msg").innerHTML = ""; message(esc(w.body.error.message)); return; }
+              if (w.status !== 200) { $(".ep-msg").innerHTML = ""; message(esc(regridError(w))); return; }
               stop();
               afterWrite("grids", fid, T.saved);
             });
@@ -640,12 +649,12 @@
         var run = function (dry) { return api("POST", cfg.merge_url, {keep: fid, other: other.id, dry_run: dry}); };
         run(true).then(function (r) {
           $(".ep-msg").innerHTML = "";
-          if (r.status !== 200) { message(esc(r.body && r.body.error ? r.body.error.message : r.status)); return; }
+          if (r.status !== 200) { message(esc(regridError(r))); return; }
           showRegrid(r.body);
           $(".ep-actions").innerHTML = "";
           button(".ep-actions", T.merge_confirm, "primary ep-confirm", function () {
             run(false).then(function (w) {
-              if (w.status !== 200) { $(".ep-msg").innerHTML = ""; message(esc(w.body.error.message)); return; }
+              if (w.status !== 200) { $(".ep-msg").innerHTML = ""; message(esc(regridError(w))); return; }
               stop();
               afterWrite("grids", fid, T.saved);
             });
@@ -689,8 +698,9 @@
     });
 
     /* The toolbar: which layer to draw into, and its import page. */
+    var phone = window.matchMedia && window.matchMedia("(max-width: 640px)").matches;
     var Bar = L.Control.extend({
-      options: {position: "topleft"},
+      options: {position: phone ? "bottomleft" : "topleft"},  // on a phone, away from the popups
       onAdd: function () {
         var div = L.DomUtil.create("div", "wuwei-edit-bar leaflet-bar");
         L.DomEvent.disableClickPropagation(div);
@@ -699,8 +709,10 @@
         }).join("");
         div.innerHTML = '<label><span class="visually-hidden">' + esc(T.editing) + "</span>" +
           '<select class="eb-layer" aria-label="' + esc(T.editing) + '">' + options + "</select></label>" +
-          '<button type="button" class="eb-draw primary">✎ ' + esc(T.draw_new) + "</button>" +
-          '<a class="eb-import" href="#">⇪ ' + esc(T["import"]) + "</a>";
+          '<button type="button" class="eb-draw primary" title="' + esc(T.draw_new) + '">✎ <span class="txt">' +
+          esc(T.draw_new) + "</span></button>" +
+          '<a class="eb-import" href="#" title="' + esc(T["import"]) + '">⇪ <span class="txt">' + esc(T["import"]) +
+          "</span></a>";
         var select = div.querySelector(".eb-layer"), link = div.querySelector(".eb-import");
         var sync = function () {
           var l = layers[select.value];
