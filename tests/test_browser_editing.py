@@ -218,7 +218,7 @@ def test_a_planner_imports_a_file_through_the_page_after_its_dry_run(live_server
         page.wait_for_function("(c) => window.WuweiImport.mapping[c] !== undefined", arg=column)
     page.wait_for_function("""() => { const r = window.WuweiImport.report;
         return r && r.mapping['安装日期'] === 'installed_on' && r.refused === 1; }""")
-    assert page.locator(".errors tbody tr").count() == 1 and "ports" in page.inner_text(".errors tbody")
+    assert page.locator(".errors tbody tr").count() == 1 and "充电口：应为整数" in page.inner_text(".errors tbody")
     assert page.evaluate("document.querySelectorAll('#import-map path.leaflet-interactive').length") == 2
     page.screenshot(path=str(IMG / "import-check.png"), full_page=True)
     csv.write_text("名称,端口,状态,安装日期,lon,lat\n张家园新桩01,8,planned,2024/05/01,103.8361,36.0468\n"

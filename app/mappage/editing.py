@@ -85,6 +85,59 @@ def edit_config(user) -> dict | None:
 
 def edit_texts() -> dict:
     """The editor's UI strings in the current language."""
+    return {**_form_texts(), **_grid_texts()}
+
+
+def _grid_texts() -> dict:
+    """Strings of the history, the split and merge of grids, and their previews."""
+    return {
+        "geometry": _("图形"),
+        "changed": _("改动："),
+        "split": _("拆分网格"),
+        "split_hint": _("画一条切分线：从网格一侧边界画到另一侧，最后一点双击（或再点一次）结束。"),
+        "split_confirm": _("确认拆分"),
+        "merge": _("合并网格"),
+        "merge_hint": _("点击要并入“%(name)s”的相邻网格。", name="{name}"),
+        "merge_confirm": _("确认合并"),
+        "redraw": _("重画"),
+        "new_name": _("新网格名称"),
+        "preview_split": _(
+            "“%(kept)s”保留编码 %(code)s；切下的部分成为新网格 %(new_code)s。",
+            kept="{kept}",
+            code="{code}",
+            new_code="{new_code}",
+        ),
+        "preview_merge": _(
+            "“%(gone)s”（%(gone_code)s）并入“%(keep)s”（%(code)s），其中的楼栋、事件、住户等一并转入。",
+            gone="{gone}",
+            gone_code="{gone_code}",
+            keep="{keep}",
+            code="{code}",
+        ),
+        "rows_moved": _("网格内各类记录（按网格编码）："),
+        "micro_moved": _("微网格改编码："),
+        "regrid_errors": {
+            "straddles": _("切分线穿过了微网格 %(name)s：请沿它的边界画线，或先重画这个微网格。", name="{micro_grid}"),
+            "cut": _("切分线要从网格一侧的边界画到另一侧，正好把网格分成两块。"),
+            "not_siblings": _("只能合并同一社区的网格（或同一网格的微网格）。"),
+            "not_neighbours": _("这两个网格不相邻：只能合并有共同边界的网格。"),
+        },
+        "tables": {
+            "buildings": _("楼栋"),
+            "compounds": _("小区/院落"),
+            "chargers": _("充电桩"),
+            "bike_zones": _("非机动车停放区"),
+            "households": _("住户"),
+            "incidents": _("事件"),
+            "visits": _("走访"),
+            "wishes": _("微心愿"),
+            "bad_parking_spots": _("乱停放点"),
+        },
+    }
+
+
+def _form_texts() -> dict:
+    """Strings of the toolbar, the attribute form and its messages."""
     return {
         "edit": _("编辑"),
         "editing": _("编辑图层"),
@@ -128,48 +181,6 @@ def edit_texts() -> dict:
             "import": _("导入"),
             "split": _("拆分"),
             "merge": _("合并"),
-        },
-        "geometry": _("图形"),
-        "changed": _("改动："),
-        "split": _("拆分网格"),
-        "split_hint": _("画一条切分线：从网格一侧边界画到另一侧，最后一点双击（或再点一次）结束。"),
-        "split_confirm": _("确认拆分"),
-        "merge": _("合并网格"),
-        "merge_hint": _("点击要并入“%(name)s”的相邻网格。", name="{name}"),
-        "merge_confirm": _("确认合并"),
-        "redraw": _("重画"),
-        "new_name": _("新网格名称"),
-        "preview_split": _(
-            "“%(kept)s”保留编码 %(code)s；切下的部分成为新网格 %(new_code)s。",
-            kept="{kept}",
-            code="{code}",
-            new_code="{new_code}",
-        ),
-        "preview_merge": _(
-            "“%(gone)s”（%(gone_code)s）并入“%(keep)s”（%(code)s），其中的楼栋、事件、住户等一并转入。",
-            gone="{gone}",
-            gone_code="{gone_code}",
-            keep="{keep}",
-            code="{code}",
-        ),
-        "rows_moved": _("网格内各类记录（按网格编码）："),
-        "micro_moved": _("微网格改编码："),
-        "regrid_errors": {
-            "straddles": _("切分线穿过了微网格 %(name)s：请沿它的边界画线，或先重画这个微网格。", name="{micro_grid}"),
-            "cut": _("切分线要从网格一侧的边界画到另一侧，正好把网格分成两块。"),
-            "not_siblings": _("只能合并同一社区的网格（或同一网格的微网格）。"),
-            "not_neighbours": _("这两个网格不相邻：只能合并有共同边界的网格。"),
-        },
-        "tables": {
-            "buildings": _("楼栋"),
-            "compounds": _("小区/院落"),
-            "chargers": _("充电桩"),
-            "bike_zones": _("非机动车停放区"),
-            "households": _("住户"),
-            "incidents": _("事件"),
-            "visits": _("走访"),
-            "wishes": _("微心愿"),
-            "bad_parking_spots": _("乱停放点"),
         },
         "required": _("必填"),
         "choose": _("（请选择）"),

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from app.audit.services import record
 from app.auth.policy import Scope
+from app.basemap import bulk
 from app.basemap import services as layer_services
 from app.basemap.layers import Layer
 from app.core.errors import ApiError, envelope
@@ -272,8 +273,8 @@ def _insert_set_based(layer: Layer, scope: Scope, parsed: list, report: dict) ->
     """
     try:
         with db.session.begin_nested():
-            ids = layer_services.insert_many(layer, [(v, g) for _, v, g in parsed])
-            visible = layer_services.writable_features(layer, scope, ids)
+            ids = bulk.insert_many(layer, [(v, g) for _, v, g in parsed])
+            visible = bulk.writable_features(layer, scope, ids)
             for (row, _, _), fid in zip(parsed, ids):
                 if fid not in visible:
                     report["errors"].append(
