@@ -4,7 +4,9 @@ Plain Python (no Flask, no database): :mod:`gis.fileio` and :mod:`gis.csvfile` r
 callers turn them into answers.
 """
 
+import datetime as dt
 import json
+import re
 import time
 from dataclasses import dataclass
 
@@ -62,6 +64,7 @@ class ReadResult:
     features: list[dict]
     columns: list[str]
     source_crs: str | None
+    encoding: str | None = None  # the text encoding a Shapefile was read in, when it had to be found
 
 
 def check_vertices(geoms, limits: Limits, first_row: int = 1) -> int:
@@ -94,3 +97,25 @@ def to_geojson(geom) -> dict:
 
 def short(e: Exception) -> str:
     return str(e).split("\n")[0][:300]
+
+
+# Dates as GDAL, QGIS and spreadsheets write them: 2024-04-22, 2024/04/22, 2024.4.22, 2024-04-22T00:00:00,
+# 2024/04/22 00:00:00(.000), with a zone that changes nothing at midnight (Z, +00:00, +08:00).
+_DATE = re.compile(
+    r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})"
+    r"(?:[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$"
+)
+
+
+def read_date(value):
+    """``value`` as an ISO date (``2024-04-22``) when it is a date written one of the ways above;
+    otherwise ``value`` unchanged (the layer's own parsing then says what is wrong)."""
+    if not isinstance(value, str):
+        return value
+    m = _DATE.match(value.strip())
+    if not m:
+        return value
+    try:
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
+    except ValueError:
+        return value

@@ -1,27 +1,27 @@
 """Reading and writing GIS files: GeoJSON, GeoPackage, Shapefile (zip), CSV with lon/lat, KML.
 
 Pure functions over bytes: :func:`read_features` turns a file into GeoJSON-like
-features in EPSG:4326 (reprojecting when the file declares another CRS), and
-:func:`write_features` turns features into a file. GDAL does the format work
-(pyogrio/geopandas); CSV by :mod:`gis.csvfile`. :class:`Limits` caps what a file may hold
-(:mod:`gis.filebase`). Nothing here validates the attributes or geometry for a
-layer: callers pass each feature through the same parsing as the layer API.
+features in EPSG:4326 (reprojecting when the file declares another CRS, or from the coordinate
+system the user names: :mod:`gis.coords`), and :func:`write_features` (:mod:`gis.filewrite`) turns
+features into a file. GDAL does the format work (pyogrio/geopandas); CSV by :mod:`gis.csvfile`,
+zipped Shapefiles and their text encoding by :mod:`gis.shapefile`. :class:`Limits` caps what a file
+may hold (:mod:`gis.filebase`). Nothing here validates the attributes or geometry for a layer:
+callers pass each feature through the same parsing as the layer API.
 """
 
 import datetime as dt
-import io
 import json
 import math
 import os
 import tempfile
 import warnings
-import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from gis import csvfile
+from gis import coords, csvfile, shapefile
 from gis.filebase import (
     NO_LIMITS,
     FileFormatError,
@@ -33,15 +33,9 @@ from gis.filebase import (
     short,
     to_geojson,
 )
+from gis.filewrite import FORMATS, write_features  # noqa: F401  (the module's public names)
+from gis.geometry import GeometryError, check_rings
 
-FORMATS = {
-    # name: (extension of the file written, media type, GDAL driver)
-    "geojson": (".geojson", "application/geo+json", "GeoJSON"),
-    "gpkg": (".gpkg", "application/geopackage+sqlite3", "GPKG"),
-    "shp": (".zip", "application/zip", "ESRI Shapefile"),
-    "csv": (".csv", "text/csv", None),
-    "kml": (".kml", "application/vnd.google-earth.kml+xml", "LIBKML"),
-}
 EXTENSIONS = {
     ".geojson": "geojson",
     ".json": "geojson",
@@ -54,9 +48,22 @@ EXTENSIONS = {
 # KML's own Placemark fields: rendering hints are always dropped, the others when a file leaves them empty.
 KML_RENDERING = ("tessellate", "extrude", "visibility", "drawOrder", "altitudeMode", "icon")
 KML_STANDARD = ("Name", "Description", "description", "timestamp", "begin", "end", "snippet", "id")
-# A zip may not unpack to more than this many times its own size (zip bombs).
-MAX_ZIP_RATIO = 50
-SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What the user says about a file that the file itself does not (or says wrongly).
+
+    ``system``: the coordinate system of its numbers (:func:`gis.coords.parse_system`: ``wgs84``,
+    ``gcj02``, ``bd09``, ``EPSG:<code>``), None for "as the file says"; ``encoding`` of a Shapefile's
+    text (None: its ``.cpg``, its language byte, or a decoding check).
+    """
+
+    system: str | None = None
+    encoding: str | None = None
+
+
+AS_SAID = ReadOptions()
 
 
 def detect_format(filename: str | None, requested: str | None = None) -> str:
@@ -85,7 +92,7 @@ def count_features(data: bytes, fmt: str, limit: int | None = None) -> int:
     if fmt == "csv":
         n = csvfile.count_csv(data, limit)
     else:
-        n = _with_gdal_path(data, fmt, _count_gdal)
+        n = _with_gdal_path(data, fmt, lambda path, fmt, _encoding: _count_gdal(path, fmt))
     limits.check_features(n, exact=fmt != "csv")  # a CSV is counted only up to the cap
     return n
 
@@ -113,37 +120,58 @@ def _check_geojson_bytes(path: str) -> None:
 # --- reading -----------------------------------------------------------------------------------------
 
 
-def read_features(data: bytes, fmt: str, limits: Limits = NO_LIMITS) -> ReadResult:
+def read_features(data: bytes, fmt: str, limits: Limits = NO_LIMITS, options: ReadOptions = AS_SAID) -> ReadResult:
     """Features of a file in ``fmt``, with geometries as GeoJSON dicts in EPSG:4326 (lon, lat).
 
-    :class:`LimitExceededError` as soon as the file passes one of ``limits``.
+    :class:`LimitExceededError` as soon as the file passes one of ``limits``; ``options`` says what
+    the file does not (:class:`ReadOptions`).
     """
     if fmt not in FORMATS:
         raise UnknownFormatError(f"unknown format {fmt!r}")
     if not data:
         raise FileFormatError("the file is empty")
     if fmt == "csv":
-        return csvfile.read_csv(data, limits)
+        result = csvfile.read_csv(data, limits)
+        if options.system not in (None, "wgs84"):
+            _convert_features(result, options.system)
+        return result
     if fmt == "geojson":
         _check_geojson(data)
-    return _with_gdal_path(data, fmt, lambda path, fmt: _read_gdal(path, fmt, limits))
+    return _with_gdal_path(
+        data, fmt, lambda path, fmt, encoding: _read_gdal(path, fmt, limits, options, encoding), options.encoding
+    )
 
 
-def _with_gdal_path(data: bytes, fmt: str, read: Callable[[str, str], object]):
-    """``read(path, fmt)`` on the file written to a temporary directory (a Shapefile unpacked from its zip)."""
+def _convert_features(result: ReadResult, system: str) -> None:
+    """Turn the features' geometries (lon/lat or map units in ``system``) into WGS-84, in place."""
+    from shapely.geometry import shape
+
+    for feature in result.features:
+        if feature.get("geometry") and not feature.get("error"):
+            try:
+                feature["geometry"] = to_geojson(coords.to_wgs84(shape(feature["geometry"]), system))
+            except Exception as e:  # noqa: BLE001 (shapely and pyproj raise several types)
+                feature["geometry"] = None
+                feature["error"] = f"cannot convert the coordinates from {system}: {short(e)}"
+    result.source_crs = system
+
+
+def _with_gdal_path(data: bytes, fmt: str, read: Callable[[str, str, str | None], object], encoding=None):
+    """``read(path, fmt, encoding)`` on the file written to a temporary directory (a Shapefile unpacked
+    from its zip, with the encoding of its text: :func:`gis.shapefile.read_zip`)."""
     if fmt not in FORMATS:
         raise UnknownFormatError(f"unknown format {fmt!r}")
     if not data:
         raise FileFormatError("the file is empty")
     if fmt == "shp":
-        return _read_shapefile_zip(data, read)
+        return shapefile.read_zip(data, lambda path, found: read(path, fmt, found), encoding)
     if fmt == "gpkg" and not data.startswith(b"SQLite format 3\x00"):
         raise FileFormatError("not a GeoPackage (no SQLite header)")
     with tempfile.TemporaryDirectory(prefix="wuwei-read-") as tmp:
         path = os.path.join(tmp, "upload" + FORMATS[fmt][0])
         with open(path, "wb") as fh:
             fh.write(data)
-        return read(path, fmt)
+        return read(path, fmt, None)
 
 
 def _check_geojson(data: bytes) -> None:
@@ -156,9 +184,20 @@ def _check_geojson(data: bytes) -> None:
         raise FileFormatError("not valid JSON: nested too deeply") from None
     if not isinstance(doc, dict) or doc.get("type") not in ("FeatureCollection", "Feature"):
         raise FileFormatError("GeoJSON must be a FeatureCollection or a Feature")
+    features = doc.get("features") if doc.get("type") == "FeatureCollection" else [doc]
+    for n, feature in enumerate(features if isinstance(features, list) else [], start=1):
+        geometry = feature.get("geometry") if isinstance(feature, dict) else None
+        if isinstance(geometry, dict) and isinstance(geometry.get("coordinates"), list):
+            try:  # GDAL refuses the whole file for one open ring, without saying where
+                check_rings(geometry.get("type"), geometry["coordinates"])
+            except GeometryError as e:
+                if e.kind == "unclosed":
+                    raise FileFormatError(f"feature {n}: {e}") from None
 
 
-def _read_gdal(path: str, fmt: str, limits: Limits = NO_LIMITS) -> ReadResult:
+def _read_gdal(
+    path: str, fmt: str, limits: Limits = NO_LIMITS, options: ReadOptions = AS_SAID, encoding: str | None = None
+) -> ReadResult:
     import pyogrio
 
     if limits.features is not None:
@@ -172,7 +211,10 @@ def _read_gdal(path: str, fmt: str, limits: Limits = NO_LIMITS) -> ReadResult:
             warnings.simplefilter("ignore", UserWarning)  # mixed-type columns are left as text: fine here
             for name in layers if fmt == "kml" else layers[:1]:
                 gdf = pyogrio.read_dataframe(
-                    path, layer=name, max_features=(None if limits.features is None else limits.features + 1)
+                    path,
+                    layer=name,
+                    max_features=(None if limits.features is None else limits.features + 1),
+                    **({"encoding": encoding} if encoding else {}),
                 )
                 if gdf.crs is not None and crs is None:
                     crs = gdf.crs
@@ -188,44 +230,19 @@ def _read_gdal(path: str, fmt: str, limits: Limits = NO_LIMITS) -> ReadResult:
     limits.check_features(len(gdf))
     if hasattr(gdf, "geometry"):
         check_vertices(gdf.geometry.to_numpy(), limits)
-    return _from_frame(gdf, crs, fmt, limits)
+    result = _from_frame(gdf, crs, fmt, limits, options.system)
+    result.encoding = encoding
+    return result
 
 
-def _read_shapefile_zip(data: bytes, read: Callable[[str, str], object]):
-    if not data.startswith(b"PK"):
-        raise FileFormatError("a Shapefile must be uploaded as a .zip of its .shp, .shx, .dbf (and .prj)")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            members = [m for m in zf.infolist() if not m.is_dir()]
-            if sum(m.file_size for m in members) > MAX_ZIP_RATIO * max(len(data), 1024 * 1024):
-                raise FileFormatError("the zip unpacks to far more than its size; refused")
-            shps = [
-                m
-                for m in members
-                if m.filename.lower().endswith(".shp") and not os.path.basename(m.filename).startswith(".")
-            ]
-            if len(shps) != 1:
-                raise FileFormatError(f"the zip must hold exactly one .shp file, not {len(shps)}")
-            stem = os.path.splitext(shps[0].filename)[0]
-            with tempfile.TemporaryDirectory(prefix="wuwei-shp-") as tmp:
-                for m in members:
-                    base, ext = os.path.splitext(m.filename)
-                    if base == stem and ext.lower() in SHAPEFILE_PARTS:
-                        with open(os.path.join(tmp, "layer" + ext.lower()), "wb") as fh:
-                            fh.write(zf.read(m))
-                missing = [e for e in (".shx", ".dbf") if not os.path.exists(os.path.join(tmp, "layer" + e))]
-                if missing:
-                    raise FileFormatError(f"the zip lacks the Shapefile part(s) {', '.join(missing)}")
-                return read(os.path.join(tmp, "layer.shp"), "shp")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as e:
-        raise FileFormatError(f"not a readable zip file: {e}") from None
-    except (OSError, RuntimeError) as e:  # CRC errors, encrypted members
-        raise FileFormatError(f"not a readable zip file: {e}") from None
-
-
-def _from_frame(gdf, crs, fmt: str, limits: Limits = NO_LIMITS) -> ReadResult:
-    """GeoJSON-like features from a GeoDataFrame, reprojected to EPSG:4326 when it says another CRS."""
+def _from_frame(gdf, crs, fmt: str, limits: Limits = NO_LIMITS, system: str | None = None) -> ReadResult:
+    """GeoJSON-like features from a GeoDataFrame, reprojected to EPSG:4326 when it says another CRS,
+    or from ``system`` when the user names one (an EPSG code overrides what the file says; GCJ-02
+    and BD-09 are lon/lat numbers of their own, converted after)."""
     source = None
+    if system is not None and system.startswith("EPSG:") and hasattr(gdf, "geometry"):
+        crs = coords.pyproj_crs(int(system.split(":")[1]))
+        gdf = gdf.set_crs(crs, allow_override=True)
     if crs is not None:
         source = crs.to_string()
         epsg = crs.to_epsg()
@@ -234,6 +251,9 @@ def _from_frame(gdf, crs, fmt: str, limits: Limits = NO_LIMITS) -> ReadResult:
                 gdf = gdf.to_crs(4326)
             except Exception as e:  # noqa: BLE001 (pyproj and GDAL raise several types)
                 raise FileFormatError(f"cannot reproject from {source} to EPSG:4326: {short(e)}") from None
+    if system in ("gcj02", "bd09") and hasattr(gdf, "geometry"):
+        gdf = gdf.set_geometry(gdf.geometry.apply(lambda g: coords.to_wgs84(g, system) if g is not None else g))
+        source = system
     columns = [c for c in gdf.columns if c != gdf.geometry.name] if hasattr(gdf, "geometry") else list(gdf.columns)
     if fmt == "kml":
         columns = [c for c in columns if c not in KML_RENDERING and not (c in KML_STANDARD and gdf[c].isna().all())]
@@ -295,70 +315,3 @@ def plain_value(value):
     return value
 
 
-# --- writing -----------------------------------------------------------------------------------------
-
-
-def write_features(
-    features: list[dict], fmt: str, layer_name: str, columns: list[str], geometry_type: str | None
-) -> bytes:
-    """A file in ``fmt`` holding ``features`` (GeoJSON dicts in EPSG:4326) with ``columns`` in order."""
-    if fmt not in FORMATS:
-        raise UnknownFormatError(f"unknown format {fmt!r}")
-    if fmt == "geojson":
-        doc = {
-            "type": "FeatureCollection",
-            "name": layer_name,
-            "features": [
-                {
-                    "type": "Feature",
-                    "id": f.get("id"),
-                    "geometry": f.get("geometry"),
-                    "properties": {c: (f.get("properties") or {}).get(c) for c in columns},
-                }
-                for f in features
-            ],
-        }
-        return json.dumps(doc, ensure_ascii=False).encode()
-    if fmt == "csv":
-        return csvfile.write_csv(features, columns, geometry_type)
-    return _write_gdal(features, fmt, layer_name, columns, geometry_type)
-
-
-def _write_gdal(features, fmt, layer_name, columns, geometry_type) -> bytes:
-    import geopandas as gpd
-    import pyogrio
-    from shapely.geometry import shape
-
-    ext, _, driver = FORMATS[fmt]
-    props = {"id": [f.get("id") for f in features]}
-    for c in columns:
-        props[c] = [(f.get("properties") or {}).get(c) for f in features]
-    frame = pd.DataFrame(props, columns=["id"] + columns)
-    for c in frame.columns:  # all-None columns would get no type; text is a safe one
-        if frame[c].isna().all():
-            frame[c] = frame[c].astype("string")
-    if geometry_type:
-        geoms = [shape(f["geometry"]) if f.get("geometry") else None for f in features]
-        frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
-    elif fmt in ("kml",):
-        raise UnknownFormatError(f"{fmt} cannot hold a layer without geometry; use csv, geojson or gpkg")
-    with tempfile.TemporaryDirectory(prefix="wuwei-write-") as tmp:
-        stem = layer_name.replace("-", "_")
-        path = os.path.join(tmp, stem + (".shp" if fmt == "shp" else ext))
-        kwargs = {"encoding": "UTF-8"} if fmt == "shp" else {}
-        if geometry_type:
-            kwargs["geometry_type"] = geometry_type
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # shapefile field-name laundering
-            try:
-                pyogrio.write_dataframe(frame, path, driver=driver, layer=stem, **kwargs)
-            except Exception as e:  # noqa: BLE001 (GDAL drivers raise several types)
-                raise FileFormatError(f"cannot write {fmt}: {short(e)}") from None
-        if fmt != "shp":
-            with open(path, "rb") as fh:
-                return fh.read()
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name in sorted(os.listdir(tmp)):
-                zf.write(os.path.join(tmp, name), name)
-        return buf.getvalue()

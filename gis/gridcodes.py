@@ -55,3 +55,19 @@ def level_of(code: str) -> str:
         if len(code) == n:
             return level
     raise GridCodeError(f"no level has {len(code)}-digit codes")
+
+
+def next_child_code(parent_code: str, taken) -> str:
+    """The code of the next child of ``parent_code``: one past the highest sequence among ``taken``
+    (codes of its children, any level below); :class:`GridCodeError` past 999."""
+    seqs = [
+        int(c[len(parent_code) : len(parent_code) + 3])
+        for c in taken
+        if c.startswith(parent_code)
+        and len(c) >= len(parent_code) + 3
+        and c[len(parent_code) : len(parent_code) + 3].isdigit()
+    ]
+    seq = max(seqs, default=0) + 1
+    if seq > 999:
+        raise GridCodeError(f"{parent_code} has no free code left (999 children)")
+    return child_code(parent_code, seq)

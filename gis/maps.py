@@ -32,10 +32,12 @@ def base_map(
     basemap: str = "osm",
     tianditu_key: str = "",
     height: str = "100%",
+    editing: bool = False,
 ) -> folium.Map:
     """A folium Map using the vendored Leaflet under ``static_prefix`` (e.g. ``/static/``).
 
     ``basemap`` is ``osm``, ``tianditu`` (needs a key) or ``none``; the map works without one.
+    ``editing`` adds the vendored Leaflet-Geoman and ``static/js/wuwei-edit.js`` (drawing and editing).
     """
     m = folium.Map(
         location=list(center), zoom_start=zoom, tiles=None, control_scale=False, height=height, prefer_canvas=False
@@ -48,6 +50,15 @@ def base_map(
         ("leaflet_css", f"{static_prefix}vendor/leaflet/leaflet.css"),
         ("wuwei_map_css", f"{static_prefix}css/wuwei-map.css"),
     ]
+    if editing:
+        m.default_js[1:1] = [
+            ("geoman", f"{static_prefix}vendor/leaflet-geoman/leaflet-geoman.min.js"),
+            ("wuwei_edit", f"{static_prefix}js/wuwei-edit.js"),
+        ]
+        m.default_css += [
+            ("geoman_css", f"{static_prefix}vendor/leaflet-geoman/leaflet-geoman.css"),
+            ("wuwei_edit_css", f"{static_prefix}css/wuwei-edit.css"),
+        ]
     if basemap == "osm":
         folium.TileLayer(OSM_TILES, attr=OSM_ATTR, name="OpenStreetMap", max_zoom=19, subdomains="abc").add_to(m)
     elif basemap == "tianditu" and tianditu_key:

@@ -20,6 +20,16 @@ CONTAINMENT_TOLERANCE_M = 5.0
 OVERLAP_TOLERANCE_M2 = 1.0
 
 
+class AreaGeometryError(ApiError):
+    """A 422 for an area's geometry, with what a map can show: ``kind`` (``outside_parent``,
+    ``overlaps``, ``leaves_child``), the other area (``other``: code and name), the square metres,
+    and ``shape``: the part to draw (outside the parent, the overlap, the child left out) as GeoJSON."""
+
+    def __init__(self, message: str, fields: dict, kind: str, other: dict, m2: float, shape: dict | None):
+        super().__init__(422, message, fields)
+        self.kind, self.other, self.m2, self.shape = kind, other, m2, shape
+
+
 def get_area_by_code(code: str) -> Area | None:
     """An area by its code."""
     return db.session.scalar(select(Area).where(Area.code == code))
@@ -34,25 +44,29 @@ def check_area_geometry(level: str, geom, parent: Area | None, exclude_id: int |
     """Raise 422 when ``geom`` leaves its parent or overlaps a sibling grid."""
     wkt = geom.wkt
     if parent is not None:
-        outside = db.session.execute(
+        outside, part = db.session.execute(
             text(
-                "SELECT ST_Area(ST_Difference(ST_GeomFromText(:wkt, 4326),"
-                " ST_Buffer(p.geom::geography, :tol)::geometry)::geography)"
-                " FROM areas p WHERE p.id = :pid"
+                "SELECT ST_Area(d::geography), ST_AsGeoJSON(d, 7)::json FROM (SELECT ST_Difference("
+                "ST_GeomFromText(:wkt, 4326), ST_Buffer(p.geom::geography, :tol)::geometry) AS d"
+                " FROM areas p WHERE p.id = :pid) s"
             ),
             {"wkt": wkt, "tol": CONTAINMENT_TOLERANCE_M, "pid": parent.id},
-        ).scalar()
+        ).one()
         if outside and outside > 1.0:
-            raise ApiError(
-                422,
+            raise AreaGeometryError(
                 f"the {level} lies partly outside its parent {parent.name} "
                 f"({outside:.0f} m² outside, tolerance {CONTAINMENT_TOLERANCE_M:.0f} m)",
                 {"geometry": "outside parent"},
+                "outside_parent",
+                {"code": parent.code, "name": parent.name},
+                outside,
+                part,
             )
     if level in ("grid", "micro_grid") and parent is not None:
         clash = db.session.execute(
             text(
-                "SELECT a.code, a.name, ST_Area(ST_Intersection(a.geom, g)::geography) AS m2"
+                "SELECT a.code, a.name, ST_Area(ST_Intersection(a.geom, g)::geography) AS m2,"
+                " ST_AsGeoJSON(ST_Intersection(a.geom, g), 7)::json AS part"
                 " FROM areas a, ST_GeomFromText(:wkt, 4326) g"
                 " WHERE a.parent_id = :pid AND a.level = :level AND a.geom && g"
                 " AND (:exclude IS NULL OR a.id <> :exclude)"
@@ -61,8 +75,13 @@ def check_area_geometry(level: str, geom, parent: Area | None, exclude_id: int |
             {"wkt": wkt, "pid": parent.id, "level": level, "exclude": exclude_id, "tol": OVERLAP_TOLERANCE_M2},
         ).first()
         if clash:
-            raise ApiError(
-                422, f"overlaps {clash.name} ({clash.code}) by {clash.m2:.0f} m²", {"geometry": "overlaps a sibling"}
+            raise AreaGeometryError(
+                f"overlaps {clash.name} ({clash.code}) by {clash.m2:.0f} m²",
+                {"geometry": "overlaps a sibling"},
+                "overlaps",
+                {"code": clash.code, "name": clash.name},
+                clash.m2,
+                clash.part,
             )
 
 
@@ -155,7 +174,8 @@ def check_children_inside(area: Area, geom) -> None:
     stray = db.session.execute(
         text(
             "SELECT c.code, c.name, ST_Area(ST_Difference(c.geom,"
-            " ST_Buffer(ST_GeomFromText(:wkt, 4326)::geography, :tol)::geometry)::geography) AS m2"
+            " ST_Buffer(ST_GeomFromText(:wkt, 4326)::geography, :tol)::geometry)::geography) AS m2,"
+            " ST_AsGeoJSON(c.geom, 7)::json AS part"
             " FROM areas c WHERE c.parent_id = :pid"
             " AND ST_Area(ST_Difference(c.geom,"
             " ST_Buffer(ST_GeomFromText(:wkt, 4326)::geography, :tol)::geometry)::geography) > 1.0"
@@ -164,8 +184,11 @@ def check_children_inside(area: Area, geom) -> None:
         {"wkt": geom.wkt, "tol": CONTAINMENT_TOLERANCE_M, "pid": area.id},
     ).first()
     if stray:
-        raise ApiError(
-            422,
+        raise AreaGeometryError(
             f"{stray.name} ({stray.code}) would lie {stray.m2:.0f} m² outside {area.name}; redraw or move it first",
             {"geometry": "leaves a child outside"},
+            "leaves_child",
+            {"code": stray.code, "name": stray.name},
+            stray.m2,
+            stray.part,
         )

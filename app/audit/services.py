@@ -16,7 +16,7 @@ from flask import has_request_context, request
 from geoalchemy2.elements import WKBElement, WKTElement
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from app.audit.models import AuditEntry
 from app.core.extensions import db
@@ -110,3 +110,15 @@ def audited_read(row):
     record("read", _table(row), row.id)
     db.session.commit()
     return row
+
+
+def entries_for(table: str, row_id, limit: int = 200) -> list[AuditEntry]:
+    """The audit entries of one row, newest first (a feature's history: who, when, before, after)."""
+    return list(
+        db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.table_name == table, AuditEntry.row_id == str(row_id))
+            .order_by(AuditEntry.id.desc())
+            .limit(limit)
+        )
+    )

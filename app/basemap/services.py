@@ -218,7 +218,7 @@ def _write(stmt, params=None):
 
 
 @contextmanager
-def _rollback_on_error():
+def rollback_on_error():
     """Nothing of a refused write stays in the session."""
     try:
         yield
@@ -282,7 +282,7 @@ def _exists(layer: Layer, fid: int) -> bool:
     return db.session.execute(select(t.c.id).where(and_(*conds))).first() is not None
 
 
-def _writable_before(layer: Layer, scope: Scope, fid: int) -> dict:
+def writable_before(layer: Layer, scope: Scope, fid: int) -> dict:
     """The feature about to change: 404 when there is none, 403 when it lies outside the user's area."""
     before = get_feature(layer, scope, fid) if valid_id(fid) else None
     if before is None:
@@ -296,53 +296,10 @@ def _writable_before(layer: Layer, scope: Scope, fid: int) -> dict:
     return before
 
 
-def writable_features(layer: Layer, scope: Scope, ids: list[int]) -> dict[int, dict]:
-    """The features among ``ids`` that ``scope`` may write (inside the user's area), by id, in one query."""
-    t = table_of(layer)
-    rows = db.session.execute(
-        select(t.c.id, feature_expr(layer, t)).where(
-            t.c.id.in_(ids), scope_condition(layer, t, scope), inside_clause(layer, t, scope)
-        )
-    ).all()
-    return {fid: f for fid, f in rows if _may_write(layer, scope, f)}
-
-
-def insert_many(layer: Layer, rows: list[tuple[dict, object]]) -> list[int]:
-    """Insert parsed (values, geometry) pairs set-based, in order; returns their ids.
-
-    Only for layers without ``before_write`` rules; constraint violations raise ApiError
-    without saying which row (callers fall back to :func:`insert_feature` for that).
-    """
-    t = db.metadata.tables[layer.table]
-    ids: list[int] = []
-    batch: list[dict] = []
-    keys = None
-
-    def flush():
-        if batch:
-            result = _write(insert(t).returning(t.c.id, sort_by_parameter_order=True), batch)
-            ids.extend(result.scalars().all())
-            batch.clear()
-
-    for values, geom in rows:
-        params = dict(values)
-        if geom is not None:
-            params["geom"] = from_shape(geom, srid=4326)
-        if keys is not None and set(params) != keys:
-            flush()  # one statement per run of rows with the same columns
-        keys = set(params)
-        batch.append(params)
-        if len(batch) >= 1000:
-            flush()
-    flush()
-    return ids
-
-
-def insert_feature(layer: Layer, scope: Scope, values: dict, geom) -> dict:
-    """Insert parsed values (see :func:`parse_feature`) and audit it; 403 outside the user's area.
-
-    Neither commits nor rolls back: the caller owns the transaction (one feature, or a whole import).
-    """
+def insert_feature(layer: Layer, scope: Scope, values: dict, geom, action: str = "insert") -> dict:
+    """Insert parsed values (see :func:`parse_feature`) and audit it (as ``action``); 403 outside the
+    user's area. Neither commits nor rolls back: the caller owns the transaction (one feature, or a
+    whole import)."""
     values = dict(values)
     if layer.before_write:
         values = layer.before_write(values, geom, None)
@@ -351,14 +308,14 @@ def insert_feature(layer: Layer, scope: Scope, values: dict, geom) -> dict:
         values["geom"] = from_shape(geom, srid=4326)
     fid = _write(insert(t).values(**values).returning(t.c.id)).scalar()
     feature = _check_visible(layer, scope, fid)
-    record("insert", layer.table, fid, after=feature)
+    record(action, layer.table, fid, after=feature)
     return feature
 
 
 def create_feature(layer: Layer, scope: Scope, body) -> dict:
     """Insert a feature; its grid is assigned by PostGIS. Refused outside the user's area."""
     values, geom = parse_feature(layer, body, partial=False)
-    with _rollback_on_error():
+    with rollback_on_error():
         feature = insert_feature(layer, scope, values, geom)
     db.session.commit()
     return feature
@@ -366,27 +323,42 @@ def create_feature(layer: Layer, scope: Scope, body) -> dict:
 
 def update_feature(layer: Layer, scope: Scope, fid: int, body, partial: bool = True) -> dict:
     """Change a feature inside the user's area; the result must stay inside it."""
-    before = _writable_before(layer, scope, fid)
+    before = writable_before(layer, scope, fid)
     values, geom = parse_feature(layer, body, partial=partial)
-    with _rollback_on_error():
-        if layer.before_write:
-            values = layer.before_write(values, geom, fid)
-        t = db.metadata.tables[layer.table]
-        if geom is not None:
-            values["geom"] = from_shape(geom, srid=4326)
-        if values:
-            _write(update(t).where(t.c.id == fid).values(**values))
-        after = _check_visible(layer, scope, fid, placed=geom is not None)
-        record("update", layer.table, fid, before=before, after=after)
+    with rollback_on_error():
+        after = apply_update(layer, scope, fid, values, geom, before)
     db.session.commit()
+    return after
+
+
+def apply_update(
+    layer: Layer, scope: Scope, fid: int, values: dict, geom, before: dict, action: str = "update"
+) -> dict:
+    """Write parsed values (see :func:`parse_feature`) to a feature and audit it; 403 when it leaves the
+    user's area. Neither commits nor rolls back: the caller owns the transaction."""
+    values = dict(values)
+    if layer.before_write:
+        values = layer.before_write(values, geom, fid)
+    t = db.metadata.tables[layer.table]
+    if geom is not None:
+        values["geom"] = from_shape(geom, srid=4326)
+    if values:
+        _write(update(t).where(t.c.id == fid).values(**values))
+    after = _check_visible(layer, scope, fid, placed=geom is not None)
+    record(action, layer.table, fid, before=before, after=after)
     return after
 
 
 def delete_feature(layer: Layer, scope: Scope, fid: int) -> None:
     """Delete a feature inside the user's area (409 while other rows depend on it)."""
-    before = _writable_before(layer, scope, fid)
-    t = db.metadata.tables[layer.table]
-    with _rollback_on_error():
-        _write(delete(t).where(t.c.id == fid))
-        record("delete", layer.table, fid, before=before)
+    before = writable_before(layer, scope, fid)
+    with rollback_on_error():
+        apply_delete(layer, fid, before)
     db.session.commit()
+
+
+def apply_delete(layer: Layer, fid: int, before: dict, action: str = "delete") -> None:
+    """Delete a feature and audit it (as ``action``); the caller owns the transaction."""
+    t = db.metadata.tables[layer.table]
+    _write(delete(t).where(t.c.id == fid))
+    record(action, layer.table, fid, before=before)

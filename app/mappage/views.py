@@ -15,7 +15,7 @@ from shapely.geometry import shape
 from app.auth.policy import current_scope
 from app.basemap.layers import LAYERS, Layer
 from app.core.errors import ApiError
-from app.mappage import catalog, services
+from app.mappage import catalog, editing, services
 from app.web.labels import field_label, value_label
 from app.web.maps import map_texts
 from app.web.tables import csv_response
@@ -50,8 +50,12 @@ def index():
     focus = _parse_focus(request.args.get("focus"))
     extent = services.area_extent(current_scope())
     cfg = current_app.config
+    edit = editing.edit_config(current_user)
     m = base_map(
-        url_for("static", filename=""), basemap=cfg["WUWEI_BASEMAP"], tianditu_key=cfg.get("WUWEI_TIANDITU_KEY", "")
+        url_for("static", filename=""),
+        basemap=cfg["WUWEI_BASEMAP"],
+        tianditu_key=cfg.get("WUWEI_TIANDITU_KEY", ""),
+        editing=edit is not None,
     )
     layers = catalog.page_layers(current_user)
     add_layers(
@@ -60,6 +64,7 @@ def index():
         bounds=[[extent[1], extent[0]], [extent[3], extent[2]]] if extent else None,
         focus=focus,
         texts=map_texts(),
+        edit=edit,
     )
     return render_template("mappage/map.html", map=render_parts(m), layers=layers, basemap=cfg["WUWEI_BASEMAP"])
 

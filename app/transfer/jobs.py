@@ -28,6 +28,7 @@ from app.core.errors import ApiError, envelope
 from app.core.extensions import db
 from app.transfer import caps, services
 from app.transfer.models import ImportJob
+from app.transfer.options import DEFAULT, ImportOptions
 from gis import fileio
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,9 @@ log = logging.getLogger(__name__)
 TASK = "transfer.import_file"
 
 
-def submit(layer: Layer, user, data: bytes, filename: str, fmt: str | None) -> tuple[dict, int]:
+def submit(
+    layer: Layer, user, data: bytes, filename: str, fmt: str | None, said: ImportOptions = DEFAULT
+) -> tuple[dict, int]:
     """Import ``data`` now (the report, 201) or queue it (the job, 202); 415/422 before anything is stored."""
     fmt = services.detect_format(filename, fmt)
     config = current_app.config
@@ -47,8 +50,8 @@ def submit(layer: Layer, user, data: bytes, filename: str, fmt: str | None) -> t
     except fileio.LimitExceededError as e:
         raise caps.cap_error(e) from None
     if n <= config["WUWEI_IMPORT_SYNC_MAX_FEATURES"]:
-        return services.import_layer(layer, scope, data, filename, fmt, limits=caps.import_limits()), 201
-    return status_of(_queue(layer, user, data, filename, fmt, n)), 202
+        return services.import_layer(layer, scope, data, filename, fmt, limits=caps.import_limits(), options=said), 201
+    return status_of(_queue(layer, user, data, filename, fmt, n, said)), 202
 
 
 def _upload_dir() -> Path:
@@ -57,7 +60,7 @@ def _upload_dir() -> Path:
     return path
 
 
-def _queue(layer: Layer, user, data: bytes, filename: str, fmt: str, rows: int) -> ImportJob:
+def _queue(layer: Layer, user, data: bytes, filename: str, fmt: str, rows: int, said: ImportOptions) -> ImportJob:
     """Store the file and commit the job row with its queued job; nothing is left behind on failure."""
     stored = uuid.uuid4().hex + fileio.FORMATS[fmt][0]
     path = _upload_dir() / stored
@@ -75,6 +78,7 @@ def _queue(layer: Layer, user, data: bytes, filename: str, fmt: str, rows: int) 
             state="queued",
             rows_total=rows,
             rows_done=0,
+            options=said.to_json(),
         )
         db.session.add(job)
         db.session.flush()
@@ -151,6 +155,7 @@ def run_import(import_id: int) -> None:
                 limits=caps.import_limits(started),
                 progress=progress,
                 before_commit=lambda report: _end(import_id, "done", report=report),
+                options=ImportOptions.from_json(job.options),
             )
     except services.ImportRejected as e:
         _fail(import_id, e.status, e.error())

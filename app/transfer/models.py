@@ -35,6 +35,8 @@ class ImportJob(db.Model):
     rows_done: Mapped[int] = mapped_column(Integer, default=0)
     report: Mapped[dict | None] = mapped_column(JSONB)
     error: Mapped[dict | None] = mapped_column(JSONB)
+    # What the user said about the file (app.transfer.options.ImportOptions), applied by the worker.
+    options: Mapped[dict | None] = mapped_column(JSONB)
     queue_job_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.basemap.layers import Layer
 from app.core.errors import ApiError
 from app.web.params import AreaCode, Bbox, Paging, Query, SearchText
+from app.web.values import Flag
 from gis import fileio
 
 MAX_EXPORT = 1_000_000
@@ -38,13 +39,19 @@ class ExportQuery(Query, Paging):
 
 class ImportQuery(Query):
     format: Annotated[FileFormat | None, Field(description="when the file's extension does not tell")] = None
+    dry_run: Annotated[Flag, Field(description="check every row and write nothing (200, ImportPreview)")] = False
 
 
 class ImportForm(BaseModel):
-    """A GeoJSON, GeoPackage, Shapefile (zip), CSV (lon/lat or wkt) or KML file."""
+    """A GeoJSON, GeoPackage, Shapefile (zip), CSV (lon/lat or wkt) or KML file, and what the file does
+    not say about itself."""
 
     file: bytes
     format: FileFormat | None = None
+    crs: str | None = Field(None, description="wgs84 (also CGCS2000), gcj02 (高德/腾讯), bd09 (百度) or EPSG:<code>")
+    encoding: str | None = Field(None, description="a Shapefile's text encoding, e.g. GBK (found out when left out)")
+    mapping: str | None = Field(None, description='JSON {"file column": "field"}; "" leaves a column out')
+    dry_run: bool | None = Field(None, description="as the query parameter")
 
 
 class ImportReport(BaseModel):
@@ -57,6 +64,21 @@ class ImportReport(BaseModel):
     imported: int
     ignored_columns: list[str]
     source_crs: str | None
+    encoding: str | None = Field(None, description="a Shapefile's text encoding, when it had to be found out")
+
+
+class ImportPreview(ImportReport):
+    """A dry run: every row checked (parsed, and inserted in a savepoint rolled back), nothing written."""
+
+    dry_run: bool
+    valid: int = Field(description="rows that would be stored")
+    refused: int = Field(description="rows that would be refused")
+    errors: list[dict] = Field(description="refused rows: row, message, fields (the first 200)")
+    columns: list[dict] = Field(description="each file column: name, the field it feeds, a sample value")
+    mapping: dict[str, str]
+    fields: list[dict] = Field(description="the layer's writable fields: name, label, kind, required")
+    preview: dict = Field(description="a FeatureCollection of the first 2,000 rows (_row, _error)")
+    options: dict
 
 
 class ImportProgress(BaseModel):

@@ -5,13 +5,16 @@ from collections.abc import Callable
 
 from app.audit.services import record
 from app.auth.policy import Scope
+from app.basemap import bulk
 from app.basemap import services as layer_services
 from app.basemap.layers import Layer
 from app.core.errors import ApiError, envelope
 from app.core.extensions import db
 from app.transfer import caps
+from app.transfer.options import DEFAULT, ImportOptions
 from app.web.tables import safe_cell
 from gis import fileio
+from gis.filebase import read_date
 
 # progress(phase, rows done, rows in all): "checking" rows one by one, then "storing" them.
 Progress = Callable[[str, int, int], None]
@@ -46,6 +49,14 @@ def export_columns(layer: Layer) -> list[str]:
     return names + [c for c in layer.computed if c not in names]
 
 
+def export_kinds(layer: Layer) -> dict[str, str]:
+    """The type of each exported column (integers stay integers, dates dates in GPKG and SHP)."""
+    kinds = {f.name: f.kind for f in layer.fields}
+    if layer.geom_type and layer.scope == "grid":
+        kinds["grid_id"] = "int"
+    return kinds
+
+
 def spreadsheet_safe(features: list[dict]) -> list[dict]:
     """``features`` whose text properties a spreadsheet will not run as formulas (``'=…``)."""
     for f in features:
@@ -65,25 +76,34 @@ def export_layer(layer: Layer, scope: Scope, fmt: str, **list_args) -> bytes:
     if fmt == "csv":
         features = spreadsheet_safe(features)
     try:
-        return fileio.write_features(features, fmt, layer.name, export_columns(layer), layer.geom_type)
+        return fileio.write_features(
+            features, fmt, layer.name, export_columns(layer), layer.geom_type, export_kinds(layer)
+        )
     except fileio.UnknownFormatError as e:  # e.g. KML for a layer without geometry
         raise ApiError(400, str(e), {"format": str(e)}) from None
     except fileio.FileFormatError as e:
         raise ApiError(422, str(e)) from None
 
 
-def map_columns(layer: Layer, columns: list[str]) -> tuple[dict[str, str], list[str]]:
+def map_columns(
+    layer: Layer, columns: list[str], chosen: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
     """(file column → layer field name, ignored columns).
 
-    Exact names first, then case-insensitive (KML's ``Name``), then the 10-character
-    names a Shapefile cuts field names to (``property_c`` → ``property_company_id``).
+    What the user chose first (``chosen``: column → field, ``""`` to leave it out), then exact names,
+    then case-insensitive (KML's ``Name``), then the 10-character names a Shapefile cuts field names
+    to (``property_c`` → ``property_company_id``).
     """
+    chosen = chosen or {}
     fields = [f.name for f in layer.fields if f.writable]
     readonly = _ALWAYS_READONLY | set(layer.computed)
-    mapping, ignored, taken = {}, [], set()
+    mapping, ignored = {}, []
+    taken = {v for k, v in chosen.items() if v and k in columns}
     for col in columns:
         target = None
-        if col in fields:
+        if col in chosen:
+            target = chosen[col] or None
+        elif col in fields:
             target = col
         else:
             ci = [f for f in fields if f.lower() == col.lower()]
@@ -92,10 +112,10 @@ def map_columns(layer: Layer, columns: list[str]) -> tuple[dict[str, str], list[
                 target = ci[0]
             elif len(cut) == 1:
                 target = cut[0]
-        if target and target not in taken:
+        if target and (col in chosen or target not in taken):
             mapping[col] = target
             taken.add(target)
-        elif col.lower() not in readonly:
+        elif col.lower() not in readonly or col in chosen:
             ignored.append(col)
     return mapping, ignored
 
@@ -113,13 +133,17 @@ def unreadable(filename: str | None, e: fileio.FileFormatError) -> ApiError:
 
 
 def read_file(
-    data: bytes, filename: str | None, fmt: str | None = None, limits: fileio.Limits = fileio.NO_LIMITS
+    data: bytes,
+    filename: str | None,
+    fmt: str | None = None,
+    limits: fileio.Limits = fileio.NO_LIMITS,
+    options: ImportOptions = DEFAULT,
 ) -> tuple[str, fileio.ReadResult]:
     """(format, features) of an uploaded file; 415 for an unknown format, 422 for an unreadable file
     or one over ``limits`` (:func:`app.transfer.caps.cap_error`)."""
     fmt = detect_format(filename, fmt)
     try:
-        return fmt, fileio.read_features(data, fmt, limits)
+        return fmt, fileio.read_features(data, fmt, limits, options.reading())
     except fileio.FileFormatError as e:
         raise unreadable(filename, e) from None
     except fileio.LimitExceededError as e:
@@ -137,6 +161,7 @@ def import_layer(
     limits: fileio.Limits = fileio.NO_LIMITS,
     progress: Progress | None = None,
     before_commit: Callable[[dict], None] | None = None,
+    options: ImportOptions = DEFAULT,
 ) -> dict:
     """Insert every feature of a file into ``layer``, or none.
 
@@ -146,28 +171,18 @@ def import_layer(
     as the cap is passed. Returns the report: counts, ignored columns. ``before_commit(report)``
     runs in the import's transaction.
     """
-    fmt, result = read_file(data, filename, fmt, limits)
-    mapping, ignored = map_columns(layer, result.columns)
-    report = {
-        "layer": layer.name,
-        "format": fmt,
-        "file": filename,
-        "rows": len(result.features),
-        "imported": 0,
-        "ignored_columns": ignored,
-        "source_crs": result.source_crs,
-        "errors": [],
-    }
+    fmt, result = read_file(data, filename, fmt, limits, options)
+    mapping, report = start_report(layer, fmt, filename, result, options)
     if not result.features:
         raise ImportRejected(422, f"{filename or 'the file'} holds no features", report)
     try:
-        parsed = _parse_rows(layer, result.features, mapping, report, limits, progress)
+        parsed = parse_rows(layer, result.features, mapping, report, limits, progress)
         if report["errors"]:
             _reject(report, filename)
         if progress:
             progress("storing", 0, len(parsed))
         with caps.sql_deadline(limits):
-            _insert(layer, scope, parsed, report, filename)
+            insert_rows(layer, scope, parsed, report, filename)
         limits.check_time()
     except fileio.LimitExceededError as e:
         db.session.rollback()
@@ -180,11 +195,29 @@ def import_layer(
     return report
 
 
-def _parse_rows(
+def start_report(layer: Layer, fmt: str, filename: str | None, result, options: ImportOptions) -> tuple[dict, dict]:
+    """(column mapping, the report's first counts) of a file read."""
+    mapping, ignored = map_columns(layer, result.columns, options.mapping)
+    report = {
+        "layer": layer.name,
+        "format": fmt,
+        "file": filename,
+        "rows": len(result.features),
+        "imported": 0,
+        "ignored_columns": ignored,
+        "source_crs": result.source_crs,
+        "encoding": result.encoding,
+        "errors": [],
+    }
+    return mapping, report
+
+
+def parse_rows(
     layer: Layer, features: list[dict], mapping: dict, report: dict, limits: fileio.Limits, progress: Progress | None
 ) -> list[tuple]:
     """(row, values, geometry) of each feature; the rows that fail are listed in ``report``."""
     parsed = []
+    dates = [f.name for f in layer.fields if f.kind == "date"]
     for i, feature in enumerate(features, start=1):
         if i % 200 == 0:
             limits.check_time()
@@ -195,6 +228,9 @@ def _parse_rows(
             report["errors"].append({"row": row, "message": feature["error"], "fields": {}})
             continue
         props = {mapping[k]: v for k, v in feature["properties"].items() if k in mapping}
+        for name in dates:
+            if name in props:
+                props[name] = read_date(props[name])  # 2024/04/22, 2024-04-22T00:00:00 as GDAL/QGIS write
         body = {"type": "Feature", "geometry": feature["geometry"], "properties": props}
         try:
             values, geom = layer_services.parse_feature(layer, body, partial=False)
@@ -205,7 +241,7 @@ def _parse_rows(
     return parsed
 
 
-def _insert(layer: Layer, scope: Scope, parsed: list, report: dict, filename: str | None) -> None:
+def insert_rows(layer: Layer, scope: Scope, parsed: list, report: dict, filename: str | None) -> None:
     """Insert the parsed rows; when any is refused, roll back and reject the file."""
     if layer.before_write is None:
         _insert_set_based(layer, scope, parsed, report)
@@ -237,8 +273,8 @@ def _insert_set_based(layer: Layer, scope: Scope, parsed: list, report: dict) ->
     """
     try:
         with db.session.begin_nested():
-            ids = layer_services.insert_many(layer, [(v, g) for _, v, g in parsed])
-            visible = layer_services.writable_features(layer, scope, ids)
+            ids = bulk.insert_many(layer, [(v, g) for _, v, g in parsed])
+            visible = bulk.writable_features(layer, scope, ids)
             for (row, _, _), fid in zip(parsed, ids):
                 if fid not in visible:
                     report["errors"].append(

@@ -8,11 +8,12 @@ from app.basemap.layers import LAYERS, Layer, get_layer
 from app.core.errors import ApiError
 from app.core.extensions import db
 from app.core.replica import replica_reads
-from app.transfer import jobs, services
+from app.transfer import caps, jobs, options, preview, services
 from app.transfer.params import (
     ExportQuery,
     ImportForm,
     ImportJobOut,
+    ImportPreview,
     ImportQuery,
     ImportReport,
     list_args,
@@ -85,12 +86,17 @@ def _size(n: int) -> str:
     status=201,
     permission="layers.import",
     errors=(403, 404, 413),
-    also={202: ImportJobOut},
+    also={202: ImportJobOut, 200: ImportPreview},
 )
 def import_(layer: str, query: ImportQuery):
     """Import a file into a layer: every row, or none.
 
-    Multipart field ``file``; ``format`` (form field or query) when the extension does not tell.
+    Multipart field ``file``; ``format`` (form field or query) when the extension does not tell;
+    ``crs`` (``wgs84`` — also CGCS2000 —, ``gcj02`` for 高德/腾讯, ``bd09`` for 百度, or ``EPSG:<code>``)
+    when the file's numbers are not what it says; ``encoding`` of a Shapefile's text (found out when
+    left out); ``mapping``: a JSON object file column → field (``""`` leaves a column out).
+    **``dry_run=true``** (query or form): nothing is written; **200** with the check of every row
+    (``ImportPreview``: counts, refused rows with reasons, the column mapping, features to draw).
     Each row is checked like a ``POST /api/v1/<layer>`` body: 422 (403 when rows only lie outside
     the user's area) with ``error.rows`` listing the row numbers and their errors. Caps
     (docs/operations.md): 413 over ``WUWEI_IMPORT_MAX_BYTES``; 422 over the features, vertices or
@@ -100,7 +106,14 @@ def import_(layer: str, query: ImportQuery):
     """
     found = _layer_or_404(layer)
     data, filename, fmt = _upload()
-    body, status = jobs.submit(found, policy.require("layers.import"), data, filename, fmt or query.format)
+    form = request.form
+    said = options.parse(found, form.get("crs"), form.get("encoding"), form.get("mapping"))
+    user = policy.require("layers.import")
+    if query.dry_run or form.get("dry_run", "").lower() in ("1", "true", "yes"):
+        report = preview.preview_import(found, policy.scope_of(user), data, filename, fmt or query.format, said,
+                                        caps.import_limits())
+        return json_response(report, 200)
+    body, status = jobs.submit(found, user, data, filename, fmt or query.format, said)
     headers = {"Location": body["status_url"]} if status == 202 else None
     return json_response(body, status, headers)
 

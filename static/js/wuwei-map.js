@@ -4,7 +4,9 @@
  * is embedded in the page; every layer comes from its URL with ?bbox=…&limit=…, again after each
  * move. One panel is both the layer switcher and the legend, and shows per layer whether it is
  * loading, empty, failed, hidden until a closer zoom, or how many features are drawn.
- * window.Wuwei.state exposes what is drawn (used by the browser test).
+ * window.Wuwei.state exposes what is drawn (used by the browser test). Editing (static/js/wuwei-edit.js,
+ * loaded for users who may edit) starts from here when the config has ``edit``: Wuwei.reload(name)
+ * fetches a layer again, and each drawn feature knows its layer (``wuweiLayer``).
  */
 (function () {
   "use strict";
@@ -173,6 +175,7 @@
         },
         onEachFeature: function (f, l) {
           l.feature = f;
+          l.wuweiLayer = layer.name;
           l.bindPopup(popupHtml(layer, f, texts), {maxWidth: 320});
         }
       });
@@ -275,6 +278,10 @@
 
     function refresh() { config.layers.forEach(load); }
 
+    Wuwei.reload = function (name) {
+      config.layers.forEach(function (l) { if (!name || l.name === name) { load(l); } });
+    };
+
     function openFocus(name) {
       var f = state.focus;
       if (!f || f.opened || !f.positioned || f.layer !== name) { return; }
@@ -329,6 +336,7 @@
           });
       }
     }
+    if (config.edit && Wuwei.initEditing) { Wuwei.initEditing(map, config, state); }
     /* fitBounds fires moveend, which loads every visible layer; when nothing moved, load now. */
     setTimeout(function () { if (!Object.keys(seq).length) { refresh(); } }, 0);
   };
