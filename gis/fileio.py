@@ -313,5 +313,3 @@ def plain_value(value):
     except (TypeError, ValueError):
         pass
     return value
-
-

@@ -36,13 +36,25 @@ def context():
 
     with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(
-            profile, executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai",
+            profile,
+            executable_path=chromium_executable(),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1440, "height": 900},
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
         )
         requests: list[str] = []
         ctx.on("request", lambda r: requests.append(r.url))
-        ctx.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("data:", "blob:"))
-                  or urlsplit(route.request.url).hostname == "127.0.0.1" else route.abort())
+        ctx.route(
+            "**/*",
+            lambda route: (
+                route.continue_()
+                if route.request.url.startswith(("data:", "blob:"))
+                or urlsplit(route.request.url).hostname == "127.0.0.1"
+                else route.abort()
+            ),
+        )
         ctx.wuwei_requests = requests
         yield ctx
         ctx.close()
@@ -58,8 +70,11 @@ def _login(page, base):
 
 
 def _loaded(page):
-    page.wait_for_function("""() => window.Wuwei && Wuwei.state && Wuwei.state.ready &&
-        Object.values(Wuwei.state.status).every(s => s !== 'loading')""", timeout=30000)
+    page.wait_for_function(
+        """() => window.Wuwei && Wuwei.state && Wuwei.state.ready &&
+        Object.values(Wuwei.state.status).every(s => s !== 'loading')""",
+        timeout=30000,
+    )
 
 
 def _zoom_to_zhangjiayuan(page):
@@ -67,14 +82,20 @@ def _zoom_to_zhangjiayuan(page):
         """(b) => { const m = Wuwei.state.map;
         if (m.getZoom() < 16 && !m._animatingZoom) { m.fitBounds(b); }
         return m.getZoom() >= 16 && (Wuwei.state.drawn.buildings || 0) > 0; }""",
-        arg=ZHANGJIAYUAN, polling=500, timeout=30000)
+        arg=ZHANGJIAYUAN,
+        polling=500,
+        timeout=30000,
+    )
     _loaded(page)
 
 
 def _pixel(page, lat, lon):
-    point = page.evaluate("([lat, lon]) => { const p = Wuwei.state.map.latLngToContainerPoint([lat, lon]);"
-                          " const r = Wuwei.state.map.getContainer().getBoundingClientRect();"
-                          " return [r.left + p.x, r.top + p.y]; }", [lat, lon])
+    point = page.evaluate(
+        "([lat, lon]) => { const p = Wuwei.state.map.latLngToContainerPoint([lat, lon]);"
+        " const r = Wuwei.state.map.getContainer().getBoundingClientRect();"
+        " return [r.left + p.x, r.top + p.y]; }",
+        [lat, lon],
+    )
     return point[0], point[1]
 
 
@@ -97,10 +118,17 @@ def _save(page):
 
 
 def _open_popup(page, layer, name):
-    page.wait_for_function("""([layer, name]) => Wuwei.state.layers[layer].getLayers()
-        .some(x => x.feature.properties.name === name)""", arg=[layer, name], timeout=30000)
-    page.evaluate("""([layer, name]) => { const l = Wuwei.state.layers[layer].getLayers()
-        .find(x => x.feature.properties.name === name); l.openPopup(); }""", [layer, name])
+    page.wait_for_function(
+        """([layer, name]) => Wuwei.state.layers[layer].getLayers()
+        .some(x => x.feature.properties.name === name)""",
+        arg=[layer, name],
+        timeout=30000,
+    )
+    page.evaluate(
+        """([layer, name]) => { const l = Wuwei.state.layers[layer].getLayers()
+        .find(x => x.feature.properties.name === name); l.openPopup(); }""",
+        [layer, name],
+    )
     page.wait_for_selector(".leaflet-popup-content .wuwei-popup-edit")
 
 
@@ -174,9 +202,12 @@ def test_a_planner_draws_a_zone_edits_a_charger_undoes_it_and_meets_a_conflict(l
     page.wait_for_selector(".ep-form [name=ports]")
     fid = charger["id"]
     page.fill(".ep-form [name=ports]", "16")
-    status = page.evaluate("""(id) => fetch('/api/v1/chargers/' + id, {method: 'PATCH', headers: {
+    status = page.evaluate(
+        """(id) => fetch('/api/v1/chargers/' + id, {method: 'PATCH', headers: {
         'Content-Type': 'application/json', 'X-CSRFToken': document.querySelector('meta[name=csrf-token]').content},
-        body: JSON.stringify({properties: {operator: '另一位规划员的修改'}})}).then(r => r.status)""", fid)
+        body: JSON.stringify({properties: {operator: '另一位规划员的修改'}})}).then(r => r.status)""",
+        fid,
+    )
     assert status == 200
     page.click(".ep-save")
     page.wait_for_selector(".ep-note.conflict")
@@ -204,8 +235,11 @@ def test_a_planner_imports_a_file_through_the_page_after_its_dry_run(live_server
     page.on("pageerror", lambda e: errors.append(str(e)))
     _login(page, live_server)
     csv = tmp_path / "新充电桩.csv"
-    csv.write_text("名称,端口,状态,安装日期,lon,lat\n张家园新桩01,8,planned,2024/05/01,103.8361,36.0468\n"
-                   "张家园新桩02,坏,planned,,103.8362,36.0468\n", encoding="utf-8")
+    csv.write_text(
+        "名称,端口,状态,安装日期,lon,lat\n张家园新桩01,8,planned,2024/05/01,103.8361,36.0468\n"
+        "张家园新桩02,坏,planned,,103.8362,36.0468\n",
+        encoding="utf-8",
+    )
     page.goto(f"{live_server}/layers/chargers/import")
     page.set_input_files("input[name=file]", str(csv))
     page.click("#check-btn")
@@ -221,8 +255,11 @@ def test_a_planner_imports_a_file_through_the_page_after_its_dry_run(live_server
     assert page.locator(".errors tbody tr").count() == 1 and "充电口：应为整数" in page.inner_text(".errors tbody")
     assert page.evaluate("document.querySelectorAll('#import-map path.leaflet-interactive').length") == 2
     page.screenshot(path=str(IMG / "import-check.png"), full_page=True)
-    csv.write_text("名称,端口,状态,安装日期,lon,lat\n张家园新桩01,8,planned,2024/05/01,103.8361,36.0468\n"
-                   "张家园新桩02,6,planned,2024-05-02T00:00:00,103.8362,36.0468\n", encoding="utf-8")
+    csv.write_text(
+        "名称,端口,状态,安装日期,lon,lat\n张家园新桩01,8,planned,2024/05/01,103.8361,36.0468\n"
+        "张家园新桩02,6,planned,2024-05-02T00:00:00,103.8362,36.0468\n",
+        encoding="utf-8",
+    )
     page.set_input_files("input[name=file]", str(csv))
     page.evaluate("() => { document.querySelector('#check-btn').click(); }")
     page.wait_for_function("() => window.WuweiImport.report && window.WuweiImport.report.refused === 0")
@@ -235,8 +272,11 @@ def test_a_planner_imports_a_file_through_the_page_after_its_dry_run(live_server
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=str(IMG / "import-phone.png"), full_page=False)
     assert errors == []
-    outside = [u for u in context.wuwei_requests
-               if not u.startswith(("data:", "blob:")) and urlsplit(u).hostname != "127.0.0.1"]
+    outside = [
+        u
+        for u in context.wuwei_requests
+        if not u.startswith(("data:", "blob:")) and urlsplit(u).hostname != "127.0.0.1"
+    ]
     assert outside == []
     page.close()
 

@@ -31,8 +31,11 @@ def count() -> int:
 
 
 def upload(client, data: bytes, filename: str, layer="chargers", query="", **form):
-    return client.post(f"/api/v1/{layer}/import{query}", data={"file": (io.BytesIO(data), filename), **form},
-                       content_type="multipart/form-data")
+    return client.post(
+        f"/api/v1/{layer}/import{query}",
+        data={"file": (io.BytesIO(data), filename), **form},
+        content_type="multipart/form-data",
+    )
 
 
 def csv_file(rows: list[str], header="name,ports,status,installed_on,lon,lat") -> bytes:
@@ -49,12 +52,14 @@ def stored(name: str) -> Charger | None:
 def test_a_dry_run_checks_every_row_writes_nothing_and_shows_what_it_would_do(client, auth, demo):
     auth.login("planner")
     before = count()
-    data = csv_file([
-        f"好桩,8,planned,2024/04/22,{WGS[0]},{WGS[1]}",
-        f"坏口数,lots,planned,,{WGS[0]},{WGS[1]}",
-        "坏经度,8,planned,,东经103度,36.05",
-        "远处,8,planned,,116.39,39.9",
-    ])
+    data = csv_file(
+        [
+            f"好桩,8,planned,2024/04/22,{WGS[0]},{WGS[1]}",
+            f"坏口数,lots,planned,,{WGS[0]},{WGS[1]}",
+            "坏经度,8,planned,,东经103度,36.05",
+            "远处,8,planned,,116.39,39.9",
+        ]
+    )
     r = upload(client, data, "new.csv", query="?dry_run=true")
     assert r.status_code == 200, r.get_json()
     out = r.get_json()
@@ -92,8 +97,9 @@ def test_gcj02_and_baidu_coordinates_are_converted_when_the_user_says_so(client,
     r = upload(client, csv_file([f"{system}桩,6,planned,,{lon},{lat}"]), "c.csv", crs=system)
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["source_crs"] == system
-    x, y = db.session.execute(select(func.ST_X(Charger.geom), func.ST_Y(Charger.geom)).where(
-        Charger.name == f"{system}桩")).one()
+    x, y = db.session.execute(
+        select(func.ST_X(Charger.geom), func.ST_Y(Charger.geom)).where(Charger.name == f"{system}桩")
+    ).one()
     assert x == pytest.approx(WGS[0], abs=1e-6) and y == pytest.approx(WGS[1], abs=1e-6)
 
 
@@ -102,8 +108,9 @@ def test_any_epsg_code_through_pyproj_and_an_unknown_one_is_refused(client, auth
     x, y = Transformer.from_crs(4326, 4547, always_xy=True).transform(*WGS)  # CGCS2000 / 3-degree GK CM 105E
     r = upload(client, csv_file([f"高斯桩,6,planned,,{x},{y}"]), "gk.csv", crs="EPSG:4547")
     assert r.status_code == 201, r.get_json()
-    gx, gy = db.session.execute(select(func.ST_X(Charger.geom), func.ST_Y(Charger.geom)).where(
-        Charger.name == "高斯桩")).one()
+    gx, gy = db.session.execute(
+        select(func.ST_X(Charger.geom), func.ST_Y(Charger.geom)).where(Charger.name == "高斯桩")
+    ).one()
     assert gx == pytest.approx(WGS[0], abs=1e-6) and gy == pytest.approx(WGS[1], abs=1e-6)
     before = count()
     r = upload(client, csv_file([f"x,6,planned,,{x},{y}"]), "gk.csv", crs="EPSG:999999")
@@ -123,9 +130,17 @@ def test_gcj02_round_trip_is_within_a_centimetre():
 # --------------------------------------------------------------------------- dates and encodings
 
 
-@pytest.mark.parametrize("text, iso", [("2024/04/22", "2024-04-22"), ("2024-04-22T00:00:00", "2024-04-22"),
-                                       ("2024/4/2 00:00:00", "2024-04-02"), ("2024-04-22T00:00:00.000Z", "2024-04-22"),
-                                       ("2024-04-22T10:30:00", "2024-04-22T10:30:00"), ("2024/02/30", "2024/02/30")])
+@pytest.mark.parametrize(
+    "text, iso",
+    [
+        ("2024/04/22", "2024-04-22"),
+        ("2024-04-22T00:00:00", "2024-04-22"),
+        ("2024/4/2 00:00:00", "2024-04-02"),
+        ("2024-04-22T00:00:00.000Z", "2024-04-22"),
+        ("2024-04-22T10:30:00", "2024-04-22T10:30:00"),
+        ("2024/02/30", "2024/02/30"),
+    ],
+)
 def test_dates_as_gdal_and_qgis_write_them(text, iso):
     assert read_date(text) == iso
 
@@ -138,8 +153,9 @@ def test_a_csv_with_qgis_dates_imports_them_as_dates(client, auth, demo):
 
 
 def _gbk_shapefile_zip(with_cpg: bool) -> bytes:
-    gdf = gpd.GeoDataFrame({"name": ["张家园智能充电桩"], "ports": [10], "status": ["planned"]},
-                           geometry=[Point(*WGS)], crs=4326)
+    gdf = gpd.GeoDataFrame(
+        {"name": ["张家园智能充电桩"], "ports": [10], "status": ["planned"]}, geometry=[Point(*WGS)], crs=4326
+    )
     with tempfile.TemporaryDirectory() as tmp:
         pyogrio.write_dataframe(gdf, os.path.join(tmp, "gbk.shp"), driver="ESRI Shapefile", encoding="CP936")
         dbf_path = Path(tmp) / "gbk.dbf"
@@ -227,15 +243,26 @@ def test_bow_tie_and_unclosed_rows_are_refused_with_reasons(client, auth, demo):
     auth.login("planner")
     ring = [[103.8352, 36.0462], [103.8356, 36.0465], [103.8356, 36.0462], [103.8352, 36.0465], [103.8352, 36.0462]]
     open_ring = [[103.8352, 36.0462], [103.8356, 36.0462], [103.8356, 36.0465], [103.8352, 36.0465]]
-    feats = [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [r]},
-              "properties": {"capacity": 5, "kind": "shared_bike", "status": "planned"}} for r in (ring, open_ring)]
+    feats = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": [r]},
+            "properties": {"capacity": 5, "kind": "shared_bike", "status": "planned"},
+        }
+        for r in (ring, open_ring)
+    ]
     before = db.session.scalar(select(func.count()).select_from(db.metadata.tables["bike_zones"]))
-    r = upload(client, json.dumps({"type": "FeatureCollection", "features": feats}).encode(), "z.geojson",
-               layer="bike-zones")
+    r = upload(
+        client, json.dumps({"type": "FeatureCollection", "features": feats}).encode(), "z.geojson", layer="bike-zones"
+    )
     assert r.status_code == 422
     assert "feature 2: ring 1 is not closed" in r.get_json()["error"]["message"]
-    r = upload(client, json.dumps({"type": "FeatureCollection", "features": feats[:1]}).encode(), "z.geojson",
-               layer="bike-zones")
+    r = upload(
+        client,
+        json.dumps({"type": "FeatureCollection", "features": feats[:1]}).encode(),
+        "z.geojson",
+        layer="bike-zones",
+    )
     assert r.status_code == 422
     assert "Self-intersection" in r.get_json()["error"]["rows"][0]["message"]
     assert db.session.scalar(select(func.count()).select_from(db.metadata.tables["bike_zones"])) == before

@@ -22,13 +22,21 @@ HUALINSHAN = "620103002001"
 
 
 def send(client, method, url, body=None, headers=None):
-    return client.open(url, method=method.upper(), data=None if body is None else json.dumps(body),
-                       content_type="application/json", headers=headers or {})
+    return client.open(
+        url,
+        method=method.upper(),
+        data=None if body is None else json.dumps(body),
+        content_type="application/json",
+        headers=headers or {},
+    )
 
 
 def zone(coords, **props):
-    return {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [coords]},
-            "properties": {"capacity": 20, "kind": "shared_bike", "status": "planned", **props}}
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [coords]},
+        "properties": {"capacity": 20, "kind": "shared_bike", "status": "planned", **props},
+    }
 
 
 def zones() -> int:
@@ -102,16 +110,22 @@ def test_a_hole_outside_its_shell_is_refused(client, auth, demo):
 
 def test_wrong_geometry_type_and_bad_values_are_said_next_to_their_fields(client, auth, demo):
     auth.login("planner")
-    point = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [103.8354, 36.0463]},
-             "properties": {"capacity": "many", "kind": "bus", "status": "planned"}}
+    point = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [103.8354, 36.0463]},
+        "properties": {"capacity": "many", "kind": "bus", "status": "planned"},
+    }
     problems = {p["field"]: p for p in check(client, "bike-zones", point)["problems"]}
     assert problems["geometry"]["code"] == "geometry_type" and "面" in problems["geometry"]["message"]
     assert "整数" in problems["capacity"]["message"]
     assert "共享单车" in problems["kind"]["message"]  # the choices by their labels
     en = {p["field"]: p for p in check(client, "bike-zones", point, lang="en")["problems"]}
     assert "whole number" in en["capacity"]["message"] and "shared bikes" in en["kind"]["message"]
-    charger = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [103.8354, 36.0463]},
-               "properties": {"ports": 0, "status": "planned"}}
+    charger = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [103.8354, 36.0463]},
+        "properties": {"ports": 0, "status": "planned"},
+    }
     assert "不能小于 1" in check(client, "chargers", charger)["problems"][0]["message"]
 
 
@@ -119,9 +133,16 @@ def test_an_overlapping_grid_gets_the_overlap_to_draw(client, auth, demo):
     auth.login("planner")
     count = db.session.scalar(select(func.count()).select_from(Area))
     # A new grid in Zhangjiayuan reaching 0.001° into grid 1 (103.833–103.838, 36.0495–36.054).
-    grid = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[
-        [103.837, 36.050], [103.839, 36.050], [103.839, 36.052], [103.837, 36.052], [103.837, 36.050]]]},
-        "properties": {"level": "grid", "code": "620102005003009", "name": "新网格", "parent_code": "620102005003"}}
+    grid = {
+        "type": "Feature",
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [
+                [[103.837, 36.050], [103.839, 36.050], [103.839, 36.052], [103.837, 36.052], [103.837, 36.050]]
+            ],
+        },
+        "properties": {"level": "grid", "code": "620102005003009", "name": "新网格", "parent_code": "620102005003"},
+    }
     problem = check(client, "grids", grid)["problems"][0]
     assert problem["code"] == "overlaps" and "重叠" in problem["message"]
     assert problem["other"]["code"] in ("620102005003001", "620102005003002")
@@ -132,9 +153,16 @@ def test_an_overlapping_grid_gets_the_overlap_to_draw(client, auth, demo):
 
 def test_a_grid_outside_its_community_gets_the_part_outside(client, auth, demo):
     auth.login("planner")
-    grid = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[
-        [103.842, 36.040], [103.850, 36.040], [103.850, 36.046], [103.842, 36.046], [103.842, 36.040]]]},
-        "properties": {"level": "grid", "code": "620102005003009", "name": "越界网格", "parent_code": "620102005003"}}
+    grid = {
+        "type": "Feature",
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [
+                [[103.842, 36.040], [103.850, 36.040], [103.850, 36.046], [103.842, 36.046], [103.842, 36.040]]
+            ],
+        },
+        "properties": {"level": "grid", "code": "620102005003009", "name": "越界网格", "parent_code": "620102005003"},
+    }
     problem = check(client, "grids", grid)["problems"][0]
     assert problem["code"] == "outside_parent" and "张家园社区" in problem["message"]
     assert problem["shape"]["type"] in ("Polygon", "MultiPolygon")
@@ -161,8 +189,9 @@ def test_every_edit_is_versioned_and_undone_from_the_history(client, auth, demo)
     fid = charger["id"]
     r = send(client, "patch", f"/api/v1/chargers/{fid}", {"properties": {"ports": 12, "status": "faulty"}})
     assert r.status_code == 200
-    moved = send(client, "patch", f"/api/v1/chargers/{fid}",
-                 {"geometry": {"type": "Point", "coordinates": [103.8353, 36.0513]}})
+    moved = send(
+        client, "patch", f"/api/v1/chargers/{fid}", {"geometry": {"type": "Point", "coordinates": [103.8353, 36.0513]}}
+    )
     assert moved.status_code == 200
     versions = client.get(f"/api/v1/chargers/{fid}/history").get_json()["versions"]
     assert [v["action"] for v in versions[:2]] == ["update", "update"]
@@ -242,15 +271,28 @@ def _grid(code):
 def _consistent():
     """Every row's grid is the one PostGIS gives its place (households: their building's)."""
     for table in ("buildings", "chargers", "compounds", "bike_zones", "incidents", "bad_parking_spots"):
-        wrong = db.session.scalar(text(
-            f"SELECT count(*) FROM {table} WHERE grid_id IS DISTINCT FROM wuwei_grid_of(geom)"))
+        wrong = db.session.scalar(
+            text(f"SELECT count(*) FROM {table} WHERE grid_id IS DISTINCT FROM wuwei_grid_of(geom)")
+        )
         assert wrong == 0, table
-    assert db.session.scalar(text(
-        "SELECT count(*) FROM households h JOIN buildings b ON b.id = h.building_id"
-        " WHERE h.grid_id IS DISTINCT FROM b.grid_id")) == 0
-    assert db.session.scalar(text(
-        "SELECT count(*) FROM visits v JOIN households h ON h.id = v.household_id"
-        " WHERE v.grid_id IS DISTINCT FROM h.grid_id")) == 0
+    assert (
+        db.session.scalar(
+            text(
+                "SELECT count(*) FROM households h JOIN buildings b ON b.id = h.building_id"
+                " WHERE h.grid_id IS DISTINCT FROM b.grid_id"
+            )
+        )
+        == 0
+    )
+    assert (
+        db.session.scalar(
+            text(
+                "SELECT count(*) FROM visits v JOIN households h ON h.id = v.household_id"
+                " WHERE v.grid_id IS DISTINCT FROM h.grid_id"
+            )
+        )
+        == 0
+    )
 
 
 def test_splitting_a_grid_keeps_codes_valid_and_reassigns_the_rows_inside(client, auth, demo):
@@ -273,8 +315,14 @@ def test_splitting_a_grid_keeps_codes_valid_and_reassigns_the_rows_inside(client
     assert before_total == after_total  # every row of the old grid is in one of the two
     assert any(new["code"] in per for per in out["rows"].values())
     _consistent()
-    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.action == "split", AuditEntry.row_id == str(grid.id))) == 1
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "split", AuditEntry.row_id == str(grid.id))
+        )
+        == 1
+    )
 
 
 def test_a_line_that_does_not_cut_or_cuts_a_micro_grid_is_refused_and_nothing_changes(client, auth, demo):
@@ -294,8 +342,9 @@ def test_merging_two_grids_moves_rows_workers_and_users_in_one_transaction(clien
     auth.login("planner")
     keep, other = _grid(HUALINSHAN + "001"), _grid(HUALINSHAN + "002")
     other_id = other.id
-    buildings = db.session.scalar(select(func.count()).select_from(Building).where(
-        Building.grid_id.in_([keep.id, other_id])))
+    buildings = db.session.scalar(
+        select(func.count()).select_from(Building).where(Building.grid_id.in_([keep.id, other_id]))
+    )
     r = send(client, "post", "/api/v1/grids/merge", {"keep": keep.id, "other": other_id, "name": "华林山第1网格"})
     assert r.status_code == 200, r.get_json()
     out = r.get_json()

@@ -79,9 +79,14 @@ def field_message(field: str, message: str) -> str:
 
 
 _ROW_MESSAGES: list[tuple[re.Pattern, object]] = [
-    (re.compile(r"^lon/lat must be numbers, not (.*)$"), lambda m: _("经度/纬度应为数字，而不是 %(values)s", values=m.group(1))),
-    (re.compile(r"^has (\d+) cells, the header has (\d+)$"),
-     lambda m: _("这一行有 %(n)s 格，表头有 %(m)s 格", n=m.group(1), m=m.group(2))),
+    (
+        re.compile(r"^lon/lat must be numbers, not (.*)$"),
+        lambda m: _("经度/纬度应为数字，而不是 %(values)s", values=m.group(1)),
+    ),
+    (
+        re.compile(r"^has (\d+) cells, the header has (\d+)$"),
+        lambda m: _("这一行有 %(n)s 格，表头有 %(m)s 格", n=m.group(1), m=m.group(2)),
+    ),
     (re.compile(r"^this place lies outside your area"), lambda m: _("超出了您的辖区，只能在辖区内编辑")),
     (re.compile(r"^geometry is not valid WKT"), lambda m: _("WKT 图形无法读取")),
 ]

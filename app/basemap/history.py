@@ -118,8 +118,11 @@ def _reverted(layer: Layer, entry, now: dict) -> dict:
     before, after = as_feature(layer, entry.before), as_feature(layer, entry.after)
     names = changed(layer, before, after)
     now_props, after_props = now.get("properties") or {}, after.get("properties") or {}
-    later = [n for n in names if (now.get("geometry") != after.get("geometry") if n == "geometry"
-                                  else now_props.get(n) != after_props.get(n))]
+    later = [
+        n
+        for n in names
+        if (now.get("geometry") != after.get("geometry") if n == "geometry" else now_props.get(n) != after_props.get(n))
+    ]
     if later:
         raise ApiError(
             409,

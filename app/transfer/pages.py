@@ -47,8 +47,12 @@ def import_page(layer_name: str):
     if layer is None:
         abort(404)
     policy.require("layers.import")
-    systems = [("", _("按文件声明（无声明时为 WGS-84）")), ("wgs84", _("WGS-84 / CGCS2000（GPS、天地图）")),
-               ("gcj02", _("GCJ-02（高德、腾讯地图）")), ("bd09", _("BD-09（百度地图）"))]
+    systems = [
+        ("", _("按文件声明（无声明时为 WGS-84）")),
+        ("wgs84", _("WGS-84 / CGCS2000（GPS、天地图）")),
+        ("gcj02", _("GCJ-02（高德、腾讯地图）")),
+        ("bd09", _("BD-09（百度地图）")),
+    ]
     return render_template(
         "transfer/import.html",
         layer=layer,

@@ -110,8 +110,9 @@ def import_(layer: str, query: ImportQuery):
     said = options.parse(found, form.get("crs"), form.get("encoding"), form.get("mapping"))
     user = policy.require("layers.import")
     if query.dry_run or form.get("dry_run", "").lower() in ("1", "true", "yes"):
-        report = preview.preview_import(found, policy.scope_of(user), data, filename, fmt or query.format, said,
-                                        caps.import_limits())
+        report = preview.preview_import(
+            found, policy.scope_of(user), data, filename, fmt or query.format, said, caps.import_limits()
+        )
         return json_response(report, 200)
     body, status = jobs.submit(found, user, data, filename, fmt or query.format, said)
     headers = {"Location": body["status_url"]} if status == 202 else None

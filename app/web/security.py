@@ -32,7 +32,7 @@ def refuse_nul() -> None:
         sources.append(request.form)
     for source in sources:
         for name, values in source.lists():
-            name = name or ""            # a multipart part may come without a name
+            name = name or ""  # a multipart part may come without a name
             if "\x00" in name or any(v and "\x00" in v for v in values):
                 raise ApiError(
                     400,

@@ -27,7 +27,7 @@ depends_on = None
 
 
 def upgrade():
-    op.create_index("ix_audit_log_row", "audit_log", ["table_name", "row_id", "id"])
+    op.execute("SET LOCAL lock_timeout = '5s'")
     op.add_column("import_jobs", sa.Column("options", postgresql.JSONB(), nullable=True))
     op.execute("""
         CREATE FUNCTION wuwei_move_area_refs(gone integer, keep integer) RETURNS bigint
@@ -100,10 +100,13 @@ def upgrade():
             RETURN total;
         END $$;
     """)
+    # The audit log is big on a live system: its index is built without stopping writes.
+    with op.get_context().autocommit_block():
+        op.execute("CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_audit_log_row ON audit_log (table_name, row_id, id)")
 
 
 def downgrade():
     op.execute("DROP FUNCTION IF EXISTS wuwei_regrid_followers(integer[])")
     op.execute("DROP FUNCTION IF EXISTS wuwei_move_area_refs(integer, integer)")
     op.drop_column("import_jobs", "options")
-    op.drop_index("ix_audit_log_row", table_name="audit_log")
+    op.execute("DROP INDEX IF EXISTS ix_audit_log_row")
