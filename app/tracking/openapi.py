@@ -8,7 +8,7 @@ with :func:`app.web.openapi.register_paths`.
 from app.web.openapi import ERROR
 
 _FIELDS = {
-    "id": "device identifier (also `deviceid`)",
+    "id": "the device's secret, issued on /patrols/devices (also `deviceid`)",
     "lat": "latitude",
     "lon": "longitude",
     "location": "`lat,lon` instead of lat and lon",
@@ -35,7 +35,7 @@ TRACCAR_JSON = {
     "type": "object",
     "required": ["device_id", "location"],
     "properties": {
-        "device_id": {"type": "string"},
+        "device_id": {"type": "string", "description": "the device's secret"},
         "location": {
             "type": "object",
             "properties": {
@@ -111,8 +111,8 @@ def paths() -> dict:
         },
         "/track/owntracks": {
             "post": {
-                "summary": "OwnTracks HTTP mode (Basic auth: user name and a token; or X-Limit-U/X-Limit-D "
-                "of a registered device)",
+                "summary": "OwnTracks HTTP mode (Basic auth: user name or device name, and the device's secret; "
+                "X-Limit-U/X-Limit-D are accepted and authenticate nothing)",
                 "tags": ["tracking"],
                 "security": [],
                 "parameters": [
