@@ -94,8 +94,8 @@ def osmand_response(req: Request, connect: Connect) -> tuple[int, bytes]:
     except ApiError as e:
         return e.status, _json(envelope(e.status, e.message, e.fields, e.code))
     except Exception as e:
-        if database_unreachable(e):
-            log.exception("tracking: database unavailable")
+        if database_unreachable(e):  # one line per fix, no traceback: phones keep sending while it lasts
+            log.warning("tracking: database unreachable on %s %s: %s", req.method, req.path, e.__class__.__name__)
             return 503, _json(envelope(503, "database unavailable; send the fix again later"))
         log.exception("tracking: unhandled error on %s %s", req.method, req.path)
         return 500, _json(envelope(500, "Internal error; it has been logged."))
