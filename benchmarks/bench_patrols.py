@@ -207,13 +207,14 @@ def _batch_and_track(ctx, db) -> list[Result]:
     db.session.commit()
     t_copy = time.perf_counter() - t0
     # With CSV parsing included (what /api/v1/patrols/<id>/import does with a file).
-    from gis.tracks import parse_csv
+    from app.core.time import TZ
+    from gis.trackfiles import parse_csv
 
     csv_bytes = (
         "time,lat,lon,accuracy\n" + "".join(f"{f.fixed_at.isoformat()},{f.lat},{f.lon},5\n" for f in fixes)
     ).encode()
     t0 = time.perf_counter()
-    parsed = parse_csv(csv_bytes)
+    parsed = parse_csv(csv_bytes, tz=TZ).fixes
     t_parse = time.perf_counter() - t0
 
     # Track building for the 10,000-fix patrol: cleaning + statistics vs a bare ST_MakeLine.

@@ -227,7 +227,7 @@ def test_osmand_answers_503_when_the_database_is_down(gateway):
         "postgresql://postgres@127.0.0.1:1/wuwei", SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}}
     )
     if gateway:
-        down.wsgi_app = TrackingGateway(down.wsgi_app, autocommit_connections(down))
+        down.wsgi_app = TrackingGateway(down.wsgi_app, autocommit_connections(down), down.app_context)
     r = down.test_client().get(f"/track/osmand?id=test-phone-1&timestamp={recent()}&lat={LAT}&lon={LON}")
     with down.app_context():
         db.engine.dispose()
@@ -237,7 +237,7 @@ def test_osmand_answers_503_when_the_database_is_down(gateway):
 # --------------------------------------------------------------------------- several workers
 def worker(app, connections):
     """Another worker's gateway: its own instance in front of the same Flask app, on the test's transaction."""
-    return Client(TrackingGateway(app.wsgi_app.wsgi_app, connections), Response)
+    return Client(TrackingGateway(app.wsgi_app.wsgi_app, connections, app.app_context), Response)
 
 
 def patrol_of_fix(identifier, t):

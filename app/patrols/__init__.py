@@ -8,8 +8,9 @@ from flask_babel import lazy_gettext as _l
 
 from app.core.registry import Overlay, register_nav, register_overlay
 
-# figures and heat register the patrols' dashboard figures and heat sources when imported.
-from app.patrols import api, cli, demo, figures, heat, models, views  # noqa: F401
+# figures and heat register the patrols' dashboard figures and heat sources when imported; events its
+# kind of notice (SOS).
+from app.patrols import api, cli, demo, events, figures, heat, models, views  # noqa: F401
 
 
 def init_app(app) -> None:

@@ -100,15 +100,6 @@ def store_fix(conn: Connection, secret: str, fix: Fix, source: str) -> bool:
     return added
 
 
-def ingest_fixes(secret: str, fixes: list[Fix], source: str) -> int:
-    """Store fixes of one device (by its secret) through the request's session and commit; returns how many
-    were new."""
-    conn = db.session.connection()
-    added = sum(store_fix(conn, secret, fix, source) for fix in fixes)
-    db.session.commit()
-    return added
-
-
 # Bulk statements, written out once (fixed column lists, no values: those travel in the COPY stream).
 _COLS = "(device_id, user_id, patrol_id, fixed_at, geom, accuracy, speed, heading, altitude, battery, source)"
 _COPY_POSITIONS = "COPY positions " + _COLS + " FROM STDIN"

@@ -148,6 +148,9 @@ class TrackUpload(BaseModel):
     file: bytes
     format: Literal["gpx", "csv"] | None = Field(None, description="default: from the file name (.csv), else gpx")
     device: str | None = Field(None, description="a device identifier of yours (default: the phone page's)")
+    all_or_nothing: bool = Field(
+        False, description="refuse the whole file when any point is refused (default: import the good points)"
+    )
 
 
 class TrackingDeviceIn(Body):
@@ -234,9 +237,16 @@ class PatrolList(BaseModel):
     patrols: list[PatrolOut]
 
 
+class RefusedPoint(BaseModel):
+    where: str = Field(description="`line 12` (CSV) or `track 1 segment 2 point 7` (GPX)")
+    reason: str
+
+
 class FixesReceived(BaseModel):
     received: int
     stored: int = Field(description="new fixes (resends are skipped)")
+    refused: list[RefusedPoint] = Field([], description="points of a file that were not imported, and why")
+    refused_count: int = Field(0, description="all refused points (the list shows the first 1000)")
 
 
 class BadParkingSpotCreated(BaseModel):

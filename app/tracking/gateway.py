@@ -18,29 +18,31 @@ from sqlalchemy import create_engine
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
-from app.tracking.osmand import PATH, Connect, osmand_response
+from app.tracking.osmand import PATH, Connect, InApp, osmand_response
 
 
 class TrackingGateway:
     """WSGI middleware: ``/track/osmand`` here, everything else to ``wsgi_app``.
 
     ``connect()`` gives a context manager yielding the SQLAlchemy connection a fix is stored on
-    (see :func:`autocommit_connections`).
+    (see :func:`autocommit_connections`); ``in_app()`` enters the application context in which the rare
+    requests that carry events (an SOS, a heartbeat) are recorded with the alerts they raise.
     """
 
-    def __init__(self, wsgi_app, connect: Connect):
+    def __init__(self, wsgi_app, connect: Connect, in_app: InApp):
         self.wsgi_app = wsgi_app
         self.connect = connect
+        self.in_app = in_app
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") not in ("GET", "POST"):
+        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") not in ("GET", "POST", "HEAD"):
             return self.wsgi_app(environ, start_response)
-        status, body = osmand_response(Request(environ), self.connect)
+        status, body = osmand_response(Request(environ), self.connect, self.in_app)
         headers = [("Content-Length", str(len(body)))]
         if body:
             headers.append(("Content-Type", "application/json"))
         start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}", headers)
-        return [body]
+        return [body] if environ["REQUEST_METHOD"] != "HEAD" else []
 
 
 def autocommit_connections(app: Flask) -> Connect:
@@ -64,5 +66,5 @@ def install(app: Flask, connect: Connect | None = None) -> TrackingGateway | Non
     """
     if not app.config.get("TRACKING_GATEWAY", True):
         return None
-    app.wsgi_app = TrackingGateway(app.wsgi_app, connect or autocommit_connections(app))
+    app.wsgi_app = TrackingGateway(app.wsgi_app, connect or autocommit_connections(app), app.app_context)
     return app.wsgi_app

@@ -6,6 +6,7 @@ the credential (Traccar Client's device identifier, OwnTracks' Basic-auth passwo
 (``flask run``, ``WUWEI_TRACKING_GATEWAY=0``).
 """
 
+import json
 from contextlib import contextmanager
 
 from flask import Blueprint, Response, request
@@ -24,7 +25,7 @@ def _session_connection():
     db.session.commit()
 
 
-@bp.route("/osmand", methods=["GET", "POST"])
+@bp.route("/osmand", methods=["GET", "POST", "HEAD"])
 def osmand():
     """One fix in the OsmAnd protocol (Traccar Client)."""
     status, body = osmand_.osmand_response(request, _session_connection)
@@ -33,9 +34,9 @@ def osmand():
 
 @bp.post("/owntracks")
 def owntracks():
-    """OwnTracks HTTP mode: ``location`` messages are stored, other types ignored. Reply ``[]``."""
-    owntracks_.receive(request)
-    return Response(b"[]", status=200, mimetype="application/json")
+    """OwnTracks HTTP mode: fixes and transitions are stored; the reply lists the patrol mates' positions."""
+    mates = owntracks_.receive(request)
+    return Response(json.dumps(mates, ensure_ascii=False), status=200, mimetype="application/json")
 
 
 @bp.after_request
