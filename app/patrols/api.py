@@ -278,7 +278,14 @@ def coverage(query: PatrolCoverageQuery):
 
 
 def _device_json(d) -> dict:
-    return {"id": d.id, "identifier": d.identifier, "name": d.name, "kind": d.kind, "active": d.active}
+    return {
+        "id": d.id,
+        "identifier": d.identifier,
+        "name": d.name,
+        "kind": d.kind,
+        "active": d.active,
+        "can_report": d.secret_hash is not None,
+    }
 
 
 @bp.get("/devices")
@@ -291,14 +298,20 @@ def devices():
 @bp.post("/devices")
 @endpoint(body=TrackingDeviceIn, response=TrackingDevice, status=201, errors=(403, 409))
 def register_device(body: TrackingDeviceIn):
-    """Register a device identifier for yourself (admins: for ``user``)."""
+    """Register a tracking device for yourself (admins: for ``user``); the answer carries its secret, once."""
     user = policy.require_login()
     username = user.username
     if body.user and body.user != username:
         if not policy.can(user, "devices.manage"):
             raise ApiError(403, "only admins register devices for other users")
         username = body.user
-    d = devices_.register_device(username, body.identifier, body.name, body.kind)
-    out = _device_json(d)
-    del out["active"]
-    return json_response(out, 201)
+    d, secret = devices_.register_device(username, body.name, body.kind, body.secret, body.identifier or "")
+    return json_response({**_device_json(d), "secret": secret}, 201)
+
+
+@bp.post("/devices/<int:device_id>/secret")
+@endpoint(response=TrackingDevice, errors=(404,))
+def renew_device_secret(device_id: int):
+    """A new secret for one of your devices (the old one stops working at once); shown in this answer only."""
+    d, secret = devices_.renew_secret(policy.require_login(), device_id)
+    return json_response({**_device_json(d), "secret": secret})

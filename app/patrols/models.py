@@ -61,16 +61,26 @@ patrol_participants = Table(
 
 
 class Device(db.Model):
-    """A registered tracking device: the Traccar Client "device identifier" or an OwnTracks user/device."""
+    """A registered tracking device of a user.
+
+    ``identifier`` is its public name (``patrol/iphone``), shown in lists and never a credential.
+    ``secret_hash`` is the SHA-256 of the secret the phone sends — Traccar Client's "device identifier",
+    OwnTracks' Basic-auth password — issued by the server (:func:`app.patrols.devices.issue_secret`);
+    NULL for a device that cannot report through the protocols (the phone page's own device, devices
+    registered before migration 0015 until a new secret is issued).
+    """
 
     __tablename__ = "devices"
+    __audit_exclude__ = ("secret_hash",)
     __table_args__ = (
         CheckConstraint(f"kind IN {DEVICE_KINDS}", name="ck_devices_kind"),
         CheckConstraint(f"identifier ~ '{IDENTIFIER_PATTERN}'", name="ck_devices_identifier"),
+        Index("ux_devices_secret_hash", "secret_hash", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     identifier: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str | None] = mapped_column(String(64))  # unique index ux_devices_secret_hash (0015)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(128), default="")
     kind: Mapped[str] = mapped_column(String(16), default="traccar")

@@ -7,7 +7,6 @@ from geojson_pydantic import LineString, MultiLineString
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 
 from app.patrols.models import (
-    DEVICE_KINDS,
     IDENTIFIER_PATTERN,
     PATROL_KINDS,
     PATROL_STATES,
@@ -152,11 +151,15 @@ class TrackUpload(BaseModel):
 
 
 class TrackingDeviceIn(Body):
-    """A tracking device to register for yourself (admins: for ``user``)."""
+    """A tracking device to register for yourself (admins: for ``user``).
 
-    identifier: Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
+    ``secret`` empty: the server issues a random one (the usual way); a secret chosen by hand must be at
+    least 20 characters and hard to guess. ``identifier`` is the public name (default ``user/name``)."""
+
     name: Annotated[str, StringConstraints(max_length=128)] = ""
-    kind: Literal[DEVICE_KINDS] = "traccar"
+    kind: Literal["traccar", "owntracks", "other"] = "traccar"
+    identifier: Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)] | None = None
+    secret: Annotated[str, StringConstraints(max_length=200)] | None = None
     user: Username | None = None
 
 
@@ -268,6 +271,8 @@ class TrackingDevice(BaseModel):
     name: str
     kind: str
     active: bool = True
+    can_report: bool = True
+    secret: str | None = None
 
 
 class TrackingDevices(BaseModel):

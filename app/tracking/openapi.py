@@ -117,8 +117,8 @@ def _osmand_path() -> dict:
 def _owntracks_path() -> dict:
     return {
         "post": {
-            "summary": "OwnTracks HTTP mode (Basic auth: user name and a token; or X-Limit-U/X-Limit-D "
-            "of a registered device)",
+            "summary": "OwnTracks HTTP mode (Basic auth: user name or device name, and the device's secret; "
+            "X-Limit-U/X-Limit-D are accepted and authenticate nothing)",
             "tags": ["tracking"],
             "security": [],
             "parameters": [

@@ -1,8 +1,10 @@
 """The OsmAnd protocol (Traccar Client, OsmAnd): one fix per request, answered 200 with an empty body.
 
 Query or form fields (``id``/``deviceid``, ``lat``, ``lon`` or ``location``, ``timestamp``, ``speed`` in
-knots …) or, from newer Traccar Clients, a JSON body (``device_id``, ``location.coords``). An unknown
-device is 400 in the field form and 404 in the JSON form (what each client expects); errors carry the
+knots …) or, from newer Traccar Clients, a JSON body (``device_id``, ``location.coords``). The device
+identifier is the device's secret, issued by the server (:mod:`app.patrols.devices`): an identifier
+that matches no device is 400 in the field form and 404 in the JSON form (what each client expects),
+with the same message whatever was sent, so that nothing tells which devices exist; errors carry the
 API's JSON envelope; a database that cannot be reached is 503, so that the app sends the fix again.
 """
 
@@ -73,10 +75,10 @@ def read_osmand(req: Request) -> tuple[str, Fix, int]:
         raise bad_fix(e) from None
 
 
-def _store(connect: Connect, ident: str, fix: Fix, unknown_status: int) -> None:
+def _store(connect: Connect, secret: str, fix: Fix, unknown_status: int) -> None:
     try:
         with connect() as conn:
-            store_fix(conn, ident, fix, "osmand")
+            store_fix(conn, secret, fix, "osmand")
     except ApiError as e:
         if e.status == 404:
             raise ApiError(unknown_status, e.message, e.fields) from None
@@ -92,8 +94,8 @@ def osmand_response(req: Request, connect: Connect) -> tuple[int, bytes]:
     except ApiError as e:
         return e.status, _json(envelope(e.status, e.message, e.fields, e.code))
     except Exception as e:
-        if database_unreachable(e):
-            log.exception("tracking: database unavailable")
+        if database_unreachable(e):  # one line per fix, no traceback: phones keep sending while it lasts
+            log.warning("tracking: database unreachable on %s %s: %s", req.method, req.path, e.__class__.__name__)
             return 503, _json(envelope(503, "database unavailable; send the fix again later"))
         log.exception("tracking: unhandled error on %s %s", req.method, req.path)
         return 500, _json(envelope(500, "Internal error; it has been logged."))

@@ -1,7 +1,7 @@
 """``/track/osmand`` and ``/track/owntracks`` as Flask views.
 
-No login session, no CSRF, no rate limit (phones report every few seconds); the device identifier
-or token is the credential. In production ``/track/osmand`` is answered before Flask by the gateway
+No login session, no CSRF, no rate limit (phones report every few seconds); the device's secret is
+the credential (Traccar Client's device identifier, OwnTracks' Basic-auth password). In production ``/track/osmand`` is answered before Flask by the gateway
 (:mod:`app.tracking.gateway`); this view runs the same code when the gateway is not installed
 (``flask run``, ``WUWEI_TRACKING_GATEWAY=0``).
 """
@@ -36,3 +36,11 @@ def owntracks():
     """OwnTracks HTTP mode: ``location`` messages are stored, other types ignored. Reply ``[]``."""
     owntracks_.receive(request)
     return Response(b"[]", status=200, mimetype="application/json")
+
+
+@bp.after_request
+def _ask_for_basic_auth(resp: Response) -> Response:
+    """A 401 of OwnTracks says which credentials it wants (RFC 7617)."""
+    if resp.status_code == 401 and request.endpoint == "tracking.owntracks":
+        resp.headers["WWW-Authenticate"] = owntracks_.REALM
+    return resp
