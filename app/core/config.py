@@ -40,6 +40,11 @@ class Config:
     """Read once per application; tests override fields through ``create_app(test_config)``."""
 
     def __init__(self) -> None:
+        self._database()
+        self._files_and_imports()
+        self._web()
+
+    def _database(self) -> None:
         port = os.environ.get("PGPORT", "55432")
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{port}/wuwei")
         self.SQLALCHEMY_ENGINE_OPTIONS = {
@@ -55,7 +60,8 @@ class Config:
         # Read-only views may read from a streaming replica (app/core/replica.py, docs/operations.md).
         self.DATABASE_READ_URL = os.environ.get("DATABASE_READ_URL") or None
         self.WUWEI_REPLICA_RETRY = float(os.environ.get("WUWEI_REPLICA_RETRY", "10"))
-        self.SECRET_KEY = _secret_key()
+
+    def _files_and_imports(self) -> None:
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
         # "json": one JSON object per log line with the request id (app/core/requestlog.py); "text" for people.
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
@@ -78,6 +84,9 @@ class Config:
         self.WUWEI_IMPORT_SYNC_MAX_FEATURES = int(os.environ.get("WUWEI_IMPORT_SYNC_MAX_FEATURES", "2000"))
         # Positions per geometry in a request body or an imported feature; more → 422 (docs/operations.md).
         self.WUWEI_MAX_VERTICES = int(os.environ.get("WUWEI_MAX_VERTICES", "20000"))
+
+    def _web(self) -> None:
+        self.SECRET_KEY = _secret_key()
         # Basemap: "osm" (default), "tianditu" (needs WUWEI_TIANDITU_KEY) or "none" (offline).
         self.WUWEI_BASEMAP = os.environ.get("WUWEI_BASEMAP", "osm")
         self.WUWEI_TIANDITU_KEY = os.environ.get("WUWEI_TIANDITU_KEY", "")

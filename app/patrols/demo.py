@@ -34,7 +34,7 @@ def _walk(
     points, start: dt.datetime, speed_ms: float, seed: int, every_s: int = 5, spikes: int = 0, poor: int = 0
 ) -> list[Fix]:
     """Fixes along a polyline of (lon, lat) at ``speed_ms``, with noise, spikes and poor fixes."""
-    rnd = random.Random(seed)
+    rnd = random.Random(seed)  # nosec B311 (reproducible demo noise, not a secret)
     fixes, t = [], start
     ox = oy = 0.0  # GPS error drifts slowly (it is not white noise), metres
     for (x0, y0), (x1, y1) in itertools.pairwise(points):
@@ -116,9 +116,65 @@ def _patrol(title, kind, area_code, team, creator, people, start, end, **results
     return p, True
 
 
+# 12 April: the green belt along the south and east edges of Hualinshan, a bit over an hour.
+BELT = (
+    (103.7798, 36.0438),
+    (103.7850, 36.0437),
+    (103.7903, 36.0438),
+    (103.7903, 36.0470),
+    (103.7902, 36.0503),
+    (103.7903, 36.0522),
+)
+
+# Songjiatan: main road east–west, into the residential courtyards, and the back lanes.
+SJT_ROUNDS = (
+    (
+        SJT_TITLES[0],
+        dt.datetime(2026, 4, 15, 15, 0, tzinfo=TZ),
+        [
+            (103.8898, 36.0788),
+            (103.8940, 36.0789),
+            (103.8985, 36.0788),
+            (103.8985, 36.0772),
+            (103.8965, 36.0772),
+            (103.8965, 36.0750),
+            (103.8995, 36.0750),
+            (103.8995, 36.0768),
+        ],
+        [
+            (103.8912, 36.0791, 7, True, "主干道东口人行道上堆放"),
+            (103.8958, 36.0786, 4, True, "公交站旁"),
+            (103.8978, 36.0773, 5, True, "楼院门口堵塞通道"),
+            (103.8968, 36.0758, 3, True, "楼院内消防通道"),
+            (103.8992, 36.0752, 2, False, "电动车占道，已联系车主"),
+        ],
+        {"bikes_reparked": 21, "riders_guided": 14},
+    ),
+    (
+        SJT_TITLES[1],
+        dt.datetime(2026, 4, 22, 16, 30, tzinfo=TZ),
+        [
+            (103.8905, 36.0740),
+            (103.8930, 36.0727),
+            (103.8960, 36.0722),
+            (103.8990, 36.0718),
+            (103.8990, 36.0735),
+            (103.8955, 36.0738),
+            (103.8925, 36.0745),
+        ],
+        [
+            (103.8918, 36.0733, 6, True, "背街小巷入口"),
+            (103.8949, 36.0724, 3, True, "小卖部门前"),
+            (103.8985, 36.0719, 9, True, "巷尾空地，距停放区较远，建议新设停放点"),
+            (103.8940, 36.0741, 2, True, ""),
+        ],
+        {"bikes_reparked": 20, "riders_guided": 9},
+    ),
+)
+
+
 def seed_patrols() -> int:
     """Teams, the demo device, the cleanup and the two rectification patrols (idempotent)."""
-    added = 0
     patrol, grid = _user("patrol"), _user("gridworker")
     if patrol is None or grid is None:
         return 0
@@ -140,25 +196,23 @@ def seed_patrols() -> int:
         "620102011002",
         "网格员和志愿者巡查主干道、楼院、背街小巷，规范停放、引导骑行人",
     )
+    added = _seed_cleanup(grid, grid_dev, cteam, [grid] + hls)
+    added += _seed_rectification(patrol, dev, bteam, [patrol] + sjt[:2])
+    db.session.flush()
+    return added
 
-    # 12 April: the green belt along the south and east edges of Hualinshan, a bit over an hour.
+
+def _seed_cleanup(grid, grid_dev, team, people) -> int:
+    """The cleanup of 12 April along the green belt (rows added)."""
     start = dt.datetime(2026, 4, 12, 9, 0, tzinfo=TZ)
-    belt = [
-        (103.7798, 36.0438),
-        (103.7850, 36.0437),
-        (103.7903, 36.0438),
-        (103.7903, 36.0470),
-        (103.7902, 36.0503),
-        (103.7903, 36.0522),
-    ]
-    fixes = _walk(belt, start, 0.55, seed=412, spikes=3, poor=4)
+    fixes = _walk(BELT, start, 0.55, seed=412, spikes=3, poor=4)
     p, new = _patrol(
         CLEANUP_TITLE,
         "cleanup",
         "620103002001",
-        cteam,
+        team,
         grid,
-        [grid] + hls,
+        people,
         start,
         fixes[-1].fixed_at + dt.timedelta(minutes=2),
         cleanup_width_m=12,
@@ -167,65 +221,25 @@ def seed_patrols() -> int:
         volunteers=18,
         note="清理绿化带内的垃圾、落叶和烟头；党员志愿者带头，居民自愿参加",
     )
-    if new:
-        store_fixes(grid_dev, fixes, "demo", p.id)
-        refresh_track(p)
-        added += 1 + len(fixes)
+    if not new:
+        return 0
+    store_fixes(grid_dev, fixes, "demo", p.id)
+    refresh_track(p)
+    return 1 + len(fixes)
 
-    # Songjiatan: main road east–west, into the residential courtyards, and the back lanes.
-    rounds = [
-        (
-            SJT_TITLES[0],
-            dt.datetime(2026, 4, 15, 15, 0, tzinfo=TZ),
-            [
-                (103.8898, 36.0788),
-                (103.8940, 36.0789),
-                (103.8985, 36.0788),
-                (103.8985, 36.0772),
-                (103.8965, 36.0772),
-                (103.8965, 36.0750),
-                (103.8995, 36.0750),
-                (103.8995, 36.0768),
-            ],
-            [
-                (103.8912, 36.0791, 7, True, "主干道东口人行道上堆放"),
-                (103.8958, 36.0786, 4, True, "公交站旁"),
-                (103.8978, 36.0773, 5, True, "楼院门口堵塞通道"),
-                (103.8968, 36.0758, 3, True, "楼院内消防通道"),
-                (103.8992, 36.0752, 2, False, "电动车占道，已联系车主"),
-            ],
-            {"bikes_reparked": 21, "riders_guided": 14},
-        ),
-        (
-            SJT_TITLES[1],
-            dt.datetime(2026, 4, 22, 16, 30, tzinfo=TZ),
-            [
-                (103.8905, 36.0740),
-                (103.8930, 36.0727),
-                (103.8960, 36.0722),
-                (103.8990, 36.0718),
-                (103.8990, 36.0735),
-                (103.8955, 36.0738),
-                (103.8925, 36.0745),
-            ],
-            [
-                (103.8918, 36.0733, 6, True, "背街小巷入口"),
-                (103.8949, 36.0724, 3, True, "小卖部门前"),
-                (103.8985, 36.0719, 9, True, "巷尾空地，距停放区较远，建议新设停放点"),
-                (103.8940, 36.0741, 2, True, ""),
-            ],
-            {"bikes_reparked": 20, "riders_guided": 9},
-        ),
-    ]
-    for i, (title, start, path, spots, results) in enumerate(rounds):
+
+def _seed_rectification(patrol, dev, team, people) -> int:
+    """Songjiatan's two rectification rounds with their bad-parking spots (rows added)."""
+    added = 0
+    for i, (title, start, path, spots, results) in enumerate(SJT_ROUNDS):
         fixes = _walk(path, start, 0.9, seed=415 + i, spikes=1, poor=2)
         p, new = _patrol(
             title,
             "bike_rectification",
             "620102011002",
-            bteam,
+            team,
             patrol,
-            [patrol] + sjt[:2],
+            people,
             start,
             fixes[-1].fixed_at + dt.timedelta(minutes=1),
             **results,
@@ -241,7 +255,6 @@ def seed_patrols() -> int:
                 p.id, x, y, found_at=fixes[(k + 1) * step].fixed_at, bikes=bikes, reparked=reparked, note=note or None
             )
             added += 1
-    db.session.flush()
     return added
 
 

@@ -110,7 +110,7 @@ _CREATE_LOAD = (
     " altitude float8, battery float8, source text) ON COMMIT DELETE ROWS"
 )
 _MERGE_POSITIONS_LOAD = (
-    "INSERT INTO positions " + _COLS + " SELECT device_id, user_id, patrol_id, fixed_at,"
+    "INSERT INTO positions " + _COLS + " SELECT device_id, user_id, patrol_id, fixed_at,"  # nosec B608 (constants)
     " geom::geometry, accuracy, speed, heading, altitude, battery, source FROM positions_load"
     " ON CONFLICT (device_id, fixed_at) DO NOTHING"
 )

@@ -97,72 +97,77 @@ OWNTRACKS_LOCATION = {
 
 def paths() -> dict:
     """Path items of ``/track/osmand`` and ``/track/owntracks``."""
+    return {"/track/osmand": _osmand_path(), "/track/owntracks": _owntracks_path()}
+
+
+def _osmand_path() -> dict:
     form = {"type": "object", "properties": {k: {"type": "string", "description": v} for k, v in _FIELDS.items()}}
     return {
-        "/track/osmand": {
-            "get": {
-                "summary": "One fix in the OsmAnd protocol (Traccar Client, OsmAnd)",
-                "tags": ["tracking"],
-                "security": [],
-                "parameters": _osmand_params(),
-                "responses": {"200": _STORED, "400": ERROR, "413": ERROR, "503": ERROR},
+        "get": {
+            "summary": "One fix in the OsmAnd protocol (Traccar Client, OsmAnd)",
+            "tags": ["tracking"],
+            "security": [],
+            "parameters": _osmand_params(),
+            "responses": {"200": _STORED, "400": ERROR, "413": ERROR, "503": ERROR},
+        },
+        "head": {
+            "summary": "Answered 200 with nothing stored (link checkers, proxies)",
+            "tags": ["tracking"],
+            "security": [],
+            "responses": {"200": _STORED},
+        },
+        "post": {
+            "summary": "OsmAnd form fields, or the JSON body of newer Traccar Clients",
+            "tags": ["tracking"],
+            "security": [],
+            "parameters": _osmand_params(),
+            "requestBody": {
+                "content": {
+                    "application/x-www-form-urlencoded": {"schema": form},
+                    "application/json": {"schema": TRACCAR_JSON},
+                }
             },
-            "head": {
-                "summary": "Answered 200 with nothing stored (link checkers, proxies)",
-                "tags": ["tracking"],
-                "security": [],
-                "responses": {"200": _STORED},
-            },
-            "post": {
-                "summary": "OsmAnd form fields, or the JSON body of newer Traccar Clients",
-                "tags": ["tracking"],
-                "security": [],
-                "parameters": _osmand_params(),
-                "requestBody": {
-                    "content": {
-                        "application/x-www-form-urlencoded": {"schema": form},
-                        "application/json": {"schema": TRACCAR_JSON},
+            "responses": {"200": _STORED, "400": ERROR, "404": ERROR, "413": ERROR, "503": ERROR},
+        },
+    }
+
+
+def _owntracks_path() -> dict:
+    return {
+        "post": {
+            "summary": "OwnTracks HTTP mode (Basic auth: user name or device name, and the device's secret; "
+            "X-Limit-U/X-Limit-D and ?u=&d= are accepted and authenticate nothing)",
+            "tags": ["tracking"],
+            "security": [],
+            "parameters": [
+                {"name": n, "in": "header", "required": False, "schema": {"type": "string"}}
+                for n in ("X-Limit-U", "X-Limit-D")
+            ]
+            + [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in ("u", "d")],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                OWNTRACKS_LOCATION,
+                                {"type": "array", "items": OWNTRACKS_LOCATION, "maxItems": 1000},
+                            ]
+                        }
                     }
                 },
-                "responses": {"200": _STORED, "400": ERROR, "404": ERROR, "413": ERROR, "503": ERROR},
             },
-        },
-        "/track/owntracks": {
-            "post": {
-                "summary": "OwnTracks HTTP mode (Basic auth: user name or device name, and the device's secret; "
-                "X-Limit-U/X-Limit-D and ?u=&d= are accepted and authenticate nothing)",
-                "tags": ["tracking"],
-                "security": [],
-                "parameters": [
-                    {"name": n, "in": "header", "required": False, "schema": {"type": "string"}}
-                    for n in ("X-Limit-U", "X-Limit-D")
-                ]
-                + [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in ("u", "d")],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "oneOf": [
-                                    OWNTRACKS_LOCATION,
-                                    {"type": "array", "items": OWNTRACKS_LOCATION, "maxItems": 1000},
-                                ]
-                            }
-                        }
-                    },
+            "responses": {
+                "200": {
+                    "description": "the other members of the device owner's open patrol: a `card` and "
+                    "their last `location` each (as the OwnTracks Recorder answers); `[]` outside a patrol",
+                    "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}},
                 },
-                "responses": {
-                    "200": {
-                        "description": "the other members of the device owner's open patrol: a `card` and "
-                        "their last `location` each (as the OwnTracks Recorder answers); `[]` outside a patrol",
-                        "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}},
-                    },
-                    "400": ERROR,
-                    "401": ERROR,
-                    "413": ERROR,
-                    "422": ERROR,
-                    "503": ERROR,
-                },
-            }
-        },
+                "400": ERROR,
+                "401": ERROR,
+                "413": ERROR,
+                "422": ERROR,
+                "503": ERROR,
+            },
+        }
     }

@@ -214,6 +214,15 @@ def report_incident(
         incident.reported_at = incident.state_changed_at = reported_at
     if open311_key_id is not None:
         incident.open311_token = secrets.token_hex(16)
+    _store_new(incident, user, source, reported_at)
+    if commit:
+        db.session.commit()
+    return incident
+
+
+def _store_new(incident: Incident, user, source: str, reported_at: dt.datetime | None) -> None:
+    """Insert a new incident with its first transition, route it, audit it and tell who must hear."""
+    user_id = getattr(user, "id", None)
     db.session.add(incident)
     db.session.flush()
     db.session.refresh(incident, ["grid_id", "public_token"])
@@ -232,9 +241,6 @@ def report_incident(
     record("insert", "incidents", incident.id, after=public_snapshot(incident), user_id=user_id)
     if reported_at is None:  # a report made now, not a replay of the past
         tell_reported(incident, user)
-    if commit:
-        db.session.commit()
-    return incident
 
 
 def attach_report(incident_id: int, note: str, user, scope: Scope) -> Incident:
