@@ -411,3 +411,25 @@ def test_a_zone_overflowing_on_one_day_is_flagged(client, auth, demo):
 def test_bad_gap_parameters_are_400(client, auth, demo, query):
     auth.login("planner")
     assert client.get(f"/api/v1/bike-zone-gaps?area={SJT}&{query}").status_code == 400
+
+
+def test_every_planning_ui_string_has_an_english_translation():
+    from pathlib import Path
+
+    from babel.messages.extract import extract_from_file
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parent.parent
+    with open(root / "app/planning/translations/en/LC_MESSAGES/messages.po", "rb") as f:
+        catalogue = read_po(f)
+    keywords = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None}
+    files = [("python", p) for p in (root / "app/planning").glob("*.py")]
+    files += [("jinja2", p) for p in (root / "templates/planning").glob("*.html")]
+    missing, checked = [], 0
+    for method, path in files:
+        for _, msg, _, _ in extract_from_file(method, str(path), keywords=keywords):
+            checked += 1
+            entry = catalogue.get(msg[0] if isinstance(msg, tuple) else msg)
+            if entry is None or not entry.string:
+                missing.append((path.name, msg))
+    assert checked > 80 and missing == []

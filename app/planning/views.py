@@ -71,6 +71,8 @@ def page_texts() -> dict:
         "none": _("没有建议：乱停点附近都有停放区。"),
         "network": _("网络错误，请重试"),
         "saved": _("已保存。"),
+        "kinds": {"entrance": _("楼栋出入口"), "open_space": _("小区空地"), "drawn": _("画的点")},
+        "statuses": {"queued": _("排队中"), "running": _("计算中"), "done": _("完成"), "failed": _("失败")},
     }
 
 

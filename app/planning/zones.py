@@ -147,7 +147,7 @@ def make_zone(user, area_code: str, cluster: int, name: str | None = None, **par
         "status": "planned",
     }
     try:
-        feature = insert_feature(get_layer("bike_zones"), scope, values, geom)
+        feature = insert_feature(get_layer("bike-zones"), scope, values, geom)
         record("make_zone", "bike_zones", feature["id"], after={"from_cluster": cluster, **params}, user_id=user.id)
         db.session.commit()
     except Exception:

@@ -91,7 +91,7 @@
         L.marker([s.lat, s.lon], {icon: L.divIcon({className: "site-label", html: String(s.rank)})})
           .bindPopup(esc(T.new_site) + " " + s.rank + " · +" + s.adds_ebikes).addTo(layer);
         bounds.push([s.lat, s.lon]);
-        rows.push("<tr><td>" + s.rank + "</td><td>" + esc(s.kind) + "</td><td>" + s.adds_ebikes + "</td><td class='" +
+        rows.push("<tr><td>" + s.rank + "</td><td>" + esc(T.kinds[s.kind] || s.kind) + "</td><td>" + s.adds_ebikes + "</td><td class='" +
                   (s.over_capacity ? "over" : "") + "'>" + s.load_ebikes + " / " + s.capacity_ebikes +
                   (s.over_capacity ? " " + esc(T.over) : "") + "</td></tr>");
       });
@@ -134,7 +134,7 @@
         tbody.innerHTML = r.body.map(function (p) {
           var res = p.result;
           return "<tr data-id='" + p.id + "'><td><a href='#'>" + esc(p.name) + "</a></td><td>" + esc(p.area_name) + "</td><td>" +
-            esc(p.status) + "</td><td>" + (res ? res.today.uncovered_ebikes + " → " + res.after.uncovered_ebikes : "") + "</td></tr>";
+            esc(T.statuses[p.status] || p.status) + "</td><td>" + (res ? res.today.uncovered_ebikes + " → " + res.after.uncovered_ebikes : "") + "</td></tr>";
         }).join("");
         tbody.querySelectorAll("a").forEach(function (a) {
           a.addEventListener("click", function (e) {
