@@ -165,8 +165,11 @@ def test_bad_surveys_are_refused_and_nothing_is_written(client, auth, demo, body
 def test_a_building_of_another_area_is_refused(client, auth, demo):
     auth.login("zjystaff")  # 张家园 staff; 三兆家园 is in 华林山
     before = counts()
-    r = post_json(client, "/api/v1/ebike-surveys", {"building_id": building("三兆家园1号楼"), "ebikes": 3,
-                                                    "hazards": ["window_cable"]})
+    r = post_json(
+        client,
+        "/api/v1/ebike-surveys",
+        {"building_id": building("三兆家园1号楼"), "ebikes": 3, "hazards": ["window_cable"]},
+    )
     assert r.status_code == 422 and "building_id" in r.get_json()["error"]["fields"]
     assert counts() == before
 
@@ -184,17 +187,26 @@ def test_csv_import_takes_all_rows_or_none(client, auth, demo):
     good = f"building_id,ebikes,charge_charger,hazards\n{b3},20,18,\n{b4},22,10,stairwell_charging\n"
     bad = good + f"{b4},abc,0,\n{b3},5,9,\n"
     before = counts()
-    r = client.post("/api/v1/ebike-surveys/import", data={"file": (io.BytesIO(bad.encode()), "s.csv")},
-                    content_type="multipart/form-data")
+    r = client.post(
+        "/api/v1/ebike-surveys/import",
+        data={"file": (io.BytesIO(bad.encode()), "s.csv")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 422
     fields = r.get_json()["error"]["fields"]
     assert set(fields) == {"row 4", "row 5"} and "ebikes" in fields["row 4"]
     assert counts() == before
-    r = client.post("/api/v1/ebike-surveys/import?dry_run=true",
-                    data={"file": (io.BytesIO(good.encode("gbk")), "s.csv")}, content_type="multipart/form-data")
+    r = client.post(
+        "/api/v1/ebike-surveys/import?dry_run=true",
+        data={"file": (io.BytesIO(good.encode("gbk")), "s.csv")},
+        content_type="multipart/form-data",
+    )
     assert r.get_json() == {"rows": 2, "imported": 0, "dry_run": True} and counts() == before
-    r = client.post("/api/v1/ebike-surveys/import", data={"file": (io.BytesIO(good.encode()), "s.csv")},
-                    content_type="multipart/form-data")
+    r = client.post(
+        "/api/v1/ebike-surveys/import",
+        data={"file": (io.BytesIO(good.encode()), "s.csv")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 200 and r.get_json()["imported"] == 2
     assert counts()[0] == before[0] + 2 and counts()[1] == before[1] + 1  # one hazard, one incident
 
@@ -209,7 +221,11 @@ def test_unsurveyed_buildings_get_an_estimate_marked_as_such(client, auth, demo)
     assert south3["estimated"] is True
     rate = body["estimate"]["per_household"][ZJY]
     assert south3["ebikes"] == round(36 * rate) and 0 < rate < 2
-    assert by_name["张家园老旧小区东片1号楼"] == {**by_name["张家园老旧小区东片1号楼"], "estimated": False, "ebikes": 34}
+    assert by_name["张家园老旧小区东片1号楼"] == {
+        **by_name["张家园老旧小区东片1号楼"],
+        "estimated": False,
+        "ebikes": 34,
+    }
     assert by_name["张家园老旧小区东片1号楼"]["hazards"] >= 1  # the survey's reported hazards count
     assert body["summary"]["estimated_ebikes"] >= south3["ebikes"]
 
@@ -254,7 +270,9 @@ def test_a_community_plan_is_solved_saved_exported_and_made_into_planned_charger
     assert csv_text.lstrip("\ufeff").splitlines()[0].startswith("rank,name,kind,lon,lat,ports")
     made = client.post(f"/api/v1/charger-plans/{p['id']}/chargers")
     assert made.status_code == 201 and made.get_json()["made"] == 2
-    rows = db.session.execute(select(Charger.status, Charger.name).where(Charger.id.in_(made.get_json()["charger_ids"])))
+    rows = db.session.execute(
+        select(Charger.status, Charger.name).where(Charger.id.in_(made.get_json()["charger_ids"]))
+    )
     assert {s for s, _ in rows} == {"planned"}
     again = client.post(f"/api/v1/charger-plans/{p['id']}/chargers")
     assert again.status_code == 409
@@ -332,8 +350,9 @@ def test_a_street_plan_runs_as_a_job_with_progress(app, client, auth):
         assert len(done["result"]["sites"]) == 3
     finally:
         with app.app_context():
-            db.session.execute(delete(AuditEntry).where(AuditEntry.table_name == "charger_plans",
-                                                        AuditEntry.row_id == str(pid)))
+            db.session.execute(
+                delete(AuditEntry).where(AuditEntry.table_name == "charger_plans", AuditEntry.row_id == str(pid))
+            )
             db.session.execute(delete(ChargerPlan).where(ChargerPlan.id == pid))
             db.session.commit()
 
@@ -355,8 +374,14 @@ def misparked(points, bikes=3):
     from app.incidents.services import report_incident
 
     for lon, lat in points:
-        report_incident(category_code="bikes.misparked", description="共享单车乱停放（测试）", lon=lon, lat=lat,
-                        attributes={"bike_count": bikes}, commit=False)
+        report_incident(
+            category_code="bikes.misparked",
+            description="共享单车乱停放（测试）",
+            lon=lon,
+            lat=lat,
+            attributes={"bike_count": bikes},
+            commit=False,
+        )
     db.session.flush()
 
 
@@ -389,8 +414,11 @@ def test_clusters_far_from_zones_become_suggestions_sized_by_count(client, auth,
     geo = client.get(f"/api/v1/bike-zone-gaps?area={SJT}&format=geojson")
     assert geo.status_code == 200 and geo.get_json()["type"] == "FeatureCollection"
     before = db.session.scalar(select(func.count()).select_from(BikeZone))
-    made = post_json(client, "/api/v1/bike-zone-gaps/zones",
-                     {"area": SJT, "cluster": mine[0]["cluster"], "eps_m": 30, "min_points": 3, "threshold_m": 100})
+    made = post_json(
+        client,
+        "/api/v1/bike-zone-gaps/zones",
+        {"area": SJT, "cluster": mine[0]["cluster"], "eps_m": 30, "min_points": 3, "threshold_m": 100},
+    )
     assert made.status_code == 201, made.get_json()
     zone = db.session.get(BikeZone, made.get_json()["id"])
     assert zone.status == "planned" and zone.capacity == 24
