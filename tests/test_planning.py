@@ -281,13 +281,15 @@ def test_a_community_plan_is_solved_saved_exported_and_made_into_planned_charger
 
 def test_drawn_sites_are_the_only_candidates_when_asked(client, auth, demo):
     auth.login("planner")
-    sites = [{"lon": 103.8414, "lat": 36.0480, "ports": 12}, {"lon": 103.8367, "lat": 36.0459}]
+    sites = [{"lon": 103.8414, "lat": 36.0480, "ports": 12, "name": "=HYPERLINK(1)"}, {"lon": 103.8367, "lat": 36.0459}]
     r = plan(client, name="画的点", candidates="drawn", sites=sites, new_sites=1)
     assert r.status_code == 201, r.get_json()
     res = r.get_json()["result"]
     assert res["candidates"] == {"entrance": 0, "open_space": 0, "drawn": 2}
     assert res["sites"][0]["kind"] == "drawn" and res["sites"][0]["lon"] == 103.8414  # east: the most bikes
     assert res["sites"][0]["ports"] == 12
+    csv_text = client.get(f"/api/v1/charger-plans/{r.get_json()['id']}/export?format=csv").get_data(as_text=True)
+    assert "'=HYPERLINK(1)" in csv_text  # never run as a formula by a spreadsheet
 
 
 @pytest.mark.parametrize(
@@ -461,3 +463,15 @@ def test_every_planning_ui_string_has_an_english_translation():
             if entry is None or not entry.string:
                 missing.append((path.name, msg))
     assert checked > 80 and missing == []
+
+
+def test_the_demo_lane_in_songjiatan_is_a_suggested_zone(client, auth, demo):
+    auth.login("leader")
+    body = client.get(f"/api/v1/bike-zone-gaps?area={SJT}").get_json()
+    lane = [s for s in body["suggested"] if contains(s["geometry"], 103.8961, 36.0791)]
+    assert len(lane) == 1 and lane[0]["bikes"] == 30 and lane[0]["points"] == 5 and lane[0]["nearest_zone_m"] > 200
+    assert {z["name"] for z in body["zones"]} >= {"宋家滩主干道东口停放区", "宋家滩南口规划停放区"}
+    assert (
+        client.post("/api/v1/bike-zone-gaps/zones", json={"area": SJT, "cluster": lane[0]["cluster"]}).status_code
+        == 403
+    )

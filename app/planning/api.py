@@ -24,6 +24,7 @@ from app.planning.schemas import (
 )
 from app.web.api import ApiBlueprint, endpoint, json_response, parse_body
 from app.web.params import Query
+from app.web.tables import csv_response
 
 bp = ApiBlueprint("planning_api", __name__, tag="planning")
 
@@ -152,11 +153,7 @@ def plan_export(plan_id: int, query: ExportQuery):
     plan = plans.plan_dict(plans.get_plan(policy.require_login(), plan_id))
     name = f"charger-plan-{plan_id}"
     if query.format == "csv":
-        return Response(
-            results.plan_csv(plan),
-            mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
+        return csv_response(list(results.SITE_COLUMNS), results.plan_rows(plan), f"{name}.csv")
     return Response(
         results.plan_geojson(plan),
         mimetype="application/geo+json",

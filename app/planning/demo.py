@@ -4,6 +4,10 @@ The compounds that got chargers: most bikes charge at them now. The old compound
 (东片, 南片): cables hung down stairwells and from windows, bikes carried upstairs — the hazards are
 reported as incidents by the survey, as a grid worker's phone would. One building of 南片 is left
 unsurveyed, so the page shows an estimate from its households. Idempotent: a surveyed building is skipped.
+
+Songjiatan (宋家滩): residents' reports of shared bikes parked in the lane at the village's north-east
+corner, far from every zone: the bike-zone gaps page suggests a zone there. Added with the survey (the
+step adds nothing once any survey exists).
 """
 
 import datetime as dt
@@ -13,6 +17,8 @@ from sqlalchemy import select
 from app.auth.services import find_user
 from app.basemap.models import Building
 from app.core.extensions import db
+from app.core.time import now
+from app.incidents import services as incidents
 from app.planning.models import EbikeSurvey
 from app.planning.schemas import SurveyIn
 from app.planning.surveys import record_survey
@@ -46,12 +52,32 @@ SURVEYS = [
 ]
 
 
+LANE = (103.8960, 36.0790)  # 宋家滩村东北角小巷: more than 200 m from every bike zone
+LANE_REPORTS = [(0, 0, 6), (0.00008, 0.00003, 4), (-0.00006, 0.00005, 8), (0.00004, -0.00007, 5), (0.0001, 0.00008, 7)]
+
+
+def _lane_reports() -> int:
+    for k, (dx, dy, bikes) in enumerate(LANE_REPORTS):
+        incidents.report_incident(
+            category_code="bikes.misparked",
+            description="村东北角小巷口共享单车乱停放，堵住进出通道",
+            lon=LANE[0] + dx,
+            lat=LANE[1] + dy,
+            address="宋家滩村东北角小巷",
+            source="hotline",
+            attributes={"bike_count": bikes, "operator": "hello"},
+            reported_at=now() - dt.timedelta(days=3 + 9 * k),
+            commit=False,
+        )
+    return len(LANE_REPORTS)
+
+
 def seed_surveys() -> int:
-    """The Zhangjiayuan survey; returns how many surveys it added."""
+    """The Zhangjiayuan survey and the Songjiatan lane reports; returns how many rows it added."""
     user = find_user(SURVEYOR)
-    if user is None:
+    if user is None or db.session.scalar(select(EbikeSurvey.id).limit(1)) is not None:
         return 0
-    added = 0
+    added = _lane_reports()
     for k, (name, bikes, (flat, stair, cable, charger), hazards, note) in enumerate(SURVEYS):
         bid = db.session.scalar(select(Building.id).where(Building.name == name))
         if bid is None or db.session.scalar(select(EbikeSurvey.id).where(EbikeSurvey.building_id == bid).limit(1)):

@@ -1,8 +1,6 @@
 """A solved plan as the planner reads it: ranked sites, covered and uncovered e-bikes before and after,
 the uncovered buildings, each site's load against its ports; and the same as GeoJSON or CSV."""
 
-import csv
-import io
 import json
 
 from app.planning.candidates import DISTANCE_RULE
@@ -140,12 +138,6 @@ def plan_geojson(plan: dict) -> str:
     )
 
 
-def plan_csv(plan: dict) -> str:
-    """The plan's ranked new sites as CSV (UTF-8 with a BOM, so that Excel reads the Chinese)."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(SITE_COLUMNS)
-    for s in (plan["result"] or {}).get("sites", []):
-        writer.writerow([s[k] if s[k] is not None else "" for k in SITE_COLUMNS])
-    return out.getvalue()
+def plan_rows(plan: dict) -> list[list]:
+    """The plan's ranked new sites as rows of :data:`SITE_COLUMNS` (for ``app.web.tables.csv_response``)."""
+    return [[s[k] for k in SITE_COLUMNS] for s in (plan["result"] or {}).get("sites", [])]

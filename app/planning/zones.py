@@ -65,6 +65,12 @@ _OVERFULL = text("""
 """)
 
 
+_ZONES = text("""
+    SELECT bz.id, bz.name, bz.capacity, bz.status, ST_AsGeoJSON(bz.geom, 7) geom FROM bike_zones bz, areas a
+    WHERE a.id = :area_id AND bz.status <> 'closed' AND ST_Intersects(bz.geom, a.geom) ORDER BY bz.id
+""")
+
+
 def _points(area: Area, days: int) -> dict:
     """The area's bad-parking spots and bike reports of the period, as arrays (unnested by the SQL)."""
     since = now() - dt.timedelta(days=days)
@@ -97,6 +103,8 @@ def gaps(area: Area, eps_m: float, min_points: int, threshold_m: float, days: in
     )
     clusters = db.session.execute(_CLUSTERS, params).all()
     overfull = db.session.execute(_OVERFULL, params).all()
+    over = {r.id for r in overfull}
+    zones = db.session.execute(_ZONES, {"area_id": area.id}).all()
     return {
         "method": "ST_ClusterDBSCAN in metres (points transformed to the area's UTM zone); distances to zones in "
         "geography metres",
@@ -110,6 +118,18 @@ def gaps(area: Area, eps_m: float, min_points: int, threshold_m: float, days: in
                 "geometry": json.loads(r.geom),
             }
             for r in clusters
+        ],
+        "points": len(params["lon"]),
+        "zones": [
+            {
+                "id": z.id,
+                "name": z.name,
+                "capacity": z.capacity,
+                "status": z.status,
+                "over": z.id in over,
+                "geometry": json.loads(z.geom),
+            }
+            for z in zones
         ],
         "over_capacity": [
             {"id": r.id, "name": r.name, "capacity": r.capacity, "most_bikes_in_a_day": int(r.most)} for r in overfull

@@ -8,7 +8,8 @@
   if (!textsEl) { return; }
   var T = JSON.parse(textsEl.textContent);
   var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
-  var state = window.WuweiPlanning = {plan: null, drawn: [], gaps: null};
+  var state = {plan: null, drawn: [], gaps: null};
+  window.WuweiPlanning = {state: state};
   var status = document.getElementById("plan-status") || document.getElementById("survey-status");
 
   function esc(v) {
@@ -70,6 +71,27 @@
     });
     var drawnCount = function () { show(esc(fmt(T.drawn, {n: state.drawn.length}))); };
 
+    /* Demand before any plan: each building's e-bikes, estimates drawn hollow and dashed. */
+    var demandLayer = L.layerGroup().addTo(map);
+    var loadDemand = function () {
+      call(planForm.getAttribute("data-demand") + "?area=" + encodeURIComponent(planForm.area.value)).then(function (r) {
+        demandLayer.clearLayers();
+        if (r.status !== 200) { return; }
+        var pts = [];
+        r.body.features.forEach(function (f) {
+          var p = f.properties, ll = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
+          pts.push(ll);
+          L.circleMarker(ll, {radius: 3 + Math.sqrt(p.ebikes), color: "#7c3aed", weight: 1,
+                              dashArray: p.estimated ? "3" : null, fillOpacity: p.estimated ? 0 : 0.35})
+            .bindPopup(esc(p.name) + " · " + p.ebikes + " (" + esc(p.estimated ? T.estimated : T.surveyed) + ")" +
+                       (p.hazards ? " · " + esc(T.hazards) + " " + p.hazards : "")).addTo(demandLayer);
+        });
+        if (pts.length && !state.plan) { map.fitBounds(L.latLngBounds(pts).pad(0.2)); }
+      });
+    };
+    planForm.area.addEventListener("change", loadDemand);
+    loadDemand();
+
     var drawPlan = function (plan) {
       state.plan = plan;
       layer.clearLayers();
@@ -88,7 +110,7 @@
       var bounds = [];
       res.sites.forEach(function (s) {
         L.circle([s.lat, s.lon], {radius: radius, color: "#b42318", weight: 1, fillOpacity: .08}).addTo(layer);
-        L.marker([s.lat, s.lon], {icon: L.divIcon({className: "site-label", html: String(s.rank)})})
+        L.marker([s.lat, s.lon], {icon: L.divIcon({className: "site-label", html: String(s.rank), iconSize: [22, 18]})})
           .bindPopup(esc(T.new_site) + " " + s.rank + " · +" + s.adds_ebikes).addTo(layer);
         bounds.push([s.lat, s.lon]);
         rows.push("<tr><td>" + s.rank + "</td><td>" + esc(T.kinds[s.kind] || s.kind) + "</td><td>" + s.adds_ebikes + "</td><td class='" +
@@ -173,19 +195,24 @@
         if (r.status !== 200) { failed(r); return; }
         state.gaps = r.body;
         layer.clearLayers();
-        var list = document.querySelector(".gaps");
         var bounds = [];
+        r.body.zones.forEach(function (z) {
+          var zl = L.geoJSON(z.geometry, {style: {color: z.over ? "#dc2626" : "#0891b2", weight: 2, dashArray: z.status === "planned" ? "4" : null}})
+            .bindPopup(esc(z.name) + " · " + z.capacity).addTo(layer);
+          bounds.push(zl.getBounds());
+        });
+        var list = document.querySelector(".gaps");
         list.innerHTML = r.body.suggested.length ? "" : "<li>" + esc(T.none) + "</li>";
         r.body.suggested.forEach(function (s) {
           var g = L.geoJSON(s.geometry, {style: {color: "#b42318", weight: 2}}).addTo(layer);
           bounds.push(g.getBounds());
           var c = g.getBounds().getCenter();
-          L.marker(c, {icon: L.divIcon({className: "site-label", html: String(s.bikes)})}).addTo(layer);
+          L.marker(c, {icon: L.divIcon({className: "site-label", html: String(s.bikes), iconSize: [26, 18]})}).addTo(layer);
           var li = document.createElement("li");
           li.innerHTML = esc(fmt(T.cluster, {n: s.cluster + 1, bikes: s.bikes, cap: s.capacity, m: s.nearest_zone_m === null ? "—" : s.nearest_zone_m}));
           if (mayPlan) {
             var b = document.createElement("button");
-            b.type = "button"; b.textContent = T.make_zone;
+            b.type = "button"; b.className = "primary"; b.textContent = T.make_zone;
             b.onclick = function () {
               var body = {area: gapsForm.area.value, cluster: s.cluster, eps_m: +gapsForm.eps_m.value,
                           min_points: +gapsForm.min_points.value, threshold_m: +gapsForm.threshold_m.value, days: +gapsForm.days.value};
@@ -201,7 +228,7 @@
         document.querySelector(".overfull").innerHTML = r.body.over_capacity.map(function (z) {
           return "<li class='over'>" + esc(fmt(T.overfull, {name: z.name, cap: z.capacity, most: z.most_bikes_in_a_day})) + "</li>";
         }).join("");
-        if (bounds.length) { map.fitBounds(bounds.reduce(function (a, b) { return a.extend(b); }).pad(0.5)); }
+        if (bounds.length) { map.fitBounds(bounds.reduce(function (a, b) { return a.extend(b); }).pad(0.1)); }
       });
     };
     gapsForm.addEventListener("submit", function (e) { e.preventDefault(); find(); });
