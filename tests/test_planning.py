@@ -115,6 +115,7 @@ def test_survey_with_hazards_reports_incidents_in_the_same_transaction(client, a
     assert r.status_code == 201, r.get_json()
     out = r.get_json()
     assert out["ebikes"] == 12 and out["charging"]["stairwell"] == 5 and out["has_photo"]
+    assert out["building"] == "金昌南路大院子3号楼" and out["surveyor_name"] == "张家园社区 秦琛"
     # two categories among three hazards: one incident each, at the building
     assert len(out["incident_ids"]) == 2
     assert db.session.scalar(select(func.count()).select_from(Incident)) == before + 2

@@ -79,7 +79,7 @@ def survey_create():
         s = surveys.record_survey(u, parse_body(SurveyIn, _form_body()), request.files.get("photo"))
     else:
         s = surveys.record_survey(u, parse_body(SurveyIn))
-    out = surveys.survey_dict(s, None, policy.reads_personal(u))
+    out = surveys.survey_out(u, s)
     return json_response(out, 201, {"Location": url_for("planning_api.survey_list", building_id=s.building_id)})
 
 

@@ -169,6 +169,12 @@ def survey_dict(s: EbikeSurvey, building_name: str | None, personal: bool) -> di
     }
 
 
+def survey_out(user, s: EbikeSurvey) -> dict:
+    """One survey as the API answers it to ``user``."""
+    name = db.session.scalar(select(Building.name).where(Building.id == s.building_id))
+    return survey_dict(s, name, policy.reads_personal(user))
+
+
 def list_surveys(user, area_code: str | None, building_id: int | None, limit: int = 200) -> list[dict]:
     """Surveys in the user's area (or one area of it, or one building), newest first."""
     scope = policy.scope_of(user)
