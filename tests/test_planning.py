@@ -476,3 +476,12 @@ def test_the_demo_lane_in_songjiatan_is_a_suggested_zone(client, auth, demo):
         client.post("/api/v1/bike-zone-gaps/zones", json={"area": SJT, "cluster": lane[0]["cluster"]}).status_code
         == 403
     )
+
+
+def test_zhangjiayuan_before_and_after_as_docs_planning_states(client, auth, demo):
+    auth.login("planner")
+    res = post_json(client, "/api/v1/charger-plans", {"name": "docs", "area": ZJY}).get_json()["result"]
+    assert res["demand"]["ebikes"] == 607 and res["demand"]["estimated_ebikes"] == 30
+    assert (res["today"]["uncovered_ebikes"], res["today"]["uncovered_buildings"]) == (221, 7)
+    assert (res["after"]["uncovered_ebikes"], res["after"]["uncovered_buildings"]) == (0, 0)
+    assert [s["adds_ebikes"] for s in res["sites"]] == [121, 60, 40]

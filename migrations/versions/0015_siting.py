@@ -4,8 +4,10 @@ Revision ID: 0015_siting
 Revises: 0014_map_editing
 Create Date: 2026-12-02 15:00:00
 
-Two new tables, nothing existing is altered: safe on a live database (creating a table and its
-indexes on an empty table takes no lock that anyone else waits for).
+Two new tables, nothing existing is altered. Their foreign keys take a brief SHARE ROW EXCLUSIVE lock
+on the tables they point at (buildings, households, areas, users): with a lock timeout first, so that a
+slow query on one of them makes the migration fail and be retried instead of stopping every write
+queued behind it. The indexes are on the new, empty tables.
 """
 
 from alembic import op
@@ -17,6 +19,7 @@ depends_on = None
 
 
 def upgrade():
+    op.execute("SET LOCAL lock_timeout = '5s'")
     op.execute("""
         CREATE TABLE ebike_surveys (
             id serial PRIMARY KEY,
@@ -62,4 +65,5 @@ def upgrade():
 
 
 def downgrade():
+    op.execute("SET LOCAL lock_timeout = '5s'")
     op.execute("DROP TABLE charger_plans; DROP TABLE ebike_surveys;")
