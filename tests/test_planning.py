@@ -238,6 +238,7 @@ def test_the_survey_page_works_for_a_grid_worker(client, auth, demo):
     html = page.get_data(as_text=True)
     assert "电动车入户摸排" in html and "张家园老旧小区东片1号楼" in html and "楼道内充电" in html
     assert "三兆家园" not in html  # another community's buildings are not offered
+    assert "最近的摸排" in html and "从窗户拉线飞线充电" in html  # the demo's surveys of 东片, hazards named
     en = client.get("/planning/survey?lang=en").get_data(as_text=True)
     assert "E-bike survey" in en
 

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from app.auth import policy
 from app.planning.areas import plannable_areas
 from app.planning.models import CHARGING_PLACES, HAZARDS
-from app.planning.surveys import buildings_to_survey
+from app.planning.surveys import buildings_to_survey, list_surveys
 
 bp = Blueprint("planning", __name__, url_prefix="/planning")
 
@@ -88,6 +88,8 @@ def survey():
     return render_template(
         "planning/survey.html",
         buildings=buildings_to_survey(current_user),
+        recent=list_surveys(current_user, None, None, 20),
+        hazard_names=hazard_labels(),
         hazards=[(h, hazard_labels()[h]) for h in HAZARDS],
         places=[(p, place_labels()[p]) for p in CHARGING_PLACES],
         api_url=url_for("planning_api.survey_create"),
