@@ -9,7 +9,13 @@ Create Date: 2026-12-11 10:00:00
   one sequence. The tile cache (``app.tiles.cache``) keys tiles by these numbers, so any writer — the
   API, an import, a migration, psql — invalidates the tiles of that table. From a sequence, not a
   counter: a rolled-back write never hands out a number again, so a number always means one content.
-* Only creates a small table, a function and statement triggers: no lock held beyond ``lock_timeout``.
+* ``heat_bin_days`` / ``heat_bins``: heat-map bins made once per source, shape, cell size and local
+  day (``app.heatmaps.bins``), counted per street. ``wuwei_heat_bins_stale(time column, columns)`` is a
+  statement trigger with transition tables on a binned table (incidents): a write drops the bins of
+  the days it touched (an UPDATE only when a binned column changed, not a state change), and the next
+  request makes them again. Writers hold a shared advisory lock that a refill takes exclusively, so a
+  refill never misses a write committed while it ran.
+* Only creates small tables, functions and statement triggers: no lock held beyond ``lock_timeout``.
 """
 
 from alembic import op
@@ -18,6 +24,10 @@ revision = "0015_load"
 down_revision = "0014_map_editing"
 branch_labels = None
 depends_on = None
+
+# Binned tables: (table, time column, the columns a bin depends on: place, time, area, fixed filters).
+HEAT_TABLES = (("incidents", "reported_at", "reported_at,geom,grid_id,category_id"),)
+TZ = "Asia/Shanghai"  # app.core.time.TZ: bins are per local day
 
 # The tables vector tiles are drawn from (app.basemap.layers), and areas (every tile is limited to the
 # user's area through it).
@@ -45,8 +55,81 @@ def upgrade():
         )
 
 
+    _heat_bins()
+
+
+def _heat_bins():
+    op.execute("""
+        CREATE TABLE heat_bin_days (
+            tbl text NOT NULL, source text NOT NULL, shape text NOT NULL, size double precision NOT NULL,
+            day date NOT NULL, PRIMARY KEY (source, shape, size, day))
+    """)
+    op.execute("CREATE INDEX ix_heat_bin_days_tbl_day ON heat_bin_days (tbl, day)")
+    op.execute("""
+        CREATE TABLE heat_bins (
+            source text NOT NULL, shape text NOT NULL, size double precision NOT NULL, day date NOT NULL,
+            area text NOT NULL, i integer NOT NULL, j integer NOT NULL, n integer NOT NULL,
+            PRIMARY KEY (source, shape, size, day, area, i, j),
+            FOREIGN KEY (source, shape, size, day) REFERENCES heat_bin_days ON DELETE CASCADE)
+    """)
+    op.execute(f"""
+        CREATE FUNCTION wuwei_heat_bins_stale() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            tcol text := TG_ARGV[0];
+            cols text[] := string_to_array(TG_ARGV[1], ',');
+            o text;
+            n text;
+        BEGIN
+            PERFORM pg_advisory_xact_lock_shared(hashtext('heat_bins:' || TG_TABLE_NAME));
+            IF TG_OP = 'TRUNCATE' THEN
+                DELETE FROM heat_bin_days WHERE tbl = TG_TABLE_NAME;
+            ELSIF TG_OP = 'INSERT' THEN
+                EXECUTE format('DELETE FROM heat_bin_days WHERE tbl = %L AND day IN '
+                               '(SELECT DISTINCT timezone(%L, %I)::date FROM new_rows)', TG_TABLE_NAME, '{TZ}', tcol);
+            ELSIF TG_OP = 'DELETE' THEN
+                EXECUTE format('DELETE FROM heat_bin_days WHERE tbl = %L AND day IN '
+                               '(SELECT DISTINCT timezone(%L, %I)::date FROM old_rows)', TG_TABLE_NAME, '{TZ}', tcol);
+            ELSE
+                SELECT string_agg('o.' || quote_ident(c), ','), string_agg('n.' || quote_ident(c), ',')
+                  INTO o, n FROM unnest(cols) c;
+                EXECUTE format('DELETE FROM heat_bin_days WHERE tbl = %1$L AND day IN ('
+                               'SELECT timezone(%2$L, d)::date FROM old_rows o JOIN new_rows n USING (id), '
+                               'LATERAL (VALUES (o.%3$I), (n.%3$I)) AS t(d) WHERE (%4$s) IS DISTINCT FROM (%5$s))',
+                               TG_TABLE_NAME, '{TZ}', tcol, o, n);
+            END IF;
+            RETURN NULL;
+        END $$
+    """)
+    for table, time_col, cols in HEAT_TABLES:
+        args = f"'{time_col}', '{cols}'"
+        op.execute(
+            f"CREATE TRIGGER {table}_heat_ins AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION wuwei_heat_bins_stale({args})"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_heat_del AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION wuwei_heat_bins_stale({args})"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_heat_upd AFTER UPDATE ON {table} "
+            "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION wuwei_heat_bins_stale({args})"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_heat_trunc AFTER TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION wuwei_heat_bins_stale({args})"
+        )
+
+
 def downgrade():
     op.execute("SET LOCAL lock_timeout = '5s'")
+    for table, _, _ in HEAT_TABLES:
+        for kind in ("ins", "del", "upd", "trunc"):
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_heat_{kind} ON {table}")
+    op.execute("DROP FUNCTION IF EXISTS wuwei_heat_bins_stale()")
+    op.execute("DROP TABLE IF EXISTS heat_bins")
+    op.execute("DROP TABLE IF EXISTS heat_bin_days")
     for t in TABLES:
         op.execute(f"DROP TRIGGER IF EXISTS {t}_version ON {t}")
     op.execute("DROP FUNCTION IF EXISTS wuwei_bump_table_version()")
