@@ -54,7 +54,6 @@ def upgrade():
             "FOR EACH STATEMENT EXECUTE FUNCTION wuwei_bump_table_version()"
         )
 
-
     _heat_bins()
 
 
