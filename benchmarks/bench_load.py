@@ -40,7 +40,7 @@ MAP_LAYERS = [  # what the map page fetches as GeoJSON for a screen (app/mappage
     "/api/v1/chargers",
     "/api/v1/incidents?open=true",
 ]
-READS_300 = ("map:", "tiles", "heat", "incidents:", "dashboard: one street")
+READS_300 = ("map:", "tiles", "heat", "incidents:")
 
 
 def _prepare(ctx) -> dict:
@@ -257,9 +257,8 @@ def _measure(ctx, cfg: dict, work: Path) -> dict:
     }
 
 
-def _results(m: dict, previous: dict) -> tuple[list[Result], dict]:
-    before = previous.get("figures", {})
-    label = previous.get("label", "previous run")
+def _endpoint_rows(m: dict, before: dict, label: str) -> tuple[list[Result], dict]:
+    """One row per endpoint: p95 beside the previous run's, p50/p99 and counts in the note."""
     results, now = [], {}
     for name, r in sorted(m["stats"].items()):
         if name == "Aggregated" or not int(r["Request Count"]):
@@ -288,6 +287,13 @@ def _results(m: dict, previous: dict) -> tuple[list[Result], dict]:
                 + (f"; {goal}" if goal else ""),
             )
         )
+    return results, now
+
+
+def _results(m: dict, previous: dict) -> tuple[list[Result], dict]:
+    before = previous.get("figures", {})
+    label = previous.get("label", "previous run")
+    results, now = _endpoint_rows(m, before, label)
     total = m["stats"]["Aggregated"]
     rate = float(total["Requests/s"])
     now["throughput"] = rate

@@ -1,4 +1,4 @@
-"""load: data versions of the map tables, for the tile cache (issue 18)
+"""load: data versions of the map tables (tile cache) and heat bins made once (issue 18)
 
 Revision ID: 0015_load
 Revises: 0014_map_editing
@@ -71,6 +71,11 @@ def _heat_bins():
             PRIMARY KEY (source, shape, size, day, area, i, j),
             FOREIGN KEY (source, shape, size, day) REFERENCES heat_bin_days ON DELETE CASCADE)
     """)
+    _stale_function()
+    _heat_triggers()
+
+
+def _stale_function():
     op.execute(f"""
         CREATE FUNCTION wuwei_heat_bins_stale() RETURNS trigger
         LANGUAGE plpgsql AS $$
@@ -100,6 +105,9 @@ def _heat_bins():
             RETURN NULL;
         END $$
     """)
+
+
+def _heat_triggers():
     for table, time_col, cols in HEAT_TABLES:
         args = f"'{time_col}', '{cols}'"
         op.execute(
