@@ -3,6 +3,7 @@ would; a write to the incidents drops the bins of the days it touched, and only 
 sources, filters, recent days, fine zooms and small areas are never answered from them."""
 
 import datetime as dt
+import time
 
 from sqlalchemy import text
 
@@ -134,3 +135,19 @@ def test_filtered_and_personal_requests_leave_no_bins(client, auth):
     before = _days()
     assert _cells(client, state="filed")["total"] == 10
     assert _days() == before
+
+
+def test_an_open_write_makes_the_request_bin_live_instead_of_waiting(app, client, auth):
+    scatter(10, HUALINSHAN)
+    auth.login("admin")
+    before = _days()
+    writer = db.engine.connect()  # another session writing incidents, not yet committed
+    try:
+        writer.execute(text("SELECT pg_advisory_xact_lock_shared(hashtext('heat_bins:incidents'))"))
+        t0 = time.perf_counter()
+        assert _cells(client)["total"] == 10
+        assert time.perf_counter() - t0 < 5 and _days() == before  # nothing stored while the write is open
+    finally:
+        writer.rollback()
+        writer.close()
+    assert _cells(client)["total"] == 10 and _days() != before

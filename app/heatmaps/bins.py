@@ -7,7 +7,8 @@ a request then sums the stored days of its window for the cells of its bbox. A w
 table drops the bins of the days it touched (a statement trigger with transition tables, so every
 writer counts: the API, imports, ``COPY``, psql; an UPDATE only when a binned column changed, not a
 state change), and the next request makes them again. A refill takes an advisory lock that every
-writer of the table holds shared until it commits, so a refill never misses a concurrent write.
+writer of the table holds shared until it commits, so a refill never misses a concurrent write; while a
+write is still open (a bulk load) the request bins live instead of waiting.
 
 Used only where the answer is the same as the live count's:
 
@@ -97,8 +98,8 @@ def _of(table, q: HeatRequest, size: float, d0: dt.date, d1: dt.date) -> list:
 
 
 def fill(q: HeatRequest, size: float, d0: dt.date, d1: dt.date) -> bool:
-    """Make the bins of the days ``d0``–``d1`` (exclusive) that are not stored; False when it can't
-    (a session on the read replica and days missing)."""
+    """Make the bins of the days ``d0``–``d1`` (exclusive) that are not stored; False when it can't now
+    (a session on the read replica, or a write of the table still open) and days are missing."""
     key = {"source": q.source.name, "shape": q.shape, "size": size}
     have = set(db.session.scalars(select(HEAT_BIN_DAYS.c.day).where(*_of(HEAT_BIN_DAYS, q, size, d0, d1))))
     missing = [d0 + dt.timedelta(days=k) for k in range((d1 - d0).days) if d0 + dt.timedelta(days=k) not in have]
@@ -107,7 +108,9 @@ def fill(q: HeatRequest, size: float, d0: dt.date, d1: dt.date) -> bool:
     if db.session.info.get("replica"):
         return False
     tbl = q.source.table.name
-    db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"heat_bins:{tbl}"})
+    # Not waiting: a long write (a bulk load) holds the writers' shared lock to its commit; bin live meanwhile.
+    if not db.session.scalar(text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"), {"k": f"heat_bins:{tbl}"}):
+        return False
     fresh = [r[0] for r in db.session.execute(_NEW_DAYS, {**key, "tbl": tbl, "days": missing})]
     if fresh:
         db.session.execute(
