@@ -3,7 +3,8 @@ tile with ``/tiles/{a},{b}/{z}/{x}/{y}.mvt`` (and ``/tiles/{a},{b}.json``).
 
 Tiles need a login (session or bearer token) and show only the user's area, so they
 are cached privately: ``ETag`` + ``Cache-Control: private``; ``If-None-Match`` → 304.
-They are sent brotli- or gzip-compressed when the client accepts it (``Content-Encoding``).
+They are sent brotli- or gzip-compressed when the client accepts it (``Content-Encoding``), and built
+once per data version of their tables (:mod:`app.tiles.cache`); they run on the read replica when there is one.
 A source may need a permission of :mod:`app.auth.policy` besides the login.
 """
 
