@@ -15,6 +15,7 @@ rest of the machine (other programs share it: figures are noisy).
 
 import csv
 import datetime as dt
+import hashlib
 import json
 import os
 import subprocess
@@ -43,6 +44,10 @@ MAP_LAYERS = [  # what the map page fetches as GeoJSON for a screen (app/mappage
 READS_300 = ("map:", "tiles", "heat", "incidents:")
 
 
+def _phone_secret(i: int) -> str:
+    return hashlib.sha256(f"wuwei bench phone {i}".encode()).hexdigest()[:32]
+
+
 def _prepare(ctx) -> dict:
     """Scale data, tokens, 200 registered phones; the run's configuration for the locustfile."""
     from app.auth.services import create_token, find_user
@@ -53,10 +58,15 @@ def _prepare(ctx) -> dict:
     with ctx.app.app_context():
         seed_scale(grids=5000, buildings=100_000, incidents=1_000_000, seed=1, log=lambda *_: None)
         tokens = {u: create_token(u, "load bench")[1] for u in ("planner", "leader", "staff")}
+        # Each phone's secret (what Traccar Client sends as its device id) is derived from its name, so a
+        # rerun on the same database finds the phones it registered before.
         known = set(db.session.scalars(text("SELECT identifier FROM devices WHERE identifier LIKE 'bench-phone-%'")))
-        for i in range(200):
+        phones = [_phone_secret(i) for i in range(200)]
+        for i, secret in enumerate(phones):
             if f"bench-phone-{i:03d}" not in known:
-                register_device("patrol", f"bench-phone-{i:03d}", f"bench phone {i}", "traccar")
+                register_device(
+                    "patrol", f"bench phone {i}", "traccar", secret=secret, identifier=f"bench-phone-{i:03d}"
+                )
         extent = db.session.execute(
             text(
                 "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM buildings) x"
@@ -75,6 +85,7 @@ def _prepare(ctx) -> dict:
     layers = MAP_LAYERS + (["/api/v1/buildings"] if buildings == "geojson" else [])
     return {
         "tokens": tokens,
+        "phones": phones,
         "extent": list(extent),
         "street": (street or "620102120")[:9],
         "map_layers": layers,

@@ -156,7 +156,7 @@ class Phone(FastHttpUser):
 
     def on_start(self):
         Phone.seq += 1
-        self.ident = f"bench-phone-{Phone.seq % 200:03d}"
+        self.ident = CONFIG["phones"][Phone.seq % 200]  # the device's secret: Traccar Client's "device id"
         self.lon, self.lat = random.uniform(W, E), random.uniform(S, N)
 
     @task
