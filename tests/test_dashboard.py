@@ -7,7 +7,7 @@ import re
 
 import sqlalchemy as sa
 from openpyxl import load_workbook
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from app.areas.models import Area
 from app.auth.policy import Scope, scope_of
@@ -280,9 +280,11 @@ def test_visits_due_from_care_plans_beside_visits_done(app):
 
 
 def test_grids_not_walked_per_period_from_the_phones_fixes(app, demo):
+    from app.patrols.models import Device
     from tests.test_patrols import device
 
-    dev = device()
+    device()
+    dev = db.session.scalar(select(Device).where(Device.identifier == "test-phone-1"))
     for (lon, lat), when in ((NW, at(5)), (SE, at(20, month=2))):
         db.session.execute(
             text(
