@@ -108,3 +108,12 @@ def test_gpx_export_keeps_a_pause_as_a_new_segment(client, auth, demo):
     assert len(segments) == 2  # the 19-minute break is not a straight line
     assert segments[0][-1] < segments[1][0] - dt.timedelta(minutes=5)
     assert sum(len(s) for s in segments) == 5
+
+
+def test_a_gpx_time_without_a_zone_is_wall_clock_time_in_the_deployment_zone(client, auth, demo):
+    pid = start(client, auth)
+    naive = GARMIN_GPX.replace("2026-11-30T01:00:00.000Z", "2026-11-30T09:00:00")
+    r = upload(client, pid, naive.encode(), "naive.gpx")
+    assert r.status_code == 201, r.get_json()
+    first = db.session.scalar(select(func.min(Position.fixed_at)).where(Position.patrol_id == pid))
+    assert first == dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC)  # 09:00 in Asia/Shanghai

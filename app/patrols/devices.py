@@ -39,7 +39,7 @@ def weak_secret_reason(secret: str, hints: list[str] = ()) -> str | None:
         return f"at least {MIN_SECRET_LENGTH} characters (leave it empty and the server issues one)"
     if len(secret) > MAX_SECRET_LENGTH or not re.fullmatch(r"[\x21-\x7e]+", secret):
         return f"at most {MAX_SECRET_LENGTH} printable ASCII characters without spaces"
-    if zxcvbn(secret[:100], user_inputs=[h for h in hints if h])["guesses_log10"] < MIN_GUESSES_LOG10:
+    if zxcvbn(secret[:72], user_inputs=[h for h in hints if h])["guesses_log10"] < MIN_GUESSES_LOG10:  # its cap: 72
         return "too easy to guess (a pattern, a sequence or a name): leave it empty and the server issues one"
     return None
 

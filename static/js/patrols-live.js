@@ -18,7 +18,7 @@
     }
     var c = document.getElementById("live-count");
     if (c) { c.textContent = (sos ? "SOS ×" + sos + " · " : "") + n + " ⦿ " + new Date().toLocaleTimeString(); }
-    if (c) { c.classList.toggle("alarm", sos > 0); }
+    if (c) { c.style.color = sos ? "#b42318" : ""; c.style.fontWeight = sos ? "bold" : ""; }
   }
   function hook() {
     var st = window.Wuwei && window.Wuwei.state;
