@@ -15,9 +15,9 @@ def _gateway(app):
 
 
 def test_a_full_gateway_answers_503_with_retry_after_and_stores_nothing(app, client, demo):
-    device()
+    secret = device()
     gw = _gateway(app)
-    url = f"/track/osmand?id=test-phone-1&timestamp={recent()}&lat={LAT}&lon={LON}&accuracy=5"
+    url = f"/track/osmand?id={secret}&timestamp={recent()}&lat={LAT}&lon={LON}&accuracy=5"
     held = 0
     while gw.slots.acquire(blocking=False):  # every slot taken, as by fixes still being stored
         held += 1

@@ -33,6 +33,7 @@ from app.areas.models import Area
 from app.auth.policy import Scope
 from app.core.extensions import db
 from app.core.time import TZ
+from app.heatmaps.models import HEAT_BIN_DAYS, HEAT_BINS
 from app.heatmaps.services import HeatRequest, binned, live_cells, point
 from gis import heat
 
@@ -41,7 +42,6 @@ RECENT_DAYS = 2  # today and yesterday: binned live
 STREET = 9  # code length of a street: bins are stored per street
 TABLES = frozenset({"incidents"})  # tables whose writes drop stale bins (migration 0015's triggers)
 AREAS = Area.__table__
-HEAT_BINS = sa.table("heat_bins", *(sa.column(c) for c in ("source", "shape", "size", "day", "area", "i", "j", "n")))
 HEX_AREA = (2.0 / (3.0 * heat.SQRT3)) ** 0.5  # hexagon size / square size (gis.heat.hex_size)
 
 
@@ -84,7 +84,6 @@ def cell_rows(q: HeatRequest, scope: Scope, size: float) -> list:
     return [(i, j, n) for (i, j), n in sorted(counts.items())]
 
 
-HEAT_BIN_DAYS = sa.table("heat_bin_days", *(sa.column(c) for c in ("tbl", "source", "shape", "size", "day")))
 _NEW_DAYS = text(
     "INSERT INTO heat_bin_days (tbl, source, shape, size, day) SELECT :tbl, :source, :shape, :size, d "
     "FROM unnest(CAST(:days AS date[])) AS d ON CONFLICT DO NOTHING RETURNING day"
