@@ -81,6 +81,9 @@ class Config:
         # Basemap: "osm" (default), "tianditu" (needs WUWEI_TIANDITU_KEY) or "none" (offline).
         self.WUWEI_BASEMAP = os.environ.get("WUWEI_BASEMAP", "osm")
         self.WUWEI_TIANDITU_KEY = os.environ.get("WUWEI_TIANDITU_KEY", "")
+        # The Content-Security-Policy of pages (app/web/security.py): scripts only from static/ or with
+        # the response's nonce. "0" turns it off (only to find out whether it is what breaks a page).
+        self.WUWEI_CSP = os.environ.get("WUWEI_CSP", "1") == "1"
         # Each feature may keep its own catalogue in app/<feature>/translations; Flask-Babel merges them.
         self.BABEL_TRANSLATION_DIRECTORIES = (
             ";".join(str(p) for p in sorted((ROOT / "app").glob("**/translations")) if p.is_dir()) or "translations"
