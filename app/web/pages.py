@@ -6,14 +6,16 @@ each is shown to the users holding its permission.
 
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 
-from flask import current_app, flash, request, url_for
+from flask import current_app, flash, jsonify, request, send_from_directory, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.auth import policy
 from app.core.errors import ApiError
-from app.core.registry import NAV
+from app.core.registry import NAV, ROLE_TASKS, TASKS_SHOWN
 
 # The top bar's links per (app, script root, role, language): the same on every page, so built once
 # (a dozen url_for and gettext calls were a tenth of a small page's time).
@@ -21,17 +23,26 @@ _NAV_CACHE: dict[tuple, list[dict]] = {}
 
 
 def nav_items() -> list[dict]:
-    """The links the current user may follow."""
+    """The links the current user may follow: its role's tasks first (``task`` true, in the order of
+    :data:`app.core.registry.ROLE_TASKS`), then the rest in the registry's order."""
     role = getattr(current_user, "role", None)
     key = (id(current_app.url_map), request.script_root, role, str(get_locale()), len(NAV))
     items = _NAV_CACHE.get(key)
     if items is None:
-        items = _NAV_CACHE[key] = [
-            {"url": url_for(i.endpoint), "label": str(i.label)}
-            for i in NAV
-            if i.permission is None or policy.can(current_user, i.permission)
-        ]
+        items = _NAV_CACHE[key] = _build_nav(role)
     return items
+
+
+def _build_nav(role: str | None) -> list[dict]:
+    allowed = [i for i in NAV if i.permission is None or policy.can(current_user, i.permission)]
+    names = [i.name for i in allowed]
+    wanted = ROLE_TASKS.get(role) or tuple(names[:TASKS_SHOWN])
+    tasks = [n for n in wanted if n in names][:TASKS_SHOWN]
+    ordered = sorted(allowed, key=lambda i: tasks.index(i.name) if i.name in tasks else len(tasks))
+    return [
+        {"url": url_for(i.endpoint), "label": str(i.label), "endpoint": i.endpoint, "task": i.name in tasks}
+        for i in ordered
+    ]
 
 
 def flash_error(e: ApiError) -> None:
@@ -67,8 +78,43 @@ def form_page(write: Callable, render: Callable[[], str]):
     return render(), status
 
 
+def web_manifest():
+    """The web app manifest: the phone can add Wuwei to its home screen and open it without browser bars."""
+    icon = lambda size: {  # noqa: E731
+        "src": url_for("static", filename=f"icons/icon-{size}.png"),
+        "sizes": f"{size}x{size}",
+        "type": "image/png",
+    }
+    body = {
+        "name": _("五微 · 网格治理地图"),
+        "short_name": _("五微"),
+        "lang": "en" if str(get_locale()) == "en" else "zh-CN",
+        "start_url": url_for("mappage.index"),
+        "scope": url_for("mappage.index"),
+        "display": "standalone",
+        "background_color": "#f5f7fa",
+        "theme_color": "#b42318",
+        "icons": [icon(192), icon(512), {**icon(512), "purpose": "maskable"}],
+    }
+    answer = jsonify(body)
+    answer.mimetype = "application/manifest+json"
+    answer.cache_control.public = True
+    answer.cache_control.max_age = 86400
+    return answer
+
+
+def favicon():
+    """``/favicon.ico``: browsers ask for it whatever the page says (JSON answers, downloads)."""
+    answer = send_from_directory(Path(current_app.static_folder) / "icons", "favicon.ico")
+    answer.cache_control.public = True
+    answer.cache_control.max_age = 604800
+    return answer
+
+
 def init_app(app) -> None:
-    """Expose the helpers to templates."""
+    """Expose the helpers to templates; the manifest and the favicon."""
+    app.add_url_rule("/manifest.webmanifest", "web_manifest", web_manifest)
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.jinja_env.globals.update(
         nav_items=nav_items,
         role_label=policy.role_label,
