@@ -100,7 +100,8 @@ def _problems(page, phone: bool) -> list[str]:
     """What is wrong with the open page: sideways scroll, the user menu out of reach, a full-screen page
     not between the bars."""
     found = []
-    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    width = page.evaluate("""() => { const m = document.querySelector('main');
+        return [Math.max(document.documentElement.scrollWidth, m.scrollWidth - m.clientWidth + innerWidth), innerWidth]; }""")
     if width[0] > width[1]:
         wide = page.evaluate("""() => [...document.querySelectorAll('body *')].filter(e =>
             e.getBoundingClientRect().right > innerWidth + 1 && !e.closest('.leaflet-container'))

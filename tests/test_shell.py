@@ -97,3 +97,188 @@ def test_manifest_and_favicon(client):
     ico = client.get("/favicon.ico")
     assert ico.status_code == 200 and ico.mimetype in ("image/vnd.microsoft.icon", "image/x-icon")
     assert 'rel="manifest"' in client.get("/login").get_data(as_text=True)
+
+
+DETAIL = re.compile(
+    r'href="(/(incidents|households|patrols|consultations/meetings|consultations/councils|volunteers/activities|wishes)/\d+)"'
+)
+RAW = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\b(true|false|True|False|None|null)\b|FREQ=")
+
+
+def _visible_text(html: str) -> str:
+    html = re.sub(r"(?s)<(script|style|template)\b.*?</\1>", " ", html)
+    html = re.sub(r"(?s)<[^>]+>", " ", html)
+    return re.sub(r"\s+", " ", html)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("username", USERS)
+def test_no_raw_timestamps_or_booleans_on_any_nav_page(client, auth, demo, username, lang):
+    auth.login(username)
+    home = client.get(f"/?lang={lang}", follow_redirects=True)
+    raw, seen, detail = [], set(), {}
+    pages = _nav_urls(home.get_data(as_text=True))
+    while pages:
+        url = pages.pop(0)
+        seen.add(url)
+        html = client.get(url, follow_redirects=True).get_data(as_text=True)
+        text = _visible_text(html)
+        raw += [(url, text[max(0, m.start() - 40) : m.end() + 20]) for m in RAW.finditer(text)]
+        for link in DETAIL.finditer(html):  # the first record page of each kind a list links to
+            if link.group(2) not in detail:
+                detail[link.group(2)] = link.group(1)
+                pages.append(link.group(1))
+    assert len(seen) >= 4
+    assert raw == []
+
+
+def test_every_message_id_of_the_app_has_an_english_translation():
+    """Every string marked for translation in app/ and templates/ (Chinese, the source language) has an
+    English entry in one of the catalogues Flask-Babel merges (app/translations, app/<feature>/translations)."""
+    from pathlib import Path
+
+    from babel.messages.extract import extract_from_file
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parent.parent
+    catalogues = []
+    for po in sorted(root.glob("app/**/translations/en/LC_MESSAGES/messages.po")):
+        with open(po, "rb") as f:
+            catalogues.append(read_po(f))
+    assert len(catalogues) >= 5
+
+    def translated(msgid, ctx) -> bool:
+        for c in catalogues:
+            entry = c.get(msgid, context=ctx)
+            if entry is not None and entry.string and not entry.fuzzy:
+                strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+                if all(strings):
+                    return True
+        return False
+
+    keywords = {
+        "_": None,
+        "_l": None,
+        "gettext": None,
+        "lazy_gettext": None,
+        "ngettext": (1, 2),
+        "pgettext": ((1, "c"), 2),
+        "lazy_pgettext": ((1, "c"), 2),
+    }
+    files = [("python", p) for p in root.glob("app/**/*.py")] + [
+        ("jinja2", p) for p in root.glob("templates/**/*.html")
+    ]
+    missing, checked = [], 0
+    for method, path in files:
+        for _, msg, _, ctx in extract_from_file(method, str(path), keywords=keywords):
+            msgid = msg[0] if isinstance(msg, tuple) else msg
+            checked += 1
+            if not translated(msgid, ctx):
+                missing.append((str(path.relative_to(root)), msgid))
+    assert checked > 1000
+    assert missing == []
+
+
+# --- said in the reader's language ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rule", "zh", "en"),
+    [
+        ("FREQ=MONTHLY;BYMONTHDAY=4,14,24", "每月4日、14日、24日", "Monthly on the 4th, 14th and 24th"),
+        ("FREQ=WEEKLY;BYDAY=FR", "每周五", "Weekly on Friday"),
+        ("FREQ=MONTHLY;BYDAY=2SA", "每月第2个周六", "Monthly on the 2nd Saturday"),
+        ("RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH", "每两周一、周四", "Every 2 weeks on Monday and Thursday"),
+        ("FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=6", "每月最后一天，共6次", "Monthly on the last day, 6 times"),
+        ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", "每年2月29日", "Yearly in February on the 29th"),
+    ],
+)
+def test_recurrence_rules_in_words(rule, zh, en):
+    from app.volunteers.rule_words import in_words
+
+    assert in_words(rule, "zh") == zh
+    assert in_words(rule, "en") == en
+
+
+def test_a_rule_that_cannot_be_said_stays_as_written(app):
+    from app.volunteers.rule_words import in_words
+
+    assert in_words("FREQ=HOURLY", "zh") is None and in_words("FREQ=WEEKLY;BYSETPOS=1", "en") is None
+    ctx = _in(app, "zh")
+    try:
+        assert app.jinja_env.filters["rule_words"]("FREQ=HOURLY") == "FREQ=HOURLY"
+    finally:
+        ctx.pop()
+
+
+def _in(app, lang):
+    """A request context in ``lang`` (Flask-Babel caches the locale on the shared app context)."""
+    from flask_babel import refresh
+
+    ctx = app.test_request_context(f"/?lang={lang}")
+    ctx.push()
+    refresh()
+    return ctx
+
+
+def test_times_in_the_readers_language_and_zone(app):
+    import datetime as dt
+
+    when = app.jinja_env.filters["when"]
+    t = dt.datetime(2026, 12, 2, 3, 31, 59, tzinfo=dt.UTC)  # 11:31 in Shanghai
+    ctx = _in(app, "zh")
+    try:
+        assert when(t) == "2026-12-02 11:31" and when(t, "short") == "12-02 11:31"
+        assert when(t.isoformat()) == "2026-12-02 11:31" and when(None) == ""
+        assert app.jinja_env.filters["yes_no"](False) == "否"
+    finally:
+        ctx.pop()
+    ctx = _in(app, "en")
+    try:
+        assert when(t) == "2 Dec 2026, 11:31" and when(dt.date(2026, 5, 4), "date") == "4 May 2026"
+        assert app.jinja_env.filters["yes_no"](True).lower() == "yes"
+    finally:
+        ctx.pop()
+
+
+def test_the_activity_calendar_says_its_rules_in_words(client, auth, demo):
+    auth.login("staff")
+    zh = client.get("/volunteers/activities").get_data(as_text=True)
+    assert "每月4日、14日、24日" in zh and "FREQ=MONTHLY;BYMONTHDAY=4,14,24</" not in zh
+    en = client.get("/volunteers/activities?lang=en").get_data(as_text=True)
+    assert "Monthly on the 4th, 14th and 24th" in en
+
+
+def test_a_refused_report_is_said_in_the_readers_language(client, auth, demo):
+    auth.login("gridworker")
+    form = {"category": "env.litter", "description": "路边有垃圾", "source": "grid_worker"}
+    zh = _visible_text(client.post("/incidents/new", data=form).get_data(as_text=True))
+    assert "请在地图上选择位置" in zh and "required" not in zh and "lon and lat" not in zh
+    en = _visible_text(client.post("/incidents/new?lang=en", data=form).get_data(as_text=True))
+    assert "pick the place on the map" in en.lower() and "请在" not in en
+
+
+def test_a_flashed_refusal_names_fields_and_says_what_is_wrong(app):
+    from app.core.errors import ApiError
+    from app.web.ui_errors import describe
+
+    e = ApiError(
+        422, "invalid visit", {"summary": "at most 4000 characters", "visited_at": "must be an ISO 8601 date-time"}
+    )
+    for lang, said in (
+        ("zh", "请检查：情况：最多 4000 个字；走访时间：须为日期和时间"),
+        ("en", "Please check: Situation: at most 4000 characters; Visited at: must be a date and time"),
+    ):
+        ctx = _in(app, lang)
+        try:
+            assert describe(e) == said
+        finally:
+            ctx.pop()
+
+
+def test_category_names_follow_the_language(client, auth, demo):
+    auth.login("staff")
+    en = client.get("/incidents/?lang=en").get_data(as_text=True)
+    assert "Litter and dumped rubbish" in en and "垃圾杂物堆放" not in en
+    zh = client.get("/incidents/?lang=zh").get_data(as_text=True)
+    assert "垃圾杂物堆放" in zh

@@ -61,6 +61,9 @@ def init_app(app) -> None:
             list_endpoint="incidents.index",
         )
     )
+    from app.incidents.services.categories import category_name
+
+    app.add_template_global(category_name, "category_name")
     register_nav("incidents.index", _l("事件"), permission="incidents.report", order=20)
     register_nav("incident_desk.index", _l("处置台"), permission="incidents.respond", order=19)
     register_nav("incidents.new", _l("上报"), permission="incidents.report", order=21)

@@ -4,18 +4,20 @@ The links come from :data:`app.core.registry.NAV`, which features fill in their 
 each is shown to the users holding its permission.
 """
 
+import datetime as dt
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
 from flask import current_app, flash, jsonify, request, send_from_directory, url_for
-from flask_babel import get_locale
+from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.auth import policy
 from app.core.errors import ApiError
 from app.core.registry import NAV, ROLE_TASKS, TASKS_SHOWN
+from app.web import ui_errors
 
 # The top bar's links per (app, script root, role, language): the same on every page, so built once
 # (a dozen url_for and gettext calls were a tenth of a small page's time).
@@ -47,7 +49,7 @@ def _build_nav(role: str | None) -> list[dict]:
 
 def flash_error(e: ApiError) -> None:
     """Show a refused form on the next page: the message and what is wrong with which field."""
-    flash(e.describe(), "error")
+    flash(ui_errors.describe(e), "error")
 
 
 @contextmanager
@@ -78,9 +80,36 @@ def form_page(write: Callable, render: Callable[[], str]):
     return render(), status
 
 
+# How a time is written, per language: Chinese pages keep the numeric form people expect
+# (2026-12-02 20:33); English ones name the month (2 Dec 2026, 20:33).
+_PATTERNS = {
+    "zh": {"datetime": "yyyy-MM-dd HH:mm", "date": "yyyy-MM-dd", "time": "HH:mm", "short": "MM-dd HH:mm"},
+    "en": {"datetime": "d MMM yyyy, HH:mm", "date": "d MMM yyyy", "time": "HH:mm", "short": "d MMM, HH:mm"},
+}
+
+
+def when(value, kind: str = "datetime") -> str:
+    """A date or time in the reader's language and zone (``{{ t|when }}``, ``{{ t|when('date') }}``;
+    kinds: datetime, date, time, short); "" for None. Aware times are shown in the configured zone
+    (Asia/Shanghai), naive ones as they are."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    pattern = _PATTERNS.get(str(get_locale()), _PATTERNS["zh"])[kind]
+    if not isinstance(value, dt.datetime):
+        return format_date(value, pattern)
+    return format_datetime(value, pattern, rebase=value.tzinfo is not None)
+
+
+def yes_no(value) -> str:
+    """A boolean said in words (是/否, yes/no); "" for None."""
+    return "" if value is None else _("是") if value else _("否")
+
+
 def web_manifest():
     """The web app manifest: the phone can add Wuwei to its home screen and open it without browser bars."""
-    icon = lambda size: {  # noqa: E731
+    icon = lambda size: {
         "src": url_for("static", filename=f"icons/icon-{size}.png"),
         "sizes": f"{size}x{size}",
         "type": "image/png",
@@ -113,6 +142,9 @@ def favicon():
 
 def init_app(app) -> None:
     """Expose the helpers to templates; the manifest and the favicon."""
+    app.add_template_filter(when, "when")
+    app.add_template_filter(yes_no, "yes_no")
+    app.add_template_filter(ui_errors.say, "say")
     app.add_url_rule("/manifest.webmanifest", "web_manifest", web_manifest)
     app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.jinja_env.globals.update(

@@ -22,9 +22,23 @@
     return String(template).replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
   }
 
-  function valueText(layer, key, value) {
+  var ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+
+  // A property as a person reads it: its label, yes/no for a boolean, a time in the page's language
+  // (Asia/Shanghai), never a raw ISO timestamp or true/false.
+  function valueText(layer, key, value, texts) {
     var labels = (layer.values || {})[key];
-    return labels && labels[value] !== undefined ? labels[value] : value;
+    if (labels && labels[value] !== undefined) { return labels[value]; }
+    if (value === true || value === false) { return (texts || {})[value ? "yes" : "no"] || (value ? "✓" : "✗"); }
+    if (typeof value === "string" && ISO_TIME.test(value)) {
+      var d = new Date(value);
+      if (!isNaN(d)) {
+        return d.toLocaleString(document.documentElement.lang || "zh-CN", {
+          timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false,
+        });
+      }
+    }
+    return value;
   }
 
   function popupHtml(layer, feature, texts) {
@@ -34,7 +48,7 @@
       return p[k] !== null && p[k] !== undefined && p[k] !== "" && !(k === "name" && p.name);
     })
       .map(function (k) {
-        return "<tr><th>" + esc(labels[k] || k) + "</th><td>" + esc(valueText(layer, k, p[k])) + "</td></tr>";
+        return "<tr><th>" + esc(labels[k] || k) + "</th><td>" + esc(valueText(layer, k, p[k], texts)) + "</td></tr>";
       });
     var title = p.name ? esc(p.name) : esc(layer.title) + (feature.id !== undefined ? " #" + esc(feature.id) : "");
     var html = '<div class="wuwei-popup"><div class="wuwei-popup-kind">' + esc(layer.title) + "</div>" +
@@ -44,7 +58,7 @@
       if (layer.search_param && p.name) {
         href += (href.indexOf("?") >= 0 ? "&" : "?") + layer.search_param + "=" + encodeURIComponent(p.name);
       }
-      html += '<a class="wuwei-popup-link" href="' + esc(href) + '">' + esc(texts.show_list || "list") + " →</a>";
+      html += '<a class="wuwei-popup-link" href="' + esc(href) + '">' + esc(texts.show_list || "…") + " →</a>";
     }
     return html + "</div>";
   }

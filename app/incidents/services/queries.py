@@ -16,7 +16,7 @@ from app.auth.policy import Scope, grid_clause
 from app.core.extensions import db
 from app.core.sql import index_driven, like_escape
 from app.incidents.models import OPEN_STATES, Incident, IncidentCategory, Offer
-from app.incidents.services.categories import category_ids
+from app.incidents.services.categories import category_ids, category_name_sql
 from app.incidents.services.deadlines import due_at_sql, overdue_sql
 
 MAX_LIMIT = 10000
@@ -130,7 +130,7 @@ def _feature(grid):
         literal("category"),
         IncidentCategory.code,
         literal("category_name"),
-        IncidentCategory.name,
+        category_name_sql(),
         literal("source"),
         Incident.source,
         literal("description"),
@@ -198,7 +198,7 @@ def list_rows(scope: Scope, f: Filters, limit: int, offset: int = 0) -> list[dic
                 Incident.id,
                 Incident.state,
                 IncidentCategory.code.label("category"),
-                IncidentCategory.name.label("category_name"),
+                category_name_sql().label("category_name"),
                 Incident.source,
                 Incident.description,
                 Incident.address,
