@@ -31,7 +31,8 @@ from app.incidents.workflow import (
     next_states,
 )
 from app.web.api import parse_body
-from app.web.maps import overlay_config
+from app.web.maps import map_texts, overlay_config
+from app.web.pages import flash_error
 from app.web.tables import csv_response
 from gis.maps import add_layers, base_map, render_parts
 
@@ -62,7 +63,7 @@ def _map(center, zoom, focus_id: int | None = None, height="360px"):
         m,
         [layer],
         focus=focus,
-        texts={"layers": _("图层"), "loading": _("加载中…"), "empty": _("无数据"), "error": _("加载失败")},
+        texts=map_texts(),
     )
     parts = render_parts(m)
     parts["name"] = m.get_name()
@@ -145,13 +146,22 @@ def _report(form: dict):
     return incident
 
 
+PREFILL = ("description", "address", "lon", "lat", "category", "source")
+
+
+def _prefill(args) -> dict:
+    """The report form's fields given in the query string (``/incidents/new?description=…&lon=…&lat=…``)."""
+    return {k: args[k][:4000] for k in PREFILL if args.get(k)}
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
     """Report an incident: place the point on the map (or use the phone's position), pick a category."""
     if not policy.can(current_user, "incidents.report"):
         return render_template("error.html", status=403, message=_("无权上报事件")), 403
-    form = request.form.to_dict()
+    # A GET may carry what another page already knows (a visit's follow-up: its text and the building).
+    form = request.form.to_dict() if request.method == "POST" else _prefill(request.args)
     errors = {}
     if request.method == "POST":
         try:
@@ -159,7 +169,7 @@ def new():
             return redirect(url_for("incidents.detail", incident_id=incident.id))
         except ApiError as e:
             errors = e.fields or {"form": e.message}
-            flash(e.message, "error")
+            flash_error(e)
     center, zoom = _user_center()
     return render_template(
         "incidents/new.html",
