@@ -176,7 +176,7 @@ def test_every_message_id_of_the_app_has_an_english_translation():
             if not translated(msgid, ctx):
                 missing.append((str(path.relative_to(root)), msgid))
     assert checked > 1000
-    assert missing == []
+    assert missing == [], "\n".join(f"{p}: {m}" for p, m in missing)
 
 
 # --- said in the reader's language ----------------------------------------------------------------

@@ -12,6 +12,7 @@ from sqlalchemy import JSON, cast, func, literal, literal_column, or_, select
 from sqlalchemy.orm import aliased
 
 from app.areas.models import Area
+from app.auth.models import User
 from app.auth.policy import Scope, grid_clause
 from app.core.extensions import db
 from app.core.sql import index_driven, like_escape
@@ -58,6 +59,7 @@ class Filters:
     overdue: bool | None = None
     open: bool | None = None
     mine: int | None = None  # a user id: offered or dispatched to them
+    reporters: tuple[str, ...] | None = None  # usernames of who reported them (a patrol's members)
     reported_from: dt.datetime | None = None
     reported_to: dt.datetime | None = None  # exclusive
     bbox: tuple[float, float, float, float] | None = None
@@ -88,6 +90,8 @@ def filter_conditions(scope: Scope, f: Filters) -> list:
                 Incident.id.in_(select(Offer.incident_id).where(Offer.user_id == f.mine)),
             )
         )
+    if f.reporters:
+        conds.append(Incident.reported_by.in_(select(User.id).where(User.username.in_(f.reporters))))
     if f.reported_from:
         conds.append(Incident.reported_at >= f.reported_from)
     if f.reported_to:
