@@ -32,6 +32,7 @@ ROLES = {
 # Pages whose screenshots the README shows: (who, path, file stem).
 SHOTS = [
     ("gridworker", "/households/due", "due"),
+    ("gridworker", "/incidents/new", "report"),
     ("staff", "/incidents/", "incidents"),
     ("staff", "/consultations/ledger", "ledger"),
     ("leader", "/heat", "heat"),
@@ -228,4 +229,39 @@ def test_screenshots_of_the_main_pages(server, browser, viewport):
         page.goto(f"{server}{path}")
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(IMG / f"{stem}-{size}.png"), animations="disabled")
+    ctx.close()
+
+
+def test_report_pin_goes_where_tapped_even_on_a_dot_and_can_be_dragged(server, browser):
+    open_context, _ = browser
+    ctx = open_context(PHONE)  # no geolocation permission: the browser refuses the position
+    page = ctx.new_page()
+    _login(page, server, "gridworker")
+    page.goto(f"{server}/incidents/new")
+    page.wait_for_function(
+        "() => window.Wuwei && Wuwei.state.ready && (Wuwei.state.drawn.incidents || 0) > 0", timeout=30000
+    )
+    dot = page.evaluate("""() => { const l = Wuwei.state.layers.incidents.getLayers()[0];
+        const p = Wuwei.state.map.latLngToContainerPoint(l.getLatLng());
+        const box = Wuwei.state.map.getContainer().getBoundingClientRect();
+        return {x: box.left + p.x, y: box.top + p.y, lat: l.getLatLng().lat, lon: l.getLatLng().lng}; }""")
+    page.mouse.click(dot["x"], dot["y"])
+    page.wait_for_function("() => document.getElementById('lat').value !== ''")
+    assert abs(float(page.input_value("#lat")) - dot["lat"]) < 2e-4
+    assert abs(float(page.input_value("#lon")) - dot["lon"]) < 2e-4
+    assert page.locator(".leaflet-popup").count() == 0  # the dot took no tap
+    assert "可拖动图钉" in page.text_content("#locate-note")
+
+    before = float(page.input_value("#lon"))
+    pin = page.locator(".leaflet-marker-icon").bounding_box()
+    page.mouse.move(pin["x"] + pin["width"] / 2, pin["y"] + pin["height"] - 4)
+    page.mouse.down()
+    page.mouse.move(pin["x"] + pin["width"] / 2 + 60, pin["y"] + pin["height"] - 4, steps=8)
+    page.mouse.up()
+    page.wait_for_function(f"() => Math.abs(parseFloat(document.getElementById('lon').value) - {before}) > 1e-5")
+    assert float(page.input_value("#lon")) > before  # dragged east
+
+    page.click("#locate")
+    page.wait_for_selector("#locate-note.field-error")
+    assert "无法获取位置" in page.text_content("#locate-note") or "定位" in page.text_content("#locate-note")
     ctx.close()

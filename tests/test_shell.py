@@ -282,3 +282,56 @@ def test_category_names_follow_the_language(client, auth, demo):
     assert "Litter and dumped rubbish" in en and "垃圾杂物堆放" not in en
     zh = client.get("/incidents/?lang=zh").get_data(as_text=True)
     assert "垃圾杂物堆放" in zh
+
+
+# --- maps with context, the basemap -----------------------------------------------------------------
+
+
+def test_tianditu_is_the_basemap_when_a_key_is_configured(monkeypatch):
+    from app.core.config import Config
+
+    monkeypatch.delenv("WUWEI_BASEMAP", raising=False)
+    monkeypatch.delenv("WUWEI_TIANDITU_KEY", raising=False)
+    assert Config().WUWEI_BASEMAP == "osm"
+    monkeypatch.setenv("WUWEI_TIANDITU_KEY", " abc123 ")
+    c = Config()
+    assert (c.WUWEI_BASEMAP, c.WUWEI_TIANDITU_KEY) == ("tianditu", "abc123")
+    monkeypatch.setenv("WUWEI_BASEMAP", "none")
+    assert Config().WUWEI_BASEMAP == "none"
+
+
+def test_tianditu_pages_load_vector_and_annotation_tiles_and_the_policy_allows_them(app, client, auth, demo):
+    app.config.update(WUWEI_BASEMAP="tianditu", WUWEI_TIANDITU_KEY="k123")
+    try:
+        auth.login("gridworker")
+        r = client.get("/incidents/new")
+        html = r.get_data(as_text=True)
+        assert "vec_w/wmts" in html and "cva_w/wmts" in html and "tk=k123" in html
+        assert "https://*.tianditu.gov.cn" in r.headers["Content-Security-Policy"].split("img-src")[1].split(";")[0]
+    finally:
+        app.config.update(WUWEI_BASEMAP="none", WUWEI_TIANDITU_KEY="")
+
+
+@pytest.mark.parametrize(
+    ("username", "url"),
+    [("gridworker", "/incidents/new"), ("staff", "/incidents/19"), ("patrol", "/patrols/phone"), ("leader", "/heat")],
+)
+def test_maps_show_the_places_around_their_records(client, auth, demo, username, url):
+    auth.login(username)
+    html = client.get(url).get_data(as_text=True)
+    for layer in ("ctx-areas", "ctx-grids", "ctx-compounds", "ctx-buildings"):
+        assert f'"name": "{layer}"' in html, (url, layer)
+    assert '"/api/v1/areas?level=street%2Ccommunity"' in html or "level=street,community" in html
+    buildings = html[html.index('"name": "ctx-buildings"') :]
+    assert '"min_zoom": 15' in buildings[:900]
+
+
+def test_the_report_forms_layers_leave_taps_to_the_map(client, auth, demo):
+    auth.login("gridworker")
+    html = client.get("/incidents/new").get_data(as_text=True)
+    config = html[html.index("Wuwei.init(") :]
+    assert config.count('"interactive": false') >= 5 and '"interactive": true' not in config
+    auth.logout()
+    auth.login("staff")
+    detail = client.get("/incidents/19").get_data(as_text=True)
+    assert '"interactive": false' not in detail[detail.index("Wuwei.init(") :]

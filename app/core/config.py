@@ -78,9 +78,10 @@ class Config:
         self.WUWEI_IMPORT_SYNC_MAX_FEATURES = int(os.environ.get("WUWEI_IMPORT_SYNC_MAX_FEATURES", "2000"))
         # Positions per geometry in a request body or an imported feature; more → 422 (docs/operations.md).
         self.WUWEI_MAX_VERTICES = int(os.environ.get("WUWEI_MAX_VERTICES", "20000"))
-        # Basemap: "osm" (default), "tianditu" (needs WUWEI_TIANDITU_KEY) or "none" (offline).
-        self.WUWEI_BASEMAP = os.environ.get("WUWEI_BASEMAP", "osm")
-        self.WUWEI_TIANDITU_KEY = os.environ.get("WUWEI_TIANDITU_KEY", "")
+        # Basemap: "tianditu" (天地图 vector + annotation; the default when WUWEI_TIANDITU_KEY is set),
+        # "osm" (the default without a key) or "none" (offline). README, "Basemap".
+        self.WUWEI_TIANDITU_KEY = os.environ.get("WUWEI_TIANDITU_KEY", "").strip()
+        self.WUWEI_BASEMAP = os.environ.get("WUWEI_BASEMAP") or ("tianditu" if self.WUWEI_TIANDITU_KEY else "osm")
         # The Content-Security-Policy of pages (app/web/security.py): scripts only from static/ or with
         # the response's nonce. "0" turns it off (only to find out whether it is what breaks a page).
         self.WUWEI_CSP = os.environ.get("WUWEI_CSP", "1") == "1"

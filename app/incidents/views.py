@@ -31,7 +31,7 @@ from app.incidents.workflow import (
     next_states,
 )
 from app.web.api import parse_body
-from app.web.maps import map_texts, overlay_config
+from app.web.maps import context_layers, map_texts, overlay_config
 from app.web.pages import flash_error
 from app.web.tables import csv_response
 from gis.maps import add_layers, base_map, render_parts
@@ -42,8 +42,10 @@ CSV_MAX = 100_000
 CITY = ((36.06, 103.84), 12)  # where the map opens for a user without an area
 
 
-def _map(center, zoom, focus_id: int | None = None, height="360px"):
-    """A small folium map with the incidents overlay (all states), optionally opened on one incident."""
+def _map(center, zoom, focus_id: int | None = None, height="360px", report: bool = False):
+    """A small folium map with the incidents overlay (all states) over the places around (outlines and
+    names), optionally opened on one incident. ``report``: nothing on it takes a tap but the map itself,
+    which places the pin (also on top of a dot)."""
     m = base_map(
         url_for("static", filename=""),
         center=center,
@@ -54,6 +56,8 @@ def _map(center, zoom, focus_id: int | None = None, height="360px"):
     )
     layer = overlay_config(OVERLAYS["incidents"])
     layer.update(url=url_for("incidents_api.incidents"), title=_("事件"), visible=True, colors=STATE_COLORS)
+    if report:
+        layer.update(interactive=False)
     focus = (
         {"layer": "incidents", "id": focus_id, "url": url_for("incidents_api.item", incident_id=focus_id)}
         if focus_id
@@ -61,7 +65,7 @@ def _map(center, zoom, focus_id: int | None = None, height="360px"):
     )
     add_layers(
         m,
-        [layer],
+        [*context_layers(interactive=not report), layer],
         focus=focus,
         texts=map_texts(),
     )
@@ -178,7 +182,7 @@ def new():
         categories=services.categories(),
         sources=SOURCES,
         source_labels=SOURCE_LABELS,
-        map=_map(center, zoom),
+        map=_map(center, zoom, report=True),
         personal=services.can_read_personal(current_user),
     ), 422 if errors else 200
 

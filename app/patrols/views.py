@@ -27,7 +27,7 @@ from app.patrols.labels import KIND_LABELS, STATE_LABELS
 from app.patrols.models import PATROL_KINDS, PATROL_STATES
 from app.patrols.schemas import PatrolResultsIn
 from app.web.api import parse_body
-from app.web.maps import map_texts
+from app.web.maps import context_layers, map_texts
 from gis.maps import add_layers, add_legend, base_map, render_parts
 
 bp = Blueprint("patrols", __name__, url_prefix="/patrols")
@@ -63,7 +63,7 @@ def _map(center, zoom, layers, legend=None, bounds=None):
         basemap=current_app.config["WUWEI_BASEMAP"],
         tianditu_key=current_app.config["WUWEI_TIANDITU_KEY"],
     )
-    add_layers(m, layers, texts=map_texts(), bounds=bounds)
+    add_layers(m, [*context_layers(), *layers], texts=map_texts(), bounds=bounds)
     if legend:
         add_legend(m, legend)
     parts = render_parts(m)
@@ -320,19 +320,8 @@ def phone():
 
 
 def _phone_layers() -> list[dict]:
-    """The context under the phone's own track: grid outlines with names, bike-parking zones."""
+    """Over the places around (app.web.maps.context_layers): the bike-parking zones."""
     return [
-        {
-            "name": "grids",
-            "title": str(_("网格")),
-            "url": url_for("api.collection", layer_name="grids"),
-            "style": {"color": "#b42318", "weight": 2, "fillOpacity": 0.03, "dashArray": "6 4"},
-            "geom_type": "MultiPolygon",
-            "popup": ["name", "code"],
-            "label": "name",
-            "label_min_zoom": 15,
-            "visible": True,
-        },
         {
             "name": "zones",
             "title": str(_("停放区")),

@@ -181,16 +181,18 @@
       pane.style.zIndex = 410 + i;
       var group = L.geoJSON(null, {
         pane: "wuwei-" + layer.name,
+        interactive: layer.interactive !== false,  // false: taps reach the map (the report form's pin)
         style: function (f) { return styleFor(layer, f); },
         pointToLayer: function (f, latlng) {
           var s = styleFor(layer, f);
           return L.circleMarker(latlng, Object.assign({radius: 6, weight: 1, fillOpacity: 0.9,
-                                                       pane: "wuwei-" + layer.name}, s));
+                                                       pane: "wuwei-" + layer.name,
+                                                       interactive: layer.interactive !== false}, s));
         },
         onEachFeature: function (f, l) {
           l.feature = f;
           l.wuweiLayer = layer.name;
-          l.bindPopup(popupHtml(layer, f, texts), {maxWidth: 320});
+          if (layer.interactive !== false) { l.bindPopup(popupHtml(layer, f, texts), {maxWidth: 320}); }
         }
       });
       group.wuweiName = layer.name;
@@ -314,6 +316,22 @@
         var layer = config.layers.filter(function (l) { return l.name === e.layer.wuweiName; })[0];
         if (layer) { load(layer); }
       }
+    });
+
+    // Basemap tiles that can't be had (an intranet, no key, the network gone): the map keeps its own
+    // outlines on the plain background instead of grey squares, and says so once.
+    var tileErrors = 0, tileLoads = 0;
+    map.eachLayer(function (l) {
+      if (!(l instanceof L.TileLayer)) { return; }
+      l.on("tileload", function () { tileLoads++; });
+      l.on("tileerror", function () {
+        tileErrors++;
+        if (tileErrors === 4 && tileLoads === 0) {
+          map.eachLayer(function (t) { if (t instanceof L.TileLayer) { map.removeLayer(t); } });
+          map.getContainer().classList.add("wuwei-offline");
+          state.basemap = "offline";
+        }
+      });
     });
 
     function fitArea() { if (config.bounds) { map.fitBounds(config.bounds, {padding: [12, 12]}); } }
