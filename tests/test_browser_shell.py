@@ -36,6 +36,7 @@ SHOTS = [
     ("staff", "/incidents/", "incidents"),
     ("staff", "/consultations/ledger", "ledger"),
     ("leader", "/heat", "heat"),
+    ("leader", "/search?q=%E4%B8%89%E5%85%86%E5%AE%B6%E5%9B%AD", "search"),
     ("patrol", "/patrols/live", "live"),
 ]
 
@@ -57,7 +58,7 @@ def browser():
 
         def open_context(viewport):
             ctx = pw.chromium.launch_persistent_context(
-                f"{profile}/{viewport['width']}",
+                tempfile.mkdtemp(dir=profile),  # a fresh profile each time, even after a failed test
                 executable_path=executable,
                 headless=True,
                 args=CHROMIUM_ARGS,
@@ -155,7 +156,7 @@ def test_every_nav_page_fits_and_keeps_the_user_menu_for_every_role(server, brow
         if phone:
             tabs = page.locator(".tabbar a.tab").count()
             assert 3 <= tabs <= 4, (username, tabs)
-        for path in links:
+        for path in [*links, "/search?q=%E4%B8%89%E5%85%86%E5%AE%B6%E5%9B%AD"]:  # and a search: 三兆家园
             page.goto(f"{server}{path}")
             page.wait_for_load_state("load")
             page.wait_for_timeout(300)  # a map's first layer requests

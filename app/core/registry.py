@@ -9,6 +9,7 @@ registry                       filled by                       read by
 =============================  ==============================  =====================================
 :data:`NAV`                    features with pages             the top bar (``app.web.pages``)
 :data:`ROLE_TASKS`             this module (per role)          the phone's tab bar (``app.web.pages``)
+:data:`SEARCH`                 features with findable records  the search box (``app.web.search``)
 :data:`OVERLAYS`               features with map records       the map page (``app.mappage``)
 :data:`DEMO_STEPS`             features with demo data         ``flask seed demo`` (``app.seed``)
 :data:`.heat.HEAT_SOURCES`     features with events in space   heat maps (``app.heatmaps``)
@@ -117,6 +118,29 @@ ROLE_TASKS: dict[str, tuple[str, ...]] = {
     "department": ("incident_desk.index", "mappage.index", "mappage.layer_index"),
 }
 TASKS_SHOWN = 4  # tabs of the bottom bar besides "更多"
+
+
+# --------------------------------------------------------------------------- the search box
+
+
+@dataclass(frozen=True)
+class SearchProvider:
+    """Finds a feature's records for the search box: ``search(user, text, limit)`` returns dicts with
+    ``title``, ``subtitle``, ``lon``, ``lat`` and ``url``, only of records the user may see (the provider
+    applies the access policy: a household only for those who read personal data)."""
+
+    name: str
+    label: object  # lazy_gettext string: what kind of record (小区, 楼栋, 事件 …)
+    search: Callable
+    order: int = 50
+
+
+SEARCH: Registry[SearchProvider] = Registry("search provider")
+
+
+def register_search(name: str, label, search: Callable, order: int = 50) -> SearchProvider:
+    """Let the search box find ``name`` records with ``search``."""
+    return SEARCH.register(SearchProvider(name, label, search, order))
 
 
 # --------------------------------------------------------------------------- map overlays

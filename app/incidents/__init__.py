@@ -70,3 +70,6 @@ def init_app(app) -> None:
     from app.incidents import figures, heat  # noqa: F401  (they register dashboard figures and heat sources)
 
     register_demo_step("incidents", seed_incidents, order=40)
+    from app.incidents import search
+
+    search.register()

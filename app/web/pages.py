@@ -107,6 +107,13 @@ def yes_no(value) -> str:
     return "" if value is None else _("是") if value else _("否")
 
 
+def search_placeholder() -> str:
+    """What the search box finds, for this user (households only for those who read them)."""
+    if policy.reads_personal(current_user):
+        return _("地址、小区、楼栋、住户、事件编号")
+    return _("地址、小区、楼栋、事件编号")
+
+
 def web_manifest():
     """The web app manifest: the phone can add Wuwei to its home screen and open it without browser bars."""
     icon = lambda size: {
@@ -152,4 +159,5 @@ def init_app(app) -> None:
         role_label=policy.role_label,
         get_locale=get_locale,
         can=lambda permission: policy.can(current_user, permission),
+        search_placeholder=search_placeholder,
     )
