@@ -153,7 +153,7 @@ def test_phone_page_walks_a_route_on_the_map_with_time_distance_and_kept_fixes(s
         page.click("button[type=submit]")
         page.goto(f"{base}/patrols/phone")
         page.wait_for_selector(".leaflet-container")
-        page.wait_for_function("() => Wuwei.state.drawn.grids > 0", timeout=20000)  # the grid outlines
+        page.wait_for_function("() => Wuwei.state.drawn['ctx-grids'] > 0", timeout=20000)  # the grid outlines
 
         page.select_option("#kind", "bike_rectification")
         page.click("#btn-start")  # no title typed
