@@ -63,7 +63,7 @@ def test_map_page_loads_assets_locally_and_embeds_no_features(client, auth, demo
     assert r.status_code == 200
     html = r.get_data(as_text=True)
     for src in re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html):
-        assert src.startswith("/static/"), src
+        assert src.startswith("/static/") or src == "/manifest.webmanifest", src
     assert not re.search(r"cdn|unpkg|jsdelivr|googleapis|bootstrapcdn", html, re.IGNORECASE)
     assert "FeatureCollection" not in html and '"coordinates"' not in html
     assert "三爱堂小区充电桩01" not in html  # a charger's name is data, fetched by the browser

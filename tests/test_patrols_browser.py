@@ -6,6 +6,7 @@ with ``context.set_offline`` — exactly what happens to a patrol member's phone
 """
 
 import tempfile
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg2
@@ -14,6 +15,7 @@ import pytest
 from tests.conftest import CHROMIUM_ARGS, chromium_executable, live_demo_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_transaction]
+IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +71,7 @@ def test_phone_page_queues_fixes_offline_and_uploads_them_when_back(server):
 
         # Start a rectification patrol: the first fix is recorded.
         page.select_option("#kind", "bike_rectification")
+        page.click(".more-fields summary")
         page.fill("#title", "浏览器测试巡查")
         page.click("#btn-start")
         page.wait_for_selector("#run-card:not([hidden])")
@@ -76,7 +79,7 @@ def test_phone_page_queues_fixes_offline_and_uploads_them_when_back(server):
 
         # The service worker takes control and has the page's assets cached.
         page.wait_for_function(
-            "() => navigator.serviceWorker && navigator.serviceWorker.ready && caches.has('wuwei-patrols-v1')",
+            "() => navigator.serviceWorker && navigator.serviceWorker.ready && caches.has('wuwei-patrols-v2')",
             timeout=20000,
         )
 
@@ -107,5 +110,81 @@ def test_phone_page_queues_fixes_offline_and_uploads_them_when_back(server):
         page.click("#btn-stop")
         page.wait_for_selector("#start-card:not([hidden])")
         ctx.close()
+    assert errors == []
+    assert outside == []
+
+
+def test_phone_page_walks_a_route_on_the_map_with_time_distance_and_kept_fixes(server):
+    """A patrol member on a 390×844 phone starts in one tap and walks ~90 m east: the map shows the own
+    track, the time runs, the distance grows, the server's drift filter figures come back."""
+    base, db_url = server
+    executable = chromium_executable()
+    from playwright.sync_api import sync_playwright
+
+    outside, errors = [], []
+    lat, lon = 36.0770, 103.8925
+    with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            profile,
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            locale="zh-CN",
+            viewport={"width": 390, "height": 844},
+            timezone_id="Asia/Shanghai",
+            permissions=["geolocation"],
+            geolocation={"latitude": lat, "longitude": lon, "accuracy": 5},
+        )
+
+        def only_local(route):
+            if route.request.url.startswith(("data:", "blob:")) or urlsplit(route.request.url).hostname == "127.0.0.1":
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        ctx.route("**/*", only_local)
+        page = ctx.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.goto(f"{base}/login")
+        page.fill("input[name=username]", "patrol")
+        page.fill("input[name=password]", "wuwei-patrol")
+        page.click("button[type=submit]")
+        page.goto(f"{base}/patrols/phone")
+        page.wait_for_selector(".leaflet-container")
+        page.wait_for_function("() => Wuwei.state.drawn['ctx-grids'] > 0", timeout=20000)  # the grid outlines
+
+        page.select_option("#kind", "bike_rectification")
+        page.click("#btn-start")  # no title typed
+        page.wait_for_selector("#run-card:not([hidden])")
+        title = page.text_content("#run-title")
+        assert title.startswith("单车整治 ") and title.endswith("日")
+        for i in range(1, 7):  # ~15 m every 3.2 s: a brisk walk east
+            ctx.set_geolocation({"latitude": lat, "longitude": lon + i * 0.000165, "accuracy": 5})
+            page.wait_for_timeout(3200)
+        page.wait_for_function("() => WuweiPhone.trail() >= 5")
+        page.evaluate("() => WuweiPhone.flush()")
+        page.wait_for_function("() => parseInt(document.getElementById('n-kept').textContent) >= 5", timeout=20000)
+        distance = page.text_content("#distance")
+        assert distance.endswith(" 米") and 60 <= int(distance.split()[0]) <= 110, distance
+        elapsed = page.text_content("#elapsed")
+        assert elapsed != "0:00" and ":" in elapsed
+        assert page.is_visible("#hud")
+
+        page.click("#btn-spot")
+        page.wait_for_selector("#message:not([hidden])")
+        said = page.text_content("#message")
+        assert "乱停放点已记录" in said and ("距最近停放区" in said or "附近没有停放区" in said), said
+        width = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+        assert width[0] <= width[1]
+        page.screenshot(path=str(IMG / "patrol-phone.png"), animations="disabled")
+        page.click("#btn-stop")
+        page.wait_for_selector("#last-patrol:not([hidden])")
+        page.click("#last-patrol a")
+        page.wait_for_selector(".patrol-detail")
+        assert title in page.text_content("h1")
+        ctx.close()
+    assert _positions(db_url, title) >= 5
     assert errors == []
     assert outside == []

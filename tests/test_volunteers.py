@@ -214,4 +214,4 @@ def test_activity_page_signs_up_and_records_attendance(client, auth, demo):
     db.session.refresh(rows[0])
     assert rows[0].attended and float(rows[0].hours) == 2.5
     r = client.post(f"/volunteers/activities/{friday}", data={"signup_id": "x; drop"}, follow_redirects=True)
-    assert "signup_id must be a number" in r.get_data(as_text=True)
+    assert "须为数字" in r.get_data(as_text=True)  # "not a number", said in the page's language

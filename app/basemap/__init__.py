@@ -10,4 +10,7 @@ def init_app(app) -> None:
 
     app.register_blueprint(api.bp)
     register_demo_step("basemap", demo.seed_basemap, order=30)
+    from app.basemap import search
+
+    search.register()
     from app.basemap import figures, heat  # noqa: F401  (they register dashboard figures and heat sources)

@@ -87,9 +87,13 @@ class Config:
 
     def _web(self) -> None:
         self.SECRET_KEY = _secret_key()
-        # Basemap: "osm" (default), "tianditu" (needs WUWEI_TIANDITU_KEY) or "none" (offline).
-        self.WUWEI_BASEMAP = os.environ.get("WUWEI_BASEMAP", "osm")
-        self.WUWEI_TIANDITU_KEY = os.environ.get("WUWEI_TIANDITU_KEY", "")
+        # Basemap: "tianditu" (天地图 vector + annotation; the default when WUWEI_TIANDITU_KEY is set),
+        # "osm" (the default without a key) or "none" (offline). README, "Basemap".
+        self.WUWEI_TIANDITU_KEY = os.environ.get("WUWEI_TIANDITU_KEY", "").strip()
+        self.WUWEI_BASEMAP = os.environ.get("WUWEI_BASEMAP") or ("tianditu" if self.WUWEI_TIANDITU_KEY else "osm")
+        # The Content-Security-Policy of pages (app/web/security.py): scripts only from static/ or with
+        # the response's nonce. "0" turns it off (only to find out whether it is what breaks a page).
+        self.WUWEI_CSP = os.environ.get("WUWEI_CSP", "1") == "1"
         # Each feature may keep its own catalogue in app/<feature>/translations; Flask-Babel merges them.
         self.BABEL_TRANSLATION_DIRECTORIES = (
             ";".join(str(p) for p in sorted((ROOT / "app").glob("**/translations")) if p.is_dir()) or "translations"

@@ -8,6 +8,8 @@ registries suffice here because every contribution is a value, not a reaction.
 registry                       filled by                       read by
 =============================  ==============================  =====================================
 :data:`NAV`                    features with pages             the top bar (``app.web.pages``)
+:data:`ROLE_TASKS`             this module (per role)          the phone's tab bar (``app.web.pages``)
+:data:`SEARCH`                 features with findable records  the search box (``app.web.search``)
 :data:`OVERLAYS`               features with map records       the map page (``app.mappage``)
 :data:`DEMO_STEPS`             features with demo data         ``flask seed demo`` (``app.seed``)
 :data:`.heat.HEAT_SOURCES`     features with events in space   heat maps (``app.heatmaps``)
@@ -100,6 +102,45 @@ NAV: Registry[NavItem] = Registry("navigation entry")
 def register_nav(endpoint: str, label, permission: str | None = None, order: int = 50) -> NavItem:
     """Show a link to ``endpoint`` in the top bar for users with ``permission``."""
     return NAV.register(NavItem(endpoint, label, permission, order))
+
+
+# The few tasks a role does most, in the order of its phone's bottom tab bar (the top bar's first links
+# on a desktop); every other link it may follow sits under "更多". Endpoints of :data:`NAV`: one that is
+# not registered, or that the user lacks the permission for, is skipped. A role missing here gets the
+# first links of :data:`NAV`.
+ROLE_TASKS: dict[str, tuple[str, ...]] = {
+    "grid_worker": ("mappage.index", "households.due", "incidents.new", "incidents.index"),
+    "patrol": ("patrols.phone", "incidents.new", "mappage.index", "patrols.index"),
+    "staff": ("incidents.index", "households.index", "consultations.index", "mappage.index"),
+    "leader": ("dashboard.page", "heatmaps.page", "mappage.index", "incidents.index"),
+    "planner": ("mappage.index", "mappage.layer_index", "heatmaps.page", "incidents.index"),
+    "admin": ("mappage.index", "dashboard.page", "incidents.index", "mappage.layer_index"),
+    "department": ("incident_desk.index", "mappage.index", "mappage.layer_index"),
+}
+TASKS_SHOWN = 4  # tabs of the bottom bar besides "更多"
+
+
+# --------------------------------------------------------------------------- the search box
+
+
+@dataclass(frozen=True)
+class SearchProvider:
+    """Finds a feature's records for the search box: ``search(user, text, limit)`` returns dicts with
+    ``title``, ``subtitle``, ``lon``, ``lat`` and ``url``, only of records the user may see (the provider
+    applies the access policy: a household only for those who read personal data)."""
+
+    name: str
+    label: object  # lazy_gettext string: what kind of record (小区, 楼栋, 事件 …)
+    search: Callable
+    order: int = 50
+
+
+SEARCH: Registry[SearchProvider] = Registry("search provider")
+
+
+def register_search(name: str, label, search: Callable, order: int = 50) -> SearchProvider:
+    """Let the search box find ``name`` records with ``search``."""
+    return SEARCH.register(SearchProvider(name, label, search, order))
 
 
 # --------------------------------------------------------------------------- map overlays

@@ -24,8 +24,9 @@ from app.core.time import today
 from app.heatmaps import bins, people, services
 from app.heatmaps.params import DrillQuery, FramesQuery, ViewQuery, heat_request
 from app.web.api import GEOJSON, ApiBlueprint, endpoint
+from app.web.maps import context_layers, map_texts
 from gis import heat
-from gis.maps import base_map, render_parts
+from gis.maps import add_layers, base_map, render_parts
 
 bp = Blueprint("heatmaps", __name__)
 api = ApiBlueprint("heat_api", __name__, url_prefix="/api/v1/heat", tag="heat")
@@ -280,6 +281,8 @@ def heat_map_parts(config: dict) -> dict:
         zoom=13,
         center=(36.055, 103.84),
     )
+    # The places under the cells (outlines and names), taps left to the cells' own popups.
+    add_layers(m, context_layers(interactive=False), texts=map_texts())
     m.default_js.append(("wuwei_heat", url_for("static", filename="js/heatmaps.js")))
     m.default_css.append(("wuwei_heat_css", url_for("static", filename="css/heatmaps.css")))
     _Loader(config).add_to(m)

@@ -19,6 +19,9 @@ def init_app(app) -> None:
     app.add_template_filter(views.tag_name, "tag_name")
     register_nav("households.index", _l("民情档案"), "households.view", 40)
     register_nav("households.due", _l("待走访"), "visits.round", 41)
+    from app.households import search
+
+    search.register()
     register_overlay(
         Overlay(
             name="visits_due",

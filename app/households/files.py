@@ -3,11 +3,12 @@
 Every function takes the acting user; see :mod:`app.households.common` for who reads what.
 """
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from app.areas.models import Area
 from app.audit.services import audited_delete, audited_insert, audited_read, audited_update, record
 from app.auth import policy
+from app.basemap.models import Building
 from app.core.errors import ApiError
 from app.core.extensions import db
 from app.core.sql import get_or_404
@@ -145,6 +146,16 @@ def delete_household(user, household_id: int) -> None:
     h = get_household(user, household_id, audit=False)
     require(user, "households.manage", "only community staff and admins delete files")
     audited_delete(h, household_dict)
+
+
+def household_place(household: Household) -> tuple[float, float] | None:
+    """(lon, lat) of a point on the household's building, where an incident it reports is placed."""
+    row = db.session.execute(
+        select(
+            func.ST_X(func.ST_PointOnSurface(Building.geom)), func.ST_Y(func.ST_PointOnSurface(Building.geom))
+        ).where(Building.id == household.building_id)
+    ).first()
+    return (round(row[0], 7), round(row[1], 7)) if row and row[0] is not None else None
 
 
 def active_plan(household: Household) -> CarePlan | None:

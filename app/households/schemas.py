@@ -247,6 +247,7 @@ class DuePlan(BaseModel):
     household_id: int
     household: str
     flat_no: str
+    phone: str | None = None
     building: str | None
     building_id: int
     grid_code: str | None

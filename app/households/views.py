@@ -83,6 +83,7 @@ def detail(household_id: int):
         purposes=_purpose_labels(),
         tags=tags.list_tags(),
         workers=workers,
+        place=files.household_place(h),
     )
 
 
@@ -134,7 +135,7 @@ def due():
     require_personal(_me())
     mine = request.args.get("all") != "1"
     rows = care.due_plans(_me(), worker_id=current_user.id if mine else None, horizon_days=2)
-    return render_template("households/due.html", rows=rows, mine=mine)
+    return render_template("households/due.html", rows=rows, mine=mine, may_call=policy.reads_personal(_me()))
 
 
 def _visit_form(household_id: int, form) -> dict:

@@ -13,12 +13,7 @@ def init_app(app) -> None:
     from flask_babel import lazy_gettext as _l
 
     from app.core import jobs
-    from app.core.registry import (
-        Overlay,
-        register_demo_step,
-        register_nav,
-        register_overlay,
-    )
+    from app.core.registry import Overlay, register_demo_step, register_overlay
     from app.incidents import api, desk, desk_api, status, tasks, views
     from app.incidents.demo import seed_incidents
     from app.incidents.models import OPEN_STATES
@@ -61,9 +56,22 @@ def init_app(app) -> None:
             list_endpoint="incidents.index",
         )
     )
-    register_nav("incidents.index", _l("事件"), permission="incidents.report", order=20)
-    register_nav("incident_desk.index", _l("处置台"), permission="incidents.respond", order=19)
-    register_nav("incidents.new", _l("上报"), permission="incidents.report", order=21)
+    _register_pages(app)
     from app.incidents import figures, heat  # noqa: F401  (they register dashboard figures and heat sources)
 
     register_demo_step("incidents", seed_incidents, order=40)
+
+
+def _register_pages(app) -> None:
+    """Top-bar links, the search box's finder, the category name helper of templates."""
+    from flask_babel import lazy_gettext as _l
+
+    from app.core.registry import register_nav
+    from app.incidents import search
+    from app.incidents.services.categories import category_name
+
+    app.add_template_global(category_name, "category_name")
+    register_nav("incidents.index", _l("事件"), permission="incidents.report", order=20)
+    register_nav("incident_desk.index", _l("处置台"), permission="incidents.respond", order=19)
+    register_nav("incidents.new", _l("上报"), permission="incidents.report", order=21)
+    search.register()

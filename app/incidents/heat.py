@@ -6,6 +6,7 @@ from sqlalchemy import select
 from app.core.extensions import db
 from app.core.heat import Filter, HeatSource, register_source
 from app.incidents.models import SOURCES, STATES, Incident, IncidentCategory
+from app.incidents.services.categories import category_name_sql
 from app.incidents.workflow import SOURCE_LABELS, STATE_LABELS
 
 # Categories that make the e-bike hazard and bad-parking sources (code prefix: the demo's ``ebike``/``ebike.*``
@@ -19,7 +20,9 @@ C = IncidentCategory.__table__
 
 def _category_rows() -> list:
     return db.session.execute(
-        select(C.c.id, C.c.code, C.c.name, C.c.parent_id).where(C.c.active.is_(True)).order_by(C.c.code)
+        select(C.c.id, C.c.code, category_name_sql().label("name"), C.c.parent_id)
+        .where(C.c.active.is_(True))
+        .order_by(C.c.code)
     ).all()
 
 

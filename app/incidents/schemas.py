@@ -84,6 +84,10 @@ class IncidentQuery(Query, Paging):
     overdue: bool | None = None
     open: Annotated[bool | None, Field(description="true: only open states")] = None
     mine: Annotated[bool | None, Field(description="true: open incidents offered or dispatched to me")] = None
+    reporter: Annotated[
+        CommaList[Annotated[str, Field(min_length=1, max_length=64)]] | None,
+        Field(max_length=50, description="usernames of who reported them (a patrol's members)"),
+    ] = None
     from_: Annotated[LocalDateTime | None, Field(alias="from", description="reported on or after")] = None
     to: Annotated[
         LocalDateTime | None,
@@ -112,6 +116,7 @@ class IncidentQuery(Query, Paging):
             overdue=self.overdue,
             open=self.open or None,
             mine=user_id if self.mine else None,
+            reporters=_tuple(self.reporter),
             reported_from=self.from_,
             reported_to=self.to,
             bbox=self.bbox,

@@ -31,7 +31,8 @@ from app.incidents.workflow import (
     next_states,
 )
 from app.web.api import parse_body
-from app.web.maps import overlay_config
+from app.web.maps import context_layers, map_texts, overlay_config
+from app.web.pages import flash_error
 from app.web.tables import csv_response
 from gis.maps import add_layers, base_map, render_parts
 
@@ -41,8 +42,10 @@ CSV_MAX = 100_000
 CITY = ((36.06, 103.84), 12)  # where the map opens for a user without an area
 
 
-def _map(center, zoom, focus_id: int | None = None, height="360px"):
-    """A small folium map with the incidents overlay (all states), optionally opened on one incident."""
+def _map(center, zoom, focus_id: int | None = None, height="360px", report: bool = False):
+    """A small folium map with the incidents overlay (all states) over the places around (outlines and
+    names), optionally opened on one incident. ``report``: nothing on it takes a tap but the map itself,
+    which places the pin (also on top of a dot)."""
     m = base_map(
         url_for("static", filename=""),
         center=center,
@@ -53,6 +56,8 @@ def _map(center, zoom, focus_id: int | None = None, height="360px"):
     )
     layer = overlay_config(OVERLAYS["incidents"])
     layer.update(url=url_for("incidents_api.incidents"), title=_("事件"), visible=True, colors=STATE_COLORS)
+    if report:
+        layer.update(interactive=False)
     focus = (
         {"layer": "incidents", "id": focus_id, "url": url_for("incidents_api.item", incident_id=focus_id)}
         if focus_id
@@ -60,9 +65,9 @@ def _map(center, zoom, focus_id: int | None = None, height="360px"):
     )
     add_layers(
         m,
-        [layer],
+        [*context_layers(interactive=not report), layer],
         focus=focus,
-        texts={"layers": _("图层"), "loading": _("加载中…"), "empty": _("无数据"), "error": _("加载失败")},
+        texts=map_texts(),
     )
     parts = render_parts(m)
     parts["name"] = m.get_name()
@@ -145,13 +150,22 @@ def _report(form: dict):
     return incident
 
 
+PREFILL = ("description", "address", "lon", "lat", "category", "source")
+
+
+def _prefill(args) -> dict:
+    """The report form's fields given in the query string (``/incidents/new?description=…&lon=…&lat=…``)."""
+    return {k: args[k][:4000] for k in PREFILL if args.get(k)}
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
     """Report an incident: place the point on the map (or use the phone's position), pick a category."""
     if not policy.can(current_user, "incidents.report"):
         return render_template("error.html", status=403, message=_("无权上报事件")), 403
-    form = request.form.to_dict()
+    # A GET may carry what another page already knows (a visit's follow-up: its text and the building).
+    form = request.form.to_dict() if request.method == "POST" else _prefill(request.args)
     errors = {}
     if request.method == "POST":
         try:
@@ -159,7 +173,7 @@ def new():
             return redirect(url_for("incidents.detail", incident_id=incident.id))
         except ApiError as e:
             errors = e.fields or {"form": e.message}
-            flash(e.message, "error")
+            flash_error(e)
     center, zoom = _user_center()
     return render_template(
         "incidents/new.html",
@@ -168,7 +182,7 @@ def new():
         categories=services.categories(),
         sources=SOURCES,
         source_labels=SOURCE_LABELS,
-        map=_map(center, zoom),
+        map=_map(center, zoom, report=True),
         personal=services.can_read_personal(current_user),
     ), 422 if errors else 200
 

@@ -13,11 +13,13 @@ from app.patrols import access, lifecycle, parking, tracks
 from app.patrols import coverage as coverage_
 from app.patrols import devices as devices_
 from app.patrols import live as live_
+from app.patrols.labels import default_title
 from app.patrols.schemas import (
     BadParkingQuery,
     BadParkingSpotCreated,
     BadParkingSpotIn,
     FixesReceived,
+    ParticipantsIn,
     PatrolCoverage,
     PatrolCoverageQuery,
     PatrolIn,
@@ -110,7 +112,7 @@ def create_patrol(body: PatrolIn):
     p = lifecycle.create_patrol(
         policy.require_login(),
         body.kind,
-        body.title,
+        body.title or default_title(body.kind),
         area_code=body.area,
         team_id=body.team_id,
         participants=body.participants,
@@ -164,7 +166,15 @@ def positions(patrol_id: int, body: PhonePositionsIn):
         field = re.sub(r"\[(\d+)\]", r".\1", e.field)  # positions[3].lat → positions.3.lat
         raise ApiError(422, f"bad position: {e}", {field: e.message}) from None
     added = lifecycle.upload_batch(policy.require_login(), patrol_id, fixes)
-    return json_response({"received": len(fixes), "stored": added})
+    return json_response({"received": len(fixes), "stored": added, "track": tracks.progress(patrol_id)})
+
+
+@bp.post("/patrols/<int:patrol_id>/participants")
+@endpoint(body=ParticipantsIn, response=PatrolOut, permission="patrols.run", errors=(403, 404, 409))
+def add_participants(patrol_id: int, body: ParticipantsIn):
+    """Add people to a planned or running patrol (users who run patrols, by username)."""
+    p = lifecycle.add_participants(policy.require_login(), patrol_id, body.usernames)
+    return json_response(patrol_json(p))
 
 
 def _uploaded_fixes():

@@ -170,6 +170,32 @@ def update_results(user, patrol_id: int, values: dict) -> Patrol:
     return p
 
 
+def add_participants(user, patrol_id: int, usernames: list[str]) -> Patrol:
+    """Add people to a patrol that is planned or under way (each must be a user who runs patrols)."""
+    p = editable(user, patrol_id)
+    if p.state not in ("planned", "active"):
+        raise ApiError(409, f"patrol {p.id} is {p.state}")
+    errors = {}
+    people = [u for u in _people(user, usernames, errors) if u is not user or user.username in usernames]
+    for u in people:
+        if not can(u, "patrols.run"):
+            errors["usernames"] = f"{u.username!r} does not run patrols"
+    if errors:
+        raise ApiError(422, "invalid participants", {"usernames": errors.get("usernames") or errors["participants"]})
+    before = [u.username for u in p.participants]
+    p.participants = list(p.participants) + [u for u in people if u not in p.participants]
+    db.session.flush()
+    record(
+        "update",
+        "patrols",
+        p.id,
+        before={"participants": before},
+        after={"participants": [u.username for u in p.participants]},
+    )
+    db.session.commit()
+    return p
+
+
 def _import_device(user, identifier: str | None):
     if not identifier:
         return web_device(user)

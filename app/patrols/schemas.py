@@ -88,7 +88,7 @@ class PatrolIn(Body):
     """A patrol to plan, or to start at once with ``"start": true``."""
 
     kind: Kind
-    title: Title
+    title: Title | None = Field(None, description="default: the kind and the date, e.g. 网格巡查 12月2日")
     area: AreaCode | None = Field(None, description="default: your own area")
     team_id: Annotated[Integer, Field(ge=1, le=MAX_INT)] | None = None
     participants: Annotated[list[Username], Field(max_length=200, default_factory=list)]
@@ -247,6 +247,17 @@ class FixesReceived(BaseModel):
     stored: int = Field(description="new fixes (resends are skipped)")
     refused: list[RefusedPoint] = Field([], description="points of a file that were not imported, and why")
     refused_count: int = Field(0, description="all refused points (the list shows the first 1000)")
+    track: dict | None = Field(
+        None,
+        description="the patrol so far: stored_fixes, kept_fixes, dropped_accuracy, dropped_speed "
+        "(the drift filter's reasons), max_accuracy_m, max_speed_kmh, distance_m",
+    )
+
+
+class ParticipantsIn(Body):
+    """People to add to a patrol, by username."""
+
+    usernames: Annotated[list[Username], Field(min_length=1, max_length=50)]
 
 
 class BadParkingSpotCreated(BaseModel):

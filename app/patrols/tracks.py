@@ -55,6 +55,7 @@ SELECT (SELECT line FROM main) AS track,
        (SELECT ST_Length(line::geography) FROM main) AS distance_m,
        (SELECT coalesce(sum(n), 0)::int FROM lines) AS fixes,
        (SELECT count(*)::int FROM positions WHERE patrol_id = :pid) AS raw_fixes,
+       (SELECT count(*)::int FROM positions WHERE patrol_id = :pid AND accuracy > :max_acc) AS low_accuracy,
        (SELECT extract(epoch FROM max(fixed_at) - min(fixed_at))::float8 FROM clean) AS duration_s,
        (SELECT s::float8 FROM moving) AS moving_s,
        -- Buffered in the track's UTM zone (metres), simplified to 0.5 m first: buffering every
@@ -143,14 +144,17 @@ def patrol_stats(p: Patrol) -> dict:
     if p.started_at and p.ended_at:
         hours = (p.ended_at - p.started_at).total_seconds() / 3600
     spots = db.session.execute(
-        select(func.count().label("spots"), func.coalesce(func.sum(BadParkingSpot.bikes), 0).label("bikes")).where(
-            BadParkingSpot.patrol_id == p.id
-        )
+        select(
+            func.count().label("spots"),
+            func.coalesce(func.sum(BadParkingSpot.bikes), 0).label("bikes"),
+            func.coalesce(func.sum(BadParkingSpot.bikes).filter(BadParkingSpot.reparked), 0).label("reparked"),
+        ).where(BadParkingSpot.patrol_id == p.id)
     ).one()
     return {
         "fixes": f["fixes"],
         "raw_fixes": f["raw_fixes"],
         "dropped_fixes": f["raw_fixes"] - f["fixes"],
+        **fix_counts(f),
         "distance_m": round(f["distance_m"] or 0, 1),
         "duration_s": round(f["duration_s"] or 0),
         "moving_s": round(f["moving_s"] or 0),
@@ -169,6 +173,27 @@ def patrol_stats(p: Patrol) -> dict:
         ],
         "bad_parking_spots": spots.spots,
         "bad_parked_bikes": spots.bikes,
+        "reparked_at_spots": spots.reparked,  # bikes ticked 已规范摆放 where they were found
+    }
+
+
+def progress(patrol_id: int) -> dict:
+    """What the phone shows while walking: fixes stored and kept (and why not), the distance so far."""
+    f = track_figures(patrol_id, 10)
+    return {**fix_counts(f), "distance_m": round(f["distance_m"] or 0, 1)}
+
+
+def fix_counts(f: dict) -> dict:
+    """Fixes stored, kept by the drift filter and dropped by it, with the reason: accuracy worse than
+    :data:`MAX_ACCURACY_M`, or a jump faster than :data:`MAX_SPEED_MS` (a GPS spike)."""
+    low = f["low_accuracy"] or 0
+    return {
+        "stored_fixes": f["raw_fixes"],
+        "kept_fixes": f["fixes"],
+        "dropped_accuracy": low,
+        "dropped_speed": max(0, f["raw_fixes"] - f["fixes"] - low),
+        "max_accuracy_m": MAX_ACCURACY_M,
+        "max_speed_kmh": round(MAX_SPEED_MS * 3.6),
     }
 
 

@@ -15,31 +15,24 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from geoalchemy2.shape import to_shape
+from werkzeug.routing import BuildError
 
 from app.auth.policy import can
 from app.core.errors import ApiError
 from app.core.time import TZ, day_start
 from app.patrols import access, coverage, lifecycle, tracks
 from app.patrols import devices as devices_
+from app.patrols.labels import KIND_LABELS, STATE_LABELS
 from app.patrols.models import PATROL_KINDS, PATROL_STATES
 from app.patrols.schemas import PatrolResultsIn
 from app.web.api import parse_body
-from app.web.maps import map_texts
+from app.web.maps import context_layers, map_texts
 from gis.maps import add_layers, add_legend, base_map, render_parts
 
 bp = Blueprint("patrols", __name__, url_prefix="/patrols")
 
-KIND_LABELS = {
-    "grid_walk": _l("网格巡查"),
-    "cleanup": _l("清洁行动"),
-    "bike_rectification": _l("单车整治"),
-    "charger_check": _l("充电桩安全检查"),
-    "other": _l("其他"),
-}
-STATE_LABELS = {"planned": _l("计划中"), "active": _l("进行中"), "finished": _l("已结束"), "cancelled": _l("已取消")}
 KIND_COLORS = {
     "grid_walk": "#2563eb",
     "cleanup": "#16a34a",
@@ -63,6 +56,7 @@ def _local_time(t, fmt="%Y-%m-%d %H:%M"):
 
 
 def _map(center, zoom, layers, legend=None, bounds=None):
+    """A folium map with browser-loaded ``layers``; its parts for the template and its variable name."""
     m = base_map(
         url_for("static", filename=""),
         center=center,
@@ -70,10 +64,12 @@ def _map(center, zoom, layers, legend=None, bounds=None):
         basemap=current_app.config["WUWEI_BASEMAP"],
         tianditu_key=current_app.config["WUWEI_TIANDITU_KEY"],
     )
-    add_layers(m, layers, texts=map_texts(), bounds=bounds)
+    add_layers(m, [*context_layers(), *layers], texts=map_texts(), bounds=bounds)
     if legend:
         add_legend(m, legend)
-    return render_parts(m)
+    parts = render_parts(m)
+    parts["name"] = m.get_name()
+    return parts
 
 
 def _aggregate_only() -> bool:
@@ -172,8 +168,31 @@ def detail(patrol_id: int):
         )
     parts = _map(center, zoom, layers, bounds=bounds)
     return render_template(
-        "patrols/detail.html", p=p, stats=stats, map=parts, can_edit=access.can_edit(current_user, p)
+        "patrols/detail.html",
+        p=p,
+        stats=stats,
+        map=parts,
+        can_edit=access.can_edit(current_user, p),
+        incidents_url=_incidents_url(p),
     )
+
+
+def _incidents_url(p) -> str | None:
+    """The incidents API asked for what the patrol's members reported while it ran (None before it
+    started, or without the incidents feature)."""
+    if p.started_at is None:
+        return None
+    args = {
+        "reporter": ",".join(u.username for u in p.participants),
+        "from": p.started_at.astimezone(TZ).isoformat(timespec="seconds"),
+        "limit": 200,
+    }
+    if p.ended_at is not None:
+        args["to"] = (p.ended_at + dt.timedelta(minutes=1)).astimezone(TZ).isoformat(timespec="seconds")
+    try:
+        return url_for("incidents_api.incidents", **args)
+    except BuildError:
+        return None
 
 
 @bp.post("/<int:patrol_id>/results")
@@ -278,17 +297,43 @@ def coverage_page():
 @bp.get("/phone")
 @login_required
 def phone():
-    """The phone page: start/stop, positions queued offline, bad-parking spots, incident report."""
+    """The phone page, map first: own track live, the grid and bike zones, time, distance, fixes kept by
+    the drift filter; start in one tap, add people, bad-parking spots, incidents reported on the spot."""
     if _aggregate_only():
         return redirect(url_for("patrols.coverage_page"))
     active, _n = access.list_patrols(current_user, state="active", limit=50)
-    mine = [p for p in active if current_user in p.participants]
+    mine = next((p for p in active if current_user in p.participants), None)
+    area = current_user.area
+    if area is not None and area.geom is not None:
+        c = to_shape(area.geom).centroid
+        center, zoom = (c.y, c.x), 16 if area.level in ("community", "grid", "micro_grid") else 14
+    else:
+        center, zoom = (36.06, 103.84), 13
+    m = _map(center, zoom, _phone_layers())
     return render_template(
         "patrols/phone.html",
-        active=mine[0] if mine else None,
+        active=mine,
+        progress=tracks.progress(mine.id) if mine else None,
         kinds=PATROL_KINDS,
-        default_area=current_user.area.code if current_user.area else "",
+        default_area=area.code if area else "",
+        map=m,
     )
+
+
+def _phone_layers() -> list[dict]:
+    """Over the places around (app.web.maps.context_layers): the bike-parking zones."""
+    return [
+        {
+            "name": "zones",
+            "title": str(_("停放区")),
+            "url": url_for("api.collection", layer_name="bike-zones"),
+            "style": {"color": "#2563eb", "weight": 1, "fillOpacity": 0.35},
+            "geom_type": "MultiPolygon",
+            "popup": ["name", "capacity"],
+            "min_zoom": 14,
+            "visible": True,
+        },
+    ]
 
 
 @bp.get("/sw.js")

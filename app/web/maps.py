@@ -25,6 +25,8 @@ def map_texts() -> dict:
         "focus_missing": _("要定位的要素不存在或不在您的辖区内"),
         "toggle": _("图层"),
         "busy": _("正在加载图层…"),
+        "yes": _("是"),
+        "no": _("否"),
     }
 
 
@@ -59,3 +61,60 @@ def overlay_config(o: Overlay) -> dict:
         "label_min_zoom": 0,
         "visible": o.visible,
     }
+
+
+def context_layers(interactive: bool = True) -> list[dict]:
+    """What every small map shows under its own records, so a dot has a place: community and street
+    outlines with names, grids with names, compounds with names, buildings from zoom 15.
+
+    ``interactive=False`` (the report form): taps go through to the map, which places the pin.
+    """
+
+    def layer(name, title, style, **more) -> dict:
+        d = {
+            "name": f"ctx-{name}",
+            "title": title,
+            "kind": "context",
+            "url": url_for("api.collection", layer_name=more.pop("api", name), **more.pop("query", {})),
+            "geom_type": "MultiPolygon",
+            "style": {**style, "interactive": interactive},
+            "interactive": interactive,
+            "popup": ["name", "code"] if interactive else [],
+            "labels": {"name": str(FIELD_LABELS["name"]), "code": str(FIELD_LABELS["code"])},
+            "values": {},
+            "label": "name",
+            "visible": True,
+        }
+        d.update(more)
+        return d
+
+    return [
+        layer(
+            "areas",
+            _("社区"),
+            {"color": "#7c3aed", "weight": 2, "fillOpacity": 0, "dashArray": "8 5"},
+            api="areas",
+            query={"level": "street,community"},
+            label_filter={"level": ["community"]},
+        ),
+        layer(
+            "grids",
+            _("网格"),
+            {"color": "#b42318", "weight": 1.2, "fillOpacity": 0},
+            label_min_zoom=16,
+            label_filter={"level": ["grid"]},  # micro-grids' long names would cover the map
+        ),
+        layer(
+            "compounds",
+            _("小区"),
+            {"color": "#475569", "weight": 1, "fillColor": "#cbd5e1", "fillOpacity": 0.2},
+            label_min_zoom=16,
+        ),
+        layer(
+            "buildings",
+            _("楼栋"),
+            {"color": "#94a3b8", "weight": 0.8, "fillColor": "#e2e8f0", "fillOpacity": 0.5},
+            min_zoom=15,
+            label=None,
+        ),
+    ]

@@ -82,7 +82,7 @@ def security_headers(response):
     h.setdefault("X-Frame-Options", "DENY")
     h.setdefault("Referrer-Policy", "same-origin")
     if response.mimetype == "text/html":
-        if current_app.config.get("WUWEI_CSP", False):
+        if current_app.config.get("WUWEI_CSP", True):
             h.setdefault("Content-Security-Policy", content_security_policy())
         else:
             h.setdefault("Content-Security-Policy", "frame-ancestors 'none'; object-src 'none'; base-uri 'self'")

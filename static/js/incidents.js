@@ -16,10 +16,26 @@
     var category = document.getElementById("category"), box = document.getElementById("duplicates");
     var marker = null;
 
+    var note = document.getElementById("locate-note");
+
+    function say(text, bad) {
+      if (!note) { return; }
+      note.textContent = text || "";
+      note.hidden = !text;
+      note.className = bad ? "field-error" : "muted small";
+    }
+
+    // The pin: placed by a tap anywhere (the layers under it take no taps), dragged to correct it.
     function place(latlng) {
       lat.value = latlng.lat.toFixed(7);
       lon.value = latlng.lng.toFixed(7);
-      if (marker) { marker.setLatLng(latlng); } else { marker = L.marker(latlng).addTo(map); }
+      if (marker) {
+        marker.setLatLng(latlng);
+      } else {
+        marker = L.marker(latlng, {draggable: true, autoPan: true, title: text.drag || ""}).addTo(map);
+        marker.on("dragend", function () { place(marker.getLatLng()); });
+      }
+      say(text.placed, false);
       suggest();
     }
 
@@ -52,12 +68,16 @@
     map.on("click", function (e) { place(e.latlng); });
     category.addEventListener("change", suggest);
     document.getElementById("locate").addEventListener("click", function () {
-      if (!navigator.geolocation) { return; }
+      if (!navigator.geolocation) { say(text.no_geolocation, true); return; }
+      say(text.locating, false);
       navigator.geolocation.getCurrentPosition(function (p) {
         var ll = L.latLng(p.coords.latitude, p.coords.longitude);
         map.setView(ll, 17);
         place(ll);
-      });
+      }, function (err) {
+        // Denied, unavailable or too slow: say which, and that a tap on the map does as well.
+        say(err.code === 1 ? text.denied : err.code === 3 ? text.timeout : text.unavailable, true);
+      }, {enableHighAccuracy: true, timeout: 15000, maximumAge: 60000});
     });
     if (lon.value && lat.value) { place(L.latLng(+lat.value, +lon.value)); }
   };

@@ -1,6 +1,8 @@
-/* Patrol phone page: start/stop a patrol, follow the position with watchPosition, keep fixes in
- * IndexedDB (localStorage when IndexedDB is missing) and upload them in batches when online.
- * Resending a batch is harmless: the server stores each (device, time) once. */
+/* Patrol phone page, map first: start/stop a patrol, follow the position with watchPosition, draw the
+ * own track live, keep fixes in IndexedDB (localStorage when IndexedDB is missing) and upload them in
+ * batches when online; show the time under way, the distance and how many fixes the server's drift
+ * filter kept (and why it dropped the others). Resending a batch is harmless: the server stores each
+ * (device, time) once. */
 (function () {
   "use strict";
   var root = document.getElementById("phone");
@@ -12,6 +14,86 @@
   var BATCH = 500, MIN_INTERVAL_MS = 3000, FLUSH_MS = 15000;
   var watchId = null, lastFix = null, lastTaken = 0, sent = 0, recorded = 0, flushing = false;
   var $ = function (id) { return document.getElementById(id); };
+  var map = window[root.dataset.map] || null;
+  var trail = null, stored = null, me = null, meAccuracy = null, centred = false;
+  var serverDistance = 0, pendingDistance = 0, pendingFrom = null, startedAt = null;
+  var LANG = root.dataset.lang === "en" ? "en" : "zh";
+
+  function say(template, values) {
+    return String(template).replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
+  }
+
+  function metres(m) {
+    return m >= 1000 ? (m / 1000).toFixed(2) + " " + T.km : Math.round(m) + " " + T.m;
+  }
+
+  function haversine(a, b) {
+    var R = 6371008.8, rad = Math.PI / 180;
+    var dLat = (b.lat - a.lat) * rad, dLon = (b.lon - a.lon) * rad;
+    var h = Math.sin(dLat / 2) * Math.sin(dLat / 2) +
+      Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) * Math.sin(dLon / 2);
+    return 2 * R * Math.asin(Math.sqrt(h));
+  }
+
+  /* ---- the map: the own track (stored, cleaned by the server; and the fixes of this session) ---- */
+  function mapLayers() {
+    if (!map || !window.L) { return; }
+    if (!stored) { stored = L.polyline([], {color: "#7c2d12", weight: 5, opacity: 0.55}).addTo(map); }
+    if (!trail) { trail = L.polyline([], {color: "#b42318", weight: 5}).addTo(map); }
+  }
+
+  function showMe(fix) {
+    if (!map || !window.L) { return; }
+    var ll = [fix.lat, fix.lon];
+    if (!me) {
+      meAccuracy = L.circle(ll, {radius: fix.acc || 0, color: "#2563eb", weight: 1, fillOpacity: 0.1, interactive: false}).addTo(map);
+      me = L.circleMarker(ll, {radius: 8, color: "#fff", weight: 3, fillColor: "#2563eb", fillOpacity: 1, className: "me-dot"})
+        .bindTooltip(T.me).addTo(map);
+    } else {
+      me.setLatLng(ll); meAccuracy.setLatLng(ll).setRadius(fix.acc || 0);
+    }
+    if (!centred || active()) { map.panTo(ll, {animate: false}); centred = true; }
+  }
+
+  function loadStoredTrack(p) {
+    if (!map || !p) { return; }
+    fetch(API + "/" + p.id + "/track", {credentials: "same-origin", headers: {"Accept": "application/geo+json"}})
+      .then(function (r) { return r.ok ? r.json() : {features: []}; })
+      .then(function (fc) {
+        mapLayers();
+        var lines = [];
+        (fc.features || []).forEach(function (f) {
+          var g = f.geometry || {};
+          var parts = g.type === "MultiLineString" ? g.coordinates : g.type === "LineString" ? [g.coordinates] : [];
+          parts.forEach(function (c) { lines.push(c.map(function (xy) { return [xy[1], xy[0]]; })); });
+        });
+        stored.setLatLngs(lines);
+      }).catch(function () {});
+  }
+
+  /* ---- time, distance, the drift filter's figures ---- */
+  function tick() {
+    if (!startedAt || !active()) { return; }
+    var s = Math.max(0, Math.floor((Date.now() - startedAt) / 1000));
+    var h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, sec = s % 60;
+    $("elapsed").textContent = (h ? h + ":" + (m < 10 ? "0" : "") + m : m) + ":" + (sec < 10 ? "0" : "") + sec;
+  }
+
+  function showDistance() { $("distance").textContent = metres(serverDistance + pendingDistance); }
+
+  function showProgress(t) {
+    if (!t) { return; }
+    serverDistance = t.distance_m || 0;
+    pendingDistance = 0;
+    showDistance();
+    $("n-stored").textContent = t.stored_fixes;
+    $("n-kept").textContent = t.kept_fixes;
+    var dropped = (t.dropped_accuracy || 0) + (t.dropped_speed || 0);
+    $("dropped").textContent = dropped ? "(" + say(T.dropped, {n: dropped, acc: t.dropped_accuracy, speed: t.dropped_speed}) + ")" : "";
+    var note = $("filter-note");
+    note.textContent = say(T.filter_note, {acc: t.max_accuracy_m, kmh: t.max_speed_kmh});
+    note.hidden = !dropped;
+  }
 
   function msg(text, bad) {
     var m = $("message");
@@ -102,6 +184,10 @@
     if (!p || !fix || fix.t - lastTaken < MIN_INTERVAL_MS) { return; }
     lastTaken = fix.t;
     recorded++;
+    mapLayers();
+    if (trail) { trail.addLatLng([fix.lat, fix.lon]); }
+    if (pendingFrom) { pendingDistance += haversine(pendingFrom, fix); showDistance(); }
+    pendingFrom = fix;
     Queue.add({patrol: p.id, fix: fix}).then(refreshCounts);
   }
 
@@ -109,14 +195,21 @@
     var c = pos.coords;
     lastFix = {lat: c.latitude, lon: c.longitude, t: pos.timestamp || Date.now(), acc: c.accuracy,
                speed: c.speed, heading: c.heading, alt: c.altitude};
-    $("gps-state").textContent = T.gps_ok + " ±" + Math.round(c.accuracy) + " m";
+    $("gps-state").textContent = T.gps_ok + " ±" + Math.round(c.accuracy) + " " + T.m;
+    $("gps-short").textContent = "±" + Math.round(c.accuracy) + " " + T.m;
+    showMe(lastFix);
     record(lastFix);
   }
 
-  function onError(err) { $("gps-state").textContent = err.code === 1 ? T.gps_denied : T.locating; }
+  function onError(err) {
+    var text = err.code === 1 ? T.gps_denied : err.code === 3 ? T.gps_timeout : T.locating;
+    $("gps-state").textContent = text;
+    $("gps-short").textContent = "✕";
+    if (err.code === 1) { msg(text, true); }
+  }
 
   function startWatch() {
-    if (!navigator.geolocation) { $("gps-state").textContent = T.gps_denied; return; }
+    if (!navigator.geolocation) { $("gps-state").textContent = T.gps_none; msg(T.gps_none, true); return; }
     if (watchId === null) {
       watchId = navigator.geolocation.watchPosition(onPosition, onError,
         {enableHighAccuracy: true, maximumAge: 0, timeout: 30000});
@@ -131,7 +224,11 @@
       var pid = items[0].value.patrol;
       var same = items.filter(function (it) { return it.value.patrol === pid; });
       return api("POST", API + "/" + pid + "/positions", {positions: same.map(function (it) { return it.value.fix; })})
-        .then(function (r) { sent += r.received; return Queue.drop(same); })
+        .then(function (r) {
+          sent += r.received;
+          if (r.track) { showProgress(r.track); pendingFrom = null; }
+          return Queue.drop(same);
+        })
         .catch(function (e) {
           // 4xx: the server will never take these (bad data, patrol gone): do not block the queue.
           if (e.status && e.status >= 400 && e.status < 500 && e.status !== 401 && e.status !== 429) { return Queue.drop(same); }
@@ -143,19 +240,27 @@
     var p = active();
     $("start-card").hidden = !!p;
     $("run-card").hidden = !p;
+    $("hud").hidden = !p;
     if (p) {
       $("run-title").textContent = p.title;
       $("bike-tools").hidden = p.kind !== "bike_rectification";
+      $("people-list").textContent = p.people || "";
+      startedAt = p.started ? Date.parse(p.started) : (startedAt || Date.now());
+      tick();
     }
     refreshCounts();
   }
 
   $("btn-start").addEventListener("click", function () {
     var title = $("title").value.trim(), kind = $("kind").value;
-    if (!title) { msg(T.need_title, true); return; }
-    api("POST", API, {kind: kind, title: title, area: root.dataset.area || undefined, start: true})
+    // No title typed: the server names it after the kind and the date (网格巡查 12月2日).
+    api("POST", API, {kind: kind, title: title || undefined, area: root.dataset.area || undefined, start: true})
       .then(function (p) {
-        setActive({id: p.id, title: p.title, kind: p.kind}); show(); startWatch(); msg(T.started);
+        setActive({id: p.id, title: p.title, kind: p.kind, started: p.started_at, people: p.participants.join("、")});
+        serverDistance = 0; pendingDistance = 0; pendingFrom = null; startedAt = null;
+        if (trail) { trail.setLatLngs([]); }
+        if (stored) { stored.setLatLngs([]); }
+        show(); startWatch(); msg(T.started);
         if (lastFix) { record(Object.assign({}, lastFix, {t: Date.now()})); }
       })
       .catch(function (e) { msg(T.failed + ": " + e.message, true); });
@@ -168,6 +273,10 @@
       return api("POST", API + "/" + p.id + "/stop");
     }).then(function () {
       setActive(null); show(); msg(T.stopped);
+      var last = $("last-patrol");
+      last.querySelector("a").href = API.replace("/api/v1/patrols", "/patrols") + "/" + p.id;
+      last.querySelector("a").textContent = p.title;
+      last.hidden = false;
     }).catch(function (e) {
       if (e.status === 409) { setActive(null); show(); }
       msg(T.failed + ": " + e.message, true);
@@ -179,7 +288,9 @@
     if (!p || !lastFix) { msg(T.no_fix, true); return; }
     api("POST", API + "/" + p.id + "/bad-parking", {lon: lastFix.lon, lat: lastFix.lat,
         bikes: parseInt($("spot-bikes").value, 10) || 0, reparked: $("spot-reparked").checked})
-      .then(function (r) { msg(T.spot_saved + (r.zone_distance_m != null ? " (" + Math.round(r.zone_distance_m) + " m)" : "")); })
+      .then(function (r) {
+        msg(T.spot_saved + " · " + (r.zone_distance_m != null ? say(T.spot_near, {m: Math.round(r.zone_distance_m)}) : T.spot_no_zone));
+      })
       .catch(function (e) { msg(T.failed + ": " + e.message, true); });
   });
 
@@ -190,7 +301,8 @@
       .then(function (data) {
         var sel = $("inc-category");
         (data.categories || []).forEach(function (c) {
-          var o = document.createElement("option"); o.value = c.code; o.textContent = c.name; sel.appendChild(o);
+          var o = document.createElement("option"); o.value = c.code;
+          o.textContent = (c.parent ? "　" : "") + (LANG === "en" && c.name_en ? c.name_en : c.name); sel.appendChild(o);
         });
         $("incident-form").hidden = !(data.categories || []).length;
         $("incident-off").hidden = !!(data.categories || []).length;
@@ -199,8 +311,9 @@
     $("incident-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
       if (!lastFix) { msg(T.no_fix, true); return; }
+      // Reported as part of the patrol (source "patrol"): the patrol's record lists it.
       api("POST", root.dataset.incidents, {category: $("inc-category").value, description: $("inc-description").value,
-                                           lon: lastFix.lon, lat: lastFix.lat})
+                                           lon: lastFix.lon, lat: lastFix.lat, source: active() ? "patrol" : undefined})
         .then(function (inc) {
           var file = $("inc-photo").files[0];
           if (!file || !inc || inc.id === undefined) { return; }
@@ -216,9 +329,25 @@
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register(root.dataset.sw).catch(function () {});
   }
-  if (root.dataset.activeId && !active()) {
-    setActive({id: parseInt(root.dataset.activeId, 10), title: root.dataset.activeTitle, kind: root.dataset.activeKind});
+  $("btn-people").addEventListener("click", function () {
+    var p = active(), names = $("add-people").value.split(/[,，、\s]+/).filter(Boolean);
+    if (!p || !names.length) { return; }
+    api("POST", API + "/" + p.id + "/participants", {usernames: names})
+      .then(function (r) {
+        p.people = r.participants.join("、"); setActive(p); show();
+        $("add-people").value = ""; msg(T.people_added);
+      })
+      .catch(function (e) { msg(T.failed + ": " + e.message, true); });
+  });
+
+  if (root.dataset.activeId) {
+    var known = active();
+    setActive({id: parseInt(root.dataset.activeId, 10), title: root.dataset.activeTitle, kind: root.dataset.activeKind,
+               started: root.dataset.started || (known && known.started), people: root.dataset.participants});
   }
+  if (root.dataset.progress) { try { showProgress(JSON.parse(root.dataset.progress)); } catch (e) { /* none yet */ } }
+  loadStoredTrack(active());
+  setInterval(tick, 1000);
   window.addEventListener("online", function () { refreshCounts(); flush(); });
   window.addEventListener("offline", refreshCounts);
   setInterval(flush, FLUSH_MS);
@@ -226,5 +355,6 @@
   startWatch();
   setupIncidents();
   flush();
-  window.WuweiPhone = {flush: flush, queue: Queue, active: active};
+  window.WuweiPhone = {flush: flush, queue: Queue, active: active, map: map,
+                       trail: function () { return trail ? trail.getLatLngs().length : 0; }};
 })();

@@ -2,8 +2,11 @@
  * Static assets: cache first. The page: network first, the cached copy when offline.
  * API calls are never cached (the page queues fixes itself and uploads when back online). */
 "use strict";
-var CACHE = "wuwei-patrols-v1";
-var ASSETS = ["/patrols/phone", "/static/css/wuwei.css", "/static/css/patrols.css", "/static/js/patrols-phone.js"];
+var CACHE = "wuwei-patrols-v2";
+// The page and everything its map needs (the layers themselves are API calls: not cached).
+var ASSETS = ["/patrols/phone", "/static/css/wuwei.css", "/static/css/patrols.css", "/static/js/patrols-phone.js",
+              "/static/js/pages.js", "/static/vendor/leaflet/leaflet.js", "/static/vendor/leaflet/leaflet.css",
+              "/static/js/wuwei-map.js", "/static/css/wuwei-map.css", "/static/icons/favicon.svg"];
 
 self.addEventListener("install", function (e) {
   e.waitUntil(caches.open(CACHE).then(function (c) { return c.addAll(ASSETS); }).then(function () {

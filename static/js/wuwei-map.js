@@ -22,9 +22,23 @@
     return String(template).replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
   }
 
-  function valueText(layer, key, value) {
+  var ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+
+  // A property as a person reads it: its label, yes/no for a boolean, a time in the page's language
+  // (Asia/Shanghai), never a raw ISO timestamp or true/false.
+  function valueText(layer, key, value, texts) {
     var labels = (layer.values || {})[key];
-    return labels && labels[value] !== undefined ? labels[value] : value;
+    if (labels && labels[value] !== undefined) { return labels[value]; }
+    if (value === true || value === false) { return (texts || {})[value ? "yes" : "no"] || (value ? "✓" : "✗"); }
+    if (typeof value === "string" && ISO_TIME.test(value)) {
+      var d = new Date(value);
+      if (!isNaN(d)) {
+        return d.toLocaleString(document.documentElement.lang || "zh-CN", {
+          timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false,
+        });
+      }
+    }
+    return value;
   }
 
   function popupHtml(layer, feature, texts) {
@@ -34,7 +48,7 @@
       return p[k] !== null && p[k] !== undefined && p[k] !== "" && !(k === "name" && p.name);
     })
       .map(function (k) {
-        return "<tr><th>" + esc(labels[k] || k) + "</th><td>" + esc(valueText(layer, k, p[k])) + "</td></tr>";
+        return "<tr><th>" + esc(labels[k] || k) + "</th><td>" + esc(valueText(layer, k, p[k], texts)) + "</td></tr>";
       });
     var title = p.name ? esc(p.name) : esc(layer.title) + (feature.id !== undefined ? " #" + esc(feature.id) : "");
     var html = '<div class="wuwei-popup"><div class="wuwei-popup-kind">' + esc(layer.title) + "</div>" +
@@ -44,7 +58,7 @@
       if (layer.search_param && p.name) {
         href += (href.indexOf("?") >= 0 ? "&" : "?") + layer.search_param + "=" + encodeURIComponent(p.name);
       }
-      html += '<a class="wuwei-popup-link" href="' + esc(href) + '">' + esc(texts.show_list || "list") + " →</a>";
+      html += '<a class="wuwei-popup-link" href="' + esc(href) + '">' + esc(texts.show_list || "…") + " →</a>";
     }
     return html + "</div>";
   }
@@ -254,16 +268,18 @@
       }
       var group = L.geoJSON(null, {
         pane: "wuwei-" + layer.name,
+        interactive: layer.interactive !== false,  // false: taps reach the map (the report form's pin)
         style: function (f) { return styleFor(layer, f); },
         pointToLayer: function (f, latlng) {
           var s = styleFor(layer, f);
           return L.circleMarker(latlng, Object.assign({radius: 6, weight: 1, fillOpacity: 0.9,
-                                                       pane: "wuwei-" + layer.name}, s));
+                                                       pane: "wuwei-" + layer.name,
+                                                       interactive: layer.interactive !== false}, s));
         },
         onEachFeature: function (f, l) {
           l.feature = f;
           l.wuweiLayer = layer.name;
-          l.bindPopup(popupHtml(layer, f, texts), {maxWidth: 320});
+          if (layer.interactive !== false) { l.bindPopup(popupHtml(layer, f, texts), {maxWidth: 320}); }
         }
       });
       group.wuweiName = layer.name;
@@ -392,6 +408,22 @@
         var layer = config.layers.filter(function (l) { return l.name === e.layer.wuweiName; })[0];
         if (layer) { load(layer); }
       }
+    });
+
+    // Basemap tiles that can't be had (an intranet, no key, the network gone): the map keeps its own
+    // outlines on the plain background instead of grey squares, and says so once.
+    var tileErrors = 0, tileLoads = 0;
+    map.eachLayer(function (l) {
+      if (!(l instanceof L.TileLayer)) { return; }
+      l.on("tileload", function () { tileLoads++; });
+      l.on("tileerror", function () {
+        tileErrors++;
+        if (tileErrors === 4 && tileLoads === 0) {
+          map.eachLayer(function (t) { if (t instanceof L.TileLayer) { map.removeLayer(t); } });
+          map.getContainer().classList.add("wuwei-offline");
+          state.basemap = "offline";
+        }
+      });
     });
 
     function fitArea() { if (config.bounds) { map.fitBounds(config.bounds, {padding: [12, 12]}); } }

@@ -4,7 +4,9 @@ Codes nest with dots (``bikes.misparked`` lies under ``bikes``) and never change
 keep them as service codes.
 """
 
-from sqlalchemy import or_, select
+from flask import has_request_context
+from flask_babel import get_locale
+from sqlalchemy import func, or_, select
 
 from app.audit.services import record, snapshot
 from app.core.errors import ApiError
@@ -18,6 +20,20 @@ def categories(active_only: bool = True) -> list[IncidentCategory]:
     if active_only:
         stmt = stmt.where(IncidentCategory.active.is_(True))
     return list(db.session.scalars(stmt))
+
+
+def _english() -> bool:
+    return has_request_context() and str(get_locale()) == "en"
+
+
+def category_name(c: IncidentCategory) -> str:
+    """The category's name in the reader's language (its English name on English pages, when it has one)."""
+    return c.name_en if _english() and c.name_en else c.name
+
+
+def category_name_sql():
+    """:func:`category_name` as a SQL expression, for queries that select the name."""
+    return func.coalesce(IncidentCategory.name_en, IncidentCategory.name) if _english() else IncidentCategory.name
 
 
 def category_by_code(code: str) -> IncidentCategory | None:

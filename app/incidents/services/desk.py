@@ -8,6 +8,7 @@ from sqlalchemy import exists, func, select
 from app.areas.models import Area
 from app.core.extensions import db
 from app.incidents.models import ExtensionRequest, Incident, IncidentCategory
+from app.incidents.services.categories import category_name, category_name_sql
 from app.incidents.services.deadlines import due_at_sql, overdue_of, overdue_sql
 from app.incidents.services.organisations import dispatched_to, organisation_of
 from app.incidents.services.records import photos_of, timeline
@@ -44,7 +45,7 @@ def desk_rows(user, view: str = "open") -> list[dict]:
             Incident.id,
             Incident.case_number,
             Incident.state,
-            IncidentCategory.name.label("category_name"),
+            category_name_sql().label("category_name"),
             Incident.address,
             Incident.description,
             Incident.reported_at,
@@ -76,7 +77,7 @@ def desk_item(incident: Incident) -> dict:
         "case_number": incident.case_number,
         "state": incident.state,
         "category": incident.category.code,
-        "category_name": incident.category.name,
+        "category_name": category_name(incident.category),
         "description": incident.description,
         "address": incident.address,
         "lon": lon,

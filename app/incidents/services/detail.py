@@ -9,6 +9,7 @@ from app.audit.services import record
 from app.auth import policy
 from app.core.extensions import db
 from app.incidents.models import Incident
+from app.incidents.services.categories import category_name
 from app.incidents.services.deadlines import overdue_of
 from app.incidents.services.records import offers, photos_of, timeline
 
@@ -61,7 +62,7 @@ def _properties(incident: Incident) -> dict:
         "state": incident.state,
         "case_number": incident.case_number,
         "category": incident.category.code,
-        "category_name": incident.category.name,
+        "category_name": category_name(incident.category),
         "source": incident.source,
         "description": incident.description,
         "address": incident.address,

@@ -12,11 +12,12 @@ from sqlalchemy import JSON, Integer, cast, func, literal, literal_column, or_, 
 from sqlalchemy.orm import aliased
 
 from app.areas.models import Area
+from app.auth.models import User
 from app.auth.policy import Scope, grid_clause
 from app.core.extensions import db
 from app.core.sql import index_driven, like_escape
 from app.incidents.models import OPEN_STATES, Incident, IncidentCategory, Offer
-from app.incidents.services.categories import category_ids
+from app.incidents.services.categories import category_ids, category_name_sql
 from app.incidents.services.deadlines import due_at_sql, overdue_sql
 
 MAX_LIMIT = 10000
@@ -58,6 +59,7 @@ class Filters:
     overdue: bool | None = None
     open: bool | None = None
     mine: int | None = None  # a user id: offered or dispatched to them
+    reporters: tuple[str, ...] | None = None  # usernames of who reported them (a patrol's members)
     reported_from: dt.datetime | None = None
     reported_to: dt.datetime | None = None  # exclusive
     bbox: tuple[float, float, float, float] | None = None
@@ -88,6 +90,8 @@ def filter_conditions(scope: Scope, f: Filters) -> list:
                 Incident.id.in_(select(Offer.incident_id).where(Offer.user_id == f.mine)),
             )
         )
+    if f.reporters:
+        conds.append(Incident.reported_by.in_(select(User.id).where(User.username.in_(f.reporters))))
     if f.reported_from:
         conds.append(Incident.reported_at >= f.reported_from)
     if f.reported_to:
@@ -130,7 +134,7 @@ def _feature(grid):
         literal("category"),
         IncidentCategory.code,
         literal("category_name"),
-        IncidentCategory.name,
+        category_name_sql(),
         literal("source"),
         Incident.source,
         literal("description"),
@@ -198,7 +202,7 @@ def list_rows(scope: Scope, f: Filters, limit: int, offset: int = 0) -> list[dic
                 Incident.id,
                 Incident.state,
                 IncidentCategory.code.label("category"),
-                IncidentCategory.name.label("category_name"),
+                category_name_sql().label("category_name"),
                 Incident.source,
                 Incident.description,
                 Incident.address,
