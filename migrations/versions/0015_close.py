@@ -9,6 +9,8 @@ columns without defaults on small tables (no rewrite, no scan).
 
 * ``agenda_items``: a meeting's agenda (议程), numbered per meeting, each optionally about an incident.
 * ``decisions.agenda_item_id``: the agenda item a decision settles.
+* ``household_obligations``, ``obligation_completions``: yearly obligations of households (养老金资格认证,
+  残疾人证年审 …) and the years they were done (网格员名册).
 """
 
 import sqlalchemy as sa
@@ -18,6 +20,8 @@ revision = "0015_close"
 down_revision = "0014_map_editing"
 branch_labels = None
 depends_on = None
+
+OBLIGATION_KINDS = "('pension_certification', 'disability_review', 'subsistence_review', 'elderly_allowance', 'other')"
 
 
 def upgrade():
@@ -37,8 +41,43 @@ def upgrade():
         sa.Column("agenda_item_id", sa.Integer(), sa.ForeignKey("agenda_items.id", ondelete="SET NULL")),
     )
 
+    op.create_table(
+        "household_obligations",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("household_id", sa.Integer(), sa.ForeignKey("households.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("member_id", sa.Integer(), sa.ForeignKey("household_members.id", ondelete="SET NULL")),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("due_month", sa.SmallInteger(), nullable=False),
+        sa.Column("at_home", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("note", sa.Text()),
+        sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
+        sa.Column("created_by", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL")),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint(f"kind IN {OBLIGATION_KINDS}", name="ck_obligations_kind"),
+        sa.CheckConstraint("due_month BETWEEN 1 AND 12", name="ck_obligations_month"),
+    )
+    op.create_index("ix_obligations_household", "household_obligations", ["household_id"])
+    op.create_table(
+        "obligation_completions",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "obligation_id",
+            sa.Integer(),
+            sa.ForeignKey("household_obligations.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("year", sa.SmallInteger(), nullable=False),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("done_by", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL")),
+        sa.Column("note", sa.Text()),
+    )
+    op.create_index("uq_obligation_completions_year", "obligation_completions", ["obligation_id", "year"], unique=True)
+    op.create_index("ix_obligation_completions_done_by", "obligation_completions", ["done_by"])
+
 
 def downgrade():
     op.execute("SET LOCAL lock_timeout = '5s'")
+    op.drop_table("obligation_completions")
+    op.drop_table("household_obligations")
     op.drop_column("decisions", "agenda_item_id")
     op.drop_table("agenda_items")
