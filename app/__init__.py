@@ -37,6 +37,7 @@ FEATURES = [
     "app.seed",
     "app.heatmaps",
     "app.dashboard",
+    "app.assessment",
 ]
 
 

@@ -50,7 +50,7 @@ def init_app(app) -> None:
             label="due",
         )
     )
-    from app.households import figures, heat  # noqa: F401  (they register dashboard figures and heat sources)
+    from app.households import figures, heat, workload  # noqa: F401  (dashboard figures, heat sources, worker measures)
 
     register_demo_step("households", seed_households, order=60)
     from app.households.roster_demo import seed_roster

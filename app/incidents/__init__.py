@@ -64,6 +64,6 @@ def init_app(app) -> None:
     register_nav("incidents.index", _l("事件"), permission="incidents.report", order=20)
     register_nav("incident_desk.index", _l("处置台"), permission="incidents.respond", order=19)
     register_nav("incidents.new", _l("上报"), permission="incidents.report", order=21)
-    from app.incidents import figures, heat  # noqa: F401  (they register dashboard figures and heat sources)
+    from app.incidents import figures, heat, workload  # noqa: F401  (dashboard figures, heat sources, worker measures)
 
     register_demo_step("incidents", seed_incidents, order=40)

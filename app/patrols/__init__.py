@@ -8,8 +8,8 @@ from flask_babel import lazy_gettext as _l
 
 from app.core.registry import Overlay, register_nav, register_overlay
 
-# figures and heat register the patrols' dashboard figures and heat sources when imported.
-from app.patrols import api, cli, demo, figures, heat, models, views  # noqa: F401
+# figures, heat and workload register the patrols' dashboard figures, heat sources and worker measures.
+from app.patrols import api, cli, demo, figures, heat, models, views, workload  # noqa: F401
 
 
 def init_app(app) -> None:
