@@ -11,6 +11,8 @@ columns without defaults on small tables (no rewrite, no scan).
 * ``decisions.agenda_item_id``: the agenda item a decision settles.
 * ``household_obligations``, ``obligation_completions``: yearly obligations of households (养老金资格认证,
   残疾人证年审 …) and the years they were done (网格员名册).
+* ``geofence_alerts``: episodes of geofence conditions (a patrol out of its area, a silent phone, a grid not
+  walked), one open episode per subject (partial unique index), told once when opened.
 """
 
 import sqlalchemy as sa
@@ -73,10 +75,26 @@ def upgrade():
     )
     op.create_index("uq_obligation_completions_year", "obligation_completions", ["obligation_id", "year"], unique=True)
     op.create_index("ix_obligation_completions_done_by", "obligation_completions", ["done_by"])
+    op.create_table(
+        "geofence_alerts",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("patrol_id", sa.Integer(), sa.ForeignKey("patrols.id", ondelete="CASCADE")),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE")),
+        sa.Column("area_id", sa.Integer(), sa.ForeignKey("areas.id", ondelete="CASCADE")),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True)),
+        sa.Column("told", sa.Integer(), nullable=False, server_default="0"),
+    )
+    op.execute(
+        "CREATE UNIQUE INDEX uq_geofence_alerts_open ON geofence_alerts "
+        "(kind, coalesce(patrol_id, 0), coalesce(user_id, 0), coalesce(area_id, 0)) WHERE ended_at IS NULL"
+    )
 
 
 def downgrade():
     op.execute("SET LOCAL lock_timeout = '5s'")
+    op.drop_table("geofence_alerts")
     op.drop_table("obligation_completions")
     op.drop_table("household_obligations")
     op.drop_column("decisions", "agenda_item_id")
