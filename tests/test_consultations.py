@@ -424,6 +424,7 @@ def test_ledger_links_everything_prints_and_reads_as_cards(client, auth, demo):
     page = client.get("/consultations/ledger").get_data(as_text=True)
     meeting = db.session.scalar(select(Meeting).where(Meeting.topic.startswith("西津东路")))
     assert f'href="/consultations/meetings/{meeting.id}"' in page
+    assert f'href="/consultations/councils/{meeting.council_id}"' in page
     for i in meeting.incidents:
         assert f'href="/incidents/{i.id}"' in page
     for d in meeting.decisions:

@@ -184,6 +184,7 @@ class CouncilDetail(Council):
 
 class LedgerRow(BaseModel):
     meeting_id: int
+    council_id: int
     council: str
     community: str
     held_at: dt.datetime

@@ -291,6 +291,7 @@ def _ledger_row(meeting: Meeting, decision: Decision | None, day: dt.date) -> di
     d = decision
     return {
         "meeting_id": meeting.id,
+        "council_id": meeting.council_id,
         "council": meeting.council.name,
         "community": meeting.council.community.name,
         "held_at": meeting.held_at,
