@@ -121,6 +121,7 @@ def test_a_meeting_picked_by_search_closes_its_incident_and_the_ledger_reads_on_
     page.locator("select[name=agenda_incident_id]").first.select_option(str(inc["id"]))
     page.locator("textarea[name=decision_text]").first.fill("物业一周内拆除飞线并张贴告示")
     page.locator("input[name=decision_owner]").first.fill("华林山物业服务站")
+    page.locator("input[name=decision_due_on]").first.fill((dt.date.today() + dt.timedelta(days=7)).isoformat())
     page.locator("input[name=decision_agenda_no]").first.fill("1")
     shot(page, "council-1440")
     page.click("#meeting-form button.primary")
@@ -138,6 +139,11 @@ def test_a_meeting_picked_by_search_closes_its_incident_and_the_ledger_reads_on_
     page.fill("input[name=topic]", "明天的会")
     page.click("#meeting-form button.primary")
     assert "会议尚未举行" in page.locator("body").inner_text()
+    page.set_viewport_size(PHONE)  # the meeting form on a phone
+    page.wait_for_timeout(300)
+    assert fits(page)
+    shot(page, "council-390")
+    page.set_viewport_size(DESKTOP)
     # The ledger: a wide table at 1440, cards at 390, on paper without the filters.
     page.goto(f"{base}/consultations/ledger")
     shot(page, "ledger-1440")

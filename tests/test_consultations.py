@@ -214,6 +214,7 @@ def test_council_pages_show_members_meetings_and_the_story(client, auth, demo):
             "incident_ids": "",
             "decision_text": "每月复查一次",
             "decision_owner": "网格员马丽",
+            "decision_due_on": "2026-12-24",
         },
     )
     assert r.status_code == 302
@@ -395,12 +396,26 @@ def test_councils_members_and_meetings_are_made_in_the_pages(client, auth, demo)
             "agenda_incident_id": [str(iid), "", ""],
             "decision_text": ["清理堆物", "划停车线", ""],
             "decision_owner": ["物业", "社区", ""],
-            "decision_due_on": ["2026-12-15", "", ""],
+            "decision_due_on": ["2026-12-15", "2026-12-31", ""],
             "decision_agenda_no": ["1", "2", ""],
         },
     )
     assert r.status_code == 302, r.get_data(as_text=True)
     meeting = db.session.scalar(select(Meeting).where(Meeting.topic == "楼道治理"))
+    # A decision without its due date is refused on the page, and nothing is stored.
+    before = db.session.scalar(select(func.count()).select_from(Meeting))
+    r = client.post(
+        f"/consultations/councils/{council.id}/meetings",
+        data={
+            "held_at": "2026-11-30T19:00",
+            "topic": "无期限",
+            "decision_text": ["说了就办"],
+            "decision_owner": ["社区"],
+        },
+        follow_redirects=True,
+    )
+    assert "每条决议都要写明责任人和期限" in r.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Meeting)) == before
     assert [a.title for a in meeting.agenda] == ["楼道堆物", "停车"]
     assert [(d.text, d.agenda_item.position) for d in meeting.decisions] == [("清理堆物", 1), ("划停车线", 2)]
     page = client.get(f"/consultations/meetings/{meeting.id}").get_data(as_text=True)
@@ -414,7 +429,12 @@ def test_councils_members_and_meetings_are_made_in_the_pages(client, auth, demo)
     # A decision added afterwards, on the meeting page.
     r = client.post(
         f"/consultations/meetings/{meeting.id}/decisions",
-        data={"decision_text": "一个月后复查", "decision_owner": "网格员", "decision_agenda_no": "1"},
+        data={
+            "decision_text": "一个月后复查",
+            "decision_owner": "网格员",
+            "decision_due_on": "2027-01-15",
+            "decision_agenda_no": "1",
+        },
     )
     assert r.status_code == 302 and len(meeting.decisions) == 3
 

@@ -160,14 +160,22 @@ def _rows(f, prefix: str, names: tuple[str, ...]) -> list[dict]:
     return [{k: (v.strip() or None) for k, v in r.items()} for r in rows if any(v.strip() for v in r.values())]
 
 
+def _owner_and_due(d: dict, where: str) -> None:
+    """On the pages every decision names its owner and due date (the API leaves the date to the caller)."""
+    missing = {f"{where}.{k}": "required" for k in ("owner", "due_on") if not d.get(k)}
+    if missing:
+        raise ApiError(422, _("每条决议都要写明责任人和期限"), missing)
+
+
 def _meeting_form(f) -> dict:
     """The council page's meeting form as a meeting body: picked incidents, agenda rows, decision rows."""
     agenda = _rows(f, "agenda", ("title", "note", "incident_id"))
     decisions = _rows(f, "decision", ("text", "owner", "due_on", "agenda_no"))
     for a in agenda:
         a["incident_id"] = _ids([a["incident_id"] or ""], "agenda")[0] if a["incident_id"] else None
-    for d in decisions:
+    for i, d in enumerate(decisions):
         d["agenda_no"] = _ids([d["agenda_no"] or ""], "decisions")[0] if d["agenda_no"] else None
+        _owner_and_due(d, f"decisions.{i}")
     return {
         "held_at": f.get("held_at"),
         "topic": f.get("topic"),
@@ -217,6 +225,7 @@ def add_decision(meeting_id: int):
     with flashed_errors():
         row = _rows(f, "decision", ("text", "owner", "due_on", "agenda_no"))
         values = row[0] if row else {}
+        _owner_and_due(values, "decision")
         if values.get("agenda_no"):
             values["agenda_no"] = _ids([values["agenda_no"]], "agenda_no")[0]
         body = parse_body(DecisionIn, values)
