@@ -27,7 +27,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, literal, select, text
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, bindparam, literal, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.areas.models import Area
@@ -126,16 +126,21 @@ FROM patrols p JOIN areas a ON a.id = p.area_id
 WHERE p.state = 'active' AND p.started_at IS NOT NULL
 """)
 UNWALKED_SQL = text("""
-SELECT g.id AS area_id, g.code, g.name,
-       (SELECT max(f.fixed_at) FROM positions f
-        WHERE f.fixed_at >= :back AND f.geom && g.geom AND ST_Intersects(f.geom, g.geom)
-          AND (f.accuracy IS NULL OR f.accuracy <= :max_acc)) AS last_at
+SELECT g.id AS area_id, g.code, g.name
 FROM areas g
 WHERE g.level = 'grid' AND EXISTS (SELECT 1 FROM grid_workers w WHERE w.area_id = g.id)
   AND NOT EXISTS (SELECT 1 FROM positions f
-                  WHERE f.fixed_at >= :since AND f.geom && g.geom AND ST_Intersects(f.geom, g.geom)
+                  WHERE f.fixed_at >= :since AND f.fixed_at <= :at AND f.geom && g.geom AND ST_Intersects(f.geom, g.geom)
                     AND (f.accuracy IS NULL OR f.accuracy <= :max_acc))
 """)
+# When each of some grids was last walked before ``since`` (looking back to ``back``): asked only for the
+# grids whose episode opens, so a check in the steady state reads the positions of the last days once.
+LAST_WALKED_SQL = text("""
+SELECT g.id, max(f.fixed_at) FROM areas g
+JOIN positions f ON f.geom && g.geom AND ST_Intersects(f.geom, g.geom)
+WHERE g.id IN :ids AND f.fixed_at >= :back AND f.fixed_at < :since AND (f.accuracy IS NULL OR f.accuracy <= :max_acc)
+GROUP BY g.id
+""").bindparams(bindparam("ids", expanding=True))
 
 
 def _who(user_id: int | None) -> str:
@@ -180,22 +185,25 @@ def silent(minutes: float, at: dt.datetime) -> list[Condition]:
 
 
 def unwalked(days: float, at: dt.datetime) -> list[Condition]:
-    params = {
-        "since": at - dt.timedelta(days=days),
-        "back": at - dt.timedelta(days=max(days, 1) * 4),
-        "max_acc": MAX_ACCURACY_M,
-    }
+    since = at - dt.timedelta(days=days)
+    params = {"since": since, "at": at, "max_acc": MAX_ACCURACY_M}
     return [
-        Condition(
-            UNWALKED,
-            None,
-            None,
-            r.area_id,
-            r.code,
-            {"area": f"{r.name}（{r.code}）", "days": int(days), "last_at": _local(r.last_at)},
-        )
+        Condition(UNWALKED, None, None, r.area_id, r.code, {"area": f"{r.name}（{r.code}）", "days": int(days)})
         for r in db.session.execute(UNWALKED_SQL, params).all()
     ]
+
+
+def last_walked(conditions: list[Condition], days: float, at: dt.datetime) -> None:
+    """Fill ``last_at`` of grids not walked (their last usable fix in the 90 days before), for the message."""
+    ids = [c.area_id for c in conditions if c.kind == UNWALKED]
+    if not ids:
+        return
+    since = at - dt.timedelta(days=days)
+    params = {"ids": ids, "since": since, "back": since - dt.timedelta(days=90), "max_acc": MAX_ACCURACY_M}
+    last = dict(db.session.execute(LAST_WALKED_SQL, params).all())
+    for c in conditions:
+        if c.kind == UNWALKED:
+            c.params["last_at"] = _local(last.get(c.area_id))
 
 
 def overseers(area_code: str) -> list[int]:
@@ -236,13 +244,16 @@ def check(flask_app=None, at: dt.datetime | None = None) -> dict[str, int]:
         if subject not in current:
             row.ended_at = at
             counts["closed"] += 1
-    for subject, c in current.items():
-        if subject in open_rows:
-            continue
+    new = [c for subject, c in current.items() if subject not in open_rows]
+    last_walked(new, limits["WUWEI_GEOFENCE_UNWALKED_DAYS"], at)
+    staff_of: dict[str, list[int]] = {}
+    for c in new:
         row = GeofenceAlert(kind=c.kind, patrol_id=c.patrol_id, user_id=c.user_id, area_id=c.area_id, started_at=at)
         db.session.add(row)
         db.session.flush()
-        staff = [u for u in overseers(c.area_code) if u != c.user_id]
+        if c.area_code not in staff_of:
+            staff_of[c.area_code] = overseers(c.area_code)
+        staff = [u for u in staff_of[c.area_code] if u != c.user_id]
         row.told = notify(staff, c.kind, f"geofence.{row.id}", c.params, _link(c))
         counts["opened"] += 1
         counts["told"] += row.told
