@@ -26,6 +26,7 @@ FEATURES = [
     "app.households",
     "app.volunteers",
     "app.wishes",
+    "app.planning",
     "app.patrols",
     "app.tracking",
     "app.transfer",

@@ -33,11 +33,13 @@ def base_map(
     tianditu_key: str = "",
     height: str = "100%",
     editing: bool = False,
+    vector_tiles: bool = False,
 ) -> folium.Map:
     """A folium Map using the vendored Leaflet under ``static_prefix`` (e.g. ``/static/``).
 
     ``basemap`` is ``osm``, ``tianditu`` (needs a key) or ``none``; the map works without one.
-    ``editing`` adds the vendored Leaflet-Geoman and ``static/js/wuwei-edit.js`` (drawing and editing).
+    ``editing`` adds the vendored Leaflet-Geoman and ``static/js/wuwei-edit.js`` (drawing and editing);
+    ``vector_tiles`` the vendored Leaflet.VectorGrid (layers drawn from ``/tiles``).
     """
     m = folium.Map(
         location=list(center), zoom_start=zoom, tiles=None, control_scale=False, height=height, prefer_canvas=False
@@ -50,6 +52,10 @@ def base_map(
         ("leaflet_css", f"{static_prefix}vendor/leaflet/leaflet.css"),
         ("wuwei_map_css", f"{static_prefix}css/wuwei-map.css"),
     ]
+    if vector_tiles:
+        m.default_js.insert(
+            1, ("vectorgrid", f"{static_prefix}vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js")
+        )
     if editing:
         m.default_js[1:1] = [
             ("geoman", f"{static_prefix}vendor/leaflet-geoman/leaflet-geoman.min.js"),

@@ -1,17 +1,18 @@
 """GPS fixes as tracking apps send them: parse, validate and normalise (no Flask, no database).
 
 Covers the OsmAnd protocol of Traccar Client (query/form fields and the newer JSON body),
-OwnTracks HTTP ``location`` messages, the Wuwei phone page's batches, GPX and CSV files.
+OwnTracks HTTP messages and the Wuwei phone page's batches (GPX and CSV files: :mod:`gis.trackfiles`).
 Every parser returns :class:`Fix` values in SI units (speed m/s) with an aware UTC time,
-or raises :class:`FixError` saying which field is wrong. The cleaning rules used in SQL
+or raises :class:`FixError` saying which field is wrong; what a phone reports besides a position
+(an alarm, a heartbeat without a fix, entering a region) is a :class:`DeviceEvent`. A value a client
+marks unknown (``-1`` for speed, heading, battery) is ``None``. A time without a zone is read in the
+zone ``tz`` the caller passes (the deployment's, ``app.core.time.TZ``). The cleaning rules used in SQL
 (``app.patrols.tracks``) are the constants below.
 """
 
-import csv
 import datetime as dt
-import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 KNOT = 0.514444  # m/s; OsmAnd sends speed in knots
 KMH = 1 / 3.6  # OwnTracks sends vel in km/h
@@ -21,6 +22,7 @@ MIN_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 MAX_ACCURACY_M = 50.0
 MAX_SPEED_MS = 12.0  # ~43 km/h: patrols walk or cycle; faster jumps are GPS spikes
 MAX_FILE_FIXES = 200_000
+EVENT_KINDS = ("alarm", "heartbeat", "no_fix", "transition")
 
 
 class FixError(ValueError):
@@ -69,6 +71,27 @@ class Fix:
         return self
 
 
+@dataclass
+class DeviceEvent:
+    """Something a phone reports besides a position: ``alarm`` (``detail`` e.g. ``sos``), ``heartbeat``,
+    ``no_fix`` (cell towers or Wi-Fi only), ``transition`` (``detail`` ``enter:<region>``/``leave:<region>``)."""
+
+    kind: str
+    detail: str
+    happened_at: dt.datetime
+    lat: float | None = None
+    lon: float | None = None
+    attributes: dict = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    """What one request of a tracking app carries: a fix, events, or both."""
+
+    fix: Fix | None
+    events: list[DeviceEvent] = field(default_factory=list)
+
+
 def _num(value, field: str, required: bool = False) -> float | None:
     if value is None or (isinstance(value, str) and value.strip() == ""):
         if required:
@@ -85,8 +108,14 @@ def _num(value, field: str, required: bool = False) -> float | None:
     return f
 
 
-def parse_time(value, field: str = "timestamp") -> dt.datetime:
-    """Epoch seconds, epoch milliseconds or ISO 8601 (naive means UTC) → aware UTC datetime."""
+def _known(value: float | None) -> float | None:
+    """``None`` for the ``-1`` (any negative) that apps send for an unknown speed, heading or battery."""
+    return None if value is None or value < 0 else value
+
+
+def parse_time(value, field: str = "timestamp", *, tz: dt.tzinfo) -> dt.datetime:
+    """Epoch seconds, epoch milliseconds or ISO 8601 → aware UTC datetime; a time without a zone
+    (``2014-06-04 09:10:11``) is wall-clock time in ``tz``."""
     if value is None or value == "":
         raise FixError(field, "required")
     if (
@@ -112,7 +141,7 @@ def parse_time(value, field: str = "timestamp") -> dt.datetime:
     except ValueError:
         raise FixError(field, f"{value!r} is not epoch seconds/milliseconds or ISO 8601") from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.UTC)
+        t = t.replace(tzinfo=tz)
     return t.astimezone(dt.UTC)
 
 
@@ -121,7 +150,11 @@ def osmand_device(args) -> str | None:
     return (args.get("id") or args.get("deviceid") or "").strip() or None
 
 
-def parse_osmand(args, now: dt.datetime | None = None) -> Fix:
+def _has_position(args) -> bool:
+    return bool(args.get("lat") not in (None, "") and args.get("lon") not in (None, "") or args.get("location"))
+
+
+def parse_osmand(args, now: dt.datetime | None = None, *, tz: dt.tzinfo) -> Fix:
     """Query/form fields of the OsmAnd protocol (Traccar Client's classic form)."""
     lat, lon = args.get("lat"), args.get("lon")
     if (lat is None or lon is None) and args.get("location"):
@@ -130,22 +163,42 @@ def parse_osmand(args, now: dt.datetime | None = None) -> Fix:
             raise FixError("location", "must be 'lat,lon'")
         lat, lon = parts
     ts = args.get("timestamp")
-    speed = _num(args.get("speed"), "speed")
-    battery = _num(args.get("batt"), "batt")
+    speed = _known(_num(args.get("speed"), "speed"))
     accuracy = _num(args.get("accuracy"), "accuracy")
     if accuracy is None and args.get("hdop") not in (None, ""):
         accuracy = _num(args.get("hdop"), "hdop") * 5.0  # rough: HDOP 1 ≈ 5 m
     fix = Fix(
         lat=_num(lat, "lat", True),
         lon=_num(lon, "lon", True),
-        fixed_at=parse_time(ts) if ts not in (None, "") else (now or dt.datetime.now(dt.UTC)),
-        accuracy=accuracy,
+        fixed_at=parse_time(ts, tz=tz) if ts not in (None, "") else (now or dt.datetime.now(dt.UTC)),
+        accuracy=_known(accuracy),
         speed=None if speed is None else speed * KNOT,
-        heading=_num(args.get("bearing") or args.get("heading"), "bearing"),
+        heading=_known(_num(args.get("bearing") or args.get("heading"), "bearing")),
         altitude=_num(args.get("altitude"), "altitude"),
-        battery=battery,
+        battery=_known(_num(args.get("batt"), "batt")),
     )
     return fix.check(now)
+
+
+def parse_osmand_report(args, method: str, now: dt.datetime | None = None, *, tz: dt.tzinfo) -> Report:
+    """An OsmAnd request: its fix, and an ``alarm`` event when it carries ``alarm=…``.
+
+    Without a position, a POST with ``alarm``, ``cell`` or ``wifi`` is an event (Traccar keeps it too);
+    a GET or HEAD without a position is refused: a link opened by a browser or a crawler writes nothing.
+    """
+    ts = args.get("timestamp")
+    alarm = (args.get("alarm") or "").strip()[:32]
+    if _has_position(args):
+        fix = parse_osmand(args, now, tz=tz)
+        events = [DeviceEvent("alarm", alarm, fix.fixed_at, fix.lat, fix.lon)] if alarm else []
+        return Report(fix, events)
+    cells, wifi = args.getlist("cell"), args.getlist("wifi")
+    if method != "POST" or not (alarm or cells or wifi):
+        raise FixError("lat", "required (a request without a position stores nothing)")
+    at = parse_time(ts, tz=tz) if ts not in (None, "") else (now or dt.datetime.now(dt.UTC))
+    if alarm:
+        return Report(None, [DeviceEvent("alarm", alarm, at, attributes={"cell": cells, "wifi": wifi})])
+    return Report(None, [DeviceEvent("no_fix", "", at, attributes={"cell": cells[:20], "wifi": wifi[:20]})])
 
 
 def traccar_json_device(body) -> str | None:
@@ -156,58 +209,84 @@ def traccar_json_device(body) -> str | None:
     return None
 
 
-def parse_traccar_json(body, now: dt.datetime | None = None) -> Fix:
-    """The JSON body newer Traccar Client apps POST (``location.coords``, speed in m/s)."""
+def _traccar_fix(loc: dict, coords: dict, at: dt.datetime, now) -> Fix:
+    batt = loc.get("battery")
+    level = None
+    if isinstance(batt, dict) and batt.get("level") is not None:
+        level = _known(_num(batt.get("level"), "battery.level"))
+        if level is not None and level <= 1:
+            level *= 100  # the app sends 0..1
+    return Fix(
+        lat=_num(coords.get("latitude"), "latitude", True),
+        lon=_num(coords.get("longitude"), "longitude", True),
+        fixed_at=at,
+        accuracy=_known(_num(coords.get("accuracy"), "accuracy")),
+        speed=_known(_num(coords.get("speed"), "speed")),
+        heading=_known(_num(coords.get("heading"), "heading")),
+        altitude=_num(coords.get("altitude"), "altitude"),
+        battery=level,
+    ).check(now)
+
+
+def parse_traccar_json(body, now: dt.datetime | None = None, *, tz: dt.tzinfo) -> Report:
+    """The JSON body newer Traccar Client apps POST (``location.coords``, speed in m/s, ``-1`` unknown).
+
+    ``location.alarm`` (or ``extras.alarm``) is an alarm event; a body without ``coords`` (a heartbeat,
+    a fix the phone could not get) is an event of its own, as Traccar keeps it.
+    """
     if not isinstance(body, dict):
         raise FixError("body", "must be a JSON object")
     loc = body.get("location")
     if not isinstance(loc, dict):
         raise FixError("location", "required object")
+    at = parse_time(loc.get("timestamp"), tz=tz)
+    extras = loc.get("extras") if isinstance(loc.get("extras"), dict) else {}
+    alarm = str(loc.get("alarm") or extras.get("alarm") or "").strip()[:32]
     coords = loc.get("coords")
-    if not isinstance(coords, dict):
-        raise FixError("location.coords", "required object")
-    batt = loc.get("battery") or body.get("battery")
-    level = None
-    if isinstance(batt, dict) and batt.get("level") is not None:
-        level = _num(batt.get("level"), "battery.level")
-        if level is not None and 0 <= level <= 1:
-            level *= 100  # the app sends 0..1
-    speed = _num(coords.get("speed"), "speed")
-    heading = _num(coords.get("heading"), "heading")
-    fix = Fix(
-        lat=_num(coords.get("latitude"), "latitude", True),
-        lon=_num(coords.get("longitude"), "longitude", True),
-        fixed_at=parse_time(loc.get("timestamp")),
-        accuracy=_num(coords.get("accuracy"), "accuracy"),
-        speed=None if speed is None or speed < 0 else speed,  # -1 means unknown
-        heading=None if heading is None or heading < 0 else heading,
-        altitude=_num(coords.get("altitude"), "altitude"),
-        battery=level,
-    )
-    return fix.check(now)
+    if coords is not None and not isinstance(coords, dict):
+        raise FixError("location.coords", "must be an object")
+    fix = _traccar_fix(loc, coords, at, now) if coords else None
+    lat, lon = (fix.lat, fix.lon) if fix else (None, None)
+    events = [DeviceEvent("alarm", alarm, at, lat, lon)] if alarm else []
+    if fix is None and not events:
+        kind = "heartbeat" if loc.get("event") == "heartbeat" else "no_fix"
+        events.append(DeviceEvent(kind, str(loc.get("event") or "")[:32], at))
+    return Report(fix, events)
 
 
-def parse_owntracks(body, now: dt.datetime | None = None) -> Fix | None:
-    """An OwnTracks message: a Fix for ``_type: location``, None for other types."""
+def parse_owntracks(body, now: dt.datetime | None = None, *, tz: dt.tzinfo) -> Report:
+    """An OwnTracks message: ``location`` is a fix, ``transition`` an event, other types nothing.
+
+    ``-1`` (``vel``, ``cog``) means unknown. ``tst`` is epoch seconds, so ``tz`` is never needed here;
+    it is taken for a client that sends an ISO time.
+    """
     if not isinstance(body, dict):
         raise FixError("body", "must be a JSON object")
-    if body.get("_type") != "location":
-        return None
-    vel = _num(body.get("vel"), "vel")
+    kind = body.get("_type")
+    if kind == "transition":
+        event = str(body.get("event") or "")[:8]
+        region = str(body.get("desc") or "")[:20]
+        at = parse_time(body.get("tst"), "tst", tz=tz)
+        lat, lon = _num(body.get("lat"), "lat"), _num(body.get("lon"), "lon")
+        attrs = {k: body[k] for k in ("wtst", "t", "acc", "tid", "rid") if k in body}
+        return Report(None, [DeviceEvent("transition", f"{event}:{region}", at, lat, lon, attrs)])
+    if kind != "location":
+        return Report(None)
+    vel = _known(_num(body.get("vel"), "vel"))
     fix = Fix(
         lat=_num(body.get("lat"), "lat", True),
         lon=_num(body.get("lon"), "lon", True),
-        fixed_at=parse_time(body.get("tst"), "tst"),
-        accuracy=_num(body.get("acc"), "acc"),
-        speed=None if vel is None or vel < 0 else vel * KMH,
-        heading=_num(body.get("cog"), "cog"),
+        fixed_at=parse_time(body.get("tst"), "tst", tz=tz),
+        accuracy=_known(_num(body.get("acc"), "acc")),
+        speed=None if vel is None else vel * KMH,
+        heading=_known(_num(body.get("cog"), "cog")),
         altitude=_num(body.get("alt"), "alt"),
-        battery=_num(body.get("batt"), "batt"),
+        battery=_known(_num(body.get("batt"), "batt")),
     )
-    return fix.check(now)
+    return Report(fix.check(now))
 
 
-def parse_web_batch(items, now: dt.datetime | None = None, limit: int = 5000) -> list[Fix]:
+def parse_web_batch(items, now: dt.datetime | None = None, limit: int = 5000, *, tz: dt.tzinfo) -> list[Fix]:
     """The phone page's batch: ``[{"lat","lon","t" (ms or ISO),"acc","speed","heading","alt"}]``."""
     if not isinstance(items, list):
         raise FixError("positions", "must be a list")
@@ -222,94 +301,15 @@ def parse_web_batch(items, now: dt.datetime | None = None, limit: int = 5000) ->
                 Fix(
                     lat=_num(p.get("lat"), "lat", True),
                     lon=_num(p.get("lon"), "lon", True),
-                    fixed_at=parse_time(p.get("t"), "t"),
-                    accuracy=_num(p.get("acc"), "acc"),
-                    speed=_num(p.get("speed"), "speed"),
-                    heading=_num(p.get("heading"), "heading"),
+                    fixed_at=parse_time(p.get("t"), "t", tz=tz),
+                    accuracy=_known(_num(p.get("acc"), "acc")),
+                    speed=_known(_num(p.get("speed"), "speed")),
+                    heading=_known(_num(p.get("heading"), "heading")),
                     altitude=_num(p.get("alt"), "alt"),
                 ).check(now)
             )
         except FixError as e:
             raise FixError(f"positions[{i}].{e.field}", e.message) from None
-    return fixes
-
-
-def parse_gpx(data: bytes, now: dt.datetime | None = None) -> list[Fix]:
-    """Track points of a GPX file (all tracks and segments; waypoints are ignored)."""
-    import gpxpy
-    import gpxpy.gpx
-
-    try:
-        gpx = gpxpy.parse(data.decode("utf-8-sig") if isinstance(data, bytes) else data)
-    except (gpxpy.gpx.GPXException, UnicodeDecodeError, ValueError) as e:
-        raise FixError("file", f"not a readable GPX file: {e}") from None
-    fixes = []
-    for track in gpx.tracks:
-        for seg in track.segments:
-            for i, p in enumerate(seg.points):
-                if p.time is None:
-                    raise FixError("file", f"track point {i + 1} has no time")
-                t = p.time if p.time.tzinfo else p.time.replace(tzinfo=dt.UTC)
-                acc = p.horizontal_dilution * 5.0 if p.horizontal_dilution else None
-                fixes.append(
-                    Fix(
-                        lat=p.latitude,
-                        lon=p.longitude,
-                        fixed_at=t.astimezone(dt.UTC),
-                        altitude=p.elevation,
-                        accuracy=acc,
-                        speed=p.speed,
-                    ).check(now)
-                )
-                if len(fixes) > MAX_FILE_FIXES:
-                    raise FixError("file", f"more than {MAX_FILE_FIXES} points")
-    if not fixes:
-        raise FixError("file", "no track points")
-    return fixes
-
-
-_CSV_NAMES = {
-    "lat": ("lat", "latitude", "纬度"),
-    "lon": ("lon", "lng", "long", "longitude", "经度"),
-    "time": ("time", "timestamp", "fixed_at", "datetime", "时间"),
-    "accuracy": ("accuracy", "acc"),
-    "speed": ("speed",),
-    "altitude": ("altitude", "alt", "ele"),
-    "heading": ("heading", "bearing", "course"),
-}
-
-
-def parse_csv(data: bytes, now: dt.datetime | None = None) -> list[Fix]:
-    """A CSV with a header naming lat, lon and time columns (speed in m/s)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise FixError("file", "CSV must be UTF-8") from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = {(h or "").strip().lower(): h for h in (reader.fieldnames or [])}
-    cols = {}
-    for key, names in _CSV_NAMES.items():
-        cols[key] = next((header[n] for n in names if n in header), None)
-    missing = [k for k in ("lat", "lon", "time") if cols[k] is None]
-    if missing:
-        raise FixError("file", f"CSV header needs columns {', '.join(missing)} (have {', '.join(header) or 'none'})")
-    fixes = []
-    for i, row in enumerate(reader, start=2):
-        try:
-            fixes.append(
-                Fix(
-                    lat=_num(row.get(cols["lat"]), "lat", True),
-                    lon=_num(row.get(cols["lon"]), "lon", True),
-                    fixed_at=parse_time(row.get(cols["time"]), "time"),
-                    **{k: _num(row.get(cols[k]), k) for k in ("accuracy", "speed", "altitude", "heading") if cols[k]},
-                ).check(now)
-            )
-        except FixError as e:
-            raise FixError("file", f"line {i}: {e}") from None
-        if len(fixes) > MAX_FILE_FIXES:
-            raise FixError("file", f"more than {MAX_FILE_FIXES} rows")
-    if not fixes:
-        raise FixError("file", "no rows")
     return fixes
 
 

@@ -280,9 +280,9 @@ def test_visits_due_from_care_plans_beside_visits_done(app):
 
 
 def test_grids_not_walked_per_period_from_the_phones_fixes(app, demo):
-    from tests.test_patrols import device
+    from app.patrols.devices import register_device
 
-    dev = device()
+    dev, _secret = register_device("patrol", "test phone", "traccar", identifier="test-phone-1")
     for (lon, lat), when in ((NW, at(5)), (SE, at(20, month=2))):
         db.session.execute(
             text(

@@ -89,6 +89,19 @@ def test_map_page_offers_every_layer_with_its_api_url(client, auth, demo):
         assert r.get_json()["type"] == "FeatureCollection"
 
 
+def test_buildings_are_drawn_from_vector_tiles_not_pages_of_geojson(client, auth, demo):
+    """100,000 buildings: the page draws them from /tiles (cached on the server, kept by the browser),
+    with the vendored VectorGrid; a tile of the layer answers for the planner."""
+    auth.login("planner")
+    html = client.get("/").get_data(as_text=True)
+    by_name = {l["name"]: l for l in map_config(html)["layers"]}
+    assert by_name["buildings"]["tiles"] == "/tiles/buildings/{z}/{x}/{y}.mvt"
+    assert by_name["chargers"]["tiles"] is None  # small layers stay GeoJSON (popups and editing from features)
+    assert "/static/vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js" in html
+    tile = client.get(by_name["buildings"]["tiles"].format(z=16, x=51665, y=25724))
+    assert tile.status_code in (200, 204) and tile.headers.get("Cache-Control", "").startswith("private")
+
+
 def test_map_opens_on_the_users_area(client, auth, demo):
     auth.login("gridworker")  # Hualinshan grid 1: 103.779–103.785, 36.048–36.053
     cfg = map_config(client.get("/").get_data(as_text=True))

@@ -102,7 +102,7 @@ def test_tracking_fixes_are_counted_around_the_gateway_as_served(app, client, de
     from app.health import measure
     from app.patrols.devices import register_device
 
-    register_device("patrol", "metrics-phone", "test phone", "traccar")
+    _, secret = register_device("patrol", "test phone", "traccar", identifier="metrics-phone")
     served = app.wsgi_app
     measure(app)  # what app/wsgi.py does after installing the gateway
     try:
@@ -110,7 +110,7 @@ def test_tracking_fixes_are_counted_around_the_gateway_as_served(app, client, de
         gateway = REQUESTS.labels("tracking_gateway", "GET", "200")._value.get()
         health = REQUESTS.labels("health.healthz", "GET", "200")._value.get()
         ts = int((dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)).timestamp())
-        r = client.get(f"/track/osmand?id=metrics-phone&lat=36.077&lon=103.8925&timestamp={ts}")
+        r = client.get(f"/track/osmand?id={secret}&lat=36.077&lon=103.8925&timestamp={ts}")
         assert r.status_code == 200 and r.headers["X-Request-ID"]
         assert FIXES.labels("osmand")._value.get() == before + 1
         assert REQUESTS.labels("tracking_gateway", "GET", "200")._value.get() == gateway + 1

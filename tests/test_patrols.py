@@ -36,11 +36,11 @@ def start_patrol(client, auth, kind="grid_walk", user="patrol"):
 
 
 def test_patrol_start_stop_collects_fixes_out_of_order_and_resent(client, auth, demo):
-    device()
+    secret = device()
     pid = start_patrol(client, auth)
     fixes = line_fixes(dt.datetime.now(UTC) + dt.timedelta(seconds=1), 11)  # 50 m due east
     order = [0, 3, 1, 2, 5, 4, 6, 8, 7, 9, 10, 3, 7]  # out of order, with resends
-    send(client, "test-phone-1", fixes, order)
+    send(client, secret, fixes, order)
     r = client.post(f"/api/v1/patrols/{pid}/stop")
     assert r.status_code == 200, r.get_json()
     stats = r.get_json()["stats"]
@@ -59,14 +59,14 @@ def test_patrol_start_stop_collects_fixes_out_of_order_and_resent(client, auth, 
 
 
 def test_gps_spikes_and_poor_fixes_are_cleaned_from_the_track(client, auth, demo):
-    device()
+    secret = device()
     pid = start_patrol(client, auth)
     fixes = [list(f) + [5] for f in line_fixes(dt.datetime.now(UTC) + dt.timedelta(seconds=1), 41)]  # 200 m
     fixes[10][1] += 400 / 110_540  # a multipath jump of 400 m and back
     fixes[25][2] += 300 / 111_320  # and another
     fixes[30][3] = 150  # a fix with 150 m accuracy, 60 m off
     fixes[30][1] += 60 / 110_540
-    send(client, "test-phone-1", fixes)
+    send(client, secret, fixes)
     stats = post_json(client, f"/api/v1/patrols/{pid}/stop", {}).get_json()["stats"]
     assert stats["raw_fixes"] == 41 and stats["dropped_fixes"] == 3
     assert stats["distance_m"] == pytest.approx(200, abs=2)  # raw would be ~1,600 m
@@ -75,7 +75,7 @@ def test_gps_spikes_and_poor_fixes_are_cleaned_from_the_track(client, auth, demo
 
 
 def test_cleanup_area_is_buffered_track_in_square_metres(client, auth, demo):
-    device()
+    secret = device()
     pid = start_patrol(client, auth, kind="cleanup")
     r = post_json(
         client,
@@ -84,7 +84,7 @@ def test_cleanup_area_is_buffered_track_in_square_metres(client, auth, demo):
         method="patch",
     )
     assert r.status_code == 200
-    send(client, "test-phone-1", line_fixes(dt.datetime.now(UTC) + dt.timedelta(seconds=1), 21))  # 100 m
+    send(client, secret, line_fixes(dt.datetime.now(UTC) + dt.timedelta(seconds=1), 21))  # 100 m
     body = client.post(f"/api/v1/patrols/{pid}/stop").get_json()
     # A 100 m line buffered 5 m each side with round ends: 100 × 10 + π × 5².
     assert body["stats"]["area_m2"] == pytest.approx(1000 + math.pi * 25, rel=0.02)
@@ -184,7 +184,8 @@ def test_csv_import_and_bad_files(client, auth, demo):
 def test_month_rollover_follows_shanghai_time(app, demo):
     db.session.execute(text("SELECT wuwei_position_partition(DATE '2027-05-01')"))
     db.session.execute(text("SELECT wuwei_position_partition(DATE '2027-04-01')"))
-    dev = device()
+    device()
+    dev = db.session.scalar(select(Device).where(Device.identifier == "test-phone-1"))
     # 16:30 UTC on 30 April is 00:30 on 1 May in Lanzhou: the fix belongs to May.
     for t in ("2027-04-30T15:59:59+00:00", "2027-04-30T16:30:00+00:00"):
         db.session.execute(
@@ -205,7 +206,8 @@ def test_month_rollover_follows_shanghai_time(app, demo):
 
 
 def test_fixes_caught_by_the_default_partition_move_when_their_month_is_created(app, demo):
-    dev = device()
+    device()
+    dev = db.session.scalar(select(Device).where(Device.identifier == "test-phone-1"))
     db.session.execute(
         text(
             "INSERT INTO positions (device_id, user_id, fixed_at, geom, source) VALUES "
@@ -267,9 +269,9 @@ def test_leaders_see_aggregates_only(client, auth, demo):
 
 
 def test_live_map_shows_active_patrols_of_the_team(client, auth, demo):
-    device()
+    secret = device()
     pid = start_patrol(client, auth)
-    send(client, "test-phone-1", line_fixes(dt.datetime.now(UTC) + dt.timedelta(seconds=1), 5))
+    send(client, secret, line_fixes(dt.datetime.now(UTC) + dt.timedelta(seconds=1), 5))
     fc = client.get("/api/v1/patrols/live?bbox=103.85,36.0,103.95,36.1&limit=100").get_json()
     kinds = sorted(f["properties"]["kind"] for f in fc["features"])
     assert kinds == ["position", "trail"]

@@ -160,6 +160,10 @@ def test_heat_dashboard_and_export_read_from_the_replica(app, leader):
     with Statements(app) as seen:
         assert client.get("/api/v1/buildings/export?format=geojson", headers=planner).status_code == 200
     assert seen.touching("replica", "buildings") and not seen.touching("primary", "buildings")
+    with Statements(app) as seen:  # OGC API clients (QGIS, GDAL) page through whole layers
+        r = client.get("/ogcapi/collections/buildings/items?limit=5&f=json", headers=planner)
+        assert r.status_code == 200 and r.json["features"]
+    assert seen.touching("replica", "buildings") and not seen.touching("primary", "buildings")
     client.post("/login", data={"username": "leader", "password": "wuwei-leader"})
     with Statements(app) as seen:
         r = client.get("/dashboard")

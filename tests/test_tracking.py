@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from werkzeug.test import Client
 
 from app.core.extensions import db
-from app.patrols.devices import register_device
+from app.patrols.devices import hash_secret, register_device
 from app.patrols.models import Device, Position
 from app.tracking.gateway import TrackingGateway, autocommit_connections
 
@@ -26,7 +26,8 @@ def post_json(client, url, body, headers=None, method="post"):
 
 
 def device(identifier="test-phone-1", user="patrol", kind="traccar"):
-    return register_device(user, identifier, "test phone", kind)
+    """Register a device named ``identifier``; returns the secret its app sends."""
+    return register_device(user, "test phone", kind, identifier=identifier)[1]
 
 
 def count_positions(identifier):
@@ -58,11 +59,11 @@ def send(client, ident, fixes, order=None):
 
 # --------------------------------------------------------------------------- OsmAnd / Traccar Client
 def test_traccar_query_form_is_stored_once_even_when_resent(client, demo):
-    device()
+    secret = device()
     ts = recent()
     # Exactly what Traccar Client (classic) sends: GET/POST with query fields, speed in knots.
     url = (
-        f"/track/osmand?id=test-phone-1&timestamp={ts}&lat={LAT}&lon={LON}&speed=2.5&bearing=87.0"
+        f"/track/osmand?id={secret}&timestamp={ts}&lat={LAT}&lon={LON}&speed=2.5&bearing=87.0"
         f"&altitude=1520.0&accuracy=6.0&batt=76.0"
     )
     r = client.post(url)
@@ -76,17 +77,17 @@ def test_traccar_query_form_is_stored_once_even_when_resent(client, demo):
 
 
 def test_osmand_form_body_with_location_and_ms_timestamp(client, demo):
-    device()
+    secret = device()
     r = client.post(
         "/track/osmand",
-        data={"deviceid": "test-phone-1", "location": f"{LAT},{LON}", "timestamp": str(recent() * 1000), "hdop": "1.2"},
+        data={"deviceid": secret, "location": f"{LAT},{LON}", "timestamp": str(recent() * 1000), "hdop": "1.2"},
     )
     assert r.status_code == 200
     assert count_positions("test-phone-1") == 1
 
 
 def test_traccar_json_body_is_stored(client, demo):
-    device()
+    secret = device()
     t = (dt.datetime.now(UTC) - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     body = {
         "location": {
@@ -105,7 +106,7 @@ def test_traccar_json_body_is_stored(client, demo):
             "battery": {"level": 0.62, "is_charging": False},
             "activity": {"type": "walking"},
         },
-        "device_id": "test-phone-1",
+        "device_id": secret,
     }
     r = post_json(client, "/track/osmand", body)
     assert r.status_code == 200 and r.data == b""
@@ -140,25 +141,25 @@ def test_unknown_device_is_refused_and_nothing_stored(client, demo):
     ],
 )
 def test_bad_osmand_fixes_are_400_and_not_stored(client, demo, query, field):
-    device()
-    r = client.get(f"/track/osmand?id=test-phone-1&{query}")
+    secret = device()
+    r = client.get(f"/track/osmand?id={secret}&{query}")
     assert r.status_code == 400
     assert field in r.get_json()["error"]["fields"]
     assert count_positions("test-phone-1") == 0
 
 
 def test_malformed_traccar_json_is_400(client, demo):
-    device()
+    secret = device()
     r = client.post("/track/osmand", data=b"{not json", content_type="application/json")
     assert r.status_code == 400
-    r = post_json(client, "/track/osmand", {"device_id": "test-phone-1", "location": {"coords": {"latitude": 1}}})
+    r = post_json(client, "/track/osmand", {"device_id": secret, "location": {"coords": {"latitude": 1}}})
     assert r.status_code == 400
     assert count_positions("test-phone-1") == 0
 
 
 def test_oversized_osmand_report_is_413_and_not_stored(client, demo):
-    device()
-    r = client.post("/track/osmand", data={"id": "test-phone-1", "lat": LAT, "lon": LON, "pad": "x" * 70_000})
+    secret = device()
+    r = client.post("/track/osmand", data={"id": secret, "lat": LAT, "lon": LON, "pad": "x" * 70_000})
     assert r.status_code == 413 and r.get_json()["error"]["code"] == "payload_too_large"
     assert count_positions("test-phone-1") == 0
 
@@ -171,9 +172,9 @@ def flask_only(app):
 
 def test_flask_view_answers_like_the_gateway(app, client, demo):
     # The gateway answers /track/osmand before Flask; without it, the blueprint's view runs the same code.
-    device()
+    secret = device()
     ts = recent()
-    ok = f"/track/osmand?id=test-phone-1&timestamp={ts}&lat={LAT}&lon={LON}"
+    ok = f"/track/osmand?id={secret}&timestamp={ts}&lat={LAT}&lon={LON}"
     answers = []
     for c in (client, flask_only(app)):
         answers.append(
@@ -183,7 +184,7 @@ def test_flask_view_answers_like_the_gateway(app, client, demo):
                     c.get(ok),
                     c.get(ok),
                     c.get(f"/track/osmand?id=nobody-123&lat={LAT}&lon={LON}"),
-                    c.get("/track/osmand?id=test-phone-1&lat=95&lon=103.9"),
+                    c.get(f"/track/osmand?id={secret}&lat=95&lon=103.9"),
                 )
             ]
         )
@@ -198,11 +199,12 @@ def test_gateway_commits_each_fix_on_a_pooled_connection(app, client, demo):
     # Outside the tests' transaction: what production does (autocommit, connection back to the pool).
     ident = "test-pooled-1"
     with app.app_context():
-        dev = device(ident)
+        secret = device(ident)
+        dev = db.session.scalar(select(Device).where(Device.identifier == ident))
         try:
             t0 = recent(600)
             for i in (0, 1, 1, 2):  # one resend
-                r = client.get(f"/track/osmand?id={ident}&timestamp={t0 + i * 5}&lat={LAT}&lon={LON}")
+                r = client.get(f"/track/osmand?id={secret}&timestamp={t0 + i * 5}&lat={LAT}&lon={LON}")
                 assert r.status_code == 200 and r.data == b""
             db.session.rollback()
             assert db.engine.pool.checkedout() == 0  # every connection went back to the pool
@@ -225,7 +227,7 @@ def test_osmand_answers_503_when_the_database_is_down(gateway):
         "postgresql://postgres@127.0.0.1:1/wuwei", SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}}
     )
     if gateway:
-        down.wsgi_app = TrackingGateway(down.wsgi_app, autocommit_connections(down))
+        down.wsgi_app = TrackingGateway(down.wsgi_app, autocommit_connections(down), down.app_context)
     r = down.test_client().get(f"/track/osmand?id=test-phone-1&timestamp={recent()}&lat={LAT}&lon={LON}")
     with down.app_context():
         db.engine.dispose()
@@ -235,7 +237,7 @@ def test_osmand_answers_503_when_the_database_is_down(gateway):
 # --------------------------------------------------------------------------- several workers
 def worker(app, connections):
     """Another worker's gateway: its own instance in front of the same Flask app, on the test's transaction."""
-    return Client(TrackingGateway(app.wsgi_app.wsgi_app, connections), Response)
+    return Client(TrackingGateway(app.wsgi_app.wsgi_app, connections, app.app_context), Response)
 
 
 def patrol_of_fix(identifier, t):
@@ -246,44 +248,45 @@ def patrol_of_fix(identifier, t):
     ).scalar_one()
 
 
-def fix_at(c, identifier, t):
-    r = c.get(f"/track/osmand?id={identifier}&timestamp={t.timestamp()}&lat={LAT}&lon={LON}")
+def fix_at(c, secret, t, identifier="test-phone-1"):
+    r = c.get(f"/track/osmand?id={secret}&timestamp={t.timestamp()}&lat={LAT}&lon={LON}")
     assert r.status_code == 200, r.get_json()
     return patrol_of_fix(identifier, t)
 
 
 def test_a_patrol_stopped_in_one_worker_stops_tagging_at_once_in_another(app, client, auth, demo, gateway_connections):
-    device()
+    s = device()
     a, b = worker(app, gateway_connections), worker(app, gateway_connections)
     auth.login("patrol")
     now = dt.datetime.now(UTC).replace(microsecond=0)
     pid = post_json(client, "/api/v1/patrols", {"kind": "grid_walk", "title": "两个进程", "start": True}).get_json()[
         "id"
     ]
-    assert fix_at(b, "test-phone-1", now + dt.timedelta(seconds=1)) == pid
-    assert fix_at(a, "test-phone-1", now + dt.timedelta(seconds=2)) == pid
+    assert fix_at(b, s, now + dt.timedelta(seconds=1)) == pid
+    assert fix_at(a, s, now + dt.timedelta(seconds=2)) == pid
     assert client.post(f"/api/v1/patrols/{pid}/stop").status_code == 200  # worker A's Flask
-    assert fix_at(b, "test-phone-1", now + dt.timedelta(seconds=20)) is None  # worker B, right after
+    assert fix_at(b, s, now + dt.timedelta(seconds=20)) is None  # worker B, right after
     # A stop made by another process entirely: only the database changed, nothing ran here.
     pid = post_json(client, "/api/v1/patrols", {"kind": "grid_walk", "title": "另一个", "start": True}).get_json()["id"]
-    assert fix_at(b, "test-phone-1", now + dt.timedelta(seconds=30)) == pid
+    assert fix_at(b, s, now + dt.timedelta(seconds=30)) == pid
     db.session.execute(
         text("UPDATE patrols SET state = 'finished', ended_at = clock_timestamp() WHERE id = :p"), {"p": pid}
     )
-    assert fix_at(b, "test-phone-1", now + dt.timedelta(seconds=40)) is None
+    assert fix_at(b, s, now + dt.timedelta(seconds=40)) is None
 
 
 def test_a_device_registered_or_deactivated_elsewhere_counts_at_once(app, demo, gateway_connections):
     b = worker(app, gateway_connections)
-    url = f"/track/osmand?id=test-phone-9&timestamp={recent()}&lat={LAT}&lon={LON}"
+    secret = "Zq8-fjW2_kPx7RmT4vYb9NcLd3Hs6GaE"  # what the app sends
+    url = f"/track/osmand?id={secret}&timestamp={recent()}&lat={LAT}&lon={LON}"
     assert b.get(url).status_code == 400  # not registered yet
     user_id = db.session.scalar(text("SELECT id FROM users WHERE username = 'patrol'"))
     db.session.execute(
         text(
-            "INSERT INTO devices (identifier, user_id, name, kind, active)"
-            " VALUES ('test-phone-9', :u, 'x', 'traccar', true)"
+            "INSERT INTO devices (identifier, user_id, name, kind, active, secret_hash)"
+            " VALUES ('test-phone-9', :u, 'x', 'traccar', true, :h)"
         ),
-        {"u": user_id},
+        {"u": user_id, "h": hash_secret(secret)},
     )
     assert b.get(url).status_code == 200  # registered by another worker
     db.session.execute(text("UPDATE devices SET active = false WHERE identifier = 'test-phone-9'"))
@@ -313,10 +316,13 @@ def owntracks_msg(tst, lat=LAT, lon=LON, **extra):
     }
 
 
-def test_owntracks_basic_auth_with_token_registers_and_stores(client, auth, demo):
-    token = auth.token("patrol", device="owntracks")["Authorization"].split()[1]
-    basic = base64.b64encode(f"patrol:{token}".encode()).decode()
-    headers = {"Authorization": f"Basic {basic}", "X-Limit-U": "patrol", "X-Limit-D": "iphone"}
+def basic(user, secret):
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()}
+
+
+def test_owntracks_basic_auth_with_the_device_secret_stores(client, demo):
+    secret = device("patrol/iphone", kind="owntracks")
+    headers = {**basic("patrol", secret), "X-Limit-U": "patrol", "X-Limit-D": "iphone"}
     msg = owntracks_msg(recent())
     r = post_json(client, "/track/owntracks", msg, headers)
     assert r.status_code == 200 and r.get_json() == []
@@ -324,23 +330,10 @@ def test_owntracks_basic_auth_with_token_registers_and_stores(client, auth, demo
     assert count_positions("patrol/iphone") == 1
     pos = db.session.scalar(select(Position).join(Device).where(Device.identifier == "patrol/iphone"))
     assert pos.speed == pytest.approx(4 / 3.6) and pos.source == "owntracks"
+    # The device's public name works as the user name too.
+    r = post_json(client, "/track/owntracks", owntracks_msg(recent(30)), basic("patrol/iphone", secret))
+    assert r.status_code == 200 and count_positions("patrol/iphone") == 2
     # Other message types are accepted and ignored.
-    r = post_json(client, "/track/owntracks", {"_type": "transition", "event": "enter", "tst": recent()}, headers)
+    r = post_json(client, "/track/owntracks", {"_type": "waypoint", "desc": "x", "tst": recent()}, headers)
     assert r.status_code == 200 and r.get_json() == []
-    assert count_positions("patrol/iphone") == 1
-
-
-def test_owntracks_limit_headers_need_a_registered_device(client, demo):
-    msg = owntracks_msg(recent())
-    r = post_json(client, "/track/owntracks", msg, {"X-Limit-U": "patrol", "X-Limit-D": "android"})
-    assert r.status_code == 404
-    device("patrol/android", kind="owntracks")
-    r = post_json(client, "/track/owntracks", msg, {"X-Limit-U": "patrol", "X-Limit-D": "android"})
-    assert r.status_code == 200 and count_positions("patrol/android") == 1
-
-
-def test_owntracks_wrong_token_is_401(client, demo):
-    basic = base64.b64encode(b"patrol:not-a-token").decode()
-    r = post_json(client, "/track/owntracks", owntracks_msg(recent()), {"Authorization": f"Basic {basic}"})
-    assert r.status_code == 401
-    assert db.session.scalar(select(func.count()).select_from(Device).where(Device.kind == "owntracks")) == 0
+    assert count_positions("patrol/iphone") == 2

@@ -82,6 +82,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "patrols.figures": _ALL,  # per-grid figures and coverage
     "patrols.oversee": frozenset({"admin", "staff"}),  # every patrol of their area
     "devices.manage": frozenset({"admin"}),  # devices of other users
+    # planning: the e-bike survey, charger siting, bike-zone gaps (app.planning)
+    "planning.read": _OVERSIGHT | {"grid_worker"},
+    "planning.survey": frozenset({"admin", "planner", "staff", "grid_worker"}),
+    "planning.plan": frozenset({"admin", "planner"}),
     # leaders' views
     "heat.view": _OVERSIGHT,
     "heat.drill": _OVERSIGHT | {"grid_worker"},  # list the records of a cell

@@ -184,6 +184,14 @@ def _zhangjiayuan() -> int:
                     )
                 )
                 added += 1
+    # Old compounds still without chargers (demo stand-ins for the community's other 老旧小区): the e-bike
+    # survey finds cables hung down stairwells and bikes carried upstairs here (app.planning.demo).
+    for name, bb, n in (
+        ("张家园老旧小区东片", (103.8400, 36.0462, 103.8428, 36.0498), 4),
+        ("张家园老旧小区南片", (103.8340, 36.0452, 103.8395, 36.0467), 3),
+    ):
+        old = _add_compound(name, bb, None, f"城关区酒泉路街道{name}")
+        added += _buildings_in(old, bb, n, name, floors=6, households=36)
     planned = "张家园社区规划充电桩（待选址）"
     if db.session.scalar(select(Charger.id).where(Charger.name == planned)) is None:
         db.session.add(

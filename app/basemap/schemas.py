@@ -153,13 +153,9 @@ def list_query(layer: Layer) -> type[LayerQuery]:
     )
 
 
-def list_args(layer: Layer, query: LayerQuery) -> dict:
-    """The keyword arguments of :func:`app.basemap.services.list_features` from a validated query."""
-    filters = {f.name: getattr(query, f.name) for f in layer.fields if f.filter and getattr(query, f.name, None)}
-    for name in ("area", "community", "grid"):
-        code = getattr(query, name)
-        if code is not None:
-            filters["area"] = code
+def list_kwargs(query, filters: dict) -> dict:
+    """Paging, bbox, search and sort of a validated list query, with ``filters``: the keyword arguments of
+    :func:`app.basemap.services.list_features` (the layer API and the exports read them alike)."""
     return {
         "bbox": query.bbox,
         "filters": filters,
@@ -168,6 +164,16 @@ def list_args(layer: Layer, query: LayerQuery) -> dict:
         "limit": query.limit,
         "offset": query.offset,
     }
+
+
+def list_args(layer: Layer, query: LayerQuery) -> dict:
+    """The keyword arguments of :func:`app.basemap.services.list_features` from a validated query."""
+    filters = {f.name: getattr(query, f.name) for f in layer.fields if f.filter and getattr(query, f.name, None)}
+    for name in ("area", "community", "grid"):
+        code = getattr(query, name)
+        if code is not None:
+            filters["area"] = code
+    return list_kwargs(query, filters)
 
 
 # --------------------------------------------------------------------------- bodies

@@ -121,7 +121,7 @@ def read_only() -> Iterator[str]:
         current_user._get_current_object()  # the user (and a bearer token) are read on the primary
     registry = db.session.registry
     previous = registry() if registry.has() else None
-    session = Session(bind=conn, autoflush=False)
+    session = Session(bind=conn, autoflush=False, info={"replica": True})  # nothing may write through it
     registry.set(session)
     REPLICA_READS.labels("replica").inc()
     try:

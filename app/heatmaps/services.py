@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy import Integer, case, cast, func, select
+from sqlalchemy import Float, Integer, case, cast, func, select
 
 from app.areas.models import Area
 from app.auth.policy import Scope, grid_clause
@@ -119,36 +119,63 @@ def point(src: HeatSource):
 
 
 def _bin_select(q: HeatRequest, scope: Scope, size: float):
-    """SELECT i, j, n: the query's points binned into squares or ST_HexagonGrid hexagons of ``size``."""
+    """SELECT i, j, n: the query's points binned into squares or hexagons of ``size``."""
     g = func.ST_Transform(point(q.source), 3857)
-    pts = select(func.ST_X(g).label("x"), func.ST_Y(g).label("y")).where(*conditions(q, scope)).subquery("pts")
-    if q.shape == "square":
-        i = cast(func.floor(pts.c.x / size), Integer)
-        j = cast(func.floor(pts.c.y / size), Integer)
-        return select(i.label("i"), j.label("j"), func.count().label("n")).group_by(i, j)
+    return binned(select(func.ST_X(g).label("x"), func.ST_Y(g).label("y")).where(*conditions(q, scope)), q.shape, size)
+
+
+def binned(pts: sa.Select, shape: str, size: float, carry: tuple[str, ...] = ()) -> sa.Select:
+    """SELECT <carry>, i, j, n: the rows of ``pts`` (Mercator ``x``, ``y`` and the ``carry`` columns)
+    counted per square or ST_HexagonGrid hexagon of ``size``, and per ``carry``."""
+    if shape == "square":
+        p = pts.subquery("pts")
+        i = cast(func.floor(p.c.x / size), Integer)
+        j = cast(func.floor(p.c.y / size), Integer)
+        keep = [p.c[k] for k in carry]
+        return select(*keep, i.label("i"), j.label("j"), func.count().label("n")).group_by(*keep, i, j)
     # Hexagon: of the two candidate columns, the nearer centre holds the point (gis.heat.hex_of).
+    # The points are a MATERIALIZED CTE: inlined, ST_Transform/ST_X/ST_Y ran once per use of x and y
+    # below (a dozen times a row; z12 city screen 1.3 s → see docs/scaling.md).
+    p = pts.cte("pts").prefix_with("MATERIALIZED")
     h = heat.SQRT3 * size
-    c = select(pts.c.x, pts.c.y, cast(func.floor(pts.c.x / (1.5 * size)), Integer).label("i0")).subquery("c")
+    c = select(
+        p.c.x, p.c.y, *(p.c[k] for k in carry), cast(func.floor(p.c.x / (1.5 * size)), Integer).label("i0")
+    ).subquery("c")
     cand = []
     for di in (0, 1):
+        # Integers cast to double precision: a Python float times an integer column is numeric
+        # arithmetic in PostgreSQL, far slower than double (measured: 480 of 600 ms on a z12 screen).
         i = c.c.i0 + di
-        off = (i % 2) * (h / 2)
+        off = cast(i % 2, Float) * (h / 2)
         jj = cast(func.round((c.c.y - off) / h), Integer)
-        d = func.power(c.c.x - 1.5 * size * i, 2) + func.power(c.c.y - h * jj - off, 2)
-        cand.append((i, jj, d))
+        dx = c.c.x - cast(i, Float) * (1.5 * size)
+        dy = c.c.y - cast(jj, Float) * h - off
+        cand.append((i, jj, dx * dx + dy * dy))
     (ia, ja, da), (ib, jb, db_) = cand
-    hx = select(case((da <= db_, ia), else_=ib).label("i"), case((da <= db_, ja), else_=jb).label("j")).subquery("hx")
-    return select(hx.c.i, hx.c.j, func.count().label("n")).group_by(hx.c.i, hx.c.j)
+    hx = select(
+        *(c.c[k] for k in carry), case((da <= db_, ia), else_=ib).label("i"), case((da <= db_, ja), else_=jb).label("j")
+    ).subquery("hx")
+    keep = [hx.c[k] for k in carry]
+    return select(*keep, hx.c.i, hx.c.j, func.count().label("n")).group_by(*keep, hx.c.i, hx.c.j)
 
 
-def heat_cells(q: HeatRequest, scope: Scope) -> dict:
+CellRows = Callable[["HeatRequest", Scope, float], list]
+
+
+def live_cells(q: HeatRequest, scope: Scope, size: float) -> list:
+    """``[(i, j, n)]`` of the query binned from the source's rows in the bbox, now."""
+    return STATEMENTS.run(shape_key(q, scope, "cells", q.shape, size), lambda: _bin_select(q, scope, size), values(q))
+
+
+def heat_cells(q: HeatRequest, scope: Scope, cell_rows: CellRows = live_cells) -> dict:
     """Binned counts of rows for the visible bbox: ``{"size", "cells": [[i, j, n], …], "classes", …}``.
 
+    ``cell_rows`` counts them (live, or from the bins made once: :func:`app.heatmaps.bins.cell_rows`).
     Not for personal sources: those are counted in people (:func:`app.heatmaps.people.heat_cells`)."""
     if q.source.personal:
         raise ValueError(f"{q.source.name} is personal: count it with app.heatmaps.people")
     size = bin_size(q)
-    rows = STATEMENTS.run(shape_key(q, scope, "cells", q.shape, size), lambda: _bin_select(q, scope, size), values(q))
+    rows = cell_rows(q, scope, size)
     lat = (q.bbox[1] + q.bbox[3]) / 2
     return {
         "source": q.source.name,

@@ -21,7 +21,7 @@ from app.core.extensions import db
 from app.core.heat import HEAT_SOURCES
 from app.core.replica import read_only, replica_reads
 from app.core.time import today
-from app.heatmaps import people, services
+from app.heatmaps import bins, people, services
 from app.heatmaps.params import DrillQuery, FramesQuery, ViewQuery, heat_request
 from app.web.api import GEOJSON, ApiBlueprint, endpoint
 from gis import heat
@@ -183,8 +183,10 @@ def cells(query: ViewQuery):
         raise ApiError(
             400, f"{q.source.name} has no locations of its own: use /api/v1/heat/areas", {"source": "per area only"}
         )
-    count = people.heat_cells if q.source.personal else services.heat_cells
-    return _json(count(q, policy.current_scope()))
+    scope = policy.current_scope()
+    if q.source.personal:
+        return _json(people.heat_cells(q, scope))
+    return _json(services.heat_cells(q, scope, bins.cell_rows))
 
 
 @api.get("/areas")

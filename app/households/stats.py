@@ -38,3 +38,15 @@ def household_stats(user) -> list[dict]:
         {"grid_code": code, "grid_name": name, "households": policy.suppress(n), "by_tag": tags.get(code, {})}
         for code, name, n in totals
     ]
+
+
+def files_per_building():
+    """A subquery: ``building_id``, ``households`` (how many household files each building has).
+
+    For estimates inside a service (planning's e-bikes per building), never shown per building to
+    readers without the files."""
+    return (
+        select(Household.building_id, func.count(Household.id).label("households"))
+        .group_by(Household.building_id)
+        .subquery()
+    )

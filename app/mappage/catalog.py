@@ -43,7 +43,9 @@ MAP_OPTIONS: dict[str, dict] = {
         label_min_zoom=15,
     ),
     "buildings": dict(
-        order=40, popup=["name", "address", "floors", "households", "ebikes", "charging_note", "compound", "grid_name"]
+        order=40,
+        tiles=True,  # 100,000 buildings: drawn from vector tiles, never as pages of GeoJSON
+        popup=["name", "address", "floors", "households", "ebikes", "charging_note", "compound", "grid_name"],
     ),
     "bike-zones": dict(
         order=50,
@@ -105,7 +107,17 @@ def layer_config(layer: Layer) -> dict:
         "label_filter": opts.get("label_filter"),
         "label_min_zoom": opts.get("label_min_zoom", 0),
         "visible": opts.get("visible", True),
+        "tiles": _tiles_url(layer.name) if opts.get("tiles") else None,
+        "tiles_max_zoom": TILES_MAX_ZOOM,
     }
+
+
+TILES_MAX_ZOOM = 16  # app.tiles.plan.NATIVE_MAX_ZOOM: finer zooms scale the z16 tiles up
+
+
+def _tiles_url(name: str) -> str:
+    """The layer's ``/tiles/{name}/{z}/{x}/{y}.mvt`` template (Leaflet fills in z, x and y)."""
+    return url_for("tiles.tile", layer=name, z=0, x=0, y=0).replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt")
 
 
 def offered(o: Overlay, user) -> bool:

@@ -56,6 +56,7 @@ def index():
         basemap=cfg["WUWEI_BASEMAP"],
         tianditu_key=cfg.get("WUWEI_TIANDITU_KEY", ""),
         editing=edit is not None,
+        vector_tiles=True,
     )
     layers = catalog.page_layers(current_user)
     add_layers(

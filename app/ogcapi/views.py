@@ -23,6 +23,7 @@ from spectree import Tag
 
 from app.auth import policy
 from app.core.errors import ApiError
+from app.core.replica import replica_reads
 from app.ogcapi import paging, provider, services
 from app.ogcapi.answers import wanted_format
 from app.ogcapi.crs import CRS84, DEFAULT, SUPPORTED
@@ -233,6 +234,7 @@ def _collection_or_404(name: str):
 
 
 @_service_route("/collections", "getCollections", "the collections", public=False)
+@replica_reads
 def collections():
     """OGC API collections: every published layer, with its extent in the user's area (login needed)."""
     parse_query(OgcQuery)
@@ -246,6 +248,7 @@ def collections():
 
 
 @_collection_route("/collections/<collectionId>", OgcQuery, "the collection")
+@replica_reads
 def collection(collectionId: str):  # collectionId, featureId: the OGC names
     """OGC API collection: one published layer (404 for an unknown one)."""
     parse_query(OgcQuery)
@@ -281,6 +284,7 @@ def _with_crs(resp: Response, crs) -> Response:
 
 
 @_collection_route("/collections/<collectionId>/items", ItemsQuery, ITEMS)
+@replica_reads
 def items(collectionId: str):
     """OGC API items: a page of a collection's features.
 
@@ -322,6 +326,7 @@ def items(collectionId: str):
 
 
 @_collection_route("/collections/<collectionId>/items/<featureId>", ItemQuery, "GeoJSON Feature (or a page)")
+@replica_reads
 def item(collectionId: str, featureId: str):
     """OGC API feature: one feature of a collection, if it lies in the user's area (``crs`` as for items)."""
     query = parse_query(ItemQuery)
@@ -340,6 +345,7 @@ def item(collectionId: str, featureId: str):
 
 
 @_collection_route("/collections/<collectionId>/queryables", OgcQuery, f"JSON Schema of the queryables ({SCHEMA})")
+@replica_reads
 def queryables(collectionId: str):
     """OGC API queryables: the properties a CQL2 filter may name, as JSON Schema (Part 3)."""
     parse_query(OgcQuery)

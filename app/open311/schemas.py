@@ -71,14 +71,11 @@ class _Open311(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, allow_inf_nan=False)
 
 
-class RequestsQuery(_Open311):
-    """``GET requests``: by ids (other filters ignored), or by filters over the last 90 days by default."""
+class _PagedPeriod(_Open311):
+    """``start_date``..``end_date`` (not reversed) and a page of a listing."""
 
-    service_request_id: Annotated[list[int] | None, BeforeValidator(_ids)] = None
-    service_code: CommaList[str] | None = None
     start_date: Open311DateTime | None = None
     end_date: Open311DateTime | None = None
-    status: CommaList[Literal["open", "closed"]] | None = None
     page: Annotated[int, Field(ge=1, le=100_000)] = 1
     page_size: Annotated[int, Field(ge=1, le=MAX_ROWS)] = MAX_ROWS
 
@@ -87,6 +84,14 @@ class RequestsQuery(_Open311):
         if self.start_date and self.end_date and self.start_date > self.end_date:
             raise invalid("start_date must not be after end_date")
         return self
+
+
+class RequestsQuery(_PagedPeriod):
+    """``GET requests``: by ids (other filters ignored), or by filters over the last 90 days by default."""
+
+    service_request_id: Annotated[list[int] | None, BeforeValidator(_ids)] = None
+    service_code: CommaList[str] | None = None
+    status: CommaList[Literal["open", "closed"]] | None = None
 
 
 class RequestForm(_Open311):
@@ -107,19 +112,8 @@ def _status(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
-class UpdatesQuery(_Open311):
+class UpdatesQuery(_PagedPeriod):
     """``GET servicerequestupdates``: the state changes of ``start_date``..``end_date`` (default: the last day)."""
-
-    start_date: Open311DateTime | None = None
-    end_date: Open311DateTime | None = None
-    page: Annotated[int, Field(ge=1, le=100_000)] = 1
-    page_size: Annotated[int, Field(ge=1, le=MAX_ROWS)] = MAX_ROWS
-
-    @model_validator(mode="after")
-    def _period(self):
-        if self.start_date and self.end_date and self.start_date > self.end_date:
-            raise invalid("start_date must not be after end_date")
-        return self
 
 
 class UpdateForm(_Open311):

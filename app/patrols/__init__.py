@@ -8,9 +8,9 @@ from flask_babel import lazy_gettext as _l
 
 from app.core.registry import Overlay, register_nav, register_overlay
 
-# figures, heat and workload register the patrols' dashboard figures, heat sources and worker measures;
-# geofence its kinds of notice and its periodic job.
-from app.patrols import api, cli, demo, figures, geofence, heat, models, views, workload  # noqa: F401
+# figures, heat and workload register the patrols' dashboard figures, heat sources and worker measures when
+# imported; events its kind of notice (SOS); geofence its kinds of notice and its periodic job.
+from app.patrols import api, cli, demo, events, figures, geofence, heat, models, views, workload  # noqa: F401
 
 
 def init_app(app) -> None:

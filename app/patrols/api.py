@@ -8,6 +8,7 @@ from geojson_pydantic import FeatureCollection
 
 from app.auth import policy
 from app.core.errors import ApiError
+from app.core.time import TZ
 from app.patrols import access, lifecycle, parking, tracks
 from app.patrols import coverage as coverage_
 from app.patrols import devices as devices_
@@ -33,7 +34,8 @@ from app.patrols.schemas import (
     TrackUpload,
 )
 from app.web.api import GEOJSON, ApiBlueprint, endpoint, geojson_response, json_response
-from gis.tracks import FixError, parse_csv, parse_gpx, parse_web_batch
+from gis.trackfiles import parse_csv, parse_gpx
+from gis.tracks import FixError, parse_web_batch
 
 bp = ApiBlueprint("patrols_api", __name__, tag="patrols")
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
@@ -157,7 +159,7 @@ def stop(patrol_id: int):
 def positions(patrol_id: int, body: PhonePositionsIn):
     """The phone page's queued fixes: ``{"positions": [{"lat","lon","t","acc",…}]}``; resends are skipped."""
     try:
-        fixes = parse_web_batch([f.model_dump() for f in body.positions])
+        fixes = parse_web_batch([f.model_dump() for f in body.positions], tz=TZ)
     except FixError as e:
         field = re.sub(r"\[(\d+)\]", r".\1", e.field)  # positions[3].lat → positions.3.lat
         raise ApiError(422, f"bad position: {e}", {field: e.message}) from None
@@ -179,18 +181,31 @@ def _uploaded_fixes():
     if fmt not in ("gpx", "csv"):
         raise ApiError(422, "format must be gpx or csv", {"format": "gpx or csv"})
     try:
-        return fmt, parse_gpx(data) if fmt == "gpx" else parse_csv(data)
+        return fmt, parse_gpx(data, tz=TZ) if fmt == "gpx" else parse_csv(data, tz=TZ)
     except FixError as e:
         raise ApiError(422, f"cannot import: {e.message}", {e.field: e.message}) from None
+
+
+def _refused(track) -> dict:
+    return {
+        "refused": [{"where": r.where, "reason": r.reason} for r in track.refused],
+        "refused_count": track.refused_count,
+    }
 
 
 @bp.post("/patrols/<int:patrol_id>/import")
 @endpoint(form=TrackUpload, response=FixesReceived, status=201, permission="patrols.run", errors=(404, 413))
 def import_track(patrol_id: int):
-    """Upload a GPX or CSV track to a patrol (a finished one too)."""
-    fmt, fixes = _uploaded_fixes()
-    added = lifecycle.import_track(policy.require_login(), patrol_id, fixes, fmt, request.form.get("device") or None)
-    return json_response({"received": len(fixes), "stored": added}, 201)
+    """Upload a GPX or CSV track to a patrol (a finished one too). Points that fail a check are listed in
+    ``refused`` and the others imported — or, with ``all_or_nothing``, the file is refused (422) with that list."""
+    fmt, track = _uploaded_fixes()
+    strict = (request.form.get("all_or_nothing") or "").lower() in ("1", "true", "on", "yes")
+    if track.refused_count and (strict or not track.fixes):
+        why = "some points were refused (all_or_nothing)" if track.fixes else "no point could be imported"
+        raise ApiError(422, f"cannot import: {why}; see fields.points", {"points": _refused(track)["refused"]})
+    user = policy.require_login()
+    added = lifecycle.import_track(user, patrol_id, track.fixes, fmt, request.form.get("device") or None)
+    return json_response({"received": len(track.fixes) + track.refused_count, "stored": added, **_refused(track)}, 201)
 
 
 @bp.get("/patrols/<int:patrol_id>/track")
@@ -278,7 +293,14 @@ def coverage(query: PatrolCoverageQuery):
 
 
 def _device_json(d) -> dict:
-    return {"id": d.id, "identifier": d.identifier, "name": d.name, "kind": d.kind, "active": d.active}
+    return {
+        "id": d.id,
+        "identifier": d.identifier,
+        "name": d.name,
+        "kind": d.kind,
+        "active": d.active,
+        "can_report": d.secret_hash is not None,
+    }
 
 
 @bp.get("/devices")
@@ -291,14 +313,20 @@ def devices():
 @bp.post("/devices")
 @endpoint(body=TrackingDeviceIn, response=TrackingDevice, status=201, errors=(403, 409))
 def register_device(body: TrackingDeviceIn):
-    """Register a device identifier for yourself (admins: for ``user``)."""
+    """Register a tracking device for yourself (admins: for ``user``); the answer carries its secret, once."""
     user = policy.require_login()
     username = user.username
     if body.user and body.user != username:
         if not policy.can(user, "devices.manage"):
             raise ApiError(403, "only admins register devices for other users")
         username = body.user
-    d = devices_.register_device(username, body.identifier, body.name, body.kind)
-    out = _device_json(d)
-    del out["active"]
-    return json_response(out, 201)
+    d, secret = devices_.register_device(username, body.name, body.kind, body.secret, body.identifier or "")
+    return json_response({**_device_json(d), "secret": secret}, 201)
+
+
+@bp.post("/devices/<int:device_id>/secret")
+@endpoint(response=TrackingDevice, errors=(404,))
+def renew_device_secret(device_id: int):
+    """A new secret for one of your devices (the old one stops working at once); shown in this answer only."""
+    d, secret = devices_.renew_secret(policy.require_login(), device_id)
+    return json_response({**_device_json(d), "secret": secret})

@@ -1,10 +1,10 @@
-"""``flask devices register|list`` and ``flask patrols partitions``."""
+"""``flask devices register|renew|list`` and ``flask patrols partitions``."""
 
 import click
 from flask.cli import AppGroup
 
 from app.core.errors import ApiError
-from app.patrols.devices import all_devices, register_device
+from app.patrols.devices import all_devices, device_by_identifier, issue_secret, register_device
 from app.patrols.partitions import ensure_partitions
 
 devices_cli = AppGroup("devices", help="Tracking devices (Traccar Client, OwnTracks).")
@@ -16,18 +16,34 @@ def _fail(e: ApiError):
     raise click.ClickException(e.message + (f" ({detail})" if detail else ""))
 
 
+def _show_secret(d, secret: str) -> None:
+    click.echo(f"device {d.identifier} of {d.user.username}")
+    click.echo(f"secret (shown once; Traccar Client's device identifier, OwnTracks' password): {secret}")
+
+
 @devices_cli.command("register")
 @click.option("--user", "username", required=True, help="Owner's user name.")
-@click.option("--identifier", required=True, help="Traccar Client 'device identifier', or OwnTracks 'user/device'.")
-@click.option("--name", default="", help="A label, e.g. 'Li Ziqin's phone'.")
-@click.option("--kind", default="traccar", type=click.Choice(["traccar", "owntracks", "web", "other"]))
-def register_cmd(username, identifier, name, kind):
-    """Tie a device identifier to a user; its fixes then land in that user's patrols."""
+@click.option("--name", default="", help="A label, e.g. 'iphone' or 'Li Ziqin's phone'.")
+@click.option("--kind", default="traccar", type=click.Choice(["traccar", "owntracks", "other"]))
+@click.option("--identifier", default="", help="Public name (default user/name); not a credential.")
+@click.option("--secret", default="", help="Omit: a random one is issued. Else ≥20 characters, hard to guess.")
+def register_cmd(username, name, kind, identifier, secret):
+    """Register a device for a user and print its secret once; its fixes land in that user's patrols."""
     try:
-        d = register_device(username, identifier, name, kind)
+        d, secret = register_device(username, name, kind, secret or None, identifier)
     except ApiError as e:
         _fail(e)
-    click.echo(f"registered device {d.identifier} for {username}")
+    _show_secret(d, secret)
+
+
+@devices_cli.command("renew")
+@click.argument("identifier")
+def renew_cmd(identifier):
+    """Issue a new secret for the device IDENTIFIER (its public name); the old secret stops working."""
+    d = device_by_identifier(identifier)
+    if d is None or d.kind == "web":
+        raise click.ClickException(f"no device {identifier!r} (flask devices list)")
+    _show_secret(d, issue_secret(d))
 
 
 @devices_cli.command("list")
@@ -37,7 +53,10 @@ def list_cmd(username):
     for d in all_devices():
         if username and d.user.username != username:
             continue
-        click.echo(f"{d.identifier:<32} {d.kind:<10} {d.user.username:<14} {'active' if d.active else 'inactive'}")
+        state = ("active" if d.active else "inactive") + (
+            "" if d.secret_hash or d.kind == "web" else ", needs a secret"
+        )
+        click.echo(f"{d.identifier:<32} {d.kind:<10} {d.user.username:<14} {state}")
 
 
 @patrols_cli.command("partitions")

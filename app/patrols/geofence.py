@@ -27,17 +27,16 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, bindparam, literal, select, text
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, bindparam, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.areas.models import Area
 from app.auth.models import User
-from app.auth.policy import roles_with
 from app.core import jobs
 from app.core.extensions import db
 from app.core.time import TZ, now
 from app.notices.kinds import register_kind
 from app.notices.services import notify
+from app.patrols.events import overseers
 from gis.tracks import MAX_ACCURACY_M
 
 log = logging.getLogger(__name__)
@@ -204,22 +203,6 @@ def last_walked(conditions: list[Condition], days: float, at: dt.datetime) -> No
     for c in conditions:
         if c.kind == UNWALKED:
             c.params["last_at"] = _local(last.get(c.area_id))
-
-
-def overseers(area_code: str) -> list[int]:
-    """Active users who oversee patrols in an area holding ``area_code`` (its staff, and those above)."""
-    return list(
-        db.session.scalars(
-            select(User.id)
-            .join(Area, Area.id == User.area_id)
-            .where(
-                User.active.is_(True),
-                User.role.in_(roles_with("patrols.oversee")),
-                literal(area_code).startswith(Area.code),
-            )
-            .order_by(User.id)
-        )
-    )
 
 
 def _link(c: Condition) -> str:

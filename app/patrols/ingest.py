@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from app.core.errors import ApiError
 from app.core.extensions import db
+from app.patrols.devices import hash_secret
 from app.patrols.models import Device
 from app.patrols.partitions import ensure_partitions_for, ensure_partitions_now_and_then
 from gis.tracks import Fix
@@ -24,7 +25,7 @@ from gis.tracks import Fix
 # against 0.2 ms), so it is prepared once per connection and then executed with its values: a fix
 # costs the database about what the plain INSERT with cached ids did (≈ 0.15 ms, both measured).
 _FIX_PARAMS = (
-    ("ident", "text"),
+    ("key", "text"),
     ("t", "timestamptz"),
     ("lon", "float8"),
     ("lat", "float8"),
@@ -38,7 +39,7 @@ _FIX_PARAMS = (
 _STORE_FIX = """
 WITH dev AS (
     SELECT d.id, d.user_id FROM devices d JOIN users u ON u.id = d.user_id
-    WHERE d.identifier = $1 AND d.active AND u.active
+    WHERE d.secret_hash = $1 AND d.active AND u.active
 ), open_patrol AS (
     SELECT p.id, p.started_at FROM patrols p JOIN dev ON true
     WHERE p.state = 'active' AND (p.created_by = dev.user_id OR EXISTS (
@@ -67,18 +68,22 @@ def _prepare(conn: Connection) -> None:
         info["wuwei_store_fix"] = True
 
 
-def store_fix(conn: Connection, identifier: str, fix: Fix, source: str) -> bool:
-    """Store one fix from a tracking app on ``conn``; False when it was a resend.
+UNKNOWN_DEVICE = "unknown device identifier: issue one on the page /patrols/devices"
 
-    The caller owns the transaction (an autocommit connection commits at once). Raises a 404
-    :class:`ApiError` for an unknown or inactive device (the protocol chooses the status it answers).
+
+def store_fix(conn: Connection, secret: str, fix: Fix, source: str) -> bool:
+    """Store one fix from the tracking app whose device secret is ``secret``; False when it was a resend.
+
+    The device is found by the secret's hash. The caller owns the transaction (an autocommit
+    connection commits at once). Raises a 404 :class:`ApiError` for an unknown secret or an inactive
+    device, always with the same message (the protocol chooses the status it answers).
     """
     ensure_partitions_now_and_then(conn)
     _prepare(conn)
     known, added = conn.exec_driver_sql(
         _EXECUTE,
         {
-            "ident": identifier,
+            "key": hash_secret(secret),
             "t": fix.fixed_at,
             "lon": fix.lon,
             "lat": fix.lat,
@@ -91,15 +96,7 @@ def store_fix(conn: Connection, identifier: str, fix: Fix, source: str) -> bool:
         },
     ).one()
     if not known:
-        raise ApiError(404, f"unknown device {identifier!r}: register it first", {"id": "unknown device"})
-    return added
-
-
-def ingest_fixes(identifier: str, fixes: list[Fix], source: str) -> int:
-    """Store fixes of one device through the request's session and commit; returns how many were new."""
-    conn = db.session.connection()
-    added = sum(store_fix(conn, identifier, fix, source) for fix in fixes)
-    db.session.commit()
+        raise ApiError(404, UNKNOWN_DEVICE, {"id": "unknown device"})
     return added
 
 

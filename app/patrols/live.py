@@ -1,4 +1,5 @@
-"""The live map: each active patrol's devices, their last position and recent trail."""
+"""The live map: each active patrol's devices, their last position and recent trail, and SOS alarms
+(features of ``kind`` ``sos``, first, so that the feature cap never hides one)."""
 
 from sqlalchemy import select, text
 
@@ -23,6 +24,14 @@ WITH act AS (
     GROUP BY pos.device_id HAVING count(*) >= 2
 )
 SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(f), '[]'::json))::text FROM (
+    SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(e.geom, 6)::json,
+        'properties', json_build_object('kind', 'sos', 'patrol_id', a.id, 'patrol', a.title,
+            'patrol_kind', a.kind, 'who', u.display_name, 'alarm', e.detail, 'fixed_at',
+            to_char(e.happened_at AT TIME ZONE :tz, 'YYYY-MM-DD HH24:MI:SS'))) AS f
+    FROM device_events e JOIN act a ON a.id = e.patrol_id JOIN users u ON u.id = e.user_id
+    WHERE e.kind = 'alarm' AND e.geom IS NOT NULL AND e.happened_at >= now() - make_interval(mins => :minutes)
+      AND (CAST(:x0 AS float8) IS NULL OR e.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))
+    UNION ALL
     SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(l.geom, 6)::json,
         'properties', json_build_object('kind', 'position', 'patrol_id', a.id, 'patrol', a.title,
             'patrol_kind', a.kind, 'who', u.display_name, 'fixed_at',
@@ -49,3 +58,24 @@ def live_geojson(user, bbox=None, minutes: int = 30, limit: int = 2000) -> str:
         _LIVE_SQL,
         {"ids": ids, "minutes": minutes, "x0": x0, "y0": y0, "x1": x1, "y1": y1, "limit": limit, "tz": TZ_NAME},
     ).scalar()
+
+
+_MATES_SQL = text("""
+WITH mine AS (
+    SELECT p.id FROM patrols p
+    WHERE p.state = 'active' AND (p.created_by = :uid OR EXISTS (
+        SELECT 1 FROM patrol_participants pp WHERE pp.patrol_id = p.id AND pp.user_id = :uid))
+    ORDER BY p.started_at DESC LIMIT 1
+)
+SELECT DISTINCT ON (pos.user_id) pos.user_id, u.username, u.display_name, d.identifier, pos.fixed_at,
+       ST_Y(pos.geom) AS lat, ST_X(pos.geom) AS lon, pos.accuracy, pos.battery
+FROM positions pos JOIN mine ON mine.id = pos.patrol_id
+JOIN users u ON u.id = pos.user_id JOIN devices d ON d.id = pos.device_id
+WHERE pos.user_id <> :uid AND pos.fixed_at >= now() - interval '12 hours'
+ORDER BY pos.user_id, pos.fixed_at DESC
+""")
+
+
+def patrol_mates(user_id: int) -> list[dict]:
+    """The last position of each other member of the user's open patrol (what OwnTracks shows as friends)."""
+    return [dict(r) for r in db.session.execute(_MATES_SQL, {"uid": user_id}).mappings()]

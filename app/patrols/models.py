@@ -19,6 +19,7 @@ from datetime import datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -34,6 +35,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.extensions import db
@@ -42,6 +44,7 @@ PATROL_KINDS = ("grid_walk", "cleanup", "bike_rectification", "charger_check", "
 PATROL_STATES = ("planned", "active", "finished", "cancelled")
 DEVICE_KINDS = ("traccar", "owntracks", "web", "other")
 POSITION_SOURCES = ("osmand", "owntracks", "web", "gpx", "csv", "demo")
+EVENT_KINDS = ("alarm", "heartbeat", "no_fix", "transition")  # gis.tracks.DeviceEvent
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9_.:/@-]{3,64}$"  # a device identifier (also a CHECK constraint)
 
 patrol_team_members = Table(
@@ -61,16 +64,26 @@ patrol_participants = Table(
 
 
 class Device(db.Model):
-    """A registered tracking device: the Traccar Client "device identifier" or an OwnTracks user/device."""
+    """A registered tracking device of a user.
+
+    ``identifier`` is its public name (``patrol/iphone``), shown in lists and never a credential.
+    ``secret_hash`` is the SHA-256 of the secret the phone sends — Traccar Client's "device identifier",
+    OwnTracks' Basic-auth password — issued by the server (:func:`app.patrols.devices.issue_secret`);
+    NULL for a device that cannot report through the protocols (the phone page's own device, devices
+    registered before migration 0015 until a new secret is issued).
+    """
 
     __tablename__ = "devices"
+    __audit_exclude__ = ("secret_hash",)
     __table_args__ = (
         CheckConstraint(f"kind IN {DEVICE_KINDS}", name="ck_devices_kind"),
         CheckConstraint(f"identifier ~ '{IDENTIFIER_PATTERN}'", name="ck_devices_identifier"),
+        Index("ux_devices_secret_hash", "secret_hash", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     identifier: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str | None] = mapped_column(String(64))  # unique index ux_devices_secret_hash (0015)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(128), default="")
     kind: Mapped[str] = mapped_column(String(16), default="traccar")
@@ -187,4 +200,28 @@ class Position(db.Model):
     heading: Mapped[float | None] = mapped_column(Float)
     altitude: Mapped[float | None] = mapped_column(Float)
     battery: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(12))
+
+
+class DeviceEvent(db.Model):
+    """Something a phone reported besides a fix: an alarm (``sos`` …), a heartbeat or a report without a
+    position, entering or leaving an OwnTracks region. The same event sent again is stored once."""
+
+    __tablename__ = "device_events"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {EVENT_KINDS}", name="ck_device_events_kind"),
+        Index("ux_device_events_once", "device_id", "happened_at", "kind", "detail", unique=True),
+        Index("ix_device_events_alarms", "happened_at", postgresql_where=text("kind = 'alarm'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Integer)
+    patrol_id: Mapped[int | None] = mapped_column(ForeignKey("patrols.id", ondelete="SET NULL"), index=True)
+    happened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    kind: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(String(64), default="")
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=True)
+    attributes = mapped_column(JSONB, nullable=True)
     source: Mapped[str] = mapped_column(String(12))

@@ -130,3 +130,10 @@ def spots_geojson(scope: Scope, patrol_id: int | None = None, bbox=None, limit: 
         page.outerjoin(BikeZone, BikeZone.id == page.c.nearest_zone_id).outerjoin(grid, grid.id == page.c.grid_id)
     )
     return db.session.execute(stmt).scalar()
+
+
+def spot_points(since: dt.datetime):
+    """A subquery of bad-parking spots found since ``since``: ``id``, ``geom``, ``bikes``, ``found_at``
+    (for planning's bike-zone gaps; places and counts only)."""
+    s = BadParkingSpot
+    return select(s.id, s.geom, s.bikes, s.found_at).where(s.found_at >= since).subquery()

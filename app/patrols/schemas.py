@@ -7,7 +7,6 @@ from geojson_pydantic import LineString, MultiLineString
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 
 from app.patrols.models import (
-    DEVICE_KINDS,
     IDENTIFIER_PATTERN,
     PATROL_KINDS,
     PATROL_STATES,
@@ -149,14 +148,21 @@ class TrackUpload(BaseModel):
     file: bytes
     format: Literal["gpx", "csv"] | None = Field(None, description="default: from the file name (.csv), else gpx")
     device: str | None = Field(None, description="a device identifier of yours (default: the phone page's)")
+    all_or_nothing: bool = Field(
+        False, description="refuse the whole file when any point is refused (default: import the good points)"
+    )
 
 
 class TrackingDeviceIn(Body):
-    """A tracking device to register for yourself (admins: for ``user``)."""
+    """A tracking device to register for yourself (admins: for ``user``).
 
-    identifier: Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
+    ``secret`` empty: the server issues a random one (the usual way); a secret chosen by hand must be at
+    least 20 characters and hard to guess. ``identifier`` is the public name (default ``user/name``)."""
+
     name: Annotated[str, StringConstraints(max_length=128)] = ""
-    kind: Literal[DEVICE_KINDS] = "traccar"
+    kind: Literal["traccar", "owntracks", "other"] = "traccar"
+    identifier: Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)] | None = None
+    secret: Annotated[str, StringConstraints(max_length=200)] | None = None
     user: Username | None = None
 
 
@@ -231,9 +237,16 @@ class PatrolList(BaseModel):
     patrols: list[PatrolOut]
 
 
+class RefusedPoint(BaseModel):
+    where: str = Field(description="`line 12` (CSV) or `track 1 segment 2 point 7` (GPX)")
+    reason: str
+
+
 class FixesReceived(BaseModel):
     received: int
     stored: int = Field(description="new fixes (resends are skipped)")
+    refused: list[RefusedPoint] = Field([], description="points of a file that were not imported, and why")
+    refused_count: int = Field(0, description="all refused points (the list shows the first 1000)")
 
 
 class BadParkingSpotCreated(BaseModel):
@@ -268,6 +281,8 @@ class TrackingDevice(BaseModel):
     name: str
     kind: str
     active: bool = True
+    can_report: bool = True
+    secret: str | None = None
 
 
 class TrackingDevices(BaseModel):

@@ -214,18 +214,22 @@ def clean_fixes(p: Patrol) -> list[dict]:
 
 
 def export_gpx(p: Patrol) -> str:
-    """The patrol's cleaned track as GPX 1.1 (one track segment per device)."""
+    """The patrol's cleaned track as GPX 1.1: one ``<trkseg>`` per device and stretch of walking — a pause
+    longer than :data:`MAX_SEGMENT_GAP_S` (the phone off, a break) starts a new segment instead of a
+    straight line across it."""
     gpx = gpxpy.gpx.GPX()
     gpx.creator = "Wuwei 五微"
     gpx.name = p.title
     trk = gpxpy.gpx.GPXTrack(name=p.title, description=p.kind)
     gpx.tracks.append(trk)
-    seg, last = None, None
+    seg, last_device, last_time = None, None, None
     for r in clean_fixes(p):
-        if r["device_id"] != last:
+        gap = last_time is not None and (r["fixed_at"] - last_time).total_seconds() > MAX_SEGMENT_GAP_S
+        if r["device_id"] != last_device or gap:
             seg = gpxpy.gpx.GPXTrackSegment()
             trk.segments.append(seg)
-            last = r["device_id"]
+            last_device = r["device_id"]
+        last_time = r["fixed_at"]
         seg.points.append(
             gpxpy.gpx.GPXTrackPoint(
                 r["lat"], r["lon"], elevation=r["altitude"], time=r["fixed_at"].astimezone(dt.UTC), speed=r["speed"]

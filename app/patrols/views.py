@@ -7,6 +7,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -301,26 +302,43 @@ def service_worker():
 @bp.route("/devices", methods=["GET", "POST"])
 @login_required
 def devices():
-    """Your tracking devices; register a Traccar Client or OwnTracks identifier."""
+    """Your tracking devices; register one (the server issues its secret, shown once)."""
+    issued = None
     if request.method == "POST":
         try:
-            d = devices_.register_device(
-                current_user.username,
-                request.form.get("identifier", ""),
-                request.form.get("name", ""),
-                request.form.get("kind", "traccar"),
+            d, secret = devices_.register_device(
+                current_user.username, request.form.get("name", ""), request.form.get("kind", "traccar")
             )
         except ApiError as e:
-            flash(e.message + (": " + "; ".join(f"{k} {v}" for k, v in e.fields.items()) if e.fields else ""), "error")
-        else:
-            flash(_("设备 %(ident)s 已登记", ident=d.identifier), "ok")
-        return redirect(url_for("patrols.devices"))
-    return render_template(
-        "patrols/devices.html",
-        devices=devices_.devices_of(current_user),
-        osmand_url=_tracking_url("osmand"),
-        owntracks_url=_tracking_url("owntracks"),
+            flash(e.describe(), "error")
+            return redirect(url_for("patrols.devices"))
+        issued = {"device": d, "secret": secret}
+    return _devices_page(issued)
+
+
+@bp.post("/devices/<int:device_id>/secret")
+@login_required
+def renew_device_secret(device_id: int):
+    """A new secret for one of your devices; the page shows it once."""
+    try:
+        d, secret = devices_.renew_secret(current_user, device_id)
+    except ApiError as e:
+        abort(e.status, e.message)
+    return _devices_page({"device": d, "secret": secret})
+
+
+def _devices_page(issued):
+    resp = make_response(
+        render_template(
+            "patrols/devices.html",
+            devices=devices_.devices_of(current_user),
+            issued=issued,
+            osmand_url=_tracking_url("osmand"),
+            owntracks_url=_tracking_url("owntracks"),
+        )
     )
+    resp.headers["Cache-Control"] = "no-store"  # a secret may be on it
+    return resp
 
 
 def _tracking_url(protocol: str) -> str:

@@ -19,6 +19,8 @@ def init_app(app) -> None:
     app.config.setdefault("TILE_FEATURE_CAP", 5000)
     app.config.setdefault("TILE_PLAN_TTL", 600)
     app.config.setdefault("TILE_MAX_AGE", 60)
+    # Per gunicorn worker; 0 turns the tile cache off (app/tiles/cache.py).
+    app.config.setdefault("TILE_CACHE_MB", float(os.environ.get("WUWEI_TILE_CACHE_MB", "64")))
     app.register_blueprint(views.bp)
     origins = cors_origins(app)
     if origins:

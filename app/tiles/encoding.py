@@ -25,6 +25,11 @@ def negotiate(accept_encoding, size: int) -> str | None:
     return None
 
 
+def preferred(accept_encoding) -> str | None:
+    """The encoding a large tile would be sent in (``negotiate`` without the size)."""
+    return negotiate(accept_encoding, MIN_BYTES)
+
+
 def encode(data: bytes, encoding: str | None) -> bytes:
     if encoding == "br":
         return brotli.compress(data, quality=BROTLI_QUALITY)

@@ -40,6 +40,9 @@ class TileSource:
     permission: str | None = None  # of app.auth.policy; None: every logged-in user
     description: str = ""
     plan: Callable[[], Plan] | None = None  # published layers: features or cells per zoom
+    # The tables its tiles are drawn from, each with a data version (migration 0015): tiles are then
+    # cached until one of them is written (app/tiles/cache.py). Empty: built on every request.
+    tables: tuple[str, ...] = ()
 
     def zoom_plan(self) -> Plan:
         """The source's plan: measured for published layers, else features from ``min_zoom``."""
@@ -90,6 +93,7 @@ def layer_source(public: PublicLayer) -> TileSource:
         bounds=bounds,
         description=public.description,
         plan=lambda: plan_of(public, min_zoom),
+        tables=tuple(dict.fromkeys((public.layer.table, "areas"))),  # areas: the user's area limits every tile
     )
 
 

@@ -3,7 +3,8 @@ tile with ``/tiles/{a},{b}/{z}/{x}/{y}.mvt`` (and ``/tiles/{a},{b}.json``).
 
 Tiles need a login (session or bearer token) and show only the user's area, so they
 are cached privately: ``ETag`` + ``Cache-Control: private``; ``If-None-Match`` → 304.
-They are sent brotli- or gzip-compressed when the client accepts it (``Content-Encoding``).
+They are sent brotli- or gzip-compressed when the client accepts it (``Content-Encoding``), and built
+once per data version of their tables (:mod:`app.tiles.cache`); they run on the read replica when there is one.
 A source may need a permission of :mod:`app.auth.policy` besides the login.
 """
 
@@ -12,7 +13,8 @@ from pydantic import BaseModel, Field
 
 from app.auth import policy
 from app.core.errors import ApiError
-from app.tiles import encoding, services
+from app.core.replica import replica_reads
+from app.tiles import cache, encoding, services
 from app.tiles.sources import TileSource, get_source, source_names
 from app.web.api import ApiBlueprint, endpoint, json_response
 
@@ -70,6 +72,7 @@ def _cache_headers(resp: Response) -> Response:
 
 @bp.get("/<layer>/<z>/<x>/<y>.mvt")
 @endpoint(errors=(400, 403, 404))
+@replica_reads
 def tile(layer: str, z: str, x: str, y: str):
     """A Mapbox Vector Tile of a layer, or of several (``buildings,chargers``): public properties only,
     the user's area only, nothing dropped.
@@ -82,20 +85,46 @@ def tile(layer: str, z: str, x: str, y: str):
     """
     sources = _sources(layer)
     zi, xi, yi = services.check_tile(z, x, y)
-    data = services.render(sources, policy.current_scope(), zi, xi, yi)
+    scope = policy.current_scope()
+    tables = tuple(dict.fromkeys(t for s in sources for t in s.tables))
+    store = cache.cache() if tables and all(s.tables for s in sources) else None
+    if store is None:
+        return _answer(services.render(sources, scope, zi, xi, yi), None, None)
+    key = (services.statement_key(sources, scope, zi), xi, yi, tables, cache.versions(tables))
+    base = cache.etag_base(key)
+    # The key names the content: a client holding this key's tile gets 304 before anything is built.
+    held = (encoding.etag(base, None), encoding.etag(base, encoding.preferred(request.accept_encodings)))
+    if any(request.if_none_match.contains_weak(e) for e in held):
+        return _cache_headers(_not_modified(held[0] if request.if_none_match.contains_weak(held[0]) else held[1]))
+    entry = store.get(key)
+    if entry is None:
+        entry = cache.Entry(services.render(sources, scope, zi, xi, yi))
+        store.put(key, entry)
+    return _answer(entry.data, base, lambda coding: store.encoded(key, entry, coding, encoding.encode))
+
+
+def _not_modified(etag: str) -> Response:
+    resp = Response(status=304)
+    resp.set_etag(etag)
+    return resp
+
+
+def _answer(data: bytes, base: str | None, encoded) -> Response:
+    """The tile response: 204 when empty, else the bytes in the negotiated encoding with their ETag
+    (``base``: from the cache key; None: from the bytes), or 304 when ``If-None-Match`` holds it."""
     if not data:
         resp = Response(status=204)
         resp.headers.remove("Content-Type")
         return _cache_headers(resp)
     coding = encoding.negotiate(request.accept_encodings, len(data))
-    etag = encoding.etag(services.etag_of(data), coding)
+    etag = encoding.etag(base or services.etag_of(data), coding)
     # If-None-Match compares weakly (RFC 9110 13.1.2); "*" matches any existing tile.
     if request.if_none_match.contains_weak(etag):
-        resp = Response(status=304)
-    else:
-        resp = Response(encoding.encode(data, coding), mimetype=MVT)
-        if coding:
-            resp.headers["Content-Encoding"] = coding
+        return _cache_headers(_not_modified(etag))
+    body = data if not coding else encoded(coding) if encoded else encoding.encode(data, coding)
+    resp = Response(body, mimetype=MVT)
+    if coding:
+        resp.headers["Content-Encoding"] = coding
     resp.set_etag(etag)
     return _cache_headers(resp)
 

@@ -8,39 +8,65 @@ with the same code as the Flask view (:mod:`app.tracking.osmand`), and stores th
 autocommitted statement on a pooled connection (:func:`app.patrols.ingest.store_fix`). Every other
 request goes to Flask untouched.
 
+Back-pressure: at most ``WUWEI_TRACK_CONCURRENCY`` fixes per process are stored at once (the ingest
+pool holds that many without waiting); a fix that cannot start within ``WUWEI_TRACK_WAIT`` seconds is answered 503 with ``Retry-After`` at once instead of waiting for a client or
+proxy timeout: OsmAnd/Traccar keep the fix and send it again, and a fix sent twice is stored once.
+
 It is installed by the WSGI entry point (``app/wsgi.py``), not by a feature: ``create_app()`` alone
 serves ``/track/osmand`` through Flask. Tests install it around their app with connections bound to
 their transaction (``tests/conftest.py``).
 """
+
+import logging
+import os
+import threading
 
 from flask import Flask
 from sqlalchemy import create_engine
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
-from app.tracking.osmand import PATH, Connect, osmand_response
+from app.tracking.osmand import PATH, Connect, InApp, osmand_response
+
+log = logging.getLogger(__name__)
+RETRY_AFTER = "2"  # seconds
+BUSY = b'{"error": {"code": "busy", "message": "too many fixes at once: send this fix again later", "fields": {}}}'
 
 
 class TrackingGateway:
     """WSGI middleware: ``/track/osmand`` here, everything else to ``wsgi_app``.
 
     ``connect()`` gives a context manager yielding the SQLAlchemy connection a fix is stored on
-    (see :func:`autocommit_connections`).
+    (see :func:`autocommit_connections`); ``in_app()`` enters the application context in which the rare
+    requests that carry events (an SOS, a heartbeat) are recorded with the alerts they raise.
     """
 
-    def __init__(self, wsgi_app, connect: Connect):
+    def __init__(self, wsgi_app, connect: Connect, in_app: InApp, concurrency: int = 8, wait: float = 1.0):
         self.wsgi_app = wsgi_app
         self.connect = connect
+        self.in_app = in_app
+        self.slots = threading.BoundedSemaphore(concurrency)
+        self.wait = wait
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") not in ("GET", "POST"):
+        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") not in ("GET", "POST", "HEAD"):
             return self.wsgi_app(environ, start_response)
-        status, body = osmand_response(Request(environ), self.connect)
-        headers = [("Content-Length", str(len(body)))]
+        headers = []
+        if self.slots.acquire(timeout=self.wait):
+            try:
+                status, body = osmand_response(Request(environ), self.connect, self.in_app)
+            finally:
+                self.slots.release()
+        else:
+            log.warning("tracking: busy, fix refused with Retry-After")
+            status, body = 503, BUSY
+        if status == 503:  # busy, or the database unreachable: the phone sends the fix again
+            headers.append(("Retry-After", RETRY_AFTER))
+        headers.append(("Content-Length", str(len(body))))
         if body:
             headers.append(("Content-Type", "application/json"))
         start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}", headers)
-        return [body]
+        return [body] if environ["REQUEST_METHOD"] != "HEAD" else []
 
 
 def autocommit_connections(app: Flask) -> Connect:
@@ -64,5 +90,9 @@ def install(app: Flask, connect: Connect | None = None) -> TrackingGateway | Non
     """
     if not app.config.get("TRACKING_GATEWAY", True):
         return None
-    app.wsgi_app = TrackingGateway(app.wsgi_app, connect or autocommit_connections(app))
+    concurrency = int(app.config.get("TRACK_CONCURRENCY", os.environ.get("WUWEI_TRACK_CONCURRENCY", "8")))
+    wait = float(app.config.get("TRACK_WAIT", os.environ.get("WUWEI_TRACK_WAIT", "1")))
+    app.wsgi_app = TrackingGateway(
+        app.wsgi_app, connect or autocommit_connections(app), app.app_context, concurrency, wait
+    )
     return app.wsgi_app

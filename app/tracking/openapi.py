@@ -8,7 +8,7 @@ with :func:`app.web.openapi.register_paths`.
 from app.web.openapi import ERROR
 
 _FIELDS = {
-    "id": "device identifier (also `deviceid`)",
+    "id": "the device's secret, issued on /patrols/devices (also `deviceid`)",
     "lat": "latitude",
     "lon": "longitude",
     "location": "`lat,lon` instead of lat and lon",
@@ -18,10 +18,13 @@ _FIELDS = {
     "altitude": "metres",
     "accuracy": "metres",
     "hdop": "used when accuracy is missing",
-    "batt": "battery %",
+    "batt": "battery % (-1: unknown)",
     "charge": "charging (ignored)",
+    "alarm": "an alarm (`sos` raises an alert for the patrol area's staff); stored as a device event",
+    "cell": "cell tower (without a position: stored as a device event, POST only)",
+    "wifi": "Wi-Fi access point (without a position: stored as a device event, POST only)",
 }
-_STORED = {"description": "stored, or a resend already stored (empty body)"}
+_STORED = {"description": "stored, or a resend already stored (empty body); HEAD changes nothing"}
 
 
 def _osmand_params() -> list[dict]:
@@ -35,9 +38,10 @@ TRACCAR_JSON = {
     "type": "object",
     "required": ["device_id", "location"],
     "properties": {
-        "device_id": {"type": "string"},
+        "device_id": {"type": "string", "description": "the device's secret"},
         "location": {
             "type": "object",
+            "required": ["timestamp"],
             "properties": {
                 "timestamp": {"type": "string", "format": "date-time"},
                 "coords": {
@@ -46,17 +50,19 @@ TRACCAR_JSON = {
                         "latitude": {"type": "number"},
                         "longitude": {"type": "number"},
                         "accuracy": {"type": "number"},
-                        "speed": {"type": "number", "description": "m/s"},
-                        "heading": {"type": "number"},
+                        "speed": {"type": "number", "description": "m/s; -1: unknown"},
+                        "heading": {"type": "number", "description": "-1: unknown"},
                         "altitude": {"type": "number"},
                     },
                 },
+                "event": {"type": "string", "description": "`heartbeat` without coords: a device event"},
+                "alarm": {"type": "string", "description": "also in `extras`; `sos` raises an alert"},
                 "is_moving": {"type": "boolean"},
                 "odometer": {"type": "number"},
                 "battery": {
                     "type": "object",
                     "properties": {
-                        "level": {"type": "number", "description": "0..1"},
+                        "level": {"type": "number", "description": "0..1; -1: unknown"},
                         "is_charging": {"type": "boolean"},
                     },
                 },
@@ -69,7 +75,11 @@ OWNTRACKS_LOCATION = {
     "type": "object",
     "required": ["_type"],
     "properties": {
-        "_type": {"type": "string", "description": "`location` is stored; other types are ignored"},
+        "_type": {
+            "type": "string",
+            "description": "`location` is a fix, `transition` a device event, `encrypted` is refused (422), "
+            "other types are ignored",
+        },
         "lat": {"type": "number"},
         "lon": {"type": "number"},
         "tst": {"type": "integer", "description": "epoch s"},
@@ -78,7 +88,9 @@ OWNTRACKS_LOCATION = {
         "alt": {"type": "number"},
         "batt": {"type": "number"},
         "vel": {"type": "number", "description": "km/h"},
-        "cog": {"type": "number"},
+        "cog": {"type": "number", "description": "-1: unknown"},
+        "event": {"type": "string", "description": "transition: `enter` or `leave`"},
+        "desc": {"type": "string", "description": "transition: the region"},
     },
 }
 
@@ -97,6 +109,12 @@ def _osmand_path() -> dict:
             "security": [],
             "parameters": _osmand_params(),
             "responses": {"200": _STORED, "400": ERROR, "413": ERROR, "503": ERROR},
+        },
+        "head": {
+            "summary": "Answered 200 with nothing stored (link checkers, proxies)",
+            "tags": ["tracking"],
+            "security": [],
+            "responses": {"200": _STORED},
         },
         "post": {
             "summary": "OsmAnd form fields, or the JSON body of newer Traccar Clients",
@@ -117,14 +135,15 @@ def _osmand_path() -> dict:
 def _owntracks_path() -> dict:
     return {
         "post": {
-            "summary": "OwnTracks HTTP mode (Basic auth: user name and a token; or X-Limit-U/X-Limit-D "
-            "of a registered device)",
+            "summary": "OwnTracks HTTP mode (Basic auth: user name or device name, and the device's secret; "
+            "X-Limit-U/X-Limit-D and ?u=&d= are accepted and authenticate nothing)",
             "tags": ["tracking"],
             "security": [],
             "parameters": [
                 {"name": n, "in": "header", "required": False, "schema": {"type": "string"}}
                 for n in ("X-Limit-U", "X-Limit-D")
-            ],
+            ]
+            + [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in ("u", "d")],
             "requestBody": {
                 "required": True,
                 "content": {
@@ -140,14 +159,15 @@ def _owntracks_path() -> dict:
             },
             "responses": {
                 "200": {
-                    "description": "`[]`",
-                    "content": {"application/json": {"schema": {"type": "array", "maxItems": 0}}},
+                    "description": "the other members of the device owner's open patrol: a `card` and "
+                    "their last `location` each (as the OwnTracks Recorder answers); `[]` outside a patrol",
+                    "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}},
                 },
                 "400": ERROR,
                 "401": ERROR,
-                "403": ERROR,
-                "404": ERROR,
                 "413": ERROR,
+                "422": ERROR,
+                "503": ERROR,
             },
         }
     }

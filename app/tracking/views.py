@@ -1,11 +1,12 @@
 """``/track/osmand`` and ``/track/owntracks`` as Flask views.
 
-No login session, no CSRF, no rate limit (phones report every few seconds); the device identifier
-or token is the credential. In production ``/track/osmand`` is answered before Flask by the gateway
+No login session, no CSRF, no rate limit (phones report every few seconds); the device's secret is
+the credential (Traccar Client's device identifier, OwnTracks' Basic-auth password). In production ``/track/osmand`` is answered before Flask by the gateway
 (:mod:`app.tracking.gateway`); this view runs the same code when the gateway is not installed
 (``flask run``, ``WUWEI_TRACKING_GATEWAY=0``).
 """
 
+import json
 from contextlib import contextmanager
 
 from flask import Blueprint, Response, request
@@ -24,7 +25,7 @@ def _session_connection():
     db.session.commit()
 
 
-@bp.route("/osmand", methods=["GET", "POST"])
+@bp.route("/osmand", methods=["GET", "POST", "HEAD"])
 def osmand():
     """One fix in the OsmAnd protocol (Traccar Client)."""
     status, body = osmand_.osmand_response(request, _session_connection)
@@ -33,6 +34,14 @@ def osmand():
 
 @bp.post("/owntracks")
 def owntracks():
-    """OwnTracks HTTP mode: ``location`` messages are stored, other types ignored. Reply ``[]``."""
-    owntracks_.receive(request)
-    return Response(b"[]", status=200, mimetype="application/json")
+    """OwnTracks HTTP mode: fixes and transitions are stored; the reply lists the patrol mates' positions."""
+    mates = owntracks_.receive(request)
+    return Response(json.dumps(mates, ensure_ascii=False), status=200, mimetype="application/json")
+
+
+@bp.after_request
+def _ask_for_basic_auth(resp: Response) -> Response:
+    """A 401 of OwnTracks says which credentials it wants (RFC 7617)."""
+    if resp.status_code == 401 and request.endpoint == "tracking.owntracks":
+        resp.headers["WWW-Authenticate"] = owntracks_.REALM
+    return resp

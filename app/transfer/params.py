@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.basemap.layers import Layer
+from app.basemap.schemas import list_kwargs
 from app.core.errors import ApiError
 from app.web.params import AreaCode, Bbox, Paging, Query, SearchText
 from app.web.values import Flag
@@ -142,11 +143,4 @@ def list_args(layer: Layer, query: ExportQuery) -> dict:
         raise ApiError(
             400, f"sort must be one of {', '.join(layer.sortable)} (prefix - for descending)", {"sort": "unknown"}
         )
-    return {
-        "bbox": query.bbox,
-        "filters": filters,
-        "q": query.q,
-        "sort": query.sort,
-        "limit": query.limit,
-        "offset": query.offset,
-    }
+    return list_kwargs(query, filters)

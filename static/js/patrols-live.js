@@ -9,12 +9,16 @@
     st.map.fire("moveend");
   }
   function count() {
-    var st = window.Wuwei && window.Wuwei.state, n = 0;
+    var st = window.Wuwei && window.Wuwei.state, n = 0, sos = 0;
     if (st && st.layers.live) {
-      st.layers.live.eachLayer(function (l) { if (l.feature && l.feature.properties.kind === "position") { n++; } });
+      st.layers.live.eachLayer(function (l) {
+        var kind = l.feature && l.feature.properties.kind;
+        if (kind === "position") { n++; } else if (kind === "sos") { sos++; }
+      });
     }
     var c = document.getElementById("live-count");
-    if (c) { c.textContent = n + " ⦿ " + new Date().toLocaleTimeString(); }
+    if (c) { c.textContent = (sos ? "SOS ×" + sos + " · " : "") + n + " ⦿ " + new Date().toLocaleTimeString(); }
+    if (c) { c.style.color = sos ? "#b42318" : ""; c.style.fontWeight = sos ? "bold" : ""; }
   }
   function hook() {
     var st = window.Wuwei && window.Wuwei.state;

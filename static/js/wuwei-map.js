@@ -2,7 +2,7 @@
  *
  * Configured by gis/maps.py: Wuwei.init(map, {layers: [...], bounds, focus, texts}). No layer data
  * is embedded in the page; every layer comes from its URL with ?bbox=…&limit=…, again after each
- * move. One panel is both the layer switcher and the legend, and shows per layer whether it is
+ * move, or, for a layer with ``tiles`` (buildings), from vector tiles (leaflet.vectorgrid). One panel is both the layer switcher and the legend, and shows per layer whether it is
  * loading, empty, failed, hidden until a closer zoom, or how many features are drawn.
  * window.Wuwei.state exposes what is drawn (used by the browser test). Editing (static/js/wuwei-edit.js,
  * loaded for users who may edit) starts from here when the config has ``edit``: Wuwei.reload(name)
@@ -89,6 +89,86 @@
     return true;
   }
 
+  /* A layer drawn from vector tiles (leaflet.vectorgrid): ``layer.tiles`` is the /tiles/{layer}/{z}/{x}/{y}.mvt
+   * URL. Tiles are made once on the server and kept by the browser; a dense layer's tiles below its detail
+   * zoom carry counts per cell (``<layer>-cells``), drawn as circles. A click fetches the whole feature from
+   * the API for its popup (tiles carry only what is drawn), so editing starts from it as from any layer. */
+  function tileLayer(map, layer, state, texts, report) {
+    var styles = {}, name = layer.name, version = 0;
+    styles[name] = function (p) {
+      var s = styleFor(layer, {properties: p});
+      return Object.assign({fill: true, weight: 1, fillOpacity: 0.3}, s);
+    };
+    styles[name + "-cells"] = function (p) {
+      var s = styleFor(layer, {properties: p});
+      return {radius: Math.min(14, 3 + Math.sqrt(p.count || 1)), fill: true, fillColor: swatchColor(s),
+              color: "#ffffff", weight: 1, fillOpacity: 0.75, className: "wuwei-c-" + name};
+    };
+    /* Not the minZoom option: Leaflet would make it the whole map's minimum zoom. */
+    var Grid = L.VectorGrid.Protobuf.extend({
+      _isValidTile: function (coords) {
+        return coords.z >= (layer.min_zoom || 0) && L.VectorGrid.Protobuf.prototype._isValidTile.call(this, coords);
+      }
+    });
+    var grid = new Grid(layer.tiles, {
+      pane: "wuwei-" + name, vectorTileLayerStyles: styles, interactive: true,
+      maxNativeZoom: layer.tiles_max_zoom || 18, fetchOptions: {credentials: "same-origin"},
+      getFeatureId: function (f) { f.properties.wuwei_id = f.id; return f.id; }
+    });
+    grid.wuweiName = name;
+    grid.wuweiTiles = true;
+    grid.wuweiById = {};
+    var pick = L.layerGroup().addTo(map);
+    grid.wuweiReport = function () {
+      var z = map.getZoom();
+      if (!map.hasLayer(grid)) { state.drawn[name] = 0; report("off", ""); return; }
+      if (layer.min_zoom && z < layer.min_zoom) {
+        if (grid._removeAllTiles) { grid._removeAllTiles(); }
+        state.drawn[name] = 0; report("zoom", (texts.zoom_in || "zoom in") + " (≥" + layer.min_zoom + ")"); return;
+      }
+      if (grid.isLoading && grid.isLoading()) { report("loading", texts.loading || "…"); return; }
+      var n = 0;
+      Object.keys(grid._tiles || {}).forEach(function (key) {
+        var r = grid._vectorTiles && grid._vectorTiles[key];
+        if (r && r._features) { n += Object.keys(r._features).length; }
+      });
+      state.drawn[name] = state.loaded[name] = state.matched[name] = n;
+      if (!n) { report("empty", texts.empty || "0"); } else { report("ok", String(n)); }
+    };
+    grid.wuweiFresh = function () {
+      pick.clearLayers();
+      version += 1;
+      grid.setUrl(layer.tiles + (layer.tiles.indexOf("?") >= 0 ? "&" : "?") + "v=" + version);
+    };
+    grid.on("loading", function () { report("loading", texts.loading || "…"); });
+    grid.on("load", grid.wuweiReport);
+    grid.on("tileerror", function () { report("error", (texts.error || "error") + " (tiles)"); });
+    grid.on("click", function (e) {
+      var id = e.layer && e.layer.properties && e.layer.properties.wuwei_id;
+      if (id === undefined || id === null) { return; }
+      fetch(layer.url.split("?")[0] + "/" + id, {credentials: "same-origin", headers: {"Accept": "application/geo+json"}})
+        .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+        .then(function (f) {
+          pick.clearLayers();
+          var shown = L.geoJSON(f, {pane: "wuwei-" + name, style: function () {
+            return Object.assign({}, styleFor(layer, f), {weight: 3, color: "#f59e0b"});
+          }});
+          shown.eachLayer(function (l) {
+            l.feature = f;
+            l.wuweiLayer = name;
+            grid.wuweiById = {};
+            grid.wuweiById[String(f.id)] = l;
+            l.bindPopup(popupHtml(layer, f, texts), {maxWidth: 320});
+            l.on("popupclose", function () { pick.clearLayers(); });
+            pick.addLayer(l);
+            l.openPopup(e.latlng);
+          });
+        })
+        .catch(function (err) { report("error", (texts.error || "error") + " (" + (err && err.message || err) + ")"); });
+    });
+    return grid;
+  }
+
   /* The panel: one row per layer (checkbox, swatch, title, status) plus the colour keys. */
   function buildPanel(map, config, state) {
     var texts = config.texts || {};
@@ -165,6 +245,13 @@
     config.layers.forEach(function (layer, i) {
       var pane = map.createPane("wuwei-" + layer.name);
       pane.style.zIndex = 410 + i;
+      if (layer.tiles && L.vectorGrid) {
+        var grid = tileLayer(map, layer, state, texts, function (st, text) { setStatus(layer.name, st, text); });
+        state.layers[layer.name] = grid;
+        state.status[layer.name] = "off";
+        if (layer.visible !== false) { grid.addTo(map); }
+        return;
+      }
       var group = L.geoJSON(null, {
         pane: "wuwei-" + layer.name,
         style: function (f) { return styleFor(layer, f); },
@@ -200,6 +287,7 @@
 
     function load(layer) {
       var group = state.layers[layer.name], z = map.getZoom();
+      if (group.wuweiTiles) { group.wuweiReport(); return; }  /* tiles load themselves */
       if (controllers[layer.name]) { controllers[layer.name].abort(); controllers[layer.name] = null; }
       if (!map.hasLayer(group)) {
         clear(group); state.drawn[layer.name] = 0; setStatus(layer.name, "off", ""); return;
@@ -279,7 +367,11 @@
     function refresh() { config.layers.forEach(load); }
 
     Wuwei.reload = function (name) {
-      config.layers.forEach(function (l) { if (!name || l.name === name) { load(l); } });
+      config.layers.forEach(function (l) {
+        if (name && l.name !== name) { return; }
+        var group = state.layers[l.name];
+        if (group.wuweiTiles) { group.wuweiFresh(); } else { load(l); }
+      });
     };
 
     function openFocus(name) {

@@ -13,26 +13,15 @@ from sqlalchemy import select
 
 from app.core.errors import ApiError
 from app.core.extensions import db
-from app.incidents.models import SATISFACTION, Incident, Transition, case_id_of
+from app.incidents.models import SATISFACTION, STATES, Incident, Transition, case_id_of
 from app.incidents.services.organisations import target_name
 from app.incidents.services.transitions import apply_step
 from app.incidents.workflow import SATISFACTION_RATING
 
 TOKEN = re.compile(r"[0-9a-f]{32}")
 MAX_COMMENT = 1000
-# The stages a resident reads: the workflow's, with the steps that only shuffle work between offices folded.
-PUBLIC_STEPS = (
-    "reported",
-    "filed",
-    "dispatched",
-    "in_progress",
-    "responded",
-    "closed",
-    "evaluated",
-    "rejected",
-    "duplicate",
-    "consultation",
-)
+# The stages a resident reads: every state of the workflow, by its public name (notes are never shown).
+PUBLIC_STEPS = STATES
 
 
 def by_token(token: str, lock: bool = False) -> Incident:

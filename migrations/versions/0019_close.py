@@ -1,7 +1,7 @@
-"""close: consultations that run themselves
+"""close: consultations that run themselves, the households roster (网格员名册), geofence alerts
 
-Revision ID: 0015_close
-Revises: 0014_map_editing
+Revision ID: 0019_close
+Revises: 0018_load
 Create Date: 2026-12-12 10:00:00
 
 Safe on a live database: a lock timeout before any strong lock; new tables only, and new nullable
@@ -18,8 +18,8 @@ columns without defaults on small tables (no rewrite, no scan).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_close"
-down_revision = "0014_map_editing"
+revision = "0019_close"
+down_revision = "0018_load"
 branch_labels = None
 depends_on = None
 
