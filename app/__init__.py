@@ -38,6 +38,7 @@ FEATURES = [
     "app.seed",
     "app.heatmaps",
     "app.dashboard",
+    "app.assessment",
 ]
 
 

@@ -90,6 +90,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "heat.view": _OVERSIGHT,
     "heat.drill": _OVERSIGHT | {"grid_worker"},  # list the records of a cell
     "dashboard.view": _OVERSIGHT,
+    "workers.assess": frozenset({"admin", "leader", "staff"}),  # 网格员考核: each grid worker's work
     # notifications: everyone has an inbox; area subscriptions need an area
     "notices.read": _ALL,
     "notices.subscribe": _ALL - _ORG,

@@ -88,6 +88,7 @@ def decision_json(d: models.Decision) -> dict:
         "status": d.status,
         "done_at": d.done_at.isoformat() if d.done_at else None,
         "done_note": d.done_note,
+        "agenda_item_id": d.agenda_item_id,
     }
 
 
@@ -101,13 +102,21 @@ def meeting_json(m: models.Meeting) -> dict:
         "minutes": m.minutes,
         "participants": [member_json(p, phone=False) for p in m.participants],
         "incident_ids": [i.id for i in m.incidents],
+        "agenda": [
+            {"id": a.id, "position": a.position, "title": a.title, "note": a.note, "incident_id": a.incident_id}
+            for a in m.agenda
+        ],
         "decisions": [decision_json(d) for d in m.decisions],
     }
 
 
 def meeting_values(body: MeetingIn) -> dict:
     """The service's keyword arguments from a checked meeting."""
-    return {**body.model_dump(exclude={"decisions"}), "decisions": [d.model_dump() for d in body.decisions]}
+    return {
+        **body.model_dump(exclude={"decisions", "agenda"}),
+        "agenda": [a.model_dump() for a in body.agenda],
+        "decisions": [d.model_dump() for d in body.decisions],
+    }
 
 
 @bp.get("/councils")
@@ -183,8 +192,12 @@ def decision(decision_id: int):
 @bp.patch("/decisions/<int:decision_id>")
 @endpoint(body=DecisionPatch, response=Decision, permission=WRITE, errors=(404,), versioned=DECISION)
 def update_decision(decision_id: int, body: DecisionPatch):
-    """Follow a decision: done (with a note), dropped, or open again."""
-    d = services.update_decision(decision_id, policy.current_scope(), body.status, body.note)
+    """Follow a decision: done (with a note), dropped, or open again.
+
+    Closing the meeting's last open decision, with one of them done, moves its incidents still in 议事
+    (``consultation``) on to ``closed`` (核查结案), on the incidents' timelines, in the same transaction.
+    """
+    d = services.update_decision(decision_id, policy.current_scope(), body.status, body.note, current_user)
     return json_response(decision_json(d))
 
 

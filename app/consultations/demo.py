@@ -59,18 +59,24 @@ def _meeting(council: Council, liailan, sewage: int, jjl: int) -> Meeting:
         "九间楼无物业管理，居民同意轮流清扫，社区提供工具。",
         participant_ids=[m.id for m in council.members],
         incident_ids=[sewage, jjl],
+        agenda=[
+            {"title": "西津东路房管所门前污水外溢", "note": "居民反映已近一周，影响出行", "incident_id": sewage},
+            {"title": "九间楼楼院卫生无人清扫", "note": "无物业管理的老旧楼院", "incident_id": jjl},
+        ],
         decisions=[
             {
                 "text": "房管所牵头更换门前破损排污管道并疏通，社区协调居民配合施工",
                 "owner": "西津东路房管所",
                 "due_on": dt.date(2024, 4, 21),
                 "incident_id": sewage,
+                "agenda_no": 1,
             },
             {
                 "text": "九间楼建立居民轮流清扫制度，社区提供清扫工具，网格员每周检查",
                 "owner": "华林山社区居委会",
                 "due_on": dt.date(2024, 4, 30),
                 "incident_id": jjl,
+                "agenda_no": 2,
             },
         ],
     )
@@ -124,5 +130,6 @@ def seed_consultations() -> int:
             EVERYTHING,
             "done",
             "管道已更换，4月22日核查结案" if d.incident_id == sewage.id else "轮流清扫已运行，4月20日核查",
+            staff,
         )
     return 1

@@ -2,7 +2,20 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, String, Table, Text, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.columns import link_key
@@ -76,6 +89,24 @@ class Meeting(db.Model):
     participants = relationship("CouncilMember", secondary=meeting_participants, order_by="CouncilMember.id")
     incidents = relationship("Incident", secondary=meeting_incidents, order_by="Incident.id")
     decisions = relationship("Decision", back_populates="meeting", order_by="Decision.id")
+    agenda = relationship("AgendaItem", back_populates="meeting", order_by="AgendaItem.position")
+
+
+class AgendaItem(db.Model):
+    """An item of a meeting's agenda (议程): what was talked about, numbered 1, 2, … in the meeting,
+    optionally about one of the meeting's incidents; decisions may name the item they settle."""
+
+    __tablename__ = "agenda_items"
+    __table_args__ = (UniqueConstraint("meeting_id", "position", name="uq_agenda_items_position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    title: Mapped[str] = mapped_column(String(256))
+    note: Mapped[str | None] = mapped_column(Text)
+    incident_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("incidents.id", ondelete="SET NULL"))
+
+    meeting = relationship("Meeting", back_populates="agenda")
 
 
 class Decision(db.Model):
@@ -96,5 +127,7 @@ class Decision(db.Model):
     status: Mapped[str] = mapped_column(String(10), default="open")
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     done_note: Mapped[str | None] = mapped_column(Text)
+    agenda_item_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_items.id", ondelete="SET NULL"))
 
     meeting = relationship("Meeting", back_populates="decisions")
+    agenda_item = relationship("AgendaItem")

@@ -55,9 +55,20 @@ class DecisionIn(Body):
     owner: Text(128, required=True)
     due_on: dt.date | None = None
     incident_id: Annotated[Id | None, Field(description="one of the meeting's agenda incidents")] = None
+    agenda_no: Annotated[
+        int | None, Field(ge=1, le=100, description="the number (1, 2, …) of the agenda item it settles")
+    ] = None
 
     def values(self) -> dict:
         return self.model_dump()
+
+
+class AgendaItemIn(Body):
+    """An item of the agenda (议程), numbered in the order given."""
+
+    title: Text(256, required=True)
+    note: Text(4000) = None
+    incident_id: Annotated[Id | None, Field(description="the incident it is about (joins the agenda)")] = None
 
 
 class MeetingIn(Body):
@@ -71,6 +82,7 @@ class MeetingIn(Body):
         list[StrictId], Field(max_length=200, default_factory=list, description="ids of council members")
     ]
     incident_ids: Annotated[list[StrictId], Field(max_length=200, default_factory=list, description="agenda incidents")]
+    agenda: Annotated[list[AgendaItemIn], Field(max_length=100, default_factory=list)]
     decisions: Annotated[list[DecisionIn], Field(max_length=100, default_factory=list)]
 
 
@@ -131,6 +143,15 @@ class Decision(BaseModel):
     status: Literal[*DECISION_STATUSES]
     done_at: dt.datetime | None
     done_note: str | None
+    agenda_item_id: int | None
+
+
+class AgendaItem(BaseModel):
+    id: int
+    position: int
+    title: str
+    note: str | None
+    incident_id: int | None
 
 
 class MeetingParticipant(BaseModel):
@@ -151,6 +172,7 @@ class Meeting(BaseModel):
     minutes: str | None
     participants: list[MeetingParticipant]
     incident_ids: list[int]
+    agenda: list[AgendaItem]
     decisions: list[Decision]
 
 
@@ -162,6 +184,7 @@ class CouncilDetail(Council):
 
 class LedgerRow(BaseModel):
     meeting_id: int
+    council_id: int
     council: str
     community: str
     held_at: dt.datetime
@@ -169,6 +192,8 @@ class LedgerRow(BaseModel):
     topic: str
     participants: str
     incidents: str
+    incident_ids: list[int]
+    agenda_item: str
     decision_id: int | None
     decision: str
     owner: str

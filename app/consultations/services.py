@@ -8,12 +8,15 @@ agenda incidents moves each of them to ``consultation`` through the incidents' o
 
 import datetime as dt
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.areas.models import Area
-from app.audit.services import audited_insert, audited_update, record, snapshot
+from app.audit.services import audited_insert, record, snapshot
 from app.auth.policy import Scope, area_clause, in_scope_code
+from app.consultations import outcomes
 from app.consultations.models import (
+    AgendaItem,
     Council,
     CouncilMember,
     Decision,
@@ -23,7 +26,7 @@ from app.consultations.models import (
 from app.core.errors import ApiError
 from app.core.extensions import db
 from app.core.sql import MAX_ID, get_or_404
-from app.core.time import day_start, now, today
+from app.core.time import TZ, day_start, now, today
 from app.incidents import services as incidents
 from app.incidents.workflow import may_move
 
@@ -99,10 +102,26 @@ def add_member(council_id: int, scope: Scope, member: dict) -> CouncilMember:
 # --------------------------------------------------------------------------- meetings and decisions
 
 
+def communities(scope: Scope) -> list[Area]:
+    """The communities in the scope: where a council may be created."""
+    return list(
+        db.session.scalars(
+            select(Area).where(Area.level == "community", area_clause(scope, Area.code)).order_by(Area.code)
+        )
+    )
+
+
+def centre_of(council: Council) -> tuple[float, float]:
+    """Where a council's map opens: its community's centre (lat, lon)."""
+    centre = func.ST_PointOnSurface(Area.geom)
+    row = db.session.execute(select(func.ST_Y(centre), func.ST_X(centre)).where(Area.id == council.community_id)).one()
+    return (row[0], row[1]) if row[0] is not None else (36.06, 103.84)
+
+
 def _agenda(incident_ids: list[int], scope: Scope, errors: dict) -> list:
     """The agenda's incidents, each in the user's area."""
     found = []
-    for iid in incident_ids:
+    for iid in dict.fromkeys(incident_ids):
         try:
             found.append(incidents.get_incident(iid, scope))
         except ApiError:
@@ -140,15 +159,22 @@ def hold_meeting(
     minutes=None,
     participant_ids=(),
     incident_ids=(),
+    agenda=(),
     decisions=(),
 ) -> Meeting:
-    """Record a meeting: participants (member ids), agenda incidents, minutes and decisions."""
+    """Record a meeting: participants (member ids), agenda incidents, agenda items (``{title, note,
+    incident_id}``, numbered 1, 2, … in order), minutes and decisions (which may name an item's number,
+    ``agenda_no``). A meeting is recorded after it was held: a time in the future is refused."""
     council = _writable_council(council_id, scope)
+    if held_at > now():
+        shown = now().astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+        raise ApiError(422, _("会议尚未举行：举行时间不能晚于现在（%(now)s）", now=shown), {"held_at": "in the future"})
     errors: dict = {}
     members = {m.id: m for m in council.members}
     if any(i not in members for i in participant_ids):
         errors["participant_ids"] = "ids of this council's members"
-    agenda = _agenda(incident_ids, scope, errors)
+    item_incidents = [a["incident_id"] for a in agenda if a.get("incident_id") is not None]
+    incidents_on_agenda = _agenda([*incident_ids, *item_incidents], scope, errors)
     _raise(errors)
     meeting = Meeting(
         council_id=council.id,
@@ -159,7 +185,11 @@ def hold_meeting(
         created_by=getattr(user, "id", None),
     )
     meeting.participants = [members[i] for i in participant_ids]
-    meeting.incidents = agenda
+    meeting.incidents = incidents_on_agenda
+    meeting.agenda = [
+        AgendaItem(position=n, title=a["title"], note=a.get("note"), incident_id=a.get("incident_id"))
+        for n, a in enumerate(agenda, start=1)
+    ]
     db.session.add(meeting)
     db.session.flush()
     db.session.add_all([_decision(meeting, d, f"decisions.{i}") for i, d in enumerate(decisions)])
@@ -173,9 +203,15 @@ def _decision(meeting: Meeting, d: dict, where: str = "decision") -> Decision:
     """A new decision of a recorded meeting; its incident, if any, must be on the meeting's agenda."""
     if d.get("incident_id") is not None and d["incident_id"] not in {i.id for i in meeting.incidents}:
         _raise({f"{where}.incident_id": "must be one of the meeting's agenda incidents"})
+    item = None
+    if d.get("agenda_no") is not None:
+        item = next((a for a in meeting.agenda if a.position == d["agenda_no"]), None)
+        if item is None:
+            _raise({f"{where}.agenda_no": _("会议议程中没有第 %(n)s 项", n=d["agenda_no"])})
     return Decision(
         meeting_id=meeting.id,
-        incident_id=d.get("incident_id"),
+        agenda_item_id=item.id if item else None,
+        incident_id=d.get("incident_id") if d.get("incident_id") is not None else (item and item.incident_id),
         text=d["text"],
         owner=d["owner"],
         due_on=d.get("due_on"),
@@ -230,13 +266,22 @@ def get_decision(decision_id: int, scope: Scope) -> Decision:
     return row
 
 
-def update_decision(decision_id: int, scope: Scope, status: str, note: str | None = None) -> Decision:
-    """Follow a decision: mark it done (with a note) or dropped, or open again."""
+def update_decision(decision_id: int, scope: Scope, status: str, note: str | None = None, user=None) -> Decision:
+    """Follow a decision: mark it done (with a note) or dropped, or open again.
+
+    Closing the meeting's last open decision settles its incidents in the same transaction
+    (:func:`app.consultations.outcomes.settle`): those still in 议事 move on to 核查结案.
+    """
     row = get_decision(decision_id, scope)
     _writable_council(row.meeting.council_id, scope)
-    return audited_update(
-        row, {"status": status, "done_at": func.now() if status == "done" else None, "done_note": note}
-    )
+    before = snapshot(row)
+    row.status, row.done_at, row.done_note = status, func.now() if status == "done" else None, note
+    db.session.flush()
+    record("update", "decisions", row.id, before, snapshot(row))
+    if status != "open" and user is not None:
+        outcomes.settle(row.meeting, user, scope)
+    db.session.commit()
+    return row
 
 
 # --------------------------------------------------------------------------- the ledger
@@ -246,6 +291,7 @@ def _ledger_row(meeting: Meeting, decision: Decision | None, day: dt.date) -> di
     d = decision
     return {
         "meeting_id": meeting.id,
+        "council_id": meeting.council_id,
         "council": meeting.council.name,
         "community": meeting.council.community.name,
         "held_at": meeting.held_at,
@@ -255,6 +301,8 @@ def _ledger_row(meeting: Meeting, decision: Decision | None, day: dt.date) -> di
             f"{m.name}（{m.organisation or ''}）" if m.organisation else m.name for m in meeting.participants
         ),
         "incidents": ", ".join(f"#{i.id}" for i in meeting.incidents),
+        "incident_ids": [i.id for i in meeting.incidents],
+        "agenda_item": f"{d.agenda_item.position}. {d.agenda_item.title}" if d and d.agenda_item else "",
         "decision_id": d.id if d else None,
         "decision": d.text if d else "",
         "owner": d.owner if d else "",

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -185,3 +186,52 @@ class Visit(db.Model):
     household = relationship("Household", lazy="joined")
     building = relationship("Building", lazy="joined")
     visitors = relationship("User", secondary=visit_visitors, lazy="selectin")
+
+
+# Recurring obligations (网格员名册/年度任务): what a household must do once a year, with whom the grid worker
+# goes, e.g. Grandma Peng's pension certification (养老金资格认证) done at home.
+OBLIGATION_KINDS = ("pension_certification", "disability_review", "subsistence_review", "elderly_allowance", "other")
+
+
+class Obligation(db.Model):
+    """A yearly obligation of a household (or one of its members), due in ``due_month`` every year.
+
+    Whether it is done this year is read from :class:`ObligationDone`; due and overdue are computed.
+    """
+
+    __tablename__ = "household_obligations"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {OBLIGATION_KINDS}", name="ck_obligations_kind"),
+        CheckConstraint("due_month BETWEEN 1 AND 12", name="ck_obligations_month"),
+        Index("ix_obligations_household", "household_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("household_members.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(32))
+    due_month: Mapped[int] = mapped_column(SmallInteger)
+    at_home: Mapped[bool] = mapped_column(Boolean, default=False)  # done at home (cannot walk)
+    note: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    household = relationship("Household", lazy="joined")
+    member = relationship("Member", lazy="joined")
+
+
+class ObligationDone(db.Model):
+    """An obligation done for one year: when, by whom, with a note."""
+
+    __tablename__ = "obligation_completions"
+    __table_args__ = (Index("uq_obligation_completions_year", "obligation_id", "year", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    obligation_id: Mapped[int] = mapped_column(ForeignKey("household_obligations.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(SmallInteger)
+    done_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    done_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    obligation = relationship("Obligation", lazy="joined")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.auth import policy
 from app.basemap.models import Building
 from app.core.extensions import db
-from app.households import care, export, files, stats, tags, visits
+from app.households import care, export, files, rosters, stats, tags, visits
 from app.households.common import require_personal
 from app.households.schemas import CarePlanIn, HouseholdIn, MemberIn, VisitIn
 from app.households.sections import sections_for
@@ -135,7 +135,9 @@ def due():
     require_personal(_me())
     mine = request.args.get("all") != "1"
     rows = care.due_plans(_me(), worker_id=current_user.id if mine else None, horizon_days=2)
-    return render_template("households/due.html", rows=rows, mine=mine, may_call=policy.reads_personal(_me()))
+    return render_template(
+        "households/due.html", rows=rows, mine=mine, may_call=policy.reads_personal(_me()), roster=rosters.due_now(_me())
+    )
 
 
 def _visit_form(household_id: int, form) -> dict:

@@ -57,7 +57,7 @@ def init_app(app) -> None:
         )
     )
     _register_pages(app)
-    from app.incidents import figures, heat  # noqa: F401  (they register dashboard figures and heat sources)
+    from app.incidents import figures, heat, workload  # noqa: F401  (dashboard figures, heat sources, worker measures)
 
     register_demo_step("incidents", seed_incidents, order=40)
 

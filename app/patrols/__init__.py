@@ -8,9 +8,9 @@ from flask_babel import lazy_gettext as _l
 
 from app.core.registry import Overlay, register_nav, register_overlay
 
-# figures and heat register the patrols' dashboard figures and heat sources when imported; events its
-# kind of notice (SOS).
-from app.patrols import api, cli, demo, events, figures, heat, models, views  # noqa: F401
+# figures, heat and workload register the patrols' dashboard figures, heat sources and worker measures when
+# imported; events its kind of notice (SOS); geofence its kinds of notice and its periodic job.
+from app.patrols import api, cli, demo, events, figures, geofence, heat, models, views, workload  # noqa: F401
 
 
 def init_app(app) -> None:
@@ -20,6 +20,7 @@ def init_app(app) -> None:
     app.register_blueprint(api.bp)
     app.cli.add_command(cli.devices_cli)
     app.cli.add_command(cli.patrols_cli)
+    app.cli.add_command(geofence.geofence_cli)
     register_nav("patrols.phone", _l("巡查打卡"), permission="patrols.run", order=30)
     register_nav("patrols.live", _l("实时巡查"), permission="patrols.run", order=31)
     register_nav("patrols.index", _l("巡查记录"), permission="patrols.run", order=32)

@@ -14,7 +14,7 @@ def init_app(app) -> None:
     """Blueprints, navigation, the map overlay, the household file section and the demo step."""
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
-    from app.wishes import figures, heat  # noqa: F401  (they register a dashboard figure and a heat source)
+    from app.wishes import figures, heat, workload  # noqa: F401  (a dashboard figure, a heat source, worker measures)
 
     register_nav("wishes.board", _l("微心愿"), "wishes.board", 42)
     register_overlay(

@@ -12,7 +12,10 @@ from app.core.extensions import db
 from app.core.time import now
 from app.households.demo import demo_household, demo_households_at
 from app.volunteers.demo import demo_team
+from app.volunteers.models import Volunteer
 from app.wishes.models import Wish
+
+PARTY_WISH = "想请人每周来读读党报、讲讲社区新鲜事"
 
 NEIGHBOURS = [
     ("想学用智能手机视频通话", "study"),
@@ -75,4 +78,31 @@ def seed_wishes() -> int:
         db.session.add(w)
         added += 1
     db.session.flush()
-    return added
+    return added + _claimed_by_a_party_member(moment)
+
+
+def _claimed_by_a_party_member(moment) -> int:
+    """Grandma Peng, an old party member, asks for someone to read her the party paper; a party member of the
+    volunteers takes it on himself (an individual claim, no team)."""
+    peng = demo_household("彭奶奶")
+    if peng is None or db.session.scalar(select(Wish.id).where(Wish.household_id == peng.id, Wish.title == PARTY_WISH)):
+        return 0
+    member = db.session.scalar(
+        select(Volunteer).where(Volunteer.party_member.is_(True), Volunteer.active.is_(True)).order_by(Volunteer.id)
+    )
+    if member is None:
+        return 0
+    db.session.add(
+        Wish(
+            household_id=peng.id,
+            title=PARTY_WISH,
+            category="companionship",
+            status="claimed",
+            grid_id=peng.grid_id,
+            posted_at=moment - dt.timedelta(days=6),
+            claimed_by_volunteer_id=member.id,
+            claimed_at=moment - dt.timedelta(days=5),
+        )
+    )
+    db.session.flush()
+    return 1

@@ -17,7 +17,7 @@ from app.core.extensions import limiter
 from app.core.images import content_type_of
 from app.households.common import require_personal
 from app.households.files import household_choices
-from app.volunteers.teams import list_teams
+from app.volunteers.teams import list_teams, list_volunteers
 from app.web.api import parse_body
 from app.web.pages import flashed_errors, form_page
 from app.wishes import services as ws
@@ -66,7 +66,22 @@ def board():
     wishes = ws.list_wishes(_me())
     cols = {s: [w for w in wishes if w.status == s] for s in WISH_STATUSES}
     cats, stats = _labels()
-    return render_template("wishes/board.html", cols=cols, cats=cats, stats=stats, teams=list_teams(_me()))
+    return render_template(
+        "wishes/board.html",
+        cols=cols,
+        cats=cats,
+        stats=stats,
+        teams=list_teams(_me()),
+        volunteers=list_volunteers(_me()),
+    )
+
+
+def _claimer(f) -> dict:
+    """The board's "who claims" choice (``team:ID`` or ``volunteer:ID``: a team or one person) as a claim."""
+    kind, _sep, value = (f.get("claimer") or "").partition(":")
+    if kind in ("team", "volunteer") and value:
+        return {f"{kind}_id": value}
+    return {"team_id": f.get("team_id") or None, "volunteer_id": f.get("volunteer_id") or None}
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -110,13 +125,7 @@ def act(wish_id: int, action: str):
     f = request.form
     with flashed_errors():
         if action == "claim":
-            ws.claim_wish(
-                _me(),
-                wish_id,
-                parse_body(
-                    ClaimIn, {"team_id": f.get("team_id") or None, "volunteer_id": f.get("volunteer_id") or None}
-                ),
-            )
+            ws.claim_wish(_me(), wish_id, parse_body(ClaimIn, _claimer(f)))
         elif action == "fulfil":
             ws.fulfil_wish(
                 _me(), wish_id, parse_body(FulfilIn, {"note": f.get("note", "")}), request.files.get("photo")
