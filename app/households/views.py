@@ -136,7 +136,11 @@ def due():
     mine = request.args.get("all") != "1"
     rows = care.due_plans(_me(), worker_id=current_user.id if mine else None, horizon_days=2)
     return render_template(
-        "households/due.html", rows=rows, mine=mine, may_call=policy.reads_personal(_me()), roster=rosters.due_now(_me())
+        "households/due.html",
+        rows=rows,
+        mine=mine,
+        may_call=policy.reads_personal(_me()),
+        roster=rosters.due_now(_me()),
     )
 
 
