@@ -168,7 +168,9 @@ def hold_meeting(
     council = _writable_council(council_id, scope)
     if held_at > now():
         shown = now().astimezone(TZ).strftime("%Y-%m-%d %H:%M")
-        raise ApiError(422, _("会议尚未举行：举行时间不能晚于现在（%(now)s）", now=shown), {"held_at": "in the future"})
+        raise ApiError(
+            422, _("会议尚未举行：举行时间不能晚于现在（%(now)s）", now=shown), {"held_at": "in the future"}, said=True
+        )
     errors: dict = {}
     members = {m.id: m for m in council.members}
     if any(i not in members for i in participant_ids):

@@ -149,7 +149,7 @@ def _ids(values: list[str], field: str) -> list[int]:
     try:
         return [int(v) for v in values if v.strip()]
     except ValueError:
-        raise ApiError(422, _("请从列表中选择"), {field: "ids"}) from None
+        raise ApiError(422, _("请从列表中选择"), {field: "ids"}, said=True) from None
 
 
 def _rows(f, prefix: str, names: tuple[str, ...]) -> list[dict]:
@@ -164,7 +164,7 @@ def _owner_and_due(d: dict, where: str) -> None:
     """On the pages every decision names its owner and due date (the API leaves the date to the caller)."""
     missing = {f"{where}.{k}": "required" for k in ("owner", "due_on") if not d.get(k)}
     if missing:
-        raise ApiError(422, _("每条决议都要写明责任人和期限"), missing)
+        raise ApiError(422, _("每条决议都要写明责任人和期限"), missing, said=True)
 
 
 def _meeting_form(f) -> dict:

@@ -31,14 +31,22 @@ CODES = {
 
 
 class ApiError(Exception):
-    """Ends the request with ``status``; ``fields`` maps a field name to what is wrong with it."""
+    """Ends the request with ``status``; ``fields`` maps a field name to what is wrong with it.
 
-    def __init__(self, status: int, message: str, fields: dict | None = None, code: str | None = None):
+    ``said``: the message was written for people, in the reader's language (``_("…")``); a page shows it
+    as it is, before the field details (:func:`app.web.ui_errors.describe`). Otherwise the message is the
+    API's English and a page says the field details in the reader's language instead.
+    """
+
+    def __init__(
+        self, status: int, message: str, fields: dict | None = None, code: str | None = None, said: bool = False
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.fields = fields or {}
         self.code = code or CODES.get(status, "error")
+        self.said = said
 
     def describe(self) -> str:
         """The message with the field errors in brackets (unless it names them already), for a page or a terminal."""

@@ -63,7 +63,7 @@ def new():
     require_personal(_me())
     household_id = request.values.get("household_id", type=int)
     if household_id is None:
-        raise ApiError(404, _("请从住户档案页添加年度事项"))
+        raise ApiError(404, _("请从住户档案页添加年度事项"), said=True)
     members = rosters.members_of(_me(), household_id)
 
     def write():

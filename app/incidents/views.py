@@ -287,7 +287,7 @@ def add_photo(incident_id: int):
     upload = request.files.get("photo")
     try:
         if upload is None or not upload.filename:
-            raise ApiError(422, _("请选择照片"))
+            raise ApiError(422, _("请选择照片"), said=True)
         services.add_photo(incident_id, upload.read(), current_user, policy.current_scope())
         flash(_("照片已上传"), "ok")
     except ApiError as e:

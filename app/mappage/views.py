@@ -35,11 +35,11 @@ def _parse_focus(raw: str | None) -> dict | None:
         return None
     m = _FOCUS.match(raw)
     if not m:
-        raise ApiError(400, _("focus 参数应为 <图层>:<编号>，例如 chargers:12"), {"focus": "malformed"})
+        raise ApiError(400, _("focus 参数应为 <图层>:<编号>，例如 chargers:12"), {"focus": "malformed"}, said=True)
     name, fid = m.group(1), int(m.group(2))
     url = catalog.focus_url(name, fid, current_user)
     if url is None:
-        raise ApiError(400, _("没有名为 %(name)s 的地图图层", name=name), {"focus": "unknown layer"})
+        raise ApiError(400, _("没有名为 %(name)s 的地图图层", name=name), {"focus": "unknown layer"}, said=True)
     return {"layer": name, "id": fid, "url": url or None}
 
 
@@ -73,7 +73,7 @@ def index():
 def _layer_or_404(name: str) -> Layer:
     layer = LAYERS.get(name)
     if layer is None:
-        raise ApiError(404, _("没有名为 %(name)s 的图层", name=name))
+        raise ApiError(404, _("没有名为 %(name)s 的图层", name=name), said=True)
     return layer
 
 
@@ -113,14 +113,14 @@ def _list_args(layer: Layer) -> dict:
     area = args.get("area", "")
     if area:
         if not area.isdigit() or len(area) > 18:
-            raise ApiError(400, _("区域编码应为数字"), {"area": "malformed code"})
+            raise ApiError(400, _("区域编码应为数字"), {"area": "malformed code"}, said=True)
         filters["area"] = area
     sort = args.get("sort", "id") or "id"
     if sort.lstrip("-") not in layer.sortable:
-        raise ApiError(400, _("无法按 %(name)s 排序", name=sort), {"sort": "unknown"})
+        raise ApiError(400, _("无法按 %(name)s 排序", name=sort), {"sort": "unknown"}, said=True)
     q = args.get("q", "").strip()
     if len(q) > 100:
-        raise ApiError(400, _("搜索词最多 100 个字"), {"q": "too long"})
+        raise ApiError(400, _("搜索词最多 100 个字"), {"q": "too long"}, said=True)
     return {"filters": filters, "q": q or None, "sort": sort}
 
 

@@ -98,6 +98,8 @@ def field_label(name: str) -> str:
 
 def describe(e: ApiError) -> str:
     """A refusal for a page: what is wrong with which field, in the reader's language."""
+    if e.said:
+        return e.message
     if not e.fields:
         return say(e.message)
     details = _("；").join(
