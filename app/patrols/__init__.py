@@ -10,7 +10,7 @@ from app.core.registry import Overlay, register_nav, register_overlay
 
 # figures and heat register the patrols' dashboard figures and heat sources when imported; events its
 # kind of notice (SOS).
-from app.patrols import api, cli, demo, events, figures, heat, models, views  # noqa: F401
+from app.patrols import api, cli, demo, events, events_api, figures, heat, models, views  # noqa: F401
 
 
 def init_app(app) -> None:
