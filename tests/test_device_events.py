@@ -105,7 +105,12 @@ def test_a_patrols_events_are_read_by_whoever_reads_its_track(client, auth, fiel
     got = r.get_json()
     assert got["total"] == 2 and [e["kind"] for e in got["events"]] == ["alarm", "heartbeat"]  # newest first
     alarm = got["events"][0]
-    assert (alarm["device"], alarm["who"], alarm["detail"], alarm["lat"]) == ("patrol/phone", "巡查队员 李子琴", "sos", LAT)
+    assert (alarm["device"], alarm["who"], alarm["detail"], alarm["lat"]) == (
+        "patrol/phone",
+        "巡查队员 李子琴",
+        "sos",
+        LAT,
+    )
     assert alarm["happened_at"].endswith("+08:00") and alarm["acknowledged_at"] is None
     assert client.get(url + "?kind=alarm", headers=field["member"]).get_json()["total"] == 1
     # Staff of the area read it (audited); staff elsewhere get 404, leaders 403.
@@ -123,7 +128,9 @@ def test_bad_event_queries_are_400(client, field):
     r = client.get(url + "?kind=panic", headers=field["member"])
     assert r.status_code == 400 and "kind" in str(r.get_json()["error"]["fields"])
     assert client.get(url + "?limit=0", headers=field["member"]).status_code == 400
-    r = client.get(f"/api/v1/devices/{field['device'].id}/events?from=2026-12-01&to=2026-11-01", headers=field["member"])
+    r = client.get(
+        f"/api/v1/devices/{field['device'].id}/events?from=2026-12-01&to=2026-11-01", headers=field["member"]
+    )
     assert r.status_code == 400
 
 

@@ -11,9 +11,9 @@ import datetime as dt
 
 from sqlalchemy import and_, or_, select
 
+from app.audit.services import audited_update
 from app.auth.models import User
 from app.auth.policy import can, grid_clause, scope_of
-from app.audit.services import audited_update
 from app.core.errors import ApiError
 from app.core.extensions import db
 from app.core.time import TZ

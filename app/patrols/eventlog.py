@@ -95,7 +95,9 @@ def device_events(user, device_id: int, kinds, start, end, limit: int = 100, off
     managed = (
         device is not None
         and can(user, "devices.manage")
-        and db.session.scalar(select(User.id).where(User.id == device.user_id, grid_clause(scope_of(user), User.area_id)))
+        and db.session.scalar(
+            select(User.id).where(User.id == device.user_id, grid_clause(scope_of(user), User.area_id))
+        )
         is not None
     )
     if not (mine or managed):

@@ -24,9 +24,7 @@ depends_on = None
 
 def upgrade():
     op.execute("SET LOCAL lock_timeout = '5s'")
-    op.execute(
-        "ALTER TABLE device_events ADD COLUMN acknowledged_at timestamptz, ADD COLUMN acknowledged_by integer"
-    )
+    op.execute("ALTER TABLE device_events ADD COLUMN acknowledged_at timestamptz, ADD COLUMN acknowledged_by integer")
     op.execute(
         "ALTER TABLE device_events ADD CONSTRAINT fk_device_events_acknowledged_by FOREIGN KEY (acknowledged_by) "
         "REFERENCES users (id) ON DELETE SET NULL NOT VALID"
