@@ -1,4 +1,4 @@
-"""``flask retention plan|run``: positions partitions older than 13 months and audit entries older than
+"""``flask retention plan|run``: positions partitions, device events and audit entries older than
 13 months go to (Geo)Parquet files that geopandas/pyarrow read back, then leave the database; what is
 kept stays. On a database of its own (partitions are dropped), with a few rows."""
 
@@ -145,3 +145,62 @@ def test_old_positions_and_audit_entries_are_archived_then_removed(retention_app
 
     again = runner.invoke(args=["retention", "run", "--archive", str(tmp_path)])
     assert again.exit_code == 0 and "nothing older than the retention" in again.output
+
+
+def add_events(device: int, user: int, start: dt.datetime, n: int, kind: str = "alarm") -> None:
+    for i in range(n):
+        db.session.execute(
+            text(
+                "INSERT INTO device_events (device_id, user_id, happened_at, kind, detail, geom, source, "
+                "acknowledged_at, acknowledged_by) VALUES (:d, :u, :t, :k, :detail, "
+                "CASE WHEN :k = 'alarm' THEN ST_SetSRID(ST_MakePoint(103.89, 36.077), 4326) END, 'osmand', "
+                "CASE WHEN :k = 'alarm' THEN CAST(:t AS timestamptz) + interval '5 minutes' END, "
+                "CASE WHEN :k = 'alarm' THEN :u END)"
+            ),
+            {"d": device, "u": user, "t": start + dt.timedelta(days=3, hours=i), "k": kind, "detail": f"{kind}-{i}"},
+        )
+
+
+def test_old_device_events_are_archived_like_positions_then_removed(retention_app, tmp_path):
+    user = db.session.execute(text("SELECT id FROM users WHERE username = 'walker'")).scalar()
+    device = db.session.execute(
+        text(
+            "INSERT INTO devices (identifier, user_id, name, kind, active) VALUES ('events-phone', :u, 'phone', "
+            "'traccar', true) RETURNING id"
+        ),
+        {"u": user},
+    ).scalar()
+    add_events(device, user, month(15), 3)  # alarms, acknowledged, with a place
+    add_events(device, user, month(14), 2, "heartbeat")  # no place
+    add_events(device, user, month(4), 1, "heartbeat")  # kept by default (13 months), not with 3
+    add_events(device, user, month(0), 1)  # kept
+    db.session.commit()
+
+    runner = retention_app.test_cli_runner()
+    plan = runner.invoke(args=["retention", "plan", "--archive", str(tmp_path)])
+    assert f"device_events {month(15):%Y-%m}: 3 rows" in plan.output
+    assert f"device_events {month(4):%Y-%m}" not in plan.output
+    r = runner.invoke(args=["retention", "run", "--archive", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    db.session.rollback()
+
+    alarms = geopandas.read_parquet(tmp_path / "device_events" / f"device_events_{month(15):%Y%m}.parquet")
+    assert len(alarms) == 3 and alarms.crs.to_epsg() == 4326 and set(alarms.geom_type) == {"Point"}
+    assert set(alarms.kind) == {"alarm"} and set(alarms.acknowledged_by) == {user}
+    heartbeats = pq.read_table(tmp_path / "device_events" / f"device_events_{month(14):%Y%m}.parquet").to_pylist()
+    assert sorted(h["detail"] for h in heartbeats) == ["heartbeat-0", "heartbeat-1"]
+    assert {h["geom"] for h in heartbeats} == {None}
+    left = db.session.execute(text("SELECT count(*) FROM device_events WHERE device_id = :d"), {"d": device}).scalar()
+    assert left == 2
+
+    # A shorter retention of their own (positions keep 13 months).
+    before = retention_app.config.get("WUWEI_DEVICE_EVENTS_RETENTION_MONTHS")
+    retention_app.config["WUWEI_DEVICE_EVENTS_RETENTION_MONTHS"] = 3
+    try:
+        r = runner.invoke(args=["retention", "run", "--archive", str(tmp_path)])
+    finally:
+        retention_app.config["WUWEI_DEVICE_EVENTS_RETENTION_MONTHS"] = before
+    assert r.exit_code == 0 and f"device_events {month(4):%Y-%m}" in r.output
+    db.session.rollback()
+    kept = db.session.execute(text("SELECT kind FROM device_events WHERE device_id = :d"), {"d": device}).scalars()
+    assert list(kept) == ["alarm"]

@@ -69,6 +69,10 @@ class Config:
         # Retention (flask retention run, app/ops/retention.py): months kept online, where archives go.
         self.WUWEI_POSITIONS_RETENTION_MONTHS = int(os.environ.get("WUWEI_POSITIONS_RETENTION_MONTHS", "13"))
         self.WUWEI_AUDIT_RETENTION_MONTHS = int(os.environ.get("WUWEI_AUDIT_RETENTION_MONTHS", "13"))
+        # Device events are personal data like positions: as long as positions unless set.
+        self.WUWEI_DEVICE_EVENTS_RETENTION_MONTHS = int(
+            os.environ.get("WUWEI_DEVICE_EVENTS_RETENTION_MONTHS") or self.WUWEI_POSITIONS_RETENTION_MONTHS
+        )
         self.WUWEI_ARCHIVE_DIR = os.environ.get("WUWEI_ARCHIVE_DIR", str(var_dir() / "archive"))
         self.MAX_CONTENT_LENGTH = int(os.environ.get("WUWEI_MAX_UPLOAD", str(16 * 1024 * 1024)))
         # GIS file imports (POST /api/v1/<layer>/import); larger files → 413.

@@ -51,7 +51,9 @@ def restore_cmd(file: Path):
     )
 
 
-retention_cli = AppGroup("retention", help="Archive old GPS positions and audit entries, then remove them.")
+retention_cli = AppGroup(
+    "retention", help="Archive old GPS positions, device events and audit entries, then remove them."
+)
 
 
 def _plan_options(f):
@@ -69,6 +71,9 @@ def _settings(archive_dir: Path | None) -> retention.Settings:
     return retention.Settings(
         positions_months=int(cfg.get("WUWEI_POSITIONS_RETENTION_MONTHS", 13)),
         audit_months=int(cfg.get("WUWEI_AUDIT_RETENTION_MONTHS", 13)),
+        events_months=int(
+            cfg.get("WUWEI_DEVICE_EVENTS_RETENTION_MONTHS") or cfg.get("WUWEI_POSITIONS_RETENTION_MONTHS", 13)
+        ),
         archive_dir=archive_dir or Path(cfg.get("WUWEI_ARCHIVE_DIR") or var_dir() / "archive"),
     )
 
@@ -85,8 +90,8 @@ def plan_cmd(archive_dir: Path | None):
 @retention_cli.command("run")
 @_plan_options
 def run_cmd(archive_dir: Path | None):
-    """Archive positions partitions and audit entries older than the retention to (Geo)Parquet files,
-    check each file, then drop the partitions and delete the entries."""
+    """Archive positions partitions, device events and audit entries older than the retention to
+    (Geo)Parquet files, check each file, then drop the partitions and delete the rows."""
     settings = _settings(archive_dir)
     try:
         done = retention.run(_url(), settings)

@@ -1,4 +1,5 @@
-"""Retention: GPS positions and audit entries older than N months go to Parquet files, then leave the database.
+"""Retention: GPS positions, device events and audit entries older than N months go to Parquet files, then
+leave the database.
 
 **Positions** (monthly partitions ``positions_YYYYMM``, app/patrols): a month whose end is before the
 cut-off — the first day of the oldest month kept, ``WUWEI_POSITIONS_RETENTION_MONTHS`` (13) months
@@ -15,6 +16,11 @@ Late rows of archived months that the default partition caught are archived and 
 **Audit entries** (``audit_log``, not partitioned): month by month, the rows of a month older than
 ``WUWEI_AUDIT_RETENTION_MONTHS`` (13) are written to ``ARCHIVE/audit_log/audit_log_YYYYMM[-n].parquet``
 and deleted in the same REPEATABLE READ transaction (exactly the rows written are deleted).
+
+**Device events** (``device_events``: alarms, heartbeats, region transitions — personal data like
+positions, kept as long: ``WUWEI_DEVICE_EVENTS_RETENTION_MONTHS``, by default the positions' months) are
+archived like audit entries, month by month, to ``ARCHIVE/device_events/device_events_YYYYMM[-n].parquet``
+(GeoParquet: they carry the place), acknowledgements included.
 
 Why the project's own command and not pg_partman: the archive needs Python (GeoParquet through
 pyarrow) anyway, partitions are already made by the project's ``wuwei_ensure_position_partitions``,
@@ -41,6 +47,7 @@ PARTITION = re.compile(r"positions_(\d{4})(\d{2})")
 class Settings:
     positions_months: int = 13
     audit_months: int = 13
+    events_months: int = 13
     archive_dir: Path = Path("var/archive")
 
 
@@ -136,8 +143,10 @@ def _archive_rows(conn, table: str, column: str, start: dt.datetime | None, end:
     return rows
 
 
-def _audit_months(cur, before: dt.datetime) -> list[dt.datetime]:
-    cur.execute("SELECT min(at) FROM audit_log WHERE at < %s", (before,))
+def _months(cur, table: str, column: str, before: dt.datetime) -> list[dt.datetime]:
+    """The months (their first instant) of ``table``'s rows before ``before``, oldest first."""
+    query = sql.SQL("SELECT min({c}) FROM {t} WHERE {c} < %s").format(c=sql.Identifier(column), t=sql.Identifier(table))
+    cur.execute(query, (before,))
     first = cur.fetchone()[0]
     if first is None:
         return []
@@ -148,13 +157,27 @@ def _audit_months(cur, before: dt.datetime) -> list[dt.datetime]:
     return months
 
 
+def _archive_months(conn, table: str, column: str, before: dt.datetime, directory: Path) -> list[dict]:
+    """Archive and delete ``table``'s rows before ``before``, one file per month."""
+    with conn.cursor() as cur:
+        months = _months(cur, table, column, before)
+    conn.rollback()
+    done = []
+    for m in months:
+        path = _free_name(directory / table, f"{table}_{m:%Y%m}")
+        rows = _archive_rows(conn, table, column, m, month_start(m.date(), -1), path)
+        done.append({"what": f"{table} {m:%Y-%m}", "rows": rows, "file": str(path)})
+    return done
+
+
 def plan(url: str, settings: Settings) -> list[str]:
     """What :func:`run` would do now, one line each."""
     pos_cut, audit_cut = cutoff(settings.positions_months), cutoff(settings.audit_months)
+    events_cut = cutoff(settings.events_months)
     out = [
         (
-            f"positions: keep from {pos_cut:%Y-%m-%d}; audit_log: keep from {audit_cut:%Y-%m-%d}; "
-            f"archive in {settings.archive_dir}"
+            f"positions: keep from {pos_cut:%Y-%m-%d}; device_events: keep from {events_cut:%Y-%m-%d}; "
+            f"audit_log: keep from {audit_cut:%Y-%m-%d}; archive in {settings.archive_dir}"
         )
     ]
     conn = connect(url)
@@ -172,6 +195,12 @@ def plan(url: str, settings: Settings) -> list[str]:
                 (audit_cut,),
             )
             out += [f"audit_log {month}: {n} rows, archive and delete" for month, n in cur.fetchall()]
+            cur.execute(
+                "SELECT to_char(happened_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), count(*) FROM device_events "
+                "WHERE happened_at < %s GROUP BY 1 ORDER BY 1",
+                (events_cut,),
+            )
+            out += [f"device_events {month}: {n} rows, archive and delete" for month, n in cur.fetchall()]
     finally:
         conn.close()
     return out
@@ -179,7 +208,7 @@ def plan(url: str, settings: Settings) -> list[str]:
 
 def run(url: str, settings: Settings, today: dt.date | None = None) -> list[dict]:
     """Archive and remove what is older than the retention; what was done (``what``, ``rows``, ``file``)."""
-    pos_cut, audit_cut = cutoff(settings.positions_months, today), cutoff(settings.audit_months, today)
+    pos_cut = cutoff(settings.positions_months, today)
     done = []
     conn = connect(url)
     try:
@@ -197,14 +226,11 @@ def run(url: str, settings: Settings, today: dt.date | None = None) -> list[dict
         if late:
             rows = _archive_rows(conn, "positions_default", "fixed_at", None, pos_cut, path)
             done.append({"what": "positions_default", "rows": rows, "file": str(path)})
-        with conn.cursor() as cur:
-            months = _audit_months(cur, audit_cut)
-        conn.rollback()
-        for m in months:
-            end = month_start(m.date(), -1)
-            path = _free_name(settings.archive_dir / "audit_log", f"audit_log_{m:%Y%m}")
-            rows = _archive_rows(conn, "audit_log", "at", m, end, path)
-            done.append({"what": f"audit_log {m:%Y-%m}", "rows": rows, "file": str(path)})
+        for table, column, months in (
+            ("audit_log", "at", settings.audit_months),
+            ("device_events", "happened_at", settings.events_months),
+        ):
+            done += _archive_months(conn, table, column, cutoff(months, today), settings.archive_dir)
     finally:
         conn.close()
     return done

@@ -166,6 +166,23 @@ def device_for_login(username: str, secret: str) -> Device | None:
     return device if device is not None and any(matches) else None
 
 
+def is_unnamed(device: Device) -> bool:
+    """Whether ``device`` was registered without a name of its own (its name is its public name)."""
+    return not device.name or device.name == device.identifier
+
+
+def name_device(device: Device, name: str) -> None:
+    """Give a device registered without a name the name its app reports (OwnTracks' device id); audited,
+    committed. Nothing happens when it has a name already."""
+    if not is_unnamed(device):
+        return
+    before = {"name": device.name}
+    device.name = name
+    db.session.flush()
+    record("update", "devices", device.id, before=before, after={"name": name}, user_id=device.user_id)
+    db.session.commit()
+
+
 def is_active_device(identifier: str) -> bool:
     """Whether ``identifier`` names an active device of an active user."""
     return (

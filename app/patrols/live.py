@@ -1,11 +1,14 @@
 """The live map: each active patrol's devices, their last position and recent trail, and SOS alarms
-(features of ``kind`` ``sos``, first, so that the feature cap never hides one)."""
+(features of ``kind`` ``sos``, first, so that the feature cap never hides one). An alarm stays until
+staff acknowledge it (:mod:`app.patrols.alarms`), whatever its age or the map's box, so that the page
+can count and show every one."""
 
 from sqlalchemy import select, text
 
 from app.core.extensions import db
 from app.core.time import TZ_NAME
 from app.patrols.access import require_track_reader, visible_clause
+from app.patrols.alarms import open_alarm_ids
 from app.patrols.models import Patrol
 
 _LIVE_SQL = text("""
@@ -24,13 +27,15 @@ WITH act AS (
     GROUP BY pos.device_id HAVING count(*) >= 2
 )
 SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(f), '[]'::json))::text FROM (
-    SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(e.geom, 6)::json,
-        'properties', json_build_object('kind', 'sos', 'patrol_id', a.id, 'patrol', a.title,
-            'patrol_kind', a.kind, 'who', u.display_name, 'alarm', e.detail, 'fixed_at',
-            to_char(e.happened_at AT TIME ZONE :tz, 'YYYY-MM-DD HH24:MI:SS'))) AS f
-    FROM device_events e JOIN act a ON a.id = e.patrol_id JOIN users u ON u.id = e.user_id
-    WHERE e.kind = 'alarm' AND e.geom IS NOT NULL AND e.happened_at >= now() - make_interval(mins => :minutes)
-      AND (CAST(:x0 AS float8) IS NULL OR e.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))
+    SELECT json_build_object('type', 'Feature', 'id', 'sos-' || e.id, 'geometry', ST_AsGeoJSON(e.geom, 6)::json,
+        'properties', json_build_object('kind', 'sos', 'event_id', e.id, 'patrol_id', e.patrol_id,
+            'patrol', p.title, 'patrol_kind', p.kind, 'who', coalesce(u.display_name, u.username),
+            'alarm', e.detail, 'fixed_at', to_char(e.happened_at AT TIME ZONE :tz, 'YYYY-MM-DD HH24:MI:SS'),
+            'lon', round(ST_X(e.geom)::numeric, 6), 'lat', round(ST_Y(e.geom)::numeric, 6), 'place', g.name)) AS f
+    FROM device_events e JOIN users u ON u.id = e.user_id LEFT JOIN patrols p ON p.id = e.patrol_id
+    LEFT JOIN LATERAL (SELECT a.name FROM areas a WHERE a.level = 'grid' AND ST_Intersects(a.geom, e.geom)
+                       ORDER BY a.code LIMIT 1) g ON true
+    WHERE e.id = ANY(:alarms) AND e.geom IS NOT NULL
     UNION ALL
     SELECT json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(l.geom, 6)::json,
         'properties', json_build_object('kind', 'position', 'patrol_id', a.id, 'patrol', a.title,
@@ -54,10 +59,8 @@ def live_geojson(user, bbox=None, minutes: int = 30, limit: int = 2000) -> str:
     require_track_reader(user)
     ids = list(db.session.scalars(select(Patrol.id).where(Patrol.state == "active", visible_clause(user))))
     x0, y0, x1, y1 = bbox or (None, None, None, None)
-    return db.session.execute(
-        _LIVE_SQL,
-        {"ids": ids, "minutes": minutes, "x0": x0, "y0": y0, "x1": x1, "y1": y1, "limit": limit, "tz": TZ_NAME},
-    ).scalar()
+    params = {"ids": ids, "alarms": open_alarm_ids(user), "minutes": minutes, "limit": limit, "tz": TZ_NAME}
+    return db.session.execute(_LIVE_SQL, {**params, "x0": x0, "y0": y0, "x1": x1, "y1": y1}).scalar()
 
 
 _MATES_SQL = text("""

@@ -205,13 +205,20 @@ class Position(db.Model):
 
 class DeviceEvent(db.Model):
     """Something a phone reported besides a fix: an alarm (``sos`` …), a heartbeat or a report without a
-    position, entering or leaving an OwnTracks region. The same event sent again is stored once."""
+    position, entering or leaving an OwnTracks region. The same event sent again is stored once.
+    Personal data like positions (where and when a person was)."""
 
     __tablename__ = "device_events"
     __table_args__ = (
         CheckConstraint(f"kind IN {EVENT_KINDS}", name="ck_device_events_kind"),
         Index("ux_device_events_once", "device_id", "happened_at", "kind", "detail", unique=True),
         Index("ix_device_events_alarms", "happened_at", postgresql_where=text("kind = 'alarm'")),
+        Index(
+            "ix_device_events_open_alarms",
+            "happened_at",
+            postgresql_where=text("kind = 'alarm' AND acknowledged_at IS NULL"),
+        ),
+        Index("ix_device_events_happened_at", "happened_at", postgresql_using="brin"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -225,3 +232,8 @@ class DeviceEvent(db.Model):
     geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=True)
     attributes = mapped_column(JSONB, nullable=True)
     source: Mapped[str] = mapped_column(String(12))
+    # An alarm stays on the live map until staff acknowledge it (app.patrols.alarms).
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", name="fk_device_events_acknowledged_by")
+    )

@@ -7,6 +7,7 @@ from geojson_pydantic import LineString, MultiLineString
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 
 from app.patrols.models import (
+    EVENT_KINDS,
     IDENTIFIER_PATTERN,
     PATROL_KINDS,
     PATROL_STATES,
@@ -16,9 +17,11 @@ from app.web.params import (
     AreaCode,
     Bbox,
     Body,
+    CommaList,
     LocalDateTime,
     Paging,
     Patch,
+    Period,
     Query,
     invalid,
 )
@@ -74,6 +77,15 @@ class PatrolLiveQuery(Query):
     bbox: Bbox | None = None
     minutes: Annotated[int, Field(ge=1, le=24 * 60, description="trail length")] = 30
     limit: Annotated[int, Field(ge=1, le=10_000)] = 2000
+
+
+class PatrolEventsQuery(Query, Paging):
+    kind: CommaList[Literal[EVENT_KINDS]] | None = Field(None, description="alarm, heartbeat, no_fix, transition")
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+
+
+class DeviceEventsQuery(PatrolEventsQuery, Period):
+    """A device's events in ``from``/``to`` (default: the last 30 days)."""
 
 
 class PatrolCoverageQuery(Query):
@@ -298,3 +310,25 @@ class TrackingDevice(BaseModel):
 
 class TrackingDevices(BaseModel):
     devices: list[TrackingDevice]
+
+
+class DeviceEventOut(BaseModel):
+    id: int
+    device: str = Field(description="the device's public name")
+    who: str
+    patrol_id: int | None
+    happened_at: str
+    received_at: str
+    kind: str
+    detail: str
+    lon: float | None
+    lat: float | None
+    attributes: dict
+    source: str
+    acknowledged_at: str | None = Field(None, description="alarms: when staff acknowledged it")
+    acknowledged_by: str | None = None
+
+
+class DeviceEventList(BaseModel):
+    total: int
+    events: list[DeviceEventOut]

@@ -276,7 +276,28 @@ def live():
         },
     ]
     parts = _map(center, zoom, layers)
-    return render_template("patrols/live.html", map=parts, refresh_seconds=10)
+    return render_template("patrols/live.html", map=parts, refresh_seconds=10, sos=_sos_texts())
+
+
+def _sos_texts() -> dict:
+    """What the live map's SOS markers say (static/js/patrols-live.js), in the reader's language."""
+    return {
+        "title": str(_("求助（SOS）")),
+        "who": str(_("人员")),
+        "when": str(_("时间")),
+        "where": str(_("位置")),
+        "patrol": str(_("巡查")),
+        "outside": str(_("不在巡查中")),
+        "ack": str(_("确认已处理")),
+        "acking": str(_("正在确认…")),
+        "acked": str(_("已确认")),
+        "failed": str(_("确认失败")),
+        "count": str(_("求助")),
+        "show": str(_("点击查看")),
+        "can_ack": can(current_user, "patrols.oversee"),
+        "ack_url": url_for("patrols_api.acknowledge", event_id=0),
+        "patrol_url": url_for("patrols.detail", patrol_id=0),
+    }
 
 
 @bp.get("/coverage")

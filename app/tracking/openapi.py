@@ -135,15 +135,21 @@ def _osmand_path() -> dict:
 def _owntracks_path() -> dict:
     return {
         "post": {
-            "summary": "OwnTracks HTTP mode (Basic auth: user name or device name, and the device's secret; "
-            "X-Limit-U/X-Limit-D and ?u=&d= are accepted and authenticate nothing)",
+            "summary": "OwnTracks HTTP mode (Basic auth: user name or device name, and the device's secret)",
+            "description": "User and device as the OwnTracks Recorder names them: X-Limit-U/X-Limit-D, else "
+            "?u=&d= (lowercased). They authenticate nothing: checked against the device the secret "
+            "authenticates, 403 when they name another user or device; a device registered without a name "
+            "takes the name d reports.",
             "tags": ["tracking"],
             "security": [],
             "parameters": [
-                {"name": n, "in": "header", "required": False, "schema": {"type": "string"}}
+                {"name": n, "in": "header", "required": False, "schema": {"type": "string", "maxLength": 128}}
                 for n in ("X-Limit-U", "X-Limit-D")
             ]
-            + [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in ("u", "d")],
+            + [
+                {"name": n, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 128}}
+                for n in ("u", "d")
+            ],
             "requestBody": {
                 "required": True,
                 "content": {
@@ -165,6 +171,7 @@ def _owntracks_path() -> dict:
                 },
                 "400": ERROR,
                 "401": ERROR,
+                "403": ERROR,
                 "413": ERROR,
                 "422": ERROR,
                 "503": ERROR,

@@ -6,7 +6,12 @@ An ``encrypted`` payload is refused with 422 (not 200, so that the app keeps it 
 Every request carries HTTP Basic auth: the user name is the device owner's user name or the device's
 public name (``patrol/iphone``), the password the device's secret (issued on ``/patrols/devices``).
 An unknown secret, a wrong one and a name that does not go with it all answer the same 401.
-``X-Limit-U``/``X-Limit-D`` (and the Recorder's ``?u=&d=``) name nothing on their own: the secret does.
+
+The Recorder's naming (``?u=user&d=device``, or the headers ``X-Limit-U``/``X-Limit-D`` the apps send,
+which win over the query as in the Recorder) is checked against the device the secret authenticated,
+after authentication: a user or device it does not name is 403 and nothing is stored. A device
+registered without a name takes the reported device name. ``u``/``d`` never select another device:
+a secret is one device's credential, so renewing or deactivating a device stops all it sent.
 """
 
 import base64
@@ -16,13 +21,14 @@ from werkzeug.wrappers import Request
 
 from app.core.errors import ApiError
 from app.core.time import TZ
-from app.patrols.devices import device_for_login
+from app.patrols.devices import device_for_login, is_unnamed, name_device
 from app.patrols.events import record_report
 from app.patrols.live import patrol_mates
 from app.tracking.osmand import bad_fix, json_body
 from gis.tracks import FixError, parse_owntracks
 
 MAX_MESSAGES = 1000
+MAX_NAME = 128
 REALM = 'Basic realm="Wuwei tracking", charset="UTF-8"'
 UNAUTHORIZED = "Basic auth required: your user name and the device's secret from /patrols/devices"
 ENCRYPTED = (
@@ -48,6 +54,36 @@ def basic_credentials(req: Request) -> tuple[str, str]:
     if not sep:
         raise unauthorized()
     return user, password
+
+
+def named(req: Request, field: str) -> str | None:
+    """What the request names as user (``u``) or device (``d``): ``X-Limit-U``/``X-Limit-D`` first, then
+    the query, as the Recorder reads them (lowercased); None when absent or empty; 400 when unusable."""
+    value = (req.headers.get(f"X-Limit-{field.upper()}") or req.args.get(field) or "").strip()
+    if len(value) > MAX_NAME or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ApiError(400, f"{field}: at most {MAX_NAME} printable characters", {field: "unusable name"})
+    return value.lower() or None
+
+
+def check_names(device, user: str | None, name: str | None) -> None:
+    """403 when ``u``/``d`` name another user or device than the one the secret authenticated."""
+    owner = device.user.username
+    if user is not None and user not in (owner.lower(), device.identifier.lower()):
+        raise ApiError(
+            403,
+            f"u/X-Limit-U names user {user!r}, but this secret is of device {device.identifier!r} of user "
+            f"{owner!r}: set the user name in the app's Identification to {owner!r}",
+            {"u": f"not the device's user ({owner})"},
+        )
+    names = {device.name.lower(), device.identifier.lower(), device.identifier.rsplit("/", 1)[-1].lower()}
+    if name is not None and not is_unnamed(device) and name not in names:
+        short = device.identifier.rsplit("/", 1)[-1]
+        raise ApiError(
+            403,
+            f"d/X-Limit-D names device {name!r}, but this secret is of device {device.identifier!r} "
+            f"({device.name}): set the Device ID in the app's Identification to {short!r}, or use {name!r}'s secret",
+            {"d": f"not this secret's device ({device.identifier})"},
+        )
 
 
 def read_messages(messages: list) -> tuple[list, list]:
@@ -91,12 +127,16 @@ def receive(req: Request) -> list[dict]:
     device = device_for_login(user, secret)
     if device is None:
         raise unauthorized()
+    name = named(req, "d")
+    check_names(device, named(req, "u"), name)
     body = json_body(req)
     messages = body if isinstance(body, list) else [body]
     if len(messages) > MAX_MESSAGES:
         raise ApiError(413, f"at most {MAX_MESSAGES} messages per request")
     fixes, events = read_messages(messages)
     owner = device.user_id
+    if name is not None and is_unnamed(device):
+        name_device(device, name)
     if fixes or events:
         record_report(secret, fixes, events, "owntracks")
     return friends(owner)
