@@ -115,7 +115,7 @@ def test_staff_see_an_sos_on_the_live_map_and_acknowledge_it(server):
         page.set_viewport_size({"width": 390, "height": 844})
         page.goto(f"{base}/patrols/live?lang=en")
         text = _open_sos(page)
-        assert "Call for help (SOS)" in text and "Acknowledge" in text and "Where" in text
+        assert "Call for help (SOS)" in text and "Acknowledge" in text and "Location" in text
         page.screenshot(path="docs/img/patrols-live-sos-phone.png")
         ctx.close()
     assert errors == [] and outside == []

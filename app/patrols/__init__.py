@@ -10,7 +10,20 @@ from app.core.registry import Overlay, register_nav, register_overlay
 
 # figures, heat and workload register the patrols' dashboard figures, heat sources and worker measures when
 # imported; events its kind of notice (SOS); geofence its kinds of notice and its periodic job.
-from app.patrols import api, cli, demo, events, events_api, figures, geofence, heat, models, views, workload  # noqa: F401
+from app.patrols import (  # noqa: F401
+    api,
+    cli,
+    demo,
+    device_views,
+    events,
+    events_api,
+    figures,
+    geofence,
+    heat,
+    models,
+    views,
+    workload,
+)
 
 
 def init_app(app) -> None:

@@ -1,4 +1,4 @@
-"""Patrol pages: the phone page, the live map, the list, the detail page, coverage and devices."""
+"""Patrol pages: the phone page, the live map, the list, the detail page and coverage (devices: device_views)."""
 
 import datetime as dt
 
@@ -7,7 +7,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -23,7 +22,6 @@ from app.auth.policy import can
 from app.core.errors import ApiError
 from app.core.time import TZ, day_start
 from app.patrols import access, coverage, lifecycle, tracks
-from app.patrols import devices as devices_
 from app.patrols.labels import KIND_LABELS, STATE_LABELS
 from app.patrols.models import PATROL_KINDS, PATROL_STATES
 from app.patrols.schemas import PatrolResultsIn
@@ -363,51 +361,3 @@ def service_worker():
     resp = send_from_directory(current_app.static_folder, "js/patrols-sw.js", mimetype="text/javascript", max_age=0)
     resp.headers["Cache-Control"] = "no-cache"
     return resp
-
-
-@bp.route("/devices", methods=["GET", "POST"])
-@login_required
-def devices():
-    """Your tracking devices; register one (the server issues its secret, shown once)."""
-    issued = None
-    if request.method == "POST":
-        try:
-            d, secret = devices_.register_device(
-                current_user.username, request.form.get("name", ""), request.form.get("kind", "traccar")
-            )
-        except ApiError as e:
-            flash(e.describe(), "error")
-            return redirect(url_for("patrols.devices"))
-        issued = {"device": d, "secret": secret}
-    return _devices_page(issued)
-
-
-@bp.post("/devices/<int:device_id>/secret")
-@login_required
-def renew_device_secret(device_id: int):
-    """A new secret for one of your devices; the page shows it once."""
-    try:
-        d, secret = devices_.renew_secret(current_user, device_id)
-    except ApiError as e:
-        abort(e.status, e.message)
-    return _devices_page({"device": d, "secret": secret})
-
-
-def _devices_page(issued):
-    resp = make_response(
-        render_template(
-            "patrols/devices.html",
-            devices=devices_.devices_of(current_user),
-            issued=issued,
-            osmand_url=_tracking_url("osmand"),
-            owntracks_url=_tracking_url("owntracks"),
-        )
-    )
-    resp.headers["Cache-Control"] = "no-store"  # a secret may be on it
-    return resp
-
-
-def _tracking_url(protocol: str) -> str:
-    """Where a tracking app sends fixes: the protocol adapters (``app.tracking``) answer ``/track/<protocol>``,
-    a contract with the apps in the field (DESIGN.md)."""
-    return request.url_root + "track/" + protocol
