@@ -74,6 +74,7 @@
     /* Demand before any plan: each building's e-bikes, estimates drawn hollow and dashed. */
     var demandLayer = L.layerGroup().addTo(map);
     var loadDemand = function () {
+      if (!planForm.area.value) { return; }  /* no street or community in the user's reach */
       call(planForm.getAttribute("data-demand") + "?area=" + encodeURIComponent(planForm.area.value)).then(function (r) {
         demandLayer.clearLayers();
         if (r.status !== 200) { return; }
