@@ -51,7 +51,7 @@ def main(argv):
         with Capture(engine) as cap:
             client.get(url, headers=headers)
         info = sum("information_schema" in s for s, _ in cap.statements)
-        t = timings(lambda u=url: client.get(u, headers=headers), repeat=repeat, warmup=1)
+        t = timings(lambda u=url, h=headers: client.get(u, headers=h), repeat=repeat, warmup=1)
         print(
             f"{name:24} {r.status_code} p50 {t['p50']:8.1f} p95 {t['p95']:8.1f} ms  "
             f"{len(r.data):>9,} B  {len(cap.statements)} stmts  {info} information_schema",
