@@ -51,7 +51,8 @@ def _period():
 
 
 @pytest.mark.parametrize(("area", "n"), [("6201", 9), ("620103", 9), (COMMUNITY, 15)])
-def test_stored_facts_equal_the_live_count_on_the_demo_data(app, demo, area, n):
+def test_stored_facts_equal_the_live_count_on_the_demo_data(app, demo, monkeypatch, area, n):
+    monkeypatch.setattr(daily, "FILL_AT_ONCE", 10_000)
     p0, t0, t1 = _period()
     s = daily.summary(area, n, p0, t0, t1)
     assert len(_stored_days()) >= 700  # the older days were stored; today and yesterday were read live
@@ -70,7 +71,17 @@ def test_stored_facts_equal_the_live_count_on_the_demo_data(app, demo, area, n):
     assert again == s == wholly_live
 
 
-def test_a_new_or_closed_incident_changes_the_figures_at_once(app, auth):
+def test_a_request_stores_a_few_days_and_reads_the_others_live(app, demo):
+    p0, t0, t1 = _period()
+    first = daily.summary(COMMUNITY, 15, p0, t0, t1)
+    stored = _stored_days()
+    assert len(stored) == daily.FILL_AT_ONCE and max(stored) == t1 - dt.timedelta(days=daily.RECENT_DAYS + 1)
+    second = daily.summary(COMMUNITY, 15, p0, t0, t1)
+    assert len(_stored_days()) == 2 * daily.FILL_AT_ONCE and first == second
+
+
+def test_a_new_or_closed_incident_changes_the_figures_at_once(app, auth, monkeypatch):
+    monkeypatch.setattr(daily, "FILL_AT_ONCE", 10_000)
     p0, t0, t1 = _period()
     old = t1 - dt.timedelta(days=20)
     before = daily.summary(COMMUNITY, 15, p0, t0, t1)
@@ -97,7 +108,8 @@ def test_a_new_or_closed_incident_changes_the_figures_at_once(app, auth):
     assert (gone.cur[GRID].reported, gone.cur[GRID].closed) == (n0, closed0)
 
 
-def test_a_state_change_keeps_the_stored_days_a_move_drops_them(app, auth):
+def test_a_state_change_keeps_the_stored_days_a_move_drops_them(app, auth, monkeypatch):
+    monkeypatch.setattr(daily, "FILL_AT_ONCE", 10_000)
     p0, t0, t1 = _period()
     old = t1 - dt.timedelta(days=30)
     new = add_incident(*NW, _at(old) + dt.timedelta(hours=9))
@@ -145,3 +157,14 @@ def test_median_of_a_histogram_is_placed_inside_its_bucket():
     assert daily.median({one: 1, one + 2: 1}) == 31.5  # 30.5 and 32.5: percentile_cont interpolates
     assert daily.median({len(daily.EDGES): 3}) == daily.EDGES[-1]  # beyond the last edge: at least that
     assert daily.bucket_width(30.2) == 1 and daily.bucket_width(100) == 4 and daily.bucket_width(300) == 24
+
+
+def test_a_renamed_area_keeps_the_stored_days_a_new_code_drops_them(app, demo):
+    p0, t0, t1 = _period()
+    daily.summary(COMMUNITY, 15, p0, t0, t1)
+    stored = _stored_days()
+    assert stored
+    db.session.execute(text("UPDATE areas SET name = name || '（新）' WHERE code = :c"), {"c": GRID})
+    assert _stored_days() == stored
+    db.session.execute(text("UPDATE areas SET code = '620103002001099' WHERE code = :c"), {"c": GRID})
+    assert _stored_days() == set()

@@ -100,11 +100,15 @@ def _stale_functions():
         CREATE FUNCTION wuwei_incident_daily_areas() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
-            IF TG_OP = 'DELETE' OR EXISTS (
-                    SELECT 1 FROM old_rows o JOIN new_rows n USING (id) WHERE o.code IS DISTINCT FROM n.code) THEN
-                PERFORM pg_advisory_xact_lock_shared(hashtext('incident_daily'));
-                DELETE FROM incident_daily_days;
+            -- Two branches: a DELETE trigger has no transition tables to look at.
+            IF TG_OP = 'UPDATE' THEN
+                IF NOT EXISTS (SELECT 1 FROM old_rows o JOIN new_rows n USING (id)
+                               WHERE o.code IS DISTINCT FROM n.code) THEN
+                    RETURN NULL;
+                END IF;
             END IF;
+            PERFORM pg_advisory_xact_lock_shared(hashtext('incident_daily'));
+            DELETE FROM incident_daily_days;
             RETURN NULL;
         END $$
     """)
