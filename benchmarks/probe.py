@@ -25,6 +25,9 @@ VIEWS = {
     "tile_z16": "/tiles/buildings/16/51671/25724.mvt",
     "tile_z15": "/tiles/buildings/15/25835/12862.mvt",
     "layer_buildings_5000": f"/api/v1/buildings?bbox={Z14}&limit=5000",
+    "layer_buildings_5000_count": f"/api/v1/buildings?bbox={Z14}&limit=5000&count=true",
+    "layer_buildings_100_count": f"/api/v1/buildings?bbox={Z12}&limit=100&count=true",
+    "layer_buildings_100": f"/api/v1/buildings?bbox={Z12}&limit=100",
     "incidents_list": "/api/v1/incidents?state=dispatched&limit=50",
     "incidents_overlay": f"/api/v1/incidents?open=true&bbox={Z14}&limit=5000",
 }
