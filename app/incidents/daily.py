@@ -39,19 +39,19 @@ RECENT_DAYS = 2  # today and yesterday: read live
 # 2 cores): a fresh deployment's first dashboards fill a little each, never a minute-long request.
 FILL_AT_ONCE = 5
 LEVELS = (4, 6, 9, 12, 15, 18)  # code lengths of city, district, street, community, grid, micro-grid
-ALL = 0  # category_id of the rows over every category
+ALL = 0  # category_id of the rows over every category (written as 0 in the SQL below)
 # Bucket edges in hours: bucket k (1 ≤ k < len(EDGES)) holds [EDGES[k-1], EDGES[k]); the last, ≥ 2160 h.
 EDGES = tuple(range(72)) + tuple(range(72, 168, 4)) + tuple(range(168, 720, 24)) + tuple(range(720, 2160 + 1, 168))
 
 # The facts of the days from :lo to :hi (local midnights), for areas of code lengths :lens under :prefix
 # (per category too for the lengths :catlens).
-_FACTS = f"""
+_FACTS = """
 WITH ev AS (
-    SELECT timezone('{TZ_NAME}', i.reported_at)::date AS day, i.grid_id, i.category_id,
+    SELECT timezone(:tz, i.reported_at)::date AS day, i.grid_id, i.category_id,
            1 AS r, 0 AS c, NULL::int AS b
     FROM incidents i WHERE i.reported_at >= :lo AND i.reported_at < :hi
     UNION ALL
-    SELECT timezone('{TZ_NAME}', i.closed_at)::date, i.grid_id, i.category_id, 0, 1,
+    SELECT timezone(:tz, i.closed_at)::date, i.grid_id, i.category_id, 0, 1,
            width_bucket(extract(epoch FROM i.closed_at - i.reported_at) / 3600.0, CAST(:edges AS float8[]))
     FROM incidents i WHERE i.closed_at >= :lo AND i.closed_at < :hi
 ), per AS (
@@ -62,13 +62,13 @@ WITH ev AS (
 ), up AS (
     SELECT p.day, l AS code_len, left(p.code, l) AS area, cat, p.b, sum(p.r) AS r, sum(p.c) AS c
     FROM per p CROSS JOIN unnest(CAST(:lens AS int[])) AS l
-         CROSS JOIN LATERAL unnest(CASE WHEN l = ANY(:catlens) THEN ARRAY[p.category_id, {ALL}] ELSE ARRAY[{ALL}] END) AS k(cat)
+         CROSS JOIN LATERAL unnest(CASE WHEN l = ANY(:catlens) THEN ARRAY[p.category_id, 0] ELSE ARRAY[0] END) AS k(cat)
     WHERE length(p.code) >= l
     GROUP BY 1, 2, 3, 4, 5
 )
 SELECT day, code_len, area, cat AS category_id, sum(r)::int AS reported, sum(c)::int AS closed,
-       coalesce(array_agg(b ORDER BY b) FILTER (WHERE b IS NOT NULL AND c > 0), '{{}}')::smallint[] AS hours,
-       coalesce(array_agg(c ORDER BY b) FILTER (WHERE b IS NOT NULL AND c > 0), '{{}}')::int[] AS hours_n
+       coalesce(array_agg(b ORDER BY b) FILTER (WHERE b IS NOT NULL AND c > 0), '{}')::smallint[] AS hours,
+       coalesce(array_agg(c ORDER BY b) FILTER (WHERE b IS NOT NULL AND c > 0), '{}')::int[] AS hours_n
 FROM up GROUP BY 1, 2, 3, 4
 """
 _ARGS = (bindparam("lens", type_=ARRAY(INTEGER)), bindparam("catlens", type_=ARRAY(INTEGER)))
@@ -134,6 +134,7 @@ def _runs(days: list[dt.date]) -> list[list[dt.date]]:
 
 def _facts_params(days: list[dt.date], lens, area: str, catlens) -> dict:
     return {
+        "tz": TZ_NAME,
         "catlens": list(catlens),
         "lo": _at(min(days)),
         "hi": _at(max(days) + dt.timedelta(days=1)),
