@@ -103,6 +103,9 @@ def test_dashboard_page_shows_figures_and_svg_charts(client, auth):
     assert r.status_code == 200
     assert "华林山社区第1网格" in html and "<svg" in html and "上报事件数" in html
     assert "人员相关数据按人（户）计" in html  # how personal figures are counted
+    assert "与逐条计算的中位数相差不超过一段" in html  # medians are exact to the bucket (app/incidents/daily.py)
+    english = client.get("/dashboard?area=620103002001&from=2021-03-01&to=2021-03-31&lang=en").get_data(as_text=True)
+    assert "differ from a median of each incident's hours by at most one band" in english
     # Charts are SVG drawn on the server: the page's content carries no script (the chrome's pages.js aside).
     assert "cdn" not in html.lower() and "<script" not in html.split("<main")[1].split("</main>")[0]
 
