@@ -25,7 +25,13 @@ VIEWS = {
     "tile_z16": "/tiles/buildings/16/51671/25724.mvt",
     "tile_z15": "/tiles/buildings/15/25835/12862.mvt",
     "layer_buildings_5000": f"/api/v1/buildings?bbox={Z14}&limit=5000",
+    "layer_buildings_5000_count": f"/api/v1/buildings?bbox={Z14}&limit=5000&count=true",
+    "layer_buildings_100_count": f"/api/v1/buildings?bbox={Z12}&limit=100&count=true",
+    "layer_buildings_100": f"/api/v1/buildings?bbox={Z12}&limit=100",
+    "incidents_list": "/api/v1/incidents?state=dispatched&limit=50",
+    "incidents_overlay": f"/api/v1/incidents?open=true&bbox={Z14}&limit=5000",
 }
+ROLE = {"incidents_list": "staff", "incidents_overlay": "staff"}  # as the load bench's incident desk
 
 
 def main(argv):
@@ -36,19 +42,19 @@ def main(argv):
     app = create_app({"RATELIMIT_ENABLED": False, "LOG_LEVEL": "WARNING"})
     repeat = int(os.environ.get("WUWEI_PROBE_REPEAT", "10"))
     with app.app_context():
-        _, token = create_token("leader", "probe")
+        tokens = {u: create_token(u, "probe")[1] for u in ("leader", "staff")}
         db.session.commit()
         engine = db.engine
-    headers = {"Authorization": f"Bearer {token}"}
     client = app.test_client()
     for name, url in VIEWS.items():
         if argv and name not in argv:
             continue
+        headers = {"Authorization": f"Bearer {tokens[ROLE.get(name, 'leader')]}"}
         r = client.get(url, headers=headers)
         with Capture(engine) as cap:
             client.get(url, headers=headers)
         info = sum("information_schema" in s for s, _ in cap.statements)
-        t = timings(lambda u=url: client.get(u, headers=headers), repeat=repeat, warmup=1)
+        t = timings(lambda u=url, h=headers: client.get(u, headers=h), repeat=repeat, warmup=1)
         print(
             f"{name:24} {r.status_code} p50 {t['p50']:8.1f} p95 {t['p95']:8.1f} ms  "
             f"{len(r.data):>9,} B  {len(cap.statements)} stmts  {info} information_schema",

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.audit.models import AuditEntry
 from app.core.extensions import db
@@ -46,10 +46,36 @@ def test_bbox_limits_features_to_the_box(client, auth, demo):
 def test_paging_gives_next_link_and_disjoint_pages(client, auth, demo):
     auth.login("planner")
     first = client.get("/api/v1/chargers?limit=10").get_json()
-    assert first["numberReturned"] == 10 and first["numberMatched"] == 26
+    # A full page is not counted unless asked (issue 18): numberMatched null, a next link all the same.
+    assert first["numberReturned"] == 10 and first["numberMatched"] is None
     nxt = next(link["href"] for link in first["links"] if link["rel"] == "next")
     second = client.get(nxt).get_json()
     assert not {f["id"] for f in first["features"]} & {f["id"] for f in second["features"]}
+    third = client.get(nxt.replace("offset=10", "offset=20")).get_json()
+    assert third["numberReturned"] == 6 and third["numberMatched"] == 26  # a short page tells it: no count
+    assert not any(link["rel"] == "next" for link in third["links"])
+    counted = client.get("/api/v1/chargers?limit=10&count=true").get_json()
+    assert counted["numberReturned"] == 10 and counted["numberMatched"] == 26
+
+
+def test_a_full_page_runs_no_count_unless_asked(app, client, auth, demo):
+    auth.login("planner")
+    seen = []
+
+    def before(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        client.get("/api/v1/chargers?limit=10")
+        plain, seen[:] = list(seen), []
+        client.get("/api/v1/chargers?limit=10&count=true")
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    counts = [s for s in plain if "count(*)" in s and "FROM chargers" in s]
+    assert counts == [] and [s for s in seen if "count(*)" in s and "FROM chargers" in s]
 
 
 @pytest.mark.parametrize(

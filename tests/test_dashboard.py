@@ -62,13 +62,15 @@ def test_community_dashboard_counts_per_grid_with_previous_period(app, auth):
     # The previous period is the 31 days before 1 March (29 Jan – 28 Feb): the three February reports.
     assert g1["incidents_reported"]["prev"] == 3
     assert g1["incidents_closed"]["cur"] == 2 and g4["incidents_closed"]["cur"] == 1
-    assert g1["median_close_hours"]["cur"] == 36.0 and total["median_close_hours"]["cur"] == 24.0
+    # Medians are exact to the 1-hour bucket (app.incidents.daily): 24 h and 48 h are read as 24.5 and
+    # 48.5, so the median of grid 001 is 36.5 (36.0 exactly) and the community's 24.5 (24.0).
+    assert g1["median_close_hours"]["cur"] == 36.5 and total["median_close_hours"]["cur"] == 24.5
     # Filed on 2, 5, 9 March and never closed: past the 54 h the category allows, by 31 March. The rejected one is not overdue.
     assert g1["incidents_overdue"]["cur"] == 3 and g4["incidents_overdue"]["cur"] == 0
     assert g1["incidents_reported"]["change"] == round((5 - 3) * 100 / 3, 1)
     table = next(t for t in data["tables"] if t["name"] == "median_by_category")
     cats = {c["code"]: c for c in table["rows"]}
-    assert cats["env.litter"]["n"] == 2 and cats["drainage.sewage"]["median"] == 6.0
+    assert cats["env.litter"]["n"] == 2 and cats["drainage.sewage"]["median"] == 6.5
 
 
 def test_chargers_per_thousand_households_per_community(app, auth):
@@ -101,6 +103,9 @@ def test_dashboard_page_shows_figures_and_svg_charts(client, auth):
     assert r.status_code == 200
     assert "华林山社区第1网格" in html and "<svg" in html and "上报事件数" in html
     assert "人员相关数据按人（户）计" in html  # how personal figures are counted
+    assert "与逐条计算的中位数相差不超过一段" in html  # medians are exact to the bucket (app/incidents/daily.py)
+    english = client.get("/dashboard?area=620103002001&from=2021-03-01&to=2021-03-31&lang=en").get_data(as_text=True)
+    assert "differ from a median of each incident's hours by at most one band" in english
     # Charts are SVG drawn on the server: the page's content carries no script (the chrome's pages.js aside).
     assert "cdn" not in html.lower() and "<script" not in html.split("<main")[1].split("</main>")[0]
 

@@ -164,6 +164,9 @@ def current_scope() -> Scope:
     return scope_of(current_user)
 
 
+SMALL_AREAS = ("community", "grid")  # a few dozen grids at most: an array the planner probes an index with
+
+
 def grid_clause(scope: Scope, grid_col, geom_col=None) -> ColumnElement[bool]:
     """SQL condition: the row's grid (or, without a grid, its geometry) lies in ``scope``."""
     if scope.everything:
@@ -172,7 +175,13 @@ def grid_clause(scope: Scope, grid_col, geom_col=None) -> ColumnElement[bool]:
     if scope.area_level == "micro_grid" and geom_col is not None:
         area_geom = select(Area.geom).where(Area.id == scope.area_id).scalar_subquery()
         return func.ST_Intersects(geom_col, area_geom)
-    clause = grid_col.in_(grids)
+    if scope.area_level in SMALL_AREAS:
+        # A community's few grids as an array: with the geometry arm below, the planner ORs two index
+        # scans (the grid column, the geometry) instead of walking a whole state's or bbox's rows
+        # through a hashed subquery (a community's incident list: 5,114 rows read for 3, 14 → 6 ms).
+        clause = grid_col == func.any(func.array(grids.scalar_subquery()))
+    else:
+        clause = grid_col.in_(grids)
     if geom_col is not None:
         area_geom = select(Area.geom).where(Area.id == scope.area_id).scalar_subquery()
         clause = or_(clause, and_(grid_col.is_(None), func.ST_Intersects(geom_col, area_geom)))

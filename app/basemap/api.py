@@ -28,7 +28,8 @@ bp = ApiBlueprint("api", __name__, tag="layers")
 def _page_links(layer_name: str, limit: int, offset: int, returned: int, matched: int | None) -> list[dict]:
     args = {k: v for k, v in request.args.items() if k not in ("offset",)}
     links = [{"rel": "self", "type": GEOJSON, "href": request.url}]
-    if matched is not None and offset + returned < matched:
+    more = offset + returned < matched if matched is not None else returned >= limit  # not counted: a full page
+    if more:
         links.append(
             {
                 "rel": "next",
@@ -96,7 +97,8 @@ def _reads(layer: Layer, slug: str, title: str) -> None:
 
     collection.__doc__ = (
         f"{title}: a page as a GeoJSON FeatureCollection\n\n"
-        "With numberMatched/numberReturned and next/prev links; in the user's area."
+        "With numberMatched/numberReturned and next/prev links; in the user's area. numberMatched is "
+        "counted on a full page only with count=true (null otherwise: follow next)."
     )
 
     def item(id: int):

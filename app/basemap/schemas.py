@@ -129,6 +129,14 @@ class LayerQuery(Query, Paging):
     area: Annotated[AreaCode | None, Field(description="area code: rows under this street/community/grid")] = None
     community: Community | None = None
     grid: Grid | None = None
+    count: Annotated[
+        bool,
+        Field(
+            description="true: count every matching row, so numberMatched is given on a full page too "
+            "(without it a full page answers numberMatched null and a next link: counting a large table "
+            "costs more than the page)"
+        ),
+    ] = False
 
 
 @_cached("query")
@@ -163,6 +171,7 @@ def list_kwargs(query, filters: dict) -> dict:
         "sort": query.sort,
         "limit": query.limit,
         "offset": query.offset,
+        "count": getattr(query, "count", True),
     }
 
 
@@ -378,7 +387,10 @@ def collection_out(layer: Layer) -> type[BaseModel]:
         f"{camel(layer)}Collection",
         __base__=gj.FeatureCollection[feature_out(layer)],
         __doc__=f"{layer.title} ({layer.name}): a page as a GeoJSON FeatureCollection",
-        numberMatched=(int | None, Field(description="rows matching the filters (all pages)")),
+        numberMatched=(
+            int | None,
+            Field(description="rows matching the filters (all pages); null on a full page unless count=true"),
+        ),
         numberReturned=(int, Field(description="features on this page")),
         links=(list[Link], Field(description="self, and next/prev while there are more pages")),
     )

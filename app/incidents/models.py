@@ -121,6 +121,25 @@ class Incident(db.Model):
             "reported_at",
             postgresql_include=["closed_at", "state", "category_id"],
         ),
+        # Migration 0019: overdue now and at a past date, read from the indexes alone.
+        Index(
+            "ix_incidents_open_stage",
+            "grid_id",
+            postgresql_include=["category_id", "state", "state_changed_at", "extension_hours"],
+            postgresql_where=text(_OPEN_STATES_SQL),
+        ),
+        Index(
+            "ix_incidents_unclosed_counted",
+            "reported_at",
+            postgresql_include=["grid_id", "category_id"],
+            postgresql_where=text("closed_at IS NULL AND state NOT IN ('rejected', 'duplicate')"),
+        ),
+        Index(
+            "ix_incidents_closed_counted",
+            "closed_at",
+            postgresql_include=["grid_id", "reported_at", "category_id"],
+            postgresql_where=text("closed_at IS NOT NULL AND state NOT IN ('rejected', 'duplicate')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -329,10 +329,13 @@
           merge(layer, group, fc.features || []);
           var n = (fc.features || []).length;
           state.loaded[layer.name] = n;
-          state.matched[layer.name] = fc.numberMatched !== undefined ? fc.numberMatched : n;
+          // numberMatched is null on a full page (not counted, docs/web-toolkit.md): "n+" there.
+          var full = n >= (layer.limit || 5000);
+          state.matched[layer.name] = typeof fc.numberMatched === "number" ? fc.numberMatched : (full ? null : n);
           state.drawn[layer.name] = group.getLayers().length;
           delete state.errors[layer.name];
           if (!n) { setStatus(layer.name, "empty", texts.empty || "0"); }
+          else if (state.matched[layer.name] === null) { setStatus(layer.name, "partial", n + "+"); }
           else if (state.matched[layer.name] > n) {
             setStatus(layer.name, "partial", fmt(texts.shown_of || "{shown}/{total}",
                                                  {shown: n, total: state.matched[layer.name]}));
