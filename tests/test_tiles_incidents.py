@@ -24,7 +24,9 @@ def _features(resp) -> list[dict]:
 
 def _reported(client, auth):
     staff = auth.token("staff")  # Hualinshan community staff
-    r = report(client, staff, reporter_name=NAME, reporter_phone=PHONE, address=ADDRESS, description="井盖缺失 绝密描述")
+    r = report(
+        client, staff, reporter_name=NAME, reporter_phone=PHONE, address=ADDRESS, description="井盖缺失 绝密描述"
+    )
     assert r.status_code == 201, r.data
     return r.get_json()["id"], staff
 

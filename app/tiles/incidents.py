@@ -53,7 +53,9 @@ def bounds(scope: Scope):
 
 
 def plan() -> Plan:
-    return measured_plan(NAME, 0, lambda zooms: densest_by_centre(Incident.geom, [Incident.state.in_(OPEN_STATES)], zooms))
+    return measured_plan(
+        NAME, 0, lambda zooms: densest_by_centre(Incident.geom, [Incident.state.in_(OPEN_STATES)], zooms)
+    )
 
 
 SOURCE = TileSource(

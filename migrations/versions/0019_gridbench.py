@@ -13,8 +13,8 @@ docs/benchmarks.md ``grid_assign``).
 
 * ``wuwei_regrid_table(tbl, region)``: the same rule (the point on the surface of the row's geometry
   in a grid, ``ST_Intersects``, lowest grid id on a shared edge, NULL outside every grid) as one
-  statement: grids joined to the table's rows through the table's GiST index, the lowest id kept per
-  row, and only the rows whose grid changes are written.
+  statement: each grid meeting the rows' extent probes the table's GiST index (a LATERAL join kept
+  grid-driven), the lowest id is kept per row, and only the rows whose grid changes are written.
 * ``wuwei_assign_grid`` trusts ``grid_id`` only inside that statement: the function sets the
   transaction-local ``wuwei.regrid`` to ``on`` around it (and ``off`` again after). Every other write of
   ``geom`` or ``grid_id`` is still recomputed by the trigger, so a typed grid id never sticks.
@@ -53,26 +53,40 @@ def upgrade():
         LANGUAGE plpgsql AS $$
         DECLARE
             n bigint;
+            ext geometry;
         BEGIN
             IF region IS NULL OR ST_IsEmpty(region) THEN
                 RETURN 0;
             END IF;
+            -- The grids that can hold a row of the region meet the extent of those rows.
+            EXECUTE format('SELECT ST_SetSRID(ST_Extent(geom)::geometry, $2) FROM %s '
+                           'WHERE geom && $1 AND ST_Intersects(geom, $1)', tbl)
+                INTO ext USING region, ST_SRID(region);
+            IF ext IS NULL THEN
+                RETURN 0;
+            END IF;
             PERFORM set_config('wuwei.regrid', 'on', true);
+            -- Grid-driven: each grid probes the table's GiST index. OFFSET 0 keeps the planner from
+            -- flattening the LATERAL into one probe of areas per row (DISTINCT/GROUP BY on the row id
+            -- tempts it), which is ~20 times slower at a million rows (docs/benchmarks.md, grid_assign).
             EXECUTE format($q$
                 UPDATE %1$s t SET grid_id = n.gid
                 FROM (
                     SELECT r.id, h.gid FROM %1$s r
                     LEFT JOIN (
-                        SELECT DISTINCT ON (p.id) p.id, a.id AS gid
-                        FROM %1$s p JOIN areas a ON a.level = 'grid' AND a.geom && p.geom
-                             AND ST_Intersects(a.geom, ST_PointOnSurface(p.geom))
-                        WHERE p.geom && $1 AND ST_Intersects(p.geom, $1)
-                        ORDER BY p.id, a.id
+                        SELECT p.id, min(a.id) AS gid
+                        FROM areas a CROSS JOIN LATERAL (
+                            SELECT p.id FROM %1$s p
+                            WHERE p.geom && a.geom AND ST_Intersects(a.geom, ST_PointOnSurface(p.geom))
+                              AND p.geom && $1 AND ST_Intersects(p.geom, $1)
+                            OFFSET 0) p
+                        WHERE a.level = 'grid' AND a.geom && $2
+                        GROUP BY p.id
                     ) h ON h.id = r.id
                     WHERE r.geom && $1 AND ST_Intersects(r.geom, $1)
                 ) n
                 WHERE t.id = n.id AND t.grid_id IS DISTINCT FROM n.gid
-            $q$, tbl) USING region;
+            $q$, tbl) USING region, ext;
             GET DIAGNOSTICS n = ROW_COUNT;
             PERFORM set_config('wuwei.regrid', 'off', true);
             RETURN n;
