@@ -35,9 +35,8 @@ def upgrade():
     op.execute("""
         CREATE OR REPLACE FUNCTION wuwei_assign_grid() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            -- Inside wuwei_regrid_table's own UPDATE the grid was just computed by the same rule.
-            IF TG_OP = 'UPDATE' AND current_setting('wuwei.regrid', true) = 'on'
-                    AND ST_Equals(NEW.geom, OLD.geom) THEN
+            -- Inside wuwei_regrid_table's own UPDATE (it writes grid_id only, computed by the same rule).
+            IF TG_OP = 'UPDATE' AND current_setting('wuwei.regrid', true) = 'on' THEN
                 RETURN NEW;
             END IF;
             IF TG_OP = 'INSERT' OR NOT ST_Equals(NEW.geom, OLD.geom)
