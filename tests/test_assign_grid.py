@@ -234,3 +234,50 @@ def test_households_follow_their_building_when_its_grid_is_redrawn(app, demo):
         {"x": FAR_POINT[0], "y": FAR_POINT[1]},
     )
     assert grid_code_of("buildings", bid) == grid_code_of("households", hid) == "620103099001001"
+
+
+def test_regrid_puts_an_edge_point_in_the_lowest_grid_and_a_typed_grid_still_never_sticks(app, demo):
+    """wuwei_regrid_table (migration 0019): the rule of wuwei_grid_of as one join; only inside its own
+    UPDATE is grid_id taken as written."""
+    x, y = FAR_POINT
+    cid = db.session.execute(
+        text(
+            "INSERT INTO chargers (name, status, ports, geom)"
+            " VALUES ('边界充电桩', 'planned', 2, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) RETURNING id"
+        ),
+        {"x": x, "y": y},
+    ).scalar()
+    grids = []
+    for code, x0, x1 in (("620103099001002", x, x + 0.002), ("620103099001001", x - 0.002, x)):  # edge at x
+        grids.append(
+            db.session.execute(
+                text(
+                    "INSERT INTO areas (level, code, name, geom) VALUES ('grid', :code, '边界网格',"
+                    " ST_Multi(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))) RETURNING id"
+                ),
+                {"code": code, "x0": x0, "y0": y - 0.001, "x1": x1, "y1": y + 0.001},
+            ).scalar()
+        )
+
+    def row():
+        return tuple(
+            db.session.execute(
+                text("SELECT grid_id, wuwei_grid_of(geom) FROM chargers WHERE id = :i"), {"i": cid}
+            ).one()
+        )
+
+    assert row() == (min(grids), min(grids))
+    # Typed by hand (after a regrid ran in this transaction): recomputed by the trigger.
+    db.session.execute(text("UPDATE chargers SET grid_id = :g WHERE id = :i"), {"g": max(grids), "i": cid})
+    assert row()[0] == min(grids)
+    assert db.session.execute(text("SELECT current_setting('wuwei.regrid', true)")).scalar() == "off"
+    # Nothing left to change: the regrid writes no row.
+    region = "ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)"
+    n = db.session.execute(
+        text(f"SELECT wuwei_regrid_table('chargers', {region})"),
+        {"x0": x - 0.01, "y0": y - 0.01, "x1": x + 0.01, "y1": y + 0.01},
+    ).scalar()
+    assert n == 0
+    # Both grids gone: the point is in no grid.
+    db.session.execute(text("DELETE FROM areas WHERE id = ANY(:ids)"), {"ids": grids})
+    assert row() == (None, None)

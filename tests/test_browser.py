@@ -193,3 +193,41 @@ def test_focus_opens_the_feature_and_a_failing_layer_says_so(live_server, browse
     page.wait_for_selector(".wuwei-note", timeout=30000)
     assert "不存在" in page.inner_text(".wuwei-note")
     page.close()
+
+
+def test_open_incidents_come_from_tiles_and_a_click_fetches_the_record(live_server, browser_context):
+    """The open-incidents overlay is drawn from /tiles/incidents (id, state, category only); clicking a
+    point fetches the incident from the API for its popup, with the category's name and the state."""
+    page = browser_context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _login(page, live_server)
+    _wait_until_loaded(page)
+    first = page.evaluate("""() => fetch('/api/v1/incidents?open=true&limit=1', {credentials: 'same-origin'})
+        .then(r => r.json()).then(fc => fc.features[0])""")
+    lon, lat = first["geometry"]["coordinates"]
+    page.wait_for_function(
+        """([lat, lon]) => { const m = Wuwei.state.map;
+        if (!m._animatingZoom && (m.getZoom() !== 17 || m.getCenter().distanceTo([lat, lon]) > 5)) {
+            m.setView([lat, lon], 17, {animate: false}); }
+        return (Wuwei.state.drawn.incidents || 0) > 0; }""",
+        arg=[lat, lon],
+        polling=500,
+        timeout=30000,
+    )
+    _wait_until_loaded(page)
+    requests = browser_context.wuwei_requests
+    assert any("/tiles/incidents/17/" in u or "/tiles/incidents/16/" in u for u in requests)
+    assert not any("/api/v1/incidents?" in u and "bbox=" in u for u in requests)  # no GeoJSON pages
+    # Click the point in the middle of the map: the one we centred on.
+    box = page.locator("#" + page.evaluate("Wuwei.state.map.getContainer().id")).bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector(".leaflet-popup-content .wuwei-popup", timeout=15000)
+    page.wait_for_function("() => getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'")
+    popup = page.inner_text(".leaflet-popup-content")
+    assert str(first["id"]) in popup and first["properties"]["category_name"] in popup
+    assert "状态" in popup and "上报时间" in popup
+    assert any(u.endswith(f"/api/v1/incidents/{first['id']}") for u in requests)
+    page.screenshot(path=str(IMG / "map-incident-tile.png"), animations="disabled")
+    page.close()
+    assert errors == []

@@ -173,6 +173,9 @@ class Overlay:
     item_id_arg: str = "id"  # the endpoint's keyword for the feature id
     list_endpoint: str | None = None  # a page listing the overlay's records, linked from popups
     label: str | None = None  # property drawn as a permanent label on each feature
+    # A tile source of app.tiles drawing the same rows (``/tiles/<tiles>/{z}/{x}/{y}.mvt``): the map then
+    # draws the overlay from vector tiles and fetches ``<endpoint>/<id>`` for a popup.
+    tiles: str | None = None
 
 
 OVERLAYS: Registry[Overlay] = Registry("map overlay")

@@ -54,6 +54,7 @@ def init_app(app) -> None:
             item_endpoint="incidents_api.item",
             item_id_arg="incident_id",
             list_endpoint="incidents.index",
+            tiles="incidents",  # app/tiles/incidents.py: the same open incidents, id/state/category only
         )
     )
     _register_pages(app)

@@ -13,7 +13,8 @@ def cors_origins(app) -> list[str]:
 
 def init_app(app) -> None:
     """Register the tile endpoints (documented in ``/api/v1/openapi.json`` by their declarations)."""
-    from app.tiles import views
+    from app.tiles import incidents, views
+    from app.tiles.sources import register_tile_source
 
     # The most features a tile may carry before a layer's detail zoom is raised (app/tiles/plan.py).
     app.config.setdefault("TILE_FEATURE_CAP", 5000)
@@ -22,6 +23,7 @@ def init_app(app) -> None:
     # Per gunicorn worker; 0 turns the tile cache off (app/tiles/cache.py).
     app.config.setdefault("TILE_CACHE_MB", float(os.environ.get("WUWEI_TILE_CACHE_MB", "64")))
     app.register_blueprint(views.bp)
+    register_tile_source(incidents.SOURCE)  # the map page's open-incidents overlay (app/tiles/incidents.py)
     origins = cors_origins(app)
     if origins:
         CORS(

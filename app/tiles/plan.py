@@ -95,26 +95,34 @@ def mercator_centre(geom):
     return x, y
 
 
+def densest_by_centre(geom, conditions: list, zooms: range) -> dict[int, int]:
+    """zoom → rows in the densest tile, by bbox centre of ``geom``, over the rows meeting ``conditions``:
+    one ``GROUP BY`` at the top zoom, summed up to the parents."""
+    x, y = mercator_centre(geom)
+    top = zooms.stop - 1
+    size = 2 * WORLD / (1 << top)
+    tx = cast(func.floor((x + WORLD) / size), Integer).label("tx")
+    ty = cast(func.floor((WORLD - y) / size), Integer).label("ty")
+    rows = db.session.execute(select(tx, ty, func.count()).where(and_(*conditions)).group_by(tx, ty)).all()
+    cells = {(a, b): n for a, b, n in rows}
+    out: dict[int, int] = {}
+    for z in range(top, zooms.start - 1, -1):
+        out[z] = max(cells.values(), default=0)
+        parent: dict[tuple, int] = {}
+        for (a, b), n in cells.items():
+            parent[(a >> 1, b >> 1)] = parent.get((a >> 1, b >> 1), 0) + n
+        cells = parent
+    return out
+
+
 def _densest(public: PublicLayer, zooms: range) -> dict[int, int]:
     """zoom → features in the densest tile, by bbox centre, over the whole table."""
     t = table_of(public.layer)
     x, y = mercator_centre(t.c.geom)
-    top = zooms.stop - 1
-    size = 2 * WORLD / (1 << top)
     base = base_conditions(public.layer)
-    out: dict[int, int] = {}
     if public.tile_filter is None:
-        tx = cast(func.floor((x + WORLD) / size), Integer).label("tx")
-        ty = cast(func.floor((WORLD - y) / size), Integer).label("ty")
-        rows = db.session.execute(select(tx, ty, func.count()).where(and_(*base)).group_by(tx, ty)).all()
-        cells = {(a, b): n for a, b, n in rows}
-        for z in range(top, zooms.start - 1, -1):
-            out[z] = max(cells.values(), default=0)
-            parent: dict[tuple, int] = {}
-            for (a, b), n in cells.items():
-                parent[(a >> 1, b >> 1)] = parent.get((a >> 1, b >> 1), 0) + n
-            cells = parent
-        return out
+        return densest_by_centre(t.c.geom, base, zooms)
+    out: dict[int, int] = {}
     for z in zooms:  # what is drawn depends on the zoom (area levels)
         zsize = 2 * WORLD / (1 << z)
         tx = cast(func.floor((x + WORLD) / zsize), Integer).label("tx")
@@ -128,18 +136,21 @@ def _densest(public: PublicLayer, zooms: range) -> dict[int, int]:
 
 def plan_of(public: PublicLayer, layer_min_zoom: int) -> Plan:
     """The (cached) plan of a published layer whose own minimum zoom is ``layer_min_zoom``."""
+    return measured_plan(public.name, layer_min_zoom, lambda zooms: _densest(public, zooms))
+
+
+def measured_plan(name: str, layer_min_zoom: int, measure) -> Plan:
+    """The (cached) plan of the layer ``name``: ``measure(zooms)`` gives the densest tile per zoom."""
     cap = int(current_app.config["TILE_FEATURE_CAP"])
-    key = (public.name, cap, layer_min_zoom)
+    key = (name, cap, layer_min_zoom)
     hit = _CACHE.get(key)
     if hit is not None and time.monotonic() - hit[0] < current_app.config["TILE_PLAN_TTL"]:
         return hit[1]
     first = min(layer_min_zoom, AGGREGATE_FROM)
-    densest = _densest(public, range(first, NATIVE_MAX_ZOOM + 1))
+    densest = measure(range(first, NATIVE_MAX_ZOOM + 1))
     detail = next((z for z in range(layer_min_zoom, NATIVE_MAX_ZOOM + 1) if densest[z] <= cap), NATIVE_MAX_ZOOM)
     min_zoom = layer_min_zoom if detail == layer_min_zoom else min(first, detail)
-    plan = Plan(
-        public.name, min_zoom, detail, NATIVE_MAX_ZOOM, cap, {z: n for z, n in densest.items() if z >= min_zoom}
-    )
+    plan = Plan(name, min_zoom, detail, NATIVE_MAX_ZOOM, cap, {z: n for z, n in densest.items() if z >= min_zoom})
     _CACHE[key] = (time.monotonic(), plan)
     return plan
 

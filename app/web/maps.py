@@ -60,7 +60,17 @@ def overlay_config(o: Overlay) -> dict:
         "label_filter": None,
         "label_min_zoom": 0,
         "visible": o.visible,
+        "tiles": _tiles_url(o.tiles) if o.tiles else None,
+        "tiles_max_zoom": TILES_MAX_ZOOM,
     }
+
+
+TILES_MAX_ZOOM = 16  # app.tiles.plan.NATIVE_MAX_ZOOM: finer zooms scale the z16 tiles up
+
+
+def _tiles_url(name: str) -> str:
+    """The ``/tiles/{name}/{z}/{x}/{y}.mvt`` template of a tile source (Leaflet fills in z, x and y)."""
+    return url_for("tiles.tile", layer=name, z=0, x=0, y=0).replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt")
 
 
 def context_layers(interactive: bool = True) -> list[dict]:

@@ -109,9 +109,11 @@
    * the API for its popup (tiles carry only what is drawn), so editing starts from it as from any layer. */
   function tileLayer(map, layer, state, texts, report) {
     var styles = {}, name = layer.name, version = 0;
+    var point = layer.geom_type && layer.geom_type.indexOf("Point") >= 0;
     styles[name] = function (p) {
       var s = styleFor(layer, {properties: p});
-      return Object.assign({fill: true, weight: 1, fillOpacity: 0.3}, s);
+      return Object.assign(point ? {fill: true, weight: 1, fillOpacity: 0.9, radius: 6}
+                                 : {fill: true, weight: 1, fillOpacity: 0.3}, s);
     };
     styles[name + "-cells"] = function (p) {
       var s = styleFor(layer, {properties: p});
@@ -122,6 +124,13 @@
     var Grid = L.VectorGrid.Protobuf.extend({
       _isValidTile: function (coords) {
         return coords.z >= (layer.min_zoom || 0) && L.VectorGrid.Protobuf.prototype._isValidTile.call(this, coords);
+      },
+      /* Leaflet places a click on a small circle at its getLatLng(), which VectorGrid's points lack
+       * (an error, no click): without it the mouse position is used, as for polygons. */
+      _createLayer: function (feat, pxPerExtent, layerStyle) {
+        var l = L.VectorGrid.Protobuf.prototype._createLayer.call(this, feat, pxPerExtent, layerStyle);
+        if (l && feat.type === 1) { l.getLatLng = null; }
+        return l;
       }
     });
     var grid = new Grid(layer.tiles, {
@@ -157,27 +166,34 @@
     grid.on("loading", function () { report("loading", texts.loading || "…"); });
     grid.on("load", grid.wuweiReport);
     grid.on("tileerror", function () { report("error", (texts.error || "error") + " (tiles)"); });
+    /* The whole feature (from the API) drawn over the tiles with its popup open at ``latlng``. */
+    grid.wuweiShow = function (f, latlng) {
+      pick.clearLayers();
+      var shown = L.geoJSON(f, {
+        pane: "wuwei-" + name,
+        style: function () { return Object.assign({}, styleFor(layer, f), {weight: 3, color: "#f59e0b"}); },
+        pointToLayer: function (feature, ll) {
+          return L.circleMarker(ll, Object.assign({radius: 8, fillOpacity: 0.9, pane: "wuwei-" + name},
+                                                  styleFor(layer, feature), {weight: 3, color: "#f59e0b"}));
+        }
+      });
+      shown.eachLayer(function (l) {
+        l.feature = f;
+        l.wuweiLayer = name;
+        grid.wuweiById = {};
+        grid.wuweiById[String(f.id)] = l;
+        l.bindPopup(popupHtml(layer, f, texts), {maxWidth: 320});
+        l.on("popupclose", function () { pick.clearLayers(); });
+        pick.addLayer(l);
+        l.openPopup(latlng || (l.getLatLng ? l.getLatLng() : l.getBounds().getCenter()));
+      });
+    };
     grid.on("click", function (e) {
       var id = e.layer && e.layer.properties && e.layer.properties.wuwei_id;
       if (id === undefined || id === null) { return; }
       fetch(layer.url.split("?")[0] + "/" + id, {credentials: "same-origin", headers: {"Accept": "application/geo+json"}})
         .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
-        .then(function (f) {
-          pick.clearLayers();
-          var shown = L.geoJSON(f, {pane: "wuwei-" + name, style: function () {
-            return Object.assign({}, styleFor(layer, f), {weight: 3, color: "#f59e0b"});
-          }});
-          shown.eachLayer(function (l) {
-            l.feature = f;
-            l.wuweiLayer = name;
-            grid.wuweiById = {};
-            grid.wuweiById[String(f.id)] = l;
-            l.bindPopup(popupHtml(layer, f, texts), {maxWidth: 320});
-            l.on("popupclose", function () { pick.clearLayers(); });
-            pick.addLayer(l);
-            l.openPopup(e.latlng);
-          });
-        })
+        .then(function (f) { grid.wuweiShow(f, e.latlng); })
         .catch(function (err) { report("error", (texts.error || "error") + " (" + (err && err.message || err) + ")"); });
     });
     return grid;
@@ -292,7 +308,8 @@
 
     function setStatus(name, status, text) {
       state.status[name] = status;
-      var el = panel.querySelector('li[data-layer="' + name + '"] .st');
+      /* Tiles may start loading while the layers are made, before the panel exists. */
+      var el = panel && panel.querySelector('li[data-layer="' + name + '"] .st');
       if (el) { el.setAttribute("data-status", status); el.textContent = text || ""; el.title = text || ""; }
       var busy = Object.keys(state.status).filter(function (n) { return state.status[n] === "loading"; }).length;
       bar.textContent = busy ? (texts.busy || "…") : "";
@@ -452,6 +469,11 @@
             var before = map.getCenter().toString() + map.getZoom();
             map.fitBounds(b, {maxZoom: Math.max(17, minZoom), padding: [40, 40]});
             if (map.getZoom() < minZoom) { map.setZoom(minZoom); }
+            var tiled = state.layers[config.focus.layer];
+            if (tiled && tiled.wuweiTiles) {  /* tiles carry no popup: the fetched feature is shown over them */
+              state.focus.opened = true;
+              tiled.wuweiShow(feature);
+            }
             if (before === map.getCenter().toString() + map.getZoom()) { refresh(); }
           })
           .catch(function () {
