@@ -8,7 +8,7 @@ trigger ``wuwei_assign_grid``), spread over the 5,000 synthetic grids of ``seed 
 vacuumed, and ends when the assignment is committed.
 
 * **Wuwei**: ``wuwei_regrid_table(table, region)`` — what redrawing a grid runs on every spatial table
-  (migration 0019): one UPDATE joining grids to the rows through the table's GiST index, lowest grid id
+  (migration 0022): one UPDATE joining grids to the rows through the table's GiST index, lowest grid id
   on a shared edge, only changed rows written.
 * **geopandas** (the fair fast way): ``read_postgis`` of the points and of the grids, ``sjoin`` with
   ``predicate="within"`` (lowest grid id kept where a point falls in two), the answers written back with
@@ -71,7 +71,7 @@ def _fresh(engine) -> None:
     _autocommit(engine, f"VACUUM (ANALYZE) {TABLE}")
 
 
-# The spatial join of wuwei_regrid_table alone (migration 0019), without writing.
+# The spatial join of wuwei_regrid_table alone (migration 0022), without writing.
 JOIN_ONLY = f"""
 SELECT count(gid) FROM (
     SELECT p.id, min(a.id) AS gid
@@ -82,8 +82,8 @@ SELECT count(gid) FROM (
     WHERE a.level = 'grid'
     GROUP BY p.id) h
 """
-# wuwei_regrid's statement before migration 0019: wuwei_grid_of twice per row, and the row trigger a third time.
-BEFORE_0019 = f"""
+# wuwei_regrid's statement before migration 0022: wuwei_grid_of twice per row, and the row trigger a third time.
+BEFORE_0022 = f"""
 UPDATE {TABLE} SET grid_id = wuwei_grid_of(geom)
 WHERE geom && {REGION} AND ST_Intersects(geom, {REGION}) AND grid_id IS DISTINCT FROM wuwei_grid_of(geom)
 """
@@ -97,7 +97,7 @@ def _timed_commit(engine, sql: str) -> float:
 
 
 def _wuwei(engine) -> tuple[float, float, float]:
-    """(regrid now, the same regrid before 0019, the spatial join alone without writing)."""
+    """(regrid now, the same regrid before 0022, the spatial join alone without writing)."""
     _fresh(engine)
     join_only = _timed_commit(engine, JOIN_ONLY)
     took = _timed_commit(engine, f"SELECT wuwei_regrid_table('{TABLE}', {REGION})")
@@ -106,7 +106,7 @@ def _wuwei(engine) -> tuple[float, float, float]:
             text(f"DROP TABLE IF EXISTS {TABLE}_wuwei; CREATE TABLE {TABLE}_wuwei AS SELECT id, grid_id FROM {TABLE}")
         )
     _fresh(engine)
-    before = _timed_commit(engine, BEFORE_0019)
+    before = _timed_commit(engine, BEFORE_0022)
     return took, before, join_only
 
 
@@ -208,7 +208,7 @@ def run(ctx):
             f"geopandas: {split}; {m['outside']:,} points outside every grid (NULL in both)",
         ),
         Result(
-            "the same, Wuwei's regrid statement before migration 0019",
+            "the same, Wuwei's regrid statement before migration 0022",
             wuwei,
             "s",
             "wuwei_grid_of per row (twice, and the row trigger a third time)",

@@ -237,7 +237,7 @@ def test_households_follow_their_building_when_its_grid_is_redrawn(app, demo):
 
 
 def test_regrid_puts_an_edge_point_in_the_lowest_grid_and_a_typed_grid_still_never_sticks(app, demo):
-    """wuwei_regrid_table (migration 0019): the rule of wuwei_grid_of as one join; only inside its own
+    """wuwei_regrid_table (migration 0022): the rule of wuwei_grid_of as one join; only inside its own
     UPDATE is grid_id taken as written."""
     x, y = FAR_POINT
     cid = db.session.execute(

@@ -3,7 +3,7 @@
 Counting a city's two periods of a million-row table per dashboard (reported, closed, the median hours
 to close per street, the daily series, the median per category) cost ~0.9 s of SQL per request. Here
 each local day is aggregated once, the first time a dashboard needs it (:func:`fill`), into
-``incident_daily`` (migration 0019): per day, area (every code level an incident's grid lies in: city,
+``incident_daily`` (migration 0021): per day, area (every code level an incident's grid lies in: city,
 district, street, community, grid, micro-grid) and category (0: all), the incidents reported, the
 incidents closed, and a histogram of the closed ones' hours to close in the fixed buckets of
 :data:`EDGES`. A dashboard then sums the rows of its units and its area (:func:`summary`).

@@ -86,7 +86,7 @@ def deadlines():
 def _overdue_past():
     """Open at the period's end ``:t1`` and older than the sum of the category's stage deadlines.
 
-    Two parts, each read from a covering partial index alone (migration 0019): still unclosed, and
+    Two parts, each read from a covering partial index alone (migration 0021): still unclosed, and
     closed at ``:t1`` or later (an OR of both was a bitmap scan of the table: 190 ms for a city)."""
     dl = deadlines()
     counted = INC.c.state.notin_(NOT_COUNTED)

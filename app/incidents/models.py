@@ -121,7 +121,7 @@ class Incident(db.Model):
             "reported_at",
             postgresql_include=["closed_at", "state", "category_id"],
         ),
-        # Migration 0019: overdue now and at a past date, read from the indexes alone.
+        # Migration 0021: overdue now and at a past date, read from the indexes alone.
         Index(
             "ix_incidents_open_stage",
             "grid_id",
