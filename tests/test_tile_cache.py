@@ -2,6 +2,7 @@
 makes the next request build it again, and a client holding the tile gets 304 without it being built."""
 
 import mapbox_vector_tile
+import pytest
 from sqlalchemy import event, text
 
 from app.core.extensions import db
@@ -10,6 +11,15 @@ from app.tiles.cache import Entry, TileCache
 from tests.test_tiles import ZJY_CHARGER, get_tile, tile_of
 
 NEW_CHARGER = (103.8345, 36.0474)  # beside 金昌南路大院子充电桩01, in the same z14 tile
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(app):
+    """Each test starts with an empty cache (the app, and so its cache, lives for the whole session: a tile
+    another test asked for would otherwise already be there)."""
+    app.extensions.pop(cache.EXTENSION, None)
+    yield
+    app.extensions.pop(cache.EXTENSION, None)
 
 
 def _tile_statements(fn):
