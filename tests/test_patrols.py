@@ -72,6 +72,11 @@ def test_gps_spikes_and_poor_fixes_are_cleaned_from_the_track(client, auth, demo
     assert stats["distance_m"] == pytest.approx(200, abs=2)  # raw would be ~1,600 m
     assert stats["moving_s"] > 0 and stats["duration_s"] == 200
     assert stats["grids"] and stats["grids"][0]["code"].startswith("620102011002")
+    # The detail page's map asks for the track as it asks every layer (bbox and limit of the screen):
+    # answered whole; a malformed bbox is still refused.
+    track = client.get(f"/api/v1/patrols/{pid}/track?bbox=103.89,36.07,103.90,36.08&limit=5000")
+    assert track.status_code == 200 and track.get_json()["features"]
+    assert client.get(f"/api/v1/patrols/{pid}/track?bbox=1,2,3").status_code == 400
 
 
 def test_cleanup_area_is_buffered_track_in_square_metres(client, auth, demo):

@@ -66,6 +66,10 @@ class PatrolListQuery(Query, Paging):
 
 class PatrolTrackQuery(Query):
     simplify: Annotated[int, Field(ge=0, le=100, description="tolerance in metres")] = 2
+    # The map pages' loader (static/js/wuwei-map.js) asks every layer for the visible bbox; a track is one
+    # feature and is answered whole, so both are accepted (and checked) but change nothing.
+    bbox: Bbox | None = Field(None, description="accepted from map loaders; the whole track is returned")
+    limit: Annotated[int, Field(ge=1, le=10_000, description="accepted from map loaders; one feature")] = 1
 
 
 class BadParkingQuery(Query):
