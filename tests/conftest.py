@@ -8,6 +8,7 @@ session joins it with savepoints, so services may commit freely.
 
 import os
 from contextlib import nullcontext
+from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
@@ -253,6 +254,35 @@ def chromium_executable() -> str:
             "(apt-get install chromium); the browser tests need it and do not skip."
         )
     return executable
+
+
+def local_chromium(pw, profile: str, viewport: dict, outside: list[str] | None = None, **options):
+    """Debian's Chromium as a new user opens Wuwei (Chinese, Shanghai time, ``viewport``), allowed to reach
+    127.0.0.1 only: returns the context and the list of URLs it refused (requests leaving the machine;
+    ``outside`` when given, so that several contexts share one). ``options`` go to Playwright's
+    ``launch_persistent_context`` (geolocation, permissions …)."""
+    ctx = pw.chromium.launch_persistent_context(
+        profile,
+        executable_path=chromium_executable(),
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport=viewport,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        **options,
+    )
+    outside = [] if outside is None else outside
+
+    def only_local(route):
+        url = route.request.url
+        if url.startswith(("data:", "blob:")) or urlsplit(url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    ctx.route("**/*", only_local)
+    return ctx, outside
 
 
 def live_demo_server(suffix: str):

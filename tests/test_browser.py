@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS, chromium_executable, live_demo_server
+from tests.conftest import live_demo_server, local_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_transaction]
 
@@ -32,30 +32,12 @@ def live_server():
 @pytest.fixture(scope="module")
 def browser_context():
     """A Chromium context with a fresh profile; every request is recorded, outside ones are blocked."""
-    executable = chromium_executable()
     from playwright.sync_api import sync_playwright
 
     requests: list[str] = []
     with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=executable,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 800},
-            locale="zh-CN",
-            timezone_id="Asia/Shanghai",
-        )
+        context, _outside = local_chromium(pw, profile, {"width": 1280, "height": 800})
         context.on("request", lambda r: requests.append(r.url))
-
-        def only_local(route):
-            host = urlsplit(route.request.url).hostname
-            if route.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
-                route.continue_()
-            else:
-                route.abort()
-
-        context.route("**/*", only_local)
         context.wuwei_requests = requests
         yield context
         context.close()

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS, chromium_executable, live_demo_server
+from tests.conftest import live_demo_server, local_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_transaction]
 
@@ -35,24 +35,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=chromium_executable(),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport=DESKTOP,
-            locale="zh-CN",
-            timezone_id="Asia/Shanghai",
-        )
-
-        def only_local(route):
-            url = route.request.url
-            if url.startswith(("data:", "blob:")) or urlsplit(url).hostname == "127.0.0.1":
-                route.continue_()
-            else:
-                route.abort()
-
-        context.route("**/*", only_local)
+        context, _outside = local_chromium(pw, profile, DESKTOP)
         yield context
         context.close()
 

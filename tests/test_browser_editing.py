@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS, chromium_executable, live_demo_server
+from tests.conftest import live_demo_server, local_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_transaction]
 
@@ -35,26 +35,9 @@ def context():
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=chromium_executable(),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1440, "height": 900},
-            locale="zh-CN",
-            timezone_id="Asia/Shanghai",
-        )
+        ctx, _outside = local_chromium(pw, profile, {"width": 1440, "height": 900})
         requests: list[str] = []
         ctx.on("request", lambda r: requests.append(r.url))
-        ctx.route(
-            "**/*",
-            lambda route: (
-                route.continue_()
-                if route.request.url.startswith(("data:", "blob:"))
-                or urlsplit(route.request.url).hostname == "127.0.0.1"
-                else route.abort()
-            ),
-        )
         ctx.wuwei_requests = requests
         yield ctx
         ctx.close()

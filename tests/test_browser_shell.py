@@ -9,11 +9,10 @@ The main pages' screenshots in both sizes go to ``docs/img/`` (the README shows 
 
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS, chromium_executable, live_demo_server
+from tests.conftest import live_demo_server, local_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_transaction]
 
@@ -50,33 +49,14 @@ def server():
 @pytest.fixture(scope="module")
 def browser():
     """A Chromium with a fresh profile per context; outside requests are recorded and blocked."""
-    executable = chromium_executable()
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:
         outside: list[str] = []
 
         def open_context(viewport):
-            ctx = pw.chromium.launch_persistent_context(
-                tempfile.mkdtemp(dir=profile),  # a fresh profile each time, even after a failed test
-                executable_path=executable,
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport=viewport,
-                locale="zh-CN",
-                timezone_id="Asia/Shanghai",
-            )
-
-            def only_local(route):
-                url = route.request.url
-                if url.startswith(("data:", "blob:")) or urlsplit(url).hostname == "127.0.0.1":
-                    route.continue_()
-                else:
-                    outside.append(url)
-                    route.abort()
-
-            ctx.route("**/*", only_local)
-            return ctx
+            # a fresh profile each time, even after a failed test
+            return local_chromium(pw, tempfile.mkdtemp(dir=profile), viewport, outside)[0]
 
         yield open_context, outside
 

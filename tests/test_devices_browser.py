@@ -9,11 +9,10 @@ import time
 import urllib.request
 from pathlib import Path
 from urllib.error import HTTPError
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS, chromium_executable, live_demo_server
+from tests.conftest import live_demo_server, local_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_transaction]
 IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
@@ -42,22 +41,7 @@ def test_the_devices_page_issues_and_renews_secrets(server):
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=chromium_executable(),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            locale="zh-CN",
-            viewport={"width": 390, "height": 844},
-        )
-        ctx.route(
-            "**/*",
-            lambda route: (
-                route.continue_()
-                if urlsplit(route.request.url).hostname == "127.0.0.1" or route.request.url.startswith("data:")
-                else route.abort()
-            ),
-        )
+        ctx, _outside = local_chromium(pw, profile, {"width": 390, "height": 844})
         page = ctx.new_page()
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))

@@ -29,7 +29,7 @@ from app.auth.models import User
 from app.core.extensions import db
 from app.core.jobs import run_worker
 from app.notices.models import Notice
-from tests.conftest import CHROMIUM_ARGS, chromium_executable, live_demo_server, make_test_app
+from tests.conftest import live_demo_server, local_chromium, make_test_app
 from tests.smtp_server import SMTPServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_transaction]
@@ -65,28 +65,10 @@ def story():
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = chromium_executable()
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=executable,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport=DESKTOP,
-            locale="zh-CN",
-            timezone_id="Asia/Shanghai",
-        )
-
-        def only_local(route):
-            host = urlsplit(route.request.url).hostname
-            if route.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
-                route.continue_()
-            else:
-                route.abort()
-
-        context.route("**/*", only_local)
+        context, _outside = local_chromium(pw, profile, DESKTOP)
         yield context
         context.close()
 

@@ -7,12 +7,11 @@ with ``context.set_offline`` — exactly what happens to a patrol member's phone
 
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS, chromium_executable, live_demo_server
+from tests.conftest import live_demo_server, local_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_transaction]
 IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
@@ -34,32 +33,16 @@ def _positions(url: str, title: str) -> int:
 
 def test_phone_page_queues_fixes_offline_and_uploads_them_when_back(server):
     base, db_url = server
-    executable = chromium_executable()
     from playwright.sync_api import sync_playwright
 
-    outside = []
     with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
+        ctx, outside = local_chromium(
+            pw,
             profile,
-            executable_path=executable,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            locale="zh-CN",
-            viewport={"width": 400, "height": 800},
-            timezone_id="Asia/Shanghai",
+            {"width": 400, "height": 800},
             permissions=["geolocation"],
             geolocation={"latitude": 36.0770, "longitude": 103.8925, "accuracy": 5},
         )
-
-        def only_local(route):
-            host = urlsplit(route.request.url).hostname
-            if route.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
-                route.continue_()
-            else:
-                outside.append(route.request.url)
-                route.abort()
-
-        ctx.route("**/*", only_local)
         page = ctx.new_page()
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -118,32 +101,18 @@ def test_phone_page_walks_a_route_on_the_map_with_time_distance_and_kept_fixes(s
     """A patrol member on a 390×844 phone starts in one tap and walks ~90 m east: the map shows the own
     track, the time runs, the distance grows, the server's drift filter figures come back."""
     base, db_url = server
-    executable = chromium_executable()
     from playwright.sync_api import sync_playwright
 
-    outside, errors = [], []
+    errors = []
     lat, lon = 36.0770, 103.8925
     with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
+        ctx, outside = local_chromium(
+            pw,
             profile,
-            executable_path=executable,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            locale="zh-CN",
-            viewport={"width": 390, "height": 844},
-            timezone_id="Asia/Shanghai",
+            {"width": 390, "height": 844},
             permissions=["geolocation"],
             geolocation={"latitude": lat, "longitude": lon, "accuracy": 5},
         )
-
-        def only_local(route):
-            if route.request.url.startswith(("data:", "blob:")) or urlsplit(route.request.url).hostname == "127.0.0.1":
-                route.continue_()
-            else:
-                outside.append(route.request.url)
-                route.abort()
-
-        ctx.route("**/*", only_local)
         page = ctx.new_page()
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: m.type == "error" and errors.append(m.text))

@@ -9,12 +9,11 @@ import datetime as dt
 import hashlib
 import tempfile
 import urllib.request
-from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS, chromium_executable, live_demo_server
+from tests.conftest import live_demo_server, local_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_transaction]
 SECRET = "e2e-live-sos-secret-7Qm2vXr9KpL4"
@@ -69,21 +68,9 @@ def test_staff_see_an_sos_on_the_live_map_and_acknowledge_it(server):
     _sos(base, lon, lat, 120)
     from playwright.sync_api import sync_playwright
 
-    outside, errors = [], []
+    errors = []
     with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            profile, executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS,
-            locale="zh-CN", viewport={"width": 1440, "height": 900}, timezone_id="Asia/Shanghai",
-        )  # fmt: skip
-
-        def only_local(route):
-            if route.request.url.startswith(("data:", "blob:")) or urlsplit(route.request.url).hostname == "127.0.0.1":
-                route.continue_()
-            else:
-                outside.append(route.request.url)
-                route.abort()
-
-        ctx.route("**/*", only_local)
+        ctx, outside = local_chromium(pw, profile, {"width": 1440, "height": 900})
         page = ctx.new_page()
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{base}/login")

@@ -3,12 +3,11 @@ a planner's charger plan and bike-zone gaps at 1440 px. Screenshots go to docs/i
 
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS, chromium_executable, live_demo_server
+from tests.conftest import live_demo_server, local_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_transaction]
 IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
@@ -26,27 +25,7 @@ def _count(url: str, sql: str) -> int:
 
 
 def _browser(pw, profile, width, height):
-    ctx = pw.chromium.launch_persistent_context(
-        profile,
-        executable_path=chromium_executable(),
-        headless=True,
-        args=CHROMIUM_ARGS,
-        locale="zh-CN",
-        viewport={"width": width, "height": height},
-        timezone_id="Asia/Shanghai",
-    )
-    outside = []
-
-    def only_local(route):
-        host = urlsplit(route.request.url).hostname
-        if route.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    ctx.route("**/*", only_local)
-    return ctx, outside
+    return local_chromium(pw, profile, {"width": width, "height": height})
 
 
 def _login(page, base, username, password):
