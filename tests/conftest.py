@@ -21,6 +21,7 @@ from app import create_app
 from app.core.extensions import db
 from app.tracking.gateway import autocommit_connections
 from app.tracking.gateway import install as install_gateway
+from tests import sql_capture
 
 BASE_URL = (
     os.environ.get("DATABASE_URL") or f"postgresql://postgres@127.0.0.1:{os.environ.get('PGPORT', '55432')}/wuwei"
@@ -317,5 +318,12 @@ def live_demo_server(suffix: str):
 
 
 def pytest_configure(config):
+    sql_capture.install()
+    config.addinivalue_line("markers", "after_all: runs after every other test (checks what the run did)")
     config.addinivalue_line("markers", "no_transaction: the test manages its own database")
     config.addinivalue_line("markers", "browser: drives Chromium through Playwright")
+
+
+def pytest_collection_modifyitems(config, items):
+    last = [item for item in items if item.get_closest_marker("after_all")]
+    items[:] = [item for item in items if not item.get_closest_marker("after_all")] + last

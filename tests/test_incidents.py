@@ -149,7 +149,7 @@ def test_every_disallowed_transition_is_409_and_changes_nothing(client, auth, de
         r = move(client, headers, iid, to, note="x")
         assert r.status_code == 409, (from_state, to, r.get_json())
         assert r.get_json()["error"]["code"] == "conflict"
-    assert db.session.get(Incident, iid).state == from_state
+    assert Incident.by_id(iid).state == from_state
     assert db.session.scalar(select(func.count()).select_from(Transition).where(Transition.incident_id == iid)) == steps
 
 
@@ -159,7 +159,7 @@ def test_roles_outside_the_workflow_step_get_403(client, auth, demo):
         r = move(client, auth.token(user), iid, "filed")
         assert r.status_code in (403, 404), user
     assert move(client, auth.token("hls2"), iid, "filed").status_code == 403
-    assert db.session.get(Incident, iid).state == "reported"
+    assert Incident.by_id(iid).state == "reported"
 
 
 def test_dispatch_needs_a_target_and_duplicate_needs_the_original(client, auth, demo):
@@ -463,7 +463,7 @@ def test_detail_page_offers_only_the_next_steps_of_the_role(client, auth, demo):
     page = client.get(f"/incidents/{iid}").get_data(as_text=True)
     assert 'value="filed"' in page and 'value="closed"' not in page
     r = client.post(f"/incidents/{iid}/transition", data={"to": "filed", "note": "立案"})
-    assert r.status_code == 302 and db.session.get(Incident, iid).state == "filed"
+    assert r.status_code == 302 and Incident.by_id(iid).state == "filed"
     auth.logout()
     auth.login("gridworker")
     page = client.get(f"/incidents/{iid}").get_data(as_text=True)

@@ -139,19 +139,19 @@ def test_the_sewage_story_is_done_by_the_people_who_own_each_stage(client, auth,
         == 200
     )
 
-    token = db.session.get(Incident, iid).public_token
+    token = Incident.by_id(iid).public_token
     page = client.get(f"/status/{token}").get_data(as_text=True)
     assert "管道已更换，路面已清洗。" in page and "核查结案" in page
     r = client.post(f"/status/{token}/rating", data={"satisfaction": "unsatisfied", "comment": "还有异味"})
-    assert r.status_code == 302 and db.session.get(Incident, iid).state == "responded"
+    assert r.status_code == 302 and Incident.by_id(iid).state == "responded"
     assert move(client, staff, iid, "in_progress", note="居民反映仍有异味，请复查").status_code == 200
     assert move(client, paishui, iid, "responded", note="已疏通支管").status_code == 200
     assert move(client, staff, iid, "closed", public_note="支管已疏通，异味消除。").status_code == 200
     assert client.post(f"/status/{token}/rating", data={"satisfaction": "satisfied"}).status_code == 302
-    final = db.session.get(Incident, iid)
+    final = Incident.by_id(iid)
     assert final.state == "evaluated" and final.satisfaction == "satisfied" and final.rating == 5
     assert client.post(f"/status/{token}/rating", data={"satisfaction": "unsatisfied"}).status_code == 302
-    assert db.session.get(Incident, iid).state == "evaluated"  # rated once per close
+    assert Incident.by_id(iid).state == "evaluated"  # rated once per close
 
     assert told(iid) == [
         ("hls2", "incident.new"),
@@ -250,7 +250,7 @@ def test_the_status_page_never_shows_personal_data_or_internal_notes(client, aut
     staff = auth.token("staff")
     iid = dispatched_to_drainage(client, staff)
     move(client, auth.token("paishui"), iid, "in_progress", note=f"已电话联系{REPORTER[0]}，{REPORTER[1]}")
-    incident = db.session.get(Incident, iid)
+    incident = Incident.by_id(iid)
     page = client.get(f"/status/{incident.public_token}").get_data(as_text=True)
     assert incident.case_number[:4] in page and "污水外溢" in page and "处置" in page
     body = re.sub(r"<[^>]+>", " ", page)
@@ -284,7 +284,7 @@ def test_the_status_page_never_shows_personal_data_or_internal_notes(client, aut
 
 def test_the_status_page_speaks_english_too(client, auth, demo):
     iid = hotline_report(client, auth.token("staff"))
-    page = client.get(f"/status/{db.session.get(Incident, iid).public_token}?lang=en").get_data(as_text=True)
+    page = client.get(f"/status/{Incident.by_id(iid).public_token}?lang=en").get_data(as_text=True)
     assert "Case number" in page and "Reported" in page and "Stage now" in page
     assert not re.search(r"[\u4e00-\u9fff]", re.sub(r"<[^>]+>|五微|中文|西津东路房管所门前|污水外溢", " ", page))
 
@@ -292,9 +292,9 @@ def test_the_status_page_speaks_english_too(client, auth, demo):
 def test_rating_only_a_closed_case_and_staff_record_a_call_back(client, auth, demo):
     staff = auth.token("staff")
     iid = dispatched_to_drainage(client, staff)
-    token = db.session.get(Incident, iid).public_token
+    token = Incident.by_id(iid).public_token
     client.post(f"/status/{token}/rating", data={"satisfaction": "satisfied"})
-    assert db.session.get(Incident, iid).state == "dispatched"  # not closed: nothing to rate
+    assert Incident.by_id(iid).state == "dispatched"  # not closed: nothing to rate
     paishui = auth.token("paishui")
     move(client, paishui, iid, "in_progress")
     move(client, paishui, iid, "responded", note="已处置")
@@ -318,7 +318,7 @@ def test_case_numbers_are_eight_unambiguous_characters_and_staff_find_a_case_by_
     assert all(case_number_of(i) == n for i, n in db.session.execute(select(Incident.id, Incident.case_number)))
     assert len({case_number_of(i) for i in range(1, 20001)}) == 20000
     iid = hotline_report(client, auth.token("staff"))
-    number = db.session.get(Incident, iid).case_number
+    number = Incident.by_id(iid).case_number
     auth.login("staff")
     r = client.get(f"/incidents/case?number={number[:4].lower()}-{number[4:]}")
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/incidents/{iid}")
@@ -357,7 +357,7 @@ def test_deadline_reminders_are_told_once_per_stage(client, auth, app, demo):
     assert told(iid)[-2:] == [("paishui", "incident.overdue"), ("leader", "incident.overdue")]
     # a new stage starts a new clock
     move(client, auth.token("paishui"), iid, "in_progress")
-    assert db.session.get(Incident, iid).deadline_notified == 0
+    assert Incident.by_id(iid).deadline_notified == 0
 
 
 def test_the_same_event_is_told_once(client, auth, demo):
@@ -457,7 +457,7 @@ def test_the_desk_pages_accept_extend_and_report_done_with_photos(client, auth, 
     page = client.get(f"/incidents/desk/{iid}").get_data(as_text=True)
     assert "接单" in page and "退回" in page and REPORTER[1] not in page
     assert client.post(f"/incidents/desk/{iid}/accept").status_code == 302
-    assert db.session.get(Incident, iid).state == "in_progress"
+    assert Incident.by_id(iid).state == "in_progress"
     client.post(f"/incidents/desk/{iid}/extension", data={"hours": "24", "reason": "等材料"})
     assert "延期申请（24 小时）等待社区审核" in client.get(f"/incidents/desk/{iid}").get_data(as_text=True)
     r = client.post(
@@ -465,7 +465,7 @@ def test_the_desk_pages_accept_extend_and_report_done_with_photos(client, auth, 
         data={"note": "已疏通", "photos": [(io.BytesIO(jpeg()), "a.jpg"), (io.BytesIO(jpeg()), "b.jpg")]},
         content_type="multipart/form-data",
     )
-    assert r.status_code == 302 and db.session.get(Incident, iid).state == "responded"
+    assert r.status_code == 302 and Incident.by_id(iid).state == "responded"
     item = client.get(f"/incidents/desk/{iid}").get_data(as_text=True)
     photos = re.findall(rf"/incidents/desk/{iid}/photos/(\d+)\?size=thumb", item)
     assert len(photos) == 2

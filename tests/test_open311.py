@@ -95,7 +95,7 @@ def test_stock_client_post_enters_the_workflow_and_reads_back_without_personal_d
     created = r.get_json()
     assert isinstance(created, list) and set(created[0]) >= {"service_request_id", "service_notice", "account_id"}
     rid = created[0]["service_request_id"]
-    inc = db.session.get(Incident, rid)
+    inc = Incident.by_id(rid)
     assert inc.state == "reported" and inc.source == "hotline" and inc.grid_id is not None
     assert inc.attributes == {"bike_count": 12, "operator": "meituan"}  # a number is stored as a number
     assert inc.reporter_phone == "13900000000"
@@ -132,7 +132,7 @@ def test_post_in_xml_and_by_address_string(client, demo):
     x = ET.fromstring(r.data)
     assert x.tag == "service_requests"
     rid = int(x.find("request/service_request_id").text)
-    assert db.session.get(Incident, rid).address == "九间楼"
+    assert Incident.by_id(rid).address == "九间楼"
 
 
 def test_requests_filters_and_paging(client, demo):

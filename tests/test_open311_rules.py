@@ -37,7 +37,7 @@ def post_request(client, fmt="json", **fields):
 
 def stored(r) -> Incident:
     assert r.status_code == 200, r.get_data(as_text=True)
-    return db.session.get(Incident, r.get_json()[0]["service_request_id"])
+    return Incident.by_id(r.get_json()[0]["service_request_id"])
 
 
 def error(r, status=400) -> str:
@@ -301,7 +301,7 @@ def test_incoming_statuses_take_workflow_steps_only_where_allowed(client, bench,
         )
     r = update(client, rid, status=status)
     assert r.status_code == 200, r.get_data(as_text=True)
-    assert db.session.get(Incident, rid).state == state
+    assert Incident.by_id(rid).state == state
     row = db.session.scalar(select(Open311Update).where(Open311Update.incident_id == rid))
     assert row.applied is applied and row.status == status.upper()
     step = db.session.get(Transition, r.get_json()[0]["update_id"])

@@ -31,7 +31,7 @@ def test_a_compound_is_found_by_name_and_opens_on_the_map(client, auth, demo):
 
 
 def test_an_incident_is_found_by_number_or_case_number_within_the_area(client, auth, demo):
-    incident = db.session.get(Incident, 19)
+    incident = Incident.by_id(19)
     auth.login("staff")
     for q in ("19", "#19", incident.case_number, f"{incident.case_number[:4]}-{incident.case_number[4:]}".lower()):
         assert ("incidents", f"#19 {incident.category.name}", "/incidents/19") in _found(client, q), q

@@ -165,12 +165,54 @@ def current_scope() -> Scope:
 
 
 SMALL_AREAS = ("community", "grid")  # a few dozen grids at most: an array the planner probes an index with
+STREET_LEVELS = ("street", "community", "grid", "micro_grid")  # a scope inside one street
+STREET_CODE = "street_code"  # the distribution column of the tables that would shard (docs/scaling.md)
+
+
+def street_column(grid_col):
+    """The ``street_code`` column of the table (or alias) ``grid_col`` belongs to, if it has one."""
+    col = grid_col.__clause_element__() if hasattr(grid_col, "__clause_element__") else grid_col
+    table = getattr(col, "table", None)
+    return None if table is None else table.c.get(STREET_CODE)
+
+
+def street_clause(scope: Scope, street_col) -> ColumnElement[bool]:
+    """SQL condition on a row's street code: the street of a street's (or narrower) scope, the streets of
+    a district's. A whole-city scope sends no condition: its reads fan out to every shard, as planned."""
+    if scope.everything:
+        return true()
+    if scope.area_level in STREET_LEVELS:
+        return street_col == scope.area_code[:9]
+    streets = select(Area.code).where(Area.level == "street", Area.code.startswith(scope.area_code, autoescape=True))
+    return street_col.in_(streets)
+
+
+def routing_clause(street_col) -> ColumnElement[bool] | None:
+    """For a request whose user's scope lies inside one street: ``street_col = <that street>`` (a statement
+    on a distributed table then goes to one shard); None otherwise. For reads the user's scope allows
+    anyway (a record's version after the view checked it), never to decide access."""
+    if not getattr(current_user, "is_authenticated", False):
+        return None
+    scope = scope_of(current_user)
+    return street_clause(scope, street_col) if scope.area_level in STREET_LEVELS else None
 
 
 def grid_clause(scope: Scope, grid_col, geom_col=None) -> ColumnElement[bool]:
-    """SQL condition: the row's grid (or, without a grid, its geometry) lies in ``scope``."""
+    """SQL condition: the row's grid (or, without a grid, its geometry) lies in ``scope``.
+
+    On a table that carries ``street_code`` the condition also names the scope's street(s), so that the
+    statement says which shards can hold its rows (docs/scaling.md): for a street's scope or narrower the
+    street code is a constant.
+    """
     if scope.everything:
         return true()
+    street_col = street_column(grid_col)
+    if street_col is not None:
+        return and_(street_clause(scope, street_col), _grid_clause(scope, grid_col, geom_col))
+    return _grid_clause(scope, grid_col, geom_col)
+
+
+def _grid_clause(scope: Scope, grid_col, geom_col=None) -> ColumnElement[bool]:
     grids = select(Area.id).where(Area.code.startswith(scope.area_code, autoescape=True))
     if scope.area_level == "micro_grid" and geom_col is not None:
         area_geom = select(Area.geom).where(Area.id == scope.area_id).scalar_subquery()
@@ -231,7 +273,15 @@ def personal_clause(user, grid_col) -> ColumnElement[bool]:
     if user.area is not None and user.area.level in ("grid", "micro_grid"):
         own = select(Area.id).where(Area.code == user.area.code[:15])
         clauses.append(grid_col.in_(own))
-    return or_(*clauses)
+    street_col = street_column(grid_col)
+    if street_col is None:
+        return or_(*clauses)
+    # The streets of the grids named above (a grid worker may be assigned grids of several streets).
+    grids = select(Area.id).where(Area.id.in_(assigned))
+    if len(clauses) > 1:
+        grids = grids.union(select(Area.id).where(Area.code == user.area.code[:15]))
+    streets = select(func.left(Area.code, 9)).where(Area.id.in_(grids))
+    return and_(street_col.in_(streets), or_(*clauses))
 
 
 def counts_clause(user, grid_col) -> ColumnElement[bool]:

@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 
 from app.core.registry import Registry
 from app.core.sql import StatementCache, like_escape, param
+from app.core.streets import streets_under
 
 
 @dataclass
@@ -49,11 +50,15 @@ class Frame:
     k: int  # the small count: personal values count grids with ≥ k people
     memo: dict = field(default_factory=dict)  # one dashboard's figure values, by statement
     pending: dict | None = None  # statements noted by prefetch()
+    streets: list[str] | None = None  # the area's street codes (asked once, by params())
 
     def params(self) -> dict:
         """Values of the named parameters every figure statement may use."""
+        if self.streets is None:
+            self.streets = streets_under(self.area)
         return {
             "prefix": like_escape(self.area) + "%",
+            "streets": self.streets,
             "n": self.length,
             "p0": self.pstart,
             "t0": self.start,
@@ -134,8 +139,8 @@ def register_figure(figure: Figure) -> Figure:
 # --------------------------------------------------------------------------- statements
 
 # Named parameters (values from Frame.params): every one changes per request, none is compiled in.
-_PARAMS = ("prefix", "n", "p0", "t0", "t1", "pd0", "d0", "d1", "back", "k")
-PREFIX, N, P0, T0, T1, PD0, D0, D1, BACK, K = (param(n) for n in _PARAMS)
+_PARAMS = ("prefix", "n", "p0", "t0", "t1", "pd0", "d0", "d1", "back", "k", "streets")
+PREFIX, N, P0, T0, T1, PD0, D0, D1, BACK, K, STREETS = (param(n) for n in _PARAMS)
 STATEMENTS = StatementCache(lambda name: name in _PARAMS)
 run = STATEMENTS.run  # run(key, build, frame.params()): rows of a figure statement built once per key
 
@@ -150,6 +155,12 @@ def in_area(code_col: sa.ColumnElement) -> sa.ColumnElement:
     (``substr(…) IN`` was estimated at 0.5 % of the grids and sent 1M incidents through a nested loop:
     6.5 s → 0.1 s)."""
     return code_col.like(PREFIX, escape="\\")
+
+
+def in_streets(street_col: sa.ColumnElement) -> sa.ColumnElement:
+    """Rows of the area's streets (``:streets``) on a table that would be distributed by street code: the
+    statement names the shards that can hold its rows (docs/scaling.md)."""
+    return street_col == sa.any_(STREETS)
 
 
 @dataclass

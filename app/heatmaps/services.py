@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import Float, Integer, case, cast, func, select
 
 from app.areas.models import Area
-from app.auth.policy import Scope, grid_clause
+from app.auth.policy import Scope, grid_clause, street_clause, street_column
 from app.basemap.heat import households_per_area
 from app.core.extensions import db
 from app.core.heat import HeatSource
@@ -76,6 +76,8 @@ def conditions(q: HeatRequest, scope: Scope, use_bbox: bool = True) -> list:
     elif not scope.everything:
         area_geom = select(AREAS.c.geom).where(AREAS.c.id == scope.area_id).scalar_subquery()
         conds.append(func.ST_Intersects(src.geom, area_geom))
+        if (street := street_column(src.geom)) is not None:  # the shards that can hold the rows
+            conds.append(street_clause(scope, street))
     return conds
 
 

@@ -46,6 +46,7 @@ INCIDENT = Versioned(
     Incident.__table__,
     key="incident_id",
     visible=lambda: policy.grid_clause(policy.current_scope(), Incident.grid_id, Incident.geom),
+    route=lambda: policy.routing_clause(Incident.street_code),
 )
 CATEGORY = Versioned("incident-categories", IncidentCategory.__table__, key="code", column="code")
 

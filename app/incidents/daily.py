@@ -29,9 +29,10 @@ import itertools
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, INTEGER
+from sqlalchemy.dialects.postgresql import ARRAY, INTEGER, TEXT
 
 from app.core.extensions import db
+from app.core.streets import streets_under
 from app.core.time import TZ, TZ_NAME
 
 RECENT_DAYS = 2  # today and yesterday: read live
@@ -49,11 +50,11 @@ _FACTS = """
 WITH ev AS (
     SELECT timezone(:tz, i.reported_at)::date AS day, i.grid_id, i.category_id,
            1 AS r, 0 AS c, NULL::int AS b
-    FROM incidents i WHERE i.reported_at >= :lo AND i.reported_at < :hi
+    FROM incidents i WHERE i.reported_at >= :lo AND i.reported_at < :hi {streets}
     UNION ALL
     SELECT timezone(:tz, i.closed_at)::date, i.grid_id, i.category_id, 0, 1,
            width_bucket(extract(epoch FROM i.closed_at - i.reported_at) / 3600.0, CAST(:edges AS float8[]))
-    FROM incidents i WHERE i.closed_at >= :lo AND i.closed_at < :hi
+    FROM incidents i WHERE i.closed_at >= :lo AND i.closed_at < :hi {streets}
 ), per AS (
     SELECT e.day, a.code, e.category_id, e.b, sum(e.r) AS r, sum(e.c) AS c
     FROM ev e JOIN areas a ON a.id = e.grid_id
@@ -67,14 +68,19 @@ WITH ev AS (
     GROUP BY 1, 2, 3, 4, 5
 )
 SELECT day, code_len, area, cat AS category_id, sum(r)::int AS reported, sum(c)::int AS closed,
-       coalesce(array_agg(b ORDER BY b) FILTER (WHERE b IS NOT NULL AND c > 0), '{}')::smallint[] AS hours,
-       coalesce(array_agg(c ORDER BY b) FILTER (WHERE b IS NOT NULL AND c > 0), '{}')::int[] AS hours_n
+       coalesce(array_agg(b ORDER BY b) FILTER (WHERE b IS NOT NULL AND c > 0), '{{}}')::smallint[] AS hours,
+       coalesce(array_agg(c ORDER BY b) FILTER (WHERE b IS NOT NULL AND c > 0), '{{}}')::int[] AS hours_n
 FROM up GROUP BY 1, 2, 3, 4
 """
 _ARGS = (bindparam("lens", type_=ARRAY(INTEGER)), bindparam("catlens", type_=ARRAY(INTEGER)))
-FACTS = text(_FACTS).bindparams(*_ARGS)
+# One area's live days name its streets (the shards that hold them, docs/scaling.md); a fill makes the
+# stored days of every area at once, so it reads every street.
+FACTS = text(_FACTS.format(streets="AND i.street_code = ANY(:streets)")).bindparams(
+    *_ARGS, bindparam("streets", type_=ARRAY(TEXT))
+)
 INSERT = text(
-    "INSERT INTO incident_daily (day, code_len, area, category_id, reported, closed, hours, hours_n) " + _FACTS
+    "INSERT INTO incident_daily (day, code_len, area, category_id, reported, closed, hours, hours_n) "
+    + _FACTS.format(streets="")
 ).bindparams(*_ARGS)
 NEW_DAYS = text(
     "INSERT INTO incident_daily_days (day) SELECT d FROM unnest(CAST(:days AS date[])) AS d "
@@ -182,7 +188,8 @@ def summary(area: str, n: int, p0: dt.date, t0: dt.date, t1: dt.date, today: dt.
         _collect(out, area, n, t0, db.session.execute(STORED, params))
     live = sorted(set(_days(p0, t1)) - set(stored))
     for run in _runs(live):
-        _collect(out, area, n, t0, db.session.execute(FACTS, _facts_params(run, {n, len(area)}, area, [len(area)])))
+        params = {**_facts_params(run, {n, len(area)}, area, [len(area)]), "streets": streets_under(area)}
+        _collect(out, area, n, t0, db.session.execute(FACTS, params))
     return out
 
 

@@ -20,6 +20,7 @@ from app.core.figures import (
     Series,
     Values,
     in_area,
+    in_streets,
     register_figure,
     run,
     unit_of,
@@ -90,7 +91,7 @@ def _overdue_past():
     closed at ``:t1`` or later (an OR of both was a bitmap scan of the table: 190 ms for a city)."""
     dl = deadlines()
     counted = INC.c.state.notin_(NOT_COUNTED)
-    window = (INC.c.reported_at < T1, INC.c.reported_at >= BACK)
+    window = (INC.c.reported_at < T1, INC.c.reported_at >= BACK, in_streets(INC.c.street_code))
     parts = [
         select(INC.c.grid_id, INC.c.category_id, INC.c.reported_at).where(INC.c.closed_at.is_(None), counted, *window),
         select(INC.c.grid_id, INC.c.category_id, INC.c.reported_at).where(INC.c.closed_at >= T1, counted, *window),
@@ -114,7 +115,7 @@ def _overdue_now():
     return (
         select(unit.label("unit"), func.count().label("v"))
         .select_from(INC.join(GRIDS, GRIDS.c.id == INC.c.grid_id).join(CATS, CATS.c.id == INC.c.category_id))
-        .where(in_area(GRIDS.c.code), overdue_sql(Incident, IncidentCategory))
+        .where(in_area(GRIDS.c.code), in_streets(INC.c.street_code), overdue_sql(Incident, IncidentCategory))
         .group_by(unit)
     )
 

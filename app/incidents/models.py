@@ -6,6 +6,7 @@ and ``grid_id``.
 """
 
 from datetime import datetime
+from typing import ClassVar
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     cast,
     func,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -30,6 +32,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.extensions import db
+from app.core.streets import carries_street
 
 SOURCES = ("hotline", "walk_in", "grid_worker", "patrol", "web", "open311", "other_system")
 STATES = (
@@ -106,12 +109,12 @@ class Incident(db.Model):
         Index("ix_incidents_state_changed", "state", "state_changed_at"),
         Index("ix_incidents_open_reported", "reported_at", postgresql_where=text(_OPEN_STATES_SQL)),
         Index("ix_incidents_open_geom", "geom", postgresql_using="gist", postgresql_where=text(_OPEN_STATES_SQL)),
-        # Migration 0007: dashboard counts and medians per period answered from the index alone.
-        Index("ix_incidents_reported_at", "reported_at", postgresql_include=["grid_id"]),
+        # Migration 0007 (0023 added the street code): dashboard counts and medians per period answered from the index alone.
+        Index("ix_incidents_reported_at", "reported_at", postgresql_include=["grid_id", "street_code"]),
         Index(
             "ix_incidents_closed_at",
             "closed_at",
-            postgresql_include=["grid_id", "reported_at", "category_id"],
+            postgresql_include=["grid_id", "reported_at", "category_id", "street_code"],
             postgresql_where=text("closed_at IS NOT NULL"),
         ),
         # ... and for one street or community: its grids' rows of a period, also for overdue at a past date.
@@ -119,28 +122,32 @@ class Incident(db.Model):
             "ix_incidents_grid_reported",
             "grid_id",
             "reported_at",
-            postgresql_include=["closed_at", "state", "category_id"],
+            postgresql_include=["closed_at", "state", "category_id", "street_code"],
         ),
         # Migration 0021: overdue now and at a past date, read from the indexes alone.
         Index(
             "ix_incidents_open_stage",
             "grid_id",
-            postgresql_include=["category_id", "state", "state_changed_at", "extension_hours"],
+            postgresql_include=["category_id", "state", "state_changed_at", "extension_hours", "street_code"],
             postgresql_where=text(_OPEN_STATES_SQL),
         ),
         Index(
             "ix_incidents_unclosed_counted",
             "reported_at",
-            postgresql_include=["grid_id", "category_id"],
+            postgresql_include=["grid_id", "category_id", "street_code"],
             postgresql_where=text("closed_at IS NULL AND state NOT IN ('rejected', 'duplicate')"),
         ),
         Index(
             "ix_incidents_closed_counted",
             "closed_at",
-            postgresql_include=["grid_id", "reported_at", "category_id"],
+            postgresql_include=["grid_id", "reported_at", "category_id", "street_code"],
             postgresql_where=text("closed_at IS NOT NULL AND state NOT IN ('rejected', 'duplicate')"),
         ),
     )
+
+    # The ORM knows a row by (id, street_code), the key it would have distributed (docs/scaling.md): its
+    # UPDATEs and DELETEs name the street, so they would go to one shard. The table's key stays ``id``.
+    __mapper_args__: ClassVar[dict] = {"primary_key": ["id", "street_code"]}
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     category_id: Mapped[int] = mapped_column(ForeignKey("incident_categories.id", ondelete="RESTRICT"))
@@ -157,6 +164,8 @@ class Incident(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"))
+    # The distribution column (migration 0023, docs/scaling.md): the street of the grid, else of the place.
+    street_code: Mapped[str | None] = mapped_column(String(9))
     geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
     # Optional extent (a polluted stretch of road, an overflowing area).
     extent = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=True)
@@ -181,6 +190,13 @@ class Incident(db.Model):
     satisfaction: Mapped[str | None] = mapped_column(String(24))
 
     category = relationship("IncidentCategory", lazy="joined")
+
+    @classmethod
+    def by_id(cls, incident_id: int | None) -> "Incident | None":
+        """The incident with this id, or None (the ORM's identity is (id, street_code): no ``session.get``)."""
+        if incident_id is None or not 0 < int(incident_id) < 2**63:
+            return None
+        return db.session.scalars(select(cls).where(cls.id == incident_id)).first()
 
     @hybrid_property
     def case_number(self) -> str:
@@ -318,3 +334,6 @@ class ExtensionRequest(db.Model):
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+carries_street(Incident)

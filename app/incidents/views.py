@@ -227,12 +227,8 @@ def case():
     """Find a case by the number a resident reads out on the phone (staff)."""
     if not policy.can(current_user, "incidents.triage"):
         return render_template("error.html", status=403, message=_("无权查询案件号")), 403
-    incident = services.by_case_number(request.args.get("number", ""))
-    try:
-        if incident is None:
-            raise ApiError(404, "no such case")
-        services.get_incident(incident.id, policy.current_scope())
-    except ApiError:
+    incident = services.by_case_number(request.args.get("number", ""), policy.current_scope())
+    if incident is None:
         flash(_("未找到该案件号"), "error")
         return redirect(url_for("incidents.index"))
     return redirect(url_for("incidents.detail", incident_id=incident.id))

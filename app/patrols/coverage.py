@@ -37,6 +37,7 @@ def period_bounds(period: str, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 def _coverage_query(scope, start: dt.datetime, end: dt.datetime):
     grid, community, pos = aliased(Area), aliased(Area), Position
     walked_here = and_(
+        pos.street_code == func.left(grid.code, 9),  # the grid's street: its shard (docs/scaling.md)
         pos.fixed_at >= start,
         pos.fixed_at < end,
         pos.geom.op("&&")(grid.geom),

@@ -41,6 +41,7 @@ def _walked(grid, t0, t1):
     """A usable fix (accuracy within ``MAX_ACCURACY_M``) inside ``grid`` between ``t0`` and ``t1``."""
     p = POSITIONS
     return sa.exists().where(
+        p.c.street_code == func.left(grid.c.code, 9),  # the grid's street: its shard (docs/scaling.md)
         p.c.fixed_at >= t0,
         p.c.fixed_at < t1,
         p.c.geom.op("&&")(grid.c.geom),

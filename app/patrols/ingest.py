@@ -47,9 +47,10 @@ WITH dev AS (
     ORDER BY p.started_at DESC LIMIT 1
 ), added AS (
     INSERT INTO positions (device_id, user_id, patrol_id, fixed_at, geom, accuracy, speed, heading, altitude,
-                           battery, source)
+                           battery, source, street_code)
     SELECT dev.id, dev.user_id, (SELECT o.id FROM open_patrol o WHERE o.started_at <= $2), $2,
-           ST_SetSRID(ST_MakePoint($3, $4), 4326), $5, $6, $7, $8, $9, $10
+           ST_SetSRID(ST_MakePoint($3, $4), 4326), $5, $6, $7, $8, $9, $10,
+           wuwei_street_of(ST_SetSRID(ST_MakePoint($3, $4), 4326))
     FROM dev
     ON CONFLICT (device_id, fixed_at) DO NOTHING
     RETURNING 1
@@ -101,32 +102,42 @@ def store_fix(conn: Connection, secret: str, fix: Fix, source: str) -> bool:
 
 
 # Bulk statements, written out once (fixed column lists, no values: those travel in the COPY stream).
-_COLS = "(device_id, user_id, patrol_id, fixed_at, geom, accuracy, speed, heading, altitude, battery, source)"
+_COLS = (
+    "(device_id, user_id, patrol_id, fixed_at, geom, accuracy, speed, heading, altitude, battery, source, street_code)"
+)
 _COPY_POSITIONS = "COPY positions " + _COLS + " FROM STDIN"
 _COPY_POSITIONS_LOAD = "COPY positions_load " + _COLS + " FROM STDIN"
 _CREATE_LOAD = (
     "CREATE TEMP TABLE IF NOT EXISTS positions_load (device_id int, user_id int, patrol_id int,"
     " fixed_at timestamptz, geom text, accuracy float8, speed float8, heading float8,"
-    " altitude float8, battery float8, source text) ON COMMIT DELETE ROWS"
+    " altitude float8, battery float8, source text, street_code text) ON COMMIT DELETE ROWS"
 )
 _MERGE_POSITIONS_LOAD = (
     "INSERT INTO positions " + _COLS + " SELECT device_id, user_id, patrol_id, fixed_at,"  # nosec B608 (constants)
-    " geom::geometry, accuracy, speed, heading, altitude, battery, source FROM positions_load"
+    " geom::geometry, accuracy, speed, heading, altitude, battery, source, street_code FROM positions_load"
     " ON CONFLICT (device_id, fixed_at) DO NOTHING"
 )
 
 
-def _copy_text(device: Device, fixes, source: str, patrol_id: int | None) -> io.StringIO:
+# The street code of each fix of a batch (the distribution column travels in the COPY stream).
+_STREETS = (
+    "SELECT coalesce(wuwei_street_of(ST_SetSRID(ST_MakePoint(x, y), 4326)), '') "
+    "FROM unnest(%s::float8[], %s::float8[]) WITH ORDINALITY AS f(x, y, n) ORDER BY n"
+)
+
+
+def _copy_text(device: Device, fixes, source: str, patrol_id: int | None, streets: list[str]) -> io.StringIO:
     def v(x):
         return r"\N" if x is None else repr(float(x))
 
-    pid = r"\N" if patrol_id is None else str(patrol_id)
+    null = r"\N"
+    pid = null if patrol_id is None else str(patrol_id)
     buf = io.StringIO()
-    for f in fixes:
+    for f, street in zip(fixes, streets, strict=True):
         buf.write(
             f"{device.id}\t{device.user_id}\t{pid}\t{f.fixed_at.isoformat()}\t"
             f"SRID=4326;POINT({f.lon!r} {f.lat!r})\t{v(f.accuracy)}\t{v(f.speed)}\t{v(f.heading)}\t"
-            f"{v(f.altitude)}\t{v(f.battery)}\t{source}\n"
+            f"{v(f.altitude)}\t{v(f.battery)}\t{source}\t{street or null}\n"
         )
     buf.seek(0)
     return buf
@@ -145,15 +156,17 @@ def store_fixes(device: Device, fixes: list[Fix], source: str, patrol_id: int | 
     # Fresh fixes (the usual case) go straight in with COPY; when some were stored before (a resent
     # batch), the savepoint is rolled back and the batch goes through a staging table that skips them.
     with raw.cursor() as cur:
+        cur.execute(_STREETS, ([f.lon for f in unique], [f.lat for f in unique]))
+        streets = [row[0] for row in cur.fetchall()]
         cur.execute("SAVEPOINT wuwei_copy")
         try:
-            cur.copy_expert(_COPY_POSITIONS, _copy_text(device, unique, source, patrol_id))
+            cur.copy_expert(_COPY_POSITIONS, _copy_text(device, unique, source, patrol_id, streets))
             cur.execute("RELEASE SAVEPOINT wuwei_copy")
             return len(unique)
         except psycopg2.errors.UniqueViolation:
             cur.execute("ROLLBACK TO SAVEPOINT wuwei_copy")
         cur.execute(_CREATE_LOAD)
-        cur.copy_expert(_COPY_POSITIONS_LOAD, _copy_text(device, unique, source, patrol_id))
+        cur.copy_expert(_COPY_POSITIONS_LOAD, _copy_text(device, unique, source, patrol_id, streets))
         cur.execute(_MERGE_POSITIONS_LOAD)
         added = cur.rowcount
         cur.execute("TRUNCATE positions_load")

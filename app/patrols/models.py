@@ -39,6 +39,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.extensions import db
+from app.core.streets import carries_street
 
 PATROL_KINDS = ("grid_walk", "cleanup", "bike_rectification", "charger_check", "other")
 PATROL_STATES = ("planned", "active", "finished", "cancelled")
@@ -201,6 +202,8 @@ class Position(db.Model):
     altitude: Mapped[float | None] = mapped_column(Float)
     battery: Mapped[float | None] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(12))
+    # The distribution column (migration 0023, docs/scaling.md): the street the fix lies in (or nearest).
+    street_code: Mapped[str | None] = mapped_column(String(9))
 
 
 class DeviceEvent(db.Model):
@@ -237,3 +240,6 @@ class DeviceEvent(db.Model):
     acknowledged_by: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL", name="fk_device_events_acknowledged_by")
     )
+
+
+carries_street(Position)

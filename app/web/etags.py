@@ -46,6 +46,8 @@ class Versioned:
     against ``column``; ``visible``: a function returning the SQL condition for rows the request's user
     may see (a stale ``If-Match`` on a row they can't see is left to the view: 404, as without it);
     ``parts``: SQL texts over ``table`` (by its name) that add other rows the record's writes replace.
+    ``route``: a function returning a condition that names the record's shard for the request's user, or
+    None (a table that would be distributed, docs/scaling.md).
     """
 
     name: str
@@ -54,6 +56,7 @@ class Versioned:
     column: str = "id"
     visible: Callable[[], ColumnElement[bool]] | None = None
     parts: tuple[str, ...] = field(default=())
+    route: Callable[[], ColumnElement[bool] | None] | None = None
 
     def version_expr(self):
         xmin = literal_column(f"{self.table.name}.xmin::text")
@@ -64,6 +67,8 @@ class Versioned:
         cond = [self.table.c[self.column] == ident]
         if visible_only and self.visible is not None:
             cond.append(self.visible())
+        elif self.route is not None and (shard := self.route()) is not None:
+            cond.append(shard)
         stmt = select(self.version_expr()).select_from(self.table).where(and_(*cond))
         if lock:
             stmt = stmt.with_for_update(of=self.table)

@@ -43,6 +43,6 @@ def overdue_of(incident: Incident) -> tuple[dt.datetime | None, bool]:
         select(due_at_sql(), overdue_sql())
         .select_from(Incident)
         .join(IncidentCategory, IncidentCategory.id == Incident.category_id)
-        .where(Incident.id == incident.id)
+        .where(Incident.id == incident.id, Incident.street_code == incident.street_code)
     ).one()
     return row[0], bool(row[1])

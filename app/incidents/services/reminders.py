@@ -46,7 +46,7 @@ def remind(warn_hours: float = WARN_HOURS) -> int:
         if not rows:
             break
         for row in rows:
-            incident = db.session.get(Incident, row.id)
+            incident = Incident.by_id(row.id)
             tell_deadline(incident, overdue=row.level == 2)
             incident.deadline_notified = row.level
             told += 1

@@ -11,6 +11,7 @@ import re
 
 from sqlalchemy import select
 
+from app.auth.policy import Scope, grid_clause
 from app.core.errors import ApiError
 from app.core.extensions import db
 from app.incidents.models import SATISFACTION, STATES, Incident, Transition, case_id_of
@@ -37,10 +38,15 @@ def by_token(token: str, lock: bool = False) -> Incident:
     return incident
 
 
-def by_case_number(number: str) -> Incident | None:
-    """The incident of a case number as read out (dashes, spaces and case ignored) — for staff only."""
+def by_case_number(number: str, scope: Scope) -> Incident | None:
+    """The incident of a case number as read out (dashes, spaces and case ignored), if ``scope`` may see it
+    — for staff only. One scoped read: for a street's staff it names the street (docs/scaling.md)."""
     incident_id = case_id_of(re.sub(r"[\s-]", "", number or "").upper())
-    return db.session.get(Incident, incident_id) if incident_id is not None and incident_id < 2**63 else None
+    if incident_id is None or not 0 < incident_id < 2**63:
+        return None
+    return db.session.scalar(
+        select(Incident).where(Incident.id == incident_id, grid_clause(scope, Incident.grid_id, Incident.geom))
+    )
 
 
 def public_view(incident: Incident) -> dict:
