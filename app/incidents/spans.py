@@ -29,8 +29,9 @@ from app.incidents import daily
 from app.incidents.daily import Cell, Summary
 
 KEEP_DAYS = 7
-_KEY = "area = :area AND n = :n AND d0 = :d0 AND t0 = :t0 AND d1 = :d1"
-READ = text(f"SELECT facts FROM incident_daily_spans WHERE {_KEY}")
+READ = text(
+    "SELECT facts FROM incident_daily_spans WHERE area = :area AND n = :n AND d0 = :d0 AND t0 = :t0 AND d1 = :d1"
+)
 SAVE = text(
     "INSERT INTO incident_daily_spans (area, n, d0, t0, d1, facts) "
     "VALUES (:area, :n, :d0, :t0, :d1, CAST(:facts AS jsonb)) ON CONFLICT DO NOTHING"
