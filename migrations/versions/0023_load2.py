@@ -12,6 +12,9 @@ Create Date: 2026-12-02 19:30:00
 * ``wuwei_incident_daily_spans_stale()``: a statement trigger with a transition table on
   ``incident_daily_days``: a stored day dropped (a write of ``incidents`` touched it, an area code
   changed: migration 0021's triggers) drops every span that covers it.
+* ``ix_heat_bins_cells``: the stored heat bins by cell before day (the primary key leads with the day, so a
+  screen's cells were filtered inside every day's range: a z14 screen of 28 days read 40,000 index
+  entries for 2,500, 14 → 4.5 ms), built CONCURRENTLY.
 * A new, empty table and a trigger on a table the web requests write only through ``app.incidents.daily``:
   no lock on a live table beyond a moment's (``lock_timeout``).
 """
@@ -59,9 +62,16 @@ def upgrade():
         "CREATE TRIGGER incident_daily_days_spans_trunc AFTER TRUNCATE ON incident_daily_days "
         "FOR EACH STATEMENT EXECUTE FUNCTION wuwei_incident_daily_spans_truncated()"
     )
+    with op.get_context().autocommit_block():
+        op.execute(
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_heat_bins_cells ON heat_bins (source, shape, size, i, j, day) "
+            "INCLUDE (area, n)"
+        )
 
 
 def downgrade():
+    with op.get_context().autocommit_block():
+        op.execute("DROP INDEX CONCURRENTLY IF EXISTS ix_heat_bins_cells")
     op.execute("SET LOCAL lock_timeout = '5s'")
     op.execute("DROP TRIGGER IF EXISTS incident_daily_days_spans_trunc ON incident_daily_days")
     op.execute("DROP TRIGGER IF EXISTS incident_daily_days_spans ON incident_daily_days")
