@@ -306,3 +306,10 @@ def test_grids_not_walked_per_period_from_the_phones_fixes(app, demo):
     assert (walked["620103002001002"]["cur"], walked["620103002001002"]["prev"]) == (1, 1)
     assert (walked["620103002001004"]["cur"], walked["620103002001004"]["prev"]) == (1, 0)
     assert (walked["620103002001"]["cur"], walked["620103002001"]["prev"]) == (3, 3)
+
+
+def test_the_page_says_as_of_when_its_figures_are(client, auth, demo):
+    auth.login("leader")
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert "数据截至" in html
+    assert "Figures as of" in client.get("/dashboard?lang=en").get_data(as_text=True)

@@ -120,6 +120,33 @@ def test_each_bin_counts_exactly_the_incidents_inside_it(client, auth, shape):
     assert {(i, j): n for i, j, n in data["cells"]} == expected
 
 
+@pytest.mark.parametrize("shape", ["square", "hexagon"])
+def test_a_window_of_two_days_is_read_by_time_with_the_same_bins(client, auth, shape):
+    """Two days or less (the heat bins' live days): rows found by time, the bbox checked row by row
+    (services.time_driven); the same bins as the month's over the same rows."""
+    from app.heatmaps import services
+
+    day = dt.datetime(2021, 3, 10, 9, tzinfo=TZ)
+    rnd = random.Random(3)
+    for k in range(20):
+        add_incident(rnd.uniform(103.780, 103.790), rnd.uniform(36.044, 36.052), day + dt.timedelta(hours=k))
+    for k in range(5):
+        add_incident(rnd.uniform(ZJY[0], ZJY[2]), rnd.uniform(ZJY[1], ZJY[3]), day + dt.timedelta(hours=k))
+    add_incident(103.785, 36.048, day + dt.timedelta(days=5))  # outside the two days
+    db.session.commit()
+    auth.login("leader")
+    args = {"bbox": HUALINSHAN_BBOX, "zoom": 16, "shape": shape}
+    _, two = get(client, "/api/v1/heat/cells", **args, **{"from": "2021-03-10", "to": "2021-03-11"})
+    _, month = get(client, "/api/v1/heat/cells", **args, **{"from": "2021-03-01", "to": "2021-03-11"})
+    assert two["total"] == 20 and sorted(two["cells"]) == sorted(month["cells"])
+    src = HEAT_SOURCES["incidents"]
+    short = services.HeatRequest(src, (0, 0, 1, 1), 16, start=day, end=day + dt.timedelta(days=2))
+    assert services.time_driven(short)
+    assert not services.time_driven(
+        services.HeatRequest(src, (0, 0, 1, 1), 16, start=day, end=day + dt.timedelta(days=3))
+    )
+
+
 def test_bins_never_carry_points_or_personal_fields(client, auth):
     scatter(30, (103.780, 36.044, 103.790, 36.052))
     auth.login("leader")

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from app.auth import policy
 from app.core.replica import replica_reads
+from app.core.time import now
 from app.dashboard import charts, services
 from app.web.api import parse_query
 from app.web.params import Period, Query
@@ -87,6 +88,9 @@ def page():
         end=_day(p["end"] - last),
         prev_start=_day(p["prev_start"]),
         prev_end=_day(p["prev_end"] - last),
+        # The figures are read now: stored days and their sums are dropped by the writes that touch
+        # them (app.incidents.daily, app.incidents.spans), today and yesterday are counted live.
+        as_of=now().strftime("%Y-%m-%d %H:%M"),
     )
 
 

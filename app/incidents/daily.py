@@ -56,7 +56,7 @@ WITH ev AS (
            width_bucket(extract(epoch FROM i.closed_at - i.reported_at) / 3600.0, CAST(:edges AS float8[]))
     FROM incidents i WHERE i.closed_at >= :lo AND i.closed_at < :hi {streets}
 ), per AS (
-    SELECT e.day, a.code, e.category_id, e.b, sum(e.r) AS r, sum(e.c) AS c
+    SELECT e.day, left(a.code, :maxlen) AS code, e.category_id, e.b, sum(e.r) AS r, sum(e.c) AS c
     FROM ev e JOIN areas a ON a.id = e.grid_id
     WHERE a.code LIKE :prefix ESCAPE '\\'
     GROUP BY 1, 2, 3, 4
@@ -86,10 +86,14 @@ NEW_DAYS = text(
     "INSERT INTO incident_daily_days (day) SELECT d FROM unnest(CAST(:days AS date[])) AS d "
     "ON CONFLICT DO NOTHING RETURNING day"
 )
+# The units' rows over every category, and the area's own: over every category (the daily series, its total)
+# and, in this period only (the breakdown per category), per category. The histograms are most of what a
+# dashboard reads (~140,000 buckets for a city's 60 days): the previous period's per-category rows are
+# not read at all.
 STORED = text(
     "SELECT day, code_len, area, category_id, reported, closed, hours, hours_n FROM incident_daily "
     "WHERE day >= :d0 AND day < :d1 AND ((code_len = :n AND category_id = 0 AND area LIKE :prefix ESCAPE '\\') "
-    "OR (code_len = :alen AND area = :area))"
+    "OR (code_len = :alen AND area = :area AND (category_id = 0 OR day >= :t0)))"
 )
 
 
@@ -97,7 +101,8 @@ def _at(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=TZ)
 
 
-def _days(d0: dt.date, d1: dt.date) -> list[dt.date]:
+def days(d0: dt.date, d1: dt.date) -> list[dt.date]:
+    """The days ``d0``–``d1`` (exclusive)."""
     return [d0 + dt.timedelta(days=k) for k in range((d1 - d0).days)]
 
 
@@ -108,12 +113,8 @@ def _like(code: str) -> str:
 def fill(d0: dt.date, d1: dt.date) -> list[dt.date]:
     """Store the days ``d0``–``d1`` (exclusive) that are not stored yet (the latest :data:`FILL_AT_ONCE`
     of them), for every area; the days that are stored when it returns (the others are read live)."""
-    wanted = _days(d0, d1)
-    have = set(
-        db.session.scalars(
-            text("SELECT day FROM incident_daily_days WHERE day >= :d0 AND day < :d1"), {"d0": d0, "d1": d1}
-        )
-    )
+    wanted = days(d0, d1)
+    have = set(stored_days(d0, d1))
     missing = [d for d in wanted if d not in have][-FILL_AT_ONCE:]
     if not missing or db.session.info.get("replica"):
         return sorted(have)
@@ -145,6 +146,7 @@ def _facts_params(days: list[dt.date], lens, area: str, catlens) -> dict:
         "lo": _at(min(days)),
         "hi": _at(max(days) + dt.timedelta(days=1)),
         "lens": list(lens),
+        "maxlen": max(lens),  # codes cut to the longest length asked for first: fewer groups (live: 42 → 29 ms)
         "prefix": _like(area),
         "edges": [float(e) for e in EDGES],
     }
@@ -160,9 +162,13 @@ class Cell:
 
     def add(self, row) -> None:
         self.reported += row.reported
+        if not row.closed:
+            return
         self.closed += row.closed
+        hours = self.hours
+        get = hours.get
         for b, n in zip(row.hours, row.hours_n, strict=True):
-            self.hours[b] = self.hours.get(b, 0) + n
+            hours[b] = get(b, 0) + n
 
 
 @dataclass
@@ -176,21 +182,44 @@ class Summary:
     categories: dict[int, Cell]
 
 
-def summary(area: str, n: int, p0: dt.date, t0: dt.date, t1: dt.date, today: dt.date | None = None) -> Summary:
-    """The facts of ``area`` and its units (code length ``n``) for the days ``p0``–``t0`` (the period
-    before) and ``t0``–``t1`` (this one): stored days where they are, the others live."""
+def cut_day(p0: dt.date, t1: dt.date, today: dt.date | None = None) -> dt.date:
+    """The first day of ``p0``–``t1`` read live (:data:`RECENT_DAYS`): the days before it may be stored."""
     today = today or dt.datetime.now(TZ).date()
-    cut = min(t1, max(p0, today - dt.timedelta(days=RECENT_DAYS - 1)))
-    stored = fill(p0, cut) if p0 < cut else []
+    return min(t1, max(p0, today - dt.timedelta(days=RECENT_DAYS - 1)))
+
+
+def stored_days(d0: dt.date, d1: dt.date) -> list[dt.date]:
+    """The days of ``d0``–``d1`` (exclusive) stored now."""
+    return sorted(
+        db.session.scalars(
+            text("SELECT day FROM incident_daily_days WHERE day >= :d0 AND day < :d1"), {"d0": d0, "d1": d1}
+        )
+    )
+
+
+def read_stored(area: str, n: int, p0: dt.date, t0: dt.date, cut: dt.date) -> Summary:
+    """The facts of the stored days of ``p0``–``cut`` (the missing ones are left out)."""
     out = Summary({}, {}, {}, {})
-    if stored:
-        params = {"d0": p0, "d1": cut, "n": n, "prefix": _like(area), "alen": len(area), "area": area}
-        _collect(out, area, n, t0, db.session.execute(STORED, params))
-    live = sorted(set(_days(p0, t1)) - set(stored))
-    for run in _runs(live):
+    params = {"d0": p0, "d1": cut, "t0": t0, "n": n, "prefix": _like(area), "alen": len(area), "area": area}
+    _collect(out, area, n, t0, db.session.execute(STORED, params))
+    return out
+
+
+def add_live(out: Summary, area: str, n: int, days: list[dt.date], t0: dt.date) -> Summary:
+    """``out`` with the facts of ``days`` (those not stored) counted live."""
+    for run in _runs(days):
         params = {**_facts_params(run, {n, len(area)}, area, [len(area)]), "streets": streets_under(area)}
         _collect(out, area, n, t0, db.session.execute(FACTS, params))
     return out
+
+
+def summary(area: str, n: int, p0: dt.date, t0: dt.date, t1: dt.date, today: dt.date | None = None) -> Summary:
+    """The facts of ``area`` and its units (code length ``n``) for the days ``p0``–``t0`` (the period
+    before) and ``t0``–``t1`` (this one): stored days where they are, the others live."""
+    cut = cut_day(p0, t1, today)
+    stored = fill(p0, cut) if p0 < cut else []
+    out = read_stored(area, n, p0, t0, cut) if stored else Summary({}, {}, {}, {})
+    return add_live(out, area, n, sorted(set(days(p0, t1)) - set(stored)), t0)
 
 
 def _collect(out: Summary, area: str, n: int, t0: dt.date, rows) -> None:

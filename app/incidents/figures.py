@@ -26,7 +26,7 @@ from app.core.figures import (
     unit_of,
 )
 from app.core.time import now
-from app.incidents import daily
+from app.incidents import daily, spans
 from app.incidents.models import Incident, IncidentCategory
 from app.incidents.services.deadlines import overdue_sql
 
@@ -38,11 +38,12 @@ DEFAULT_DEADLINE_HOURS = 126  # the sum of the usual stage deadlines, when a cat
 
 
 def _facts(frame: Frame) -> daily.Summary:
-    """This dashboard's incident facts from the daily pre-aggregates (:mod:`app.incidents.daily`), once."""
+    """This dashboard's incident facts from the daily pre-aggregates (:mod:`app.incidents.daily`), the
+    stored days' sums made once per period (:mod:`app.incidents.spans`); once per dashboard."""
     key = ("incident_daily",)
     if key not in frame.memo:
         d = frame.params()
-        frame.memo[key] = daily.summary(frame.area, frame.length, d["pd0"], d["d0"], d["d1"])
+        frame.memo[key] = spans.summary(frame.area, frame.length, d["pd0"], d["d0"], d["d1"])
     return frame.memo[key]
 
 
