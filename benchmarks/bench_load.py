@@ -39,8 +39,11 @@ MAP_LAYERS = [  # what the map page fetches as GeoJSON for a screen (app/mappage
     "/api/v1/compounds",
     "/api/v1/bike-zones",
     "/api/v1/chargers",
-    "/api/v1/incidents?open=true",
 ]
+# ... and as vector tiles: buildings, and the open incidents (the overlay's ``tiles``, app/incidents/__init__.py;
+# until 20:40 UTC on 2 December the bench still asked the incidents as a 1.2 MB GeoJSON page per screen,
+# which the map page no longer does).
+MAP_TILES = ["buildings", "incidents"]
 READS_300 = ("map:", "tiles", "heat", "incidents:")
 
 
@@ -90,13 +93,14 @@ def _prepare(ctx) -> dict:
             raise RuntimeError("the demo users are missing")
     # WUWEI_LOAD_BUILDINGS=geojson: planners load buildings as the map page did before issue 18 (pages of GeoJSON).
     buildings = os.environ.get("WUWEI_LOAD_BUILDINGS", "tiles")
-    layers = MAP_LAYERS + (["/api/v1/buildings"] if buildings == "geojson" else [])
+    layers = MAP_LAYERS + (["/api/v1/buildings", "/api/v1/incidents?open=true"] if buildings == "geojson" else [])
     return {
         "tokens": tokens,
         "phones": phones,
         "extent": list(extent),
         "street": (street or "620102120")[:9],
         "map_layers": layers,
+        "map_tiles": MAP_TILES,
         "buildings_tiles": buildings == "tiles",
     }
 

@@ -1,7 +1,8 @@
 """The user mix of issue 18 for locust (run by ``benchmarks/bench_load.py``, never imported by it: locust
 patches the standard library with gevent when imported).
 
-16 planners on the map page (the small layers as GeoJSON for the screen, buildings as vector tiles),
+16 planners on the map page (the small layers as GeoJSON for the screen, buildings and open incidents as
+vector tiles, as the page draws them),
 9 tile clients (a GIS client's screen of tiles at z14–16), 9 leaders on the heat map (80 % squares,
 20 % hexagons, z12–15, the last 30 days), 4 leaders on the dashboard (the whole city or one street),
 7 incident-desk users (a filtered list, the open-incidents overlay) and 200 phones, each offering one
@@ -91,8 +92,9 @@ class Planner(_Web):
         for layer in CONFIG["map_layers"]:
             name = "map: buildings (GeoJSON pages)" if layer == "/api/v1/buildings" else "map: small layers (GeoJSON)"
             self.get(f"{layer}{'&' if '?' in layer else '?'}bbox={bbox_text(b)}&limit=5000", name)
-        for x, y in tiles_of(b, z) if CONFIG["buildings_tiles"] else ():
-            self.get(f"/tiles/buildings/{z}/{x}/{y}.mvt", "map: buildings (tiles)")
+        for layer in CONFIG["map_tiles"] if CONFIG["buildings_tiles"] else ():
+            for x, y in tiles_of(b, z):
+                self.get(f"/tiles/{layer}/{z}/{x}/{y}.mvt", f"map: {layer} (tiles)")
 
 
 class TileClient(_Web):
