@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from pglast import ast, parse_sql
-from pglast.enums import A_Expr_Kind, BoolExprType
+from pglast.enums import A_Expr_Kind, BoolExprType, SubLinkType
 from pglast.visitors import Visitor
 
 SHARDED = frozenset({"incidents", "positions"})
@@ -58,7 +58,10 @@ def _names(ref) -> tuple[str, ...] | None:
 
 
 def _street_refs(cond) -> list[tuple[str, ...]]:
-    """The street-code columns a condition pins: ``x.street_code = …``, ``IN (…)``, ``= ANY(…)``."""
+    """The street-code columns a condition pins: ``x.street_code = …``, ``IN (…)``, ``= ANY(…)``, ``IN (SELECT …)``."""
+    if isinstance(cond, ast.SubLink) and cond.subLinkType == SubLinkType.ANY_SUBLINK:
+        name = _names(cond.testexpr)
+        return [name] if name and name[-1] == COLUMN else []
     if not isinstance(cond, ast.A_Expr):
         return []
     kind = cond.kind

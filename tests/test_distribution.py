@@ -102,6 +102,12 @@ def _rules(sql, routed=False):
             ["incidents: no condition on street_code"],
         ),
         ("SELECT id FROM incidents_daily WHERE id = 1", True, []),
+        ("SELECT id FROM incidents i WHERE i.street_code IN (SELECT code FROM areas WHERE level = 'street')", True, []),
+        (
+            "SELECT id FROM incidents i WHERE i.grid_id IN (SELECT id FROM areas)",
+            True,
+            ["incidents: no condition on street_code"],
+        ),
     ],
 )
 def test_the_rules(sql, routed, found):

@@ -64,7 +64,12 @@ def _buildings(area: Area) -> list:
     grid = aliased(Area)
     files = files_per_building()
     pt = func.ST_PointOnSurface(Building.geom)
-    near = category_points(HAZARD_CATEGORIES, now() - dt.timedelta(days=365))
+    # Hazards within reach of the area's buildings lie in its streets or a neighbour's: only those shards.
+    street, shape = aliased(Area), select(Area.geom).where(Area.id == area.id).scalar_subquery()
+    streets = select(street.code).where(
+        street.level == "street", func.ST_DWithin(func.geography(street.geom), func.geography(shape), HAZARD_REACH_M)
+    )
+    near = category_points(HAZARD_CATEGORIES, now() - dt.timedelta(days=365), streets)
     reports = (
         select(func.count())
         .select_from(near)

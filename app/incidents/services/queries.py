@@ -8,7 +8,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, Integer, cast, func, literal, literal_column, or_, select
+from sqlalchemy import JSON, Integer, cast, func, literal, literal_column, or_, select, true
 from sqlalchemy.orm import aliased
 
 from app.areas.models import Area
@@ -234,10 +234,11 @@ def state_counts(scope: Scope) -> dict:
     return {r[0]: {"count": r[1], "overdue": r[2]} for r in rows}
 
 
-def category_points(categories: tuple[str, ...], since: dt.datetime):
+def category_points(categories: tuple[str, ...], since: dt.datetime, streets=None):
     """A subquery of incidents of ``categories`` (each with its subtree) reported since ``since``, not
     rejected nor duplicates: ``id``, ``geom`` (point), ``bikes`` (the report's ``bike_count`` attribute, 1
-    when not given). For planning: e-bike hazards near buildings, bad parking near bike zones."""
+    when not given). For planning: e-bike hazards near buildings, bad parking near bike zones.
+    ``streets``: only these streets' incidents (a list or a subquery of street codes: the shards to read)."""
     digits = func.regexp_replace(Incident.attributes["bike_count"].astext, "[^0-9]", "", "g")
     bikes = func.coalesce(cast(func.nullif(func.left(digits, 4), ""), Integer), 1)
     return (
@@ -248,6 +249,7 @@ def category_points(categories: tuple[str, ...], since: dt.datetime):
             Incident.category_id.in_(category_ids(list(categories))),
             Incident.reported_at >= since,
             Incident.state.not_in(("rejected", "duplicate")),
+            true() if streets is None else Incident.street_code.in_(streets),
         )
         .subquery()
     )
