@@ -44,32 +44,21 @@ class Capture:
 
     def __init__(self):
         self.statements: dict[str, Captured] = {}
-        self.tests_run = 0
         self._lock = threading.Lock()
 
     def record(self, statement: str) -> None:
         if not _NAMES.search(statement):
             return
-        site = _call_site()
+        site, serving = _stack()
         if site is None:
             return
-        routed = _street_user()
+        routed = serving and _street_user()
         with self._lock:
             entry = self.statements.setdefault(statement, Captured(statement))
             entry.sites.add(site)
             entry.count += 1
             if routed:
                 entry.routed_sites.add(site)
-
-
-def _serving() -> bool:
-    """Whether Flask is dispatching a request on this stack (not a test reading rows after one)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "full_dispatch_request":
-            return True
-        frame = frame.f_back
-    return False
 
 
 def _street_user() -> bool:
@@ -81,7 +70,7 @@ def _street_user() -> bool:
 
     from app.auth.policy import _ORG, STREET_LEVELS
 
-    if not has_request_context() or not _serving():
+    if not has_request_context():
         return False
     user = g.get("_login_user")
     if user is None or not getattr(user, "is_authenticated", False) or user.__dict__.get("role") in _ORG:
@@ -90,21 +79,24 @@ def _street_user() -> bool:
     return area is not None and area.__dict__.get("level") in STREET_LEVELS
 
 
-def _call_site() -> str | None:
-    """``app/x.py:12 (f) < app/y.py:30 (g)``: the frames of ``app/`` and ``gis/`` on the stack, innermost
-    first, or None when the innermost frame of the project is a test's (or a benchmark's, a migration's)."""
-    chain = []
+def _stack() -> tuple[str | None, bool]:
+    """The call site, ``app/x.py:12 (f) < app/y.py:30 (g)`` (the frames of ``app/`` and ``gis/``, innermost
+    first; None when the innermost frame of the project is a test's, a benchmark's or a migration's), and
+    whether Flask is dispatching a request below it (not a test reading rows after one)."""
+    chain, serving = [], False
     frame = sys._getframe(1)
     while frame is not None:
         name = os.path.normpath(frame.f_code.co_filename)
         if name.startswith(PROJECT_DIRS) and name != __file__:
             if not name.startswith(APP_DIRS):
                 if not chain:
-                    return None
+                    return None, False
                 break
             chain.append(f"{Path(name).relative_to(ROOT)}:{frame.f_lineno} ({frame.f_code.co_name})")
+        elif frame.f_code.co_name == "full_dispatch_request":
+            serving = True
         frame = frame.f_back
-    return " < ".join(chain[:6]) or None
+    return " < ".join(chain[:6]) or None, serving
 
 
 CAPTURE = Capture()

@@ -17,6 +17,7 @@ from app.patrols.ingest import store_fixes
 from app.patrols.models import Device, Position
 from gis.tracks import Fix
 from tests.conftest import database_url, make_test_app, recreate_database
+from tests.test_migrations import _drop
 
 XIJIN = (103.78865, 36.05085)  # Hualinshan grid 2, street 西园街道 620103002
 SONGJIATAN = (103.8925, 36.0770)  # 宋家滩村 grid 1, street 雁北街道 620102011
@@ -166,4 +167,4 @@ def test_the_migration_fills_existing_rows_in_batches():
             db.session.remove()
             db.engine.dispose()
     finally:
-        recreate_database(url)
+        _drop(url)

@@ -207,8 +207,9 @@ def read_stored(area: str, n: int, p0: dt.date, t0: dt.date, cut: dt.date) -> Su
 
 def add_live(out: Summary, area: str, n: int, days: list[dt.date], t0: dt.date) -> Summary:
     """``out`` with the facts of ``days`` (those not stored) counted live."""
+    streets = streets_under(area) if days else []
     for run in _runs(days):
-        params = {**_facts_params(run, {n, len(area)}, area, [len(area)]), "streets": streets_under(area)}
+        params = {**_facts_params(run, {n, len(area)}, area, [len(area)]), "streets": streets}
         _collect(out, area, n, t0, db.session.execute(FACTS, params))
     return out
 

@@ -127,10 +127,11 @@ _STREETS = (
 
 
 def _copy_text(device: Device, fixes, source: str, patrol_id: int | None, streets: list[str]) -> io.StringIO:
-    def v(x):
-        return r"\N" if x is None else repr(float(x))
-
     null = r"\N"
+
+    def v(x):
+        return null if x is None else repr(float(x))
+
     pid = null if patrol_id is None else str(patrol_id)
     buf = io.StringIO()
     for f, street in zip(fixes, streets, strict=True):

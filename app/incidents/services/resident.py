@@ -11,11 +11,12 @@ import re
 
 from sqlalchemy import select
 
-from app.auth.policy import Scope, grid_clause
+from app.auth.policy import Scope
 from app.core.errors import ApiError
 from app.core.extensions import db
 from app.incidents.models import SATISFACTION, STATES, Incident, Transition, case_id_of
 from app.incidents.services.organisations import target_name
+from app.incidents.services.records import load
 from app.incidents.services.transitions import apply_step
 from app.incidents.workflow import SATISFACTION_RATING
 
@@ -42,11 +43,10 @@ def by_case_number(number: str, scope: Scope) -> Incident | None:
     """The incident of a case number as read out (dashes, spaces and case ignored), if ``scope`` may see it
     — for staff only. One scoped read: for a street's staff it names the street (docs/scaling.md)."""
     incident_id = case_id_of(re.sub(r"[\s-]", "", number or "").upper())
-    if incident_id is None or not 0 < incident_id < 2**63:
+    try:
+        return load(incident_id, scope)
+    except ApiError:
         return None
-    return db.session.scalar(
-        select(Incident).where(Incident.id == incident_id, grid_clause(scope, Incident.grid_id, Incident.geom))
-    )
 
 
 def public_view(incident: Incident) -> dict:
