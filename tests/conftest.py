@@ -272,6 +272,26 @@ def local_chromium(pw, profile: str, viewport: dict, outside: list[str] | None =
         timezone_id="Asia/Shanghai",
         **options,
     )
+    return ctx, _local_only(ctx, outside)
+
+
+def local_chromium_people(pw):
+    """Debian's Chromium for a story with several people: returns ``person(viewport)``, which opens a
+    context of its own (its own cookies, as each person has their own phone or desk) on the same terms as
+    ``local_chromium``, and ``close()``. One shared cookie jar let a page's late response set its
+    person's session cookie under the next person's login (a refused CSRF token, or the wrong user)."""
+    browser = pw.chromium.launch(executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS)
+
+    def person(viewport: dict):
+        ctx = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
+        _local_only(ctx, [])
+        return ctx
+
+    return person, browser.close
+
+
+def _local_only(ctx, outside: list[str] | None) -> list[str]:
+    """Let ``ctx`` reach 127.0.0.1 only; the refused URLs are appended to the list returned."""
     outside = [] if outside is None else outside
 
     def only_local(route):
@@ -283,7 +303,7 @@ def local_chromium(pw, profile: str, viewport: dict, outside: list[str] | None =
             route.abort()
 
     ctx.route("**/*", only_local)
-    return ctx, outside
+    return outside
 
 
 def live_demo_server(suffix: str):

@@ -44,6 +44,7 @@ def browser_context():
 
 
 def _login(page, base, username="planner", password="wuwei-planner"):
+    page.goto("about:blank")  # the last user's requests still in flight would set their cookie again
     page.context.clear_cookies()
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)

@@ -9,13 +9,13 @@ marks this month's yearly obligation done on the phone; a leader reads the asses
 
 import datetime as dt
 import json
-import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.conftest import live_demo_server, local_chromium
+from tests.conftest import live_demo_server, local_chromium_people
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_transaction]
 
@@ -34,16 +34,15 @@ def base():
 def browser():
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory(prefix="wuwei-chromium-") as profile, sync_playwright() as pw:
-        context, _outside = local_chromium(pw, profile, DESKTOP)
-        yield context
-        context.close()
+    with sync_playwright() as pw:
+        person, close = local_chromium_people(pw)
+        yield person
+        close()
 
 
 def login(browser, base, username, viewport=DESKTOP):
-    browser.clear_cookies()
-    page = browser.new_page()
-    page.set_viewport_size(viewport)
+    """``username`` on a device of their own."""
+    page = browser(viewport).new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{base}/login?lang=zh")
@@ -109,10 +108,10 @@ def test_a_meeting_picked_by_search_closes_its_incident_and_the_ledger_reads_on_
     shot(page, "council-1440")
     page.click("#meeting-form button.primary")
     page.wait_for_url("**/consultations/meetings/*")
-    assert "1. 飞线充电" in page.locator("body").inner_text()
+    expect(page.locator("body")).to_contain_text("1. 飞线充电")
     page.fill("input[name=note]", "已拆除")
     page.click("button[value=done]")
-    assert "关联事件已转入核查结案" in page.locator("body").inner_text()
+    expect(page.locator("body")).to_contain_text("关联事件已转入核查结案")
     shot(page, "meeting-1440")
     # A meeting "held" tomorrow: refused, said on the page.
     page.go_back()
@@ -121,7 +120,7 @@ def test_a_meeting_picked_by_search_closes_its_incident_and_the_ledger_reads_on_
     page.fill("input[name=held_at]", f"{(dt.date.today() + dt.timedelta(days=1)).isoformat()}T19:00")
     page.fill("input[name=topic]", "明天的会")
     page.click("#meeting-form button.primary")
-    assert "会议尚未举行" in page.locator("body").inner_text()
+    expect(page.locator("body")).to_contain_text("会议尚未举行")
     page.set_viewport_size(PHONE)  # the meeting form on a phone
     page.wait_for_timeout(300)
     assert fits(page)
@@ -151,7 +150,7 @@ def test_the_grid_worker_marks_this_months_obligation_done_on_the_phone(browser,
     cards.first.locator("input[name=note]").fill("上门办理完成")
     cards.first.locator("button").click()
     page.wait_for_url("**/households/due")
-    assert page.locator(".roster-card").count() == n - 1
+    expect(page.locator(".roster-card")).to_have_count(n - 1)
     page.goto(f"{base}/households/roster/")
     assert fits(page) and "上门办理完成" in page.locator("body").inner_text()
     shot(page, "roster-390")
@@ -168,6 +167,7 @@ def test_a_leader_reads_the_assessment_at_both_sizes(browser, base):
     assert fits(page)
     shot(page, "assessment-390")
     page.click("text=网格员 马丽")
-    assert "巡查里程" in page.locator("body").inner_text() and fits(page)
+    expect(page.locator("body")).to_contain_text("巡查里程")
+    assert fits(page)
     shot(page, "assessment-worker-390")
     assert page.errors == []

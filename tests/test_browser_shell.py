@@ -62,6 +62,7 @@ def browser():
 
 
 def _login(page, base, username):
+    page.goto("about:blank")  # the last user's requests still in flight would set their cookie again
     page.context.clear_cookies()
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)
