@@ -9,8 +9,9 @@ Each endpoint's p95 stands beside the previous run's (``benchmarks/load_previous
 each run; first filled with issue 18's own measurement, "before"). Goals: 0 × 5xx, p95 < 300 ms for
 every map, tile, heat and list read, the city dashboard p95 < 1 s, every fix stored within 5 s. CPU is
 the seconds each process group used over the run's wall time (100 % = one core; the machine has 2):
-PostgreSQL (this cluster's server processes), Python (gunicorn and the jobs worker), locust, and the
-rest of the machine (other programs share it: figures are noisy).
+PostgreSQL (this cluster's server processes), Python (gunicorn and the jobs worker), locust, the rest of
+the machine (other programs share it: figures are noisy), and the time the virtual machine's host
+gave to other guests (steal: above a few per cent the run's figures do not compare with a quiet run's).
 """
 
 import csv
@@ -269,6 +270,9 @@ def _measure(ctx, cfg: dict, work: Path) -> dict:
     used = {k: (cpu1[k] - cpu0[k]) / wall * 100 for k in cpu0}
     busy = sum(getattr(machine1, f) - getattr(machine0, f) for f in ("user", "system", "nice", "irq", "softirq"))
     used["rest of the machine"] = max(0.0, busy / wall * 100 - sum(used.values()))
+    # Time the hypervisor gave to other guests while this one wanted to run: on a shared host it can take
+    # half the machine, and then no figure of the run compares with a quiet one.
+    used["stolen by the host"] = (getattr(machine1, "steal", 0.0) - getattr(machine0, "steal", 0.0)) / wall * 100
     return {
         "stats": _stats(str(work / "run")),
         "tally": json.loads((work / "tally.json").read_text()),
