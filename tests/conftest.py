@@ -257,6 +257,10 @@ def chromium_executable() -> str:
     return executable
 
 
+# How a new user's browser opens Wuwei: in Chinese, on Shanghai time.
+AS_A_USER = {"locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
+
+
 def local_chromium(pw, profile: str, viewport: dict, outside: list[str] | None = None, **options):
     """Debian's Chromium as a new user opens Wuwei (Chinese, Shanghai time, ``viewport``), allowed to reach
     127.0.0.1 only: returns the context and the list of URLs it refused (requests leaving the machine;
@@ -268,8 +272,7 @@ def local_chromium(pw, profile: str, viewport: dict, outside: list[str] | None =
         headless=True,
         args=CHROMIUM_ARGS,
         viewport=viewport,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
+        **AS_A_USER,
         **options,
     )
     return ctx, _local_only(ctx, outside)
@@ -283,8 +286,8 @@ def local_chromium_people(pw):
     browser = pw.chromium.launch(executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS)
 
     def person(viewport: dict):
-        ctx = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
-        _local_only(ctx, [])
+        ctx = browser.new_context(viewport=viewport, **AS_A_USER)
+        _local_only(ctx, None)
         return ctx
 
     return person, browser.close
