@@ -309,6 +309,18 @@ def _local_only(ctx, outside: list[str] | None) -> list[str]:
     return outside
 
 
+def remote_references(html: str) -> list[str]:
+    """The ``src``/``href``/``url(...)`` of a page that leave the machine (a CDN, any absolute or
+    protocol-relative URL to another host; the test client's own links are to ``localhost``). Every asset is vendored under ``static/``, so a page's list is empty. Asking the
+    page's references, not whether "cdn" occurs in it: a random CSP nonce may spell "cdn"."""
+    import re
+
+    refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)["']|url\(\s*["']?([^"')]*)""", html, re.IGNORECASE)
+    urls = [a or b for a, b in refs]
+    absolute = [u.strip() for u in urls if re.match(r"(?:[a-z][a-z0-9+.-]*:)?//", u.strip(), re.IGNORECASE)]
+    return [u for u in absolute if urlsplit(u).hostname not in ("localhost", "127.0.0.1")]
+
+
 def live_demo_server(suffix: str):
     """Serve the app on 127.0.0.1 (free port) from a thread, on a fresh migrated demo database.
 

@@ -16,6 +16,7 @@ from app.core.extensions import db
 from app.core.figures import FIGURES, count_figure, register_figure
 from app.core.time import TZ
 from app.dashboard.services import build_dashboard
+from tests.conftest import remote_references
 from tests.test_heatmaps import add_incident
 
 NW = (103.7820, 36.0500)  # Hualinshan grid 001
@@ -107,7 +108,7 @@ def test_dashboard_page_shows_figures_and_svg_charts(client, auth):
     english = client.get("/dashboard?area=620103002001&from=2021-03-01&to=2021-03-31&lang=en").get_data(as_text=True)
     assert "differ from a median of each incident's hours by at most one band" in english
     # Charts are SVG drawn on the server: the page's content carries no script (the chrome's pages.js aside).
-    assert "cdn" not in html.lower() and "<script" not in html.split("<main")[1].split("</main>")[0]
+    assert remote_references(html) == [] and "<script" not in html.split("<main")[1].split("</main>")[0]
 
 
 def test_leader_sees_only_their_own_area(client, auth):

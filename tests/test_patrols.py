@@ -15,6 +15,7 @@ from app.patrols.demo import CLEANUP_TITLE, DEMO_DEVICE, SJT_TITLES
 from app.patrols.models import Device, Patrol
 from app.patrols.tracks import patrol_stats
 from gis.tracks import haversine_m
+from tests.conftest import remote_references
 from tests.test_tracking import (
     LAT,
     LON,
@@ -306,7 +307,7 @@ def test_pages_render_for_a_patrol_member(client, auth, demo):
     ):
         r = client.get(url)
         assert r.status_code == 200, url
-        assert b"cdn" not in r.data.lower() and b"unpkg" not in r.data
+        assert remote_references(r.get_data(as_text=True)) == [], url
     page = client.get(f"/patrols/{p.id}").data.decode()
     assert "宋家滩共享单车整治巡查（背街小巷）" in page and f"/api/v1/patrols/{p.id}/track" in page
     sw = client.get("/patrols/sw.js")
