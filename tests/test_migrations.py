@@ -14,7 +14,7 @@ from app.core.extensions import db
 from tests.conftest import database_url, make_test_app, recreate_database
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-HEAD = "0025_open_covering"
+HEAD = "0026_walked_days"
 
 
 def test_migrations_are_one_linear_chain_numbered_in_order():

@@ -6,9 +6,9 @@ from sqlalchemy import func, select
 
 from app.areas.models import Area
 from app.core.figures import (
-    P0,
-    T0,
-    T1,
+    D0,
+    D1,
+    PD0,
     Figure,
     Frame,
     Source,
@@ -17,10 +17,9 @@ from app.core.figures import (
     in_area,
     register_figure,
 )
-from app.patrols.models import Patrol, Position
-from gis.tracks import MAX_ACCURACY_M
+from app.patrols.models import GridWalkedDay, Patrol
 
-PATROLS, POSITIONS, AREAS = Patrol.__table__, Position.__table__, Area.__table__
+PATROLS, WALKED, AREAS = Patrol.__table__, GridWalkedDay.__table__, Area.__table__
 
 
 def _patrol_km(frame: Frame) -> Values:
@@ -37,17 +36,11 @@ def _patrol_km(frame: Frame) -> Values:
     )
 
 
-def _walked(grid, t0, t1):
-    """A usable fix (accuracy within ``MAX_ACCURACY_M``) inside ``grid`` between ``t0`` and ``t1``."""
-    p = POSITIONS
-    return sa.exists().where(
-        p.c.street_code == func.left(grid.c.code, 9),  # the grid's street: its shard (docs/scaling.md)
-        p.c.fixed_at >= t0,
-        p.c.fixed_at < t1,
-        p.c.geom.op("&&")(grid.c.geom),
-        func.ST_Intersects(p.c.geom, grid.c.geom),
-        sa.or_(p.c.accuracy.is_(None), p.c.accuracy <= MAX_ACCURACY_M),
-    )
+def _walked(grid, d0, d1):
+    """The grid was walked on a local day from ``d0`` to before ``d1`` (``grid_walked_days``: a usable fix
+    inside it, kept by triggers as fixes arrive; the periods are whole local days)."""
+    w = WALKED
+    return sa.exists().where(w.c.grid_id == grid.c.id, w.c.day >= d0, w.c.day < d1)
 
 
 def _grids_not_walked(frame: Frame) -> Values:
@@ -57,7 +50,7 @@ def _grids_not_walked(frame: Frame) -> Values:
     def build():
         g = AREAS.alias("g")
         grids = (
-            select(g.c.code, _walked(g, T0, T1).label("walked"), _walked(g, P0, T0).label("walked_before"))
+            select(g.c.code, _walked(g, D0, D1).label("walked"), _walked(g, PD0, D0).label("walked_before"))
             .where(g.c.level == "grid", in_area(g.c.code))
             .subquery("gw")
         )

@@ -15,7 +15,7 @@ Positions are personal data (where a person was): never shown per person in heat
 or aggregates below 5 people.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -23,6 +23,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -204,6 +205,18 @@ class Position(db.Model):
     source: Mapped[str] = mapped_column(String(12))
     # The distribution column (migration 0023, docs/scaling.md): the street the fix lies in (or nearest).
     street_code: Mapped[str | None] = mapped_column(String(9))
+
+
+class GridWalkedDay(db.Model):
+    """A grid was walked on a local day: a usable fix (accuracy unknown or within ``MAX_ACCURACY_M``) lay
+    inside it. Kept by triggers as fixes arrive and grids are redrawn (migration ``0026_walked_days``), so
+    "grids not walked" is one index probe per grid instead of a search of the period's fixes. A walked day
+    stays when its fixes are deleted later. No person in it."""
+
+    __tablename__ = "grid_walked_days"
+
+    grid_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
 
 
 class DeviceEvent(db.Model):
