@@ -46,12 +46,13 @@ def _field(db_url: str) -> tuple[float, float]:
     return lon, lat
 
 
-def _sos(base: str, lon: float, lat: float, seconds_ago: int) -> None:
-    """Traccar Client for Android's SOS button: the OsmAnd query with ``&alarm=sos``."""
+def _sos(base: str, lon: float, lat: float, seconds_ago: int) -> dt.datetime:
+    """Traccar Client for Android's SOS button: the OsmAnd query with ``&alarm=sos``; the alarm's time."""
     t = int(dt.datetime.now(dt.UTC).timestamp()) - seconds_ago
     url = f"{base}/track/osmand?id={SECRET}&timestamp={t}&lat={lat}&lon={lon}&accuracy=5.0&batt=64.0&alarm=sos"
     with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10) as r:  # nosec B310 (the test's own server)
         assert r.status == 200
+    return dt.datetime.fromtimestamp(t, dt.UTC)
 
 
 def _open_sos(page) -> str:
@@ -65,7 +66,7 @@ def _open_sos(page) -> str:
 def test_staff_see_an_sos_on_the_live_map_and_acknowledge_it(server):
     base, db_url = server
     lon, lat = _field(db_url)
-    _sos(base, lon, lat, 120)
+    sent = _sos(base, lon, lat, 120)
     from playwright.sync_api import sync_playwright
 
     errors = []
@@ -82,8 +83,9 @@ def test_staff_see_an_sos_on_the_live_map_and_acknowledge_it(server):
         text = _open_sos(page)
         assert "求助（SOS）" in text and "网格员 马丽" in text and "华林山夜巡" in text
         assert "华林山社区第1网格" in text and f"{lat:.5f}, {lon:.5f}" in text
-        when = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=120)).astimezone(dt.timezone(dt.timedelta(hours=8)))
-        assert when.strftime("%Y-%m-%d %H:%M") in text  # Beijing time
+        # The phone's own time of the alarm, to the second, in Beijing time (not "now" read later: a minute
+        # may have turned in between).
+        assert sent.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S") in text
         assert page.text_content("button.live-sos-count") == "求助 ×1"
         page.screenshot(path="docs/img/patrols-live-sos.png")
 
