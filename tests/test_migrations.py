@@ -1,5 +1,6 @@
 """Migrations upgrade and downgrade: a round trip on a scratch database leaves nothing behind."""
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import flask_migrate
@@ -34,6 +35,29 @@ def _drop(url):
     with conn.cursor() as cur:
         cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(u.database)))
     conn.close()
+
+
+@contextmanager
+def demo_at(suffix: str, revision: str):
+    """A scratch database ``<test db>_<suffix>`` with the demo data, migrated to head and then down to
+    ``revision``: the body runs in its app context (write rows as that version would, upgrade, check);
+    the database is dropped afterwards."""
+    from app.seed.demo import seed_demo
+
+    url = database_url(suffix)
+    recreate_database(url)
+    application = make_test_app(url)
+    try:
+        with application.app_context():
+            flask_migrate.upgrade(revision="head")
+            seed_demo()
+            db.session.commit()
+            flask_migrate.downgrade(revision=revision)
+            yield
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        _drop(url)
 
 
 def _ours():

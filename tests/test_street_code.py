@@ -16,8 +16,7 @@ from app.patrols.devices import register_device
 from app.patrols.ingest import store_fixes
 from app.patrols.models import Device, Position
 from gis.tracks import Fix
-from tests.conftest import database_url, make_test_app, recreate_database
-from tests.test_migrations import _drop
+from tests.test_migrations import demo_at
 
 XIJIN = (103.78865, 36.05085)  # Hualinshan grid 2, street 西园街道 620103002
 SONGJIATAN = (103.8925, 36.0770)  # 宋家滩村 grid 1, street 雁北街道 620102011
@@ -134,37 +133,23 @@ def test_a_street_users_scope_names_its_street_and_a_districts_its_streets(app, 
 @pytest.mark.slow
 def test_the_migration_fills_existing_rows_in_batches():
     """Downgrade to 0022 (the column goes), add rows as that version would, upgrade: every row is filled."""
-    from app.seed.demo import seed_demo
-
-    url = database_url("street")
-    recreate_database(url)
-    application = make_test_app(url)
-    try:
-        with application.app_context():
-            flask_migrate.upgrade(revision="head")
-            seed_demo()
-            db.session.commit()
-            flask_migrate.downgrade(revision="0022_gridbench")
-            with db.engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "INSERT INTO incidents (category_id, source, state, description, geom) "
-                        "SELECT category_id, source, 'reported', 'old', geom FROM incidents LIMIT 5"
-                    )
+    with demo_at("street", "0022_gridbench"):
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO incidents (category_id, source, state, description, geom) "
+                    "SELECT category_id, source, 'reported', 'old', geom FROM incidents LIMIT 5"
                 )
-            flask_migrate.upgrade(revision="head")
-            with db.engine.connect() as conn:
-                missing = conn.execute(
-                    text(
-                        "SELECT (SELECT count(*) FROM incidents WHERE street_code IS NULL), "
-                        "(SELECT count(*) FROM positions WHERE street_code IS NULL), "
-                        "(SELECT count(*) FROM positions), "
-                        "(SELECT count(*) FROM incidents i JOIN areas a ON a.id = i.grid_id "
-                        " WHERE i.street_code <> left(a.code, 9))"
-                    )
-                ).one()
-            assert missing[0] == missing[1] == missing[3] == 0 and missing[2] > 0
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        _drop(url)
+            )
+        flask_migrate.upgrade(revision="head")
+        with db.engine.connect() as conn:
+            missing = conn.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM incidents WHERE street_code IS NULL), "
+                    "(SELECT count(*) FROM positions WHERE street_code IS NULL), "
+                    "(SELECT count(*) FROM positions), "
+                    "(SELECT count(*) FROM incidents i JOIN areas a ON a.id = i.grid_id "
+                    " WHERE i.street_code <> left(a.code, 9))"
+                )
+            ).one()
+        assert missing[0] == missing[1] == missing[3] == 0 and missing[2] > 0

@@ -13,8 +13,7 @@ from app.core.time import TZ
 from app.patrols.devices import register_device
 from app.patrols.ingest import store_fixes
 from gis.tracks import MAX_ACCURACY_M, Fix
-from tests.conftest import database_url, make_test_app, recreate_database
-from tests.test_migrations import _drop
+from tests.test_migrations import demo_at
 
 NW = (103.7820, 36.0500)  # Hualinshan grid 001
 SE = (103.7880, 36.0450)  # Hualinshan grid 004
@@ -119,47 +118,33 @@ def test_a_corrected_fix_walks_its_new_grid_too(phone):
 @pytest.mark.slow
 def test_the_migration_marks_the_fixes_stored_before_it():
     """Downgrade to 0025 (the table goes), store fixes as that version would, upgrade: their days are there."""
-    from app.seed.demo import seed_demo
-
-    url = database_url("walked")
-    recreate_database(url)
-    application = make_test_app(url)
-    try:
-        with application.app_context():
-            flask_migrate.upgrade(revision="head")
-            seed_demo()
-            db.session.commit()
-            flask_migrate.downgrade(revision="0025_open_covering")
-            with db.engine.begin() as conn:
+    with demo_at("walked", "0025_open_covering"):
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO positions (device_id, user_id, fixed_at, geom, source) "
+                    "SELECT id, user_id, :t, ST_SetSRID(ST_MakePoint(:x, :y), 4326), 'csv' FROM devices LIMIT 1"
+                ),
+                {"t": dt.datetime(2021, 3, 20, 10, tzinfo=TZ), "x": SE[0], "y": SE[1]},
+            )
+        flask_migrate.upgrade(revision="head")
+        with db.engine.connect() as conn:
+            walked, expected = conn.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM grid_walked_days), "
+                    "(SELECT count(DISTINCT (g.id, timezone('Asia/Shanghai', p.fixed_at)::date)) "
+                    " FROM positions p JOIN areas g ON g.level = 'grid' AND ST_Intersects(p.geom, g.geom) "
+                    " WHERE p.accuracy IS NULL OR p.accuracy <= :acc)"
+                ),
+                {"acc": MAX_ACCURACY_M},
+            ).one()
+            se_days = (
                 conn.execute(
-                    text(
-                        "INSERT INTO positions (device_id, user_id, fixed_at, geom, source) "
-                        "SELECT id, user_id, :t, ST_SetSRID(ST_MakePoint(:x, :y), 4326), 'csv' FROM devices LIMIT 1"
-                    ),
-                    {"t": dt.datetime(2021, 3, 20, 10, tzinfo=TZ), "x": SE[0], "y": SE[1]},
+                    text("SELECT w.day FROM grid_walked_days w JOIN areas a ON a.id = w.grid_id WHERE a.code = :c"),
+                    {"c": GRID_SE},
                 )
-            flask_migrate.upgrade(revision="head")
-            with db.engine.connect() as conn:
-                walked, expected = conn.execute(
-                    text(
-                        "SELECT (SELECT count(*) FROM grid_walked_days), "
-                        "(SELECT count(DISTINCT (g.id, timezone('Asia/Shanghai', p.fixed_at)::date)) "
-                        " FROM positions p JOIN areas g ON g.level = 'grid' AND ST_Intersects(p.geom, g.geom) "
-                        " WHERE p.accuracy IS NULL OR p.accuracy <= :acc)"
-                    ),
-                    {"acc": MAX_ACCURACY_M},
-                ).one()
-                se_days = (
-                    conn.execute(
-                        text("SELECT w.day FROM grid_walked_days w JOIN areas a ON a.id = w.grid_id WHERE a.code = :c"),
-                        {"c": GRID_SE},
-                    )
-                    .scalars()
-                    .all()
-                )
-            assert walked == expected > 0
-            assert dt.date(2021, 3, 20) in se_days
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        _drop(url)
+                .scalars()
+                .all()
+            )
+        assert walked == expected > 0
+        assert dt.date(2021, 3, 20) in se_days
