@@ -7,6 +7,7 @@ session joins it with savepoints, so services may commit freely.
 """
 
 import os
+import re
 from contextlib import nullcontext
 from urllib.parse import urlsplit
 
@@ -310,11 +311,10 @@ def _local_only(ctx, outside: list[str] | None) -> list[str]:
 
 
 def remote_references(html: str) -> list[str]:
-    """The ``src``/``href``/``url(...)`` of a page that leave the machine (a CDN, any absolute or
-    protocol-relative URL to another host; the test client's own links are to ``localhost``). Every asset is vendored under ``static/``, so a page's list is empty. Asking the
-    page's references, not whether "cdn" occurs in it: a random CSP nonce may spell "cdn"."""
-    import re
-
+    """The ``src``/``href``/``url(...)`` of a page that leave the machine: absolute or protocol-relative URLs
+    to another host than the test client's ``localhost`` (a CDN …). Every asset is vendored under
+    ``static/``, so a page's list is empty. This asks what the page references rather than whether "cdn"
+    occurs in it: a random CSP nonce may spell "cdn"."""
     refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)["']|url\(\s*["']?([^"')]*)""", html, re.IGNORECASE)
     urls = [a or b for a, b in refs]
     absolute = [u.strip() for u in urls if re.match(r"(?:[a-z][a-z0-9+.-]*:)?//", u.strip(), re.IGNORECASE)]

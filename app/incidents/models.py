@@ -49,6 +49,9 @@ STATES = (
 )
 OPEN_STATES = ("reported", "filed", "dispatched", "in_progress", "responded", "consultation")
 _OPEN_STATES_SQL = "state IN " + str(OPEN_STATES)  # partial-index condition, from the constant above
+# What the dashboard's overdue count reads of an open incident besides its grid: both open-incident indexes
+# include it (ix_incidents_open_stage, ix_incidents_open_reported), so the count stays in an index.
+_OVERDUE_READS = ("category_id", "state", "state_changed_at", "extension_hours", "street_code")
 SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")
 
 # The case number (案件号) read out on the phone: 8 characters of an alphabet without 0/O, 1/I/L, computed
@@ -112,14 +115,7 @@ class Incident(db.Model):
         Index(
             "ix_incidents_open_reported",
             "reported_at",
-            postgresql_include=[
-                "grid_id",
-                "category_id",
-                "state",
-                "state_changed_at",
-                "extension_hours",
-                "street_code",
-            ],
+            postgresql_include=["grid_id", *_OVERDUE_READS],
             postgresql_where=text(_OPEN_STATES_SQL),
         ),
         Index("ix_incidents_open_geom", "geom", postgresql_using="gist", postgresql_where=text(_OPEN_STATES_SQL)),
@@ -142,7 +138,7 @@ class Incident(db.Model):
         Index(
             "ix_incidents_open_stage",
             "grid_id",
-            postgresql_include=["category_id", "state", "state_changed_at", "extension_hours", "street_code"],
+            postgresql_include=list(_OVERDUE_READS),
             postgresql_where=text(_OPEN_STATES_SQL),
         ),
         Index(
